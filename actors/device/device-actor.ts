@@ -1,0 +1,315 @@
+/**
+ * Device actor: runs in its own worker thread (device-worker.ts), one per configured device. It owns
+ *   - the engine child process (EngineClient), restarted here when it dies, its models reloaded;
+ *   - the models on this device and their state;
+ *   - the memory ledger (estimate → reserve → load → reconcile; never above the hard limit);
+ *   - the batch scheduler: per model, at most `sequences` generations run at once (one context, parallel
+ *     sequences, batched by llama.cpp); the rest wait in a bounded priority queue.
+ * Long work (loads, generations) is started from receive() and answered later, so the mailbox never stalls.
+ */
+import { errors, MocError, toMocError } from '../../src/errors.js';
+import type { ResolvedDevice } from '../../schemas/config.js';
+import type {
+  DeviceProtocol, DeviceStatus, InferMsg, ModelInfo, ModelSpec, ModelState, ModelsChanged,
+} from '../../schemas/messages.js';
+import type { Envelope } from '../../src/kernel/types.js';
+import type { HostedBehavior } from '../../src/kernel/worker-host.js';
+import { EngineClient } from './engine-client.js';
+import { Ledger } from './ledger.js';
+import { RequestQueue } from './request-queue.js';
+
+export interface DeviceWorkerData {
+  device: ResolvedDevice;
+  /** Models this device held before a restart: reloaded at start (desired state). */
+  models: ModelSpec[];
+  loadTimeoutMs: number;
+  faultInjection: boolean;
+  /** Engine restarts allowed within periodMs before the device worker gives up (and its supervisor takes over). */
+  engineRestarts: { max: number; periodMs: number };
+}
+
+interface Job { env: Envelope<DeviceProtocol, 'infer'>; enqueuedAt: number; onAbort: () => void }
+
+interface ModelEntry {
+  spec: ModelSpec;
+  state: ModelState;
+  estimateBytes: number;
+  actualBytes: number;
+  inFlight: number;
+  queue: RequestQueue<Job>;
+  loadedAt: number;
+  error?: string;
+  /** The load in progress (coalesces concurrent loads; unload waits for it). */
+  loading?: Promise<void>;
+  /** Resolves when inFlight reaches 0 while unloading. */
+  drained?: () => void;
+}
+
+export class DeviceActor implements HostedBehavior<DeviceProtocol> {
+  private engine: EngineClient | null = null;
+  private engineState: 'starting' | 'ready' | 'restarting' | 'closed' = 'starting';
+  private engineRestarts: number[] = [];
+  private readonly models = new Map<string, ModelEntry>();
+  private readonly ledger: Ledger;
+  private closing = false;
+  notify: (msg: ModelsChanged) => void = () => {};
+
+  constructor(private readonly cfg: DeviceWorkerData) {
+    this.ledger = new Ledger(cfg.device.id, cfg.device.memory, cfg.device.softLimit);
+  }
+
+  private get id(): string { return this.cfg.device.id; }
+
+  async start(): Promise<void> {
+    this.engine = await this.startEngine();
+    this.engineState = 'ready';
+    for (const spec of this.cfg.models) void this.load(spec).catch(() => {});
+  }
+
+  private async startEngine(): Promise<EngineClient> {
+    const d = this.cfg.device;
+    // node-llama-cpp has no per-call GPU index: pin the engine process to one GPU through the environment.
+    const env: Record<string, string> = d.kind === 'cuda' ? { CUDA_VISIBLE_DEVICES: String(d.index) }
+      : d.kind === 'vulkan' ? { GGML_VK_VISIBLE_DEVICES: String(d.index) } : {};
+    const engine = await EngineClient.start({
+      device: d.id, env, start: { threads: d.threads, gpu: d.kind }, startTimeoutMs: this.cfg.loadTimeoutMs,
+    });
+    engine.onExit = (reason) => { if (!this.closing) void this.onEngineDied(engine, reason); };
+    return engine;
+  }
+
+  /** The engine died (native abort, OOM killer, SIGKILL): restart it and bring the models back. */
+  private async onEngineDied(dead: EngineClient, reason: string): Promise<void> {
+    if (this.engine !== dead) return;
+    this.engine = null;
+    this.engineState = 'restarting';
+    const now = Date.now();
+    this.engineRestarts = this.engineRestarts.filter((t) => now - t < this.cfg.engineRestarts.periodMs);
+    this.engineRestarts.push(now);
+    if (this.engineRestarts.length > this.cfg.engineRestarts.max) {
+      // Escalate to the supervisor: crash this worker; it restarts the device with the same desired models.
+      setImmediate(() => { throw new Error(`engine of ${this.id} died ${this.engineRestarts.length} times in ${this.cfg.engineRestarts.periodMs} ms; last: ${reason}`); });
+      return;
+    }
+    for (const m of this.models.values()) {
+      if (m.state === 'loaded') m.state = 'loading';
+    }
+    this.changed();
+    try {
+      this.engine = await this.startEngine();
+      this.engineState = 'ready';
+    } catch (err) {
+      setImmediate(() => { throw err; });
+      return;
+    }
+    for (const m of [...this.models.values()]) {
+      if (m.state !== 'loading') continue;
+      m.loading = this.engineLoad(m).catch(() => {});
+    }
+  }
+
+  receive(env: Envelope<DeviceProtocol>): void {
+    const msg = env.msg;
+    switch (msg.kind) {
+      case 'infer': return this.infer(env as Envelope<DeviceProtocol, 'infer'>);
+      case 'load':
+        this.load(msg.model).then((info) => env.reply(info), (err) => env.fail(err));
+        return;
+      case 'unload':
+        this.unload(msg.model).then((r) => env.reply(r), (err) => env.fail(err));
+        return;
+      case 'status': return env.reply(this.status());
+      case 'crash': return this.crash(env as Envelope<DeviceProtocol, 'crash'>);
+      default:
+        throw new Error(`device ${this.id}: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
+    }
+  }
+
+  // ---- inference: admission, queue, run on a free sequence ----
+
+  private infer(env: Envelope<DeviceProtocol, 'infer'>): void {
+    const m = this.models.get(env.msg.model);
+    if (!m || m.state === 'unloading') return env.fail(errors.modelNotFound(env.msg.model, this.servingNames()));
+    if (m.state === 'failed') return env.fail(new MocError('MOC_ERR_LOAD_FAILED', `model '${m.spec.name}' failed to load: ${m.error}; load it again after fixing the cause`));
+    if (this.closing) return env.fail(errors.unavailable(`device ${this.id} is shutting down`));
+    if (env.msg.maxTokens > m.spec.contextSize) {
+      return env.fail(errors.invalidArgument('max_tokens', `${env.msg.maxTokens} exceeds the model's context of ${m.spec.contextSize} tokens; lower max_tokens`));
+    }
+    const job: Job = { env, enqueuedAt: performance.now(), onAbort: () => { m.queue.remove(job); } };
+    if (!m.queue.push(job, env.msg.priority)) {
+      return env.fail(errors.busy(`queue of model ${m.spec.name} on ${this.id}`, m.queue.capacity, 50));
+    }
+    env.signal.addEventListener('abort', job.onAbort, { once: true });
+    this.pump(m);
+  }
+
+  private pump(m: ModelEntry): void {
+    while (m.state === 'loaded' && this.engine && m.inFlight < m.spec.sequences && m.queue.length > 0) {
+      const job = m.queue.shift()!;
+      job.env.signal.removeEventListener('abort', job.onAbort);
+      if (job.env.settled) continue;
+      this.run(m, this.engine, job);
+    }
+  }
+
+  private run(m: ModelEntry, engine: EngineClient, job: Job): void {
+    const { env } = job;
+    const msg: InferMsg = env.msg;
+    const queueMs = performance.now() - job.enqueuedAt;
+    m.inFlight++;
+    const timeoutMs = Math.max(1, Math.min(env.deadline - Date.now(), 2 ** 31 - 1));
+    engine.generate({
+      model: msg.model, prompt: msg.prompt, maxTokens: msg.maxTokens, temperature: msg.temperature,
+      ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream,
+    }, timeoutMs, env.signal, msg.stream ? (text) => env.emit({ kind: 'token', text }) : undefined)
+      .then((o) => env.reply({
+        requestId: msg.requestId, model: msg.model, device: this.id, text: o.text, promptTokens: o.promptTokens,
+        tokensGenerated: o.tokensGenerated, finishReason: o.finishReason, queueMs, computeMs: o.computeMs,
+      }), (err) => env.fail(err))
+      .finally(() => {
+        m.inFlight--;
+        if (m.inFlight === 0) m.drained?.();
+        this.pump(m);
+      });
+  }
+
+  // ---- lifecycle of models on this device ----
+
+  private async load(spec: ModelSpec): Promise<ModelInfo> {
+    if (this.closing) throw errors.unavailable(`device ${this.id} is shutting down`);
+    const existing = this.models.get(spec.name);
+    if (existing) {
+      if (existing.spec.path !== spec.path) {
+        throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
+          `model '${spec.name}' is already ${existing.state} on ${this.id} from ${existing.spec.path}; unload it first or pick another name`,
+          { model: spec.name, device: this.id, path: existing.spec.path });
+      }
+      if (existing.state !== 'failed') {
+        await existing.loading; // concurrent loads of one model share the first
+        return this.info(existing);
+      }
+      this.models.delete(spec.name);
+    }
+    const engine = this.requireEngine();
+    const m: ModelEntry = {
+      spec, state: 'loading', estimateBytes: 0, actualBytes: 0, inFlight: 0,
+      queue: new RequestQueue(this.cfg.device.maxQueue), loadedAt: 0,
+    };
+    this.models.set(spec.name, m);
+    this.changed();
+    m.loading = (async () => {
+      try {
+        const est = await engine.estimate(spec, this.cfg.loadTimeoutMs);
+        m.estimateBytes = est.totalBytes;
+        this.ledger.reserve(spec.name, est.totalBytes); // refuses past the hard limit, before the engine loads
+      } catch (err) {
+        this.models.delete(spec.name);
+        this.changed();
+        throw err;
+      }
+      await this.engineLoad(m);
+    })();
+    await m.loading;
+    return this.info(m);
+  }
+
+  /** Load into the engine with the reservation already held; on failure release it and mark the model failed. */
+  private async engineLoad(m: ModelEntry): Promise<void> {
+    try {
+      const loaded = await this.requireEngine().load(m.spec, this.cfg.loadTimeoutMs);
+      m.actualBytes = loaded.actualBytes;
+      this.ledger.reconcile(m.spec.name, loaded.actualBytes);
+      m.state = 'loaded';
+      m.loadedAt = Date.now();
+      delete m.error;
+    } catch (err) {
+      const e = toMocError(err);
+      if (e.code === 'MOC_ERR_UNAVAILABLE') throw e; // engine died mid-load: the restart path reloads it
+      this.ledger.release(m.spec.name);
+      m.state = 'failed';
+      m.error = e.message;
+      for (const job of m.queue.drain()) job.env.fail(e);
+      throw e;
+    } finally {
+      this.changed();
+      this.pump(m);
+    }
+  }
+
+  private async unload(name: string): Promise<{ model: string; freedBytes: number }> {
+    const m = this.models.get(name);
+    if (!m) throw errors.modelNotFound(name, this.servingNames());
+    // Unload during a load is well-defined: the load finishes (or fails), then the model is unloaded.
+    await m.loading?.catch(() => {});
+    if (m.state === 'unloading') throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${name}' is already unloading`);
+    m.state = 'unloading';
+    this.changed();
+    // Drain: queued and running requests finish; new ones see NOT_FOUND.
+    if (m.inFlight > 0 || m.queue.length > 0) {
+      await new Promise<void>((resolve) => { m.drained = resolve; this.pump(m); if (m.inFlight === 0) resolve(); });
+    }
+    if (this.engine?.alive) await this.engine.unload(name, this.cfg.loadTimeoutMs).catch(() => {});
+    const freedBytes = this.ledger.release(name);
+    this.models.delete(name);
+    this.changed();
+    return { model: name, freedBytes };
+  }
+
+  // ---- status, notifications, faults ----
+
+  private info(m: ModelEntry): ModelInfo {
+    return {
+      name: m.spec.name, path: m.spec.path, device: this.id, state: m.state, contextSize: m.spec.contextSize,
+      sequences: m.spec.sequences, estimateBytes: m.estimateBytes, reservedBytes: this.ledger.bytesOf(m.spec.name),
+      actualBytes: m.actualBytes, inFlight: m.inFlight, queued: m.queue.length, loadedAt: m.loadedAt,
+      ...(m.error ? { error: m.error } : {}),
+    };
+  }
+
+  private status(): DeviceStatus {
+    return {
+      id: this.id, kind: this.cfg.device.kind, threads: this.cfg.device.threads,
+      memory: { hardLimit: this.ledger.hardLimit, softLimit: this.ledger.softLimit, reserved: this.ledger.reserved, free: this.ledger.free },
+      models: [...this.models.values()].map((m) => this.info(m)),
+      engine: { pid: this.engine?.pid ?? 0, state: this.engineState, restarts: this.engineRestarts.length },
+    };
+  }
+
+  private servingNames(): string[] {
+    return [...this.models.values()].filter((m) => m.state !== 'unloading').map((m) => m.spec.name);
+  }
+
+  private changed(): void {
+    this.notify({ kind: 'models-changed', device: this.id, models: [...this.models.values()].map((m) => this.info(m)) });
+  }
+
+  private requireEngine(): EngineClient {
+    if (!this.engine) throw errors.unavailable(`the engine of device ${this.id} is ${this.engineState}`);
+    return this.engine;
+  }
+
+  private crash(env: Envelope<DeviceProtocol, 'crash'>): void {
+    if (!this.cfg.faultInjection) {
+      return env.fail(errors.invalidArgument('kind', 'fault injection is disabled (debug.faultInjection)'));
+    }
+    env.reply({ ok: true });
+    if (env.msg.target === 'engine') this.engine?.injectAbort();
+    else setTimeout(() => { throw new Error(`fault injection: device ${this.id} worker crash`); }, 5);
+  }
+
+  /** Graceful: refuse new work, let running generations finish, unload, stop the engine. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const m of this.models.values()) {
+      for (const job of m.queue.drain()) job.env.fail(errors.unavailable(`device ${this.id} is shutting down`));
+    }
+    while ([...this.models.values()].some((m) => m.inFlight > 0)) await new Promise((r) => setTimeout(r, 10));
+    const engine = this.engine;
+    this.engineState = 'closed';
+    this.engine = null;
+    if (engine) {
+      for (const name of this.models.keys()) await engine.unload(name, 5000).catch(() => {});
+      await engine.close();
+    }
+  }
+}

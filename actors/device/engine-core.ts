@@ -1,0 +1,126 @@
+/**
+ * The engine: node-llama-cpp (llama.cpp) with one context per model and a pool of that context's sequences.
+ * Concurrent generations run on different sequences of one context, and node-llama-cpp evaluates all active
+ * sequences in one batch per step: that is where throughput comes from (FACTS: 8 sequences ≈ 2.7x one).
+ * Used inside the engine child process (engine-process.ts) and in-process by perf/raw-engine.ts.
+ */
+import { getLlama, LlamaCompletion, readGgufFileInfo, GgufInsights, LlamaLogLevel,
+  type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence } from 'node-llama-cpp';
+import { errors, MocError } from '../../src/errors.js';
+import type { ModelSpec } from '../../schemas/messages.js';
+import type { Estimate, EngineStart, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
+
+interface LoadedModel {
+  spec: ModelSpec;
+  model: LlamaModel;
+  context: LlamaContext;
+  free: LlamaContextSequence[];
+}
+
+export class EngineCore {
+  private readonly models = new Map<string, LoadedModel>();
+
+  private constructor(private readonly llama: Llama, private readonly threads: number) {}
+
+  static async create(o: EngineStart): Promise<EngineCore> {
+    // build: 'never' uses the shipped prebuilt binaries: no compiler, no download at run time.
+    const llama = await getLlama({
+      gpu: o.gpu === 'cpu' ? false : o.gpu,
+      build: 'never',
+      logLevel: LlamaLogLevel.error,
+      progressLogs: false,
+    });
+    return new EngineCore(llama, o.threads);
+  }
+
+  /** Memory a load would take, from the GGUF header alone (node-llama-cpp's insights, llama.cpp's own formulas). */
+  async estimate(spec: ModelSpec): Promise<Estimate> {
+    const info = await readGgufFileInfo(spec.path, { readTensorInfo: true });
+    const insights = await GgufInsights.from(info, this.llama);
+    const gpuLayers = this.llama.gpu === false ? 0 : insights.totalLayers;
+    const m = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
+    const c = await insights.estimateContextResourceRequirementsV2({
+      contextSize: spec.contextSize, sequences: spec.sequences, modelGpuLayers: gpuLayers,
+    });
+    const weightsBytes = m.cpuRam + m.gpuVram;
+    const contextBytes = c.cpuRam + c.gpuVram;
+    return { weightsBytes, contextBytes, totalBytes: weightsBytes + contextBytes, trainContextSize: insights.trainContextSize ?? 0 };
+  }
+
+  async load(spec: ModelSpec): Promise<Loaded> {
+    if (this.models.has(spec.name)) throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED', `model '${spec.name}' is already loaded in this engine`);
+    let model: LlamaModel | undefined;
+    try {
+      model = await this.llama.loadModel({ modelPath: spec.path });
+      const context = await model.createContext({
+        contextSize: spec.contextSize, sequences: spec.sequences, threads: this.threads,
+      });
+      const free = Array.from({ length: spec.sequences }, () => context.getSequence());
+      this.models.set(spec.name, { spec, model, context, free });
+      const usage = context.memoryUsage;
+      return { actualBytes: model.size + usage.ram + usage.vram, trainContextSize: model.trainContextSize };
+    } catch (err) {
+      await model?.dispose().catch(() => {});
+      throw new MocError('MOC_ERR_LOAD_FAILED', `the engine could not load '${spec.name}' from ${spec.path}: ${(err as Error).message}`);
+    }
+  }
+
+  async unload(name: string): Promise<void> {
+    const m = this.models.get(name);
+    if (!m) return;
+    this.models.delete(name);
+    await m.context.dispose();
+    await m.model.dispose();
+  }
+
+  /** Run one generation on a free sequence of the model's context. The caller (device scheduler) keeps count. */
+  async generate(p: GenerateParams, signal: AbortSignal, onText?: (text: string) => void): Promise<GenerateOutcome> {
+    const m = this.models.get(p.model);
+    if (!m) throw errors.modelNotFound(p.model, [...this.models.keys()]);
+    const seq = m.free.pop();
+    if (!seq) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
+    const started = performance.now();
+    const completion = new LlamaCompletion({ contextSequence: seq, autoDisposeSequence: false });
+    try {
+      const tokens = m.model.tokenize(p.prompt);
+      if (tokens.length + p.maxTokens > m.spec.contextSize) {
+        throw errors.invalidArgument('max_tokens',
+          `prompt (${tokens.length} tokens) + max_tokens (${p.maxTokens}) exceeds the model's context of ${m.spec.contextSize} tokens; shorten the prompt or lower max_tokens`);
+      }
+      let generated = 0;
+      const res = await completion.generateCompletionWithMeta(tokens, {
+        maxTokens: p.maxTokens,
+        temperature: p.temperature,
+        ...(p.seed !== undefined ? { seed: p.seed } : {}),
+        ...(p.stop.length ? { customStopTriggers: p.stop } : {}),
+        signal,
+        onToken: (t) => { generated += t.length; },
+        ...(onText ? { onTextChunk: onText } : {}),
+      });
+      const reason = res.metadata.stopReason;
+      if (reason === 'abort') throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+      return {
+        text: res.response,
+        promptTokens: tokens.length,
+        tokensGenerated: generated,
+        finishReason: reason === 'maxTokens' ? 'length' : reason === 'eogToken' ? 'eos' : 'stop',
+        computeMs: performance.now() - started,
+      };
+    } catch (err) {
+      if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+      throw err;
+    } finally {
+      completion.dispose({ disposeSequence: false });
+      // The sequence goes back clean: the next request must not see this one's tokens.
+      await seq.clearHistory().catch(() => {});
+      if (this.models.get(p.model) === m) m.free.push(seq);
+    }
+  }
+
+  loadedModels(): string[] { return [...this.models.keys()]; }
+
+  async dispose(): Promise<void> {
+    for (const name of [...this.models.keys()]) await this.unload(name);
+    await this.llama.dispose();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Entry of the engine child process. One per device, forked by the device actor with CUDA_VISIBLE_DEVICES pinned on
+ * GPU hosts. It exists so a native abort inside llama.cpp (node-llama-cpp #551) kills this process, not the
+ * coordinator: the device actor sees the exit, fails what was running as retryable, and starts a new engine.
+ *
+ *   device worker ──IPC: estimate/load/unload/generate/cancel──▶ engine process (EngineCore)
+ *                 ◀──────── result/error/token ─────────────────┘
+ */
+import { errors, toMocError } from '../../src/errors.js';
+import { EngineCore } from './engine-core.js';
+import type { EngineReply, EngineRequest, EngineStart } from './engine-protocol.js';
+
+if (!process.send) throw new Error('engine-process must be started with an IPC channel (child_process.fork)');
+
+const send = (r: EngineReply) => { if (process.connected) process.send!(r); };
+const start: EngineStart = JSON.parse(process.env.MOC_ENGINE_START ?? '{"threads":1,"gpu":"cpu"}');
+const running = new Map<number, AbortController>();
+let core: EngineCore;
+
+// The parent going away (device worker crashed or was terminated) must not leave an orphan holding memory.
+process.on('disconnect', () => process.exit(0));
+
+async function handle(req: EngineRequest): Promise<void> {
+  switch (req.t) {
+    case 'estimate':
+      return send({ t: 'result', id: req.id, value: await core.estimate(req.spec) });
+    case 'load':
+      return send({ t: 'result', id: req.id, value: await core.load(req.spec) });
+    case 'unload':
+      await core.unload(req.model);
+      return send({ t: 'result', id: req.id, value: null });
+    case 'generate': {
+      const ac = new AbortController();
+      running.set(req.id, ac);
+      try {
+        const onText = req.params.stream ? (text: string) => send({ t: 'token', id: req.id, text }) : undefined;
+        const value = await core.generate(req.params, ac.signal, onText);
+        return send({ t: 'result', id: req.id, value });
+      } finally {
+        running.delete(req.id);
+      }
+    }
+    case 'cancel':
+      running.get(req.id)?.abort(errors.cancelled('generation'));
+      return;
+    case 'abort':
+      process.abort();
+    default:
+      throw new Error(`engine: unknown request ${JSON.stringify(req)}`);
+  }
+}
+
+core = await EngineCore.create(start);
+// The device sends nothing before 'ready', so no request can arrive before the engine exists.
+process.on('message', (req: EngineRequest) => {
+  handle(req).catch((err) => {
+    if ('id' in req) send({ t: 'error', id: req.id, error: toMocError(err).toData() });
+  });
+});
+send({ t: 'ready', pid: process.pid });

@@ -1,0 +1,58 @@
+/**
+ * Frames between a device actor (worker thread) and its engine child process (Node IPC channel). Declared once,
+ * imported by both sides. Every request carries an id; the engine answers each with exactly one result or error.
+ */
+import type { ErrorData } from '../../src/errors.js';
+import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
+
+export interface GenerateParams {
+  model: string;
+  prompt: string;
+  maxTokens: number;
+  temperature: number;
+  seed?: number;
+  stop: string[];
+  /** Send a token frame per text chunk (streaming clients); unary requests skip the per-token IPC. */
+  stream: boolean;
+}
+
+export interface GenerateOutcome {
+  text: string;
+  promptTokens: number;
+  tokensGenerated: number;
+  finishReason: FinishReason;
+  computeMs: number;
+}
+
+export interface Estimate {
+  weightsBytes: number;
+  contextBytes: number;
+  totalBytes: number;
+  trainContextSize: number;
+}
+
+export interface Loaded {
+  /** What the engine reports holding after the load: model weights + context (KV cache, buffers). */
+  actualBytes: number;
+  trainContextSize: number;
+}
+
+export type EngineRequest =
+  | { t: 'estimate'; id: number; spec: ModelSpec }
+  | { t: 'load'; id: number; spec: ModelSpec }
+  | { t: 'unload'; id: number; model: string }
+  | { t: 'generate'; id: number; params: GenerateParams }
+  | { t: 'cancel'; id: number }
+  /** Fault injection (tests only, gated by the device): abort the process as a native crash would. */
+  | { t: 'abort' };
+
+export type EngineReply =
+  | { t: 'ready'; pid: number }
+  | { t: 'result'; id: number; value: unknown }
+  | { t: 'error'; id: number; error: ErrorData }
+  | { t: 'token'; id: number; text: string };
+
+export interface EngineStart {
+  threads: number;
+  gpu: 'cpu' | 'cuda' | 'vulkan';
+}

@@ -1,0 +1,59 @@
+/**
+ * The device's memory ledger ("VRAM" on GPUs, a slice of RAM on cpu devices). Loads reserve their GGUF-based
+ * estimate before the engine touches the file, reconcile with what the engine reports after, and release on
+ * failure or unload. The sum never passes the hard limit: a reservation that would is refused, naming what holds
+ * the memory and how much would have to be freed.
+ */
+import { MocError } from '../../src/errors.js';
+
+export interface LedgerEntry { model: string; bytes: number; estimate: number }
+
+const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+
+export class Ledger {
+  private readonly entries = new Map<string, LedgerEntry>();
+  private total = 0;
+
+  constructor(readonly device: string, readonly hardLimit: number, readonly softLimit: number) {}
+
+  get reserved(): number { return this.total; }
+  get free(): number { return this.hardLimit - this.total; }
+  bytesOf(model: string): number { return this.entries.get(model)?.bytes ?? 0; }
+
+  reserve(model: string, bytes: number): void {
+    if (this.entries.has(model)) throw new Error(`ledger: ${model} already has a reservation`);
+    if (this.total + bytes > this.hardLimit) {
+      const holders = [...this.entries.values()].sort((a, b) => b.bytes - a.bytes);
+      const mustFree = this.total + bytes - this.hardLimit;
+      throw new MocError('MOC_ERR_NO_MEMORY',
+        `model '${model}' needs ${mib(bytes)} but device ${this.device} has ${mib(this.free)} free of ${mib(this.hardLimit)}; ` +
+        `unload models holding at least ${mib(mustFree)}` +
+        (holders.length ? ` (held by: ${holders.map((h) => `${h.model} ${mib(h.bytes)}`).join(', ')})` : '') +
+        ', or raise the device memory limit',
+        { device: this.device, neededBytes: bytes, freeBytes: this.free, mustFreeBytes: mustFree,
+          holders: holders.map((h) => ({ model: h.model, bytes: h.bytes })) });
+    }
+    this.entries.set(model, { model, bytes, estimate: bytes });
+    this.total += bytes;
+  }
+
+  /**
+   * After the load: hold what the engine really uses. The estimate already passed the hard-limit check; if the real
+   * figure is larger the model is loaded anyway (refusing now would waste the load), and the ledger reports the
+   * truth, so the next reservation sees less free memory.
+   */
+  reconcile(model: string, actualBytes: number): void {
+    const e = this.entries.get(model);
+    if (!e) return;
+    this.total += actualBytes - e.bytes;
+    e.bytes = actualBytes;
+  }
+
+  release(model: string): number {
+    const e = this.entries.get(model);
+    if (!e) return 0;
+    this.entries.delete(model);
+    this.total -= e.bytes;
+    return e.bytes;
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Which model is on which device, as the devices last reported it (their models-changed notifications).
+ * Written only by the Lifecycle actor; the router reads it on every inference (same thread, no ask on the hot path).
+ */
+import type { ModelInfo } from '../../schemas/messages.js';
+
+export class RouteTable {
+  private readonly byDevice = new Map<string, ModelInfo[]>();
+  private byModel = new Map<string, ModelInfo>();
+
+  update(device: string, models: ModelInfo[]): void {
+    this.byDevice.set(device, models);
+    const next = new Map<string, ModelInfo>();
+    for (const list of this.byDevice.values()) for (const m of list) next.set(m.name, m);
+    this.byModel = next;
+  }
+
+  lookup(model: string): ModelInfo | undefined { return this.byModel.get(model); }
+  names(): string[] { return [...this.byModel.keys()]; }
+  list(): ModelInfo[] { return [...this.byModel.values()]; }
+  onDevice(device: string): ModelInfo[] { return this.byDevice.get(device) ?? []; }
+  reservedOn(device: string): number { return this.onDevice(device).reduce((s, m) => s + m.reservedBytes, 0); }
+}

@@ -1,0 +1,99 @@
+/**
+ * The one config schema. Every key MOC reads is declared here, with its default; unknown keys are errors
+ * (additionalProperties: false) so a misspelling fails at start instead of being silently ignored.
+ * src/config.ts loads YAML, substitutes ${VAR:default}, validates against this, and deep-freezes the result.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+/** Byte sizes accept an integer or a string with a binary/decimal unit: 512MiB, 2GiB, 1.5GB. */
+export const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*([KMGT]i?B|B)?\\s*$' })]);
+export const ModelName = Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' });
+export const DeviceId = Type.String({ pattern: '^[a-z0-9_-]{1,32}$' });
+
+/** Per-model defaults, shared by the config file and LoadModel requests that leave them out. */
+export const DEFAULT_CONTEXT_SIZE = 512;
+export const DEFAULT_SEQUENCES = 8;
+
+export const DeviceConfig = Type.Object({
+  id: DeviceId,
+  kind: Type.Union([Type.Literal('cpu'), Type.Literal('cuda'), Type.Literal('vulkan')], { default: 'cpu' }),
+  /** GPU index on the host; the engine process gets CUDA_VISIBLE_DEVICES / GGML_VK_VISIBLE_DEVICES = index. */
+  index: Type.Integer({ minimum: 0, default: 0 }),
+  /** Hard limit of the memory ledger: loads that would pass it are refused. On cpu devices this is a slice of RAM. */
+  memory: Size,
+  /** Soft limit (eviction starts above it, lifecycle issue); defaults to 90% of memory. */
+  softLimit: Type.Optional(Size),
+  /** llama.cpp threads per context. FACTS: 1 is ~20x faster than 2 on a 2-core host; measure before raising. */
+  threads: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
+  /** Messages waiting for the device actor; a full mailbox answers MOC_ERR_BUSY. */
+  mailboxCapacity: Type.Integer({ minimum: 1, default: 1024 }),
+  /** Inference requests waiting for a free sequence, per model; past it MOC_ERR_BUSY. */
+  maxQueue: Type.Integer({ minimum: 1, default: 512 }),
+}, { additionalProperties: false });
+
+export const ModelConfig = Type.Object({
+  name: ModelName,
+  /** GGUF file, relative to modelsRoot. */
+  path: Type.String({ minLength: 1 }),
+  /** Device id to place it on; default: the device with the most free memory. */
+  device: Type.Optional(DeviceId),
+  /** Tokens per sequence (prompt + generated). */
+  contextSize: Type.Integer({ minimum: 16, maximum: 1048576, default: DEFAULT_CONTEXT_SIZE }),
+  /** Parallel sequences of the model's one context: concurrent requests are batched into them. */
+  sequences: Type.Integer({ minimum: 1, maximum: 256, default: DEFAULT_SEQUENCES }),
+  preload: Type.Boolean({ default: true }),
+}, { additionalProperties: false });
+
+export const ConfigSchema = Type.Object({
+  server: Type.Object({
+    host: Type.String({ default: '127.0.0.1' }),
+    grpcPort: Type.Integer({ ...Port, default: 7212 }),
+    /** gRPC messages above this are refused by grpc-js itself (RESOURCE_EXHAUSTED). */
+    maxMessageBytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
+    /** Router mailbox: requests admitted but not yet handed to a device. */
+    mailboxCapacity: Type.Integer({ minimum: 1, default: 4096 }),
+  }, { additionalProperties: false, default: {} }),
+  dataDir: Type.String({ default: './data' }),
+  /** The only folder models are loaded from; paths that resolve outside it are refused. */
+  modelsRoot: Type.String({ default: './models' }),
+  devices: Type.Array(DeviceConfig, { minItems: 1, default: [{ id: 'cpu0', kind: 'cpu', memory: '2GiB' }] }),
+  /** Models to register (and preload). Empty: the built-in demo model is generated and preloaded. */
+  models: Type.Array(ModelConfig, { default: [] }),
+  limits: Type.Object({
+    maxPromptBytes: Type.Integer({ minimum: 1, default: 64 * 1024 }),
+    defaultMaxTokens: Type.Integer({ minimum: 1, default: 64 }),
+    /** Server-side ceiling on a request that carries no deadline of its own. */
+    requestTimeoutMs: Type.Integer({ minimum: 1, default: 120_000 }),
+    /** Ceiling on a load (engine start + model read + context). */
+    loadTimeoutMs: Type.Integer({ minimum: 1, default: 120_000 }),
+  }, { additionalProperties: false, default: {} }),
+  supervisor: Type.Object({
+    /** Restart intensity: more than maxRestarts restarts within periodMs escalates (root: exit 1). */
+    maxRestarts: Type.Integer({ minimum: 0, default: 5 }),
+    periodMs: Type.Integer({ minimum: 1, default: 60_000 }),
+  }, { additionalProperties: false, default: {} }),
+  shutdown: Type.Object({
+    /** SIGTERM/SIGINT: time in-flight requests get to finish before they are cancelled. */
+    graceMs: Type.Integer({ minimum: 0, default: 10_000 }),
+  }, { additionalProperties: false, default: {} }),
+  debug: Type.Object({
+    /** Enables the fault-injection messages the supervision tests use. Never enable in production. */
+    faultInjection: Type.Boolean({ default: false }),
+  }, { additionalProperties: false, default: {} }),
+}, { additionalProperties: false });
+
+export type ConfigInput = Static<typeof ConfigSchema>;
+export type DeviceConfigInput = Static<typeof DeviceConfig>;
+export type ModelConfigInput = Static<typeof ModelConfig>;
+
+/** Config after validation: sizes are bytes, paths are absolute. */
+export interface ResolvedDevice extends Omit<DeviceConfigInput, 'memory' | 'softLimit'> {
+  memory: number;
+  softLimit: number;
+}
+export interface Config extends Omit<ConfigInput, 'devices'> {
+  devices: ResolvedDevice[];
+  /** Absolute path of the file it came from, or null for zero config. */
+  source: string | null;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * `moc serve [--config moc.yaml]` (or MOC_CONFIG). SIGTERM/SIGINT: graceful stop within shutdown.graceMs, exit 0;
+ * a second signal stops at once. Restart intensity exceeded at the root: exit 1, so systemd/Kubernetes restarts us.
+ */
+import { loadConfig, ConfigError } from './config.js';
+import { Coordinator } from './coordinator.js';
+import { createLogger } from './log.js';
+
+const USAGE = 'usage: moc serve [--config <file.yaml>]   (or set MOC_CONFIG)';
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'serve', ...rest] = argv;
+  if (command === '--help' || command === '-h') return void console.log(USAGE);
+  if (command !== 'serve') { console.error(`unknown command '${command}'\n${USAGE}`); process.exit(2); }
+  let file = process.env.MOC_CONFIG || undefined;
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === '--config') file = rest[++i];
+    else { console.error(`unknown option '${rest[i]}'\n${USAGE}`); process.exit(2); }
+  }
+  const log = createLogger();
+  let config;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) { console.error(err.message); process.exit(2); }
+    throw err;
+  }
+  let coordinator: Coordinator | undefined;
+  coordinator = await Coordinator.start(config, {
+    log,
+    onEscalate: () => { void coordinator?.destroy().finally(() => process.exit(1)); if (!coordinator) process.exit(1); },
+  });
+  let signals = 0;
+  const stop = (sig: string) => {
+    if (++signals > 1) { void coordinator!.destroy().finally(() => process.exit(1)); return; }
+    log.log('info', 'server.stopping', { signal: sig });
+    coordinator!.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  console.error(`moc: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,132 @@
+/**
+ * Assembles the actor tree of one host and owns its lifetime.
+ *
+ *   Supervisor (one_for_one, intensity from config)
+ *   ├─ Router     (main thread, LocalActor)  ◀── gRPC listener
+ *   ├─ Lifecycle  (main thread, LocalActor)  placement, desired state, RouteTable
+ *   └─ Device ×N  (worker thread each, WorkerRef) ──▶ engine child process (node-llama-cpp)
+ *
+ * Zero config: no models configured → the demo GGUF is generated into the models root and preloaded.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../schemas/config.js';
+import type { LifecycleProtocol, RouterProtocol } from '../schemas/messages.js';
+import { deviceChildSpec, deviceRef, type DeviceRef } from '../actors/device/index.js';
+import { Lifecycle } from '../actors/lifecycle/lifecycle.js';
+import { Router } from '../actors/router/router.js';
+import { ensureDemoModel } from './model/demo-model.js';
+import { LocalActor } from './kernel/local-actor.js';
+import { Supervisor } from './kernel/supervisor.js';
+import { GrpcTransport } from './transports/grpc/server.js';
+import { createLogger, type Logger } from './log.js';
+import { toMocError } from './errors.js';
+
+export const DEMO_MODEL_NAME = 'moc-demo';
+
+export interface CoordinatorOptions {
+  log?: Logger;
+  /** Restart intensity exceeded at the root. Default: log; the CLI exits non-zero. */
+  onEscalate?: (reason: string) => void;
+}
+
+export class Coordinator {
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: Config,
+    readonly router: LocalActor<RouterProtocol>,
+    readonly lifecycle: LocalActor<LifecycleProtocol>,
+    readonly devices: Map<string, DeviceRef>,
+    private readonly supervisor: Supervisor,
+    private readonly grpc: GrpcTransport,
+    readonly grpcPort: number,
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: Config, opts: CoordinatorOptions = {}): Promise<Coordinator> {
+    const log = opts.log ?? createLogger();
+    await mkdir(config.dataDir, { recursive: true });
+    await mkdir(config.modelsRoot, { recursive: true });
+
+    const devices = new Map(config.devices.map((d) => [d.id, deviceRef(d)] as const));
+    const lifecycle = new Lifecycle(config, devices);
+    const onCrash = (name: string) => (err: Error) => log.log('error', 'actor.crashed', { actor: name, error: err.stack ?? err.message });
+    const lifecycleActor = new LocalActor<LifecycleProtocol>('lifecycle', lifecycle, { capacity: 1024, onCrash: onCrash('lifecycle') });
+    for (const ref of devices.values()) ref.onNotify = (msg) => lifecycle.onDeviceNotice(msg);
+
+    const supervisor = new Supervisor('root', config.devices.map((d) => deviceChildSpec(config, d, devices.get(d.id)!, () => lifecycle.desiredModels(d.id))), {
+      maxRestarts: config.supervisor.maxRestarts,
+      periodMs: config.supervisor.periodMs,
+      onRestart: (id, reason, incarnation) => log.log('warn', 'device.restarted', { child: id, reason, incarnation }),
+      onEscalate: (reason) => {
+        log.log('error', 'server.escalated', { reason });
+        opts.onEscalate?.(reason);
+      },
+    });
+    await supervisor.start();
+
+    const router = new LocalActor<RouterProtocol>('router', new Router(config, lifecycle.routes, devices, lifecycleActor), {
+      capacity: config.server.mailboxCapacity, onCrash: onCrash('router'),
+    });
+
+    await preload(config, router, log);
+
+    const grpc = new GrpcTransport(router, config);
+    let grpcPort: number;
+    try {
+      grpcPort = await grpc.listen();
+    } catch (err) {
+      await supervisor.destroy();
+      throw err;
+    }
+    log.log('info', 'server.listening', { grpc: `${config.server.host}:${grpcPort}`, devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config' });
+    return new Coordinator(config, router, lifecycleActor, devices, supervisor, grpc, grpcPort, log);
+  }
+
+  /** Graceful: stop accepting, give in-flight requests graceMs, then unload models and stop the engines. */
+  close(graceMs = this.config.shutdown.graceMs): Promise<void> {
+    this.closing ??= (async () => {
+      this.log.log('info', 'server.stopping', { graceMs });
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((r) => { timer = setTimeout(() => r('expired'), graceMs); });
+      const outcome = await Promise.race([this.grpc.close().then(() => 'drained' as const), expired]);
+      clearTimeout(timer);
+      if (outcome === 'expired') await this.grpc.destroy();
+      await this.router.close();
+      await this.lifecycle.close();
+      await this.supervisor.close();
+      this.log.log('info', 'server.stopped', { drained: outcome === 'drained' });
+    })();
+    return this.closing;
+  }
+
+  async destroy(): Promise<void> {
+    await this.grpc.destroy();
+    await this.router.destroy();
+    await this.lifecycle.destroy();
+    await this.supervisor.destroy();
+  }
+}
+
+/** Load the configured models with preload (or the generated demo model when none is configured). */
+async function preload(config: Config, router: LocalActor<RouterProtocol>, log: Logger): Promise<void> {
+  let models = config.models.filter((m) => m.preload);
+  if (config.models.length === 0) {
+    const file = await ensureDemoModel(config.modelsRoot);
+    log.log('info', 'model.demo_written', { path: file });
+    models = [{ name: DEMO_MODEL_NAME, path: path.relative(config.modelsRoot, file), contextSize: 512, sequences: 8, preload: true }];
+  }
+  await Promise.all(models.map(async (m) => {
+    try {
+      const info = await router.ask({
+        kind: 'load',
+        request: { name: m.name, path: m.path, context_size: m.contextSize, sequences: m.sequences, ...(m.device ? { device: m.device } : {}) },
+      }, { timeoutMs: config.limits.loadTimeoutMs });
+      log.log('info', 'model.preloaded', { model: info.name, device: info.device, bytes: info.reservedBytes });
+    } catch (err) {
+      // The server still starts: the model shows as missing/failed and can be loaded once the cause is fixed.
+      log.log('error', 'model.preload_failed', { model: m.name, error: toMocError(err).message });
+    }
+  }));
+}

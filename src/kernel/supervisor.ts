@@ -1,0 +1,123 @@
+/**
+ * One-for-one supervisor (Erlang/OTP style): children are data (ChildSpec), started in order, stopped in reverse.
+ * A child that exits abnormally is restarted alone. More than maxRestarts restarts within periodMs escalates:
+ * every child is stopped and onEscalate runs (at the root, a clean exit with a non-zero code, so systemd or
+ * Kubernetes restarts the whole process). A child that fails while the supervisor itself starts is not retried
+ * (a broken config would otherwise respawn forever): start() rejects.
+ */
+import type { Closeable } from './types.js';
+
+export type RestartPolicy = 'permanent' | 'transient' | 'temporary';
+
+export interface ExitInfo {
+  /** True when the child stopped because it was asked to (close/destroy), false for a crash. */
+  normal: boolean;
+  reason: string;
+}
+
+export interface ChildHandle extends Closeable {
+  /** Settles once, when the child stops for whatever reason. */
+  readonly exited: Promise<ExitInfo>;
+}
+
+export interface ChildSpec {
+  id: string;
+  /** permanent: always restarted; transient: only after a crash; temporary: never. */
+  restart: RestartPolicy;
+  /** Time close() gets before the child is destroyed. */
+  shutdownMs: number;
+  start(incarnation: number): Promise<ChildHandle>;
+}
+
+export interface SupervisorOptions {
+  maxRestarts: number;
+  periodMs: number;
+  /** Delay before restart number n (1-based) within the period; default 50 ms doubling, capped at 2 s. */
+  backoffMs?: (n: number) => number;
+  onEscalate: (reason: string) => void;
+  onRestart?: (id: string, reason: string, incarnation: number) => void;
+}
+
+interface Running { spec: ChildSpec; handle: ChildHandle | null; incarnation: number }
+
+export class Supervisor implements Closeable {
+  private readonly children: Running[] = [];
+  private restarts: number[] = [];
+  private stopping = false;
+  private escalated = false;
+
+  constructor(readonly name: string, private readonly specs: ChildSpec[], private readonly opts: SupervisorOptions) {}
+
+  get restartCount(): number { return this.restarts.length; }
+
+  async start(): Promise<void> {
+    for (const spec of this.specs) {
+      const running: Running = { spec, handle: null, incarnation: 0 };
+      try {
+        running.handle = await spec.start(0);
+      } catch (err) {
+        await this.stopAll(true);
+        throw new Error(`${this.name}: child '${spec.id}' failed to start: ${(err as Error).message}`, { cause: err });
+      }
+      this.children.push(running);
+      this.watch(running);
+    }
+  }
+
+  private watch(r: Running): void {
+    const handle = r.handle!;
+    void handle.exited.then((info) => {
+      if (this.stopping || r.handle !== handle) return;
+      r.handle = null;
+      if (r.spec.restart === 'temporary' || (r.spec.restart === 'transient' && info.normal)) return;
+      void this.restart(r, info.reason);
+    });
+  }
+
+  private async restart(r: Running, reason: string): Promise<void> {
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < this.opts.periodMs);
+    this.restarts.push(now);
+    if (this.restarts.length > this.opts.maxRestarts) {
+      return this.escalate(`${r.spec.id} exceeded ${this.opts.maxRestarts} restarts in ${this.opts.periodMs} ms; last: ${reason}`);
+    }
+    const n = this.restarts.length;
+    const delay = this.opts.backoffMs ? this.opts.backoffMs(n) : Math.min(2000, 50 * 2 ** (n - 1));
+    await new Promise((res) => setTimeout(res, delay).unref());
+    if (this.stopping) return;
+    r.incarnation++;
+    this.opts.onRestart?.(r.spec.id, reason, r.incarnation);
+    try {
+      r.handle = await r.spec.start(r.incarnation);
+      this.watch(r);
+    } catch (err) {
+      // A restart that fails to start counts as one more crash of the same child.
+      await this.restart(r, `restart failed: ${(err as Error).message}`);
+    }
+  }
+
+  private async escalate(reason: string): Promise<void> {
+    if (this.escalated) return;
+    this.escalated = true;
+    await this.stopAll(true);
+    this.opts.onEscalate(reason);
+  }
+
+  private async stopAll(force: boolean): Promise<void> {
+    this.stopping = true;
+    for (const r of [...this.children].reverse()) {
+      const h = r.handle;
+      r.handle = null;
+      if (!h) continue;
+      if (force) { await h.destroy(); continue; }
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), r.spec.shutdownMs); });
+      const outcome = await Promise.race([h.close().then(() => 'closed' as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') await h.destroy(new Error(`${r.spec.id} did not stop within ${r.spec.shutdownMs} ms`));
+    }
+  }
+
+  close(): Promise<void> { return this.stopAll(false); }
+  destroy(): Promise<void> { return this.stopAll(true); }
+}

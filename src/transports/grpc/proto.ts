@@ -1,0 +1,31 @@
+/**
+ * Loads proto/moc.proto once for the server, the examples, the perf scripts and the tests, with the options that
+ * make proto3 `optional` fields come through as absent (undefined) rather than as zero.
+ */
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { packageRoot } from '../../package-root.js';
+
+export const PROTO_PATH = path.join(packageRoot(), 'proto', 'moc.proto');
+
+const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
+};
+
+let cached: grpc.GrpcObject | undefined;
+export function mocPackage(): grpc.GrpcObject {
+  cached ??= grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS));
+  return cached;
+}
+
+export function modelOpsService(): grpc.ServiceDefinition {
+  return ((mocPackage().moc as grpc.GrpcObject).v1 as grpc.GrpcObject).ModelOps as unknown as grpc.ServiceDefinition
+    & { service: grpc.ServiceDefinition };
+}
+
+/** A typed-enough client constructor for examples, perf and tests. */
+export function modelOpsClient(address: string, options: grpc.ChannelOptions = {}): grpc.Client & Record<string, any> {
+  const Ctor = ((mocPackage().moc as grpc.GrpcObject).v1 as grpc.GrpcObject).ModelOps as grpc.ServiceClientConstructor;
+  return new Ctor(address, grpc.credentials.createInsecure(), options) as grpc.Client & Record<string, any>;
+}
