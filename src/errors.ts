@@ -140,7 +140,7 @@ export const errors = {
     new MocError('MOC_ERR_UNAVAILABLE', `${what}; retry after ${retryAfterMs} ms`, { retryAfterMs }),
   deadline: (what: string, ms: number) =>
     new MocError('MOC_ERR_DEADLINE_EXCEEDED',
-      `${what} did not finish within ${ms} ms; raise the deadline or lower max_tokens`, { timeoutMs: ms }),
+      `${what} did not finish within ${ms} ms; retry with a longer deadline (or, for inference, fewer max_tokens)`, { timeoutMs: ms }),
   cancelled: (what: string) => new MocError('MOC_ERR_CANCELLED', `${what} was cancelled by the client`),
   internal: (message: string) => new MocError('MOC_ERR_INTERNAL', `internal error: ${message}; please report it`),
 };

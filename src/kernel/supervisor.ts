@@ -35,6 +35,7 @@ export interface SupervisorOptions {
   /** Delay before restart number n (1-based) within the period; default 50 ms doubling, capped at 2 s. */
   backoffMs?: (n: number) => number;
   onEscalate: (reason: string) => void;
+  /** A child is running again (its new incarnation started). */
   onRestart?: (id: string, reason: string, incarnation: number) => void;
 }
 
@@ -83,13 +84,13 @@ export class Supervisor implements Closeable {
     }
     const n = this.restarts.length;
     const delay = this.opts.backoffMs ? this.opts.backoffMs(n) : Math.min(2000, 50 * 2 ** (n - 1));
-    await new Promise((res) => setTimeout(res, delay).unref());
+    await new Promise((res) => setTimeout(res, delay));
     if (this.stopping) return;
     r.incarnation++;
-    this.opts.onRestart?.(r.spec.id, reason, r.incarnation);
     try {
       r.handle = await r.spec.start(r.incarnation);
       this.watch(r);
+      this.opts.onRestart?.(r.spec.id, reason, r.incarnation);
     } catch (err) {
       // A restart that fails to start counts as one more crash of the same child.
       await this.restart(r, `restart failed: ${(err as Error).message}`);

@@ -2,7 +2,8 @@
  * Adapts a worker thread hosting an actor (worker-host.ts) to a supervisor ChildHandle, re-attaching the same
  * WorkerRef to every incarnation so callers keep one stable reference across restarts.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../entry.js';
 import type { WorkerRef } from './worker-ref.js';
 import type { ChildHandle, ExitInfo } from './supervisor.js';
 import type { Protocol } from './types.js';
@@ -17,7 +18,7 @@ export interface WorkerChildOptions {
 }
 
 export async function startWorkerChild<P extends Protocol>(ref: WorkerRef<P>, o: WorkerChildOptions): Promise<ChildHandle> {
-  const worker = new Worker(o.entry, { workerData: o.workerData, name: o.name });
+  const worker = startWorker(o.entry, { workerData: o.workerData, name: o.name });
   let asked = false;
   let lastError: Error | undefined;
   worker.on('error', (err) => { lastError = err; });

@@ -78,6 +78,8 @@ export class WorkerRef<P extends Protocol> implements ActorRef<P> {
 
   private send(o: Outgoing): void {
     if (!this.worker) throw errors.unavailable(`${this.name} ${this.downReason}`);
+    // Capacity covers both the local queue and the frames in transit, so the whole mailbox is bounded.
+    if (this.depth >= this.capacity) throw errors.busy(`mailbox of ${this.name}`, this.capacity);
     if (this.credits > 0 && this.queue.length === 0) return this.postMsg(o);
     if (!this.queue.push(o)) throw errors.busy(`mailbox of ${this.name}`, this.queue.capacity);
   }

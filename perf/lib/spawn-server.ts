@@ -1,0 +1,52 @@
+/**
+ * Start `moc serve` as a separate process (so the load generator does not share its event loop) with a config
+ * written to a temp dir, and wait for its `server.listening` log line to learn the bound gRPC port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { packageRoot } from '../../src/package-root.js';
+
+export interface SpawnedServer {
+  proc: ChildProcess;
+  grpcAddress: string;
+  dir: string;
+  /** Log lines seen so far (parsed JSON). */
+  logs: Record<string, any>[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** yaml: config text; `${DIR}` in it is replaced with the temp dir. Default: zero config (no file). */
+export async function spawnServer(o: { yaml?: string; env?: Record<string, string>; startTimeoutMs?: number } = {}): Promise<SpawnedServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'moc-srv-'));
+  const args = ['--import=tsx', path.join(packageRoot(), 'src', 'cli.ts'), 'serve'];
+  const yaml = o.yaml ?? 'server:\n  grpcPort: 0\n';
+  const file = path.join(dir, 'moc.yaml');
+  await writeFile(file, yaml.replaceAll('${DIR}', dir));
+  args.push('--config', file);
+  const proc = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...o.env }, stdio: ['ignore', 'inherit', 'pipe'] });
+  const logs: Record<string, any>[] = [];
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const grpcAddress = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('server did not start in time')), o.startTimeoutMs ?? 60_000);
+    createInterface({ input: proc.stderr! }).on('line', (line) => {
+      let rec: Record<string, any>;
+      try { rec = JSON.parse(line); } catch { process.stderr.write(line + '\n'); return; }
+      logs.push(rec);
+      if (rec.event === 'server.listening') { clearTimeout(timer); resolve(rec.grpc); }
+    });
+    void exited.then((e) => { clearTimeout(timer); reject(new Error(`server exited during start: ${JSON.stringify(e)}`)); });
+  });
+  return {
+    proc, grpcAddress, dir, logs, exited,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const e = await exited;
+      await rm(dir, { recursive: true, force: true });
+      return e;
+    },
+  };
+}
