@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { TypeCompiler, ValueErrorType } from '@sinclair/typebox/compiler';
 import { ConfigSchema, type Config, type ConfigInput, type ResolvedDevice } from '../schemas/config.js';
 
 export class ConfigError extends Error {
@@ -67,14 +67,14 @@ function describeErrors(input: unknown): string[] {
   const out: string[] = [];
   for (const e of check.Errors(input)) {
     const where = e.path || '/';
-    // additionalProperties errors point at the object; name the offending keys and suggest the closest known one.
-    if (e.schema && (e.schema as any).additionalProperties === false && e.value && typeof e.value === 'object') {
-      const known = Object.keys((schemaAt(e.path)?.properties ?? {}) as object);
-      for (const key of Object.keys(e.value as object).filter((k) => !known.includes(k))) {
-        const best = known.map((k) => [k, distance(k.toLowerCase(), key.toLowerCase())] as const).sort((a, b) => a[1] - b[1])[0];
-        const hint = best && best[1] <= 3 ? `; did you mean '${best[0]}'?` : `; known keys: ${known.join(', ')}`;
-        out.push(`${e.path}/${key}: unknown key${hint}`);
-      }
+    // An unknown key (misspelled or removed): name it and suggest the closest known key.
+    if (e.type === ValueErrorType.ObjectAdditionalProperties) {
+      const parent = e.path.slice(0, e.path.lastIndexOf('/'));
+      const key = e.path.slice(e.path.lastIndexOf('/') + 1);
+      const known = Object.keys((schemaAt(parent)?.properties ?? {}) as object);
+      const best = known.map((k) => [k, distance(k.toLowerCase(), key.toLowerCase())] as const).sort((a, b) => a[1] - b[1])[0];
+      const hint = best && best[1] <= 3 ? `; did you mean '${best[0]}'?` : `; known keys: ${known.join(', ')}`;
+      out.push(`${e.path}: unknown key${hint}`);
       continue;
     }
     out.push(`${where}: ${e.message}${e.value !== undefined && typeof e.value !== 'object' ? ` (got ${JSON.stringify(e.value)})` : ''}`);
