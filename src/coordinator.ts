@@ -70,13 +70,14 @@ export class Coordinator {
       capacity: config.server.mailboxCapacity, onCrash: onCrash('router'),
     });
 
-    await preload(config, router, log);
-
-    const grpc = new GrpcTransport(router, config);
+    let grpc: GrpcTransport | undefined;
     let grpcPort: number;
     try {
+      await preload(config, router, log);
+      grpc = new GrpcTransport(router, config);
       grpcPort = await grpc.listen();
     } catch (err) {
+      await grpc?.destroy();
       await supervisor.destroy();
       throw err;
     }

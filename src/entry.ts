@@ -10,10 +10,11 @@ export function siblingEntry(importMetaUrl: string, relative: string): URL {
   return new URL(`${relative}${ext}`, importMetaUrl);
 }
 
-const TS_BOOTSTRAP = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(process.argv[2]); })
+// tsx is resolved from here (not from the process's cwd), and only when a .ts worker is started (dev/tests).
+const TS_BOOTSTRAP = `import(process.argv[3]).then((tsx) => { tsx.register(); return import(process.argv[2]); })
   .catch((err) => { process.nextTick(() => { throw err; }); });`;
 
 export function startWorker(entry: URL, options: WorkerOptions): Worker {
   if (!entry.pathname.endsWith('.ts')) return new Worker(entry, options);
-  return new Worker(TS_BOOTSTRAP, { ...options, eval: true, argv: [entry.href] });
+  return new Worker(TS_BOOTSTRAP, { ...options, eval: true, argv: [entry.href, import.meta.resolve('tsx/esm/api')] });
 }

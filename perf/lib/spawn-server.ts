@@ -22,7 +22,8 @@ export interface SpawnedServer {
 /** yaml: config text; `${DIR}` in it is replaced with the temp dir. Default: zero config (no file). */
 export async function spawnServer(o: { yaml?: string; env?: Record<string, string>; startTimeoutMs?: number } = {}): Promise<SpawnedServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'moc-srv-'));
-  const args = ['--import=tsx', path.join(packageRoot(), 'src', 'cli.ts'), 'serve'];
+  // tsx resolved from the project, since the server runs with its cwd in a temp dir.
+  const args = [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), 'serve'];
   const yaml = o.yaml ?? 'server:\n  grpcPort: 0\n';
   const file = path.join(dir, 'moc.yaml');
   await writeFile(file, yaml.replaceAll('${DIR}', dir));

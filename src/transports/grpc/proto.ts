@@ -20,8 +20,7 @@ export function mocPackage(): grpc.GrpcObject {
 }
 
 export function modelOpsService(): grpc.ServiceDefinition {
-  return ((mocPackage().moc as grpc.GrpcObject).v1 as grpc.GrpcObject).ModelOps as unknown as grpc.ServiceDefinition
-    & { service: grpc.ServiceDefinition };
+  return (((mocPackage().moc as grpc.GrpcObject).v1 as grpc.GrpcObject).ModelOps as grpc.ServiceClientConstructor).service;
 }
 
 /** A typed-enough client constructor for examples, perf and tests. */
