@@ -1,0 +1,59 @@
+/**
+ * Test harness: a real Coordinator (device worker threads, engine child processes, gRPC on port 0) in a temp dir,
+ * with the demo model, plus a promisified grpc-js client. Everything is closed in teardown.
+ */
+import * as grpc from '@grpc/grpc-js';
+import path from 'node:path';
+import type { Test } from 'tap';
+import { resolveConfig } from '../../src/config.js';
+import { Coordinator } from '../../src/coordinator.js';
+import { silentLogger } from '../../src/log.js';
+import { modelOpsClient } from '../../src/transports/grpc/proto.js';
+
+export interface Harness {
+  coordinator: Coordinator;
+  client: grpc.Client & Record<string, any>;
+  dir: string;
+  modelsRoot: string;
+  unary<T = any>(method: string, req: object, o?: { deadlineMs?: number }): Promise<T>;
+  /** Collects the streamed chunks; resolves at 'end', rejects on error. */
+  stream(req: object, o?: { deadlineMs?: number; onChunk?: (c: any, call: grpc.ClientReadableStream<any>) => void }): Promise<any[]>;
+}
+
+export async function startHarness(t: Test, config: Record<string, unknown> = {}): Promise<Harness> {
+  const dir = t.testdir();
+  const cfg = resolveConfig({ server: { grpcPort: 0 }, ...config }, { baseDir: dir });
+  const coordinator = await Coordinator.start(cfg, { log: silentLogger });
+  const client = modelOpsClient(`127.0.0.1:${coordinator.grpcPort}`);
+  t.teardown(async () => { client.close(); await coordinator.close(2000); });
+  const deadline = (ms = 30_000) => new Date(Date.now() + ms);
+  return {
+    coordinator, client, dir, modelsRoot: cfg.modelsRoot,
+    unary: (method, req, o = {}) => new Promise((resolve, reject) => {
+      client[method](req, { deadline: deadline(o.deadlineMs) }, (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve(res)));
+    }),
+    stream: (req, o = {}) => new Promise((resolve, reject) => {
+      const chunks: any[] = [];
+      const call = client.InferStream(req, { deadline: deadline(o.deadlineMs) }) as grpc.ClientReadableStream<any>;
+      call.on('data', (c) => { chunks.push(c); o.onChunk?.(c, call); });
+      call.on('error', reject);
+      call.on('end', () => resolve(chunks));
+    }),
+  };
+}
+
+export function errorCode(err: unknown): string | undefined {
+  return (err as grpc.ServiceError).metadata?.get('moc-error-code')[0]?.toString();
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export const demoPath = (h: Harness) => path.join(h.modelsRoot, 'moc-demo.gguf');
