@@ -35,7 +35,10 @@ export class EngineCore {
 
   /** Memory a load would take, from the GGUF header alone (node-llama-cpp's insights, llama.cpp's own formulas). */
   async estimate(spec: ModelSpec): Promise<Estimate> {
-    const info = await readGgufFileInfo(spec.path, { readTensorInfo: true });
+    const info = await readGgufFileInfo(spec.path, { readTensorInfo: true }).catch((err: Error) => {
+      // Refused here, from the header alone, before llama.cpp ever maps the file.
+      throw new MocError('MOC_ERR_LOAD_FAILED', `'${spec.name}' (${spec.path}) is not a readable GGUF file: ${err.message}`);
+    });
     const insights = await GgufInsights.from(info, this.llama);
     const gpuLayers = this.llama.gpu === false ? 0 : insights.totalLayers;
     const m = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
