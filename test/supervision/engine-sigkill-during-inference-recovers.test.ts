@@ -1,0 +1,54 @@
+import t from 'tap';
+import * as grpc from '@grpc/grpc-js';
+import { errorCode, startHarness, until } from '../helpers/coordinator.js';
+
+t.test('engine process killed with SIGKILL during inference: coordinator up, device back, models reloaded', async (t) => {
+  const h = await startHarness(t);
+  await h.unary('LoadModel', { name: 'second', path: 'moc-demo.gguf', sequences: 2 });
+  const before = (await h.unary('GetDevices', {})).devices[0];
+  t.ok(before.engine_pid > 0 && before.engine_pid !== process.pid, `engine runs in its own process (pid ${before.engine_pid})`);
+
+  // Long generations in flight when the engine dies.
+  const inflight = Array.from({ length: 4 }, () => h.unary('Infer', { model: 'moc-demo', prompt: 'long', max_tokens: 400 }).then(() => null, (e) => e as grpc.ServiceError));
+  await until('generations running', async () => (await h.unary('GetDevices', {})).devices[0].models.find((m: any) => m.name === 'moc-demo').in_flight > 0);
+  process.kill(before.engine_pid, 'SIGKILL');
+
+  const errs = await Promise.all(inflight);
+  const failed = errs.filter((e) => e !== null);
+  t.ok(failed.length > 0, `${failed.length} in-flight requests failed`);
+  for (const e of failed) {
+    t.equal(e!.code, grpc.status.UNAVAILABLE, 'with UNAVAILABLE (retryable)');
+    t.equal(errorCode(e), 'MOC_ERR_UNAVAILABLE');
+    t.ok(Number(e!.metadata.get('retry-after-ms')[0]) > 0, 'and a retry hint');
+  }
+
+  const after = await until('engine restarted and models reloaded', async () => {
+    const d = (await h.unary('GetDevices', {})).devices[0];
+    return d.engine_state === 'ready' && d.models.length === 2 && d.models.every((m: any) => m.state === 'MODEL_STATE_LOADED') ? d : undefined;
+  });
+  t.not(after.engine_pid, before.engine_pid, 'a new engine process');
+  t.equal(after.engine_restarts, 1);
+  t.same(after.models.map((m: any) => m.name).sort(), ['moc-demo', 'second'], 'both models came back');
+  t.equal(after.memory.reserved, before.memory.reserved, 'the ledger holds the same reservations');
+  const r = await h.unary('Infer', { model: 'second', prompt: 'after', max_tokens: 4 });
+  t.ok(r.tokens_generated > 0, 'the next Infer succeeds');
+});
+
+t.test('a native abort in the engine (fault injection) costs one engine restart, not the coordinator', async (t) => {
+  const h = await startHarness(t, { debug: { faultInjection: true } });
+  const pid = (await h.unary('GetDevices', {})).devices[0].engine_pid;
+  await h.coordinator.devices.get('cpu0')!.ask({ kind: 'crash', target: 'engine' }, { timeoutMs: 5000 });
+  const d = await until('engine back', async () => {
+    const d = (await h.unary('GetDevices', {})).devices[0];
+    return d.engine_pid !== pid && d.engine_state === 'ready' && d.models[0]?.state === 'MODEL_STATE_LOADED' ? d : undefined;
+  });
+  t.equal(d.engine_restarts, 1);
+  t.ok((await h.unary('Infer', { model: 'moc-demo', prompt: 'x', max_tokens: 2 })).tokens_generated > 0);
+});
+
+t.test('fault injection is refused unless enabled in config', async (t) => {
+  const h = await startHarness(t);
+  const e = await h.coordinator.devices.get('cpu0')!.ask({ kind: 'crash', target: 'worker' }, { timeoutMs: 5000 }).catch((err) => err);
+  t.equal(e.code, 'MOC_ERR_INVALID_ARGUMENT');
+  t.match(e.message, /fault injection is disabled/);
+});
