@@ -105,7 +105,9 @@ export class EngineCore {
       return {
         text: res.response,
         promptTokens: tokens.length,
-        tokensGenerated: generated,
+        // onToken does not see byte tokens that never complete a UTF-8 character (common with the byte-level demo
+        // model), so it can undercount; a length stop means exactly maxTokens were sampled.
+        tokensGenerated: reason === 'maxTokens' ? p.maxTokens : generated,
         finishReason: reason === 'maxTokens' ? 'length' : reason === 'eogToken' ? 'eos' : 'stop',
         computeMs: performance.now() - started,
       };

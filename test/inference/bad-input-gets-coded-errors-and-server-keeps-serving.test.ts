@@ -9,7 +9,7 @@ t.test('bad input: each a clear coded error, and the server keeps serving', asyn
     if (!err) throw new Error(`expected an error for ${JSON.stringify(req).slice(0, 80)}`);
     return err;
   };
-  const good = { model: 'moc-demo', prompt: 'hi', max_tokens: 4 };
+  const good = { model: 'moc-demo', temperature: 0, prompt: 'hi', max_tokens: 4 };
 
   t.test('unknown model → NOT_FOUND, naming what is loaded', async (t) => {
     const e = await fail({ ...good, model: 'nope' });

@@ -20,7 +20,7 @@ t.test('load / unload / list, and a ledger that never passes its limit', async (
   t.ok(one.estimate_bytes > 0, `estimate ${one.estimate_bytes} bytes from the GGUF header`);
   t.ok(one.actual_bytes > 0, `engine reports ${one.actual_bytes} bytes after loading`);
   t.equal(one.reserved_bytes, one.actual_bytes, 'the reservation is reconciled to what the engine reports');
-  const r = await h.unary('Infer', { model: 'copy1', prompt: 'hi', max_tokens: 4 });
+  const r = await h.unary('Infer', { model: 'copy1', temperature: 0, prompt: 'hi', max_tokens: 4 });
   t.equal(r.model, 'copy1', 'the new model serves');
 
   let dev = await ledger();
@@ -43,7 +43,7 @@ t.test('load / unload / list, and a ledger that never passes its limit', async (
   t.same(dev.models.map((m: any) => m.name), ['moc-demo']);
   const two = await h.unary('LoadModel', { name: 'copy2', path: 'moc-demo.gguf' });
   t.equal(two.state, 'MODEL_STATE_LOADED', 'after the unload the third model fits');
-  t.equal((await fail('Infer', { model: 'copy1', prompt: 'x' }))?.code, grpc.status.NOT_FOUND, 'an unloaded model is gone');
+  t.equal((await fail('Infer', { model: 'copy1', temperature: 0, prompt: 'x' }))?.code, grpc.status.NOT_FOUND, 'an unloaded model is gone');
   t.equal((await fail('UnloadModel', { name: 'copy1' }))?.code, grpc.status.NOT_FOUND, 'unloading it again: NOT_FOUND');
   await h.unary('UnloadModel', { name: 'copy2' });
 });
@@ -85,5 +85,5 @@ t.test('model paths: only files inside the models root', async (t) => {
   t.match(bad.details, /is not a readable GGUF file/);
   const dev = (await h.unary('GetDevices', {})).devices[0];
   t.same(dev.models.map((m: any) => m.name), ['moc-demo'], 'nothing left behind');
-  t.ok((await h.unary('Infer', { model: 'moc-demo', prompt: 'still here', max_tokens: 2 })).tokens_generated > 0, 'server still serves');
+  t.ok((await h.unary('Infer', { model: 'moc-demo', temperature: 0, prompt: 'still here', max_tokens: 2 })).tokens_generated > 0, 'server still serves');
 });

@@ -9,7 +9,7 @@ t.test('engine process killed with SIGKILL during inference: coordinator up, dev
   t.ok(before.engine_pid > 0 && before.engine_pid !== process.pid, `engine runs in its own process (pid ${before.engine_pid})`);
 
   // Long generations in flight when the engine dies.
-  const inflight = Array.from({ length: 4 }, () => h.unary('Infer', { model: 'moc-demo', prompt: 'long', max_tokens: 400 }).then(() => null, (e) => e as grpc.ServiceError));
+  const inflight = Array.from({ length: 4 }, () => h.unary('Infer', { model: 'moc-demo', temperature: 0, prompt: 'long', max_tokens: 400 }).then(() => null, (e) => e as grpc.ServiceError));
   await until('generations running', async () => (await h.unary('GetDevices', {})).devices[0].models.find((m: any) => m.name === 'moc-demo').in_flight > 0);
   process.kill(before.engine_pid, 'SIGKILL');
 
@@ -30,7 +30,7 @@ t.test('engine process killed with SIGKILL during inference: coordinator up, dev
   t.equal(after.engine_restarts, 1);
   t.same(after.models.map((m: any) => m.name).sort(), ['moc-demo', 'second'], 'both models came back');
   t.equal(after.memory.reserved, before.memory.reserved, 'the ledger holds the same reservations');
-  const r = await h.unary('Infer', { model: 'second', prompt: 'after', max_tokens: 4 });
+  const r = await h.unary('Infer', { model: 'second', temperature: 0, prompt: 'after', max_tokens: 4 });
   t.ok(r.tokens_generated > 0, 'the next Infer succeeds');
 });
 
@@ -43,7 +43,7 @@ t.test('a native abort in the engine (fault injection) costs one engine restart,
     return d.engine_pid !== pid && d.engine_state === 'ready' && d.models[0]?.state === 'MODEL_STATE_LOADED' ? d : undefined;
   });
   t.equal(d.engine_restarts, 1);
-  t.ok((await h.unary('Infer', { model: 'moc-demo', prompt: 'x', max_tokens: 2 })).tokens_generated > 0);
+  t.ok((await h.unary('Infer', { model: 'moc-demo', temperature: 0, prompt: 'x', max_tokens: 2 })).tokens_generated > 0);
 });
 
 t.test('fault injection is refused unless enabled in config', async (t) => {

@@ -15,11 +15,11 @@ t.test('SIGTERM: in-flight work finishes, new calls are refused, engines stop, e
   const client = modelOpsClient(server.grpcAddress);
   t.teardown(() => client.close());
   const enginePid = (await call(client, 'GetDevices', {})).devices[0].engine_pid;
-  const inflight = call(client, 'Infer', { model: 'moc-demo', prompt: 'finish me', max_tokens: 300 });
+  const inflight = call(client, 'Infer', { model: 'moc-demo', temperature: 0, prompt: 'finish me', max_tokens: 300 });
   await until('running', async () => (await call(client, 'GetDevices', {})).devices[0].models[0].in_flight > 0);
   server.proc.kill('SIGTERM');
   await until('stopping', async () => server.logs.some((l) => l.event === 'server.stopping'));
-  const refused = await call(client, 'Infer', { model: 'moc-demo', prompt: 'too late', max_tokens: 2 }).catch((e) => e);
+  const refused = await call(client, 'Infer', { model: 'moc-demo', temperature: 0, prompt: 'too late', max_tokens: 2 }).catch((e) => e);
   t.equal(refused.code, grpc.status.UNAVAILABLE, 'a new call after SIGTERM is refused UNAVAILABLE');
   const r = await inflight;
   t.ok(r.tokens_generated > 0, `the in-flight call completed (${r.tokens_generated} tokens)`);
