@@ -115,7 +115,7 @@ async function preload(config: Config, router: LocalActor<RouterProtocol>, log: 
   let models = config.models.filter((m) => m.preload);
   if (config.models.length === 0) {
     const file = await ensureDemoModel(config.modelsRoot);
-    log.log('info', 'model.demo_written', { path: file });
+    log.log('info', 'model.demo_ready', { path: file });
     models = [{ name: DEMO_MODEL_NAME, path: path.relative(config.modelsRoot, file), contextSize: 512, sequences: 8, preload: true }];
   }
   await Promise.all(models.map(async (m) => {

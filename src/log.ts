@@ -4,7 +4,7 @@
  */
 export const EVENTS = [
   'server.listening', 'server.stopping', 'server.stopped', 'server.escalated', 'config.invalid',
-  'model.demo_written', 'model.preload_failed', 'model.preloaded',
+  'model.demo_ready', 'model.preload_failed', 'model.preloaded',
   'device.restarted', 'actor.crashed',
 ] as const;
 export type LogEvent = (typeof EVENTS)[number];
