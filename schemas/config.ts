@@ -43,6 +43,9 @@ export const ModelConfig = Type.Object({
   /** Parallel sequences of the model's one context: concurrent requests are batched into them. */
   sequences: Type.Integer({ minimum: 1, maximum: 256, default: DEFAULT_SEQUENCES }),
   preload: Type.Boolean({ default: true }),
+  pinned: Type.Boolean({ default: false }),
+  /** Idle time before unloading; -1 (default for configured models): never. */
+  keepAliveMs: Type.Integer({ minimum: -1, default: -1 }),
 }, { additionalProperties: false });
 
 export const ConfigSchema = Type.Object({
@@ -67,6 +70,14 @@ export const ConfigSchema = Type.Object({
     requestTimeoutMs: Type.Integer({ minimum: 1, default: 120_000 }),
     /** Ceiling on a load (engine start + model read + context). */
     loadTimeoutMs: Type.Integer({ minimum: 1, default: 120_000 }),
+  }, { additionalProperties: false, default: {} }),
+  lifecycle: Type.Object({
+    /** Keep-alive of models registered or loaded at run time without one (Ollama's default: 5 minutes). */
+    defaultKeepAliveMs: Type.Integer({ minimum: -1, default: 300_000 }),
+    /** Consecutive load failures that open a model's circuit breaker (loads then fail fast). */
+    breakerFailures: Type.Integer({ minimum: 1, default: 3 }),
+    /** Time an open breaker waits before one trial load (half-open). */
+    breakerCooldownMs: Type.Integer({ minimum: 0, default: 30_000 }),
   }, { additionalProperties: false, default: {} }),
   supervisor: Type.Object({
     /** Restart intensity: more than maxRestarts restarts within periodMs escalates (root: exit 1). */

@@ -17,24 +17,50 @@ export const InferRequest = Type.Object({
   request_id: Type.Optional(Type.String({ maxLength: 128 })),
   /** Higher runs first when a model's sequences are all busy. */
   priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100 })),
+  /** Sets the model's idle expiry from this request on (ms; 0 unloads after it; negative: never). */
+  keep_alive_ms: Type.Optional(Type.Integer({ minimum: -1 })),
+  /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
+  require_loaded: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
 export type InferRequest = Static<typeof InferRequest>;
 
-export const LoadRequest = Type.Object({
+/** Register a model file in the catalog (inspected: GGUF header validated, sha256) without loading it. */
+export const RegisterRequest = Type.Object({
   name: ModelName,
   /** GGUF path relative to the models root. */
   path: Type.String({ minLength: 1, maxLength: 1024 }),
   device: Type.Optional(DeviceId),
   context_size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1048576 })),
   sequences: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  pinned: Type.Optional(Type.Boolean()),
+  /** Idle time before unloading; negative: never; 0: unload after each request. */
+  keep_alive_ms: Type.Optional(Type.Integer({ minimum: -1 })),
+  preload: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+export type RegisterRequest = Static<typeof RegisterRequest>;
+
+/** Load a model (an alias resolves to its target). With a path, an unregistered name is registered first. */
+export const LoadRequest = Type.Object({
+  name: ModelName,
+  path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  device: Type.Optional(DeviceId),
+  context_size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1048576 })),
+  sequences: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  pinned: Type.Optional(Type.Boolean()),
+  keep_alive_ms: Type.Optional(Type.Integer({ minimum: -1 })),
 }, { additionalProperties: false });
 export type LoadRequest = Static<typeof LoadRequest>;
+
+export const AliasRequest = Type.Object({ alias: ModelName, target: ModelName }, { additionalProperties: false });
+export type AliasRequest = Static<typeof AliasRequest>;
+export const PinRequest = Type.Object({ name: ModelName, pinned: Type.Boolean() }, { additionalProperties: false });
+export type PinRequest = Static<typeof PinRequest>;
 
 export const FinishReason = Type.Union([Type.Literal('stop'), Type.Literal('length'), Type.Literal('eos')]);
 export type FinishReason = Static<typeof FinishReason>;
 
 export const ModelState = Type.Union([
-  Type.Literal('loading'), Type.Literal('loaded'), Type.Literal('unloading'), Type.Literal('failed'),
+  Type.Literal('registered'), Type.Literal('loading'), Type.Literal('loaded'), Type.Literal('unloading'), Type.Literal('failed'),
 ]);
 export type ModelState = Static<typeof ModelState>;
 
@@ -53,6 +79,11 @@ export const ModelInfo = Type.Object({
   inFlight: Type.Integer(),
   queued: Type.Integer(),
   loadedAt: Type.Integer(),
+  lastUsedAt: Type.Integer(),
+  pinned: Type.Boolean(),
+  keepAliveMs: Type.Integer(),
+  /** Epoch ms when the idle model unloads; 0: no expiry scheduled (busy, pinned or keep-alive forever). */
+  expiresAt: Type.Integer(),
   error: Type.Optional(Type.String()),
 });
 export type ModelInfo = Static<typeof ModelInfo>;
@@ -80,6 +111,8 @@ export const InferMsg = Type.Object({
   stop: Type.Array(Type.String()),
   priority: Type.Integer(),
   stream: Type.Boolean(),
+  /** Per-request keep-alive (Ollama semantics): sets the model's idle expiry from now on; 0 unloads after this request. */
+  keepAliveMs: Type.Optional(Type.Integer()),
 });
 export type InferMsg = Static<typeof InferMsg>;
 
@@ -105,6 +138,10 @@ export const ModelSpec = Type.Object({
   path: Type.String(),
   contextSize: Type.Integer(),
   sequences: Type.Integer(),
+  /** Idle time before the model unloads itself; negative: never. Requests may change it (keep_alive). */
+  keepAliveMs: Type.Integer(),
+  /** Pinned models never expire and are never evicted. */
+  pinned: Type.Boolean(),
 });
 export type ModelSpec = Static<typeof ModelSpec>;
 
@@ -116,6 +153,14 @@ export const UnloadResult = Type.Object({ model: Type.String(), freedBytes: Type
 export type UnloadResult = Static<typeof UnloadResult>;
 export const StatusMsg = Type.Object({ kind: Type.Literal('status') });
 export type StatusMsg = Static<typeof StatusMsg>;
+/** Memory a model would take on this device (engine estimate from the GGUF header), for placement. */
+export const EstimateMsg = Type.Object({ kind: Type.Literal('estimate'), model: ModelSpec });
+export type EstimateMsg = Static<typeof EstimateMsg>;
+export const EstimateResult = Type.Object({ totalBytes: Type.Integer(), weightsBytes: Type.Integer(), contextBytes: Type.Integer() });
+export type EstimateResult = Static<typeof EstimateResult>;
+/** Change a loaded model's pin and keep-alive in place (no reload). */
+export const UpdateMsg = Type.Object({ kind: Type.Literal('update'), model: Type.String(), pinned: Type.Boolean(), keepAliveMs: Type.Integer() });
+export type UpdateMsg = Static<typeof UpdateMsg>;
 /** Fault injection for the supervision tests; refused unless config.debug.faultInjection. */
 export const CrashMsg = Type.Object({ kind: Type.Literal('crash'), target: Type.Union([Type.Literal('worker'), Type.Literal('engine')]) });
 export type CrashMsg = Static<typeof CrashMsg>;
@@ -125,6 +170,8 @@ export type DeviceProtocol = {
   load: { req: LoadMsg; reply: ModelInfo };
   unload: { req: UnloadMsg; reply: UnloadResult };
   status: { req: StatusMsg; reply: DeviceStatus };
+  estimate: { req: EstimateMsg; reply: EstimateResult };
+  update: { req: UpdateMsg; reply: ModelInfo };
   crash: { req: CrashMsg; reply: { ok: true } };
 };
 
@@ -132,43 +179,53 @@ export type DeviceProtocol = {
 export const ModelsChanged = Type.Object({ kind: Type.Literal('models-changed'), device: Type.String(), models: Type.Array(ModelInfo) });
 export type ModelsChanged = Static<typeof ModelsChanged>;
 
+/** A model as operators see it: catalog facts joined with its state on a device (if loaded). */
+export const ModelView = Type.Composite([ModelInfo, Type.Object({
+  sha256: Type.String(),
+  architecture: Type.String(),
+  parameterCount: Type.Integer(),
+  quantization: Type.String(),
+  aliases: Type.Array(Type.String()),
+  /** Circuit breaker on repeated load failures: closed, open (fails fast) or half-open (next load is a trial). */
+  breaker: Type.String(),
+})]);
+export type ModelView = Static<typeof ModelView>;
+
+export const AliasInfo = Type.Object({ alias: Type.String(), target: Type.String(), previous: Type.String() });
+export type AliasInfo = Static<typeof AliasInfo>;
+
 // ---- Router protocol (transports → router, main thread) ----
 // Transports validate nothing themselves: they map their wire format onto these and let the router decide.
+// `request` is unknown on purpose: the router validates it against the schemas above.
 
-export const RouterInfer = Type.Object({ kind: Type.Literal('infer'), request: Type.Unknown(), stream: Type.Boolean() });
-export type RouterInfer = Static<typeof RouterInfer>;
-export const RouterLoad = Type.Object({ kind: Type.Literal('load'), request: Type.Unknown() });
-export type RouterLoad = Static<typeof RouterLoad>;
-export const RouterUnload = Type.Object({ kind: Type.Literal('unload'), name: Type.Unknown() });
-export type RouterUnload = Static<typeof RouterUnload>;
-export const RouterListModels = Type.Object({ kind: Type.Literal('list-models') });
-export type RouterListModels = Static<typeof RouterListModels>;
-export const RouterDevices = Type.Object({ kind: Type.Literal('devices') });
-export type RouterDevices = Static<typeof RouterDevices>;
+export type RouterProtocol = {
+  infer: { req: { kind: 'infer'; request: unknown; stream: boolean }; reply: InferResult; event: TokenEvent };
+  register: { req: { kind: 'register'; request: unknown }; reply: ModelView };
+  load: { req: { kind: 'load'; request: unknown }; reply: ModelView };
+  unload: { req: { kind: 'unload'; name: unknown }; reply: UnloadResult };
+  'set-alias': { req: { kind: 'set-alias'; request: unknown }; reply: AliasInfo };
+  pin: { req: { kind: 'pin'; request: unknown }; reply: ModelView };
+  'list-models': { req: { kind: 'list-models' }; reply: ModelView[] };
+  devices: { req: { kind: 'devices' }; reply: DeviceView[] };
+};
 
 export const DeviceView = Type.Composite([DeviceStatus, Type.Object({
   /** Messages waiting in the device's mailbox (parent-side queue + frames in transit). */
   mailboxDepth: Type.Integer(),
-  /** up: serving; restarting: its worker crashed and the supervisor is bringing it back. */
+  /** false while its worker restarts after a crash. */
   available: Type.Boolean(),
 })]);
 export type DeviceView = Static<typeof DeviceView>;
 
-export type RouterProtocol = {
-  infer: { req: RouterInfer; reply: InferResult; event: TokenEvent };
-  load: { req: RouterLoad; reply: ModelInfo };
-  unload: { req: RouterUnload; reply: UnloadResult };
-  'list-models': { req: RouterListModels; reply: ModelInfo[] };
-  devices: { req: RouterDevices; reply: DeviceView[] };
-};
-
 // ---- Lifecycle protocol (router → lifecycle, main thread) ----
-export const LifecycleLoad = Type.Object({ kind: Type.Literal('load'), request: LoadRequest });
-export type LifecycleLoad = Static<typeof LifecycleLoad>;
-export const LifecycleUnload = Type.Object({ kind: Type.Literal('unload'), name: Type.String() });
-export type LifecycleUnload = Static<typeof LifecycleUnload>;
 
 export type LifecycleProtocol = {
-  load: { req: LifecycleLoad; reply: ModelInfo };
-  unload: { req: LifecycleUnload; reply: UnloadResult };
+  register: { req: { kind: 'register'; request: RegisterRequest }; reply: ModelView };
+  load: { req: { kind: 'load'; request: LoadRequest }; reply: ModelView };
+  /** Load on demand: an inference for a registered model that is not loaded. */
+  ensure: { req: { kind: 'ensure'; name: string }; reply: ModelView };
+  unload: { req: { kind: 'unload'; name: string }; reply: UnloadResult };
+  'set-alias': { req: { kind: 'set-alias'; request: AliasRequest }; reply: AliasInfo };
+  pin: { req: { kind: 'pin'; request: PinRequest }; reply: ModelView };
+  list: { req: { kind: 'list' }; reply: ModelView[] };
 };

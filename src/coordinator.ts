@@ -3,10 +3,13 @@
  *
  *   Supervisor (one_for_one, intensity from config)
  *   ├─ Router     (main thread, LocalActor)  ◀── gRPC listener
- *   ├─ Lifecycle  (main thread, LocalActor)  placement, desired state, RouteTable
+ *   ├─ Lifecycle  (main thread, LocalActor)  catalog (LMDB), placement, eviction, aliases, RouteTable
+ *   │    └─ ModelInspector (piscina pool)    GGUF header validation + sha256 off the actor threads
  *   └─ Device ×N  (worker thread each, WorkerRef) ──▶ engine child process (node-llama-cpp)
  *
  * Zero config: no models configured → the demo GGUF is generated into the models root and preloaded.
+ * At start, configured models are registered (upserted) in the catalog; those with preload, and catalog
+ * entries registered with preload, are loaded.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +19,8 @@ import { deviceChildSpec, deviceRef, type DeviceRef } from '../actors/device/ind
 import { Lifecycle } from '../actors/lifecycle/lifecycle.js';
 import { Router } from '../actors/router/router.js';
 import { ensureDemoModel } from './model/demo-model.js';
+import { ModelInspector } from './model/inspector.js';
+import { Store } from './store/store.js';
 import { LocalActor } from './kernel/local-actor.js';
 import { Supervisor } from './kernel/supervisor.js';
 import { GrpcTransport } from './transports/grpc/server.js';
@@ -42,6 +47,9 @@ export class Coordinator {
     private readonly grpc: GrpcTransport,
     readonly grpcPort: number,
     private readonly log: Logger,
+    readonly store: Store,
+    private readonly inspector: ModelInspector,
+    readonly models: Lifecycle,
   ) {}
 
   static async start(config: Config, opts: CoordinatorOptions = {}): Promise<Coordinator> {
@@ -50,7 +58,9 @@ export class Coordinator {
     await mkdir(config.modelsRoot, { recursive: true });
 
     const devices = new Map(config.devices.map((d) => [d.id, deviceRef(d)] as const));
-    const lifecycle = new Lifecycle(config, devices);
+    const store = Store.open(config.dataDir);
+    const inspector = new ModelInspector();
+    const lifecycle = new Lifecycle(config, devices, store, inspector);
     const onCrash = (name: string) => (err: Error) => log.log('error', 'actor.crashed', { actor: name, error: err.stack ?? err.message });
     const lifecycleActor = new LocalActor<LifecycleProtocol>('lifecycle', lifecycle, { capacity: 1024, onCrash: onCrash('lifecycle') });
     for (const ref of devices.values()) ref.onNotify = (msg) => lifecycle.onDeviceNotice(msg);
@@ -64,25 +74,33 @@ export class Coordinator {
         opts.onEscalate?.(reason);
       },
     });
-    await supervisor.start();
+    try {
+      await supervisor.start();
+    } catch (err) {
+      await inspector.destroy();
+      await store.close();
+      throw err;
+    }
 
-    const router = new LocalActor<RouterProtocol>('router', new Router(config, lifecycle.routes, devices, lifecycleActor), {
+    const router = new LocalActor<RouterProtocol>('router', new Router(config, lifecycle, lifecycle.routes, devices, lifecycleActor), {
       capacity: config.server.mailboxCapacity, onCrash: onCrash('router'),
     });
 
     let grpc: GrpcTransport | undefined;
     let grpcPort: number;
     try {
-      await preload(config, router, log);
-      grpc = new GrpcTransport(router, config);
+      await preload(config, lifecycle, router, log);
+      grpc = new GrpcTransport(router, config, lifecycle);
       grpcPort = await grpc.listen();
     } catch (err) {
       await grpc?.destroy();
       await supervisor.destroy();
+      await inspector.destroy();
+      await store.close();
       throw err;
     }
     log.log('info', 'server.listening', { grpc: `${config.server.host}:${grpcPort}`, devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config' });
-    return new Coordinator(config, router, lifecycleActor, devices, supervisor, grpc, grpcPort, log);
+    return new Coordinator(config, router, lifecycleActor, devices, supervisor, grpc, grpcPort, log, store, inspector, lifecycle);
   }
 
   /** Graceful: stop accepting, give in-flight requests graceMs, then unload models and stop the engines. */
@@ -97,6 +115,8 @@ export class Coordinator {
       await this.router.close();
       await this.lifecycle.close();
       await this.supervisor.close();
+      await this.inspector.close();
+      await this.store.close();
       this.log.log('info', 'server.stopped', { drained: outcome === 'drained' });
     })();
     return this.closing;
@@ -107,27 +127,39 @@ export class Coordinator {
     await this.router.destroy();
     await this.lifecycle.destroy();
     await this.supervisor.destroy();
+    await this.inspector.destroy();
+    await this.store.close();
   }
 }
 
-/** Load the configured models with preload (or the generated demo model when none is configured). */
-async function preload(config: Config, router: LocalActor<RouterProtocol>, log: Logger): Promise<void> {
-  let models = config.models.filter((m) => m.preload);
-  if (config.models.length === 0) {
+/**
+ * Register the configured models (or the generated demo model when none is configured), then load every catalog
+ * entry marked preload. A model that fails is logged and the server starts anyway: it shows as failed or
+ * registered, and loads once the cause is fixed.
+ */
+async function preload(config: Config, lifecycle: Lifecycle, router: LocalActor<RouterProtocol>, log: Logger): Promise<void> {
+  let models = config.models;
+  if (models.length === 0) {
     const file = await ensureDemoModel(config.modelsRoot);
     log.log('info', 'model.demo_ready', { path: file });
-    models = [{ name: DEMO_MODEL_NAME, path: path.relative(config.modelsRoot, file), contextSize: 512, sequences: 8, preload: true }];
+    models = [{ name: DEMO_MODEL_NAME, path: path.relative(config.modelsRoot, file), contextSize: 512, sequences: 8, preload: true, pinned: false, keepAliveMs: -1 }];
   }
-  await Promise.all(models.map(async (m) => {
+  for (const m of models) {
     try {
-      const info = await router.ask({
-        kind: 'load',
-        request: { name: m.name, path: m.path, context_size: m.contextSize, sequences: m.sequences, ...(m.device ? { device: m.device } : {}) },
-      }, { timeoutMs: config.limits.loadTimeoutMs });
+      await router.ask({ kind: 'register', request: {
+        name: m.name, path: m.path, context_size: m.contextSize, sequences: m.sequences, pinned: m.pinned,
+        keep_alive_ms: m.keepAliveMs, preload: m.preload, ...(m.device ? { device: m.device } : {}),
+      } }, { timeoutMs: config.limits.loadTimeoutMs });
+    } catch (err) {
+      log.log('error', 'model.preload_failed', { model: m.name, error: toMocError(err).message });
+    }
+  }
+  await Promise.all(lifecycle.catalogEntries().filter((e) => e.preload).map(async (e) => {
+    try {
+      const info = await router.ask({ kind: 'load', request: { name: e.name } }, { timeoutMs: config.limits.loadTimeoutMs });
       log.log('info', 'model.preloaded', { model: info.name, device: info.device, bytes: info.reservedBytes });
     } catch (err) {
-      // The server still starts: the model shows as missing/failed and can be loaded once the cause is fixed.
-      log.log('error', 'model.preload_failed', { model: m.name, error: toMocError(err).message });
+      log.log('error', 'model.preload_failed', { model: e.name, error: toMocError(err).message });
     }
   }));
 }

@@ -38,6 +38,10 @@ interface ModelEntry {
   inFlight: number;
   queue: RequestQueue<Job>;
   loadedAt: number;
+  lastUsedAt: number;
+  keepAliveMs: number;
+  expiry?: NodeJS.Timeout;
+  expiresAt: number;
   error?: string;
   /** The load in progress (coalesces concurrent loads; unload waits for it). */
   loading?: Promise<void>;
@@ -119,6 +123,18 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         this.unload(msg.model).then((r) => env.reply(r), (err) => env.fail(err));
         return;
       case 'status': return env.reply(this.status());
+      case 'estimate':
+        this.requireEngine().estimate(msg.model, this.cfg.loadTimeoutMs)
+          .then((e) => env.reply({ totalBytes: e.totalBytes, weightsBytes: e.weightsBytes, contextBytes: e.contextBytes }), (err) => env.fail(err));
+        return;
+      case 'update': {
+        const m = this.models.get(msg.model);
+        if (!m) return env.fail(errors.modelNotFound(msg.model, this.servingNames()));
+        m.spec = { ...m.spec, pinned: msg.pinned };
+        m.keepAliveMs = msg.keepAliveMs;
+        if (m.inFlight === 0 && m.queue.length === 0) this.scheduleExpiry(m); else this.changed();
+        return env.reply(this.info(m));
+      }
       case 'crash': return this.crash(env as Envelope<DeviceProtocol, 'crash'>);
       default:
         throw new Error(`device ${this.id}: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
@@ -140,11 +156,15 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       return env.fail(errors.busy(`queue of model ${m.spec.name} on ${this.id}`, m.queue.capacity, 50));
     }
     env.signal.addEventListener('abort', job.onAbort, { once: true });
+    // A request's keep_alive sets the model's idle expiry from now on (Ollama's semantics).
+    if (env.msg.keepAliveMs !== undefined) m.keepAliveMs = env.msg.keepAliveMs;
+    this.cancelExpiry(m);
     this.pump(m);
   }
 
   private pump(m: ModelEntry): void {
-    while (m.state === 'loaded' && this.engine && m.inFlight < m.spec.sequences && m.queue.length > 0) {
+    // 'unloading' still drains: requests admitted before the unload run to completion.
+    while ((m.state === 'loaded' || m.state === 'unloading') && this.engine && m.inFlight < m.spec.sequences && m.queue.length > 0) {
       const job = m.queue.shift()!;
       job.env.signal.removeEventListener('abort', job.onAbort);
       if (job.env.settled) continue;
@@ -168,8 +188,12 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       }), (err) => env.fail(err))
       .finally(() => {
         m.inFlight--;
-        if (m.inFlight === 0) m.drained?.();
+        m.lastUsedAt = Date.now();
         this.pump(m);
+        if (m.inFlight === 0 && m.queue.length === 0) {
+          m.drained?.();
+          this.scheduleExpiry(m);
+        }
       });
   }
 
@@ -193,7 +217,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const engine = this.requireEngine();
     const m: ModelEntry = {
       spec, state: 'loading', estimateBytes: 0, actualBytes: 0, inFlight: 0,
-      queue: new RequestQueue(this.cfg.device.maxQueue), loadedAt: 0,
+      queue: new RequestQueue(this.cfg.device.maxQueue), loadedAt: 0, lastUsedAt: 0,
+      keepAliveMs: spec.keepAliveMs, expiresAt: 0,
     };
     this.models.set(spec.name, m);
     this.changed();
@@ -221,7 +246,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       this.ledger.reconcile(m.spec.name, loaded.actualBytes);
       m.state = 'loaded';
       m.loadedAt = Date.now();
+      m.lastUsedAt ||= m.loadedAt;
       delete m.error;
+      if (m.inFlight === 0 && m.queue.length === 0) this.scheduleExpiry(m);
     } catch (err) {
       const e = toMocError(err);
       if (e.code === 'MOC_ERR_UNAVAILABLE') throw e; // engine died mid-load: the restart path reloads it
@@ -243,16 +270,38 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     await m.loading?.catch(() => {});
     if (m.state === 'unloading') throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${name}' is already unloading`);
     m.state = 'unloading';
+    this.cancelExpiry(m);
     this.changed();
     // Drain: queued and running requests finish; new ones see NOT_FOUND.
     if (m.inFlight > 0 || m.queue.length > 0) {
-      await new Promise<void>((resolve) => { m.drained = resolve; this.pump(m); if (m.inFlight === 0) resolve(); });
+      await new Promise<void>((resolve) => { m.drained = resolve; this.pump(m); });
     }
     if (this.engine?.alive) await this.engine.unload(name, this.cfg.loadTimeoutMs).catch(() => {});
     const freedBytes = this.ledger.release(name);
     this.models.delete(name);
     this.changed();
     return { model: name, freedBytes };
+  }
+
+  // ---- keep-alive ----
+
+  /** An idle, unpinned model unloads itself keepAliveMs after its last request (or its load). */
+  private scheduleExpiry(m: ModelEntry): void {
+    this.cancelExpiry(m);
+    if (m.state !== 'loaded' || m.spec.pinned || m.keepAliveMs < 0 || this.closing) return;
+    m.expiresAt = Date.now() + m.keepAliveMs;
+    m.expiry = setTimeout(() => {
+      m.expiry = undefined;
+      if (this.models.get(m.spec.name) !== m || m.inFlight > 0 || m.queue.length > 0 || m.state !== 'loaded') return;
+      void this.unload(m.spec.name).catch(() => {});
+    }, m.keepAliveMs);
+    this.changed();
+  }
+
+  private cancelExpiry(m: ModelEntry): void {
+    if (m.expiry) clearTimeout(m.expiry);
+    m.expiry = undefined;
+    m.expiresAt = 0;
   }
 
   // ---- status, notifications, faults ----
@@ -262,6 +311,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       name: m.spec.name, path: m.spec.path, device: this.id, state: m.state, contextSize: m.spec.contextSize,
       sequences: m.spec.sequences, estimateBytes: m.estimateBytes, reservedBytes: this.ledger.bytesOf(m.spec.name),
       actualBytes: m.actualBytes, inFlight: m.inFlight, queued: m.queue.length, loadedAt: m.loadedAt,
+      lastUsedAt: m.lastUsedAt, pinned: m.spec.pinned, keepAliveMs: m.keepAliveMs, expiresAt: m.expiresAt,
       ...(m.error ? { error: m.error } : {}),
     };
   }
@@ -301,6 +351,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   async close(): Promise<void> {
     this.closing = true;
     for (const m of this.models.values()) {
+      this.cancelExpiry(m);
       for (const job of m.queue.drain()) job.env.fail(errors.unavailable(`device ${this.id} is shutting down`));
     }
     while ([...this.models.values()].some((m) => m.inFlight > 0)) await new Promise((r) => setTimeout(r, 10));

@@ -6,8 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { errors, MocError } from '../../src/errors.js';
 import { siblingEntry } from '../../src/entry.js';
-import type { ModelSpec } from '../../schemas/messages.js';
-import type { EngineReply, EngineRequest, EngineStart, Estimate, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
+import type { EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
 
 interface Waiting { resolve(v: unknown): void; reject(e: MocError): void; onToken?: (text: string) => void; timer?: NodeJS.Timeout }
 type WithoutId<T> = T extends { id: number } ? Omit<T, 'id'> : never;
@@ -75,8 +74,8 @@ export class EngineClient {
     return { id, promise };
   }
 
-  estimate(spec: ModelSpec, timeoutMs: number): Promise<Estimate> { return this.call<Estimate>({ t: 'estimate', spec }, timeoutMs).promise; }
-  load(spec: ModelSpec, timeoutMs: number): Promise<Loaded> { return this.call<Loaded>({ t: 'load', spec }, timeoutMs).promise; }
+  estimate(spec: EngineModel, timeoutMs: number): Promise<Estimate> { return this.call<Estimate>({ t: 'estimate', spec }, timeoutMs).promise; }
+  load(spec: EngineModel, timeoutMs: number): Promise<Loaded> { return this.call<Loaded>({ t: 'load', spec }, timeoutMs).promise; }
   unload(model: string, timeoutMs: number): Promise<void> { return this.call<void>({ t: 'unload', model }, timeoutMs).promise; }
 
   /** Aborting the signal cancels in the engine; the promise then rejects with the engine's CANCELLED answer. */

@@ -7,11 +7,10 @@
 import { getLlama, LlamaCompletion, readGgufFileInfo, GgufInsights, LlamaLogLevel,
   type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence } from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
-import type { ModelSpec } from '../../schemas/messages.js';
-import type { Estimate, EngineStart, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
+import type { EngineModel, Estimate, EngineStart, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
 
 interface LoadedModel {
-  spec: ModelSpec;
+  spec: EngineModel;
   model: LlamaModel;
   context: LlamaContext;
   free: LlamaContextSequence[];
@@ -34,7 +33,7 @@ export class EngineCore {
   }
 
   /** Memory a load would take, from the GGUF header alone (node-llama-cpp's insights, llama.cpp's own formulas). */
-  async estimate(spec: ModelSpec): Promise<Estimate> {
+  async estimate(spec: EngineModel): Promise<Estimate> {
     const info = await readGgufFileInfo(spec.path, { readTensorInfo: true }).catch((err: Error) => {
       // Refused here, from the header alone, before llama.cpp ever maps the file.
       throw new MocError('MOC_ERR_LOAD_FAILED', `'${spec.name}' (${spec.path}) is not a readable GGUF file: ${err.message}`);
@@ -50,7 +49,7 @@ export class EngineCore {
     return { weightsBytes, contextBytes, totalBytes: weightsBytes + contextBytes, trainContextSize: insights.trainContextSize ?? 0 };
   }
 
-  async load(spec: ModelSpec): Promise<Loaded> {
+  async load(spec: EngineModel): Promise<Loaded> {
     if (this.models.has(spec.name)) throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED', `model '${spec.name}' is already loaded in this engine`);
     let model: LlamaModel | undefined;
     try {

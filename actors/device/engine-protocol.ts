@@ -5,6 +5,9 @@
 import type { ErrorData } from '../../src/errors.js';
 import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 
+/** What the engine needs of a model (placement and keep-alive are the device's business). */
+export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences'>;
+
 export interface GenerateParams {
   model: string;
   prompt: string;
@@ -38,8 +41,8 @@ export interface Loaded {
 }
 
 export type EngineRequest =
-  | { t: 'estimate'; id: number; spec: ModelSpec }
-  | { t: 'load'; id: number; spec: ModelSpec }
+  | { t: 'estimate'; id: number; spec: EngineModel }
+  | { t: 'load'; id: number; spec: EngineModel }
   | { t: 'unload'; id: number; model: string }
   | { t: 'generate'; id: number; params: GenerateParams }
   | { t: 'cancel'; id: number }

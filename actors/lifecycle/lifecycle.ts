@@ -1,82 +1,296 @@
 /**
- * Lifecycle actor (main thread): decides where a model goes and keeps the desired state a restarted device
- * reloads. It is the only writer of the RouteTable, which it keeps from the devices' models-changed notices.
- * Placement: the named device, else the device already holding the model, else the device with the most free
- * memory (the catalog, eviction and keep-alive of the lifecycle issue build on this).
+ * Lifecycle actor (main thread): the model catalog (LMDB), where models go, what gets evicted, aliases and hot
+ * swaps, and the desired state a restarted device reloads. It is the only writer of the RouteTable, kept from the
+ * devices' models-changed notices, which the router reads on every inference.
+ *
+ * A load: resolve alias → catalog entry → circuit breaker → (coalesce with a running load of the same model) →
+ * placement under one lock: fresh device status, estimate, best fit, else evict LRU idle unpinned models by bytes
+ * down to the soft limit → device load (which reserves in its ledger before the engine loads, reconciles after).
  */
-import { errors, MocError } from '../../src/errors.js';
-import { DEFAULT_CONTEXT_SIZE, DEFAULT_SEQUENCES, type Config } from '../../schemas/config.js';
-import type { LifecycleProtocol, ModelInfo, ModelSpec, ModelsChanged, UnloadResult } from '../../schemas/messages.js';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { errors, MocError, toMocError } from '../../src/errors.js';
+import type { Config } from '../../schemas/config.js';
+import { DEFAULT_CONTEXT_SIZE, DEFAULT_SEQUENCES } from '../../schemas/config.js';
+import type { CatalogEntry } from '../../schemas/catalog.js';
+import type {
+  AliasInfo, DeviceStatus, LifecycleProtocol, LoadRequest, ModelInfo, ModelSpec, ModelsChanged, ModelView,
+  RegisterRequest, UnloadResult,
+} from '../../schemas/messages.js';
 import type { Behavior, Envelope } from '../../src/kernel/types.js';
+import type { Store } from '../../src/store/store.js';
 import type { DeviceRef } from '../device/index.js';
+import { Breaker } from './breaker.js';
 import { resolveModelPath } from './model-path.js';
+import { planPlacement } from './placement.js';
 import { RouteTable } from './route-table.js';
+
+/** What the lifecycle needs of the GGUF inspector (src/model/inspector.ts): runs on a piscina pool. */
+export interface Inspector {
+  inspect(file: string): Promise<{ sha256: string; bytes: number; header: { architecture: string; parameterCount: number; quantization: string; contextLength?: number } }>;
+}
+
+const STATUS_TIMEOUT_MS = 5000;
 
 export class Lifecycle implements Behavior<LifecycleProtocol> {
   readonly routes = new RouteTable();
+  private readonly catalog = new Map<string, CatalogEntry>();
+  private readonly loads = new Map<string, Promise<ModelView>>();
+  private readonly breakers = new Map<string, Breaker>();
+  private readonly watchers = new Set<(m: ModelView) => void>();
+  private placementLock: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly config: Config, private readonly devices: Map<string, DeviceRef>) {}
+  constructor(
+    private readonly config: Config,
+    private readonly devices: Map<string, DeviceRef>,
+    private readonly store: Store,
+    private readonly inspector: Inspector,
+  ) {
+    for (const e of store.listModels()) this.catalog.set(e.name, e);
+    for (const [alias, target] of store.listAliases()) this.routes.aliases.set(alias, target);
+  }
+
+  // ---- read side, same thread (router, transports) ----
+
+  /** True when `name` (or the alias) is in the catalog: the router loads it on demand. */
+  isRegistered(name: string): boolean { return this.catalog.has(this.routes.resolve(name)); }
+  catalogEntries(): CatalogEntry[] { return [...this.catalog.values()]; }
+
+  /** WatchModels: every change of a model's state, as it happens. Returns the unsubscribe function. */
+  watch(listener: (m: ModelView) => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
 
   /** Wired to every device ref's onNotify. */
   onDeviceNotice(msg: unknown): void {
     const m = msg as ModelsChanged;
     if (m?.kind !== 'models-changed') throw new Error(`lifecycle: unknown notice ${JSON.stringify(msg)}`);
+    const before = new Map(this.routes.onDevice(m.device).map((x) => [x.name, x]));
     this.routes.update(m.device, m.models);
+    for (const info of m.models) this.emit(this.view(info.name, info));
+    for (const name of before.keys()) if (!m.models.some((x) => x.name === name)) this.emit(this.view(name));
   }
 
   /** What a (re)started device should hold: what it reported as loading or loaded before it went down. */
   desiredModels(device: string): ModelSpec[] {
     return this.routes.onDevice(device).filter((m) => m.state === 'loaded' || m.state === 'loading')
-      .map((m) => ({ name: m.name, path: m.path, contextSize: m.contextSize, sequences: m.sequences }));
+      .map((m) => ({ name: m.name, path: m.path, contextSize: m.contextSize, sequences: m.sequences, keepAliveMs: m.keepAliveMs, pinned: m.pinned }));
   }
 
   receive(env: Envelope<LifecycleProtocol>): void {
     const msg = env.msg;
+    const answer = <T>(p: Promise<T>) => { p.then((r) => env.reply(r as never), (e) => env.fail(e)); };
     switch (msg.kind) {
-      case 'load':
-        this.load(env as Envelope<LifecycleProtocol, 'load'>).then((r) => env.reply(r), (e) => env.fail(e));
-        return;
-      case 'unload':
-        this.unload(msg.name, env.deadline).then((r) => env.reply(r), (e) => env.fail(e));
-        return;
+      case 'register': return answer(this.register(msg.request));
+      case 'load': return answer(this.load(msg.request));
+      case 'ensure': return answer(this.ensureLoaded(this.routes.resolve(msg.name), {}));
+      case 'unload': return answer(this.unload(this.routes.resolve(msg.name)));
+      case 'set-alias': return answer(this.setAlias(msg.request.alias, msg.request.target));
+      case 'pin': return answer(this.pin(msg.request.name, msg.request.pinned));
+      case 'list': return answer(this.list());
       default:
         throw new Error(`lifecycle: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
   }
 
-  private async load(env: Envelope<LifecycleProtocol, 'load'>): Promise<ModelInfo> {
-    const r = env.msg.request;
-    const path = await resolveModelPath(this.config.modelsRoot, r.path);
-    const spec: ModelSpec = { name: r.name, path, contextSize: r.context_size ?? DEFAULT_CONTEXT_SIZE, sequences: r.sequences ?? DEFAULT_SEQUENCES };
-    const device = this.place(r.name, r.device);
-    return device.ask({ kind: 'load', model: spec }, { timeoutMs: this.remaining(env.deadline), signal: env.signal });
+  // ---- catalog ----
+
+  async register(r: RegisterRequest, defaults: { keepAliveMs?: number } = {}): Promise<ModelView> {
+    if (this.routes.aliases.has(r.name)) throw errors.invalidArgument('name', `'${r.name}' is an alias; pick another model name`);
+    const file = await resolveModelPath(this.config.modelsRoot, r.path);
+    const existing = this.catalog.get(r.name);
+    const st = await stat(file);
+    // An unchanged file (same path, size, mtime) keeps its inspection: no re-hash of a large file at every start.
+    const same = existing && existing.path === r.path && existing.bytes === st.size && existing.mtimeMs === st.mtimeMs;
+    const facts = same ? existing : await this.inspect(r.name, file);
+    const entry: CatalogEntry = {
+      name: r.name, path: r.path, sha256: facts.sha256, bytes: facts.bytes, mtimeMs: st.mtimeMs,
+      architecture: facts.architecture, parameterCount: facts.parameterCount, quantization: facts.quantization,
+      trainContextLength: facts.trainContextLength,
+      contextSize: r.context_size ?? existing?.contextSize ?? DEFAULT_CONTEXT_SIZE,
+      sequences: r.sequences ?? existing?.sequences ?? DEFAULT_SEQUENCES,
+      ...((r.device ?? existing?.device) ? { device: (r.device ?? existing?.device)! } : {}),
+      pinned: r.pinned ?? existing?.pinned ?? false,
+      keepAliveMs: r.keep_alive_ms ?? existing?.keepAliveMs ?? defaults.keepAliveMs ?? this.config.lifecycle.defaultKeepAliveMs,
+      preload: r.preload ?? existing?.preload ?? false,
+      registeredAt: existing?.registeredAt ?? Date.now(),
+    };
+    if (entry.device && !this.devices.has(entry.device)) throw errors.deviceNotFound(entry.device, [...this.devices.keys()]);
+    await this.store.putModel(entry); // acknowledged only once committed
+    this.catalog.set(entry.name, entry);
+    const view = this.view(entry.name);
+    this.emit(view);
+    return view;
   }
 
-  private async unload(name: string, deadline: number): Promise<UnloadResult> {
+  private async inspect(name: string, file: string) {
+    const r = await this.inspector.inspect(file);
+    return {
+      sha256: r.sha256, bytes: r.bytes, architecture: r.header.architecture, parameterCount: r.header.parameterCount,
+      quantization: r.header.quantization, trainContextLength: r.header.contextLength ?? 0, name,
+    };
+  }
+
+  // ---- loading ----
+
+  private async load(r: LoadRequest): Promise<ModelView> {
+    const name = this.routes.resolve(r.name);
+    const entry = this.catalog.get(name);
+    const changes = r.context_size !== undefined || r.sequences !== undefined || r.pinned !== undefined || r.keep_alive_ms !== undefined || r.device !== undefined;
+    if (r.path !== undefined && (!entry || entry.path !== r.path || changes)) {
+      await this.register({ ...r, path: r.path });
+    } else if (!entry) {
+      throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${r.name}' is not registered; register it (RegisterModel) or give a path`, { model: r.name });
+    } else if (changes) {
+      await this.register({ ...r, path: entry.path });
+    }
+    return this.ensureLoaded(name, { ...(r.device ? { device: r.device } : {}) });
+  }
+
+  /** Load the catalog entry unless loaded; concurrent calls for one model share one load. */
+  ensureLoaded(name: string, o: { device?: string }): Promise<ModelView> {
+    const entry = this.catalog.get(name);
+    if (!entry) return Promise.reject(errors.modelNotFound(name, this.routes.names()));
+    const current = this.routes.lookup(name);
+    if (current?.state === 'loaded' && (!o.device || o.device === current.device)) return Promise.resolve(this.view(name));
+    let p = this.loads.get(name);
+    if (!p) {
+      p = this.doLoad(entry, o.device ?? entry.device).finally(() => this.loads.delete(name));
+      this.loads.set(name, p);
+    }
+    return p;
+  }
+
+  private async doLoad(entry: CatalogEntry, wanted: string | undefined): Promise<ModelView> {
+    const breaker = this.breakerOf(entry.name);
+    breaker.admit(entry.name);
+    const spec: ModelSpec = {
+      name: entry.name, path: path.join(this.config.modelsRoot, entry.path), contextSize: entry.contextSize,
+      sequences: entry.sequences, keepAliveMs: entry.keepAliveMs, pinned: entry.pinned,
+    };
+    try {
+      // Placement decisions are serialized: two loads must not both count the same free bytes.
+      const run = this.placementLock.then(() => this.placeAndLoad(spec, wanted));
+      this.placementLock = run.catch(() => {});
+      await run;
+      breaker.success();
+    } catch (err) {
+      const e = toMocError(err);
+      if (e.code === 'MOC_ERR_LOAD_FAILED' || e.code === 'MOC_ERR_INTERNAL') breaker.failure(e);
+      else breaker.success(); // no memory, busy, restarting: not the model's fault
+      throw e;
+    }
+    return this.view(entry.name);
+  }
+
+  private async placeAndLoad(spec: ModelSpec, wanted: string | undefined): Promise<void> {
+    const current = this.routes.lookup(spec.name);
+    if (current && wanted && current.device !== wanted) {
+      throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
+        `model '${spec.name}' is already ${current.state} on ${current.device}; unload it there first to move it to ${wanted}`,
+        { model: spec.name, device: current.device });
+    }
+    const ids = current ? [current.device] : wanted ? [wanted] : this.config.devices.map((d) => d.id);
+    const statuses: DeviceStatus[] = [];
+    for (const id of ids) {
+      const ref = this.ref(id);
+      if (!ref.attached) continue;
+      statuses.push(await ref.ask({ kind: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }));
+    }
+    if (statuses.length === 0) throw errors.unavailable(`no device is up to load '${spec.name}' (${ids.join(', ')} restarting)`);
+    if (current) {
+      await this.ref(current.device).ask({ kind: 'load', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
+      return;
+    }
+    const est = await this.ref(statuses[0]!.id).ask({ kind: 'estimate', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
+    const plan = planPlacement(spec.name, est.totalBytes, statuses, (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false));
+    for (const victim of plan.evict) {
+      await this.ref(plan.device).ask({ kind: 'unload', model: victim.name }, { timeoutMs: this.config.limits.loadTimeoutMs });
+    }
+    await this.ref(plan.device).ask({ kind: 'load', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
+  }
+
+  private async unload(name: string): Promise<UnloadResult> {
     const m = this.routes.lookup(name);
-    if (!m) throw errors.modelNotFound(name, this.routes.names());
-    return this.ref(m.device).ask({ kind: 'unload', model: name }, { timeoutMs: this.remaining(deadline) });
+    if (!m) {
+      if (this.catalog.has(name)) throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${name}' is registered but not loaded`, { model: name });
+      throw errors.modelNotFound(name, this.routes.names());
+    }
+    return this.ref(m.device).ask({ kind: 'unload', model: name }, { timeoutMs: this.config.limits.loadTimeoutMs });
   }
 
-  private place(model: string, wanted?: string): DeviceRef {
-    const current = this.routes.lookup(model);
-    if (wanted) {
-      if (current && current.device !== wanted) {
-        throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
-          `model '${model}' is already ${current.state} on ${current.device}; unload it there first to move it to ${wanted}`,
-          { model, device: current.device });
-      }
-      return this.ref(wanted);
+  // ---- aliases, hot swap, pinning ----
+
+  /**
+   * Re-point an alias. When the old target is serving, the new one is loaded first (the old keeps serving), then
+   * the alias switches in one step (new requests go to the new model), then the old drains and unloads. Requests
+   * routed before the switch reach the old model's device ahead of its unload (one ordered mailbox), so none fail.
+   */
+  private async setAlias(alias: string, target: string): Promise<AliasInfo> {
+    if (this.catalog.has(alias)) throw errors.invalidArgument('alias', `'${alias}' is a model name; an alias needs a name of its own`);
+    if (!this.catalog.has(target)) throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `alias target '${target}' is not registered`, { model: target });
+    const previous = this.routes.aliases.get(alias) ?? '';
+    if (previous === target) return { alias, target, previous };
+    const oldServing = previous !== '' && this.routes.lookup(previous)?.state === 'loaded';
+    if (oldServing) await this.ensureLoaded(target, {});
+    await this.store.setAlias(alias, target);
+    this.routes.aliases.set(alias, target);
+    this.emit(this.view(target));
+    const stillUsed = [...this.routes.aliases.values()].includes(previous);
+    if (oldServing && !stillUsed && !this.catalog.get(previous)?.pinned) {
+      await this.unload(previous).catch(() => {}); // drains in-flight requests first
     }
-    if (current) return this.ref(current.device);
-    let best: { id: string; free: number } | undefined;
-    for (const d of this.config.devices) {
-      if (!this.devices.get(d.id)?.attached) continue;
-      const free = d.memory - this.routes.reservedOn(d.id);
-      if (!best || free > best.free) best = { id: d.id, free };
-    }
-    if (!best) throw errors.unavailable('no device is up (all are restarting)');
-    return this.ref(best.id);
+    return { alias, target, previous };
+  }
+
+  private async pin(name: string, pinned: boolean): Promise<ModelView> {
+    const real = this.routes.resolve(name);
+    const entry = this.catalog.get(real);
+    if (!entry) throw errors.modelNotFound(name, [...this.catalog.keys()]);
+    await this.register({ name: real, path: entry.path, pinned });
+    const m = this.routes.lookup(real);
+    if (m) await this.ref(m.device).ask({ kind: 'update', model: real, pinned, keepAliveMs: entry.keepAliveMs }, { timeoutMs: STATUS_TIMEOUT_MS });
+    return this.view(real);
+  }
+
+  // ---- views ----
+
+  /**
+   * Every catalog entry and loaded model. Counters that change per request (in flight, queued, last used) come
+   * from fresh device status: the route table only follows state changes.
+   */
+  async list(): Promise<ModelView[]> {
+    const fresh = new Map<string, ModelInfo>();
+    await Promise.all([...this.devices.values()].filter((d) => d.attached).map(async (d) => {
+      const s = await d.ask({ kind: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null);
+      for (const m of s?.models ?? []) fresh.set(m.name, m);
+    }));
+    const names = new Set([...this.catalog.keys(), ...this.routes.names()]);
+    return [...names].sort().map((n) => this.view(n, fresh.get(n) ?? this.routes.lookup(n)));
+  }
+
+  private view(name: string, info: ModelInfo | undefined = this.routes.lookup(name)): ModelView {
+    const e = this.catalog.get(name);
+    const aliases = [...this.routes.aliases].filter(([, t]) => t === name).map(([a]) => a);
+    const base: ModelInfo = info ?? {
+      name, path: e ? path.join(this.config.modelsRoot, e.path) : '', device: '', state: 'registered',
+      contextSize: e?.contextSize ?? 0, sequences: e?.sequences ?? 0, estimateBytes: 0, reservedBytes: 0, actualBytes: 0,
+      inFlight: 0, queued: 0, loadedAt: 0, lastUsedAt: 0, pinned: e?.pinned ?? false, keepAliveMs: e?.keepAliveMs ?? -1, expiresAt: 0,
+    };
+    return {
+      ...base, pinned: base.pinned || (e?.pinned ?? false),
+      sha256: e?.sha256 ?? '', architecture: e?.architecture ?? '', parameterCount: e?.parameterCount ?? 0,
+      quantization: e?.quantization ?? '', aliases, breaker: this.breakers.get(name)?.state ?? 'closed',
+    };
+  }
+
+  private emit(v: ModelView): void { for (const w of this.watchers) w(v); }
+
+  private breakerOf(name: string): Breaker {
+    let b = this.breakers.get(name);
+    if (!b) { b = new Breaker(this.config.lifecycle.breakerFailures, this.config.lifecycle.breakerCooldownMs); this.breakers.set(name, b); }
+    return b;
   }
 
   private ref(id: string): DeviceRef {
@@ -84,6 +298,5 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     if (!d) throw errors.deviceNotFound(id, [...this.devices.keys()]);
     return d;
   }
-
-  private remaining(deadline: number): number { return Math.max(1, deadline - Date.now()); }
 }
+

@@ -7,6 +7,11 @@ import type { ModelInfo } from '../../schemas/messages.js';
 export class RouteTable {
   private readonly byDevice = new Map<string, ModelInfo[]>();
   private byModel = new Map<string, ModelInfo>();
+  /** alias → model name. Switching an entry is the atomic moment of a hot swap. */
+  readonly aliases = new Map<string, string>();
+
+  /** A name as clients use it: an alias resolves to its target. */
+  resolve(name: string): string { return this.aliases.get(name) ?? name; }
 
   update(device: string, models: ModelInfo[]): void {
     this.byDevice.set(device, models);

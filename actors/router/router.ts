@@ -9,11 +9,12 @@ import { validate } from '../../src/validate.js';
 import type { Config } from '../../schemas/config.js';
 import { ModelName } from '../../schemas/config.js';
 import {
-  InferRequest, LoadRequest,
-  type DeviceView, type LifecycleProtocol, type RouterProtocol,
+  AliasRequest, InferRequest, LoadRequest, PinRequest, RegisterRequest,
+  type DeviceView, type InferResult, type LifecycleProtocol, type RouterProtocol,
 } from '../../schemas/messages.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { DeviceRef } from '../device/index.js';
+import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { RouteTable } from '../lifecycle/route-table.js';
 
 /** Sampling default when a request gives none (Ollama and llama-server use 0.8 too). */
@@ -25,6 +26,7 @@ export class Router implements Behavior<RouterProtocol> {
 
   constructor(
     private readonly config: Config,
+    private readonly catalog: Pick<Lifecycle, 'isRegistered'>,
     private readonly routes: RouteTable,
     private readonly devices: Map<string, DeviceRef>,
     private readonly lifecycle: ActorRef<LifecycleProtocol>,
@@ -37,9 +39,24 @@ export class Router implements Behavior<RouterProtocol> {
     const opts = { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal };
     switch (msg.kind) {
       case 'infer': return this.infer(env as Envelope<RouterProtocol, 'infer'>);
+      case 'register': {
+        const request = validate(RegisterRequest, msg.request);
+        this.lifecycle.ask({ kind: 'register', request }, opts).then((r) => env.reply(r), (e) => env.fail(e));
+        return;
+      }
       case 'load': {
         const request = validate(LoadRequest, msg.request);
         this.lifecycle.ask({ kind: 'load', request }, opts).then((r) => env.reply(r), (e) => env.fail(e));
+        return;
+      }
+      case 'set-alias': {
+        const request = validate(AliasRequest, msg.request);
+        this.lifecycle.ask({ kind: 'set-alias', request }, opts).then((r) => env.reply(r), (e) => env.fail(e));
+        return;
+      }
+      case 'pin': {
+        const request = validate(PinRequest, msg.request);
+        this.lifecycle.ask({ kind: 'pin', request }, opts).then((r) => env.reply(r), (e) => env.fail(e));
         return;
       }
       case 'unload': {
@@ -47,7 +64,9 @@ export class Router implements Behavior<RouterProtocol> {
         this.lifecycle.ask({ kind: 'unload', name }, opts).then((r) => env.reply(r), (e) => env.fail(e));
         return;
       }
-      case 'list-models': return env.reply(this.routes.list());
+      case 'list-models':
+        this.lifecycle.ask({ kind: 'list' }, opts).then((r) => env.reply(r), (e) => env.fail(e));
+        return;
       case 'devices':
         this.deviceViews(opts.timeoutMs).then((r) => env.reply(r), (e) => env.fail(e));
         return;
@@ -62,17 +81,32 @@ export class Router implements Behavior<RouterProtocol> {
     if (promptBytes > this.promptLimit) {
       throw errors.invalidArgument('prompt', `is ${promptBytes} bytes; the limit is ${this.promptLimit} (limits.maxPromptBytes); shorten it`);
     }
-    const route = this.routes.lookup(r.model);
-    if (!route || route.state === 'unloading' || route.state === 'failed') throw errors.modelNotFound(r.model, this.routes.names());
+    // The alias is resolved once, here: a hot swap switches it between two requests, never during one.
+    const name = this.routes.resolve(r.model);
+    const route = this.routes.lookup(name);
+    const servable = route && (route.state === 'loaded' || route.state === 'loading');
+    if (!servable) {
+      if (r.require_loaded || !this.catalog.isRegistered(name)) throw errors.modelNotFound(r.model, this.routes.names());
+      // Load on demand (coalesced with any load of the same model), then run.
+      this.lifecycle.ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal })
+        .then(() => this.dispatch(env, r, name), (e) => env.fail(e));
+      return;
+    }
+    this.dispatch(env, r, name);
+  }
+
+  private dispatch(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string): void {
+    const route = this.routes.lookup(name);
+    if (!route) return env.fail(errors.modelNotFound(r.model, this.routes.names()));
     if (r.max_tokens !== undefined && r.max_tokens > route.contextSize) {
-      throw errors.invalidArgument('max_tokens', `${r.max_tokens} exceeds the model's context of ${route.contextSize} tokens; lower it`);
+      return env.fail(errors.invalidArgument('max_tokens', `${r.max_tokens} exceeds the model's context of ${route.contextSize} tokens; lower it`));
     }
     const device = this.devices.get(route.device);
-    if (!device) throw errors.internal(`route to unknown device ${route.device}`);
+    if (!device) return env.fail(errors.internal(`route to unknown device ${route.device}`));
     device.ask({
       kind: 'infer',
       requestId: r.request_id || `moc-${process.pid}-${++this.requestSeq}`,
-      model: r.model,
+      model: name,
       prompt: r.prompt,
       maxTokens: r.max_tokens ?? this.config.limits.defaultMaxTokens,
       temperature: r.temperature ?? DEFAULT_TEMPERATURE,
@@ -80,11 +114,12 @@ export class Router implements Behavior<RouterProtocol> {
       stop: r.stop ?? [],
       priority: r.priority ?? 0,
       stream: env.msg.stream,
+      ...(r.keep_alive_ms !== undefined ? { keepAliveMs: r.keep_alive_ms } : {}),
     }, {
       timeoutMs: Math.max(1, env.deadline - Date.now()),
       signal: env.signal,
       ...(env.msg.stream ? { onEvent: (e: { kind: 'token'; text: string }) => env.emit(e) } : {}),
-    }).then((res) => env.reply(res), (e) => env.fail(e));
+    }).then((res: InferResult) => env.reply(res), (e) => env.fail(e));
   }
 
   private async deviceViews(timeoutMs: number): Promise<DeviceView[]> {

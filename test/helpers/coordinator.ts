@@ -15,20 +15,24 @@ export interface Harness {
   client: grpc.Client & Record<string, any>;
   dir: string;
   modelsRoot: string;
+  close(): Promise<void>;
   unary<T = any>(method: string, req: object, o?: { deadlineMs?: number }): Promise<T>;
   /** Collects the streamed chunks; resolves at 'end', rejects on error. */
   stream(req: object, o?: { deadlineMs?: number; onChunk?: (c: any, call: grpc.ClientReadableStream<any>) => void }): Promise<any[]>;
 }
 
-export async function startHarness(t: Test, config: Record<string, unknown> = {}): Promise<Harness> {
-  const dir = t.testdir();
+/** o.dir: reuse a directory (data + models) to restart a coordinator on the same state. */
+export async function startHarness(t: Test, config: Record<string, unknown> = {}, o: { dir?: string } = {}): Promise<Harness> {
+  const dir = o.dir ?? t.testdir();
   const cfg = resolveConfig({ server: { grpcPort: 0 }, ...config }, { baseDir: dir });
   const coordinator = await Coordinator.start(cfg, { log: silentLogger });
   const client = modelOpsClient(`127.0.0.1:${coordinator.grpcPort}`);
-  t.teardown(async () => { client.close(); await coordinator.close(2000); });
+  let closed = false;
+  const close = async () => { if (closed) return; closed = true; client.close(); await coordinator.close(2000); };
+  t.teardown(close);
   const deadline = (ms = 30_000) => new Date(Date.now() + ms);
   return {
-    coordinator, client, dir, modelsRoot: cfg.modelsRoot,
+    coordinator, client, dir, modelsRoot: cfg.modelsRoot, close,
     unary: (method, req, o = {}) => new Promise((resolve, reject) => {
       client[method](req, { deadline: deadline(o.deadlineMs) }, (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve(res)));
     }),

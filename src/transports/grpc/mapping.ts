@@ -1,7 +1,7 @@
 /** Between proto messages and MOC's own types; errors through the one error table. */
 import * as grpc from '@grpc/grpc-js';
 import { toMocError } from '../../errors.js';
-import type { DeviceView, InferResult, ModelInfo } from '../../../schemas/messages.js';
+import type { DeviceView, InferResult, ModelInfo, ModelView } from '../../../schemas/messages.js';
 
 /** gRPC request → transport-neutral InferRequest (validation happens in the router). Empty strings mean unset. */
 export function inferRequestFromProto(r: Record<string, any>): Record<string, unknown> {
@@ -12,14 +12,19 @@ export function inferRequestFromProto(r: Record<string, any>): Record<string, un
   if (Array.isArray(r.stop) && r.stop.length) out.stop = r.stop;
   if (r.request_id) out.request_id = r.request_id;
   if (r.priority) out.priority = r.priority;
+  if (r.keep_alive_ms !== undefined && r.keep_alive_ms !== null) out.keep_alive_ms = r.keep_alive_ms;
+  if (r.require_loaded) out.require_loaded = true;
   return out;
 }
 
-export function loadRequestFromProto(r: Record<string, any>): Record<string, unknown> {
-  const out: Record<string, unknown> = { name: r.name, path: r.path };
+/** RegisterModel and LoadModel requests: empty strings and zeros mean unset; proto3 optionals come through as absent. */
+export function modelRequestFromProto(r: Record<string, any>): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: r.name };
+  if (r.path) out.path = r.path;
   if (r.device) out.device = r.device;
   if (r.context_size) out.context_size = r.context_size;
   if (r.sequences) out.sequences = r.sequences;
+  for (const k of ['pinned', 'keep_alive_ms', 'preload']) if (r[k] !== undefined && r[k] !== null) out[k] = r[k];
   return out;
 }
 
@@ -37,7 +42,12 @@ export function modelInfoToProto(m: ModelInfo) {
     name: m.name, path: m.path, device: m.device, state: `MODEL_STATE_${m.state.toUpperCase()}`,
     context_size: m.contextSize, sequences: m.sequences, estimate_bytes: m.estimateBytes,
     reserved_bytes: m.reservedBytes, actual_bytes: m.actualBytes, in_flight: m.inFlight, queued: m.queued,
-    loaded_at_ms: m.loadedAt, error: m.error ?? '',
+    loaded_at_ms: m.loadedAt, error: m.error ?? '', last_used_at_ms: m.lastUsedAt, pinned: m.pinned,
+    keep_alive_ms: m.keepAliveMs, expires_at_ms: m.expiresAt,
+    ...('sha256' in m ? {
+      sha256: (m as ModelView).sha256, architecture: (m as ModelView).architecture, parameter_count: (m as ModelView).parameterCount,
+      quantization: (m as ModelView).quantization, aliases: (m as ModelView).aliases, breaker: (m as ModelView).breaker,
+    } : {}),
   };
 }
 

@@ -6,10 +6,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { errors } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
-import type { RouterProtocol } from '../../../schemas/messages.js';
+import type { ModelView, RouterProtocol } from '../../../schemas/messages.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import {
-  deviceToProto, inferRequestFromProto, inferResponseToProto, loadRequestFromProto, modelInfoToProto, toGrpcError,
+  deviceToProto, inferRequestFromProto, inferResponseToProto, modelInfoToProto, modelRequestFromProto, toGrpcError,
 } from './mapping.js';
 import { modelOpsService } from './proto.js';
 
@@ -18,8 +18,15 @@ type Call = grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>
 export class GrpcTransport implements Closeable {
   private readonly server: grpc.Server;
   private closed = false;
+  /** Open WatchModels streams: ended on close so they do not hold the graceful shutdown. */
+  private readonly watchers = new Set<() => void>();
 
-  constructor(private readonly router: ActorRef<RouterProtocol>, private readonly config: Config) {
+  constructor(
+    private readonly router: ActorRef<RouterProtocol>,
+    private readonly config: Config,
+    /** Model state changes for WatchModels (a subscription on the main thread, not an ask: it has no end). */
+    private readonly models: { watch(listener: (m: ModelView) => void): () => void },
+  ) {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': config.server.maxMessageBytes,
       'grpc.max_send_message_length': config.server.maxMessageBytes,
@@ -27,8 +34,15 @@ export class GrpcTransport implements Closeable {
     this.server.addService(modelOpsService(), {
       Infer: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => this.infer(call, cb),
       InferStream: (call: grpc.ServerWritableStream<any, any>) => this.inferStream(call),
-      LoadModel: this.unary((call, opts) => this.router.ask({ kind: 'load', request: loadRequestFromProto(call.request) }, opts)
+      RegisterModel: this.unary((call, opts) => this.router.ask({ kind: 'register', request: modelRequestFromProto(call.request) }, opts)
         .then(modelInfoToProto), { floorMs: config.limits.loadTimeoutMs }),
+      LoadModel: this.unary((call, opts) => this.router.ask({ kind: 'load', request: modelRequestFromProto(call.request) }, opts)
+        .then(modelInfoToProto), { floorMs: config.limits.loadTimeoutMs }),
+      SetAlias: this.unary((call, opts) => this.router.ask({ kind: 'set-alias', request: { alias: call.request.alias, target: call.request.target } }, opts),
+        { floorMs: config.limits.loadTimeoutMs }),
+      PinModel: this.unary((call, opts) => this.router.ask({ kind: 'pin', request: { name: call.request.name, pinned: call.request.pinned } }, opts)
+        .then(modelInfoToProto)),
+      WatchModels: (call: grpc.ServerWritableStream<any, any>) => this.watchModels(call),
       UnloadModel: this.unary((call, opts) => this.router.ask({ kind: 'unload', name: call.request.name }, opts)
         .then((r) => ({ name: r.model, freed_bytes: r.freedBytes })), { floorMs: config.limits.loadTimeoutMs }),
       ListModels: this.unary((_call, opts) => this.router.ask({ kind: 'list-models' }, opts)
@@ -88,9 +102,21 @@ export class GrpcTransport implements Closeable {
     });
   }
 
+  private watchModels(call: grpc.ServerWritableStream<any, any>): void {
+    if (this.closed) return void call.emit('error', toGrpcError(errors.unavailable('the server is shutting down')));
+    const unsubscribe = this.models.watch((m) => { if (!call.cancelled) call.write(modelInfoToProto(m)); });
+    const stop = () => { unsubscribe(); this.watchers.delete(end); };
+    const end = () => { stop(); if (!call.cancelled) call.end(); };
+    this.watchers.add(end);
+    call.on('cancelled', stop);
+    this.router.ask({ kind: 'list-models' }, { timeoutMs: 5000 })
+      .then((models) => { for (const m of models) if (!call.cancelled) call.write(modelInfoToProto(m)); }, () => {});
+  }
+
   /** Stop accepting; in-flight calls finish (the caller bounds this with the grace period and then destroys). */
   close(): Promise<void> {
     this.closed = true;
+    for (const end of [...this.watchers]) end();
     return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
   }
 

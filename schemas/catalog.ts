@@ -1,0 +1,34 @@
+/**
+ * What LMDB holds: the model catalog, aliases and an append-only event log (every state change, monotonic
+ * sequence; the catalog can be rebuilt from it). Records are msgpack (lmdb-js's default encoding).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { DeviceId, ModelName } from './config.js';
+
+export const CatalogEntry = Type.Object({
+  name: ModelName,
+  /** Relative to the models root, as registered. */
+  path: Type.String(),
+  sha256: Type.String(),
+  bytes: Type.Integer(),
+  /** File mtime at inspection: an unchanged file is not hashed again at the next start. */
+  mtimeMs: Type.Number(),
+  architecture: Type.String(),
+  parameterCount: Type.Integer(),
+  quantization: Type.String(),
+  trainContextLength: Type.Integer(),
+  contextSize: Type.Integer(),
+  sequences: Type.Integer(),
+  device: Type.Optional(DeviceId),
+  pinned: Type.Boolean(),
+  /** Idle time before unloading; negative: never. */
+  keepAliveMs: Type.Integer(),
+  preload: Type.Boolean(),
+  registeredAt: Type.Integer(),
+});
+export type CatalogEntry = Static<typeof CatalogEntry>;
+
+export type StoreEvent =
+  | { type: 'model.registered'; at: number; entry: CatalogEntry }
+  | { type: 'model.removed'; at: number; name: string }
+  | { type: 'alias.set'; at: number; alias: string; target: string; previous: string | null };
