@@ -1,4 +1,4 @@
-/** Renders docs/errors.md from the error table (scripts/gen-error-docs.ts writes it; a test keeps it current). */
+/** Renders docs/errors.md from the error table (src/tools/gen-error-docs.ts writes it; a test keeps it current). */
 import { ERRORS, GrpcStatus } from './errors.js';
 
 export function renderErrorDocs(): string {

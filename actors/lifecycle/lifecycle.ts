@@ -100,6 +100,14 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     if (this.routes.aliases.has(r.name)) throw errors.invalidArgument('name', `'${r.name}' is an alias; pick another model name`);
     const file = await resolveModelPath(this.config.modelsRoot, r.path);
     const existing = this.catalog.get(r.name);
+    const live = this.routes.lookup(r.name);
+    if (existing && existing.path !== r.path && live) {
+      // Re-pointing a live name would change what in-flight callers get mid-flight; versions + aliases do that safely.
+      throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
+        `model '${r.name}' is already ${live.state} on ${live.device} from ${existing.path}; unload it first, ` +
+        `or register '${r.path}' under a new name (e.g. ${r.name.split(':')[0]}:v2) and re-point an alias to swap without downtime`,
+        { model: r.name, device: live.device, path: existing.path });
+    }
     const st = await stat(file);
     // An unchanged file (same path, size, mtime) keeps its inspection: no re-hash of a large file at every start.
     const same = existing && existing.path === r.path && existing.bytes === st.size && existing.mtimeMs === st.mtimeMs;

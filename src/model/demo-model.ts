@@ -3,7 +3,8 @@
  * generated locally (no model hub is reachable from these machines). It runs real llama.cpp inference and writes
  * gibberish by design. Dimensions are parameters so tests can make models of different sizes.
  */
-import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeGguf, type GgufTensor, type GgufValue } from './gguf-writer.js';
 
@@ -94,9 +95,15 @@ export function buildTinyLlamaGguf(opts: { dims?: Partial<TinyModelDims>; seed?:
 export async function writeTinyLlamaGguf(filePath: string, opts: Parameters<typeof buildTinyLlamaGguf>[0] = {}): Promise<{ path: string; bytes: number }> {
   const buf = buildTinyLlamaGguf(opts);
   await mkdir(path.dirname(filePath), { recursive: true });
-  const tmp = `${filePath}.${process.pid}.tmp`;
-  await writeFile(tmp, buf);
-  await rename(tmp, filePath);
+  // Unique per call: two concurrent writers of the same path (e.g. two ensureDemoModel calls) must not share a temp file.
+  const tmp = `${filePath}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(tmp, buf);
+    await rename(tmp, filePath);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
   return { path: path.resolve(filePath), bytes: buf.length };
 }
 

@@ -4,41 +4,60 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { errors, MocError } from '../errors.js';
+import { siblingEntry } from '../entry.js';
+import { errors, MocError, toMocError } from '../errors.js';
 import type { GgufHeader } from './gguf-header.js';
 import type { InspectResult } from './inspect-task.js';
 
-// From .ts sources the pool loads a bootstrap that registers tsx in each worker first.
-const TASK = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './inspect-task-dev.mjs' : './inspect-task.js', import.meta.url));
+const TASK = siblingEntry(import.meta.url, './inspect-task');
+// Built code loads dist/.../inspect-task.js as is. From .ts sources each worker gets tsx's loader through --import,
+// which holds even when this process registered tsx through its API rather than a flag a worker would inherit.
+const WORKER_ARGV = TASK.pathname.endsWith('.ts') ? { execArgv: ['--import', import.meta.resolve('tsx')] } : {};
+
+export interface Inspection { sha256: string; bytes: number; header: GgufHeader }
 
 export class ModelInspector {
   private readonly pool: Piscina;
+  private readonly maxQueue: number;
   private closed = false;
 
-  constructor(o: { maxThreads?: number; maxQueue?: number } = {}) {
+  constructor(opts: { maxThreads?: number; maxQueue?: number } = {}) {
+    this.maxQueue = opts.maxQueue ?? 64;
     this.pool = new Piscina({
-      filename: TASK,
+      filename: fileURLToPath(TASK),
       minThreads: 0,
-      maxThreads: o.maxThreads ?? 1,
-      maxQueue: o.maxQueue ?? 64,
+      maxThreads: opts.maxThreads ?? 1,
+      maxQueue: this.maxQueue,
       idleTimeout: 30_000,
+      ...WORKER_ARGV,
     });
+    // A worker dying between tasks loses nothing (piscina replaces it); without a listener it would crash the process.
+    this.pool.on('error', (err: Error) => process.emitWarning(err));
   }
 
-  async inspect(path: string, o: { signal?: AbortSignal } = {}): Promise<{ sha256: string; bytes: number; header: GgufHeader }> {
-    if (this.closed) throw errors.unavailable('the model inspector is closed');
-    if (this.pool.queueSize >= this.pool.options.maxQueue) throw errors.busy('model inspection queue', this.pool.options.maxQueue, 1000);
-    const r = (await this.pool.run({ path }, o.signal ? { signal: o.signal } : {})) as InspectResult;
-    if ('error' in r) throw MocError.fromData(r.error);
-    return r;
+  async inspect(path: string, opts: { signal?: AbortSignal } = {}): Promise<Inspection> {
+    if (this.closed) throw errors.unavailable('the model inspector is shut down');
+    if (this.pool.queueSize >= this.maxQueue) throw errors.busy('the model inspection queue', this.maxQueue, 1000);
+    let result: InspectResult;
+    try {
+      result = (await this.pool.run({ path }, opts.signal ? { signal: opts.signal } : {})) as InspectResult;
+    } catch (err) {
+      if (opts.signal?.aborted) throw errors.cancelled(`the inspection of ${path}`);
+      if (this.closed) throw errors.unavailable('the model inspector shut down during the inspection');
+      throw toMocError(err);
+    }
+    if ('error' in result) throw MocError.fromData(result.error);
+    return result;
   }
 
+  /** Stops taking inspections and waits for the queued ones. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.pool.close();
   }
 
+  /** Stops at once: running and queued inspections fail with MOC_ERR_UNAVAILABLE. */
   async destroy(): Promise<void> {
     this.closed = true;
     await this.pool.destroy();

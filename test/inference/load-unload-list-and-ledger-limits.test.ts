@@ -28,11 +28,14 @@ t.test('load / unload / list, and a ledger that never passes its limit', async (
   t.equal(dev.memory.reserved, sum, 'ledger total = sum of model reservations');
   t.ok(dev.memory.reserved <= dev.memory.hard_limit, 'ledger within the hard limit');
 
+  // Both resident models pinned: nothing may be evicted, so the third load has nowhere to go.
+  await h.unary('PinModel', { name: 'moc-demo', pinned: true });
+  await h.unary('PinModel', { name: 'copy1', pinned: true });
   const refused = await fail('LoadModel', { name: 'copy2', path: 'moc-demo.gguf' });
   t.equal(refused?.code, grpc.status.RESOURCE_EXHAUSTED, 'a load that cannot fit is refused');
   t.equal(errorCode(refused), 'MOC_ERR_NO_MEMORY');
-  t.match(refused?.details, /needs [\d.]+ MiB but device cpu0 has [\d.]+ MiB free of 10\.0 MiB; unload models holding at least [\d.]+ MiB \(held by: .*copy1.*\)/,
-    'the refusal says what would have to be freed');
+  t.match(refused?.details, /needs [\d.]+ MiB and nothing can be evicted to make room: .*copy1 on cpu0 [\d.]+ MiB \(pinned\).*; unload or unpin a model/,
+    'the refusal says what holds the memory and what to free');
   const after = await ledger();
   t.equal(after.memory.reserved, dev.memory.reserved, 'a refused load reserves nothing');
   t.notOk(after.models.some((m: any) => m.name === 'copy2'), 'and leaves no model behind');
@@ -43,7 +46,8 @@ t.test('load / unload / list, and a ledger that never passes its limit', async (
   t.same(dev.models.map((m: any) => m.name), ['moc-demo']);
   const two = await h.unary('LoadModel', { name: 'copy2', path: 'moc-demo.gguf' });
   t.equal(two.state, 'MODEL_STATE_LOADED', 'after the unload the third model fits');
-  t.equal((await fail('Infer', { model: 'copy1', temperature: 0, prompt: 'x' }))?.code, grpc.status.NOT_FOUND, 'an unloaded model is gone');
+  t.equal((await fail('Infer', { model: 'copy1', temperature: 0, prompt: 'x', require_loaded: true }))?.code, grpc.status.NOT_FOUND,
+    'an unloaded model is not served when the caller asks for loaded models only');
   t.equal((await fail('UnloadModel', { name: 'copy1' }))?.code, grpc.status.NOT_FOUND, 'unloading it again: NOT_FOUND');
   await h.unary('UnloadModel', { name: 'copy2' });
 });
@@ -82,7 +86,7 @@ t.test('model paths: only files inside the models root', async (t) => {
   writeFileSync(path.join(h.modelsRoot, 'garbage.gguf'), Buffer.from('this is not a gguf file at all'));
   const bad = await h.unary('LoadModel', { name: 'garbage', path: 'garbage.gguf' }).catch((err) => err);
   t.equal(errorCode(bad), 'MOC_ERR_LOAD_FAILED', 'a broken file is refused before the engine loads it');
-  t.match(bad.details, /is not a readable GGUF file/);
+  t.match(bad.details, /is not a valid GGUF file/);
   const dev = (await h.unary('GetDevices', {})).devices[0];
   t.same(dev.models.map((m: any) => m.name), ['moc-demo'], 'nothing left behind');
   t.ok((await h.unary('Infer', { model: 'moc-demo', temperature: 0, prompt: 'still here', max_tokens: 2 })).tokens_generated > 0, 'server still serves');

@@ -1,0 +1,33 @@
+/**
+ * Writes a tiny random-weight llama GGUF (see src/model/demo-model.ts) and prints `{"path","bytes"}` as one JSON line.
+ * Usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N]
+ */
+import { parseArgs } from 'node:util';
+import { writeTinyLlamaGguf, type TinyModelDims } from '../model/demo-model.js';
+
+const USAGE = 'usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N]';
+const FLAG_OF: Record<keyof TinyModelDims, string> = { embd: 'embd', layers: 'layers', heads: 'heads', ff: 'ff', contextLength: 'ctx' };
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: Object.fromEntries([...Object.values(FLAG_OF), 'seed'].map((f) => [f, { type: 'string' as const }])),
+});
+const out = positionals[0];
+if (positionals.length !== 1 || !out) { console.error(USAGE); process.exit(2); }
+
+function int(flag: string, min: number): number | undefined {
+  const raw = values[flag];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) { console.error(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(raw)}\n${USAGE}`); process.exit(2); }
+  return n;
+}
+
+// Only the flags given override DEMO_DIMS: an undefined entry would clobber its default when spread.
+const dims: Partial<TinyModelDims> = {};
+for (const [key, flag] of Object.entries(FLAG_OF) as [keyof TinyModelDims, string][]) {
+  const n = int(flag, 1);
+  if (n !== undefined) dims[key] = n;
+}
+
+console.log(JSON.stringify(await writeTinyLlamaGguf(out, { dims, seed: int('seed', 0) })));
