@@ -57,6 +57,36 @@ export const ConfigSchema = Type.Object({
     /** Router mailbox: requests admitted but not yet handed to a device. */
     mailboxCapacity: Type.Integer({ minimum: 1, default: 4096 }),
   }, { additionalProperties: false, default: {} }),
+  /** The operators' REST API on uWebSockets.js. */
+  rest: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    port: Type.Integer({ ...Port, default: 8008 }),
+    /** uWS has no body cap of its own: bodies above this get 413 as soon as the cap is passed. */
+    maxBodyBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+    /** URLs (path + query) above this get 414. */
+    maxUrlBytes: Type.Integer({ minimum: 64, default: 4096 }),
+    /** Any one header value above this gets 431. */
+    maxHeaderBytes: Type.Integer({ minimum: 256, default: 8192 }),
+    /** Origins allowed to call from a browser (exact match, or "*"); empty: no CORS headers at all. */
+    corsOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** Seconds a client should wait after a 429/503 (Retry-After), when the error carries no hint of its own. */
+    retryAfterSeconds: Type.Integer({ minimum: 1, default: 1 }),
+  }, { additionalProperties: false, default: {} }),
+  /**
+   * API keys and roles, the same on every transport. `admin`: everything; `infer`: inference and reads.
+   * Keys come from `keys`, from `keysFile` (one `role:key` or `role:name:key` per line, # comments) and from the
+   * MOC_API_KEYS environment variable (comma-separated, same form). With no keys, the server runs open and only
+   * on a loopback host; `required: true` refuses to start without keys.
+   */
+  auth: Type.Object({
+    required: Type.Boolean({ default: false }),
+    keys: Type.Array(Type.Object({
+      name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      role: Type.Union([Type.Literal('admin'), Type.Literal('infer')]),
+      key: Type.String({ minLength: 16, maxLength: 256 }),
+    }, { additionalProperties: false }), { default: [] }),
+    keysFile: Type.String({ default: '' }),
+  }, { additionalProperties: false, default: {} }),
   dataDir: Type.String({ default: './data' }),
   /** The only folder models are loaded from; paths that resolve outside it are refused. */
   modelsRoot: Type.String({ default: './models' }),

@@ -24,6 +24,8 @@ import { Store } from './store/store.js';
 import { LocalActor } from './kernel/local-actor.js';
 import { Supervisor } from './kernel/supervisor.js';
 import { GrpcTransport } from './transports/grpc/server.js';
+import { RestTransport } from './transports/rest/server.js';
+import { KeyRing, isLoopback } from './auth/keys.js';
 import { createLogger, type Logger } from './log.js';
 import { toMocError } from './errors.js';
 
@@ -46,6 +48,9 @@ export class Coordinator {
     private readonly supervisor: Supervisor,
     private readonly grpc: GrpcTransport,
     readonly grpcPort: number,
+    private readonly rest: RestTransport | null,
+    /** 0 when REST is disabled. */
+    readonly restPort: number,
     private readonly log: Logger,
     readonly store: Store,
     private readonly inspector: ModelInspector,
@@ -54,6 +59,12 @@ export class Coordinator {
 
   static async start(config: Config, opts: CoordinatorOptions = {}): Promise<Coordinator> {
     const log = opts.log ?? createLogger();
+    // Keys first: a bad key file or an open server on a public address must stop the start before anything runs.
+    const keys = KeyRing.fromConfig(config);
+    if (keys.open && !isLoopback(config.server.host)) {
+      throw new Error(`refusing to serve on ${config.server.host} without API keys: configure auth.keys, auth.keysFile or MOC_API_KEYS, ` +
+        'or bind a loopback host (127.0.0.1) for the open demo mode');
+    }
     await mkdir(config.dataDir, { recursive: true });
     await mkdir(config.modelsRoot, { recursive: true });
 
@@ -87,20 +98,31 @@ export class Coordinator {
     });
 
     let grpc: GrpcTransport | undefined;
+    let rest: RestTransport | null = null;
     let grpcPort: number;
+    let restPort = 0;
     try {
       await preload(config, lifecycle, router, log);
-      grpc = new GrpcTransport(router, config, lifecycle);
+      grpc = new GrpcTransport(router, config, lifecycle, keys);
       grpcPort = await grpc.listen();
+      if (config.rest.enabled) {
+        rest = new RestTransport(router, config, keys, { ready: () => readiness(config, devices, lifecycle) }, log);
+        restPort = await rest.listen();
+      }
     } catch (err) {
+      await rest?.destroy();
       await grpc?.destroy();
       await supervisor.destroy();
       await inspector.destroy();
       await store.close();
       throw err;
     }
-    log.log('info', 'server.listening', { grpc: `${config.server.host}:${grpcPort}`, devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config' });
-    return new Coordinator(config, router, lifecycleActor, devices, supervisor, grpc, grpcPort, log, store, inspector, lifecycle);
+    log.log('info', 'server.listening', {
+      grpc: `${config.server.host}:${grpcPort}`, ...(rest ? { rest: `http://${config.server.host}:${restPort}` } : {}),
+      devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
+      auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s) required`,
+    });
+    return new Coordinator(config, router, lifecycleActor, devices, supervisor, grpc, grpcPort, rest, restPort, log, store, inspector, lifecycle);
   }
 
   /** Graceful: stop accepting, give in-flight requests graceMs, then unload models and stop the engines. */
@@ -109,9 +131,10 @@ export class Coordinator {
       this.log.log('info', 'server.stopping', { graceMs });
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((r) => { timer = setTimeout(() => r('expired'), graceMs); });
-      const outcome = await Promise.race([this.grpc.close().then(() => 'drained' as const), expired]);
+      const drained = Promise.all([this.grpc.close(), this.rest?.close()]).then(() => 'drained' as const);
+      const outcome = await Promise.race([drained, expired]);
       clearTimeout(timer);
-      if (outcome === 'expired') await this.grpc.destroy();
+      if (outcome === 'expired') await Promise.all([this.grpc.destroy(), this.rest?.destroy()]);
       await this.router.close();
       await this.lifecycle.close();
       await this.supervisor.close();
@@ -123,6 +146,7 @@ export class Coordinator {
   }
 
   async destroy(): Promise<void> {
+    await this.rest?.destroy();
     await this.grpc.destroy();
     await this.router.destroy();
     await this.lifecycle.destroy();
@@ -130,6 +154,13 @@ export class Coordinator {
     await this.inspector.destroy();
     await this.store.close();
   }
+}
+
+/** /health/ready: every device up and at least one model loaded (Kubernetes-style readiness). */
+function readiness(config: Config, devices: Map<string, DeviceRef>, lifecycle: Lifecycle) {
+  const devs = config.devices.map((d) => ({ id: d.id, available: devices.get(d.id)!.attached }));
+  const loaded = lifecycle.routes.loadedCount();
+  return { status: devs.every((d) => d.available) && loaded > 0 ? 'ready' as const : 'not-ready' as const, devices: devs, models_loaded: loaded };
 }
 
 /**

@@ -41,6 +41,34 @@ export const ERRORS = {
     grpc: 'INVALID_ARGUMENT', http: 400, zmq: 'INVALID_ARGUMENT', retryable: false,
     when: 'A request field is missing, has the wrong type or is out of range; details.field names it.',
   },
+  MOC_ERR_UNAUTHENTICATED: {
+    grpc: 'UNAUTHENTICATED', http: 401, zmq: 'UNAUTHENTICATED', retryable: false,
+    when: 'API keys are configured and the request carries none, or one that is not configured.',
+  },
+  MOC_ERR_PERMISSION_DENIED: {
+    grpc: 'PERMISSION_DENIED', http: 403, zmq: 'PERMISSION_DENIED', retryable: false,
+    when: "The request's API key is valid but its role does not allow the action (an infer key on an admin action).",
+  },
+  MOC_ERR_NOT_IMPLEMENTED: {
+    grpc: 'UNIMPLEMENTED', http: 404, zmq: 'UNKNOWN_ACTION', retryable: false,
+    when: 'The route, method or action does not exist; the message lists the ones that do.',
+  },
+  MOC_ERR_METHOD_NOT_ALLOWED: {
+    grpc: 'UNIMPLEMENTED', http: 405, zmq: 'UNKNOWN_ACTION', retryable: false,
+    when: 'The route exists but not with this HTTP method; the Allow header and the message list the methods it takes.',
+  },
+  MOC_ERR_TOO_LARGE: {
+    grpc: 'RESOURCE_EXHAUSTED', http: 413, zmq: 'TOO_LARGE', retryable: false,
+    when: 'A request body, URL or header is over its configured limit; the message names the limit.',
+  },
+  MOC_ERR_URL_TOO_LONG: {
+    grpc: 'INVALID_ARGUMENT', http: 414, zmq: 'TOO_LARGE', retryable: false,
+    when: 'The URL (path and query) is longer than rest.maxUrlBytes.',
+  },
+  MOC_ERR_HEADERS_TOO_LARGE: {
+    grpc: 'INVALID_ARGUMENT', http: 431, zmq: 'TOO_LARGE', retryable: false,
+    when: 'A request header is longer than rest.maxHeaderBytes.',
+  },
   MOC_ERR_MODEL_NOT_FOUND: {
     grpc: 'NOT_FOUND', http: 404, zmq: 'NOT_FOUND', retryable: false,
     when: 'The named model is not loaded on any device (or its file does not exist under the models root).',
@@ -141,6 +169,14 @@ export const errors = {
   deadline: (what: string, ms: number) =>
     new MocError('MOC_ERR_DEADLINE_EXCEEDED',
       `${what} did not finish within ${ms} ms; retry with a longer deadline (or, for inference, fewer max_tokens)`, { timeoutMs: ms }),
+  unauthenticated: (how: string) =>
+    new MocError('MOC_ERR_UNAUTHENTICATED', `${how}; send a configured API key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'`),
+  permissionDenied: (action: string, role: string, needs: string) =>
+    new MocError('MOC_ERR_PERMISSION_DENIED', `'${action}' needs the ${needs} role; this key has the ${role} role — use an ${needs} key`,
+      { action, role, needs }),
+  tooLarge: (what: string, size: number | string, limit: number, setting: string) =>
+    new MocError('MOC_ERR_TOO_LARGE', `${what} is ${size} bytes; the limit is ${limit} (${setting}); send less or raise the limit`,
+      { limit, setting }),
   cancelled: (what: string) => new MocError('MOC_ERR_CANCELLED', `${what} was cancelled by the client`),
   internal: (message: string) => new MocError('MOC_ERR_INTERNAL', `internal error: ${message}; please report it`),
 };

@@ -5,7 +5,7 @@
 export const EVENTS = [
   'server.listening', 'server.stopping', 'server.stopped', 'server.escalated', 'config.invalid',
   'model.demo_ready', 'model.preload_failed', 'model.preloaded',
-  'device.restarted', 'actor.crashed',
+  'device.restarted', 'actor.crashed', 'rest.internal_error', 'rest.slow_reader',
 ] as const;
 export type LogEvent = (typeof EVENTS)[number];
 export type Level = 'debug' | 'info' | 'warn' | 'error';

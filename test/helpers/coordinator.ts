@@ -15,6 +15,8 @@ export interface Harness {
   client: grpc.Client & Record<string, any>;
   dir: string;
   modelsRoot: string;
+  /** http://127.0.0.1:<port> of the REST listener. */
+  restUrl: string;
   close(): Promise<void>;
   unary<T = any>(method: string, req: object, o?: { deadlineMs?: number }): Promise<T>;
   /** Collects the streamed chunks; resolves at 'end', rejects on error. */
@@ -24,7 +26,11 @@ export interface Harness {
 /** o.dir: reuse a directory (data + models) to restart a coordinator on the same state. */
 export async function startHarness(t: Test, config: Record<string, unknown> = {}, o: { dir?: string } = {}): Promise<Harness> {
   const dir = o.dir ?? t.testdir();
-  const cfg = resolveConfig({ server: { grpcPort: 0 }, ...config }, { baseDir: dir });
+  const cfg = resolveConfig({
+    ...config,
+    server: { grpcPort: 0, ...(config.server as object ?? {}) },
+    rest: { port: 0, ...(config.rest as object ?? {}) },
+  }, { baseDir: dir });
   const coordinator = await Coordinator.start(cfg, { log: silentLogger });
   const client = modelOpsClient(`127.0.0.1:${coordinator.grpcPort}`);
   let closed = false;
@@ -32,7 +38,7 @@ export async function startHarness(t: Test, config: Record<string, unknown> = {}
   t.teardown(close);
   const deadline = (ms = 30_000) => new Date(Date.now() + ms);
   return {
-    coordinator, client, dir, modelsRoot: cfg.modelsRoot, close,
+    coordinator, client, dir, modelsRoot: cfg.modelsRoot, close, restUrl: `http://127.0.0.1:${coordinator.restPort}`,
     unary: (method, req, o = {}) => new Promise((resolve, reject) => {
       client[method](req, { deadline: deadline(o.deadlineMs) }, (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve(res)));
     }),

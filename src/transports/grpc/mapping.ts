@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { toMocError } from '../../errors.js';
 import type { DeviceView, InferResult, ModelInfo, ModelView } from '../../../schemas/messages.js';
+import { deviceModelResource, deviceResource, inferResponse, modelResource } from '../views.js';
 
 /** gRPC request → transport-neutral InferRequest (validation happens in the router). Empty strings mean unset. */
 export function inferRequestFromProto(r: Record<string, any>): Record<string, unknown> {
@@ -29,35 +30,22 @@ export function modelRequestFromProto(r: Record<string, any>): Record<string, un
 }
 
 const FINISH = { stop: 'FINISH_REASON_STOP', length: 'FINISH_REASON_LENGTH', eos: 'FINISH_REASON_EOS' } as const;
+const protoState = (s: string) => `MODEL_STATE_${s.toUpperCase()}`;
+
+// The same resources REST and ZMQ answer with (src/transports/views.ts), with enums spelled the proto way.
 
 export function inferResponseToProto(r: InferResult) {
-  return {
-    request_id: r.requestId, model: r.model, device: r.device, text: r.text, prompt_tokens: r.promptTokens,
-    tokens_generated: r.tokensGenerated, finish_reason: FINISH[r.finishReason], queue_ms: r.queueMs, compute_ms: r.computeMs,
-  };
+  return { ...inferResponse(r), finish_reason: FINISH[r.finishReason] };
 }
 
-export function modelInfoToProto(m: ModelInfo) {
-  return {
-    name: m.name, path: m.path, device: m.device, state: `MODEL_STATE_${m.state.toUpperCase()}`,
-    context_size: m.contextSize, sequences: m.sequences, estimate_bytes: m.estimateBytes,
-    reserved_bytes: m.reservedBytes, actual_bytes: m.actualBytes, in_flight: m.inFlight, queued: m.queued,
-    loaded_at_ms: m.loadedAt, error: m.error ?? '', last_used_at_ms: m.lastUsedAt, pinned: m.pinned,
-    keep_alive_ms: m.keepAliveMs, expires_at_ms: m.expiresAt,
-    ...('sha256' in m ? {
-      sha256: (m as ModelView).sha256, architecture: (m as ModelView).architecture, parameter_count: (m as ModelView).parameterCount,
-      quantization: (m as ModelView).quantization, aliases: (m as ModelView).aliases, breaker: (m as ModelView).breaker,
-    } : {}),
-  };
+export function modelInfoToProto(m: ModelInfo | ModelView) {
+  const base = 'sha256' in m ? modelResource(m) : deviceModelResource(m);
+  return { ...base, state: protoState(m.state) };
 }
 
 export function deviceToProto(d: DeviceView) {
-  return {
-    id: d.id, kind: d.kind, available: d.available,
-    memory: { hard_limit: d.memory.hardLimit, soft_limit: d.memory.softLimit, reserved: d.memory.reserved, free: d.memory.free },
-    models: d.models.map(modelInfoToProto), engine_pid: d.engine.pid, engine_state: d.engine.state,
-    engine_restarts: d.engine.restarts, threads: d.threads, mailbox_depth: d.mailboxDepth,
-  };
+  const r = deviceResource(d);
+  return { ...r, models: r.models.map((m) => ({ ...m, state: protoState(m.state) })) };
 }
 
 /** A MocError (or anything thrown) as a gRPC status with machine-readable metadata. */

@@ -12,6 +12,7 @@ import {
   deviceToProto, inferRequestFromProto, inferResponseToProto, modelInfoToProto, modelRequestFromProto, toGrpcError,
 } from './mapping.js';
 import { modelOpsService } from './proto.js';
+import type { KeyRing } from '../../auth/keys.js';
 
 type Call = grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>;
 
@@ -26,6 +27,8 @@ export class GrpcTransport implements Closeable {
     private readonly config: Config,
     /** Model state changes for WatchModels (a subscription on the main thread, not an ask: it has no end). */
     private readonly models: { watch(listener: (m: ModelView) => void): () => void },
+    /** API keys and roles (src/auth): checked on every call before the router sees it. */
+    private readonly keys: KeyRing,
   ) {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': config.server.maxMessageBytes,

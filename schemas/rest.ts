@@ -1,0 +1,135 @@
+/**
+ * The REST API's bodies, declared once: compiled validators for requests, the TypeScript types, and the
+ * OpenAPI 3.1 document (src/transports/rest/openapi.ts) all come from these. Field names are the proto's
+ * (snake_case), so gRPC, REST and ZMQ clients read the same words; a test compares them with proto/moc.proto.
+ * Request bodies reuse the transport-neutral schemas in messages.ts (the router validates those again: one rule set).
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { InferRequest, LoadRequest, RegisterRequest } from './messages.js';
+
+const Bytes = Type.Integer({ minimum: 0, description: 'bytes' });
+const EpochMs = Type.Integer({ description: 'Unix epoch milliseconds; 0 when not applicable' });
+
+// ---- requests ----
+
+export { RegisterRequest };
+
+/** POST /v1/models/{name}/load: the name comes from the path. */
+export const LoadBody = Type.Omit(LoadRequest, ['name'], { additionalProperties: false });
+export type LoadBody = Static<typeof LoadBody>;
+
+/** POST /v1/infer: InferRequest plus `stream` (true: Server-Sent Events, as llama-server and Ollama). */
+export const InferBody = Type.Composite([InferRequest, Type.Object({
+  stream: Type.Optional(Type.Boolean({ description: 'true: answer with Server-Sent Events (token events, then done)' })),
+})], { additionalProperties: false });
+export type InferBody = Static<typeof InferBody>;
+
+/** PUT /v1/aliases/{alias}. */
+export const AliasBody = Type.Object({ target: InferRequest.properties.model }, { additionalProperties: false });
+export type AliasBody = Static<typeof AliasBody>;
+
+/** POST /v1/models/{name}/pin. */
+export const PinBody = Type.Object({ pinned: Type.Boolean() }, { additionalProperties: false });
+export type PinBody = Static<typeof PinBody>;
+
+// ---- responses ----
+
+export const ModelStateName = Type.Union(['registered', 'loading', 'loaded', 'unloading', 'failed'].map((s) => Type.Literal(s)));
+
+export const ModelResource = Type.Object({
+  name: Type.String(),
+  path: Type.String({ description: 'GGUF file relative to the models root' }),
+  device: Type.String({ description: "device id; '' when not loaded" }),
+  state: ModelStateName,
+  context_size: Type.Integer(),
+  sequences: Type.Integer(),
+  estimate_bytes: Bytes,
+  reserved_bytes: Bytes,
+  actual_bytes: Bytes,
+  in_flight: Type.Integer(),
+  queued: Type.Integer(),
+  loaded_at_ms: EpochMs,
+  error: Type.String({ description: "the last load error; '' when none" }),
+  last_used_at_ms: EpochMs,
+  pinned: Type.Boolean(),
+  keep_alive_ms: Type.Integer({ description: 'idle time before unloading; -1: never' }),
+  expires_at_ms: EpochMs,
+  sha256: Type.String(),
+  architecture: Type.String(),
+  parameter_count: Type.Integer(),
+  quantization: Type.String(),
+  aliases: Type.Array(Type.String()),
+  breaker: Type.String({ description: 'closed | open (loads fail fast) | half-open' }),
+}, { additionalProperties: false });
+export type ModelResource = Static<typeof ModelResource>;
+
+export const ModelList = Type.Object({ models: Type.Array(ModelResource) }, { additionalProperties: false });
+
+export const UnloadResponse = Type.Object({ name: Type.String(), freed_bytes: Bytes }, { additionalProperties: false });
+export type UnloadResponse = Static<typeof UnloadResponse>;
+
+export const AliasResponse = Type.Object({
+  alias: Type.String(), target: Type.String(), previous: Type.String({ description: "'' when the alias is new" }),
+}, { additionalProperties: false });
+
+export const MemoryLedger = Type.Object({
+  hard_limit: Bytes, soft_limit: Bytes, reserved: Bytes, free: Type.Integer({ description: 'bytes' }),
+}, { additionalProperties: false });
+
+/** A device's models are what its worker reports: the catalog facts (sha256 …) are on /v1/models. */
+export const DeviceModel = Type.Omit(ModelResource, ['sha256', 'architecture', 'parameter_count', 'quantization', 'aliases', 'breaker'],
+  { additionalProperties: false });
+
+export const DeviceResource = Type.Object({
+  id: Type.String(),
+  kind: Type.String(),
+  available: Type.Boolean({ description: 'false while the device worker restarts' }),
+  memory: MemoryLedger,
+  models: Type.Array(DeviceModel),
+  engine_pid: Type.Integer(),
+  engine_state: Type.String(),
+  engine_restarts: Type.Integer(),
+  threads: Type.Integer(),
+  mailbox_depth: Type.Integer(),
+}, { additionalProperties: false });
+export type DeviceResource = Static<typeof DeviceResource>;
+
+export const DeviceList = Type.Object({ devices: Type.Array(DeviceResource) }, { additionalProperties: false });
+
+export const InferResponse = Type.Object({
+  request_id: Type.String(),
+  model: Type.String(),
+  device: Type.String(),
+  text: Type.String(),
+  prompt_tokens: Type.Integer(),
+  tokens_generated: Type.Integer(),
+  finish_reason: Type.Union([Type.Literal('stop'), Type.Literal('length'), Type.Literal('eos')]),
+  queue_ms: Type.Number(),
+  compute_ms: Type.Number(),
+}, { additionalProperties: false });
+export type InferResponse = Static<typeof InferResponse>;
+
+/** Every error, on every route: the code is a key of the one error table (docs/errors.md). */
+export const ErrorBody = Type.Object({
+  error: Type.Object({
+    code: Type.String({ pattern: '^MOC_ERR_[A-Z_]+$' }),
+    message: Type.String({ description: 'what happened and what to do next' }),
+    details: Type.Record(Type.String(), Type.Unknown()),
+  }, { additionalProperties: false }),
+}, { additionalProperties: false });
+export type ErrorBody = Static<typeof ErrorBody>;
+
+export const Liveness = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false });
+export const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not-ready')]),
+  devices: Type.Array(Type.Object({ id: Type.String(), available: Type.Boolean() }, { additionalProperties: false })),
+  models_loaded: Type.Integer(),
+}, { additionalProperties: false });
+export type Readiness = Static<typeof Readiness>;
+
+/** Named schemas, as they appear under components.schemas in the OpenAPI document. */
+export const REST_SCHEMAS: Record<string, TSchema> = {
+  RegisterRequest, LoadBody, InferBody, AliasBody, PinBody,
+  ModelResource, ModelList, UnloadResponse, AliasResponse, MemoryLedger, DeviceModel, DeviceResource, DeviceList,
+  InferResponse, ErrorBody, Liveness, Readiness,
+};

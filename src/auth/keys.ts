@@ -1,0 +1,125 @@
+/**
+ * API keys and roles, one KeyRing shared by every transport (REST, gRPC, ZMQ), so no transport can offer an
+ * action that another one guards.
+ *
+ * Keys are compared in constant time: each configured key and the presented one are hashed with SHA-256 and the
+ * digests compared with timingSafeEqual, so neither the length nor a matching prefix leaks through timing. Every
+ * configured key is compared on every request (no early exit). Keys are never logged: a principal carries the
+ * key's name (or a short fingerprint), never the key.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { errors, MocError } from '../errors.js';
+import type { Config } from '../../schemas/config.js';
+import { ROLE_OF_ACTION, type Action, type Role } from './permissions.js';
+
+export interface Principal {
+  role: Role;
+  /** The key's configured name, or `key-<first 8 hex of its sha256>`: safe to log. */
+  name: string;
+}
+
+interface Entry extends Principal { digest: Buffer }
+
+/** The principal of requests when no keys are configured (loopback-only demo mode). */
+export const OPEN_PRINCIPAL: Principal = Object.freeze({ role: 'admin', name: 'open' });
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+export class KeyRing {
+  private constructor(private readonly entries: readonly Entry[]) {}
+
+  /** Keys from config, the keys file and MOC_API_KEYS. Throws a MocError naming the bad line (never the key). */
+  static fromConfig(config: Pick<Config, 'auth'>, env: NodeJS.ProcessEnv = process.env): KeyRing {
+    const found: { name?: string; role: Role; key: string; from: string }[] = [];
+    for (const k of config.auth.keys) found.push({ ...k, from: 'auth.keys' });
+    if (config.auth.keysFile) {
+      let text: string;
+      try {
+        text = readFileSync(config.auth.keysFile, 'utf8');
+      } catch (err) {
+        throw new MocError('MOC_ERR_INVALID_ARGUMENT', `auth.keysFile: cannot read ${config.auth.keysFile} (${(err as Error).message}); fix the path`, { field: 'auth.keysFile' });
+      }
+      text.split('\n').forEach((line, i) => {
+        const l = line.trim();
+        if (l && !l.startsWith('#')) found.push({ ...parseKeySpec(l, `${config.auth.keysFile}:${i + 1}`), from: `${config.auth.keysFile}:${i + 1}` });
+      });
+    }
+    for (const [i, spec] of (env.MOC_API_KEYS ?? '').split(',').map((s) => s.trim()).entries()) {
+      if (spec) found.push({ ...parseKeySpec(spec, `MOC_API_KEYS entry ${i + 1}`), from: `MOC_API_KEYS entry ${i + 1}` });
+    }
+    const seen = new Set<string>();
+    const entries = found.map((k): Entry => {
+      const digest = sha256(k.key);
+      const hex = digest.toString('hex');
+      if (seen.has(hex)) throw new MocError('MOC_ERR_INVALID_ARGUMENT', `${k.from}: this key is configured twice; give each client its own key`, { field: 'auth' });
+      seen.add(hex);
+      return { role: k.role, name: k.name ?? `key-${hex.slice(0, 8)}`, digest };
+    });
+    if (config.auth.required && entries.length === 0) {
+      throw new MocError('MOC_ERR_INVALID_ARGUMENT',
+        'auth.required is true but no API keys are configured; add auth.keys, auth.keysFile or MOC_API_KEYS', { field: 'auth.required' });
+    }
+    return new KeyRing(entries);
+  }
+
+  /** No keys configured: every request is let through (the server then refuses to bind a non-loopback host). */
+  get open(): boolean { return this.entries.length === 0; }
+  get size(): number { return this.entries.length; }
+
+  /**
+   * Who presents this credential. `credential` is the raw key (already taken out of `Bearer …` / x-api-key).
+   * Throws MOC_ERR_UNAUTHENTICATED when keys are configured and it is missing or unknown.
+   */
+  authenticate(credential: string | undefined): Principal {
+    if (this.open) return OPEN_PRINCIPAL;
+    if (credential === undefined || credential === '') throw errors.unauthenticated('this server requires an API key and the request has none');
+    const presented = sha256(credential);
+    let match: Entry | undefined;
+    for (const e of this.entries) if (timingSafeEqual(e.digest, presented) && !match) match = e;
+    if (!match) throw errors.unauthenticated('the API key is not one this server knows');
+    return { role: match.role, name: match.name };
+  }
+
+  /** Throws MOC_ERR_PERMISSION_DENIED when the principal's role may not perform the action. */
+  authorize(p: Principal, action: Action): void {
+    const needs = ROLE_OF_ACTION[action];
+    if (needs === 'infer' || p.role === 'admin') return;
+    throw errors.permissionDenied(action, p.role, needs);
+  }
+
+  /** authenticate + authorize in one step; what every transport calls before it asks the router. */
+  check(credential: string | undefined, action: Action): Principal {
+    const p = this.authenticate(credential);
+    this.authorize(p, action);
+    return p;
+  }
+}
+
+/** `role:key` or `role:name:key`. */
+function parseKeySpec(spec: string, where: string): { name?: string; role: Role; key: string } {
+  const parts = spec.split(':');
+  const role = parts[0];
+  if ((role !== 'admin' && role !== 'infer') || parts.length < 2 || parts.length > 3) {
+    throw new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: expected 'role:key' or 'role:name:key' with role admin or infer`, { field: 'auth' });
+  }
+  const key = parts[parts.length - 1]!;
+  if (key.length < 16) throw new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: the key is shorter than 16 characters; use a long random key (openssl rand -hex 24)`, { field: 'auth' });
+  return { role, key, ...(parts.length === 3 ? { name: parts[1]! } : {}) };
+}
+
+/**
+ * The credential in a transport's headers/metadata: `Authorization: Bearer <key>` or `x-api-key: <key>`.
+ * Returns undefined when neither is there.
+ */
+export function credentialFrom(authorization: string | undefined, apiKey: string | undefined): string | undefined {
+  if (apiKey) return apiKey;
+  if (!authorization) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(authorization.trim());
+  return m ? m[1]!.trim() : undefined;
+}
+
+/** Loopback hosts, where the no-key demo mode is allowed. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,71 @@
+/**
+ * The REST routes, declared once: the server dispatches, authorizes and validates from this table, and the
+ * OpenAPI document (openapi.ts) is generated from it. A route without an `action` is public (health, the spec).
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+import type { Action } from '../../auth/permissions.js';
+import {
+  AliasBody, AliasResponse, DeviceList, InferBody, InferResponse, Liveness, LoadBody, ModelList, ModelResource,
+  PinBody, Readiness, RegisterRequest, UnloadResponse,
+} from '../../../schemas/rest.js';
+
+export type Method = 'get' | 'post' | 'put';
+
+export interface RouteSpec {
+  method: Method;
+  /** OpenAPI-style template: `{name}` is one path segment. */
+  path: string;
+  /** What the key must allow (src/auth/permissions.ts); absent: public. */
+  action?: Action;
+  operationId: string;
+  summary: string;
+  body?: TSchema;
+  /** Success status and body. */
+  status: number;
+  response: TSchema;
+  /** Answers with text/event-stream when the body says `"stream": true`. */
+  sse?: boolean;
+  /** Extra error statuses worth listing for this route (every route may also answer 400/401/403/413/429/500/503). */
+  errors?: number[];
+}
+
+export const ROUTES: readonly RouteSpec[] = [
+  { method: 'get', path: '/v1/models', action: 'list-models', operationId: 'listModels', summary: 'Every registered model with its state, device and memory', status: 200, response: ModelList },
+  { method: 'post', path: '/v1/models', action: 'register', operationId: 'registerModel', summary: 'Register a GGUF file under the models root (inspected, not loaded)', body: RegisterRequest, status: 201, response: ModelResource, errors: [404, 409, 422] },
+  { method: 'get', path: '/v1/models/{name}', action: 'get-model', operationId: 'getModel', summary: 'One model (or the model an alias points to)', status: 200, response: ModelResource, errors: [404] },
+  { method: 'post', path: '/v1/models/{name}/load', action: 'load', operationId: 'loadModel', summary: 'Load a model (placement, eviction and coalescing apply)', body: LoadBody, status: 200, response: ModelResource, errors: [404, 409, 422, 504, 507] },
+  { method: 'post', path: '/v1/models/{name}/unload', action: 'unload', operationId: 'unloadModel', summary: 'Unload a model after its in-flight requests finish', status: 200, response: UnloadResponse, errors: [404] },
+  { method: 'post', path: '/v1/models/{name}/pin', action: 'pin', operationId: 'pinModel', summary: 'Pin (never evicted, never expires) or unpin a model', body: PinBody, status: 200, response: ModelResource, errors: [404] },
+  { method: 'put', path: '/v1/aliases/{alias}', action: 'set-alias', operationId: 'setAlias', summary: 'Point an alias at a model; re-pointing a serving alias is a hot swap', body: AliasBody, status: 200, response: AliasResponse, errors: [404, 507] },
+  { method: 'get', path: '/v1/devices', action: 'devices', operationId: 'getDevices', summary: 'Each device with its memory ledger, engine and models', status: 200, response: DeviceList },
+  { method: 'post', path: '/v1/infer', action: 'infer', operationId: 'infer', summary: 'Generate text; "stream": true answers with Server-Sent Events', body: InferBody, status: 200, response: InferResponse, sse: true, errors: [404, 499, 504, 507] },
+  { method: 'get', path: '/health/live', operationId: 'live', summary: 'The process is up and its event loop answers', status: 200, response: Liveness },
+  { method: 'get', path: '/health/ready', operationId: 'ready', summary: 'Every device is up and at least one model is loaded (503 otherwise)', status: 200, response: Readiness, errors: [503] },
+  { method: 'get', path: '/openapi.json', operationId: 'openapi', summary: 'This API as an OpenAPI 3.1 document', status: 200, response: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
+];
+
+export interface Match { route: RouteSpec; params: Record<string, string> }
+
+/** Compiled matchers: each template becomes a regex over decoded-free path segments. */
+const COMPILED = ROUTES.map((route) => {
+  const names: string[] = [];
+  const re = new RegExp('^' + route.path.replace(/\{(\w+)\}/g, (_m, n: string) => { names.push(n); return '([^/]+)'; }) + '$');
+  return { route, re, names };
+});
+
+/**
+ * The route for this method and path; `allowed` lists the methods the path takes when the method is wrong
+ * (405 + Allow), and is empty when no route has this path (404).
+ */
+export function matchRoute(method: string, path: string): Match | { allowed: string[] } {
+  const allowed: string[] = [];
+  for (const c of COMPILED) {
+    const m = c.re.exec(path);
+    if (!m) continue;
+    if (c.route.method !== method) { allowed.push(c.route.method.toUpperCase()); continue; }
+    const params: Record<string, string> = {};
+    c.names.forEach((n, i) => { params[n] = decodeURIComponent(m[i + 1]!); });
+    return { route: c.route, params };
+  }
+  return { allowed };
+}

@@ -1,0 +1,265 @@
+/**
+ * REST listener (uWebSockets.js) on the router: the operators' API. Every request goes the same way:
+ *
+ *   onAborted (Exchange) → limits (URL 414, headers 431) → CORS → route (404 / 405 + Allow) → API key and role
+ *   (401 / 403) → body (413 past rest.maxBodyBytes, 400 on bad JSON) → schema (400 naming the field) → router ask
+ *   with a deadline and the client's abort as cancellation → JSON, or Server-Sent Events for `"stream": true`.
+ *
+ * Errors come from the one error table as `{ "error": { code, message, details } }`. Handlers never throw into uWS:
+ * an exception there would take the process down, so each request runs inside one try/catch that answers 500.
+ * close() stops accepting (the listen socket closes) and resolves once in-flight requests have answered;
+ * destroy() cuts them.
+ */
+import uWS, { type HttpRequest, type HttpResponse, type us_listen_socket } from 'uWebSockets.js';
+import { errors, MocError, toMocError } from '../../errors.js';
+import { validate } from '../../validate.js';
+import type { Config } from '../../../schemas/config.js';
+import type { RouterProtocol } from '../../../schemas/messages.js';
+import type { Readiness } from '../../../schemas/rest.js';
+import type { ActorRef, Closeable } from '../../kernel/types.js';
+import type { Logger } from '../../log.js';
+import { credentialFrom, type KeyRing } from '../../auth/keys.js';
+import { readBody, parseJson } from './body.js';
+import { Exchange } from './exchange.js';
+import { openApiDocument } from './openapi.js';
+import { matchRoute, type RouteSpec } from './routes.js';
+import { SseStream } from './sse.js';
+import { aliasResponse, deviceResource, inferResponse, modelResource, unloadResponse } from '../views.js';
+
+/** Unsent SSE bytes a reader may fall behind by before its stream is cut and its generation cancelled. */
+const SSE_MAX_BACKLOG_BYTES = 256 * 1024;
+
+interface Incoming {
+  method: string;
+  path: string;
+  params: Record<string, string>;
+  route: RouteSpec;
+  credential: string | undefined;
+}
+
+export interface RestDeps {
+  ready(): Readiness;
+}
+
+export class RestTransport implements Closeable {
+  private readonly app: uWS.TemplatedApp;
+  private listenSocket: us_listen_socket | null = null;
+  private closing = false;
+  private readonly inFlight = new Set<Exchange>();
+  private drained: (() => void) | null = null;
+  private readonly corsAny: boolean;
+  private readonly corsOrigins: Set<string>;
+
+  constructor(
+    private readonly router: ActorRef<RouterProtocol>,
+    private readonly config: Config,
+    private readonly keys: KeyRing,
+    private readonly deps: RestDeps,
+    private readonly log: Logger,
+  ) {
+    this.corsAny = config.rest.corsOrigins.includes('*');
+    this.corsOrigins = new Set(config.rest.corsOrigins);
+    this.app = uWS.App().any('/*', (res, req) => this.handle(res, req));
+  }
+
+  listen(host = this.config.server.host, port = this.config.rest.port): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(host, port, (socket) => {
+        if (!socket) return reject(new Error(`REST cannot listen on ${host}:${port} (in use, or no permission); set rest.port`));
+        this.listenSocket = socket;
+        resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
+      });
+    });
+  }
+
+  /** Synchronous part: everything read from `req` must be read here (uWS invalidates it on return). */
+  private handle(res: HttpResponse, req: HttpRequest): void {
+    const origin = req.getHeader('origin');
+    const cors = this.corsHeaders(origin);
+    const ex = new Exchange(res, cors ?? [], this.closing);
+    const retry = this.config.rest.retryAfterSeconds;
+    const method = req.getMethod();
+    const hasBody = method === 'post' || method === 'put' || method === 'patch';
+    try {
+      const url = req.getUrl();
+      const query = req.getQuery() ?? '';
+      if (url.length + query.length > this.config.rest.maxUrlBytes) {
+        throw new MocError('MOC_ERR_URL_TOO_LONG',
+          `the URL is ${url.length + query.length} bytes; the limit is ${this.config.rest.maxUrlBytes} (rest.maxUrlBytes); put data in the body`,
+          { limit: this.config.rest.maxUrlBytes });
+      }
+      let bigHeader: string | undefined;
+      req.forEach((k, v) => { if (!bigHeader && v.length > this.config.rest.maxHeaderBytes) bigHeader = k; });
+      if (bigHeader) {
+        throw new MocError('MOC_ERR_HEADERS_TOO_LARGE',
+          `header '${bigHeader}' is over ${this.config.rest.maxHeaderBytes} bytes (rest.maxHeaderBytes); shorten it`,
+          { header: bigHeader, limit: this.config.rest.maxHeaderBytes });
+      }
+      if (origin && !cors) {
+        // A browser from an origin not on the allow-list: refused before any work, preflight or not.
+        throw new MocError('MOC_ERR_PERMISSION_DENIED', `origin '${origin}' is not allowed; add it to rest.corsOrigins`, { origin });
+      }
+      if (method === 'options') return this.preflight(ex, url);
+      const m = matchRoute(method, url);
+      if ('allowed' in m) {
+        if (hasBody) ex.closeConnection = true; // the body is not read: do not leave it in the connection
+        if (m.allowed.length) {
+          ex.error(new MocError('MOC_ERR_METHOD_NOT_ALLOWED', `${method.toUpperCase()} ${url} is not a route; it takes ${m.allowed.join(', ')}`,
+            { allowed: m.allowed }), retry, [['allow', m.allowed.join(', ')]]);
+        } else {
+          ex.error(new MocError('MOC_ERR_NOT_IMPLEMENTED', `no route ${method.toUpperCase()} ${url}; see GET /openapi.json for the routes`), retry);
+        }
+        return;
+      }
+      const credential = credentialFrom(req.getHeader('authorization') || undefined, req.getHeader('x-api-key') || undefined);
+      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential };
+      // Authenticate before reading a byte of body: an unknown caller cannot make us buffer a megabyte.
+      if (m.route.action) this.keys.check(credential, m.route.action);
+      if (this.closing) throw errors.unavailable('the server is shutting down', 1000);
+      const declared = Number(req.getHeader('content-length') || 0);
+      if (hasBody && declared > this.config.rest.maxBodyBytes) {
+        ex.closeConnection = true;
+        throw errors.tooLarge('the request body', declared, this.config.rest.maxBodyBytes, 'rest.maxBodyBytes');
+      }
+      const body = hasBody ? readBody(res, this.config.rest.maxBodyBytes) : null;
+      this.track(ex);
+      this.serve(ex, incoming, body).catch((err) => this.fail(ex, err)).finally(() => this.untrack(ex));
+    } catch (err) {
+      // Refused before its body was read: close the connection rather than leave unread bytes in it.
+      if (hasBody) ex.closeConnection = true;
+      this.fail(ex, err);
+    }
+  }
+
+  private fail(ex: Exchange, err: unknown): void {
+    const e = toMocError(err);
+    if (e.code === 'MOC_ERR_INTERNAL') this.log.log('error', 'rest.internal_error', { error: (err as Error)?.stack ?? e.message });
+    ex.error(e, this.config.rest.retryAfterSeconds);
+  }
+
+  private async serve(ex: Exchange, r: Incoming, bodyP: Promise<{ ok: true; body: Buffer } | { ok: false; error: MocError }> | null): Promise<void> {
+    let input: unknown = {};
+    if (bodyP) {
+      const b = await bodyP;
+      if (!b.ok) { ex.closeConnection = true; throw b.error; }
+      input = parseJson(b.body);
+    }
+    if (r.route.body) {
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) throw errors.invalidArgument('body', 'must be a JSON object');
+      input = validate(r.route.body, input);
+    }
+    const body = input as Record<string, any>;
+    const opts = (floorMs = 0) => ({ timeoutMs: Math.max(this.config.limits.requestTimeoutMs, floorMs), signal: ex.signal });
+    const load = this.config.limits.loadTimeoutMs;
+    const ok = (v: unknown) => ex.json(r.route.status, v);
+
+    switch (r.route.operationId) {
+      case 'listModels':
+        return ok({ models: (await this.router.ask({ kind: 'list-models' }, opts())).map(modelResource) });
+      case 'getModel': {
+        const name = r.params.name!;
+        const models = await this.router.ask({ kind: 'list-models' }, opts());
+        const found = models.find((m) => m.name === name) ?? models.find((m) => m.aliases.includes(name));
+        if (!found) throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${name}' is not registered; register it with POST /v1/models`, { model: name });
+        return ok(modelResource(found));
+      }
+      case 'registerModel':
+        return ok(modelResource(await this.router.ask({ kind: 'register', request: body }, opts(load))));
+      case 'loadModel':
+        return ok(modelResource(await this.router.ask({ kind: 'load', request: { ...body, name: r.params.name } }, opts(load))));
+      case 'unloadModel':
+        return ok(unloadResponse(await this.router.ask({ kind: 'unload', name: r.params.name }, opts(load))));
+      case 'pinModel':
+        return ok(modelResource(await this.router.ask({ kind: 'pin', request: { name: r.params.name, pinned: body.pinned } }, opts())));
+      case 'setAlias':
+        return ok(aliasResponse(await this.router.ask({ kind: 'set-alias', request: { alias: r.params.alias, target: body.target } }, opts(load))));
+      case 'getDevices':
+        return ok({ devices: (await this.router.ask({ kind: 'devices' }, opts())).map(deviceResource) });
+      case 'infer': {
+        const { stream, ...request } = body;
+        return stream ? this.inferStream(ex, request) : ok(inferResponse(await this.router.ask({ kind: 'infer', request, stream: false }, opts())));
+      }
+      case 'live':
+        return ok({ status: 'ok' });
+      case 'ready': {
+        const rd = this.deps.ready();
+        if (this.closing) rd.status = 'not-ready';
+        return ex.json(rd.status === 'ready' ? 200 : 503, rd);
+      }
+      case 'openapi':
+        return ok(openApiDocument());
+      default:
+        throw errors.internal(`route ${r.route.operationId} has no handler`);
+    }
+  }
+
+  private async inferStream(ex: Exchange, request: Record<string, unknown>): Promise<void> {
+    // A slow or vanished reader cancels its generation: the abort signal reaches the device's sequence.
+    const cancel = new AbortController();
+    ex.onAbort(() => cancel.abort(errors.cancelled('the stream')));
+    const sse = new SseStream(ex, SSE_MAX_BACKLOG_BYTES, () => {
+      this.log.log('warn', 'rest.slow_reader', { backlogBytes: SSE_MAX_BACKLOG_BYTES });
+      cancel.abort(errors.cancelled('the stream (the reader fell too far behind)'));
+    });
+    let started = false;
+    try {
+      const result = await this.router.ask({ kind: 'infer', request, stream: true }, {
+        timeoutMs: this.config.limits.requestTimeoutMs,
+        signal: cancel.signal,
+        onEvent: (e) => {
+          if (!started) { started = true; sse.start(); }
+          sse.event('token', { text: e.text });
+        },
+      });
+      if (!started) sse.start();
+      sse.finish('done', inferResponse(result));
+    } catch (err) {
+      // Before the first token the status line is not out yet: a plain JSON error with its HTTP status.
+      if (!started) throw err;
+      sse.fail(err);
+    }
+  }
+
+  private preflight(ex: Exchange, url: string): void {
+    const allowed = ['get', 'post', 'put'].filter((m) => !('allowed' in matchRoute(m, url)));
+    if (allowed.length === 0) throw new MocError('MOC_ERR_NOT_IMPLEMENTED', `no route ${url}; see GET /openapi.json for the routes`);
+    ex.empty(204, [
+      ['access-control-allow-methods', allowed.map((m) => m.toUpperCase()).join(', ')],
+      ['access-control-allow-headers', 'authorization, x-api-key, content-type'],
+      ['access-control-max-age', '600'],
+    ]);
+  }
+
+  /** CORS headers for an allowed origin; null when the origin is not allowed; [] when there is no origin. */
+  private corsHeaders(origin: string): [string, string][] | null {
+    if (!origin) return [];
+    if (this.corsAny) return [['access-control-allow-origin', '*']];
+    if (this.corsOrigins.has(origin)) return [['access-control-allow-origin', origin], ['vary', 'origin']];
+    return null;
+  }
+
+  private track(ex: Exchange): void { this.inFlight.add(ex); }
+  private untrack(ex: Exchange): void {
+    this.inFlight.delete(ex);
+    if (this.inFlight.size === 0) this.drained?.();
+  }
+
+  /** Stop accepting; resolve when every in-flight request has answered. */
+  close(): Promise<void> {
+    this.closing = true;
+    if (this.listenSocket) { uWS.us_listen_socket_close(this.listenSocket); this.listenSocket = null; }
+    if (this.inFlight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => { this.drained = resolve; });
+  }
+
+  /** Now: cut every in-flight request's connection (their generations are cancelled by the abort). */
+  async destroy(): Promise<void> {
+    this.closing = true;
+    if (this.listenSocket) { uWS.us_listen_socket_close(this.listenSocket); this.listenSocket = null; }
+    for (const ex of this.inFlight) {
+      if (ex.open) { ex.finished = true; ex.res.close(); }
+    }
+    this.inFlight.clear();
+    this.drained?.();
+  }
+}

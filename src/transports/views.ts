@@ -1,0 +1,45 @@
+/**
+ * MOC's own types → the resources clients read (snake_case, as in proto/moc.proto and schemas/rest.ts).
+ * REST and ZMQ answer with these; gRPC maps the same words onto its messages (enums spelled the proto way).
+ */
+import type { DeviceView, InferResult, ModelInfo, ModelView, UnloadResult, AliasInfo } from '../../schemas/messages.js';
+import type { DeviceResource, InferResponse, ModelResource, UnloadResponse } from '../../schemas/rest.js';
+
+type DeviceModel = Omit<ModelResource, 'sha256' | 'architecture' | 'parameter_count' | 'quantization' | 'aliases' | 'breaker'>;
+
+export function deviceModelResource(m: ModelInfo): DeviceModel {
+  return {
+    name: m.name, path: m.path, device: m.device, state: m.state,
+    context_size: m.contextSize, sequences: m.sequences, estimate_bytes: m.estimateBytes,
+    reserved_bytes: m.reservedBytes, actual_bytes: m.actualBytes, in_flight: m.inFlight, queued: m.queued,
+    loaded_at_ms: m.loadedAt, error: m.error ?? '', last_used_at_ms: m.lastUsedAt, pinned: m.pinned,
+    keep_alive_ms: m.keepAliveMs, expires_at_ms: m.expiresAt,
+  };
+}
+
+export function modelResource(m: ModelView): ModelResource {
+  return {
+    ...deviceModelResource(m),
+    sha256: m.sha256, architecture: m.architecture, parameter_count: m.parameterCount,
+    quantization: m.quantization, aliases: m.aliases, breaker: m.breaker,
+  };
+}
+
+export function deviceResource(d: DeviceView): DeviceResource {
+  return {
+    id: d.id, kind: d.kind, available: d.available,
+    memory: { hard_limit: d.memory.hardLimit, soft_limit: d.memory.softLimit, reserved: d.memory.reserved, free: d.memory.free },
+    models: d.models.map(deviceModelResource), engine_pid: d.engine.pid, engine_state: d.engine.state,
+    engine_restarts: d.engine.restarts, threads: d.threads, mailbox_depth: d.mailboxDepth,
+  };
+}
+
+export function inferResponse(r: InferResult): InferResponse {
+  return {
+    request_id: r.requestId, model: r.model, device: r.device, text: r.text, prompt_tokens: r.promptTokens,
+    tokens_generated: r.tokensGenerated, finish_reason: r.finishReason, queue_ms: r.queueMs, compute_ms: r.computeMs,
+  };
+}
+
+export const unloadResponse = (r: UnloadResult): UnloadResponse => ({ name: r.model, freed_bytes: r.freedBytes });
+export const aliasResponse = (a: AliasInfo) => ({ alias: a.alias, target: a.target, previous: a.previous });
