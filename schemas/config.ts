@@ -72,6 +72,36 @@ export const ConfigSchema = Type.Object({
     /** Seconds a client should wait after a 429/503 (Retry-After), when the error carries no hint of its own. */
     retryAfterSeconds: Type.Integer({ minimum: 1, default: 1 }),
   }, { additionalProperties: false, default: {} }),
+  /** The legacy agents' JSON (or msgpack) protocol on a ZeroMQ ROUTER socket (docs/zmq-protocol.md). */
+  zmq: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    port: Type.Integer({ ...Port, default: 7211 }),
+    /** Requests above this get a TOO_LARGE reply. */
+    maxMessageBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+    /**
+     * libzmq's own cap (ZMQ_MAXMSGSIZE): a peer sending more is disconnected without a reply (libzmq cannot read
+     * the message to answer it). 0: 4 × maxMessageBytes.
+     */
+    hardMaxMessageBytes: Type.Integer({ minimum: 0, default: 0 }),
+    /** ZMTP heartbeats: a peer silent for heartbeatTimeoutMs is dropped (its pending replies are discarded). */
+    heartbeatIntervalMs: Type.Integer({ minimum: 0, default: 5000 }),
+    heartbeatTimeoutMs: Type.Integer({ minimum: 0, default: 15_000 }),
+    /** A write action re-sent with the same request_id within this window gets the first answer (Lazy Pirate retries). */
+    idempotencyWindowMs: Type.Integer({ minimum: 0, default: 300_000 }),
+    /** Remembered answers, oldest dropped first. */
+    idempotencyMaxEntries: Type.Integer({ minimum: 1, default: 10_000 }),
+    /** Outgoing messages queued per peer before a reply to it counts as undeliverable (never blocks the socket). */
+    sendHighWaterMark: Type.Integer({ minimum: 1, default: 1000 }),
+    /** CURVE encryption; clients are authenticated by public key against allowedClientKeys (ZAP). */
+    curve: Type.Object({
+      enabled: Type.Boolean({ default: false }),
+      /** Z85 (40 characters). Generate a pair with `npx tsx src/tools/curve-keypair.ts`. */
+      publicKey: Type.String({ default: '' }),
+      secretKey: Type.String({ default: '' }),
+      /** Z85 public keys of the clients allowed to connect. Empty with CURVE on: nobody can connect. */
+      allowedClientKeys: Type.Array(Type.String({ minLength: 40, maxLength: 40 }), { default: [] }),
+    }, { additionalProperties: false, default: {} }),
+  }, { additionalProperties: false, default: {} }),
   /**
    * API keys and roles, the same on every transport. `admin`: everything; `infer`: inference and reads.
    * Keys come from `keys`, from `keysFile` (one `role:key` or `role:name:key` per line, # comments) and from the

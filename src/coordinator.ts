@@ -25,6 +25,7 @@ import { LocalActor } from './kernel/local-actor.js';
 import { Supervisor } from './kernel/supervisor.js';
 import { GrpcTransport } from './transports/grpc/server.js';
 import { RestTransport } from './transports/rest/server.js';
+import { ZmqTransport } from './transports/zmq/server.js';
 import { KeyRing, isLoopback } from './auth/keys.js';
 import { createLogger, type Logger } from './log.js';
 import { toMocError } from './errors.js';
@@ -51,6 +52,9 @@ export class Coordinator {
     private readonly rest: RestTransport | null,
     /** 0 when REST is disabled. */
     readonly restPort: number,
+    private readonly zmq: ZmqTransport | null,
+    /** 0 when ZMQ is disabled. */
+    readonly zmqPort: number,
     private readonly log: Logger,
     readonly store: Store,
     private readonly inspector: ModelInspector,
@@ -101,6 +105,8 @@ export class Coordinator {
     let rest: RestTransport | null = null;
     let grpcPort: number;
     let restPort = 0;
+    let zmqT: ZmqTransport | null = null;
+    let zmqPort = 0;
     try {
       await preload(config, lifecycle, router, log);
       grpc = new GrpcTransport(router, config, lifecycle, keys);
@@ -109,7 +115,12 @@ export class Coordinator {
         rest = new RestTransport(router, config, keys, { ready: () => readiness(config, devices, lifecycle) }, log);
         restPort = await rest.listen();
       }
+      if (config.zmq.enabled) {
+        zmqT = new ZmqTransport(router, config, keys, { health: () => readiness(config, devices, lifecycle) }, log);
+        zmqPort = await zmqT.listen();
+      }
     } catch (err) {
+      await zmqT?.destroy();
       await rest?.destroy();
       await grpc?.destroy();
       await supervisor.destroy();
@@ -119,10 +130,11 @@ export class Coordinator {
     }
     log.log('info', 'server.listening', {
       grpc: `${config.server.host}:${grpcPort}`, ...(rest ? { rest: `http://${config.server.host}:${restPort}` } : {}),
+      ...(zmqT ? { zmq: `tcp://${config.server.host}:${zmqPort}`, libzmq: zmqT.libzmqVersion, curve: config.zmq.curve.enabled } : {}),
       devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
       auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s) required`,
     });
-    return new Coordinator(config, router, lifecycleActor, devices, supervisor, grpc, grpcPort, rest, restPort, log, store, inspector, lifecycle);
+    return new Coordinator(config, router, lifecycleActor, devices, supervisor, grpc, grpcPort, rest, restPort, zmqT, zmqPort, log, store, inspector, lifecycle);
   }
 
   /** Graceful: stop accepting, give in-flight requests graceMs, then unload models and stop the engines. */
@@ -131,10 +143,10 @@ export class Coordinator {
       this.log.log('info', 'server.stopping', { graceMs });
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((r) => { timer = setTimeout(() => r('expired'), graceMs); });
-      const drained = Promise.all([this.grpc.close(), this.rest?.close()]).then(() => 'drained' as const);
+      const drained = Promise.all([this.grpc.close(), this.rest?.close(), this.zmq?.close()]).then(() => 'drained' as const);
       const outcome = await Promise.race([drained, expired]);
       clearTimeout(timer);
-      if (outcome === 'expired') await Promise.all([this.grpc.destroy(), this.rest?.destroy()]);
+      if (outcome === 'expired') await Promise.all([this.grpc.destroy(), this.rest?.destroy(), this.zmq?.destroy()]);
       await this.router.close();
       await this.lifecycle.close();
       await this.supervisor.close();
@@ -146,6 +158,7 @@ export class Coordinator {
   }
 
   async destroy(): Promise<void> {
+    await this.zmq?.destroy();
     await this.rest?.destroy();
     await this.grpc.destroy();
     await this.router.destroy();

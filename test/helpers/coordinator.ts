@@ -17,6 +17,8 @@ export interface Harness {
   modelsRoot: string;
   /** http://127.0.0.1:<port> of the REST listener. */
   restUrl: string;
+  /** tcp://127.0.0.1:<port> of the ZMQ ROUTER listener. */
+  zmqUrl: string;
   close(): Promise<void>;
   unary<T = any>(method: string, req: object, o?: { deadlineMs?: number }): Promise<T>;
   /** Collects the streamed chunks; resolves at 'end', rejects on error. */
@@ -30,6 +32,7 @@ export async function startHarness(t: Test, config: Record<string, unknown> = {}
     ...config,
     server: { grpcPort: 0, ...(config.server as object ?? {}) },
     rest: { port: 0, ...(config.rest as object ?? {}) },
+    zmq: { port: 0, ...(config.zmq as object ?? {}) },
   }, { baseDir: dir });
   const coordinator = await Coordinator.start(cfg, { log: silentLogger });
   const client = modelOpsClient(`127.0.0.1:${coordinator.grpcPort}`);
@@ -39,6 +42,7 @@ export async function startHarness(t: Test, config: Record<string, unknown> = {}
   const deadline = (ms = 30_000) => new Date(Date.now() + ms);
   return {
     coordinator, client, dir, modelsRoot: cfg.modelsRoot, close, restUrl: `http://127.0.0.1:${coordinator.restPort}`,
+    zmqUrl: `tcp://127.0.0.1:${coordinator.zmqPort}`,
     unary: (method, req, o = {}) => new Promise((resolve, reject) => {
       client[method](req, { deadline: deadline(o.deadlineMs) }, (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve(res)));
     }),
