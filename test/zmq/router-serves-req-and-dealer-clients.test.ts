@@ -131,3 +131,19 @@ t.test('a write re-sent with the same request_id acts once (Lazy Pirate retries)
   const fresh = await reqOnce(ep, { ...unload, request_id: 'unload-2' });
   t.match(fresh, { status: 'error', code: 'NOT_FOUND' }, 'a new request_id acts again');
 });
+
+t.test('API keys and roles apply on ZMQ as on gRPC and REST', async (t) => {
+  const ADMIN = 'zmq-admin-key-0123456789';
+  const INFER = 'zmq-infer-key-0123456789';
+  const h = await startHarness(t, { auth: { keys: [{ role: 'admin', key: ADMIN }, { role: 'infer', key: INFER }] } });
+  const ep = h.zmqUrl;
+  t.match(await reqOnce(ep, { action: 'health' }), { status: 'ok' }, 'health stays public');
+  t.match(await reqOnce(ep, { action: 'list_models' }), { status: 'error', code: 'UNAUTHENTICATED', message: /requires an API key/ });
+  const wrong = await reqOnce(ep, { action: 'list_models', api_key: 'not-a-key-of-this-server' });
+  t.match(wrong, { status: 'error', code: 'UNAUTHENTICATED' });
+  t.notMatch(JSON.stringify(wrong), /not-a-key-of-this-server/, 'the presented key is not echoed');
+  t.match(await reqOnce(ep, { action: 'infer', api_key: INFER, model: 'moc-demo', prompt: 'hi', max_tokens: 2 }), { status: 'ok' });
+  t.match(await reqOnce(ep, { action: 'list_models', api_key: INFER }), { status: 'ok' });
+  t.match(await reqOnce(ep, { action: 'unload_model', api_key: INFER, name: 'moc-demo' }), { status: 'error', code: 'PERMISSION_DENIED', message: /needs the admin role/ });
+  t.match(await reqOnce(ep, { action: 'load_model', api_key: ADMIN, name: 'moc-demo' }), { status: 'ok', model: { state: 'loaded' } });
+});
