@@ -13,6 +13,7 @@ import {
 } from './mapping.js';
 import { modelOpsService } from './proto.js';
 import type { KeyRing } from '../../auth/keys.js';
+import { authInterceptors } from './auth-interceptor.js';
 
 type Call = grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>;
 
@@ -33,6 +34,7 @@ export class GrpcTransport implements Closeable {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': config.server.maxMessageBytes,
       'grpc.max_send_message_length': config.server.maxMessageBytes,
+      interceptors: authInterceptors(keys),
     });
     this.server.addService(modelOpsService(), {
       Infer: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => this.infer(call, cb),

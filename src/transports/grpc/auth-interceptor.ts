@@ -1,0 +1,55 @@
+/**
+ * API keys and roles on gRPC, as a grpc-js server interceptor: the check runs on the call's metadata before any
+ * handler (and so before the router) sees the call. Credentials: `authorization: Bearer <key>` or `x-api-key: <key>`.
+ * The same KeyRing and action table as REST and ZMQ decide (src/auth), so no transport offers an admin action that
+ * another guards. A method of the service the table does not know is refused (fail closed).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { credentialFrom, type KeyRing } from '../../auth/keys.js';
+import type { Action } from '../../auth/permissions.js';
+import { MocError } from '../../errors.js';
+import { toGrpcError } from './mapping.js';
+
+/** gRPC method → the action its caller's key must allow. */
+export const ACTION_OF_METHOD: Record<string, Action> = {
+  Infer: 'infer',
+  InferStream: 'infer',
+  ListModels: 'list-models',
+  GetDevices: 'devices',
+  WatchModels: 'watch-models',
+  RegisterModel: 'register',
+  LoadModel: 'load',
+  UnloadModel: 'unload',
+  SetAlias: 'set-alias',
+  PinModel: 'pin',
+};
+
+const SERVICE_PREFIX = '/moc.v1.ModelOps/';
+
+function firstString(md: grpc.Metadata, key: string): string | undefined {
+  const v = md.get(key)[0];
+  return v === undefined ? undefined : v.toString();
+}
+
+/** No interceptor at all when no keys are configured (the loopback demo mode): zero cost on the hot path. */
+export function authInterceptors(keys: KeyRing): grpc.ServerInterceptor[] {
+  if (keys.open) return [];
+  const interceptor: grpc.ServerInterceptor = (method, call) => new grpc.ServerInterceptingCall(call, {
+    start: (next) => next({
+      onReceiveMetadata: (metadata, mdNext) => {
+        try {
+          const name = method.path.startsWith(SERVICE_PREFIX) ? method.path.slice(SERVICE_PREFIX.length) : '';
+          const action = Object.hasOwn(ACTION_OF_METHOD, name) ? ACTION_OF_METHOD[name] : undefined;
+          if (!action) throw new MocError('MOC_ERR_NOT_IMPLEMENTED', `method ${method.path} is not one this server authorizes`);
+          keys.check(credentialFrom(firstString(metadata, 'authorization'), firstString(metadata, 'x-api-key')), action);
+          mdNext(metadata);
+        } catch (err) {
+          // The call ends here with the error table's status; the handler never runs.
+          const s = toGrpcError(err);
+          call.sendStatus({ code: s.code ?? grpc.status.UNKNOWN, details: s.details ?? "", metadata: s.metadata ?? null });
+        }
+      },
+    }),
+  });
+  return [interceptor];
+}
