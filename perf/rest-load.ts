@@ -1,0 +1,92 @@
+/**
+ * REST throughput with autocannon, as ratios against baselines measured in the same run:
+ *   - GET /v1/models and POST /v1/infer against the coordinator (its own process, demo model) and against a bare
+ *     uWebSockets.js server (perf/lib/rest-bare-uws.ts: the transport ceiling);
+ *   - POST /v1/infer also against the raw engine in this process (perf/raw-engine.ts: the inference ceiling).
+ * Prints one JSON line.
+ *   npx tsx perf/rest-load.ts [--models-connections 50] [--models-seconds 10] [--infer-connections 32]
+ *                             [--infer-seconds 15] [--max-tokens 8]
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { spawnServer } from './lib/spawn-server.js';
+import { measureRawEngine, PERF_PROMPT } from './raw-engine.js';
+
+const { values } = parseArgs({
+  options: {
+    'models-connections': { type: 'string', default: '50' },
+    'models-seconds': { type: 'string', default: '10' },
+    'infer-connections': { type: 'string', default: '32' },
+    'infer-seconds': { type: 'string', default: '15' },
+    'max-tokens': { type: 'string', default: '8' },
+  },
+});
+const num = (k: keyof typeof values) => Number(values[k]);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+interface Summary { rps: number; p50: number; p90: number; p99: number; requests: number; errors: number; timeouts: number; non2xx: number; statuses: Record<string, number> }
+
+async function cannon(url: string, o: { connections: number; seconds: number; method?: 'GET' | 'POST'; body?: string }): Promise<Summary> {
+  const r = await autocannon({
+    url, connections: o.connections, duration: o.seconds, method: o.method ?? 'GET',
+    ...(o.body ? { body: o.body, headers: { 'content-type': 'application/json' } } : {}),
+  });
+  const statuses: Record<string, number> = {};
+  for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statuses[code] = (s as { count: number }).count;
+  return {
+    rps: Math.round(r.requests.average * 10) / 10, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99,
+    requests: r.requests.total, errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, statuses,
+  };
+}
+
+async function startBare(modelsBytes: number): Promise<{ url: string; stop(): void }> {
+  const proc = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, path.join(here, 'lib', 'rest-bare-uws.ts'), '--models-bytes', String(modelsBytes)],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: proc.stdout! }).once('line', (l) => resolve(JSON.parse(l).port));
+    proc.once('exit', (c) => reject(new Error(`bare uWS exited (${c})`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => { proc.stdin!.end(); proc.kill(); } };
+}
+
+const inferBody = JSON.stringify({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: num('max-tokens'), temperature: 0 });
+
+const server = await spawnServer({ yaml: 'server:\n  grpcPort: 0\nrest:\n  port: 0\nzmq:\n  enabled: false\n' });
+let out: Record<string, unknown>;
+try {
+  const restUrl = String(server.logs.find((l) => l.event === 'server.listening')?.rest);
+  const modelsBytes = (await (await fetch(`${restUrl}/v1/models`)).arrayBuffer()).byteLength;
+  const bare = await startBare(modelsBytes);
+  try {
+    const mc = { connections: num('models-connections'), seconds: num('models-seconds') };
+    const ic = { connections: num('infer-connections'), seconds: num('infer-seconds'), method: 'POST' as const, body: inferBody };
+    await cannon(`${restUrl}/v1/models`, { ...mc, seconds: 2 }); // warm-up: JIT, connections
+    const modelsCoord = await cannon(`${restUrl}/v1/models`, mc);
+    const modelsBare = await cannon(`${bare.url}/v1/models`, mc);
+    const inferCoord = await cannon(`${restUrl}/v1/infer`, ic);
+    const inferBare = await cannon(`${bare.url}/v1/infer`, ic);
+    bare.stop();
+    await server.stop();
+    // The engine alone, same model, prompt, tokens and parallel sequences as the demo model (8).
+    const raw = await measureRawEngine({ concurrency: 8, durationMs: ic.seconds * 1000, maxTokens: num('max-tokens'), threads: 1 });
+    const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+    out = {
+      script: 'perf/rest-load',
+      models: { connections: mc.connections, seconds: mc.seconds, bytes: modelsBytes, coordinator: modelsCoord, bare_uws: modelsBare, ratio_vs_bare: ratio(modelsCoord.rps, modelsBare.rps) },
+      infer: {
+        connections: ic.connections, seconds: ic.seconds, max_tokens: num('max-tokens'),
+        coordinator: inferCoord, bare_uws: inferBare, raw_engine: { rps: raw.rps, p50: raw.p50, p99: raw.p99 },
+        ratio_vs_bare: ratio(inferCoord.rps, inferBare.rps), ratio_vs_raw_engine: ratio(inferCoord.rps, raw.rps),
+      },
+    };
+  } finally {
+    bare.stop();
+  }
+} finally {
+  await server.stop();
+}
+console.log(JSON.stringify(out));
