@@ -287,7 +287,8 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
       inFlight: 0, queued: 0, loadedAt: 0, lastUsedAt: 0, pinned: e?.pinned ?? false, keepAliveMs: e?.keepAliveMs ?? -1, expiresAt: 0,
     };
     return {
-      ...base, pinned: base.pinned || (e?.pinned ?? false),
+      // Clients see the path as they gave it (relative to the models root), never the server's filesystem layout.
+      ...base, path: e?.path ?? path.relative(this.config.modelsRoot, base.path), pinned: base.pinned || (e?.pinned ?? false),
       sha256: e?.sha256 ?? '', architecture: e?.architecture ?? '', parameterCount: e?.parameterCount ?? 0,
       quantization: e?.quantization ?? '', aliases, breaker: this.breakers.get(name)?.state ?? 'closed',
     };

@@ -4,6 +4,7 @@
  * passes model management to Lifecycle. It never blocks: each message is forwarded and answered when its ask
  * settles, with the caller's deadline and cancellation carried through.
  */
+import path from 'node:path';
 import { errors } from '../../src/errors.js';
 import { validate } from '../../src/validate.js';
 import type { Config } from '../../schemas/config.js';
@@ -127,12 +128,14 @@ export class Router implements Behavior<RouterProtocol> {
       const ref = this.devices.get(d.id)!;
       try {
         const s = await ref.ask({ kind: 'status' }, { timeoutMs: Math.min(timeoutMs, 5000) });
-        return { ...s, mailboxDepth: ref.depth, available: true };
+        // Paths relative to the models root, as clients registered them (no server filesystem layout in answers).
+        const models = s.models.map((m) => ({ ...m, path: path.relative(this.config.modelsRoot, m.path) }));
+        return { ...s, models, mailboxDepth: ref.depth, available: true };
       } catch {
         // A restarting device still shows its budget and what it is expected to bring back.
         const reserved = this.routes.reservedOn(d.id);
         return {
-          id: d.id, kind: d.kind, threads: d.threads, models: this.routes.onDevice(d.id),
+          id: d.id, kind: d.kind, threads: d.threads, models: this.routes.onDevice(d.id).map((m) => ({ ...m, path: path.relative(this.config.modelsRoot, m.path) })),
           memory: { hardLimit: d.memory, softLimit: d.softLimit, reserved, free: d.memory - reserved },
           engine: { pid: 0, state: 'restarting', restarts: 0 }, mailboxDepth: ref.depth, available: false,
         };
