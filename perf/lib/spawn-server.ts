@@ -19,12 +19,15 @@ export interface SpawnedServer {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** yaml: config text; `${DIR}` in it is replaced with the temp dir. Default: zero config (no file). */
+/** Every listener on a free port, so a spawned server never collides with a running one (or another test's). */
+export const EPHEMERAL_PORTS = 'server:\n  grpcPort: 0\nrest:\n  port: 0\nzmq:\n  port: 0\n';
+
+/** yaml: config text; `${DIR}` in it is replaced with the temp dir. Default: zero config apart from free ports. */
 export async function spawnServer(o: { yaml?: string; env?: Record<string, string>; startTimeoutMs?: number } = {}): Promise<SpawnedServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'moc-srv-'));
   // tsx resolved from the project, since the server runs with its cwd in a temp dir.
   const args = [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), 'serve'];
-  const yaml = o.yaml ?? 'server:\n  grpcPort: 0\n';
+  const yaml = o.yaml ?? EPHEMERAL_PORTS;
   const file = path.join(dir, 'moc.yaml');
   await writeFile(file, yaml.replaceAll('${DIR}', dir));
   args.push('--config', file);
