@@ -147,3 +147,20 @@ t.test('API keys and roles apply on ZMQ as on gRPC and REST', async (t) => {
   t.match(await reqOnce(ep, { action: 'unload_model', api_key: INFER, name: 'moc-demo' }), { status: 'error', code: 'PERMISSION_DENIED', message: /needs the admin role/ });
   t.match(await reqOnce(ep, { action: 'load_model', api_key: ADMIN, name: 'moc-demo' }), { status: 'ok', model: { state: 'loaded' } });
 });
+
+t.test('overload: a full queue answers BUSY with a retry hint, every request still gets its reply', async (t) => {
+  const h = await startHarness(t, { devices: [{ id: 'cpu0', memory: '1GiB', maxQueue: 1 }] });
+  const d = new zmq.Dealer({ linger: 0, receiveTimeout: 60_000 });
+  d.connect(h.zmqUrl);
+  t.teardown(() => d.close());
+  for (let i = 0; i < 40; i++) {
+    await d.send(['', JSON.stringify({ action: 'infer', request_id: `b${i}`, model: 'moc-demo', prompt: `burst ${i}`, max_tokens: 48, temperature: 0.5, seed: i })]);
+  }
+  const replies: any[] = [];
+  while (replies.length < 40) replies.push(JSON.parse((await d.receive()).at(-1)!.toString()));
+  const busy = replies.filter((r) => r.code === 'BUSY');
+  t.equal(new Set(replies.map((r) => r.request_id)).size, 40, 'forty requests, forty replies');
+  t.ok(busy.length > 0, `${busy.length} answered BUSY`);
+  t.ok(busy.every((r) => r.retryable === true && r.retry_after_ms > 0 && /retry after/.test(r.message)), 'with a retry hint');
+  t.equal(replies.filter((r) => r.status === 'ok').length + busy.length, 40, 'the rest were served');
+});
