@@ -142,6 +142,11 @@ export const ModelSpec = Type.Object({
   keepAliveMs: Type.Integer(),
   /** Pinned models never expire and are never evicted. */
   pinned: Type.Boolean(),
+  /**
+   * What the catalog recorded of the file (models root, size, mtime): the engine opens the file once, checks it is
+   * still a regular file inside `root` with this size and mtime, and loads from that open descriptor.
+   */
+  file: Type.Optional(Type.Object({ root: Type.String(), bytes: Type.Integer(), mtimeMs: Type.Number() })),
 });
 export type ModelSpec = Static<typeof ModelSpec>;
 
