@@ -24,6 +24,8 @@ export const DEFAULT_TEMPERATURE = 0.8;
 export class Router implements Behavior<RouterProtocol> {
   private readonly promptLimit: number;
   private requestSeq = 0;
+  /** Inferences waiting for a load on demand: bounded like a mailbox (server.mailboxCapacity), BUSY past it. */
+  private waitingForLoad = 0;
 
   constructor(
     private readonly config: Config,
@@ -88,8 +90,13 @@ export class Router implements Behavior<RouterProtocol> {
     const servable = route && (route.state === 'loaded' || route.state === 'loading');
     if (!servable) {
       if (r.require_loaded || !this.catalog.isRegistered(name)) throw errors.modelNotFound(r.model, this.routes.names());
-      // Load on demand (coalesced with any load of the same model), then run.
+      // Load on demand (coalesced with any load of the same model), then run. The waiters sit outside every
+      // mailbox while the load runs, so they get a bound of their own.
+      const capacity = this.config.server.mailboxCapacity;
+      if (this.waitingForLoad >= capacity) throw errors.busy(`requests waiting for a model to load`, capacity, 500);
+      this.waitingForLoad++;
       this.lifecycle.ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal })
+        .finally(() => { this.waitingForLoad--; })
         .then(() => this.dispatch(env, r, name), (e) => env.fail(e));
       return;
     }

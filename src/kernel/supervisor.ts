@@ -45,7 +45,10 @@ export class Supervisor implements Closeable {
   private readonly children: Running[] = [];
   private restarts: number[] = [];
   private stopping = false;
+  private force = false;
   private escalated = false;
+  /** Restarts whose start() is running: stopAll waits for them, and they stop what they started (no leaked worker). */
+  private readonly starting = new Set<Promise<unknown>>();
 
   constructor(readonly name: string, private readonly specs: ChildSpec[], private readonly opts: SupervisorOptions) {}
 
@@ -87,13 +90,21 @@ export class Supervisor implements Closeable {
     await new Promise((res) => setTimeout(res, delay));
     if (this.stopping) return;
     r.incarnation++;
-    try {
-      r.handle = await r.spec.start(r.incarnation);
+    // Keep or stop the new incarnation in one place: if shutdown began while it was starting, it is stopped at once.
+    const started = r.spec.start(r.incarnation).then(async (handle) => {
+      if (this.stopping) return void (await this.stopChild(r.spec, handle, this.force));
+      r.handle = handle;
       this.watch(r);
       this.opts.onRestart?.(r.spec.id, reason, r.incarnation);
+    });
+    const tracked = started.catch(() => {});
+    this.starting.add(tracked);
+    void tracked.finally(() => this.starting.delete(tracked));
+    try {
+      await started;
     } catch (err) {
       // A restart that fails to start counts as one more crash of the same child.
-      await this.restart(r, `restart failed: ${(err as Error).message}`);
+      if (!this.stopping) await this.restart(r, `restart failed: ${(err as Error).message}`);
     }
   }
 
@@ -106,17 +117,23 @@ export class Supervisor implements Closeable {
 
   private async stopAll(force: boolean): Promise<void> {
     this.stopping = true;
+    this.force ||= force;
+    // A restart caught mid-start stops its new incarnation itself (see restart); wait for that too.
+    await Promise.all([...this.starting]);
     for (const r of [...this.children].reverse()) {
       const h = r.handle;
       r.handle = null;
-      if (!h) continue;
-      if (force) { await h.destroy(); continue; }
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), r.spec.shutdownMs); });
-      const outcome = await Promise.race([h.close().then(() => 'closed' as const), timedOut]);
-      clearTimeout(timer);
-      if (outcome === 'timeout') await h.destroy(new Error(`${r.spec.id} did not stop within ${r.spec.shutdownMs} ms`));
+      if (h) await this.stopChild(r.spec, h, force);
     }
+  }
+
+  private async stopChild(spec: ChildSpec, h: ChildHandle, force: boolean): Promise<void> {
+    if (force) return h.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), spec.shutdownMs); });
+    const outcome = await Promise.race([h.close().then(() => 'closed' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') await h.destroy(new Error(`${spec.id} did not stop within ${spec.shutdownMs} ms`));
   }
 
   close(): Promise<void> { return this.stopAll(false); }

@@ -25,7 +25,7 @@ export async function startWorkerChild<P extends Protocol>(ref: WorkerRef<P>, o:
   const exited = new Promise<ExitInfo>((resolve) => {
     worker.once('exit', (code) => {
       const reason = lastError ? `crashed: ${lastError.message}` : `exited with code ${code}`;
-      ref.detach(asked ? 'is stopped' : `is restarting (${reason})`);
+      ref.detach(asked ? 'is stopped' : `is restarting (${reason})`, worker);
       resolve({ normal: asked, reason });
     });
   });

@@ -41,8 +41,13 @@ export class WorkerRef<P extends Protocol> implements ActorRef<P> {
     worker.on('message', this.listener);
   }
 
-  /** The worker died or is being replaced: everything it held fails retryably, new asks fail fast until attach(). */
-  detach(reason: string): void {
+  /**
+   * The worker died or is being replaced: everything it held fails retryably, new asks fail fast until attach().
+   * `from` names the worker that went away: a late exit of an old incarnation (one whose start timed out) must not
+   * detach the incarnation attached after it.
+   */
+  detach(reason: string, from?: Worker): void {
+    if (from && this.worker !== from) return;
     this.worker?.off('message', this.listener);
     this.worker = null;
     this.downReason = reason;
