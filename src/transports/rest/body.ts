@@ -3,33 +3,40 @@
  * valid during the callback, so each chunk is copied. onData must be attached in the handler's synchronous part
  * (later, the data is gone): readBody is called before any await.
  */
-import type { HttpResponse } from 'uWebSockets.js';
 import { errors, type MocError } from '../../errors.js';
+import type { Exchange } from './exchange.js';
 
 export interface BodyResult { ok: true; body: Buffer }
 export interface BodyRefused { ok: false; error: MocError }
 
 /**
- * Resolves with the whole body, or with a refusal as soon as it passes `limit` bytes (the rest is not buffered).
- * Never resolves when the client aborts: the exchange's abort handling answers nothing then.
+ * Resolves with the whole body, or with a refusal as soon as it passes `limit` bytes (the rest is not buffered),
+ * or with MOC_ERR_CANCELLED when the client hangs up mid-body: a promise left pending would keep the request
+ * in flight forever and hold graceful shutdown for its whole grace.
  */
-export function readBody(res: HttpResponse, limit: number): Promise<BodyResult | BodyRefused> {
+export function readBody(ex: Exchange, limit: number): Promise<BodyResult | BodyRefused> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let refused = false;
-    res.onData((chunk, isLast) => {
-      if (refused) return;
+    let settled = false; // resolved (whole body, refusal or hang-up): later chunks are dropped
+    ex.onAbort(() => {
+      if (settled) return;
+      settled = true;
+      chunks.length = 0;
+      resolve({ ok: false, error: errors.cancelled('the request (the client closed the connection during the upload)') });
+    });
+    ex.res.onData((chunk, isLast) => {
+      if (settled) return;
       size += chunk.byteLength;
       if (size > limit) {
-        refused = true;
+        settled = true;
         chunks.length = 0;
         resolve({ ok: false, error: errors.tooLarge('the request body', `over ${limit}`, limit, 'rest.maxBodyBytes') });
         return;
       }
       // Copy: uWS reuses the chunk's memory once this callback returns.
       chunks.push(Buffer.from(chunk.slice(0)));
-      if (isLast) resolve({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+      if (isLast) { settled = true; resolve({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) }); }
     });
   });
 }

@@ -36,6 +36,8 @@ export class Exchange {
   private readonly ac = new AbortController();
   readonly signal = this.ac.signal;
   private readonly abortHandlers: (() => void)[] = [];
+  /** Set while a streamed body (SSE) is going out: ends it with an in-band error, since the status line is gone. */
+  streamFail: ((err: unknown) => void) | null = null;
 
   constructor(
     readonly res: HttpResponse,
@@ -46,9 +48,27 @@ export class Exchange {
   ) {
     res.onAborted(() => {
       this.aborted = true;
-      this.ac.abort();
-      for (const h of this.abortHandlers) h();
+      this.cancel();
     });
+  }
+
+  /**
+   * Stop the work behind this exchange (router ask, generation, body read), as a client abort does. The server
+   * calls it itself at shutdown, after answering: the answer is out, so nothing will be written any more.
+   */
+  cancel(): void {
+    if (this.ac.signal.aborted) return;
+    this.ac.abort();
+    for (const h of this.abortHandlers) h();
+  }
+
+  /** Answer now with `err` however far the answer got: an in-band SSE error once streaming, a JSON error before. */
+  interrupt(err: unknown, retryAfterSeconds: number): void {
+    if (!this.open) return;
+    this.closeConnection = true;
+    if (this.streamFail) this.streamFail(err);
+    else if (!this.started) this.error(err, retryAfterSeconds);
+    else { this.finished = true; this.res.close(); } // headers out, no way to end in-band: only a cut is left
   }
 
   get open(): boolean { return !this.aborted && !this.finished; }

@@ -7,8 +7,9 @@
  *
  * Errors come from the one error table as `{ "error": { code, message, details } }`. Handlers never throw into uWS:
  * an exception there would take the process down, so each request runs inside one try/catch that answers 500.
- * close() stops accepting (the listen socket closes) and resolves once in-flight requests have answered;
- * destroy() cuts them.
+ * close() stops accepting (the listen socket closes) and resolves once in-flight requests have answered (a client
+ * that hangs up, even mid-body, is no longer in flight); destroy() answers them all at once with a retryable
+ * MOC_ERR_UNAVAILABLE (in-band for a started SSE stream), cancels their work and closes every connection.
  */
 import uWS, { type HttpRequest, type HttpResponse, type us_listen_socket } from 'uWebSockets.js';
 import { errors, MocError, toMocError } from '../../errors.js';
@@ -45,6 +46,7 @@ export class RestTransport implements Closeable {
   private readonly app: uWS.TemplatedApp;
   private listenSocket: us_listen_socket | null = null;
   private closing = false;
+  private destroyed = false;
   private readonly inFlight = new Set<Exchange>();
   private drained: (() => void) | null = null;
   private readonly corsAny: boolean;
@@ -121,7 +123,7 @@ export class RestTransport implements Closeable {
         ex.closeConnection = true;
         throw errors.tooLarge('the request body', declared, this.config.rest.maxBodyBytes, 'rest.maxBodyBytes');
       }
-      const body = hasBody ? readBody(res, this.config.rest.maxBodyBytes) : null;
+      const body = hasBody ? readBody(ex, this.config.rest.maxBodyBytes) : null;
       this.track(ex);
       this.serve(ex, incoming, body).catch((err) => this.fail(ex, err)).finally(() => this.untrack(ex));
     } catch (err) {
@@ -252,14 +254,27 @@ export class RestTransport implements Closeable {
     return new Promise((resolve) => { this.drained = resolve; });
   }
 
-  /** Now: cut every in-flight request's connection (their generations are cancelled by the abort). */
+  /**
+   * Now: answer every in-flight request with a retryable MOC_ERR_UNAVAILABLE (an `event: error` that ends a started
+   * SSE stream, a 503 JSON error otherwise), close their connections, and cancel their work. A clean retryable end
+   * tells the client to go to another replica; a cut socket would look like a crash.
+   */
   async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
     this.closing = true;
     if (this.listenSocket) { uWS.us_listen_socket_close(this.listenSocket); this.listenSocket = null; }
+    const retry = this.config.rest.retryAfterSeconds;
+    const err = errors.unavailable('the server is shutting down: retry on another replica, or here after the restart', retry * 1000);
     for (const ex of this.inFlight) {
-      if (ex.open) { ex.finished = true; ex.res.close(); }
+      ex.interrupt(err, retry);
+      ex.cancel();
     }
     this.inFlight.clear();
     this.drained?.();
+    // uWS flushes corked writes on its next loop turn; closing before that would drop the answers just written.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Then every connection, idle keep-alive ones too (this build has App.close(), absent from its typings).
+    (this.app as unknown as { close?: () => void }).close?.();
   }
 }

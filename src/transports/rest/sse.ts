@@ -22,6 +22,7 @@ export class SseStream {
 
   start(): void {
     if (!this.ex.open) return;
+    this.ex.streamFail = (err) => this.fail(err);
     this.ex.res.cork(() => {
       this.ex.writeHead(200, 'text/event-stream; charset=utf-8', [['x-accel-buffering', 'no'], ['connection', 'keep-alive']]);
       // A comment line flushes the headers at once, so the client knows the stream is accepted before the first token.
@@ -39,7 +40,9 @@ export class SseStream {
     if (!this.ex.open) return;
     this.ex.res.cork(() => {
       this.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
-      if (this.ex.open) this.ex.res.end(undefined, this.ex.closeConnection);
+      // Never end(…, closeConnection) here: once the body is chunked, uWS 20.30 writes its `Connection: close`
+      // header into the body and breaks the chunk framing. Whoever wants the connection closed closes it after.
+      if (this.ex.open) this.ex.res.end();
     });
     this.ex.finished = true;
   }
