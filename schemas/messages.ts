@@ -6,6 +6,17 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ModelName, DeviceId } from './config.js';
 
+/**
+ * Idle time before a model is unloaded, in ms. Capped at the largest delay a Node timer holds (2^31−1 ms): a longer
+ * one fires after 1 ms, so a client asking for "30 days" would unload the model at once. -1 means never.
+ * The description is appended to the validation error (src/validate.ts), so a refusal says what to send instead.
+ */
+export const MAX_KEEP_ALIVE_MS = 2147483647;
+const KeepAliveMs = Type.Integer({
+  minimum: -1, maximum: MAX_KEEP_ALIVE_MS,
+  description: 'idle ms before unloading: 0 unloads after each request; at most 2147483647 (about 24.8 days); use -1 to keep the model loaded forever',
+});
+
 /** What a client may send for an inference, transport-neutral (gRPC and REST map their fields onto this). */
 export const InferRequest = Type.Object({
   model: ModelName,
@@ -17,8 +28,8 @@ export const InferRequest = Type.Object({
   request_id: Type.Optional(Type.String({ maxLength: 128 })),
   /** Higher runs first when a model's sequences are all busy. */
   priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100 })),
-  /** Sets the model's idle expiry from this request on (ms; 0 unloads after it; negative: never). */
-  keep_alive_ms: Type.Optional(Type.Integer({ minimum: -1 })),
+  /** Sets the model's idle expiry from this request on (ms; 0 unloads after it; -1: never). */
+  keep_alive_ms: Type.Optional(KeepAliveMs),
   /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
   require_loaded: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
@@ -33,8 +44,8 @@ export const RegisterRequest = Type.Object({
   context_size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1048576 })),
   sequences: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
   pinned: Type.Optional(Type.Boolean()),
-  /** Idle time before unloading; negative: never; 0: unload after each request. */
-  keep_alive_ms: Type.Optional(Type.Integer({ minimum: -1 })),
+  /** Idle time before unloading; -1: never; 0: unload after each request. */
+  keep_alive_ms: Type.Optional(KeepAliveMs),
   preload: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });
 export type RegisterRequest = Static<typeof RegisterRequest>;
@@ -47,7 +58,7 @@ export const LoadRequest = Type.Object({
   context_size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1048576 })),
   sequences: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
   pinned: Type.Optional(Type.Boolean()),
-  keep_alive_ms: Type.Optional(Type.Integer({ minimum: -1 })),
+  keep_alive_ms: Type.Optional(KeepAliveMs),
 }, { additionalProperties: false });
 export type LoadRequest = Static<typeof LoadRequest>;
 
