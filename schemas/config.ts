@@ -45,7 +45,7 @@ export const ModelConfig = Type.Object({
   preload: Type.Boolean({ default: true }),
   pinned: Type.Boolean({ default: false }),
   /** Idle time before unloading; -1 (default for configured models): never. */
-  keepAliveMs: Type.Integer({ minimum: -1, default: -1 }),
+  keepAliveMs: Type.Integer({ minimum: -1, maximum: 2147483647, default: -1 }),
 }, { additionalProperties: false });
 
 export const ConfigSchema = Type.Object({
@@ -133,7 +133,7 @@ export const ConfigSchema = Type.Object({
   }, { additionalProperties: false, default: {} }),
   lifecycle: Type.Object({
     /** Keep-alive of models registered or loaded at run time without one (Ollama's default: 5 minutes). */
-    defaultKeepAliveMs: Type.Integer({ minimum: -1, default: 300_000 }),
+    defaultKeepAliveMs: Type.Integer({ minimum: -1, maximum: 2147483647, default: 300_000 }),
     /** Consecutive load failures that open a model's circuit breaker (loads then fail fast). */
     breakerFailures: Type.Integer({ minimum: 1, default: 3 }),
     /** Time an open breaker waits before one trial load (half-open). */
