@@ -21,24 +21,36 @@ import type { Behavior, Envelope } from '../../src/kernel/types.js';
 import type { Store } from '../../src/store/store.js';
 import type { DeviceRef } from '../device/index.js';
 import { Breaker } from './breaker.js';
-import { resolveModelPath } from './model-path.js';
+import { recheckModelFile } from './file-check.js';
+import { realModelsRoot, resolveModelPath, ROOT_HINT } from './model-path.js';
 import { planPlacement } from './placement.js';
 import { RouteTable } from './route-table.js';
 
 /** What the lifecycle needs of the GGUF inspector (src/model/inspector.ts): runs on a piscina pool. */
 export interface Inspector {
-  inspect(file: string): Promise<{ sha256: string; bytes: number; header: { architecture: string; parameterCount: number; quantization: string; contextLength?: number } }>;
+  /** opts.root: messages name the file relative to it; opts.headerOnly: no sha256 (''), for the re-check at load. */
+  inspect(file: string, opts?: { root?: string; headerOnly?: boolean }): Promise<{ sha256: string; bytes: number; header: { architecture: string; parameterCount: number; quantization: string; contextLength?: number } }>;
 }
 
 const STATUS_TIMEOUT_MS = 5000;
 
+// Models and aliases share one namespace: a name is one or the other, never both.
+const nameIsAlias = (name: string) => errors.invalidArgument('name', `'${name}' is an alias; pick another model name`);
+const aliasIsModel = (alias: string) =>
+  errors.invalidArgument('alias', `'${alias}' is a model name; an alias needs a name of its own`);
+const targetNotFound = (target: string) =>
+  new MocError('MOC_ERR_MODEL_NOT_FOUND', `alias target '${target}' is not registered`, { model: target });
+
 export class Lifecycle implements Behavior<LifecycleProtocol> {
   readonly routes = new RouteTable();
   private readonly catalog = new Map<string, CatalogEntry>();
-  private readonly loads = new Map<string, Promise<ModelView>>();
+  /** Running loads by model, with the device each asked for (undefined: placement chooses). */
+  private readonly loads = new Map<string, { device: string | undefined; done: Promise<ModelView> }>();
   private readonly breakers = new Map<string, Breaker>();
   private readonly watchers = new Set<(m: ModelView) => void>();
   private placementLock: Promise<unknown> = Promise.resolve();
+  /** The models root with symlinks resolved, as last seen (refreshed at every load): ModelSpec.file.root. */
+  private realRoot: string;
 
   constructor(
     private readonly config: Config,
@@ -46,6 +58,7 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     private readonly store: Store,
     private readonly inspector: Inspector,
   ) {
+    this.realRoot = path.resolve(config.modelsRoot);
     for (const e of store.listModels()) this.catalog.set(e.name, e);
     for (const [alias, target] of store.listAliases()) this.routes.aliases.set(alias, target);
   }
@@ -75,12 +88,17 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
   /** What a (re)started device should hold: what it reported as loading or loaded before it went down. */
   desiredModels(device: string): ModelSpec[] {
     return this.routes.onDevice(device).filter((m) => m.state === 'loaded' || m.state === 'loading')
-      .map((m) => ({ name: m.name, path: m.path, contextSize: m.contextSize, sequences: m.sequences, keepAliveMs: m.keepAliveMs, pinned: m.pinned }));
+      .map((m) => {
+        const e = this.catalog.get(m.name);
+        // The engine re-checks the file against what the catalog recorded, as at every load.
+        const file = e ? { file: { root: this.realRoot, bytes: e.bytes, mtimeMs: e.mtimeMs } } : {};
+        return { name: m.name, path: m.path, contextSize: m.contextSize, sequences: m.sequences, keepAliveMs: m.keepAliveMs, pinned: m.pinned, ...file };
+      });
   }
 
   receive(env: Envelope<LifecycleProtocol>): void {
     const msg = env.msg;
-    const answer = <T>(p: Promise<T>) => { p.then((r) => env.reply(r as never), (e) => env.fail(e)); };
+    const answer = <T>(p: Promise<T>) => { p.then((r) => env.reply(r as never), (e) => env.fail(this.withoutRoot(e))); };
     switch (msg.kind) {
       case 'register': return answer(this.register(msg.request));
       case 'load': return answer(this.load(msg.request));
@@ -97,7 +115,9 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
   // ---- catalog ----
 
   async register(r: RegisterRequest, defaults: { keepAliveMs?: number } = {}): Promise<ModelView> {
-    if (this.routes.aliases.has(r.name)) throw errors.invalidArgument('name', `'${r.name}' is an alias; pick another model name`);
+    // An early answer only: the store re-checks inside its write transaction, which is what holds against a
+    // concurrent setAlias (this check and the write below are separated by awaits).
+    if (this.routes.aliases.has(r.name)) throw nameIsAlias(r.name);
     const file = await resolveModelPath(this.config.modelsRoot, r.path);
     const existing = this.catalog.get(r.name);
     const live = this.routes.lookup(r.name);
@@ -111,7 +131,7 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     const st = await stat(file);
     // An unchanged file (same path, size, mtime) keeps its inspection: no re-hash of a large file at every start.
     const same = existing && existing.path === r.path && existing.bytes === st.size && existing.mtimeMs === st.mtimeMs;
-    const facts = same ? existing : await this.inspect(r.name, file);
+    const facts = same ? existing : await this.inspect(r.name, file, await realModelsRoot(this.config.modelsRoot));
     const entry: CatalogEntry = {
       name: r.name, path: r.path, sha256: facts.sha256, bytes: facts.bytes, mtimeMs: st.mtimeMs,
       architecture: facts.architecture, parameterCount: facts.parameterCount, quantization: facts.quantization,
@@ -125,15 +145,17 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
       registeredAt: existing?.registeredAt ?? Date.now(),
     };
     if (entry.device && !this.devices.has(entry.device)) throw errors.deviceNotFound(entry.device, [...this.devices.keys()]);
-    await this.store.putModel(entry); // acknowledged only once committed
+    if (!(await this.store.putModel(entry))) throw nameIsAlias(r.name); // acknowledged only once committed
     this.catalog.set(entry.name, entry);
+    // Registering again is how a refused (changed or broken) file gets fixed: its past failures no longer count.
+    if (!same) this.breakers.delete(entry.name);
     const view = this.view(entry.name);
     this.emit(view);
     return view;
   }
 
-  private async inspect(name: string, file: string) {
-    const r = await this.inspector.inspect(file);
+  private async inspect(name: string, file: string, root: string) {
+    const r = await this.inspector.inspect(file, { root });
     return {
       sha256: r.sha256, bytes: r.bytes, architecture: r.header.architecture, parameterCount: r.header.parameterCount,
       quantization: r.header.quantization, trainContextLength: r.header.contextLength ?? 0, name,
@@ -156,28 +178,40 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     return this.ensureLoaded(name, { ...(r.device ? { device: r.device } : {}) });
   }
 
-  /** Load the catalog entry unless loaded; concurrent calls for one model share one load. */
+  /**
+   * Load the catalog entry unless loaded; concurrent calls for one model share one load, if they agree on the
+   * device. A call asking for another device than the running load's waits for it to end, then tries again: it
+   * is refused (placeAndLoad: already loaded elsewhere) unless that load failed or landed where it asked.
+   */
   ensureLoaded(name: string, o: { device?: string }): Promise<ModelView> {
     const entry = this.catalog.get(name);
     if (!entry) return Promise.reject(errors.modelNotFound(name, this.routes.names()));
     const current = this.routes.lookup(name);
     if (current?.state === 'loaded' && (!o.device || o.device === current.device)) return Promise.resolve(this.view(name));
-    let p = this.loads.get(name);
-    if (!p) {
-      p = this.doLoad(entry, o.device ?? entry.device).finally(() => this.loads.delete(name));
-      this.loads.set(name, p);
+    const running = this.loads.get(name);
+    if (running) {
+      if (!o.device || o.device === running.device) return running.done;
+      return running.done.then(() => {}, () => {}).then(() => this.ensureLoaded(name, o));
     }
-    return p;
+    const device = o.device ?? entry.device;
+    const done = this.doLoad(entry, device).finally(() => this.loads.delete(name));
+    this.loads.set(name, { device, done });
+    return done;
   }
 
   private async doLoad(entry: CatalogEntry, wanted: string | undefined): Promise<ModelView> {
     const breaker = this.breakerOf(entry.name);
     breaker.admit(entry.name);
-    const spec: ModelSpec = {
-      name: entry.name, path: path.join(this.config.modelsRoot, entry.path), contextSize: entry.contextSize,
-      sequences: entry.sequences, keepAliveMs: entry.keepAliveMs, pinned: entry.pinned,
-    };
     try {
+      // The path may name another file than the one registered (re-pointed link, rewritten file): checked again
+      // here, before any device sees it; the engine checks `file` once more on the descriptor it loads from.
+      const { root } = await recheckModelFile(this.config.modelsRoot, entry, { inspect: (f, o) => this.inspector.inspect(f, o) });
+      this.realRoot = root;
+      const spec: ModelSpec = {
+        name: entry.name, path: path.join(this.config.modelsRoot, entry.path), contextSize: entry.contextSize,
+        sequences: entry.sequences, keepAliveMs: entry.keepAliveMs, pinned: entry.pinned,
+        file: { root, bytes: entry.bytes, mtimeMs: entry.mtimeMs },
+      };
       // Placement decisions are serialized: two loads must not both count the same free bytes.
       const run = this.placementLock.then(() => this.placeAndLoad(spec, wanted));
       this.placementLock = run.catch(() => {});
@@ -236,13 +270,16 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
    * routed before the switch reach the old model's device ahead of its unload (one ordered mailbox), so none fail.
    */
   private async setAlias(alias: string, target: string): Promise<AliasInfo> {
-    if (this.catalog.has(alias)) throw errors.invalidArgument('alias', `'${alias}' is a model name; an alias needs a name of its own`);
-    if (!this.catalog.has(target)) throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `alias target '${target}' is not registered`, { model: target });
+    // Early answers; the store checks both again inside its write transaction (see register).
+    if (this.catalog.has(alias)) throw aliasIsModel(alias);
+    if (!this.catalog.has(target)) throw targetNotFound(target);
     const previous = this.routes.aliases.get(alias) ?? '';
     if (previous === target) return { alias, target, previous };
     const oldServing = previous !== '' && this.routes.lookup(previous)?.state === 'loaded';
     if (oldServing) await this.ensureLoaded(target, {});
-    await this.store.setAlias(alias, target);
+    if (!(await this.store.setAlias(alias, target))) {
+      throw this.store.getModel(alias) ? aliasIsModel(alias) : targetNotFound(target);
+    }
     this.routes.aliases.set(alias, target);
     this.emit(this.view(target));
     const stillUsed = [...this.routes.aliases.values()].includes(previous);
@@ -295,6 +332,20 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
   }
 
   private emit(v: ModelView): void { for (const w of this.watchers) w(v); }
+
+  /**
+   * Last line of defence for answers: paths relative to the models root, never the server's absolute layout. The
+   * checks above word their own messages so; this catches what others (the engine) pass on with the root in it.
+   */
+  private withoutRoot(err: unknown): MocError {
+    const e = toMocError(err);
+    const roots = [...new Set([this.realRoot, path.resolve(this.config.modelsRoot)])].sort((a, b) => b.length - a.length);
+    const clean = (v: string) => roots.reduce((s, r) => s.split(r + path.sep).join('').split(r).join(ROOT_HINT), v);
+    const message = clean(e.message);
+    const details = Object.fromEntries(Object.entries(e.details).map(([k, v]) => [k, typeof v === 'string' ? clean(v) : v]));
+    if (message === e.message && Object.entries(details).every(([k, v]) => v === e.details[k])) return e;
+    return new MocError(e.code, message, details);
+  }
 
   private breakerOf(name: string): Breaker {
     let b = this.breakers.get(name);

@@ -175,21 +175,31 @@ function readTensorInfo(r: Reader, i: number, alignment: number): TensorInfo {
   return { name, ne0: dims[0]!, elements, type, offset };
 }
 
-export function parseGgufHeader(filePath: string): GgufHeader {
+/**
+ * `shown` is how messages name the file (callers pass it relative to the models root, so answers do not reveal the
+ * server's layout); it defaults to the path itself.
+ */
+export function parseGgufHeader(filePath: string, shown = filePath): GgufHeader {
   let fd: number;
   try {
     fd = openSync(filePath, 'r');
   } catch (err) {
-    throw new MocError('MOC_ERR_LOAD_FAILED', `cannot open ${filePath}: ${(err as Error).message}`, { path: filePath });
+    throw new MocError('MOC_ERR_LOAD_FAILED', `cannot open ${shown}: ${ioProblem(err)}`, { path: shown });
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new MocError('MOC_ERR_LOAD_FAILED', `${filePath} is not a regular file`, { path: filePath });
-    if (st.size === 0) throw loadFailed(filePath, 'the file is empty');
-    return parse(new Reader(fd, st.size, filePath));
+    if (!st.isFile()) throw new MocError('MOC_ERR_LOAD_FAILED', `${shown} is not a regular file`, { path: shown });
+    if (st.size === 0) throw loadFailed(shown, 'the file is empty');
+    return parse(new Reader(fd, st.size, shown));
   } finally {
     closeSync(fd);
   }
+}
+
+/** An I/O error without the path Node appends ("ENOENT: no such file or directory, open '/abs/x'"). */
+export function ioProblem(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/, \w+ '.*'$/s, '');
 }
 
 function parse(r: Reader): GgufHeader {

@@ -2,12 +2,13 @@
  * The GGUF inspector: a small piscina pool running inspect-task (header validation + sha256) off the actor
  * threads. Bounded: a full queue answers MOC_ERR_BUSY at once. close() lets queued inspections finish.
  */
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { siblingEntry } from '../entry.js';
 import { errors, MocError, toMocError } from '../errors.js';
 import type { GgufHeader } from './gguf-header.js';
-import type { InspectResult } from './inspect-task.js';
+import type { InspectResult, InspectTask } from './inspect-task.js';
 
 const TASK = siblingEntry(import.meta.url, './inspect-task');
 // Built code loads dist/.../inspect-task.js as is. From .ts sources each worker gets tsx's loader through --import,
@@ -35,14 +36,19 @@ export class ModelInspector {
     this.pool.on('error', (err: Error) => process.emitWarning(err));
   }
 
-  async inspect(path: string, opts: { signal?: AbortSignal } = {}): Promise<Inspection> {
+  /**
+   * opts.root: messages name the file relative to it (the models root); opts.headerOnly: validate the header
+   * without hashing (sha256 '').
+   */
+  async inspect(path: string, opts: { signal?: AbortSignal; root?: string; headerOnly?: boolean } = {}): Promise<Inspection> {
     if (this.closed) throw errors.unavailable('the model inspector is shut down');
     if (this.pool.queueSize >= this.maxQueue) throw errors.busy('the model inspection queue', this.maxQueue, 1000);
+    const task: InspectTask = { path, ...(opts.root ? { root: opts.root } : {}), ...(opts.headerOnly ? { headerOnly: true } : {}) };
     let result: InspectResult;
     try {
-      result = (await this.pool.run({ path }, opts.signal ? { signal: opts.signal } : {})) as InspectResult;
+      result = (await this.pool.run(task, opts.signal ? { signal: opts.signal } : {})) as InspectResult;
     } catch (err) {
-      if (opts.signal?.aborted) throw errors.cancelled(`the inspection of ${path}`);
+      if (opts.signal?.aborted) throw errors.cancelled(`the inspection of ${opts.root ? relative(opts.root, path) : path}`);
       if (this.closed) throw errors.unavailable('the model inspector shut down during the inspection');
       throw toMocError(err);
     }

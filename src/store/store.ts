@@ -31,16 +31,29 @@ export class Store {
   getModel(name: string): CatalogEntry | undefined { return this.models.get(name); }
   listAliases(): [string, string][] { return [...this.aliases.getRange()].map((e) => [e.key, e.value]); }
 
-  putModel(entry: CatalogEntry): Promise<void> {
-    return this.write(() => { this.models.put(entry.name, entry); return { type: 'model.registered', at: Date.now(), entry }; });
-  }
-
-  removeModel(name: string): Promise<void> {
-    return this.write(() => { this.models.remove(name); return { type: 'model.removed', at: Date.now(), name }; });
-  }
-
-  setAlias(alias: string, target: string): Promise<void> {
+  /**
+   * Upsert a catalog entry. Resolves false, with nothing written, when the name is an alias: models and aliases
+   * share one namespace, and only a check inside the write transaction holds against a concurrent setAlias.
+   */
+  putModel(entry: CatalogEntry): Promise<boolean> {
     return this.write(() => {
+      if (this.aliases.get(entry.name) !== undefined) return null;
+      this.models.put(entry.name, entry);
+      return { type: 'model.registered', at: Date.now(), entry };
+    });
+  }
+
+  async removeModel(name: string): Promise<void> {
+    await this.write(() => { this.models.remove(name); return { type: 'model.removed', at: Date.now(), name }; });
+  }
+
+  /**
+   * Point an alias at a model. Resolves false, with nothing written, when the alias is a model name or the target
+   * is not a model (checked inside the write transaction, as putModel does).
+   */
+  setAlias(alias: string, target: string): Promise<boolean> {
+    return this.write(() => {
+      if (this.models.get(alias) !== undefined || this.models.get(target) === undefined) return null;
       const previous = this.aliases.get(alias) ?? null;
       this.aliases.put(alias, target);
       return { type: 'alias.set', at: Date.now(), alias, target, previous };
@@ -52,13 +65,18 @@ export class Store {
     return [...this.events.getRange({ start: fromSeq })].map((e) => ({ seq: e.key, event: e.value }));
   }
 
-  /** Apply a change and append its event in one transaction; resolves once committed to disk. */
-  private async write(change: () => StoreEvent): Promise<void> {
-    await this.root.transaction(() => {
+  /**
+   * Apply a change and append its event in one transaction; resolves once committed to disk: true, or false when
+   * the change refused itself (returned null) and nothing was written.
+   */
+  private write(change: () => StoreEvent | null): Promise<boolean> {
+    return this.root.transaction(() => {
       const event = change();
+      if (!event) return false;
       // Sequence read inside the write transaction: LMDB serializes writers, also across processes.
       const last = [...this.events.getKeys({ reverse: true, limit: 1 })][0] ?? 0;
       this.events.put(last + 1, event);
+      return true;
     });
   }
 
