@@ -56,6 +56,12 @@ export const ConfigSchema = Type.Object({
     maxMessageBytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
     /** Router mailbox: requests admitted but not yet handed to a device. */
     mailboxCapacity: Type.Integer({ minimum: 1, default: 4096 }),
+    /**
+     * gRPC keepalive pings to idle connections, and how long one may go unanswered before the connection is dropped.
+     * They also reclaim connections Node's http2 abandoned silently (a header field over 64 KiB; see grpc/server.ts).
+     */
+    grpcKeepaliveMs: Type.Integer({ minimum: 1000, default: 15_000 }),
+    grpcKeepaliveTimeoutMs: Type.Integer({ minimum: 1000, default: 10_000 }),
   }, { additionalProperties: false, default: {} }),
   /** The operators' REST API on uWebSockets.js. */
   rest: Type.Object({

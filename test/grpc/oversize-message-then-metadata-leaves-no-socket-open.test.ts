@@ -12,6 +12,8 @@ import { startHarness, until, type Harness } from '../helpers/coordinator.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 
 const ADMIN = 'grpc-admin-key-0123456789';
+/** Short keepalive so an abandoned connection is reclaimed in ~2 s instead of the default ~25 s. */
+const server = { grpcKeepaliveMs: 1000, grpcKeepaliveTimeoutMs: 1000 };
 
 /** Sockets of this process whose local port is the gRPC port (the server's side of each connection), not the listener. */
 function serverSockets(port: number): number {
@@ -46,7 +48,7 @@ async function round(h: Harness, headers: Record<string, string> = {}): Promise<
 }
 
 t.test('after oversize message + oversize metadata rounds, the server holds no socket of the gone clients', async (t) => {
-  const h = await startHarness(t);
+  const h = await startHarness(t, { server });
   const port = h.coordinator.grpcPort;
   const baseline = serverSockets(port);
   for (let i = 0; i < 3; i++) {
@@ -62,7 +64,7 @@ t.test('after oversize message + oversize metadata rounds, the server holds no s
 });
 
 t.test('close() does not wait the grace for connections left by such clients', async (t) => {
-  const h = await startHarness(t);
+  const h = await startHarness(t, { server });
   for (let i = 0; i < 3; i++) await round(h);
   h.client.close();
   const started = Date.now();
@@ -72,7 +74,7 @@ t.test('close() does not wait the grace for connections left by such clients', a
 });
 
 t.test('with keys configured, a caller without a key cannot make the server read its 100 MB', async (t) => {
-  const h = await startHarness(t, { auth: { keys: [{ name: 'ops', role: 'admin', key: ADMIN }] } });
+  const h = await startHarness(t, { server, auth: { keys: [{ name: 'ops', role: 'admin', key: ADMIN }] } });
   const port = h.coordinator.grpcPort;
   const baseline = serverSockets(port);
   for (let i = 0; i < 2; i++) {

@@ -20,14 +20,6 @@ import { DEFAULT_WATCH_LIMITS, WatchStream, type WatchLimits, type WatchUpdate }
 
 type Call = grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>;
 
-/**
- * Server keepalive pings. Besides dead peers, they catch a connection Node's http2 has given up on without telling
- * anyone: one request header field over 64 KiB (HPACK-encoded) makes nghttp2 end the session and stop reading the
- * socket, but Node neither closes it nor emits an event, so the socket would stay ESTABLISHED for ever. Such a
- * session never answers a ping, and grpc-js destroys it when the ping times out.
- */
-const KEEPALIVE_TIME_MS = 15_000;
-const KEEPALIVE_TIMEOUT_MS = 10_000;
 /** Time for the last statuses to leave before connections are dropped (the http2 writes are asynchronous). */
 const FLUSH_LINGER_MS = 100;
 /** destroy(): how long ended calls may take to deliver their status (a client that does not read never takes it). */
@@ -69,8 +61,12 @@ export class GrpcTransport implements Closeable {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': config.server.maxMessageBytes,
       'grpc.max_send_message_length': config.server.maxMessageBytes,
-      'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
-      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+      // Keepalive pings (server.grpcKeepaliveMs). Besides dead peers, they catch a connection Node's http2 has given
+      // up on without telling anyone: one request header field over 64 KiB (HPACK-encoded) makes nghttp2 end the
+      // session and stop reading the socket, but Node neither closes it nor emits an event, so the socket would
+      // stay ESTABLISHED for ever. Such a session never answers a ping; grpc-js destroys it when the ping times out.
+      'grpc.keepalive_time_ms': config.server.grpcKeepaliveMs,
+      'grpc.keepalive_timeout_ms': config.server.grpcKeepaliveTimeoutMs,
       // The tracker first (nearest the network): it must see the calls the key check ends too.
       interceptors: [this.tracker.interceptor, ...authInterceptors(keys)],
     });
