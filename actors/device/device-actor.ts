@@ -15,6 +15,7 @@ import type {
 import type { Envelope } from '../../src/kernel/types.js';
 import type { HostedBehavior } from '../../src/kernel/worker-host.js';
 import { EngineClient } from './engine-client.js';
+import type { EngineFaults } from './engine-protocol.js';
 import { Ledger } from './ledger.js';
 import { RequestQueue } from './request-queue.js';
 
@@ -27,6 +28,11 @@ export interface DeviceWorkerData {
   /** Engine restarts allowed within periodMs before the device worker gives up (and its supervisor takes over). */
   engineRestarts: { max: number; periodMs: number };
 }
+
+/** Node's setTimeout ceiling (a signed 32-bit ms count). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The largest epoch ms a Date can hold: a keep-alive past it never expires in practice. */
+const MAX_EPOCH_MS = 8.64e15;
 
 interface Job { env: Envelope<DeviceProtocol, 'infer'>; enqueuedAt: number; onAbort: () => void }
 
@@ -45,8 +51,28 @@ interface ModelEntry {
   error?: string;
   /** The load in progress (coalesces concurrent loads; unload waits for it). */
   loading?: Promise<void>;
+  /**
+   * Resolves once the engine has answered this entry's last load. A load that timed out may still be running there:
+   * until then its reservation stays in the ledger and the name cannot be loaded again (memory is never untracked).
+   */
+  engineIdle: Promise<void>;
+  /** Why the entry is unloading: a keep-alive expiry lets a racing request load it again; an unload request does not. */
+  unloadReason?: UnloadReason;
+  /** Resolves when this entry's unload has finished (the entry is gone, its bytes released). */
+  unloaded?: Promise<void>;
   /** Resolves when inFlight reaches 0 while unloading. */
   drained?: () => void;
+}
+
+type UnloadReason = 'requested' | 'expired';
+
+/**
+ * Test-only engine faults, read from the environment when debug.faultInjection is on (a device message cannot
+ * carry them: the device protocol is shared with production callers). MOC_FAULT_SLOW_LOAD='<model>:<ms>'.
+ */
+function engineFaultsFromEnv(): EngineFaults | undefined {
+  const slow = /^(.+):(\d+)$/.exec(process.env.MOC_FAULT_SLOW_LOAD ?? '');
+  return slow ? { slowLoad: { model: slow[1]!, ms: Number(slow[2]) } } : undefined;
 }
 
 export class DeviceActor implements HostedBehavior<DeviceProtocol> {
@@ -54,6 +80,12 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private engineState: 'starting' | 'ready' | 'restarting' | 'closed' = 'starting';
   private engineRestarts: number[] = [];
   private readonly models = new Map<string, ModelEntry>();
+  /**
+   * Models this device unloaded because their keep-alive expired, by name. The router learns of an unload from a
+   * notification, so a request routed just before it arrives may find the model gone: it was only idle, so it is
+   * loaded again for that request. Forgotten when the name is loaded again or unloaded on request.
+   */
+  private readonly expired = new Map<string, ModelSpec>();
   private readonly ledger: Ledger;
   private closing = false;
   notify: (msg: ModelsChanged) => void = () => {};
@@ -75,8 +107,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     // node-llama-cpp has no per-call GPU index: pin the engine process to one GPU through the environment.
     const env: Record<string, string> = d.kind === 'cuda' ? { CUDA_VISIBLE_DEVICES: String(d.index) }
       : d.kind === 'vulkan' ? { GGML_VK_VISIBLE_DEVICES: String(d.index) } : {};
+    const faults = this.cfg.faultInjection ? engineFaultsFromEnv() : undefined;
     const engine = await EngineClient.start({
-      device: d.id, env, start: { threads: d.threads, gpu: d.kind }, startTimeoutMs: this.cfg.loadTimeoutMs,
+      device: d.id, env, start: { threads: d.threads, gpu: d.kind, ...(faults ? { faults } : {}) }, startTimeoutMs: this.cfg.loadTimeoutMs,
     });
     engine.onExit = (reason) => { if (!this.closing) void this.onEngineDied(engine, reason); };
     return engine;
@@ -90,6 +123,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const now = Date.now();
     this.engineRestarts = this.engineRestarts.filter((t) => now - t < this.cfg.engineRestarts.periodMs);
     this.engineRestarts.push(now);
+    // Models being unloaded are gone with the engine: what still waits for them fails retryably, so the unload drains.
+    const gone = errors.unavailable(`the engine of device ${this.id} ${reason}; it is restarting`);
+    for (const m of this.models.values()) if (m.state === 'unloading') this.failQueued(m, gone);
     if (this.engineRestarts.length > this.cfg.engineRestarts.max) {
       // Escalate to the supervisor: crash this worker; it restarts the device with the same desired models.
       setImmediate(() => { throw new Error(`engine of ${this.id} died ${this.engineRestarts.length} times in ${this.cfg.engineRestarts.periodMs} ms; last: ${reason}`); });
@@ -145,6 +181,13 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
 
   private infer(env: Envelope<DeviceProtocol, 'infer'>): void {
     const m = this.models.get(env.msg.model);
+    const idle = m ? (m.state === 'unloading' && m.unloadReason === 'expired' ? m.spec : undefined) : this.expired.get(env.msg.model);
+    if (idle && !this.closing) {
+      // The request raced the keep-alive expiry (its route still said loaded, or it came through a load on demand):
+      // the model was only idle, so it is loaded again for it rather than answering NOT_FOUND.
+      this.load(idle).then(() => { if (!env.settled) this.infer(env); }, (err) => env.fail(err));
+      return;
+    }
     if (!m || m.state === 'unloading') return env.fail(errors.modelNotFound(env.msg.model, this.servingNames()));
     if (m.state === 'failed') return env.fail(new MocError('MOC_ERR_LOAD_FAILED', `model '${m.spec.name}' failed to load: ${m.error}; load it again after fixing the cause`));
     if (this.closing) return env.fail(errors.unavailable(`device ${this.id} is shutting down`));
@@ -170,6 +213,24 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       if (job.env.settled) continue;
       this.run(m, this.engine, job);
     }
+    this.checkDrained(m);
+  }
+
+  /** An unloading model whose last request finished (or failed) lets its unload go on. */
+  private checkDrained(m: ModelEntry): void {
+    if (m.state !== 'unloading' || m.inFlight > 0 || m.queue.length > 0 || !m.drained) return;
+    const drained = m.drained;
+    m.drained = undefined;
+    drained();
+  }
+
+  /** Fails every queued request of a model (they could never run), then lets an unload waiting on them go on. */
+  private failQueued(m: ModelEntry, err: MocError): void {
+    for (const job of m.queue.drain()) {
+      job.env.signal.removeEventListener('abort', job.onAbort);
+      if (!job.env.settled) job.env.fail(err);
+    }
+    this.checkDrained(m);
   }
 
   private run(m: ModelEntry, engine: EngineClient, job: Job): void {
@@ -190,35 +251,42 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         m.inFlight--;
         m.lastUsedAt = Date.now();
         this.pump(m);
-        if (m.inFlight === 0 && m.queue.length === 0) {
-          m.drained?.();
-          this.scheduleExpiry(m);
-        }
+        if (m.inFlight === 0 && m.queue.length === 0) this.scheduleExpiry(m);
       });
   }
 
   // ---- lifecycle of models on this device ----
 
   private async load(spec: ModelSpec): Promise<ModelInfo> {
-    if (this.closing) throw errors.unavailable(`device ${this.id} is shutting down`);
-    const existing = this.models.get(spec.name);
-    if (existing) {
+    this.expired.delete(spec.name);
+    for (;;) {
+      if (this.closing) throw errors.unavailable(`device ${this.id} is shutting down`);
+      const existing = this.models.get(spec.name);
+      if (!existing) break;
       if (existing.spec.path !== spec.path) {
         throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
           `model '${spec.name}' is already ${existing.state} on ${this.id} from ${existing.spec.path}; unload it first or pick another name`,
           { model: spec.name, device: this.id, path: existing.spec.path });
       }
-      if (existing.state !== 'failed') {
-        await existing.loading; // concurrent loads of one model share the first
-        return this.info(existing);
+      if (existing.state === 'unloading') {
+        // Its entry is on its way out (keep-alive expiry, eviction, unload): wait for that, then load afresh.
+        await existing.unloaded;
+        continue;
       }
-      this.models.delete(spec.name);
+      if (existing.state === 'failed') {
+        // A failed load may still be running in the engine (it timed out): its bytes stay counted until it answered.
+        await existing.engineIdle;
+        if (this.models.get(spec.name) === existing) this.models.delete(spec.name);
+        continue;
+      }
+      await existing.loading; // concurrent loads of one model share the first
+      if (this.models.get(spec.name) === existing && (existing.state as ModelState) !== 'unloading') return this.info(existing);
     }
     const engine = this.requireEngine();
     const m: ModelEntry = {
       spec, state: 'loading', estimateBytes: 0, actualBytes: 0, inFlight: 0,
       queue: new RequestQueue(this.cfg.device.maxQueue), loadedAt: 0, lastUsedAt: 0,
-      keepAliveMs: spec.keepAliveMs, expiresAt: 0,
+      keepAliveMs: spec.keepAliveMs, expiresAt: 0, engineIdle: Promise.resolve(),
     };
     this.models.set(spec.name, m);
     this.changed();
@@ -240,8 +308,10 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
 
   /** Load into the engine with the reservation already held; on failure release it and mark the model failed. */
   private async engineLoad(m: ModelEntry): Promise<void> {
+    const call = this.requireEngine().startLoad(m.spec, this.cfg.loadTimeoutMs);
+    m.engineIdle = call.answered;
     try {
-      const loaded = await this.requireEngine().load(m.spec, this.cfg.loadTimeoutMs);
+      const loaded = await call.result;
       m.actualBytes = loaded.actualBytes;
       this.ledger.reconcile(m.spec.name, loaded.actualBytes);
       m.state = 'loaded';
@@ -252,10 +322,15 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     } catch (err) {
       const e = toMocError(err);
       if (e.code === 'MOC_ERR_UNAVAILABLE') throw e; // engine died mid-load: the restart path reloads it
-      this.ledger.release(m.spec.name);
       m.state = 'failed';
       m.error = e.message;
       for (const job of m.queue.drain()) job.env.fail(e);
+      // A load that timed out is cancelled in the engine, which answers once it let go of it (disposing it if it
+      // finished anyway): the reservation is released then, not now, so the ledger never misses bytes in use.
+      m.engineIdle = call.answered.then(() => {
+        if (this.ledger.bytesOf(m.spec.name) > 0 && (this.models.get(m.spec.name) ?? m) === m) this.ledger.release(m.spec.name);
+        this.changed();
+      });
       throw e;
     } finally {
       this.changed();
@@ -263,24 +338,39 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     }
   }
 
-  private async unload(name: string): Promise<{ model: string; freedBytes: number }> {
+  private async unload(name: string, reason: UnloadReason = 'requested'): Promise<{ model: string; freedBytes: number }> {
+    if (reason === 'requested') this.expired.delete(name);
     const m = this.models.get(name);
     if (!m) throw errors.modelNotFound(name, this.servingNames());
     // Unload during a load is well-defined: the load finishes (or fails), then the model is unloaded.
     await m.loading?.catch(() => {});
+    if (this.models.get(name) !== m) return this.unload(name, reason); // replaced meanwhile (a failed load retried)
     if (m.state === 'unloading') throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${name}' is already unloading`);
     m.state = 'unloading';
-    this.cancelExpiry(m);
-    this.changed();
-    // Drain: queued and running requests finish; new ones see NOT_FOUND.
-    if (m.inFlight > 0 || m.queue.length > 0) {
-      await new Promise<void>((resolve) => { m.drained = resolve; this.pump(m); });
+    m.unloadReason = reason;
+    let finished!: () => void;
+    m.unloaded = new Promise<void>((r) => { finished = r; });
+    try {
+      this.cancelExpiry(m);
+      this.changed();
+      // Drain: queued and running requests finish; new ones see NOT_FOUND. Without an engine nothing queued can run
+      // (and an engine that dies meanwhile fails what is left, see onEngineDied), so the drain always ends.
+      if (!this.engine?.alive) this.failQueued(m, errors.unavailable(`the engine of device ${this.id} is ${this.engineState}`));
+      if (m.inFlight > 0 || m.queue.length > 0) {
+        await new Promise<void>((resolve) => { m.drained = resolve; this.pump(m); });
+      }
+      await m.engineIdle; // a timed-out load still running in the engine keeps its bytes until the engine let go
+      if (this.engine?.alive) await this.engine.unload(name, this.cfg.loadTimeoutMs).catch(() => {});
+      const freedBytes = this.ledger.release(name);
+      return { model: name, freedBytes };
+    } finally {
+      if (this.models.get(name) === m) {
+        this.models.delete(name);
+        if (reason === 'expired') this.expired.set(name, m.spec);
+      }
+      this.changed();
+      finished();
     }
-    if (this.engine?.alive) await this.engine.unload(name, this.cfg.loadTimeoutMs).catch(() => {});
-    const freedBytes = this.ledger.release(name);
-    this.models.delete(name);
-    this.changed();
-    return { model: name, freedBytes };
   }
 
   // ---- keep-alive ----
@@ -289,13 +379,24 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private scheduleExpiry(m: ModelEntry): void {
     this.cancelExpiry(m);
     if (m.state !== 'loaded' || m.spec.pinned || m.keepAliveMs < 0 || this.closing) return;
-    m.expiresAt = Date.now() + m.keepAliveMs;
+    m.expiresAt = Math.min(Date.now() + m.keepAliveMs, MAX_EPOCH_MS);
+    this.armExpiry(m);
+    this.changed();
+  }
+
+  /**
+   * setTimeout takes at most 2^31-1 ms (about 24.8 days) and fires after 1 ms when given more, so a long keep-alive
+   * (from config, the catalog or a request) is a chain of capped timers, each re-armed until expiresAt is reached.
+   */
+  private armExpiry(m: ModelEntry): void {
+    const left = Math.max(0, m.expiresAt - Date.now());
+    const capped = left > MAX_TIMER_MS;
     m.expiry = setTimeout(() => {
       m.expiry = undefined;
+      if (capped) return this.armExpiry(m);
       if (this.models.get(m.spec.name) !== m || m.inFlight > 0 || m.queue.length > 0 || m.state !== 'loaded') return;
-      void this.unload(m.spec.name).catch(() => {});
-    }, m.keepAliveMs);
-    this.changed();
+      void this.unload(m.spec.name, 'expired').catch(() => {});
+    }, capped ? MAX_TIMER_MS : left);
   }
 
   private cancelExpiry(m: ModelEntry): void {

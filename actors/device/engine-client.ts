@@ -8,8 +8,25 @@ import { errors, MocError } from '../../src/errors.js';
 import { siblingEntry } from '../../src/entry.js';
 import type { EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
 
-interface Waiting { resolve(v: unknown): void; reject(e: MocError): void; onToken?: (text: string) => void; timer?: NodeJS.Timeout }
+interface Waiting {
+  resolve(v: unknown): void;
+  reject(e: MocError): void;
+  /** Resolves when the engine has answered this request (or died): see EngineCall.answered. */
+  answered(): void;
+  onToken?: (text: string) => void;
+  timer?: NodeJS.Timeout;
+  /** The caller already got DEADLINE_EXCEEDED; the engine's answer only settles `answered` (and undoes a late load). */
+  late?: boolean;
+  req: WithoutId<EngineRequest>;
+}
 type WithoutId<T> = T extends { id: number } ? Omit<T, 'id'> : never;
+
+/**
+ * A request in the engine. `result` settles at the engine's answer or at the timeout, whichever is first; `answered`
+ * resolves only once the engine has answered (or died), so whoever counts memory for a load that timed out keeps
+ * counting it until the engine has really let go.
+ */
+export interface EngineCall<T> { id: number; result: Promise<T>; answered: Promise<void> }
 
 export interface EngineClientOptions {
   device: string;
@@ -19,19 +36,29 @@ export interface EngineClientOptions {
   startTimeoutMs: number;
 }
 
+/** setTimeout's ceiling: a larger value would fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Undoing a load that finished after its timeout: the engine frees a context in milliseconds. */
+const LATE_UNLOAD_TIMEOUT_MS = 30_000;
+
 export class EngineClient {
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 1;
   private exitedWith: string | null = null;
+  /** Set when the IPC channel failed before the process exited: the engine counts as dead from then on. */
+  private broken: string | null = null;
   /** Called once when the process exits for any reason; the reason is human-readable. */
   onExit: (reason: string) => void = () => {};
 
   private constructor(private readonly child: ChildProcess, private readonly device: string) {
     child.on('message', (r: EngineReply) => this.onReply(r));
+    // A send on a channel that closed before 'exit' emits 'error' (ERR_IPC_CHANNEL_CLOSED); unheard, it would crash
+    // the device worker. A broken channel is the engine's death: kill it so 'exit' runs the one recovery path.
+    child.on('error', (err) => this.onChannelBroken(err));
     child.once('exit', (code, signal) => {
       this.exitedWith = signal ? `killed by ${signal}` : `exited with code ${code}`;
       const err = errors.unavailable(`the engine of device ${device} ${this.exitedWith}; it is restarting`);
-      for (const w of this.waiting.values()) { if (w.timer) clearTimeout(w.timer); w.reject(err); }
+      for (const w of this.waiting.values()) { if (w.timer) clearTimeout(w.timer); w.reject(err); w.answered(); }
       this.waiting.clear();
       this.onExit(this.exitedWith);
     });
@@ -48,70 +75,120 @@ export class EngineClient {
       const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`engine of ${o.device} did not start within ${o.startTimeoutMs} ms`)); }, o.startTimeoutMs);
       const onMsg = (r: EngineReply) => { if (r.t === 'ready') { done(); resolve(); } };
       const onExit = (code: number | null, sig: string | null) => { done(); reject(new Error(`engine of ${o.device} exited during start (${sig ?? code})`)); };
-      const done = () => { clearTimeout(timer); child.off('message', onMsg); child.off('exit', onExit); };
+      // A fork that fails (or a channel that breaks) during start emits 'error': without a listener it would crash.
+      const onError = (err: Error) => { done(); child.kill('SIGKILL'); reject(new Error(`engine of ${o.device} failed to start: ${err.message}`)); };
+      const done = () => { clearTimeout(timer); child.off('message', onMsg); child.off('exit', onExit); child.off('error', onError); };
       child.on('message', onMsg);
       child.once('exit', onExit);
+      child.on('error', onError);
     });
     return new EngineClient(child, o.device);
   }
 
   get pid(): number { return this.child.pid ?? 0; }
-  get alive(): boolean { return this.exitedWith === null; }
+  get alive(): boolean { return this.exitedWith === null && !this.broken; }
 
-  private call<T>(req: WithoutId<EngineRequest>, timeoutMs: number, onToken?: (text: string) => void): { id: number; promise: Promise<T> } {
-    const id = this.nextId++;
-    const promise = new Promise<T>((resolve, reject) => {
-      if (!this.alive) return reject(errors.unavailable(`the engine of device ${this.device} is restarting`));
-      const w: Waiting = { resolve: resolve as (v: unknown) => void, reject, ...(onToken ? { onToken } : {}) };
-      w.timer = setTimeout(() => {
-        this.waiting.delete(id);
-        if (req.t === 'generate') this.child.send({ t: 'cancel', id });
-        reject(errors.deadline(`engine ${req.t}`, timeoutMs));
-      }, timeoutMs);
-      this.waiting.set(id, w);
-      this.child.send({ ...req, id } as EngineRequest);
-    });
-    return { id, promise };
+  /** Sends one frame; false (and the engine treated as dead) when the channel is gone. Never throws, never emits. */
+  private send(frame: EngineRequest): boolean {
+    if (!this.alive || !this.child.connected) {
+      this.onChannelBroken(new Error('the IPC channel is closed'));
+      return false;
+    }
+    try {
+      // The callback receives a send that failed asynchronously instead of an 'error' event.
+      this.child.send(frame, (err) => { if (err) this.onChannelBroken(err); });
+      return true;
+    } catch (err) {
+      this.onChannelBroken(err as Error);
+      return false;
+    }
   }
 
-  estimate(spec: EngineModel, timeoutMs: number): Promise<Estimate> { return this.call<Estimate>({ t: 'estimate', spec }, timeoutMs).promise; }
-  load(spec: EngineModel, timeoutMs: number): Promise<Loaded> { return this.call<Loaded>({ t: 'load', spec }, timeoutMs).promise; }
-  unload(model: string, timeoutMs: number): Promise<void> { return this.call<void>({ t: 'unload', model }, timeoutMs).promise; }
+  /** The channel broke (or the child emitted 'error'): fail what waits as retryable now, and make sure it exits. */
+  private onChannelBroken(err: Error): void {
+    if (this.exitedWith !== null) return;
+    const first = !this.broken;
+    this.broken = `its IPC channel broke (${err.message})`;
+    if (!first) return;
+    const e = errors.unavailable(`the engine of device ${this.device} lost its IPC channel; it is restarting`);
+    for (const w of this.waiting.values()) { if (w.timer) clearTimeout(w.timer); w.reject(e); w.answered(); }
+    this.waiting.clear();
+    // 'exit' then reports the death to the device (onExit), which starts a new engine.
+    try { this.child.kill('SIGKILL'); } catch { /* already gone: 'exit' follows */ }
+  }
+
+  private call<T>(req: WithoutId<EngineRequest>, timeoutMs: number, onToken?: (text: string) => void): EngineCall<T> {
+    const id = this.nextId++;
+    let answered!: () => void;
+    const done = new Promise<void>((r) => { answered = r; });
+    const result = new Promise<T>((resolve, reject) => {
+      if (!this.alive) {
+        answered();
+        return reject(errors.unavailable(`the engine of device ${this.device} is restarting`));
+      }
+      const w: Waiting = { resolve: resolve as (v: unknown) => void, reject, answered, req, ...(onToken ? { onToken } : {}) };
+      w.timer = setTimeout(() => {
+        // Every kind is cancelled in the engine (a load or estimate too: an orphan there is untracked memory).
+        w.late = true;
+        w.resolve = () => {};
+        w.reject = () => {};
+        delete w.onToken;
+        this.send({ t: 'cancel', id });
+        reject(errors.deadline(`engine ${req.t}`, timeoutMs));
+      }, Math.min(timeoutMs, MAX_TIMER_MS));
+      this.waiting.set(id, w);
+      this.send({ ...req, id } as EngineRequest);
+    });
+    return { id, result, answered: done };
+  }
+
+  estimate(spec: EngineModel, timeoutMs: number): Promise<Estimate> { return this.call<Estimate>({ t: 'estimate', spec }, timeoutMs).result; }
+  /** A load whose `answered` says when the engine no longer works on it (see EngineCall). */
+  startLoad(spec: EngineModel, timeoutMs: number): EngineCall<Loaded> { return this.call<Loaded>({ t: 'load', spec }, timeoutMs); }
+  load(spec: EngineModel, timeoutMs: number): Promise<Loaded> { return this.startLoad(spec, timeoutMs).result; }
+  unload(model: string, timeoutMs: number): Promise<void> { return this.call<void>({ t: 'unload', model }, timeoutMs).result; }
 
   /** Aborting the signal cancels in the engine; the promise then rejects with the engine's CANCELLED answer. */
   generate(params: GenerateParams, timeoutMs: number, signal: AbortSignal, onToken?: (text: string) => void): Promise<GenerateOutcome> {
-    const { id, promise } = this.call<GenerateOutcome>({ t: 'generate', params }, timeoutMs, onToken);
-    const onAbort = () => { if (this.alive) this.child.send({ t: 'cancel', id }); };
+    const { id, result } = this.call<GenerateOutcome>({ t: 'generate', params }, timeoutMs, onToken);
+    const onAbort = () => { if (this.alive) this.send({ t: 'cancel', id }); };
     signal.addEventListener('abort', onAbort, { once: true });
-    return promise.finally(() => signal.removeEventListener('abort', onAbort));
+    return result.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /** Fault injection: make the engine abort like a native crash. */
-  injectAbort(): void { this.child.send({ t: 'abort' }); }
+  injectAbort(): void { this.send({ t: 'abort' }); }
 
   private onReply(r: EngineReply): void {
     if (r.t === 'ready') return;
     const w = this.waiting.get(r.id);
-    if (!w) return; // timed out or cancelled already
+    if (!w) return; // cancelled, or the engine died and everything was failed already
     if (r.t === 'token') return w.onToken?.(r.text);
     this.waiting.delete(r.id);
     if (w.timer) clearTimeout(w.timer);
+    if (w.late && r.t === 'result' && w.req.t === 'load') {
+      // The load finished just as it timed out (the cancel crossed the answer): nobody owns it, so unload it, and
+      // only then say the engine is done with it.
+      void this.call<void>({ t: 'unload', model: w.req.spec.name }, LATE_UNLOAD_TIMEOUT_MS).answered.then(w.answered);
+      return;
+    }
     if (r.t === 'result') w.resolve(r.value);
     else w.reject(MocError.fromData(r.error));
+    w.answered();
   }
 
   /** Graceful: close the IPC channel (the engine exits on disconnect); SIGKILL after graceMs. */
   async close(graceMs = 2000): Promise<void> {
-    if (!this.alive) return;
+    if (this.exitedWith !== null) return;
     const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.disconnect();
+    if (this.child.connected) this.child.disconnect();
     const t = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     await gone;
     clearTimeout(t);
   }
 
   async destroy(): Promise<void> {
-    if (!this.alive) return;
+    if (this.exitedWith !== null) return;
     const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
     this.child.kill('SIGKILL');
     await gone;

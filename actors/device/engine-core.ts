@@ -7,19 +7,33 @@
 import { getLlama, LlamaCompletion, readGgufFileInfo, GgufInsights, LlamaLogLevel,
   type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence } from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
-import type { EngineModel, Estimate, EngineStart, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
+import type { EngineFaults, EngineModel, Estimate, EngineStart, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
+import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
+
+/** The answer to a load or estimate cancelled by the device (its timeout passed): nothing of it stays loaded. */
+const cancelledLoad = (spec: EngineModel, what: string) =>
+  new MocError('MOC_ERR_DEADLINE_EXCEEDED', `the ${what} of '${spec.name}' was cancelled (its load timeout passed); nothing of it stays loaded`);
 
 interface LoadedModel {
   spec: EngineModel;
   model: LlamaModel;
   context: LlamaContext;
   free: LlamaContextSequence[];
+  /**
+   * The checked descriptor, open while the model is: node-llama-cpp may re-open its path (/proc/self/fd/N) after the
+   * load, and must find the same inode there, not a closed or reused descriptor.
+   */
+  file: OpenedModelFile;
 }
 
 export class EngineCore {
   private readonly models = new Map<string, LoadedModel>();
 
-  private constructor(private readonly llama: Llama, private readonly threads: number) {}
+  private faults: EngineFaults;
+
+  private constructor(private readonly llama: Llama, private readonly threads: number, faults: EngineFaults = {}) {
+    this.faults = { ...faults };
+  }
 
   static async create(o: EngineStart): Promise<EngineCore> {
     // build: 'never' uses the shipped prebuilt binaries: no compiler, no download at run time.
@@ -29,15 +43,30 @@ export class EngineCore {
       logLevel: LlamaLogLevel.error,
       progressLogs: false,
     });
-    return new EngineCore(llama, o.threads);
+    return new EngineCore(llama, o.threads, o.faults);
   }
 
   /** Memory a load would take, from the GGUF header alone (node-llama-cpp's insights, llama.cpp's own formulas). */
-  async estimate(spec: EngineModel): Promise<Estimate> {
-    const info = await readGgufFileInfo(spec.path, { readTensorInfo: true }).catch((err: Error) => {
+  async estimate(spec: EngineModel, signal?: AbortSignal): Promise<Estimate> {
+    // Open until the estimate is done: the insights re-read the file natively (llama.cpp's own context sizes) by the
+    // path they were given, and would fall back to a coarser formula if /proc/self/fd/N no longer existed.
+    const file = openModelFile(spec);
+    try {
+      return await this.estimateFrom(spec, file, signal);
+    } finally {
+      file.close();
+    }
+  }
+
+  private async estimateFrom(spec: EngineModel, file: OpenedModelFile, signal?: AbortSignal): Promise<Estimate> {
+    let info;
+    try {
+      info = await readGgufFileInfo(file.path, { readTensorInfo: true, sourceType: 'filesystem', logWarnings: false, ...(signal ? { signal } : {}) });
+    } catch (err) {
+      if (signal?.aborted) throw cancelledLoad(spec, 'estimate');
       // Refused here, from the header alone, before llama.cpp ever maps the file.
-      throw new MocError('MOC_ERR_LOAD_FAILED', `'${spec.name}' (${spec.path}) is not a readable GGUF file: ${err.message}`);
-    });
+      throw new MocError('MOC_ERR_LOAD_FAILED', `model '${spec.name}' (${file.shown}) ${ggufProblem(err) ?? 'is not a readable GGUF file'}; register a valid GGUF file`);
+    }
     const insights = await GgufInsights.from(info, this.llama);
     const gpuLayers = this.llama.gpu === false ? 0 : insights.totalLayers;
     const m = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
@@ -49,21 +78,40 @@ export class EngineCore {
     return { weightsBytes, contextBytes, totalBytes: weightsBytes + contextBytes, trainContextSize: insights.trainContextSize ?? 0 };
   }
 
-  async load(spec: EngineModel): Promise<Loaded> {
+  /**
+   * Load a model and its context. A cancelled load (its timeout passed on the device) never stays loaded: the signal
+   * aborts node-llama-cpp where it can, and a load that completes anyway is disposed before it answers.
+   */
+  async load(spec: EngineModel, signal?: AbortSignal): Promise<Loaded> {
     if (this.models.has(spec.name)) throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED', `model '${spec.name}' is already loaded in this engine`);
+    const file = openModelFile(spec);
     let model: LlamaModel | undefined;
+    let context: LlamaContext | undefined;
     try {
-      model = await this.llama.loadModel({ modelPath: spec.path });
-      const context = await model.createContext({
-        contextSize: spec.contextSize, sequences: spec.sequences, threads: this.threads,
+      model = await this.llama.loadModel({ modelPath: file.path, ...(signal ? { loadSignal: signal } : {}) });
+      context = await model.createContext({
+        contextSize: spec.contextSize, sequences: spec.sequences, threads: this.threads, ...(signal ? { createSignal: signal } : {}),
       });
-      const free = Array.from({ length: spec.sequences }, () => context.getSequence());
-      this.models.set(spec.name, { spec, model, context, free });
+      const slow = this.faults.slowLoad;
+      if (slow && slow.model === spec.name) {
+        this.faults = {}; // once
+        await new Promise((r) => setTimeout(r, slow.ms));
+      }
+      if (signal?.aborted) throw cancelledLoad(spec, 'load');
+      const free = Array.from({ length: spec.sequences }, () => context!.getSequence());
+      this.models.set(spec.name, { spec, model, context, free, file });
       const usage = context.memoryUsage;
       return { actualBytes: model.size + usage.ram + usage.vram, trainContextSize: model.trainContextSize };
     } catch (err) {
+      await context?.dispose().catch(() => {});
       await model?.dispose().catch(() => {});
-      throw new MocError('MOC_ERR_LOAD_FAILED', `the engine could not load '${spec.name}' from ${spec.path}: ${(err as Error).message}`);
+      file.close();
+      if (signal?.aborted) throw cancelledLoad(spec, 'load');
+      if (err instanceof MocError) throw err;
+      const problem = ggufProblem(err);
+      throw new MocError('MOC_ERR_LOAD_FAILED', problem
+        ? `model '${spec.name}' (${file.shown}) ${problem}; register a valid GGUF file`
+        : `the engine could not load '${spec.name}' (${file.shown}): ${file.scrub((err as Error).message)}`);
     }
   }
 
@@ -73,6 +121,7 @@ export class EngineCore {
     this.models.delete(name);
     await m.context.dispose();
     await m.model.dispose();
+    m.file.close();
   }
 
   /** Run one generation on a free sequence of the model's context. The caller (device scheduler) keeps count. */

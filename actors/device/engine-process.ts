@@ -23,9 +23,17 @@ process.on('disconnect', () => process.exit(0));
 async function handle(req: EngineRequest): Promise<void> {
   switch (req.t) {
     case 'estimate':
-      return send({ t: 'result', id: req.id, value: await core.estimate(req.spec) });
-    case 'load':
-      return send({ t: 'result', id: req.id, value: await core.load(req.spec) });
+    case 'load': {
+      // Cancellable like a generation: the device cancels a load whose timeout passed (see EngineCore.load).
+      const ac = new AbortController();
+      running.set(req.id, ac);
+      try {
+        const value = req.t === 'load' ? await core.load(req.spec, ac.signal) : await core.estimate(req.spec, ac.signal);
+        return send({ t: 'result', id: req.id, value });
+      } finally {
+        running.delete(req.id);
+      }
+    }
     case 'unload':
       await core.unload(req.model);
       return send({ t: 'result', id: req.id, value: null });

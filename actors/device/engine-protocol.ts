@@ -6,7 +6,7 @@ import type { ErrorData } from '../../src/errors.js';
 import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
-export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences'>;
+export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file'>;
 
 export interface GenerateParams {
   model: string;
@@ -45,6 +45,7 @@ export type EngineRequest =
   | { t: 'load'; id: number; spec: EngineModel }
   | { t: 'unload'; id: number; model: string }
   | { t: 'generate'; id: number; params: GenerateParams }
+  /** Stop request `id` (a generation, a load or an estimate); a load that completes anyway is disposed. */
   | { t: 'cancel'; id: number }
   /** Fault injection (tests only, gated by the device): abort the process as a native crash would. */
   | { t: 'abort' };
@@ -58,4 +59,14 @@ export type EngineReply =
 export interface EngineStart {
   threads: number;
   gpu: 'cpu' | 'cuda' | 'vulkan';
+  /** Fault injection (tests only; the device sets it only under debug.faultInjection). */
+  faults?: EngineFaults;
+}
+
+export interface EngineFaults {
+  /**
+   * The first load of this model holds on for `ms` after llama.cpp finished, ignoring cancellation, as a native load
+   * that does not honour its abort signal would: the load timeout and its clean-up can then be tested.
+   */
+  slowLoad?: { model: string; ms: number };
 }
