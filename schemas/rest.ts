@@ -5,7 +5,7 @@
  * Request bodies reuse the transport-neutral schemas in messages.ts (the router validates those again: one rule set).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { InferRequest, LoadRequest, RegisterRequest } from './messages.js';
+import { FinishReason, InferRequest, LoadRequest, ModelState, RegisterRequest } from './messages.js';
 
 const Bytes = Type.Integer({ minimum: 0, description: 'bytes' });
 const EpochMs = Type.Integer({ description: 'Unix epoch milliseconds; 0 when not applicable' });
@@ -34,13 +34,11 @@ export type PinBody = Static<typeof PinBody>;
 
 // ---- responses ----
 
-export const ModelStateName = Type.Union(['registered', 'loading', 'loaded', 'unloading', 'failed'].map((s) => Type.Literal(s)));
-
 export const ModelResource = Type.Object({
   name: Type.String(),
   path: Type.String({ description: 'GGUF file relative to the models root' }),
   device: Type.String({ description: "device id; '' when not loaded" }),
-  state: ModelStateName,
+  state: ModelState,
   context_size: Type.Integer(),
   sequences: Type.Integer(),
   estimate_bytes: Bytes,
@@ -103,7 +101,7 @@ export const InferResponse = Type.Object({
   text: Type.String(),
   prompt_tokens: Type.Integer(),
   tokens_generated: Type.Integer(),
-  finish_reason: Type.Union([Type.Literal('stop'), Type.Literal('length'), Type.Literal('eos')]),
+  finish_reason: FinishReason,
   queue_ms: Type.Number(),
   compute_ms: Type.Number(),
 }, { additionalProperties: false });
