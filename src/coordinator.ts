@@ -83,7 +83,8 @@ export class Coordinator {
     const supervisor = new Supervisor('root', config.devices.map((d) => deviceChildSpec(config, d, devices.get(d.id)!, () => lifecycle.desiredModels(d.id))), {
       maxRestarts: config.supervisor.maxRestarts,
       periodMs: config.supervisor.periodMs,
-      onRestart: (id, reason, incarnation) => log.log('warn', 'device.restarted', { child: id, reason, incarnation }),
+      onRestart: (id, reason, incarnation, error) =>
+        log.log('warn', 'device.restarted', { child: id, reason, incarnation, ...(error?.stack ? { stack: error.stack } : {}) }),
       onEscalate: (reason) => {
         log.log('error', 'server.escalated', { reason });
         opts.onEscalate?.(reason);

@@ -113,18 +113,24 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
-/** Plain-data form of an error, safe to post between threads and processes. */
+/**
+ * Plain-data form of an error, safe to post between threads and processes (structured clone or JSON). `cause` does
+ * not cross (it may be anything, even uncloneable); an INTERNAL error carries its `stack` instead, which already
+ * names where its cause was thrown, so a bug in a worker or the engine process reaches the main thread's log.
+ * Transports answer clients from code, message and details only: a stack never leaves the server.
+ */
 export interface ErrorData {
   code: ErrorCode;
   message: string;
   details?: Record<string, unknown>;
+  stack?: string;
 }
 
 export class MocError extends Error {
   readonly code: ErrorCode;
   readonly details: Record<string, unknown>;
-  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message);
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'MocError';
     this.code = code;
     this.details = details;
@@ -133,34 +139,49 @@ export class MocError extends Error {
   get grpcStatus(): number { return GrpcStatus[this.spec.grpc]; }
   get httpStatus(): number { return this.spec.http; }
   get zmqCode(): string { return this.spec.zmq; }
-  toData(): ErrorData { return { code: this.code, message: this.message, details: this.details }; }
-  static fromData(d: ErrorData): MocError { return new MocError(d.code, d.message, d.details ?? {}); }
+  toData(): ErrorData {
+    const d: ErrorData = { code: this.code, message: this.message, details: this.details };
+    if (this.code === 'MOC_ERR_INTERNAL' && this.stack) d.stack = this.stack;
+    return d;
+  }
+  /** The error `toData` described; its stack is the original one when the data carried it (INTERNAL errors). */
+  static fromData(d: ErrorData): MocError {
+    const e = new MocError(d.code, d.message, d.details ?? {});
+    if (typeof d.stack === 'string') e.stack = d.stack;
+    return e;
+  }
+  /** The same error in other words (e.g. without server paths): same code, cause and stack, so logs still see where. */
+  reworded(message: string, details: Record<string, unknown> = this.details): MocError {
+    const e = new MocError(this.code, message, details, this.cause === undefined ? undefined : { cause: this.cause });
+    if (this.stack) e.stack = this.stack;
+    return e;
+  }
 }
 
 export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ERRORS, code);
 }
 
-/** Anything thrown becomes a MocError; unknown throwables are INTERNAL (they are bugs). */
+/**
+ * Anything thrown becomes a MocError; unknown throwables are INTERNAL (they are bugs). The original is kept as
+ * `cause`, and the INTERNAL error's stack ends with the original's, so whoever logs `err.stack` sees where it was thrown.
+ */
 export function toMocError(err: unknown): MocError {
   if (err instanceof MocError) return err;
   if (err && typeof err === 'object' && isErrorCode((err as ErrorData).code)) return MocError.fromData(err as ErrorData);
-  const message = err instanceof Error ? err.message : String(err);
-  return new MocError('MOC_ERR_INTERNAL', `internal error: ${message}`);
+  return errors.internal(err instanceof Error ? err.message : String(err), err);
 }
+
+const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+
+/** Who holds device memory, for NO_MEMORY answers (largest first is the caller's choice). */
+export interface MemoryHolder { model: string; bytes: number; device?: string; why?: string }
 
 // Factories: one per situation, so messages stay consistent and always say what to do next.
 export const errors = {
+  // ---- requests ----
   invalidArgument: (field: string, problem: string) =>
     new MocError('MOC_ERR_INVALID_ARGUMENT', `${field}: ${problem}`, { field }),
-  modelNotFound: (model: string, loaded: string[]) =>
-    new MocError('MOC_ERR_MODEL_NOT_FOUND',
-      `model '${model}' is not loaded; load it with LoadModel first` +
-        (loaded.length ? ` (loaded: ${loaded.join(', ')})` : ' (no models are loaded)'),
-      { model, loaded }),
-  deviceNotFound: (device: string, known: string[]) =>
-    new MocError('MOC_ERR_DEVICE_NOT_FOUND', `device '${device}' does not exist; configured devices: ${known.join(', ')}`,
-      { device, known }),
   busy: (what: string, capacity: number, retryAfterMs = 100) =>
     new MocError('MOC_ERR_BUSY', `${what} is full (capacity ${capacity}); retry after ${retryAfterMs} ms`,
       { capacity, retryAfterMs }),
@@ -169,14 +190,135 @@ export const errors = {
   deadline: (what: string, ms: number) =>
     new MocError('MOC_ERR_DEADLINE_EXCEEDED',
       `${what} did not finish within ${ms} ms; retry with a longer deadline (or, for inference, fewer max_tokens)`, { timeoutMs: ms }),
+  cancelled: (what: string) => new MocError('MOC_ERR_CANCELLED', `${what} was cancelled by the client`),
+  /**
+   * A bug. `cause` is what was thrown: kept as the error's cause, and its stack appended to this one's, so the log
+   * line shows where it happened.
+   */
+  internal: (message: string, cause?: unknown) => {
+    const e = new MocError('MOC_ERR_INTERNAL', `internal error: ${message}; please report it`, {}, cause === undefined ? undefined : { cause });
+    if (cause instanceof Error && cause.stack) e.stack = `${e.stack}\nCaused by: ${cause.stack}`;
+    return e;
+  },
+
+  // ---- auth ----
   unauthenticated: (how: string) =>
     new MocError('MOC_ERR_UNAUTHENTICATED', `${how}; send a configured API key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'`),
   permissionDenied: (action: string, role: string, needs: string) =>
     new MocError('MOC_ERR_PERMISSION_DENIED', `'${action}' needs the ${needs} role; this key has the ${role} role — use an ${needs} key`,
       { action, role, needs }),
+  keysFileUnreadable: (file: string, problem: string) =>
+    new MocError('MOC_ERR_INVALID_ARGUMENT', `auth.keysFile: cannot read ${file} (${problem}); fix the path`, { field: 'auth.keysFile' }),
+  /** `where` names the config entry (file:line or MOC_API_KEYS entry n), never the key. */
+  keyMalformed: (where: string) =>
+    new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: expected 'role:key' or 'role:name:key' with role admin or infer`, { field: 'auth' }),
+  keyTooShort: (where: string) =>
+    new MocError('MOC_ERR_INVALID_ARGUMENT',
+      `${where}: the key is shorter than 16 characters; use a long random key (openssl rand -hex 24)`, { field: 'auth' }),
+  keyDuplicated: (where: string) =>
+    new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: this key is configured twice; give each client its own key`, { field: 'auth' }),
+  noKeysButRequired: () =>
+    new MocError('MOC_ERR_INVALID_ARGUMENT',
+      'auth.required is true but no API keys are configured; add auth.keys, auth.keysFile or MOC_API_KEYS', { field: 'auth.required' }),
   tooLarge: (what: string, size: number | string, limit: number, setting: string) =>
     new MocError('MOC_ERR_TOO_LARGE', `${what} is ${size} bytes; the limit is ${limit} (${setting}); send less or raise the limit`,
       { limit, setting }),
-  cancelled: (what: string) => new MocError('MOC_ERR_CANCELLED', `${what} was cancelled by the client`),
-  internal: (message: string) => new MocError('MOC_ERR_INTERNAL', `internal error: ${message}; please report it`),
+
+  // ---- models and devices: names ----
+  modelNotFound: (model: string, loaded: string[]) =>
+    new MocError('MOC_ERR_MODEL_NOT_FOUND',
+      `model '${model}' is not loaded; load it with LoadModel first` +
+        (loaded.length ? ` (loaded: ${loaded.join(', ')})` : ' (no models are loaded)'),
+      { model, loaded }),
+  /** `next` says how to register on the caller's transport, e.g. 'register it with POST /v1/models'. */
+  modelNotRegistered: (model: string, next: string) =>
+    new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${model}' is not registered; ${next}`, { model }),
+  modelNotLoaded: (model: string) =>
+    new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${model}' is registered but not loaded`, { model }),
+  modelUnloading: (model: string) =>
+    new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${model}' is already unloading`, { model }),
+  aliasTargetNotFound: (target: string) =>
+    new MocError('MOC_ERR_MODEL_NOT_FOUND', `alias target '${target}' is not registered`, { model: target }),
+  /** `root` is how answers name the models root (never its absolute path). */
+  modelFileMissing: (relative: string, root: string) =>
+    new MocError('MOC_ERR_MODEL_NOT_FOUND', `no file '${relative}' under ${root}; copy the GGUF there first`,
+      { path: relative, reason: 'missing' }),
+  deviceNotFound: (device: string, known: string[]) =>
+    new MocError('MOC_ERR_DEVICE_NOT_FOUND', `device '${device}' does not exist; configured devices: ${known.join(', ')}`,
+      { device, known }),
+  /** A load names a model the device holds from another file. */
+  loadedFromOtherFile: (model: string, state: string, device: string, path: string) =>
+    new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
+      `model '${model}' is already ${state} on ${device} from ${path}; unload it first or pick another name`,
+      { model, device, path }),
+  /** A registration would re-point a live model at another file. */
+  liveModelRepointed: (model: string, state: string, device: string, path: string, newPath: string) =>
+    new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
+      `model '${model}' is already ${state} on ${device} from ${path}; unload it first, ` +
+      `or register '${newPath}' under a new name (e.g. ${model.split(':')[0]}:v2) and re-point an alias to swap without downtime`,
+      { model, device, path }),
+  loadedOnOtherDevice: (model: string, state: string, device: string, wanted: string) =>
+    new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
+      `model '${model}' is already ${state} on ${device}; unload it there first to move it to ${wanted}`, { model, device }),
+  /** The engine was asked to load a model twice (the device serializes loads, so this is a device bug). */
+  loadedInEngine: (model: string) =>
+    new MocError('MOC_ERR_MODEL_ALREADY_LOADED', `model '${model}' is already loaded in this engine`, { model }),
+
+  // ---- model files ----
+  /** `shown` names the file relative to the models root. */
+  notGguf: (shown: string, problem: string) =>
+    new MocError('MOC_ERR_LOAD_FAILED', `${shown} is not a valid GGUF file: ${problem}`, { path: shown }),
+  fileUnreadable: (verb: 'open' | 'read', shown: string, problem: string) =>
+    new MocError('MOC_ERR_LOAD_FAILED', `cannot ${verb} ${shown}: ${problem}`, { path: shown }),
+  notRegularFile: (shown: string) =>
+    new MocError('MOC_ERR_LOAD_FAILED', `${shown} is not a regular file`, { path: shown }),
+  /** The engine refuses a model's file; `problem` reads after the name and says what to do. */
+  modelFileRefused: (model: string, shown: string, problem: string) =>
+    new MocError('MOC_ERR_LOAD_FAILED', `model '${model}' (${shown}) ${problem}`, { model, path: shown }),
+  modelFileChanged: (model: string, path: string, why: string) =>
+    new MocError('MOC_ERR_LOAD_FAILED',
+      `model '${model}': '${path}' changed since registration (${why}); register it again ` +
+      `(RegisterModel, or POST /v1/models with the same name and path) to inspect the file as it is now`,
+      { model, path }),
+
+  // ---- loads ----
+  /** node-llama-cpp failed for a reason that is not the file's format; `problem` is its message without paths. */
+  engineLoadFailed: (model: string, shown: string, problem: string) =>
+    new MocError('MOC_ERR_LOAD_FAILED', `the engine could not load '${model}' (${shown}): ${problem}`, { model, path: shown }),
+  /** A request for a model whose load failed. */
+  modelFailed: (model: string, problem: string) =>
+    new MocError('MOC_ERR_LOAD_FAILED', `model '${model}' failed to load: ${problem}; load it again after fixing the cause`, { model }),
+  loadsFailingFast: (model: string, failures: number, last: string | undefined, breaker: string, retryAfterMs: number) =>
+    new MocError('MOC_ERR_LOAD_FAILED',
+      `loads of '${model}' are failing fast after ${failures} failures in a row (last: ${last}); ` +
+      `fix the cause and retry after ${retryAfterMs} ms`, { model, breaker, retryAfterMs }),
+  /** The device cancelled a load or estimate whose timeout passed. */
+  loadCancelled: (model: string, what: 'load' | 'estimate') =>
+    new MocError('MOC_ERR_DEADLINE_EXCEEDED',
+      `the ${what} of '${model}' was cancelled (its load timeout passed); nothing of it stays loaded`, { model }),
+
+  // ---- memory ----
+  /** The device ledger refuses a reservation; holders largest first. */
+  deviceMemoryFull: (model: string, device: string, neededBytes: number, freeBytes: number, limitBytes: number, holders: MemoryHolder[]) => {
+    const mustFree = neededBytes - freeBytes;
+    return new MocError('MOC_ERR_NO_MEMORY',
+      `model '${model}' needs ${mib(neededBytes)} but device ${device} has ${mib(freeBytes)} free of ${mib(limitBytes)}; ` +
+      `unload models holding at least ${mib(mustFree)}` +
+      (holders.length ? ` (held by: ${holders.map((h) => `${h.model} ${mib(h.bytes)}`).join(', ')})` : '') +
+      ', or raise the device memory limit',
+      { device, neededBytes, freeBytes, mustFreeBytes: mustFree, holders: holders.map((h) => ({ model: h.model, bytes: h.bytes })) });
+  },
+  /** `largest` is the device with the highest hard limit (a DeviceStatus fits). */
+  tooBigForAnyDevice: (model: string, neededBytes: number, largest: { id: string; memory: { hardLimit: number; reserved: number } }) =>
+    new MocError('MOC_ERR_NO_MEMORY',
+      `model '${model}' needs ${mib(neededBytes)}, more than any device can hold (largest: ${largest.id}, ${mib(largest.memory.hardLimit)}, ` +
+      `${mib(largest.memory.hardLimit - largest.memory.reserved)} free); use a smaller quantization, context or sequence count`,
+      { model, neededBytes, largestDevice: largest.id, largestBytes: largest.memory.hardLimit }),
+  /** Placement found no device where evicting idle models makes room; each holder says why it stays. */
+  nothingToEvict: (model: string, neededBytes: number, holders: Required<MemoryHolder>[]) =>
+    new MocError('MOC_ERR_NO_MEMORY',
+      `model '${model}' needs ${mib(neededBytes)} and nothing can be evicted to make room: ` +
+      holders.map((h) => `${h.model} on ${h.device} ${mib(h.bytes)} (${h.why})`).join(', ') +
+      '; unload or unpin a model, or wait for busy ones to finish',
+      { model, neededBytes, holders }),
 };

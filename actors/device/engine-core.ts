@@ -11,8 +11,7 @@ import type { EngineFaults, EngineModel, Estimate, EngineStart, GenerateOutcome,
 import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
 
 /** The answer to a load or estimate cancelled by the device (its timeout passed): nothing of it stays loaded. */
-const cancelledLoad = (spec: EngineModel, what: string) =>
-  new MocError('MOC_ERR_DEADLINE_EXCEEDED', `the ${what} of '${spec.name}' was cancelled (its load timeout passed); nothing of it stays loaded`);
+const cancelledLoad = (spec: EngineModel, what: 'load' | 'estimate') => errors.loadCancelled(spec.name, what);
 
 interface LoadedModel {
   spec: EngineModel;
@@ -65,7 +64,7 @@ export class EngineCore {
     } catch (err) {
       if (signal?.aborted) throw cancelledLoad(spec, 'estimate');
       // Refused here, from the header alone, before llama.cpp ever maps the file.
-      throw new MocError('MOC_ERR_LOAD_FAILED', `model '${spec.name}' (${file.shown}) ${ggufProblem(err) ?? 'is not a readable GGUF file'}; register a valid GGUF file`);
+      throw errors.modelFileRefused(spec.name, file.shown, `${ggufProblem(err) ?? 'is not a readable GGUF file'}; register a valid GGUF file`);
     }
     const insights = await GgufInsights.from(info, this.llama);
     const gpuLayers = this.llama.gpu === false ? 0 : insights.totalLayers;
@@ -83,7 +82,7 @@ export class EngineCore {
    * aborts node-llama-cpp where it can, and a load that completes anyway is disposed before it answers.
    */
   async load(spec: EngineModel, signal?: AbortSignal): Promise<Loaded> {
-    if (this.models.has(spec.name)) throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED', `model '${spec.name}' is already loaded in this engine`);
+    if (this.models.has(spec.name)) throw errors.loadedInEngine(spec.name);
     const file = openModelFile(spec);
     let model: LlamaModel | undefined;
     let context: LlamaContext | undefined;
@@ -109,9 +108,9 @@ export class EngineCore {
       if (signal?.aborted) throw cancelledLoad(spec, 'load');
       if (err instanceof MocError) throw err;
       const problem = ggufProblem(err);
-      throw new MocError('MOC_ERR_LOAD_FAILED', problem
-        ? `model '${spec.name}' (${file.shown}) ${problem}; register a valid GGUF file`
-        : `the engine could not load '${spec.name}' (${file.shown}): ${file.scrub((err as Error).message)}`);
+      throw problem
+        ? errors.modelFileRefused(spec.name, file.shown, `${problem}; register a valid GGUF file`)
+        : errors.engineLoadFailed(spec.name, file.shown, file.scrub((err as Error).message));
     }
   }
 
@@ -169,8 +168,6 @@ export class EngineCore {
       if (this.models.get(p.model) === m) m.free.push(seq);
     }
   }
-
-  loadedModels(): string[] { return [...this.models.keys()]; }
 
   async dispose(): Promise<void> {
     for (const name of [...this.models.keys()]) await this.unload(name);

@@ -4,11 +4,9 @@
  * failure or unload. The sum never passes the hard limit: a reservation that would is refused, naming what holds
  * the memory and how much would have to be freed.
  */
-import { MocError } from '../../src/errors.js';
+import { errors } from '../../src/errors.js';
 
 export interface LedgerEntry { model: string; bytes: number; estimate: number }
-
-const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
 export class Ledger {
   private readonly entries = new Map<string, LedgerEntry>();
@@ -24,14 +22,7 @@ export class Ledger {
     if (this.entries.has(model)) throw new Error(`ledger: ${model} already has a reservation`);
     if (this.total + bytes > this.hardLimit) {
       const holders = [...this.entries.values()].sort((a, b) => b.bytes - a.bytes);
-      const mustFree = this.total + bytes - this.hardLimit;
-      throw new MocError('MOC_ERR_NO_MEMORY',
-        `model '${model}' needs ${mib(bytes)} but device ${this.device} has ${mib(this.free)} free of ${mib(this.hardLimit)}; ` +
-        `unload models holding at least ${mib(mustFree)}` +
-        (holders.length ? ` (held by: ${holders.map((h) => `${h.model} ${mib(h.bytes)}`).join(', ')})` : '') +
-        ', or raise the device memory limit',
-        { device: this.device, neededBytes: bytes, freeBytes: this.free, mustFreeBytes: mustFree,
-          holders: holders.map((h) => ({ model: h.model, bytes: h.bytes })) });
+      throw errors.deviceMemoryFull(model, this.device, bytes, this.free, this.hardLimit, holders);
     }
     this.entries.set(model, { model, bytes, estimate: bytes });
     this.total += bytes;

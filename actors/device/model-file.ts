@@ -13,7 +13,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { MocError } from '../../src/errors.js';
+import { errors } from '../../src/errors.js';
 import type { EngineModel } from './engine-protocol.js';
 
 export interface OpenedModelFile {
@@ -36,7 +36,7 @@ export function shownPath(spec: EngineModel): string {
 }
 
 const refuse = (spec: EngineModel, problem: string) =>
-  new MocError('MOC_ERR_LOAD_FAILED', `model '${spec.name}' (${shownPath(spec)}) ${problem}`, { model: spec.name, path: shownPath(spec) });
+  errors.modelFileRefused(spec.name, shownPath(spec), problem);
 
 const inside = (file: string, root: string) => file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 

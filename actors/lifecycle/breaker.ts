@@ -4,7 +4,7 @@
  * Hand-written: libraries such as opossum wrap a function call with timeouts and fallbacks, which is not the shape
  * here (a breaker per model name, fed by coded load outcomes that the lifecycle already has).
  */
-import { MocError } from '../../src/errors.js';
+import { errors, type MocError } from '../../src/errors.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -27,9 +27,7 @@ export class Breaker {
     if (s === 'closed') return;
     if (s === 'half-open' && !this.trialRunning) { this.trialRunning = true; return; }
     const retryAfterMs = Math.max(0, this.openedAt + this.cooldownMs - this.now());
-    throw new MocError('MOC_ERR_LOAD_FAILED',
-      `loads of '${model}' are failing fast after ${this.failures} failures in a row (last: ${this.lastError?.message}); ` +
-      `fix the cause and retry after ${retryAfterMs} ms`, { model, breaker: s, retryAfterMs });
+    throw errors.loadsFailingFast(model, this.failures, this.lastError?.message, s, retryAfterMs);
   }
 
   success(): void { this.failures = 0; this.trialRunning = false; this.lastError = null; }

@@ -10,7 +10,7 @@
  */
 import { stat } from 'node:fs/promises';
 import type { CatalogEntry } from '../../schemas/catalog.js';
-import { MocError, toMocError } from '../../src/errors.js';
+import { errors, toMocError } from '../../src/errors.js';
 import type { GgufHeader } from '../../src/model/gguf-header.js';
 import { realModelsRoot, resolveModelPath, type PathProblem } from './model-path.js';
 
@@ -27,10 +27,7 @@ const GONE: Record<PathProblem, string> = {
 /** The real models root and the real file, once the file is known to be the one the catalog entry describes. */
 export async function recheckModelFile(modelsRoot: string, entry: CatalogEntry, inspector: HeaderInspector): Promise<{ root: string; file: string }> {
   // Messages name the file as registered (relative to the root) and never quote what the path now points at.
-  const changed = (why: string) => new MocError('MOC_ERR_LOAD_FAILED',
-    `model '${entry.name}': '${entry.path}' changed since registration (${why}); register it again ` +
-    `(RegisterModel, or POST /v1/models with the same name and path) to inspect the file as it is now`,
-    { model: entry.name, path: entry.path });
+  const changed = (why: string) => errors.modelFileChanged(entry.name, entry.path, why);
   const root = await realModelsRoot(modelsRoot);
   let file: string;
   try {

@@ -33,8 +33,7 @@ export async function resolveModelPath(modelsRoot: string, relative: string): Pr
   try {
     real = await realpath(path.join(root, relative));
   } catch {
-    throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `no file '${relative}' under ${ROOT_HINT}; copy the GGUF there first`,
-      { path: relative, reason: 'missing' satisfies PathProblem });
+    throw errors.modelFileMissing(relative, ROOT_HINT); // details.reason: 'missing'
   }
   if (real !== root && !real.startsWith(root + path.sep)) {
     throw problem(`'${relative}' resolves outside the models root (symlink?); models load only from files inside ${ROOT_HINT}`, 'outside');

@@ -8,12 +8,10 @@
  *    The device that needs the fewest bytes evicted wins.
  * 3. Otherwise refuse: too big for any device (naming the largest), or NO_MEMORY naming what holds the memory.
  */
-import { MocError } from '../../src/errors.js';
+import { errors } from '../../src/errors.js';
 import type { DeviceStatus, ModelInfo } from '../../schemas/messages.js';
 
 export interface Plan { device: string; evict: ModelInfo[] }
-
-const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
 export function planPlacement(model: string, need: number, devices: DeviceStatus[], isPinned: (m: ModelInfo) => boolean = (m) => m.pinned): Plan {
   const direct = devices
@@ -42,18 +40,11 @@ export function planPlacement(model: string, need: number, devices: DeviceStatus
 
   const largest = devices.reduce((a, d) => (d.memory.hardLimit > a.memory.hardLimit ? d : a), devices[0]!);
   if (devices.every((d) => need > d.memory.hardLimit)) {
-    throw new MocError('MOC_ERR_NO_MEMORY',
-      `model '${model}' needs ${mib(need)}, more than any device can hold (largest: ${largest.id}, ${mib(largest.memory.hardLimit)}, ` +
-      `${mib(largest.memory.hardLimit - largest.memory.reserved)} free); use a smaller quantization, context or sequence count`,
-      { model, neededBytes: need, largestDevice: largest.id, largestBytes: largest.memory.hardLimit });
+    throw errors.tooBigForAnyDevice(model, need, largest);
   }
   const holders = devices.flatMap((d) => d.models.map((m) => ({
     device: d.id, model: m.name, bytes: m.reservedBytes,
     why: m.state !== 'loaded' ? m.state : isPinned(m) ? 'pinned' : m.inFlight > 0 || m.queued > 0 ? 'busy' : 'idle',
   })));
-  throw new MocError('MOC_ERR_NO_MEMORY',
-    `model '${model}' needs ${mib(need)} and nothing can be evicted to make room: ` +
-    holders.map((h) => `${h.model} on ${h.device} ${mib(h.bytes)} (${h.why})`).join(', ') +
-    '; unload or unpin a model, or wait for busy ones to finish',
-    { model, neededBytes: need, holders });
+  throw errors.nothingToEvict(model, need, holders);
 }

@@ -9,7 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { errors, MocError } from '../errors.js';
+import { errors } from '../errors.js';
 import type { Config } from '../../schemas/config.js';
 import { ROLE_OF_ACTION, type Action, type Role } from './permissions.js';
 
@@ -38,7 +38,7 @@ export class KeyRing {
       try {
         text = readFileSync(config.auth.keysFile, 'utf8');
       } catch (err) {
-        throw new MocError('MOC_ERR_INVALID_ARGUMENT', `auth.keysFile: cannot read ${config.auth.keysFile} (${(err as Error).message}); fix the path`, { field: 'auth.keysFile' });
+        throw errors.keysFileUnreadable(config.auth.keysFile, (err as Error).message);
       }
       text.split('\n').forEach((line, i) => {
         const l = line.trim();
@@ -52,13 +52,12 @@ export class KeyRing {
     const entries = found.map((k): Entry => {
       const digest = sha256(k.key);
       const hex = digest.toString('hex');
-      if (seen.has(hex)) throw new MocError('MOC_ERR_INVALID_ARGUMENT', `${k.from}: this key is configured twice; give each client its own key`, { field: 'auth' });
+      if (seen.has(hex)) throw errors.keyDuplicated(k.from);
       seen.add(hex);
       return { role: k.role, name: k.name ?? `key-${hex.slice(0, 8)}`, digest };
     });
     if (config.auth.required && entries.length === 0) {
-      throw new MocError('MOC_ERR_INVALID_ARGUMENT',
-        'auth.required is true but no API keys are configured; add auth.keys, auth.keysFile or MOC_API_KEYS', { field: 'auth.required' });
+      throw errors.noKeysButRequired();
     }
     return new KeyRing(entries);
   }
@@ -101,10 +100,10 @@ function parseKeySpec(spec: string, where: string): { name?: string; role: Role;
   const parts = spec.split(':');
   const role = parts[0];
   if ((role !== 'admin' && role !== 'infer') || parts.length < 2 || parts.length > 3) {
-    throw new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: expected 'role:key' or 'role:name:key' with role admin or infer`, { field: 'auth' });
+    throw errors.keyMalformed(where);
   }
   const key = parts[parts.length - 1]!;
-  if (key.length < 16) throw new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: the key is shorter than 16 characters; use a long random key (openssl rand -hex 24)`, { field: 'auth' });
+  if (key.length < 16) throw errors.keyTooShort(where);
   return { role, key, ...(parts.length === 3 ? { name: parts[1]! } : {}) };
 }
 

@@ -13,6 +13,8 @@ export interface ExitInfo {
   /** True when the child stopped because it was asked to (close/destroy), false for a crash. */
   normal: boolean;
   reason: string;
+  /** What the child crashed with, when known: its stack is for the log (reason is what callers are told). */
+  error?: Error;
 }
 
 export interface ChildHandle extends Closeable {
@@ -35,8 +37,8 @@ export interface SupervisorOptions {
   /** Delay before restart number n (1-based) within the period; default 50 ms doubling, capped at 2 s. */
   backoffMs?: (n: number) => number;
   onEscalate: (reason: string) => void;
-  /** A child is running again (its new incarnation started). */
-  onRestart?: (id: string, reason: string, incarnation: number) => void;
+  /** A child is running again (its new incarnation started); `error` is what it crashed with, when known. */
+  onRestart?: (id: string, reason: string, incarnation: number, error?: Error) => void;
 }
 
 interface Running { spec: ChildSpec; handle: ChildHandle | null; incarnation: number }
@@ -51,8 +53,6 @@ export class Supervisor implements Closeable {
   private readonly starting = new Set<Promise<unknown>>();
 
   constructor(readonly name: string, private readonly specs: ChildSpec[], private readonly opts: SupervisorOptions) {}
-
-  get restartCount(): number { return this.restarts.length; }
 
   async start(): Promise<void> {
     for (const spec of this.specs) {
@@ -74,11 +74,11 @@ export class Supervisor implements Closeable {
       if (this.stopping || r.handle !== handle) return;
       r.handle = null;
       if (r.spec.restart === 'temporary' || (r.spec.restart === 'transient' && info.normal)) return;
-      void this.restart(r, info.reason);
+      void this.restart(r, info.reason, info.error);
     });
   }
 
-  private async restart(r: Running, reason: string): Promise<void> {
+  private async restart(r: Running, reason: string, error?: Error): Promise<void> {
     const now = Date.now();
     this.restarts = this.restarts.filter((t) => now - t < this.opts.periodMs);
     this.restarts.push(now);
@@ -95,7 +95,7 @@ export class Supervisor implements Closeable {
       if (this.stopping) return void (await this.stopChild(r.spec, handle, this.force));
       r.handle = handle;
       this.watch(r);
-      this.opts.onRestart?.(r.spec.id, reason, r.incarnation);
+      this.opts.onRestart?.(r.spec.id, reason, r.incarnation, error);
     });
     const tracked = started.catch(() => {});
     this.starting.add(tracked);
@@ -104,7 +104,7 @@ export class Supervisor implements Closeable {
       await started;
     } catch (err) {
       // A restart that fails to start counts as one more crash of the same child.
-      if (!this.stopping) await this.restart(r, `restart failed: ${(err as Error).message}`);
+      if (!this.stopping) await this.restart(r, `restart failed: ${(err as Error).message}`, err as Error);
     }
   }
 

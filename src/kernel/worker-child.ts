@@ -26,7 +26,7 @@ export async function startWorkerChild<P extends Protocol>(ref: WorkerRef<P>, o:
     worker.once('exit', (code) => {
       const reason = lastError ? `crashed: ${lastError.message}` : `exited with code ${code}`;
       ref.detach(asked ? 'is stopped' : `is restarting (${reason})`, worker);
-      resolve({ normal: asked, reason });
+      resolve({ normal: asked, reason, ...(lastError ? { error: lastError } : {}) });
     });
   });
 

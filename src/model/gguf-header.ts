@@ -4,7 +4,7 @@
  * a clear MOC_ERR_LOAD_FAILED, not an out-of-memory or a llama.cpp abort.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { MocError } from '../errors.js';
+import { errors, type MocError } from '../errors.js';
 
 export interface GgufHeader {
   version: number;
@@ -60,7 +60,7 @@ const ARRAY = 9;
 const FIXED_SIZE: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
 
 function loadFailed(file: string, problem: string): MocError {
-  return new MocError('MOC_ERR_LOAD_FAILED', `${file} is not a valid GGUF file: ${problem}`, { path: file });
+  return errors.notGguf(file, problem);
 }
 
 class Reader {
@@ -184,11 +184,11 @@ export function parseGgufHeader(filePath: string, shown = filePath): GgufHeader 
   try {
     fd = openSync(filePath, 'r');
   } catch (err) {
-    throw new MocError('MOC_ERR_LOAD_FAILED', `cannot open ${shown}: ${ioProblem(err)}`, { path: shown });
+    throw errors.fileUnreadable('open', shown, ioProblem(err));
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new MocError('MOC_ERR_LOAD_FAILED', `${shown} is not a regular file`, { path: shown });
+    if (!st.isFile()) throw errors.notRegularFile(shown);
     if (st.size === 0) throw loadFailed(shown, 'the file is empty');
     return parse(new Reader(fd, st.size, shown));
   } finally {

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
-import { MocError, toMocError, type ErrorData } from '../errors.js';
+import { errors, toMocError, type ErrorData } from '../errors.js';
 import { ioProblem, parseGgufHeader, type GgufHeader } from './gguf-header.js';
 
 export type InspectResult = { sha256: string; bytes: number; header: GgufHeader } | { error: ErrorData };
@@ -36,7 +36,7 @@ export default async function inspect({ path: file, root, headerOnly }: InspectT
   } catch (err) {
     // An I/O error while hashing (file deleted or unreadable mid-way) is the file's fault, not a bug of ours.
     const io = err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
-    const moc = io ? new MocError('MOC_ERR_LOAD_FAILED', `cannot read ${shown}: ${ioProblem(err)}`, { path: shown }) : toMocError(err);
+    const moc = io ? errors.fileUnreadable('read', shown, ioProblem(err)) : toMocError(err);
     return { error: moc.toData() };
   }
 }
