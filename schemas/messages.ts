@@ -66,6 +66,9 @@ export const AliasRequest = Type.Object({ alias: ModelName, target: ModelName },
 export type AliasRequest = Static<typeof AliasRequest>;
 export const PinRequest = Type.Object({ name: ModelName, pinned: Type.Boolean() }, { additionalProperties: false });
 export type PinRequest = Static<typeof PinRequest>;
+/** Unload, and get one model (by name or alias). */
+export const NameRequest = Type.Object({ name: ModelName }, { additionalProperties: false });
+export type NameRequest = Static<typeof NameRequest>;
 
 export const FinishReason = Type.Union([Type.Literal('stop'), Type.Literal('length'), Type.Literal('eos')]);
 export type FinishReason = Static<typeof FinishReason>;
@@ -218,7 +221,9 @@ export type RouterProtocol = {
   infer: { req: { kind: 'infer'; request: unknown; stream: boolean }; reply: InferResult; event: TokenEvent };
   register: { req: { kind: 'register'; request: unknown }; reply: ModelView };
   load: { req: { kind: 'load'; request: unknown }; reply: ModelView };
-  unload: { req: { kind: 'unload'; name: unknown }; reply: UnloadResult };
+  unload: { req: { kind: 'unload'; request: unknown }; reply: UnloadResult };
+  /** One model by name, or the model an alias points to. */
+  'get-model': { req: { kind: 'get-model'; request: unknown }; reply: ModelView };
   'set-alias': { req: { kind: 'set-alias'; request: unknown }; reply: AliasInfo };
   pin: { req: { kind: 'pin'; request: unknown }; reply: ModelView };
   'list-models': { req: { kind: 'list-models' }; reply: ModelView[] };

@@ -69,6 +69,7 @@ export type UnloadResponse = Static<typeof UnloadResponse>;
 export const AliasResponse = Type.Object({
   alias: Type.String(), target: Type.String(), previous: Type.String({ description: "'' when the alias is new" }),
 }, { additionalProperties: false });
+export type AliasResponse = Static<typeof AliasResponse>;
 
 export const MemoryLedger = Type.Object({
   hard_limit: Bytes, soft_limit: Bytes, reserved: Bytes, free: Type.Integer({ description: 'bytes' }),

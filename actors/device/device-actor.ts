@@ -189,11 +189,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       return;
     }
     if (!m || m.state === 'unloading') return env.fail(errors.modelNotFound(env.msg.model, this.servingNames()));
-    if (m.state === 'failed') return env.fail(new MocError('MOC_ERR_LOAD_FAILED', `model '${m.spec.name}' failed to load: ${m.error}; load it again after fixing the cause`));
+    if (m.state === 'failed') return env.fail(errors.modelFailed(m.spec.name, String(m.error)));
     if (this.closing) return env.fail(errors.unavailable(`device ${this.id} is shutting down`));
-    if (env.msg.maxTokens > m.spec.contextSize) {
-      return env.fail(errors.invalidArgument('max_tokens', `${env.msg.maxTokens} exceeds the model's context of ${m.spec.contextSize} tokens; lower max_tokens`));
-    }
+    // max_tokens against the context is checked once, by the engine, with the prompt's exact token count.
     const job: Job = { env, enqueuedAt: performance.now(), onAbort: () => { m.queue.remove(job); } };
     if (!m.queue.push(job, env.msg.priority)) {
       return env.fail(errors.busy(`queue of model ${m.spec.name} on ${this.id}`, m.queue.capacity, 50));
@@ -264,9 +262,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       const existing = this.models.get(spec.name);
       if (!existing) break;
       if (existing.spec.path !== spec.path) {
-        throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
-          `model '${spec.name}' is already ${existing.state} on ${this.id} from ${existing.spec.path}; unload it first or pick another name`,
-          { model: spec.name, device: this.id, path: existing.spec.path });
+        throw errors.loadedFromOtherFile(spec.name, existing.state, this.id, existing.spec.path);
       }
       if (existing.state === 'unloading') {
         // Its entry is on its way out (keep-alive expiry, eviction, unload): wait for that, then load afresh.
@@ -345,7 +341,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     // Unload during a load is well-defined: the load finishes (or fails), then the model is unloaded.
     await m.loading?.catch(() => {});
     if (this.models.get(name) !== m) return this.unload(name, reason); // replaced meanwhile (a failed load retried)
-    if (m.state === 'unloading') throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${name}' is already unloading`);
+    if (m.state === 'unloading') throw errors.modelUnloading(name);
     m.state = 'unloading';
     m.unloadReason = reason;
     let finished!: () => void;

@@ -8,9 +8,8 @@ import path from 'node:path';
 import { errors } from '../../src/errors.js';
 import { validate } from '../../src/validate.js';
 import type { Config } from '../../schemas/config.js';
-import { ModelName } from '../../schemas/config.js';
 import {
-  AliasRequest, InferRequest, LoadRequest, PinRequest, RegisterRequest,
+  AliasRequest, InferRequest, LoadRequest, NameRequest, PinRequest, RegisterRequest,
   type DeviceView, type InferResult, type LifecycleProtocol, type RouterProtocol,
 } from '../../schemas/messages.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
@@ -63,8 +62,17 @@ export class Router implements Behavior<RouterProtocol> {
         return;
       }
       case 'unload': {
-        const name = validate(ModelName, msg.name);
+        const { name } = validate(NameRequest, msg.request);
         this.lifecycle.ask({ kind: 'unload', name }, opts).then((r) => env.reply(r), (e) => env.fail(e));
+        return;
+      }
+      case 'get-model': {
+        // "By name or by alias" answered here once, for every transport.
+        const { name } = validate(NameRequest, msg.request);
+        this.lifecycle.ask({ kind: 'list' }, opts).then((models) => {
+          const found = models.find((m) => m.name === name) ?? models.find((m) => m.aliases.includes(name));
+          if (found) env.reply(found); else env.fail(errors.modelNotRegistered(name, 'nor is it an alias; register it first (RegisterModel, POST /v1/models, register_model)'));
+        }, (e) => env.fail(e));
         return;
       }
       case 'list-models':
@@ -106,9 +114,6 @@ export class Router implements Behavior<RouterProtocol> {
   private dispatch(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string): void {
     const route = this.routes.lookup(name);
     if (!route) return env.fail(errors.modelNotFound(r.model, this.routes.names()));
-    if (r.max_tokens !== undefined && r.max_tokens > route.contextSize) {
-      return env.fail(errors.invalidArgument('max_tokens', `${r.max_tokens} exceeds the model's context of ${route.contextSize} tokens; lower it`));
-    }
     const device = this.devices.get(route.device);
     if (!device) return env.fail(errors.internal(`route to unknown device ${route.device}`));
     device.ask({

@@ -3,7 +3,7 @@
  * REST and ZMQ answer with these; gRPC maps the same words onto its messages (enums spelled the proto way).
  */
 import type { DeviceView, InferResult, ModelInfo, ModelView, UnloadResult, AliasInfo } from '../../schemas/messages.js';
-import type { DeviceResource, InferResponse, ModelResource, UnloadResponse } from '../../schemas/rest.js';
+import type { AliasResponse, DeviceResource, InferResponse, ModelResource, UnloadResponse } from '../../schemas/rest.js';
 
 type DeviceModel = Omit<ModelResource, 'sha256' | 'architecture' | 'parameter_count' | 'quantization' | 'aliases' | 'breaker'>;
 
@@ -42,4 +42,4 @@ export function inferResponse(r: InferResult): InferResponse {
 }
 
 export const unloadResponse = (r: UnloadResult): UnloadResponse => ({ name: r.model, freed_bytes: r.freedBytes });
-export const aliasResponse = (a: AliasInfo) => ({ alias: a.alias, target: a.target, previous: a.previous });
+export const aliasResponse = (a: AliasInfo): AliasResponse => ({ alias: a.alias, target: a.target, previous: a.previous });

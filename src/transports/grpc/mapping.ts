@@ -1,8 +1,9 @@
 /** Between proto messages and MOC's own types; errors through the one error table. */
 import * as grpc from '@grpc/grpc-js';
 import { toMocError } from '../../errors.js';
-import type { DeviceView, InferResult, ModelInfo, ModelView } from '../../../schemas/messages.js';
-import { deviceModelResource, deviceResource, inferResponse, modelResource } from '../views.js';
+import type { ModelInfo, ModelView } from '../../../schemas/messages.js';
+import type { DeviceResource, InferResponse } from '../../../schemas/rest.js';
+import { deviceModelResource, modelResource } from '../views.js';
 
 /** gRPC request → transport-neutral InferRequest (validation happens in the router). Empty strings mean unset. */
 export function inferRequestFromProto(r: Record<string, any>): Record<string, unknown> {
@@ -34,18 +35,15 @@ const protoState = (s: string) => `MODEL_STATE_${s.toUpperCase()}`;
 
 // The same resources REST and ZMQ answer with (src/transports/views.ts), with enums spelled the proto way.
 
-export function inferResponseToProto(r: InferResult) {
-  return { ...inferResponse(r), finish_reason: FINISH[r.finishReason] };
-}
+export const inferToProto = (r: InferResponse) => ({ ...r, finish_reason: FINISH[r.finish_reason] });
 
+export const modelToProto = <M extends { state: string }>(m: M) => ({ ...m, state: protoState(m.state) });
+
+export const deviceToProto = (d: DeviceResource) => ({ ...d, models: d.models.map(modelToProto) });
+
+/** WatchModels sends model states as they change (views, not yet resources). */
 export function modelInfoToProto(m: ModelInfo | ModelView) {
-  const base = 'sha256' in m ? modelResource(m) : deviceModelResource(m);
-  return { ...base, state: protoState(m.state) };
-}
-
-export function deviceToProto(d: DeviceView) {
-  const r = deviceResource(d);
-  return { ...r, models: r.models.map((m) => ({ ...m, state: protoState(m.state) })) };
+  return modelToProto('sha256' in m ? modelResource(m) : deviceModelResource(m));
 }
 
 /** A MocError (or anything thrown) as a gRPC status with machine-readable metadata. */

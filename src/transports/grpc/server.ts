@@ -9,9 +9,8 @@ import { errors } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
 import type { ModelView, RouterProtocol } from '../../../schemas/messages.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
-import {
-  deviceToProto, inferRequestFromProto, inferResponseToProto, modelInfoToProto, modelRequestFromProto, toGrpcError,
-} from './mapping.js';
+import { deviceToProto, inferRequestFromProto, inferToProto, modelInfoToProto, modelRequestFromProto, modelToProto, toGrpcError } from './mapping.js';
+import { runOperation, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
 import { modelOpsService } from './proto.js';
 import type { KeyRing } from '../../auth/keys.js';
 import { authInterceptors } from './auth-interceptor.js';
@@ -70,24 +69,19 @@ export class GrpcTransport implements Closeable {
       // The tracker first (nearest the network): it must see the calls the key check ends too.
       interceptors: [this.tracker.interceptor, ...authInterceptors(keys)],
     });
+    // One line per method: the operation it runs (src/transports/operations.ts), how the proto request maps onto
+    // the operation's input, and how its resource maps onto the proto reply.
     this.server.addService(service, {
-      Infer: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => this.infer(call, cb),
+      Infer: this.unary('infer', inferRequestFromProto, inferToProto),
       InferStream: (call: grpc.ServerWritableStream<any, any>) => this.inferStream(call),
-      RegisterModel: this.unary((call, opts) => this.router.ask({ kind: 'register', request: modelRequestFromProto(call.request) }, opts)
-        .then(modelInfoToProto), { floorMs: config.limits.loadTimeoutMs }),
-      LoadModel: this.unary((call, opts) => this.router.ask({ kind: 'load', request: modelRequestFromProto(call.request) }, opts)
-        .then(modelInfoToProto), { floorMs: config.limits.loadTimeoutMs }),
-      SetAlias: this.unary((call, opts) => this.router.ask({ kind: 'set-alias', request: { alias: call.request.alias, target: call.request.target } }, opts),
-        { floorMs: config.limits.loadTimeoutMs }),
-      PinModel: this.unary((call, opts) => this.router.ask({ kind: 'pin', request: { name: call.request.name, pinned: call.request.pinned } }, opts)
-        .then(modelInfoToProto)),
+      RegisterModel: this.unary('register', modelRequestFromProto, modelToProto),
+      LoadModel: this.unary('load', modelRequestFromProto, modelToProto),
+      UnloadModel: this.unary('unload', (r) => ({ name: r.name }), (r) => r),
+      SetAlias: this.unary('set-alias', (r) => ({ alias: r.alias, target: r.target }), (r) => r),
+      PinModel: this.unary('pin', (r) => ({ name: r.name, pinned: r.pinned }), modelToProto),
+      ListModels: this.unary('list-models', () => ({}), (models) => ({ models: models.map(modelToProto) })),
+      GetDevices: this.unary('devices', () => ({}), (devices) => ({ devices: devices.map(deviceToProto) })),
       WatchModels: (call: grpc.ServerWritableStream<any, any>) => this.watchModels(call),
-      UnloadModel: this.unary((call, opts) => this.router.ask({ kind: 'unload', name: call.request.name }, opts)
-        .then((r) => ({ name: r.model, freed_bytes: r.freedBytes })), { floorMs: config.limits.loadTimeoutMs }),
-      ListModels: this.unary((_call, opts) => this.router.ask({ kind: 'list-models' }, opts)
-        .then((models) => ({ models: models.map(modelInfoToProto) }))),
-      GetDevices: this.unary((_call, opts) => this.router.ask({ kind: 'devices' }, opts)
-        .then((devices) => ({ devices: devices.map(deviceToProto) }))),
     });
   }
 
@@ -116,19 +110,20 @@ export class GrpcTransport implements Closeable {
     return this.tracker.size;
   }
 
-  /** The call's remaining time (its deadline, capped by the server's limit) and a signal for its cancellation. */
-  private control(call: Call, floorMs = 0): { timeoutMs: number; signal: AbortSignal } {
+  /** The call as an operation sees it: the time its client still waits (its deadline) and its cancellation. */
+  private control(call: Call, onToken?: OperationCall['onToken']): OperationCall {
     const ac = new AbortController();
     call.on('cancelled', () => ac.abort(errors.cancelled('request')));
     const deadline = call.getDeadline();
     const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number.isFinite(deadline) ? Number(deadline) - Date.now() : Infinity;
-    const cap = Math.max(this.config.limits.requestTimeoutMs, floorMs);
-    return { timeoutMs: Math.max(1, Math.min(ms, cap)), signal: ac.signal };
+    return {
+      router: this.router, config: this.config, signal: ac.signal,
+      ...(Number.isFinite(ms) ? { clientTimeoutMs: ms } : {}), ...(onToken ? { onToken } : {}),
+    };
   }
 
   /** Runs one unary call's work; its callback is called exactly once, by the work or by destroy(). */
-  private runUnary<T>(call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>, floorMs: number,
-    work: (opts: { timeoutMs: number; signal: AbortSignal }) => Promise<T>): void {
+  private runUnary<T>(call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>, work: (c: OperationCall) => Promise<T>): void {
     if (this.closed) return cb(toGrpcError(errors.unavailable('the server is shutting down')));
     let settled = false;
     const finish = (err: unknown, value?: T) => {
@@ -140,19 +135,17 @@ export class GrpcTransport implements Closeable {
     const abort = (err: unknown) => finish(err);
     this.running.add(abort);
     try {
-      work(this.control(call, floorMs)).then((r) => finish(null, r), (err) => finish(err ?? errors.internal('empty rejection')));
+      work(this.control(call)).then((r) => finish(null, r), (err) => finish(err ?? errors.internal('empty rejection')));
     } catch (err) {
       finish(err);
     }
   }
 
-  private unary<T>(fn: (call: grpc.ServerUnaryCall<any, any>, opts: { timeoutMs: number; signal: AbortSignal }) => Promise<T>, o: { floorMs?: number } = {}) {
-    return (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => this.runUnary(call, cb, o.floorMs ?? 0, (opts) => fn(call, opts));
-  }
-
-  private infer(call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>): void {
-    this.runUnary(call, cb, 0, (opts) => this.router.ask({ kind: 'infer', request: inferRequestFromProto(call.request), stream: false }, opts)
-      .then(inferResponseToProto));
+  /** A unary method: decode the proto request, run the operation, encode its resource. */
+  private unary<N extends OperationName>(name: N, decode: (req: Record<string, any>) => Record<string, unknown>,
+    encode: (result: OperationResult<N>) => unknown) {
+    return (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) =>
+      this.runUnary(call, cb, (c) => runOperation(name, decode(call.request), c).then(encode));
   }
 
   private inferStream(call: grpc.ServerWritableStream<any, any>): void {
@@ -169,11 +162,9 @@ export class GrpcTransport implements Closeable {
       call.end();
     };
     this.running.add(finish);
-    const opts = this.control(call);
-    this.router.ask({ kind: 'infer', request: inferRequestFromProto(call.request), stream: true }, {
-      ...opts,
-      onEvent: (e) => { if (!ended && !call.cancelled) call.write({ text: e.text }); },
-    }).then((r) => finish(null, inferResponseToProto(r)), (err) => finish(err ?? errors.internal('empty rejection')));
+    const c = this.control(call, (e) => { if (!ended && !call.cancelled) call.write({ text: e.text }); });
+    runOperation('infer', inferRequestFromProto(call.request), c)
+      .then((r) => finish(null, inferToProto(r)), (err) => finish(err ?? errors.internal('empty rejection')));
   }
 
   private watchModels(call: grpc.ServerWritableStream<any, any>): void {

@@ -4,6 +4,7 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { Action } from '../../auth/permissions.js';
+import { OPERATIONS, type OperationName } from '../operations.js';
 import {
   AliasBody, AliasResponse, DeviceList, InferBody, InferResponse, Liveness, LoadBody, ModelList, ModelResource,
   PinBody, Readiness, RegisterRequest, UnloadResponse,
@@ -15,8 +16,12 @@ export interface RouteSpec {
   method: Method;
   /** OpenAPI-style template: `{name}` is one path segment. */
   path: string;
-  /** What the key must allow (src/auth/permissions.ts); absent: public. */
+  /** What the key must allow (src/auth/permissions.ts); absent: public. Taken from the operation when there is one. */
   action?: Action;
+  /** The operation this route runs (src/transports/operations.ts); absent: answered by the REST listener itself. */
+  operation?: OperationName;
+  /** A list answer is wrapped in an object under this key (`{ "models": [...] }`). */
+  wrap?: string;
   operationId: string;
   summary: string;
   body?: TSchema;
@@ -29,20 +34,23 @@ export interface RouteSpec {
   errors?: number[];
 }
 
-export const ROUTES: readonly RouteSpec[] = [
-  { method: 'get', path: '/v1/models', action: 'list-models', operationId: 'listModels', summary: 'Every registered model with its state, device and memory', status: 200, response: ModelList },
-  { method: 'post', path: '/v1/models', action: 'register', operationId: 'registerModel', summary: 'Register a GGUF file under the models root (inspected, not loaded)', body: RegisterRequest, status: 201, response: ModelResource, errors: [404, 409, 422] },
-  { method: 'get', path: '/v1/models/{name}', action: 'get-model', operationId: 'getModel', summary: 'One model (or the model an alias points to)', status: 200, response: ModelResource, errors: [404] },
-  { method: 'post', path: '/v1/models/{name}/load', action: 'load', operationId: 'loadModel', summary: 'Load a model (placement, eviction and coalescing apply)', body: LoadBody, status: 200, response: ModelResource, errors: [404, 409, 422, 504, 507] },
-  { method: 'post', path: '/v1/models/{name}/unload', action: 'unload', operationId: 'unloadModel', summary: 'Unload a model after its in-flight requests finish', status: 200, response: UnloadResponse, errors: [404] },
-  { method: 'post', path: '/v1/models/{name}/pin', action: 'pin', operationId: 'pinModel', summary: 'Pin (never evicted, never expires) or unpin a model', body: PinBody, status: 200, response: ModelResource, errors: [404] },
-  { method: 'put', path: '/v1/aliases/{alias}', action: 'set-alias', operationId: 'setAlias', summary: 'Point an alias at a model; re-pointing a serving alias is a hot swap', body: AliasBody, status: 200, response: AliasResponse, errors: [404, 507] },
-  { method: 'get', path: '/v1/devices', action: 'devices', operationId: 'getDevices', summary: 'Each device with its memory ledger, engine and models', status: 200, response: DeviceList },
-  { method: 'post', path: '/v1/infer', action: 'infer', operationId: 'infer', summary: 'Generate text; "stream": true answers with Server-Sent Events', body: InferBody, status: 200, response: InferResponse, sse: true, errors: [404, 499, 504, 507] },
+const ROUTE_LIST: readonly RouteSpec[] = [
+  { method: 'get', path: '/v1/models', operation: 'list-models', wrap: 'models', operationId: 'listModels', summary: 'Every registered model with its state, device and memory', status: 200, response: ModelList },
+  { method: 'post', path: '/v1/models', operation: 'register', operationId: 'registerModel', summary: 'Register a GGUF file under the models root (inspected, not loaded)', body: RegisterRequest, status: 201, response: ModelResource, errors: [404, 409, 422] },
+  { method: 'get', path: '/v1/models/{name}', operation: 'get-model', operationId: 'getModel', summary: 'One model (or the model an alias points to)', status: 200, response: ModelResource, errors: [404] },
+  { method: 'post', path: '/v1/models/{name}/load', operation: 'load', operationId: 'loadModel', summary: 'Load a model (placement, eviction and coalescing apply)', body: LoadBody, status: 200, response: ModelResource, errors: [404, 409, 422, 504, 507] },
+  { method: 'post', path: '/v1/models/{name}/unload', operation: 'unload', operationId: 'unloadModel', summary: 'Unload a model after its in-flight requests finish', status: 200, response: UnloadResponse, errors: [404] },
+  { method: 'post', path: '/v1/models/{name}/pin', operation: 'pin', operationId: 'pinModel', summary: 'Pin (never evicted, never expires) or unpin a model', body: PinBody, status: 200, response: ModelResource, errors: [404] },
+  { method: 'put', path: '/v1/aliases/{alias}', operation: 'set-alias', operationId: 'setAlias', summary: 'Point an alias at a model; re-pointing a serving alias is a hot swap', body: AliasBody, status: 200, response: AliasResponse, errors: [404, 507] },
+  { method: 'get', path: '/v1/devices', operation: 'devices', wrap: 'devices', operationId: 'getDevices', summary: 'Each device with its memory ledger, engine and models', status: 200, response: DeviceList },
+  { method: 'post', path: '/v1/infer', operation: 'infer', operationId: 'infer', summary: 'Generate text; "stream": true answers with Server-Sent Events', body: InferBody, status: 200, response: InferResponse, sse: true, errors: [404, 499, 504, 507] },
   { method: 'get', path: '/health/live', operationId: 'live', summary: 'The process is up and its event loop answers', status: 200, response: Liveness },
   { method: 'get', path: '/health/ready', operationId: 'ready', summary: 'Every device is up and at least one model is loaded (503 otherwise)', status: 200, response: Readiness, errors: [503] },
   { method: 'get', path: '/openapi.json', operationId: 'openapi', summary: 'This API as an OpenAPI 3.1 document', status: 200, response: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
 ];
+
+/** Routes that run an operation are authorized as that operation. */
+export const ROUTES: readonly RouteSpec[] = ROUTE_LIST.map((r) => (r.operation ? { ...r, action: OPERATIONS[r.operation].action } : r));
 
 export interface Match { route: RouteSpec; params: Record<string, string> }
 

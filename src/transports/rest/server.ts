@@ -13,7 +13,6 @@
  */
 import uWS, { type HttpRequest, type HttpResponse, type us_listen_socket } from 'uWebSockets.js';
 import { errors, MocError, toMocError } from '../../errors.js';
-import { validate } from '../../validate.js';
 import type { Config } from '../../../schemas/config.js';
 import type { RouterProtocol } from '../../../schemas/messages.js';
 import type { Readiness } from '../../../schemas/rest.js';
@@ -25,7 +24,7 @@ import { Exchange } from './exchange.js';
 import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { SseStream } from './sse.js';
-import { aliasResponse, deviceResource, inferResponse, modelResource, unloadResponse } from '../views.js';
+import { runOperation } from '../operations.js';
 
 /** Unsent SSE bytes a reader may fall behind by before its stream is cut and its generation cancelled. */
 const SSE_MAX_BACKLOG_BYTES = 256 * 1024;
@@ -140,56 +139,38 @@ export class RestTransport implements Closeable {
   }
 
   private async serve(ex: Exchange, r: Incoming, bodyP: Promise<{ ok: true; body: Buffer } | { ok: false; error: MocError }> | null): Promise<void> {
-    let input: unknown = {};
+    let body: Record<string, unknown> = {};
     if (bodyP) {
       const b = await bodyP;
       if (!b.ok) { ex.closeConnection = true; throw b.error; }
-      input = parseJson(b.body);
+      const parsed = parseJson(b.body);
+      if (r.route.body && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) {
+        throw errors.invalidArgument('body', 'must be a JSON object');
+      }
+      if (r.route.body) body = parsed as Record<string, unknown>;
     }
-    if (r.route.body) {
-      if (typeof input !== 'object' || input === null || Array.isArray(input)) throw errors.invalidArgument('body', 'must be a JSON object');
-      input = validate(r.route.body, input);
+    if (r.route.operation) {
+      // Path parameters name what the route acts on; the body may not name it again.
+      for (const k of Object.keys(r.params)) if (Object.hasOwn(body, k)) throw errors.invalidArgument(k, `comes from the path (${r.route.path}); leave it out of the body`);
+      const { stream, ...fields } = body;
+      const input = { ...fields, ...r.params };
+      if (r.route.sse && stream !== undefined && typeof stream !== 'boolean') throw errors.invalidArgument('stream', 'must be true or false');
+      if (r.route.sse && stream === true) return this.inferStream(ex, input);
+      if (!r.route.sse && stream !== undefined) throw errors.invalidArgument('stream', `is not a field of ${r.route.method.toUpperCase()} ${r.route.path}`);
+      // The operation validates (the router, one rule set for every transport), times out and shapes the answer.
+      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal });
+      return ex.json(r.route.status, r.route.wrap ? { [r.route.wrap]: result } : result);
     }
-    const body = input as Record<string, any>;
-    const opts = (floorMs = 0) => ({ timeoutMs: Math.max(this.config.limits.requestTimeoutMs, floorMs), signal: ex.signal });
-    const load = this.config.limits.loadTimeoutMs;
-    const ok = (v: unknown) => ex.json(r.route.status, v);
-
     switch (r.route.operationId) {
-      case 'listModels':
-        return ok({ models: (await this.router.ask({ kind: 'list-models' }, opts())).map(modelResource) });
-      case 'getModel': {
-        const name = r.params.name!;
-        const models = await this.router.ask({ kind: 'list-models' }, opts());
-        const found = models.find((m) => m.name === name) ?? models.find((m) => m.aliases.includes(name));
-        if (!found) throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${name}' is not registered; register it with POST /v1/models`, { model: name });
-        return ok(modelResource(found));
-      }
-      case 'registerModel':
-        return ok(modelResource(await this.router.ask({ kind: 'register', request: body }, opts(load))));
-      case 'loadModel':
-        return ok(modelResource(await this.router.ask({ kind: 'load', request: { ...body, name: r.params.name } }, opts(load))));
-      case 'unloadModel':
-        return ok(unloadResponse(await this.router.ask({ kind: 'unload', name: r.params.name }, opts(load))));
-      case 'pinModel':
-        return ok(modelResource(await this.router.ask({ kind: 'pin', request: { name: r.params.name, pinned: body.pinned } }, opts())));
-      case 'setAlias':
-        return ok(aliasResponse(await this.router.ask({ kind: 'set-alias', request: { alias: r.params.alias, target: body.target } }, opts(load))));
-      case 'getDevices':
-        return ok({ devices: (await this.router.ask({ kind: 'devices' }, opts())).map(deviceResource) });
-      case 'infer': {
-        const { stream, ...request } = body;
-        return stream ? this.inferStream(ex, request) : ok(inferResponse(await this.router.ask({ kind: 'infer', request, stream: false }, opts())));
-      }
       case 'live':
-        return ok({ status: 'ok' });
+        return ex.json(200, { status: 'ok' });
       case 'ready': {
         const rd = this.deps.ready();
         if (this.closing) rd.status = 'not-ready';
         return ex.json(rd.status === 'ready' ? 200 : 503, rd);
       }
       case 'openapi':
-        return ok(openApiDocument());
+        return ex.json(200, openApiDocument());
       default:
         throw errors.internal(`route ${r.route.operationId} has no handler`);
     }
@@ -205,16 +186,15 @@ export class RestTransport implements Closeable {
     });
     let started = false;
     try {
-      const result = await this.router.ask({ kind: 'infer', request, stream: true }, {
-        timeoutMs: this.config.limits.requestTimeoutMs,
-        signal: cancel.signal,
-        onEvent: (e) => {
+      const result = await runOperation('infer', request, {
+        router: this.router, config: this.config, signal: cancel.signal,
+        onToken: (e) => {
           if (!started) { started = true; sse.start(); }
           sse.event('token', { text: e.text });
         },
       });
       if (!started) sse.start();
-      sse.finish('done', inferResponse(result));
+      sse.finish('done', result);
     } catch (err) {
       // Before the first token the status line is not out yet: a plain JSON error with its HTTP status.
       if (!started) throw err;

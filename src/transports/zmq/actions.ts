@@ -1,80 +1,44 @@
 /**
- * The legacy protocol's actions, declared once: what each needs (role), whether it writes (idempotent retries
- * apply), and how it maps onto the router. Field names are the REST/proto ones; the router validates them with the
- * same schemas as gRPC and REST, so all three refuse the same inputs the same way.
+ * The legacy protocol's actions: each names an operation of the one table (src/transports/operations.ts: role,
+ * timeout class, whether it writes, the resource it answers with) and how the legacy fields map onto it. Field names
+ * are the REST/proto ones; the router validates them, so gRPC, REST and ZMQ refuse the same inputs the same way.
  */
-import { MocError } from '../../errors.js';
 import type { Action } from '../../auth/permissions.js';
-import type { RouterProtocol } from '../../../schemas/messages.js';
-import type { ActorRef } from '../../kernel/types.js';
-import { deviceResource, inferResponse, modelResource, unloadResponse, aliasResponse } from '../views.js';
+import { OPERATIONS, runOperation, type OperationCall, type OperationName } from '../operations.js';
 
-export interface ActionContext {
-  router: ActorRef<RouterProtocol>;
-  /** Remaining time for this request and its cancellation (server shutdown). */
-  opts: { timeoutMs: number; signal: AbortSignal };
-  /** Longer ceiling for loads. */
-  loadOpts: { timeoutMs: number; signal: AbortSignal };
-  health(): Record<string, unknown>;
-}
+type Fields = Record<string, unknown>;
 
 export interface ActionSpec {
   /** What the API key must allow; absent: public (health). */
   auth?: Action;
   /** Acts on the server: a retry with the same request_id within the window gets the first answer, not a second act. */
   write: boolean;
-  run(fields: Record<string, unknown>, ctx: ActionContext): Promise<Record<string, unknown>>;
+  /** The reply's fields (besides status and request_id). */
+  run(fields: Fields, call: OperationCall & { health(): Fields }): Promise<Fields>;
 }
 
-const name = (f: Record<string, unknown>) => f.name ?? f.model;
+/** Legacy clients name a model `name` or `model`. */
+const named = (f: Fields): Fields => (f.name !== undefined ? { name: f.name } : f.model !== undefined ? { name: f.model } : {});
+
+/** An action that runs an operation: `input` maps the legacy fields, `reply` wraps the resource. */
+function operation<N extends OperationName>(name: N, input: (f: Fields) => Fields, reply: (r: any) => Fields): ActionSpec {
+  const op = OPERATIONS[name];
+  return { auth: op.action, write: op.write, run: async (f, call) => reply(await runOperation(name, input(f), call)) };
+}
+
+const same = (f: Fields) => f;
+const as = (key: string) => (r: unknown) => ({ [key]: r });
 
 export const ACTIONS: Record<string, ActionSpec> = {
-  infer: {
-    auth: 'infer', write: false,
-    run: async (f, c) => inferResponse(await c.router.ask({ kind: 'infer', request: f, stream: false }, c.opts)),
-  },
-  register_model: {
-    auth: 'register', write: true,
-    run: async (f, c) => ({ model: modelResource(await c.router.ask({ kind: 'register', request: f }, c.loadOpts)) }),
-  },
-  load_model: {
-    auth: 'load', write: true,
-    run: async (f, c) => {
-      const { model, ...rest } = f;
-      return { model: modelResource(await c.router.ask({ kind: 'load', request: { ...rest, name: name(f) } }, c.loadOpts)) };
-    },
-  },
-  unload_model: {
-    auth: 'unload', write: true,
-    run: async (f, c) => unloadResponse(await c.router.ask({ kind: 'unload', name: name(f) }, c.loadOpts)),
-  },
-  set_alias: {
-    auth: 'set-alias', write: true,
-    run: async (f, c) => aliasResponse(await c.router.ask({ kind: 'set-alias', request: { alias: f.alias, target: f.target } }, c.loadOpts)),
-  },
-  pin_model: {
-    auth: 'pin', write: true,
-    run: async (f, c) => ({ model: modelResource(await c.router.ask({ kind: 'pin', request: { name: name(f), pinned: f.pinned } }, c.opts)) }),
-  },
-  list_models: {
-    auth: 'list-models', write: false,
-    run: async (_f, c) => ({ models: (await c.router.ask({ kind: 'list-models' }, c.opts)).map(modelResource) }),
-  },
-  model_status: {
-    auth: 'get-model', write: false,
-    run: async (f, c) => {
-      const n = name(f);
-      if (typeof n !== 'string' || n === '') throw new MocError('MOC_ERR_INVALID_ARGUMENT', "name: required (the model's name or alias)", { field: 'name' });
-      const models = await c.router.ask({ kind: 'list-models' }, c.opts);
-      const m = models.find((x) => x.name === n) ?? models.find((x) => x.aliases.includes(n));
-      if (!m) throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${n}' is not registered; register it with register_model`, { model: n });
-      return { model: modelResource(m) };
-    },
-  },
-  devices: {
-    auth: 'devices', write: false,
-    run: async (_f, c) => ({ devices: (await c.router.ask({ kind: 'devices' }, c.opts)).map(deviceResource) }),
-  },
+  infer: operation('infer', same, (r) => r),
+  register_model: operation('register', same, as('model')),
+  load_model: operation('load', ({ model: _m, ...f }) => ({ ...f, ...named({ name: f.name, model: _m }) }), as('model')),
+  unload_model: operation('unload', named, (r) => r),
+  set_alias: operation('set-alias', (f) => ({ alias: f.alias, target: f.target }), (r) => r),
+  pin_model: operation('pin', (f) => ({ ...named(f), pinned: f.pinned }), as('model')),
+  list_models: operation('list-models', () => ({}), as('models')),
+  model_status: operation('get-model', named, as('model')),
+  devices: operation('devices', () => ({}), as('devices')),
   health: {
     write: false,
     // `status` is the reply's ok/error: readiness is `state` here.

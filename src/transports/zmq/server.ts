@@ -18,7 +18,7 @@ import type { RouterProtocol } from '../../../schemas/messages.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import type { Logger } from '../../log.js';
 import type { KeyRing, Principal } from '../../auth/keys.js';
-import { ACTIONS, ACTION_NAMES, type ActionContext } from './actions.js';
+import { ACTIONS, ACTION_NAMES } from './actions.js';
 import { decodePayload, encodeReply, formatOf, splitFrames, type Format } from './codec.js';
 import { IdempotencyCache } from './idempotency.js';
 import { ZapHandler, z85Decode } from './zap.js';
@@ -159,15 +159,13 @@ export class ZmqTransport implements Closeable {
   /** Runs an action; always resolves with the reply (ok or error), so a cached answer is a plain value. */
   private async execute(action: string, fields: Record<string, unknown>, requestId: string | undefined, timeoutMs?: number): Promise<Reply> {
     this.stats.inFlight++;
-    const timeout = Math.max(1, Math.min(timeoutMs ?? Infinity, this.config.limits.requestTimeoutMs));
-    const ctx: ActionContext = {
-      router: this.router,
-      opts: { timeoutMs: timeout, signal: this.shutdown.signal },
-      loadOpts: { timeoutMs: Math.max(timeoutMs ?? 0, this.config.limits.loadTimeoutMs), signal: this.shutdown.signal },
-      health: () => ({ ...this.deps.health(), libzmq: zmq.version, transport: { ...this.stats } }),
-    };
     try {
-      const result = await ACTIONS[action]!.run(fields, ctx);
+      // The client's timeout_ms may shorten the operation's ceiling, never raise it (the table decides, as for gRPC).
+      const result = await ACTIONS[action]!.run(fields, {
+        router: this.router, config: this.config, signal: this.shutdown.signal,
+        ...(timeoutMs !== undefined ? { clientTimeoutMs: timeoutMs } : {}),
+        health: () => ({ ...this.deps.health(), libzmq: zmq.version, transport: { ...this.stats } }),
+      });
       return { status: 'ok', ...(requestId !== undefined ? { request_id: requestId } : {}), ...result };
     } catch (err) {
       return errorReply(requestId, err);

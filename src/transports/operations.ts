@@ -1,0 +1,97 @@
+/**
+ * The operations every transport offers, declared once: the router message each becomes, the role its caller
+ * needs, its timeout class, whether it writes (ZMQ replays a retried write's first answer), and the resource it
+ * answers with (snake_case, as in proto/moc.proto and schemas/rest.ts). Request schemas live with the router
+ * messages (schemas/messages.ts): the router validates, so every transport refuses the same inputs the same way.
+ *
+ *   gRPC / REST / ZMQ: decode the wire → runOperation(name, input, call) → encode the resource
+ *
+ * Adding an operation: one entry here (and its router message), then one line per transport naming it.
+ */
+import type { Config } from '../../schemas/config.js';
+import type { RouterProtocol, TokenEvent } from '../../schemas/messages.js';
+import type { AliasResponse, DeviceResource, InferResponse, ModelResource, UnloadResponse } from '../../schemas/rest.js';
+import type { Action } from '../auth/permissions.js';
+import type { ActorRef } from '../kernel/types.js';
+import { aliasResponse, deviceResource, inferResponse, modelResource, unloadResponse } from './views.js';
+
+/** request: the server's request timeout; load: long enough for a model load (placement, eviction, engine load). */
+export type TimeoutClass = 'request' | 'load';
+
+/** What a transport knows of one call, besides its decoded input. */
+export interface OperationCall {
+  router: ActorRef<RouterProtocol>;
+  config: Config;
+  /** Time the client still waits (gRPC deadline, ZMQ timeout_ms); the operation's ceiling caps it, never raises it. */
+  clientTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Streaming inference: each generated text chunk, before the result. */
+  onToken?: (event: TokenEvent) => void;
+}
+
+type Input = Record<string, unknown>;
+
+export interface OperationSpec<R> {
+  action: Action;
+  timeout: TimeoutClass;
+  write: boolean;
+  run(input: Input, call: OperationCall, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<R>;
+}
+
+const spec = <R>(s: OperationSpec<R>) => s;
+
+export const OPERATIONS = {
+  infer: spec<InferResponse>({
+    action: 'infer', timeout: 'request', write: false,
+    run: async (input, c, opts) => inferResponse(await c.router.ask({ kind: 'infer', request: input, stream: !!c.onToken },
+      { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) })),
+  }),
+  register: spec<ModelResource>({
+    action: 'register', timeout: 'load', write: true,
+    run: async (input, c, opts) => modelResource(await c.router.ask({ kind: 'register', request: input }, opts)),
+  }),
+  load: spec<ModelResource>({
+    action: 'load', timeout: 'load', write: true,
+    run: async (input, c, opts) => modelResource(await c.router.ask({ kind: 'load', request: input }, opts)),
+  }),
+  unload: spec<UnloadResponse>({
+    action: 'unload', timeout: 'load', write: true,
+    run: async (input, c, opts) => unloadResponse(await c.router.ask({ kind: 'unload', request: input }, opts)),
+  }),
+  'set-alias': spec<AliasResponse>({
+    action: 'set-alias', timeout: 'load', write: true,
+    run: async (input, c, opts) => aliasResponse(await c.router.ask({ kind: 'set-alias', request: input }, opts)),
+  }),
+  pin: spec<ModelResource>({
+    action: 'pin', timeout: 'request', write: true,
+    run: async (input, c, opts) => modelResource(await c.router.ask({ kind: 'pin', request: input }, opts)),
+  }),
+  'get-model': spec<ModelResource>({
+    action: 'get-model', timeout: 'request', write: false,
+    run: async (input, c, opts) => modelResource(await c.router.ask({ kind: 'get-model', request: input }, opts)),
+  }),
+  'list-models': spec<ModelResource[]>({
+    action: 'list-models', timeout: 'request', write: false,
+    run: async (_input, c, opts) => (await c.router.ask({ kind: 'list-models' }, opts)).map(modelResource),
+  }),
+  devices: spec<DeviceResource[]>({
+    action: 'devices', timeout: 'request', write: false,
+    run: async (_input, c, opts) => (await c.router.ask({ kind: 'devices' }, opts)).map(deviceResource),
+  }),
+};
+
+export type OperationName = keyof typeof OPERATIONS;
+export type OperationResult<N extends OperationName> = Awaited<ReturnType<(typeof OPERATIONS)[N]['run']>>;
+
+/** The most an operation of this class may take, whatever the client asks. */
+export function ceilingMs(config: Config, timeout: TimeoutClass): number {
+  const request = config.limits.requestTimeoutMs;
+  return timeout === 'load' ? Math.max(request, config.limits.loadTimeoutMs) : request;
+}
+
+/** Runs one operation: its timeout (the client's, capped by the class ceiling), the router ask, the resource. */
+export function runOperation<N extends OperationName>(name: N, input: Input, call: OperationCall): Promise<OperationResult<N>> {
+  const op = OPERATIONS[name] as OperationSpec<OperationResult<N>>;
+  const timeoutMs = Math.max(1, Math.min(call.clientTimeoutMs ?? Infinity, ceilingMs(call.config, op.timeout)));
+  return op.run(input, call, { timeoutMs, ...(call.signal ? { signal: call.signal } : {}) });
+}
