@@ -201,6 +201,21 @@ export const errors = {
     return e;
   },
 
+  // ---- transports: routes, limits ----
+  urlTooLong: (bytes: number, limit: number) =>
+    new MocError('MOC_ERR_URL_TOO_LONG', `the URL is ${bytes} bytes; the limit is ${limit} (rest.maxUrlBytes); put data in the body`, { limit }),
+  headerTooLarge: (header: string, limit: number) =>
+    new MocError('MOC_ERR_HEADERS_TOO_LARGE', `header '${header}' is over ${limit} bytes (rest.maxHeaderBytes); shorten it`, { header, limit }),
+  originNotAllowed: (origin: string) =>
+    new MocError('MOC_ERR_PERMISSION_DENIED', `origin '${origin}' is not allowed; add it to rest.corsOrigins`, { origin }),
+  methodNotAllowed: (method: string, url: string, allowed: string[]) =>
+    new MocError('MOC_ERR_METHOD_NOT_ALLOWED', `${method.toUpperCase()} ${url} is not a route; it takes ${allowed.join(', ')}`, { allowed }),
+  noRoute: (what: string) => new MocError('MOC_ERR_NOT_IMPLEMENTED', `no route ${what}; see GET /openapi.json for the routes`),
+  unknownAction: (action: unknown, actions: string[]) =>
+    new MocError('MOC_ERR_NOT_IMPLEMENTED',
+      `${typeof action === 'string' ? `unknown action '${action.slice(0, 64)}'` : 'action: required'}; actions: ${actions.join(', ')}`, { actions }),
+  unknownMethod: (path: string) => new MocError('MOC_ERR_NOT_IMPLEMENTED', `method ${path} is not one this server authorizes`),
+
   // ---- auth ----
   unauthenticated: (how: string) =>
     new MocError('MOC_ERR_UNAUTHENTICATED', `${how}; send a configured API key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'`),

@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
 import type { Action } from '../../auth/permissions.js';
-import { MocError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import { toGrpcError } from './mapping.js';
 
 /** gRPC method → the action its caller's key must allow. */
@@ -40,7 +40,7 @@ export function authInterceptors(keys: KeyRing): grpc.ServerInterceptor[] {
         try {
           const name = method.path.startsWith(SERVICE_PREFIX) ? method.path.slice(SERVICE_PREFIX.length) : '';
           const action = Object.hasOwn(ACTION_OF_METHOD, name) ? ACTION_OF_METHOD[name] : undefined;
-          if (!action) throw new MocError('MOC_ERR_NOT_IMPLEMENTED', `method ${method.path} is not one this server authorizes`);
+          if (!action) throw errors.unknownMethod(method.path);
           keys.check(credentialFrom(firstString(metadata, 'authorization'), firstString(metadata, 'x-api-key')), action);
           mdNext(metadata);
         } catch (err) {

@@ -85,30 +85,25 @@ export class RestTransport implements Closeable {
       const url = req.getUrl();
       const query = req.getQuery() ?? '';
       if (url.length + query.length > this.config.rest.maxUrlBytes) {
-        throw new MocError('MOC_ERR_URL_TOO_LONG',
-          `the URL is ${url.length + query.length} bytes; the limit is ${this.config.rest.maxUrlBytes} (rest.maxUrlBytes); put data in the body`,
-          { limit: this.config.rest.maxUrlBytes });
+        throw errors.urlTooLong(url.length + query.length, this.config.rest.maxUrlBytes);
       }
       let bigHeader: string | undefined;
       req.forEach((k, v) => { if (!bigHeader && v.length > this.config.rest.maxHeaderBytes) bigHeader = k; });
       if (bigHeader) {
-        throw new MocError('MOC_ERR_HEADERS_TOO_LARGE',
-          `header '${bigHeader}' is over ${this.config.rest.maxHeaderBytes} bytes (rest.maxHeaderBytes); shorten it`,
-          { header: bigHeader, limit: this.config.rest.maxHeaderBytes });
+        throw errors.headerTooLarge(bigHeader, this.config.rest.maxHeaderBytes);
       }
       if (origin && !cors) {
         // A browser from an origin not on the allow-list: refused before any work, preflight or not.
-        throw new MocError('MOC_ERR_PERMISSION_DENIED', `origin '${origin}' is not allowed; add it to rest.corsOrigins`, { origin });
+        throw errors.originNotAllowed(origin);
       }
       if (method === 'options') return this.preflight(ex, url);
       const m = matchRoute(method, url);
       if ('allowed' in m) {
         if (hasBody) ex.closeConnection = true; // the body is not read: do not leave it in the connection
         if (m.allowed.length) {
-          ex.error(new MocError('MOC_ERR_METHOD_NOT_ALLOWED', `${method.toUpperCase()} ${url} is not a route; it takes ${m.allowed.join(', ')}`,
-            { allowed: m.allowed }), retry, [['allow', m.allowed.join(', ')]]);
+          ex.error(errors.methodNotAllowed(method, url, m.allowed), retry, [['allow', m.allowed.join(', ')]]);
         } else {
-          ex.error(new MocError('MOC_ERR_NOT_IMPLEMENTED', `no route ${method.toUpperCase()} ${url}; see GET /openapi.json for the routes`), retry);
+          ex.error(errors.noRoute(`${method.toUpperCase()} ${url}`), retry);
         }
         return;
       }
@@ -204,7 +199,7 @@ export class RestTransport implements Closeable {
 
   private preflight(ex: Exchange, url: string): void {
     const allowed = ['get', 'post', 'put'].filter((m) => !('allowed' in matchRoute(m, url)));
-    if (allowed.length === 0) throw new MocError('MOC_ERR_NOT_IMPLEMENTED', `no route ${url}; see GET /openapi.json for the routes`);
+    if (allowed.length === 0) throw errors.noRoute(url);
     ex.empty(204, [
       ['access-control-allow-methods', allowed.map((m) => m.toUpperCase()).join(', ')],
       ['access-control-allow-headers', 'authorization, x-api-key, content-type'],

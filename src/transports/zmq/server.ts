@@ -12,7 +12,7 @@
  * - Optional CURVE with a ZAP handler checking client keys against an allow-list.
  */
 import * as zmq from 'zeromq';
-import { errors, MocError, toMocError } from '../../errors.js';
+import { errors, toMocError } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
 import type { RouterProtocol } from '../../../schemas/messages.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
@@ -125,9 +125,7 @@ export class ZmqTransport implements Closeable {
       }
       requestId = request_id;
       if (typeof action !== 'string' || !Object.hasOwn(ACTIONS, action)) {
-        throw new MocError('MOC_ERR_NOT_IMPLEMENTED',
-          `${typeof action === 'string' ? `unknown action '${action.slice(0, 64)}'` : 'action: required'}; actions: ${ACTION_NAMES.join(', ')}`,
-          { actions: ACTION_NAMES });
+        throw errors.unknownAction(action, ACTION_NAMES);
       }
       if (api_key !== undefined && typeof api_key !== 'string') throw errors.invalidArgument('api_key', 'must be a string');
       if (timeout_ms !== undefined && (typeof timeout_ms !== 'number' || !(timeout_ms > 0))) throw errors.invalidArgument('timeout_ms', 'must be a positive number of milliseconds');
