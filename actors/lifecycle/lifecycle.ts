@@ -4,8 +4,9 @@
  * devices' models-changed notices, which the router reads on every inference.
  *
  * A load: resolve alias → catalog entry → circuit breaker → (coalesce with a running load of the same model) →
- * placement under one lock: fresh device status, estimate, best fit, else evict LRU idle unpinned models by bytes
- * down to the soft limit → device load (which reserves in its ledger before the engine loads, reconciles after).
+ * placement in the candidate devices' turns (see placeAndLoad): fresh device status, estimate, best fit, else evict
+ * LRU idle unpinned models by bytes down to the soft limit → device load, in the chosen device's turn only (the
+ * device reserves in its ledger before the engine loads, reconciles after).
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,6 +23,7 @@ import type { Store } from '../../src/store/store.js';
 import type { DeviceRef } from '../device/index.js';
 import { Breaker } from './breaker.js';
 import { recheckModelFile } from './file-check.js';
+import { KeyedSerial, releaseAll } from './keyed-serial.js';
 import { realModelsRoot, resolveModelPath, ROOT_HINT } from './model-path.js';
 import { planPlacement } from './placement.js';
 import { RouteTable } from './route-table.js';
@@ -33,13 +35,14 @@ export interface Inspector {
 }
 
 const STATUS_TIMEOUT_MS = 5000;
+/** Loads (of distinct models: loads of one model coalesce) that may wait for one device's placement turn. */
+const PLACEMENT_WAITERS_PER_DEVICE = 64;
 
 // Models and aliases share one namespace: a name is one or the other, never both.
 const nameIsAlias = (name: string) => errors.invalidArgument('name', `'${name}' is an alias; pick another model name`);
 const aliasIsModel = (alias: string) =>
   errors.invalidArgument('alias', `'${alias}' is a model name; an alias needs a name of its own`);
-const targetNotFound = (target: string) =>
-  new MocError('MOC_ERR_MODEL_NOT_FOUND', `alias target '${target}' is not registered`, { model: target });
+const targetNotFound = (target: string) => errors.aliasTargetNotFound(target);
 
 export class Lifecycle implements Behavior<LifecycleProtocol> {
   readonly routes = new RouteTable();
@@ -48,7 +51,8 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
   private readonly loads = new Map<string, { device: string | undefined; done: Promise<ModelView> }>();
   private readonly breakers = new Map<string, Breaker>();
   private readonly watchers = new Set<(m: ModelView) => void>();
-  private placementLock: Promise<unknown> = Promise.resolve();
+  /** Placement turns, one line per device id (see placeAndLoad). */
+  private readonly placement = new KeyedSerial(PLACEMENT_WAITERS_PER_DEVICE, (id) => `placement queue of device ${id}`);
   /** The models root with symlinks resolved, as last seen (refreshed at every load): ModelSpec.file.root. */
   private realRoot: string;
 
@@ -123,10 +127,7 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     const live = this.routes.lookup(r.name);
     if (existing && existing.path !== r.path && live) {
       // Re-pointing a live name would change what in-flight callers get mid-flight; versions + aliases do that safely.
-      throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
-        `model '${r.name}' is already ${live.state} on ${live.device} from ${existing.path}; unload it first, ` +
-        `or register '${r.path}' under a new name (e.g. ${r.name.split(':')[0]}:v2) and re-point an alias to swap without downtime`,
-        { model: r.name, device: live.device, path: existing.path });
+      throw errors.liveModelRepointed(r.name, live.state, live.device, existing.path, r.path);
     }
     const st = await stat(file);
     // An unchanged file (same path, size, mtime) keeps its inspection: no re-hash of a large file at every start.
@@ -171,7 +172,7 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     if (r.path !== undefined && (!entry || entry.path !== r.path || changes)) {
       await this.register({ ...r, path: r.path });
     } else if (!entry) {
-      throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${r.name}' is not registered; register it (RegisterModel) or give a path`, { model: r.name });
+      throw errors.modelNotRegistered(r.name, 'register it (RegisterModel) or give a path');
     } else if (changes) {
       await this.register({ ...r, path: entry.path });
     }
@@ -212,10 +213,7 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
         sequences: entry.sequences, keepAliveMs: entry.keepAliveMs, pinned: entry.pinned,
         file: { root, bytes: entry.bytes, mtimeMs: entry.mtimeMs },
       };
-      // Placement decisions are serialized: two loads must not both count the same free bytes.
-      const run = this.placementLock.then(() => this.placeAndLoad(spec, wanted));
-      this.placementLock = run.catch(() => {});
-      await run;
+      await this.placeAndLoad(spec, wanted);
       breaker.success();
     } catch (err) {
       const e = toMocError(err);
@@ -226,14 +224,47 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     return this.view(entry.name);
   }
 
+  /**
+   * Placement decisions for one device are serialized: two loads must not both count the same free bytes. Loads on
+   * different devices do not wait for each other. A load takes the placement turns of the devices it may land on:
+   * where the model already is, else the device asked for (request or catalog), else every device (one device
+   * configured: that one). A load that lets placement choose holds every turn (taken in one fixed order: no
+   * deadlock) only while it reads statuses and decides; it then gives back all but the chosen device's turn, which
+   * it keeps through eviction and the (slow) device load. So a load placed on cpu0 never waits for one running on
+   * cpu1, but a load free to go anywhere waits for the turn of each device, as its decision reads them all.
+   */
   private async placeAndLoad(spec: ModelSpec, wanted: string | undefined): Promise<void> {
+    let turns = await this.placement.turns(this.candidates(spec.name, wanted));
+    try {
+      if (this.candidates(spec.name, wanted).some((id) => !turns.has(id))) {
+        // The model came or went (a device restart, an unload) while this load waited: decide holding every turn.
+        releaseAll(turns);
+        turns = await this.placement.turns(this.config.devices.map((d) => d.id));
+      }
+      const device = await this.place(spec, wanted);
+      for (const [id, release] of turns) if (id !== device.id) release();
+      for (const victim of device.evict) {
+        await this.ref(device.id).ask({ kind: 'unload', model: victim.name }, { timeoutMs: this.config.limits.loadTimeoutMs });
+      }
+      await this.ref(device.id).ask({ kind: 'load', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
+    } finally {
+      releaseAll(turns);
+    }
+  }
+
+  /** The devices a load may land on: where the model is, else the one asked for, else any. */
+  private candidates(name: string, wanted: string | undefined): string[] {
+    const current = this.routes.lookup(name);
+    return current ? [current.device] : wanted ? [wanted] : this.config.devices.map((d) => d.id);
+  }
+
+  /** The decision, in the candidate devices' turns: where the model goes and what is evicted there first. */
+  private async place(spec: ModelSpec, wanted: string | undefined): Promise<{ id: string; evict: ModelInfo[] }> {
     const current = this.routes.lookup(spec.name);
     if (current && wanted && current.device !== wanted) {
-      throw new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
-        `model '${spec.name}' is already ${current.state} on ${current.device}; unload it there first to move it to ${wanted}`,
-        { model: spec.name, device: current.device });
+      throw errors.loadedOnOtherDevice(spec.name, current.state, current.device, wanted);
     }
-    const ids = current ? [current.device] : wanted ? [wanted] : this.config.devices.map((d) => d.id);
+    const ids = this.candidates(spec.name, wanted);
     const statuses: DeviceStatus[] = [];
     for (const id of ids) {
       const ref = this.ref(id);
@@ -241,22 +272,16 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
       statuses.push(await ref.ask({ kind: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }));
     }
     if (statuses.length === 0) throw errors.unavailable(`no device is up to load '${spec.name}' (${ids.join(', ')} restarting)`);
-    if (current) {
-      await this.ref(current.device).ask({ kind: 'load', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
-      return;
-    }
+    if (current) return { id: current.device, evict: [] }; // loading or loaded there: the device joins or answers
     const est = await this.ref(statuses[0]!.id).ask({ kind: 'estimate', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
     const plan = planPlacement(spec.name, est.totalBytes, statuses, (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false));
-    for (const victim of plan.evict) {
-      await this.ref(plan.device).ask({ kind: 'unload', model: victim.name }, { timeoutMs: this.config.limits.loadTimeoutMs });
-    }
-    await this.ref(plan.device).ask({ kind: 'load', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
+    return { id: plan.device, evict: plan.evict };
   }
 
   private async unload(name: string): Promise<UnloadResult> {
     const m = this.routes.lookup(name);
     if (!m) {
-      if (this.catalog.has(name)) throw new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${name}' is registered but not loaded`, { model: name });
+      if (this.catalog.has(name)) throw errors.modelNotLoaded(name);
       throw errors.modelNotFound(name, this.routes.names());
     }
     return this.ref(m.device).ask({ kind: 'unload', model: name }, { timeoutMs: this.config.limits.loadTimeoutMs });
@@ -344,7 +369,7 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     const message = clean(e.message);
     const details = Object.fromEntries(Object.entries(e.details).map(([k, v]) => [k, typeof v === 'string' ? clean(v) : v]));
     if (message === e.message && Object.entries(details).every(([k, v]) => v === e.details[k])) return e;
-    return new MocError(e.code, message, details);
+    return e.reworded(message, details);
   }
 
   private breakerOf(name: string): Breaker {
