@@ -1,11 +1,14 @@
 /**
- * Assembles the actor tree of one host and owns its lifetime.
+ * Assembles the actor tree of one host and owns its lifetime. Its parts are data (src/kernel/assembly.ts), started
+ * in this order and stopped in reverse:
  *
- *   Supervisor (one_for_one, intensity from config)
- *   ├─ Router     (main thread, LocalActor)  ◀── gRPC listener
- *   ├─ Lifecycle  (main thread, LocalActor)  catalog (LMDB), placement, eviction, aliases, RouteTable
- *   │    └─ ModelInspector (piscina pool)    GGUF header validation + sha256 off the actor threads
- *   └─ Device ×N  (worker thread each, WorkerRef) ──▶ engine child process (node-llama-cpp)
+ *   store       LMDB: catalog, aliases, event log
+ *   inspector   piscina pool: GGUF header validation + sha256 off the actor threads
+ *   lifecycle   main thread, LocalActor: catalog, placement, eviction, aliases, RouteTable
+ *   devices     Supervisor (one_for_one, intensity from config) of Device ×N (worker thread each, WorkerRef)
+ *                 └─ engine child process (node-llama-cpp) per device
+ *   router      main thread, LocalActor: validation, routing; the operation table's one entry point
+ *   grpc, rest, zmq   listeners (layer 'edge': drained first, within the shutdown grace)
  *
  * Zero config: no models configured → the demo GGUF is generated into the models root and preloaded.
  * At start, configured models are registered (upserted) in the catalog; those with preload, and catalog
@@ -23,6 +26,7 @@ import { ModelInspector } from './model/inspector.js';
 import { Store } from './store/store.js';
 import { LocalActor } from './kernel/local-actor.js';
 import { Supervisor } from './kernel/supervisor.js';
+import { Assembly, closeOnly } from './kernel/assembly.js';
 import { GrpcTransport } from './transports/grpc/server.js';
 import { RestTransport } from './transports/rest/server.js';
 import { ZmqTransport } from './transports/zmq/server.js';
@@ -38,28 +42,45 @@ export interface CoordinatorOptions {
   onEscalate?: (reason: string) => void;
 }
 
+/** What a running Coordinator is made of (see start()). */
+interface Parts {
+  config: Config;
+  log: Logger;
+  assembly: Assembly;
+  router: LocalActor<RouterProtocol>;
+  lifecycle: LocalActor<LifecycleProtocol>;
+  models: Lifecycle;
+  devices: Map<string, DeviceRef>;
+  store: Store;
+  grpc: GrpcTransport;
+  grpcPort: number;
+  restPort: number;
+  zmqPort: number;
+}
+
 export class Coordinator {
   private closing: Promise<void> | null = null;
+  readonly config: Config;
+  readonly router: LocalActor<RouterProtocol>;
+  readonly lifecycle: LocalActor<LifecycleProtocol>;
+  /** The Lifecycle behavior's read-only views (catalog, route table). */
+  readonly models: Lifecycle;
+  readonly devices: Map<string, DeviceRef>;
+  readonly store: Store;
+  readonly grpcPort: number;
+  /** 0 when REST is disabled. */
+  readonly restPort: number;
+  /** 0 when ZMQ is disabled. */
+  readonly zmqPort: number;
+  private readonly grpc: GrpcTransport;
+  private readonly log: Logger;
+  private readonly assembly: Assembly;
 
-  private constructor(
-    readonly config: Config,
-    readonly router: LocalActor<RouterProtocol>,
-    readonly lifecycle: LocalActor<LifecycleProtocol>,
-    readonly devices: Map<string, DeviceRef>,
-    private readonly supervisor: Supervisor,
-    private readonly grpc: GrpcTransport,
-    readonly grpcPort: number,
-    private readonly rest: RestTransport | null,
-    /** 0 when REST is disabled. */
-    readonly restPort: number,
-    private readonly zmq: ZmqTransport | null,
-    /** 0 when ZMQ is disabled. */
-    readonly zmqPort: number,
-    private readonly log: Logger,
-    readonly store: Store,
-    private readonly inspector: ModelInspector,
-    readonly models: Lifecycle,
-  ) {}
+  private constructor(p: Parts) {
+    ({ config: this.config, router: this.router, lifecycle: this.lifecycle, models: this.models, devices: this.devices,
+      store: this.store, grpcPort: this.grpcPort, restPort: this.restPort, zmqPort: this.zmqPort, grpc: this.grpc,
+      log: this.log, assembly: this.assembly } = p);
+  }
 
   static async start(config: Config, opts: CoordinatorOptions = {}): Promise<Coordinator> {
     const log = opts.log ?? createLogger();
@@ -71,102 +92,91 @@ export class Coordinator {
     }
     await mkdir(config.dataDir, { recursive: true });
     await mkdir(config.modelsRoot, { recursive: true });
-
-    const devices = new Map(config.devices.map((d) => [d.id, deviceRef(d)] as const));
-    const store = Store.open(config.dataDir);
-    const inspector = new ModelInspector();
-    const lifecycle = new Lifecycle(config, devices, store, inspector);
-    const onCrash = (name: string) => (err: Error) => log.log('error', 'actor.crashed', { actor: name, error: err.stack ?? err.message });
-    const lifecycleActor = new LocalActor<LifecycleProtocol>('lifecycle', lifecycle, { capacity: 1024, onCrash: onCrash('lifecycle') });
-    for (const ref of devices.values()) ref.onNotify = (msg) => lifecycle.onDeviceNotice(msg);
-
-    const supervisor = new Supervisor('root', config.devices.map((d) => deviceChildSpec(config, d, devices.get(d.id)!, () => lifecycle.desiredModels(d.id))), {
-      maxRestarts: config.supervisor.maxRestarts,
-      periodMs: config.supervisor.periodMs,
-      onRestart: (id, reason, incarnation, error) =>
-        log.log('warn', 'device.restarted', { child: id, reason, incarnation, ...(error?.stack ? { stack: error.stack } : {}) }),
-      onEscalate: (reason) => {
-        log.log('error', 'server.escalated', { reason });
-        opts.onEscalate?.(reason);
-      },
-    });
+    const assembly = new Assembly();
     try {
-      await supervisor.start();
+      return await Coordinator.assemble(config, opts, log, keys, assembly);
     } catch (err) {
-      await inspector.destroy();
-      await store.close();
+      await assembly.destroy(); // what had started, last first
       throw err;
     }
+  }
 
-    const router = new LocalActor<RouterProtocol>('router', new Router(config, lifecycle, lifecycle.routes, devices, lifecycleActor), {
-      capacity: config.server.mailboxCapacity, onCrash: onCrash('router'),
+  /** The parts in start order; each is stopped before the ones it needs (reverse order). */
+  private static async assemble(config: Config, opts: CoordinatorOptions, log: Logger, keys: KeyRing, assembly: Assembly): Promise<Coordinator> {
+    const devices = new Map(config.devices.map((d) => [d.id, deviceRef(d)] as const));
+    const onCrash = (name: string) => (err: Error) => log.log('error', 'actor.crashed', { actor: name, error: err.stack ?? err.message });
+
+    const store = await assembly.add('store', () => Store.open(config.dataDir), { handle: closeOnly });
+    const inspector = await assembly.add('inspector', () => new ModelInspector());
+    const models = new Lifecycle(config, devices, store, inspector);
+    const lifecycle = await assembly.add('lifecycle', () =>
+      new LocalActor<LifecycleProtocol>('lifecycle', models, { capacity: 1024, onCrash: onCrash('lifecycle') }));
+    for (const ref of devices.values()) ref.onNotify = (msg) => models.onDeviceNotice(msg);
+    await assembly.add('devices', async () => {
+      const supervisor = new Supervisor('root', config.devices.map((d) => deviceChildSpec(config, d, devices.get(d.id)!, () => models.desiredModels(d.id))), {
+        maxRestarts: config.supervisor.maxRestarts,
+        periodMs: config.supervisor.periodMs,
+        onRestart: (id, reason, incarnation, error) =>
+          log.log('warn', 'device.restarted', { child: id, reason, incarnation, ...(error?.stack ? { stack: error.stack } : {}) }),
+        onEscalate: (reason) => {
+          log.log('error', 'server.escalated', { reason });
+          opts.onEscalate?.(reason);
+        },
+      });
+      await supervisor.start(); // a device that fails to start stops the others itself
+      return supervisor;
     });
+    const router = await assembly.add('router', () => new LocalActor<RouterProtocol>('router',
+      new Router(config, models, models.routes, devices, lifecycle), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
 
-    let grpc: GrpcTransport | undefined;
-    let rest: RestTransport | null = null;
-    let grpcPort: number;
+    await preload(config, models, router, log);
+
+    // The listeners last: nothing is accepted before everything behind them runs.
+    const ready = () => readiness(config, devices, models);
+    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys), { layer: 'edge' });
+    const grpcPort = await grpc.listen();
     let restPort = 0;
-    let zmqT: ZmqTransport | null = null;
+    if (config.rest.enabled) {
+      const rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready }, log), { layer: 'edge' });
+      restPort = await rest.listen();
+    }
     let zmqPort = 0;
-    try {
-      await preload(config, lifecycle, router, log);
-      grpc = new GrpcTransport(router, config, lifecycle, keys);
-      grpcPort = await grpc.listen();
-      if (config.rest.enabled) {
-        rest = new RestTransport(router, config, keys, { ready: () => readiness(config, devices, lifecycle) }, log);
-        restPort = await rest.listen();
-      }
-      if (config.zmq.enabled) {
-        zmqT = new ZmqTransport(router, config, keys, { health: () => readiness(config, devices, lifecycle) }, log);
-        zmqPort = await zmqT.listen();
-      }
-    } catch (err) {
-      await zmqT?.destroy();
-      await rest?.destroy();
-      await grpc?.destroy();
-      await supervisor.destroy();
-      await inspector.destroy();
-      await store.close();
-      throw err;
+    let libzmq = '';
+    if (config.zmq.enabled) {
+      const zmqT = await assembly.add('zmq', () => new ZmqTransport(router, config, keys, { health: ready }, log), { layer: 'edge' });
+      zmqPort = await zmqT.listen();
+      libzmq = zmqT.libzmqVersion;
     }
     log.log('info', 'server.listening', {
-      grpc: `${config.server.host}:${grpcPort}`, ...(rest ? { rest: `http://${config.server.host}:${restPort}` } : {}),
-      ...(zmqT ? { zmq: `tcp://${config.server.host}:${zmqPort}`, libzmq: zmqT.libzmqVersion, curve: config.zmq.curve.enabled } : {}),
+      grpc: `${config.server.host}:${grpcPort}`, ...(restPort ? { rest: `http://${config.server.host}:${restPort}` } : {}),
+      ...(zmqPort ? { zmq: `tcp://${config.server.host}:${zmqPort}`, libzmq, curve: config.zmq.curve.enabled } : {}),
       devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
       auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s) required`,
     });
-    return new Coordinator(config, router, lifecycleActor, devices, supervisor, grpc, grpcPort, rest, restPort, zmqT, zmqPort, log, store, inspector, lifecycle);
+    return new Coordinator({ config, log, assembly, router, lifecycle, models, devices, store, grpc, grpcPort, restPort, zmqPort });
   }
 
-  /** Graceful: stop accepting, give in-flight requests graceMs, then unload models and stop the engines. */
+  /**
+   * Graceful: the listeners stop accepting and get graceMs to finish what is in flight (past it, what is left ends
+   * with a retryable UNAVAILABLE); then the parts behind them stop, last started first (models unload, engines stop).
+   */
   close(graceMs = this.config.shutdown.graceMs): Promise<void> {
     this.closing ??= (async () => {
       this.log.log('info', 'server.stopping', { graceMs });
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((r) => { timer = setTimeout(() => r('expired'), graceMs); });
-      const drained = Promise.all([this.grpc.close(), this.rest?.close(), this.zmq?.close()]).then(() => 'drained' as const);
-      const outcome = await Promise.race([drained, expired]);
+      const outcome = await Promise.race([this.assembly.close('edge').then(() => 'drained' as const), expired]);
       clearTimeout(timer);
-      if (outcome === 'expired') await Promise.all([this.grpc.destroy(), this.rest?.destroy(), this.zmq?.destroy()]);
-      await this.router.close();
-      await this.lifecycle.close();
-      await this.supervisor.close();
-      await this.inspector.close();
-      await this.store.close();
+      if (outcome === 'expired') await this.assembly.destroy('edge');
+      await this.assembly.close('core');
       this.log.log('info', 'server.stopped', { drained: outcome === 'drained' });
     })();
     return this.closing;
   }
 
-  async destroy(): Promise<void> {
-    await this.zmq?.destroy();
-    await this.rest?.destroy();
-    await this.grpc.destroy();
-    await this.router.destroy();
-    await this.lifecycle.destroy();
-    await this.supervisor.destroy();
-    await this.inspector.destroy();
-    await this.store.close();
+  /** Now: every part, last started first. */
+  destroy(): Promise<void> {
+    return this.assembly.destroy();
   }
 }
 
