@@ -36,7 +36,10 @@ export const ModelConfig = Type.Object({
   name: ModelName,
   /** GGUF file, relative to modelsRoot. */
   path: Type.String({ minLength: 1 }),
-  /** Device id to place it on; default: the device with the most free memory. */
+  /**
+   * Device id to place it on; default: placement chooses (actors/lifecycle/placement.ts): best fit under the soft
+   * limit, else the device needing the fewest bytes of LRU eviction.
+   */
   device: Type.Optional(DeviceId),
   /** Tokens per sequence (prompt + generated). */
   contextSize: Type.Integer({ minimum: 16, maximum: 1048576, default: DEFAULT_CONTEXT_SIZE }),

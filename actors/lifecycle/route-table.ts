@@ -22,7 +22,6 @@ export class RouteTable {
 
   lookup(model: string): ModelInfo | undefined { return this.byModel.get(model); }
   names(): string[] { return [...this.byModel.keys()]; }
-  list(): ModelInfo[] { return [...this.byModel.values()]; }
   onDevice(device: string): ModelInfo[] { return this.byDevice.get(device) ?? []; }
   loadedCount(): number { let n = 0; for (const m of this.byModel.values()) if (m.state === 'loaded') n++; return n; }
   reservedOn(device: string): number { return this.onDevice(device).reduce((s, m) => s + m.reservedBytes, 0); }

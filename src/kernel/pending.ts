@@ -17,7 +17,7 @@ export class PendingAsk<R = unknown, E = unknown> {
 
   constructor(
     readonly id: number,
-    readonly what: string,
+    what: string,
     private readonly opts: AskOptions<E>,
     private readonly onGiveUp: (p: PendingAsk<R, E>, reason: MocError) => void,
   ) {
@@ -34,8 +34,6 @@ export class PendingAsk<R = unknown, E = unknown> {
       this.timer = setTimeout(() => this.giveUp(errors.deadline(what, opts.timeoutMs)), opts.timeoutMs);
     }
   }
-
-  get isSettled(): boolean { return this.settled; }
 
   resolve(value: R): void {
     if (this.finish()) this.resolveFn(value);

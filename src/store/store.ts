@@ -43,10 +43,6 @@ export class Store {
     });
   }
 
-  async removeModel(name: string): Promise<void> {
-    await this.write(() => { this.models.remove(name); return { type: 'model.removed', at: Date.now(), name }; });
-  }
-
   /**
    * Point an alias at a model. Resolves false, with nothing written, when the alias is a model name or the target
    * is not a model (checked inside the write transaction, as putModel does).

@@ -23,12 +23,15 @@ t.test('YAML with ${VAR:default} substitution; relative paths anchor at the file
   writeFileSync(file, [
     'server:', '  grpcPort: ${MOC_TEST_PORT:7300}',
     'devices:', '  - id: gpu0', '    kind: cpu', '    memory: ${MOC_TEST_MEM:1GiB}', '    threads: 2',
-    'modelsRoot: ./m', 'literal: $${NOT_SUBSTITUTED}',
-  ].join('\n').replace('literal: $${NOT_SUBSTITUTED}', ''));
-  const c = loadConfig(file, { MOC_TEST_MEM: '512MiB' });
+    'modelsRoot: ./m',
+    // $${X} is the escape for a literal ${X}: kept even when X is set, and an unset X without default is no problem.
+    'models:', '  - name: lit', "    path: '$${MOC_TEST_SET}/$${MOC_TEST_UNSET}-$${MOC_TEST_SET:d}.gguf'",
+  ].join('\n'));
+  const c = loadConfig(file, { MOC_TEST_MEM: '512MiB', MOC_TEST_SET: 'oops' });
   t.equal(c.server.grpcPort, 7300, 'default used when the variable is unset');
   t.equal(c.devices[0]!.memory, 512 * 1024 ** 2, 'variable used when set');
   t.equal(c.modelsRoot, path.join(dir, 'm'));
+  t.equal(c.models[0]!.path, '${MOC_TEST_SET}/${MOC_TEST_UNSET}-${MOC_TEST_SET:d}.gguf', '$${X} yields a literal ${X}');
 });
 
 t.test('every invalid field is reported in one error, with hints', async (t) => {

@@ -1,15 +1,28 @@
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { errorCode, startHarness, until } from '../helpers/coordinator.js';
+import { errorCode, startHarness, type Harness } from '../helpers/coordinator.js';
+import { longModel, startGeneration } from '../helpers/long-generation.js';
 
-// Demo-sized models take about 4.05 MiB each (8 sequences of 512 tokens). Soft limit 9 MiB: two fit; a third
-// needs an eviction; the hard limit (13 MiB) allows three only when nothing can be evicted.
+// Demo-sized models take about 4.05 MiB each (8 sequences of 512 tokens); b has one sequence of 1536 tokens (3.8 MiB),
+// room for a generation that runs over a second. Soft limit 9 MiB: two fit; a third needs an eviction; the hard limit
+// (13 MiB) allows three only when nothing can be evicted.
 const DEVICE = { id: 'cpu0', memory: '13MiB', softLimit: '9MiB' };
 const state = async (h: any) => Object.fromEntries((await h.unary('ListModels', {})).models.map((m: any) => [m.name, m]));
 
+/** The first WatchModels update (the current list comes first, then each change) for which `ok` holds. */
+function watchFor(h: Harness, what: string, ok: (m: any) => boolean, timeoutMs = 10_000): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const s = h.client.WatchModels({}, { deadline: new Date(Date.now() + timeoutMs) });
+    s.on('data', (m: any) => { if (ok(m)) { resolve(m); s.cancel(); } });
+    s.on('error', (e: Error) => reject(new Error(`no update with ${what}: ${e.message}`)));
+    s.on('end', () => reject(new Error(`WatchModels ended before ${what}`)));
+  });
+}
+
 t.test('eviction by bytes: least recently used idle unpinned models go; pinned and busy ones stay', async (t) => {
   const h = await startHarness(t, { devices: [DEVICE], models: [] });
-  for (const n of ['a', 'b', 'c', 'd']) await h.unary('RegisterModel', { name: n, path: 'moc-demo.gguf' });
+  for (const n of ['a', 'c', 'd']) await h.unary('RegisterModel', { name: n, path: 'moc-demo.gguf' });
+  await h.unary('RegisterModel', longModel('b', 1, 1536));
   await h.unary('UnloadModel', { name: 'moc-demo' });
   await h.unary('LoadModel', { name: 'a' });
   await h.unary('LoadModel', { name: 'b' });
@@ -30,8 +43,8 @@ t.test('eviction by bytes: least recently used idle unpinned models go; pinned a
   t.equal(s.c.state, 'MODEL_STATE_REGISTERED', 'the unpinned one went');
 
   // b busy with a long generation, a pinned: nothing to evict, d goes above the soft limit but under the hard one.
-  const busy = h.unary('Infer', { model: 'b', prompt: 'long', max_tokens: 400, temperature: 0 });
-  await until('b busy', async () => (await state(h)).b.in_flight > 0);
+  const busy = startGeneration(h.client, { model: 'b', prompt: 'long', max_tokens: 1500, temperature: 0 });
+  await busy.started; // a streamed token: b is generating, with a second or more to go
   await h.unary('LoadModel', { name: 'd' });
   s = await state(h);
   t.equal(s.b.state, 'MODEL_STATE_LOADED', 'the busy model was not evicted');
@@ -43,7 +56,7 @@ t.test('eviction by bytes: least recently used idle unpinned models go; pinned a
   t.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED, 'a fourth cannot fit while the others are pinned or busy');
   t.equal(errorCode(refused), 'MOC_ERR_NO_MEMORY');
   t.match(refused.details, /a on cpu0 [\d.]+ MiB \(pinned\), b on cpu0 [\d.]+ MiB \(busy\), d on cpu0 [\d.]+ MiB \(pinned\)/, 'the refusal says what holds the memory');
-  await busy;
+  t.equal((await busy.ended).error, null, 'the busy generation finished undisturbed');
 });
 
 t.test('keep-alive: idle models unload when it expires; a request can set it; 0 unloads after the request', async (t) => {
@@ -51,13 +64,13 @@ t.test('keep-alive: idle models unload when it expires; a request can set it; 0 
   const loaded = await h.unary('LoadModel', { name: 'blink', path: 'moc-demo.gguf', keep_alive_ms: 300, sequences: 1 });
   t.equal(loaded.keep_alive_ms, 300);
   t.ok(loaded.expires_at_ms > Date.now() - 1000, 'an expiry is scheduled while idle');
-  await until('blink expired', async () => (await state(h)).blink.state === 'MODEL_STATE_REGISTERED', 10_000);
+  await watchFor(h, 'blink unloaded', (m) => m.name === 'blink' && m.state === 'MODEL_STATE_REGISTERED');
   t.pass('unloaded after 300 ms idle');
   t.equal((await state(h))['moc-demo'].state, 'MODEL_STATE_LOADED', 'a keep-alive of forever (-1) stays');
 
   const r = await h.unary('Infer', { model: 'blink', prompt: 'once', max_tokens: 2, temperature: 0, keep_alive_ms: 0 });
   t.equal(r.model, 'blink', 'loaded on demand for the request');
-  await until('unloaded after the request', async () => (await state(h)).blink.state === 'MODEL_STATE_REGISTERED', 10_000);
+  await watchFor(h, 'blink unloaded after the request', (m) => m.name === 'blink' && m.state === 'MODEL_STATE_REGISTERED');
   t.pass('keep_alive 0 unloaded it right after');
 });
 

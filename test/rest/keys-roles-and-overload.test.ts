@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import { startHarness } from '../helpers/coordinator.js';
+import { LONG_MAX_TOKENS, longModel, startGeneration } from '../helpers/long-generation.js';
 import { ROUTES } from '../../src/transports/rest/routes.js';
 import { resolveConfig } from '../../src/config.js';
 import { Coordinator } from '../../src/coordinator.js';
@@ -73,18 +74,29 @@ t.test('without keys the server runs open only on loopback', async (t) => {
 });
 
 t.test('overload: a full queue answers 429 with Retry-After, and the server keeps serving', async (t) => {
-  // 8 sequences running + 1 queued per model: the rest of a burst of 40 is refused at once.
+  // Both sequences of 'long' busy with long generations (a streamed token each proves they run) and a queue of 1:
+  // of a burst of 10, exactly one waits in the queue and nine are refused at once.
   const h = await startHarness(t, { devices: [{ id: 'cpu0', memory: '1GiB', maxQueue: 1 }] });
-  const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(`${h.restUrl}/v1/infer`, {
-    method: 'POST', body: JSON.stringify({ model: 'moc-demo', prompt: `burst ${i}`, max_tokens: 48, temperature: 0.5, seed: i }),
-  }).then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: (await r.json()) as any }))));
-  const busy = burst.filter((r) => r.status === 429);
-  const ok = burst.filter((r) => r.status === 200);
-  t.ok(busy.length > 0, `${busy.length} of 40 refused with 429`);
-  t.ok(ok.length >= 8, `${ok.length} served`);
-  t.equal(busy.length + ok.length, 40, 'every request answered 200 or 429');
+  await h.unary('LoadModel', longModel('long', 2));
+  const running = [0, 1].map((i) => startGeneration(h.client, { model: 'long', prompt: `hold ${i}`, max_tokens: LONG_MAX_TOKENS, temperature: 0 }));
+  await Promise.all(running.map((g) => g.started));
+  let answered = 0;
+  let nineAnswered!: () => void;
+  const nine = new Promise<void>((resolve) => { nineAnswered = resolve; });
+  const burst = Array.from({ length: 10 }, (_, i) => fetch(`${h.restUrl}/v1/infer`, {
+    method: 'POST', body: JSON.stringify({ model: 'long', prompt: `burst ${i}`, max_tokens: 2, temperature: 0 }),
+  }).then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: (await r.json()) as any }))
+    .finally(() => { if (++answered === 9) nineAnswered(); }));
+  await nine;
+  for (const g of running) g.cancel(); // frees the sequences: the queued request runs
+  const answers = await Promise.all(burst);
+  const busy = answers.filter((r) => r.status === 429);
+  const ok = answers.filter((r) => r.status === 200);
+  t.equal(busy.length, 9, 'nine of ten refused with 429 while both sequences were busy and the queue full');
+  t.equal(ok.length, 1, 'the one that found room in the queue was served once a sequence was free');
   t.ok(busy.every((r) => r.body.error.code === 'MOC_ERR_BUSY' && Number(r.retry) >= 1), 'each 429 is MOC_ERR_BUSY with Retry-After in seconds');
   t.match(busy[0]?.body.error.message, /retry after/);
+  for (const g of running) t.equal((await g.ended).error?.code, 1 /* CANCELLED */, 'the held generations were cancelled');
   const after = await fetch(`${h.restUrl}/v1/infer`, { method: 'POST', body: JSON.stringify({ model: 'moc-demo', prompt: 'after', max_tokens: 2 }) });
   t.equal(after.status, 200);
 });

@@ -1,21 +1,23 @@
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { errorCode, startHarness, until } from '../helpers/coordinator.js';
+import { LONG_MAX_TOKENS, longModel, startGeneration } from '../helpers/long-generation.js';
 
 t.test('engine process killed with SIGKILL during inference: coordinator up, device back, models reloaded', async (t) => {
   const h = await startHarness(t);
-  await h.unary('LoadModel', { name: 'second', path: 'moc-demo.gguf', sequences: 2 });
+  await h.unary('LoadModel', longModel('second', 2));
   const before = (await h.unary('GetDevices', {})).devices[0];
   t.ok(before.engine_pid > 0 && before.engine_pid !== process.pid, `engine runs in its own process (pid ${before.engine_pid})`);
 
-  // Long generations in flight when the engine dies.
-  const inflight = Array.from({ length: 4 }, () => h.unary('Infer', { model: 'moc-demo', temperature: 0, prompt: 'long', max_tokens: 400 }).then(() => null, (e) => e as grpc.ServiceError));
-  await until('generations running', async () => (await h.unary('GetDevices', {})).devices[0].models.find((m: any) => m.name === 'moc-demo').in_flight > 0);
+  // Long generations in flight when the engine dies, one per sequence of 'second': kill it as soon as one streams a
+  // token, with seconds of generation left.
+  const inflight = Array.from({ length: 2 }, () =>
+    startGeneration(h.client, { model: 'second', temperature: 0, prompt: 'long', max_tokens: LONG_MAX_TOKENS }));
+  await Promise.any(inflight.map((g) => g.started));
   process.kill(before.engine_pid, 'SIGKILL');
 
-  const errs = await Promise.all(inflight);
-  const failed = errs.filter((e) => e !== null);
-  t.ok(failed.length > 0, `${failed.length} in-flight requests failed`);
+  const failed = (await Promise.all(inflight.map((g) => g.ended))).map((e) => e.error);
+  t.ok(failed.every((e) => e !== null), 'every in-flight request failed');
   for (const e of failed) {
     t.equal(e!.code, grpc.status.UNAVAILABLE, 'with UNAVAILABLE (retryable)');
     t.equal(errorCode(e), 'MOC_ERR_UNAVAILABLE');

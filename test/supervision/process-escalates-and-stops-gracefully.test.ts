@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { EPHEMERAL_PORTS, spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { until } from '../helpers/coordinator.js';
+import { longModel, startGeneration } from '../helpers/long-generation.js';
 
 const call = (client: any, method: string, req: object) => new Promise<any>((resolve, reject) =>
   client[method](req, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve(res))));
@@ -15,14 +16,18 @@ t.test('SIGTERM: in-flight work finishes, new calls are refused, engines stop, e
   const client = modelOpsClient(server.grpcAddress);
   t.teardown(() => client.close());
   const enginePid = (await call(client, 'GetDevices', {})).devices[0].engine_pid;
-  const inflight = call(client, 'Infer', { model: 'moc-demo', temperature: 0, prompt: 'finish me', max_tokens: 300 });
-  await until('running', async () => (await call(client, 'GetDevices', {})).devices[0].models[0].in_flight > 0);
+  // ~1,000 tokens take about a second here: running when SIGTERM arrives (a token has streamed), done well within
+  // the 10 s grace.
+  await call(client, 'LoadModel', longModel('long'));
+  const inflight = startGeneration(client, { model: 'long', temperature: 0, prompt: 'finish me', max_tokens: 1000 });
+  await inflight.started;
   server.proc.kill('SIGTERM');
   await until('stopping', async () => server.logs.some((l) => l.event === 'server.stopping'));
   const refused = await call(client, 'Infer', { model: 'moc-demo', temperature: 0, prompt: 'too late', max_tokens: 2 }).catch((e) => e);
   t.equal(refused.code, grpc.status.UNAVAILABLE, 'a new call after SIGTERM is refused UNAVAILABLE');
-  const r = await inflight;
-  t.ok(r.tokens_generated > 0, `the in-flight call completed (${r.tokens_generated} tokens)`);
+  const { chunks, error } = await inflight.ended;
+  t.equal(error, null, 'the in-flight call was not cut');
+  t.match(chunks.at(-1)?.done, { finish_reason: 'FINISH_REASON_LENGTH', tokens_generated: 1000 }, 'it ran to its end (1000 tokens)');
   const exit = await server.exited;
   t.same(exit, { code: 0, signal: null }, 'exit code 0');
   t.ok(server.logs.some((l) => l.event === 'server.stopped' && l.drained === true), 'logged a drained stop');
