@@ -53,6 +53,8 @@ interface Parts {
   devices: Map<string, DeviceRef>;
   store: Store;
   grpc: GrpcTransport;
+  rest: RestTransport | null;
+  zmq: ZmqTransport | null;
   grpcPort: number;
   restPort: number;
   zmqPort: number;
@@ -72,14 +74,17 @@ export class Coordinator {
   readonly restPort: number;
   /** 0 when ZMQ is disabled. */
   readonly zmqPort: number;
-  private readonly grpc: GrpcTransport;
+  /** The listeners, for their read-only counters (gRPC watch buffers, ZMQ stats and ZAP counts); null when disabled. */
+  readonly grpc: GrpcTransport;
+  readonly rest: RestTransport | null;
+  readonly zmq: ZmqTransport | null;
   private readonly log: Logger;
   private readonly assembly: Assembly;
 
   private constructor(p: Parts) {
     ({ config: this.config, router: this.router, lifecycle: this.lifecycle, models: this.models, devices: this.devices,
       store: this.store, grpcPort: this.grpcPort, restPort: this.restPort, zmqPort: this.zmqPort, grpc: this.grpc,
-      log: this.log, assembly: this.assembly } = p);
+      rest: this.rest, zmq: this.zmq, log: this.log, assembly: this.assembly } = p);
   }
 
   static async start(config: Config, opts: CoordinatorOptions = {}): Promise<Coordinator> {
@@ -136,14 +141,16 @@ export class Coordinator {
     const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys), { layer: 'edge' });
     const grpcPort = await grpc.listen();
     let restPort = 0;
+    let rest: RestTransport | null = null;
     if (config.rest.enabled) {
-      const rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready }, log), { layer: 'edge' });
+      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready }, log), { layer: 'edge' });
       restPort = await rest.listen();
     }
     let zmqPort = 0;
     let libzmq = '';
+    let zmqT: ZmqTransport | null = null;
     if (config.zmq.enabled) {
-      const zmqT = await assembly.add('zmq', () => new ZmqTransport(router, config, keys, { health: ready }, log), { layer: 'edge' });
+      zmqT = await assembly.add('zmq', () => new ZmqTransport(router, config, keys, { health: ready }, log), { layer: 'edge' });
       zmqPort = await zmqT.listen();
       libzmq = zmqT.libzmqVersion;
     }
@@ -153,7 +160,7 @@ export class Coordinator {
       devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
       auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s) required`,
     });
-    return new Coordinator({ config, log, assembly, router, lifecycle, models, devices, store, grpc, grpcPort, restPort, zmqPort });
+    return new Coordinator({ config, log, assembly, router, lifecycle, models, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort });
   }
 
   /**

@@ -14,7 +14,7 @@ const CYCLES = 60;
 
 t.test('a watcher that never reads does not make the server buffer every model change', async (t) => {
   const h = await startHarness(t);
-  const transport = (h.coordinator as unknown as { grpc: GrpcTransport }).grpc;
+  const transport = h.coordinator.grpc;
   const post = (path: string, body?: object) => fetch(`${h.restUrl}${path}`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
   }).then(async (r) => { if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`); });

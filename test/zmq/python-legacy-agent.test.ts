@@ -42,5 +42,5 @@ t.test('the Python legacy agent runs unchanged against the coordinator', async (
   for (const l of run.lines) t.ok(l.ok, `${l.step}: ${JSON.stringify(l)}`);
   t.same(run.lines.map((l) => l.step), ['health', 'list_models', 'infer', 'load_model', 'error_reply', 'lazy_pirate_retry', 'retry_acts_once']);
   t.equal(run.code, 0, `agent exit 0 ${run.stderr}`);
-  t.ok((h.coordinator as any).zmq.stats.replayed >= 1, 'the retried unload was answered from the first answer');
+  t.ok(h.coordinator.zmq!.stats.replayed >= 1, 'the retried unload was answered from the first answer');
 });

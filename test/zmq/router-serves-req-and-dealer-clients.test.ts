@@ -99,7 +99,7 @@ t.test('bad input: every request gets exactly one coded reply', async (t) => {
 
 t.test('a client that vanishes before its reply costs nothing', async (t) => {
   const h = await startHarness(t);
-  const zmqT = (h.coordinator as any).zmq;
+  const zmqT = h.coordinator.zmq!;
   for (let i = 0; i < 20; i++) {
     const d = new zmq.Dealer({ linger: 2000 }); // linger: the request still goes out, then the socket is gone
     d.connect(h.zmqUrl);

@@ -98,6 +98,11 @@ export class ZmqTransport implements Closeable {
 
   get libzmqVersion(): string { return zmq.version; }
 
+  /** CURVE client checks so far (null without CURVE): what the ZAP handler allowed and denied. */
+  get zapCounts(): { allowed: number; denied: number } | null {
+    return this.zap ? { allowed: this.zap.allowedCount, denied: this.zap.deniedCount } : null;
+  }
+
   private async receive(): Promise<void> {
     try {
       for await (const frames of this.sock) this.handle(frames);
