@@ -57,7 +57,7 @@ export const ConfigSchema = Type.Object({
     grpcPort: Type.Integer({ ...Port, default: 7212 }),
     /** gRPC messages above this are refused by grpc-js itself (RESOURCE_EXHAUSTED). */
     maxMessageBytes: Type.Integer({ minimum: 1024, default: 4 * 1024 * 1024 }),
-    /** Router mailbox: requests admitted but not yet handed to a device. */
+    /** Requests the router has admitted and not yet answered, from every transport; past it MOC_ERR_BUSY at once. */
     mailboxCapacity: Type.Integer({ minimum: 1, default: 4096 }),
     /**
      * gRPC keepalive pings to idle connections, and how long one may go unanswered before the connection is dropped.

@@ -2,7 +2,8 @@
  * Router actor (main thread): every transport hands it the same messages. It validates (one set of rules for
  * gRPC, REST and ZMQ), routes inference straight to the device holding the model (RouteTable, no extra hop), and
  * passes model management to Lifecycle. It never blocks: each message is forwarded and answered when its ask
- * settles, with the caller's deadline and cancellation carried through.
+ * settles, with the caller's deadline and cancellation carried through. What it has admitted and not yet answered is
+ * bounded (server.mailboxCapacity): past it, MOC_ERR_BUSY at once.
  */
 import path from 'node:path';
 import { errors } from '../../src/errors.js';
@@ -22,8 +23,14 @@ export const DEFAULT_TEMPERATURE = 0.8;
 
 export class Router implements Behavior<RouterProtocol> {
   private readonly promptLimit: number;
+  private readonly capacity: number;
   private requestSeq = 0;
-  /** Inferences waiting for a load on demand: bounded like a mailbox (server.mailboxCapacity), BUSY past it. */
+  /**
+   * Requests admitted and not yet answered. receive() only starts each one (the router must not serialize
+   * inference), so its mailbox alone would bound nothing: this count is the bound (server.mailboxCapacity), BUSY past it.
+   */
+  private inFlight = 0;
+  /** Of those, inferences waiting for a load on demand: bounded on their own, so loads cannot take every slot. */
   private waitingForLoad = 0;
 
   constructor(
@@ -34,59 +41,46 @@ export class Router implements Behavior<RouterProtocol> {
     private readonly lifecycle: ActorRef<LifecycleProtocol>,
   ) {
     this.promptLimit = config.limits.maxPromptBytes;
+    this.capacity = config.server.mailboxCapacity;
   }
 
+  get outstanding(): number { return this.inFlight; }
+
   receive(env: Envelope<RouterProtocol>): void {
+    if (this.inFlight >= this.capacity) throw errors.busy('the router (requests in flight)', this.capacity, 100);
+    const work = this.handle(env); // validation errors throw here: answered at once, nothing admitted
+    this.inFlight++;
+    work.then((r) => env.reply(r as never), (e) => env.fail(e)).finally(() => { this.inFlight--; });
+  }
+
+  /** Starts one request; the promise settles with its answer. */
+  private handle(env: Envelope<RouterProtocol>): Promise<unknown> {
     const msg = env.msg;
     const opts = { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal };
     switch (msg.kind) {
       case 'infer': return this.infer(env as Envelope<RouterProtocol, 'infer'>);
-      case 'register': {
-        const request = validate(RegisterRequest, msg.request);
-        this.lifecycle.ask({ kind: 'register', request }, opts).then((r) => env.reply(r), (e) => env.fail(e));
-        return;
-      }
-      case 'load': {
-        const request = validate(LoadRequest, msg.request);
-        this.lifecycle.ask({ kind: 'load', request }, opts).then((r) => env.reply(r), (e) => env.fail(e));
-        return;
-      }
-      case 'set-alias': {
-        const request = validate(AliasRequest, msg.request);
-        this.lifecycle.ask({ kind: 'set-alias', request }, opts).then((r) => env.reply(r), (e) => env.fail(e));
-        return;
-      }
-      case 'pin': {
-        const request = validate(PinRequest, msg.request);
-        this.lifecycle.ask({ kind: 'pin', request }, opts).then((r) => env.reply(r), (e) => env.fail(e));
-        return;
-      }
-      case 'unload': {
-        const { name } = validate(NameRequest, msg.request);
-        this.lifecycle.ask({ kind: 'unload', name }, opts).then((r) => env.reply(r), (e) => env.fail(e));
-        return;
-      }
+      case 'register': return this.lifecycle.ask({ kind: 'register', request: validate(RegisterRequest, msg.request) }, opts);
+      case 'load': return this.lifecycle.ask({ kind: 'load', request: validate(LoadRequest, msg.request) }, opts);
+      case 'set-alias': return this.lifecycle.ask({ kind: 'set-alias', request: validate(AliasRequest, msg.request) }, opts);
+      case 'pin': return this.lifecycle.ask({ kind: 'pin', request: validate(PinRequest, msg.request) }, opts);
+      case 'unload': return this.lifecycle.ask({ kind: 'unload', name: validate(NameRequest, msg.request).name }, opts);
       case 'get-model': {
         // "By name or by alias" answered here once, for every transport.
         const { name } = validate(NameRequest, msg.request);
-        this.lifecycle.ask({ kind: 'list' }, opts).then((models) => {
+        return this.lifecycle.ask({ kind: 'list' }, opts).then((models) => {
           const found = models.find((m) => m.name === name) ?? models.find((m) => m.aliases.includes(name));
-          if (found) env.reply(found); else env.fail(errors.modelNotRegistered(name, 'nor is it an alias; register it first (RegisterModel, POST /v1/models, register_model)'));
-        }, (e) => env.fail(e));
-        return;
+          if (!found) throw errors.modelNotRegistered(name, 'no alias has that name either: register it first (RegisterModel, POST /v1/models or register_model)');
+          return found;
+        });
       }
-      case 'list-models':
-        this.lifecycle.ask({ kind: 'list' }, opts).then((r) => env.reply(r), (e) => env.fail(e));
-        return;
-      case 'devices':
-        this.deviceViews(opts.timeoutMs).then((r) => env.reply(r), (e) => env.fail(e));
-        return;
+      case 'list-models': return this.lifecycle.ask({ kind: 'list' }, opts);
+      case 'devices': return this.deviceViews(opts.timeoutMs);
       default:
         throw new Error(`router: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
   }
 
-  private infer(env: Envelope<RouterProtocol, 'infer'>): void {
+  private infer(env: Envelope<RouterProtocol, 'infer'>): Promise<InferResult> {
     const r = validate(InferRequest, env.msg.request);
     const promptBytes = Buffer.byteLength(r.prompt, 'utf8');
     if (promptBytes > this.promptLimit) {
@@ -96,27 +90,22 @@ export class Router implements Behavior<RouterProtocol> {
     const name = this.routes.resolve(r.model);
     const route = this.routes.lookup(name);
     const servable = route && (route.state === 'loaded' || route.state === 'loading');
-    if (!servable) {
-      if (r.require_loaded || !this.catalog.isRegistered(name)) throw errors.modelNotFound(r.model, this.routes.names());
-      // Load on demand (coalesced with any load of the same model), then run. The waiters sit outside every
-      // mailbox while the load runs, so they get a bound of their own.
-      const capacity = this.config.server.mailboxCapacity;
-      if (this.waitingForLoad >= capacity) throw errors.busy(`requests waiting for a model to load`, capacity, 500);
-      this.waitingForLoad++;
-      this.lifecycle.ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal })
-        .finally(() => { this.waitingForLoad--; })
-        .then(() => this.dispatch(env, r, name), (e) => env.fail(e));
-      return;
-    }
-    this.dispatch(env, r, name);
+    if (servable) return this.dispatch(env, r, name);
+    if (r.require_loaded || !this.catalog.isRegistered(name)) throw errors.modelNotFound(r.model, this.routes.names());
+    // Load on demand (coalesced with any load of the same model), then run.
+    if (this.waitingForLoad >= this.capacity) throw errors.busy('requests waiting for a model to load', this.capacity, 500);
+    this.waitingForLoad++;
+    return this.lifecycle.ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal })
+      .finally(() => { this.waitingForLoad--; })
+      .then(() => this.dispatch(env, r, name));
   }
 
-  private dispatch(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string): void {
+  private dispatch(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string): Promise<InferResult> {
     const route = this.routes.lookup(name);
-    if (!route) return env.fail(errors.modelNotFound(r.model, this.routes.names()));
+    if (!route) return Promise.reject(errors.modelNotFound(r.model, this.routes.names()));
     const device = this.devices.get(route.device);
-    if (!device) return env.fail(errors.internal(`route to unknown device ${route.device}`));
-    device.ask({
+    if (!device) return Promise.reject(errors.internal(`route to unknown device ${route.device}`));
+    return device.ask({
       kind: 'infer',
       requestId: r.request_id || `moc-${process.pid}-${++this.requestSeq}`,
       model: name,
@@ -132,7 +121,7 @@ export class Router implements Behavior<RouterProtocol> {
       timeoutMs: Math.max(1, env.deadline - Date.now()),
       signal: env.signal,
       ...(env.msg.stream ? { onEvent: (e: { kind: 'token'; text: string }) => env.emit(e) } : {}),
-    }).then((res: InferResult) => env.reply(res), (e) => env.fail(e));
+    });
   }
 
   private async deviceViews(timeoutMs: number): Promise<DeviceView[]> {
