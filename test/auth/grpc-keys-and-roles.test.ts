@@ -15,6 +15,7 @@ const REQUESTS: Record<string, object> = {
   Infer: { model: 'moc-demo', prompt: 'hi', max_tokens: 2, temperature: 0 },
   InferStream: { model: 'moc-demo', prompt: 'hi', max_tokens: 2, temperature: 0 },
   ListModels: {},
+  GetModel: { name: 'moc-demo' },
   GetDevices: {},
   WatchModels: {},
   RegisterModel: { name: 'moc-demo', path: 'moc-demo.gguf', keep_alive_ms: -1 },

@@ -15,6 +15,7 @@ export const ACTION_OF_METHOD: Record<string, Action> = {
   Infer: 'infer',
   InferStream: 'infer',
   ListModels: 'list-models',
+  GetModel: 'get-model',
   GetDevices: 'devices',
   WatchModels: 'watch-models',
   RegisterModel: 'register',

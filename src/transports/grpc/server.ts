@@ -80,6 +80,7 @@ export class GrpcTransport implements Closeable {
       SetAlias: this.unary('set-alias', (r) => ({ alias: r.alias, target: r.target }), (r) => r),
       PinModel: this.unary('pin', (r) => ({ name: r.name, pinned: r.pinned }), modelToProto),
       ListModels: this.unary('list-models', () => ({}), (models) => ({ models: models.map(modelToProto) })),
+      GetModel: this.unary('get-model', (r) => ({ name: r.name }), modelToProto),
       GetDevices: this.unary('devices', () => ({}), (devices) => ({ devices: devices.map(deviceToProto) })),
       WatchModels: (call: grpc.ServerWritableStream<any, any>) => this.watchModels(call),
     });
