@@ -42,7 +42,6 @@ const PLACEMENT_WAITERS_PER_DEVICE = 64;
 const nameIsAlias = (name: string) => errors.invalidArgument('name', `'${name}' is an alias; pick another model name`);
 const aliasIsModel = (alias: string) =>
   errors.invalidArgument('alias', `'${alias}' is a model name; an alias needs a name of its own`);
-const targetNotFound = (target: string) => errors.aliasTargetNotFound(target);
 
 export class Lifecycle implements Behavior<LifecycleProtocol> {
   readonly routes = new RouteTable();
@@ -297,13 +296,13 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
   private async setAlias(alias: string, target: string): Promise<AliasInfo> {
     // Early answers; the store checks both again inside its write transaction (see register).
     if (this.catalog.has(alias)) throw aliasIsModel(alias);
-    if (!this.catalog.has(target)) throw targetNotFound(target);
+    if (!this.catalog.has(target)) throw errors.aliasTargetNotFound(target);
     const previous = this.routes.aliases.get(alias) ?? '';
     if (previous === target) return { alias, target, previous };
     const oldServing = previous !== '' && this.routes.lookup(previous)?.state === 'loaded';
     if (oldServing) await this.ensureLoaded(target, {});
     if (!(await this.store.setAlias(alias, target))) {
-      throw this.store.getModel(alias) ? aliasIsModel(alias) : targetNotFound(target);
+      throw this.store.getModel(alias) ? aliasIsModel(alias) : errors.aliasTargetNotFound(target);
     }
     this.routes.aliases.set(alias, target);
     this.emit(this.view(target));

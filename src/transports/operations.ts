@@ -10,9 +10,9 @@
  */
 import type { Config } from '../../schemas/config.js';
 import type { RouterProtocol, TokenEvent } from '../../schemas/messages.js';
-import type { AliasResponse, DeviceResource, InferResponse, ModelResource, UnloadResponse } from '../../schemas/rest.js';
+import type { DeviceResource, InferResponse, ModelResource } from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
-import type { ActorRef } from '../kernel/types.js';
+import type { ActorRef, Reply, Req } from '../kernel/types.js';
 import { aliasResponse, deviceResource, inferResponse, modelResource, unloadResponse } from './views.js';
 
 /** request: the server's request timeout; load: long enough for a model load (placement, eviction, engine load). */
@@ -40,36 +40,29 @@ export interface OperationSpec<R> {
 
 const spec = <R>(s: OperationSpec<R>) => s;
 
+/** Router messages that carry the caller's input as `request` (validated by the router). */
+type Forwarded = 'register' | 'load' | 'unload' | 'set-alias' | 'pin' | 'get-model';
+
+/** An operation that hands its input to the router as is; its name is also the role's action. */
+function forward<K extends Forwarded, R>(kind: K, timeout: TimeoutClass, write: boolean, view: (reply: Reply<RouterProtocol, K>) => R): OperationSpec<R> {
+  return {
+    action: kind, timeout, write,
+    run: async (input, c, opts) => view(await c.router.ask<K>({ kind, request: input } as Req<RouterProtocol, K> & { kind: K }, opts)),
+  };
+}
+
 export const OPERATIONS = {
   infer: spec<InferResponse>({
     action: 'infer', timeout: 'request', write: false,
     run: async (input, c, opts) => inferResponse(await c.router.ask({ kind: 'infer', request: input, stream: !!c.onToken },
       { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) })),
   }),
-  register: spec<ModelResource>({
-    action: 'register', timeout: 'load', write: true,
-    run: async (input, c, opts) => modelResource(await c.router.ask({ kind: 'register', request: input }, opts)),
-  }),
-  load: spec<ModelResource>({
-    action: 'load', timeout: 'load', write: true,
-    run: async (input, c, opts) => modelResource(await c.router.ask({ kind: 'load', request: input }, opts)),
-  }),
-  unload: spec<UnloadResponse>({
-    action: 'unload', timeout: 'load', write: true,
-    run: async (input, c, opts) => unloadResponse(await c.router.ask({ kind: 'unload', request: input }, opts)),
-  }),
-  'set-alias': spec<AliasResponse>({
-    action: 'set-alias', timeout: 'load', write: true,
-    run: async (input, c, opts) => aliasResponse(await c.router.ask({ kind: 'set-alias', request: input }, opts)),
-  }),
-  pin: spec<ModelResource>({
-    action: 'pin', timeout: 'request', write: true,
-    run: async (input, c, opts) => modelResource(await c.router.ask({ kind: 'pin', request: input }, opts)),
-  }),
-  'get-model': spec<ModelResource>({
-    action: 'get-model', timeout: 'request', write: false,
-    run: async (input, c, opts) => modelResource(await c.router.ask({ kind: 'get-model', request: input }, opts)),
-  }),
+  register: forward('register', 'load', true, modelResource),
+  load: forward('load', 'load', true, modelResource),
+  unload: forward('unload', 'load', true, unloadResponse),
+  'set-alias': forward('set-alias', 'load', true, aliasResponse),
+  pin: forward('pin', 'request', true, modelResource),
+  'get-model': forward('get-model', 'request', false, modelResource),
   'list-models': spec<ModelResource[]>({
     action: 'list-models', timeout: 'request', write: false,
     run: async (_input, c, opts) => (await c.router.ask({ kind: 'list-models' }, opts)).map(modelResource),
