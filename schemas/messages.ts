@@ -166,7 +166,15 @@ export type ModelSpec = Static<typeof ModelSpec>;
 
 export const LoadMsg = Type.Object({ kind: Type.Literal('load'), model: ModelSpec });
 export type LoadMsg = Static<typeof LoadMsg>;
-export const UnloadMsg = Type.Object({ kind: Type.Literal('unload'), model: Type.String() });
+export const UnloadMsg = Type.Object({
+  kind: Type.Literal('unload'),
+  model: Type.String(),
+  /**
+   * A keep-alive expiry (decided by the lifecycle): unload only if the model is still idle with this expiresAt;
+   * otherwise (used since) it stays and the answer frees 0 bytes.
+   */
+  ifExpiresAt: Type.Optional(Type.Number()),
+});
 export type UnloadMsg = Static<typeof UnloadMsg>;
 export const UnloadResult = Type.Object({ model: Type.String(), freedBytes: Type.Integer() });
 export type UnloadResult = Static<typeof UnloadResult>;
@@ -244,7 +252,7 @@ export type LifecycleProtocol = {
   register: { req: { kind: 'register'; request: RegisterRequest }; reply: ModelView };
   load: { req: { kind: 'load'; request: LoadRequest }; reply: ModelView };
   /** Load on demand: an inference for a registered model that is not loaded. */
-  ensure: { req: { kind: 'ensure'; name: string }; reply: ModelView };
+  ensure: { req: { kind: 'ensure'; name: string; device?: string }; reply: ModelView };
   unload: { req: { kind: 'unload'; name: string }; reply: UnloadResult };
   'set-alias': { req: { kind: 'set-alias'; request: AliasRequest }; reply: AliasInfo };
   pin: { req: { kind: 'pin'; request: PinRequest }; reply: ModelView };

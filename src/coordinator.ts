@@ -17,9 +17,9 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../schemas/config.js';
-import type { LifecycleProtocol, RouterProtocol } from '../schemas/messages.js';
+import type { ModelsChanged, RouterProtocol } from '../schemas/messages.js';
 import { deviceChildSpec, deviceRef, type DeviceRef } from '../actors/device/index.js';
-import { Lifecycle } from '../actors/lifecycle/lifecycle.js';
+import { Lifecycle, type LifecycleMessages } from '../actors/lifecycle/lifecycle.js';
 import { Router } from '../actors/router/router.js';
 import { ensureDemoModel } from './model/demo-model.js';
 import { ModelInspector } from './model/inspector.js';
@@ -48,7 +48,7 @@ interface Parts {
   log: Logger;
   assembly: Assembly;
   router: LocalActor<RouterProtocol>;
-  lifecycle: LocalActor<LifecycleProtocol>;
+  lifecycle: LocalActor<LifecycleMessages>;
   models: Lifecycle;
   devices: Map<string, DeviceRef>;
   store: Store;
@@ -64,7 +64,7 @@ export class Coordinator {
   private closing: Promise<void> | null = null;
   readonly config: Config;
   readonly router: LocalActor<RouterProtocol>;
-  readonly lifecycle: LocalActor<LifecycleProtocol>;
+  readonly lifecycle: LocalActor<LifecycleMessages>;
   /** The Lifecycle behavior's read-only views (catalog, route table). */
   readonly models: Lifecycle;
   readonly devices: Map<string, DeviceRef>;
@@ -114,9 +114,22 @@ export class Coordinator {
     const store = await assembly.add('store', () => Store.open(config.dataDir), { handle: closeOnly });
     const inspector = await assembly.add('inspector', () => new ModelInspector());
     const models = new Lifecycle(config, devices, store, inspector);
-    const lifecycle = await assembly.add('lifecycle', () =>
-      new LocalActor<LifecycleProtocol>('lifecycle', models, { capacity: 1024, onCrash: onCrash('lifecycle') }));
-    for (const ref of devices.values()) ref.onNotify = (msg) => models.onDeviceNotice(msg);
+    // Its internal queue holds its tasks' results (at most one per request admitted by the router, which bounds
+    // those) and the devices' notices: sized so that a full mailbox never refuses the message finishing a request.
+    const lifecycle = await assembly.add('lifecycle', () => new LocalActor<LifecycleMessages>('lifecycle', models, {
+      capacity: 1024, internalCapacity: config.server.mailboxCapacity + 1024, onCrash: onCrash('lifecycle'),
+    }));
+    for (const ref of devices.values()) {
+      ref.onNotify = (msg) => {
+        const notice = msg as ModelsChanged;
+        if (notice?.kind !== 'models-changed') throw new Error(`lifecycle: unknown notice ${JSON.stringify(msg)}`);
+        try {
+          lifecycle.inbox.tell(notice);
+        } catch (err) {
+          log.log('error', 'lifecycle.notice_lost', { device: notice.device, error: toMocError(err).message });
+        }
+      };
+    }
     await assembly.add('devices', async () => {
       const supervisor = new Supervisor('root', config.devices.map((d) => deviceChildSpec(config, d, devices.get(d.id)!, () => models.desiredModels(d.id))), {
         maxRestarts: config.supervisor.maxRestarts,

@@ -29,8 +29,6 @@ export interface DeviceWorkerData {
   engineRestarts: { max: number; periodMs: number };
 }
 
-/** Node's setTimeout ceiling (a signed 32-bit ms count). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The largest epoch ms a Date can hold: a keep-alive past it never expires in practice. */
 const MAX_EPOCH_MS = 8.64e15;
 
@@ -46,7 +44,10 @@ interface ModelEntry {
   loadedAt: number;
   lastUsedAt: number;
   keepAliveMs: number;
-  expiry?: NodeJS.Timeout;
+  /**
+   * When the model, idle, may be unloaded (0: busy, pinned or kept forever). Reported in every notice; the lifecycle
+   * owns the timer and the decision (see unload's ifExpiresAt).
+   */
   expiresAt: number;
   error?: string;
   /** The load in progress (coalesces concurrent loads; unload waits for it). */
@@ -56,15 +57,11 @@ interface ModelEntry {
    * until then its reservation stays in the ledger and the name cannot be loaded again (memory is never untracked).
    */
   engineIdle: Promise<void>;
-  /** Why the entry is unloading: a keep-alive expiry lets a racing request load it again; an unload request does not. */
-  unloadReason?: UnloadReason;
   /** Resolves when this entry's unload has finished (the entry is gone, its bytes released). */
   unloaded?: Promise<void>;
   /** Resolves when inFlight reaches 0 while unloading. */
   drained?: () => void;
 }
-
-type UnloadReason = 'requested' | 'expired';
 
 /**
  * Test-only engine faults, read from the environment when debug.faultInjection is on (a device message cannot
@@ -80,12 +77,6 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private engineState: 'starting' | 'ready' | 'restarting' | 'closed' = 'starting';
   private engineRestarts: number[] = [];
   private readonly models = new Map<string, ModelEntry>();
-  /**
-   * Models this device unloaded because their keep-alive expired, by name. The router learns of an unload from a
-   * notification, so a request routed just before it arrives may find the model gone: it was only idle, so it is
-   * loaded again for that request. Forgotten when the name is loaded again or unloaded on request.
-   */
-  private readonly expired = new Map<string, ModelSpec>();
   private readonly ledger: Ledger;
   private closing = false;
   notify: (msg: ModelsChanged) => void = () => {};
@@ -156,6 +147,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         this.load(msg.model).then((info) => env.reply(info), (err) => env.fail(err));
         return;
       case 'unload':
+        if (msg.ifExpiresAt !== undefined && !this.expiredAt(msg.model, msg.ifExpiresAt)) return env.reply({ model: msg.model, freedBytes: 0 });
         this.unload(msg.model).then((r) => env.reply(r), (err) => env.fail(err));
         return;
       case 'status': return env.reply(this.status());
@@ -168,7 +160,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         if (!m) return env.fail(errors.modelNotFound(msg.model, this.servingNames()));
         m.spec = { ...m.spec, pinned: msg.pinned };
         m.keepAliveMs = msg.keepAliveMs;
-        if (m.inFlight === 0 && m.queue.length === 0) this.scheduleExpiry(m); else this.changed();
+        if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m); else this.changed();
         return env.reply(this.info(m));
       }
       case 'crash': return this.crash(env as Envelope<DeviceProtocol, 'crash'>);
@@ -181,13 +173,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
 
   private infer(env: Envelope<DeviceProtocol, 'infer'>): void {
     const m = this.models.get(env.msg.model);
-    const idle = m ? (m.state === 'unloading' && m.unloadReason === 'expired' ? m.spec : undefined) : this.expired.get(env.msg.model);
-    if (idle && !this.closing) {
-      // The request raced the keep-alive expiry (its route still said loaded, or it came through a load on demand):
-      // the model was only idle, so it is loaded again for it rather than answering NOT_FOUND.
-      this.load(idle).then(() => { if (!env.settled) this.infer(env); }, (err) => env.fail(err));
-      return;
-    }
+    // A request routed just before an unload (the router's route table follows this device's notices) is answered
+    // NOT_FOUND here; the router loads the model on demand for it, as for any request to a registered model.
     if (!m || m.state === 'unloading') return env.fail(errors.modelNotFound(env.msg.model, this.servingNames()));
     if (m.state === 'failed') return env.fail(errors.modelFailed(m.spec.name, String(m.error)));
     if (this.closing) return env.fail(errors.unavailable(`device ${this.id} is shutting down`));
@@ -199,7 +186,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     env.signal.addEventListener('abort', job.onAbort, { once: true });
     // A request's keep_alive sets the model's idle expiry from now on (Ollama's semantics).
     if (env.msg.keepAliveMs !== undefined) m.keepAliveMs = env.msg.keepAliveMs;
-    this.cancelExpiry(m);
+    m.expiresAt = 0; // in use: an expiry decided on an earlier report no longer applies (see expiredAt)
     this.pump(m);
   }
 
@@ -249,14 +236,13 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         m.inFlight--;
         m.lastUsedAt = Date.now();
         this.pump(m);
-        if (m.inFlight === 0 && m.queue.length === 0) this.scheduleExpiry(m);
+        if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m);
       });
   }
 
   // ---- lifecycle of models on this device ----
 
   private async load(spec: ModelSpec): Promise<ModelInfo> {
-    this.expired.delete(spec.name);
     for (;;) {
       if (this.closing) throw errors.unavailable(`device ${this.id} is shutting down`);
       const existing = this.models.get(spec.name);
@@ -314,7 +300,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       m.loadedAt = Date.now();
       m.lastUsedAt ||= m.loadedAt;
       delete m.error;
-      if (m.inFlight === 0 && m.queue.length === 0) this.scheduleExpiry(m);
+      if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m);
     } catch (err) {
       const e = toMocError(err);
       if (e.code === 'MOC_ERR_UNAVAILABLE') throw e; // engine died mid-load: the restart path reloads it
@@ -334,20 +320,18 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     }
   }
 
-  private async unload(name: string, reason: UnloadReason = 'requested'): Promise<{ model: string; freedBytes: number }> {
-    if (reason === 'requested') this.expired.delete(name);
+  private async unload(name: string): Promise<{ model: string; freedBytes: number }> {
     const m = this.models.get(name);
     if (!m) throw errors.modelNotFound(name, this.servingNames());
     // Unload during a load is well-defined: the load finishes (or fails), then the model is unloaded.
     await m.loading?.catch(() => {});
-    if (this.models.get(name) !== m) return this.unload(name, reason); // replaced meanwhile (a failed load retried)
+    if (this.models.get(name) !== m) return this.unload(name); // replaced meanwhile (a failed load retried)
     if (m.state === 'unloading') throw errors.modelUnloading(name);
     m.state = 'unloading';
-    m.unloadReason = reason;
     let finished!: () => void;
     m.unloaded = new Promise<void>((r) => { finished = r; });
     try {
-      this.cancelExpiry(m);
+      m.expiresAt = 0;
       this.changed();
       // Drain: queued and running requests finish; new ones see NOT_FOUND. Without an engine nothing queued can run
       // (and an engine that dies meanwhile fails what is left, see onEngineDied), so the drain always ends.
@@ -360,10 +344,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       const freedBytes = this.ledger.release(name);
       return { model: name, freedBytes };
     } finally {
-      if (this.models.get(name) === m) {
-        this.models.delete(name);
-        if (reason === 'expired') this.expired.set(name, m.spec);
-      }
+      if (this.models.get(name) === m) this.models.delete(name);
       this.changed();
       finished();
     }
@@ -371,34 +352,23 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
 
   // ---- keep-alive ----
 
-  /** An idle, unpinned model unloads itself keepAliveMs after its last request (or its load). */
-  private scheduleExpiry(m: ModelEntry): void {
-    this.cancelExpiry(m);
-    if (m.state !== 'loaded' || m.spec.pinned || m.keepAliveMs < 0 || this.closing) return;
-    m.expiresAt = Math.min(Date.now() + m.keepAliveMs, MAX_EPOCH_MS);
-    this.armExpiry(m);
+  /**
+   * The model is idle: it may be unloaded keepAliveMs from now, unless pinned or kept forever. The device only reports
+   * this (the notice); the lifecycle keeps the timer and decides, as it decides soft-limit evictions.
+   */
+  private markIdle(m: ModelEntry): void {
+    m.expiresAt = m.state !== 'loaded' || m.spec.pinned || m.keepAliveMs < 0 || this.closing ? 0
+      : Math.min(Date.now() + m.keepAliveMs, MAX_EPOCH_MS);
     this.changed();
   }
 
   /**
-   * setTimeout takes at most 2^31-1 ms (about 24.8 days) and fires after 1 ms when given more, so a long keep-alive
-   * (from config, the catalog or a request) is a chain of capped timers, each re-armed until expiresAt is reached.
+   * An unload for a keep-alive expiry goes ahead only if the model is still idle with the expiry the lifecycle saw:
+   * a request since then (or a pin, a new keep-alive) changed or cleared it, and the model stays.
    */
-  private armExpiry(m: ModelEntry): void {
-    const left = Math.max(0, m.expiresAt - Date.now());
-    const capped = left > MAX_TIMER_MS;
-    m.expiry = setTimeout(() => {
-      m.expiry = undefined;
-      if (capped) return this.armExpiry(m);
-      if (this.models.get(m.spec.name) !== m || m.inFlight > 0 || m.queue.length > 0 || m.state !== 'loaded') return;
-      void this.unload(m.spec.name, 'expired').catch(() => {});
-    }, capped ? MAX_TIMER_MS : left);
-  }
-
-  private cancelExpiry(m: ModelEntry): void {
-    if (m.expiry) clearTimeout(m.expiry);
-    m.expiry = undefined;
-    m.expiresAt = 0;
+  private expiredAt(name: string, at: number): boolean {
+    const m = this.models.get(name);
+    return !!m && m.state === 'loaded' && m.inFlight === 0 && m.queue.length === 0 && m.expiresAt > 0 && m.expiresAt === at;
   }
 
   // ---- status, notifications, faults ----
@@ -448,7 +418,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   async close(): Promise<void> {
     this.closing = true;
     for (const m of this.models.values()) {
-      this.cancelExpiry(m);
+      m.expiresAt = 0;
       for (const job of m.queue.drain()) job.env.fail(errors.unavailable(`device ${this.id} is shutting down`));
     }
     while ([...this.models.values()].some((m) => m.inFlight > 0)) await new Promise((r) => setTimeout(r, 10));

@@ -18,11 +18,12 @@ import type {
   AliasInfo, DeviceStatus, LifecycleProtocol, LoadRequest, ModelInfo, ModelSpec, ModelsChanged, ModelView,
   RegisterRequest, UnloadResult,
 } from '../../schemas/messages.js';
-import type { Behavior, Envelope } from '../../src/kernel/types.js';
+import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { Store } from '../../src/store/store.js';
 import type { DeviceRef } from '../device/index.js';
 import { Breaker } from './breaker.js';
 import { recheckModelFile } from './file-check.js';
+import { KeepAliveTimers } from './keep-alive.js';
 import { KeyedSerial, releaseAll } from './keyed-serial.js';
 import { realModelsRoot, resolveModelPath, ROOT_HINT } from './model-path.js';
 import { planPlacement } from './placement.js';
@@ -43,17 +44,58 @@ const nameIsAlias = (name: string) => errors.invalidArgument('name', `'${name}' 
 const aliasIsModel = (alias: string) =>
   errors.invalidArgument('alias', `'${alias}' is a model name; an alias needs a name of its own`);
 
-export class Lifecycle implements Behavior<LifecycleProtocol> {
+/** A caller waiting for a load (its envelope's answer). */
+interface Waiter { reply(v: ModelView): void; fail(e: unknown): void }
+
+/** A load in progress: who waits for it, and who asked for another device (tried again once it ends). */
+interface RunningLoad { device: string | undefined; waiters: Waiter[]; others: Array<{ device: string; waiter: Waiter }> }
+
+/** What inspection found in a file: joined with the request and the current entry when the result is applied. */
+interface FileFacts {
+  sha256: string; bytes: number; mtimeMs: number; architecture: string; parameterCount: number; quantization: string;
+  trainContextLength: number;
+}
+
+/**
+ * What the lifecycle's tasks send back to it, and its devices' notices, through LocalActor.inbox: every change of
+ * its state is one of these (or a request) handled in receive(), one at a time, in mailbox order.
+ */
+export type LifecycleInbox = {
+  'models-changed': { req: ModelsChanged; reply: void };
+  /** A register's file was examined: check again against the state now, then apply. */
+  'catalog-put': { req: { kind: 'catalog-put'; request: RegisterRequest; facts: FileFacts; examined: CatalogEntry | undefined }; reply: { view: ModelView; entry: CatalogEntry; previous: CatalogEntry | undefined } };
+  /** The store refused what catalog-put applied (another process made the name an alias): put back what was. */
+  'catalog-revert': { req: { kind: 'catalog-revert'; entry: CatalogEntry; previous: CatalogEntry | undefined }; reply: void };
+  'load-ended': { req: { kind: 'load-ended'; name: string; root?: string; error?: MocError }; reply: void };
+  /** A model's keep-alive expiry passed (KeepAliveTimers). */
+  'keep-alive-due': { req: { kind: 'keep-alive-due'; model: string; expiresAt: number }; reply: void };
+  'alias-put': { req: { kind: 'alias-put'; alias: string; target: string; previous: string }; reply: void };
+  'alias-revert': { req: { kind: 'alias-revert'; alias: string; target: string; previous: string }; reply: void };
+  views: { req: { kind: 'views'; fresh: ModelInfo[] }; reply: ModelView[] };
+};
+export type LifecycleMessages = LifecycleProtocol & LifecycleInbox;
+
+/**
+ * An actor: its state (catalog, route table, aliases, running loads, breakers) changes only in receive(). Long work
+ * (inspecting a file, a device load, a store commit) runs as a task that reads the published views, talks to devices,
+ * the store and the inspector, and reports its result as a message to self (LifecycleInbox). Loads of one model
+ * coalesce in receive order; loads on different devices run side by side (placement turns per device).
+ */
+export class Lifecycle implements Behavior<LifecycleMessages> {
   readonly routes = new RouteTable();
   private readonly catalog = new Map<string, CatalogEntry>();
-  /** Running loads by model, with the device each asked for (undefined: placement chooses). */
-  private readonly loads = new Map<string, { device: string | undefined; done: Promise<ModelView> }>();
+  private readonly loads = new Map<string, RunningLoad>();
   private readonly breakers = new Map<string, Breaker>();
   private readonly watchers = new Set<(m: ModelView) => void>();
   /** Placement turns, one line per device id (see placeAndLoad). */
   private readonly placement = new KeyedSerial(PLACEMENT_WAITERS_PER_DEVICE, (id) => `placement queue of device ${id}`);
   /** The models root with symlinks resolved, as last seen (refreshed at every load): ModelSpec.file.root. */
   private realRoot: string;
+  private self!: ActorRef<LifecycleMessages>;
+  /** Keep-alive expiries; with placement's soft-limit eviction, all that decides a model leaves (see expire). */
+  private readonly keepAlive = new KeepAliveTimers((model, expiresAt) => {
+    try { this.self.tell({ kind: 'keep-alive-due', model, expiresAt }); } catch { /* stopped: nothing to unload */ }
+  });
 
   constructor(
     private readonly config: Config,
@@ -66,7 +108,10 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     for (const [alias, target] of store.listAliases()) this.routes.aliases.set(alias, target);
   }
 
-  // ---- read side, same thread (router, transports) ----
+  bind(self: ActorRef<LifecycleMessages>): void { this.self = self; }
+  stop(): void { this.keepAlive.close(); }
+
+  // ---- read-only views, same thread (router, transports, supervisor) ----
 
   /** True when `name` (or the alias) is in the catalog: the router loads it on demand. */
   isRegistered(name: string): boolean { return this.catalog.has(this.routes.resolve(name)); }
@@ -76,16 +121,6 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
   watch(listener: (m: ModelView) => void): () => void {
     this.watchers.add(listener);
     return () => this.watchers.delete(listener);
-  }
-
-  /** Wired to every device ref's onNotify. */
-  onDeviceNotice(msg: unknown): void {
-    const m = msg as ModelsChanged;
-    if (m?.kind !== 'models-changed') throw new Error(`lifecycle: unknown notice ${JSON.stringify(msg)}`);
-    const before = new Map(this.routes.onDevice(m.device).map((x) => [x.name, x]));
-    this.routes.update(m.device, m.models);
-    for (const info of m.models) this.emit(this.view(info.name, info));
-    for (const name of before.keys()) if (!m.models.some((x) => x.name === name)) this.emit(this.view(name));
   }
 
   /** What a (re)started device should hold: what it reported as loading or loaded before it went down. */
@@ -99,128 +134,211 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
       });
   }
 
-  receive(env: Envelope<LifecycleProtocol>): void {
+  receive(env: Envelope<LifecycleMessages>): void {
     const msg = env.msg;
-    const answer = <T>(p: Promise<T>) => { p.then((r) => env.reply(r as never), (e) => env.fail(this.withoutRoot(e))); };
     switch (msg.kind) {
-      case 'register': return answer(this.register(msg.request));
-      case 'load': return answer(this.load(msg.request));
-      case 'ensure': return answer(this.ensureLoaded(this.routes.resolve(msg.name), {}));
-      case 'unload': return answer(this.unload(this.routes.resolve(msg.name)));
-      case 'set-alias': return answer(this.setAlias(msg.request.alias, msg.request.target));
-      case 'pin': return answer(this.pin(msg.request.name, msg.request.pinned));
-      case 'list': return answer(this.list());
+      // requests (from the router)
+      case 'register': return this.register(env as Envelope<LifecycleMessages, 'register'>);
+      case 'load': return this.load(env as Envelope<LifecycleMessages, 'load'>);
+      case 'ensure': return this.ensure(this.routes.resolve(msg.name), msg.device, env as Envelope<LifecycleMessages, 'ensure'>);
+      case 'unload': return this.unload(env as Envelope<LifecycleMessages, 'unload'>);
+      case 'set-alias': return this.setAlias(env as Envelope<LifecycleMessages, 'set-alias'>);
+      case 'pin': return this.pin(env as Envelope<LifecycleMessages, 'pin'>);
+      case 'list': return this.list(env as Envelope<LifecycleMessages, 'list'>);
+      // results of its own tasks, and its devices' notices
+      case 'models-changed': return this.modelsChanged(msg);
+      case 'catalog-put': return env.reply(this.putCatalog(msg.request, msg.facts, msg.examined) as never);
+      case 'catalog-revert': return env.reply(this.revertCatalog(msg.entry, msg.previous) as never);
+      case 'load-ended': return this.loadEnded(msg.name, msg.root, msg.error);
+      case 'keep-alive-due': return this.expire(msg.model, msg.expiresAt);
+      case 'alias-put': return env.reply(this.putAlias(msg.alias, msg.target, msg.previous) as never);
+      case 'alias-revert': return env.reply(this.revertAlias(msg.alias, msg.target, msg.previous) as never);
+      case 'views': return env.reply(this.views(msg.fresh) as never);
       default:
         throw new Error(`lifecycle: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
   }
 
+  /** Runs long work outside receive(); its answer (or error, scrubbed of the models root) goes to the envelope. */
+  private task<T>(env: Envelope<LifecycleMessages>, work: () => Promise<T>): void {
+    work().then((r) => env.reply(r as never), (e) => env.fail(this.withoutRoot(e)));
+  }
+
+  /** Asks itself through its internal queue: the step of a task that reads or changes state. */
+  private step<K extends keyof LifecycleInbox & string>(msg: LifecycleMessages[K]['req'] & { kind: K }): Promise<LifecycleMessages[K]['reply']> {
+    return this.self.ask(msg as never, { timeoutMs: this.config.limits.loadTimeoutMs }) as Promise<LifecycleMessages[K]['reply']>;
+  }
+
+  private modelsChanged(m: ModelsChanged): void {
+    const before = new Map(this.routes.onDevice(m.device).map((x) => [x.name, x]));
+    const gone = [...before.keys()].filter((name) => !m.models.some((x) => x.name === name));
+    this.routes.update(m.device, m.models);
+    this.keepAlive.follow(m.models, gone);
+    for (const info of m.models) this.emit(this.view(info.name, info));
+    for (const name of gone) this.emit(this.view(name));
+  }
+
+  /**
+   * An idle model's keep-alive passed: unload it if the device still reports it idle with that expiry. The device
+   * checks once more in its own mailbox (ifExpiresAt), so a request that reached it meanwhile keeps the model.
+   */
+  private expire(model: string, expiresAt: number): void {
+    const m = this.routes.lookup(model);
+    if (!m || m.state !== 'loaded' || m.expiresAt !== expiresAt || this.catalog.get(model)?.pinned) return;
+    // Nobody waits for this answer; a device restarting meanwhile reports the model again and the timer re-arms.
+    this.ref(m.device).ask({ kind: 'unload', model, ifExpiresAt: expiresAt }, { timeoutMs: this.config.limits.loadTimeoutMs }).catch(() => {});
+  }
+
   // ---- catalog ----
 
-  async register(r: RegisterRequest, defaults: { keepAliveMs?: number } = {}): Promise<ModelView> {
-    // An early answer only: the store re-checks inside its write transaction, which is what holds against a
-    // concurrent setAlias (this check and the write below are separated by awaits).
+  /**
+   * Register: checked now, the file examined by a task (path inside the root, stat, GGUF header and sha256 unless the
+   * file is unchanged), then applied (checked again: things may have changed meanwhile) and only then committed to
+   * the store. The answer waits for the commit: a client is acknowledged only for what survives kill -9.
+   */
+  private register(env: Envelope<LifecycleMessages, 'register'>): void {
+    const r = env.msg.request;
+    this.checkRegister(r);
+    const examined = this.catalog.get(r.name);
+    this.task(env, async () => {
+      const facts = await this.examine(r, examined);
+      const { view, entry, previous } = await this.step({ kind: 'catalog-put', request: r, facts, examined });
+      // The store checks the shared namespace again inside its write transaction (another process may share it).
+      if (!(await this.store.putModel(entry))) {
+        await this.step({ kind: 'catalog-revert', entry, previous });
+        throw nameIsAlias(r.name);
+      }
+      return view;
+    });
+  }
+
+  /** What refuses a register, against the state at the moment it is called. */
+  private checkRegister(r: RegisterRequest): void {
     if (this.routes.aliases.has(r.name)) throw nameIsAlias(r.name);
-    const file = await resolveModelPath(this.config.modelsRoot, r.path);
     const existing = this.catalog.get(r.name);
     const live = this.routes.lookup(r.name);
     if (existing && existing.path !== r.path && live) {
       // Re-pointing a live name would change what in-flight callers get mid-flight; versions + aliases do that safely.
       throw errors.liveModelRepointed(r.name, live.state, live.device, existing.path, r.path);
     }
+    const device = r.device ?? existing?.device;
+    if (device && !this.devices.has(device)) throw errors.deviceNotFound(device, [...this.devices.keys()]);
+  }
+
+  /** The file's facts; an unchanged file (same path, size, mtime) keeps its inspection: no re-hash at every start. */
+  private async examine(r: RegisterRequest, existing: CatalogEntry | undefined): Promise<FileFacts> {
+    const file = await resolveModelPath(this.config.modelsRoot, r.path);
     const st = await stat(file);
-    // An unchanged file (same path, size, mtime) keeps its inspection: no re-hash of a large file at every start.
-    const same = existing && existing.path === r.path && existing.bytes === st.size && existing.mtimeMs === st.mtimeMs;
-    const facts = same ? existing : await this.inspect(r.name, file, await realModelsRoot(this.config.modelsRoot));
+    if (existing && existing.path === r.path && existing.bytes === st.size && existing.mtimeMs === st.mtimeMs) return existing;
+    const x = await this.inspector.inspect(file, { root: await realModelsRoot(this.config.modelsRoot) });
+    return {
+      sha256: x.sha256, bytes: x.bytes, mtimeMs: st.mtimeMs, architecture: x.header.architecture,
+      parameterCount: x.header.parameterCount, quantization: x.header.quantization, trainContextLength: x.header.contextLength ?? 0,
+    };
+  }
+
+  private putCatalog(r: RegisterRequest, facts: FileFacts, examined: CatalogEntry | undefined) {
+    this.checkRegister(r);
+    const existing = this.catalog.get(r.name);
     const entry: CatalogEntry = {
-      name: r.name, path: r.path, sha256: facts.sha256, bytes: facts.bytes, mtimeMs: st.mtimeMs,
+      name: r.name, path: r.path, sha256: facts.sha256, bytes: facts.bytes, mtimeMs: facts.mtimeMs,
       architecture: facts.architecture, parameterCount: facts.parameterCount, quantization: facts.quantization,
       trainContextLength: facts.trainContextLength,
       contextSize: r.context_size ?? existing?.contextSize ?? DEFAULT_CONTEXT_SIZE,
       sequences: r.sequences ?? existing?.sequences ?? DEFAULT_SEQUENCES,
       ...((r.device ?? existing?.device) ? { device: (r.device ?? existing?.device)! } : {}),
       pinned: r.pinned ?? existing?.pinned ?? false,
-      keepAliveMs: r.keep_alive_ms ?? existing?.keepAliveMs ?? defaults.keepAliveMs ?? this.config.lifecycle.defaultKeepAliveMs,
+      keepAliveMs: r.keep_alive_ms ?? existing?.keepAliveMs ?? this.config.lifecycle.defaultKeepAliveMs,
       preload: r.preload ?? existing?.preload ?? false,
       registeredAt: existing?.registeredAt ?? Date.now(),
     };
-    if (entry.device && !this.devices.has(entry.device)) throw errors.deviceNotFound(entry.device, [...this.devices.keys()]);
-    if (!(await this.store.putModel(entry))) throw nameIsAlias(r.name); // acknowledged only once committed
     this.catalog.set(entry.name, entry);
     // Registering again is how a refused (changed or broken) file gets fixed: its past failures no longer count.
-    if (!same) this.breakers.delete(entry.name);
+    if (facts !== examined) this.breakers.delete(entry.name);
     const view = this.view(entry.name);
     this.emit(view);
-    return view;
+    return { view, entry, previous: existing };
   }
 
-  private async inspect(name: string, file: string, root: string) {
-    const r = await this.inspector.inspect(file, { root });
-    return {
-      sha256: r.sha256, bytes: r.bytes, architecture: r.header.architecture, parameterCount: r.header.parameterCount,
-      quantization: r.header.quantization, trainContextLength: r.header.contextLength ?? 0, name,
-    };
+  private revertCatalog(entry: CatalogEntry, previous: CatalogEntry | undefined): void {
+    if (this.catalog.get(entry.name) !== entry) return; // registered again since: that one stands
+    if (previous) this.catalog.set(entry.name, previous); else this.catalog.delete(entry.name);
+    this.emit(this.view(entry.name));
   }
 
   // ---- loading ----
 
-  private async load(r: LoadRequest): Promise<ModelView> {
+  /** Load, registering first when the request gives a path or changes settings. */
+  private load(env: Envelope<LifecycleMessages, 'load'>): void {
+    const r = env.msg.request;
     const name = this.routes.resolve(r.name);
     const entry = this.catalog.get(name);
     const changes = r.context_size !== undefined || r.sequences !== undefined || r.pinned !== undefined || r.keep_alive_ms !== undefined || r.device !== undefined;
-    if (r.path !== undefined && (!entry || entry.path !== r.path || changes)) {
-      await this.register({ ...r, path: r.path });
-    } else if (!entry) {
-      throw errors.modelNotRegistered(r.name, 'register it (RegisterModel) or give a path');
-    } else if (changes) {
-      await this.register({ ...r, path: entry.path });
+    const file = r.path !== undefined && (!entry || entry.path !== r.path || changes) ? r.path : changes && entry ? entry.path : undefined;
+    if (file === undefined) {
+      if (!entry) throw errors.modelNotRegistered(r.name, 'register it (RegisterModel) or give a path');
+      return this.ensure(name, r.device, env);
     }
-    return this.ensureLoaded(name, { ...(r.device ? { device: r.device } : {}) });
+    this.task(env, async () => {
+      await this.self.ask({ kind: 'register', request: { ...r, path: file } }, { timeoutMs: Math.max(1, env.deadline - Date.now()) });
+      return this.self.ask({ kind: 'ensure', name, ...(r.device ? { device: r.device } : {}) }, { timeoutMs: Math.max(1, env.deadline - Date.now()) });
+    });
   }
 
   /**
-   * Load the catalog entry unless loaded; concurrent calls for one model share one load, if they agree on the
-   * device. A call asking for another device than the running load's waits for it to end, then tries again: it
-   * is refused (placeAndLoad: already loaded elsewhere) unless that load failed or landed where it asked.
+   * Load the catalog entry unless loaded, answering `waiter` when done. Loads of one model coalesce (decided here, in
+   * receive order), if they agree on the device. One asking for another device than the running load's is tried
+   * again when that load ends: it is refused (place: already loaded elsewhere) unless that load failed or landed
+   * where it asked.
    */
-  ensureLoaded(name: string, o: { device?: string }): Promise<ModelView> {
+  private ensure(name: string, device: string | undefined, waiter: Waiter): void {
     const entry = this.catalog.get(name);
-    if (!entry) return Promise.reject(errors.modelNotFound(name, this.routes.names()));
+    if (!entry) return waiter.fail(errors.modelNotFound(name, this.routes.names()));
     const current = this.routes.lookup(name);
-    if (current?.state === 'loaded' && (!o.device || o.device === current.device)) return Promise.resolve(this.view(name));
+    if (current?.state === 'loaded' && (!device || device === current.device)) return waiter.reply(this.view(name));
     const running = this.loads.get(name);
     if (running) {
-      if (!o.device || o.device === running.device) return running.done;
-      return running.done.then(() => {}, () => {}).then(() => this.ensureLoaded(name, o));
+      if (!device || device === running.device) running.waiters.push(waiter);
+      else running.others.push({ device, waiter });
+      return;
     }
-    const device = o.device ?? entry.device;
-    const done = this.doLoad(entry, device).finally(() => this.loads.delete(name));
-    this.loads.set(name, { device, done });
-    return done;
+    const wanted = device ?? entry.device;
+    try {
+      this.breakerOf(name).admit(name);
+    } catch (err) {
+      return waiter.fail(err);
+    }
+    this.loads.set(name, { device: wanted, waiters: [waiter], others: [] });
+    this.loadTask(entry, wanted).then(
+      (root) => this.self.tell({ kind: 'load-ended', name, root }),
+      (err) => this.self.tell({ kind: 'load-ended', name, error: toMocError(err) }));
   }
 
-  private async doLoad(entry: CatalogEntry, wanted: string | undefined): Promise<ModelView> {
-    const breaker = this.breakerOf(entry.name);
-    breaker.admit(entry.name);
-    try {
-      // The path may name another file than the one registered (re-pointed link, rewritten file): checked again
-      // here, before any device sees it; the engine checks `file` once more on the descriptor it loads from.
-      const { root } = await recheckModelFile(this.config.modelsRoot, entry, { inspect: (f, o) => this.inspector.inspect(f, o) });
-      this.realRoot = root;
-      const spec: ModelSpec = {
-        name: entry.name, path: path.join(this.config.modelsRoot, entry.path), contextSize: entry.contextSize,
-        sequences: entry.sequences, keepAliveMs: entry.keepAliveMs, pinned: entry.pinned,
-        file: { root, bytes: entry.bytes, mtimeMs: entry.mtimeMs },
-      };
-      await this.placeAndLoad(spec, wanted);
-      breaker.success();
-    } catch (err) {
-      const e = toMocError(err);
-      if (e.code === 'MOC_ERR_LOAD_FAILED' || e.code === 'MOC_ERR_INTERNAL') breaker.failure(e);
-      else breaker.success(); // no memory, busy, restarting: not the model's fault
-      throw e;
-    }
-    return this.view(entry.name);
+  /** The load's end, in receive order: the breaker counts it, and everyone who waited for it gets the answer. */
+  private loadEnded(name: string, root: string | undefined, error: MocError | undefined): void {
+    const run = this.loads.get(name)!;
+    this.loads.delete(name);
+    if (root) this.realRoot = root;
+    const breaker = this.breakerOf(name);
+    if (error && (error.code === 'MOC_ERR_LOAD_FAILED' || error.code === 'MOC_ERR_INTERNAL')) breaker.failure(error);
+    else breaker.success(); // loaded; or no memory, busy, restarting: not the model's fault
+    const err = error && this.withoutRoot(error);
+    for (const w of run.waiters) if (err) w.fail(err); else w.reply(this.view(name));
+    for (const o of run.others) this.ensure(name, o.device, o.waiter);
+  }
+
+  /** The task of one load: re-check the file, then place and load. Resolves with the models root it saw. */
+  private async loadTask(entry: CatalogEntry, wanted: string | undefined): Promise<string> {
+    // The path may name another file than the one registered (re-pointed link, rewritten file): checked again
+    // here, before any device sees it; the engine checks `file` once more on the descriptor it loads from.
+    const { root } = await recheckModelFile(this.config.modelsRoot, entry, { inspect: (f, o) => this.inspector.inspect(f, o) });
+    const spec: ModelSpec = {
+      name: entry.name, path: path.join(this.config.modelsRoot, entry.path), contextSize: entry.contextSize,
+      sequences: entry.sequences, keepAliveMs: entry.keepAliveMs, pinned: entry.pinned,
+      file: { root, bytes: entry.bytes, mtimeMs: entry.mtimeMs },
+    };
+    await this.placeAndLoad(spec, wanted);
+    return root;
   }
 
   /**
@@ -277,13 +395,15 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
     return { id: plan.device, evict: plan.evict };
   }
 
-  private async unload(name: string): Promise<UnloadResult> {
+  private unload(env: Envelope<LifecycleMessages, 'unload'>): void {
+    const name = this.routes.resolve(env.msg.name);
     const m = this.routes.lookup(name);
     if (!m) {
       if (this.catalog.has(name)) throw errors.modelNotLoaded(name);
       throw errors.modelNotFound(name, this.routes.names());
     }
-    return this.ref(m.device).ask({ kind: 'unload', model: name }, { timeoutMs: this.config.limits.loadTimeoutMs });
+    // The device drains in-flight requests first; the route table follows from its notices.
+    this.task(env, () => this.ref(m.device).ask({ kind: 'unload', model: name }, { timeoutMs: this.config.limits.loadTimeoutMs }));
   }
 
   // ---- aliases, hot swap, pinning ----
@@ -293,34 +413,61 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
    * the alias switches in one step (new requests go to the new model), then the old drains and unloads. Requests
    * routed before the switch reach the old model's device ahead of its unload (one ordered mailbox), so none fail.
    */
-  private async setAlias(alias: string, target: string): Promise<AliasInfo> {
-    // Early answers; the store checks both again inside its write transaction (see register).
-    if (this.catalog.has(alias)) throw aliasIsModel(alias);
-    if (!this.catalog.has(target)) throw errors.aliasTargetNotFound(target);
+  private setAlias(env: Envelope<LifecycleMessages, 'set-alias'>): void {
+    const { alias, target } = env.msg.request;
+    this.checkAlias(alias, target);
     const previous = this.routes.aliases.get(alias) ?? '';
-    if (previous === target) return { alias, target, previous };
+    if (previous === target) return env.reply({ alias, target, previous });
     const oldServing = previous !== '' && this.routes.lookup(previous)?.state === 'loaded';
-    if (oldServing) await this.ensureLoaded(target, {});
-    if (!(await this.store.setAlias(alias, target))) {
-      throw this.store.getModel(alias) ? aliasIsModel(alias) : errors.aliasTargetNotFound(target);
-    }
-    this.routes.aliases.set(alias, target);
-    this.emit(this.view(target));
-    const stillUsed = [...this.routes.aliases.values()].includes(previous);
-    if (oldServing && !stillUsed && !this.catalog.get(previous)?.pinned) {
-      await this.unload(previous).catch(() => {}); // drains in-flight requests first
-    }
-    return { alias, target, previous };
+    const timeoutMs = () => Math.max(1, env.deadline - Date.now());
+    this.task(env, async () => {
+      if (oldServing) await this.self.ask({ kind: 'ensure', name: target }, { timeoutMs: timeoutMs() });
+      await this.step({ kind: 'alias-put', alias, target, previous });
+      // The store checks the namespace again inside its write transaction (another process may share the store).
+      if (!(await this.store.setAlias(alias, target))) {
+        await this.step({ kind: 'alias-revert', alias, target, previous });
+        throw this.store.getModel(alias) ? aliasIsModel(alias) : errors.aliasTargetNotFound(target);
+      }
+      const stillUsed = [...this.routes.aliases.values()].includes(previous);
+      if (oldServing && !stillUsed && !this.catalog.get(previous)?.pinned) {
+        await this.self.ask({ kind: 'unload', name: previous }, { timeoutMs: timeoutMs() }).catch(() => {}); // drains in-flight requests first
+      }
+      return { alias, target, previous };
+    });
   }
 
-  private async pin(name: string, pinned: boolean): Promise<ModelView> {
+  /** Models and aliases share one namespace; an alias points at a model. */
+  private checkAlias(alias: string, target: string): void {
+    if (this.catalog.has(alias)) throw aliasIsModel(alias);
+    if (!this.catalog.has(target)) throw errors.aliasTargetNotFound(target);
+  }
+
+  /** The switch of a hot swap: from here on new requests resolve the alias to the new target. */
+  private putAlias(alias: string, target: string, previous: string): void {
+    this.checkAlias(alias, target); // again: the target's load took time
+    this.routes.aliases.set(alias, target);
+    this.emit(this.view(target));
+    if (previous) this.emit(this.view(previous));
+  }
+
+  private revertAlias(alias: string, target: string, previous: string): void {
+    if (this.routes.aliases.get(alias) !== target) return; // switched again since: that one stands
+    if (previous) this.routes.aliases.set(alias, previous); else this.routes.aliases.delete(alias);
+    this.emit(this.view(target));
+  }
+
+  private pin(env: Envelope<LifecycleMessages, 'pin'>): void {
+    const { name, pinned } = env.msg.request;
     const real = this.routes.resolve(name);
     const entry = this.catalog.get(real);
     if (!entry) throw errors.modelNotFound(name, [...this.catalog.keys()]);
-    await this.register({ name: real, path: entry.path, pinned });
-    const m = this.routes.lookup(real);
-    if (m) await this.ref(m.device).ask({ kind: 'update', model: real, pinned, keepAliveMs: entry.keepAliveMs }, { timeoutMs: STATUS_TIMEOUT_MS });
-    return this.view(real);
+    this.task(env, async () => {
+      const view = await this.self.ask({ kind: 'register', request: { name: real, path: entry.path, pinned } }, { timeoutMs: STATUS_TIMEOUT_MS });
+      const m = this.routes.lookup(real);
+      if (!m) return view;
+      await this.ref(m.device).ask({ kind: 'update', model: real, pinned, keepAliveMs: entry.keepAliveMs }, { timeoutMs: STATUS_TIMEOUT_MS });
+      return this.step({ kind: 'views', fresh: [] }).then((all) => all.find((v) => v.name === real) ?? view);
+    });
   }
 
   // ---- views ----
@@ -329,12 +476,19 @@ export class Lifecycle implements Behavior<LifecycleProtocol> {
    * Every catalog entry and loaded model. Counters that change per request (in flight, queued, last used) come
    * from fresh device status: the route table only follows state changes.
    */
-  async list(): Promise<ModelView[]> {
-    const fresh = new Map<string, ModelInfo>();
-    await Promise.all([...this.devices.values()].filter((d) => d.attached).map(async (d) => {
-      const s = await d.ask({ kind: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null);
-      for (const m of s?.models ?? []) fresh.set(m.name, m);
-    }));
+  private list(env: Envelope<LifecycleMessages, 'list'>): void {
+    this.task(env, async () => {
+      const fresh: ModelInfo[] = [];
+      await Promise.all([...this.devices.values()].filter((d) => d.attached).map(async (d) => {
+        const s = await d.ask({ kind: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null);
+        fresh.push(...(s?.models ?? []));
+      }));
+      return this.step({ kind: 'views', fresh });
+    });
+  }
+
+  private views(freshList: ModelInfo[]): ModelView[] {
+    const fresh = new Map(freshList.map((m) => [m.name, m]));
     const names = new Set([...this.catalog.keys(), ...this.routes.names()]);
     return [...names].sort().map((n) => this.view(n, fresh.get(n) ?? this.routes.lookup(n)));
   }

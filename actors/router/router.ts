@@ -6,7 +6,7 @@
  * bounded (server.mailboxCapacity): past it, MOC_ERR_BUSY at once.
  */
 import path from 'node:path';
-import { errors } from '../../src/errors.js';
+import { errors, toMocError } from '../../src/errors.js';
 import { validate } from '../../src/validate.js';
 import type { Config } from '../../schemas/config.js';
 import {
@@ -90,9 +90,23 @@ export class Router implements Behavior<RouterProtocol> {
     const name = this.routes.resolve(r.model);
     const route = this.routes.lookup(name);
     const servable = route && (route.state === 'loaded' || route.state === 'loading');
-    if (servable) return this.dispatch(env, r, name);
-    if (r.require_loaded || !this.catalog.isRegistered(name)) throw errors.modelNotFound(r.model, this.routes.names());
-    // Load on demand (coalesced with any load of the same model), then run.
+    const onDemand = !r.require_loaded && this.catalog.isRegistered(name);
+    if (servable) {
+      if (!onDemand) return this.dispatch(env, r, name);
+      // The model may leave its device after this route was read (keep-alive expiry, eviction, an unload: the route
+      // table follows the device's notices). The device answers NOT_FOUND then, before any token; the request is
+      // served as one arriving a moment later would be: the model loads on demand.
+      return this.dispatch(env, r, name).catch((err) => {
+        if (toMocError(err).code !== 'MOC_ERR_MODEL_NOT_FOUND' || env.signal.aborted) throw err;
+        return this.loadThenDispatch(env, r, name);
+      });
+    }
+    if (!onDemand) throw errors.modelNotFound(r.model, this.routes.names());
+    return this.loadThenDispatch(env, r, name);
+  }
+
+  /** Load on demand (coalesced with any load of the same model), then run. */
+  private loadThenDispatch(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string): Promise<InferResult> {
     if (this.waitingForLoad >= this.capacity) throw errors.busy('requests waiting for a model to load', this.capacity, 500);
     this.waitingForLoad++;
     return this.lifecycle.ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal })

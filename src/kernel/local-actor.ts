@@ -10,32 +10,61 @@ import type { ActorRef, AskOptions, Behavior, Closeable, Kind, Protocol, Reply, 
 
 export interface LocalActorOptions {
   capacity: number;
+  /**
+   * Room for the actor's own messages (its tasks' results, see Behavior.bind) and its children's notices, kept apart
+   * from `capacity` so a mailbox full of requests never refuses the message that finishes one. Default: capacity.
+   */
+  internalCapacity?: number;
   /** Called when receive() throws: the actor's state may be broken; the owner (supervisor) decides what to do. */
   onCrash?: (err: Error) => void;
 }
 
 export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
   private readonly mailbox: BoundedQueue<Letter<P>>;
+  /** Messages from the actor itself and its children: handled before the next request (see LocalActorOptions). */
+  private readonly internal: BoundedQueue<Letter<P>>;
   private nextId = 1;
   private draining = false;
   private closed = false;
+  private destroyed = false;
 
   constructor(readonly name: string, private readonly behavior: Behavior<P>, private readonly opts: LocalActorOptions) {
     this.mailbox = new BoundedQueue(opts.capacity);
+    this.internal = new BoundedQueue(opts.internalCapacity ?? opts.capacity);
+    this.inbox = {
+      name: `${name} (internal)`,
+      tell: (msg) => this.tellInto(msg, true),
+      ask: (msg, o) => this.askInto(msg, o, true),
+      depth: 0,
+      capacity: opts.internalCapacity ?? opts.capacity,
+    };
+    behavior.bind?.(this.inbox);
   }
 
-  get depth(): number { return this.mailbox.length; }
+  /**
+   * The ref an actor's own tasks (and its children) send through: same messages, same asks with timeouts, but into
+   * the internal queue. A behavior gets it in bind(); the owner wires children's notices to it.
+   */
+  readonly inbox: ActorRef<P>;
+
+  get depth(): number { return this.mailbox.length + this.internal.length; }
   get capacity(): number { return this.mailbox.capacity; }
 
-  tell(msg: Req<P>): void {
-    // Nobody waits for a tell's answer. A receive() that throws is reported once, by drain(), not here as well.
-    this.enqueue(new Letter(this.nextId++, msg, Number.MAX_SAFE_INTEGER, true, { reply: () => {}, emit: () => {}, fail: () => {} }));
-  }
+  tell(msg: Req<P>): void { this.tellInto(msg, false); }
 
   ask<K extends Kind<P>>(msg: Req<P, K> & { kind: K }, opts: AskOptions<any>): Promise<Reply<P, K>> {
+    return this.askInto(msg, opts, false);
+  }
+
+  private tellInto(msg: Req<P>, internal: boolean): void {
+    // Nobody waits for a tell's answer. A receive() that throws is reported once, by drain(), not here as well.
+    this.enqueue(new Letter(this.nextId++, msg, Number.MAX_SAFE_INTEGER, true, { reply: () => {}, emit: () => {}, fail: () => {} }), internal);
+  }
+
+  private askInto<K extends Kind<P>>(msg: Req<P, K> & { kind: K }, opts: AskOptions<any>, internal: boolean): Promise<Reply<P, K>> {
     const pending = new PendingAsk<Reply<P, K>>(this.nextId++, `${this.name}.${msg.kind}`, opts, (_p, reason) => {
       // Queued: take it out so the actor never sees it. Running: tell the actor through the letter's signal.
-      if (!this.mailbox.remove((l) => l === letter)) letter.abort(reason);
+      if (!this.mailbox.remove((l) => l === letter) && !this.internal.remove((l) => l === letter)) letter.abort(reason);
     });
     const letter = new Letter<P>(pending.id, msg, pending.deadline, false, {
       reply: (v) => pending.resolve(v as Reply<P, K>),
@@ -43,16 +72,18 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
       emit: (ev) => pending.event(ev),
     });
     try {
-      this.enqueue(letter);
+      this.enqueue(letter, internal);
     } catch (err) {
       pending.reject(err as MocError);
     }
     return pending.promise;
   }
 
-  private enqueue(letter: Letter<P>): void {
-    if (this.closed) throw errors.unavailable(`actor ${this.name} is closed`);
-    if (!this.mailbox.push(letter)) throw errors.busy(`mailbox of ${this.name}`, this.mailbox.capacity);
+  private enqueue(letter: Letter<P>, internal: boolean): void {
+    // A closing actor still takes its own tasks' results (they finish what it had accepted); a destroyed one nothing.
+    if (internal ? this.destroyed : this.closed) throw errors.unavailable(`actor ${this.name} is closed`);
+    const queue = internal ? this.internal : this.mailbox;
+    if (!queue.push(letter)) throw errors.busy(`${internal ? 'internal queue' : 'mailbox'} of ${this.name}`, queue.capacity);
     if (!this.draining) {
       this.draining = true;
       queueMicrotask(() => void this.drain());
@@ -61,7 +92,7 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
 
   private async drain(): Promise<void> {
     try {
-      for (let letter = this.mailbox.shift(); letter; letter = this.mailbox.shift()) {
+      for (let letter = this.next(); letter; letter = this.next()) {
         if (letter.settled) continue;
         try {
           await this.behavior.receive(letter);
@@ -77,14 +108,26 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
     }
   }
 
+  private stopped = false;
+  private stopBehavior(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.behavior.stop?.();
+  }
+
+  private next(): Letter<P> | undefined { return this.internal.shift() ?? this.mailbox.shift(); }
+
   async close(): Promise<void> {
     this.closed = true;
     // Let what is queued run: close is graceful.
-    while (this.draining || this.mailbox.length) await new Promise((r) => setImmediate(r));
+    while (this.draining || this.mailbox.length || this.internal.length) await new Promise((r) => setImmediate(r));
+    this.stopBehavior();
   }
 
   async destroy(err: Error = errors.unavailable(`actor ${this.name} was destroyed`)): Promise<void> {
     this.closed = true;
-    for (const letter of this.mailbox.drain()) letter.fail(err);
+    this.destroyed = true;
+    for (const letter of [...this.internal.drain(), ...this.mailbox.drain()]) letter.fail(err);
+    this.stopBehavior();
   }
 }

@@ -54,6 +54,14 @@ export interface Behavior<P extends Protocol> {
    * generation) is started here and answered later through the envelope, so the mailbox keeps moving.
    */
   receive(env: Envelope<P>): void | Promise<void>;
+  /**
+   * Called once, before the first message, with the ref the behavior sends itself messages through: long work runs
+   * as a task outside receive() and reports its result as a message to self, so every state change happens in
+   * receive(), in mailbox order (OTP's handle_info). Only LocalActor calls it.
+   */
+  bind?(self: ActorRef<P>): void;
+  /** Called once when the actor closes or is destroyed: let go of timers and the like (OTP's terminate). */
+  stop?(): void;
 }
 
 export interface Closeable {
