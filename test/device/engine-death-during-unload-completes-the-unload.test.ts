@@ -1,5 +1,6 @@
 import t from 'tap';
 import { startHarness, until } from '../helpers/coordinator.js';
+import { nextModelState } from '../helpers/events.js';
 
 const infer = (dev: any, i: number, maxTokens: number) => dev.ask({
   kind: 'infer', requestId: `r${i}`, model: 'one', prompt: `p${i}`, maxTokens, temperature: 0, stop: [], priority: 0, stream: false,
@@ -16,8 +17,10 @@ t.test('the engine dying while an unload drains queued requests: the unload comp
   // One sequence: a long generation runs, two more wait in the queue behind it.
   const requests = [infer(dev, 0, 400), infer(dev, 1, 4), infer(dev, 2, 4)];
   await until('one running, two queued', async () => { const m = one(await status()); return m.inFlight === 1 && m.queued === 2; });
+  // Subscribed before the unload is asked, so its 'unloading' report cannot be missed.
+  const draining = nextModelState(h.coordinator, (m) => m.name === 'one' && m.state === 'unloading', 'one unloading');
   const unloading = dev.ask({ kind: 'unload', model: 'one' }, { timeoutMs: 60_000 });
-  await until('unloading', async () => one(await status())?.state === 'unloading');
+  await draining;
   await dev.ask({ kind: 'crash', target: 'engine' }, { timeoutMs: 5000 });
 
   const r = await unloading;

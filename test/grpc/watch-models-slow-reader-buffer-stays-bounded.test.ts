@@ -7,6 +7,7 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import { startHarness, until } from '../helpers/coordinator.js';
+import { nextEvent } from '../helpers/events.js';
 import type { GrpcTransport } from '../../src/transports/grpc/server.js';
 
 const COPY = 'moc-demo-watch-copy';
@@ -17,7 +18,7 @@ t.test('a watcher that never reads does not make the server buffer every model c
   const transport = h.coordinator.grpc;
   const post = (path: string, body?: object) => fetch(`${h.restUrl}${path}`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
-  }).then(async (r) => { if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`); });
+  }).then(async (r) => { if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`); return r; });
   await post('/v1/models', { name: COPY, path: 'moc-demo.gguf', keep_alive_ms: -1 });
 
   // The slow watcher: a raw HTTP/2 client that advertises a stream window of 0 bytes and never opens it, so the
@@ -32,9 +33,9 @@ t.test('a watcher that never reads does not make the server buffer every model c
   slow.on('error', () => {}); // it may be ended with RESOURCE_EXHAUSTED if the loop outlasts the stall bound
   slow.end(Buffer.from([0, 0, 0, 0, 0])); // one gRPC message: uncompressed, 0 bytes (an empty WatchModelsRequest)
 
-  const latest = new Map<string, string>();
+  const latest = new Map<string, any>();
   const normal = h.client.WatchModels({}) as grpc.ClientReadableStream<any>;
-  normal.on('data', (m: any) => latest.set(m.name, m.state));
+  normal.on('data', (m: any) => latest.set(m.name, m));
   normal.on('error', () => {});
   t.teardown(() => normal.cancel());
   await until('both watchers open', async () => transport.watchStats().watchers === 2);
@@ -48,11 +49,13 @@ t.test('a watcher that never reads does not make the server buffer every model c
     samples.push(s.maxBufferedBytes);
     held = Math.max(held, s.held);
   }
-  await post(`/v1/models/${COPY}/load`, {});
+  const final = await (await post(`/v1/models/${COPY}/load`, {})).json() as { loaded_at_ms: number };
 
-  await until('the reading watcher sees the final state', async () => latest.get(COPY) === 'MODEL_STATE_LOADED');
-  t.equal(latest.get(COPY), 'MODEL_STATE_LOADED', 'the reading watcher sees the copy loaded');
-  t.equal(latest.get('moc-demo'), 'MODEL_STATE_LOADED', 'and the demo model loaded');
+  // The final state, not an earlier cycle's 'loaded': the update of this last load (its loaded_at_ms), on the stream.
+  const isFinal = (m: any) => m?.name === COPY && m.state === 'MODEL_STATE_LOADED' && m.loaded_at_ms === final.loaded_at_ms;
+  await nextEvent(normal, 'data', isFinal, 'the reading watcher sees the final state', 30_000, () => latest.get(COPY));
+  t.equal(latest.get(COPY)?.state, 'MODEL_STATE_LOADED', 'the reading watcher sees the copy loaded');
+  t.equal(latest.get('moc-demo')?.state, 'MODEL_STATE_LOADED', 'and the demo model loaded');
 
   const third = Math.floor(CYCLES / 3);
   const middle = Math.max(...samples.slice(third, 2 * third));

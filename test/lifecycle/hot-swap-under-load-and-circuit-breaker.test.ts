@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorCode, startHarness, until } from '../helpers/coordinator.js';
+import { nextModelState } from '../helpers/events.js';
 import { buildTinyLlamaGguf, writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 
 t.test('hot swap: re-pointing an alias under load fails no request; the old version drains and unloads', async (t) => {
@@ -29,6 +30,8 @@ t.test('hot swap: re-pointing an alias under load fails no request; the old vers
   });
   await until('traffic on v1', async () => (served['m:v1'] ?? 0) > 200);
   const start = Date.now();
+  // Subscribed before the swap: v1 may drain and unload before the traffic on v2 is counted.
+  const v1Unloaded = nextModelState(h.coordinator, (m) => m.name === 'm:v1' && m.state === 'registered', 'v1 unloaded');
   const swap = await h.unary('SetAlias', { alias: 'm', target: 'm:v2' });
   t.same(swap, { alias: 'm', target: 'm:v2', previous: 'm:v1' });
   await until('traffic on v2', async () => (served['m:v2'] ?? 0) > 200);
@@ -38,7 +41,8 @@ t.test('hot swap: re-pointing an alias under load fails no request; the old vers
   t.same(failures, [], 'zero failed requests');
   t.ok(served['m:v1']! > 200 && served['m:v2']! > 200, `served v1 ${served['m:v1']}, v2 ${served['m:v2']} (swap + 200 requests on v2 in ${seconds.toFixed(1)} s)`);
   const models = Object.fromEntries((await h.unary('ListModels', {})).models.map((m: any) => [m.name, m]));
-  await until('v1 unloaded', async () => (await h.unary('ListModels', {})).models.find((m: any) => m.name === 'm:v1').state === 'MODEL_STATE_REGISTERED');
+  await v1Unloaded;
+  t.equal((await h.unary('ListModels', {})).models.find((m: any) => m.name === 'm:v1').state, 'MODEL_STATE_REGISTERED', 'v1 drained and unloaded');
   t.same(models['m:v2'].aliases, ['m']);
 });
 

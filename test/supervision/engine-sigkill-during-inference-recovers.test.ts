@@ -1,6 +1,7 @@
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { errorCode, startHarness, until } from '../helpers/coordinator.js';
+import { errorCode, startHarness } from '../helpers/coordinator.js';
+import { modelsInState } from '../helpers/events.js';
 import { LONG_MAX_TOKENS, longModel, startGeneration } from '../helpers/long-generation.js';
 
 t.test('engine process killed with SIGKILL during inference: coordinator up, device back, models reloaded', async (t) => {
@@ -14,6 +15,7 @@ t.test('engine process killed with SIGKILL during inference: coordinator up, dev
   const inflight = Array.from({ length: 2 }, () =>
     startGeneration(h.client, { model: 'second', temperature: 0, prompt: 'long', max_tokens: LONG_MAX_TOKENS }));
   await Promise.any(inflight.map((g) => g.started));
+  const killedAt = Date.now();
   process.kill(before.engine_pid, 'SIGKILL');
 
   const failed = (await Promise.all(inflight.map((g) => g.ended))).map((e) => e.error);
@@ -24,10 +26,12 @@ t.test('engine process killed with SIGKILL during inference: coordinator up, dev
     t.ok(Number(e!.metadata.get('retry-after-ms')[0]) > 0, 'and a retry hint');
   }
 
-  const after = await until('engine restarted and models reloaded', async () => {
-    const d = (await h.unary('GetDevices', {})).devices[0];
-    return d.engine_state === 'ready' && d.models.length === 2 && d.models.every((m: any) => m.state === 'MODEL_STATE_LOADED') ? d : undefined;
-  });
+  // Loaded after the kill: the device reloads into the new engine (it is 'ready' before it loads).
+  await modelsInState(h.coordinator, ['moc-demo', 'second'], (m) => m.state === 'loaded' && m.loadedAt > killedAt,
+    'engine restarted and models reloaded');
+  const after = (await h.unary('GetDevices', {})).devices[0];
+  t.equal(after.engine_state, 'ready', 'the engine is ready');
+  t.ok(after.models.length === 2 && after.models.every((m: any) => m.state === 'MODEL_STATE_LOADED'), 'with the models loaded');
   t.not(after.engine_pid, before.engine_pid, 'a new engine process');
   t.equal(after.engine_restarts, 1);
   t.same(after.models.map((m: any) => m.name).sort(), ['moc-demo', 'second'], 'both models came back');
@@ -39,11 +43,13 @@ t.test('engine process killed with SIGKILL during inference: coordinator up, dev
 t.test('a native abort in the engine (fault injection) costs one engine restart, not the coordinator', async (t) => {
   const h = await startHarness(t, { debug: { faultInjection: true } });
   const pid = (await h.unary('GetDevices', {})).devices[0].engine_pid;
+  const crashedAt = Date.now();
   await h.coordinator.devices.get('cpu0')!.ask({ kind: 'crash', target: 'engine' }, { timeoutMs: 5000 });
-  const d = await until('engine back', async () => {
-    const d = (await h.unary('GetDevices', {})).devices[0];
-    return d.engine_pid !== pid && d.engine_state === 'ready' && d.models[0]?.state === 'MODEL_STATE_LOADED' ? d : undefined;
-  });
+  await modelsInState(h.coordinator, ['moc-demo'], (m) => m.state === 'loaded' && m.loadedAt > crashedAt, 'engine back, model reloaded');
+  const d = (await h.unary('GetDevices', {})).devices[0];
+  t.not(d.engine_pid, pid, 'a new engine process');
+  t.equal(d.engine_state, 'ready');
+  t.equal(d.models[0]?.state, 'MODEL_STATE_LOADED');
   t.equal(d.engine_restarts, 1);
   t.ok((await h.unary('Infer', { model: 'moc-demo', temperature: 0, prompt: 'x', max_tokens: 2 })).tokens_generated > 0);
 });
