@@ -192,8 +192,38 @@ export type UpdateMsg = Static<typeof UpdateMsg>;
 export const CrashMsg = Type.Object({ kind: Type.Literal('crash'), target: Type.Union([Type.Literal('worker'), Type.Literal('engine')]) });
 export type CrashMsg = Static<typeof CrashMsg>;
 
+/**
+ * Score texts under a loaded model (no sampling): per text, the log-probability of each token given the ones before it
+ * (the first token is scored after BOS when the model's tokenizer prepends one; otherwise from the second token on).
+ * Runs on one of the model's sequences, queued like an inference; each text must fit the model's context.
+ */
+export const MAX_EVALUATE_TEXTS = 256;
+export const EvaluateMsg = Type.Object({
+  kind: Type.Literal('evaluate'),
+  model: Type.String({ minLength: 1 }),
+  texts: Type.Array(Type.String({ minLength: 1 }), {
+    minItems: 1, maxItems: MAX_EVALUATE_TEXTS,
+    description: `send 1 to ${MAX_EVALUATE_TEXTS} non-empty texts per evaluate; split larger data sets into several calls`,
+  }),
+}, { additionalProperties: false });
+export type EvaluateMsg = Static<typeof EvaluateMsg>;
+export const EvaluateResult = Type.Object({
+  model: Type.String(),
+  /** Tokens scored over all texts (the sum of perText[i].tokens). */
+  tokens: Type.Integer(),
+  /** Natural log: the sum over the scored tokens of ln p(token | previous tokens). */
+  sumLogProb: Type.Number(),
+  /** sumLogProb / tokens (≤ 0). */
+  meanLogProb: Type.Number(),
+  /** exp(-meanLogProb). */
+  perplexity: Type.Number(),
+  perText: Type.Array(Type.Object({ tokens: Type.Integer(), sumLogProb: Type.Number() })),
+});
+export type EvaluateResult = Static<typeof EvaluateResult>;
+
 export type DeviceProtocol = {
   infer: { req: InferMsg; reply: InferResult; event: TokenEvent };
+  evaluate: { req: EvaluateMsg; reply: EvaluateResult };
   load: { req: LoadMsg; reply: ModelInfo };
   unload: { req: UnloadMsg; reply: UnloadResult };
   status: { req: StatusMsg; reply: DeviceStatus };

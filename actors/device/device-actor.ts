@@ -3,15 +3,16 @@
  *   - the engine child process (EngineClient), restarted here when it dies, its models reloaded;
  *   - the models on this device and their state;
  *   - the memory ledger (estimate → reserve → load → reconcile; never above the hard limit);
- *   - the batch scheduler: per model, at most `sequences` generations run at once (one context, parallel
- *     sequences, batched by llama.cpp); the rest wait in a bounded priority queue.
+ *   - the batch scheduler: per model, at most `sequences` generations (and evaluations, which take a sequence too)
+ *     run at once (one context, parallel sequences, batched by llama.cpp); the rest wait in a bounded priority queue.
  * Long work (loads, generations) is started from receive() and answered later, so the mailbox never stalls.
  */
 import { errors, MocError, toMocError } from '../../src/errors.js';
 import type { ResolvedDevice } from '../../schemas/config.js';
-import type {
-  DeviceProtocol, DeviceStatus, InferMsg, ModelInfo, ModelSpec, ModelState, ModelsChanged,
+import {
+  EvaluateMsg, type DeviceProtocol, type DeviceStatus, type InferMsg, type ModelInfo, type ModelSpec, type ModelState, type ModelsChanged,
 } from '../../schemas/messages.js';
+import { validate } from '../../src/validate.js';
 import type { Envelope } from '../../src/kernel/types.js';
 import type { HostedBehavior } from '../../src/kernel/worker-host.js';
 import { EngineClient } from './engine-client.js';
@@ -32,7 +33,15 @@ export interface DeviceWorkerData {
 /** The largest epoch ms a Date can hold: a keep-alive past it never expires in practice. */
 const MAX_EPOCH_MS = 8.64e15;
 
-interface Job { env: Envelope<DeviceProtocol, 'infer'>; enqueuedAt: number; onAbort: () => void }
+/** What takes a sequence of a model: an inference, or an evaluation (scoring texts). Both share its queue. */
+type SequenceEnvelope = Envelope<DeviceProtocol, 'infer'> | Envelope<DeviceProtocol, 'evaluate'>;
+interface Job { env: SequenceEnvelope; enqueuedAt: number; onAbort: () => void }
+
+/**
+ * A coarse bound on an evaluate text before it crosses to the engine, in characters per token of the model's context:
+ * no tokenizer's tokens average this long, so a text past it cannot fit; the engine then checks the exact token count.
+ */
+const MAX_CHARS_PER_CONTEXT_TOKEN = 64;
 
 interface ModelEntry {
   spec: ModelSpec;
@@ -143,6 +152,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const msg = env.msg;
     switch (msg.kind) {
       case 'infer': return this.infer(env as Envelope<DeviceProtocol, 'infer'>);
+      case 'evaluate': return this.evaluate(env as Envelope<DeviceProtocol, 'evaluate'>);
       case 'load':
         this.load(msg.model).then((info) => env.reply(info), (err) => env.fail(err));
         return;
@@ -172,22 +182,56 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   // ---- inference: admission, queue, run on a free sequence ----
 
   private infer(env: Envelope<DeviceProtocol, 'infer'>): void {
+    // max_tokens against the context is checked once, by the engine, with the prompt's exact token count.
+    const m = this.admit(env, env.msg.priority);
+    if (!m) return;
+    // A request's keep_alive sets the model's idle expiry from now on (Ollama's semantics).
+    if (env.msg.keepAliveMs !== undefined) m.keepAliveMs = env.msg.keepAliveMs;
+    this.pump(m);
+  }
+
+  /**
+   * Scoring texts takes a sequence of the model as an inference does, so it goes through the same queue (priority 0,
+   * as an inference that names none): the model's `sequences` limit, the queue bound, cancellation and the deadline
+   * apply to it unchanged, and an unload drains it like any request. The count and sizes are checked here, before it
+   * is queued; each text's exact token count against the context is checked by the engine.
+   */
+  private evaluate(env: Envelope<DeviceProtocol, 'evaluate'>): void {
+    let msg: EvaluateMsg;
+    try {
+      msg = validate(EvaluateMsg, env.msg);
+    } catch (err) {
+      return env.fail(err);
+    }
+    const spec = this.models.get(msg.model)?.spec;
+    if (spec) {
+      const maxChars = spec.contextSize * MAX_CHARS_PER_CONTEXT_TOKEN;
+      const i = msg.texts.findIndex((text) => text.length > maxChars);
+      if (i >= 0) {
+        return env.fail(errors.invalidArgument(`texts[${i}]`,
+          `is ${msg.texts[i]!.length} characters, more than model '${spec.name}' can hold in its context of ${spec.contextSize} tokens; split it into texts of at most ${spec.contextSize} tokens`));
+      }
+    }
+    const m = this.admit(env, 0);
+    if (m) this.pump(m);
+  }
+
+  /** Queues a request that needs a sequence of its model, or answers why it cannot; returns the model if queued. */
+  private admit(env: SequenceEnvelope, priority: number): ModelEntry | undefined {
     const m = this.models.get(env.msg.model);
     // A request routed just before an unload (the router's route table follows this device's notices) is answered
     // NOT_FOUND here; the router loads the model on demand for it, as for any request to a registered model.
-    if (!m || m.state === 'unloading') return env.fail(errors.modelNotFound(env.msg.model, this.servingNames()));
-    if (m.state === 'failed') return env.fail(errors.modelFailed(m.spec.name, String(m.error)));
-    if (this.closing) return env.fail(errors.unavailable(`device ${this.id} is shutting down`));
-    // max_tokens against the context is checked once, by the engine, with the prompt's exact token count.
+    if (!m || m.state === 'unloading') { env.fail(errors.modelNotFound(env.msg.model, this.servingNames())); return undefined; }
+    if (m.state === 'failed') { env.fail(errors.modelFailed(m.spec.name, String(m.error))); return undefined; }
+    if (this.closing) { env.fail(errors.unavailable(`device ${this.id} is shutting down`)); return undefined; }
     const job: Job = { env, enqueuedAt: performance.now(), onAbort: () => { m.queue.remove(job); } };
-    if (!m.queue.push(job, env.msg.priority)) {
-      return env.fail(errors.busy(`queue of model ${m.spec.name} on ${this.id}`, m.queue.capacity, 50));
+    if (!m.queue.push(job, priority)) {
+      env.fail(errors.busy(`queue of model ${m.spec.name} on ${this.id}`, m.queue.capacity, 50));
+      return undefined;
     }
     env.signal.addEventListener('abort', job.onAbort, { once: true });
-    // A request's keep_alive sets the model's idle expiry from now on (Ollama's semantics).
-    if (env.msg.keepAliveMs !== undefined) m.keepAliveMs = env.msg.keepAliveMs;
     m.expiresAt = 0; // in use: an expiry decided on an earlier report no longer applies (see expiredAt)
-    this.pump(m);
+    return m;
   }
 
   private pump(m: ModelEntry): void {
@@ -219,25 +263,45 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   }
 
   private run(m: ModelEntry, engine: EngineClient, job: Job): void {
-    const { env } = job;
-    const msg: InferMsg = env.msg;
     const queueMs = performance.now() - job.enqueuedAt;
+    const timeoutMs = Math.max(1, Math.min(job.env.deadline - Date.now(), 2 ** 31 - 1));
     m.inFlight++;
-    const timeoutMs = Math.max(1, Math.min(env.deadline - Date.now(), 2 ** 31 - 1));
-    engine.generate({
+    const work = job.env.msg.kind === 'evaluate'
+      ? this.runEvaluate(engine, job.env as Envelope<DeviceProtocol, 'evaluate'>, timeoutMs)
+      : this.runInfer(engine, job.env as Envelope<DeviceProtocol, 'infer'>, timeoutMs, queueMs);
+    void work.finally(() => {
+      m.inFlight--;
+      m.lastUsedAt = Date.now();
+      this.pump(m);
+      if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m);
+    });
+  }
+
+  /**
+   * Settles env; never rejects. Resolves once the engine has let go of the sequence too: an evaluation past its
+   * deadline is answered at once but keeps its slot until the engine has stopped it (within one chunk of tokens), so
+   * the next request never finds the engine's sequences all taken.
+   */
+  private runEvaluate(engine: EngineClient, env: Envelope<DeviceProtocol, 'evaluate'>, timeoutMs: number): Promise<void> {
+    const { model, texts } = env.msg;
+    const call = engine.startEvaluate({ model, texts }, timeoutMs, env.signal);
+    const settled = call.result.then((o) => env.reply({
+      model, tokens: o.tokens, sumLogProb: o.sumLogProb, meanLogProb: o.meanLogProb, perplexity: o.perplexity, perText: o.perText,
+    }), (err) => env.fail(err));
+    return Promise.all([settled, call.answered]).then(() => {});
+  }
+
+  /** Settles env; never rejects. */
+  private runInfer(engine: EngineClient, env: Envelope<DeviceProtocol, 'infer'>, timeoutMs: number, queueMs: number): Promise<void> {
+    const msg: InferMsg = env.msg;
+    return engine.generate({
       model: msg.model, prompt: msg.prompt, maxTokens: msg.maxTokens, temperature: msg.temperature,
       ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream,
     }, timeoutMs, env.signal, msg.stream ? (text) => env.emit({ kind: 'token', text }) : undefined)
       .then((o) => env.reply({
         requestId: msg.requestId, model: msg.model, device: this.id, text: o.text, promptTokens: o.promptTokens,
         tokensGenerated: o.tokensGenerated, finishReason: o.finishReason, queueMs, computeMs: o.computeMs,
-      }), (err) => env.fail(err))
-      .finally(() => {
-        m.inFlight--;
-        m.lastUsedAt = Date.now();
-        this.pump(m);
-        if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m);
-      });
+      }), (err) => env.fail(err));
   }
 
   // ---- lifecycle of models on this device ----

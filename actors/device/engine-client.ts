@@ -6,7 +6,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { errors, MocError } from '../../src/errors.js';
 import { siblingEntry } from '../../src/entry.js';
-import type { EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
+import type {
+  EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
+} from './engine-protocol.js';
 
 interface Waiting {
   resolve(v: unknown): void;
@@ -150,9 +152,22 @@ export class EngineClient {
 
   /** Aborting the signal cancels in the engine; the promise then rejects with the engine's CANCELLED answer. */
   generate(params: GenerateParams, timeoutMs: number, signal: AbortSignal, onToken?: (text: string) => void): Promise<GenerateOutcome> {
-    const { id, result } = this.call<GenerateOutcome>({ t: 'generate', params }, timeoutMs, onToken);
+    return this.cancellable(this.call<GenerateOutcome>({ t: 'generate', params }, timeoutMs, onToken), signal);
+  }
+
+  /**
+   * Scores texts on one sequence (see EngineCore.evaluate); cancelled like a generation. `answered` says when the
+   * engine has let go of the sequence: after a timeout `result` rejects at once, while the engine stops at its next chunk.
+   */
+  startEvaluate(params: EvaluateParams, timeoutMs: number, signal: AbortSignal): EngineCall<EvaluateOutcome> {
+    const call = this.call<EvaluateOutcome>({ t: 'evaluate', params }, timeoutMs);
+    return { ...call, result: this.cancellable(call, signal) };
+  }
+
+  private cancellable<T>({ id, result }: EngineCall<T>, signal: AbortSignal): Promise<T> {
     const onAbort = () => { if (this.alive) this.send({ t: 'cancel', id }); };
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     return result.finally(() => signal.removeEventListener('abort', onAbort));
   }
 

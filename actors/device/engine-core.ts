@@ -4,11 +4,21 @@
  * sequences in one batch per step: that is where throughput comes from (FACTS: 8 sequences ≈ 2.7x one).
  * Used inside the engine child process (engine-process.ts) and in-process by perf/raw-engine.ts.
  */
-import { getLlama, LlamaCompletion, readGgufFileInfo, GgufInsights, LlamaLogLevel,
-  type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence } from 'node-llama-cpp';
+import { getLlama, LlamaCompletion, readGgufFileInfo, GgufInsights, LlamaLogLevel, LlamaVocabularyType,
+  type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ControlledEvaluateInputItem, type Token } from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
-import type { EngineFaults, EngineModel, Estimate, EngineStart, GenerateOutcome, GenerateParams, Loaded } from './engine-protocol.js';
+import type {
+  EngineFaults, EngineModel, Estimate, EngineStart, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
+} from './engine-protocol.js';
 import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
+
+/**
+ * Tokens an evaluation decodes per controlledEvaluate call. Each decoded token asks llama.cpp for its logits, and
+ * llama.cpp grows the context's output buffer to the largest number of logits asked in one batch (outputs × vocabulary
+ * × 4 bytes, kept until the context is freed, outside the memory the device estimated): 32 keeps that to ~20 MB for a
+ * 150k vocabulary. It is also how often a cancellation or deadline is checked.
+ */
+const EVALUATE_CHUNK_TOKENS = 32;
 
 /** The answer to a load or estimate cancelled by the device (its timeout passed): nothing of it stays loaded. */
 const cancelledLoad = (spec: EngineModel, what: 'load' | 'estimate') => errors.loadCancelled(spec.name, what);
@@ -169,8 +179,117 @@ export class EngineCore {
     }
   }
 
+  /**
+   * Score texts under the model, deterministically (no sampling): for each text, the natural-log probability of every
+   * token given the tokens before it, on one free sequence of the model's context, cleared before each text and
+   * returned clean. Every text is tokenized and checked against the context before any is evaluated.
+   *
+   * How the full log-softmax of the actual next token is obtained: node-llama-cpp's `evaluateWithMetadata` /
+   * `probabilities: true` would ship the whole vocabulary's probabilities per token (a Map of 32k–150k entries, sorted
+   * natively), far too heavy per token. Instead `controlledEvaluate` is asked, for each token i, for
+   *   - `totalLogitWeight`: W = Σ_v exp(logit_v − maxLogit), computed natively over the whole vocabulary;
+   *   - `logits` filtered to the actual next token t[i+1] plus the selected token (`includeSelected`).
+   * With `temperature: 0` node-llama-cpp's sampler chain is llama.cpp's greedy sampler alone (no top-k/p, no penalty,
+   * no bias: the logits stay raw), and greedy selects the arg-max, so the selected token's logit is maxLogit. Then
+   *   ln p(t[i+1] | t[0..i]) = logit(t[i+1]) − maxLogit − ln W,
+   * exact, with no sort and two numbers back per token. (`includeMax` would name maxLogit directly, but node-llama-cpp
+   * 3.x only adds it when the max token is already in the filter; `confidence` and `includeTop` sort the vocabulary.)
+   *
+   * Deterministic: the same text on the same model gives the same numbers (chunks are fixed, nothing is sampled). An
+   * evaluation batched with concurrent generations on other sequences may differ in the last bits of the floats, as
+   * llama.cpp's kernels may accumulate differently for other batch sizes.
+   */
+  async evaluate(p: EvaluateParams, signal: AbortSignal): Promise<EvaluateOutcome> {
+    const m = this.models.get(p.model);
+    if (!m) throw errors.modelNotFound(p.model, [...this.models.keys()]);
+    const started = performance.now();
+    const begin = beginningToken(m.model);
+    const limit = m.spec.contextSize;
+    const inputs = p.texts.map((text, i) => {
+      const tokens = m.model.tokenize(text);
+      const all = begin !== null ? [begin, ...tokens] : tokens;
+      if (all.length > limit) {
+        throw errors.invalidArgument(`texts[${i}]`,
+          `is ${all.length} tokens${begin !== null ? ' (with the BOS token)' : ''}, more than the model's context of ${limit} tokens; split it into texts of at most ${limit} tokens`);
+      }
+      return all;
+    });
+    if (!inputs.some((t) => t.length > 1)) {
+      throw errors.invalidArgument('texts', 'no text has a token to score (each is a single token and the model prepends no BOS); send longer texts');
+    }
+    const seq = m.free.pop();
+    if (!seq) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
+    const aborted = () => (signal.reason instanceof MocError ? signal.reason : errors.cancelled('evaluation'));
+    try {
+      const perText: Array<{ tokens: number; sumLogProb: number }> = [];
+      for (const tokens of inputs) {
+        if (signal.aborted) throw aborted();
+        await seq.clearHistory();
+        perText.push({ tokens: Math.max(0, tokens.length - 1), sumLogProb: await scoreTokens(seq, tokens, signal, aborted) });
+      }
+      const tokens = perText.reduce((n, x) => n + x.tokens, 0);
+      const sumLogProb = perText.reduce((n, x) => n + x.sumLogProb, 0);
+      const meanLogProb = sumLogProb / tokens;
+      return { tokens, sumLogProb, meanLogProb, perplexity: Math.exp(-meanLogProb), perText, computeMs: performance.now() - started };
+    } catch (err) {
+      if (signal.aborted) throw aborted();
+      throw err;
+    } finally {
+      // The sequence goes back clean: the next request must not see these tokens.
+      await seq.clearHistory().catch(() => {});
+      if (this.models.get(p.model) === m) m.free.push(seq);
+    }
+  }
+
   async dispose(): Promise<void> {
     for (const name of [...this.models.keys()]) await this.unload(name);
     await this.llama.dispose();
   }
+}
+
+/**
+ * The token node-llama-cpp's completion puts before a text (llama.cpp's rules: BOS when the tokenizer asks for it, or
+ * always for WPM; none for RWKV and UGM), so an evaluation scores a text as a generation would see it as a prompt.
+ */
+function beginningToken(model: LlamaModel): Token | null {
+  const type = model.vocabularyType;
+  if (type === LlamaVocabularyType.rwkv || type === LlamaVocabularyType.ugm) return null;
+  if (type === LlamaVocabularyType.wpm) return model.tokens.bos;
+  return model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
+}
+
+/**
+ * Σ ln p(tokens[i+1] | tokens[0..i]) on a cleared sequence: tokens[0..n-2] are decoded (the last is only a target),
+ * EVALUATE_CHUNK_TOKENS at a time, the signal checked between chunks. See EngineCore.evaluate for the formula.
+ */
+async function scoreTokens(seq: LlamaContextSequence, tokens: Token[], signal: AbortSignal, aborted: () => Error): Promise<number> {
+  let sum = 0;
+  for (let start = 0; start < tokens.length - 1; start += EVALUATE_CHUNK_TOKENS) {
+    if (signal.aborted) throw aborted();
+    const end = Math.min(start + EVALUATE_CHUNK_TOKENS, tokens.length - 1);
+    const input: ControlledEvaluateInputItem[] = [];
+    for (let i = start; i < end; i++) {
+      input.push([tokens[i]!, {
+        generateNext: {
+          logits: { filter: { tokens: [tokens[i + 1]!], includeSelected: true } },
+          totalLogitWeight: true,
+          options: { temperature: 0 },
+        },
+      }]);
+    }
+    const out = await seq.controlledEvaluate(input);
+    for (let i = start; i < end; i++) {
+      const next = out[i - start]?.next;
+      const target = next?.logits?.get(tokens[i + 1]!);
+      const weight = next?.totalLogitWeight;
+      if (target === undefined || weight === undefined || !(weight >= 1) || !next?.logits) {
+        throw errors.internal(`evaluate: llama.cpp returned no usable logits for token ${i + 1} (logit ${target}, weight ${weight})`);
+      }
+      // The map holds the target and the greedy (arg-max) token: its largest value is the context's max logit.
+      let maxLogit = -Infinity;
+      for (const v of next.logits.values()) if (v > maxLogit) maxLogit = v;
+      sum += target - maxLogit - Math.log(weight);
+    }
+  }
+  return sum;
 }

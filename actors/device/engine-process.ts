@@ -3,7 +3,7 @@
  * GPU hosts. It exists so a native abort inside llama.cpp (node-llama-cpp #551) kills this process, not the
  * coordinator: the device actor sees the exit, fails what was running as retryable, and starts a new engine.
  *
- *   device worker ──IPC: estimate/load/unload/generate/cancel──▶ engine process (EngineCore)
+ *   device worker ──IPC: estimate/load/unload/generate/evaluate/cancel──▶ engine process (EngineCore)
  *                 ◀──────── result/error/token ─────────────────┘
  */
 import { errors, toMocError } from '../../src/errors.js';
@@ -14,7 +14,8 @@ if (!process.send) throw new Error('engine-process must be started with an IPC c
 
 const send = (r: EngineReply) => { if (process.connected) process.send!(r); };
 const start: EngineStart = JSON.parse(process.env.MOC_ENGINE_START ?? '{"threads":1,"gpu":"cpu"}');
-const running = new Map<number, AbortController>();
+/** Requests that a cancel can stop, with what a cancelled one is called in its CANCELLED answer. */
+const running = new Map<number, { ac: AbortController; what: string }>();
 let core: EngineCore;
 
 // The parent going away (device worker crashed or was terminated) must not leave an orphan holding memory.
@@ -26,7 +27,7 @@ async function handle(req: EngineRequest): Promise<void> {
     case 'load': {
       // Cancellable like a generation: the device cancels a load whose timeout passed (see EngineCore.load).
       const ac = new AbortController();
-      running.set(req.id, ac);
+      running.set(req.id, { ac, what: req.t });
       try {
         const value = req.t === 'load' ? await core.load(req.spec, ac.signal) : await core.estimate(req.spec, ac.signal);
         return send({ t: 'result', id: req.id, value });
@@ -39,7 +40,7 @@ async function handle(req: EngineRequest): Promise<void> {
       return send({ t: 'result', id: req.id, value: null });
     case 'generate': {
       const ac = new AbortController();
-      running.set(req.id, ac);
+      running.set(req.id, { ac, what: 'generation' });
       try {
         const onText = req.params.stream ? (text: string) => send({ t: 'token', id: req.id, text }) : undefined;
         const value = await core.generate(req.params, ac.signal, onText);
@@ -48,9 +49,21 @@ async function handle(req: EngineRequest): Promise<void> {
         running.delete(req.id);
       }
     }
-    case 'cancel':
-      running.get(req.id)?.abort(errors.cancelled('generation'));
+    case 'evaluate': {
+      const ac = new AbortController();
+      running.set(req.id, { ac, what: 'evaluation' });
+      try {
+        const value = await core.evaluate(req.params, ac.signal);
+        return send({ t: 'result', id: req.id, value });
+      } finally {
+        running.delete(req.id);
+      }
+    }
+    case 'cancel': {
+      const r = running.get(req.id);
+      r?.ac.abort(errors.cancelled(r.what));
       return;
+    }
     case 'abort':
       process.abort();
     default:

@@ -27,6 +27,21 @@ export interface GenerateOutcome {
   computeMs: number;
 }
 
+export interface EvaluateParams {
+  model: string;
+  /** Checked by the device (count, non-empty, a coarse length bound); the engine checks each against the context. */
+  texts: string[];
+}
+
+export interface EvaluateOutcome {
+  tokens: number;
+  sumLogProb: number;
+  meanLogProb: number;
+  perplexity: number;
+  perText: Array<{ tokens: number; sumLogProb: number }>;
+  computeMs: number;
+}
+
 export interface Estimate {
   weightsBytes: number;
   contextBytes: number;
@@ -45,7 +60,8 @@ export type EngineRequest =
   | { t: 'load'; id: number; spec: EngineModel }
   | { t: 'unload'; id: number; model: string }
   | { t: 'generate'; id: number; params: GenerateParams }
-  /** Stop request `id` (a generation, a load or an estimate); a load that completes anyway is disposed. */
+  | { t: 'evaluate'; id: number; params: EvaluateParams }
+  /** Stop request `id` (a generation, an evaluation, a load or an estimate); a load that completes anyway is disposed. */
   | { t: 'cancel'; id: number }
   /** Fault injection (tests only, gated by the device): abort the process as a native crash would. */
   | { t: 'abort' };
