@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { DeviceId, ModelName } from './config.js';
+import type { Job } from './jobs.js';
 
 export const CatalogEntry = Type.Object({
   name: ModelName,
@@ -28,7 +29,10 @@ export const CatalogEntry = Type.Object({
 });
 export type CatalogEntry = Static<typeof CatalogEntry>;
 
+/** Every change carries the whole new record, so replaying the log in order rebuilds every table (src/store/replay.ts). */
 export type StoreEvent =
   | { type: 'model.registered'; at: number; entry: CatalogEntry }
   | { type: 'model.removed'; at: number; name: string }
-  | { type: 'alias.set'; at: number; alias: string; target: string; previous: string | null };
+  | { type: 'alias.set'; at: number; alias: string; target: string; previous: string | null }
+  | { type: 'job.submitted'; at: number; job: Job }
+  | { type: 'job.updated'; at: number; job: Job };

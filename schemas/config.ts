@@ -121,7 +121,7 @@ export const ConfigSchema = Type.Object({
     required: Type.Boolean({ default: false }),
     keys: Type.Array(Type.Object({
       name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-      role: Type.Union([Type.Literal('admin'), Type.Literal('infer')]),
+      role: Type.Union([Type.Literal('admin'), Type.Literal('trainer'), Type.Literal('infer')]),
       key: Type.String({ minLength: 16, maxLength: 256 }),
     }, { additionalProperties: false }), { default: [] }),
     keysFile: Type.String({ default: '' }),
@@ -147,6 +147,36 @@ export const ConfigSchema = Type.Object({
     breakerFailures: Type.Integer({ minimum: 1, default: 3 }),
     /** Time an open breaker waits before one trial load (half-open). */
     breakerCooldownMs: Type.Integer({ minimum: 0, default: 30_000 }),
+  }, { additionalProperties: false, default: {} }),
+  /** Learning jobs (docs/jobs.md). */
+  jobs: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    /** Jobs this process runs at once; more wait in the queue. */
+    parallelism: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+    /** Each agingMs a job waits raises its priority by one, so low priorities are never starved. */
+    agingMs: Type.Integer({ minimum: 1, default: 60_000 }),
+    /** A running job's lease; renewed every leaseMs/3 while it runs. A process that dies loses its jobs when it passes. */
+    leaseMs: Type.Integer({ minimum: 1000, default: 15_000 }),
+    /** How often the store is looked at for jobs other processes submitted and leases that expired. */
+    pollMs: Type.Integer({ minimum: 10, default: 1000 }),
+    /** Attempts of a job that fails retryably (its process died, a device restarted) unless the submit says. */
+    defaultMaxAttempts: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
+    /** Dataset files are read and written only inside this folder. Default: <dataDir>/datasets. */
+    datasetsRoot: Type.String({ default: '' }),
+    /** Lines of a job's log kept in its record. */
+    logTailLines: Type.Integer({ minimum: 1, maximum: 1000, default: 50 }),
+    /**
+     * Trainers for fine-tune jobs, by name: an argv template (no shell). Placeholders: {node} (this Node binary),
+     * {package} (MOC's install folder), {base} (the base model's GGUF), {data} (the dataset), {out} (where the
+     * trained GGUF goes), {job} (job id), {param.NAME} / {param.NAME:default} (the job's params). The built-in `demo`
+     * trainer is a stand-in that learns nothing (docs/jobs.md).
+     */
+    trainers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }), Type.Object({
+      command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+      /** A run longer than this is stopped (SIGTERM, then SIGKILL after graceMs) and fails. */
+      timeoutMs: Type.Integer({ minimum: 1000, default: 3_600_000 }),
+      graceMs: Type.Integer({ minimum: 0, default: 10_000 }),
+    }, { additionalProperties: false }), { default: {} }),
   }, { additionalProperties: false, default: {} }),
   supervisor: Type.Object({
     /** Restart intensity: more than maxRestarts restarts within periodMs escalates (root: exit 1). */

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { ModelName, DeviceId } from './config.js';
+import type { Job } from './jobs.js';
 
 /**
  * Idle time before a model is unloaded, in ms. Capped at the largest delay a Node timer holds (2^31−1 ms): a longer
@@ -266,6 +267,11 @@ export type RouterProtocol = {
   pin: { req: { kind: 'pin'; request: unknown }; reply: ModelView };
   'list-models': { req: { kind: 'list-models' }; reply: ModelView[] };
   devices: { req: { kind: 'devices' }; reply: DeviceView[] };
+  /** Learning jobs (schemas/jobs.ts): `owner` is the caller's principal, set by the transport, never by the client. */
+  'submit-job': { req: { kind: 'submit-job'; request: unknown; owner: string }; reply: Job };
+  'get-job': { req: { kind: 'get-job'; request: unknown }; reply: Job };
+  'list-jobs': { req: { kind: 'list-jobs'; request: unknown }; reply: Job[] };
+  'cancel-job': { req: { kind: 'cancel-job'; request: unknown }; reply: Job };
 };
 
 export const DeviceView = Type.Composite([DeviceStatus, Type.Object({

@@ -6,6 +6,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { FinishReason, InferRequest, LoadRequest, ModelState, RegisterRequest } from './messages.js';
+import { JobState, JobType, SubmitJobRequest } from './jobs.js';
 
 const Bytes = Type.Integer({ minimum: 0, description: 'bytes' });
 const EpochMs = Type.Integer({ description: 'Unix epoch milliseconds; 0 when not applicable' });
@@ -62,6 +63,32 @@ export const ModelResource = Type.Object({
 export type ModelResource = Static<typeof ModelResource>;
 
 export const ModelList = Type.Object({ models: Type.Array(ModelResource) }, { additionalProperties: false });
+
+/** A learning job as clients read it (docs/jobs.md). */
+export const JobResource = Type.Object({
+  id: Type.String(),
+  type: JobType,
+  spec: Type.Record(Type.String(), Type.Unknown(), { description: 'as submitted, checked against its type' }),
+  priority: Type.Integer(),
+  owner: Type.String({ description: 'the API key name that submitted it' }),
+  state: JobState,
+  attempts: Type.Integer(),
+  max_attempts: Type.Integer(),
+  progress: Type.Object({ fraction: Type.Number(), message: Type.String() }),
+  created_at_ms: EpochMs, queued_at_ms: EpochMs, started_at_ms: EpochMs, ended_at_ms: EpochMs, updated_at_ms: EpochMs,
+  log_tail: Type.Array(Type.String()),
+  outputs: Type.Object({
+    files: Type.Array(Type.String(), { description: 'relative to the models root' }),
+    metrics: Type.Record(Type.String(), Type.Number()),
+    models: Type.Array(Type.String(), { description: 'models it registered in the catalog' }),
+  }),
+  error: Type.Object({ code: Type.String(), message: Type.String() }, { description: "code '' when none" }),
+  request_id: Type.String(),
+  cancel_requested: Type.Boolean(),
+}, { additionalProperties: false });
+export type JobResource = Static<typeof JobResource>;
+export const JobList = Type.Object({ jobs: Type.Array(JobResource) }, { additionalProperties: false });
+export const SubmitJobBody = SubmitJobRequest;
 
 export const UnloadResponse = Type.Object({ name: Type.String(), freed_bytes: Bytes }, { additionalProperties: false });
 export type UnloadResponse = Static<typeof UnloadResponse>;

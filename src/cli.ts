@@ -2,16 +2,26 @@
 /**
  * `moc serve [--config moc.yaml]` (or MOC_CONFIG). SIGTERM/SIGINT: graceful stop within shutdown.graceMs, exit 0;
  * a second signal stops at once. Restart intensity exceeded at the root: exit 1, so systemd/Kubernetes restarts us.
+ *
+ * `moc replay <data-dir> <out-dir>`: rebuild the store from its event log into an empty directory and compare
+ * checksums (one JSON line; exit 0 when equal, 1 when not). Run it on a stopped server's data directory.
  */
 import { loadConfig, ConfigError } from './config.js';
 import { Coordinator } from './coordinator.js';
 import { createLogger } from './log.js';
+import { replay } from './store/replay.js';
 
-const USAGE = 'usage: moc serve [--config <file.yaml>]   (or set MOC_CONFIG)';
+const USAGE = 'usage: moc serve [--config <file.yaml>]   (or set MOC_CONFIG)\n       moc replay <data-dir> <out-dir>';
 
 async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   if (command === '--help' || command === '-h') return void console.log(USAGE);
+  if (command === 'replay') {
+    if (rest.length !== 2) { console.error(USAGE); process.exit(2); }
+    const r = await replay(rest[0]!, rest[1]!);
+    console.log(JSON.stringify(r));
+    process.exit(r.equal ? 0 : 1);
+  }
   if (command !== 'serve') { console.error(`unknown command '${command}'\n${USAGE}`); process.exit(2); }
   let file = process.env.MOC_CONFIG || undefined;
   for (let i = 0; i < rest.length; i++) {

@@ -126,6 +126,10 @@ export function resolveConfig(raw: unknown, opts: { baseDir?: string; source?: s
     devices,
     dataDir: path.resolve(base, input.dataDir),
     modelsRoot: path.resolve(base, input.modelsRoot),
+    jobs: {
+      ...input.jobs,
+      datasetsRoot: input.jobs.datasetsRoot ? path.resolve(base, input.jobs.datasetsRoot) : path.resolve(base, input.dataDir, 'datasets'),
+    },
     source,
   });
 }

@@ -7,6 +7,7 @@
  *   lifecycle   main thread, LocalActor: catalog, placement, eviction, aliases, RouteTable
  *   devices     Supervisor (one_for_one, intensity from config) of Device ×N (worker thread each, WorkerRef)
  *                 └─ engine child process (node-llama-cpp) per device
+ *   jobs        main thread, LocalActor: learning jobs in LMDB (priorities, leases, trainer processes)
  *   router      main thread, LocalActor: validation, routing; the operation table's one entry point
  *   grpc, rest, zmq   listeners (layer 'edge': drained first, within the shutdown grace)
  *
@@ -21,6 +22,8 @@ import type { ModelsChanged, RouterProtocol } from '../schemas/messages.js';
 import { deviceChildSpec, deviceRef, type DeviceRef } from '../actors/device/index.js';
 import { Lifecycle, type LifecycleMessages } from '../actors/lifecycle/lifecycle.js';
 import { Router } from '../actors/router/router.js';
+import { Jobs, type JobsMessages } from '../actors/jobs/jobs.js';
+import { ActorModelsPort } from '../actors/jobs/models-port.js';
 import { ensureDemoModel } from './model/demo-model.js';
 import { ModelInspector } from './model/inspector.js';
 import { Store } from './store/store.js';
@@ -50,6 +53,8 @@ interface Parts {
   router: LocalActor<RouterProtocol>;
   lifecycle: LocalActor<LifecycleMessages>;
   models: Lifecycle;
+  jobs: LocalActor<JobsMessages> | null;
+  jobsView: Jobs | null;
   devices: Map<string, DeviceRef>;
   store: Store;
   grpc: GrpcTransport;
@@ -67,6 +72,9 @@ export class Coordinator {
   readonly lifecycle: LocalActor<LifecycleMessages>;
   /** The Lifecycle behavior's read-only views (catalog, route table). */
   readonly models: Lifecycle;
+  /** The Jobs actor and its read-only views (watch, running); null when jobs.enabled is false. */
+  readonly jobs: LocalActor<JobsMessages> | null;
+  readonly jobsView: Jobs | null;
   readonly devices: Map<string, DeviceRef>;
   readonly store: Store;
   readonly grpcPort: number;
@@ -82,7 +90,7 @@ export class Coordinator {
   private readonly assembly: Assembly;
 
   private constructor(p: Parts) {
-    ({ config: this.config, router: this.router, lifecycle: this.lifecycle, models: this.models, devices: this.devices,
+    ({ config: this.config, router: this.router, lifecycle: this.lifecycle, models: this.models, jobs: this.jobs, jobsView: this.jobsView, devices: this.devices,
       store: this.store, grpcPort: this.grpcPort, restPort: this.restPort, zmqPort: this.zmqPort, grpc: this.grpc,
       rest: this.rest, zmq: this.zmq, log: this.log, assembly: this.assembly } = p);
   }
@@ -144,8 +152,25 @@ export class Coordinator {
       await supervisor.start(); // a device that fails to start stops the others itself
       return supervisor;
     });
+    // Learning jobs: after the devices (their runs evaluate on them), before the router (which forwards to them).
+    // Closing it puts the jobs it is running back in the queue before the devices and the store stop.
+    let jobsView: Jobs | null = null;
+    let jobs: LocalActor<JobsMessages> | null = null;
+    if (config.jobs.enabled) {
+      jobsView = new Jobs(config, store, new ActorModelsPort(config, lifecycle, models, devices));
+      const behavior = jobsView;
+      jobs = await assembly.add('jobs', () => new LocalActor<JobsMessages>('jobs', behavior, {
+        capacity: 1024, internalCapacity: 4096, onCrash: onCrash('jobs'),
+      }), { handle: (actor) => ({
+        close: async () => {
+          await actor.ask({ kind: 'shutdown' }, { timeoutMs: config.shutdown.graceMs + 5000 }).catch(() => {});
+          await actor.close();
+        },
+        destroy: () => actor.destroy(),
+      }) });
+    }
     const router = await assembly.add('router', () => new LocalActor<RouterProtocol>('router',
-      new Router(config, models, models.routes, devices, lifecycle), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
+      new Router(config, models, models.routes, devices, lifecycle, jobs), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
 
     await preload(config, models, router, log);
 
@@ -173,7 +198,7 @@ export class Coordinator {
       devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
       auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s) required`,
     });
-    return new Coordinator({ config, log, assembly, router, lifecycle, models, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort });
+    return new Coordinator({ config, log, assembly, router, lifecycle, models, jobs, jobsView, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort });
   }
 
   /**

@@ -77,6 +77,14 @@ export const ERRORS = {
     grpc: 'NOT_FOUND', http: 404, zmq: 'NOT_FOUND', retryable: false,
     when: 'The named device is not in the configuration.',
   },
+  MOC_ERR_JOB_NOT_FOUND: {
+    grpc: 'NOT_FOUND', http: 404, zmq: 'NOT_FOUND', retryable: false,
+    when: 'No learning job has that id (ListJobs shows the ones that exist).',
+  },
+  MOC_ERR_JOB_FAILED: {
+    grpc: 'FAILED_PRECONDITION', http: 422, zmq: 'JOB_FAILED', retryable: false,
+    when: "Recorded on a failed job (never a request's answer): its work failed; the message says how (exit code, stderr tail, bad output).",
+  },
   MOC_ERR_MODEL_ALREADY_LOADED: {
     grpc: 'ALREADY_EXISTS', http: 409, zmq: 'ALREADY_EXISTS', retryable: false,
     when: 'A load names a model that is already loaded (or loading) on a different file or device.',
@@ -226,7 +234,7 @@ export const errors = {
     new MocError('MOC_ERR_INVALID_ARGUMENT', `auth.keysFile: cannot read ${file} (${problem}); fix the path`, { field: 'auth.keysFile' }),
   /** `where` names the config entry (file:line or MOC_API_KEYS entry n), never the key. */
   keyMalformed: (where: string) =>
-    new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: expected 'role:key' or 'role:name:key' with role admin or infer`, { field: 'auth' }),
+    new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: expected 'role:key' or 'role:name:key' with role admin, trainer or infer`, { field: 'auth' }),
   keyTooShort: (where: string) =>
     new MocError('MOC_ERR_INVALID_ARGUMENT',
       `${where}: the key is shorter than 16 characters; use a long random key (openssl rand -hex 24)`, { field: 'auth' }),
@@ -238,6 +246,19 @@ export const errors = {
   tooLarge: (what: string, size: number | string, limit: number, setting: string) =>
     new MocError('MOC_ERR_TOO_LARGE', `${what} is ${size} bytes; the limit is ${limit} (${setting}); send less or raise the limit`,
       { limit, setting }),
+
+  // ---- learning jobs ----
+  jobNotFound: (id: string) =>
+    new MocError('MOC_ERR_JOB_NOT_FOUND', `job '${id}' does not exist; ListJobs (GET /v1/jobs) shows the ones that do`, { id }),
+  jobsDisabled: () => new MocError('MOC_ERR_NOT_IMPLEMENTED', 'learning jobs are disabled on this server (jobs.enabled: false)'),
+  jobFailed: (what: string) => new MocError('MOC_ERR_JOB_FAILED', what),
+  jobTypeNotRunnable: (type: string, runnable: readonly string[]) =>
+    new MocError('MOC_ERR_NOT_IMPLEMENTED', `job type '${type}' cannot run on this server yet; it runs ${runnable.join(', ')}`, { type }),
+  trainerNotConfigured: (name: string, configured: string[]) =>
+    new MocError('MOC_ERR_INVALID_ARGUMENT',
+      `spec.trainer: '${name}' is not a configured trainer (${configured.join(', ') || 'none'}); add it under jobs.trainers in the config`,
+      { field: 'spec.trainer' }),
+  datasetPath: (field: string, problem: string) => new MocError('MOC_ERR_INVALID_ARGUMENT', `${field}: ${problem}`, { field }),
 
   // ---- models and devices: names ----
   modelNotFound: (model: string, loaded: string[]) =>

@@ -17,9 +17,13 @@ import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { DeviceRef } from '../device/index.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { RouteTable } from '../lifecycle/route-table.js';
+import { JobIdRequest, ListJobsRequest, SubmitJobRequest } from '../../schemas/jobs.js';
+import type { JobsProtocol } from '../jobs/jobs.js';
 
 /** Sampling default when a request gives none (Ollama and llama-server use 0.8 too). */
 export const DEFAULT_TEMPERATURE = 0.8;
+/** Loads on demand a request may go through when its model keeps leaving the device before it arrives. */
+const REROUTES = 3;
 
 export class Router implements Behavior<RouterProtocol> {
   private readonly promptLimit: number;
@@ -39,6 +43,8 @@ export class Router implements Behavior<RouterProtocol> {
     private readonly routes: RouteTable,
     private readonly devices: Map<string, DeviceRef>,
     private readonly lifecycle: ActorRef<LifecycleProtocol>,
+    /** null when jobs.enabled is false. */
+    private readonly jobs: ActorRef<JobsProtocol> | null = null,
   ) {
     this.promptLimit = config.limits.maxPromptBytes;
     this.capacity = config.server.mailboxCapacity;
@@ -74,10 +80,19 @@ export class Router implements Behavior<RouterProtocol> {
         });
       }
       case 'list-models': return this.lifecycle.ask({ kind: 'list' }, opts);
+      case 'submit-job': return this.jobsRef().ask({ kind: 'submit', request: validate(SubmitJobRequest, msg.request), owner: msg.owner }, opts);
+      case 'get-job': return this.jobsRef().ask({ kind: 'get', id: validate(JobIdRequest, msg.request).id }, opts);
+      case 'list-jobs': return this.jobsRef().ask({ kind: 'list', request: validate(ListJobsRequest, msg.request) }, opts);
+      case 'cancel-job': return this.jobsRef().ask({ kind: 'cancel', id: validate(JobIdRequest, msg.request).id }, opts);
       case 'devices': return this.deviceViews(opts.timeoutMs);
       default:
         throw new Error(`router: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
+  }
+
+  private jobsRef(): ActorRef<JobsProtocol> {
+    if (!this.jobs) throw errors.jobsDisabled();
+    return this.jobs;
   }
 
   private infer(env: Envelope<RouterProtocol, 'infer'>): Promise<InferResult> {
@@ -93,21 +108,28 @@ export class Router implements Behavior<RouterProtocol> {
     const onDemand = !r.require_loaded && this.catalog.isRegistered(name);
     if (servable) {
       if (!onDemand) return this.dispatch(env, r, name);
-      // The model may leave its device after this route was read (keep-alive expiry, eviction, an unload: the route
-      // table follows the device's notices). The device answers NOT_FOUND then, before any token; the request is
-      // served as one arriving a moment later would be: the model loads on demand.
-      return this.dispatch(env, r, name).catch((err) => {
-        if (toMocError(err).code !== 'MOC_ERR_MODEL_NOT_FOUND' || env.signal.aborted) throw err;
-        return this.loadThenDispatch(env, r, name);
-      });
+      return this.rerouted(env, r, name, this.dispatch(env, r, name), REROUTES);
     }
     if (!onDemand) throw errors.modelNotFound(r.model, this.routes.names());
-    return this.loadThenDispatch(env, r, name);
+    return this.rerouted(env, r, name, this.loadThenDispatch(env, r, name), REROUTES);
+  }
+
+  /**
+   * The model may leave its device after its route was read (keep-alive expiry, eviction, an unload: the route table
+   * follows the device's notices). The device answers NOT_FOUND then, before any token, and the request is served as
+   * one arriving a moment later would be: the model loads on demand. With a keep-alive of 0 the model may expire
+   * again between that load and the request's arrival, so this is tried a few times, not once.
+   */
+  private rerouted(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string, attempt: Promise<InferResult>, left: number): Promise<InferResult> {
+    return attempt.catch((err) => {
+      if (left === 0 || toMocError(err).code !== 'MOC_ERR_MODEL_NOT_FOUND' || env.signal.aborted || !this.catalog.isRegistered(name)) throw err;
+      return this.rerouted(env, r, name, this.loadThenDispatch(env, r, name), left - 1);
+    });
   }
 
   /** Load on demand (coalesced with any load of the same model), then run. */
   private loadThenDispatch(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string): Promise<InferResult> {
-    if (this.waitingForLoad >= this.capacity) throw errors.busy('requests waiting for a model to load', this.capacity, 500);
+    if (this.waitingForLoad >= this.capacity) return Promise.reject(errors.busy('requests waiting for a model to load', this.capacity, 500));
     this.waitingForLoad++;
     return this.lifecycle.ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal })
       .finally(() => { this.waitingForLoad--; })

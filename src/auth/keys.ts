@@ -11,7 +11,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { errors } from '../errors.js';
 import type { Config } from '../../schemas/config.js';
-import { ROLE_OF_ACTION, type Action, type Role } from './permissions.js';
+import { ROLE_OF_ACTION, ROLES, roleAllows, type Action, type Role } from './permissions.js';
 
 export interface Principal {
   role: Role;
@@ -83,7 +83,7 @@ export class KeyRing {
   /** Throws MOC_ERR_PERMISSION_DENIED when the principal's role may not perform the action. */
   authorize(p: Principal, action: Action): void {
     const needs = ROLE_OF_ACTION[action];
-    if (needs === 'infer' || p.role === 'admin') return;
+    if (roleAllows(p.role, needs)) return;
     throw errors.permissionDenied(action, p.role, needs);
   }
 
@@ -99,12 +99,12 @@ export class KeyRing {
 function parseKeySpec(spec: string, where: string): { name?: string; role: Role; key: string } {
   const parts = spec.split(':');
   const role = parts[0];
-  if ((role !== 'admin' && role !== 'infer') || parts.length < 2 || parts.length > 3) {
+  if (!ROLES.includes(role as Role) || parts.length < 2 || parts.length > 3) {
     throw errors.keyMalformed(where);
   }
   const key = parts[parts.length - 1]!;
   if (key.length < 16) throw errors.keyTooShort(where);
-  return { role, key, ...(parts.length === 3 ? { name: parts[1]! } : {}) };
+  return { role: role as Role, key, ...(parts.length === 3 ? { name: parts[1]! } : {}) };
 }
 
 /**

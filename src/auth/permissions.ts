@@ -2,7 +2,10 @@
  * What each action needs, declared once for every transport. `infer` keys may run inference and read state;
  * everything that changes which models exist or where they live needs `admin`.
  */
-export type Role = 'admin' | 'infer';
+export type Role = 'admin' | 'trainer' | 'infer';
+/** Each role may do what the roles after it may: admin ⊇ trainer ⊇ infer. */
+export const ROLES: readonly Role[] = ['admin', 'trainer', 'infer'];
+export const roleAllows = (has: Role, needs: Role) => ROLES.indexOf(has) <= ROLES.indexOf(needs);
 
 export const ROLE_OF_ACTION = {
   infer: 'infer',
@@ -10,6 +13,10 @@ export const ROLE_OF_ACTION = {
   'get-model': 'infer',
   'watch-models': 'infer',
   devices: 'infer',
+  'get-job': 'infer',
+  'list-jobs': 'infer',
+  'submit-job': 'trainer',
+  'cancel-job': 'trainer',
   register: 'admin',
   load: 'admin',
   unload: 'admin',

@@ -7,25 +7,36 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { CatalogEntry, StoreEvent } from '../../schemas/catalog.js';
+import { isTerminal, type Job } from '../../schemas/jobs.js';
+
+/** The tables of one environment, by name: what replay rebuilds and the checksum covers (src/store/replay.ts). */
+export interface Tables {
+  models: Database<CatalogEntry, string>;
+  aliases: Database<string, string>;
+  jobs: Database<Job, string>;
+  /** owner + NUL + request_id → job id: an idempotent submit finds the first one. */
+  jobKeys: Database<string, string>;
+}
+
+export const jobKey = (owner: string, requestId: string) => `${owner}\u0000${requestId}`;
 
 export class Store {
   private constructor(
     private readonly root: RootDatabase,
-    private readonly models: Database<CatalogEntry, string>,
-    private readonly aliases: Database<string, string>,
+    readonly tables: Tables,
     private readonly events: Database<StoreEvent, number>,
   ) {}
 
   static open(dataDir: string): Store {
     mkdirSync(dataDir, { recursive: true });
-    const root = open({ path: path.join(dataDir, 'moc.lmdb'), maxDbs: 8 });
-    return new Store(
-      root,
-      root.openDB<CatalogEntry, string>({ name: 'models' }),
-      root.openDB<string, string>({ name: 'aliases' }),
-      root.openDB<StoreEvent, number>({ name: 'events' }),
-    );
+    const root = open({ path: path.join(dataDir, 'moc.lmdb'), maxDbs: 16 });
+    // Reader slots held by processes that died (kill -9) are freed, or they would pin old pages forever.
+    root.readerCheck();
+    return new Store(root, openTables(root), root.openDB<StoreEvent, number>({ name: 'events' }));
   }
+
+  private get models() { return this.tables.models; }
+  private get aliases() { return this.tables.aliases; }
 
   listModels(): CatalogEntry[] { return [...this.models.getRange()].map((e) => e.value); }
   getModel(name: string): CatalogEntry | undefined { return this.models.get(name); }
@@ -56,6 +67,49 @@ export class Store {
     });
   }
 
+  // ---- jobs ----
+
+  getJob(id: string): Job | undefined { return this.tables.jobs.get(id); }
+  listJobs(): Job[] { return [...this.tables.jobs.getRange()].map((e) => e.value); }
+
+  /**
+   * Store a new job, acknowledged once committed. An idempotent submit (same owner and request id as an earlier
+   * one) stores nothing and returns the first job: checked inside the write transaction, so two concurrent submits
+   * of one request id (also from two processes) make one job.
+   */
+  async submitJob(job: Job): Promise<{ job: Job; created: boolean }> {
+    let found: Job | undefined;
+    await this.write(() => {
+      if (job.requestId !== undefined) {
+        const id = this.tables.jobKeys.get(jobKey(job.owner, job.requestId));
+        found = id === undefined ? undefined : this.tables.jobs.get(id);
+        if (found) return null;
+        this.tables.jobKeys.put(jobKey(job.owner, job.requestId), job.id);
+      }
+      this.tables.jobs.put(job.id, job);
+      return { type: 'job.submitted', at: job.createdAt, job };
+    });
+    return found ? { job: found, created: false } : { job, created: true };
+  }
+
+  /**
+   * Change a job in one write transaction: `change` sees the committed record and returns the next one, or null to
+   * leave it. A job in a terminal state is never changed (null without calling `change`), whoever asks: that rule
+   * lives here, inside the transaction, so no race between processes can overwrite a terminal state.
+   */
+  async updateJob(id: string, change: (current: Job) => Job | null): Promise<Job | null> {
+    let next: Job | null = null;
+    await this.write(() => {
+      const current = this.tables.jobs.get(id);
+      if (!current || isTerminal(current.state)) return null;
+      next = change(current);
+      if (!next) return null;
+      this.tables.jobs.put(id, next);
+      return { type: 'job.updated', at: next.updatedAt, job: next };
+    });
+    return next;
+  }
+
   /** The event log in order, for audits and rebuilds. */
   readEvents(fromSeq = 0): { seq: number; event: StoreEvent }[] {
     return [...this.events.getRange({ start: fromSeq })].map((e) => ({ seq: e.key, event: e.value }));
@@ -69,12 +123,25 @@ export class Store {
     return this.root.transaction(() => {
       const event = change();
       if (!event) return false;
-      // Sequence read inside the write transaction: LMDB serializes writers, also across processes.
-      const last = [...this.events.getKeys({ reverse: true, limit: 1 })][0] ?? 0;
-      this.events.put(last + 1, event);
+      appendEvent(this.events, event);
       return true;
     });
   }
 
   async close(): Promise<void> { await this.root.close(); }
+}
+
+export function openTables(root: RootDatabase): Tables {
+  return {
+    models: root.openDB<CatalogEntry, string>({ name: 'models' }),
+    aliases: root.openDB<string, string>({ name: 'aliases' }),
+    jobs: root.openDB<Job, string>({ name: 'jobs' }),
+    jobKeys: root.openDB<string, string>({ name: 'job-keys' }),
+  };
+}
+
+/** Inside a write transaction: the next sequence number is read there, and LMDB serializes writers across processes. */
+export function appendEvent(events: Database<StoreEvent, number>, event: StoreEvent): void {
+  const last = [...events.getKeys({ reverse: true, limit: 1 })][0] ?? 0;
+  events.put(last + 1, event);
 }

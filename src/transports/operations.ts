@@ -10,10 +10,10 @@
  */
 import type { Config } from '../../schemas/config.js';
 import type { RouterProtocol, TokenEvent } from '../../schemas/messages.js';
-import type { DeviceResource, InferResponse, ModelResource } from '../../schemas/rest.js';
+import type { DeviceResource, InferResponse, JobResource, ModelResource } from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
-import { aliasResponse, deviceResource, inferResponse, modelResource, unloadResponse } from './views.js';
+import { aliasResponse, deviceResource, inferResponse, jobResource, modelResource, unloadResponse } from './views.js';
 
 /** request: the server's request timeout; load: long enough for a model load (placement, eviction, engine load). */
 export type TimeoutClass = 'request' | 'load';
@@ -27,6 +27,8 @@ export interface OperationCall {
   signal?: AbortSignal;
   /** Streaming inference: each generated text chunk, before the result. */
   onToken?: (event: TokenEvent) => void;
+  /** Who calls (the API key's name; 'open' without keys): the owner of what it submits. Asked only when needed. */
+  principal?: () => string;
 }
 
 type Input = Record<string, unknown>;
@@ -41,7 +43,7 @@ export interface OperationSpec<R> {
 const spec = <R>(s: OperationSpec<R>) => s;
 
 /** Router messages that carry the caller's input as `request` (validated by the router). */
-type Forwarded = 'register' | 'load' | 'unload' | 'set-alias' | 'pin' | 'get-model';
+type Forwarded = 'register' | 'load' | 'unload' | 'set-alias' | 'pin' | 'get-model' | 'get-job' | 'list-jobs' | 'cancel-job';
 
 /** An operation that hands its input to the router as is; its name is also the role's action. */
 function forward<K extends Forwarded, R>(kind: K, timeout: TimeoutClass, write: boolean, view: (reply: Reply<RouterProtocol, K>) => R): OperationSpec<R> {
@@ -71,6 +73,13 @@ export const OPERATIONS = {
     action: 'devices', timeout: 'request', write: false,
     run: async (_input, c, opts) => (await c.router.ask({ kind: 'devices' }, opts)).map(deviceResource),
   }),
+  'submit-job': spec<JobResource>({
+    action: 'submit-job', timeout: 'request', write: true,
+    run: async (input, c, opts) => jobResource(await c.router.ask({ kind: 'submit-job', request: input, owner: c.principal?.() ?? 'open' }, opts)),
+  }),
+  'get-job': forward('get-job', 'request', false, jobResource),
+  'list-jobs': forward('list-jobs', 'request', false, (jobs) => jobs.map(jobResource)),
+  'cancel-job': forward('cancel-job', 'request', true, jobResource),
 };
 
 export type OperationName = keyof typeof OPERATIONS;

@@ -3,7 +3,8 @@
  * REST and ZMQ answer with these; gRPC maps the same words onto its messages (enums spelled the proto way).
  */
 import type { DeviceView, InferResult, ModelInfo, ModelView, UnloadResult, AliasInfo } from '../../schemas/messages.js';
-import type { AliasResponse, DeviceResource, InferResponse, ModelResource, UnloadResponse } from '../../schemas/rest.js';
+import type { AliasResponse, DeviceResource, InferResponse, JobResource, ModelResource, UnloadResponse } from '../../schemas/rest.js';
+import type { Job } from '../../schemas/jobs.js';
 
 type DeviceModel = Omit<ModelResource, 'sha256' | 'architecture' | 'parameter_count' | 'quantization' | 'aliases' | 'breaker'>;
 
@@ -43,3 +44,12 @@ export function inferResponse(r: InferResult): InferResponse {
 
 export const unloadResponse = (r: UnloadResult): UnloadResponse => ({ name: r.model, freed_bytes: r.freedBytes });
 export const aliasResponse = (a: AliasInfo): AliasResponse => ({ alias: a.alias, target: a.target, previous: a.previous });
+
+export function jobResource(j: Job): JobResource {
+  return {
+    id: j.id, type: j.type, spec: j.spec, priority: j.priority, owner: j.owner, state: j.state, attempts: j.attempts,
+    max_attempts: j.maxAttempts, progress: j.progress, created_at_ms: j.createdAt, queued_at_ms: j.queuedAt,
+    started_at_ms: j.startedAt, ended_at_ms: j.endedAt, updated_at_ms: j.updatedAt, log_tail: j.logTail,
+    outputs: j.outputs, error: j.error ?? { code: '', message: '' }, request_id: j.requestId ?? '', cancel_requested: j.cancelRequested,
+  };
+}

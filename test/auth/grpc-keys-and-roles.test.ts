@@ -6,10 +6,11 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { errorCode, startHarness, type Harness } from '../helpers/coordinator.js';
 import { ACTION_OF_METHOD } from '../../src/transports/grpc/auth-interceptor.js';
-import { ROLE_OF_ACTION } from '../../src/auth/permissions.js';
+import { ROLE_OF_ACTION, roleAllows, type Role } from '../../src/auth/permissions.js';
 
 const ADMIN = 'grpc-admin-key-0123456789';
 const INFER = 'grpc-infer-key-0123456789';
+const TRAINER = 'grpc-trainer-key-0123456789';
 
 const REQUESTS: Record<string, object> = {
   Infer: { model: 'moc-demo', prompt: 'hi', max_tokens: 2, temperature: 0 },
@@ -23,7 +24,14 @@ const REQUESTS: Record<string, object> = {
   SetAlias: { alias: 'chat', target: 'moc-demo' },
   PinModel: { name: 'moc-demo', pinned: false },
   UnloadModel: { name: 'nothing-loaded-by-that-name' },
+  SubmitJob: { type: 'evaluate', spec_json: JSON.stringify({ model: 'moc-demo', dataset: 'none.jsonl' }) },
+  GetJob: { id: 'job-none' },
+  ListJobs: {},
+  CancelJob: { id: 'job-none' },
 };
+
+/** Methods whose request names nothing that exists: NOT_FOUND there is an answer from past the key check. */
+const NOT_FOUND_IS_PAST_AUTH = new Set(['UnloadModel', 'GetJob', 'CancelJob']);
 
 function md(headers: Record<string, string>): grpc.Metadata {
   const m = new grpc.Metadata();
@@ -48,7 +56,9 @@ function call(h: Harness, method: string, headers: Record<string, string>): Prom
 }
 
 t.test('keys and roles on every gRPC method', async (t) => {
-  const h = await startHarness(t, { auth: { keys: [{ name: 'ops', role: 'admin', key: ADMIN }, { name: 'agents', role: 'infer', key: INFER }] } });
+  const h = await startHarness(t, { auth: { keys: [
+    { name: 'ops', role: 'admin', key: ADMIN }, { name: 'agents', role: 'infer', key: INFER }, { name: 'learners', role: 'trainer', key: TRAINER },
+  ] } });
   t.same(Object.keys(ACTION_OF_METHOD).sort(), Object.keys(REQUESTS).sort(), 'every method of the service has an action');
   for (const method of Object.keys(REQUESTS)) {
     const none = await call(h, method, {});
@@ -58,16 +68,17 @@ t.test('keys and roles on every gRPC method', async (t) => {
     t.equal(wrong.code, grpc.status.UNAUTHENTICATED, `${method}: wrong key → UNAUTHENTICATED`);
     t.notMatch(wrong.details ?? '', /not-a-key-of-this-server/, 'the presented key is not echoed');
 
-    const adminOnly = ROLE_OF_ACTION[ACTION_OF_METHOD[method]!] === 'admin';
-    const inferKey = await call(h, method, { 'x-api-key': INFER });
+    const needs = ROLE_OF_ACTION[ACTION_OF_METHOD[method]!] as Role;
     const admin = await call(h, method, { authorization: `Bearer ${ADMIN}` });
-    // UnloadModel of an unknown name passes the key check and then answers NOT_FOUND: that is past auth.
-    const passed = (r: { code: number }) => r.code === 0 || (method === 'UnloadModel' && r.code === grpc.status.NOT_FOUND);
-    if (adminOnly) {
-      t.equal(inferKey.code, grpc.status.PERMISSION_DENIED, `${method}: infer key → PERMISSION_DENIED`);
-      t.match(inferKey.details, /needs the admin role/);
-    } else {
-      t.ok(passed(inferKey), `${method}: infer key allowed (${inferKey.code})`);
+    const passed = (r: { code: number }) => r.code === 0 || (NOT_FOUND_IS_PAST_AUTH.has(method) && r.code === grpc.status.NOT_FOUND);
+    for (const [role, key] of [['infer', INFER], ['trainer', TRAINER]] as const) {
+      const r = await call(h, method, { 'x-api-key': key });
+      if (roleAllows(role, needs)) {
+        t.ok(passed(r), `${method}: ${role} key allowed (${r.code} ${r.details ?? ''})`);
+      } else {
+        t.equal(r.code, grpc.status.PERMISSION_DENIED, `${method}: ${role} key → PERMISSION_DENIED`);
+        t.match(r.details, new RegExp(`needs the ${needs} role`));
+      }
     }
     t.ok(passed(admin), `${method}: admin key (Bearer) allowed (${admin.code} ${admin.details ?? ''})`);
   }

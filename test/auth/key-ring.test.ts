@@ -25,7 +25,7 @@ t.test('keys from config, a keys file and MOC_API_KEYS', async (t) => {
 
 t.test('refused at start: short, duplicate, malformed, required without keys, unreadable file', async (t) => {
   t.throws(() => KeyRing.fromConfig(auth(), { MOC_API_KEYS: 'admin:short' }), /shorter than 16 characters/);
-  t.throws(() => KeyRing.fromConfig(auth(), { MOC_API_KEYS: 'root:some-long-key-0123456789' }), /role admin or infer/);
+  t.throws(() => KeyRing.fromConfig(auth(), { MOC_API_KEYS: 'root:some-long-key-0123456789' }), /role admin, trainer or infer/);
   t.throws(() => KeyRing.fromConfig(auth({ keys: [{ role: 'admin', key: 'same-key-0123456789ab' }] }), { MOC_API_KEYS: 'infer:same-key-0123456789ab' }), /configured twice/);
   t.throws(() => KeyRing.fromConfig(auth({ required: true }), {}), /auth\.required is true but no API keys/);
   t.throws(() => KeyRing.fromConfig(auth({ keysFile: '/nonexistent/keys.txt' }), {}), /auth\.keysFile: cannot read/);

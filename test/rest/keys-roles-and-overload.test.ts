@@ -6,33 +6,40 @@ import t from 'tap';
 import { startHarness } from '../helpers/coordinator.js';
 import { LONG_MAX_TOKENS, longModel, startGeneration } from '../helpers/long-generation.js';
 import { ROUTES } from '../../src/transports/rest/routes.js';
+import { ROLE_OF_ACTION, roleAllows, type Role } from '../../src/auth/permissions.js';
 import { resolveConfig } from '../../src/config.js';
 import { Coordinator } from '../../src/coordinator.js';
 import { silentLogger } from '../../src/log.js';
 
 const ADMIN = 'admin-key-0123456789abcdef';
 const INFER = 'infer-key-0123456789abcdef';
+const TRAINER = 'trainer-key-0123456789abcdef';
 
 /** A request that the route would accept, so only the key decides between 2xx and 401/403. */
-function requestFor(method: string, path: string): { url: string; init: RequestInit } {
-  const p = path.replace('{name}', 'moc-demo').replace('{alias}', 'chat');
+function requestFor(method: string, path: string, jobId: string): { url: string; init: RequestInit } {
+  const p = path.replace('{name}', 'moc-demo').replace('{alias}', 'chat').replace('{id}', jobId);
   const bodies: Record<string, unknown> = {
     'post /v1/models': { name: 'moc-demo', path: 'moc-demo.gguf', keep_alive_ms: -1 },
     'post /v1/models/{name}/load': {},
     'post /v1/models/{name}/pin': { pinned: false },
     'put /v1/aliases/{alias}': { target: 'moc-demo' },
     'post /v1/infer': { model: 'moc-demo', prompt: 'hi', max_tokens: 2, temperature: 0 },
+    'post /v1/jobs': { type: 'evaluate', spec: { model: 'moc-demo', dataset: 'none.jsonl' } },
   };
   const body = bodies[`${method} ${path}`];
   return { url: p, init: { method: method.toUpperCase(), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) } };
 }
 
 t.test('keys and roles on every REST route', async (t) => {
-  const h = await startHarness(t, { auth: { keys: [{ name: 'ops', role: 'admin', key: ADMIN }, { name: 'agents', role: 'infer', key: INFER }] } });
+  const h = await startHarness(t, { auth: { keys: [
+    { name: 'ops', role: 'admin', key: ADMIN }, { name: 'agents', role: 'infer', key: INFER }, { name: 'learners', role: 'trainer', key: TRAINER },
+  ] } });
+  // A job for the routes that name one (its evaluation fails: no such dataset; it exists, which is what matters).
+  const job = await h.coordinator.router.ask({ kind: 'submit-job', request: { type: 'evaluate', spec: { model: 'moc-demo', dataset: 'none.jsonl' } }, owner: 'ops' }, { timeoutMs: 10_000 });
   // Unload last: it changes what the other routes see.
   const routes = [...ROUTES].sort((a, b) => Number(a.operationId === 'unloadModel') - Number(b.operationId === 'unloadModel'));
   for (const route of routes) {
-    const { url, init } = requestFor(route.method, route.path);
+    const { url, init } = requestFor(route.method, route.path, job.id);
     const call = (headers: Record<string, string>) => fetch(h.restUrl + url, { ...init, headers });
     const name = `${route.method.toUpperCase()} ${route.path}`;
     if (!route.action) {
@@ -47,14 +54,16 @@ t.test('keys and roles on every REST route', async (t) => {
     const wrongBody = await wrong.text();
     t.notMatch(wrongBody, /not-a-key-of-this-server/, 'the presented key is not echoed');
 
-    const inferKey = await call({ authorization: `Bearer ${INFER}` });
-    const adminOnly = route.action !== 'infer' && !['list-models', 'get-model', 'devices'].includes(route.action);
-    if (adminOnly) {
-      t.equal(inferKey.status, 403, `${name}: infer key → 403`);
-      t.match(((await inferKey.json()) as any).error, { code: 'MOC_ERR_PERMISSION_DENIED', message: /needs the admin role/ });
-    } else {
-      t.equal(inferKey.status, route.status, `${name}: infer key → ${route.status}`);
-      await inferKey.arrayBuffer();
+    const needs = ROLE_OF_ACTION[route.action] as Role;
+    for (const [role, key] of [['infer', INFER], ['trainer', TRAINER]] as const) {
+      const r = await call({ authorization: `Bearer ${key}` });
+      if (roleAllows(role, needs)) {
+        t.equal(r.status, route.status, `${name}: ${role} key → ${route.status}`);
+        await r.arrayBuffer();
+      } else {
+        t.equal(r.status, 403, `${name}: ${role} key → 403`);
+        t.match(((await r.json()) as any).error, { code: 'MOC_ERR_PERMISSION_DENIED', message: new RegExp(`needs the ${needs} role`) });
+      }
     }
     const admin = await call({ 'x-api-key': ADMIN });
     t.equal(admin.status, route.status, `${name}: admin key (x-api-key) → ${route.status}`);

@@ -23,6 +23,10 @@ export const ACTION_OF_METHOD: Record<string, Action> = {
   UnloadModel: 'unload',
   SetAlias: 'set-alias',
   PinModel: 'pin',
+  SubmitJob: 'submit-job',
+  GetJob: 'get-job',
+  ListJobs: 'list-jobs',
+  CancelJob: 'cancel-job',
 };
 
 const SERVICE_PREFIX = '/moc.v1.ModelOps/';

@@ -1,6 +1,7 @@
 /** Between proto messages and MOC's own types; errors through the one error table. */
 import * as grpc from '@grpc/grpc-js';
-import { toMocError } from '../../errors.js';
+import { errors, toMocError } from '../../errors.js';
+import type { JobResource } from '../../../schemas/rest.js';
 import type { ModelInfo, ModelView } from '../../../schemas/messages.js';
 import type { DeviceResource, InferResponse } from '../../../schemas/rest.js';
 import { deviceModelResource, modelResource } from '../views.js';
@@ -55,4 +56,34 @@ export function toGrpcError(err: unknown): Partial<grpc.StatusObject> {
   if (typeof retry === 'number') metadata.set('retry-after-ms', String(retry));
   if (typeof e.details.field === 'string') metadata.set('moc-error-field', e.details.field);
   return { code: e.grpcStatus, details: e.message, metadata };
+}
+
+// ---- learning jobs ----
+
+const JOB_STATE = (s: string) => `JOB_STATE_${s.toUpperCase()}`;
+
+/** proto SubmitJobRequest → the operation's input: proto3 defaults (0, '') mean "not given". */
+export function submitJobFromProto(r: Record<string, any>): Record<string, unknown> {
+  let spec: unknown;
+  try {
+    spec = r.spec_json ? JSON.parse(r.spec_json) : {};
+  } catch {
+    throw errors.invalidArgument('spec_json', 'is not JSON; send the spec as a JSON object');
+  }
+  return {
+    type: r.type, spec,
+    ...(r.priority ? { priority: r.priority } : {}), ...(r.device ? { device: r.device } : {}),
+    ...(r.memory_bytes ? { memory_bytes: r.memory_bytes } : {}), ...(r.request_id ? { request_id: r.request_id } : {}),
+    ...(r.max_attempts ? { max_attempts: r.max_attempts } : {}),
+  };
+}
+
+export function listJobsFromProto(r: Record<string, any>): Record<string, unknown> {
+  const state = typeof r.state === 'string' && r.state !== 'JOB_STATE_UNSPECIFIED' ? r.state.replace(/^JOB_STATE_/, '').toLowerCase() : undefined;
+  return { ...(state ? { state } : {}), ...(r.type ? { type: r.type } : {}), ...(r.limit ? { limit: r.limit } : {}) };
+}
+
+export function jobToProto(j: JobResource) {
+  const { spec, ...rest } = j;
+  return { ...rest, spec_json: JSON.stringify(spec), state: JOB_STATE(j.state) };
 }

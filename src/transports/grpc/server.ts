@@ -9,10 +9,13 @@ import { errors } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
 import type { ModelView, RouterProtocol } from '../../../schemas/messages.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
-import { deviceToProto, inferRequestFromProto, inferToProto, modelInfoToProto, modelRequestFromProto, modelToProto, toGrpcError } from './mapping.js';
+import {
+  deviceToProto, inferRequestFromProto, inferToProto, jobToProto, listJobsFromProto, modelInfoToProto, modelRequestFromProto, modelToProto,
+  submitJobFromProto, toGrpcError,
+} from './mapping.js';
 import { runOperation, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
 import { modelOpsService } from './proto.js';
-import type { KeyRing } from '../../auth/keys.js';
+import { credentialFrom, type KeyRing } from '../../auth/keys.js';
 import { authInterceptors } from './auth-interceptor.js';
 import { CallTracker } from './call-tracker.js';
 import { DEFAULT_WATCH_LIMITS, WatchStream, type WatchLimits, type WatchUpdate } from './watch-stream.js';
@@ -83,6 +86,10 @@ export class GrpcTransport implements Closeable {
       GetModel: this.unary('get-model', (r) => ({ name: r.name }), modelToProto),
       GetDevices: this.unary('devices', () => ({}), (devices) => ({ devices: devices.map(deviceToProto) })),
       WatchModels: (call: grpc.ServerWritableStream<any, any>) => this.watchModels(call),
+      SubmitJob: this.unary('submit-job', submitJobFromProto, jobToProto),
+      GetJob: this.unary('get-job', (r) => ({ id: r.id }), jobToProto),
+      ListJobs: this.unary('list-jobs', listJobsFromProto, (jobs) => ({ jobs: jobs.map(jobToProto) })),
+      CancelJob: this.unary('cancel-job', (r) => ({ id: r.id }), jobToProto),
     });
   }
 
@@ -117,8 +124,12 @@ export class GrpcTransport implements Closeable {
     call.on('cancelled', () => ac.abort(errors.cancelled('request')));
     const deadline = call.getDeadline();
     const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number.isFinite(deadline) ? Number(deadline) - Date.now() : Infinity;
+    const md = call.metadata;
+    const first = (k: string) => { const v = md.get(k)[0]; return typeof v === 'string' ? v : undefined; };
     return {
       router: this.router, config: this.config, signal: ac.signal,
+      // The interceptor checked the key already; the name is looked up again only by operations that record an owner.
+      principal: () => this.keys.authenticate(credentialFrom(first('authorization'), first('x-api-key'))).name,
       ...(Number.isFinite(ms) ? { clientTimeoutMs: ms } : {}), ...(onToken ? { onToken } : {}),
     };
   }

@@ -152,11 +152,14 @@ function operation(route: RouteSpec): Json {
     ...(description.length ? { description: description.join('\n\n') } : {}),
     tags: [tagOf(route.path)],
     security: route.action ? [{ bearer: [] }, { apiKey: [] }] : [],
-    ...(params.length ? {
-      parameters: params.map((name) => ({
-        name, in: 'path', required: true, schema: { type: 'string' },
-        description: name === 'alias' ? 'The alias to set' : 'A model name (or an alias of one)',
-      })),
+    ...(params.length || route.query ? {
+      parameters: [
+        ...params.map((name) => ({
+          name, in: 'path', required: true, schema: { type: 'string' },
+          description: name === 'alias' ? 'The alias to set' : name === 'id' ? 'A job id' : 'A model name (or an alias of one)',
+        })),
+        ...(route.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: name === 'limit' ? 'integer' : 'string' } })),
+      ],
     } : {}),
     ...(body ? {
       requestBody: {

@@ -7,7 +7,7 @@ import type { Action } from '../../auth/permissions.js';
 import { OPERATIONS, type OperationName } from '../operations.js';
 import {
   AliasBody, AliasResponse, DeviceList, InferBody, InferResponse, Liveness, LoadBody, ModelList, ModelResource,
-  PinBody, Readiness, RegisterRequest, UnloadResponse,
+  JobList, JobResource, PinBody, Readiness, RegisterRequest, SubmitJobBody, UnloadResponse,
 } from '../../../schemas/rest.js';
 
 export type Method = 'get' | 'post' | 'put';
@@ -30,6 +30,8 @@ export interface RouteSpec {
   response: TSchema;
   /** Answers with text/event-stream when the body says `"stream": true`. */
   sse?: boolean;
+  /** Query parameters a GET route takes (operation input fields). */
+  query?: string[];
   /** Extra error statuses worth listing for this route (every route may also answer 400/401/403/413/429/500/503). */
   errors?: number[];
 }
@@ -44,6 +46,10 @@ const ROUTE_LIST: readonly RouteSpec[] = [
   { method: 'put', path: '/v1/aliases/{alias}', operation: 'set-alias', operationId: 'setAlias', summary: 'Point an alias at a model; re-pointing a serving alias is a hot swap', body: AliasBody, status: 200, response: AliasResponse, errors: [404, 507] },
   { method: 'get', path: '/v1/devices', operation: 'devices', wrap: 'devices', operationId: 'getDevices', summary: 'Each device with its memory ledger, engine and models', status: 200, response: DeviceList },
   { method: 'post', path: '/v1/infer', operation: 'infer', operationId: 'infer', summary: 'Generate text; "stream": true answers with Server-Sent Events', body: InferBody, status: 200, response: InferResponse, sse: true, errors: [404, 499, 504, 507] },
+  { method: 'post', path: '/v1/jobs', operation: 'submit-job', operationId: 'submitJob', summary: 'Submit a learning job (acknowledged once durable; request_id makes it idempotent)', body: SubmitJobBody, status: 201, response: JobResource, errors: [404] },
+  { method: 'get', path: '/v1/jobs', operation: 'list-jobs', wrap: 'jobs', query: ['state', 'type', 'limit'], operationId: 'listJobs', summary: 'Jobs, newest first (?state=, ?type=, ?limit=)', status: 200, response: JobList },
+  { method: 'get', path: '/v1/jobs/{id}', operation: 'get-job', operationId: 'getJob', summary: 'One job: state, progress, log tail, outputs', status: 200, response: JobResource, errors: [404] },
+  { method: 'post', path: '/v1/jobs/{id}/cancel', operation: 'cancel-job', operationId: 'cancelJob', summary: 'Cancel a job (a running one stops; cancel_requested until it has)', status: 200, response: JobResource, errors: [404] },
   { method: 'get', path: '/health/live', operationId: 'live', summary: 'The process is up and its event loop answers', status: 200, response: Liveness },
   { method: 'get', path: '/health/ready', operationId: 'ready', summary: 'Every device is up and at least one model is loaded (503 otherwise)', status: 200, response: Readiness, errors: [503] },
   { method: 'get', path: '/openapi.json', operationId: 'openapi', summary: 'This API as an OpenAPI 3.1 document', status: 200, response: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },

@@ -29,12 +29,29 @@ import { runOperation } from '../operations.js';
 /** Unsent SSE bytes a reader may fall behind by before its stream is cut and its generation cancelled. */
 const SSE_MAX_BACKLOG_BYTES = 256 * 1024;
 
+/**
+ * A GET route's query parameters (route.query names them) as operation input: digits become numbers, as the
+ * schema's integers expect; anything else, or a parameter the route does not take, is refused by name.
+ */
+function queryFields(r: Incoming): Record<string, unknown> {
+  if (!r.query || !r.route.query) return {}; // routes without query parameters ignore a query, as before
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of new URLSearchParams(r.query)) {
+    if (!r.route.query.includes(k)) throw errors.invalidArgument(k, `is not a query parameter of ${r.route.method.toUpperCase()} ${r.route.path} (it takes ${r.route.query.join(', ')})`);
+    out[k] = /^\d{1,15}$/.test(v) ? Number(v) : v;
+  }
+  return out;
+}
+
 interface Incoming {
   method: string;
   path: string;
   params: Record<string, string>;
   route: RouteSpec;
   credential: string | undefined;
+  /** The caller's key name ('open' without keys), once authenticated. */
+  principal: string;
+  query: string;
 }
 
 export interface RestDeps {
@@ -108,9 +125,9 @@ export class RestTransport implements Closeable {
         return;
       }
       const credential = credentialFrom(req.getHeader('authorization') || undefined, req.getHeader('x-api-key') || undefined);
-      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential };
       // Authenticate before reading a byte of body: an unknown caller cannot make us buffer a megabyte.
-      if (m.route.action) this.keys.check(credential, m.route.action);
+      const principal = m.route.action ? this.keys.check(credential, m.route.action).name : 'open';
+      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential, principal, query };
       if (this.closing) throw errors.unavailable('the server is shutting down', 1000);
       const declared = Number(req.getHeader('content-length') || 0);
       if (hasBody && declared > this.config.rest.maxBodyBytes) {
@@ -148,12 +165,12 @@ export class RestTransport implements Closeable {
       // Path parameters name what the route acts on; the body may not name it again.
       for (const k of Object.keys(r.params)) if (Object.hasOwn(body, k)) throw errors.invalidArgument(k, `comes from the path (${r.route.path}); leave it out of the body`);
       const { stream, ...fields } = body;
-      const input = { ...fields, ...r.params };
+      const input = { ...fields, ...queryFields(r), ...r.params };
       if (r.route.sse && stream !== undefined && typeof stream !== 'boolean') throw errors.invalidArgument('stream', 'must be true or false');
       if (r.route.sse && stream === true) return this.inferStream(ex, input);
       if (!r.route.sse && stream !== undefined) throw errors.invalidArgument('stream', `is not a field of ${r.route.method.toUpperCase()} ${r.route.path}`);
       // The operation validates (the router, one rule set for every transport), times out and shapes the answer.
-      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal });
+      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal });
       return ex.json(r.route.status, r.route.wrap ? { [r.route.wrap]: result } : result);
     }
     switch (r.route.operationId) {

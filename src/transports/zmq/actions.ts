@@ -39,6 +39,10 @@ export const ACTIONS: Record<string, ActionSpec> = {
   list_models: operation('list-models', () => ({}), as('models')),
   model_status: operation('get-model', named, as('model')),
   devices: operation('devices', () => ({}), as('devices')),
+  submit_job: operation('submit-job', same, as('job')),
+  get_job: operation('get-job', (f) => ({ id: f.id }), as('job')),
+  list_jobs: operation('list-jobs', same, as('jobs')),
+  cancel_job: operation('cancel-job', (f) => ({ id: f.id }), as('job')),
   health: {
     write: false,
     // `status` is the reply's ok/error: readiness is `state` here.

@@ -141,8 +141,9 @@ export class ZmqTransport implements Closeable {
         throw errors.busy('the ZMQ listener', this.config.server.mailboxCapacity, 100);
       }
       // Inference takes the client's request_id as its own (echoed in the answer and in logs).
-      if (action === 'infer' && requestId !== undefined) fields.request_id = requestId;
-      const run = () => this.execute(action, fields, requestId, typeof timeout_ms === 'number' ? timeout_ms : undefined);
+      if ((action === 'infer' || action === 'submit_job') && requestId !== undefined) fields.request_id = requestId;
+      const owner = principal?.name ?? 'open';
+      const run = () => this.execute(action, fields, requestId, typeof timeout_ms === 'number' ? timeout_ms : undefined, owner);
       if (spec.write && requestId !== undefined) {
         const key = `${principal?.name ?? 'open'}\0${action}\0${requestId}`;
         const { answer, replayed } = this.cache.run(key, run);
@@ -160,12 +161,12 @@ export class ZmqTransport implements Closeable {
   }
 
   /** Runs an action; always resolves with the reply (ok or error), so a cached answer is a plain value. */
-  private async execute(action: string, fields: Record<string, unknown>, requestId: string | undefined, timeoutMs?: number): Promise<Reply> {
+  private async execute(action: string, fields: Record<string, unknown>, requestId: string | undefined, timeoutMs: number | undefined, owner: string): Promise<Reply> {
     this.stats.inFlight++;
     try {
       // The client's timeout_ms may shorten the operation's ceiling, never raise it (the table decides, as for gRPC).
       const result = await ACTIONS[action]!.run(fields, {
-        router: this.router, config: this.config, signal: this.shutdown.signal,
+        router: this.router, config: this.config, signal: this.shutdown.signal, principal: () => owner,
         ...(timeoutMs !== undefined ? { clientTimeoutMs: timeoutMs } : {}),
         health: () => ({ ...this.deps.health(), libzmq: zmq.version, transport: { ...this.stats } }),
       });

@@ -1,0 +1,402 @@
+/**
+ * Jobs actor (main thread): learning jobs, durable in LMDB, prioritised, leased. The store is the truth, shared by
+ * every process on the data directory; this actor holds what only this process knows: the runs it started (their
+ * AbortControllers) and the claims it is making. Its state changes only in receive(); store writes and runs are
+ * tasks that report back as messages to self (LocalActor.inbox), as in the Lifecycle.
+ *
+ * A job: submitted (acknowledged once committed) → claimed by a process (a write transaction: queued, or running
+ * with an expired lease → running with this process's lease) → run → ended (succeeded, failed, cancelled; or
+ * retrying, queued again after a backoff while attempts are left). The lease is renewed while it runs; a process that
+ * dies loses its jobs when their lease passes and another process (or this one, restarted) takes them over.
+ * A terminal state is never overwritten: the store refuses any change to a terminal job.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../../schemas/config.js';
+import {
+  isTerminal, JOB_SPECS, type Job, type ListJobsRequest, type SubmitJobRequest,
+} from '../../schemas/jobs.js';
+import { errors, MocError, toMocError } from '../../src/errors.js';
+import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
+import type { Store } from '../../src/store/store.js';
+import { validate } from '../../src/validate.js';
+import { checkRelative } from './dataset.js';
+import { runOrder } from './job-queue.js';
+import type { ModelsPort } from './models-port.js';
+import { RUNNABLE, RUNNERS, type JobOutputs } from './runners.js';
+import { checkTrainerParams, killOrphan } from './trainers.js';
+
+export type JobsProtocol = {
+  submit: { req: { kind: 'submit'; request: SubmitJobRequest; owner: string }; reply: Job };
+  get: { req: { kind: 'get'; id: string }; reply: Job };
+  list: { req: { kind: 'list'; request: ListJobsRequest }; reply: Job[] };
+  cancel: { req: { kind: 'cancel'; id: string }; reply: Job };
+};
+
+type RunResult = { ok: true; outputs: JobOutputs } | { ok: false; error: MocError };
+
+/** What the actor sends itself. */
+export type JobsInbox = {
+  /** Look for work: after a submit, an end, and every jobs.pollMs (other processes' submits, expired leases). */
+  tick: { req: { kind: 'tick' }; reply: void };
+  claimed: { req: { kind: 'claimed'; id: string; job: Job | null }; reply: void };
+  ended: { req: { kind: 'ended'; id: string; result: RunResult }; reply: void };
+  /** Progress or a log line of a running job. */
+  report: { req: { kind: 'report'; id: string; progress?: { fraction: number; message: string }; log?: string; process?: { pid: number; start: string } }; reply: void };
+  /** A write of an end or a requeue committed (see writing). */
+  written: { req: { kind: 'written' }; reply: void };
+  /** Time to renew the leases of the jobs running here (every leaseMs/3), writing their progress with them. */
+  renew: { req: { kind: 'renew' }; reply: void };
+  /** Lease renewal answered: null when the lease was lost (or the job was cancelled from another process). */
+  renewed: { req: { kind: 'renewed'; id: string; job: Job | null }; reply: void };
+  /**
+   * Graceful stop: take no new job, stop the runs, put their jobs back in the queue (the attempt does not count: the
+   * job did not fail, the server stopped) and answer once that is written.
+   */
+  shutdown: { req: { kind: 'shutdown' }; reply: void };
+};
+export type JobsMessages = JobsProtocol & JobsInbox;
+
+/** Retry backoff after a failed attempt: 1 s, 2 s, 4 s … at most a minute. */
+const backoffMs = (attempts: number) => Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
+/** Error codes worth another attempt: the job's work did not fail, its circumstances did. */
+const RETRYABLE = new Set(['MOC_ERR_UNAVAILABLE', 'MOC_ERR_BUSY', 'MOC_ERR_DEADLINE_EXCEEDED']);
+
+interface LocalRun {
+  ac: AbortController;
+  /** Progress and log lines not yet written to the store (written with the next lease renewal, or at the end). */
+  progress?: { fraction: number; message: string };
+  log: string[];
+  process?: { pid: number; start: string };
+}
+
+export class Jobs implements Behavior<JobsMessages> {
+  /** This process's name in leases: unique per start, so a restarted process does not mistake its old leases for its own. */
+  readonly owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  private readonly runs = new Map<string, LocalRun>();
+  private readonly claiming = new Set<string>();
+  private self!: ActorRef<JobsMessages>;
+  private poll: NodeJS.Timeout | undefined;
+  private renew: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Graceful stop under way: who waits for the runs to be put back (see shutdown). */
+  private stopping: Array<Envelope<JobsMessages, 'shutdown'>> | null = null;
+  /** Ends and requeues being written: a shutdown answers only after them (the store closes next). */
+  private writing = 0;
+  private readonly watchers = new Set<(j: Job) => void>();
+
+  constructor(private readonly config: Config, private readonly store: Store, private readonly models: ModelsPort) {}
+
+  bind(self: ActorRef<JobsMessages>): void {
+    this.self = self;
+    const c = this.config.jobs;
+    this.poll = setInterval(() => this.post({ kind: 'tick' }), c.pollMs);
+    // Renew well before expiry, and write progress with it: one transaction per running job per period.
+    this.renew = setInterval(() => this.post({ kind: 'renew' }), Math.max(100, Math.floor(c.leaseMs / 3)));
+    this.poll.unref();
+    this.renew.unref();
+    this.post({ kind: 'tick' });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.poll);
+    clearInterval(this.renew);
+    // Runs still going (a destroy, or a close past its grace) are stopped; their jobs keep their lease until it
+    // expires and are then taken over (by this server once restarted, or another process).
+    for (const run of this.runs.values()) run.ac.abort(errors.unavailable('the server is shutting down'));
+  }
+
+  /** WatchJob: every change of a job this process makes or sees, as it happens. Returns the unsubscribe function. */
+  watch(listener: (j: Job) => void): () => void {
+    this.watchers.add(listener);
+    return () => this.watchers.delete(listener);
+  }
+
+  /** Jobs this process is running now. */
+  get running(): number { return this.runs.size; }
+
+  receive(env: Envelope<JobsMessages>): void {
+    const msg = env.msg;
+    switch (msg.kind) {
+      case 'submit': return this.submit(env as Envelope<JobsMessages, 'submit'>);
+      case 'get': return env.reply(this.live(this.find(msg.id)) as never);
+      case 'list': return env.reply(this.list(msg.request) as never);
+      case 'cancel': return this.cancel(env as Envelope<JobsMessages, 'cancel'>);
+      case 'tick': return this.tick();
+      case 'claimed': return this.claimed(msg.id, msg.job);
+      case 'ended': return this.ended(msg.id, msg.result);
+      case 'report': return this.report(msg);
+      case 'renew': return this.renewLeases();
+      case 'written': this.writing--; return this.settleShutdown();
+      case 'renewed': return this.renewed(msg.id, msg.job);
+      case 'shutdown': return this.shutdown(env as Envelope<JobsMessages, 'shutdown'>);
+      default:
+        throw new Error(`jobs: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
+    }
+  }
+
+  // ---- requests ----
+
+  private submit(env: Envelope<JobsMessages, 'submit'>): void {
+    const { request: r, owner } = env.msg;
+    if (!RUNNABLE.includes(r.type)) throw errors.jobTypeNotRunnable(r.type, RUNNABLE);
+    const spec = validateSpec(r);
+    for (const field of ['dataset', 'eval_dataset', 'output'] as const) {
+      if (typeof spec[field] === 'string') checkRelative(`spec.${field}`, spec[field]);
+    }
+    if (r.type === 'fine-tune') {
+      const ft = spec as { trainer?: string; params?: Record<string, string | number | boolean>; promote_to?: string; eval_dataset?: string };
+      checkTrainerParams(this.config, ft.trainer, ft.params ?? {});
+      if (ft.promote_to !== undefined && ft.eval_dataset === undefined) {
+        throw errors.invalidArgument('spec.eval_dataset', 'is required with promote_to: the trained model is evaluated on it before the alias moves');
+      }
+    }
+    if ((r.memory_bytes ?? 0) > 0) {
+      throw errors.invalidArgument('memory_bytes', 'reserving device memory for a job is not supported yet; leave it out (docs/jobs.md)');
+    }
+    const now = Date.now();
+    const job: Job = {
+      id: `job-${now.toString(36)}-${randomBytes(5).toString('hex')}`, type: r.type, spec, priority: r.priority ?? 0, owner,
+      ...(r.device !== undefined ? { device: r.device } : {}), memoryBytes: r.memory_bytes ?? 0,
+      state: 'queued', attempts: 0, maxAttempts: r.max_attempts ?? this.config.jobs.defaultMaxAttempts,
+      progress: { fraction: 0, message: 'queued' }, createdAt: now, queuedAt: now, startedAt: 0, endedAt: 0, updatedAt: now,
+      logTail: [], outputs: { files: [], metrics: {}, models: [] }, cancelRequested: false, notBefore: 0,
+      ...(r.request_id !== undefined ? { requestId: r.request_id } : {}),
+    };
+    this.store.submitJob(job).then(({ job: stored, created }) => {
+      env.reply(stored);
+      if (created) { this.emit(stored); this.post({ kind: 'tick' }); }
+    }, (err) => env.fail(err));
+  }
+
+  private find(id: string): Job {
+    const job = this.store.getJob(id);
+    if (!job) throw errors.jobNotFound(id);
+    return job;
+  }
+
+  private list(r: ListJobsRequest): Job[] {
+    return this.store.listJobs()
+      .filter((j) => (r.state === undefined || j.state === r.state) && (r.type === undefined || j.type === r.type))
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
+      .slice(0, r.limit ?? 100)
+      .map((j) => this.live(j));
+  }
+
+  /** A job as stored, with the progress this process has not written yet (it writes at most every leaseMs/3). */
+  private live(job: Job): Job {
+    const run = this.runs.get(job.id);
+    if (!run || isTerminal(job.state)) return job;
+    return { ...job, ...(run.progress ? { progress: run.progress } : {}), logTail: this.tail(job.logTail, run.log) };
+  }
+
+  /**
+   * Cancel: a queued or retrying job is cancelled at once; a running one is stopped (a trainer gets SIGTERM, then
+   * SIGKILL after its grace) and becomes cancelled when its run has ended; the answer says cancelRequested. A job
+   * running in another process is flagged; that process stops it at its next lease renewal. Cancelling a job that
+   * already ended answers it as it is: a terminal state is never overwritten.
+   */
+  private cancel(env: Envelope<JobsMessages, 'cancel'>): void {
+    const job = this.find(env.msg.id);
+    if (isTerminal(job.state)) return env.reply(job);
+    const now = Date.now();
+    this.store.updateJob(job.id, (j) => (j.state === 'running'
+      ? { ...j, cancelRequested: true, updatedAt: now }
+      : { ...j, state: 'cancelled', cancelRequested: true, endedAt: now, updatedAt: now, progress: { ...j.progress, message: 'cancelled' }, notBefore: 0 }))
+      .then((updated) => {
+        const current = updated ?? this.store.getJob(job.id)!;
+        env.reply(current);
+        this.emit(current);
+      }, (err) => env.fail(err));
+    this.runs.get(job.id)?.ac.abort(errors.cancelled('the job'));
+  }
+
+  // ---- scheduling ----
+
+  private tick(): void {
+    if (this.stopped || this.stopping) return;
+    const free = this.config.jobs.parallelism - this.runs.size - this.claiming.size;
+    if (free <= 0) return;
+    const now = Date.now();
+    const candidates = this.store.listJobs().filter((j) => !this.runs.has(j.id) && !this.claiming.has(j.id) && claimable(j, now));
+    for (const job of runOrder(candidates, now, this.config.jobs.agingMs).slice(0, free)) {
+      this.claiming.add(job.id);
+      this.store.updateJob(job.id, (j) => this.claim(j, Date.now()))
+        .then((claimed) => this.post({ kind: 'claimed', id: job.id, job: claimed }),
+          () => this.post({ kind: 'claimed', id: job.id, job: null }));
+    }
+  }
+
+  /** Inside the store's write transaction: the job as committed now, checked again (another process may have won). */
+  private claim(j: Job, now: number): Job | null {
+    if (!claimable(j, now)) return null;
+    const leaseMs = this.config.jobs.leaseMs;
+    if (j.state === 'running' && j.attempts >= j.maxAttempts) {
+      // Its process died (the lease passed) on its last attempt.
+      return { ...j, state: 'failed', endedAt: now, updatedAt: now, lease: undefined, error: { code: 'MOC_ERR_UNAVAILABLE',
+        message: `the process running attempt ${j.attempts} of ${j.maxAttempts} stopped (its lease expired)` } };
+    }
+    return {
+      ...j, state: 'running', attempts: j.attempts + 1, startedAt: now, updatedAt: now, notBefore: 0,
+      lease: { owner: this.owner, expiresAt: now + leaseMs },
+      progress: { fraction: 0, message: j.state === 'running' ? 'taken over after its process stopped' : 'started' },
+    };
+  }
+
+  private claimed(id: string, job: Job | null): void {
+    this.claiming.delete(id);
+    this.settleShutdown();
+    if (!job) return;
+    this.emit(job);
+    if (job.state !== 'running' || job.lease?.owner !== this.owner) return this.post({ kind: 'tick' });
+    if (this.stopped) return;
+    if (this.stopping) return this.requeue(id);
+    // A process that died running it may have left its trainer behind: stop it before this attempt starts.
+    if (killOrphan(job.process)) this.logLine(id, `stopped the previous attempt's process ${job.process!.pid}`);
+    const run: LocalRun = { ac: new AbortController(), log: [] };
+    this.runs.set(id, run);
+    const runner = RUNNERS[job.type];
+    const work = runner
+      ? runner({
+        job, config: this.config, models: this.models, signal: run.ac.signal,
+        progress: (fraction, message) => this.post({ kind: 'report', id, progress: { fraction: Math.min(1, Math.max(0, fraction)), message } }),
+        log: (line) => this.post({ kind: 'report', id, log: line }),
+        process: (p) => this.post({ kind: 'report', id, process: p }),
+      })
+      : Promise.reject(errors.jobTypeNotRunnable(job.type, RUNNABLE));
+    work.then((outputs) => ({ ok: true as const, outputs }), (err) => ({ ok: false as const, error: toMocError(err) }))
+      .then((result) => this.post({ kind: 'ended', id, result }));
+  }
+
+  private report(m: JobsInbox['report']['req']): void {
+    const run = this.runs.get(m.id);
+    if (!run) return;
+    if (m.progress) run.progress = m.progress;
+    if (m.log !== undefined) this.logLine(m.id, m.log);
+    if (m.process) {
+      run.process = m.process;
+      this.flush(m.id); // written at once: a takeover must find it even if this process dies in the next second
+    }
+    const job = this.store.getJob(m.id);
+    if (job) this.emit(this.live(job));
+  }
+
+  private logLine(id: string, line: string): void {
+    const run = this.runs.get(id);
+    if (!run) return;
+    run.log.push(line.length > 1000 ? `${line.slice(0, 1000)}…` : line);
+    if (run.log.length > this.config.jobs.logTailLines) run.log.splice(0, run.log.length - this.config.jobs.logTailLines);
+  }
+
+  private tail(stored: string[], pending: string[]): string[] {
+    const all = [...stored, ...pending];
+    return all.slice(Math.max(0, all.length - this.config.jobs.logTailLines));
+  }
+
+  // ---- leases ----
+
+  private renewLeases(): void {
+    for (const id of this.runs.keys()) this.flush(id);
+  }
+
+  /** Renews the lease and writes pending progress and log lines, in one transaction. */
+  private flush(id: string): void {
+    const run = this.runs.get(id);
+    if (!run) return;
+    const progress = run.progress;
+    const log = run.log.splice(0);
+    const proc = run.process;
+    const now = Date.now();
+    this.store.updateJob(id, (j) => (j.lease?.owner !== this.owner ? null : {
+      ...j, lease: { owner: this.owner, expiresAt: now + this.config.jobs.leaseMs }, updatedAt: now,
+      ...(progress ? { progress } : {}), logTail: this.tail(j.logTail, log), ...(proc ? { process: proc } : {}),
+    })).then((job) => this.post({ kind: 'renewed', id, job }), () => {});
+  }
+
+  private renewed(id: string, job: Job | null): void {
+    const run = this.runs.get(id);
+    if (!run) return;
+    if (!job) return run.ac.abort(errors.unavailable('this process lost the job\'s lease'));
+    if (job.cancelRequested) run.ac.abort(errors.cancelled('the job'));
+  }
+
+  // ---- the end of a run ----
+
+  private ended(id: string, result: RunResult): void {
+    const run = this.runs.get(id);
+    this.runs.delete(id);
+    const log = run?.log ?? [];
+    const now = Date.now();
+    this.writing++;
+    this.store.updateJob(id, (j) => {
+      if (j.lease?.owner !== this.owner) return null; // taken over meanwhile: the new owner decides
+      const base = { ...j, updatedAt: now, lease: undefined, logTail: this.tail(j.logTail, log), ...(run?.progress ? { progress: run.progress } : {}) };
+      if (result.ok) {
+        return { ...base, state: 'succeeded', endedAt: now, outputs: result.outputs, progress: { fraction: 1, message: 'succeeded' } };
+      }
+      const e = result.error;
+      if (this.stopping && !j.cancelRequested) return requeued(base, now);
+      if (e.code === 'MOC_ERR_CANCELLED' || j.cancelRequested) {
+        return { ...base, state: 'cancelled', endedAt: now, progress: { ...base.progress, message: 'cancelled' } };
+      }
+      const error = { code: e.code, message: e.message };
+      if (RETRYABLE.has(e.code) && j.attempts < j.maxAttempts && !this.stopped) {
+        return { ...base, state: 'retrying', queuedAt: now, notBefore: now + backoffMs(j.attempts), error };
+      }
+      return { ...base, state: 'failed', endedAt: now, error };
+    }).then((job) => {
+      if (job) this.emit(job);
+      this.post({ kind: 'tick' });
+    }, () => this.post({ kind: 'tick' })).finally(() => this.post({ kind: 'written' }));
+  }
+
+  private shutdown(env: Envelope<JobsMessages, 'shutdown'>): void {
+    (this.stopping ??= []).push(env);
+    for (const run of this.runs.values()) run.ac.abort(errors.unavailable('the server is shutting down'));
+    this.settleShutdown();
+  }
+
+  /** A job claimed while stopping goes straight back. */
+  private requeue(id: string): void {
+    this.writing++;
+    this.store.updateJob(id, (j) => (j.lease?.owner === this.owner ? requeued(j, Date.now()) : null))
+      .catch(() => {}).finally(() => this.post({ kind: 'written' }));
+  }
+
+  /** Answers shutdown once no run, claim or end is still being written. */
+  private settleShutdown(): void {
+    if (!this.stopping || this.runs.size > 0 || this.claiming.size > 0 || this.writing > 0) return;
+    for (const env of this.stopping.splice(0)) env.reply(undefined);
+  }
+
+  private emit(j: Job): void { for (const w of this.watchers) w(j); }
+
+  /** Messages to self; refused only once the actor is destroyed, when nothing is left to do. */
+  private post(msg: JobsInbox[keyof JobsInbox]['req']): void {
+    try { this.self.tell(msg); } catch { /* stopped */ }
+  }
+}
+
+/** Back to the queue after a shutdown stopped its run: the attempt is not counted. */
+function requeued(j: Job, now: number): Job {
+  return { ...j, state: 'queued', attempts: Math.max(0, j.attempts - 1), lease: undefined, updatedAt: now, notBefore: 0,
+    progress: { fraction: 0, message: 'queued again: the server stopped during its run' } };
+}
+
+/** A job this process may take: queued, retrying past its backoff, or running under a lease that has expired. */
+function claimable(j: Job, now: number): boolean {
+  if (j.state === 'queued') return true;
+  if (j.state === 'retrying') return j.notBefore <= now;
+  return j.state === 'running' && (j.lease === undefined || j.lease.expiresAt <= now);
+}
+
+/** The spec checked against its type's schema; errors name the field as `spec.<field>`. */
+function validateSpec(r: SubmitJobRequest): Job['spec'] {
+  try {
+    return validate(JOB_SPECS[r.type], r.spec) as Job['spec'];
+  } catch (err) {
+    const e = toMocError(err);
+    const field = typeof e.details.field === 'string' ? e.details.field : 'request';
+    throw errors.invalidArgument(field === 'request' ? 'spec' : `spec.${field}`, e.message.replace(/^[^:]*: /, ''));
+  }
+}

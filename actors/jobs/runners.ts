@@ -1,0 +1,135 @@
+/**
+ * What each job type does, given a RunContext. A runner reports progress, log lines and metrics as it goes, and
+ * resolves with the job's outputs or throws (a MocError: recorded on the job). It must stop when ctx.signal aborts.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../../schemas/config.js';
+import { JOB_SPECS, type Job, type JobType } from '../../schemas/jobs.js';
+import type { Static } from '@sinclair/typebox';
+import { errors, MocError } from '../../src/errors.js';
+import { packageRoot } from '../../src/package-root.js';
+import { jsonLines, resolveDataset } from './dataset.js';
+import type { ModelsPort } from './models-port.js';
+import { startTrainer } from './trainer-process.js';
+import { expandCommand, processStart, trainerOf } from './trainers.js';
+
+export interface JobOutputs { files: string[]; metrics: Record<string, number>; models: string[] }
+
+export interface RunContext {
+  job: Job;
+  config: Config;
+  models: ModelsPort;
+  signal: AbortSignal;
+  progress(fraction: number, message: string): void;
+  log(line: string): void;
+  /** The external process running the job, so a process taking it over after a crash can stop it. */
+  process(p: { pid: number; start: string }): void;
+}
+
+export type Runner = (ctx: RunContext) => Promise<JobOutputs>;
+
+/** Texts scored per evaluate call: large enough to keep the engine busy, small enough for progress per few lines. */
+const EVAL_BATCH = 8;
+
+const specOf = <T extends JobType>(job: Job, _type: T) => job.spec as unknown as Static<(typeof JOB_SPECS)[T]>;
+
+/** Mean token log-probability and perplexity over a JSONL dataset ({"text": …} per line). */
+export async function evaluateDataset(ctx: RunContext, model: string, dataset: string, maxLines: number, from = 0, span = 1):
+  Promise<{ lines: number; tokens: number; sumLogProb: number; meanLogProb: number; perplexity: number }> {
+  const file = await resolveDataset(ctx.config.jobs.datasetsRoot, dataset, from === 0 ? 'spec.dataset' : 'spec.eval_dataset');
+  let total = 0;
+  for await (const _ of jsonLines(file, ctx.signal)) if (++total >= maxLines) break;
+  if (total === 0) throw errors.jobFailed(`dataset '${dataset}' has no lines`);
+  let lines = 0;
+  let tokens = 0;
+  let sumLogProb = 0;
+  let batch: string[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const r = await ctx.models.evaluate(model, batch, ctx.signal);
+    lines += batch.length;
+    tokens += r.tokens;
+    sumLogProb += r.sumLogProb;
+    batch = [];
+    ctx.progress(from + span * (lines / total), `evaluated ${lines}/${total} lines of ${dataset}`);
+  };
+  for await (const { line, value } of jsonLines(file, ctx.signal)) {
+    if (typeof value.text !== 'string' || value.text === '') throw errors.jobFailed(`dataset line ${line}: expected {"text": "..."} with a non-empty text`);
+    batch.push(value.text);
+    if (batch.length === EVAL_BATCH) await flush();
+    if (lines + batch.length >= total) break;
+  }
+  await flush();
+  if (tokens === 0) throw errors.jobFailed(`dataset '${dataset}': no token could be scored (texts of one token?)`);
+  const meanLogProb = sumLogProb / tokens;
+  return { lines, tokens, sumLogProb, meanLogProb, perplexity: Math.exp(-meanLogProb) };
+}
+
+const evaluate: Runner = async (ctx) => {
+  const spec = specOf(ctx.job, 'evaluate');
+  const r = await evaluateDataset(ctx, spec.model, spec.dataset, spec.max_lines ?? Number.MAX_SAFE_INTEGER);
+  ctx.log(`${spec.model} on ${spec.dataset}: ${r.tokens} tokens, perplexity ${r.perplexity.toFixed(4)}`);
+  return { files: [], models: [], metrics: { lines: r.lines, tokens: r.tokens, mean_log_prob: r.meanLogProb, perplexity: r.perplexity } };
+};
+
+/**
+ * Runs the configured trainer on the base model and dataset; registers what it wrote; with promote_to, evaluates it
+ * and points the alias at it only if the perplexity passes. Phases of progress: training to 0.8, register 0.85,
+ * evaluation to 0.95, promotion 1.
+ */
+const fineTune: Runner = async (ctx) => {
+  const spec = specOf(ctx.job, 'fine-tune');
+  const trainer = trainerOf(ctx.config, spec.trainer);
+  const base = ctx.models.modelFile(spec.base_model);
+  const data = await resolveDataset(ctx.config.jobs.datasetsRoot, spec.dataset);
+  const outDir = path.join(ctx.config.modelsRoot, 'trained', ctx.job.id);
+  const out = path.join(outDir, `${spec.output_name.replace(/[^A-Za-z0-9._-]/g, '_')}.gguf`);
+  const cwd = path.join(ctx.config.dataDir, 'jobs', ctx.job.id);
+  await mkdir(outDir, { recursive: true });
+  await mkdir(cwd, { recursive: true });
+  const command = expandCommand(trainer.command,
+    { node: process.execPath, package: packageRoot(), base, data, out, job: ctx.job.id }, spec.params ?? {});
+  const metrics: Record<string, number> = {};
+  const run = startTrainer({
+    command, cwd, graceMs: trainer.graceMs, timeoutMs: trainer.timeoutMs,
+    onEvent: (e) => {
+      if (e.type === 'progress') ctx.progress(0.8 * e.fraction, e.message ?? 'training');
+      else if (e.type === 'metric') metrics[e.name] = e.value;
+      else if (e.type === 'log') ctx.log(e.message);
+    },
+  });
+  if (run.pid > 0) ctx.process({ pid: run.pid, start: processStart(run.pid) ?? '' });
+  const onAbort = () => run.cancel('the job was cancelled');
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const outcome = await run.done.finally(() => ctx.signal.removeEventListener('abort', onAbort));
+  if (outcome.cancelled && ctx.signal.aborted) throw ctx.signal.reason instanceof MocError ? ctx.signal.reason : errors.cancelled('the job');
+  if (outcome.error) throw errors.jobFailed(`trainer: ${outcome.error}`);
+  const produced = path.resolve(cwd, outcome.outputPath ?? '');
+  if (produced !== out) throw errors.jobFailed(`trainer: wrote ${produced}, expected the output path it was given ({out})`);
+  // The catalog inspects it (GGUF header, sha256): a broken file fails the job here and is never served.
+  const model = await ctx.models.register({ name: spec.output_name, path: path.relative(ctx.config.modelsRoot, out) }).catch((err: unknown) => {
+    const e = err instanceof MocError ? err : errors.internal('register', err);
+    throw errors.jobFailed(`the trained model could not be registered: ${e.message}`);
+  });
+  ctx.progress(0.85, `registered ${model.name}`);
+  const outputs: JobOutputs = { files: [path.relative(ctx.config.modelsRoot, out)], models: [model.name], metrics: { ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`train_${k}`, v])) } };
+  if (spec.promote_to !== undefined) {
+    const r = await evaluateDataset(ctx, model.name, spec.eval_dataset!, Number.MAX_SAFE_INTEGER, 0.85, 0.1);
+    outputs.metrics.eval_perplexity = r.perplexity;
+    outputs.metrics.eval_mean_log_prob = r.meanLogProb;
+    const passes = spec.max_perplexity === undefined || r.perplexity <= spec.max_perplexity;
+    outputs.metrics.promoted = passes ? 1 : 0;
+    if (passes) {
+      await ctx.models.setAlias(spec.promote_to, model.name);
+      ctx.log(`promoted: alias ${spec.promote_to} → ${model.name} (perplexity ${r.perplexity.toFixed(4)})`);
+    } else {
+      ctx.log(`not promoted: perplexity ${r.perplexity.toFixed(4)} > max_perplexity ${spec.max_perplexity}; alias ${spec.promote_to} left as it was`);
+    }
+  }
+  ctx.progress(1, 'done');
+  return outputs;
+};
+
+export const RUNNERS: Partial<Record<JobType, Runner>> = { evaluate, 'fine-tune': fineTune };
+export const RUNNABLE = Object.keys(RUNNERS) as JobType[];

@@ -1,0 +1,83 @@
+/**
+ * Trainer command templates (config jobs.trainers) and the built-in `demo` trainer. A template is an argv, never a
+ * shell line: a job's params are substituted into single arguments and cannot inject commands.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../../schemas/config.js';
+import { errors } from '../../src/errors.js';
+import { packageRoot } from '../../src/package-root.js';
+
+export interface TrainerConfig { command: string[]; timeoutMs: number; graceMs: number }
+
+/** What a template may name besides {param.NAME}. */
+export interface TrainerVars { node: string; package: string; base: string; data: string; out: string; job: string }
+
+const PLACEHOLDER = /\{([a-z]+)(?:\.([A-Za-z0-9_]+)(?::([^}]*))?)?\}/g;
+
+/**
+ * The built-in stand-in: src/tools/toy-trainer.ts, which reads the dataset and writes a new tiny GGUF but learns
+ * nothing (docs/jobs.md). Run from source (tsx) or from the build, whichever this process runs.
+ */
+export function demoTrainer(): TrainerConfig {
+  const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
+  const script = fromSource
+    ? ['--import', import.meta.resolve('tsx'), path.join(packageRoot(), 'src/tools/toy-trainer.ts')]
+    : [path.join(packageRoot(), 'dist/src/tools/toy-trainer.js')];
+  return {
+    command: ['{node}', ...script, '--base', '{base}', '--data', '{data}', '--out', '{out}',
+      '--epochs', '{param.epochs:1}', '--step-ms', '{param.step_ms:0}'],
+    timeoutMs: 600_000, graceMs: 5000,
+  };
+}
+
+/** The trainers of this server: the configured ones, and `demo` unless the config defines its own. */
+export function trainers(config: Config): Record<string, TrainerConfig> {
+  return { demo: demoTrainer(), ...config.jobs.trainers };
+}
+
+export function trainerOf(config: Config, name: string | undefined): TrainerConfig {
+  const all = trainers(config);
+  const t = all[name ?? 'demo'];
+  if (!t) throw errors.trainerNotConfigured(name ?? 'demo', Object.keys(all));
+  return t;
+}
+
+/** The argv of one run; a {param.NAME} the job does not give and the template has no default for is refused. */
+export function expandCommand(template: string[], vars: TrainerVars, params: Record<string, string | number | boolean>): string[] {
+  return template.map((arg) => arg.replace(PLACEHOLDER, (whole, name: string, key?: string, dflt?: string) => {
+    if (name === 'param' && key !== undefined) {
+      const v = params[key] ?? dflt;
+      if (v === undefined) throw errors.invalidArgument(`spec.params.${key}`, `the trainer's command needs it; add it to spec.params`);
+      return String(v);
+    }
+    if (key === undefined && name in vars) return vars[name as keyof TrainerVars];
+    return whole; // not a placeholder of ours: left as written
+  }));
+}
+
+/** Checked at submit: the trainer exists and every param its template needs is there (dummy paths). */
+export function checkTrainerParams(config: Config, name: string | undefined, params: Record<string, string | number | boolean>): void {
+  const t = trainerOf(config, name);
+  expandCommand(t.command, { node: '', package: '', base: '', data: '', out: '', job: '' }, params);
+}
+
+/** A process's identity that survives pid reuse: its start time in clock ticks (/proc/<pid>/stat field 22). */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A job taken over from a process that died may have left its trainer running (it had its own process group):
+ * that group is killed, if it is still the same process (pid and start time), before the job runs again.
+ */
+export function killOrphan(p: { pid: number; start: string } | undefined): boolean {
+  if (!p || p.pid <= 1 || processStart(p.pid) !== p.start) return false;
+  try { process.kill(-p.pid, 'SIGKILL'); return true; } catch { return false; }
+}
