@@ -1,17 +1,20 @@
 /**
- * Acknowledged-durable job submits per second, against the limit measured in the same run: raw lmdb-js puts of the
+ * Acknowledged-durable job submits per second, against the limit measured in the same run: raw lmdb-js writes of the
  * same records into a fresh environment, as many in flight (lmdb-js batches concurrent writes into one commit, which
  * is what both sides rely on). Prints one JSON line.
  *
  *   coordinator: SubmitJob through the router and the Jobs actor of a running Coordinator (validation, idempotency
- *                key, record + event in one write transaction, answered after the commit). The jobs it accepts also
- *                run meanwhile (evaluations of a missing dataset: they fail fast), as on a live server.
+ *                key, record + event in one write transaction, answered after the commit), while it runs a job: a
+ *                fine-tune whose (demo) trainer is slow, with parallelism 1, so the submits queue behind it as they
+ *                would on a busy server and the figure is the submit path's, not the runs'.
  *   grpc:        the same through a gRPC client on loopback (transport included), for reference.
- *   raw:         lmdb-js `put` of the same records, awaited, same concurrency.
+ *   raw_lmdb:    what a submit must make durable, written bare: the job record, its idempotency key, its active-index
+ *                entry and its event-log record, in one lmdb-js transaction each, awaited, same concurrency.
+ *   raw_put:     one plain `put` of the job record alone, for scale (less than a submit must write).
  *
  *   npx tsx perf/jobs-load.ts [--concurrency 64] [--duration 5000]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
@@ -30,8 +33,12 @@ const loop = { concurrency, durationMs, warmupMs: 500, codeOf: (e: unknown) => (
 const dir = await mkdtemp(path.join(os.tmpdir(), 'moc-jobs-perf-'));
 try {
   // Raw: the same record shape, one put per submit.
-  const env = open({ path: path.join(dir, 'raw.lmdb') });
+  const env = open({ path: path.join(dir, 'raw.lmdb'), maxDbs: 8 });
   const db = env.openDB<Job, string>({ name: 'jobs' });
+  const keys = env.openDB<string, string>({ name: 'keys' });
+  const active = env.openDB<object, string>({ name: 'active' });
+  const events = env.openDB<object, number>({ name: 'events' });
+  let seq = 0;
   let n = 0;
   const record = (id: string): Job => ({
     id, type: 'evaluate', spec: { model: 'moc-demo', dataset: 'missing.jsonl' }, priority: 0, owner: 'open', memoryBytes: 0,
@@ -39,13 +46,27 @@ try {
     queuedAt: Date.now(), startedAt: 0, endedAt: 0, updatedAt: Date.now(), logTail: [], outputs: { files: [], metrics: {}, models: [] },
     cancelRequested: false, notBefore: 0, requestId: id,
   });
-  const raw = await closedLoop(async () => { const id = `raw-${n++}`; await db.put(id, record(id)); return { tokens: 0 }; }, loop);
+  const raw = await closedLoop(async () => {
+    const id = `raw-${n++}`;
+    const job = record(id);
+    await env.transaction(() => {
+      db.put(id, job);
+      keys.put(`open\u0000${id}`, id);
+      active.put(id, { state: job.state, priority: job.priority, queuedAt: job.queuedAt, notBefore: 0, leaseExpiresAt: 0 });
+      events.put(++seq, { type: 'job.submitted', at: job.createdAt, job });
+    });
+    return { tokens: 0 };
+  }, loop);
+  const rawPut = await closedLoop(async () => { const id = `put-${n++}`; await db.put(id, record(id)); return { tokens: 0 }; }, loop);
   await env.close();
 
-  const config = resolveConfig({ server: { grpcPort: 0 }, rest: { enabled: false }, zmq: { enabled: false }, jobs: { pollMs: 1000 } }, { baseDir: dir });
+  const config = resolveConfig({ server: { grpcPort: 0 }, rest: { enabled: false }, zmq: { enabled: false }, jobs: { pollMs: 1000, parallelism: 1 } }, { baseDir: dir });
+  await mkdir(config.jobs.datasetsRoot, { recursive: true });
+  await writeFile(path.join(config.jobs.datasetsRoot, 'train.jsonl'), '{"text":"one example"}\n');
   const c = await Coordinator.start(config, { log: silentLogger });
   let m = 0;
-  const request = () => ({ type: 'evaluate', spec: { model: 'moc-demo', dataset: 'missing.jsonl' }, request_id: `c-${m++}` });
+  const spec = { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'perf:out', params: { step_ms: 600_000 } };
+  const request = () => ({ type: 'fine-tune', spec, request_id: `c-${m++}` });
   const coordinator = await closedLoop(async () => {
     await c.router.ask({ kind: 'submit-job', request: request(), owner: 'open' }, { timeoutMs: 30_000 });
     return { tokens: 0 };
@@ -62,7 +83,7 @@ try {
   const pick = (r: typeof raw) => ({ rps: r.rps, p50: r.p50, p99: r.p99, ok: r.ok, errors: r.errors });
   console.log(JSON.stringify({
     script: 'perf/jobs-load', concurrency, durationMs, stored,
-    coordinator: pick(coordinator), grpc: pick(viaGrpc), raw_lmdb: pick(raw),
+    coordinator: pick(coordinator), grpc: pick(viaGrpc), raw_lmdb: pick(raw), raw_put: pick(rawPut),
     ratio_vs_raw: Number((coordinator.rps / raw.rps).toFixed(3)), grpc_ratio_vs_raw: Number((viaGrpc.rps / raw.rps).toFixed(3)),
   }));
 } finally {

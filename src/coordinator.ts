@@ -7,6 +7,7 @@
  *   lifecycle   main thread, LocalActor: catalog, placement, eviction, aliases, RouteTable
  *   devices     Supervisor (one_for_one, intensity from config) of Device ×N (worker thread each, WorkerRef)
  *                 └─ engine child process (node-llama-cpp) per device
+ *   datasets    piscina pool: dataset validation, tokenization, dedupe and split (prepare-dataset jobs)
  *   jobs        main thread, LocalActor: learning jobs in LMDB (priorities, leases, trainer processes)
  *   router      main thread, LocalActor: validation, routing; the operation table's one entry point
  *   grpc, rest, zmq   listeners (layer 'edge': drained first, within the shutdown grace)
@@ -24,6 +25,8 @@ import { Lifecycle, type LifecycleMessages } from '../actors/lifecycle/lifecycle
 import { Router } from '../actors/router/router.js';
 import { Jobs, type JobsMessages } from '../actors/jobs/jobs.js';
 import { ActorModelsPort } from '../actors/jobs/models-port.js';
+import { DatasetPool } from '../actors/jobs/dataset-pool.js';
+import { runners } from '../actors/jobs/runners.js';
 import { ensureDemoModel } from './model/demo-model.js';
 import { ModelInspector } from './model/inspector.js';
 import { Store } from './store/store.js';
@@ -157,7 +160,8 @@ export class Coordinator {
     let jobsView: Jobs | null = null;
     let jobs: LocalActor<JobsMessages> | null = null;
     if (config.jobs.enabled) {
-      jobsView = new Jobs(config, store, new ActorModelsPort(config, lifecycle, models, devices));
+      const datasets = await assembly.add('datasets', () => new DatasetPool());
+      jobsView = new Jobs(config, store, new ActorModelsPort(config, lifecycle, models, devices), runners({ datasets }));
       const behavior = jobsView;
       jobs = await assembly.add('jobs', () => new LocalActor<JobsMessages>('jobs', behavior, {
         capacity: 1024, internalCapacity: 4096, onCrash: onCrash('jobs'),

@@ -10,19 +10,19 @@
  * dies loses its jobs when their lease passes and another process (or this one, restarted) takes them over.
  * A terminal state is never overwritten: the store refuses any change to a terminal job.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../../schemas/config.js';
 import {
-  isTerminal, JOB_SPECS, type Job, type ListJobsRequest, type SubmitJobRequest,
+  isTerminal, JOB_SPECS, type Job, type JobType, type ListJobsRequest, type SubmitJobRequest,
 } from '../../schemas/jobs.js';
 import { errors, MocError, toMocError } from '../../src/errors.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
-import type { Store } from '../../src/store/store.js';
+import { summaryOf, type JobSummary, type Store } from '../../src/store/store.js';
 import { validate } from '../../src/validate.js';
 import { checkRelative } from './dataset.js';
-import { runOrder } from './job-queue.js';
+import { RunQueue, type QueueEntry } from './job-queue.js';
 import type { ModelsPort } from './models-port.js';
-import { RUNNABLE, RUNNERS, type JobOutputs } from './runners.js';
+import type { JobOutputs, Runners } from './runners.js';
 import { checkTrainerParams, killOrphan } from './trainers.js';
 
 export type JobsProtocol = {
@@ -36,12 +36,16 @@ type RunResult = { ok: true; outputs: JobOutputs } | { ok: false; error: MocErro
 
 /** What the actor sends itself. */
 export type JobsInbox = {
-  /** Look for work: after a submit, an end, and every jobs.pollMs (other processes' submits, expired leases). */
+  /** Look for work among the candidates known here: after a submit and after an end. */
   tick: { req: { kind: 'tick' }; reply: void };
+  /** Every jobs.pollMs: re-read the store's active jobs (other processes' submits and ends, expired leases), then tick. */
+  poll: { req: { kind: 'poll' }; reply: void };
   claimed: { req: { kind: 'claimed'; id: string; job: Job | null }; reply: void };
   ended: { req: { kind: 'ended'; id: string; result: RunResult }; reply: void };
   /** Progress or a log line of a running job. */
   report: { req: { kind: 'report'; id: string; progress?: { fraction: number; message: string }; log?: string; process?: { pid: number; start: string } }; reply: void };
+  /** A job this process stored: a candidate from now on. */
+  submitted: { req: { kind: 'submitted'; job: Job }; reply: void };
   /** A write of an end or a requeue committed (see writing). */
   written: { req: { kind: 'written' }; reply: void };
   /** Time to renew the leases of the jobs running here (every leaseMs/3), writing their progress with them. */
@@ -82,19 +86,29 @@ export class Jobs implements Behavior<JobsMessages> {
   private stopping: Array<Envelope<JobsMessages, 'shutdown'>> | null = null;
   /** Ends and requeues being written: a shutdown answers only after them (the store closes next). */
   private writing = 0;
+  private tickQueued = false;
+  /**
+   * Active jobs as last read from the store (every pollMs) or changed here since: the scheduler picks from this,
+   * never from whole records. A claim re-checks the committed record, so a stale entry costs a refused claim at most.
+   */
+  private readonly candidates = new RunQueue();
   private readonly watchers = new Set<(j: Job) => void>();
 
-  constructor(private readonly config: Config, private readonly store: Store, private readonly models: ModelsPort) {}
+  private readonly runnable: JobType[];
+
+  constructor(private readonly config: Config, private readonly store: Store, private readonly models: ModelsPort, private readonly runners: Runners) {
+    this.runnable = Object.keys(runners) as JobType[];
+  }
 
   bind(self: ActorRef<JobsMessages>): void {
     this.self = self;
     const c = this.config.jobs;
-    this.poll = setInterval(() => this.post({ kind: 'tick' }), c.pollMs);
+    this.poll = setInterval(() => this.post({ kind: 'poll' }), c.pollMs);
     // Renew well before expiry, and write progress with it: one transaction per running job per period.
     this.renew = setInterval(() => this.post({ kind: 'renew' }), Math.max(100, Math.floor(c.leaseMs / 3)));
     this.poll.unref();
     this.renew.unref();
-    this.post({ kind: 'tick' });
+    this.post({ kind: 'poll' });
   }
 
   stop(): void {
@@ -123,11 +137,13 @@ export class Jobs implements Behavior<JobsMessages> {
       case 'list': return env.reply(this.list(msg.request) as never);
       case 'cancel': return this.cancel(env as Envelope<JobsMessages, 'cancel'>);
       case 'tick': return this.tick();
+      case 'poll': this.refresh(); return this.tick();
       case 'claimed': return this.claimed(msg.id, msg.job);
       case 'ended': return this.ended(msg.id, msg.result);
       case 'report': return this.report(msg);
       case 'renew': return this.renewLeases();
       case 'written': this.writing--; return this.settleShutdown();
+      case 'submitted': this.candidates.set({ id: msg.job.id, ...summaryOf(msg.job) }); return this.post({ kind: 'tick' });
       case 'renewed': return this.renewed(msg.id, msg.job);
       case 'shutdown': return this.shutdown(env as Envelope<JobsMessages, 'shutdown'>);
       default:
@@ -139,7 +155,7 @@ export class Jobs implements Behavior<JobsMessages> {
 
   private submit(env: Envelope<JobsMessages, 'submit'>): void {
     const { request: r, owner } = env.msg;
-    if (!RUNNABLE.includes(r.type)) throw errors.jobTypeNotRunnable(r.type, RUNNABLE);
+    if (!this.runnable.includes(r.type)) throw errors.jobTypeNotRunnable(r.type, this.runnable);
     const spec = validateSpec(r);
     for (const field of ['dataset', 'eval_dataset', 'output'] as const) {
       if (typeof spec[field] === 'string') checkRelative(`spec.${field}`, spec[field]);
@@ -156,7 +172,7 @@ export class Jobs implements Behavior<JobsMessages> {
     }
     const now = Date.now();
     const job: Job = {
-      id: `job-${now.toString(36)}-${randomBytes(5).toString('hex')}`, type: r.type, spec, priority: r.priority ?? 0, owner,
+      id: `job-${now.toString(36)}-${randomUUID().slice(0, 13)}`, type: r.type, spec, priority: r.priority ?? 0, owner,
       ...(r.device !== undefined ? { device: r.device } : {}), memoryBytes: r.memory_bytes ?? 0,
       state: 'queued', attempts: 0, maxAttempts: r.max_attempts ?? this.config.jobs.defaultMaxAttempts,
       progress: { fraction: 0, message: 'queued' }, createdAt: now, queuedAt: now, startedAt: 0, endedAt: 0, updatedAt: now,
@@ -165,7 +181,7 @@ export class Jobs implements Behavior<JobsMessages> {
     };
     this.store.submitJob(job).then(({ job: stored, created }) => {
       env.reply(stored);
-      if (created) { this.emit(stored); this.post({ kind: 'tick' }); }
+      if (created) { this.emit(stored); this.post({ kind: 'submitted', job: stored }); }
     }, (err) => env.fail(err));
   }
 
@@ -199,6 +215,7 @@ export class Jobs implements Behavior<JobsMessages> {
   private cancel(env: Envelope<JobsMessages, 'cancel'>): void {
     const job = this.find(env.msg.id);
     if (isTerminal(job.state)) return env.reply(job);
+    this.candidates.delete(job.id);
     const now = Date.now();
     this.store.updateJob(job.id, (j) => (j.state === 'running'
       ? { ...j, cancelRequested: true, updatedAt: now }
@@ -213,13 +230,20 @@ export class Jobs implements Behavior<JobsMessages> {
 
   // ---- scheduling ----
 
+  /** The store's active jobs, minus those this process runs or is claiming. */
+  private refresh(): void {
+    const entries: QueueEntry[] = [];
+    for (const [id, j] of this.store.activeJobs()) if (!this.runs.has(id) && !this.claiming.has(id)) entries.push({ id, ...j });
+    this.candidates.rebuild(entries);
+  }
+
   private tick(): void {
+    this.tickQueued = false;
     if (this.stopped || this.stopping) return;
     const free = this.config.jobs.parallelism - this.runs.size - this.claiming.size;
     if (free <= 0) return;
     const now = Date.now();
-    const candidates = this.store.listJobs().filter((j) => !this.runs.has(j.id) && !this.claiming.has(j.id) && claimable(j, now));
-    for (const job of runOrder(candidates, now, this.config.jobs.agingMs).slice(0, free)) {
+    for (const job of this.candidates.take(free, now, this.config.jobs.agingMs, (e) => claimable(e, now))) {
       this.claiming.add(job.id);
       this.store.updateJob(job.id, (j) => this.claim(j, Date.now()))
         .then((claimed) => this.post({ kind: 'claimed', id: job.id, job: claimed }),
@@ -229,7 +253,7 @@ export class Jobs implements Behavior<JobsMessages> {
 
   /** Inside the store's write transaction: the job as committed now, checked again (another process may have won). */
   private claim(j: Job, now: number): Job | null {
-    if (!claimable(j, now)) return null;
+    if (!claimable(summaryOf(j), now)) return null;
     const leaseMs = this.config.jobs.leaseMs;
     if (j.state === 'running' && j.attempts >= j.maxAttempts) {
       // Its process died (the lease passed) on its last attempt.
@@ -255,7 +279,7 @@ export class Jobs implements Behavior<JobsMessages> {
     if (killOrphan(job.process)) this.logLine(id, `stopped the previous attempt's process ${job.process!.pid}`);
     const run: LocalRun = { ac: new AbortController(), log: [] };
     this.runs.set(id, run);
-    const runner = RUNNERS[job.type];
+    const runner = this.runners[job.type];
     const work = runner
       ? runner({
         job, config: this.config, models: this.models, signal: run.ac.signal,
@@ -263,7 +287,7 @@ export class Jobs implements Behavior<JobsMessages> {
         log: (line) => this.post({ kind: 'report', id, log: line }),
         process: (p) => this.post({ kind: 'report', id, process: p }),
       })
-      : Promise.reject(errors.jobTypeNotRunnable(job.type, RUNNABLE));
+      : Promise.reject(errors.jobTypeNotRunnable(job.type, this.runnable));
     work.then((outputs) => ({ ok: true as const, outputs }), (err) => ({ ok: false as const, error: toMocError(err) }))
       .then((result) => this.post({ kind: 'ended', id, result }));
   }
@@ -345,8 +369,8 @@ export class Jobs implements Behavior<JobsMessages> {
       }
       return { ...base, state: 'failed', endedAt: now, error };
     }).then((job) => {
-      if (job) this.emit(job);
-      this.post({ kind: 'tick' });
+      if (job) { this.emit(job); this.post({ kind: 'submitted', job }); } // retrying: a candidate again
+      else this.post({ kind: 'tick' });
     }, () => this.post({ kind: 'tick' })).finally(() => this.post({ kind: 'written' }));
   }
 
@@ -373,6 +397,8 @@ export class Jobs implements Behavior<JobsMessages> {
 
   /** Messages to self; refused only once the actor is destroyed, when nothing is left to do. */
   private post(msg: JobsInbox[keyof JobsInbox]['req']): void {
+    // One tick waiting is enough: a burst of submits looks at the queue once, not once per submit.
+    if (msg.kind === 'tick') { if (this.tickQueued) return; this.tickQueued = true; }
     try { this.self.tell(msg); } catch { /* stopped */ }
   }
 }
@@ -384,10 +410,10 @@ function requeued(j: Job, now: number): Job {
 }
 
 /** A job this process may take: queued, retrying past its backoff, or running under a lease that has expired. */
-function claimable(j: Job, now: number): boolean {
+function claimable(j: JobSummary, now: number): boolean {
   if (j.state === 'queued') return true;
   if (j.state === 'retrying') return j.notBefore <= now;
-  return j.state === 'running' && (j.lease === undefined || j.lease.expiresAt <= now);
+  return j.state === 'running' && j.leaseExpiresAt <= now;
 }
 
 /** The spec checked against its type's schema; errors name the field as `spec.<field>`. */

@@ -13,6 +13,8 @@ import { jsonLines, resolveDataset } from './dataset.js';
 import type { ModelsPort } from './models-port.js';
 import { startTrainer } from './trainer-process.js';
 import { expandCommand, processStart, trainerOf } from './trainers.js';
+import type { DatasetPool } from './dataset-pool.js';
+import { prepareDataset } from './prepare-dataset.js';
 
 export interface JobOutputs { files: string[]; metrics: Record<string, number>; models: string[] }
 
@@ -131,5 +133,9 @@ const fineTune: Runner = async (ctx) => {
   return outputs;
 };
 
-export const RUNNERS: Partial<Record<JobType, Runner>> = { evaluate, 'fine-tune': fineTune };
-export const RUNNABLE = Object.keys(RUNNERS) as JobType[];
+export type Runners = Partial<Record<JobType, Runner>>;
+
+/** The job types this server runs; prepare-dataset needs the dataset worker pool. */
+export function runners(deps: { datasets?: DatasetPool } = {}): Runners {
+  return { evaluate, 'fine-tune': fineTune, ...(deps.datasets ? { 'prepare-dataset': prepareDataset(deps.datasets) } : {}) };
+}

@@ -20,7 +20,12 @@ const PLACEHOLDER = /\{([a-z]+)(?:\.([A-Za-z0-9_]+)(?::([^}]*))?)?\}/g;
  * The built-in stand-in: src/tools/toy-trainer.ts, which reads the dataset and writes a new tiny GGUF but learns
  * nothing (docs/jobs.md). Run from source (tsx) or from the build, whichever this process runs.
  */
+let demo: TrainerConfig | undefined;
 export function demoTrainer(): TrainerConfig {
+  return (demo ??= buildDemoTrainer());
+}
+
+function buildDemoTrainer(): TrainerConfig {
   const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
   const script = fromSource
     ? ['--import', import.meta.resolve('tsx'), path.join(packageRoot(), 'src/tools/toy-trainer.ts')]

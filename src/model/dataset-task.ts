@@ -242,7 +242,6 @@ export default async function prepare(task: DatasetTask): Promise<DatasetResult>
   try {
     return await run(task);
   } catch (err) {
-    if (process.env.DEBUG_DATASET_TASK) console.error("DATASET TASK ERROR", err);
     const io = err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
     return { error: (io ? errors.jobFailed(`preparing ${task.shown}: ${(err as NodeJS.ErrnoException).code ?? 'I/O error'} (${(err as NodeJS.ErrnoException).syscall})`) : toMocError(err)).toData() };
   } finally {

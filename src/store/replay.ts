@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import type { StoreEvent } from '../../schemas/catalog.js';
-import { appendEvent, jobKey, openTables, type Tables } from './store.js';
+import { appendEvent, jobKey, openTables, putJob, type Tables } from './store.js';
 
 const FILE = 'moc.lmdb';
 
@@ -28,10 +28,10 @@ export function applyEvent(t: Tables, e: StoreEvent): void {
     case 'model.removed': t.models.remove(e.name); return;
     case 'alias.set': t.aliases.put(e.alias, e.target); return;
     case 'job.submitted':
-      t.jobs.put(e.job.id, e.job);
+      putJob(t, e.job);
       if (e.job.requestId !== undefined) t.jobKeys.put(jobKey(e.job.owner, e.job.requestId), e.job.id);
       return;
-    case 'job.updated': t.jobs.put(e.job.id, e.job); return;
+    case 'job.updated': putJob(t, e.job); return;
     default:
       throw new Error(`replay: unknown event ${JSON.stringify((e as { type: unknown }).type)}`);
   }

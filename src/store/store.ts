@@ -16,7 +16,15 @@ export interface Tables {
   jobs: Database<Job, string>;
   /** owner + NUL + request_id → job id: an idempotent submit finds the first one. */
   jobKeys: Database<string, string>;
+  /** The jobs not in a terminal state, as the scheduler needs them (never the whole history, never whole records). */
+  jobsActive: Database<JobSummary, string>;
 }
+
+/** What a scheduler reads of an active job: enough to order and claim it without decoding the record. */
+export interface JobSummary { state: Job['state']; priority: number; queuedAt: number; notBefore: number; leaseExpiresAt: number }
+export const summaryOf = (j: Job): JobSummary => ({
+  state: j.state, priority: j.priority, queuedAt: j.queuedAt, notBefore: j.notBefore, leaseExpiresAt: j.lease?.expiresAt ?? 0,
+});
 
 export const jobKey = (owner: string, requestId: string) => `${owner}\u0000${requestId}`;
 
@@ -71,6 +79,10 @@ export class Store {
 
   getJob(id: string): Job | undefined { return this.tables.jobs.get(id); }
   listJobs(): Job[] { return [...this.tables.jobs.getRange()].map((e) => e.value); }
+  /** Jobs not yet ended (queued, running, retrying), by id, as summaries. */
+  activeJobs(): Map<string, JobSummary> {
+    return new Map([...this.tables.jobsActive.getRange()].map((e) => [e.key, e.value]));
+  }
 
   /**
    * Store a new job, acknowledged once committed. An idempotent submit (same owner and request id as an earlier
@@ -86,7 +98,7 @@ export class Store {
         if (found) return null;
         this.tables.jobKeys.put(jobKey(job.owner, job.requestId), job.id);
       }
-      this.tables.jobs.put(job.id, job);
+      putJob(this.tables, job);
       return { type: 'job.submitted', at: job.createdAt, job };
     });
     return found ? { job: found, created: false } : { job, created: true };
@@ -104,7 +116,7 @@ export class Store {
       if (!current || isTerminal(current.state)) return null;
       next = change(current);
       if (!next) return null;
-      this.tables.jobs.put(id, next);
+      putJob(this.tables, next);
       return { type: 'job.updated', at: next.updatedAt, job: next };
     });
     return next;
@@ -131,12 +143,19 @@ export class Store {
   async close(): Promise<void> { await this.root.close(); }
 }
 
+/** A job record and its place in the active index (inside a write transaction; replay applies the same). */
+export function putJob(t: Tables, job: Job): void {
+  t.jobs.put(job.id, job);
+  if (isTerminal(job.state)) t.jobsActive.remove(job.id); else t.jobsActive.put(job.id, summaryOf(job));
+}
+
 export function openTables(root: RootDatabase): Tables {
   return {
     models: root.openDB<CatalogEntry, string>({ name: 'models' }),
     aliases: root.openDB<string, string>({ name: 'aliases' }),
     jobs: root.openDB<Job, string>({ name: 'jobs' }),
     jobKeys: root.openDB<string, string>({ name: 'job-keys' }),
+    jobsActive: root.openDB<JobSummary, string>({ name: 'jobs-active' }),
   };
 }
 

@@ -123,3 +123,19 @@ t.test('idempotent submit, cancel, and bad input on every transport', async (t) 
   t.equal(badQuery.status, 400);
   t.equal((await rest(h, 'GET', '/v1/jobs?color=red')).status, 400, 'an unknown query parameter is refused by name');
 });
+
+t.test('prepare-dataset through the API: its split feeds a fine-tune', async (t) => {
+  const h = await startHarness(t);
+  writeDataset(h, 'raw.jsonl', [...TEXTS, ...TEXTS, { text: 'one more distinct line for the split' }, { nope: 1 }]);
+  const prep = await rest(h, 'POST', '/v1/jobs', { type: 'prepare-dataset', spec: { model: 'moc-demo', dataset: 'raw.jsonl', eval_fraction: 0.3, seed: 7 } });
+  t.equal(prep.status, 201, JSON.stringify(prep.body));
+  const done = await jobWhere(h, prep.body.id, ended, 'prepare ended');
+  t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));
+  t.equal(done.outputs.metrics.duplicates, TEXTS.length, 'the repeated lines were dropped');
+  t.equal(done.outputs.metrics.invalid, 1, 'the line without a text was counted invalid');
+  t.equal(done.outputs.metrics.train! + done.outputs.metrics.eval!, TEXTS.length + 1);
+  t.ok(done.outputs.metrics.tokens! > 0);
+  const train = done.outputs.files.find((f) => f.endsWith('.train.jsonl'))!;
+  const ft = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', spec: { base_model: 'moc-demo', dataset: train, output_name: 'prep:ft' } });
+  t.equal((await jobWhere(h, ft.body.id, ended, 'fine-tune on the prepared split', 120_000)).state, 'succeeded', 'the prepared split is a fine-tune dataset');
+});

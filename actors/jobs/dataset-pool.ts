@@ -1,0 +1,140 @@
+/**
+ * The dataset worker pool: a small piscina pool running src/model/dataset-task (validate, tokenize, dedupe, split)
+ * off the actor threads, like the model inspector. Bounded: a full queue answers MOC_ERR_BUSY at once.
+ *
+ * Its workers hold node-llama-cpp vocabularies, and a worker thread terminated while it holds one takes the process
+ * down, so: cancellation is cooperative (a shared flag the task checks per line, never piscina's abort), workers
+ * dispose their vocabularies after `keepModelsMs` idle (piscina's own idle timeout is far longer), and close/destroy
+ * ask them to dispose and wait for it before piscina ends the threads.
+ */
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { siblingEntry } from '../../src/entry.js';
+import { errors, MocError, toMocError } from '../../src/errors.js';
+import {
+  CONTROL_LIVE, CONTROL_RELEASE, PARTIAL_SUFFIX,
+  type DatasetProgress, type DatasetResult, type DatasetStats, type DatasetTask,
+} from '../../src/model/dataset-task.js';
+
+export type { DatasetProgress, DatasetStats, InvalidLine } from '../../src/model/dataset-task.js';
+
+const TASK = siblingEntry(import.meta.url, '../../src/model/dataset-task');
+// As in src/model/inspector.ts: from .ts sources each worker gets tsx's loader through --import.
+const WORKER_ARGV = TASK.pathname.endsWith('.ts') ? { execArgv: ['--import', import.meta.resolve('tsx')] } : {};
+
+export interface PrepareRequest {
+  /** The model's GGUF file (absolute); only its vocabulary is loaded. */
+  modelPath: string;
+  /** The dataset file (absolute, resolved inside the datasets root). */
+  dataset: string;
+  /** How messages name the dataset (relative to the datasets root). */
+  shown: string;
+  /** Output files (absolute, inside the datasets root). */
+  train: string;
+  eval: string;
+  evalFraction: number;
+  dedupe: boolean;
+  seed: number;
+}
+
+export class DatasetPool {
+  private readonly pool: Piscina;
+  private readonly maxQueue: number;
+  private readonly keepModelsMs: number;
+  private readonly control = new Int32Array(new SharedArrayBuffer(8));
+  private readonly running = new Set<{ cancel: Int32Array; done: Promise<unknown> }>();
+  private closed = false;
+
+  constructor(opts: { maxThreads?: number; maxQueue?: number; keepModelsMs?: number } = {}) {
+    this.maxQueue = opts.maxQueue ?? 16;
+    this.keepModelsMs = opts.keepModelsMs ?? 10_000;
+    this.pool = new Piscina({
+      filename: fileURLToPath(TASK),
+      minThreads: 0,
+      maxThreads: opts.maxThreads ?? 1,
+      maxQueue: this.maxQueue,
+      // Well after the workers dispose their vocabularies (see above): piscina terminates idle threads.
+      idleTimeout: Math.max(60_000, this.keepModelsMs * 6),
+      // By default an idle piscina worker blocks in Atomics.wait, and its timers (the release above) would never run.
+      atomics: 'disabled',
+      ...WORKER_ARGV,
+    });
+    this.pool.on('error', (err: Error) => process.emitWarning(err));
+  }
+
+  /** Worker threads holding a model vocabulary right now (they release it after keepModelsMs idle). */
+  get heldVocabularies(): number { return Atomics.load(this.control, CONTROL_LIVE); }
+
+  /** Runs one preparation; signal cancels it (MOC_ERR_CANCELLED) and leaves no output behind. */
+  async prepare(req: PrepareRequest, opts: { signal?: AbortSignal; onProgress?: (p: DatasetProgress) => void } = {}): Promise<DatasetStats> {
+    if (this.closed) throw errors.unavailable('the dataset worker pool is shut down');
+    if (this.pool.queueSize >= this.maxQueue) throw errors.busy('the dataset preparation queue', this.maxQueue, 1000);
+    if (opts.signal?.aborted) throw errors.cancelled(`preparing ${req.shown}`);
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const onAbort = () => { Atomics.store(cancel, 0, 1); };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const channel = opts.onProgress ? new MessageChannel() : null;
+    if (channel) channel.port1.on('message', (p: DatasetProgress) => opts.onProgress!(p));
+    const task: DatasetTask = {
+      ...req, cancel, control: this.control, keepMs: this.keepModelsMs, ...(channel ? { progress: channel.port2 } : {}),
+    };
+    const done = this.pool.run(task, channel ? { transferList: [channel.port2] } : {}) as Promise<DatasetResult>;
+    const entry = { cancel, done: done.catch(() => undefined) };
+    this.running.add(entry);
+    let result: DatasetResult;
+    try {
+      result = await done;
+    } catch (err) {
+      await this.removePartials(req);
+      if (this.closed) throw errors.unavailable('the dataset worker pool shut down during the preparation');
+      throw toMocError(err);
+    } finally {
+      this.running.delete(entry);
+      opts.signal?.removeEventListener('abort', onAbort);
+      channel?.port1.close();
+    }
+    if ('error' in result) {
+      await this.removePartials(req); // the task removes them itself; this covers a worker that died mid-way
+      const e = MocError.fromData(result.error);
+      if (e.code === 'MOC_ERR_CANCELLED' && this.closed && !opts.signal?.aborted) throw errors.unavailable('the dataset worker pool shut down during the preparation');
+      throw e;
+    }
+    return result;
+  }
+
+  /** Stops taking preparations, lets the queued ones finish, then ends the workers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.running].map((r) => r.done));
+    await this.releaseWorkers();
+    await this.pool.close();
+  }
+
+  /** Stops at once: running and queued preparations fail with MOC_ERR_UNAVAILABLE. */
+  async destroy(): Promise<void> {
+    this.closed = true;
+    for (const r of this.running) Atomics.store(r.cancel, 0, 1);
+    await Promise.all([...this.running].map((r) => r.done));
+    await this.releaseWorkers();
+    await this.pool.destroy();
+  }
+
+  /** Asks every worker to dispose its vocabularies, and waits until none holds one (bounded: 10 s). */
+  private async releaseWorkers(): Promise<void> {
+    Atomics.store(this.control, CONTROL_RELEASE, 1);
+    Atomics.notify(this.control, CONTROL_RELEASE);
+    const deadline = Date.now() + 10_000;
+    // Polled: a pending Atomics.waitAsync does not keep this process running.
+    for (let live = this.heldVocabularies; live > 0; live = this.heldVocabularies) {
+      if (Date.now() >= deadline) { process.emitWarning(`dataset pool: ${live} worker(s) still hold a model vocabulary at shutdown`); return; }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private async removePartials(req: PrepareRequest): Promise<void> {
+    await Promise.all([req.train, req.eval].map((f) => rm(f + PARTIAL_SUFFIX, { force: true }).catch(() => undefined)));
+  }
+}
