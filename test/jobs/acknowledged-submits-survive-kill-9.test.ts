@@ -10,6 +10,7 @@ import { spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { Store } from '../../src/store/store.js';
 import { replay } from '../../src/store/replay.js';
+import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 
 const ROUNDS = Number(process.env.MOC_KILL_ROUNDS ?? 20);
 const PER_ROUND = 60;
@@ -20,9 +21,12 @@ t.test(`kill -9 during submits, ${ROUNDS} rounds: every acknowledged job survive
   const yaml = [
     'server: { grpcPort: 0 }', 'rest: { enabled: false }', 'zmq: { enabled: false }',
     `dataDir: ${path.join(dir, 'data')}`, `modelsRoot: ${path.join(dir, 'models')}`,
+    // A model that is not preloaded: each restart is the engine's start only (20 restarts).
+    'models: [{ name: moc-demo, path: moc-demo.gguf, preload: false }]',
     // The jobs also run (and fail: no such dataset), so state changes are being written at the kill as well.
     'jobs: { parallelism: 2, pollMs: 50 }',
   ].join('\n');
+  await writeTinyLlamaGguf(path.join(dir, 'models', 'moc-demo.gguf'));
   const acknowledged: string[] = [];
   let refusedOrCut = 0;
   for (let round = 0; round < ROUNDS; round++) {
