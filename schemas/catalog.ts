@@ -5,6 +5,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { DeviceId, ModelName } from './config.js';
 import type { Job } from './jobs.js';
+import type { Goal } from './goals.js';
+import type { Feedback } from './feedback.js';
 
 export const CatalogEntry = Type.Object({
   name: ModelName,
@@ -35,4 +37,6 @@ export type StoreEvent =
   | { type: 'model.removed'; at: number; name: string }
   | { type: 'alias.set'; at: number; alias: string; target: string; previous: string | null }
   | { type: 'job.submitted'; at: number; job: Job }
-  | { type: 'job.updated'; at: number; job: Job };
+  | { type: 'job.updated'; at: number; job: Job }
+  | { type: 'goal.changed'; at: number; goal: Goal }
+  | { type: 'feedback.recorded'; at: number; feedback: Feedback };

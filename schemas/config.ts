@@ -178,6 +178,16 @@ export const ConfigSchema = Type.Object({
       graceMs: Type.Integer({ minimum: 0, default: 10_000 }),
     }, { additionalProperties: false }), { default: {} }),
   }, { additionalProperties: false, default: {} }),
+  /** Feedback on inference, for RLHF datasets (docs/jobs.md). */
+  feedback: Type.Object({
+    /**
+     * Keep each served inference's prompt and answer by request id, in memory, so feedback can refer to it by id.
+     * Off by default: prompts can be sensitive. Nothing of it is written to disk unless a feedback record quotes it.
+     */
+    recordInferences: Type.Boolean({ default: false }),
+    /** Inferences kept (oldest dropped first). */
+    maxRecords: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+  }, { additionalProperties: false, default: {} }),
   supervisor: Type.Object({
     /** Restart intensity: more than maxRestarts restarts within periodMs escalates (root: exit 1). */
     maxRestarts: Type.Integer({ minimum: 0, default: 5 }),

@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ModelName, DeviceId } from './config.js';
 import type { Job } from './jobs.js';
+import type { Feedback } from './feedback.js';
 
 /**
  * Idle time before a model is unloaded, in ms. Capped at the largest delay a Node timer holds (2^31−1 ms): a longer
@@ -272,6 +273,7 @@ export type RouterProtocol = {
   'get-job': { req: { kind: 'get-job'; request: unknown }; reply: Job };
   'list-jobs': { req: { kind: 'list-jobs'; request: unknown }; reply: Job[] };
   'cancel-job': { req: { kind: 'cancel-job'; request: unknown }; reply: Job };
+  'record-feedback': { req: { kind: 'record-feedback'; request: unknown; owner: string }; reply: Feedback };
 };
 
 export const DeviceView = Type.Composite([DeviceStatus, Type.Object({

@@ -7,6 +7,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { FinishReason, InferRequest, LoadRequest, ModelState, RegisterRequest } from './messages.js';
 import { JobState, JobType, SubmitJobRequest } from './jobs.js';
+import { RecordFeedbackRequest } from './feedback.js';
 
 const Bytes = Type.Integer({ minimum: 0, description: 'bytes' });
 const EpochMs = Type.Integer({ description: 'Unix epoch milliseconds; 0 when not applicable' });
@@ -89,6 +90,22 @@ export const JobResource = Type.Object({
 export type JobResource = Static<typeof JobResource>;
 export const JobList = Type.Object({ jobs: Type.Array(JobResource) }, { additionalProperties: false });
 export const SubmitJobBody = SubmitJobRequest;
+
+export const FeedbackBody = RecordFeedbackRequest;
+export const FeedbackResource = Type.Object({
+  id: Type.String(),
+  kind: Type.Union([Type.Literal('rating'), Type.Literal('preference')]),
+  owner: Type.String(),
+  at_ms: EpochMs,
+  model: Type.String({ description: "'' when the answers were sent, not referred to by request id" }),
+  prompt: Type.String(),
+  chosen: Type.String({ description: 'a rating: the rated answer' }),
+  rejected: Type.String(),
+  rating: Type.Integer(),
+  request_id: Type.String(),
+  comment: Type.String(),
+}, { additionalProperties: false });
+export type FeedbackResource = Static<typeof FeedbackResource>;
 
 export const UnloadResponse = Type.Object({ name: Type.String(), freed_bytes: Bytes }, { additionalProperties: false });
 export type UnloadResponse = Static<typeof UnloadResponse>;

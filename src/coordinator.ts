@@ -7,6 +7,7 @@
  *   lifecycle   main thread, LocalActor: catalog, placement, eviction, aliases, RouteTable
  *   devices     Supervisor (one_for_one, intensity from config) of Device ×N (worker thread each, WorkerRef)
  *                 └─ engine child process (node-llama-cpp) per device
+ *   feedback    main thread, LocalActor: ratings and preferences (LMDB), the opt-in in-memory inference record
  *   datasets    piscina pool: dataset validation, tokenization, dedupe and split (prepare-dataset jobs)
  *   jobs        main thread, LocalActor: learning jobs in LMDB (priorities, leases, trainer processes)
  *   router      main thread, LocalActor: validation, routing; the operation table's one entry point
@@ -27,6 +28,7 @@ import { Jobs, type JobsMessages } from '../actors/jobs/jobs.js';
 import { ActorModelsPort } from '../actors/jobs/models-port.js';
 import { DatasetPool } from '../actors/jobs/dataset-pool.js';
 import { runners } from '../actors/jobs/runners.js';
+import { FeedbackActor, type FeedbackProtocol } from '../actors/feedback/feedback.js';
 import { ensureDemoModel } from './model/demo-model.js';
 import { ModelInspector } from './model/inspector.js';
 import { Store } from './store/store.js';
@@ -155,13 +157,17 @@ export class Coordinator {
       await supervisor.start(); // a device that fails to start stops the others itself
       return supervisor;
     });
+    const feedbackView = new FeedbackActor(config, store);
+    const feedback = await assembly.add('feedback', () => new LocalActor<FeedbackProtocol>('feedback', feedbackView, {
+      capacity: 4096, onCrash: onCrash('feedback'),
+    }));
     // Learning jobs: after the devices (their runs evaluate on them), before the router (which forwards to them).
     // Closing it puts the jobs it is running back in the queue before the devices and the store stop.
     let jobsView: Jobs | null = null;
     let jobs: LocalActor<JobsMessages> | null = null;
     if (config.jobs.enabled) {
       const datasets = await assembly.add('datasets', () => new DatasetPool());
-      jobsView = new Jobs(config, store, new ActorModelsPort(config, lifecycle, models, devices), runners({ datasets }));
+      jobsView = new Jobs(config, store, new ActorModelsPort(config, lifecycle, models, devices), runners({ datasets, feedback: () => store.listFeedback() }));
       const behavior = jobsView;
       jobs = await assembly.add('jobs', () => new LocalActor<JobsMessages>('jobs', behavior, {
         capacity: 1024, internalCapacity: 4096, onCrash: onCrash('jobs'),
@@ -174,7 +180,7 @@ export class Coordinator {
       }) });
     }
     const router = await assembly.add('router', () => new LocalActor<RouterProtocol>('router',
-      new Router(config, models, models.routes, devices, lifecycle, jobs), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
+      new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs }), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
 
     await preload(config, models, router, log);
 

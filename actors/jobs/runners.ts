@@ -2,14 +2,16 @@
  * What each job type does, given a RunContext. A runner reports progress, log lines and metrics as it goes, and
  * resolves with the job's outputs or throws (a MocError: recorded on the job). It must stop when ctx.signal aborts.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../schemas/config.js';
 import { JOB_SPECS, type Job, type JobType } from '../../schemas/jobs.js';
 import type { Static } from '@sinclair/typebox';
 import { errors, MocError } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
-import { jsonLines, resolveDataset } from './dataset.js';
+import { datasetOutput, jsonLines, resolveDataset } from './dataset.js';
+import type { Feedback } from '../../schemas/feedback.js';
+import { preferencePairs } from '../feedback/feedback.js';
 import type { ModelsPort } from './models-port.js';
 import { startTrainer } from './trainer-process.js';
 import { expandCommand, processStart, trainerOf } from './trainers.js';
@@ -133,9 +135,42 @@ const fineTune: Runner = async (ctx) => {
   return outputs;
 };
 
+/**
+ * Recorded feedback as a trainer's dataset: TRL preference lines ({prompt, chosen, rejected}) or OpenAI preference
+ * fine-tuning lines ({input.messages, preferred_output, non_preferred_output}). Explicit preferences, plus pairs
+ * derived from ratings of answers to one prompt (good against bad).
+ */
+function exportFeedback(feedback: () => Feedback[]): Runner {
+  return async (ctx) => {
+    const spec = specOf(ctx.job, 'export-feedback');
+    const file = await datasetOutput(ctx.config.jobs.datasetsRoot, spec.output);
+    const pairs = preferencePairs(feedback());
+    if (pairs.length === 0) throw errors.jobFailed('no preference pairs to export: record preferences, or good and bad ratings of answers to one prompt');
+    const line = (p: { prompt: string; chosen: string; rejected: string }) => JSON.stringify(spec.format === 'trl-preference'
+      ? { prompt: p.prompt, chosen: p.chosen, rejected: p.rejected }
+      : {
+        input: { messages: [{ role: 'user', content: p.prompt }] },
+        preferred_output: [{ role: 'assistant', content: p.chosen }],
+        non_preferred_output: [{ role: 'assistant', content: p.rejected }],
+      });
+    // Written next to its final name and renamed: a reader never sees half a dataset.
+    await writeFile(`${file}.partial`, pairs.map(line).join('\n') + '\n');
+    await rename(`${file}.partial`, file);
+    ctx.progress(1, `exported ${pairs.length} pairs`);
+    return {
+      files: [path.relative(ctx.config.jobs.datasetsRoot, file)], models: [],
+      metrics: { pairs: pairs.length, explicit: pairs.filter((p) => !p.derived).length, from_ratings: pairs.filter((p) => p.derived).length },
+    };
+  };
+}
+
 export type Runners = Partial<Record<JobType, Runner>>;
 
-/** The job types this server runs; prepare-dataset needs the dataset worker pool. */
-export function runners(deps: { datasets?: DatasetPool } = {}): Runners {
-  return { evaluate, 'fine-tune': fineTune, ...(deps.datasets ? { 'prepare-dataset': prepareDataset(deps.datasets) } : {}) };
+/** The job types this server runs; prepare-dataset needs the dataset worker pool, export-feedback the feedback. */
+export function runners(deps: { datasets?: DatasetPool; feedback?: () => Feedback[] } = {}): Runners {
+  return {
+    evaluate, 'fine-tune': fineTune,
+    ...(deps.datasets ? { 'prepare-dataset': prepareDataset(deps.datasets) } : {}),
+    ...(deps.feedback ? { 'export-feedback': exportFeedback(deps.feedback) } : {}),
+  };
 }

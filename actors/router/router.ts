@@ -19,13 +19,27 @@ import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { RouteTable } from '../lifecycle/route-table.js';
 import { JobIdRequest, ListJobsRequest, SubmitJobRequest } from '../../schemas/jobs.js';
 import type { JobsProtocol } from '../jobs/jobs.js';
+import type { FeedbackProtocol } from '../feedback/feedback.js';
+import { RecordFeedbackRequest } from '../../schemas/feedback.js';
 
 /** Sampling default when a request gives none (Ollama and llama-server use 0.8 too). */
 export const DEFAULT_TEMPERATURE = 0.8;
 /** Loads on demand a request may go through when its model keeps leaving the device before it arrives. */
 const REROUTES = 3;
 
+/** The actors the router forwards to; feedback and jobs are absent when not running (a coded refusal then). */
+export interface RouterRefs {
+  lifecycle: ActorRef<LifecycleProtocol>;
+  feedback?: ActorRef<FeedbackProtocol> | null;
+  jobs?: ActorRef<JobsProtocol> | null;
+}
+
 export class Router implements Behavior<RouterProtocol> {
+  private readonly lifecycle: ActorRef<LifecycleProtocol>;
+  private readonly feedback: ActorRef<FeedbackProtocol> | null;
+  private readonly jobs: ActorRef<JobsProtocol> | null;
+  /** Whether served inferences are told to the feedback actor (feedback.recordInferences). */
+  private readonly recordInferences: boolean;
   private readonly promptLimit: number;
   private readonly capacity: number;
   private requestSeq = 0;
@@ -42,10 +56,12 @@ export class Router implements Behavior<RouterProtocol> {
     private readonly catalog: Pick<Lifecycle, 'isRegistered'>,
     private readonly routes: RouteTable,
     private readonly devices: Map<string, DeviceRef>,
-    private readonly lifecycle: ActorRef<LifecycleProtocol>,
-    /** null when jobs.enabled is false. */
-    private readonly jobs: ActorRef<JobsProtocol> | null = null,
+    refs: RouterRefs,
   ) {
+    this.lifecycle = refs.lifecycle;
+    this.feedback = refs.feedback ?? null;
+    this.jobs = refs.jobs ?? null;
+    this.recordInferences = !!refs.feedback && config.feedback.recordInferences;
     this.promptLimit = config.limits.maxPromptBytes;
     this.capacity = config.server.mailboxCapacity;
   }
@@ -64,7 +80,7 @@ export class Router implements Behavior<RouterProtocol> {
     const msg = env.msg;
     const opts = { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal };
     switch (msg.kind) {
-      case 'infer': return this.infer(env as Envelope<RouterProtocol, 'infer'>);
+      case 'infer': return this.recorded(env as Envelope<RouterProtocol, 'infer'>, this.infer(env as Envelope<RouterProtocol, 'infer'>));
       case 'register': return this.lifecycle.ask({ kind: 'register', request: validate(RegisterRequest, msg.request) }, opts);
       case 'load': return this.lifecycle.ask({ kind: 'load', request: validate(LoadRequest, msg.request) }, opts);
       case 'set-alias': return this.lifecycle.ask({ kind: 'set-alias', request: validate(AliasRequest, msg.request) }, opts);
@@ -84,15 +100,33 @@ export class Router implements Behavior<RouterProtocol> {
       case 'get-job': return this.jobsRef().ask({ kind: 'get', id: validate(JobIdRequest, msg.request).id }, opts);
       case 'list-jobs': return this.jobsRef().ask({ kind: 'list', request: validate(ListJobsRequest, msg.request) }, opts);
       case 'cancel-job': return this.jobsRef().ask({ kind: 'cancel', id: validate(JobIdRequest, msg.request).id }, opts);
+      case 'record-feedback': return this.feedbackRef().ask({ kind: 'record', request: validate(RecordFeedbackRequest, msg.request), owner: msg.owner }, opts);
       case 'devices': return this.deviceViews(opts.timeoutMs);
       default:
         throw new Error(`router: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
   }
 
+  private feedbackRef(): ActorRef<FeedbackProtocol> {
+    if (!this.feedback) throw errors.unavailable('feedback is not running on this server');
+    return this.feedback;
+  }
+
   private jobsRef(): ActorRef<JobsProtocol> {
     if (!this.jobs) throw errors.jobsDisabled();
     return this.jobs;
+  }
+
+  /** With feedback.recordInferences, each served answer goes to the feedback actor's (bounded, in-memory) record. */
+  private recorded(env: Envelope<RouterProtocol, 'infer'>, served: Promise<InferResult>): Promise<InferResult> {
+    if (!this.recordInferences) return served;
+    const prompt = (env.msg.request as { prompt: string }).prompt; // validated by infer() before this runs
+    return served.then((res) => {
+      try {
+        this.feedback!.tell({ kind: 'inferred', requestId: res.requestId, model: res.model, prompt, text: res.text });
+      } catch { /* its mailbox is full: this answer is not in the record (feedback by request id will say so) */ }
+      return res;
+    });
   }
 
   private infer(env: Envelope<RouterProtocol, 'infer'>): Promise<InferResult> {

@@ -17,6 +17,8 @@ export const ROLE_OF_ACTION = {
   'list-jobs': 'infer',
   'submit-job': 'trainer',
   'cancel-job': 'trainer',
+  // Agents rate the answers they get: an inference key may.
+  'record-feedback': 'infer',
   register: 'admin',
   load: 'admin',
   unload: 'admin',

@@ -32,6 +32,8 @@ export function applyEvent(t: Tables, e: StoreEvent): void {
       if (e.job.requestId !== undefined) t.jobKeys.put(jobKey(e.job.owner, e.job.requestId), e.job.id);
       return;
     case 'job.updated': putJob(t, e.job); return;
+    case 'goal.changed': t.goals.put(e.goal.id, e.goal); return;
+    case 'feedback.recorded': t.feedback.put(e.feedback.id, e.feedback); return;
     default:
       throw new Error(`replay: unknown event ${JSON.stringify((e as { type: unknown }).type)}`);
   }

@@ -8,6 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { CatalogEntry, StoreEvent } from '../../schemas/catalog.js';
 import { isTerminal, type Job } from '../../schemas/jobs.js';
+import { isTerminalGoal, type Goal } from '../../schemas/goals.js';
+import type { Feedback } from '../../schemas/feedback.js';
 
 /** The tables of one environment, by name: what replay rebuilds and the checksum covers (src/store/replay.ts). */
 export interface Tables {
@@ -18,6 +20,9 @@ export interface Tables {
   jobKeys: Database<string, string>;
   /** The jobs not in a terminal state, as the scheduler needs them (never the whole history, never whole records). */
   jobsActive: Database<JobSummary, string>;
+  goals: Database<Goal, string>;
+  /** Feedback records, by id (time-ordered ids: a range read is in recording order). */
+  feedback: Database<Feedback, string>;
 }
 
 /** What a scheduler reads of an active job: enough to order and claim it without decoding the record. */
@@ -122,6 +127,48 @@ export class Store {
     return next;
   }
 
+  // ---- goals ----
+
+  getGoal(id: string): Goal | undefined { return this.tables.goals.get(id); }
+  listGoals(): Goal[] { return [...this.tables.goals.getRange()].map((e) => e.value); }
+
+  /** A new goal, acknowledged once committed. */
+  async createGoal(goal: Goal): Promise<Goal> {
+    await this.write(() => { this.tables.goals.put(goal.id, goal); return { type: 'goal.changed', at: goal.createdAt, goal }; });
+    return goal;
+  }
+
+  /** As updateJob: `change` sees the committed goal; a goal in a terminal state is never changed. */
+  async updateGoal(id: string, change: (current: Goal) => Goal | null): Promise<Goal | null> {
+    let next: Goal | null = null;
+    await this.write(() => {
+      const current = this.tables.goals.get(id);
+      if (!current || isTerminalGoal(current.state)) return null;
+      next = change(current);
+      if (!next) return null;
+      this.tables.goals.put(id, next);
+      return { type: 'goal.changed', at: next.updatedAt, goal: next };
+    });
+    return next;
+  }
+
+  /** A goal's history: every committed version of it, oldest first (from the event log). */
+  goalHistory(id: string): Goal[] {
+    const out: Goal[] = [];
+    for (const { value } of this.events.getRange()) if (value.type === 'goal.changed' && value.goal.id === id) out.push(value.goal);
+    return out;
+  }
+
+  // ---- feedback ----
+
+  async recordFeedback(f: Feedback): Promise<Feedback> {
+    await this.write(() => { this.tables.feedback.put(f.id, f); return { type: 'feedback.recorded', at: f.at, feedback: f }; });
+    return f;
+  }
+
+  /** Every feedback record, in recording order. */
+  listFeedback(): Feedback[] { return [...this.tables.feedback.getRange()].map((e) => e.value); }
+
   /** The event log in order, for audits and rebuilds. */
   readEvents(fromSeq = 0): { seq: number; event: StoreEvent }[] {
     return [...this.events.getRange({ start: fromSeq })].map((e) => ({ seq: e.key, event: e.value }));
@@ -156,6 +203,8 @@ export function openTables(root: RootDatabase): Tables {
     jobs: root.openDB<Job, string>({ name: 'jobs' }),
     jobKeys: root.openDB<string, string>({ name: 'job-keys' }),
     jobsActive: root.openDB<JobSummary, string>({ name: 'jobs-active' }),
+    goals: root.openDB<Goal, string>({ name: 'goals' }),
+    feedback: root.openDB<Feedback, string>({ name: 'feedback' }),
   };
 }
 

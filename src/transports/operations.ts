@@ -10,10 +10,10 @@
  */
 import type { Config } from '../../schemas/config.js';
 import type { RouterProtocol, TokenEvent } from '../../schemas/messages.js';
-import type { DeviceResource, InferResponse, JobResource, ModelResource } from '../../schemas/rest.js';
+import type { DeviceResource, FeedbackResource, InferResponse, JobResource, ModelResource } from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
-import { aliasResponse, deviceResource, inferResponse, jobResource, modelResource, unloadResponse } from './views.js';
+import { aliasResponse, deviceResource, feedbackResource, inferResponse, jobResource, modelResource, unloadResponse } from './views.js';
 
 /** request: the server's request timeout; load: long enough for a model load (placement, eviction, engine load). */
 export type TimeoutClass = 'request' | 'load';
@@ -80,6 +80,10 @@ export const OPERATIONS = {
   'get-job': forward('get-job', 'request', false, jobResource),
   'list-jobs': forward('list-jobs', 'request', false, (jobs) => jobs.map(jobResource)),
   'cancel-job': forward('cancel-job', 'request', true, jobResource),
+  'record-feedback': spec<FeedbackResource>({
+    action: 'record-feedback', timeout: 'request', write: true,
+    run: async (input, c, opts) => feedbackResource(await c.router.ask({ kind: 'record-feedback', request: input, owner: c.principal?.() ?? 'open' }, opts)),
+  }),
 };
 
 export type OperationName = keyof typeof OPERATIONS;

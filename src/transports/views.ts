@@ -3,8 +3,9 @@
  * REST and ZMQ answer with these; gRPC maps the same words onto its messages (enums spelled the proto way).
  */
 import type { DeviceView, InferResult, ModelInfo, ModelView, UnloadResult, AliasInfo } from '../../schemas/messages.js';
-import type { AliasResponse, DeviceResource, InferResponse, JobResource, ModelResource, UnloadResponse } from '../../schemas/rest.js';
+import type { AliasResponse, DeviceResource, FeedbackResource, InferResponse, JobResource, ModelResource, UnloadResponse } from '../../schemas/rest.js';
 import type { Job } from '../../schemas/jobs.js';
+import type { Feedback } from '../../schemas/feedback.js';
 
 type DeviceModel = Omit<ModelResource, 'sha256' | 'architecture' | 'parameter_count' | 'quantization' | 'aliases' | 'breaker'>;
 
@@ -51,5 +52,12 @@ export function jobResource(j: Job): JobResource {
     max_attempts: j.maxAttempts, progress: j.progress, created_at_ms: j.createdAt, queued_at_ms: j.queuedAt,
     started_at_ms: j.startedAt, ended_at_ms: j.endedAt, updated_at_ms: j.updatedAt, log_tail: j.logTail,
     outputs: j.outputs, error: j.error ?? { code: '', message: '' }, request_id: j.requestId ?? '', cancel_requested: j.cancelRequested,
+  };
+}
+
+export function feedbackResource(f: Feedback): FeedbackResource {
+  return {
+    id: f.id, kind: f.kind, owner: f.owner, at_ms: f.at, model: f.model, prompt: f.prompt, chosen: f.chosen, rejected: f.rejected,
+    rating: f.rating, request_id: f.requestId, comment: f.comment,
   };
 }

@@ -28,6 +28,7 @@ const REQUESTS: Record<string, object> = {
   GetJob: { id: 'job-none' },
   ListJobs: {},
   CancelJob: { id: 'job-none' },
+  RecordFeedback: { prompt: 'hi', chosen: 'a good answer', rejected: 'a bad one' },
 };
 
 /** Methods whose request names nothing that exists: NOT_FOUND there is an answer from past the key check. */

@@ -25,6 +25,7 @@ function requestFor(method: string, path: string, jobId: string): { url: string;
     'put /v1/aliases/{alias}': { target: 'moc-demo' },
     'post /v1/infer': { model: 'moc-demo', prompt: 'hi', max_tokens: 2, temperature: 0 },
     'post /v1/jobs': { type: 'evaluate', spec: { model: 'moc-demo', dataset: 'none.jsonl' } },
+    'post /v1/feedback': { prompt: 'hi', chosen: 'a good answer', rejected: 'a bad one' },
   };
   const body = bodies[`${method} ${path}`];
   return { url: p, init: { method: method.toUpperCase(), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) } };

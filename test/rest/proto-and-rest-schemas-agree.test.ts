@@ -30,6 +30,8 @@ const PAIRS: { proto: string; rest: string; schema: TSchema; restExtra?: string[
   // A job's spec is a JSON object in REST and a JSON string in the proto (its shape depends on the job type).
   { proto: 'SubmitJobRequest', rest: 'SubmitJobBody', schema: rest.SubmitJobBody, restExtra: ['spec'], protoExtra: ['spec_json'], protoString: ['type'] },
   { proto: 'Job', rest: 'JobResource', schema: rest.JobResource, restExtra: ['spec'], protoExtra: ['spec_json'], protoString: ['type'] },
+  { proto: 'RecordFeedbackRequest', rest: 'FeedbackBody', schema: rest.FeedbackBody },
+  { proto: 'Feedback', rest: 'FeedbackResource', schema: rest.FeedbackResource, protoString: ['kind'] },
 ];
 
 const fieldsOf = (message: string) => root.lookupType(`moc.v1.${message}`).fieldsArray;

@@ -24,7 +24,7 @@ t.test('waiters for a load on demand past the capacity get BUSY at once', async 
     ask: (_msg: unknown, _o: AskOptions) => { ensures++; return loadDone; },
   } as unknown as ActorRef<LifecycleProtocol>;
   const router = new LocalActor<RouterProtocol>('router',
-    new Router(config, { isRegistered: () => true }, new RouteTable(), new Map<string, DeviceRef>(), lifecycle), { capacity: 64 });
+    new Router(config, { isRegistered: () => true }, new RouteTable(), new Map<string, DeviceRef>(), { lifecycle }), { capacity: 64 });
   const asks = Array.from({ length: 10 }, () => router.ask({ kind: 'infer', request: { model: 'cold', prompt: 'hi' }, stream: false },
     { timeoutMs: 30_000 }).then(() => 'ok', (e: MocError) => e.code));
   const settled: string[] = [];

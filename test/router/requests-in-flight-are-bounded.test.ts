@@ -21,7 +21,7 @@ t.test('past the capacity, requests get BUSY at once; answered ones free their s
     name: 'lifecycle', depth: 0, capacity: 1024, tell() {},
     ask: () => new Promise((resolve) => pending.push(resolve)),
   } as unknown as ActorRef<LifecycleProtocol>;
-  const behavior = new Router(config, { isRegistered: () => true }, new RouteTable(), new Map<string, DeviceRef>(), lifecycle);
+  const behavior = new Router(config, { isRegistered: () => true }, new RouteTable(), new Map<string, DeviceRef>(), { lifecycle });
   const router = new LocalActor<RouterProtocol>('router', behavior, { capacity: 64 });
   const ask = () => router.ask({ kind: 'list-models' }, { timeoutMs: 30_000 }).then(() => 'ok', (e: MocError) => e);
   const asks = Array.from({ length: 10 }, ask);

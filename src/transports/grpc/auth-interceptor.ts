@@ -27,6 +27,7 @@ export const ACTION_OF_METHOD: Record<string, Action> = {
   GetJob: 'get-job',
   ListJobs: 'list-jobs',
   CancelJob: 'cancel-job',
+  RecordFeedback: 'record-feedback',
 };
 
 const SERVICE_PREFIX = '/moc.v1.ModelOps/';

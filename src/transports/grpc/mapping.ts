@@ -87,3 +87,11 @@ export function jobToProto(j: JobResource) {
   const { spec, ...rest } = j;
   return { ...rest, spec_json: JSON.stringify(spec), state: JOB_STATE(j.state) };
 }
+
+/** proto RecordFeedbackRequest → the operation's input: empty strings and an unset rating mean "not given". */
+export function feedbackFromProto(r: Record<string, any>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ['request_id', 'rejected_request_id', 'prompt', 'chosen', 'rejected', 'comment']) if (r[k]) out[k] = r[k];
+  if (r.rating !== undefined && r.rating !== null) out.rating = r.rating;
+  return out;
+}

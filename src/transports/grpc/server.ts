@@ -11,7 +11,7 @@ import type { ModelView, RouterProtocol } from '../../../schemas/messages.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import {
   deviceToProto, inferRequestFromProto, inferToProto, jobToProto, listJobsFromProto, modelInfoToProto, modelRequestFromProto, modelToProto,
-  submitJobFromProto, toGrpcError,
+  feedbackFromProto, submitJobFromProto, toGrpcError,
 } from './mapping.js';
 import { runOperation, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
 import { modelOpsService } from './proto.js';
@@ -90,6 +90,7 @@ export class GrpcTransport implements Closeable {
       GetJob: this.unary('get-job', (r) => ({ id: r.id }), jobToProto),
       ListJobs: this.unary('list-jobs', listJobsFromProto, (jobs) => ({ jobs: jobs.map(jobToProto) })),
       CancelJob: this.unary('cancel-job', (r) => ({ id: r.id }), jobToProto),
+      RecordFeedback: this.unary('record-feedback', feedbackFromProto, (f) => f),
     });
   }
 

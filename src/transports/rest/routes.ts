@@ -7,7 +7,7 @@ import type { Action } from '../../auth/permissions.js';
 import { OPERATIONS, type OperationName } from '../operations.js';
 import {
   AliasBody, AliasResponse, DeviceList, InferBody, InferResponse, Liveness, LoadBody, ModelList, ModelResource,
-  JobList, JobResource, PinBody, Readiness, RegisterRequest, SubmitJobBody, UnloadResponse,
+  FeedbackBody, FeedbackResource, JobList, JobResource, PinBody, Readiness, RegisterRequest, SubmitJobBody, UnloadResponse,
 } from '../../../schemas/rest.js';
 
 export type Method = 'get' | 'post' | 'put';
@@ -50,6 +50,7 @@ const ROUTE_LIST: readonly RouteSpec[] = [
   { method: 'get', path: '/v1/jobs', operation: 'list-jobs', wrap: 'jobs', query: ['state', 'type', 'limit'], operationId: 'listJobs', summary: 'Jobs, newest first (?state=, ?type=, ?limit=)', status: 200, response: JobList },
   { method: 'get', path: '/v1/jobs/{id}', operation: 'get-job', operationId: 'getJob', summary: 'One job: state, progress, log tail, outputs', status: 200, response: JobResource, errors: [404] },
   { method: 'post', path: '/v1/jobs/{id}/cancel', operation: 'cancel-job', operationId: 'cancelJob', summary: 'Cancel a job (a running one stops; cancel_requested until it has)', status: 200, response: JobResource, errors: [404] },
+  { method: 'post', path: '/v1/feedback', operation: 'record-feedback', operationId: 'recordFeedback', summary: 'Rate an answer or record a preference between two (RLHF)', body: FeedbackBody, status: 201, response: FeedbackResource },
   { method: 'get', path: '/health/live', operationId: 'live', summary: 'The process is up and its event loop answers', status: 200, response: Liveness },
   { method: 'get', path: '/health/ready', operationId: 'ready', summary: 'Every device is up and at least one model is loaded (503 otherwise)', status: 200, response: Readiness, errors: [503] },
   { method: 'get', path: '/openapi.json', operationId: 'openapi', summary: 'This API as an OpenAPI 3.1 document', status: 200, response: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },

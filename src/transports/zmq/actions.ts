@@ -43,6 +43,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
   get_job: operation('get-job', (f) => ({ id: f.id }), as('job')),
   list_jobs: operation('list-jobs', same, as('jobs')),
   cancel_job: operation('cancel-job', (f) => ({ id: f.id }), as('job')),
+  record_feedback: operation('record-feedback', same, as('feedback')),
   health: {
     write: false,
     // `status` is the reply's ok/error: readiness is `state` here.
