@@ -15,6 +15,7 @@ export const ROLE_OF_ACTION = {
   devices: 'infer',
   'get-job': 'infer',
   'list-jobs': 'infer',
+  'watch-job': 'infer',
   'submit-job': 'trainer',
   'cancel-job': 'trainer',
   // Agents rate the answers they get: an inference key may.

@@ -29,10 +29,11 @@ const REQUESTS: Record<string, object> = {
   ListJobs: {},
   CancelJob: { id: 'job-none' },
   RecordFeedback: { prompt: 'hi', chosen: 'a good answer', rejected: 'a bad one' },
+  WatchJob: { id: 'job-none' },
 };
 
 /** Methods whose request names nothing that exists: NOT_FOUND there is an answer from past the key check. */
-const NOT_FOUND_IS_PAST_AUTH = new Set(['UnloadModel', 'GetJob', 'CancelJob']);
+const NOT_FOUND_IS_PAST_AUTH = new Set(['UnloadModel', 'GetJob', 'CancelJob', 'WatchJob']);
 
 function md(headers: Record<string, string>): grpc.Metadata {
   const m = new grpc.Metadata();
@@ -44,7 +45,7 @@ function md(headers: Record<string, string>): grpc.Metadata {
 function call(h: Harness, method: string, headers: Record<string, string>): Promise<{ code: number; mocCode?: string; details?: string }> {
   const deadline = new Date(Date.now() + 30_000);
   return new Promise((resolve) => {
-    if (method === 'InferStream' || method === 'WatchModels') {
+    if (method === 'InferStream' || method === 'WatchModels' || method === 'WatchJob') {
       const s = h.client[method](REQUESTS[method], md(headers), { deadline }) as grpc.ClientReadableStream<any>;
       s.on('data', () => { s.cancel(); resolve({ code: 0 }); });
       s.on('error', (e: grpc.ServiceError) => resolve({ code: e.code, mocCode: errorCode(e), details: e.details }));

@@ -139,3 +139,28 @@ t.test('prepare-dataset through the API: its split feeds a fine-tune', async (t)
   const ft = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', spec: { base_model: 'moc-demo', dataset: train, output_name: 'prep:ft' } });
   t.equal((await jobWhere(h, ft.body.id, ended, 'fine-tune on the prepared split', 120_000)).state, 'succeeded', 'the prepared split is a fine-tune dataset');
 });
+
+t.test('WatchJob streams a job from queued to its end, progress included, then closes', async (t) => {
+  const h = await startHarness(t);
+  writeDataset(h, 'train.jsonl', TEXTS);
+  const job = await h.unary('SubmitJob', { type: 'fine-tune', spec_json: JSON.stringify({ base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'w:v1', params: { step_ms: 150 } }) });
+  const seen: any[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const s = h.client.WatchJob({ id: job.id }, { deadline: Date.now() + 120_000 }) as grpc.ClientReadableStream<any>;
+    s.on('data', (j) => seen.push(j));
+    s.on('error', reject);
+    s.on('end', () => resolve());
+  });
+  t.equal(seen[0].id, job.id);
+  t.equal(seen.at(-1).state, 'JOB_STATE_SUCCEEDED', 'the last message is the end');
+  t.ok(seen.some((j) => j.state === 'JOB_STATE_RUNNING' && j.progress.fraction > 0 && j.progress.fraction < 1), 'progress while running was streamed');
+  const fractions = seen.map((j) => j.progress.fraction);
+  t.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1] || seen[i].state !== seen[i - 1].state), 'progress never goes back');
+  const missing = await new Promise<any>((resolve) => {
+    const s = h.client.WatchJob({ id: 'job-nope' }, { deadline: Date.now() + 10_000 }) as grpc.ClientReadableStream<any>;
+    s.on('data', () => {});
+    s.on('error', resolve);
+    s.on('end', () => resolve(null));
+  });
+  t.equal(missing?.code, grpc.status.NOT_FOUND, 'an unknown job ends the stream with NOT_FOUND');
+});

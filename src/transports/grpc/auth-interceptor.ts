@@ -28,6 +28,7 @@ export const ACTION_OF_METHOD: Record<string, Action> = {
   ListJobs: 'list-jobs',
   CancelJob: 'cancel-job',
   RecordFeedback: 'record-feedback',
+  WatchJob: 'watch-job',
 };
 
 const SERVICE_PREFIX = '/moc.v1.ModelOps/';
