@@ -223,9 +223,17 @@ export const EvaluateResult = Type.Object({
 });
 export type EvaluateResult = Static<typeof EvaluateResult>;
 
+/** Memory held by something other than a model (a running job), in the device's ledger; placement may evict for it. */
+export const ReserveMsg = Type.Object({ kind: Type.Literal('reserve'), owner: Type.String({ minLength: 1 }), bytes: Type.Integer({ minimum: 1 }) });
+export type ReserveMsg = Static<typeof ReserveMsg>;
+export const ReleaseMsg = Type.Object({ kind: Type.Literal('release'), owner: Type.String({ minLength: 1 }) });
+export type ReleaseMsg = Static<typeof ReleaseMsg>;
+
 export type DeviceProtocol = {
   infer: { req: InferMsg; reply: InferResult; event: TokenEvent };
   evaluate: { req: EvaluateMsg; reply: EvaluateResult };
+  reserve: { req: ReserveMsg; reply: { device: string; bytes: number } };
+  release: { req: ReleaseMsg; reply: { freedBytes: number } };
   load: { req: LoadMsg; reply: ModelInfo };
   unload: { req: UnloadMsg; reply: UnloadResult };
   status: { req: StatusMsg; reply: DeviceStatus };
@@ -295,4 +303,7 @@ export type LifecycleProtocol = {
   'set-alias': { req: { kind: 'set-alias'; request: AliasRequest }; reply: AliasInfo };
   pin: { req: { kind: 'pin'; request: PinRequest }; reply: ModelView };
   list: { req: { kind: 'list' }; reply: ModelView[] };
+  /** Memory for a running job: placed like a model (best fit, else evict idle models), on `device` if given. */
+  reserve: { req: { kind: 'reserve'; owner: string; bytes: number; device?: string }; reply: { device: string; bytes: number } };
+  release: { req: { kind: 'release'; owner: string; device: string }; reply: { freedBytes: number } };
 };

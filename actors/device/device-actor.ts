@@ -161,6 +161,13 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         this.unload(msg.model).then((r) => env.reply(r), (err) => env.fail(err));
         return;
       case 'status': return env.reply(this.status());
+      case 'reserve': {
+        // Idempotent for one owner: a job taken over in this process reserves again what it already holds.
+        if (this.ledger.bytesOf(msg.owner) > 0) this.ledger.release(msg.owner);
+        this.ledger.reserve(msg.owner, msg.bytes); // refuses past the hard limit, naming what holds the memory
+        return env.reply({ device: this.id, bytes: msg.bytes });
+      }
+      case 'release': return env.reply({ freedBytes: this.ledger.release(msg.owner) });
       case 'estimate':
         this.requireEngine().estimate(msg.model, this.cfg.loadTimeoutMs)
           .then((e) => env.reply({ totalBytes: e.totalBytes, weightsBytes: e.weightsBytes, contextBytes: e.contextBytes }), (err) => env.fail(err));

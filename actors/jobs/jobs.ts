@@ -60,6 +60,8 @@ export type JobsInbox = {
 };
 export type JobsMessages = JobsProtocol & JobsInbox;
 
+/** How long a job that found no memory waits before it tries again. */
+const MEMORY_WAIT_MS = 2000;
 /** Retry backoff after a failed attempt: 1 s, 2 s, 4 s … at most a minute. */
 const backoffMs = (attempts: number) => Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
 /** Error codes worth another attempt: the job's work did not fail, its circumstances did. */
@@ -166,9 +168,6 @@ export class Jobs implements Behavior<JobsMessages> {
       if (ft.promote_to !== undefined && ft.eval_dataset === undefined) {
         throw errors.invalidArgument('spec.eval_dataset', 'is required with promote_to: the trained model is evaluated on it before the alias moves');
       }
-    }
-    if ((r.memory_bytes ?? 0) > 0) {
-      throw errors.invalidArgument('memory_bytes', 'reserving device memory for a job is not supported yet; leave it out (docs/jobs.md)');
     }
     const now = Date.now();
     const job: Job = {
@@ -280,7 +279,7 @@ export class Jobs implements Behavior<JobsMessages> {
     const run: LocalRun = { ac: new AbortController(), log: [] };
     this.runs.set(id, run);
     const runner = this.runners[job.type];
-    const work = runner
+    const run_ = (): Promise<JobOutputs> => runner
       ? runner({
         job, config: this.config, models: this.models, signal: run.ac.signal,
         progress: (fraction, message) => this.post({ kind: 'report', id, progress: { fraction: Math.min(1, Math.max(0, fraction)), message } }),
@@ -288,6 +287,19 @@ export class Jobs implements Behavior<JobsMessages> {
         process: (p) => this.post({ kind: 'report', id, process: p }),
       })
       : Promise.reject(errors.jobTypeNotRunnable(job.type, this.runnable));
+    // A job's memory is held in a device ledger while it runs, placed (and evicting) as a model's would be.
+    const owner = `job:${id}`;
+    const work = job.memoryBytes > 0
+      ? this.models.reserve(owner, job.memoryBytes, job.device).catch((err: unknown) => {
+        // Marked: only a refusal of the job's own reservation makes it wait (a model load inside the run does not).
+        const e = toMocError(err);
+        e.details.reservation = true;
+        throw e;
+      }).then((held) => {
+        this.post({ kind: 'report', id, log: `holding ${job.memoryBytes} bytes on ${held.device}` });
+        return run_().finally(() => this.models.release(owner, held.device).catch(() => {}));
+      })
+      : run_();
     work.then((outputs) => ({ ok: true as const, outputs }), (err) => ({ ok: false as const, error: toMocError(err) }))
       .then((result) => this.post({ kind: 'ended', id, result }));
   }
@@ -364,6 +376,11 @@ export class Jobs implements Behavior<JobsMessages> {
         return { ...base, state: 'cancelled', endedAt: now, progress: { ...base.progress, message: 'cancelled' } };
       }
       const error = { code: e.code, message: e.message };
+      if (e.code === 'MOC_ERR_NO_MEMORY' && e.details.reservation === true && Array.isArray(e.details.holders) && !this.stopped) {
+        // Memory held by busy or pinned models now: the job waits for it (the attempt does not count).
+        return { ...base, state: 'retrying', attempts: Math.max(0, j.attempts - 1), queuedAt: j.queuedAt, notBefore: now + MEMORY_WAIT_MS,
+          progress: { fraction: 0, message: `waiting for memory: ${e.message}` } };
+      }
       if (RETRYABLE.has(e.code) && j.attempts < j.maxAttempts && !this.stopped) {
         return { ...base, state: 'retrying', queuedAt: now, notBefore: now + backoffMs(j.attempts), error };
       }

@@ -18,6 +18,9 @@ export interface ModelsPort {
   evaluate(model: string, texts: string[], signal: AbortSignal): Promise<EvaluateResult>;
   register(request: RegisterRequest): Promise<ModelView>;
   setAlias(alias: string, target: string): Promise<AliasInfo>;
+  /** Device memory for a running job (placement and eviction as for a model); release it when the job ends. */
+  reserve(owner: string, bytes: number, device?: string): Promise<{ device: string; bytes: number }>;
+  release(owner: string, device: string): Promise<void>;
 }
 
 export class ActorModelsPort implements ModelsPort {
@@ -58,5 +61,13 @@ export class ActorModelsPort implements ModelsPort {
 
   setAlias(alias: string, target: string): Promise<AliasInfo> {
     return this.lifecycle.ask({ kind: 'set-alias', request: { alias, target } }, { timeoutMs: this.config.limits.loadTimeoutMs });
+  }
+
+  reserve(owner: string, bytes: number, device?: string): Promise<{ device: string; bytes: number }> {
+    return this.lifecycle.ask({ kind: 'reserve', owner, bytes, ...(device ? { device } : {}) }, { timeoutMs: this.config.limits.loadTimeoutMs });
+  }
+
+  async release(owner: string, device: string): Promise<void> {
+    await this.lifecycle.ask({ kind: 'release', owner, device }, { timeoutMs: this.config.limits.loadTimeoutMs });
   }
 }

@@ -145,6 +145,12 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       case 'set-alias': return this.setAlias(env as Envelope<LifecycleMessages, 'set-alias'>);
       case 'pin': return this.pin(env as Envelope<LifecycleMessages, 'pin'>);
       case 'list': return this.list(env as Envelope<LifecycleMessages, 'list'>);
+      case 'reserve': {
+        const { owner, bytes, device } = msg;
+        if (device !== undefined && !this.devices.has(device)) throw errors.deviceNotFound(device, [...this.devices.keys()]);
+        return this.task(env, () => this.placeAndReserve(owner, bytes, device));
+      }
+      case 'release': return this.task(env, () => this.ref(msg.device).ask({ kind: 'release', owner: msg.owner }, { timeoutMs: STATUS_TIMEOUT_MS }));
       // results of its own tasks, and its devices' notices
       case 'models-changed': return this.modelsChanged(msg);
       case 'catalog-put': return env.reply(this.putCatalog(msg.request, msg.facts, msg.examined) as never);
@@ -364,6 +370,31 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
         await this.ref(device.id).ask({ kind: 'unload', model: victim.name }, { timeoutMs: this.config.limits.loadTimeoutMs });
       }
       await this.ref(device.id).ask({ kind: 'load', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
+    } finally {
+      releaseAll(turns);
+    }
+  }
+
+  /**
+   * Memory for a job, placed as a model's load is (the same turns, statuses, best fit and LRU eviction of idle
+   * unpinned models down to the soft limit), so jobs and models compete for a device by the same rules.
+   */
+  private async placeAndReserve(owner: string, bytes: number, wanted: string | undefined): Promise<{ device: string; bytes: number }> {
+    const ids = wanted ? [wanted] : this.config.devices.map((d) => d.id);
+    const turns = await this.placement.turns(ids);
+    try {
+      const statuses: DeviceStatus[] = [];
+      for (const id of ids) {
+        const ref = this.ref(id);
+        if (ref.attached) statuses.push(await ref.ask({ kind: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }));
+      }
+      if (statuses.length === 0) throw errors.unavailable(`no device is up to hold ${owner}'s memory (${ids.join(', ')} restarting)`);
+      const plan = planPlacement(owner, bytes, statuses, (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false));
+      for (const [id, release] of turns) if (id !== plan.device) release();
+      for (const victim of plan.evict) {
+        await this.ref(plan.device).ask({ kind: 'unload', model: victim.name }, { timeoutMs: this.config.limits.loadTimeoutMs });
+      }
+      return await this.ref(plan.device).ask({ kind: 'reserve', owner, bytes }, { timeoutMs: STATUS_TIMEOUT_MS });
     } finally {
       releaseAll(turns);
     }

@@ -31,7 +31,7 @@ t.teardown(async () => { await pool.close(); await vocab.dispose(); await llama.
 const runner = prepareDataset(pool);
 
 const notUsed = () => { throw new Error('not used by prepare-dataset'); };
-const models: ModelsPort = { modelFile: () => modelPath, evaluate: notUsed, register: notUsed, setAlias: notUsed };
+const models: ModelsPort = { modelFile: () => modelPath, evaluate: notUsed, register: notUsed, setAlias: notUsed, reserve: notUsed, release: notUsed };
 
 let jobs = 0;
 interface Run { ctx: RunContext; progress: { fraction: number; message: string }[]; logs: string[]; abort: AbortController; job: Job }

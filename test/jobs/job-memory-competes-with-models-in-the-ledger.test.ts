@@ -1,0 +1,54 @@
+import t from 'tap';
+import { startHarness } from '../helpers/coordinator.js';
+import { ended, jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
+
+// Demo-sized models take about 4 MiB; soft limit 9 MiB, hard 13 MiB (as in the eviction tests).
+const MiB = 1024 * 1024;
+const DEVICE = { id: 'cpu0', memory: '13MiB', softLimit: '9MiB' };
+const ledger = async (h: any) => (await rest(h, 'GET', '/v1/devices')).body.devices[0].memory;
+
+t.test('a running job holds its memory in the ledger, evicts an idle model for it, and gives it back at its end', async (t) => {
+  const h = await startHarness(t, { devices: [DEVICE], models: [] });
+  writeDataset(h, 'train.jsonl', TEXTS);
+  await h.unary('RegisterModel', { name: 'idle', path: 'moc-demo.gguf' });
+  await h.unary('LoadModel', { name: 'idle' }); // with moc-demo: about 8 MiB, under the soft limit
+  await h.unary('Infer', { model: 'moc-demo', prompt: 'x', max_tokens: 1 }); // 'idle' is now the least recently used
+  const job = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', memory_bytes: 3 * MiB,
+    spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'mem:v1', params: { step_ms: 300 } } });
+  t.equal(job.status, 201, JSON.stringify(job.body));
+  const running = await jobWhere(h, job.body.id, (j) => j.state === 'running' && j.logTail.some((l) => l.startsWith('holding')) || (j.state === 'running' && j.process !== undefined), 'running');
+  const during = await ledger(h);
+  t.ok(during.reserved <= during.soft_limit, `the ledger stays under the soft limit (${during.reserved} ≤ ${during.soft_limit})`);
+  const models = (await h.unary('ListModels', {})).models;
+  t.equal(models.find((m: any) => m.name === 'idle').state, 'MODEL_STATE_REGISTERED', 'the least recently used idle model was evicted for the job');
+  t.ok(during.reserved >= 3 * MiB, 'the job\'s bytes are counted');
+  const done = await jobWhere(h, running.id, ended, 'ended', 120_000);
+  t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));
+  const after = await ledger(h);
+  const loaded = (await h.unary('ListModels', {})).models.filter((m: any) => m.state === 'MODEL_STATE_LOADED');
+  t.equal(after.reserved, loaded.reduce((n: number, m: any) => n + m.reserved_bytes, 0), 'at its end the ledger holds the loaded models only');
+});
+
+t.test('a job bigger than any device fails saying so; one that does not fit now waits, never overcommits', async (t) => {
+  const h = await startHarness(t, { devices: [DEVICE], models: [] });
+  writeDataset(h, 'eval.jsonl', TEXTS);
+  const huge = await rest(h, 'POST', '/v1/jobs', { type: 'evaluate', memory_bytes: 64 * MiB, max_attempts: 1, spec: { model: 'moc-demo', dataset: 'eval.jsonl' } });
+  const j = await jobWhere(h, huge.body.id, ended, 'huge ended');
+  t.equal(j.state, 'failed');
+  t.equal(j.error?.code, 'MOC_ERR_NO_MEMORY');
+  t.match(j.error?.message ?? '', /more than any device can hold/);
+
+  await h.unary('PinModel', { name: 'moc-demo', pinned: true }); // nothing can be evicted for the next job
+  // A fine-tune (its trainer reads the base model's file; no model is loaded for it) that needs 10 MiB.
+  const big = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', memory_bytes: 10 * MiB, spec: { base_model: 'moc-demo', dataset: 'eval.jsonl', output_name: 'big:v1' } });
+  const waiting = await jobWhere(h, big.body.id, (x) => x.state === 'retrying', 'waiting for memory');
+  t.match(waiting.progress.message, /waiting for memory/);
+  t.equal(waiting.attempts, 0, 'waiting does not use up attempts');
+  const l = await ledger(h);
+  t.ok(l.reserved <= l.hard_limit, 'never above the hard limit');
+  await h.unary('PinModel', { name: 'moc-demo', pinned: false });
+  await h.unary('UnloadModel', { name: 'moc-demo' });
+  const ran = await jobWhere(h, big.body.id, ended, 'ran once memory was free', 60_000);
+  t.equal(ran.state, 'succeeded', JSON.stringify(ran.error ?? ran.progress));
+  t.equal((await ledger(h)).reserved, 0, 'all released');
+});
