@@ -7,6 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ModelName, DeviceId } from './config.js';
 import type { Job } from './jobs.js';
 import type { Feedback } from './feedback.js';
+import type { Goal } from './goals.js';
 
 /**
  * Idle time before a model is unloaded, in ms. Capped at the largest delay a Node timer holds (2^31−1 ms): a longer
@@ -282,6 +283,13 @@ export type RouterProtocol = {
   'list-jobs': { req: { kind: 'list-jobs'; request: unknown }; reply: Job[] };
   'cancel-job': { req: { kind: 'cancel-job'; request: unknown }; reply: Job };
   'record-feedback': { req: { kind: 'record-feedback'; request: unknown; owner: string }; reply: Feedback };
+  'create-goal': { req: { kind: 'create-goal'; request: unknown; owner: string }; reply: Goal };
+  'get-goal': { req: { kind: 'get-goal'; request: unknown }; reply: Goal };
+  'list-goals': { req: { kind: 'list-goals'; request: unknown }; reply: Goal[] };
+  'update-goal': { req: { kind: 'update-goal'; request: unknown }; reply: Goal };
+  'cancel-goal': { req: { kind: 'cancel-goal'; request: unknown }; reply: Goal };
+  /** Every committed version of a goal, oldest first (the event log). */
+  'goal-history': { req: { kind: 'goal-history'; request: unknown }; reply: Goal[] };
 };
 
 export const DeviceView = Type.Composite([DeviceStatus, Type.Object({

@@ -8,6 +8,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { FinishReason, InferRequest, LoadRequest, ModelState, RegisterRequest } from './messages.js';
 import { JobState, JobType, SubmitJobRequest } from './jobs.js';
 import { RecordFeedbackRequest } from './feedback.js';
+import { CreateGoalRequest, GoalState, UpdateGoalRequest } from './goals.js';
 
 const Bytes = Type.Integer({ minimum: 0, description: 'bytes' });
 const EpochMs = Type.Integer({ description: 'Unix epoch milliseconds; 0 when not applicable' });
@@ -90,6 +91,20 @@ export const JobResource = Type.Object({
 export type JobResource = Static<typeof JobResource>;
 export const JobList = Type.Object({ jobs: Type.Array(JobResource) }, { additionalProperties: false });
 export const SubmitJobBody = SubmitJobRequest;
+
+export const GoalResource = Type.Object({
+  id: Type.String(), title: Type.String(), description: Type.String(), priority: Type.Integer(), owner: Type.String(),
+  state: GoalState,
+  jobs: Type.Array(Type.String(), { description: 'linked job ids' }),
+  criterion: Type.Object({ metric: Type.String(), op: Type.String(), value: Type.Number() }, { description: "metric '' when none" }),
+  deadline_ms: EpochMs, created_at_ms: EpochMs, updated_at_ms: EpochMs, ended_at_ms: EpochMs,
+  reason: Type.String({ description: 'why it is in its state, in one line' }),
+  achieved_by: Type.Object({ job: Type.String(), metric: Type.String(), value: Type.Number() }, { description: "job '' when not achieved" }),
+}, { additionalProperties: false });
+export type GoalResource = Static<typeof GoalResource>;
+export const GoalList = Type.Object({ goals: Type.Array(GoalResource) }, { additionalProperties: false });
+export const CreateGoalBody = CreateGoalRequest;
+export const UpdateGoalBody = Type.Omit(UpdateGoalRequest, ['id'], { additionalProperties: false });
 
 export const FeedbackBody = RecordFeedbackRequest;
 export const FeedbackResource = Type.Object({

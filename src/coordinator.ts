@@ -10,6 +10,7 @@
  *   feedback    main thread, LocalActor: ratings and preferences (LMDB), the opt-in in-memory inference record
  *   datasets    piscina pool: dataset validation, tokenization, dedupe and split (prepare-dataset jobs)
  *   jobs        main thread, LocalActor: learning jobs in LMDB (priorities, leases, trainer processes)
+ *   goals       main thread, LocalActor: goals whose state follows their linked jobs
  *   router      main thread, LocalActor: validation, routing; the operation table's one entry point
  *   grpc, rest, zmq   listeners (layer 'edge': drained first, within the shutdown grace)
  *
@@ -29,6 +30,7 @@ import { ActorModelsPort } from '../actors/jobs/models-port.js';
 import { DatasetPool } from '../actors/jobs/dataset-pool.js';
 import { runners } from '../actors/jobs/runners.js';
 import { FeedbackActor, type FeedbackProtocol } from '../actors/feedback/feedback.js';
+import { Goals, type GoalsMessages } from '../actors/goals/goals.js';
 import { ensureDemoModel } from './model/demo-model.js';
 import { ModelInspector } from './model/inspector.js';
 import { Store } from './store/store.js';
@@ -179,8 +181,20 @@ export class Coordinator {
         destroy: () => actor.destroy(),
       }) });
     }
+    // Goals follow the jobs (a subscription to the Jobs actor's published changes); after it, before the router.
+    const goalsView = new Goals(store, jobsView);
+    const goals = await assembly.add('goals', () => new LocalActor<GoalsMessages>('goals', goalsView, {
+      // Every job change (progress included) reaches it as a message to itself: a large internal queue.
+      capacity: 1024, internalCapacity: 16_384, onCrash: onCrash('goals'),
+    }), { handle: (actor) => ({
+      close: async () => {
+        await actor.ask({ kind: 'shutdown' }, { timeoutMs: config.shutdown.graceMs + 5000 }).catch(() => {});
+        await actor.close();
+      },
+      destroy: () => actor.destroy(),
+    }) });
     const router = await assembly.add('router', () => new LocalActor<RouterProtocol>('router',
-      new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs }), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
+      new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals }), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
 
     await preload(config, models, router, log);
 

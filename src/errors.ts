@@ -81,6 +81,10 @@ export const ERRORS = {
     grpc: 'NOT_FOUND', http: 404, zmq: 'NOT_FOUND', retryable: false,
     when: 'No learning job has that id (ListJobs shows the ones that exist).',
   },
+  MOC_ERR_GOAL_NOT_FOUND: {
+    grpc: 'NOT_FOUND', http: 404, zmq: 'NOT_FOUND', retryable: false,
+    when: 'The goal id names no goal on this server (ListGoals shows the ones that do).',
+  },
   MOC_ERR_JOB_FAILED: {
     grpc: 'FAILED_PRECONDITION', http: 422, zmq: 'JOB_FAILED', retryable: false,
     when: "Recorded on a failed job (never a request's answer): its work failed; the message says how (exit code, stderr tail, bad output).",
@@ -250,6 +254,8 @@ export const errors = {
   // ---- learning jobs ----
   jobNotFound: (id: string) =>
     new MocError('MOC_ERR_JOB_NOT_FOUND', `job '${id}' does not exist; ListJobs (GET /v1/jobs) shows the ones that do`, { id }),
+  goalNotFound: (id: string) =>
+    new MocError('MOC_ERR_GOAL_NOT_FOUND', `goal '${id}' does not exist; ListGoals (GET /v1/goals) shows the ones that do`, { id }),
   jobsDisabled: () => new MocError('MOC_ERR_NOT_IMPLEMENTED', 'learning jobs are disabled on this server (jobs.enabled: false)'),
   jobFailed: (what: string) => new MocError('MOC_ERR_JOB_FAILED', what),
   jobTypeNotRunnable: (type: string, runnable: readonly string[]) =>

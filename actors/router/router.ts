@@ -21,6 +21,8 @@ import { JobIdRequest, ListJobsRequest, SubmitJobRequest } from '../../schemas/j
 import type { JobsProtocol } from '../jobs/jobs.js';
 import type { FeedbackProtocol } from '../feedback/feedback.js';
 import { RecordFeedbackRequest } from '../../schemas/feedback.js';
+import { CreateGoalRequest, GoalIdRequest, ListGoalsRequest, UpdateGoalRequest } from '../../schemas/goals.js';
+import type { GoalsProtocol } from '../goals/goals.js';
 
 /** Sampling default when a request gives none (Ollama and llama-server use 0.8 too). */
 export const DEFAULT_TEMPERATURE = 0.8;
@@ -32,12 +34,14 @@ export interface RouterRefs {
   lifecycle: ActorRef<LifecycleProtocol>;
   feedback?: ActorRef<FeedbackProtocol> | null;
   jobs?: ActorRef<JobsProtocol> | null;
+  goals?: ActorRef<GoalsProtocol> | null;
 }
 
 export class Router implements Behavior<RouterProtocol> {
   private readonly lifecycle: ActorRef<LifecycleProtocol>;
   private readonly feedback: ActorRef<FeedbackProtocol> | null;
   private readonly jobs: ActorRef<JobsProtocol> | null;
+  private readonly goals: ActorRef<GoalsProtocol> | null;
   /** Whether served inferences are told to the feedback actor (feedback.recordInferences). */
   private readonly recordInferences: boolean;
   private readonly promptLimit: number;
@@ -61,6 +65,7 @@ export class Router implements Behavior<RouterProtocol> {
     this.lifecycle = refs.lifecycle;
     this.feedback = refs.feedback ?? null;
     this.jobs = refs.jobs ?? null;
+    this.goals = refs.goals ?? null;
     this.recordInferences = !!refs.feedback && config.feedback.recordInferences;
     this.promptLimit = config.limits.maxPromptBytes;
     this.capacity = config.server.mailboxCapacity;
@@ -100,11 +105,22 @@ export class Router implements Behavior<RouterProtocol> {
       case 'get-job': return this.jobsRef().ask({ kind: 'get', id: validate(JobIdRequest, msg.request).id }, opts);
       case 'list-jobs': return this.jobsRef().ask({ kind: 'list', request: validate(ListJobsRequest, msg.request) }, opts);
       case 'cancel-job': return this.jobsRef().ask({ kind: 'cancel', id: validate(JobIdRequest, msg.request).id }, opts);
+      case 'create-goal': return this.goalsRef().ask({ kind: 'create', request: validate(CreateGoalRequest, msg.request), owner: msg.owner }, opts);
+      case 'get-goal': return this.goalsRef().ask({ kind: 'get', id: validate(GoalIdRequest, msg.request).id }, opts);
+      case 'list-goals': return this.goalsRef().ask({ kind: 'list', request: validate(ListGoalsRequest, msg.request) }, opts);
+      case 'update-goal': return this.goalsRef().ask({ kind: 'update', request: validate(UpdateGoalRequest, msg.request) }, opts);
+      case 'cancel-goal': return this.goalsRef().ask({ kind: 'cancel', id: validate(GoalIdRequest, msg.request).id }, opts);
+      case 'goal-history': return this.goalsRef().ask({ kind: 'history', id: validate(GoalIdRequest, msg.request).id }, opts);
       case 'record-feedback': return this.feedbackRef().ask({ kind: 'record', request: validate(RecordFeedbackRequest, msg.request), owner: msg.owner }, opts);
       case 'devices': return this.deviceViews(opts.timeoutMs);
       default:
         throw new Error(`router: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
+  }
+
+  private goalsRef(): ActorRef<GoalsProtocol> {
+    if (!this.goals) throw errors.unavailable('goals are not running on this server');
+    return this.goals;
   }
 
   private feedbackRef(): ActorRef<FeedbackProtocol> {

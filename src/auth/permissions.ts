@@ -20,6 +20,12 @@ export const ROLE_OF_ACTION = {
   'cancel-job': 'trainer',
   // Agents rate the answers they get: an inference key may.
   'record-feedback': 'infer',
+  'get-goal': 'infer',
+  'list-goals': 'infer',
+  'goal-history': 'infer',
+  'create-goal': 'trainer',
+  'update-goal': 'trainer',
+  'cancel-goal': 'trainer',
   register: 'admin',
   load: 'admin',
   unload: 'admin',

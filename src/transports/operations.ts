@@ -10,10 +10,10 @@
  */
 import type { Config } from '../../schemas/config.js';
 import type { RouterProtocol, TokenEvent } from '../../schemas/messages.js';
-import type { DeviceResource, FeedbackResource, InferResponse, JobResource, ModelResource } from '../../schemas/rest.js';
+import type { DeviceResource, FeedbackResource, GoalResource, InferResponse, JobResource, ModelResource } from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
-import { aliasResponse, deviceResource, feedbackResource, inferResponse, jobResource, modelResource, unloadResponse } from './views.js';
+import { aliasResponse, deviceResource, feedbackResource, goalResource, inferResponse, jobResource, modelResource, unloadResponse } from './views.js';
 
 /** request: the server's request timeout; load: long enough for a model load (placement, eviction, engine load). */
 export type TimeoutClass = 'request' | 'load';
@@ -43,7 +43,8 @@ export interface OperationSpec<R> {
 const spec = <R>(s: OperationSpec<R>) => s;
 
 /** Router messages that carry the caller's input as `request` (validated by the router). */
-type Forwarded = 'register' | 'load' | 'unload' | 'set-alias' | 'pin' | 'get-model' | 'get-job' | 'list-jobs' | 'cancel-job';
+type Forwarded = 'register' | 'load' | 'unload' | 'set-alias' | 'pin' | 'get-model' | 'get-job' | 'list-jobs' | 'cancel-job'
+  | 'get-goal' | 'list-goals' | 'update-goal' | 'cancel-goal' | 'goal-history';
 
 /** An operation that hands its input to the router as is; its name is also the role's action. */
 function forward<K extends Forwarded, R>(kind: K, timeout: TimeoutClass, write: boolean, view: (reply: Reply<RouterProtocol, K>) => R): OperationSpec<R> {
@@ -80,6 +81,15 @@ export const OPERATIONS = {
   'get-job': forward('get-job', 'request', false, jobResource),
   'list-jobs': forward('list-jobs', 'request', false, (jobs) => jobs.map(jobResource)),
   'cancel-job': forward('cancel-job', 'request', true, jobResource),
+  'create-goal': spec<GoalResource>({
+    action: 'create-goal', timeout: 'request', write: true,
+    run: async (input, c, opts) => goalResource(await c.router.ask({ kind: 'create-goal', request: input, owner: c.principal?.() ?? 'open' }, opts)),
+  }),
+  'get-goal': forward('get-goal', 'request', false, goalResource),
+  'list-goals': forward('list-goals', 'request', false, (goals) => goals.map(goalResource)),
+  'update-goal': forward('update-goal', 'request', true, goalResource),
+  'cancel-goal': forward('cancel-goal', 'request', true, goalResource),
+  'goal-history': forward('goal-history', 'request', false, (goals) => goals.map(goalResource)),
   'record-feedback': spec<FeedbackResource>({
     action: 'record-feedback', timeout: 'request', write: true,
     run: async (input, c, opts) => feedbackResource(await c.router.ask({ kind: 'record-feedback', request: input, owner: c.principal?.() ?? 'open' }, opts)),

@@ -3,9 +3,10 @@
  * REST and ZMQ answer with these; gRPC maps the same words onto its messages (enums spelled the proto way).
  */
 import type { DeviceView, InferResult, ModelInfo, ModelView, UnloadResult, AliasInfo } from '../../schemas/messages.js';
-import type { AliasResponse, DeviceResource, FeedbackResource, InferResponse, JobResource, ModelResource, UnloadResponse } from '../../schemas/rest.js';
+import type { AliasResponse, DeviceResource, FeedbackResource, GoalResource, InferResponse, JobResource, ModelResource, UnloadResponse } from '../../schemas/rest.js';
 import type { Job } from '../../schemas/jobs.js';
 import type { Feedback } from '../../schemas/feedback.js';
+import type { Goal } from '../../schemas/goals.js';
 
 type DeviceModel = Omit<ModelResource, 'sha256' | 'architecture' | 'parameter_count' | 'quantization' | 'aliases' | 'breaker'>;
 
@@ -59,5 +60,14 @@ export function feedbackResource(f: Feedback): FeedbackResource {
   return {
     id: f.id, kind: f.kind, owner: f.owner, at_ms: f.at, model: f.model, prompt: f.prompt, chosen: f.chosen, rejected: f.rejected,
     rating: f.rating, request_id: f.requestId, comment: f.comment,
+  };
+}
+
+export function goalResource(g: Goal): GoalResource {
+  return {
+    id: g.id, title: g.title, description: g.description, priority: g.priority, owner: g.owner, state: g.state, jobs: g.jobs,
+    criterion: g.criterion ?? { metric: '', op: 'lte', value: 0 }, deadline_ms: g.deadlineMs, created_at_ms: g.createdAt,
+    updated_at_ms: g.updatedAt, ended_at_ms: g.endedAt, reason: g.reason,
+    achieved_by: g.achievedBy ?? { job: '', metric: '', value: 0 },
   };
 }

@@ -30,10 +30,16 @@ const REQUESTS: Record<string, object> = {
   CancelJob: { id: 'job-none' },
   RecordFeedback: { prompt: 'hi', chosen: 'a good answer', rejected: 'a bad one' },
   WatchJob: { id: 'job-none' },
+  CreateGoal: { title: 'a goal' },
+  GetGoal: { id: 'goal-none' },
+  ListGoals: {},
+  UpdateGoal: { id: 'goal-none', title: 'x' },
+  CancelGoal: { id: 'goal-none' },
+  GoalHistory: { id: 'goal-none' },
 };
 
 /** Methods whose request names nothing that exists: NOT_FOUND there is an answer from past the key check. */
-const NOT_FOUND_IS_PAST_AUTH = new Set(['UnloadModel', 'GetJob', 'CancelJob', 'WatchJob']);
+const NOT_FOUND_IS_PAST_AUTH = new Set(['UnloadModel', 'GetJob', 'CancelJob', 'WatchJob', 'GetGoal', 'UpdateGoal', 'CancelGoal', 'GoalHistory']);
 
 function md(headers: Record<string, string>): grpc.Metadata {
   const m = new grpc.Metadata();

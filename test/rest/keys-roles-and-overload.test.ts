@@ -16,8 +16,8 @@ const INFER = 'infer-key-0123456789abcdef';
 const TRAINER = 'trainer-key-0123456789abcdef';
 
 /** A request that the route would accept, so only the key decides between 2xx and 401/403. */
-function requestFor(method: string, path: string, jobId: string): { url: string; init: RequestInit } {
-  const p = path.replace('{name}', 'moc-demo').replace('{alias}', 'chat').replace('{id}', jobId);
+function requestFor(method: string, path: string, ids: { job: string; goal: string }): { url: string; init: RequestInit } {
+  const p = path.replace('{name}', 'moc-demo').replace('{alias}', 'chat').replace('{id}', path.startsWith('/v1/goals') ? ids.goal : ids.job);
   const bodies: Record<string, unknown> = {
     'post /v1/models': { name: 'moc-demo', path: 'moc-demo.gguf', keep_alive_ms: -1 },
     'post /v1/models/{name}/load': {},
@@ -26,6 +26,8 @@ function requestFor(method: string, path: string, jobId: string): { url: string;
     'post /v1/infer': { model: 'moc-demo', prompt: 'hi', max_tokens: 2, temperature: 0 },
     'post /v1/jobs': { type: 'evaluate', spec: { model: 'moc-demo', dataset: 'none.jsonl' } },
     'post /v1/feedback': { prompt: 'hi', chosen: 'a good answer', rejected: 'a bad one' },
+    'post /v1/goals': { title: 'a goal' },
+    'put /v1/goals/{id}': { priority: 1 },
   };
   const body = bodies[`${method} ${path}`];
   return { url: p, init: { method: method.toUpperCase(), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) } };
@@ -37,10 +39,11 @@ t.test('keys and roles on every REST route', async (t) => {
   ] } });
   // A job for the routes that name one (its evaluation fails: no such dataset; it exists, which is what matters).
   const job = await h.coordinator.router.ask({ kind: 'submit-job', request: { type: 'evaluate', spec: { model: 'moc-demo', dataset: 'none.jsonl' } }, owner: 'ops' }, { timeoutMs: 10_000 });
+  const goal = await h.coordinator.router.ask({ kind: 'create-goal', request: { title: 'for the routes' }, owner: 'ops' }, { timeoutMs: 10_000 });
   // Unload last: it changes what the other routes see.
   const routes = [...ROUTES].sort((a, b) => Number(a.operationId === 'unloadModel') - Number(b.operationId === 'unloadModel'));
   for (const route of routes) {
-    const { url, init } = requestFor(route.method, route.path, job.id);
+    const { url, init } = requestFor(route.method, route.path, { job: job.id, goal: goal.id });
     const call = (headers: Record<string, string>) => fetch(h.restUrl + url, { ...init, headers });
     const name = `${route.method.toUpperCase()} ${route.path}`;
     if (!route.action) {

@@ -31,6 +31,9 @@ const PAIRS: { proto: string; rest: string; schema: TSchema; restExtra?: string[
   { proto: 'SubmitJobRequest', rest: 'SubmitJobBody', schema: rest.SubmitJobBody, restExtra: ['spec'], protoExtra: ['spec_json'], protoString: ['type'] },
   { proto: 'Job', rest: 'JobResource', schema: rest.JobResource, restExtra: ['spec'], protoExtra: ['spec_json'], protoString: ['type'] },
   { proto: 'RecordFeedbackRequest', rest: 'FeedbackBody', schema: rest.FeedbackBody },
+  { proto: 'CreateGoalRequest', rest: 'CreateGoalBody', schema: rest.CreateGoalBody },
+  { proto: 'UpdateGoalRequest', rest: 'UpdateGoalBody', schema: rest.UpdateGoalBody, protoExtra: ['id'] },
+  { proto: 'Goal', rest: 'GoalResource', schema: rest.GoalResource },
   { proto: 'Feedback', rest: 'FeedbackResource', schema: rest.FeedbackResource, protoString: ['kind'] },
 ];
 

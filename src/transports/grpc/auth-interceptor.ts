@@ -29,6 +29,12 @@ export const ACTION_OF_METHOD: Record<string, Action> = {
   CancelJob: 'cancel-job',
   RecordFeedback: 'record-feedback',
   WatchJob: 'watch-job',
+  CreateGoal: 'create-goal',
+  GetGoal: 'get-goal',
+  ListGoals: 'list-goals',
+  UpdateGoal: 'update-goal',
+  CancelGoal: 'cancel-goal',
+  GoalHistory: 'goal-history',
 };
 
 const SERVICE_PREFIX = '/moc.v1.ModelOps/';

@@ -1,7 +1,7 @@
 /** Between proto messages and MOC's own types; errors through the one error table. */
 import * as grpc from '@grpc/grpc-js';
 import { errors, toMocError } from '../../errors.js';
-import type { JobResource } from '../../../schemas/rest.js';
+import type { GoalResource, JobResource } from '../../../schemas/rest.js';
 import type { ModelInfo, ModelView } from '../../../schemas/messages.js';
 import type { DeviceResource, InferResponse } from '../../../schemas/rest.js';
 import { deviceModelResource, modelResource } from '../views.js';
@@ -95,3 +95,30 @@ export function feedbackFromProto(r: Record<string, any>): Record<string, unknow
   if (r.rating !== undefined && r.rating !== null) out.rating = r.rating;
   return out;
 }
+
+// ---- goals ----
+
+const criterionFromProto = (c: any) => (c && c.metric ? { criterion: { metric: c.metric, op: c.op, value: c.value } } : {});
+
+export function createGoalFromProto(r: Record<string, any>): Record<string, unknown> {
+  return {
+    title: r.title, ...(r.description ? { description: r.description } : {}), ...(r.priority ? { priority: r.priority } : {}),
+    ...criterionFromProto(r.criterion), ...(r.deadline_ms ? { deadline_ms: r.deadline_ms } : {}), ...(r.jobs?.length ? { jobs: r.jobs } : {}),
+  };
+}
+
+/** Optional proto fields left unset arrive as null: "leave as it is". */
+export function updateGoalFromProto(r: Record<string, any>): Record<string, unknown> {
+  const out: Record<string, unknown> = { id: r.id, ...criterionFromProto(r.criterion) };
+  for (const k of ['title', 'description', 'priority', 'deadline_ms']) if (r[k] !== null && r[k] !== undefined) out[k] = r[k];
+  if (r.link_jobs?.length) out.link_jobs = r.link_jobs;
+  if (r.unlink_jobs?.length) out.unlink_jobs = r.unlink_jobs;
+  return out;
+}
+
+export function listGoalsFromProto(r: Record<string, any>): Record<string, unknown> {
+  const state = typeof r.state === 'string' && r.state !== 'GOAL_STATE_UNSPECIFIED' ? r.state.replace(/^GOAL_STATE_/, '').toLowerCase() : undefined;
+  return { ...(state ? { state } : {}), ...(r.limit ? { limit: r.limit } : {}) };
+}
+
+export const goalToProto = (g: GoalResource) => ({ ...g, state: `GOAL_STATE_${g.state.toUpperCase()}` });

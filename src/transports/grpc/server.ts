@@ -13,7 +13,7 @@ import type { JobResource } from '../../../schemas/rest.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import {
   deviceToProto, inferRequestFromProto, inferToProto, jobToProto, listJobsFromProto, modelInfoToProto, modelRequestFromProto, modelToProto,
-  feedbackFromProto, submitJobFromProto, toGrpcError,
+  createGoalFromProto, feedbackFromProto, goalToProto, listGoalsFromProto, submitJobFromProto, toGrpcError, updateGoalFromProto,
 } from './mapping.js';
 import { jobResource } from '../views.js';
 import { runOperation, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
@@ -106,6 +106,12 @@ export class GrpcTransport implements Closeable {
       CancelJob: this.unary('cancel-job', (r) => ({ id: r.id }), jobToProto),
       RecordFeedback: this.unary('record-feedback', feedbackFromProto, (f) => f),
       WatchJob: (call: grpc.ServerWritableStream<any, any>) => this.watchJob(call),
+      CreateGoal: this.unary('create-goal', createGoalFromProto, goalToProto),
+      GetGoal: this.unary('get-goal', (r) => ({ id: r.id }), goalToProto),
+      ListGoals: this.unary('list-goals', listGoalsFromProto, (goals) => ({ goals: goals.map(goalToProto) })),
+      UpdateGoal: this.unary('update-goal', updateGoalFromProto, goalToProto),
+      CancelGoal: this.unary('cancel-goal', (r) => ({ id: r.id }), goalToProto),
+      GoalHistory: this.unary('goal-history', (r) => ({ id: r.id }), (goals) => ({ goals: goals.map(goalToProto) })),
     });
   }
 

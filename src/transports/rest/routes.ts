@@ -7,7 +7,7 @@ import type { Action } from '../../auth/permissions.js';
 import { OPERATIONS, type OperationName } from '../operations.js';
 import {
   AliasBody, AliasResponse, DeviceList, InferBody, InferResponse, Liveness, LoadBody, ModelList, ModelResource,
-  FeedbackBody, FeedbackResource, JobList, JobResource, PinBody, Readiness, RegisterRequest, SubmitJobBody, UnloadResponse,
+  CreateGoalBody, FeedbackBody, FeedbackResource, GoalList, GoalResource, JobList, UpdateGoalBody, JobResource, PinBody, Readiness, RegisterRequest, SubmitJobBody, UnloadResponse,
 } from '../../../schemas/rest.js';
 
 export type Method = 'get' | 'post' | 'put';
@@ -50,6 +50,12 @@ const ROUTE_LIST: readonly RouteSpec[] = [
   { method: 'get', path: '/v1/jobs', operation: 'list-jobs', wrap: 'jobs', query: ['state', 'type', 'limit'], operationId: 'listJobs', summary: 'Jobs, newest first (?state=, ?type=, ?limit=)', status: 200, response: JobList },
   { method: 'get', path: '/v1/jobs/{id}', operation: 'get-job', operationId: 'getJob', summary: 'One job: state, progress, log tail, outputs', status: 200, response: JobResource, errors: [404] },
   { method: 'post', path: '/v1/jobs/{id}/cancel', operation: 'cancel-job', operationId: 'cancelJob', summary: 'Cancel a job (a running one stops; cancel_requested until it has)', status: 200, response: JobResource, errors: [404] },
+  { method: 'post', path: '/v1/goals', operation: 'create-goal', operationId: 'createGoal', summary: 'Create a goal, optionally linked to jobs and with a success criterion', body: CreateGoalBody, status: 201, response: GoalResource },
+  { method: 'get', path: '/v1/goals', operation: 'list-goals', wrap: 'goals', query: ['state', 'limit'], operationId: 'listGoals', summary: 'Goals by priority (?state=, ?limit=)', status: 200, response: GoalList },
+  { method: 'get', path: '/v1/goals/{id}', operation: 'get-goal', operationId: 'getGoal', summary: 'One goal and why it is in its state', status: 200, response: GoalResource, errors: [404] },
+  { method: 'put', path: '/v1/goals/{id}', operation: 'update-goal', operationId: 'updateGoal', summary: 'Change a goal (title, priority, criterion, deadline, linked jobs)', body: UpdateGoalBody, status: 200, response: GoalResource, errors: [404] },
+  { method: 'post', path: '/v1/goals/{id}/cancel', operation: 'cancel-goal', operationId: 'cancelGoal', summary: 'Cancel a goal (its jobs are left alone)', status: 200, response: GoalResource, errors: [404] },
+  { method: 'get', path: '/v1/goals/{id}/history', operation: 'goal-history', wrap: 'goals', operationId: 'goalHistory', summary: 'Every committed version of a goal, oldest first', status: 200, response: GoalList, errors: [404] },
   { method: 'post', path: '/v1/feedback', operation: 'record-feedback', operationId: 'recordFeedback', summary: 'Rate an answer or record a preference between two (RLHF)', body: FeedbackBody, status: 201, response: FeedbackResource },
   { method: 'get', path: '/health/live', operationId: 'live', summary: 'The process is up and its event loop answers', status: 200, response: Liveness },
   { method: 'get', path: '/health/ready', operationId: 'ready', summary: 'Every device is up and at least one model is loaded (503 otherwise)', status: 200, response: Readiness, errors: [503] },

@@ -44,6 +44,12 @@ export const ACTIONS: Record<string, ActionSpec> = {
   list_jobs: operation('list-jobs', same, as('jobs')),
   cancel_job: operation('cancel-job', (f) => ({ id: f.id }), as('job')),
   record_feedback: operation('record-feedback', same, as('feedback')),
+  create_goal: operation('create-goal', same, as('goal')),
+  goal_status: operation('get-goal', (f) => ({ id: f.id }), as('goal')),
+  list_goals: operation('list-goals', same, as('goals')),
+  update_goal: operation('update-goal', same, as('goal')),
+  cancel_goal: operation('cancel-goal', (f) => ({ id: f.id }), as('goal')),
+  goal_history: operation('goal-history', (f) => ({ id: f.id }), as('goals')),
   health: {
     write: false,
     // `status` is the reply's ok/error: readiness is `state` here.
