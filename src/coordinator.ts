@@ -37,6 +37,7 @@ import { Store } from './store/store.js';
 import { LocalActor } from './kernel/local-actor.js';
 import { Supervisor } from './kernel/supervisor.js';
 import { Assembly, closeOnly } from './kernel/assembly.js';
+import type { Closeable } from './kernel/types.js';
 import { GrpcTransport } from './transports/grpc/server.js';
 import { RestTransport } from './transports/rest/server.js';
 import { ZmqTransport } from './transports/zmq/server.js';
@@ -173,26 +174,14 @@ export class Coordinator {
       const behavior = jobsView;
       jobs = await assembly.add('jobs', () => new LocalActor<JobsMessages>('jobs', behavior, {
         capacity: 1024, internalCapacity: 4096, onCrash: onCrash('jobs'),
-      }), { handle: (actor) => ({
-        close: async () => {
-          await actor.ask({ kind: 'shutdown' }, { timeoutMs: config.shutdown.graceMs + 5000 }).catch(() => {});
-          await actor.close();
-        },
-        destroy: () => actor.destroy(),
-      }) });
+      }), { handle: shutdownFirst(config) });
     }
     // Goals follow the jobs (a subscription to the Jobs actor's published changes); after it, before the router.
     const goalsView = new Goals(store, jobsView);
     const goals = await assembly.add('goals', () => new LocalActor<GoalsMessages>('goals', goalsView, {
       // Every job change (progress included) reaches it as a message to itself: a large internal queue.
       capacity: 1024, internalCapacity: 16_384, onCrash: onCrash('goals'),
-    }), { handle: (actor) => ({
-      close: async () => {
-        await actor.ask({ kind: 'shutdown' }, { timeoutMs: config.shutdown.graceMs + 5000 }).catch(() => {});
-        await actor.close();
-      },
-      destroy: () => actor.destroy(),
-    }) });
+    }), { handle: shutdownFirst(config) });
     const router = await assembly.add('router', () => new LocalActor<RouterProtocol>('router',
       new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals }), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
 
@@ -247,6 +236,20 @@ export class Coordinator {
   destroy(): Promise<void> {
     return this.assembly.destroy();
   }
+}
+
+/**
+ * For actors whose close must first stop their own work (jobs put runs back in the queue, goals finish their writes):
+ * a graceful close asks `shutdown` (within the grace) before the mailbox closes; destroy is immediate.
+ */
+function shutdownFirst(config: Config) {
+  return (actor: LocalActor<any>): Closeable => ({
+    close: async () => {
+      await actor.ask({ kind: 'shutdown' }, { timeoutMs: config.shutdown.graceMs + 5000 }).catch(() => {});
+      await actor.close();
+    },
+    destroy: () => actor.destroy(),
+  });
 }
 
 /** /health/ready: every device up and at least one model loaded (Kubernetes-style readiness). */

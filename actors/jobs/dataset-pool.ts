@@ -24,20 +24,8 @@ const TASK = siblingEntry(import.meta.url, '../../src/model/dataset-task');
 // As in src/model/inspector.ts: from .ts sources each worker gets tsx's loader through --import.
 const WORKER_ARGV = TASK.pathname.endsWith('.ts') ? { execArgv: ['--import', import.meta.resolve('tsx')] } : {};
 
-export interface PrepareRequest {
-  /** The model's GGUF file (absolute); only its vocabulary is loaded. */
-  modelPath: string;
-  /** The dataset file (absolute, resolved inside the datasets root). */
-  dataset: string;
-  /** How messages name the dataset (relative to the datasets root). */
-  shown: string;
-  /** Output files (absolute, inside the datasets root). */
-  train: string;
-  eval: string;
-  evalFraction: number;
-  dedupe: boolean;
-  seed: number;
-}
+/** What a caller gives for one preparation: the worker's task without the shared arrays the pool adds. */
+export type PrepareRequest = Omit<DatasetTask, 'cancel' | 'control' | 'keepMs' | 'progress'>;
 
 export class DatasetPool {
   private readonly pool: Piscina;

@@ -31,11 +31,12 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
   constructor(readonly name: string, private readonly behavior: Behavior<P>, private readonly opts: LocalActorOptions) {
     this.mailbox = new BoundedQueue(opts.capacity);
     this.internal = new BoundedQueue(opts.internalCapacity ?? opts.capacity);
+    const internal = this.internal;
     this.inbox = {
       name: `${name} (internal)`,
       tell: (msg) => this.tellInto(msg, true),
       ask: (msg, o) => this.askInto(msg, o, true),
-      depth: 0,
+      get depth() { return internal.length; },
       capacity: opts.internalCapacity ?? opts.capacity,
     };
     behavior.bind?.(this.inbox);

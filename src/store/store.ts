@@ -114,17 +114,11 @@ export class Store {
    * leave it. A job in a terminal state is never changed (null without calling `change`), whoever asks: that rule
    * lives here, inside the transaction, so no race between processes can overwrite a terminal state.
    */
-  async updateJob(id: string, change: (current: Job) => Job | null): Promise<Job | null> {
-    let next: Job | null = null;
-    await this.write(() => {
-      const current = this.tables.jobs.get(id);
-      if (!current || isTerminal(current.state)) return null;
-      next = change(current);
-      if (!next) return null;
+  updateJob(id: string, change: (current: Job) => Job | null): Promise<Job | null> {
+    return this.update(this.tables.jobs, id, (j) => isTerminal(j.state), change, (next) => {
       putJob(this.tables, next);
       return { type: 'job.updated', at: next.updatedAt, job: next };
     });
-    return next;
   }
 
   // ---- goals ----
@@ -139,17 +133,11 @@ export class Store {
   }
 
   /** As updateJob: `change` sees the committed goal; a goal in a terminal state is never changed. */
-  async updateGoal(id: string, change: (current: Goal) => Goal | null): Promise<Goal | null> {
-    let next: Goal | null = null;
-    await this.write(() => {
-      const current = this.tables.goals.get(id);
-      if (!current || isTerminalGoal(current.state)) return null;
-      next = change(current);
-      if (!next) return null;
+  updateGoal(id: string, change: (current: Goal) => Goal | null): Promise<Goal | null> {
+    return this.update(this.tables.goals, id, (g) => isTerminalGoal(g.state), change, (next) => {
       this.tables.goals.put(id, next);
       return { type: 'goal.changed', at: next.updatedAt, goal: next };
     });
-    return next;
   }
 
   /** A goal's history: every committed version of it, oldest first (from the event log). */
@@ -172,6 +160,23 @@ export class Store {
   /** The event log in order, for audits and rebuilds. */
   readEvents(fromSeq = 0): { seq: number; event: StoreEvent }[] {
     return [...this.events.getRange({ start: fromSeq })].map((e) => ({ seq: e.key, event: e.value }));
+  }
+
+  /**
+   * One record changed in one write transaction: `change` sees the committed record and returns the next one (null:
+   * leave it); `final` records are never changed, whoever asks (checked here, inside the transaction, so no race
+   * between processes can overwrite a terminal state); `put` writes it and names its event.
+   */
+  private async update<T>(table: Database<T, string>, id: string, final: (t: T) => boolean, change: (current: T) => T | null,
+    put: (next: T) => StoreEvent): Promise<T | null> {
+    let next: T | null = null;
+    await this.write(() => {
+      const current = table.get(id);
+      if (current === undefined || final(current)) return null;
+      next = change(current);
+      return next === null ? null : put(next);
+    });
+    return next;
   }
 
   /**

@@ -4,23 +4,11 @@
  * at once (/health/ready 503, nothing loaded).
  */
 import t, { type Test } from 'tap';
-import * as zmq from 'zeromq';
 import { errorCode, startHarness, type Harness } from '../helpers/coordinator.js';
+import { zmqRequest as zmqOnce } from '../helpers/zmq.js';
 
 const THIRTY_DAYS_MS = 2_592_000_000; // > 2147483647
 const post = (o: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(o) });
-
-async function zmqOnce(endpoint: string, msg: unknown): Promise<any> {
-  const s = new zmq.Request({ linger: 0, receiveTimeout: 30_000 });
-  s.connect(endpoint);
-  try {
-    await s.send(JSON.stringify(msg));
-    const [reply] = await s.receive();
-    return JSON.parse(reply!.toString());
-  } finally {
-    s.close();
-  }
-}
 
 /**
  * The model was not unloaded: ready, still loaded, and loaded at the same time as before (an unload followed by a

@@ -3,21 +3,9 @@
  * bad input gets a coded reply and stores nothing; a retried submit with the same request_id makes one job.
  */
 import t from 'tap';
-import * as zmq from 'zeromq';
+import { zmqRequest as req } from '../helpers/zmq.js';
 import { startHarness } from '../helpers/coordinator.js';
 import { ended, jobWhere, TEXTS, writeDataset } from '../jobs/helpers.js';
-
-async function req(endpoint: string, msg: unknown): Promise<any> {
-  const s = new zmq.Request({ linger: 0, receiveTimeout: 30_000 });
-  s.connect(endpoint);
-  try {
-    await s.send(JSON.stringify(msg));
-    const [reply] = await s.receive();
-    return JSON.parse(reply!.toString());
-  } finally {
-    s.close();
-  }
-}
 
 t.test('submit_job, get_job, list_jobs, cancel_job, goals and feedback over ZMQ', async (t) => {
   const h = await startHarness(t);
