@@ -194,7 +194,7 @@ export class Coordinator {
     let restPort = 0;
     let rest: RestTransport | null = null;
     if (config.rest.enabled) {
-      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready }, log), { layer: 'edge' });
+      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready, jobs: jobsView }, log), { layer: 'edge' });
       restPort = await rest.listen();
     }
     let zmqPort = 0;

@@ -32,8 +32,14 @@ export class RunQueue {
     for (const e of sorted) this.set(e);
   }
 
-  /** Adds or updates a job (a queued job re-added goes to the back of its FIFO, as its queuedAt is its latest). */
+  /**
+   * Adds or updates a job (a queued job re-added goes to the back of its FIFO, as its queuedAt is its latest). The
+   * same entry again (a change read back from the store's log) keeps its place.
+   */
   set(e: QueueEntry): void {
+    const known = this.where.get(e.id)?.get(e.id);
+    if (known && known.state === e.state && known.priority === e.priority && known.queuedAt === e.queuedAt
+      && known.notBefore === e.notBefore && known.leaseExpiresAt === e.leaseExpiresAt) return;
     this.delete(e.id);
     let home: Map<string, QueueEntry>;
     if (e.state === 'queued') {

@@ -94,6 +94,18 @@ export class Jobs implements Behavior<JobsMessages> {
    * never from whole records. A claim re-checks the committed record, so a stale entry costs a refused claim at most.
    */
   private readonly candidates = new RunQueue();
+  /** The event-log position up to which the store's job changes have been read (-1: not yet; see refresh). */
+  private seen = -1;
+  /**
+   * What watchers last heard of each job (updatedAt, state, attempts), so a change read back from the store's log is
+   * told only when it is news: another process's. An entry goes when its job's terminal change is read back.
+   */
+  private readonly told = new Map<string, string>();
+  /**
+   * Jobs told ended, by when: an end is normally read back at the next poll, which forgets it; one read back before
+   * it was told (a poll between its commit and its answer) would stay, so ends are forgotten after a minute anyway.
+   */
+  private readonly toldEnded = new Map<string, number>();
   private readonly watchers = new Set<(j: Job) => void>();
 
   private readonly runnable: JobType[];
@@ -229,11 +241,37 @@ export class Jobs implements Behavior<JobsMessages> {
 
   // ---- scheduling ----
 
-  /** The store's active jobs, minus those this process runs or is claiming. */
+  /**
+   * What changed in the store since the last poll — other processes' submits, claims, ends and cancels — read from
+   * the event log (O(changes), not O(active jobs)). Watchers hear of other processes' changes here, within pollMs.
+   * The first poll reads every active job, after noting the log's position: a change committed between the two
+   * reads is read again next time, which is harmless (the same summary keeps its place in the queue).
+   */
   private refresh(): void {
-    const entries: QueueEntry[] = [];
-    for (const [id, j] of this.store.activeJobs()) if (!this.runs.has(id) && !this.claiming.has(id)) entries.push({ id, ...j });
-    this.candidates.rebuild(entries);
+    if (this.seen < 0) {
+      this.seen = this.store.lastEventSeq();
+      const entries: QueueEntry[] = [];
+      for (const [id, j] of this.store.activeJobs()) if (!this.runs.has(id) && !this.claiming.has(id)) entries.push({ id, ...j });
+      this.candidates.rebuild(entries);
+      return;
+    }
+    const { seq, jobs } = this.store.jobChangesSince(this.seen);
+    this.seen = seq;
+    // The last version of each job is its state as of `seq`: earlier ones are history (never told after a later one).
+    const latest = new Map<string, Job>();
+    for (const j of jobs) { latest.delete(j.id); latest.set(j.id, j); }
+    for (const j of latest.values()) {
+      if (this.told.get(j.id) !== toldKey(j)) this.emit(j);
+      if (isTerminal(j.state)) { this.told.delete(j.id); this.toldEnded.delete(j.id); }
+      if (this.runs.has(j.id) || this.claiming.has(j.id)) continue;
+      if (isTerminal(j.state)) this.candidates.delete(j.id); else this.candidates.set({ id: j.id, ...summaryOf(j) });
+    }
+    const old = Date.now() - 60_000;
+    for (const [id, at] of this.toldEnded) {
+      if (at > old) break; // in the order told
+      this.toldEnded.delete(id);
+      this.told.delete(id);
+    }
   }
 
   private tick(): void {
@@ -410,7 +448,11 @@ export class Jobs implements Behavior<JobsMessages> {
     for (const env of this.stopping.splice(0)) env.reply(undefined);
   }
 
-  private emit(j: Job): void { for (const w of this.watchers) w(j); }
+  private emit(j: Job): void {
+    this.told.set(j.id, toldKey(j));
+    if (isTerminal(j.state)) { this.toldEnded.delete(j.id); this.toldEnded.set(j.id, Date.now()); }
+    for (const w of this.watchers) w(j);
+  }
 
   /** Messages to self; refused only once the actor is destroyed, when nothing is left to do. */
   private post(msg: JobsInbox[keyof JobsInbox]['req']): void {
@@ -419,6 +461,9 @@ export class Jobs implements Behavior<JobsMessages> {
     try { this.self.tell(msg); } catch { /* stopped */ }
   }
 }
+
+/** A job version as watchers know it (see Jobs.told): progress written with a lease renewal changes updatedAt too. */
+const toldKey = (j: Job) => `${j.updatedAt}|${j.state}|${j.attempts}`;
 
 /** Back to the queue after a shutdown stopped its run: the attempt is not counted. */
 function requeued(j: Job, now: number): Job {

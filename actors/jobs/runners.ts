@@ -95,6 +95,9 @@ const fineTune: Runner = async (ctx) => {
   const command = expandCommand(trainer.command,
     { node: process.execPath, package: packageRoot(), base, data, out, job: ctx.job.id }, spec.params ?? {});
   const metrics: Record<string, number> = {};
+  // Stopped while preparing (a shutdown or cancel during the awaits above): its abort event has fired already and
+  // would never reach a trainer started now, which would then run on, unowned.
+  if (ctx.signal.aborted) throw ctx.signal.reason instanceof MocError ? ctx.signal.reason : errors.cancelled('the job');
   const run = startTrainer({
     command, cwd, graceMs: trainer.graceMs, timeoutMs: trainer.timeoutMs,
     onEvent: (e) => {

@@ -62,10 +62,24 @@ export function expandCommand(template: string[], vars: TrainerVars, params: Rec
   }));
 }
 
-/** Checked at submit: the trainer exists and every param its template needs is there (dummy paths). */
+/** Per template: the {param.NAME} it needs that have no default (computed once: a submit checks each one). */
+const needed = new WeakMap<string[], string[]>();
+function neededParams(template: string[]): string[] {
+  let names = needed.get(template);
+  if (!names) {
+    names = [];
+    for (const arg of template) for (const m of arg.matchAll(PLACEHOLDER)) if (m[1] === 'param' && m[2] !== undefined && m[3] === undefined) names.push(m[2]);
+    needed.set(template, names);
+  }
+  return names;
+}
+
+/** Checked at submit: the trainer exists and every param its template needs is there. */
 export function checkTrainerParams(config: Config, name: string | undefined, params: Record<string, string | number | boolean>): void {
   const t = trainerOf(config, name);
-  expandCommand(t.command, { node: '', package: '', base: '', data: '', out: '', job: '' }, params);
+  for (const key of neededParams(t.command)) {
+    if (params[key] === undefined) throw errors.invalidArgument(`spec.params.${key}`, `the trainer's command needs it; add it to spec.params`);
+  }
 }
 
 /** A process's identity that survives pid reuse: its start time in clock ticks (/proc/<pid>/stat field 22). */

@@ -121,6 +121,25 @@ export class Store {
     });
   }
 
+  /** The event log's last sequence number (0 when empty): where a reader of job changes starts (jobChangesSince). */
+  lastEventSeq(): number {
+    return [...this.events.getKeys({ reverse: true, limit: 1 })][0] ?? 0;
+  }
+
+  /**
+   * The job records of the events after `seq`, in commit order, with the last sequence read: what every process on
+   * this data directory changed since, read in O(changes) rather than by re-reading every active job.
+   */
+  jobChangesSince(seq: number): { seq: number; jobs: Job[] } {
+    const jobs: Job[] = [];
+    let last = seq;
+    for (const { key, value } of this.events.getRange({ start: seq + 1 })) {
+      last = key;
+      if (value.type === 'job.submitted' || value.type === 'job.updated') jobs.push(value.job);
+    }
+    return { seq: last, jobs };
+  }
+
   // ---- goals ----
 
   getGoal(id: string): Goal | undefined { return this.tables.goals.get(id); }

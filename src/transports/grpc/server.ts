@@ -9,13 +9,12 @@ import { errors } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
 import type { ModelView, RouterProtocol } from '../../../schemas/messages.js';
 import type { Job } from '../../../schemas/jobs.js';
-import type { JobResource } from '../../../schemas/rest.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import {
   deviceToProto, inferRequestFromProto, inferToProto, jobToProto, listJobsFromProto, modelInfoToProto, modelRequestFromProto, modelToProto,
   createGoalFromProto, feedbackFromProto, goalToProto, listGoalsFromProto, submitJobFromProto, toGrpcError, updateGoalFromProto,
 } from './mapping.js';
-import { jobResource } from '../views.js';
+import { followJob } from '../job-follow.js';
 import { runOperation, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
 import { modelOpsService } from './proto.js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
@@ -34,14 +33,12 @@ const delay = (ms: number) => new Promise<void>((r) => { setTimeout(r, ms).unref
 
 export interface GrpcTransportOptions {
   watch?: Partial<WatchLimits>;
-  /** Job changes made in this process, for WatchJob (other processes' changes are read every jobs.pollMs). */
+  /** Job changes, for WatchJob: this process's as they happen, other processes' every jobs.pollMs. */
   jobs?: { watch(listener: (j: Job) => void): () => void } | null;
 }
 
 /** WatchJob sends a job's latest state at most this often (a trainer may report every step). */
 const JOB_WATCH_MIN_INTERVAL_MS = 100;
-
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 export class GrpcTransport implements Closeable {
   private readonly server: grpc.Server;
@@ -219,58 +216,27 @@ export class GrpcTransport implements Closeable {
 
   /**
    * WatchJob: the job now, then its changes (at most one per JOB_WATCH_MIN_INTERVAL_MS, the latest), until it ends:
-   * the stream then closes with OK after its final state. Changes made by this process arrive as they happen; a job
-   * run by another process on the same data directory is read every jobs.pollMs.
+   * the stream then closes with OK after its final state (src/transports/job-follow.ts; a job run by another process
+   * on the same data directory is seen every jobs.pollMs).
    */
   private watchJob(call: grpc.ServerWritableStream<any, any>): void {
     if (this.closed) return void call.emit('error', toGrpcError(errors.unavailable('the server is shutting down')));
     const id = String(call.request.id ?? '');
     const control = this.control(call);
-    // What was sent last: a change is a newer record, or new progress of the same record (reported between writes).
-    let lastUpdated = -1;
-    let lastKey = '';
-    const keyOf = (j: JobResource) => `${j.state}|${j.updated_at_ms}|${j.progress.fraction}|${j.progress.message}|${j.log_tail.length}`;
-    let latest: JobResource | null = null;
-    let flushTimer: NodeJS.Timeout | undefined;
-    let done = false;
     const finish = () => {
-      if (done) return;
-      done = true;
-      clearTimeout(flushTimer);
-      clearInterval(poll);
-      off?.();
+      stop();
       this.jobWatchers.delete(finish);
       if (!call.cancelled) call.end();
     };
-    const flush = () => {
-      flushTimer = undefined;
-      const job = latest;
-      latest = null;
-      if (done || !job || keyOf(job) === lastKey) return;
-      lastUpdated = job.updated_at_ms;
-      lastKey = keyOf(job);
-      call.write(jobToProto(job));
-      if (TERMINAL.has(job.state)) finish();
-    };
-    const offer = (job: JobResource) => {
-      if (done || job.updated_at_ms < lastUpdated) return; // an older read than what was sent
-      latest = job;
-      if (TERMINAL.has(job.state)) return flush();
-      flushTimer ??= setTimeout(flush, JOB_WATCH_MIN_INTERVAL_MS);
-    };
-    const read = () => runOperation('get-job', { id }, { ...control, clientTimeoutMs: 5000 });
-    this.jobWatchers.add(finish);
-    const off = this.jobs?.watch((j) => { if (j.id === id) offer(jobResource(j)); });
-    const poll = setInterval(() => { read().then(offer, () => {}); }, this.config.jobs.pollMs);
-    call.on('cancelled', finish);
-    read().then((job) => { latest = job; flush(); }, (err) => {
-      if (done) return;
-      done = true;
-      clearInterval(poll);
-      off?.();
-      this.jobWatchers.delete(finish);
-      call.emit('error', toGrpcError(err));
+    const stop = followJob(id, {
+      read: () => runOperation('get-job', { id }, { ...control, clientTimeoutMs: 5000 }),
+      jobs: this.jobs, minIntervalMs: JOB_WATCH_MIN_INTERVAL_MS,
+    }, {
+      send: (job, final) => { call.write(jobToProto(job)); if (final) finish(); },
+      fail: (err) => { this.jobWatchers.delete(finish); call.emit('error', toGrpcError(err)); },
     });
+    this.jobWatchers.add(finish);
+    call.on('cancelled', finish);
   }
 
   private update(m: Parameters<typeof modelInfoToProto>[0]): WatchUpdate {

@@ -112,6 +112,21 @@ const SSE_EXAMPLE = [
   '', '',
 ].join('\n');
 
+const JOB_EVENTS_DESCRIPTION = [
+  'Answers with `text/event-stream` (Server-Sent Events): `event: job` with `data: <JobResource JSON>` for the job as it',
+  'is now, then for each change (at most one per 100 ms, the latest: progress, log lines, state), and `event: done` with',
+  'its final state once it has ended; the stream then ends. A job that has already ended gets `event: done` at once.',
+  'Changes made by another process on the same data directory arrive within `jobs.pollMs`. At shutdown the stream',
+  'ends with `event: error` (`MOC_ERR_UNAVAILABLE`, retryable): reconnect, here after the restart or on another',
+  'replica. An unknown job is a plain JSON 404 before the stream starts.',
+].join('\n');
+
+const JOB_EVENTS_EXAMPLE = [
+  ': stream open', '',
+  'event: job', 'data: {"id":"job-…","state":"running","progress":{"fraction":0.5,"message":"epoch 1/2"},…}', '',
+  'event: done', 'data: {"id":"job-…","state":"succeeded","progress":{"fraction":1,"message":"succeeded"},…}', '', '',
+].join('\n');
+
 function operation(route: RouteSpec): Json {
   const params = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
   const schemaFor = (s: TSchema) => NAME_OF.has(s) ? schemaRef(NAME_OF.get(s)!) : toJsonSchema(s);
@@ -120,10 +135,16 @@ function operation(route: RouteSpec): Json {
     description.push(`Needs an API key whose role allows \`${route.action}\` (the ${ROLE_OF_ACTION[route.action]} role).`);
   }
   if (route.sse) description.push(SSE_DESCRIPTION);
+  if (route.eventStream) description.push(JOB_EVENTS_DESCRIPTION);
 
   const success: Json = {
     description: reason(route.status),
-    content: {
+    content: route.eventStream ? {
+      'text/event-stream': {
+        schema: { type: 'string', description: `Server-Sent Events whose data is ${NAME_OF.get(route.response) ?? 'JSON'} (see the operation description)` },
+        example: JOB_EVENTS_EXAMPLE,
+      },
+    } : {
       'application/json': { schema: schemaFor(route.response) },
       ...(route.sse ? {
         'text/event-stream': {

@@ -30,6 +30,8 @@ export interface RouteSpec {
   response: TSchema;
   /** Answers with text/event-stream when the body says `"stream": true`. */
   sse?: boolean;
+  /** Answers with text/event-stream only (a follow of something, e.g. a job), never a JSON body on success. */
+  eventStream?: boolean;
   /** Query parameters a GET route takes (operation input fields). */
   query?: string[];
   /** Extra error statuses worth listing for this route (every route may also answer 400/401/403/413/429/500/503). */
@@ -49,6 +51,7 @@ const ROUTE_LIST: readonly RouteSpec[] = [
   { method: 'post', path: '/v1/jobs', operation: 'submit-job', operationId: 'submitJob', summary: 'Submit a learning job (acknowledged once durable; request_id makes it idempotent)', body: SubmitJobBody, status: 201, response: JobResource, errors: [404] },
   { method: 'get', path: '/v1/jobs', operation: 'list-jobs', wrap: 'jobs', query: ['state', 'type', 'limit'], operationId: 'listJobs', summary: 'Jobs, newest first (?state=, ?type=, ?limit=)', status: 200, response: JobList },
   { method: 'get', path: '/v1/jobs/{id}', operation: 'get-job', operationId: 'getJob', summary: 'One job: state, progress, log tail, outputs', status: 200, response: JobResource, errors: [404] },
+  { method: 'get', path: '/v1/jobs/{id}/events', action: 'watch-job', operationId: 'watchJob', summary: 'Follow a job: Server-Sent Events with its state now, then each change, until it ends', status: 200, response: JobResource, eventStream: true, errors: [404] },
   { method: 'post', path: '/v1/jobs/{id}/cancel', operation: 'cancel-job', operationId: 'cancelJob', summary: 'Cancel a job (a running one stops; cancel_requested until it has)', status: 200, response: JobResource, errors: [404] },
   { method: 'post', path: '/v1/goals', operation: 'create-goal', operationId: 'createGoal', summary: 'Create a goal, optionally linked to jobs and with a success criterion', body: CreateGoalBody, status: 201, response: GoalResource },
   { method: 'get', path: '/v1/goals', operation: 'list-goals', wrap: 'goals', query: ['state', 'limit'], operationId: 'listGoals', summary: 'Goals by priority (?state=, ?limit=)', status: 200, response: GoalList },

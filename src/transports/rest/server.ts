@@ -25,6 +25,7 @@ import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { SseStream } from './sse.js';
 import { runOperation } from '../operations.js';
+import { followJob, type JobSource } from '../job-follow.js';
 
 /** Unsent SSE bytes a reader may fall behind by before its stream is cut and its generation cancelled. */
 const SSE_MAX_BACKLOG_BYTES = 256 * 1024;
@@ -56,7 +57,12 @@ interface Incoming {
 
 export interface RestDeps {
   ready(): Readiness;
+  /** Job changes, for `GET /v1/jobs/{id}/events` (null when jobs are disabled). */
+  jobs?: JobSource | null;
 }
+
+/** A job's event stream sends its latest state at most this often (as gRPC WatchJob does). */
+const JOB_EVENTS_MIN_INTERVAL_MS = 100;
 
 export class RestTransport implements Closeable {
   private readonly app: uWS.TemplatedApp;
@@ -64,6 +70,8 @@ export class RestTransport implements Closeable {
   private closing = false;
   private destroyed = false;
   private readonly inFlight = new Set<Exchange>();
+  /** Open job event streams: ended (retryably) at close, since a follow could otherwise hold the grace to its end. */
+  private readonly jobStreams = new Set<() => void>();
   private drained: (() => void) | null = null;
   private readonly corsAny: boolean;
   private readonly corsOrigins: Set<string>;
@@ -183,6 +191,8 @@ export class RestTransport implements Closeable {
       }
       case 'openapi':
         return ex.json(200, openApiDocument());
+      case 'watchJob':
+        return this.jobEvents(ex, r);
       default:
         throw errors.internal(`route ${r.route.operationId} has no handler`);
     }
@@ -214,6 +224,47 @@ export class RestTransport implements Closeable {
     }
   }
 
+  /**
+   * `GET /v1/jobs/{id}/events`: the job now, then its changes, then `event: done` with its final state
+   * (src/transports/job-follow.ts, as gRPC WatchJob). An unknown job is a JSON 404: the stream starts only once the
+   * first read has answered. Resolves when the stream has ended, however it ended.
+   */
+  private jobEvents(ex: Exchange, r: Incoming): Promise<void> {
+    const id = r.params.id!;
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      const sse = new SseStream(ex, SSE_MAX_BACKLOG_BYTES, () => end());
+      const detach = () => {
+        stop();
+        this.jobStreams.delete(shutdown);
+        ex.signal.removeEventListener('abort', aborted);
+      };
+      const end = (err?: unknown) => {
+        detach();
+        if (err === undefined) return resolve();
+        if (!started) return reject(err); // not streaming yet: a JSON error with its status
+        sse.fail(err);
+        resolve();
+      };
+      const shutdown = () => end(errors.unavailable('the server is shutting down: follow the job again, here after the restart or on another replica', this.config.rest.retryAfterSeconds * 1000));
+      const aborted = () => end();
+      const stop = followJob(id, {
+        read: () => runOperation('get-job', { id }, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal }),
+        jobs: this.deps.jobs, minIntervalMs: JOB_EVENTS_MIN_INTERVAL_MS,
+      }, {
+        send: (job, final) => {
+          if (!started) { started = true; sse.start(); }
+          if (!final) return sse.event('job', job);
+          sse.finish('done', job);
+          end();
+        },
+        fail: (err) => { detach(); reject(err); }, // before the stream started: a JSON error with its status
+      });
+      this.jobStreams.add(shutdown);
+      ex.signal.addEventListener('abort', aborted);
+    });
+  }
+
   private preflight(ex: Exchange, url: string): void {
     const allowed = ['get', 'post', 'put'].filter((m) => !('allowed' in matchRoute(m, url)));
     if (allowed.length === 0) throw errors.noRoute(url);
@@ -241,6 +292,7 @@ export class RestTransport implements Closeable {
   /** Stop accepting; resolve when every in-flight request has answered. */
   close(): Promise<void> {
     this.closing = true;
+    for (const end of [...this.jobStreams]) end();
     if (this.listenSocket) { uWS.us_listen_socket_close(this.listenSocket); this.listenSocket = null; }
     if (this.inFlight.size === 0) return Promise.resolve();
     return new Promise((resolve) => { this.drained = resolve; });
