@@ -110,6 +110,8 @@ export const DeviceStatus = Type.Object({
   kind: Type.String(),
   memory: Type.Object({ hardLimit: Type.Integer(), softLimit: Type.Integer(), reserved: Type.Integer(), free: Type.Integer() }),
   models: Type.Array(ModelInfo),
+  /** Memory held for others than models: a running job's reservation (owner `job:<id>`). */
+  reservations: Type.Array(Type.Object({ owner: Type.String(), bytes: Type.Integer() })),
   engine: Type.Object({ pid: Type.Integer(), state: Type.String(), restarts: Type.Integer() }),
   threads: Type.Integer(),
 });

@@ -144,6 +144,10 @@ export const DeviceResource = Type.Object({
   available: Type.Boolean({ description: 'false while the device worker restarts' }),
   memory: MemoryLedger,
   models: Type.Array(DeviceModel),
+  reservations: Type.Array(Type.Object({
+    owner: Type.String({ description: 'who holds it: `job:<id>` for a running job' }),
+    bytes: Type.Integer(),
+  }, { additionalProperties: false }), { description: 'memory held in the ledger for others than models (running jobs), counted in memory.reserved' }),
   engine_pid: Type.Integer(),
   engine_state: Type.String(),
   engine_restarts: Type.Integer(),

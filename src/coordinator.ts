@@ -147,7 +147,9 @@ export class Coordinator {
       };
     }
     await assembly.add('devices', async () => {
-      const supervisor = new Supervisor('root', config.devices.map((d) => deviceChildSpec(config, d, devices.get(d.id)!, () => models.desiredModels(d.id))), {
+      const supervisor = new Supervisor('root', config.devices.map((d) => deviceChildSpec(config, d, devices.get(d.id)!, {
+        models: () => models.desiredModels(d.id), reservations: () => models.desiredReservations(d.id),
+      })), {
         maxRestarts: config.supervisor.maxRestarts,
         periodMs: config.supervisor.periodMs,
         onRestart: (id, reason, incarnation, error) =>

@@ -344,7 +344,7 @@ export const errors = {
   deviceMemoryFull: (model: string, device: string, neededBytes: number, freeBytes: number, limitBytes: number, holders: MemoryHolder[]) => {
     const mustFree = neededBytes - freeBytes;
     return new MocError('MOC_ERR_NO_MEMORY',
-      `model '${model}' needs ${mib(neededBytes)} but device ${device} has ${mib(freeBytes)} free of ${mib(limitBytes)}; ` +
+      `${holderName(model)} needs ${mib(neededBytes)} but device ${device} has ${mib(freeBytes)} free of ${mib(limitBytes)}; ` +
       `unload models holding at least ${mib(mustFree)}` +
       (holders.length ? ` (held by: ${holders.map((h) => `${h.model} ${mib(h.bytes)}`).join(', ')})` : '') +
       ', or raise the device memory limit',
@@ -353,14 +353,20 @@ export const errors = {
   /** `largest` is the device with the highest hard limit (a DeviceStatus fits). */
   tooBigForAnyDevice: (model: string, neededBytes: number, largest: { id: string; memory: { hardLimit: number; reserved: number } }) =>
     new MocError('MOC_ERR_NO_MEMORY',
-      `model '${model}' needs ${mib(neededBytes)}, more than any device can hold (largest: ${largest.id}, ${mib(largest.memory.hardLimit)}, ` +
-      `${mib(largest.memory.hardLimit - largest.memory.reserved)} free); use a smaller quantization, context or sequence count`,
+      `${holderName(model)} needs ${mib(neededBytes)}, more than any device can hold (largest: ${largest.id}, ${mib(largest.memory.hardLimit)}, ` +
+      `${mib(largest.memory.hardLimit - largest.memory.reserved)} free); ` +
+      (model.startsWith('job:') ? 'ask for less memory_bytes' : 'use a smaller quantization, context or sequence count'),
       { model, neededBytes, largestDevice: largest.id, largestBytes: largest.memory.hardLimit }),
   /** Placement found no device where evicting idle models makes room; each holder says why it stays. */
   nothingToEvict: (model: string, neededBytes: number, holders: Required<MemoryHolder>[]) =>
     new MocError('MOC_ERR_NO_MEMORY',
-      `model '${model}' needs ${mib(neededBytes)} and nothing can be evicted to make room: ` +
+      `${holderName(model)} needs ${mib(neededBytes)} and nothing can be evicted to make room: ` +
       holders.map((h) => `${h.model} on ${h.device} ${mib(h.bytes)} (${h.why})`).join(', ') +
       '; unload or unpin a model, or wait for busy ones to finish',
       { model, neededBytes, holders }),
 };
+
+/** A ledger holder as a message names it: a job's reservation (owner `job:<id>`) or a model. */
+function holderName(owner: string): string {
+  return owner.startsWith('job:') ? `job ${owner.slice(4)}` : `model '${owner}'`;
+}

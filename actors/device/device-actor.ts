@@ -24,6 +24,11 @@ export interface DeviceWorkerData {
   device: ResolvedDevice;
   /** Models this device held before a restart: reloaded at start (desired state). */
   models: ModelSpec[];
+  /**
+   * Memory held for others than models (a running job's reservation) before a restart: held again at start, before
+   * any model reloads, so a restart never forgets memory a job still uses.
+   */
+  reservations: { owner: string; bytes: number }[];
   loadTimeoutMs: number;
   faultInjection: boolean;
   /** Engine restarts allowed within periodMs before the device worker gives up (and its supervisor takes over). */
@@ -92,6 +97,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
 
   constructor(private readonly cfg: DeviceWorkerData) {
     this.ledger = new Ledger(cfg.device.id, cfg.device.memory, cfg.device.softLimit);
+    // Held before anything else: the same limits held them before the restart, so they fit.
+    for (const r of cfg.reservations) this.ledger.reserve(r.owner, r.bytes);
   }
 
   private get id(): string { return this.cfg.device.id; }
@@ -459,6 +466,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       id: this.id, kind: this.cfg.device.kind, threads: this.cfg.device.threads,
       memory: { hardLimit: this.ledger.hardLimit, softLimit: this.ledger.softLimit, reserved: this.ledger.reserved, free: this.ledger.free },
       models: [...this.models.values()].map((m) => this.info(m)),
+      reservations: this.ledger.holders().filter((h) => !this.models.has(h.model)).map((h) => ({ owner: h.model, bytes: h.bytes })),
       engine: { pid: this.engine?.pid ?? 0, state: this.engineState, restarts: this.engineRestarts.length },
     };
   }

@@ -1,6 +1,6 @@
 /**
  * The device actor as the rest of the tree sees it: a ChildSpec for the supervisor and a stable WorkerRef that
- * survives restarts. desiredModels() is read at every (re)start so a restarted device reloads what it held.
+ * survives restarts. The desired state is read at every (re)start so a restarted device reloads what it held.
  */
 import { siblingEntry } from '../../src/entry.js';
 import { WorkerRef } from '../../src/kernel/worker-ref.js';
@@ -17,7 +17,10 @@ export function deviceRef(device: ResolvedDevice): DeviceRef {
   return new WorkerRef<DeviceProtocol>(`device ${device.id}`, device.mailboxCapacity);
 }
 
-export function deviceChildSpec(config: Config, device: ResolvedDevice, ref: DeviceRef, desiredModels: () => ModelSpec[]): ChildSpec {
+export function deviceChildSpec(config: Config, device: ResolvedDevice, ref: DeviceRef, desired: {
+  models(): ModelSpec[];
+  reservations(): { owner: string; bytes: number }[];
+}): ChildSpec {
   return {
     id: `device:${device.id}`,
     restart: 'permanent',
@@ -25,7 +28,8 @@ export function deviceChildSpec(config: Config, device: ResolvedDevice, ref: Dev
     start: (incarnation) => {
       const data: DeviceWorkerData = {
         device,
-        models: incarnation === 0 ? [] : desiredModels(),
+        models: incarnation === 0 ? [] : desired.models(),
+        reservations: incarnation === 0 ? [] : desired.reservations(),
         loadTimeoutMs: config.limits.loadTimeoutMs,
         faultInjection: config.debug.faultInjection,
         engineRestarts: { max: config.supervisor.maxRestarts, periodMs: config.supervisor.periodMs },

@@ -17,6 +17,8 @@ export class Ledger {
   get reserved(): number { return this.total; }
   get free(): number { return this.hardLimit - this.total; }
   bytesOf(model: string): number { return this.entries.get(model)?.bytes ?? 0; }
+  /** Every holder, models and others (a job's reservation) alike. */
+  holders(): LedgerEntry[] { return [...this.entries.values()]; }
 
   reserve(model: string, bytes: number): void {
     if (this.entries.has(model)) throw new Error(`ledger: ${model} already has a reservation`);

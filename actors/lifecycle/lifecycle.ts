@@ -69,6 +69,8 @@ export type LifecycleInbox = {
   'load-ended': { req: { kind: 'load-ended'; name: string; root?: string; error?: MocError }; reply: void };
   /** A model's keep-alive expiry passed (KeepAliveTimers). */
   'keep-alive-due': { req: { kind: 'keep-alive-due'; model: string; expiresAt: number }; reply: void };
+  /** A reservation for a non-model owner (a job) was made on `device` (bytes > 0) or is being given back (bytes 0). */
+  held: { req: { kind: 'held'; owner: string; device: string; bytes: number }; reply: void };
   'alias-put': { req: { kind: 'alias-put'; alias: string; target: string; previous: string }; reply: void };
   'alias-revert': { req: { kind: 'alias-revert'; alias: string; target: string; previous: string }; reply: void };
   views: { req: { kind: 'views'; fresh: ModelInfo[] }; reply: ModelView[] };
@@ -86,6 +88,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private readonly catalog = new Map<string, CatalogEntry>();
   private readonly loads = new Map<string, RunningLoad>();
   private readonly breakers = new Map<string, Breaker>();
+  /** Reservations made for others than models (owner `job:<id>`), by owner: what a restarted device holds again. */
+  private readonly reservations = new Map<string, { device: string; bytes: number }>();
   private readonly watchers = new Set<(m: ModelView) => void>();
   /** Placement turns, one line per device id (see placeAndLoad). */
   private readonly placement = new KeyedSerial(PLACEMENT_WAITERS_PER_DEVICE, (id) => `placement queue of device ${id}`);
@@ -123,6 +127,11 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     return () => this.watchers.delete(listener);
   }
 
+  /** Memory a (re)started device must hold again for others than models: the running jobs' reservations on it. */
+  desiredReservations(device: string): { owner: string; bytes: number }[] {
+    return [...this.reservations].filter(([, r]) => r.device === device).map(([owner, r]) => ({ owner, bytes: r.bytes }));
+  }
+
   /** What a (re)started device should hold: what it reported as loading or loaded before it went down. */
   desiredModels(device: string): ModelSpec[] {
     return this.routes.onDevice(device).filter((m) => m.state === 'loaded' || m.state === 'loading')
@@ -148,9 +157,21 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       case 'reserve': {
         const { owner, bytes, device } = msg;
         if (device !== undefined && !this.devices.has(device)) throw errors.deviceNotFound(device, [...this.devices.keys()]);
-        return this.task(env, () => this.placeAndReserve(owner, bytes, device));
+        return this.task(env, async () => {
+          const held = await this.placeAndReserve(owner, bytes, device);
+          await this.step({ kind: 'held', owner, device: held.device, bytes: held.bytes });
+          return held;
+        });
       }
-      case 'release': return this.task(env, () => this.ref(msg.device).ask({ kind: 'release', owner: msg.owner }, { timeoutMs: STATUS_TIMEOUT_MS }));
+      case 'release': {
+        const { owner, device } = msg;
+        // Forgotten first: a device that restarts from now on starts without it, even if this release never reaches it.
+        this.reservations.delete(owner);
+        return this.task(env, () => this.ref(device).ask({ kind: 'release', owner }, { timeoutMs: STATUS_TIMEOUT_MS }));
+      }
+      case 'held':
+        if (msg.bytes > 0) this.reservations.set(msg.owner, { device: msg.device, bytes: msg.bytes });
+        return env.reply(undefined as never);
       // results of its own tasks, and its devices' notices
       case 'models-changed': return this.modelsChanged(msg);
       case 'catalog-put': return env.reply(this.putCatalog(msg.request, msg.facts, msg.examined) as never);

@@ -57,7 +57,7 @@ export class Router implements Behavior<RouterProtocol> {
 
   constructor(
     private readonly config: Config,
-    private readonly catalog: Pick<Lifecycle, 'isRegistered'>,
+    private readonly catalog: Pick<Lifecycle, 'isRegistered'> & Partial<Pick<Lifecycle, 'desiredReservations'>>,
     private readonly routes: RouteTable,
     private readonly devices: Map<string, DeviceRef>,
     refs: RouterRefs,
@@ -220,10 +220,12 @@ export class Router implements Behavior<RouterProtocol> {
         return { ...s, models, mailboxDepth: ref.depth, available: true };
       } catch {
         // A restarting device still shows its budget and what it is expected to bring back.
-        const reserved = this.routes.reservedOn(d.id);
+        const reservations = this.catalog.desiredReservations?.(d.id) ?? []; // held again once it is back
+        const reserved = this.routes.reservedOn(d.id) + reservations.reduce((s, r) => s + r.bytes, 0);
         return {
           id: d.id, kind: d.kind, threads: d.threads, models: this.routes.onDevice(d.id).map((m) => ({ ...m, path: path.relative(this.config.modelsRoot, m.path) })),
           memory: { hardLimit: d.memory, softLimit: d.softLimit, reserved, free: d.memory - reserved },
+          reservations,
           engine: { pid: 0, state: 'restarting', restarts: 0 }, mailboxDepth: ref.depth, available: false,
         };
       }

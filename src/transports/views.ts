@@ -32,7 +32,7 @@ export function deviceResource(d: DeviceView): DeviceResource {
   return {
     id: d.id, kind: d.kind, available: d.available,
     memory: { hard_limit: d.memory.hardLimit, soft_limit: d.memory.softLimit, reserved: d.memory.reserved, free: d.memory.free },
-    models: d.models.map(deviceModelResource), engine_pid: d.engine.pid, engine_state: d.engine.state,
+    models: d.models.map(deviceModelResource), reservations: d.reservations.map((r) => ({ owner: r.owner, bytes: r.bytes })), engine_pid: d.engine.pid, engine_state: d.engine.state,
     engine_restarts: d.engine.restarts, threads: d.threads, mailbox_depth: d.mailboxDepth,
   };
 }

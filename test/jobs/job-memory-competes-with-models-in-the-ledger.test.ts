@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startHarness } from '../helpers/coordinator.js';
+import { startHarness, until } from '../helpers/coordinator.js';
 import { ended, jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
 
 // Demo-sized models take about 4 MiB; soft limit 9 MiB, hard 13 MiB (as in the eviction tests).
@@ -51,4 +51,33 @@ t.test('a job bigger than any device fails saying so; one that does not fit now 
   const ran = await jobWhere(h, big.body.id, ended, 'ran once memory was free', 60_000);
   t.equal(ran.state, 'succeeded', JSON.stringify(ran.error ?? ran.progress));
   t.equal((await ledger(h)).reserved, 0, 'all released');
+});
+
+t.test('a job\'s reservation is listed in GetDevices, held again by a device restarted under it, and released at its end', async (t) => {
+  const h = await startHarness(t, { devices: [DEVICE], models: [], debug: { faultInjection: true }, supervisor: { maxRestarts: 3, periodMs: 60_000 } });
+  writeDataset(h, 'train.jsonl', TEXTS);
+  const job = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', memory_bytes: 3 * MiB,
+    spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'mem:v3', params: { epochs: 3, step_ms: 1000 } } });
+  await jobWhere(h, job.body.id, (j) => j.state === 'running' && j.logTail.some((l) => l.startsWith('holding')), 'holding its memory');
+  const owner = `job:${job.body.id}`;
+  const listed = (await h.unary('GetDevices', {})).devices[0];
+  t.same(listed.reservations, [{ owner, bytes: 3 * MiB }], 'GetDevices lists the job\'s reservation');
+  t.ok(listed.memory.reserved >= 3 * MiB, 'counted in reserved');
+  t.same((await rest(h, 'GET', '/v1/devices')).body.devices[0].reservations, [{ owner, bytes: 3 * MiB }], 'and so does REST');
+
+  const device = h.coordinator.devices.get('cpu0')!;
+  const crashedAt = Date.now();
+  await device.ask({ kind: 'crash', target: 'worker' }, { timeoutMs: 5000 });
+  const back = await until('the device is back', async () => {
+    const d = (await rest(h, 'GET', '/v1/devices')).body.devices[0];
+    return d.available && d.engine_pid > 0 ? d : undefined; // no event tells a device's return, only its models' reloads
+  }, 30_000);
+  t.ok(Date.now() > crashedAt);
+  t.same(back.reservations, [{ owner, bytes: 3 * MiB }], 'the restarted device holds the job\'s memory again');
+  t.ok(back.memory.reserved >= 3 * MiB, 'and counts it');
+
+  const done = await jobWhere(h, job.body.id, ended, 'ended', 120_000);
+  t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));
+  const after = (await rest(h, 'GET', '/v1/devices')).body.devices[0];
+  t.same(after.reservations, [], 'released at its end');
 });

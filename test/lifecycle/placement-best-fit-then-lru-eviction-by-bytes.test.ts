@@ -15,7 +15,7 @@ function device(id: string, hard: number, soft: number, models: ModelInfo[]): De
   const reserved = models.reduce((s, m) => s + m.reservedBytes, 0);
   return {
     id, kind: 'cpu', threads: 1, models: models.map((m) => ({ ...m, device: id })),
-    memory: { hardLimit: hard * MiB, softLimit: soft * MiB, reserved, free: hard * MiB - reserved },
+    memory: { hardLimit: hard * MiB, softLimit: soft * MiB, reserved, free: hard * MiB - reserved }, reservations: [],
     engine: { pid: 1, state: 'ready', restarts: 0 },
   };
 }
