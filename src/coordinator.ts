@@ -191,7 +191,7 @@ export class Coordinator {
 
     // The listeners last: nothing is accepted before everything behind them runs.
     const ready = () => readiness(config, devices, models);
-    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView }), { layer: 'edge' });
+    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready }), { layer: 'edge' });
     const grpcPort = await grpc.listen();
     let restPort = 0;
     let rest: RestTransport | null = null;

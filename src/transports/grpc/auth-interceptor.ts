@@ -2,7 +2,8 @@
  * API keys and roles on gRPC, as a grpc-js server interceptor: the check runs on the call's metadata before any
  * handler (and so before the router) sees the call. Credentials: `authorization: Bearer <key>` or `x-api-key: <key>`.
  * The same KeyRing and action table as REST and ZMQ decide (src/auth), so no transport offers an admin action that
- * another guards. A method of the service the table does not know is refused (fail closed).
+ * another guards. A method of the service the table does not know is refused (fail closed). Health and reflection
+ * are public (PUBLIC_SERVICES).
  */
 import * as grpc from '@grpc/grpc-js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
@@ -39,6 +40,12 @@ export const ACTION_OF_METHOD: Record<string, Action> = {
 
 const SERVICE_PREFIX = '/moc.v1.ModelOps/';
 
+/**
+ * Public, as REST /health/* is: probes and balancers carry no keys, and reflection only describes the schema that
+ * proto/moc.proto publishes anyway. Whole services by exact name, so any other service still needs a key.
+ */
+const PUBLIC_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerReflection/', '/grpc.reflection.v1alpha.ServerReflection/'];
+
 function firstString(md: grpc.Metadata, key: string): string | undefined {
   const v = md.get(key)[0];
   return v === undefined ? undefined : v.toString();
@@ -47,7 +54,7 @@ function firstString(md: grpc.Metadata, key: string): string | undefined {
 /** No interceptor at all when no keys are configured (the loopback demo mode): zero cost on the hot path. */
 export function authInterceptors(keys: KeyRing): grpc.ServerInterceptor[] {
   if (keys.open) return [];
-  const interceptor: grpc.ServerInterceptor = (method, call) => new grpc.ServerInterceptingCall(call, {
+  const check: grpc.ServerInterceptor = (method, call) => new grpc.ServerInterceptingCall(call, {
     start: (next) => next({
       onReceiveMetadata: (metadata, mdNext) => {
         try {
@@ -64,5 +71,8 @@ export function authInterceptors(keys: KeyRing): grpc.ServerInterceptor[] {
       },
     }),
   });
+  // An intercepting call without a responder passes everything through: health and reflection skip the check.
+  const interceptor: grpc.ServerInterceptor = (method, call) =>
+    PUBLIC_SERVICES.some((p) => method.path.startsWith(p)) ? new grpc.ServerInterceptingCall(call) : check(method, call);
   return [interceptor];
 }

@@ -13,9 +13,16 @@ const LOADER_OPTIONS: protoLoader.Options = {
   keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
 };
 
+let definition: protoLoader.PackageDefinition | undefined;
+/** The loaded definition itself (with its file descriptors): what server reflection describes. */
+export function mocPackageDefinition(): protoLoader.PackageDefinition {
+  definition ??= protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS);
+  return definition;
+}
+
 let cached: grpc.GrpcObject | undefined;
 export function mocPackage(): grpc.GrpcObject {
-  cached ??= grpc.loadPackageDefinition(protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS));
+  cached ??= grpc.loadPackageDefinition(mocPackageDefinition());
   return cached;
 }
 
