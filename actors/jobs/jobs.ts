@@ -250,12 +250,14 @@ export class Jobs implements Behavior<JobsMessages> {
   private refresh(): void {
     if (this.seen < 0) {
       this.seen = this.store.lastEventSeq();
+      this.store.jobChangesSince(this.seen, { skipOwn: true }); // from now on, this process's writes are noted
       const entries: QueueEntry[] = [];
       for (const [id, j] of this.store.activeJobs()) if (!this.runs.has(id) && !this.claiming.has(id)) entries.push({ id, ...j });
       this.candidates.rebuild(entries);
       return;
     }
-    const { seq, jobs } = this.store.jobChangesSince(this.seen);
+    // This process's own changes are known here already (candidates and watchers were updated as they committed).
+    const { seq, jobs } = this.store.jobChangesSince(this.seen, { skipOwn: true });
     this.seen = seq;
     // The last version of each job is its state as of `seq`: earlier ones are history (never told after a later one).
     const latest = new Map<string, Job>();
