@@ -145,6 +145,8 @@ export const InferResult = Type.Object({
   finishReason: FinishReason,
   queueMs: Type.Number(),
   computeMs: Type.Number(),
+  /** From the start of compute to the first generated token (-1: none); for time-to-first-token metrics. */
+  firstTokenMs: Type.Number(),
 });
 export type InferResult = Static<typeof InferResult>;
 

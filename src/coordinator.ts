@@ -36,6 +36,7 @@ import { ModelInspector } from './model/inspector.js';
 import { Store } from './store/store.js';
 import { LocalActor } from './kernel/local-actor.js';
 import { Supervisor } from './kernel/supervisor.js';
+import { Metrics } from './telemetry/metrics.js';
 import { Assembly, closeOnly } from './kernel/assembly.js';
 import type { Closeable } from './kernel/types.js';
 import { GrpcTransport } from './transports/grpc/server.js';
@@ -71,7 +72,11 @@ interface Parts {
   grpcPort: number;
   restPort: number;
   zmqPort: number;
+  metrics: Metrics;
 }
+
+/** A scrape's read of devices and models gives up after this (the gauges of that scrape are left out). */
+const METRICS_READ_TIMEOUT_MS = 5000;
 
 export class Coordinator {
   private closing: Promise<void> | null = null;
@@ -85,6 +90,8 @@ export class Coordinator {
   readonly jobsView: Jobs | null;
   readonly devices: Map<string, DeviceRef>;
   readonly store: Store;
+  /** Every metric this server exports (GET /metrics). */
+  readonly metrics: Metrics;
   readonly grpcPort: number;
   /** 0 when REST is disabled. */
   readonly restPort: number;
@@ -100,7 +107,7 @@ export class Coordinator {
   private constructor(p: Parts) {
     ({ config: this.config, router: this.router, lifecycle: this.lifecycle, models: this.models, jobs: this.jobs, jobsView: this.jobsView, devices: this.devices,
       store: this.store, grpcPort: this.grpcPort, restPort: this.restPort, zmqPort: this.zmqPort, grpc: this.grpc,
-      rest: this.rest, zmq: this.zmq, log: this.log, assembly: this.assembly } = p);
+      rest: this.rest, zmq: this.zmq, log: this.log, assembly: this.assembly, metrics: this.metrics } = p);
   }
 
   static async start(config: Config, opts: CoordinatorOptions = {}): Promise<Coordinator> {
@@ -128,6 +135,17 @@ export class Coordinator {
     const onCrash = (name: string) => (err: Error) => log.log('error', 'actor.crashed', { actor: name, error: err.stack ?? err.message });
 
     const store = await assembly.add('store', () => Store.open(config.dataDir), { handle: closeOnly });
+    // Metrics first after the store: restarts and commits are counted from the start. Scrape-time gauges ask the
+    // router, which exists once the listeners do (a scrape can only arrive through one of them).
+    let routerRef: LocalActor<RouterProtocol> | null = null;
+    const ask = <T>(msg: Parameters<LocalActor<RouterProtocol>['ask']>[0]) =>
+      (routerRef ? routerRef.ask(msg, { timeoutMs: METRICS_READ_TIMEOUT_MS }) : Promise.reject(new Error('not started'))) as Promise<T>;
+    const metrics = new Metrics({
+      devices: () => ask({ kind: 'devices' }), models: () => ask({ kind: 'list-models' }),
+      ...(config.jobs.enabled ? { activeJobs: () => store.activeJobs(), goalStates: () => store.listGoals().map((g) => g.state) } : {}),
+      storeFile: path.join(config.dataDir, 'moc.lmdb'),
+    });
+    store.onCommit = (s) => metrics.commitSeconds.observe(s);
     const inspector = await assembly.add('inspector', () => new ModelInspector());
     const models = new Lifecycle(config, devices, store, inspector);
     // Its internal queue holds its tasks' results (at most one per request admitted by the router, which bounds
@@ -152,8 +170,11 @@ export class Coordinator {
       })), {
         maxRestarts: config.supervisor.maxRestarts,
         periodMs: config.supervisor.periodMs,
-        onRestart: (id, reason, incarnation, error) =>
-          log.log('warn', 'device.restarted', { child: id, reason, incarnation, ...(error?.stack ? { stack: error.stack } : {}) }),
+        onRestart: (id, reason, incarnation, error) => {
+          // The reason's first words (`crashed`, `exited with code 1`): the rest of it is for the log, not a label.
+          metrics.restarts.inc({ actor: id, reason: reason.split(/[:(]/)[0]!.trim().slice(0, 40) });
+          log.log('warn', 'device.restarted', { child: id, reason, incarnation, ...(error?.stack ? { stack: error.stack } : {}) });
+        },
         onEscalate: (reason) => {
           log.log('error', 'server.escalated', { reason });
           opts.onEscalate?.(reason);
@@ -187,23 +208,24 @@ export class Coordinator {
     const router = await assembly.add('router', () => new LocalActor<RouterProtocol>('router',
       new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals }), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
 
+    routerRef = router;
     await preload(config, models, router, log);
 
     // The listeners last: nothing is accepted before everything behind them runs.
     const ready = () => readiness(config, devices, models);
-    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready }), { layer: 'edge' });
+    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready, metrics }), { layer: 'edge' });
     const grpcPort = await grpc.listen();
     let restPort = 0;
     let rest: RestTransport | null = null;
     if (config.rest.enabled) {
-      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready, jobs: jobsView }, log), { layer: 'edge' });
+      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready, jobs: jobsView, metrics }, log), { layer: 'edge' });
       restPort = await rest.listen();
     }
     let zmqPort = 0;
     let libzmq = '';
     let zmqT: ZmqTransport | null = null;
     if (config.zmq.enabled) {
-      zmqT = await assembly.add('zmq', () => new ZmqTransport(router, config, keys, { health: ready }, log), { layer: 'edge' });
+      zmqT = await assembly.add('zmq', () => new ZmqTransport(router, config, keys, { health: ready, metrics }, log), { layer: 'edge' });
       zmqPort = await zmqT.listen();
       libzmq = zmqT.libzmqVersion;
     }
@@ -213,7 +235,7 @@ export class Coordinator {
       devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
       auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s) required`,
     });
-    return new Coordinator({ config, log, assembly, router, lifecycle, models, jobs, jobsView, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort });
+    return new Coordinator({ config, log, assembly, router, lifecycle, models, jobs, jobsView, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort, metrics });
   }
 
   /**

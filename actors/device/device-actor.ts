@@ -314,7 +314,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     }, timeoutMs, env.signal, msg.stream ? (text) => env.emit({ kind: 'token', text }) : undefined)
       .then((o) => env.reply({
         requestId: msg.requestId, model: msg.model, device: this.id, text: o.text, promptTokens: o.promptTokens,
-        tokensGenerated: o.tokensGenerated, finishReason: o.finishReason, queueMs, computeMs: o.computeMs,
+        tokensGenerated: o.tokensGenerated, finishReason: o.finishReason, queueMs, computeMs: o.computeMs, firstTokenMs: o.firstTokenMs,
       }), (err) => env.fail(err));
   }
 

@@ -148,13 +148,17 @@ export class EngineCore {
           `prompt (${tokens.length} tokens) + max_tokens (${p.maxTokens}) exceeds the model's context of ${m.spec.contextSize} tokens; shorten the prompt or lower max_tokens`);
       }
       let generated = 0;
+      let firstTokenMs = -1;
       const res = await completion.generateCompletionWithMeta(tokens, {
         maxTokens: p.maxTokens,
         temperature: p.temperature,
         ...(p.seed !== undefined ? { seed: p.seed } : {}),
         ...(p.stop.length ? { customStopTriggers: p.stop } : {}),
         signal,
-        onToken: (t) => { generated += t.length; },
+        onToken: (t) => {
+          if (generated === 0 && t.length > 0) firstTokenMs = performance.now() - started;
+          generated += t.length;
+        },
         ...(onText ? { onTextChunk: onText } : {}),
       });
       const reason = res.metadata.stopReason;
@@ -167,6 +171,7 @@ export class EngineCore {
         tokensGenerated: reason === 'maxTokens' ? p.maxTokens : generated,
         finishReason: reason === 'maxTokens' ? 'length' : reason === 'eogToken' ? 'eos' : 'stop',
         computeMs: performance.now() - started,
+        firstTokenMs,
       };
     } catch (err) {
       if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');

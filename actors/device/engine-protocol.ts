@@ -25,6 +25,8 @@ export interface GenerateOutcome {
   tokensGenerated: number;
   finishReason: FinishReason;
   computeMs: number;
+  /** From the start of compute to the first generated token; -1 when none was generated. */
+  firstTokenMs: number;
 }
 
 export interface EvaluateParams {

@@ -41,6 +41,8 @@ export class Store {
   private readonly committed = new Set<number>();
   /** Whether anyone reads the log with skipOwn (only then is `committed` kept: nothing else would empty it). */
   private trackingOwn = false;
+  /** Told how long each write waited for its commit (seconds): the metrics' commit histogram. */
+  onCommit: ((seconds: number) => void) | null = null;
   /** The last sequence number this Store appended: a hint for the next (appendEvent checks it inside the transaction). */
   private lastSeq = 0;
 
@@ -220,6 +222,7 @@ export class Store {
    */
   private async write(change: () => StoreEvent | null): Promise<boolean> {
     let seq = 0;
+    const started = performance.now();
     const wrote = await this.root.transaction(() => {
       const event = change();
       if (!event) return false;
@@ -227,6 +230,7 @@ export class Store {
       this.lastSeq = seq;
       return true;
     });
+    this.onCommit?.((performance.now() - started) / 1000);
     if (wrote && this.trackingOwn) this.committed.add(seq);
     return wrote;
   }

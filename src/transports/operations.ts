@@ -13,6 +13,8 @@ import type { RouterProtocol, TokenEvent } from '../../schemas/messages.js';
 import type { DeviceResource, FeedbackResource, GoalResource, InferResponse, JobResource, ModelResource } from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
+import { toMocError } from '../errors.js';
+import type { Metrics, Transport } from '../telemetry/metrics.js';
 import { aliasResponse, deviceResource, feedbackResource, goalResource, inferResponse, jobResource, modelResource, unloadResponse } from './views.js';
 
 /** request: the server's request timeout; load: long enough for a model load (placement, eviction, engine load). */
@@ -29,7 +31,11 @@ export interface OperationCall {
   onToken?: (event: TokenEvent) => void;
   /** Who calls (the API key's name; 'open' without keys): the owner of what it submits. Asked only when needed. */
   principal?: () => string;
+  /** Where this call is counted (src/telemetry/metrics.ts): its transport's requests, durations and inferences. */
+  meter?: Meter;
 }
+
+export interface Meter { metrics: Metrics; transport: Transport }
 
 type Input = Record<string, unknown>;
 
@@ -57,8 +63,11 @@ function forward<K extends Forwarded, R>(kind: K, timeout: TimeoutClass, write: 
 export const OPERATIONS = {
   infer: spec<InferResponse>({
     action: 'infer', timeout: 'request', write: false,
-    run: async (input, c, opts) => inferResponse(await c.router.ask({ kind: 'infer', request: input, stream: !!c.onToken },
-      { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) })),
+    run: async (input, c, opts) => {
+      const r = await c.router.ask({ kind: 'infer', request: input, stream: !!c.onToken }, { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) });
+      c.meter?.metrics.inference(r);
+      return inferResponse(r);
+    },
   }),
   register: forward('register', 'load', true, modelResource),
   load: forward('load', 'load', true, modelResource),
@@ -109,5 +118,10 @@ export function ceilingMs(config: Config, timeout: TimeoutClass): number {
 export function runOperation<N extends OperationName>(name: N, input: Input, call: OperationCall): Promise<OperationResult<N>> {
   const op = OPERATIONS[name] as OperationSpec<OperationResult<N>>;
   const timeoutMs = Math.max(1, Math.min(call.clientTimeoutMs ?? Infinity, ceilingMs(call.config, op.timeout)));
-  return op.run(input, call, { timeoutMs, ...(call.signal ? { signal: call.signal } : {}) });
+  const run = op.run(input, call, { timeoutMs, ...(call.signal ? { signal: call.signal } : {}) });
+  const m = call.meter;
+  if (!m) return run;
+  const started = performance.now();
+  const done = (code: string) => m.metrics.request(m.transport, name, code, (performance.now() - started) / 1000);
+  return run.then((r) => { done('OK'); return r; }, (err: unknown) => { done(toMocError(err).code); throw err; });
 }

@@ -48,7 +48,7 @@ t.test('every route in the table is an operation, and nothing else is', async (t
   for (const r of ROUTES) {
     const op = doc.paths[r.path]?.[r.method];
     t.equal(op?.operationId, r.operationId, `${r.method.toUpperCase()} ${r.path} is ${r.operationId}`);
-    const media = r.eventStream ? 'text/event-stream' : 'application/json';
+    const media = r.plainText ?? (r.eventStream ? 'text/event-stream' : 'application/json');
     t.ok(op.responses[String(r.status)]?.content?.[media]?.schema, `${r.operationId} answers ${r.status} with a body (${media})`);
     for (const [, name] of r.path.matchAll(/\{(\w+)\}/g)) {
       t.ok(op.parameters?.some((p: Json) => p.in === 'path' && p.name === name && p.required === true),

@@ -19,7 +19,8 @@ import {
   createGoalFromProto, feedbackFromProto, goalToProto, listGoalsFromProto, submitJobFromProto, toGrpcError, updateGoalFromProto,
 } from './mapping.js';
 import { followJob } from '../job-follow.js';
-import { runOperation, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
+import { runOperation, type Meter, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
+import type { Metrics } from '../../telemetry/metrics.js';
 import { mocPackageDefinition, modelOpsService } from './proto.js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
 import { authInterceptors } from './auth-interceptor.js';
@@ -40,6 +41,8 @@ export interface GrpcTransportOptions {
   watch?: Partial<WatchLimits>;
   /** Job changes, for WatchJob: this process's as they happen, other processes' every jobs.pollMs. */
   jobs?: { watch(listener: (j: Job) => void): () => void } | null;
+  /** Where its requests are counted. */
+  metrics?: Metrics;
   /** Readiness as REST /health/ready computes it; gRPC health reports SERVING when ready. Absent: SERVING while open. */
   ready?: () => { status: 'ready' | 'not-ready' };
 }
@@ -58,6 +61,7 @@ const JOB_WATCH_MIN_INTERVAL_MS = 100;
 export class GrpcTransport implements Closeable {
   private readonly server: grpc.Server;
   private readonly jobs: GrpcTransportOptions['jobs'];
+  private readonly meter: Meter | null;
   /** Open WatchJob streams (their end functions), ended at close. */
   private readonly jobWatchers = new Set<() => void>();
   private closed = false;
@@ -90,6 +94,7 @@ export class GrpcTransport implements Closeable {
   ) {
     this.watchLimits = { ...DEFAULT_WATCH_LIMITS, ...options.watch };
     this.jobs = options.jobs ?? null;
+    this.meter = options.metrics ? { metrics: options.metrics, transport: 'grpc' } : null;
     this.ready = options.ready ?? (() => ({ status: 'ready' }));
     const service = modelOpsService();
     this.serializeModel = service.WatchModels!.responseSerialize as (m: unknown) => Buffer;
@@ -184,6 +189,7 @@ export class GrpcTransport implements Closeable {
       // The interceptor checked the key already; the name is looked up again only by operations that record an owner.
       principal: () => this.keys.authenticate(credentialFrom(first('authorization'), first('x-api-key'))).name,
       ...(Number.isFinite(ms) ? { clientTimeoutMs: ms } : {}), ...(onToken ? { onToken } : {}),
+      ...(this.meter ? { meter: this.meter } : {}),
     };
   }
 

@@ -95,6 +95,16 @@ export class Exchange {
     this.finished = true;
   }
 
+  /** A body that is not JSON (the Prometheus exposition). */
+  text(status: number, contentType: string, body: string): void {
+    if (!this.open) return;
+    this.res.cork(() => {
+      this.writeHead(status, contentType);
+      this.res.end(body, this.closeConnection);
+    });
+    this.finished = true;
+  }
+
   empty(status: number, headers: [string, string][] = []): void {
     if (!this.open) return;
     this.res.cork(() => {

@@ -139,7 +139,7 @@ function operation(route: RouteSpec): Json {
 
   const success: Json = {
     description: reason(route.status),
-    content: route.eventStream ? {
+    content: route.plainText ? { [route.plainText]: { schema: { type: 'string' } } } : route.eventStream ? {
       'text/event-stream': {
         schema: { type: 'string', description: `Server-Sent Events whose data is ${NAME_OF.get(route.response) ?? 'JSON'} (see the operation description)` },
         example: JOB_EVENTS_EXAMPLE,

@@ -30,6 +30,8 @@ export interface RouteSpec {
   response: TSchema;
   /** Answers with text/event-stream when the body says `"stream": true`. */
   sse?: boolean;
+  /** Answers with this media type (not JSON) on success: the metrics exposition. */
+  plainText?: string;
   /** Answers with text/event-stream only (a follow of something, e.g. a job), never a JSON body on success. */
   eventStream?: boolean;
   /** Query parameters a GET route takes (operation input fields). */
@@ -62,6 +64,7 @@ const ROUTE_LIST: readonly RouteSpec[] = [
   { method: 'post', path: '/v1/feedback', operation: 'record-feedback', operationId: 'recordFeedback', summary: 'Rate an answer or record a preference between two (RLHF)', body: FeedbackBody, status: 201, response: FeedbackResource },
   { method: 'get', path: '/health/live', operationId: 'live', summary: 'The process is up and its event loop answers', status: 200, response: Liveness },
   { method: 'get', path: '/health/ready', operationId: 'ready', summary: 'Every device is up and at least one model is loaded (503 otherwise)', status: 200, response: Readiness, errors: [503] },
+  { method: 'get', path: '/metrics', operationId: 'metrics', summary: 'Prometheus metrics (text exposition format 0.0.4; docs/metrics.md lists them)', status: 200, response: Type.String({ description: 'Prometheus text exposition' }), plainText: 'text/plain; version=0.0.4; charset=utf-8' },
   { method: 'get', path: '/openapi.json', operationId: 'openapi', summary: 'This API as an OpenAPI 3.1 document', status: 200, response: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
 ];
 

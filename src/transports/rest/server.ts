@@ -24,8 +24,9 @@ import { Exchange } from './exchange.js';
 import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { SseStream } from './sse.js';
-import { runOperation } from '../operations.js';
+import { runOperation, type Meter } from '../operations.js';
 import { followJob, type JobSource } from '../job-follow.js';
+import type { Metrics } from '../../telemetry/metrics.js';
 
 /** Unsent SSE bytes a reader may fall behind by before its stream is cut and its generation cancelled. */
 const SSE_MAX_BACKLOG_BYTES = 256 * 1024;
@@ -59,6 +60,8 @@ export interface RestDeps {
   ready(): Readiness;
   /** Job changes, for `GET /v1/jobs/{id}/events` (null when jobs are disabled). */
   jobs?: JobSource | null;
+  /** Served on `GET /metrics`; where its requests are counted. */
+  metrics?: Metrics;
 }
 
 /** A job's event stream sends its latest state at most this often (as gRPC WatchJob does). */
@@ -74,6 +77,8 @@ export class RestTransport implements Closeable {
   private readonly jobStreams = new Set<() => void>();
   private drained: (() => void) | null = null;
   private readonly corsAny: boolean;
+  /** Spread into each operation call: counts it in the metrics (empty without metrics). */
+  private readonly meter: { meter?: Meter };
   private readonly corsOrigins: Set<string>;
 
   constructor(
@@ -84,6 +89,7 @@ export class RestTransport implements Closeable {
     private readonly log: Logger,
   ) {
     this.corsAny = config.rest.corsOrigins.includes('*');
+    this.meter = deps.metrics ? { meter: { metrics: deps.metrics, transport: 'rest' } } : {};
     this.corsOrigins = new Set(config.rest.corsOrigins);
     this.app = uWS.App().any('/*', (res, req) => this.handle(res, req));
   }
@@ -178,7 +184,7 @@ export class RestTransport implements Closeable {
       if (r.route.sse && stream === true) return this.inferStream(ex, input);
       if (!r.route.sse && stream !== undefined) throw errors.invalidArgument('stream', `is not a field of ${r.route.method.toUpperCase()} ${r.route.path}`);
       // The operation validates (the router, one rule set for every transport), times out and shapes the answer.
-      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal });
+      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.meter });
       return ex.json(r.route.status, r.route.wrap ? { [r.route.wrap]: result } : result);
     }
     switch (r.route.operationId) {
@@ -191,6 +197,11 @@ export class RestTransport implements Closeable {
       }
       case 'openapi':
         return ex.json(200, openApiDocument());
+      case 'metrics': {
+        if (!this.deps.metrics) throw errors.noRoute('GET /metrics (metrics are off)');
+        const m = await this.deps.metrics.text();
+        return ex.text(200, m.contentType, m.body);
+      }
       case 'watchJob':
         return this.jobEvents(ex, r);
       default:
@@ -209,7 +220,7 @@ export class RestTransport implements Closeable {
     let started = false;
     try {
       const result = await runOperation('infer', request, {
-        router: this.router, config: this.config, signal: cancel.signal,
+        router: this.router, config: this.config, signal: cancel.signal, ...this.meter,
         onToken: (e) => {
           if (!started) { started = true; sse.start(); }
           sse.event('token', { text: e.text });
@@ -249,7 +260,7 @@ export class RestTransport implements Closeable {
       const shutdown = () => end(errors.unavailable('the server is shutting down: follow the job again, here after the restart or on another replica', this.config.rest.retryAfterSeconds * 1000));
       const aborted = () => end();
       const stop = followJob(id, {
-        read: () => runOperation('get-job', { id }, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal }),
+        read: () => runOperation('get-job', { id }, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.meter }),
         jobs: this.deps.jobs, minIntervalMs: JOB_EVENTS_MIN_INTERVAL_MS,
       }, {
         send: (job, final) => {

@@ -11,6 +11,7 @@
  * - Write actions with a request_id are idempotent within a window (IdempotencyCache).
  * - Optional CURVE with a ZAP handler checking client keys against an allow-list.
  */
+import type { Metrics } from '../../telemetry/metrics.js';
 import * as zmq from 'zeromq';
 import { errors, toMocError } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
@@ -38,6 +39,8 @@ export interface ZmqStats {
 export interface ZmqDeps {
   /** For the `health` action: readiness, devices, models. */
   health(): Record<string, unknown>;
+  /** Where its requests are counted. */
+  metrics?: Metrics;
 }
 
 /** At most one "undeliverable" log line per this many ms: a storm of vanished clients is a counter, not a log flood. */
@@ -168,6 +171,7 @@ export class ZmqTransport implements Closeable {
       const result = await ACTIONS[action]!.run(fields, {
         router: this.router, config: this.config, signal: this.shutdown.signal, principal: () => owner,
         ...(timeoutMs !== undefined ? { clientTimeoutMs: timeoutMs } : {}),
+        ...(this.deps.metrics ? { meter: { metrics: this.deps.metrics, transport: 'zmq' as const } } : {}),
         health: () => ({ ...this.deps.health(), libzmq: zmq.version, transport: { ...this.stats } }),
       });
       return { status: 'ok', ...(requestId !== undefined ? { request_id: requestId } : {}), ...result };
