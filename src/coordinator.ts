@@ -148,6 +148,7 @@ export class Coordinator {
     store.onCommit = (s) => metrics.commitSeconds.observe(s);
     const inspector = await assembly.add('inspector', () => new ModelInspector());
     const models = new Lifecycle(config, devices, store, inspector);
+    models.observer = metrics.lifecycleObserver();
     // Its internal queue holds its tasks' results (at most one per request admitted by the router, which bounds
     // those) and the devices' notices: sized so that a full mailbox never refuses the message finishing a request.
     const lifecycle = await assembly.add('lifecycle', () => new LocalActor<LifecycleMessages>('lifecycle', models, {

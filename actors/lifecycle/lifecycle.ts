@@ -48,7 +48,15 @@ const aliasIsModel = (alias: string) =>
 interface Waiter { reply(v: ModelView): void; fail(e: unknown): void }
 
 /** A load in progress: who waits for it, and who asked for another device (tried again once it ends). */
-interface RunningLoad { device: string | undefined; waiters: Waiter[]; others: Array<{ device: string; waiter: Waiter }> }
+interface RunningLoad { device: string | undefined; waiters: Waiter[]; others: Array<{ device: string; waiter: Waiter }>; startedAt: number }
+
+/** Told of loads and evictions as the Lifecycle decides them (src/telemetry/metrics.ts counts them). */
+export interface LifecycleObserver {
+  /** A load ended: `result` is OK or the MOC_ERR_* code it failed with. */
+  loadEnded?(model: string, result: string, seconds: number): void;
+  /** A model left its device to make room (lru: for a load or a job's memory) or because its keep-alive passed. */
+  evicted?(model: string, reason: 'lru' | 'keep-alive'): void;
+}
 
 /** What inspection found in a file: joined with the request and the current entry when the result is applied. */
 interface FileFacts {
@@ -88,6 +96,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private readonly catalog = new Map<string, CatalogEntry>();
   private readonly loads = new Map<string, RunningLoad>();
   private readonly breakers = new Map<string, Breaker>();
+  /** Told of loads and evictions (set once, before the first message: the metrics). */
+  observer: LifecycleObserver = {};
   /** Reservations made for others than models (owner `job:<id>`), by owner: what a restarted device holds again. */
   private readonly reservations = new Map<string, { device: string; bytes: number }>();
   private readonly watchers = new Set<(m: ModelView) => void>();
@@ -213,7 +223,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     const m = this.routes.lookup(model);
     if (!m || m.state !== 'loaded' || m.expiresAt !== expiresAt || this.catalog.get(model)?.pinned) return;
     // Nobody waits for this answer; a device restarting meanwhile reports the model again and the timer re-arms.
-    this.ref(m.device).ask({ kind: 'unload', model, ifExpiresAt: expiresAt }, { timeoutMs: this.config.limits.loadTimeoutMs }).catch(() => {});
+    this.ref(m.device).ask({ kind: 'unload', model, ifExpiresAt: expiresAt }, { timeoutMs: this.config.limits.loadTimeoutMs })
+      .then((r) => { if (r.freedBytes > 0) this.observer.evicted?.(model, 'keep-alive'); }, () => {});
   }
 
   // ---- catalog ----
@@ -335,7 +346,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     } catch (err) {
       return waiter.fail(err);
     }
-    this.loads.set(name, { device: wanted, waiters: [waiter], others: [] });
+    this.loads.set(name, { device: wanted, waiters: [waiter], others: [], startedAt: performance.now() });
     this.loadTask(entry, wanted).then(
       (root) => this.self.tell({ kind: 'load-ended', name, root }),
       (err) => this.self.tell({ kind: 'load-ended', name, error: toMocError(err) }));
@@ -345,6 +356,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private loadEnded(name: string, root: string | undefined, error: MocError | undefined): void {
     const run = this.loads.get(name)!;
     this.loads.delete(name);
+    this.observer.loadEnded?.(name, error ? error.code : 'OK', (performance.now() - run.startedAt) / 1000);
     if (root) this.realRoot = root;
     const breaker = this.breakerOf(name);
     if (error && (error.code === 'MOC_ERR_LOAD_FAILED' || error.code === 'MOC_ERR_INTERNAL')) breaker.failure(error);
@@ -389,6 +401,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       for (const [id, release] of turns) if (id !== device.id) release();
       for (const victim of device.evict) {
         await this.ref(device.id).ask({ kind: 'unload', model: victim.name }, { timeoutMs: this.config.limits.loadTimeoutMs });
+        this.observer.evicted?.(victim.name, 'lru');
       }
       await this.ref(device.id).ask({ kind: 'load', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
     } finally {
@@ -414,6 +427,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       for (const [id, release] of turns) if (id !== plan.device) release();
       for (const victim of plan.evict) {
         await this.ref(plan.device).ask({ kind: 'unload', model: victim.name }, { timeoutMs: this.config.limits.loadTimeoutMs });
+        this.observer.evicted?.(victim.name, 'lru');
       }
       return await this.ref(plan.device).ask({ kind: 'reserve', owner, bytes }, { timeoutMs: STATUS_TIMEOUT_MS });
     } finally {

@@ -91,6 +91,18 @@ export class Metrics {
     name: 'moc_actor_restarts_total', help: 'Actors restarted by their supervisor (a device worker thread), by actor and reason',
     labelNames: ['actor', 'reason'] as const, registers: [this.registry],
   });
+  readonly loads = new client.Counter({
+    name: 'moc_model_loads_total', help: 'Model loads by result (OK or the MOC_ERR_* code it failed with)',
+    labelNames: ['model', 'result'] as const, registers: [this.registry],
+  });
+  readonly loadSeconds = new client.Histogram({
+    name: 'moc_model_load_duration_seconds', help: 'Time a model load took: placement, eviction, the engine\'s load',
+    labelNames: ['model'] as const, buckets: LOAD_BUCKETS, registers: [this.registry],
+  });
+  readonly evictions = new client.Counter({
+    name: 'moc_model_evictions_total', help: 'Models unloaded to make room (lru) or because their keep-alive passed (keep-alive)',
+    labelNames: ['model', 'reason'] as const, registers: [this.registry],
+  });
   readonly commitSeconds = new client.Histogram({
     name: 'moc_store_commit_duration_seconds', help: 'Time a store write waited for its LMDB commit (acknowledgements wait for this)',
     buckets: COMMIT_BUCKETS, registers: [this.registry],
@@ -195,6 +207,17 @@ export class Metrics {
   request(transport: Transport, operation: string, code: string, seconds: number): void {
     this.requests.inc({ transport, operation, code });
     this.requestSeconds.observe({ transport, operation }, seconds);
+  }
+
+  /** What the Lifecycle tells of loads and evictions (LifecycleObserver). */
+  lifecycleObserver() {
+    return {
+      loadEnded: (model: string, result: string, seconds: number) => {
+        this.loads.inc({ model, result });
+        this.loadSeconds.observe({ model }, seconds);
+      },
+      evicted: (model: string, reason: 'lru' | 'keep-alive') => this.evictions.inc({ model, reason }),
+    };
   }
 
   /** A finished inference, from the device's own timings. */

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startHarness, until, type Harness } from '../helpers/coordinator.js';
 import { zmqRequest } from '../helpers/zmq.js';
+import { nextModelState } from '../helpers/events.js';
 
 /** Sample lines of the exposition as `name{labels}` → value (labels as written, in prom-client's order). */
 function parse(text: string): Map<string, number> {
@@ -122,4 +123,25 @@ t.test('a real Prometheus scrapes /metrics', async (t) => {
   t.equal(loaded[0]?.value[1], '1', 'Prometheus stored what MOC exported');
   const infers = await query('sum(moc_requests_total{operation="infer",code="OK"})');
   t.equal(infers[0]?.value[1], '1');
+});
+
+t.test('loads by result with their duration; evictions by reason (lru, keep-alive)', async (t) => {
+  // Demo-sized models take about 4 MiB: soft limit 9 MiB holds two, a third evicts the least recently used.
+  const h = await startHarness(t, { devices: [{ id: 'cpu0', memory: '13MiB', softLimit: '9MiB' }], models: [] });
+  await h.unary('RegisterModel', { name: 'idle', path: 'moc-demo.gguf' });
+  await h.unary('LoadModel', { name: 'idle' });
+  await h.unary('Infer', { model: 'moc-demo', prompt: 'x', max_tokens: 1 }); // 'idle' is now the least recently used
+  await h.unary('LoadModel', { name: 'third', path: 'moc-demo.gguf' });
+  const missing = await h.unary('LoadModel', { name: 'nope' }).catch((e) => e);
+  t.ok(missing instanceof Error, 'an unknown model is refused');
+  await h.unary('LoadModel', { name: 'blink', path: 'moc-demo.gguf', keep_alive_ms: 200, sequences: 1 });
+  await nextModelState(h.coordinator, (m) => m.name === 'blink' && m.state === 'registered', 'blink expired');
+  const s = await until('the keep-alive eviction counted', async () => {
+    const samples = (await scrape(h)).samples;
+    return sum(samples, 'moc_model_evictions_total', { reason: 'keep-alive' }) >= 1 ? samples : undefined; // counted when the unload answers
+  }, 10_000);
+  t.equal(sum(s, 'moc_model_loads_total', { model: 'idle', result: 'OK' }), 1, 'a load counted with its result');
+  t.equal(sum(s, 'moc_model_load_duration_seconds_count', { model: 'third' }), 1, 'and timed');
+  t.ok(sum(s, 'moc_model_evictions_total', { reason: 'lru' }) >= 1, 'an eviction to make room counted as lru');
+  t.equal(sum(s, 'moc_model_evictions_total', { model: 'blink', reason: 'keep-alive' }), 1, 'an expiry counted as keep-alive');
 });
