@@ -196,6 +196,12 @@ export const ConfigSchema = Type.Object({
   shutdown: Type.Object({
     /** SIGTERM/SIGINT: time in-flight requests get to finish before they are cancelled. */
     graceMs: Type.Integer({ minimum: 0, default: 10_000 }),
+    /**
+     * SIGTERM/SIGINT: time between readiness turning false (/health/ready, gRPC health) and the listeners closing,
+     * while requests are still served, so a balancer stops sending before anything is refused. Behind a balancer,
+     * set it above the balancer's health-check interval times its fall count (docs/health.md); 0: close at once.
+     */
+    drainMs: Type.Integer({ minimum: 0, default: 0 }),
   }, { additionalProperties: false, default: {} }),
   debug: Type.Object({
     /** Enables the fault-injection messages the supervision tests use. Never enable in production. */

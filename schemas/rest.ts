@@ -186,12 +186,24 @@ export const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not-ready')]),
   devices: Type.Array(Type.Object({ id: Type.String(), available: Type.Boolean() }, { additionalProperties: false })),
   models_loaded: Type.Integer(),
+  /** Why it is not ready (empty when ready): each a sentence that says what to do or wait for. */
+  reasons: Type.Array(Type.String()),
 }, { additionalProperties: false });
 export type Readiness = Static<typeof Readiness>;
+
+/** One model's readiness (`GET /v1/models/{name}/ready`, as Triton's `/v2/models/{name}/ready`). */
+export const ModelReadiness = Type.Object({
+  model: Type.String({ description: 'the model (an alias resolves to its target)' }),
+  ready: Type.Boolean({ description: 'true when loaded on a device that answers: an inference starts without a load' }),
+  state: Type.String({ description: 'registered, loading, loaded, unloading or failed' }),
+  device: Type.String({ description: 'where it is loaded or loading; empty otherwise' }),
+  reason: Type.String({ description: 'why it is not ready (empty when ready)' }),
+}, { additionalProperties: false });
+export type ModelReadiness = Static<typeof ModelReadiness>;
 
 /** Named schemas, as they appear under components.schemas in the OpenAPI document. */
 export const REST_SCHEMAS: Record<string, TSchema> = {
   RegisterRequest, LoadBody, InferBody, AliasBody, PinBody,
   ModelResource, ModelList, UnloadResponse, AliasResponse, MemoryLedger, DeviceModel, DeviceResource, DeviceList,
-  InferResponse, ErrorBody, Liveness, Readiness,
+  InferResponse, ErrorBody, Liveness, Readiness, ModelReadiness,
 };

@@ -37,6 +37,7 @@ import { Store } from './store/store.js';
 import { LocalActor } from './kernel/local-actor.js';
 import { Supervisor } from './kernel/supervisor.js';
 import { Metrics } from './telemetry/metrics.js';
+import type { ModelReadiness, Readiness } from '../schemas/rest.js';
 import { Assembly, closeOnly } from './kernel/assembly.js';
 import type { Closeable } from './kernel/types.js';
 import { GrpcTransport } from './transports/grpc/server.js';
@@ -44,7 +45,7 @@ import { RestTransport } from './transports/rest/server.js';
 import { ZmqTransport } from './transports/zmq/server.js';
 import { KeyRing, isLoopback } from './auth/keys.js';
 import { createLogger, type Logger } from './log.js';
-import { toMocError } from './errors.js';
+import { errors, toMocError } from './errors.js';
 
 export const DEMO_MODEL_NAME = 'moc-demo';
 
@@ -73,6 +74,8 @@ interface Parts {
   restPort: number;
   zmqPort: number;
   metrics: Metrics;
+  /** Readiness turns false (health routes, gRPC health, ZMQ health) while everything still serves. */
+  drain: () => void;
 }
 
 /** A scrape's read of devices and models gives up after this (the gauges of that scrape are left out). */
@@ -92,6 +95,7 @@ export class Coordinator {
   readonly store: Store;
   /** Every metric this server exports (GET /metrics). */
   readonly metrics: Metrics;
+  private readonly drain: () => void;
   readonly grpcPort: number;
   /** 0 when REST is disabled. */
   readonly restPort: number;
@@ -107,7 +111,7 @@ export class Coordinator {
   private constructor(p: Parts) {
     ({ config: this.config, router: this.router, lifecycle: this.lifecycle, models: this.models, jobs: this.jobs, jobsView: this.jobsView, devices: this.devices,
       store: this.store, grpcPort: this.grpcPort, restPort: this.restPort, zmqPort: this.zmqPort, grpc: this.grpc,
-      rest: this.rest, zmq: this.zmq, log: this.log, assembly: this.assembly, metrics: this.metrics } = p);
+      rest: this.rest, zmq: this.zmq, log: this.log, assembly: this.assembly, metrics: this.metrics, drain: this.drain } = p);
   }
 
   static async start(config: Config, opts: CoordinatorOptions = {}): Promise<Coordinator> {
@@ -213,13 +217,15 @@ export class Coordinator {
     await preload(config, models, router, log);
 
     // The listeners last: nothing is accepted before everything behind them runs.
-    const ready = () => readiness(config, devices, models);
+    let draining = false;
+    const ready = () => readiness(config, devices, models, () => draining);
+    const modelReady = (name: string) => modelReadiness(devices, models, name);
     const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready, metrics }), { layer: 'edge' });
     const grpcPort = await grpc.listen();
     let restPort = 0;
     let rest: RestTransport | null = null;
     if (config.rest.enabled) {
-      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready, jobs: jobsView, metrics }, log), { layer: 'edge' });
+      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready, modelReady, jobs: jobsView, metrics }, log), { layer: 'edge' });
       restPort = await rest.listen();
     }
     let zmqPort = 0;
@@ -236,7 +242,8 @@ export class Coordinator {
       devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
       auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s) required`,
     });
-    return new Coordinator({ config, log, assembly, router, lifecycle, models, jobs, jobsView, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort, metrics });
+    return new Coordinator({ config, log, assembly, router, lifecycle, models, jobs, jobsView, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort, metrics,
+      drain: () => { draining = true; grpc.refreshHealth(); } });
   }
 
   /**
@@ -245,7 +252,11 @@ export class Coordinator {
    */
   close(graceMs = this.config.shutdown.graceMs): Promise<void> {
     this.closing ??= (async () => {
-      this.log.log('info', 'server.stopping', { graceMs });
+      const drainMs = this.config.shutdown.drainMs;
+      this.log.log('info', 'server.stopping', { graceMs, drainMs });
+      // Not ready first, still serving: a balancer sees it and stops sending before a listener refuses anything.
+      this.drain();
+      if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((r) => { timer = setTimeout(() => r('expired'), graceMs); });
       const outcome = await Promise.race([this.assembly.close('edge').then(() => 'drained' as const), expired]);
@@ -277,11 +288,32 @@ function shutdownFirst(config: Config) {
   });
 }
 
-/** /health/ready: every device up and at least one model loaded (Kubernetes-style readiness). */
-function readiness(config: Config, devices: Map<string, DeviceRef>, lifecycle: Lifecycle) {
+/**
+ * /health/ready (and gRPC health, ZMQ `health`): every device up, at least one model loaded, not shutting down
+ * (Kubernetes-style readiness). The listeners are up when they answer it; the store is open until after they close.
+ */
+function readiness(config: Config, devices: Map<string, DeviceRef>, lifecycle: Lifecycle, draining: () => boolean): Readiness {
   const devs = config.devices.map((d) => ({ id: d.id, available: devices.get(d.id)!.attached }));
   const loaded = lifecycle.routes.loadedCount();
-  return { status: devs.every((d) => d.available) && loaded > 0 ? 'ready' as const : 'not-ready' as const, devices: devs, models_loaded: loaded };
+  const reasons: string[] = [];
+  if (draining()) reasons.push('the server is shutting down: send requests to another replica');
+  for (const d of devs) if (!d.available) reasons.push(`device ${d.id} is restarting`);
+  if (loaded === 0) reasons.push('no model is loaded: load one (POST /v1/models/{name}/load) or wait for the preload');
+  return { status: reasons.length === 0 ? 'ready' : 'not-ready', devices: devs, models_loaded: loaded, reasons };
+}
+
+/** `GET /v1/models/{name}/ready`: loaded on a device that answers. Unknown names: MOC_ERR_MODEL_NOT_FOUND. */
+function modelReadiness(devices: Map<string, DeviceRef>, lifecycle: Lifecycle, name: string): ModelReadiness {
+  const model = lifecycle.routes.resolve(name);
+  if (!lifecycle.isRegistered(model)) throw errors.modelNotFound(name, []);
+  const m = lifecycle.routes.lookup(model);
+  const state = m?.state ?? 'registered';
+  const device = m?.device ?? '';
+  const up = device !== '' && devices.get(device)?.attached === true;
+  const ready = state === 'loaded' && up;
+  const reason = ready ? '' : state === 'loaded' ? `device ${device} is restarting`
+    : state === 'registered' ? 'not loaded: load it (POST /v1/models/{name}/load); a request loads it on demand' : `it is ${state}`;
+  return { model, ready, state, device, reason };
 }
 
 /**

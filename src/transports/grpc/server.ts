@@ -284,8 +284,11 @@ export class GrpcTransport implements Closeable {
     return { name: m.name, message, bytes: this.serializeModel(message).length };
   }
 
-  /** Health as readiness says, reported to watchers only when it changes (the library writes on every setStatus). */
-  private refreshHealth(): void {
+  /**
+   * Health as readiness says, reported to watchers only when it changes (the library writes on every setStatus).
+   * Called every HEALTH_REFRESH_MS, and at once when the server starts draining.
+   */
+  refreshHealth(): void {
     if (this.closed) return;
     let ready = false;
     try { ready = this.ready().status === 'ready'; } catch { /* a readiness that throws is not ready */ }

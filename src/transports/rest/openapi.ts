@@ -25,7 +25,7 @@ const AUTH_ERRORS = [401];
 /** Statuses that carry Retry-After (exchange.ts). */
 const RETRY_AFTER = new Set([429, 503]);
 /** GET /health/ready answers 503 with its own body (`"status": "not-ready"`) for load balancers, not ErrorBody. */
-const SUCCESS_SHAPED_ERRORS: Record<string, number> = { ready: 503 };
+const SUCCESS_SHAPED_ERRORS: Record<string, number> = { ready: 503, modelReady: 503 };
 
 const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const NAME_OF = new Map<TSchema, string>(Object.entries(REST_SCHEMAS).map(([n, s]) => [s, n]));

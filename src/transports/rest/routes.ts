@@ -7,7 +7,7 @@ import type { Action } from '../../auth/permissions.js';
 import { OPERATIONS, type OperationName } from '../operations.js';
 import {
   AliasBody, AliasResponse, DeviceList, InferBody, InferResponse, Liveness, LoadBody, ModelList, ModelResource,
-  CreateGoalBody, FeedbackBody, FeedbackResource, GoalList, GoalResource, JobList, UpdateGoalBody, JobResource, PinBody, Readiness, RegisterRequest, SubmitJobBody, UnloadResponse,
+  CreateGoalBody, FeedbackBody, ModelReadiness, FeedbackResource, GoalList, GoalResource, JobList, UpdateGoalBody, JobResource, PinBody, Readiness, RegisterRequest, SubmitJobBody, UnloadResponse,
 } from '../../../schemas/rest.js';
 
 export type Method = 'get' | 'post' | 'put';
@@ -63,7 +63,8 @@ const ROUTE_LIST: readonly RouteSpec[] = [
   { method: 'get', path: '/v1/goals/{id}/history', operation: 'goal-history', wrap: 'goals', operationId: 'goalHistory', summary: 'Every committed version of a goal, oldest first', status: 200, response: GoalList, errors: [404] },
   { method: 'post', path: '/v1/feedback', operation: 'record-feedback', operationId: 'recordFeedback', summary: 'Rate an answer or record a preference between two (RLHF)', body: FeedbackBody, status: 201, response: FeedbackResource },
   { method: 'get', path: '/health/live', operationId: 'live', summary: 'The process is up and its event loop answers', status: 200, response: Liveness },
-  { method: 'get', path: '/health/ready', operationId: 'ready', summary: 'Every device is up and at least one model is loaded (503 otherwise)', status: 200, response: Readiness, errors: [503] },
+  { method: 'get', path: '/health/ready', operationId: 'ready', summary: 'Every device is up, a model is loaded and the server is not shutting down (503 otherwise, with the reasons)', status: 200, response: Readiness, errors: [503] },
+  { method: 'get', path: '/v1/models/{name}/ready', operationId: 'modelReady', summary: 'One model is loaded on a device that answers (503 otherwise, with the reason; 404 if unknown)', status: 200, response: ModelReadiness, errors: [404, 503] },
   { method: 'get', path: '/metrics', operationId: 'metrics', summary: 'Prometheus metrics (text exposition format 0.0.4; docs/metrics.md lists them)', status: 200, response: Type.String({ description: 'Prometheus text exposition' }), plainText: 'text/plain; version=0.0.4; charset=utf-8' },
   { method: 'get', path: '/openapi.json', operationId: 'openapi', summary: 'This API as an OpenAPI 3.1 document', status: 200, response: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
 ];

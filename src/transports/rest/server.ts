@@ -15,7 +15,7 @@ import uWS, { type HttpRequest, type HttpResponse, type us_listen_socket } from 
 import { errors, MocError, toMocError } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
 import type { RouterProtocol } from '../../../schemas/messages.js';
-import type { Readiness } from '../../../schemas/rest.js';
+import type { ModelReadiness, Readiness } from '../../../schemas/rest.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import type { Logger } from '../../log.js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
@@ -58,6 +58,8 @@ interface Incoming {
 
 export interface RestDeps {
   ready(): Readiness;
+  /** One model's readiness; throws MOC_ERR_MODEL_NOT_FOUND for a name the catalog does not know. */
+  modelReady?(name: string): ModelReadiness;
   /** Job changes, for `GET /v1/jobs/{id}/events` (null when jobs are disabled). */
   jobs?: JobSource | null;
   /** Served on `GET /metrics`; where its requests are counted. */
@@ -192,11 +194,16 @@ export class RestTransport implements Closeable {
         return ex.json(200, { status: 'ok' });
       case 'ready': {
         const rd = this.deps.ready();
-        if (this.closing) rd.status = 'not-ready';
+        if (this.closing && rd.status === 'ready') { rd.status = 'not-ready'; rd.reasons.push('the server is shutting down: send requests to another replica'); }
         return ex.json(rd.status === 'ready' ? 200 : 503, rd);
       }
       case 'openapi':
         return ex.json(200, openApiDocument());
+      case 'modelReady': {
+        if (!this.deps.modelReady) throw errors.noRoute(`GET ${r.path}`);
+        const m = this.deps.modelReady(r.params.name!);
+        return ex.json(m.ready ? 200 : 503, m);
+      }
       case 'metrics': {
         if (!this.deps.metrics) throw errors.noRoute('GET /metrics (metrics are off)');
         const m = await this.deps.metrics.text();
@@ -300,13 +307,19 @@ export class RestTransport implements Closeable {
     if (this.inFlight.size === 0) this.drained?.();
   }
 
-  /** Stop accepting; resolve when every in-flight request has answered. */
-  close(): Promise<void> {
+  /**
+   * Stop accepting; resolve when every in-flight request has answered. Then the idle keep-alive connections are
+   * closed too: they hold nothing a client waits for, and left open they would still reach a stopped server.
+   */
+  async close(): Promise<void> {
     this.closing = true;
     for (const end of [...this.jobStreams]) end();
     if (this.listenSocket) { uWS.us_listen_socket_close(this.listenSocket); this.listenSocket = null; }
-    if (this.inFlight.size === 0) return Promise.resolve();
-    return new Promise((resolve) => { this.drained = resolve; });
+    if (this.inFlight.size > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
+    if (this.destroyed) return;
+    // uWS flushes corked writes on its next loop turn; closing before that would drop the last answers.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    (this.app as unknown as { close?: () => void }).close?.();
   }
 
   /**
