@@ -145,3 +145,22 @@ t.test('loads by result with their duration; evictions by reason (lru, keep-aliv
   t.ok(sum(s, 'moc_model_evictions_total', { reason: 'lru' }) >= 1, 'an eviction to make room counted as lru');
   t.equal(sum(s, 'moc_model_evictions_total', { model: 'blink', reason: 'keep-alive' }), 1, 'an expiry counted as keep-alive');
 });
+
+t.test('requests refused before the operation table are counted too: no route, no key, bad body, malformed frames', async (t) => {
+  const h = await startHarness(t, { auth: { keys: [{ name: 'ops', key: 'k-admin-1234567890', role: 'admin' }] } });
+  const auth = { authorization: 'Bearer k-admin-1234567890' };
+  t.equal((await fetch(`${h.restUrl}/v1/nowhere`, { headers: auth })).status, 404, 'no route');
+  t.equal((await fetch(`${h.restUrl}/v1/models`)).status, 401, 'no key');
+  t.equal((await fetch(`${h.restUrl}/v1/infer`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"model":' })).status, 400, 'bad JSON');
+  const noKey = await h.unary('ListModels', {}).catch((e) => e);
+  t.ok(noKey instanceof Error, 'gRPC without a key is refused');
+  const malformed = await zmqRequest(h.zmqUrl, 'not an object');
+  t.equal(malformed.status, 'error');
+
+  const s = (await scrape(h)).samples;
+  t.equal(sum(s, 'moc_requests_total', { transport: 'rest', operation: 'unknown', code: 'MOC_ERR_NOT_IMPLEMENTED' }), 1, 'REST: no route');
+  t.equal(sum(s, 'moc_requests_total', { transport: 'rest', operation: 'list-models', code: 'MOC_ERR_UNAUTHENTICATED' }), 1, 'REST: no key, under its operation');
+  t.equal(sum(s, 'moc_requests_total', { transport: 'rest', operation: 'infer', code: 'MOC_ERR_INVALID_ARGUMENT' }), 1, 'REST: bad JSON');
+  t.equal(sum(s, 'moc_requests_total', { transport: 'grpc', operation: 'list-models', code: 'MOC_ERR_UNAUTHENTICATED' }), 1, 'gRPC: refused by the key check');
+  t.equal(sum(s, 'moc_requests_total', { transport: 'zmq', operation: 'unknown', code: malformed.error_code }), 1, `ZMQ: malformed (${malformed.error_code})`);
+});

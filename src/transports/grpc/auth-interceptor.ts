@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
 import type { Action } from '../../auth/permissions.js';
-import { errors } from '../../errors.js';
+import { errors, toMocError } from '../../errors.js';
 import { toGrpcError } from './mapping.js';
 
 /** gRPC method → the action its caller's key must allow. */
@@ -52,19 +52,22 @@ function firstString(md: grpc.Metadata, key: string): string | undefined {
 }
 
 /** No interceptor at all when no keys are configured (the loopback demo mode): zero cost on the hot path. */
-export function authInterceptors(keys: KeyRing): grpc.ServerInterceptor[] {
+/** `refused`: told of each call the check ends (the metrics count it under the method's operation). */
+export function authInterceptors(keys: KeyRing, refused?: (operation: string, code: string) => void): grpc.ServerInterceptor[] {
   if (keys.open) return [];
   const check: grpc.ServerInterceptor = (method, call) => new grpc.ServerInterceptingCall(call, {
     start: (next) => next({
       onReceiveMetadata: (metadata, mdNext) => {
+        let action: Action | undefined;
         try {
           const name = method.path.startsWith(SERVICE_PREFIX) ? method.path.slice(SERVICE_PREFIX.length) : '';
-          const action = Object.hasOwn(ACTION_OF_METHOD, name) ? ACTION_OF_METHOD[name] : undefined;
+          action = Object.hasOwn(ACTION_OF_METHOD, name) ? ACTION_OF_METHOD[name] : undefined;
           if (!action) throw errors.unknownMethod(method.path);
           keys.check(credentialFrom(firstString(metadata, 'authorization'), firstString(metadata, 'x-api-key')), action);
           mdNext(metadata);
         } catch (err) {
           // The call ends here with the error table's status; the handler never runs.
+          refused?.(action ?? 'unknown', toMocError(err).code);
           const s = toGrpcError(err);
           call.sendStatus({ code: s.code ?? grpc.status.UNKNOWN, details: s.details ?? "", metadata: s.metadata ?? null });
         }

@@ -108,7 +108,8 @@ export class GrpcTransport implements Closeable {
       'grpc.keepalive_time_ms': config.server.grpcKeepaliveMs,
       'grpc.keepalive_timeout_ms': config.server.grpcKeepaliveTimeoutMs,
       // The tracker first (nearest the network): it must see the calls the key check ends too.
-      interceptors: [this.tracker.interceptor, ...authInterceptors(keys)],
+      interceptors: [this.tracker.interceptor, ...authInterceptors(keys, options.metrics
+        ? (operation, code) => options.metrics!.request('grpc', operation, code, 0) : undefined)],
     });
     // One line per method: the operation it runs (src/transports/operations.ts), how the proto request maps onto
     // the operation's input, and how its resource maps onto the proto reply.

@@ -33,6 +33,8 @@ export class Exchange {
   finished = false;
   /** Headers are out (an SSE stream started): errors from now on go in-band. */
   started = false;
+  /** Handed to the operation table, which counts its answer in the metrics; a refusal before that is counted here. */
+  metered = false;
   private readonly ac = new AbortController();
   readonly signal = this.ac.signal;
   private readonly abortHandlers: (() => void)[] = [];

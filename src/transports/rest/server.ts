@@ -114,6 +114,7 @@ export class RestTransport implements Closeable {
     const retry = this.config.rest.retryAfterSeconds;
     const method = req.getMethod();
     const hasBody = method === 'post' || method === 'put' || method === 'patch';
+    let route: RouteSpec | undefined;
     try {
       const url = req.getUrl();
       const query = req.getQuery() ?? '';
@@ -133,15 +134,14 @@ export class RestTransport implements Closeable {
       const m = matchRoute(method, url);
       if ('allowed' in m) {
         if (hasBody) ex.closeConnection = true; // the body is not read: do not leave it in the connection
-        if (m.allowed.length) {
-          ex.error(errors.methodNotAllowed(method, url, m.allowed), retry, [['allow', m.allowed.join(', ')]]);
-        } else {
-          ex.error(errors.noRoute(`${method.toUpperCase()} ${url}`), retry);
-        }
+        const e = m.allowed.length ? errors.methodNotAllowed(method, url, m.allowed) : errors.noRoute(`${method.toUpperCase()} ${url}`);
+        this.countRefusal(undefined, e.code);
+        ex.error(e, retry, m.allowed.length ? [['allow', m.allowed.join(', ')]] : []);
         return;
       }
       const credential = credentialFrom(req.getHeader('authorization') || undefined, req.getHeader('x-api-key') || undefined);
       // Authenticate before reading a byte of body: an unknown caller cannot make us buffer a megabyte.
+      route = m.route;
       const principal = m.route.action ? this.keys.check(credential, m.route.action).name : 'open';
       const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential, principal, query };
       if (this.closing) throw errors.unavailable('the server is shutting down', 1000);
@@ -152,16 +152,25 @@ export class RestTransport implements Closeable {
       }
       const body = hasBody ? readBody(ex, this.config.rest.maxBodyBytes) : null;
       this.track(ex);
-      this.serve(ex, incoming, body).catch((err) => this.fail(ex, err)).finally(() => this.untrack(ex));
+      this.serve(ex, incoming, body).catch((err) => this.fail(ex, err, m.route)).finally(() => this.untrack(ex));
     } catch (err) {
       // Refused before its body was read: close the connection rather than leave unread bytes in it.
       if (hasBody) ex.closeConnection = true;
-      this.fail(ex, err);
+      this.fail(ex, err, route);
     }
   }
 
-  private fail(ex: Exchange, err: unknown): void {
+  /**
+   * A request answered with an error before the operation table saw it (no route, key, limits, body): counted here
+   * under its route's operation ('none' for routes that are not operations, 'unknown' without a route).
+   */
+  private countRefusal(route: RouteSpec | undefined, code: string): void {
+    this.deps.metrics?.request('rest', route ? route.operation ?? 'none' : 'unknown', code, 0);
+  }
+
+  private fail(ex: Exchange, err: unknown, route?: RouteSpec): void {
     const e = toMocError(err);
+    if (!ex.metered) this.countRefusal(route, e.code);
     if (e.code === 'MOC_ERR_INTERNAL') this.log.log('error', 'rest.internal_error', { error: (err as Error)?.stack ?? e.message });
     ex.error(e, this.config.rest.retryAfterSeconds);
   }
@@ -183,9 +192,10 @@ export class RestTransport implements Closeable {
       const { stream, ...fields } = body;
       const input = { ...fields, ...queryFields(r), ...r.params };
       if (r.route.sse && stream !== undefined && typeof stream !== 'boolean') throw errors.invalidArgument('stream', 'must be true or false');
-      if (r.route.sse && stream === true) return this.inferStream(ex, input);
+      if (r.route.sse && stream === true) { ex.metered = true; return this.inferStream(ex, input); }
       if (!r.route.sse && stream !== undefined) throw errors.invalidArgument('stream', `is not a field of ${r.route.method.toUpperCase()} ${r.route.path}`);
       // The operation validates (the router, one rule set for every transport), times out and shapes the answer.
+      ex.metered = true;
       const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.meter });
       return ex.json(r.route.status, r.route.wrap ? { [r.route.wrap]: result } : result);
     }
@@ -210,6 +220,7 @@ export class RestTransport implements Closeable {
         return ex.text(200, m.contentType, m.body);
       }
       case 'watchJob':
+        ex.metered = true; // its reads run through the operation table (get-job), which counts them
         return this.jobEvents(ex, r);
       default:
         throw errors.internal(`route ${r.route.operationId} has no handler`);

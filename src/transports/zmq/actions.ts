@@ -11,6 +11,8 @@ type Fields = Record<string, unknown>;
 export interface ActionSpec {
   /** What the API key must allow; absent: public (health). */
   auth?: Action;
+  /** The operation it runs (absent: answered by the listener itself), the name its requests are counted under. */
+  operation?: OperationName;
   /** Acts on the server: a retry with the same request_id within the window gets the first answer, not a second act. */
   write: boolean;
   /** The reply's fields (besides status and request_id). */
@@ -23,7 +25,7 @@ const named = (f: Fields): Fields => (f.name !== undefined ? { name: f.name } : 
 /** An action that runs an operation: `input` maps the legacy fields, `reply` wraps the resource. */
 function operation<N extends OperationName>(name: N, input: (f: Fields) => Fields, reply: (r: any) => Fields): ActionSpec {
   const op = OPERATIONS[name];
-  return { auth: op.action, write: op.write, run: async (f, call) => reply(await runOperation(name, input(f), call)) };
+  return { auth: op.action, operation: name, write: op.write, run: async (f, call) => reply(await runOperation(name, input(f), call)) };
 }
 
 const same = (f: Fields) => f;

@@ -118,13 +118,14 @@ export class ZmqTransport implements Closeable {
   private handle(frames: Buffer[]): void {
     this.stats.received++;
     const d = splitFrames(frames);
-    if (!d.payload) return this.send(d.envelope, 'json', errorReply(undefined, d.problem!));
+    if (!d.payload) return this.send(d.envelope, 'json', this.refused(undefined, undefined, d.problem!));
     const format = formatOf(d.payload);
     if (d.payload.length > this.config.zmq.maxMessageBytes) {
-      return this.send(d.envelope, format, errorReply(undefined,
+      return this.send(d.envelope, format, this.refused(undefined, undefined,
         errors.tooLarge('the message', d.payload.length, this.config.zmq.maxMessageBytes, 'zmq.maxMessageBytes')));
     }
     let requestId: string | undefined;
+    let operation: string | undefined;
     try {
       const msg = decodePayload(d.payload, format);
       const { action, request_id, api_key, timeout_ms, ...fields } = msg;
@@ -138,6 +139,7 @@ export class ZmqTransport implements Closeable {
       if (api_key !== undefined && typeof api_key !== 'string') throw errors.invalidArgument('api_key', 'must be a string');
       if (timeout_ms !== undefined && (typeof timeout_ms !== 'number' || !(timeout_ms > 0))) throw errors.invalidArgument('timeout_ms', 'must be a positive number of milliseconds');
       const spec = ACTIONS[action]!;
+      operation = spec.operation ?? 'none';
       const principal: Principal | null = spec.auth ? this.keys.check(api_key, spec.auth) : null;
       if (this.closing) throw errors.unavailable('the server is shutting down');
       if (this.stats.inFlight >= this.config.server.mailboxCapacity) {
@@ -159,8 +161,15 @@ export class ZmqTransport implements Closeable {
         run().then((reply) => this.send(d.envelope, format, reply));
       }
     } catch (err) {
-      this.send(d.envelope, format, errorReply(requestId, err));
+      this.send(d.envelope, format, this.refused(requestId, operation, err));
     }
+  }
+
+  /** A request answered before the operation table saw it (malformed, oversized, key, overload): counted here. */
+  private refused(requestId: string | undefined, operation: string | undefined, err: unknown): Reply {
+    const reply = errorReply(requestId, err);
+    this.deps.metrics?.request('zmq', operation ?? 'unknown', toMocError(err).code, 0);
+    return reply;
   }
 
   /** Runs an action; always resolves with the reply (ok or error), so a cached answer is a plain value. */
