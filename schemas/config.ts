@@ -203,6 +203,13 @@ export const ConfigSchema = Type.Object({
      */
     drainMs: Type.Integer({ minimum: 0, default: 0 }),
   }, { additionalProperties: false, default: {} }),
+  /** The structured log on stderr (docs/logging.md). MOC_LOG_LEVEL, when set, overrides level. */
+  log: Type.Object({
+    /** Lines below this level are not written. */
+    level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
+    /** Log prompts/texts (and keys) in debug lines as given; off, they are removed from every line. Never enable in production. */
+    sensitive: Type.Boolean({ default: false }),
+  }, { additionalProperties: false, default: {} }),
   debug: Type.Object({
     /** Enables the fault-injection messages the supervision tests use. Never enable in production. */
     faultInjection: Type.Boolean({ default: false }),

@@ -8,7 +8,7 @@
  */
 import { loadConfig, ConfigError } from './config.js';
 import { Coordinator } from './coordinator.js';
-import { createLogger } from './log.js';
+import { createLogger, isLevel, logLevel } from './log.js';
 import { replay } from './store/replay.js';
 
 const USAGE = 'usage: moc serve [--config <file.yaml>]   (or set MOC_CONFIG)\n       moc replay <data-dir> <out-dir>';
@@ -28,13 +28,18 @@ async function main(argv: string[]): Promise<void> {
     if (rest[i] === '--config') file = rest[++i];
     else { console.error(`unknown option '${rest[i]}'\n${USAGE}`); process.exit(2); }
   }
-  const log = createLogger();
   let config;
   try {
     config = loadConfig(file);
   } catch (err) {
     if (err instanceof ConfigError) { console.error(err.message); process.exit(2); }
     throw err;
+  }
+  // MOC_LOG_LEVEL, when it names a level, wins over log.level (docs/logging.md).
+  const log = createLogger(logLevel(config.log.level), { sensitive: config.log.sensitive });
+  const envLevel = process.env.MOC_LOG_LEVEL;
+  if (envLevel && !isLevel(envLevel)) {
+    log.log('warn', 'config.invalid', { env: 'MOC_LOG_LEVEL', got: envLevel, hint: 'use debug, info, warn or error; ignored' });
   }
   let coordinator: Coordinator | undefined;
   coordinator = await Coordinator.start(config, {
