@@ -209,6 +209,8 @@ export const ConfigSchema = Type.Object({
     level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
     /** Log prompts/texts (and keys) in debug lines as given; off, they are removed from every line. Never enable in production. */
     sensitive: Type.Boolean({ default: false }),
+    /** One `request` line per answered request at info (transport, operation, code, duration, model, ids). */
+    requests: Type.Boolean({ default: true }),
   }, { additionalProperties: false, default: {} }),
   debug: Type.Object({
     /** Enables the fault-injection messages the supervision tests use. Never enable in production. */

@@ -220,7 +220,7 @@ export class Coordinator {
     let draining = false;
     const ready = () => readiness(config, devices, models, () => draining);
     const modelReady = (name: string) => modelReadiness(devices, models, name);
-    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready, metrics }), { layer: 'edge' });
+    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready, metrics, log }), { layer: 'edge' });
     const grpcPort = await grpc.listen();
     let restPort = 0;
     let rest: RestTransport | null = null;

@@ -12,7 +12,7 @@ export const EVENTS = [
   'server.listening', 'server.stopping', 'server.stopped', 'server.escalated', 'config.invalid',
   'model.demo_ready', 'model.preload_failed', 'model.preloaded',
   'device.restarted', 'actor.crashed', 'lifecycle.notice_lost', 'rest.internal_error', 'rest.slow_reader',
-  'zmq.client_refused', 'zmq.receive_failed', 'zmq.reply_undeliverable',
+  'request', 'zmq.client_refused', 'zmq.receive_failed', 'zmq.reply_undeliverable',
 ] as const;
 export type LogEvent = (typeof EVENTS)[number];
 export type Level = 'debug' | 'info' | 'warn' | 'error';

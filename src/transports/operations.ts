@@ -15,6 +15,7 @@ import type { Action } from '../auth/permissions.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
 import { toMocError } from '../errors.js';
 import type { Metrics, Transport } from '../telemetry/metrics.js';
+import type { Logger } from '../log.js';
 import { aliasResponse, deviceResource, feedbackResource, goalResource, inferResponse, jobResource, modelResource, unloadResponse } from './views.js';
 
 /** request: the server's request timeout; load: long enough for a model load (placement, eviction, engine load). */
@@ -33,9 +34,18 @@ export interface OperationCall {
   principal?: () => string;
   /** Where this call is counted (src/telemetry/metrics.ts): its transport's requests, durations and inferences. */
   meter?: Meter;
+  /** The caller's W3C trace id (from a `traceparent` header or metadata), carried into the request's log line. */
+  traceId?: string;
 }
 
-export interface Meter { metrics: Metrics; transport: Transport }
+/** Where a transport's calls are counted, and logged (one `request` line each, when log.requests is on). */
+export interface Meter { metrics: Metrics; transport: Transport; log?: Logger }
+
+/** W3C trace context: `traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; its trace id, if valid. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  const m = traceparent && /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/.exec(traceparent.trim());
+  return m && !/^0+$/.test(m[1]!) ? m[1] : undefined;
+}
 
 type Input = Record<string, unknown>;
 
@@ -122,6 +132,19 @@ export function runOperation<N extends OperationName>(name: N, input: Input, cal
   const m = call.meter;
   if (!m) return run;
   const started = performance.now();
-  const done = (code: string) => m.metrics.request(m.transport, name, code, (performance.now() - started) / 1000);
-  return run.then((r) => { done('OK'); return r; }, (err: unknown) => { done(toMocError(err).code); throw err; });
+  const done = (code: string, result?: unknown) => {
+    const seconds = (performance.now() - started) / 1000;
+    m.metrics.request(m.transport, name, code, seconds);
+    if (!m.log) return;
+    // Names and ids only: never the prompt, the text or a key (and the logger removes those anyway).
+    const out = (result ?? {}) as { model?: unknown; request_id?: unknown; id?: unknown };
+    const model = typeof out.model === 'string' ? out.model : typeof input.model === 'string' ? input.model : typeof input.name === 'string' ? input.name : undefined;
+    const requestId = typeof out.request_id === 'string' ? out.request_id : typeof input.request_id === 'string' ? input.request_id : undefined;
+    m.log.log(code === 'OK' || !code.startsWith('MOC_ERR_INTERNAL') ? 'info' : 'error', 'request', {
+      transport: m.transport, operation: name, code, ms: Math.round(seconds * 1e4) / 10,
+      ...(model !== undefined ? { model } : {}), ...(requestId !== undefined ? { request_id: requestId } : {}),
+      ...(call.traceId ? { trace_id: call.traceId } : {}),
+    });
+  };
+  return run.then((r) => { done('OK', r); return r; }, (err: unknown) => { done(toMocError(err).code); throw err; });
 }

@@ -19,7 +19,8 @@ import {
   createGoalFromProto, feedbackFromProto, goalToProto, listGoalsFromProto, submitJobFromProto, toGrpcError, updateGoalFromProto,
 } from './mapping.js';
 import { followJob } from '../job-follow.js';
-import { runOperation, type Meter, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
+import { runOperation, traceIdOf, type Meter, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
+import type { Logger } from '../../log.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { mocPackageDefinition, modelOpsService } from './proto.js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
@@ -43,6 +44,8 @@ export interface GrpcTransportOptions {
   jobs?: { watch(listener: (j: Job) => void): () => void } | null;
   /** Where its requests are counted. */
   metrics?: Metrics;
+  /** Where its request lines go (when config log.requests is on). */
+  log?: Logger;
   /** Readiness as REST /health/ready computes it; gRPC health reports SERVING when ready. Absent: SERVING while open. */
   ready?: () => { status: 'ready' | 'not-ready' };
 }
@@ -94,7 +97,8 @@ export class GrpcTransport implements Closeable {
   ) {
     this.watchLimits = { ...DEFAULT_WATCH_LIMITS, ...options.watch };
     this.jobs = options.jobs ?? null;
-    this.meter = options.metrics ? { metrics: options.metrics, transport: 'grpc' } : null;
+    this.meter = options.metrics
+      ? { metrics: options.metrics, transport: 'grpc', ...(config.log.requests && options.log ? { log: options.log } : {}) } : null;
     this.ready = options.ready ?? (() => ({ status: 'ready' }));
     const service = modelOpsService();
     this.serializeModel = service.WatchModels!.responseSerialize as (m: unknown) => Buffer;
@@ -185,12 +189,14 @@ export class GrpcTransport implements Closeable {
     const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number.isFinite(deadline) ? Number(deadline) - Date.now() : Infinity;
     const md = call.metadata;
     const first = (k: string) => { const v = md.get(k)[0]; return typeof v === 'string' ? v : undefined; };
+    const traceId = traceIdOf(first('traceparent'));
     return {
       router: this.router, config: this.config, signal: ac.signal,
       // The interceptor checked the key already; the name is looked up again only by operations that record an owner.
       principal: () => this.keys.authenticate(credentialFrom(first('authorization'), first('x-api-key'))).name,
       ...(Number.isFinite(ms) ? { clientTimeoutMs: ms } : {}), ...(onToken ? { onToken } : {}),
       ...(this.meter ? { meter: this.meter } : {}),
+      ...(traceId ? { traceId } : {}),
     };
   }
 

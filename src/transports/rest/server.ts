@@ -24,7 +24,7 @@ import { Exchange } from './exchange.js';
 import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { SseStream } from './sse.js';
-import { runOperation, type Meter } from '../operations.js';
+import { runOperation, traceIdOf, type Meter } from '../operations.js';
 import { followJob, type JobSource } from '../job-follow.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 
@@ -54,6 +54,8 @@ interface Incoming {
   /** The caller's key name ('open' without keys), once authenticated. */
   principal: string;
   query: string;
+  /** The caller's W3C trace id, from its `traceparent` header (if valid). */
+  traceId: string | undefined;
 }
 
 export interface RestDeps {
@@ -91,7 +93,7 @@ export class RestTransport implements Closeable {
     private readonly log: Logger,
   ) {
     this.corsAny = config.rest.corsOrigins.includes('*');
-    this.meter = deps.metrics ? { meter: { metrics: deps.metrics, transport: 'rest' } } : {};
+    this.meter = deps.metrics ? { meter: { metrics: deps.metrics, transport: 'rest', ...(config.log.requests ? { log } : {}) } } : {};
     this.corsOrigins = new Set(config.rest.corsOrigins);
     this.app = uWS.App().any('/*', (res, req) => this.handle(res, req));
   }
@@ -143,7 +145,7 @@ export class RestTransport implements Closeable {
       // Authenticate before reading a byte of body: an unknown caller cannot make us buffer a megabyte.
       route = m.route;
       const principal = m.route.action ? this.keys.check(credential, m.route.action).name : 'open';
-      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential, principal, query };
+      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential, principal, query, traceId: traceIdOf(req.getHeader('traceparent') || undefined) };
       if (this.closing) throw errors.unavailable('the server is shutting down', 1000);
       const declared = Number(req.getHeader('content-length') || 0);
       if (hasBody && declared > this.config.rest.maxBodyBytes) {
@@ -192,11 +194,11 @@ export class RestTransport implements Closeable {
       const { stream, ...fields } = body;
       const input = { ...fields, ...queryFields(r), ...r.params };
       if (r.route.sse && stream !== undefined && typeof stream !== 'boolean') throw errors.invalidArgument('stream', 'must be true or false');
-      if (r.route.sse && stream === true) { ex.metered = true; return this.inferStream(ex, input); }
+      if (r.route.sse && stream === true) { ex.metered = true; return this.inferStream(ex, input, r.traceId); }
       if (!r.route.sse && stream !== undefined) throw errors.invalidArgument('stream', `is not a field of ${r.route.method.toUpperCase()} ${r.route.path}`);
       // The operation validates (the router, one rule set for every transport), times out and shapes the answer.
       ex.metered = true;
-      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.meter });
+      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) });
       return ex.json(r.route.status, r.route.wrap ? { [r.route.wrap]: result } : result);
     }
     switch (r.route.operationId) {
@@ -227,7 +229,7 @@ export class RestTransport implements Closeable {
     }
   }
 
-  private async inferStream(ex: Exchange, request: Record<string, unknown>): Promise<void> {
+  private async inferStream(ex: Exchange, request: Record<string, unknown>, traceId: string | undefined): Promise<void> {
     // A slow or vanished reader cancels its generation: the abort signal reaches the device's sequence.
     const cancel = new AbortController();
     ex.onAbort(() => cancel.abort(errors.cancelled('the stream')));
@@ -238,7 +240,7 @@ export class RestTransport implements Closeable {
     let started = false;
     try {
       const result = await runOperation('infer', request, {
-        router: this.router, config: this.config, signal: cancel.signal, ...this.meter,
+        router: this.router, config: this.config, signal: cancel.signal, ...this.meter, ...(traceId ? { traceId } : {}),
         onToken: (e) => {
           if (!started) { started = true; sse.start(); }
           sse.event('token', { text: e.text });
@@ -278,7 +280,7 @@ export class RestTransport implements Closeable {
       const shutdown = () => end(errors.unavailable('the server is shutting down: follow the job again, here after the restart or on another replica', this.config.rest.retryAfterSeconds * 1000));
       const aborted = () => end();
       const stop = followJob(id, {
-        read: () => runOperation('get-job', { id }, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.meter }),
+        read: () => runOperation('get-job', { id }, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) }),
         jobs: this.deps.jobs, minIntervalMs: JOB_EVENTS_MIN_INTERVAL_MS,
       }, {
         send: (job, final) => {

@@ -12,6 +12,7 @@
  * - Optional CURVE with a ZAP handler checking client keys against an allow-list.
  */
 import type { Metrics } from '../../telemetry/metrics.js';
+import { traceIdOf } from '../operations.js';
 import * as zmq from 'zeromq';
 import { errors, toMocError } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
@@ -128,7 +129,8 @@ export class ZmqTransport implements Closeable {
     let operation: string | undefined;
     try {
       const msg = decodePayload(d.payload, format);
-      const { action, request_id, api_key, timeout_ms, ...fields } = msg;
+      const { action, request_id, api_key, timeout_ms, traceparent, ...fields } = msg;
+      const traceId = typeof traceparent === 'string' ? traceIdOf(traceparent) : undefined;
       if (request_id !== undefined && (typeof request_id !== 'string' || request_id.length > 128)) {
         throw errors.invalidArgument('request_id', 'must be a string of at most 128 characters');
       }
@@ -148,7 +150,7 @@ export class ZmqTransport implements Closeable {
       // Inference takes the client's request_id as its own (echoed in the answer and in logs).
       if ((action === 'infer' || action === 'submit_job') && requestId !== undefined) fields.request_id = requestId;
       const owner = principal?.name ?? 'open';
-      const run = () => this.execute(action, fields, requestId, typeof timeout_ms === 'number' ? timeout_ms : undefined, owner);
+      const run = () => this.execute(action, fields, requestId, typeof timeout_ms === 'number' ? timeout_ms : undefined, owner, traceId);
       if (spec.write && requestId !== undefined) {
         const key = `${principal?.name ?? 'open'}\0${action}\0${requestId}`;
         const { answer, replayed } = this.cache.run(key, run);
@@ -173,14 +175,16 @@ export class ZmqTransport implements Closeable {
   }
 
   /** Runs an action; always resolves with the reply (ok or error), so a cached answer is a plain value. */
-  private async execute(action: string, fields: Record<string, unknown>, requestId: string | undefined, timeoutMs: number | undefined, owner: string): Promise<Reply> {
+  private async execute(action: string, fields: Record<string, unknown>, requestId: string | undefined, timeoutMs: number | undefined, owner: string,
+    traceId: string | undefined): Promise<Reply> {
     this.stats.inFlight++;
     try {
       // The client's timeout_ms may shorten the operation's ceiling, never raise it (the table decides, as for gRPC).
       const result = await ACTIONS[action]!.run(fields, {
         router: this.router, config: this.config, signal: this.shutdown.signal, principal: () => owner,
         ...(timeoutMs !== undefined ? { clientTimeoutMs: timeoutMs } : {}),
-        ...(this.deps.metrics ? { meter: { metrics: this.deps.metrics, transport: 'zmq' as const } } : {}),
+        ...(this.deps.metrics ? { meter: { metrics: this.deps.metrics, transport: 'zmq' as const, ...(this.config.log.requests ? { log: this.log } : {}) } } : {}),
+        ...(traceId ? { traceId } : {}),
         health: () => ({ ...this.deps.health(), libzmq: zmq.version, transport: { ...this.stats } }),
       });
       return { status: 'ok', ...(requestId !== undefined ? { request_id: requestId } : {}), ...result };
