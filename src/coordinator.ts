@@ -148,7 +148,10 @@ export class Coordinator {
       devices: () => ask({ kind: 'devices' }), models: () => ask({ kind: 'list-models' }),
       ...(config.jobs.enabled ? { activeJobs: () => store.activeJobs(), goalStates: () => store.listGoals().map((g) => g.state) } : {}),
       storeFile: path.join(config.dataDir, 'moc.lmdb'),
+      mailboxes: () => [...actors.entries()].map(([actor, a]) => ({ actor, depth: a.depth, refused: a.refused })),
     });
+    /** Every mailbox the metrics report, added as each actor starts. */
+    const actors = new Map<string, { depth: number; refused: number }>([...devices].map(([id, ref]) => [`device:${id}`, ref]));
     store.onCommit = (s) => metrics.commitSeconds.observe(s);
     const inspector = await assembly.add('inspector', () => new ModelInspector());
     const models = new Lifecycle(config, devices, store, inspector);
@@ -158,6 +161,7 @@ export class Coordinator {
     const lifecycle = await assembly.add('lifecycle', () => new LocalActor<LifecycleMessages>('lifecycle', models, {
       capacity: 1024, internalCapacity: config.server.mailboxCapacity + 1024, onCrash: onCrash('lifecycle'),
     }));
+    actors.set('lifecycle', lifecycle);
     for (const ref of devices.values()) {
       ref.onNotify = (msg) => {
         const notice = msg as ModelsChanged;
@@ -199,6 +203,7 @@ export class Coordinator {
     if (config.jobs.enabled) {
       const datasets = await assembly.add('datasets', () => new DatasetPool());
       jobsView = new Jobs(config, store, new ActorModelsPort(config, lifecycle, models, devices), runners({ datasets, feedback: () => store.listFeedback() }));
+      jobsView.onRunEnded = (type, state, seconds) => metrics.jobRunSeconds.observe({ type, state }, seconds);
       const behavior = jobsView;
       jobs = await assembly.add('jobs', () => new LocalActor<JobsMessages>('jobs', behavior, {
         capacity: 1024, internalCapacity: 4096, onCrash: onCrash('jobs'),
@@ -214,6 +219,8 @@ export class Coordinator {
       new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals }), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
 
     routerRef = router;
+    actors.set('router', router).set('feedback', feedback).set('goals', goals);
+    if (jobs) actors.set('jobs', jobs);
     await preload(config, models, router, log);
 
     // The listeners last: nothing is accepted before everything behind them runs.

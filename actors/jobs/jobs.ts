@@ -107,6 +107,8 @@ export class Jobs implements Behavior<JobsMessages> {
    */
   private readonly toldEnded = new Map<string, number>();
   private readonly watchers = new Set<(j: Job) => void>();
+  /** Told when a run of this process ends its job (succeeded, failed, cancelled): the metrics count and time it. */
+  onRunEnded: ((type: JobType, state: Job['state'], seconds: number) => void) | null = null;
 
   private readonly runnable: JobType[];
 
@@ -142,6 +144,8 @@ export class Jobs implements Behavior<JobsMessages> {
 
   /** Jobs this process is running now. */
   get running(): number { return this.runs.size; }
+  /** Jobs the scheduler here considers (queued, retrying, running elsewhere): ended jobs never stay in it. */
+  get candidateCount(): number { return this.candidates.size; }
 
   receive(env: Envelope<JobsMessages>): void {
     const msg = env.msg;
@@ -157,7 +161,11 @@ export class Jobs implements Behavior<JobsMessages> {
       case 'report': return this.report(msg);
       case 'renew': return this.renewLeases();
       case 'written': this.writing--; return this.settleShutdown();
-      case 'submitted': this.candidates.set({ id: msg.job.id, ...summaryOf(msg.job) }); return this.post({ kind: 'tick' });
+      case 'submitted':
+        // An ended job leaves the queue for good (the log read skips this process's own changes: nothing else would).
+        if (isTerminal(msg.job.state)) this.candidates.delete(msg.job.id);
+        else this.candidates.set({ id: msg.job.id, ...summaryOf(msg.job) });
+        return this.post({ kind: 'tick' });
       case 'renewed': return this.renewed(msg.id, msg.job);
       case 'shutdown': return this.shutdown(env as Envelope<JobsMessages, 'shutdown'>);
       default:
@@ -426,6 +434,7 @@ export class Jobs implements Behavior<JobsMessages> {
       }
       return { ...base, state: 'failed', endedAt: now, error };
     }).then((job) => {
+      if (job && isTerminal(job.state)) this.onRunEnded?.(job.type, job.state, Math.max(0, job.endedAt - job.startedAt) / 1000);
       if (job) { this.emit(job); this.post({ kind: 'submitted', job }); } // retrying: a candidate again
       else this.post({ kind: 'tick' });
     }, () => this.post({ kind: 'tick' })).finally(() => this.post({ kind: 'written' }));

@@ -49,6 +49,8 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
   readonly inbox: ActorRef<P>;
 
   get depth(): number { return this.mailbox.length + this.internal.length; }
+  /** Messages refused because a queue was full (MOC_ERR_BUSY), since start: the metrics read it. */
+  refused = 0;
   get capacity(): number { return this.mailbox.capacity; }
 
   tell(msg: Req<P>): void { this.tellInto(msg, false); }
@@ -84,7 +86,10 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
     // A closing actor still takes its own tasks' results (they finish what it had accepted); a destroyed one nothing.
     if (internal ? this.destroyed : this.closed) throw errors.unavailable(`actor ${this.name} is closed`);
     const queue = internal ? this.internal : this.mailbox;
-    if (!queue.push(letter)) throw errors.busy(`${internal ? 'internal queue' : 'mailbox'} of ${this.name}`, queue.capacity);
+    if (!queue.push(letter)) {
+      this.refused++;
+      throw errors.busy(`${internal ? 'internal queue' : 'mailbox'} of ${this.name}`, queue.capacity);
+    }
     if (!this.draining) {
       this.draining = true;
       queueMicrotask(() => void this.drain());

@@ -30,6 +30,8 @@ export class WorkerRef<P extends Protocol> implements ActorRef<P> {
   }
 
   get depth(): number { return this.queue.length + this.inTransit; }
+  /** Messages refused because the mailbox was full (MOC_ERR_BUSY), since start (survives restarts: the ref does). */
+  refused = 0;
   get attached(): boolean { return this.worker !== null; }
   /** Asks waiting for an answer (queued, in transit or running in the worker). */
   get outstanding(): number { return this.pending.size; }
@@ -84,9 +86,9 @@ export class WorkerRef<P extends Protocol> implements ActorRef<P> {
   private send(o: Outgoing): void {
     if (!this.worker) throw errors.unavailable(`${this.name} ${this.downReason}`);
     // Capacity covers both the local queue and the frames in transit, so the whole mailbox is bounded.
-    if (this.depth >= this.capacity) throw errors.busy(`mailbox of ${this.name}`, this.capacity);
+    if (this.depth >= this.capacity) { this.refused++; throw errors.busy(`mailbox of ${this.name}`, this.capacity); }
     if (this.credits > 0 && this.queue.length === 0) return this.postMsg(o);
-    if (!this.queue.push(o)) throw errors.busy(`mailbox of ${this.name}`, this.queue.capacity);
+    if (!this.queue.push(o)) { this.refused++; throw errors.busy(`mailbox of ${this.name}`, this.queue.capacity); }
   }
 
   private postMsg(o: Outgoing): void {

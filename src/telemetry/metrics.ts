@@ -24,6 +24,8 @@ export const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 export const TOKEN_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 /** Seconds, for a model load (read, map, allocate): 50 ms (the demo model) to 5 min (tens of GB from disk). */
 export const LOAD_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** Seconds, for a job's run: an evaluation of a few lines (0.1 s) to a fine-tune of hours. */
+export const JOB_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 14400, 43200];
 /** Seconds, for an LMDB commit as a writer waits for it (batched, one fsync per batch): 0.1 ms to 1 s. */
 export const COMMIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
@@ -41,6 +43,8 @@ export interface MetricsSources {
   goalStates?(): GoalState[];
   /** The LMDB data file (its size is the store's footprint on disk). */
   storeFile?: string;
+  /** Every actor's mailbox, by name (main-thread actors and the device refs): depth now, refusals since start. */
+  mailboxes?: () => Array<{ actor: string; depth: number; refused: number }>;
 }
 
 const JOB_STATES = ['queued', 'running', 'retrying'] as const;
@@ -102,6 +106,10 @@ export class Metrics {
   readonly evictions = new client.Counter({
     name: 'moc_model_evictions_total', help: 'Models unloaded to make room (lru) or because their keep-alive passed (keep-alive)',
     labelNames: ['model', 'reason'] as const, registers: [this.registry],
+  });
+  readonly jobRunSeconds = new client.Histogram({
+    name: 'moc_job_run_duration_seconds', help: 'Jobs this process ran to their end, by type and final state: time of their last attempt',
+    labelNames: ['type', 'state'] as const, buckets: JOB_BUCKETS, registers: [this.registry],
   });
   readonly commitSeconds = new client.Histogram({
     name: 'moc_store_commit_duration_seconds', help: 'Time a store write waited for its LMDB commit (acknowledgements wait for this)',
@@ -192,6 +200,18 @@ export class Metrics {
           for (const s of read()) counts.set(s, (counts.get(s) ?? 0) + 1);
           for (const [state, n] of counts) this.set({ state }, n);
         },
+      });
+    }
+    if (sources.mailboxes) {
+      const read = sources.mailboxes;
+      new client.Gauge({
+        name: 'moc_actor_mailbox_depth', help: 'Messages waiting in an actor\'s bounded mailbox (and internal queue)', labelNames: ['actor'], registers: reg,
+        collect() { for (const m of read()) this.set({ actor: m.actor }, m.depth); },
+      });
+      new client.Counter({
+        name: 'moc_actor_busy_rejections_total', help: 'Messages an actor refused because its mailbox was full (MOC_ERR_BUSY)', labelNames: ['actor'], registers: reg,
+        // Read from the actor's own count (never reset while the process lives), so it only goes up.
+        collect() { this.reset(); for (const m of read()) this.inc({ actor: m.actor }, m.refused); },
       });
     }
     if (sources.storeFile) {

@@ -54,6 +54,9 @@ t.test('REST job events: now, each change, then done with the final state; unkno
   t.equal(events.at(-1)!.data.state, 'succeeded');
   t.ok(events.some((e) => e.data.state === 'running' && e.data.progress.fraction > 0 && e.data.progress.fraction < 1), 'progress while running was streamed');
 
+  await until('the ended job has left the scheduler\'s queue', async () => h.coordinator.jobsView!.candidateCount === 0, 5000);
+  const metrics = (await h.coordinator.metrics.text()).body;
+  t.match(metrics, /^moc_job_run_duration_seconds_count\{type="fine-tune",state="succeeded"\} 1$/m, 'the run is timed in the metrics');
   const again = await readEvents(await follow(h, job.body.id));
   t.same(again.map((e) => e.event), ['done'], 'a job that has ended: done at once');
 

@@ -72,6 +72,10 @@ t.test('requests on every transport, inference figures and live gauges; promtool
   t.equal(sum(samples, 'moc_models', { state: 'loaded' }), 1, 'models by state');
   t.equal(sum(samples, 'moc_model_memory_bytes', { model: 'moc-demo', kind: 'reserved' }), dev.models[0].reserved_bytes);
   t.ok(sum(samples, 'moc_store_file_bytes') > 0, 'the store\'s size');
+  for (const actor of ['router', 'lifecycle', 'jobs', 'goals', 'feedback', 'device:cpu0']) {
+    t.ok(samples.has(`moc_actor_mailbox_depth{actor="${actor}"}`), `${actor}: mailbox depth`);
+    t.equal(samples.get(`moc_actor_busy_rejections_total{actor="${actor}"}`), 0, `${actor}: no refusal`);
+  }
   t.ok(sum(samples, 'process_resident_memory_bytes') > 0, 'process defaults (prom-client)');
   t.notOk([...samples.keys()].some((k) => /request_id|prompt=|key=/.test(k)), 'no request id, prompt or key in any label');
 
