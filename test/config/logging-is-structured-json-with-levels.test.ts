@@ -84,7 +84,7 @@ t.test('level precedence: MOC_LOG_LEVEL when it names a level, else the config',
 });
 
 t.test('log section: defaults, bad level and misspelled key are config errors', async (t) => {
-  t.same(loadConfig(undefined).log, { level: 'info', sensitive: false });
+  t.same(loadConfig(undefined).log, { level: 'info', sensitive: false, requests: true });
   const dir = t.testdir();
   const bad = (yaml: string) => {
     const file = path.join(dir, 'bad.yaml');
