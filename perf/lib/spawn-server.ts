@@ -37,6 +37,8 @@ export async function spawnServer(o: { yaml?: string; env?: Record<string, strin
   const grpcAddress = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start in time')), o.startTimeoutMs ?? 60_000);
     createInterface({ input: proc.stderr! }).on('line', (line) => {
+      // Request lines (one per request under load) are not kept: a load test would spend its own CPU parsing them.
+      if (line.startsWith('{"level":"info"') && line.includes('"event":"request"')) return;
       let rec: Record<string, any>;
       try { rec = JSON.parse(line); } catch { process.stderr.write(line + '\n'); return; }
       logs.push(rec);
