@@ -96,16 +96,6 @@ export class Jobs implements Behavior<JobsMessages> {
   private readonly candidates = new RunQueue();
   /** The event-log position up to which the store's job changes have been read (-1: not yet; see refresh). */
   private seen = -1;
-  /**
-   * What watchers last heard of each job (updatedAt, state, attempts), so a change read back from the store's log is
-   * told only when it is news: another process's. An entry goes when its job's terminal change is read back.
-   */
-  private readonly told = new Map<string, string>();
-  /**
-   * Jobs told ended, by when: an end is normally read back at the next poll, which forgets it; one read back before
-   * it was told (a poll between its commit and its answer) would stay, so ends are forgotten after a minute anyway.
-   */
-  private readonly toldEnded = new Map<string, number>();
   private readonly watchers = new Set<(j: Job) => void>();
   /** Told when a run of this process ends its job (succeeded, failed, cancelled): the metrics count and time it. */
   onRunEnded: ((type: JobType, state: Job['state'], seconds: number) => void) | null = null;
@@ -257,30 +247,24 @@ export class Jobs implements Behavior<JobsMessages> {
    */
   private refresh(): void {
     if (this.seen < 0) {
+      this.store.noteOwnWrites(); // from now on the log read below leaves this process's own changes out
       this.seen = this.store.lastEventSeq();
-      this.store.jobChangesSince(this.seen, { skipOwn: true }); // from now on, this process's writes are noted
       const entries: QueueEntry[] = [];
       for (const [id, j] of this.store.activeJobs()) if (!this.runs.has(id) && !this.claiming.has(id)) entries.push({ id, ...j });
       this.candidates.rebuild(entries);
       return;
     }
-    // This process's own changes are known here already (candidates and watchers were updated as they committed).
-    const { seq, jobs } = this.store.jobChangesSince(this.seen, { skipOwn: true });
+    // This process's own changes are not in it: candidates and watchers were updated as they committed. (One read
+    // in the instant between its commit and its answer is told twice, the same version: followers drop repeats.)
+    const { seq, jobs } = this.store.jobChangesSince(this.seen);
     this.seen = seq;
     // The last version of each job is its state as of `seq`: earlier ones are history (never told after a later one).
     const latest = new Map<string, Job>();
     for (const j of jobs) { latest.delete(j.id); latest.set(j.id, j); }
     for (const j of latest.values()) {
-      if (this.told.get(j.id) !== toldKey(j)) this.emit(j);
-      if (isTerminal(j.state)) { this.told.delete(j.id); this.toldEnded.delete(j.id); }
+      this.emit(j);
       if (this.runs.has(j.id) || this.claiming.has(j.id)) continue;
       if (isTerminal(j.state)) this.candidates.delete(j.id); else this.candidates.set({ id: j.id, ...summaryOf(j) });
-    }
-    const old = Date.now() - 60_000;
-    for (const [id, at] of this.toldEnded) {
-      if (at > old) break; // in the order told
-      this.toldEnded.delete(id);
-      this.told.delete(id);
     }
   }
 
@@ -459,11 +443,7 @@ export class Jobs implements Behavior<JobsMessages> {
     for (const env of this.stopping.splice(0)) env.reply(undefined);
   }
 
-  private emit(j: Job): void {
-    this.told.set(j.id, toldKey(j));
-    if (isTerminal(j.state)) { this.toldEnded.delete(j.id); this.toldEnded.set(j.id, Date.now()); }
-    for (const w of this.watchers) w(j);
-  }
+  private emit(j: Job): void { for (const w of this.watchers) w(j); }
 
   /** Messages to self; refused only once the actor is destroyed, when nothing is left to do. */
   private post(msg: JobsInbox[keyof JobsInbox]['req']): void {
@@ -472,9 +452,6 @@ export class Jobs implements Behavior<JobsMessages> {
     try { this.self.tell(msg); } catch { /* stopped */ }
   }
 }
-
-/** A job version as watchers know it (see Jobs.told): progress written with a lease renewal changes updatedAt too. */
-const toldKey = (j: Job) => `${j.updatedAt}|${j.state}|${j.attempts}`;
 
 /** Back to the queue after a shutdown stopped its run: the attempt is not counted. */
 function requeued(j: Job, now: number): Job {

@@ -77,7 +77,7 @@ export type LifecycleInbox = {
   'load-ended': { req: { kind: 'load-ended'; name: string; root?: string; error?: MocError }; reply: void };
   /** A model's keep-alive expiry passed (KeepAliveTimers). */
   'keep-alive-due': { req: { kind: 'keep-alive-due'; model: string; expiresAt: number }; reply: void };
-  /** A reservation for a non-model owner (a job) was made on `device` (bytes > 0) or is being given back (bytes 0). */
+  /** A reservation for a non-model owner (a job) was made on `device`: kept so that a restarted device holds it again. */
   held: { req: { kind: 'held'; owner: string; device: string; bytes: number }; reply: void };
   'alias-put': { req: { kind: 'alias-put'; alias: string; target: string; previous: string }; reply: void };
   'alias-revert': { req: { kind: 'alias-revert'; alias: string; target: string; previous: string }; reply: void };
@@ -180,7 +180,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
         return this.task(env, () => this.ref(device).ask({ kind: 'release', owner }, { timeoutMs: STATUS_TIMEOUT_MS }));
       }
       case 'held':
-        if (msg.bytes > 0) this.reservations.set(msg.owner, { device: msg.device, bytes: msg.bytes });
+        this.reservations.set(msg.owner, { device: msg.device, bytes: msg.bytes });
         return env.reply(undefined as never);
       // results of its own tasks, and its devices' notices
       case 'models-changed': return this.modelsChanged(msg);

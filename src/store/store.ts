@@ -39,7 +39,7 @@ export class Store {
    * those changes already, so a reader of the log skips them without decoding them.
    */
   private readonly committed = new Set<number>();
-  /** Whether anyone reads the log with skipOwn (only then is `committed` kept: nothing else would empty it). */
+  /** Set by noteOwnWrites: only then is `committed` kept (jobChangesSince empties it; nothing else would). */
   private trackingOwn = false;
   /** Told how long each write waited for its commit (seconds): the metrics' commit histogram. */
   onCommit: ((seconds: number) => void) | null = null;
@@ -133,6 +133,9 @@ export class Store {
     });
   }
 
+  /** From now on, jobChangesSince leaves out the events this Store commits (their writer knows them already). */
+  noteOwnWrites(): void { this.trackingOwn = true; }
+
   /** The event log's last sequence number (0 when empty): where a reader of job changes starts (jobChangesSince). */
   lastEventSeq(): number {
     return [...this.events.getKeys({ reverse: true, limit: 1 })][0] ?? 0;
@@ -140,16 +143,15 @@ export class Store {
 
   /**
    * The job records of the events after `seq`, in commit order, with the last sequence read: what every process on
-   * this data directory changed since, read in O(changes) rather than by re-reading every active job. With skipOwn,
-   * the events this Store committed itself (since the first such call) are left out undecoded: other processes'.
+   * this data directory changed since, read in O(changes) rather than by re-reading every active job. After
+   * noteOwnWrites, the events this Store committed itself are left out, undecoded: other processes' changes only.
    */
-  jobChangesSince(seq: number, o: { skipOwn?: boolean } = {}): { seq: number; jobs: Job[] } {
-    if (o.skipOwn) this.trackingOwn = true;
+  jobChangesSince(seq: number): { seq: number; jobs: Job[] } {
     const jobs: Job[] = [];
     let last = seq;
     for (const key of this.events.getKeys({ start: seq + 1 })) {
       last = key;
-      if (this.committed.delete(key) && o.skipOwn) continue;
+      if (this.committed.delete(key)) continue;
       const value = this.events.get(key);
       if (value?.type === 'job.submitted' || value?.type === 'job.updated') jobs.push(value.job);
     }

@@ -140,7 +140,7 @@ export function runOperation<N extends OperationName>(name: N, input: Input, cal
     const out = (result ?? {}) as { model?: unknown; request_id?: unknown; id?: unknown };
     const model = typeof out.model === 'string' ? out.model : typeof input.model === 'string' ? input.model : typeof input.name === 'string' ? input.name : undefined;
     const requestId = typeof out.request_id === 'string' ? out.request_id : typeof input.request_id === 'string' ? input.request_id : undefined;
-    m.log.log(code === 'OK' || !code.startsWith('MOC_ERR_INTERNAL') ? 'info' : 'error', 'request', {
+    m.log.log(code === 'MOC_ERR_INTERNAL' ? 'error' : 'info', 'request', {
       transport: m.transport, operation: name, code, ms: Math.round(seconds * 1e4) / 10,
       ...(model !== undefined ? { model } : {}), ...(requestId !== undefined ? { request_id: requestId } : {}),
       ...(call.traceId ? { trace_id: call.traceId } : {}),

@@ -66,13 +66,11 @@ t.test('a job\'s reservation is listed in GetDevices, held again by a device res
   t.same((await rest(h, 'GET', '/v1/devices')).body.devices[0].reservations, [{ owner, bytes: 3 * MiB }], 'and so does REST');
 
   const device = h.coordinator.devices.get('cpu0')!;
-  const crashedAt = Date.now();
   await device.ask({ kind: 'crash', target: 'worker' }, { timeoutMs: 5000 });
   const back = await until('the device is back', async () => {
     const d = (await rest(h, 'GET', '/v1/devices')).body.devices[0];
     return d.available && d.engine_pid > 0 ? d : undefined; // no event tells a device's return, only its models' reloads
   }, 30_000);
-  t.ok(Date.now() > crashedAt);
   t.same(back.reservations, [{ owner, bytes: 3 * MiB }], 'the restarted device holds the job\'s memory again');
   t.ok(back.memory.reserved >= 3 * MiB, 'and counts it');
 
