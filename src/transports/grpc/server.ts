@@ -3,12 +3,9 @@
  * and a cancellation signal: a client that cancels or whose deadline passes stops its generation and frees the
  * sequence. close() stops accepting and lets in-flight calls finish; destroy() ends the calls still running with
  * UNAVAILABLE + retry-after-ms (never a bare cut, which clients see as CANCELLED), then drops the connections.
- * Beside it: the standard grpc.health.v1.Health (readiness, as REST /health/ready) and server reflection (docs/health.md).
+ * Beside it: the standard grpc.health.v1.Health (readiness, as REST /health/ready) and server reflection (./health.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as HEALTH_PROTO_PATH, type ServingStatus } from 'grpc-health-check';
 import { errors } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
 import type { ModelView, RouterProtocol } from '../../../schemas/messages.js';
@@ -22,14 +19,14 @@ import { followJob } from '../job-follow.js';
 import { runOperation, traceIdOf, type Meter, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../telemetry/metrics.js';
-import { mocPackageDefinition, modelOpsService } from './proto.js';
+import { modelOpsService } from './proto.js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
 import { authInterceptors } from './auth-interceptor.js';
 import { CallTracker } from './call-tracker.js';
 import { DEFAULT_WATCH_LIMITS, WatchStream, type WatchLimits, type WatchUpdate } from './watch-stream.js';
+import { GrpcHealth } from './health.js';
 
 type Call = grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>;
-type StreamHandler = (call: grpc.ServerWritableStream<any, any>) => void;
 
 /** Time for the last statuses to leave before connections are dropped (the http2 writes are asynchronous). */
 const FLUSH_LINGER_MS = 100;
@@ -49,14 +46,6 @@ export interface GrpcTransportOptions {
   /** Readiness as REST /health/ready computes it; gRPC health reports SERVING when ready. Absent: SERVING while open. */
   ready?: () => { status: 'ready' | 'not-ready' };
 }
-
-/** The names grpc.health.v1.Health answers for: the whole server ("") and the one service. Others: NOT_FOUND. */
-const HEALTH_NAMES = ['', 'moc.v1.ModelOps'];
-/**
- * The library answers Check from a stored status and cannot ask us at call time, so readiness is re-read this often:
- * a Check or Watch reports a change at most this late (close() is reported at once).
- */
-const HEALTH_REFRESH_MS = 1_000;
 
 /** WatchJob sends a job's latest state at most this often (a trainer may report every step). */
 const JOB_WATCH_MIN_INTERVAL_MS = 100;
@@ -79,12 +68,8 @@ export class GrpcTransport implements Closeable {
   private unsubscribeModels: (() => void) | null = null;
   private readonly watchLimits: WatchLimits;
   private readonly serializeModel: (m: unknown) => Buffer;
-  private readonly ready: NonNullable<GrpcTransportOptions['ready']>;
-  private readonly health = new HealthImplementation();
-  private healthStatus: ServingStatus | null = null;
-  private readonly healthTimer: NodeJS.Timeout;
-  /** Open Health.Watch streams (their end functions), ended at close after they have seen NOT_SERVING. */
-  private readonly healthWatchers = new Set<() => void>();
+  /** grpc.health.v1.Health and reflection (./health.ts). */
+  private readonly health: GrpcHealth;
 
   constructor(
     private readonly router: ActorRef<RouterProtocol>,
@@ -99,7 +84,6 @@ export class GrpcTransport implements Closeable {
     this.jobs = options.jobs ?? null;
     this.meter = options.metrics
       ? { metrics: options.metrics, transport: 'grpc', ...(config.log.requests && options.log ? { log: options.log } : {}) } : null;
-    this.ready = options.ready ?? (() => ({ status: 'ready' }));
     const service = modelOpsService();
     this.serializeModel = service.WatchModels!.responseSerialize as (m: unknown) => Buffer;
     this.server = new grpc.Server({
@@ -142,18 +126,7 @@ export class GrpcTransport implements Closeable {
       CancelGoal: this.unary('cancel-goal', (r) => ({ id: r.id }), goalToProto),
       GoalHistory: this.unary('goal-history', (r) => ({ id: r.id }), (goals) => ({ goals: goals.map(goalToProto) })),
     });
-    this.refreshHealth();
-    this.healthTimer = setInterval(() => this.refreshHealth(), HEALTH_REFRESH_MS).unref();
-    // The library's Watch streams never end on their own and would hold the graceful close for the whole grace:
-    // its handlers are registered through this shim so that close() can end them (after NOT_SERVING).
-    this.health.addToServer({
-      addService: (def, impl) => this.server.addService(def, {
-        ...impl, watch: (call: grpc.ServerWritableStream<any, any>) => this.healthWatch(call, impl.watch as StreamHandler),
-      }),
-    });
-    // Reflection (v1 and v1alpha) describes what a client can call: ModelOps and Health, from their loaded definitions.
-    const healthDefinition = protoLoader.loadSync(HEALTH_PROTO_PATH, { keepCase: true });
-    new ReflectionService({ ...mocPackageDefinition(), ...healthDefinition }).addToServer(this.server);
+    this.health = new GrpcHealth(this.server, options.ready ?? (() => ({ status: 'ready' })));
   }
 
   /** Binds and starts serving; returns the bound port (useful with port 0 in tests). */
@@ -291,36 +264,9 @@ export class GrpcTransport implements Closeable {
     return { name: m.name, message, bytes: this.serializeModel(message).length };
   }
 
-  /**
-   * Health as readiness says, reported to watchers only when it changes (the library writes on every setStatus).
-   * Called every HEALTH_REFRESH_MS, and at once when the server starts draining.
-   */
+  /** Re-reads readiness for gRPC health now (the coordinator calls it when draining starts, not to wait for the timer). */
   refreshHealth(): void {
-    if (this.closed) return;
-    let ready = false;
-    try { ready = this.ready().status === 'ready'; } catch { /* a readiness that throws is not ready */ }
-    this.setHealth(ready ? 'SERVING' : 'NOT_SERVING');
-  }
-
-  private setHealth(status: ServingStatus): void {
-    if (status === this.healthStatus) return;
-    this.healthStatus = status;
-    for (const name of HEALTH_NAMES) this.health.setStatus(name, status);
-  }
-
-  private healthWatch(call: grpc.ServerWritableStream<any, any>, watch: StreamHandler): void {
-    const end = () => { this.healthWatchers.delete(end); if (!call.cancelled) call.end(); };
-    call.on('cancelled', () => this.healthWatchers.delete(end));
-    watch(call);
-    // A Watch that slips in while closing gets NOT_SERVING (just written) and its end at once.
-    if (this.closed) end(); else this.healthWatchers.add(end);
-  }
-
-  /** NOT_SERVING on every name first (a balancer watching health stops sending us calls), then the Watch streams end. */
-  private stopHealth(): void {
-    clearInterval(this.healthTimer);
-    this.setHealth('NOT_SERVING');
-    for (const end of [...this.healthWatchers]) end();
+    this.health.refresh();
   }
 
   /** tryShutdown once: refuse new calls (GOAWAY); resolves when every connection has closed by itself. */
@@ -336,7 +282,7 @@ export class GrpcTransport implements Closeable {
    */
   async close(): Promise<void> {
     this.closed = true;
-    this.stopHealth();
+    this.health.close();
     for (const w of [...this.watchers]) w.end();
     for (const end of [...this.jobWatchers]) end();
     const shutdown = this.stopAccepting();
@@ -347,7 +293,7 @@ export class GrpcTransport implements Closeable {
   /** Ends every call still open with UNAVAILABLE + retry-after-ms, lets the statuses leave, then drops every connection. */
   destroy(): Promise<void> {
     this.closed = true;
-    this.stopHealth();
+    this.health.close();
     this.destroying ??= (async () => {
       const shutdown = this.stopAccepting();
       const err = () => errors.unavailable('the server is shutting down and this call did not finish within the grace period');
