@@ -20,7 +20,7 @@ const inProcess = await measureRawEngine({ concurrency, durationMs, maxTokens, t
 const dir = await mkdtemp(path.join(os.tmpdir(), 'moc-hop-'));
 const file = path.join(dir, 'model.gguf');
 await writeTinyLlamaGguf(file);
-const engine = await EngineClient.start({ device: 'perf', env: {}, start: { threads: 1, gpu: 'cpu' }, startTimeoutMs: 60_000 });
+const engine = await EngineClient.start({ device: 'perf', env: {}, start: { device: 'perf', threads: 1, gpu: 'cpu', log: { level: 'info', sensitive: false } }, startTimeoutMs: 60_000 });
 try {
   await engine.load({ name: 'm', path: file, contextSize: 512, sequences: concurrency }, 60_000);
   const signal = new AbortController().signal;

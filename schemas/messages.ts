@@ -114,6 +114,8 @@ export const DeviceStatus = Type.Object({
   reservations: Type.Array(Type.Object({ owner: Type.String(), bytes: Type.Integer() })),
   engine: Type.Object({ pid: Type.Integer(), state: Type.String(), restarts: Type.Integer() }),
   threads: Type.Integer(),
+  /** How late the device thread's timers fire (src/telemetry/loop-lag.ts); absent while it restarts. */
+  eventLoopLag: Type.Optional(Type.Object({ p99Ms: Type.Number(), maxMs: Type.Number() })),
 });
 export type DeviceStatus = Static<typeof DeviceStatus>;
 
@@ -122,6 +124,8 @@ export type DeviceStatus = Static<typeof DeviceStatus>;
 export const InferMsg = Type.Object({
   kind: Type.Literal('infer'),
   requestId: Type.String(),
+  /** The caller's W3C trace id (traceparent), carried so the device thread's and engine's log lines name it. */
+  traceId: Type.Optional(Type.String()),
   model: Type.String(),
   prompt: Type.String(),
   maxTokens: Type.Integer(),
@@ -250,6 +254,12 @@ export type DeviceProtocol = {
 /** Device → parent notifications (unsolicited): the model table changed (load done, engine restarted, …). */
 export const ModelsChanged = Type.Object({ kind: Type.Literal('models-changed'), device: Type.String(), models: Type.Array(ModelInfo) });
 export type ModelsChanged = Static<typeof ModelsChanged>;
+/**
+ * Device → parent: its engine process died (`reason`: 'killed by SIGKILL', 'exited with code 1', …) and is being
+ * restarted. Counted on the main thread, so the count outlives the device worker.
+ */
+export interface EngineExited { kind: 'engine-exited'; device: string; reason: string }
+export type DeviceNotice = ModelsChanged | EngineExited;
 
 /** A model as operators see it: catalog facts joined with its state on a device (if loaded). */
 export const ModelView = Type.Composite([ModelInfo, Type.Object({
@@ -271,7 +281,7 @@ export type AliasInfo = Static<typeof AliasInfo>;
 // `request` is unknown on purpose: the router validates it against the schemas above.
 
 export type RouterProtocol = {
-  infer: { req: { kind: 'infer'; request: unknown; stream: boolean }; reply: InferResult; event: TokenEvent };
+  infer: { req: { kind: 'infer'; request: unknown; stream: boolean; traceId?: string }; reply: InferResult; event: TokenEvent };
   register: { req: { kind: 'register'; request: unknown }; reply: ModelView };
   load: { req: { kind: 'load'; request: unknown }; reply: ModelView };
   unload: { req: { kind: 'unload'; request: unknown }; reply: UnloadResult };

@@ -21,7 +21,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../schemas/config.js';
-import type { ModelsChanged, RouterProtocol } from '../schemas/messages.js';
+import type { DeviceNotice, RouterProtocol } from '../schemas/messages.js';
 import { deviceChildSpec, deviceRef, type DeviceRef } from '../actors/device/index.js';
 import { Lifecycle, type LifecycleMessages } from '../actors/lifecycle/lifecycle.js';
 import { Router } from '../actors/router/router.js';
@@ -142,14 +142,17 @@ export class Coordinator {
     // Metrics first after the store: restarts and commits are counted from the start. Scrape-time gauges ask the
     // router, which exists once the listeners do (a scrape can only arrive through one of them).
     let routerRef: LocalActor<RouterProtocol> | null = null;
+    /** Readiness, once the listeners' parts exist (a scrape can only arrive after that). */
+    let ready: (() => Readiness) | null = null;
     const ask = <T>(msg: Parameters<LocalActor<RouterProtocol>['ask']>[0]) =>
       (routerRef ? routerRef.ask(msg, { timeoutMs: METRICS_READ_TIMEOUT_MS }) : Promise.reject(new Error('not started'))) as Promise<T>;
-    const metrics = new Metrics({
+    const metrics = await assembly.add('metrics', () => new Metrics({
       devices: () => ask({ kind: 'devices' }), models: () => ask({ kind: 'list-models' }),
       ...(config.jobs.enabled ? { activeJobs: () => store.activeJobs(), goalStates: () => store.listGoals().map((g) => g.state) } : {}),
       storeFile: path.join(config.dataDir, 'moc.lmdb'),
       mailboxes: () => [...actors.entries()].map(([actor, a]) => ({ actor, depth: a.depth, refused: a.refused })),
-    });
+      ready: () => ready?.().status === 'ready',
+    }));
     /** Every mailbox the metrics report, added as each actor starts. */
     const actors = new Map<string, { depth: number; refused: number }>([...devices].map(([id, ref]) => [`device:${id}`, ref]));
     store.onCommit = (s) => metrics.commitSeconds.observe(s);
@@ -164,7 +167,12 @@ export class Coordinator {
     actors.set('lifecycle', lifecycle);
     for (const ref of devices.values()) {
       ref.onNotify = (msg) => {
-        const notice = msg as ModelsChanged;
+        const notice = msg as DeviceNotice;
+        if (notice?.kind === 'engine-exited') {
+          // Counted here, not in the device thread: the count survives that thread's restart.
+          metrics.engineRestarts.inc({ device: notice.device, reason: restartReason(notice.reason) });
+          return;
+        }
         if (notice?.kind !== 'models-changed') throw new Error(`lifecycle: unknown notice ${JSON.stringify(msg)}`);
         try {
           lifecycle.inbox.tell(notice);
@@ -181,7 +189,7 @@ export class Coordinator {
         periodMs: config.supervisor.periodMs,
         onRestart: (id, reason, incarnation, error) => {
           // The reason's first words (`crashed`, `exited with code 1`): the rest of it is for the log, not a label.
-          metrics.restarts.inc({ actor: id, reason: reason.split(/[:(]/)[0]!.trim().slice(0, 40) });
+          metrics.restarts.inc({ actor: id, reason: restartReason(reason) });
           log.log('warn', 'device.restarted', { child: id, reason, incarnation, ...(error?.stack ? { stack: error.stack } : {}) });
         },
         onEscalate: (reason) => {
@@ -225,7 +233,7 @@ export class Coordinator {
 
     // The listeners last: nothing is accepted before everything behind them runs.
     let draining = false;
-    const ready = () => readiness(config, devices, models, () => draining);
+    ready = () => readiness(config, devices, models, () => draining);
     const modelReady = (name: string) => modelReadiness(devices, models, name);
     const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready, metrics, log }), { layer: 'edge' });
     const grpcPort = await grpc.listen();
@@ -293,6 +301,11 @@ function shutdownFirst(config: Config) {
     },
     destroy: () => actor.destroy(),
   });
+}
+
+/** A restart reason's first words as a metric label (`crashed`, `exited with code 1`, `killed by SIGKILL`): bounded. */
+function restartReason(reason: string): string {
+  return reason.split(/[:(;]/)[0]!.trim().slice(0, 40);
 }
 
 /**

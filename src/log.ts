@@ -13,19 +13,30 @@ export const EVENTS = [
   'model.demo_ready', 'model.preload_failed', 'model.preloaded',
   'device.restarted', 'actor.crashed', 'lifecycle.notice_lost', 'rest.internal_error', 'rest.slow_reader',
   'request', 'zmq.client_refused', 'zmq.receive_failed', 'zmq.reply_undeliverable',
+  // device threads and engine processes (their lines carry `device`; the engine's also `engine_pid`)
+  'device.inference', 'engine.exited', 'engine.generation',
 ] as const;
 export type LogEvent = (typeof EVENTS)[number];
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 export const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 
-export interface Logger { log(level: Level, event: LogEvent, fields?: Record<string, unknown>): void }
+export interface Logger {
+  log(level: Level, event: LogEvent, fields?: Record<string, unknown>): void;
+  /** Whether a line at this level would be written: per-request debug lines skip building their fields otherwise. */
+  enabled?(level: Level): boolean;
+}
 
 export interface LoggerOptions {
   /** Write prompts, texts and keys as given (config log.sensitive). Never in production. */
   sensitive?: boolean;
   /** Where lines go; default stderr (fd 2). Tests pass a stream to read what would have been written. */
   destination?: DestinationStream;
+  /** Fields on every line: where it comes from (a device thread's `device`, an engine process's `engine_pid`). */
+  bindings?: Record<string, unknown>;
 }
+
+/** What a device thread or an engine process needs to log as the main thread does (it cannot share its logger). */
+export interface LogSettings { level: Level; sensitive: boolean }
 
 /** Field names that are never written unless `sensitive` is on: user text and credentials. */
 export const SENSITIVE_KEYS = ['prompt', 'text', 'key', 'apiKey', 'authorization'] as const;
@@ -51,7 +62,7 @@ export function createLogger(minLevel: Level = logLevel(), opts: LoggerOptions =
   const p = pino({
     level: isLevel(minLevel) ? minLevel : 'info',
     // No pid/hostname: one process per host's GPUs, and the supervisor (systemd, Kubernetes) already labels its lines.
-    base: undefined,
+    base: opts.bindings ?? undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
     // The level as its name: tools and alerts match "level":"error", not pino's 50.
     formatters: { level: (label) => ({ level: label }) },
@@ -63,7 +74,8 @@ export function createLogger(minLevel: Level = logLevel(), opts: LoggerOptions =
     log(level, event, fields = {}) {
       p[level]({ event, ...fields });
     },
+    enabled: (level) => p.isLevelEnabled(level),
   };
 }
 
-export const silentLogger: Logger = { log() {} };
+export const silentLogger: Logger = { log() {}, enabled: () => false };

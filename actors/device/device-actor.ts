@@ -10,8 +10,9 @@
 import { errors, MocError, toMocError } from '../../src/errors.js';
 import type { ResolvedDevice } from '../../schemas/config.js';
 import {
-  EvaluateMsg, type DeviceProtocol, type DeviceStatus, type InferMsg, type ModelInfo, type ModelSpec, type ModelState, type ModelsChanged,
+  EvaluateMsg, type DeviceNotice, type DeviceProtocol, type DeviceStatus, type InferMsg, type ModelInfo, type ModelSpec, type ModelState,
 } from '../../schemas/messages.js';
+import { createLogger, type Logger, type LogSettings } from '../../src/log.js';
 import { validate } from '../../src/validate.js';
 import type { Envelope } from '../../src/kernel/types.js';
 import type { HostedBehavior } from '../../src/kernel/worker-host.js';
@@ -19,6 +20,7 @@ import { EngineClient } from './engine-client.js';
 import type { EngineFaults } from './engine-protocol.js';
 import { Ledger } from './ledger.js';
 import { RequestQueue } from './request-queue.js';
+import { LoopLag } from '../../src/telemetry/loop-lag.js';
 
 export interface DeviceWorkerData {
   device: ResolvedDevice;
@@ -33,6 +35,8 @@ export interface DeviceWorkerData {
   faultInjection: boolean;
   /** Engine restarts allowed within periodMs before the device worker gives up (and its supervisor takes over). */
   engineRestarts: { max: number; periodMs: number };
+  /** The main thread's log level and sensitivity: this thread and its engine write their own lines to stderr. */
+  log: LogSettings;
 }
 
 /** The largest epoch ms a Date can hold: a keep-alive past it never expires in practice. */
@@ -93,9 +97,12 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private readonly models = new Map<string, ModelEntry>();
   private readonly ledger: Ledger;
   private closing = false;
-  notify: (msg: ModelsChanged) => void = () => {};
+  private readonly log: Logger;
+  private readonly loopLag = new LoopLag();
+  notify: (msg: DeviceNotice) => void = () => {};
 
   constructor(private readonly cfg: DeviceWorkerData) {
+    this.log = createLogger(cfg.log.level, { sensitive: cfg.log.sensitive, bindings: { device: cfg.device.id } });
     this.ledger = new Ledger(cfg.device.id, cfg.device.memory, cfg.device.softLimit);
     // Held before anything else: the same limits held them before the restart, so they fit.
     for (const r of cfg.reservations) this.ledger.reserve(r.owner, r.bytes);
@@ -116,7 +123,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       : d.kind === 'vulkan' ? { GGML_VK_VISIBLE_DEVICES: String(d.index) } : {};
     const faults = this.cfg.faultInjection ? engineFaultsFromEnv() : undefined;
     const engine = await EngineClient.start({
-      device: d.id, env, start: { threads: d.threads, gpu: d.kind, ...(faults ? { faults } : {}) }, startTimeoutMs: this.cfg.loadTimeoutMs,
+      device: d.id, env, startTimeoutMs: this.cfg.loadTimeoutMs,
+      start: { device: d.id, threads: d.threads, gpu: d.kind, log: this.cfg.log, ...(faults ? { faults } : {}) },
     });
     engine.onExit = (reason) => { if (!this.closing) void this.onEngineDied(engine, reason); };
     return engine;
@@ -130,6 +138,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const now = Date.now();
     this.engineRestarts = this.engineRestarts.filter((t) => now - t < this.cfg.engineRestarts.periodMs);
     this.engineRestarts.push(now);
+    this.log.log('warn', 'engine.exited', { reason, restarts: this.engineRestarts.length, periodMs: this.cfg.engineRestarts.periodMs });
+    this.notify({ kind: 'engine-exited', device: this.id, reason });
     // Models being unloaded are gone with the engine: what still waits for them fails retryably, so the unload drains.
     const gone = errors.unavailable(`the engine of device ${this.id} ${reason}; it is restarting`);
     for (const m of this.models.values()) if (m.state === 'unloading') this.failQueued(m, gone);
@@ -308,14 +318,30 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   /** Settles env; never rejects. */
   private runInfer(engine: EngineClient, env: Envelope<DeviceProtocol, 'infer'>, timeoutMs: number, queueMs: number): Promise<void> {
     const msg: InferMsg = env.msg;
+    const ids = { requestId: msg.requestId, ...(msg.traceId ? { traceId: msg.traceId } : {}) };
     return engine.generate({
       model: msg.model, prompt: msg.prompt, maxTokens: msg.maxTokens, temperature: msg.temperature,
-      ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream,
+      ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream, ...ids,
     }, timeoutMs, env.signal, msg.stream ? (text) => env.emit({ kind: 'token', text }) : undefined)
-      .then((o) => env.reply({
-        requestId: msg.requestId, model: msg.model, device: this.id, text: o.text, promptTokens: o.promptTokens,
-        tokensGenerated: o.tokensGenerated, finishReason: o.finishReason, queueMs, computeMs: o.computeMs, firstTokenMs: o.firstTokenMs,
-      }), (err) => env.fail(err));
+      .then((o) => {
+        this.inferenceLine(msg, 'OK', queueMs, o.computeMs, o.tokensGenerated);
+        env.reply({
+          requestId: msg.requestId, model: msg.model, device: this.id, text: o.text, promptTokens: o.promptTokens,
+          tokensGenerated: o.tokensGenerated, finishReason: o.finishReason, queueMs, computeMs: o.computeMs, firstTokenMs: o.firstTokenMs,
+        });
+      }, (err) => {
+        this.inferenceLine(msg, toMocError(err).code, queueMs);
+        env.fail(err);
+      });
+  }
+
+  /** Debug: this thread's part of a request, under the ids of the main thread's `request` line (docs/logging.md). */
+  private inferenceLine(msg: InferMsg, code: string, queueMs: number, computeMs?: number, tokens?: number): void {
+    if (!this.log.enabled?.('debug')) return;
+    this.log.log('debug', 'device.inference', {
+      request_id: msg.requestId, ...(msg.traceId ? { trace_id: msg.traceId } : {}), model: msg.model, code,
+      queue_ms: Math.round(queueMs * 10) / 10, ...(computeMs !== undefined ? { compute_ms: Math.round(computeMs * 10) / 10, tokens } : {}),
+    });
   }
 
   // ---- lifecycle of models on this device ----
@@ -468,6 +494,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       models: [...this.models.values()].map((m) => this.info(m)),
       reservations: this.ledger.holders().filter((h) => !this.models.has(h.model)).map((h) => ({ owner: h.model, bytes: h.bytes })),
       engine: { pid: this.engine?.pid ?? 0, state: this.engineState, restarts: this.engineRestarts.length },
+      eventLoopLag: this.loopLag.read(),
     };
   }
 
@@ -496,6 +523,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   /** Graceful: refuse new work, let running generations finish, unload, stop the engine. */
   async close(): Promise<void> {
     this.closing = true;
+    this.loopLag.close();
     for (const m of this.models.values()) {
       m.expiresAt = 0;
       for (const job of m.queue.drain()) job.env.fail(errors.unavailable(`device ${this.id} is shutting down`));

@@ -44,7 +44,7 @@ export class EngineCore {
     this.faults = { ...faults };
   }
 
-  static async create(o: EngineStart): Promise<EngineCore> {
+  static async create(o: Pick<EngineStart, 'threads' | 'gpu' | 'faults'>): Promise<EngineCore> {
     // build: 'never' uses the shipped prebuilt binaries: no compiler, no download at run time.
     const llama = await getLlama({
       gpu: o.gpu === 'cpu' ? false : o.gpu,

@@ -8,12 +8,15 @@
  */
 import { errors, toMocError } from '../../src/errors.js';
 import { EngineCore } from './engine-core.js';
-import type { EngineReply, EngineRequest, EngineStart } from './engine-protocol.js';
+import { createLogger } from '../../src/log.js';
+import type { EngineReply, EngineRequest, EngineStart, GenerateOutcome, GenerateParams } from './engine-protocol.js';
 
 if (!process.send) throw new Error('engine-process must be started with an IPC channel (child_process.fork)');
 
 const send = (r: EngineReply) => { if (process.connected) process.send!(r); };
-const start: EngineStart = JSON.parse(process.env.MOC_ENGINE_START ?? '{"threads":1,"gpu":"cpu"}');
+const start: EngineStart = JSON.parse(process.env.MOC_ENGINE_START ?? '{"device":"cpu0","threads":1,"gpu":"cpu","log":{"level":"info","sensitive":false}}');
+// Its own lines on the stderr it shares with the coordinator, marked with the device and this process.
+const log = createLogger(start.log.level, { sensitive: start.log.sensitive, bindings: { device: start.device, engine_pid: process.pid } });
 /** Requests that a cancel can stop, with what a cancelled one is called in its CANCELLED answer. */
 const running = new Map<number, { ac: AbortController; what: string }>();
 let core: EngineCore;
@@ -43,7 +46,11 @@ async function handle(req: EngineRequest): Promise<void> {
       running.set(req.id, { ac, what: 'generation' });
       try {
         const onText = req.params.stream ? (text: string) => send({ t: 'token', id: req.id, text }) : undefined;
-        const value = await core.generate(req.params, ac.signal, onText);
+        const value = await core.generate(req.params, ac.signal, onText).catch((err) => {
+          generationLine(req.params, toMocError(err).code);
+          throw err;
+        });
+        generationLine(req.params, 'OK', value);
         return send({ t: 'result', id: req.id, value });
       } finally {
         running.delete(req.id);
@@ -69,6 +76,15 @@ async function handle(req: EngineRequest): Promise<void> {
     default:
       throw new Error(`engine: unknown request ${JSON.stringify(req)}`);
   }
+}
+
+/** Debug: the engine's part of a request, under the ids of the coordinator's `request` line (docs/logging.md). */
+function generationLine(p: GenerateParams, code: string, o?: GenerateOutcome): void {
+  if (!log.enabled?.('debug')) return;
+  log.log('debug', 'engine.generation', {
+    model: p.model, code, ...(p.requestId ? { request_id: p.requestId } : {}), ...(p.traceId ? { trace_id: p.traceId } : {}),
+    ...(o ? { prompt_tokens: o.promptTokens, tokens: o.tokensGenerated, compute_ms: Math.round(o.computeMs * 10) / 10, finish_reason: o.finishReason } : {}),
+  });
 }
 
 core = await EngineCore.create(start);

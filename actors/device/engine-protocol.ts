@@ -3,6 +3,7 @@
  * imported by both sides. Every request carries an id; the engine answers each with exactly one result or error.
  */
 import type { ErrorData } from '../../src/errors.js';
+import type { LogSettings } from '../../src/log.js';
 import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
@@ -17,6 +18,9 @@ export interface GenerateParams {
   stop: string[];
   /** Send a token frame per text chunk (streaming clients); unary requests skip the per-token IPC. */
   stream: boolean;
+  /** The request's ids, for the engine's own log line (never used to generate). */
+  requestId?: string;
+  traceId?: string;
 }
 
 export interface GenerateOutcome {
@@ -75,6 +79,10 @@ export type EngineReply =
   | { t: 'token'; id: number; text: string };
 
 export interface EngineStart {
+  /** The device this engine serves (its log lines say so). */
+  device: string;
+  /** As the main thread logs: level and sensitivity. */
+  log: LogSettings;
   threads: number;
   gpu: 'cpu' | 'cuda' | 'vulkan';
   /** Fault injection (tests only; the device sets it only under debug.faultInjection). */

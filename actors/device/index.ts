@@ -9,6 +9,7 @@ import type { ChildSpec } from '../../src/kernel/supervisor.js';
 import type { Config, ResolvedDevice } from '../../schemas/config.js';
 import type { DeviceProtocol, ModelSpec } from '../../schemas/messages.js';
 import type { DeviceWorkerData } from './device-actor.js';
+import { logLevel } from '../../src/log.js';
 
 export type DeviceRef = WorkerRef<DeviceProtocol>;
 
@@ -33,6 +34,7 @@ export function deviceChildSpec(config: Config, device: ResolvedDevice, ref: Dev
         loadTimeoutMs: config.limits.loadTimeoutMs,
         faultInjection: config.debug.faultInjection,
         engineRestarts: { max: config.supervisor.maxRestarts, periodMs: config.supervisor.periodMs },
+        log: { level: logLevel(config.log.level), sensitive: config.log.sensitive },
       };
       return startWorkerChild(ref, {
         entry: siblingEntry(import.meta.url, './device-worker'),

@@ -194,6 +194,7 @@ export class Router implements Behavior<RouterProtocol> {
     return device.ask({
       kind: 'infer',
       requestId: r.request_id || `moc-${process.pid}-${++this.requestSeq}`,
+      ...(env.msg.traceId ? { traceId: env.msg.traceId } : {}),
       model: name,
       prompt: r.prompt,
       maxTokens: r.max_tokens ?? this.config.limits.defaultMaxTokens,

@@ -23,7 +23,11 @@ export interface SpawnedServer {
 export const EPHEMERAL_PORTS = 'server:\n  grpcPort: 0\nrest:\n  port: 0\nzmq:\n  port: 0\n';
 
 /** yaml: config text; `${DIR}` in it is replaced with the temp dir. Default: zero config apart from free ports. */
-export async function spawnServer(o: { yaml?: string; env?: Record<string, string>; startTimeoutMs?: number } = {}): Promise<SpawnedServer> {
+export async function spawnServer(o: {
+  yaml?: string; env?: Record<string, string>; startTimeoutMs?: number;
+  /** Keep the `request` lines too (a test reading them; a load test would spend its CPU parsing them). */
+  keepRequestLines?: boolean;
+} = {}): Promise<SpawnedServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'moc-srv-'));
   // tsx resolved from the project, since the server runs with its cwd in a temp dir.
   const args = [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), 'serve'];
@@ -38,7 +42,7 @@ export async function spawnServer(o: { yaml?: string; env?: Record<string, strin
     const timer = setTimeout(() => reject(new Error('server did not start in time')), o.startTimeoutMs ?? 60_000);
     createInterface({ input: proc.stderr! }).on('line', (line) => {
       // Request lines (one per request under load) are not kept: a load test would spend its own CPU parsing them.
-      if (line.startsWith('{"level":"info"') && line.includes('"event":"request"')) return;
+      if (!o.keepRequestLines && line.startsWith('{"level":"info"') && line.includes('"event":"request"')) return;
       let rec: Record<string, any>;
       try { rec = JSON.parse(line); } catch { process.stderr.write(line + '\n'); return; }
       logs.push(rec);

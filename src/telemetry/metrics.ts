@@ -14,6 +14,7 @@ import client from 'prom-client';
 import type { ModelView, DeviceView, InferResult } from '../../schemas/messages.js';
 import type { JobSummary } from '../store/store.js';
 import type { GoalState } from '../../schemas/goals.js';
+import { LoopLag } from './loop-lag.js';
 
 /**
  * Seconds, for whole requests and queue waits: LLM requests span 5 ms (a cached short answer) to minutes (a long
@@ -45,6 +46,8 @@ export interface MetricsSources {
   storeFile?: string;
   /** Every actor's mailbox, by name (main-thread actors and the device refs): depth now, refusals since start. */
   mailboxes?: () => Array<{ actor: string; depth: number; refused: number }>;
+  /** Readiness as /health/ready answers it. */
+  ready?: () => boolean;
 }
 
 const JOB_STATES = ['queued', 'running', 'retrying'] as const;
@@ -95,6 +98,10 @@ export class Metrics {
     name: 'moc_actor_restarts_total', help: 'Actors restarted by their supervisor (a device worker thread), by actor and reason',
     labelNames: ['actor', 'reason'] as const, registers: [this.registry],
   });
+  readonly engineRestarts = new client.Counter({
+    name: 'moc_engine_restarts_total', help: 'Engine processes that died and were restarted by their device, by device and reason (killed by SIGKILL, exited with code N)',
+    labelNames: ['device', 'reason'] as const, registers: [this.registry],
+  });
   readonly loads = new client.Counter({
     name: 'moc_model_loads_total', help: 'Model loads by result (OK or the MOC_ERR_* code it failed with)',
     labelNames: ['model', 'result'] as const, registers: [this.registry],
@@ -118,6 +125,8 @@ export class Metrics {
 
   private readonly sources: MetricsSources;
   private snapshot: Snapshot | null = null;
+  /** The main thread's event-loop lag (each device thread measures its own: DeviceStatus.eventLoopLag). */
+  private readonly loopLag = new LoopLag();
 
   constructor(sources: MetricsSources) {
     client.collectDefaultMetrics({ register: this.registry });
@@ -142,6 +151,22 @@ export class Metrics {
       g.set({ device: d.id, kind: 'soft_limit' }, d.memory.softLimit);
       g.set({ device: d.id, kind: 'reserved' }, d.memory.reserved);
       g.set({ device: d.id, kind: 'free' }, d.memory.free);
+    });
+    const mainLag = this.loopLag;
+    new client.Gauge({
+      name: 'moc_event_loop_lag_seconds', help: 'How late timers fire on a thread (main, device:<id>): p99 and max over the last 10 s window',
+      labelNames: ['thread', 'stat'], registers: reg,
+      async collect() {
+        const main = mainLag.read();
+        this.reset();
+        this.set({ thread: 'main', stat: 'p99' }, main.p99Ms / 1000);
+        this.set({ thread: 'main', stat: 'max' }, main.maxMs / 1000);
+        for (const d of (await snapshot().devices) ?? []) {
+          if (!d.eventLoopLag) continue; // restarting
+          this.set({ thread: `device:${d.id}`, stat: 'p99' }, d.eventLoopLag.p99Ms / 1000);
+          this.set({ thread: `device:${d.id}`, stat: 'max' }, d.eventLoopLag.maxMs / 1000);
+        }
+      },
     });
     perDevice('moc_device_up', '1 while a device\'s worker answers, 0 while it restarts', ['device'], (g, d) => g.set({ device: d.id }, d.available ? 1 : 0));
     perDevice('moc_device_mailbox_depth', 'Messages waiting for a device thread (its bounded mailbox)', ['device'], (g, d) => g.set({ device: d.id }, d.mailboxDepth));
@@ -214,6 +239,13 @@ export class Metrics {
         collect() { this.reset(); for (const m of read()) this.inc({ actor: m.actor }, m.refused); },
       });
     }
+    if (sources.ready) {
+      const read = sources.ready;
+      new client.Gauge({
+        name: 'moc_ready', help: '1 while /health/ready (and gRPC health) says ready, 0 when not: alert on how often it flips', registers: reg,
+        collect() { this.set(read() ? 1 : 0); },
+      });
+    }
     if (sources.storeFile) {
       const file = sources.storeFile;
       new client.Gauge({
@@ -252,6 +284,9 @@ export class Metrics {
       if (r.tokensGenerated > 1) this.interTokenSeconds.observe({ model }, (r.computeMs - r.firstTokenMs) / (r.tokensGenerated - 1) / 1000);
     }
   }
+
+  close(): Promise<void> { this.loopLag.close(); return Promise.resolve(); }
+  destroy(): Promise<void> { return this.close(); }
 
   /** Prometheus text exposition of everything above. Concurrent scrapes share one read of devices and models. */
   async text(): Promise<{ contentType: string; body: string }> {

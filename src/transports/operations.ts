@@ -74,7 +74,7 @@ export const OPERATIONS = {
   infer: spec<InferResponse>({
     action: 'infer', timeout: 'request', write: false,
     run: async (input, c, opts) => {
-      const r = await c.router.ask({ kind: 'infer', request: input, stream: !!c.onToken }, { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) });
+      const r = await c.router.ask({ kind: 'infer', request: input, stream: !!c.onToken, ...(c.traceId ? { traceId: c.traceId } : {}) }, { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) });
       c.meter?.metrics.inference(r);
       return inferResponse(r);
     },

@@ -3,7 +3,7 @@ import { EngineClient } from '../../actors/device/engine-client.js';
 import type { ChildProcess } from 'node:child_process';
 
 t.test('a call on an engine whose IPC channel just closed fails UNAVAILABLE and reports the death; nothing crashes', async (t) => {
-  const engine = await EngineClient.start({ device: 'test', env: {}, start: { threads: 1, gpu: 'cpu' }, startTimeoutMs: 60_000 });
+  const engine = await EngineClient.start({ device: 'test', env: {}, start: { device: 'test', threads: 1, gpu: 'cpu', log: { level: 'info', sensitive: false } }, startTimeoutMs: 60_000 });
   t.teardown(() => engine.destroy());
   const died = new Promise<string>((r) => { engine.onExit = r; });
   // The window the defect lives in: the channel is closed but the process has not exited yet ('exit' comes later).
