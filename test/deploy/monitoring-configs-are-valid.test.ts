@@ -21,7 +21,8 @@ t.test('promtool accepts the scrape config and the rules', async (t) => {
 });
 
 t.test('the rules and the dashboard use only metrics MOC exports', async (t) => {
-  const m = new Metrics({ devices: async () => [], models: async () => [], activeJobs: () => new Map(), goalStates: () => [], storeFile: '/nonexistent', mailboxes: () => [] });
+  const m = new Metrics({ devices: async () => [], models: async () => [], activeJobs: () => new Map(), goalStates: () => [], storeFile: '/nonexistent', mailboxes: () => [], ready: () => true });
+  t.teardown(() => m.close());
   const declared = new Set((await m.registry.getMetricsAsJSON()).map((x) => x.name));
   const dashboard = JSON.parse(readFileSync(path.join(dir, 'grafana-dashboard.json'), 'utf8'));
   const exprs = [

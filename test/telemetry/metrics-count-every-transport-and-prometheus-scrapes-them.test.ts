@@ -8,37 +8,10 @@ import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startHarness, until, type Harness } from '../helpers/coordinator.js';
+import { startHarness, until } from '../helpers/coordinator.js';
+import { scrape, sum } from '../helpers/metrics.js';
 import { zmqRequest } from '../helpers/zmq.js';
 import { nextModelState } from '../helpers/events.js';
-
-/** Sample lines of the exposition as `name{labels}` → value (labels as written, in prom-client's order). */
-function parse(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const cut = line.lastIndexOf(' ');
-    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
-  }
-  return out;
-}
-
-/** The sum of every sample of `name` whose labels include all of `labels`. */
-function sum(samples: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const [key, v] of samples) {
-    const brace = key.indexOf('{');
-    if ((brace < 0 ? key : key.slice(0, brace)) !== name) continue;
-    if (Object.entries(labels).every(([k, val]) => key.includes(`${k}="${val}"`))) total += v;
-  }
-  return total;
-}
-
-async function scrape(h: Harness): Promise<{ text: string; samples: Map<string, number>; contentType: string }> {
-  const res = await fetch(`${h.restUrl}/metrics`);
-  const text = await res.text();
-  return { text, samples: parse(text), contentType: res.headers.get('content-type') ?? '' };
-}
 
 t.test('requests on every transport, inference figures and live gauges; promtool finds nothing wrong with ours', async (t) => {
   const h = await startHarness(t);
