@@ -2,7 +2,7 @@
  * Structured log: one JSON object per line on stderr, `event` names a thing that happened (declared in EVENTS so
  * operators can grep and alert on a fixed vocabulary). Line format, levels and precedence: docs/logging.md.
  *
- *   caller ── log(level, event, fields) ──> redact ──> pino (level filter, JSON) ──> TurnBatch ──> fd 2
+ *   caller ── log(level, event, fields) ──> redact ──> pino (level filter, JSON) ──> Batch ──> fd 2
  *
  * Secrets and user text (prompts, keys) are removed unless `sensitive` is on (config log.sensitive).
  * Cost matters: with one `request` line per request, the line is on every request's path (docs/performance.md).
@@ -88,17 +88,22 @@ function scrub(fields: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** Every batch of this thread, flushed at exit (a worker thread's 'exit' is the thread ending). */
-const batches = new Set<TurnBatch>();
+const batches = new Set<Batch>();
+
+/** A batch is written once it holds this much, or LINGER_MS after its first line, whichever is first. */
+const BATCH_BYTES = 64 * 1024;
+const LINGER_MS = 20;
 
 /**
- * Lines written in one turn of the event loop go to fd 2 in one synchronous write at the end of the turn (a write per
- * line cost ~5 µs of syscall on a pipe). Order is kept (every write is synchronous, in order); warn and error lines,
- * and whatever waits before them, are written at once, as is everything at exit, so a crash or process.exit right
- * after a line (escalation, failed start) does not lose it. What could be lost is a kill -9 within the same turn.
+ * Lines are gathered and written to fd 2 in one synchronous write per batch: a write per line cost more than the line
+ * itself (a syscall per request at thousands of requests a second). Order is kept (every write is synchronous, in
+ * order). A warn or error line is written at once with whatever waits before it, and everything is written at exit,
+ * so a crash or process.exit right after a line (escalation, failed start) does not lose it; a kill -9 loses at most
+ * the last LINGER_MS of info and debug lines.
  */
-class TurnBatch implements DestinationStream {
+class Batch implements DestinationStream {
   private pending = '';
-  private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
   private readonly sink = pino.destination({ fd: 2, sync: true });
 
   constructor() {
@@ -109,13 +114,13 @@ class TurnBatch implements DestinationStream {
 
   write(line: string): void {
     this.pending += line;
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
+    if (this.pending.length >= BATCH_BYTES) return this.flush();
+    // Unref'd: a pending batch never keeps a process alive (exit writes it).
+    this.timer ??= setTimeout(() => this.flush(), LINGER_MS).unref();
   }
 
   flush(): void {
-    this.scheduled = false;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
     if (!this.pending) return;
     const out = this.pending;
     this.pending = '';
@@ -123,20 +128,49 @@ class TurnBatch implements DestinationStream {
   }
 }
 
+/**
+ * pino's isoTime builds a Date and its ISO string for every line (~1.5 µs); lines within one millisecond share one.
+ */
+let lastMs = 0;
+let lastTime = '';
+function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) { lastMs = now; lastTime = `,"time":"${new Date(now).toISOString()}"`; }
+  return lastTime;
+}
+
+/**
+ * The events written once per request (at info: `request`; at debug: the device thread's and the engine's lines).
+ * Their fields are flat (names, codes, numbers), so they are serialized here with one JSON.stringify into the same
+ * line pino writes — `{"level","time",<bindings>,"event",<fields>}` — instead of through pino, which cost ~13 µs of
+ * CPU a line inside the server against ~1 µs this way (docs/performance.md, perf/telemetry-cost.ts). Every other
+ * line goes through pino.
+ */
+const PER_REQUEST = new Set<LogEvent>(['request', 'device.inference', 'engine.generation']);
+
 export function createLogger(minLevel: Level = logLevel(), opts: LoggerOptions = {}): Logger {
-  const batch = opts.destination ? null : new TurnBatch();
+  const batch = opts.destination ? null : new Batch();
+  const out: DestinationStream = opts.destination ?? batch!;
   const p = pino({
     level: isLevel(minLevel) ? minLevel : 'info',
     // No pid/hostname: one process per host's GPUs, and the supervisor (systemd, Kubernetes) already labels its lines.
     base: opts.bindings ?? undefined,
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     // The level as its name: tools and alerts match "level":"error", not pino's 50.
     formatters: { level: (label) => ({ level: label }) },
-  }, opts.destination ?? batch!);
+  }, out);
   const sensitive = !!opts.sensitive;
+  const bindings = opts.bindings && Object.keys(opts.bindings).length ? `,${JSON.stringify(opts.bindings).slice(1, -1)}` : '';
   return {
     log(level, event, fields = {}) {
-      p[level]({ event, ...(sensitive ? fields : scrub(fields)) });
+      if (!p.isLevelEnabled(level)) return;
+      const clean = sensitive ? fields : scrub(fields);
+      if (PER_REQUEST.has(event)) {
+        const rest = JSON.stringify(clean);
+        out.write(`{"level":"${level}"${isoTime()}${bindings},"event":"${event}"${rest.length > 2 ? `,${rest.slice(1)}` : '}'}\n`);
+      } else {
+        p[level]({ event, ...clean });
+      }
       if (batch && (level === 'warn' || level === 'error')) batch.flush();
     },
     enabled: (level) => p.isLevelEnabled(level),

@@ -15,6 +15,7 @@ import type { ModelView, DeviceView, InferResult } from '../../schemas/messages.
 import type { JobSummary } from '../store/store.js';
 import type { GoalState } from '../../schemas/goals.js';
 import { LoopLag } from './loop-lag.js';
+import { RequestStats } from './request-stats.js';
 
 /**
  * Seconds, for whole requests and queue waits: LLM requests span 5 ms (a cached short answer) to minutes (a long
@@ -59,14 +60,10 @@ interface Snapshot { devices: Promise<DeviceView[] | null>; models: Promise<Mode
 export class Metrics {
   readonly registry = new client.Registry();
 
-  // ---- requests, every transport ----
-  readonly requests = new client.Counter({
-    name: 'moc_requests_total', help: 'Requests answered, by transport, operation and outcome code (OK or an MOC_ERR_* code)',
-    labelNames: ['transport', 'operation', 'code'] as const, registers: [this.registry],
-  });
-  readonly requestSeconds = new client.Histogram({
-    name: 'moc_request_duration_seconds', help: 'Time from a request reaching the operation table to its answer (end to end inside MOC)',
-    labelNames: ['transport', 'operation'] as const, buckets: REQUEST_BUCKETS, registers: [this.registry],
+  // ---- requests, every transport: moc_requests_total and moc_request_duration_seconds (./request-stats.ts) ----
+  private readonly requestStats = new RequestStats(this.registry, REQUEST_BUCKETS, {
+    count: 'moc_requests_total', countHelp: 'Requests answered, by transport, operation and outcome code (OK or an MOC_ERR_* code)',
+    duration: 'moc_request_duration_seconds', durationHelp: 'Time from a request reaching the operation table to its answer (end to end inside MOC)',
   });
 
   // ---- inference ----
@@ -257,8 +254,7 @@ export class Metrics {
 
   /** An answered request (any outcome). `code` is 'OK' or the MOC_ERR_* code it was answered with. */
   request(transport: Transport, operation: string, code: string, seconds: number): void {
-    this.requests.inc({ transport, operation, code });
-    this.requestSeconds.observe({ transport, operation }, seconds);
+    this.requestStats.observe(transport, operation, code, seconds);
   }
 
   /** What the Lifecycle tells of loads and evictions (LifecycleObserver). */
