@@ -203,6 +203,11 @@ export const ConfigSchema = Type.Object({
      */
     drainMs: Type.Integer({ minimum: 0, default: 0 }),
   }, { additionalProperties: false, default: {} }),
+  /** Prometheus metrics (docs/metrics.md): always on `GET /metrics` of the REST port. */
+  metrics: Type.Object({
+    /** Also serve `GET /metrics` on this port of its own (server.host), e.g. for a scrape-only network policy; 0: any free port. */
+    port: Type.Optional(Port),
+  }, { additionalProperties: false, default: {} }),
   /** The structured log on stderr (docs/logging.md). MOC_LOG_LEVEL, when set, overrides level. */
   log: Type.Object({
     /** Lines below this level are not written. */

@@ -37,6 +37,7 @@ import { Store } from './store/store.js';
 import { LocalActor } from './kernel/local-actor.js';
 import { Supervisor } from './kernel/supervisor.js';
 import { Metrics } from './telemetry/metrics.js';
+import { MetricsListener } from './telemetry/metrics-listener.js';
 import type { ModelReadiness, Readiness } from '../schemas/rest.js';
 import { Assembly, closeOnly } from './kernel/assembly.js';
 import type { Closeable } from './kernel/types.js';
@@ -73,6 +74,7 @@ interface Parts {
   grpcPort: number;
   restPort: number;
   zmqPort: number;
+  metricsPort: number;
   metrics: Metrics;
   /** Readiness turns false (health routes, gRPC health, ZMQ health) while everything still serves. */
   drain: () => void;
@@ -101,6 +103,8 @@ export class Coordinator {
   readonly restPort: number;
   /** 0 when ZMQ is disabled. */
   readonly zmqPort: number;
+  /** The dedicated metrics port (metrics.port); 0 when not configured. */
+  readonly metricsPort: number;
   /** The listeners, for their read-only counters (gRPC watch buffers, ZMQ stats and ZAP counts); null when disabled. */
   readonly grpc: GrpcTransport;
   readonly rest: RestTransport | null;
@@ -110,7 +114,7 @@ export class Coordinator {
 
   private constructor(p: Parts) {
     ({ config: this.config, router: this.router, lifecycle: this.lifecycle, models: this.models, jobs: this.jobs, jobsView: this.jobsView, devices: this.devices,
-      store: this.store, grpcPort: this.grpcPort, restPort: this.restPort, zmqPort: this.zmqPort, grpc: this.grpc,
+      store: this.store, grpcPort: this.grpcPort, restPort: this.restPort, zmqPort: this.zmqPort, metricsPort: this.metricsPort, grpc: this.grpc,
       rest: this.rest, zmq: this.zmq, log: this.log, assembly: this.assembly, metrics: this.metrics, drain: this.drain } = p);
   }
 
@@ -251,13 +255,19 @@ export class Coordinator {
       zmqPort = await zmqT.listen();
       libzmq = zmqT.libzmqVersion;
     }
+    let metricsPort = 0;
+    if (config.metrics.port !== undefined) {
+      const listener = await assembly.add('metrics-listener', () => new MetricsListener(metrics), { layer: 'edge' });
+      metricsPort = await listener.listen(config.server.host, config.metrics.port);
+    }
     log.log('info', 'server.listening', {
       grpc: `${config.server.host}:${grpcPort}`, ...(restPort ? { rest: `http://${config.server.host}:${restPort}` } : {}),
+      ...(metricsPort ? { metrics: `http://${config.server.host}:${metricsPort}/metrics` } : {}),
       ...(zmqPort ? { zmq: `tcp://${config.server.host}:${zmqPort}`, libzmq, curve: config.zmq.curve.enabled } : {}),
       devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
       auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s) required`,
     });
-    return new Coordinator({ config, log, assembly, router, lifecycle, models, jobs, jobsView, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort, metrics,
+    return new Coordinator({ config, log, assembly, router, lifecycle, models, jobs, jobsView, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort, metricsPort, metrics,
       drain: () => { draining = true; grpc.refreshHealth(); } });
   }
 
