@@ -73,6 +73,15 @@ export type PinRequest = Static<typeof PinRequest>;
 export const NameRequest = Type.Object({ name: ModelName }, { additionalProperties: false });
 export type NameRequest = Static<typeof NameRequest>;
 
+/** The most models one list answer holds; the default page (docs/models.md, Listing). */
+export const MAX_LIST_MODELS = 1000;
+/** One page of the model list, by name: `cursor` is the `next_cursor` of the page before (empty: the first page). */
+export const ListModelsRequest = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST_MODELS })),
+  cursor: Type.Optional(Type.String({ maxLength: 1024 })),
+}, { additionalProperties: false });
+export type ListModelsRequest = Static<typeof ListModelsRequest>;
+
 export const FinishReason = Type.Union([Type.Literal('stop'), Type.Literal('length'), Type.Literal('eos')]);
 export type FinishReason = Static<typeof FinishReason>;
 
@@ -272,6 +281,8 @@ export const ModelView = Type.Composite([ModelInfo, Type.Object({
   breaker: Type.String(),
 })]);
 export type ModelView = Static<typeof ModelView>;
+/** A page of the model list; `nextCursor` is '' on the last page. */
+export interface ModelPage { models: ModelView[]; nextCursor: string }
 
 export const AliasInfo = Type.Object({ alias: Type.String(), target: Type.String(), previous: Type.String() });
 export type AliasInfo = Static<typeof AliasInfo>;
@@ -289,7 +300,7 @@ export type RouterProtocol = {
   'get-model': { req: { kind: 'get-model'; request: unknown }; reply: ModelView };
   'set-alias': { req: { kind: 'set-alias'; request: unknown }; reply: AliasInfo };
   pin: { req: { kind: 'pin'; request: unknown }; reply: ModelView };
-  'list-models': { req: { kind: 'list-models' }; reply: ModelView[] };
+  'list-models': { req: { kind: 'list-models'; request: unknown }; reply: ModelPage };
   devices: { req: { kind: 'devices' }; reply: DeviceView[] };
   /** Learning jobs (schemas/jobs.ts): `owner` is the caller's principal, set by the transport, never by the client. */
   'submit-job': { req: { kind: 'submit-job'; request: unknown; owner: string }; reply: Job };
@@ -324,7 +335,10 @@ export type LifecycleProtocol = {
   unload: { req: { kind: 'unload'; name: string }; reply: UnloadResult };
   'set-alias': { req: { kind: 'set-alias'; request: AliasRequest }; reply: AliasInfo };
   pin: { req: { kind: 'pin'; request: PinRequest }; reply: ModelView };
-  list: { req: { kind: 'list' }; reply: ModelView[] };
+  /** One model by name, else the model an alias of that name points to; null when neither is known. */
+  view: { req: { kind: 'view'; name: string }; reply: ModelView | null };
+  /** A page of models by name, after `after` (exclusive; '' from the first). */
+  list: { req: { kind: 'list'; after: string; limit: number }; reply: ModelPage };
   /** Memory for a running job: placed like a model (best fit, else evict idle models), on `device` if given. */
   reserve: { req: { kind: 'reserve'; owner: string; bytes: number; device?: string }; reply: { device: string; bytes: number } };
   release: { req: { kind: 'release'; owner: string; device: string }; reply: { freedBytes: number } };

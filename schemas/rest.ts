@@ -64,7 +64,12 @@ export const ModelResource = Type.Object({
 }, { additionalProperties: false });
 export type ModelResource = Static<typeof ModelResource>;
 
-export const ModelList = Type.Object({ models: Type.Array(ModelResource) }, { additionalProperties: false });
+export const ModelList = Type.Object({
+  models: Type.Array(ModelResource),
+  /** Pass as `cursor` for the next page; '' on the last page (docs/models.md, Listing). */
+  next_cursor: Type.String(),
+}, { additionalProperties: false });
+export type ModelPageResource = Static<typeof ModelList>;
 
 /** A learning job as clients read it (docs/jobs.md). */
 export const JobResource = Type.Object({

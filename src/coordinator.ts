@@ -151,7 +151,7 @@ export class Coordinator {
     const ask = <T>(msg: Parameters<LocalActor<RouterProtocol>['ask']>[0]) =>
       (routerRef ? routerRef.ask(msg, { timeoutMs: METRICS_READ_TIMEOUT_MS }) : Promise.reject(new Error('not started'))) as Promise<T>;
     const metrics = await assembly.add('metrics', () => new Metrics({
-      devices: () => ask({ kind: 'devices' }), models: () => ask({ kind: 'list-models' }),
+      devices: () => ask({ kind: 'devices' }), models: async () => models.page('', Infinity).models,
       ...(config.jobs.enabled ? { activeJobs: () => store.activeJobs(), goalStates: () => store.listGoals().map((g) => g.state) } : {}),
       storeFile: path.join(config.dataDir, 'moc.lmdb'),
       mailboxes: () => [...actors.entries()].map(([actor, a]) => ({ actor, depth: a.depth, refused: a.refused })),

@@ -41,6 +41,8 @@ export interface DeviceWorkerData {
 
 /** The largest epoch ms a Date can hold: a keep-alive past it never expires in practice. */
 const MAX_EPOCH_MS = 8.64e15;
+/** The counters in the lifecycle's live view (in flight, queued) are at most this stale (see countersChanged). */
+export const COUNTERS_NOTICE_MS = 100;
 
 /** What takes a sequence of a model: an inference, or an evaluation (scoring texts). Both share its queue. */
 type SequenceEnvelope = Envelope<DeviceProtocol, 'infer'> | Envelope<DeviceProtocol, 'evaluate'>;
@@ -99,6 +101,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private closing = false;
   private readonly log: Logger;
   private readonly loopLag = new LoopLag();
+  private countersTimer: NodeJS.Timeout | null = null;
   notify: (msg: DeviceNotice) => void = () => {};
 
   constructor(private readonly cfg: DeviceWorkerData) {
@@ -255,6 +258,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     }
     env.signal.addEventListener('abort', job.onAbort, { once: true });
     m.expiresAt = 0; // in use: an expiry decided on an earlier report no longer applies (see expiredAt)
+    this.countersChanged();
     return m;
   }
 
@@ -297,7 +301,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       m.inFlight--;
       m.lastUsedAt = Date.now();
       this.pump(m);
-      if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m);
+      if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m); else this.countersChanged();
     });
   }
 
@@ -503,7 +507,17 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   }
 
   private changed(): void {
+    if (this.countersTimer) { clearTimeout(this.countersTimer); this.countersTimer = null; }
     this.notify({ kind: 'models-changed', device: this.id, models: [...this.models.values()].map((m) => this.info(m)) });
+  }
+
+  /**
+   * A request was queued, started or ended: the counters the lifecycle's live view shows (in flight, queued, last
+   * used) moved. Reported at most every COUNTERS_NOTICE_MS (one notice for every request in between), so lists are
+   * answered from that view without asking this thread, at most that stale in their counters, never in states.
+   */
+  private countersChanged(): void {
+    this.countersTimer ??= setTimeout(() => { this.countersTimer = null; this.changed(); }, COUNTERS_NOTICE_MS);
   }
 
   private requireEngine(): EngineClient {
@@ -524,6 +538,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   async close(): Promise<void> {
     this.closing = true;
     this.loopLag.close();
+    if (this.countersTimer) clearTimeout(this.countersTimer);
     for (const m of this.models.values()) {
       m.expiresAt = 0;
       for (const job of m.queue.drain()) job.env.fail(errors.unavailable(`device ${this.id} is shutting down`));

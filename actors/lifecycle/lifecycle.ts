@@ -15,7 +15,7 @@ import type { Config } from '../../schemas/config.js';
 import { DEFAULT_CONTEXT_SIZE, DEFAULT_SEQUENCES } from '../../schemas/config.js';
 import type { CatalogEntry } from '../../schemas/catalog.js';
 import type {
-  AliasInfo, DeviceStatus, LifecycleProtocol, LoadRequest, ModelInfo, ModelSpec, ModelsChanged, ModelView,
+  AliasInfo, DeviceStatus, LifecycleProtocol, LoadRequest, ModelInfo, ModelPage, ModelSpec, ModelsChanged, ModelView,
   RegisterRequest, UnloadResult,
 } from '../../schemas/messages.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
@@ -96,6 +96,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private readonly catalog = new Map<string, CatalogEntry>();
   private readonly loads = new Map<string, RunningLoad>();
   private readonly breakers = new Map<string, Breaker>();
+  /** The list's names in order (sortedNames), dropped when the catalog or the route table changes. */
+  private names: string[] | null = null;
   /** Told of loads and evictions (set once, before the first message: the metrics). */
   observer: LifecycleObserver = {};
   /** Reservations made for others than models (owner `job:<id>`), by owner: what a restarted device holds again. */
@@ -119,6 +121,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   ) {
     this.realRoot = path.resolve(config.modelsRoot);
     for (const e of store.listModels()) this.catalog.set(e.name, e);
+    this.names = null;
     for (const [alias, target] of store.listAliases()) this.routes.aliases.set(alias, target);
   }
 
@@ -164,6 +167,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       case 'set-alias': return this.setAlias(env as Envelope<LifecycleMessages, 'set-alias'>);
       case 'pin': return this.pin(env as Envelope<LifecycleMessages, 'pin'>);
       case 'list': return this.list(env as Envelope<LifecycleMessages, 'list'>);
+      case 'view': return env.reply(this.viewOf(msg.name) as never);
       case 'reserve': {
         const { owner, bytes, device } = msg;
         if (device !== undefined && !this.devices.has(device)) throw errors.deviceNotFound(device, [...this.devices.keys()]);
@@ -210,6 +214,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     const before = new Map(this.routes.onDevice(m.device).map((x) => [x.name, x]));
     const gone = [...before.keys()].filter((name) => !m.models.some((x) => x.name === name));
     this.routes.update(m.device, m.models);
+    if (gone.length || m.models.some((x) => !before.has(x.name))) this.names = null;
     this.keepAlive.follow(m.models, gone);
     for (const info of m.models) this.emit(this.view(info.name, info));
     for (const name of gone) this.emit(this.view(name));
@@ -291,6 +296,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       registeredAt: existing?.registeredAt ?? Date.now(),
     };
     this.catalog.set(entry.name, entry);
+    this.names = null;
     // Registering again is how a refused (changed or broken) file gets fixed: its past failures no longer count.
     if (facts !== examined) this.breakers.delete(entry.name);
     const view = this.view(entry.name);
@@ -301,6 +307,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private revertCatalog(entry: CatalogEntry, previous: CatalogEntry | undefined): void {
     if (this.catalog.get(entry.name) !== entry) return; // registered again since: that one stands
     if (previous) this.catalog.set(entry.name, previous); else this.catalog.delete(entry.name);
+    this.names = null;
     this.emit(this.view(entry.name));
   }
 
@@ -539,18 +546,35 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   // ---- views ----
 
   /**
-   * Every catalog entry and loaded model. Counters that change per request (in flight, queued, last used) come
-   * from fresh device status: the route table only follows state changes.
+   * A page of every catalog entry and loaded model, by name, from the live view: the route table as the devices'
+   * notices left it (states as they change; in flight and queued at most COUNTERS_NOTICE_MS stale). No device thread
+   * is asked, so listing never waits behind inference; only the page's views are built.
    */
   private list(env: Envelope<LifecycleMessages, 'list'>): void {
-    this.task(env, async () => {
-      const fresh: ModelInfo[] = [];
-      await Promise.all([...this.devices.values()].filter((d) => d.attached).map(async (d) => {
-        const s = await d.ask({ kind: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }).catch(() => null);
-        fresh.push(...(s?.models ?? []));
-      }));
-      return this.step({ kind: 'views', fresh });
-    });
+    env.reply(this.page(env.msg.after, env.msg.limit));
+  }
+
+  /** Read-only, same thread: a page of the list as `list` answers it (`nextCursor`: the last name, '' at the end). */
+  page(after: string, limit: number): ModelPage {
+    const names = this.sortedNames();
+    let lo = 0;
+    let hi = names.length;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (names[mid]! <= after) lo = mid + 1; else hi = mid; } // first name > after
+    const slice = names.slice(lo, lo + limit);
+    return { models: slice.map((n) => this.view(n)), nextCursor: lo + limit < names.length ? slice[slice.length - 1]! : '' };
+  }
+
+  /** A model by name, else by alias (as GetModel answers); null when neither names one. */
+  private viewOf(name: string): ModelView | null {
+    const known = (n: string) => this.catalog.has(n) || this.routes.lookup(n) !== undefined;
+    if (known(name)) return this.view(name);
+    const target = this.routes.resolve(name);
+    return target !== name && known(target) ? this.view(target) : null;
+  }
+
+  /** Every name the list shows, sorted; kept until the catalog or a device's models change. */
+  private sortedNames(): string[] {
+    return this.names ??= [...new Set([...this.catalog.keys(), ...this.routes.names()])].sort();
   }
 
   private views(freshList: ModelInfo[]): ModelView[] {

@@ -10,13 +10,14 @@ import { errors, toMocError } from '../../src/errors.js';
 import { validate } from '../../src/validate.js';
 import type { Config } from '../../schemas/config.js';
 import {
-  AliasRequest, InferRequest, LoadRequest, NameRequest, PinRequest, RegisterRequest,
+  AliasRequest, InferRequest, ListModelsRequest, LoadRequest, MAX_LIST_MODELS, NameRequest, PinRequest, RegisterRequest,
   type DeviceView, type InferResult, type LifecycleProtocol, type RouterProtocol,
 } from '../../schemas/messages.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { DeviceRef } from '../device/index.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { RouteTable } from '../lifecycle/route-table.js';
+import { cursorName, modelCursor } from './model-cursor.js';
 import { JobIdRequest, ListJobsRequest, SubmitJobRequest } from '../../schemas/jobs.js';
 import type { JobsProtocol } from '../jobs/jobs.js';
 import type { FeedbackProtocol } from '../feedback/feedback.js';
@@ -94,13 +95,16 @@ export class Router implements Behavior<RouterProtocol> {
       case 'get-model': {
         // "By name or by alias" answered here once, for every transport.
         const { name } = validate(NameRequest, msg.request);
-        return this.lifecycle.ask({ kind: 'list' }, opts).then((models) => {
-          const found = models.find((m) => m.name === name) ?? models.find((m) => m.aliases.includes(name));
+        return this.lifecycle.ask({ kind: 'view', name }, opts).then((found) => {
           if (!found) throw errors.modelNotRegistered(name, 'no alias has that name either: register it first (RegisterModel, POST /v1/models or register_model)');
           return found;
         });
       }
-      case 'list-models': return this.lifecycle.ask({ kind: 'list' }, opts);
+      case 'list-models': {
+        const r = validate(ListModelsRequest, msg.request ?? {});
+        return this.lifecycle.ask({ kind: 'list', after: r.cursor ? cursorName(r.cursor) : '', limit: r.limit ?? MAX_LIST_MODELS }, opts)
+          .then((page) => ({ models: page.models, nextCursor: page.nextCursor ? modelCursor(page.nextCursor) : '' }));
+      }
       case 'submit-job': return this.jobsRef().ask({ kind: 'submit', request: validate(SubmitJobRequest, msg.request), owner: msg.owner }, opts);
       case 'get-job': return this.jobsRef().ask({ kind: 'get', id: validate(JobIdRequest, msg.request).id }, opts);
       case 'list-jobs': return this.jobsRef().ask({ kind: 'list', request: validate(ListJobsRequest, msg.request) }, opts);

@@ -10,7 +10,7 @@
  */
 import type { Config } from '../../schemas/config.js';
 import type { RouterProtocol, TokenEvent } from '../../schemas/messages.js';
-import type { DeviceResource, FeedbackResource, GoalResource, InferResponse, JobResource, ModelResource } from '../../schemas/rest.js';
+import type { DeviceResource, FeedbackResource, GoalResource, InferResponse, JobResource, ModelPageResource } from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
 import { toMocError } from '../errors.js';
@@ -85,9 +85,12 @@ export const OPERATIONS = {
   'set-alias': forward('set-alias', 'load', true, aliasResponse),
   pin: forward('pin', 'request', true, modelResource),
   'get-model': forward('get-model', 'request', false, modelResource),
-  'list-models': spec<ModelResource[]>({
+  'list-models': spec<ModelPageResource>({
     action: 'list-models', timeout: 'request', write: false,
-    run: async (_input, c, opts) => (await c.router.ask({ kind: 'list-models' }, opts)).map(modelResource),
+    run: async (input, c, opts) => {
+      const page = await c.router.ask({ kind: 'list-models', request: input }, opts);
+      return { models: page.models.map(modelResource), next_cursor: page.nextCursor };
+    },
   }),
   devices: spec<DeviceResource[]>({
     action: 'devices', timeout: 'request', write: false,

@@ -42,7 +42,9 @@ t.test('pipelined requests: answered when the first answer is synchronous, conne
   const port = Number(new URL(h.restUrl).port);
   const sync = await raw(port, get('/health/live', 1) + get('/openapi.json', 1), 2000);
   t.equal(sync.out.match(/HTTP\/1\.1 200 /g)?.length, 2, 'both synchronous answers arrive in order');
-  const pending = await raw(port, get('/v1/models', 1) + get('/v1/models', 1), 2000);
+  // GetDevices asks the device threads (worker messages): its answer comes after the handler returned. (The model
+  // list, answered from the live view within the same turn, is not a reliable example any more.)
+  const pending = await raw(port, get('/v1/devices', 1) + get('/v1/devices', 1), 2000);
   t.same(pending, { out: '', closedByServer: true }, 'uWS closes the connection: no answer to either (docs/rest.md)');
   t.equal((await fetch(`${h.restUrl}/v1/models`)).status, 200, 'the server keeps serving');
 });

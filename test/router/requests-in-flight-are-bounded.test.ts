@@ -23,7 +23,7 @@ t.test('past the capacity, requests get BUSY at once; answered ones free their s
   } as unknown as ActorRef<LifecycleProtocol>;
   const behavior = new Router(config, { isRegistered: () => true }, new RouteTable(), new Map<string, DeviceRef>(), { lifecycle });
   const router = new LocalActor<RouterProtocol>('router', behavior, { capacity: 64 });
-  const ask = () => router.ask({ kind: 'list-models' }, { timeoutMs: 30_000 }).then(() => 'ok', (e: MocError) => e);
+  const ask = () => router.ask({ kind: 'list-models', request: {} }, { timeoutMs: 30_000 }).then(() => 'ok', (e: MocError) => e);
   const asks = Array.from({ length: 10 }, ask);
   const early: (string | MocError)[] = [];
   asks.forEach((p) => p.then((v) => early.push(v)));

@@ -57,7 +57,7 @@ t.test('deeply nested requests are INVALID_ARGUMENT and the server keeps serving
   t.match(zm40, { status: 'error', code: 'INVALID_ARGUMENT', message: /nests deeper than 32 levels/ }, `ZMQ msgpack, 40 levels: ${zm40.message?.slice(0, 200)}`);
 
   t.same(crashes.map((e) => e.message), [], 'the router actor did not crash');
-  t.match(await h.coordinator.router.ask({ kind: 'list-models' }, { timeoutMs: 10_000 }), [{ name: 'moc-demo' }], 'the router answers');
+  t.match(await h.coordinator.router.ask({ kind: 'list-models', request: {} }, { timeoutMs: 10_000 }), { models: [{ name: 'moc-demo' }] }, 'the router answers');
   const ok = await fetch(h.restUrl + '/v1/infer', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'moc-demo', prompt: 'after', max_tokens: 2 }) });
   t.equal(ok.status, 200, 'REST still serves');
   t.match(await zmqOnce(h.zmqUrl, JSON.stringify({ action: 'infer', model: 'moc-demo', prompt: 'after', max_tokens: 2 })), { status: 'ok' }, 'ZMQ still serves');

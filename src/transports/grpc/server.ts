@@ -16,6 +16,7 @@ import {
   createGoalFromProto, feedbackFromProto, goalToProto, listGoalsFromProto, submitJobFromProto, toGrpcError, updateGoalFromProto,
 } from './mapping.js';
 import { followJob } from '../job-follow.js';
+import type { Lifecycle } from '../../../actors/lifecycle/lifecycle.js';
 import { runOperation, traceIdOf, type Meter, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../telemetry/metrics.js';
@@ -75,7 +76,7 @@ export class GrpcTransport implements Closeable {
     private readonly router: ActorRef<RouterProtocol>,
     private readonly config: Config,
     /** Model state changes for WatchModels (a subscription on the main thread, not an ask: it has no end). */
-    private readonly models: { watch(listener: (m: ModelView) => void): () => void },
+    private readonly models: Pick<Lifecycle, 'watch' | 'page'>,
     /** API keys and roles (src/auth): checked on every call before the router sees it. */
     private readonly keys: KeyRing,
     options: GrpcTransportOptions = {},
@@ -109,7 +110,8 @@ export class GrpcTransport implements Closeable {
       UnloadModel: this.unary('unload', (r) => ({ name: r.name }), (r) => r),
       SetAlias: this.unary('set-alias', (r) => ({ alias: r.alias, target: r.target }), (r) => r),
       PinModel: this.unary('pin', (r) => ({ name: r.name, pinned: r.pinned }), modelToProto),
-      ListModels: this.unary('list-models', () => ({}), (models) => ({ models: models.map(modelToProto) })),
+      ListModels: this.unary('list-models', (r) => ({ ...(r.limit ? { limit: r.limit } : {}), ...(r.cursor ? { cursor: r.cursor } : {}) }),
+        (page) => ({ models: page.models.map(modelToProto), next_cursor: page.next_cursor })),
       GetModel: this.unary('get-model', (r) => ({ name: r.name }), modelToProto),
       GetDevices: this.unary('devices', () => ({}), (devices) => ({ devices: devices.map(deviceToProto) })),
       WatchModels: (call: grpc.ServerWritableStream<any, any>) => this.watchModels(call),
@@ -230,8 +232,8 @@ export class GrpcTransport implements Closeable {
       const u = this.update(m);
       for (const each of [...this.watchers]) each.send(u);
     });
-    this.router.ask({ kind: 'list-models' }, { timeoutMs: 5000 })
-      .then((models) => { for (const m of models) w.send(this.update(m)); }, () => {});
+    // Every model now (the live view, same thread), then its changes.
+    for (const m of this.models.page('', Infinity).models) w.send(this.update(m));
   }
 
   /**

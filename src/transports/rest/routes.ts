@@ -41,7 +41,7 @@ export interface RouteSpec {
 }
 
 const ROUTE_LIST: readonly RouteSpec[] = [
-  { method: 'get', path: '/v1/models', operation: 'list-models', wrap: 'models', operationId: 'listModels', summary: 'Every registered model with its state, device and memory', status: 200, response: ModelList },
+  { method: 'get', path: '/v1/models', operation: 'list-models', query: ['limit', 'cursor'], operationId: 'listModels', summary: 'Registered models with their state, device and memory, by name, a page at a time (?limit= up to 1000, ?cursor= the next_cursor of the page before)', status: 200, response: ModelList },
   { method: 'post', path: '/v1/models', operation: 'register', operationId: 'registerModel', summary: 'Register a GGUF file under the models root (inspected, not loaded)', body: RegisterRequest, status: 201, response: ModelResource, errors: [404, 409, 422] },
   { method: 'get', path: '/v1/models/{name}', operation: 'get-model', operationId: 'getModel', summary: 'One model (or the model an alias points to)', status: 200, response: ModelResource, errors: [404] },
   { method: 'post', path: '/v1/models/{name}/load', operation: 'load', operationId: 'loadModel', summary: 'Load a model (placement, eviction and coalescing apply)', body: LoadBody, status: 200, response: ModelResource, errors: [404, 409, 422, 504, 507] },

@@ -38,7 +38,8 @@ export const ACTIONS: Record<string, ActionSpec> = {
   unload_model: operation('unload', named, (r) => r),
   set_alias: operation('set-alias', (f) => ({ alias: f.alias, target: f.target }), (r) => r),
   pin_model: operation('pin', (f) => ({ ...named(f), pinned: f.pinned }), as('model')),
-  list_models: operation('list-models', () => ({}), as('models')),
+  // Legacy clients sent nothing else: only the page fields are read, anything more is ignored as before.
+  list_models: operation('list-models', (f) => ({ ...(f.limit !== undefined ? { limit: f.limit } : {}), ...(f.cursor !== undefined ? { cursor: f.cursor } : {}) }), (r) => r),
   model_status: operation('get-model', named, as('model')),
   devices: operation('devices', () => ({}), as('devices')),
   submit_job: operation('submit-job', same, as('job')),
