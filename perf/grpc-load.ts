@@ -1,6 +1,8 @@
 /**
- * Coordinator throughput over gRPC against the raw engine, measured in the same run. Prints one JSON line:
- * the coordinator's rps / p50 / p95 / p99 / errors by code, the raw engine's, and their ratio.
+ * Coordinator throughput over gRPC against the limit measured in the same run — the bare node-llama-cpp loop on the
+ * same model, prompt, tokens and 8 sequences (perf/raw-engine.ts) — and against the project's EngineCore alone, for
+ * the long and the short prompt. Prints one JSON line: per prompt, the coordinator's rps / p50 / p95 / p99 / errors by
+ * code, the bare loop's and EngineCore's, and the ratios.
  *   npx tsx perf/grpc-load.ts [--concurrency 100] [--duration 10000] [--max-tokens 8] [--address host:port] [--no-baseline]
  * Without --address it starts its own coordinator (zero config, demo model, 8 sequences) in a child process.
  */
@@ -8,16 +10,13 @@ import * as grpc from '@grpc/grpc-js';
 import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, closedLoop } from './lib/closed-loop.js';
 import { spawnServer } from './lib/spawn-server.js';
-import { measureRawEngine, PERF_PROMPT } from './raw-engine.js';
+import { measureBareLoop, measureRawEngine, PERF_PROMPT, SHORT_PROMPT } from './raw-engine.js';
 
 const concurrency = Number(arg('concurrency', '100'));
 const durationMs = Number(arg('duration', '10000'));
 const maxTokens = Number(arg('max-tokens', '8'));
 const model = arg('model', 'moc-demo');
 const baseline = !process.argv.includes('--no-baseline');
-
-// The raw engine first, alone on the machine, with the coordinator's 8 sequences.
-const rawEngine = baseline ? await measureRawEngine({ concurrency: 8, durationMs, maxTokens, threads: 1 }) : null;
 
 const server = process.argv.includes('--address') ? null : await spawnServer();
 const address = server?.grpcAddress ?? arg('address', '127.0.0.1:7212');
@@ -26,15 +25,23 @@ const codeOf = (e: unknown) => {
   const err = e as grpc.ServiceError;
   return err.metadata?.get('moc-error-code')[0]?.toString() ?? grpc.status[err.code] ?? 'UNKNOWN';
 };
+const ratio = (a: number, b: number | undefined) => (b ? Math.round((a / b) * 1000) / 1000 : null);
+const out: Record<string, unknown> = { scenario: 'grpc-load', concurrency, durationMs, maxTokens };
 try {
-  const coordinator = await closedLoop(() => new Promise((resolve, reject) => {
-    client.Infer({ model, prompt: PERF_PROMPT, max_tokens: maxTokens, temperature: 0 }, { deadline: Date.now() + 60_000 },
-      (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve({ tokens: res.tokens_generated })));
-  }), { concurrency, durationMs, warmupMs: 2000, codeOf });
-  console.log(JSON.stringify({
-    scenario: 'grpc-load', concurrency, durationMs, maxTokens, coordinator, rawEngine,
-    ratio: rawEngine ? Math.round((coordinator.rps / rawEngine.rps) * 1000) / 1000 : null,
-  }));
+  for (const [name, prompt] of [['long_prompt', PERF_PROMPT], ['short_prompt', SHORT_PROMPT]] as const) {
+    // The baselines alone on the machine (the idle server beside them costs nothing measurable), then the server.
+    const bare = baseline ? await measureBareLoop({ concurrency: 8, durationMs, maxTokens, threads: 1, prompt }) : null;
+    const core = baseline ? await measureRawEngine({ concurrency: 8, durationMs, maxTokens, threads: 1, prompt }) : null;
+    const coordinator = await closedLoop(() => new Promise((resolve, reject) => {
+      client.Infer({ model, prompt, max_tokens: maxTokens, temperature: 0 }, { deadline: Date.now() + 60_000 },
+        (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve({ tokens: res.tokens_generated })));
+    }), { concurrency, durationMs, warmupMs: 2000, codeOf });
+    out[name] = {
+      prompt, coordinator, bareLoop: bare, engineCore: core,
+      ratio_vs_bare_loop: ratio(coordinator.rps, bare?.rps), ratio_vs_engine_core: ratio(coordinator.rps, core?.rps),
+    };
+  }
+  console.log(JSON.stringify(out));
 } finally {
   client.close();
   await server?.stop();
