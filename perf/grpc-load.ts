@@ -7,6 +7,9 @@
  * Without --address it starts its own coordinator (zero config, demo model, 8 sequences) in a child process.
  */
 import * as grpc from '@grpc/grpc-js';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, closedLoop } from './lib/closed-loop.js';
 import { spawnServer } from './lib/spawn-server.js';
@@ -25,6 +28,33 @@ const codeOf = (e: unknown) => {
   const err = e as grpc.ServiceError;
   return err.metadata?.get('moc-error-code')[0]?.toString() ?? grpc.status[err.code] ?? 'UNKNOWN';
 };
+/** ListModels on the coordinator against a bare grpc-js server answering the same message (perf/lib/grpc-bare-server.ts). */
+async function listModels(): Promise<Record<string, unknown>> {
+  const answer = await new Promise((resolve, reject) => client.ListModels({}, { deadline: Date.now() + 10_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
+  const bare = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, fileURLToPath(new URL('./lib/grpc-bare-server.ts', import.meta.url)), '--answer', JSON.stringify(answer)],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      createInterface({ input: bare.stdout! }).once('line', (l) => resolve(JSON.parse(l).port));
+      bare.once('exit', (c) => reject(new Error(`bare grpc-js exited (${c})`)));
+    });
+    const loop = (c: grpc.Client & Record<string, any>) => closedLoop(() => new Promise((resolve, reject) => {
+      c.ListModels({}, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null) => (err ? reject(err) : resolve({ tokens: 0 })));
+    }), { concurrency: 50, durationMs, warmupMs: 1000, codeOf });
+    const bareClient = modelOpsClient(`127.0.0.1:${port}`);
+    try {
+      const coordinator = await loop(client);
+      const bareGrpc = await loop(bareClient);
+      return { concurrency: 50, coordinator, bare_grpc_js: bareGrpc, ratio_vs_bare: ratio(coordinator.rps, bareGrpc.rps) };
+    } finally {
+      bareClient.close();
+    }
+  } finally {
+    bare.stdin!.end();
+    bare.kill();
+  }
+}
+
 const ratio = (a: number, b: number | undefined) => (b ? Math.round((a / b) * 1000) / 1000 : null);
 const out: Record<string, unknown> = { scenario: 'grpc-load', concurrency, durationMs, maxTokens };
 try {
@@ -41,6 +71,7 @@ try {
       ratio_vs_bare_loop: ratio(coordinator.rps, bare?.rps), ratio_vs_engine_core: ratio(coordinator.rps, core?.rps),
     };
   }
+  out.list_models = await listModels();
   console.log(JSON.stringify(out));
 } finally {
   client.close();
