@@ -96,6 +96,12 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private readonly catalog = new Map<string, CatalogEntry>();
   private readonly loads = new Map<string, RunningLoad>();
   private readonly breakers = new Map<string, Breaker>();
+  /**
+   * Views as lists show them, kept until the next message that may change one (see receive): a list of the same
+   * models between two notices builds nothing. A view whose breaker is not closed is not kept (its state moves with
+   * time).
+   */
+  private readonly viewCache = new Map<string, ModelView>();
   /** The list's names in order (sortedNames), dropped when the catalog or the route table changes. */
   private names: string[] | null = null;
   /** Told of loads and evictions (set once, before the first message: the metrics). */
@@ -158,6 +164,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
 
   receive(env: Envelope<LifecycleMessages>): void {
     const msg = env.msg;
+    // Every state change happens in a message: any but a read may change a view.
+    if (msg.kind !== 'list' && msg.kind !== 'view') this.viewCache.clear();
     switch (msg.kind) {
       // requests (from the router)
       case 'register': return this.register(env as Envelope<LifecycleMessages, 'register'>);
@@ -561,15 +569,23 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     let hi = names.length;
     while (lo < hi) { const mid = (lo + hi) >>> 1; if (names[mid]! <= after) lo = mid + 1; else hi = mid; } // first name > after
     const slice = names.slice(lo, lo + limit);
-    return { models: slice.map((n) => this.view(n)), nextCursor: lo + limit < names.length ? slice[slice.length - 1]! : '' };
+    return { models: slice.map((n) => this.cachedView(n)), nextCursor: lo + limit < names.length ? slice[slice.length - 1]! : '' };
   }
 
   /** A model by name, else by alias (as GetModel answers); null when neither names one. */
   private viewOf(name: string): ModelView | null {
     const known = (n: string) => this.catalog.has(n) || this.routes.lookup(n) !== undefined;
-    if (known(name)) return this.view(name);
+    if (known(name)) return this.cachedView(name);
     const target = this.routes.resolve(name);
-    return target !== name && known(target) ? this.view(target) : null;
+    return target !== name && known(target) ? this.cachedView(target) : null;
+  }
+
+  private cachedView(name: string): ModelView {
+    let v = this.viewCache.get(name);
+    if (v) return v;
+    v = this.view(name);
+    if (v.breaker === 'closed') this.viewCache.set(name, v);
+    return v;
   }
 
   /** Every name the list shows, sorted; kept until the catalog or a device's models change. */

@@ -20,7 +20,19 @@ export function deviceModelResource(m: ModelInfo): DeviceModel {
   };
 }
 
+/**
+ * The Lifecycle hands out the same view object until the model changes (its view cache), so a list answered again
+ * and again maps each view once. Views are never mutated after they are built.
+ */
+const resources = new WeakMap<ModelView, ModelResource>();
+
 export function modelResource(m: ModelView): ModelResource {
+  let r = resources.get(m);
+  if (!r) resources.set(m, r = buildModelResource(m));
+  return r;
+}
+
+function buildModelResource(m: ModelView): ModelResource {
   return {
     ...deviceModelResource(m),
     sha256: m.sha256, architecture: m.architecture, parameter_count: m.parameterCount,

@@ -1,0 +1,68 @@
+/**
+ * Overload: gRPC Infer offered at 3× this machine's measured capacity for 60 s (open loop). What a production server
+ * must do then: refuse what it cannot take, at once and with a coded Busy (never time out, never crash), keep the
+ * latency of what it admitted bounded, and not grow. Prints one JSON line: capacity, the admitted calls' latency, the
+ * refusals' codes and latency, the server's RSS (main process and engine) at start, end and peak, and the checks:
+ * RSS growth < 10 %, every refusal MOC_ERR_BUSY, refusals answered within 5 ms (p99).
+ *   npx tsx perf/overload.ts [--factor 3] [--seconds 60] [--max-tokens 8]
+ * Capacity: a closed loop of 32 calls in flight for 10 s against the same server, just before.
+ */
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { modelOpsClient } from '../src/transports/grpc/proto.js';
+import { arg, closedLoop } from './lib/closed-loop.js';
+import { openLoop } from './lib/open-loop.js';
+import { spawnServer } from './lib/spawn-server.js';
+import { PERF_PROMPT } from './raw-engine.js';
+
+const factor = Number(arg('factor', '3'));
+const seconds = Number(arg('seconds', '60'));
+const maxTokens = Number(arg('max-tokens', '8'));
+
+/** Resident memory of a process and of its children (the engine), in MiB, from /proc. */
+function rssMiB(pid: number): { main: number; children: number } {
+  const rss = (p: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  let children = 0;
+  for (const task of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) {
+    try { children += rss(Number(task)); } catch { /* gone */ }
+  }
+  return { main: Math.round(rss(pid)), children: Math.round(children) };
+}
+
+const server = await spawnServer({ yaml: 'server:\n  grpcPort: 0\nrest:\n  enabled: false\nzmq:\n  enabled: false\n', logFile: true });
+const client = modelOpsClient(server.grpcAddress);
+const codeOf = (e: unknown) => {
+  const err = e as grpc.ServiceError;
+  return err.metadata?.get('moc-error-code')[0]?.toString() ?? grpc.status[err.code] ?? 'UNKNOWN';
+};
+const infer = () => new Promise((resolve, reject) => {
+  client.Infer({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: maxTokens, temperature: 0 }, { deadline: Date.now() + 30_000 },
+    (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
+});
+try {
+  const capacity = await closedLoop(() => infer().then(() => ({ tokens: maxTokens })), { concurrency: 32, durationMs: 10_000, warmupMs: 2000, codeOf });
+  const pid = server.proc.pid!;
+  const rssStart = rssMiB(pid);
+  let peak = rssStart.main;
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(pid).main); }, 1000);
+  const run = await openLoop(infer, { rps: Math.round(capacity.rps * factor), durationMs: seconds * 1000, codeOf, maxInFlight: 20_000 });
+  clearInterval(sampler);
+  await new Promise((r) => setTimeout(r, 2000)); // let the last answers' garbage go
+  const rssEnd = rssMiB(pid);
+  const growth = Math.round(((rssEnd.main - rssStart.main) / rssStart.main) * 1000) / 1000;
+  const refusals = Object.entries(run.errors);
+  console.log(JSON.stringify({
+    scenario: 'overload', factor, seconds, maxTokens,
+    capacity_rps: capacity.rps, offered_rps: run.offeredRps, admitted_rps: run.achievedRps,
+    admitted: run.ok, refused: run.sent - run.ok, skipped: run.skipped, admitted_ms: run.okMs, refused_ms: run.refusedMs, errors: run.errors,
+    rss_mib: { start: rssStart, end: rssEnd, peak_main: peak, growth_main: growth },
+    checks: {
+      rss_growth_below_10pct: growth < 0.1,
+      every_refusal_busy: refusals.every(([code]) => code === 'MOC_ERR_BUSY'),
+      refusal_p99_below_5ms: run.refusedMs.p99 < 5,
+    },
+  }));
+} finally {
+  client.close();
+  await server.stop();
+}
