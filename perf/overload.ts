@@ -7,7 +7,7 @@
  *   npx tsx perf/overload.ts [--factor 3] [--seconds 60] [--max-tokens 8]
  * Capacity: a closed loop of 32 calls in flight for 10 s against the same server, just before.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, closedLoop } from './lib/closed-loop.js';
@@ -22,9 +22,12 @@ const maxTokens = Number(arg('max-tokens', '8'));
 /** Resident memory of a process and of its children (the engine), in MiB, from /proc. */
 function rssMiB(pid: number): { main: number; children: number } {
   const rss = (p: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  // The engine is a child of the device worker's thread, not of the main thread: every task's children.
   let children = 0;
-  for (const task of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) {
-    try { children += rss(Number(task)); } catch { /* gone */ }
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    let list = '';
+    try { list = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8'); } catch { continue; }
+    for (const c of list.split(' ').filter(Boolean)) { try { children += rss(Number(c)); } catch { /* gone */ } }
   }
   return { main: Math.round(rss(pid)), children: Math.round(children) };
 }
