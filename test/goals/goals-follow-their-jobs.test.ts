@@ -105,6 +105,8 @@ t.test('a goal with a criterion: pending → active → achieved by the job that
   t.same(g3.achievedBy, { job: job.id, metric: 'perplexity', value: 12.5 });
   t.equal(g3.reason, `job ${job.id} met perplexity ≤ 20 with perplexity 12.5`);
   t.ok(g3.endedAt > 0);
+  // Watchers are told once the write has committed, which a read of the store can see a moment before.
+  for (const end = Date.now() + 5000; !h.changes.some((g) => g.state === 'achieved') && Date.now() < end;) await new Promise((r) => setTimeout(r, 5));
   t.same(h.changes.map((g) => g.state), ['pending', 'active', 'active', 'achieved'], 'watchers saw each version');
 
   // Nothing changes it now.
