@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, closedLoop } from './lib/closed-loop.js';
 import { spawnServer } from './lib/spawn-server.js';
+import { grpcCode } from './lib/grpc-code.js';
 import { measureBareLoop, measureRawEngine, PERF_PROMPT, SHORT_PROMPT } from './raw-engine.js';
 
 const concurrency = Number(arg('concurrency', '100'));
@@ -24,10 +25,6 @@ const baseline = !process.argv.includes('--no-baseline');
 const server = process.argv.includes('--address') ? null : await spawnServer();
 const address = server?.grpcAddress ?? arg('address', '127.0.0.1:7212');
 const client = modelOpsClient(address);
-const codeOf = (e: unknown) => {
-  const err = e as grpc.ServiceError;
-  return err.metadata?.get('moc-error-code')[0]?.toString() ?? grpc.status[err.code] ?? 'UNKNOWN';
-};
 /** ListModels on the coordinator against a bare grpc-js server answering the same message (perf/lib/grpc-bare-server.ts). */
 async function listModels(): Promise<Record<string, unknown>> {
   const answer = await new Promise((resolve, reject) => client.ListModels({}, { deadline: Date.now() + 10_000 }, (e: Error | null, r: unknown) => (e ? reject(e) : resolve(r))));
@@ -40,7 +37,7 @@ async function listModels(): Promise<Record<string, unknown>> {
     });
     const loop = (c: grpc.Client & Record<string, any>) => closedLoop(() => new Promise((resolve, reject) => {
       c.ListModels({}, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null) => (err ? reject(err) : resolve({ tokens: 0 })));
-    }), { concurrency: 50, durationMs, warmupMs: 1000, codeOf });
+    }), { concurrency: 50, durationMs, warmupMs: 1000, codeOf: grpcCode });
     const bareClient = modelOpsClient(`127.0.0.1:${port}`);
     try {
       const coordinator = await loop(client);
@@ -65,7 +62,7 @@ try {
     const coordinator = await closedLoop(() => new Promise((resolve, reject) => {
       client.Infer({ model, prompt, max_tokens: maxTokens, temperature: 0 }, { deadline: Date.now() + 60_000 },
         (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve({ tokens: res.tokens_generated })));
-    }), { concurrency, durationMs, warmupMs: 2000, codeOf });
+    }), { concurrency, durationMs, warmupMs: 2000, codeOf: grpcCode });
     out[name] = {
       prompt, coordinator, bareLoop: bare, engineCore: core,
       ratio_vs_bare_loop: ratio(coordinator.rps, bare?.rps), ratio_vs_engine_core: ratio(coordinator.rps, core?.rps),

@@ -7,48 +7,32 @@
  *   npx tsx perf/overload.ts [--factor 3] [--seconds 60] [--max-tokens 8]
  * Capacity: a closed loop of 32 calls in flight for 10 s against the same server, just before.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, closedLoop } from './lib/closed-loop.js';
 import { openLoop } from './lib/open-loop.js';
 import { spawnServer } from './lib/spawn-server.js';
+import { rssMiB } from './lib/proc.js';
+import { grpcCode } from './lib/grpc-code.js';
 import { PERF_PROMPT } from './raw-engine.js';
 
 const factor = Number(arg('factor', '3'));
 const seconds = Number(arg('seconds', '60'));
 const maxTokens = Number(arg('max-tokens', '8'));
 
-/** Resident memory of a process and of its children (the engine), in MiB, from /proc. */
-function rssMiB(pid: number): { main: number; children: number } {
-  const rss = (p: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  // The engine is a child of the device worker's thread, not of the main thread: every task's children.
-  let children = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    let list = '';
-    try { list = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8'); } catch { continue; }
-    for (const c of list.split(' ').filter(Boolean)) { try { children += rss(Number(c)); } catch { /* gone */ } }
-  }
-  return { main: Math.round(rss(pid)), children: Math.round(children) };
-}
-
 const server = await spawnServer({ yaml: 'server:\n  grpcPort: 0\nrest:\n  enabled: false\nzmq:\n  enabled: false\n', logFile: true });
 const client = modelOpsClient(server.grpcAddress);
-const codeOf = (e: unknown) => {
-  const err = e as grpc.ServiceError;
-  return err.metadata?.get('moc-error-code')[0]?.toString() ?? grpc.status[err.code] ?? 'UNKNOWN';
-};
 const infer = () => new Promise((resolve, reject) => {
   client.Infer({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: maxTokens, temperature: 0 }, { deadline: Date.now() + 30_000 },
     (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
 });
 try {
-  const capacity = await closedLoop(() => infer().then(() => ({ tokens: maxTokens })), { concurrency: 32, durationMs: 10_000, warmupMs: 2000, codeOf });
+  const capacity = await closedLoop(() => infer().then(() => ({ tokens: maxTokens })), { concurrency: 32, durationMs: 10_000, warmupMs: 2000, codeOf: grpcCode });
   const pid = server.proc.pid!;
   const rssStart = rssMiB(pid);
   let peak = rssStart.main;
   const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(pid).main); }, 1000);
-  const run = await openLoop(infer, { rps: Math.round(capacity.rps * factor), durationMs: seconds * 1000, codeOf, maxInFlight: 20_000 });
+  const run = await openLoop(infer, { rps: Math.round(capacity.rps * factor), durationMs: seconds * 1000, codeOf: grpcCode, maxInFlight: 20_000 });
   clearInterval(sampler);
   await new Promise((r) => setTimeout(r, 2000)); // let the last answers' garbage go
   const rssEnd = rssMiB(pid);

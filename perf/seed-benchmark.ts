@@ -10,7 +10,6 @@
  * Without --rps: 80 % of the bare node-llama-cpp loop's capacity on this machine (perf/raw-engine.ts, measured first,
  * long and short prompt averaged).
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { writeTinyLlamaGguf } from '../src/model/demo-model.js';
@@ -18,6 +17,8 @@ import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, percentile } from './lib/closed-loop.js';
 import { openLoop } from './lib/open-loop.js';
 import { spawnServer } from './lib/spawn-server.js';
+import { cpuMs } from './lib/proc.js';
+import { grpcCode } from './lib/grpc-code.js';
 import { measureBareLoop, PERF_PROMPT, SHORT_PROMPT } from './raw-engine.js';
 
 const seconds = Number(arg('seconds', '60'));
@@ -26,18 +27,6 @@ const PROMPTS = [SHORT_PROMPT, PERF_PROMPT, 'Summarize: the device ledger counts
 /** Sizes of the models loaded under load (embedding width): ~4, ~6 and ~10 MiB with their contexts. */
 const WIDTHS = [64, 128, 256];
 const SOFT_LIMIT_MIB = 24;
-
-/** CPU ms used so far by a process, its threads and its children (from /proc; Linux, USER_HZ 100). */
-function cpuMs(pid: number): number {
-  const ticks = (p: number) => { const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
-  let total = ticks(pid);
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    let children = '';
-    try { children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8'); } catch { continue; }
-    for (const c of children.split(' ').filter(Boolean)) { try { total += ticks(Number(c)); } catch { /* gone */ } }
-  }
-  return total * 10;
-}
 
 let rps = Number(arg('rps', '0'));
 let bareRps: number | null = null;
@@ -58,10 +47,6 @@ const server = await spawnServer({
 });
 const rest = String(server.logs.find((l) => l.event === 'server.listening')?.rest);
 const client = modelOpsClient(server.grpcAddress);
-const codeOf = (e: unknown) => {
-  const err = e as grpc.ServiceError;
-  return err.metadata?.get('moc-error-code')[0]?.toString() ?? grpc.status[err.code] ?? 'UNKNOWN';
-};
 const post = async (url: string, body: unknown) => {
   const r = await fetch(`${rest}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
@@ -120,7 +105,7 @@ try {
     const i = n++;
     client.Infer({ model: 'moc-demo', prompt: PROMPTS[i % PROMPTS.length], max_tokens: 1 + (i % 8), temperature: 0 }, { deadline: Date.now() + 30_000 },
       (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
-  }), { rps, durationMs: seconds * 1000, codeOf });
+  }), { rps, durationMs: seconds * 1000, codeOf: grpcCode });
   const cpuPercent = Math.round(((cpuMs(pid) - cpu0) / (performance.now() - wall0)) * 100);
   await loader;
   clearInterval(sampler);

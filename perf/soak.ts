@@ -7,7 +7,6 @@
  * heap not growing (last minute ≤ first minute + 5 %).
  *   npx tsx perf/soak.ts [--minutes 10] [--load 0.7]
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { writeTinyLlamaGguf } from '../src/model/demo-model.js';
@@ -15,12 +14,12 @@ import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, closedLoop } from './lib/closed-loop.js';
 import { openLoop } from './lib/open-loop.js';
 import { spawnServer } from './lib/spawn-server.js';
+import { rssMiB } from './lib/proc.js';
+import { grpcCode } from './lib/grpc-code.js';
 import { PERF_PROMPT } from './raw-engine.js';
 
 const minutes = Number(arg('minutes', '10'));
 const load = Number(arg('load', '0.7'));
-
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 const server = await spawnServer({
   logFile: true,
@@ -28,10 +27,6 @@ const server = await spawnServer({
 });
 const rest = String(server.logs.find((l) => l.event === 'server.listening')?.rest);
 const client = modelOpsClient(server.grpcAddress);
-const codeOf = (e: unknown) => {
-  const err = e as grpc.ServiceError;
-  return err.metadata?.get('moc-error-code')[0]?.toString() ?? grpc.status[err.code] ?? 'UNKNOWN';
-};
 const infer = () => new Promise((resolve, reject) => {
   client.Infer({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: 8, temperature: 0 }, { deadline: Date.now() + 30_000 },
     (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
@@ -50,11 +45,11 @@ try {
     await writeTinyLlamaGguf(path.join(server.dir, 'models', `soak-${i}.gguf`), { seed: 200 + i, name: `soak-${i}` });
     await post('/v1/models', { name: `soak-${i}`, path: `soak-${i}.gguf`, sequences: 1 });
   }
-  const capacity = await closedLoop(() => infer().then(() => ({ tokens: 8 })), { concurrency: 32, durationMs: 10_000, warmupMs: 2000, codeOf });
+  const capacity = await closedLoop(() => infer().then(() => ({ tokens: 8 })), { concurrency: 32, durationMs: 10_000, warmupMs: 2000, codeOf: grpcCode });
   const pid = server.proc.pid!;
   const samples: Array<{ t: number; rssMiB: number; heapMiB: number; handles: number; mailboxes: number }> = [];
   const start = performance.now();
-  const sample = async () => { samples.push({ t: Math.round((performance.now() - start) / 1000), rssMiB: Math.round(rssMiB(pid)), ...(await gauges()) }); };
+  const sample = async () => { samples.push({ t: Math.round((performance.now() - start) / 1000), rssMiB: rssMiB(pid).main, ...(await gauges()) }); };
   await sample();
   const sampler = setInterval(() => void sample(), 10_000);
   let stop = false;
@@ -66,7 +61,7 @@ try {
       await post(`/v1/models/${name}/unload`, {}).catch(() => {});
     }
   })();
-  const run = await openLoop(infer, { rps: Math.round(capacity.rps * load), durationMs: minutes * 60_000, codeOf });
+  const run = await openLoop(infer, { rps: Math.round(capacity.rps * load), durationMs: minutes * 60_000, codeOf: grpcCode });
   stop = true;
   await churn;
   clearInterval(sampler);

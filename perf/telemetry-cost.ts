@@ -12,7 +12,7 @@
  * The "before" checkout is a git worktree in a temp dir sharing this node_modules; it is removed at the end.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -21,6 +21,7 @@ import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { packageRoot } from '../src/package-root.js';
 import { arg, closedLoop } from './lib/closed-loop.js';
 import { spawnServer, type SpawnedServer } from './lib/spawn-server.js';
+import { cpuMs } from './lib/proc.js';
 import { PERF_PROMPT } from './raw-engine.js';
 
 const before = arg('before', 'b87ac49');
@@ -41,21 +42,6 @@ function worktree(commit: string): { dir: string; remove(): void } {
       rmSync(path.dirname(dir), { recursive: true, force: true });
     },
   };
-}
-
-/** CPU ms used so far by a process, its threads and its children (utime + stime from /proc; Linux). */
-function cpuMs(pid: number): number {
-  const ticks = (p: number) => {
-    const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return Number(f[11]) + Number(f[12]);
-  };
-  let total = ticks(pid);
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    let children = '';
-    try { children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8'); } catch { continue; }
-    for (const c of children.split(' ').filter(Boolean)) { try { total += ticks(Number(c)); } catch { /* gone */ } }
-  }
-  return total * 10; // USER_HZ is 100 on Linux
 }
 
 const restOf = (s: SpawnedServer) => String(s.logs.find((l) => l.event === 'server.listening')?.rest);

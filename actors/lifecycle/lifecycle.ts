@@ -81,7 +81,6 @@ export type LifecycleInbox = {
   held: { req: { kind: 'held'; owner: string; device: string; bytes: number }; reply: void };
   'alias-put': { req: { kind: 'alias-put'; alias: string; target: string; previous: string }; reply: void };
   'alias-revert': { req: { kind: 'alias-revert'; alias: string; target: string; previous: string }; reply: void };
-  views: { req: { kind: 'views'; fresh: ModelInfo[] }; reply: ModelView[] };
 };
 export type LifecycleMessages = LifecycleProtocol & LifecycleInbox;
 
@@ -202,7 +201,6 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       case 'keep-alive-due': return this.expire(msg.model, msg.expiresAt);
       case 'alias-put': return env.reply(this.putAlias(msg.alias, msg.target, msg.previous) as never);
       case 'alias-revert': return env.reply(this.revertAlias(msg.alias, msg.target, msg.previous) as never);
-      case 'views': return env.reply(this.views(msg.fresh) as never);
       default:
         throw new Error(`lifecycle: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
@@ -547,7 +545,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       const m = this.routes.lookup(real);
       if (!m) return view;
       await this.ref(m.device).ask({ kind: 'update', model: real, pinned, keepAliveMs: entry.keepAliveMs }, { timeoutMs: STATUS_TIMEOUT_MS });
-      return this.step({ kind: 'views', fresh: [] }).then((all) => all.find((v) => v.name === real) ?? view);
+      // Asked of itself: answered after the device's notice of the update, which arrived before its reply.
+      return (await this.self.ask({ kind: 'view', name: real }, { timeoutMs: STATUS_TIMEOUT_MS })) ?? view;
     });
   }
 
@@ -591,12 +590,6 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   /** Every name the list shows, sorted; kept until the catalog or a device's models change. */
   private sortedNames(): string[] {
     return this.names ??= [...new Set([...this.catalog.keys(), ...this.routes.names()])].sort();
-  }
-
-  private views(freshList: ModelInfo[]): ModelView[] {
-    const fresh = new Map(freshList.map((m) => [m.name, m]));
-    const names = new Set([...this.catalog.keys(), ...this.routes.names()]);
-    return [...names].sort().map((n) => this.view(n, fresh.get(n) ?? this.routes.lookup(n)));
   }
 
   private view(name: string, info: ModelInfo | undefined = this.routes.lookup(name)): ModelView {
