@@ -15,9 +15,13 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+const ticks = (p: number) => { const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
+
+/** CPU ms used so far (utime + stime, USER_HZ 100) by the process and its threads, without its children. */
+export function ownCpuMs(pid: number): number { return ticks(pid) * 10; }
+
 /** CPU ms used so far (utime + stime, USER_HZ 100) by the process, its threads and its children. */
 export function cpuMs(pid: number): number {
-  const ticks = (p: number) => { const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
   let total = ticks(pid);
   for (const c of childrenOf(pid)) { try { total += ticks(c); } catch { /* gone */ } }
   return total * 10;
