@@ -4,7 +4,8 @@
  *   health.bare         `health`-sized request against a bare ROUTER echoing a fixed JSON (the transport ceiling),
  *   health.coordinator  the `health` action against the coordinator (no inference: its transport overhead),
  *   infer.coordinator   `infer` (max_tokens 8, temperature 0, demo model) against the coordinator,
- * {rps, p50, p95, p99 (ms), errors by code}, plus health.ratio (coordinator / bare).
+ *   list_models         `list_models` against the coordinator, and a bare ROUTER answering the same bytes,
+ * {rps, p50, p95, p99 (ms), errors by code}, plus health.ratio and list_models.ratio (coordinator / bare).
  *   npx tsx perf/zmq-load.ts [--clients 50] [--seconds S (default 10 for health, 15 for infer)] [--max-tokens 8]
  * Both servers run in their own child process (started here, one after the other), never in the load generator's.
  */
@@ -77,20 +78,24 @@ async function load(endpoint: string, request: () => Record<string, unknown>, du
 const brief = (r: LoadResult) => ({ calls: r.calls, ok: r.ok, rps: r.rps, p50: r.p50, p95: r.p95, p99: r.p99, errors: r.errors });
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : null);
 
-// 1. The bare ROUTER, alone on the machine.
-const barePath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'zmq-bare-router.ts');
-const bareProc = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, barePath], { stdio: ['pipe', 'pipe', 'inherit'] });
-let bare: LoadResult;
-try {
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the bare ROUTER did not start in time')), 30_000);
-    createInterface({ input: bareProc.stdout! }).once('line', (line) => { clearTimeout(timer); resolve(JSON.parse(line).endpoint); });
-    bareProc.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`the bare ROUTER exited: ${code ?? signal}`)); });
-  });
-  bare = await load(endpoint, () => ({ action: 'health' }), healthMs, 1000);
-} finally {
-  if (bareProc.exitCode === null && bareProc.signalCode === null) { bareProc.kill('SIGTERM'); await once(bareProc, 'exit'); }
+/** A bare ROUTER (perf/lib/zmq-bare-router.ts) in its own process, answering `reply`, under the same load. */
+async function bareRouter(request: () => Record<string, unknown>, durationMs: number, reply?: string): Promise<LoadResult> {
+  const barePath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'zmq-bare-router.ts');
+  const bareProc = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, barePath, ...(reply ? ['--reply', reply] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the bare ROUTER did not start in time')), 30_000);
+      createInterface({ input: bareProc.stdout! }).once('line', (line) => { clearTimeout(timer); resolve(JSON.parse(line).endpoint); });
+      bareProc.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`the bare ROUTER exited: ${code ?? signal}`)); });
+    });
+    return await load(endpoint, request, durationMs, 1000);
+  } finally {
+    if (bareProc.exitCode === null && bareProc.signalCode === null) { bareProc.kill('SIGTERM'); await once(bareProc, 'exit'); }
+  }
 }
+
+// 1. The bare ROUTER, alone on the machine.
+const bare = await bareRouter(() => ({ action: 'health' }), healthMs);
 
 // 2. The coordinator (zero config apart from free ports: demo model, 8 sequences, 1 thread, open on loopback).
 const server = await spawnServer({ yaml: 'server:\n  grpcPort: 0\nrest:\n  port: 0\nzmq:\n  port: 0\n' });
@@ -102,6 +107,14 @@ try {
   const infer = await load(zmqEndpoint, () => ({
     action: 'infer', request_id: `r${++n}`, model, prompt: PERF_PROMPT, max_tokens: maxTokens, temperature: 0,
   }), inferMs, 2000);
+  // The list, then a bare ROUTER sending the very bytes the coordinator answered (the coordinator idles meanwhile).
+  const listAnswer = await new Promise<string>((resolve, reject) => {
+    const sock = new zmq.Request({ receiveTimeout: 10_000, linger: 0 });
+    sock.connect(zmqEndpoint);
+    sock.send(JSON.stringify({ action: 'list_models' })).then(() => sock.receive()).then(([f]) => resolve(f!.toString('utf8')), reject).finally(() => sock.close());
+  });
+  const list = await load(zmqEndpoint, () => ({ action: 'list_models' }), healthMs, 1000);
+  const bareList = await bareRouter(() => ({ action: 'list_models' }), healthMs, listAnswer);
   console.log(JSON.stringify({
     scenario: 'zmq-load', clients, healthSeconds: healthMs / 1000, inferSeconds: inferMs / 1000, maxTokens,
     health: {
@@ -109,6 +122,10 @@ try {
       ratio: { rps: ratio(health.rps, bare.rps), p50: ratio(health.p50, bare.p50), p99: ratio(health.p99, bare.p99) },
     },
     infer: { coordinator: infer },
+    list_models: {
+      reply_bytes: Buffer.byteLength(listAnswer), bare: brief(bareList), coordinator: brief(list),
+      ratio: { rps: ratio(list.rps, bareList.rps), p50: ratio(list.p50, bareList.p50), p99: ratio(list.p99, bareList.p99) },
+    },
   }));
 } finally {
   await server.stop();

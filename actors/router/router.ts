@@ -84,7 +84,12 @@ export class Router implements Behavior<RouterProtocol> {
   /** Starts one request; the promise settles with its answer. */
   private handle(env: Envelope<RouterProtocol>): Promise<unknown> {
     const msg = env.msg;
-    const opts = { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal };
+    const timeoutMs = Math.max(1, env.deadline - Date.now());
+    // The signal is read (and its AbortController made, see Letter) only by the asks that take it.
+    const opts = { timeoutMs, get signal() { return env.signal; } };
+    // Reads the lifecycle answers at once from its live view carry no signal: nothing to stop, and a signal per call
+    // (an AbortController behind it) was a measurable part of a list's cost.
+    const readOpts = { timeoutMs };
     switch (msg.kind) {
       case 'infer': return this.recorded(env as Envelope<RouterProtocol, 'infer'>, this.infer(env as Envelope<RouterProtocol, 'infer'>));
       case 'register': return this.lifecycle.ask({ kind: 'register', request: validate(RegisterRequest, msg.request) }, opts);
@@ -95,14 +100,14 @@ export class Router implements Behavior<RouterProtocol> {
       case 'get-model': {
         // "By name or by alias" answered here once, for every transport.
         const { name } = validate(NameRequest, msg.request);
-        return this.lifecycle.ask({ kind: 'view', name }, opts).then((found) => {
+        return this.lifecycle.ask({ kind: 'view', name }, readOpts).then((found) => {
           if (!found) throw errors.modelNotRegistered(name, 'no alias has that name either: register it first (RegisterModel, POST /v1/models or register_model)');
           return found;
         });
       }
       case 'list-models': {
         const r = validate(ListModelsRequest, msg.request ?? {});
-        return this.lifecycle.ask({ kind: 'list', after: r.cursor ? cursorName(r.cursor) : '', limit: r.limit ?? MAX_LIST_MODELS }, opts)
+        return this.lifecycle.ask({ kind: 'list', after: r.cursor ? cursorName(r.cursor) : '', limit: r.limit ?? MAX_LIST_MODELS }, readOpts)
           .then((page) => ({ models: page.models, nextCursor: page.nextCursor ? modelCursor(page.nextCursor) : '' }));
       }
       case 'submit-job': return this.jobsRef().ask({ kind: 'submit', request: validate(SubmitJobRequest, msg.request), owner: msg.owner }, opts);
@@ -116,7 +121,7 @@ export class Router implements Behavior<RouterProtocol> {
       case 'cancel-goal': return this.goalsRef().ask({ kind: 'cancel', id: validate(GoalIdRequest, msg.request).id }, opts);
       case 'goal-history': return this.goalsRef().ask({ kind: 'history', id: validate(GoalIdRequest, msg.request).id }, opts);
       case 'record-feedback': return this.feedbackRef().ask({ kind: 'record', request: validate(RecordFeedbackRequest, msg.request), owner: msg.owner }, opts);
-      case 'devices': return this.deviceViews(opts.timeoutMs);
+      case 'devices': return this.deviceViews(timeoutMs);
       default:
         throw new Error(`router: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }

@@ -12,7 +12,11 @@ export interface LetterSinks {
 }
 
 export class Letter<P extends Protocol = Protocol> implements Envelope<P> {
-  private readonly ac = new AbortController();
+  /**
+   * Made on first use: most messages are answered without anyone reading their signal (a list, a status), and an
+   * AbortController per message was a measurable part of a cheap request's cost (perf/zmq-load.ts list_models).
+   */
+  private ac: AbortController | null = null;
   private done = false;
   constructor(
     readonly id: number,
@@ -21,7 +25,7 @@ export class Letter<P extends Protocol = Protocol> implements Envelope<P> {
     readonly oneWay: boolean,
     private readonly sinks: LetterSinks,
   ) {}
-  get signal(): AbortSignal { return this.ac.signal; }
+  get signal(): AbortSignal { return (this.ac ??= new AbortController()).signal; }
   get settled(): boolean { return this.done; }
 
   reply(value: unknown): void {
@@ -40,6 +44,7 @@ export class Letter<P extends Protocol = Protocol> implements Envelope<P> {
   /** The asker gave up (cancel or deadline): mark settled and tell the actor through signal. */
   abort(reason: MocError): void {
     this.done = true;
-    if (!this.ac.signal.aborted) this.ac.abort(reason);
+    const ac = (this.ac ??= new AbortController());
+    if (!ac.signal.aborted) ac.abort(reason);
   }
 }
