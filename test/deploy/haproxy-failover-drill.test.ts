@@ -120,6 +120,24 @@ t.test('two replicas behind HAProxy: kill -9 one, then SIGTERM one, under 200 in
     return (await servedBy(portsA)) > 0;
   }, 30_000);
 
+  // Model affinity: requests naming their model (x-moc-model, gRPC moc-model metadata) all land on one replica.
+  for (const tr of ['rest', 'grpc'] as const) {
+    const before = [await servedBy(portsA), await servedBy(portsB)];
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (tr === 'rest'
+      ? fetch(`http://127.0.0.1:${lb.rest}/v1/infer`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-moc-model': 'moc-demo' },
+        body: JSON.stringify({ model: 'moc-demo', prompt: `affinity ${i}`, max_tokens: 1 }),
+      }).then((r) => t.equal(r.status, 200))
+      : new Promise<void>((resolve) => {
+        const md = new grpc.Metadata();
+        md.set('moc-model', 'moc-demo');
+        client.Infer({ model: 'moc-demo', prompt: `affinity ${i}`, max_tokens: 1 }, md, { deadline: Date.now() + 30_000 },
+          (err: grpc.ServiceError | null) => { t.error(err); resolve(); });
+      }))));
+    const moved = [(await servedBy(portsA)) - before[0]!, (await servedBy(portsB)) - before[1]!].sort((x, y) => x - y);
+    t.same(moved, [0, 20], `${tr}: the 20 requests naming moc-demo all went to one replica`);
+  }
+
   // 2. SIGTERM of replica B at second 3 of 12: it turns not-ready, HAProxy drains it, nothing fails.
   const { outcomes: graceful } = await drill(lb, client, 12_000, { afterMs: 3_000, act: () => { b!.proc.kill('SIGTERM'); } });
   const gracefulFailed = graceful.filter((o) => !o.ok);
