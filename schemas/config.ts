@@ -15,6 +15,14 @@ export const DeviceId = Type.String({ pattern: '^[a-z0-9_-]{1,32}$' });
 export const DEFAULT_CONTEXT_SIZE = 512;
 export const DEFAULT_SEQUENCES = 8;
 
+/** One key's budget: requests a second (a bucket of `burst`, default the rate rounded up) and generated tokens a minute. */
+export const Quota = Type.Object({
+  requestsPerSecond: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+  burst: Type.Optional(Type.Integer({ minimum: 1 })),
+  tokensPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+}, { additionalProperties: false });
+export type QuotaSpec = Static<typeof Quota>;
+
 export const DeviceConfig = Type.Object({
   id: DeviceId,
   kind: Type.Union([Type.Literal('cpu'), Type.Literal('cuda'), Type.Literal('vulkan')], { default: 'cpu' }),
@@ -125,6 +133,17 @@ export const ConfigSchema = Type.Object({
       key: Type.String({ minLength: 16, maxLength: 256 }),
     }, { additionalProperties: false }), { default: [] }),
     keysFile: Type.String({ default: '' }),
+    /**
+     * Per-key rate limits and quotas (token buckets), so one misbehaving agent cannot starve the others even below
+     * the queue bounds. `roles` applies to every key of a role (the open demo mode counts as one `admin` key);
+     * `keys` (by key name) replaces its role's entry for that key. Absent: unlimited. Refusals are
+     * MOC_ERR_RATE_LIMITED (429, RESOURCE_EXHAUSTED, RATE_LIMITED) with the wait in retryAfterMs (docs/operations.md).
+     */
+    quotas: Type.Object({
+      roles: Type.Object({ admin: Type.Optional(Quota), trainer: Type.Optional(Quota), infer: Type.Optional(Quota) },
+        { additionalProperties: false, default: {} }),
+      keys: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Quota, { default: {} }),
+    }, { additionalProperties: false, default: {} }),
   }, { additionalProperties: false, default: {} }),
   dataDir: Type.String({ default: './data' }),
   /** The only folder models are loaded from; paths that resolve outside it are refused. */

@@ -97,6 +97,10 @@ export const ERRORS = {
     grpc: 'RESOURCE_EXHAUSTED', http: 429, zmq: 'BUSY', retryable: true,
     when: 'A bounded mailbox or queue is full; details.retryAfterMs says when to try again.',
   },
+  MOC_ERR_RATE_LIMITED: {
+    grpc: 'RESOURCE_EXHAUSTED', http: 429, zmq: 'RATE_LIMITED', retryable: true,
+    when: "The caller's key used its budget (auth.quotas: requests a second, generated tokens a minute); details.retryAfterMs says when it has room again.",
+  },
   MOC_ERR_NO_MEMORY: {
     grpc: 'RESOURCE_EXHAUSTED', http: 507, zmq: 'NO_MEMORY', retryable: false,
     when: 'A model does not fit in the device memory budget; details say what would have to be freed.',
@@ -197,6 +201,9 @@ export const errors = {
   busy: (what: string, capacity: number, retryAfterMs = 100) =>
     new MocError('MOC_ERR_BUSY', `${what} is full (capacity ${capacity}); retry after ${retryAfterMs} ms`,
       { capacity, retryAfterMs }),
+  rateLimited: (key: string, budget: string, retryAfterMs: number) =>
+    new MocError('MOC_ERR_RATE_LIMITED', `key '${key}' is over its budget of ${budget} (auth.quotas); retry after ${retryAfterMs} ms`,
+      { key, budget, retryAfterMs }),
   unavailable: (what: string, retryAfterMs = 1000) =>
     new MocError('MOC_ERR_UNAVAILABLE', `${what}; retry after ${retryAfterMs} ms`, { retryAfterMs }),
   deadline: (what: string, ms: number) =>

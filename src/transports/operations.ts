@@ -12,6 +12,8 @@ import type { Config } from '../../schemas/config.js';
 import type { RouterProtocol, TokenEvent } from '../../schemas/messages.js';
 import type { DeviceResource, FeedbackResource, GoalResource, InferResponse, JobResource, ModelPageResource } from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
+import type { Principal } from '../auth/keys.js';
+import type { Quotas } from '../auth/quotas.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
 import { toMocError } from '../errors.js';
 import type { Metrics, Transport } from '../telemetry/metrics.js';
@@ -32,6 +34,10 @@ export interface OperationCall {
   onToken?: (event: TokenEvent) => void;
   /** Who calls (the API key's name; 'open' without keys): the owner of what it submits. Asked only when needed. */
   principal?: () => string;
+  /** Who calls, with its role: what its budget is drawn from (auth.quotas). Absent on public routes. */
+  caller?: () => Principal;
+  /** The per-key budgets, shared by every transport (src/auth/quotas.ts). */
+  quotas?: Quotas;
   /** Where this call is counted (src/telemetry/metrics.ts): its transport's requests, durations and inferences. */
   meter?: Meter;
   /** The caller's W3C trace id (from a `traceparent` header or metadata), carried into the request's log line. */
@@ -127,11 +133,30 @@ export function ceilingMs(config: Config, timeout: TimeoutClass): number {
   return timeout === 'load' ? Math.max(request, config.limits.loadTimeoutMs) : request;
 }
 
+/**
+ * The caller's budget (auth.quotas): one request taken before the work starts — a key over its budget is refused
+ * here, counted and logged like any answer, before the router sees it — and an inference's generated tokens charged
+ * when it ends.
+ */
+function budgeted<R>(name: OperationName, call: OperationCall, work: () => Promise<R>): Promise<R> {
+  const q = call.quotas;
+  if (!q?.enabled || !call.caller) return work();
+  let caller: Principal;
+  try {
+    caller = call.caller();
+    q.admit(caller, name === 'infer');
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  if (name !== 'infer') return work();
+  return work().then((r) => { q.charge(caller, (r as InferResponse).tokens_generated); return r; });
+}
+
 /** Runs one operation: its timeout (the client's, capped by the class ceiling), the router ask, the resource. */
 export function runOperation<N extends OperationName>(name: N, input: Input, call: OperationCall): Promise<OperationResult<N>> {
   const op = OPERATIONS[name] as OperationSpec<OperationResult<N>>;
   const timeoutMs = Math.max(1, Math.min(call.clientTimeoutMs ?? Infinity, ceilingMs(call.config, op.timeout)));
-  const run = op.run(input, call, { timeoutMs, ...(call.signal ? { signal: call.signal } : {}) });
+  const run = budgeted(name, call, () => op.run(input, call, { timeoutMs, ...(call.signal ? { signal: call.signal } : {}) }));
   const m = call.meter;
   if (!m) return run;
   const started = performance.now();

@@ -22,6 +22,7 @@ import type { Logger } from '../../log.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { modelOpsService } from './proto.js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
+import type { Quotas } from '../../auth/quotas.js';
 import { authInterceptors } from './auth-interceptor.js';
 import { CallTracker } from './call-tracker.js';
 import { DEFAULT_WATCH_LIMITS, WatchStream, type WatchLimits, type WatchUpdate } from './watch-stream.js';
@@ -42,6 +43,8 @@ export interface GrpcTransportOptions {
   jobs?: { watch(listener: (j: Job) => void): () => void } | null;
   /** Where its requests are counted. */
   metrics?: Metrics;
+  /** Per-key budgets (auth.quotas), shared with the other transports. */
+  quotas?: Quotas;
   /** Where its request lines go (when config log.requests is on). */
   log?: Logger;
   /** Readiness as REST /health/ready computes it; gRPC health reports SERVING when ready. Absent: SERVING while open. */
@@ -54,6 +57,7 @@ const JOB_WATCH_MIN_INTERVAL_MS = 100;
 export class GrpcTransport implements Closeable {
   private readonly server: grpc.Server;
   private readonly jobs: GrpcTransportOptions['jobs'];
+  private readonly quotas: Quotas | null;
   private readonly meter: Meter | null;
   /** Open WatchJob streams (their end functions), ended at close. */
   private readonly jobWatchers = new Set<() => void>();
@@ -83,6 +87,7 @@ export class GrpcTransport implements Closeable {
   ) {
     this.watchLimits = { ...DEFAULT_WATCH_LIMITS, ...options.watch };
     this.jobs = options.jobs ?? null;
+    this.quotas = options.quotas ?? null;
     this.meter = options.metrics
       ? { metrics: options.metrics, transport: 'grpc', ...(config.log.requests && options.log ? { log: options.log } : {}) } : null;
     const service = modelOpsService();
@@ -169,6 +174,7 @@ export class GrpcTransport implements Closeable {
       router: this.router, config: this.config, signal: ac.signal,
       // The interceptor checked the key already; the name is looked up again only by operations that record an owner.
       principal: () => this.keys.authenticate(credentialFrom(first('authorization'), first('x-api-key'))).name,
+      ...(this.quotas?.enabled ? { caller: () => this.keys.authenticate(credentialFrom(first('authorization'), first('x-api-key'))), quotas: this.quotas } : {}),
       ...(Number.isFinite(ms) ? { clientTimeoutMs: ms } : {}), ...(onToken ? { onToken } : {}),
       ...(this.meter ? { meter: this.meter } : {}),
       ...(traceId ? { traceId } : {}),

@@ -18,13 +18,14 @@ import type { RouterProtocol } from '../../../schemas/messages.js';
 import type { ModelReadiness, Readiness } from '../../../schemas/rest.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import type { Logger } from '../../log.js';
-import { credentialFrom, type KeyRing } from '../../auth/keys.js';
+import { credentialFrom, type KeyRing, type Principal } from '../../auth/keys.js';
+import type { Quotas } from '../../auth/quotas.js';
 import { readBody, parseJson } from './body.js';
 import { Exchange } from './exchange.js';
 import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { SseStream } from './sse.js';
-import { runOperation, traceIdOf, type Meter } from '../operations.js';
+import { runOperation, traceIdOf, type Meter, type OperationCall } from '../operations.js';
 import { followJob, type JobSource } from '../job-follow.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 
@@ -53,6 +54,8 @@ interface Incoming {
   credential: string | undefined;
   /** The caller's key name ('open' without keys), once authenticated. */
   principal: string;
+  /** The caller with its role (what its budget is drawn from); undefined on public routes. */
+  caller: Principal | undefined;
   query: string;
   /** The caller's W3C trace id, from its `traceparent` header (if valid). */
   traceId: string | undefined;
@@ -66,6 +69,8 @@ export interface RestDeps {
   jobs?: JobSource | null;
   /** Served on `GET /metrics`; where its requests are counted. */
   metrics?: Metrics;
+  /** Per-key budgets (auth.quotas), shared with the other transports. */
+  quotas?: Quotas;
 }
 
 /** A job's event stream sends its latest state at most this often (as gRPC WatchJob does). */
@@ -144,8 +149,9 @@ export class RestTransport implements Closeable {
       const credential = credentialFrom(req.getHeader('authorization') || undefined, req.getHeader('x-api-key') || undefined);
       // Authenticate before reading a byte of body: an unknown caller cannot make us buffer a megabyte.
       route = m.route;
-      const principal = m.route.action ? this.keys.check(credential, m.route.action).name : 'open';
-      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential, principal, query, traceId: traceIdOf(req.getHeader('traceparent') || undefined) };
+      const caller = m.route.action ? this.keys.check(credential, m.route.action) : undefined;
+      const principal = caller?.name ?? 'open';
+      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential, principal, caller, query, traceId: traceIdOf(req.getHeader('traceparent') || undefined) };
       if (this.closing) throw errors.unavailable('the server is shutting down', 1000);
       const declared = Number(req.getHeader('content-length') || 0);
       if (hasBody && declared > this.config.rest.maxBodyBytes) {
@@ -198,7 +204,7 @@ export class RestTransport implements Closeable {
       if (!r.route.sse && stream !== undefined) throw errors.invalidArgument('stream', `is not a field of ${r.route.method.toUpperCase()} ${r.route.path}`);
       // The operation validates (the router, one rule set for every transport), times out and shapes the answer.
       ex.metered = true;
-      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) });
+      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.budget(r), ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) });
       return ex.json(r.route.status, r.route.wrap ? { [r.route.wrap]: result } : result);
     }
     switch (r.route.operationId) {
@@ -280,7 +286,7 @@ export class RestTransport implements Closeable {
       const shutdown = () => end(errors.unavailable('the server is shutting down: follow the job again, here after the restart or on another replica', this.config.rest.retryAfterSeconds * 1000));
       const aborted = () => end();
       const stop = followJob(id, {
-        read: () => runOperation('get-job', { id }, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) }),
+        read: () => runOperation('get-job', { id }, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.budget(r), ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) }),
         jobs: this.deps.jobs, minIntervalMs: JOB_EVENTS_MIN_INTERVAL_MS,
       }, {
         send: (job, final) => {
@@ -312,6 +318,12 @@ export class RestTransport implements Closeable {
     if (this.corsAny) return [['access-control-allow-origin', '*']];
     if (this.corsOrigins.has(origin)) return [['access-control-allow-origin', origin], ['vary', 'origin']];
     return null;
+  }
+
+  /** What an operation draws the caller's budget from (nothing on public routes or without quotas). */
+  private budget(r: Incoming): Pick<OperationCall, 'caller' | 'quotas'> {
+    const caller = r.caller;
+    return caller && this.deps.quotas ? { caller: () => caller, quotas: this.deps.quotas } : {};
   }
 
   private track(ex: Exchange): void { this.inFlight.add(ex); }

@@ -20,6 +20,7 @@ import type { RouterProtocol } from '../../../schemas/messages.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import type { Logger } from '../../log.js';
 import type { KeyRing, Principal } from '../../auth/keys.js';
+import type { Quotas } from '../../auth/quotas.js';
 import { ACTIONS, ACTION_NAMES } from './actions.js';
 import { decodePayload, encodeReply, formatOf, splitFrames, type Format } from './codec.js';
 import { IdempotencyCache } from './idempotency.js';
@@ -42,6 +43,8 @@ export interface ZmqDeps {
   health(): Record<string, unknown>;
   /** Where its requests are counted. */
   metrics?: Metrics;
+  /** Per-key budgets (auth.quotas), shared with the other transports. */
+  quotas?: Quotas;
 }
 
 /** At most one "undeliverable" log line per this many ms: a storm of vanished clients is a counter, not a log flood. */
@@ -150,7 +153,7 @@ export class ZmqTransport implements Closeable {
       // Inference takes the client's request_id as its own (echoed in the answer and in logs).
       if ((action === 'infer' || action === 'submit_job') && requestId !== undefined) fields.request_id = requestId;
       const owner = principal?.name ?? 'open';
-      const run = () => this.execute(action, fields, requestId, typeof timeout_ms === 'number' ? timeout_ms : undefined, owner, traceId);
+      const run = () => this.execute(action, fields, requestId, typeof timeout_ms === 'number' ? timeout_ms : undefined, owner, traceId, principal);
       if (spec.write && requestId !== undefined) {
         const key = `${principal?.name ?? 'open'}\0${action}\0${requestId}`;
         const { answer, replayed } = this.cache.run(key, run);
@@ -176,12 +179,13 @@ export class ZmqTransport implements Closeable {
 
   /** Runs an action; always resolves with the reply (ok or error), so a cached answer is a plain value. */
   private async execute(action: string, fields: Record<string, unknown>, requestId: string | undefined, timeoutMs: number | undefined, owner: string,
-    traceId: string | undefined): Promise<Reply> {
+    traceId: string | undefined, caller: Principal | null): Promise<Reply> {
     this.stats.inFlight++;
     try {
       // The client's timeout_ms may shorten the operation's ceiling, never raise it (the table decides, as for gRPC).
       const result = await ACTIONS[action]!.run(fields, {
         router: this.router, config: this.config, signal: this.shutdown.signal, principal: () => owner,
+        ...(caller && this.deps.quotas ? { caller: () => caller, quotas: this.deps.quotas } : {}),
         ...(timeoutMs !== undefined ? { clientTimeoutMs: timeoutMs } : {}),
         ...(this.deps.metrics ? { meter: { metrics: this.deps.metrics, transport: 'zmq' as const, ...(this.config.log.requests ? { log: this.log } : {}) } } : {}),
         ...(traceId ? { traceId } : {}),
