@@ -5,13 +5,17 @@
  *
  * `moc replay <data-dir> <out-dir>`: rebuild the store from its event log into an empty directory and compare
  * checksums (one JSON line; exit 0 when equal, 1 when not). Run it on a stopped server's data directory.
+ *
+ * `moc backup <data-dir> <out-dir>`: a consistent copy of a data directory, taken while the server serves (one JSON
+ * line; exit 0 when done). src/store/backup.ts.
  */
 import { loadConfig, ConfigError } from './config.js';
 import { Coordinator } from './coordinator.js';
 import { createLogger, isLevel, logLevel } from './log.js';
 import { replay } from './store/replay.js';
+import { backup } from './store/backup.js';
 
-const USAGE = 'usage: moc serve [--config <file.yaml>]   (or set MOC_CONFIG)\n       moc replay <data-dir> <out-dir>';
+const USAGE = 'usage: moc serve [--config <file.yaml>]   (or set MOC_CONFIG)\n       moc replay <data-dir> <out-dir>\n       moc backup <data-dir> <out-dir>';
 
 async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
@@ -21,6 +25,11 @@ async function main(argv: string[]): Promise<void> {
     const r = await replay(rest[0]!, rest[1]!);
     console.log(JSON.stringify(r));
     process.exit(r.equal ? 0 : 1);
+  }
+  if (command === 'backup') {
+    if (rest.length !== 2) { console.error(USAGE); process.exit(2); }
+    console.log(JSON.stringify(await backup(rest[0]!, rest[1]!)));
+    process.exit(0);
   }
   if (command !== 'serve') { console.error(`unknown command '${command}'\n${USAGE}`); process.exit(2); }
   let file = process.env.MOC_CONFIG || undefined;
