@@ -145,6 +145,25 @@ export const ConfigSchema = Type.Object({
       keys: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Quota, { default: {} }),
     }, { additionalProperties: false, default: {} }),
   }, { additionalProperties: false, default: {} }),
+  /**
+   * TLS for gRPC and REST (ZMQ has CURVE). certFile + keyFile (PEM): the server's identity; gRPC re-reads them (and
+   * clientCaFile) every refreshMs, so a rotated certificate is served without a restart. clientCaFile: gRPC clients
+   * may present a certificate signed by it (mutual TLS), required with requireClientCert; a verified certificate
+   * whose subject matches a clientRoles entry authenticates its caller as that role, in place of an API key.
+   */
+  tls: Type.Object({
+    certFile: Type.String({ default: '' }),
+    keyFile: Type.String({ default: '' }),
+    clientCaFile: Type.String({ default: '' }),
+    requireClientCert: Type.Boolean({ default: false }),
+    refreshMs: Type.Integer({ minimum: 1000, default: 60_000 }),
+    /** `subject`: the fields the certificate's subject must have, as `CN=agent-1` or `CN=agent-1,O=acme`. */
+    clientRoles: Type.Array(Type.Object({
+      subject: Type.String({ minLength: 3 }),
+      role: Type.Union([Type.Literal('admin'), Type.Literal('trainer'), Type.Literal('infer')]),
+      name: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    }, { additionalProperties: false }), { default: [] }),
+  }, { additionalProperties: false, default: {} }),
   dataDir: Type.String({ default: './data' }),
   /** The only folder models are loaded from; paths that resolve outside it are refused. */
   modelsRoot: Type.String({ default: './models' }),

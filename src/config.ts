@@ -119,6 +119,11 @@ export function resolveConfig(raw: unknown, opts: { baseDir?: string; source?: s
       problems.push(`/models/${i}/device: '${m.device}' is not a configured device (${[...ids].join(', ')})`);
     }
   });
+  const tls = input.tls;
+  if (!!tls.certFile !== !!tls.keyFile) problems.push('/tls: certFile and keyFile go together (the certificate and its private key)');
+  if (tls.clientCaFile && !tls.certFile) problems.push('/tls/clientCaFile: client certificates need TLS itself: set certFile and keyFile');
+  if (tls.requireClientCert && !tls.clientCaFile) problems.push('/tls/requireClientCert: set clientCaFile, the CA that signs the client certificates');
+  if (tls.clientRoles.length && !tls.clientCaFile) problems.push('/tls/clientRoles: set clientCaFile, or no client certificate is ever verified');
   if (problems.length) throw new ConfigError(label, problems);
 
   return deepFreeze({
@@ -126,6 +131,8 @@ export function resolveConfig(raw: unknown, opts: { baseDir?: string; source?: s
     devices,
     dataDir: path.resolve(base, input.dataDir),
     modelsRoot: path.resolve(base, input.modelsRoot),
+    // Relative to the config file, as dataDir and modelsRoot are.
+    tls: { ...tls, ...Object.fromEntries((['certFile', 'keyFile', 'clientCaFile'] as const).map((k) => [k, tls[k] && path.resolve(base, tls[k])])) },
     jobs: {
       ...input.jobs,
       datasetsRoot: input.jobs.datasetsRoot ? path.resolve(base, input.jobs.datasetsRoot) : path.resolve(base, input.dataDir, 'datasets'),

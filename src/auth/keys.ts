@@ -6,6 +6,10 @@
  * digests compared with timingSafeEqual, so neither the length nor a matching prefix leaks through timing. Every
  * configured key is compared on every request (no early exit). Keys are never logged: a principal carries the
  * key's name (or a short fingerprint), never the key.
+ *
+ * A gRPC client may instead present a TLS client certificate that the server verified against tls.clientCaFile:
+ * when its subject matches a tls.clientRoles entry, it is that entry's principal (mutual TLS in place of a key).
+ * A key, when one is presented, always decides.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -21,16 +25,20 @@ export interface Principal {
 
 interface Entry extends Principal { digest: Buffer }
 
+/** A verified client certificate's subject fields (node's PeerCertificate['subject']). */
+export type CertSubject = Record<string, string | string[] | undefined>;
+interface CertRole extends Principal { fields: [string, string][] }
+
 /** The principal of requests when no keys are configured (loopback-only demo mode). */
 export const OPEN_PRINCIPAL: Principal = Object.freeze({ role: 'admin', name: 'open' });
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 export class KeyRing {
-  private constructor(private readonly entries: readonly Entry[]) {}
+  private constructor(private readonly entries: readonly Entry[], private readonly certRoles: readonly CertRole[] = []) {}
 
   /** Keys from config, the keys file and MOC_API_KEYS. Throws a MocError naming the bad line (never the key). */
-  static fromConfig(config: Pick<Config, 'auth'>, env: NodeJS.ProcessEnv = process.env): KeyRing {
+  static fromConfig(config: Pick<Config, 'auth'> & Partial<Pick<Config, 'tls'>>, env: NodeJS.ProcessEnv = process.env): KeyRing {
     const found: { name?: string; role: Role; key: string; from: string }[] = [];
     for (const k of config.auth.keys) found.push({ ...k, from: 'auth.keys' });
     if (config.auth.keysFile) {
@@ -56,22 +64,31 @@ export class KeyRing {
       seen.add(hex);
       return { role: k.role, name: k.name ?? `key-${hex.slice(0, 8)}`, digest };
     });
-    if (config.auth.required && entries.length === 0) {
+    const certRoles = (config.tls?.clientRoles ?? []).map((c): CertRole => {
+      const fields = c.subject.split(',').map((f) => f.trim().split('=').map((x) => x.trim()) as [string, string]);
+      return { role: c.role, name: c.name ?? fields.find(([k]) => k === 'CN')?.[1] ?? c.subject, fields };
+    });
+    if (config.auth.required && entries.length === 0 && certRoles.length === 0) {
       throw errors.noKeysButRequired();
     }
-    return new KeyRing(entries);
+    return new KeyRing(entries, certRoles);
   }
 
   /** No keys configured: every request is let through (the server then refuses to bind a non-loopback host). */
-  get open(): boolean { return this.entries.length === 0; }
+  get open(): boolean { return this.entries.length === 0 && this.certRoles.length === 0; }
   get size(): number { return this.entries.length; }
 
   /**
    * Who presents this credential. `credential` is the raw key (already taken out of `Bearer …` / x-api-key).
    * Throws MOC_ERR_UNAUTHENTICATED when keys are configured and it is missing or unknown.
    */
-  authenticate(credential: string | undefined): Principal {
+  authenticate(credential: string | undefined, certificate?: CertSubject): Principal {
     if (this.open) return OPEN_PRINCIPAL;
+    if ((credential === undefined || credential === '') && certificate) {
+      const c = this.certRoles.find((r) => r.fields.every(([k, v]) => [certificate[k]].flat().includes(v)));
+      if (c) return { role: c.role, name: c.name };
+      throw errors.unauthenticated('the client certificate matches no tls.clientRoles entry and the request has no API key');
+    }
     if (credential === undefined || credential === '') throw errors.unauthenticated('this server requires an API key and the request has none');
     const presented = sha256(credential);
     let match: Entry | undefined;
@@ -88,8 +105,8 @@ export class KeyRing {
   }
 
   /** authenticate + authorize in one step; what every transport calls before it asks the router. */
-  check(credential: string | undefined, action: Action): Principal {
-    const p = this.authenticate(credential);
+  check(credential: string | undefined, action: Action, certificate?: CertSubject): Principal {
+    const p = this.authenticate(credential, certificate);
     this.authorize(p, action);
     return p;
   }

@@ -6,7 +6,7 @@
  * are public (PUBLIC_SERVICES).
  */
 import * as grpc from '@grpc/grpc-js';
-import { credentialFrom, type KeyRing } from '../../auth/keys.js';
+import { credentialFrom, type CertSubject, type KeyRing } from '../../auth/keys.js';
 import type { Action } from '../../auth/permissions.js';
 import { errors, toMocError } from '../../errors.js';
 import { toGrpcError } from './mapping.js';
@@ -46,6 +46,13 @@ const SERVICE_PREFIX = '/moc.v1.ModelOps/';
  */
 const PUBLIC_SERVICES = ['/grpc.health.v1.Health/', '/grpc.reflection.v1.ServerReflection/', '/grpc.reflection.v1alpha.ServerReflection/'];
 
+/** The subject of the client certificate TLS verified (only a verified one: requestCert alone proves nothing). */
+export function verifiedSubject(ctx: { transportSecurityType?: string; sslPeerCertificate?: { subject?: CertSubject } } | null | undefined): CertSubject | undefined {
+  if (ctx?.transportSecurityType !== 'ssl') return undefined;
+  const subject = ctx.sslPeerCertificate?.subject;
+  return subject && Object.keys(subject).length ? subject : undefined;
+}
+
 function firstString(md: grpc.Metadata, key: string): string | undefined {
   const v = md.get(key)[0];
   return v === undefined ? undefined : v.toString();
@@ -63,7 +70,7 @@ export function authInterceptors(keys: KeyRing, refused?: (operation: string, co
           const name = method.path.startsWith(SERVICE_PREFIX) ? method.path.slice(SERVICE_PREFIX.length) : '';
           action = Object.hasOwn(ACTION_OF_METHOD, name) ? ACTION_OF_METHOD[name] : undefined;
           if (!action) throw errors.unknownMethod(method.path);
-          keys.check(credentialFrom(firstString(metadata, 'authorization'), firstString(metadata, 'x-api-key')), action);
+          keys.check(credentialFrom(firstString(metadata, 'authorization'), firstString(metadata, 'x-api-key')), action, verifiedSubject(call.getAuthContext()));
           mdNext(metadata);
         } catch (err) {
           // The call ends here with the error table's status; the handler never runs.

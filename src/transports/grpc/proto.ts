@@ -31,7 +31,8 @@ export function modelOpsService(): grpc.ServiceDefinition {
 }
 
 /** A typed-enough client constructor for examples, perf and tests. */
-export function modelOpsClient(address: string, options: grpc.ChannelOptions = {}): grpc.Client & Record<string, any> {
+export function modelOpsClient(address: string, options: grpc.ChannelOptions = {},
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): grpc.Client & Record<string, any> {
   const Ctor = ((mocPackage().moc as grpc.GrpcObject).v1 as grpc.GrpcObject).ModelOps as grpc.ServiceClientConstructor;
-  return new Ctor(address, grpc.credentials.createInsecure(), options) as grpc.Client & Record<string, any>;
+  return new Ctor(address, credentials, options) as grpc.Client & Record<string, any>;
 }

@@ -23,7 +23,7 @@ import type { Metrics } from '../../telemetry/metrics.js';
 import { modelOpsService } from './proto.js';
 import { credentialFrom, type KeyRing } from '../../auth/keys.js';
 import type { Quotas } from '../../auth/quotas.js';
-import { authInterceptors } from './auth-interceptor.js';
+import { authInterceptors, verifiedSubject } from './auth-interceptor.js';
 import { CallTracker } from './call-tracker.js';
 import { DEFAULT_WATCH_LIMITS, WatchStream, type WatchLimits, type WatchUpdate } from './watch-stream.js';
 import { GrpcHealth } from './health.js';
@@ -58,6 +58,8 @@ export class GrpcTransport implements Closeable {
   private readonly server: grpc.Server;
   private readonly jobs: GrpcTransportOptions['jobs'];
   private readonly quotas: Quotas | null;
+  /** The TLS files being watched (tls.certFile set) and our listener, removed at close() so the watch stops. */
+  private certificates: { provider: grpc.experimental.FileWatcherCertificateProvider; listener: (u: unknown) => void } | null = null;
   private readonly meter: Meter | null;
   /** Open WatchJob streams (their end functions), ended at close. */
   private readonly jobWatchers = new Set<() => void>();
@@ -137,12 +139,39 @@ export class GrpcTransport implements Closeable {
   }
 
   /** Binds and starts serving; returns the bound port (useful with port 0 in tests). */
-  listen(host = this.config.server.host, port = this.config.server.grpcPort): Promise<number> {
+  async listen(host = this.config.server.host, port = this.config.server.grpcPort): Promise<number> {
+    const credentials = await this.credentials();
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      this.server.bindAsync(`${host}:${port}`, credentials, (err, bound) => {
         if (err) reject(new Error(`gRPC cannot listen on ${host}:${port}: ${err.message}`)); else resolve(bound);
       });
     });
+  }
+
+  /**
+   * Plaintext, or TLS from tls.certFile/keyFile (and mutual TLS with tls.clientCaFile) through grpc-js's file-watcher
+   * certificate provider: the files are re-read every tls.refreshMs, so a rotated certificate reaches new connections
+   * without a restart.
+   */
+  private async credentials(): Promise<grpc.ServerCredentials> {
+    const tls = this.config.tls;
+    if (!tls.certFile) return grpc.ServerCredentials.createInsecure();
+    const provider = new grpc.experimental.FileWatcherCertificateProvider({
+      certificateFile: tls.certFile, privateKeyFile: tls.keyFile, ...(tls.clientCaFile ? { caCertificateFile: tls.clientCaFile } : {}),
+      refreshIntervalMs: tls.refreshMs,
+    });
+    // Our own listener keeps the files watched from now until close(), and the first read done before the server
+    // binds: credentials attached before any read serve no TLS at all (grpc-js then drops every handshake until the
+    // files next change). A file that cannot be read fails the start, as a bad config does.
+    const first = await new Promise<unknown>((resolve) => {
+      this.certificates = { provider, listener: (update) => { if (!settled) { settled = true; resolve(update); } } };
+      let settled = false;
+      provider.addIdentityCertificateListener(this.certificates.listener);
+    });
+    if (!first) throw new Error(`tls: cannot read ${tls.certFile} and ${tls.keyFile} (a PEM certificate and its private key)`);
+    // grpc-js 1.14 hands this function's first argument to the credentials as the *identity* provider and the second
+    // as the CA provider (its parameter names say the opposite); the TLS tests would fail were it otherwise.
+    return grpc.experimental.createCertificateProviderServerCredentials(provider, tls.clientCaFile ? provider : null, tls.requireClientCert);
   }
 
   /** For tests and metrics: open calls, and what the WatchModels streams hold on the server. */
@@ -170,11 +199,12 @@ export class GrpcTransport implements Closeable {
     const md = call.metadata;
     const first = (k: string) => { const v = md.get(k)[0]; return typeof v === 'string' ? v : undefined; };
     const traceId = traceIdOf(first('traceparent'));
+    const who = () => this.keys.authenticate(credentialFrom(first('authorization'), first('x-api-key')), verifiedSubject(call.getAuthContext()));
     return {
       router: this.router, config: this.config, signal: ac.signal,
       // The interceptor checked the key already; the name is looked up again only by operations that record an owner.
-      principal: () => this.keys.authenticate(credentialFrom(first('authorization'), first('x-api-key'))).name,
-      ...(this.quotas?.enabled ? { caller: () => this.keys.authenticate(credentialFrom(first('authorization'), first('x-api-key'))), quotas: this.quotas } : {}),
+      principal: () => who().name,
+      ...(this.quotas?.enabled ? { caller: who, quotas: this.quotas } : {}),
       ...(Number.isFinite(ms) ? { clientTimeoutMs: ms } : {}), ...(onToken ? { onToken } : {}),
       ...(this.meter ? { meter: this.meter } : {}),
       ...(traceId ? { traceId } : {}),
@@ -296,6 +326,12 @@ export class GrpcTransport implements Closeable {
     const shutdown = this.stopAccepting();
     await Promise.race([shutdown, this.tracker.idle().then(() => delay(FLUSH_LINGER_MS))]);
     this.server.forceShutdown();
+    this.unwatchCertificates();
+  }
+
+  private unwatchCertificates(): void {
+    if (this.certificates) this.certificates.provider.removeIdentityCertificateListener(this.certificates.listener);
+    this.certificates = null;
   }
 
   /** Ends every call still open with UNAVAILABLE + retry-after-ms, lets the statuses leave, then drops every connection. */
@@ -314,6 +350,7 @@ export class GrpcTransport implements Closeable {
       });
       await Promise.race([shutdown, this.tracker.idle().then(() => delay(FLUSH_LINGER_MS)), delay(DESTROY_FLUSH_MS)]);
       this.server.forceShutdown();
+      this.unwatchCertificates();
     })();
     return this.destroying;
   }
