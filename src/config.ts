@@ -124,6 +124,9 @@ export function resolveConfig(raw: unknown, opts: { baseDir?: string; source?: s
   if (tls.clientCaFile && !tls.certFile) problems.push('/tls/clientCaFile: client certificates need TLS itself: set certFile and keyFile');
   if (tls.requireClientCert && !tls.clientCaFile) problems.push('/tls/requireClientCert: set clientCaFile, the CA that signs the client certificates');
   if (tls.clientRoles.length && !tls.clientCaFile) problems.push('/tls/clientRoles: set clientCaFile, or no client certificate is ever verified');
+  if (tls.requireClientCert && input.rest.enabled) {
+    problems.push('/tls/requireClientCert: REST (uWebSockets.js 20.30) cannot require client certificates: set rest.enabled: false, or terminate mutual TLS for REST in a proxy in front');
+  }
   if (problems.length) throw new ConfigError(label, problems);
 
   return deepFreeze({

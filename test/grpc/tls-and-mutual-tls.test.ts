@@ -92,6 +92,7 @@ t.test('mutual TLS: a client certificate is required, verified, and maps to a ro
   const h = await startHarness(t, {
     auth: { keys: [{ role: 'admin', key: ADMIN }] },
     tls: { certFile: server.cert, keyFile: server.key, clientCaFile: ca.cert, requireClientCert: true, clientRoles: [{ subject: 'CN=agent-1,O=acme', role: 'infer' }] },
+    rest: { enabled: false }, // REST cannot require client certificates (test/rest/tls-serves-json-and-sse.test.ts)
   }, { dir });
   const port = h.coordinator.grpcPort;
 

@@ -100,7 +100,12 @@ export class RestTransport implements Closeable {
     this.corsAny = config.rest.corsOrigins.includes('*');
     this.meter = deps.metrics ? { meter: { metrics: deps.metrics, transport: 'rest', ...(config.log.requests ? { log } : {}) } } : {};
     this.corsOrigins = new Set(config.rest.corsOrigins);
-    this.app = uWS.App().any('/*', (res, req) => this.handle(res, req));
+    // TLS (tls.certFile/keyFile) with uWS's own SSLApp, server authentication only: uWS 20.30 verifies a client
+    // certificate against a CA but cannot require one, nor show it to a handler, so REST with requireClientCert is
+    // refused by the config (src/config.ts). The files are read once, at start (docs/operations.md: rotation).
+    const tls = config.tls;
+    this.app = (tls.certFile ? uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : uWS.App())
+      .any('/*', (res, req) => this.handle(res, req));
   }
 
   listen(host = this.config.server.host, port = this.config.rest.port): Promise<number> {
