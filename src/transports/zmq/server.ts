@@ -14,6 +14,7 @@
 import type { Metrics } from '../../telemetry/metrics.js';
 import { traceIdOf } from '../operations.js';
 import * as zmq from 'zeromq';
+import { setMaxListeners } from 'node:events';
 import { errors, toMocError } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
 import type { RouterProtocol } from '../../../schemas/messages.js';
@@ -69,6 +70,10 @@ export class ZmqTransport implements Closeable {
     private readonly deps: ZmqDeps,
     private readonly log: Logger,
   ) {
+    // Every request in flight listens on the shutdown signal until it is answered (the router's ask removes its
+    // listener then): as many listeners as requests in flight, bounded by server.mailboxCapacity, not a leak. Node's
+    // default warning at 11 listeners only said so on stderr under load.
+    setMaxListeners(0, this.shutdown.signal);
     const z = config.zmq;
     const curve = z.curve.enabled ? curveOptions(z.curve) : {};
     this.sock = new zmq.Router({
