@@ -238,23 +238,25 @@ export class Coordinator {
 
     // The listeners last: nothing is accepted before everything behind them runs.
     let draining = false;
-    // One set of per-key budgets for the three transports: a key draws on the same buckets whichever it uses.
-    const quotas = new Quotas(config.auth.quotas);
+    // One set of per-key budgets for the three transports (a key draws on the same buckets whichever it uses); none
+    // at all when nothing is configured, so requests pay nothing for it.
+    const budgets = new Quotas(config.auth.quotas);
+    const quotas = budgets.enabled ? { quotas: budgets } : {};
     ready = () => readiness(config, devices, models, () => draining);
     const modelReady = (name: string) => modelReadiness(devices, models, name);
-    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready, metrics, log, quotas }), { layer: 'edge' });
+    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready, metrics, log, ...quotas }), { layer: 'edge' });
     const grpcPort = await grpc.listen();
     let restPort = 0;
     let rest: RestTransport | null = null;
     if (config.rest.enabled) {
-      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready, modelReady, jobs: jobsView, metrics, quotas }, log), { layer: 'edge' });
+      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready, modelReady, jobs: jobsView, metrics, ...quotas }, log), { layer: 'edge' });
       restPort = await rest.listen();
     }
     let zmqPort = 0;
     let libzmq = '';
     let zmqT: ZmqTransport | null = null;
     if (config.zmq.enabled) {
-      zmqT = await assembly.add('zmq', () => new ZmqTransport(router, config, keys, { health: ready, metrics, quotas }, log), { layer: 'edge' });
+      zmqT = await assembly.add('zmq', () => new ZmqTransport(router, config, keys, { health: ready, metrics, ...quotas }, log), { layer: 'edge' });
       zmqPort = await zmqT.listen();
       libzmq = zmqT.libzmqVersion;
     }

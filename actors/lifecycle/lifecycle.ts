@@ -126,7 +126,6 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   ) {
     this.realRoot = path.resolve(config.modelsRoot);
     for (const e of store.listModels()) this.catalog.set(e.name, e);
-    this.names = null;
     for (const [alias, target] of store.listAliases()) this.routes.aliases.set(alias, target);
   }
 

@@ -17,8 +17,8 @@ const TOKENS = 'tokens-key-0123456789abcdef';
 t.test('one key over its request budget is refused on every transport; another key is not', async (t) => {
   const h = await startHarness(t, { auth: {
     keys: [{ name: 'capped', role: 'infer', key: CAPPED }, { name: 'free', role: 'infer', key: FREE }, { name: 'tokens', role: 'infer', key: TOKENS }],
-    // `capped`: 3 requests, then 1 a second. `tokens`: 10 generated tokens a minute. `free`: no budget (its role has none).
-    quotas: { keys: { capped: { requestsPerSecond: 1, burst: 3 }, tokens: { tokensPerMinute: 10 } } },
+    // `capped`: 3 requests, then one every 4 s (slow enough that the three transports' checks fall in one refill). `tokens`: 10 generated tokens a minute. `free`: no budget (its role has none).
+    quotas: { keys: { capped: { requestsPerSecond: 0.25, burst: 3 }, tokens: { tokensPerMinute: 10 } } },
   } });
   const list = (key: string) => fetch(`${h.restUrl}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
 
@@ -27,10 +27,10 @@ t.test('one key over its request budget is refused on every transport; another k
   const refused = await list(CAPPED);
   t.equal(refused.status, 429, 'the 4th is refused');
   const retryAfter = Number(refused.headers.get('retry-after'));
-  t.ok(retryAfter >= 1 && retryAfter <= 2, `with Retry-After (${retryAfter} s: one request a second)`);
+  t.ok(retryAfter >= 1 && retryAfter <= 4, `with Retry-After (${retryAfter} s: one request every 4 s)`);
   const body = await refused.json() as any;
   t.equal(body.error.code, 'MOC_ERR_RATE_LIMITED');
-  t.match(body.error.message, /key 'capped' is over its budget of 1 requests a second \(burst 3\).*retry after \d+ ms/);
+  t.match(body.error.message, /key 'capped' is over its budget of 0.25 requests a second \(burst 3\).*retry after \d+ ms/);
 
   // The same budget on gRPC and ZMQ: the key has no room there either.
   const md = new grpc.Metadata();
@@ -47,8 +47,8 @@ t.test('one key over its request budget is refused on every transport; another k
   const others = await Promise.all(Array.from({ length: 30 }, () => list(FREE)));
   t.same(new Set(others.map((r) => r.status)), new Set([200]), 'the other key: 30 of 30 served at once');
 
-  // A second later the capped key has room for one again.
-  await new Promise((r) => setTimeout(r, 1100));
+  // 4 s later the capped key has room for one again.
+  await new Promise((r) => setTimeout(r, 4100));
   t.equal((await list(CAPPED)).status, 200, 'refilled: served again');
 
   // Generated tokens: admitted while the budget is above zero, charged at the end.

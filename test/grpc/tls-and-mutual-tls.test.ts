@@ -125,4 +125,7 @@ t.test('TLS settings that cannot work are refused at start, each with its reason
   t.throws(() => resolveConfig({ tls: { clientCaFile: 'ca.crt' } }), /client certificates need TLS itself/);
   const ok = resolveConfig({ tls: { certFile: 'tls/a.crt', keyFile: 'tls/a.key' } }, { baseDir: '/etc/moc' });
   t.equal(ok.tls.certFile, path.join('/etc/moc', 'tls/a.crt'), 'paths are relative to the config file');
+  const dir = t.testdir();
+  await t.rejects(startHarness(t, { tls: { certFile: path.join(dir, 'none.crt'), keyFile: path.join(dir, 'none.key') } }, { dir }),
+    /tls: cannot read .*none\.crt/, 'files that cannot be read fail the start, naming them');
 });

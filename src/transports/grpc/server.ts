@@ -164,11 +164,14 @@ export class GrpcTransport implements Closeable {
     // binds: credentials attached before any read serve no TLS at all (grpc-js then drops every handshake until the
     // files next change). A file that cannot be read fails the start, as a bad config does.
     const first = await new Promise<unknown>((resolve) => {
-      this.certificates = { provider, listener: (update) => { if (!settled) { settled = true; resolve(update); } } };
       let settled = false;
+      this.certificates = { provider, listener: (update) => { if (!settled) { settled = true; resolve(update); } } };
       provider.addIdentityCertificateListener(this.certificates.listener);
     });
-    if (!first) throw new Error(`tls: cannot read ${tls.certFile} and ${tls.keyFile} (a PEM certificate and its private key)`);
+    if (!first) {
+      this.unwatchCertificates();
+      throw new Error(`tls: cannot read ${tls.certFile} and ${tls.keyFile} (a PEM certificate and its private key)`);
+    }
     // grpc-js 1.14 hands this function's first argument to the credentials as the *identity* provider and the second
     // as the CA provider (its parameter names say the opposite); the TLS tests would fail were it otherwise.
     return grpc.experimental.createCertificateProviderServerCredentials(provider, tls.clientCaFile ? provider : null, tls.requireClientCert);
@@ -204,7 +207,7 @@ export class GrpcTransport implements Closeable {
       router: this.router, config: this.config, signal: ac.signal,
       // The interceptor checked the key already; the name is looked up again only by operations that record an owner.
       principal: () => who().name,
-      ...(this.quotas?.enabled ? { caller: who, quotas: this.quotas } : {}),
+      ...(this.quotas ? { caller: who, quotas: this.quotas } : {}),
       ...(Number.isFinite(ms) ? { clientTimeoutMs: ms } : {}), ...(onToken ? { onToken } : {}),
       ...(this.meter ? { meter: this.meter } : {}),
       ...(traceId ? { traceId } : {}),
