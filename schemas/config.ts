@@ -144,6 +144,27 @@ export const ConfigSchema = Type.Object({
         { additionalProperties: false, default: {} }),
       keys: Type.Record(Type.String({ minLength: 1, maxLength: 64 }), Quota, { default: {} }),
     }, { additionalProperties: false, default: {} }),
+    /**
+     * JWT bearer tokens in place of static keys (`Authorization: Bearer <jwt>`, or the api_key field on ZMQ), verified
+     * against a JSON Web Key Set: `jwksFile` (re-read when it changes) or `jwksUrl` (https, or http on loopback;
+     * fetched and cached). issuer and audience are required and checked; so is `exp`. The `roleClaim` claim (a
+     * string or a list) names the role: admin, trainer, infer, or a name `roles` maps to one. The caller's name is
+     * `jwt:<sub>` (logs, job owners, auth.quotas.keys). Off while neither jwksFile nor jwksUrl is set.
+     */
+    jwt: Type.Object({
+      jwksFile: Type.String({ default: '' }),
+      jwksUrl: Type.String({ default: '' }),
+      issuer: Type.String({ default: '' }),
+      audience: Type.String({ default: '' }),
+      roleClaim: Type.String({ minLength: 1, default: 'role' }),
+      roles: Type.Record(Type.String({ minLength: 1 }), Type.Union([Type.Literal('admin'), Type.Literal('trainer'), Type.Literal('infer')]), { default: {} }),
+      /** Asymmetric algorithms only: a shared HMAC secret would let every verifier mint tokens. */
+      algorithms: Type.Array(Type.Union(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
+        .map((a) => Type.Literal(a))), { minItems: 1, default: ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA', 'Ed25519'] }),
+      clockToleranceSec: Type.Integer({ minimum: 0, maximum: 300, default: 30 }),
+      /** How often a jwksFile is looked at for changes (and at once when a token names a kid it lacks). */
+      refreshMs: Type.Integer({ minimum: 1000, default: 60_000 }),
+    }, { additionalProperties: false, default: {} }),
   }, { additionalProperties: false, default: {} }),
   /**
    * TLS for gRPC and REST (ZMQ has CURVE). certFile + keyFile (PEM): the server's identity; gRPC re-reads them (and

@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
 import { TypeCompiler, ValueErrorType } from '@sinclair/typebox/compiler';
 import { ConfigSchema, type Config, type ConfigInput, type ResolvedDevice } from '../schemas/config.js';
+import { isLoopback } from './auth/keys.js';
 
 export class ConfigError extends Error {
   readonly problems: string[];
@@ -127,6 +128,19 @@ export function resolveConfig(raw: unknown, opts: { baseDir?: string; source?: s
   if (tls.requireClientCert && input.rest.enabled) {
     problems.push('/tls/requireClientCert: REST (uWebSockets.js 20.30) cannot require client certificates: set rest.enabled: false, or terminate mutual TLS for REST in a proxy in front');
   }
+  const jwt = input.auth.jwt;
+  if (jwt.jwksFile && jwt.jwksUrl) problems.push('/auth/jwt: set jwksFile or jwksUrl, not both');
+  if (jwt.jwksFile || jwt.jwksUrl) {
+    if (!jwt.issuer) problems.push("/auth/jwt/issuer: required with JWT (the 'iss' your identity provider puts in its tokens)");
+    if (!jwt.audience) problems.push("/auth/jwt/audience: required with JWT (the 'aud' of tokens meant for this server), so a token for another service is refused");
+  }
+  if (jwt.jwksUrl) {
+    let u: URL | undefined;
+    try { u = new URL(jwt.jwksUrl); } catch { problems.push(`/auth/jwt/jwksUrl: '${jwt.jwksUrl}' is not a URL`); }
+    if (u && u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopback(u.hostname.replace(/^\[|\]$/g, '')))) {
+      problems.push('/auth/jwt/jwksUrl: must be https (plain http only on a loopback host): the keys decide who is admin');
+    }
+  }
   if (problems.length) throw new ConfigError(label, problems);
 
   return deepFreeze({
@@ -135,6 +149,7 @@ export function resolveConfig(raw: unknown, opts: { baseDir?: string; source?: s
     dataDir: path.resolve(base, input.dataDir),
     modelsRoot: path.resolve(base, input.modelsRoot),
     // Relative to the config file, as dataDir and modelsRoot are.
+    auth: { ...input.auth, jwt: { ...jwt, jwksFile: jwt.jwksFile && path.resolve(base, jwt.jwksFile) } },
     tls: { ...tls, ...Object.fromEntries((['certFile', 'keyFile', 'clientCaFile'] as const).map((k) => [k, tls[k] && path.resolve(base, tls[k])])) },
     jobs: {
       ...input.jobs,

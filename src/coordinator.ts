@@ -270,7 +270,7 @@ export class Coordinator {
       ...(metricsPort ? { metrics: `http://${config.server.host}:${metricsPort}/metrics` } : {}),
       ...(zmqPort ? { zmq: `tcp://${config.server.host}:${zmqPort}`, libzmq, curve: config.zmq.curve.enabled } : {}),
       devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
-      auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s) required`,
+      auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s)${keys.acceptsJwt ? ' and JWT bearer tokens' : ''} required`,
     });
     return new Coordinator({ config, log, assembly, router, lifecycle, models, jobs, jobsView, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort, metricsPort, metrics,
       drain: () => { draining = true; grpc.refreshHealth(); } });

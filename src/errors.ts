@@ -43,7 +43,7 @@ export const ERRORS = {
   },
   MOC_ERR_UNAUTHENTICATED: {
     grpc: 'UNAUTHENTICATED', http: 401, zmq: 'UNAUTHENTICATED', retryable: false,
-    when: 'API keys are configured and the request carries none, or one that is not configured.',
+    when: 'API keys (or auth.jwt) are configured and the request carries no credential, a key that is not configured, or a bearer token that does not verify.',
   },
   MOC_ERR_PERMISSION_DENIED: {
     grpc: 'PERMISSION_DENIED', http: 403, zmq: 'PERMISSION_DENIED', retryable: false,
@@ -237,7 +237,7 @@ export const errors = {
 
   // ---- auth ----
   unauthenticated: (how: string) =>
-    new MocError('MOC_ERR_UNAUTHENTICATED', `${how}; send a configured API key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'`),
+    new MocError('MOC_ERR_UNAUTHENTICATED', `${how}; send a configured API key (or, with auth.jwt, a token its issuer signed) as 'Authorization: Bearer <key>' or 'x-api-key: <key>'`),
   permissionDenied: (action: string, role: string, needs: string) =>
     new MocError('MOC_ERR_PERMISSION_DENIED', `'${action}' needs the ${needs} role; this key has the ${role} role — use an ${needs} key`,
       { action, role, needs }),
@@ -251,6 +251,8 @@ export const errors = {
       `${where}: the key is shorter than 16 characters; use a long random key (openssl rand -hex 24)`, { field: 'auth' }),
   keyDuplicated: (where: string) =>
     new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: this key is configured twice; give each client its own key`, { field: 'auth' }),
+  jwksUnreadable: (file: string, problem: string) =>
+    new MocError('MOC_ERR_INVALID_ARGUMENT', `auth.jwt.jwksFile: cannot use ${file} (${problem}); it must be a JSON Web Key Set ({"keys": [...]})`, { field: 'auth.jwt.jwksFile' }),
   noKeysButRequired: () =>
     new MocError('MOC_ERR_INVALID_ARGUMENT',
       'auth.required is true but no API keys are configured; add auth.keys, auth.keysFile or MOC_API_KEYS', { field: 'auth.required' }),

@@ -10,12 +10,16 @@
  * A gRPC client may instead present a TLS client certificate that the server verified against tls.clientCaFile:
  * when its subject matches a tls.clientRoles entry, it is that entry's principal (mutual TLS in place of a key).
  * A key, when one is presented, always decides.
+ *
+ * With auth.jwt, a bearer credential that is no configured key but looks like a JWT is verified as one (src/auth/jwt.ts);
+ * check() then returns a promise the first time a token is seen, and the principal at once while it is remembered.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { errors } from '../errors.js';
 import type { Config } from '../../schemas/config.js';
 import { ROLE_OF_ACTION, ROLES, roleAllows, type Action, type Role } from './permissions.js';
+import { JwtVerifier, jwtEnabled, looksLikeJwt } from './jwt.js';
 
 export interface Principal {
   role: Role;
@@ -35,10 +39,14 @@ export const OPEN_PRINCIPAL: Principal = Object.freeze({ role: 'admin', name: 'o
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 export class KeyRing {
-  private constructor(private readonly entries: readonly Entry[], private readonly certRoles: readonly CertRole[] = []) {}
+  private constructor(
+    private readonly entries: readonly Entry[],
+    private readonly certRoles: readonly CertRole[] = [],
+    private readonly jwt?: JwtVerifier,
+  ) {}
 
   /** Keys from config, the keys file and MOC_API_KEYS. Throws a MocError naming the bad line (never the key). */
-  static fromConfig(config: Pick<Config, 'auth'> & Partial<Pick<Config, 'tls'>>, env: NodeJS.ProcessEnv = process.env): KeyRing {
+  static fromConfig(config: Pick<Config, 'auth'> & Partial<Pick<Config, 'tls'>>, env: NodeJS.ProcessEnv = process.env, now?: () => number): KeyRing {
     const found: { name?: string; role: Role; key: string; from: string }[] = [];
     for (const k of config.auth.keys) found.push({ ...k, from: 'auth.keys' });
     if (config.auth.keysFile) {
@@ -68,15 +76,17 @@ export class KeyRing {
       const fields = c.subject.split(',').map((f) => f.trim().split('=').map((x) => x.trim()) as [string, string]);
       return { role: c.role, name: c.name ?? fields.find(([k]) => k === 'CN')?.[1] ?? c.subject, fields };
     });
-    if (config.auth.required && entries.length === 0 && certRoles.length === 0) {
+    const jwt = config.auth.jwt && jwtEnabled(config.auth.jwt) ? new JwtVerifier(config.auth.jwt, now) : undefined;
+    if (config.auth.required && entries.length === 0 && certRoles.length === 0 && !jwt) {
       throw errors.noKeysButRequired();
     }
-    return new KeyRing(entries, certRoles);
+    return new KeyRing(entries, certRoles, jwt);
   }
 
   /** No keys configured: every request is let through (the server then refuses to bind a non-loopback host). */
-  get open(): boolean { return this.entries.length === 0 && this.certRoles.length === 0; }
+  get open(): boolean { return this.entries.length === 0 && this.certRoles.length === 0 && !this.jwt; }
   get size(): number { return this.entries.length; }
+  get acceptsJwt(): boolean { return this.jwt !== undefined; }
 
   /**
    * Who presents this credential. `credential` is the raw key (already taken out of `Bearer …` / x-api-key).
@@ -93,8 +103,13 @@ export class KeyRing {
     const presented = sha256(credential);
     let match: Entry | undefined;
     for (const e of this.entries) if (timingSafeEqual(e.digest, presented) && !match) match = e;
-    if (!match) throw errors.unauthenticated('the API key is not one this server knows');
-    return { role: match.role, name: match.name };
+    if (match) return { role: match.role, name: match.name };
+    if (this.jwt && looksLikeJwt(credential)) {
+      const p = this.jwt.remembered(credential);
+      if (p) return p;
+      throw errors.unauthenticated('the bearer token has not been verified yet (use check(), which verifies it)');
+    }
+    throw errors.unauthenticated('the API key is not one this server knows');
   }
 
   /** Throws MOC_ERR_PERMISSION_DENIED when the principal's role may not perform the action. */
@@ -104,11 +119,25 @@ export class KeyRing {
     throw errors.permissionDenied(action, p.role, needs);
   }
 
-  /** authenticate + authorize in one step; what every transport calls before it asks the router. */
-  check(credential: string | undefined, action: Action, certificate?: CertSubject): Principal {
+  /**
+   * authenticate + authorize in one step; what every transport calls before it asks the router. A promise only for
+   * a JWT not verified before (auth.jwt); it rejects as authenticate throws. Anything else is decided at once.
+   */
+  check(credential: string | undefined, action: Action, certificate?: CertSubject): Principal | Promise<Principal> {
+    if (this.jwt && credential && looksLikeJwt(credential) && !this.jwt.remembered(credential) && !this.isKey(credential)) {
+      return this.jwt.verify(credential).then((p) => { this.authorize(p, action); return p; });
+    }
     const p = this.authenticate(credential, certificate);
     this.authorize(p, action);
     return p;
+  }
+
+  /** Whether a configured static key is exactly this credential (every entry compared, in constant time). */
+  private isKey(credential: string): boolean {
+    const presented = sha256(credential);
+    let found = false;
+    for (const e of this.entries) if (timingSafeEqual(e.digest, presented)) found = true;
+    return found;
   }
 }
 

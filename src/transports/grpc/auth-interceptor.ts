@@ -66,17 +66,22 @@ export function authInterceptors(keys: KeyRing, refused?: (operation: string, co
     start: (next) => next({
       onReceiveMetadata: (metadata, mdNext) => {
         let action: Action | undefined;
-        try {
-          const name = method.path.startsWith(SERVICE_PREFIX) ? method.path.slice(SERVICE_PREFIX.length) : '';
-          action = Object.hasOwn(ACTION_OF_METHOD, name) ? ACTION_OF_METHOD[name] : undefined;
-          if (!action) throw errors.unknownMethod(method.path);
-          keys.check(credentialFrom(firstString(metadata, 'authorization'), firstString(metadata, 'x-api-key')), action, verifiedSubject(call.getAuthContext()));
-          mdNext(metadata);
-        } catch (err) {
+        const refuse = (err: unknown) => {
           // The call ends here with the error table's status; the handler never runs.
           refused?.(action ?? 'unknown', toMocError(err).code);
           const s = toGrpcError(err);
           call.sendStatus({ code: s.code ?? grpc.status.UNKNOWN, details: s.details ?? "", metadata: s.metadata ?? null });
+        };
+        try {
+          const name = method.path.startsWith(SERVICE_PREFIX) ? method.path.slice(SERVICE_PREFIX.length) : '';
+          action = Object.hasOwn(ACTION_OF_METHOD, name) ? ACTION_OF_METHOD[name] : undefined;
+          if (!action) throw errors.unknownMethod(method.path);
+          const checked = keys.check(credentialFrom(firstString(metadata, 'authorization'), firstString(metadata, 'x-api-key')), action, verifiedSubject(call.getAuthContext()));
+          // A bearer JWT seen for the first time: grpc-js holds the call's messages until the metadata is passed on.
+          if (checked instanceof Promise) checked.then(() => mdNext(metadata), refuse);
+          else mdNext(metadata);
+        } catch (err) {
+          refuse(err);
         }
       },
     }),

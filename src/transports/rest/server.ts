@@ -56,6 +56,8 @@ interface Incoming {
   principal: string;
   /** The caller with its role (what its budget is drawn from); undefined on public routes. */
   caller: Principal | undefined;
+  /** A bearer JWT seen for the first time is verified while its body is read; serve() waits for it first. */
+  verifying?: Promise<Principal>;
   query: string;
   /** The caller's W3C trace id, from its `traceparent` header (if valid). */
   traceId: string | undefined;
@@ -154,9 +156,10 @@ export class RestTransport implements Closeable {
       const credential = credentialFrom(req.getHeader('authorization') || undefined, req.getHeader('x-api-key') || undefined);
       // Authenticate before reading a byte of body: an unknown caller cannot make us buffer a megabyte.
       route = m.route;
-      const caller = m.route.action ? this.keys.check(credential, m.route.action) : undefined;
-      const principal = caller?.name ?? 'open';
-      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential, principal, caller, query, traceId: traceIdOf(req.getHeader('traceparent') || undefined) };
+      const checked = m.route.action ? this.keys.check(credential, m.route.action) : undefined;
+      const caller = checked instanceof Promise ? undefined : checked;
+      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential, principal: caller?.name ?? 'open', caller, query, traceId: traceIdOf(req.getHeader('traceparent') || undefined) };
+      if (checked instanceof Promise) incoming.verifying = checked;
       if (this.closing) throw errors.unavailable('the server is shutting down', 1000);
       const declared = Number(req.getHeader('content-length') || 0);
       if (hasBody && declared > this.config.rest.maxBodyBytes) {
@@ -190,6 +193,12 @@ export class RestTransport implements Closeable {
 
   private async serve(ex: Exchange, r: Incoming, bodyP: Promise<{ ok: true; body: Buffer } | { ok: false; error: MocError }> | null): Promise<void> {
     let body: Record<string, unknown> = {};
+    if (r.verifying) {
+      // A refused token: the body may still be arriving, so the connection is closed with the answer.
+      const caller = await r.verifying.catch((err) => { if (bodyP) ex.closeConnection = true; throw err; });
+      r.caller = caller;
+      r.principal = caller.name;
+    }
     if (bodyP) {
       const b = await bodyP;
       if (!b.ok) { ex.closeConnection = true; throw b.error; }

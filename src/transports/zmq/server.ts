@@ -150,25 +150,34 @@ export class ZmqTransport implements Closeable {
       if (timeout_ms !== undefined && (typeof timeout_ms !== 'number' || !(timeout_ms > 0))) throw errors.invalidArgument('timeout_ms', 'must be a positive number of milliseconds');
       const spec = ACTIONS[action]!;
       operation = spec.operation ?? 'none';
-      const principal: Principal | null = spec.auth ? this.keys.check(api_key, spec.auth) : null;
-      if (this.closing) throw errors.unavailable('the server is shutting down');
-      if (this.stats.inFlight >= this.config.server.mailboxCapacity) {
-        throw errors.busy('the ZMQ listener', this.config.server.mailboxCapacity, 100);
-      }
-      // Inference takes the client's request_id as its own (echoed in the answer and in logs).
-      if ((action === 'infer' || action === 'submit_job') && requestId !== undefined) fields.request_id = requestId;
-      const owner = principal?.name ?? 'open';
-      const run = () => this.execute(action, fields, requestId, typeof timeout_ms === 'number' ? timeout_ms : undefined, owner, traceId, principal);
-      if (spec.write && requestId !== undefined) {
-        const key = `${principal?.name ?? 'open'}\0${action}\0${requestId}`;
-        const { answer, replayed } = this.cache.run(key, run);
-        if (replayed) this.stats.replayed++;
-        answer.then((reply) => {
-          if (reply.status === 'error' && reply.retryable === true) this.cache.forget(key);
-          this.send(d.envelope, format, reply);
-        });
+      const checked = spec.auth ? this.keys.check(api_key, spec.auth) : null;
+      // The rest runs once the caller is known: at once, or after a bearer JWT seen for the first time is verified.
+      const admit = (principal: Principal | null): void => {
+        if (this.closing) throw errors.unavailable('the server is shutting down');
+        if (this.stats.inFlight >= this.config.server.mailboxCapacity) {
+          throw errors.busy('the ZMQ listener', this.config.server.mailboxCapacity, 100);
+        }
+        // Inference takes the client's request_id as its own (echoed in the answer and in logs).
+        if ((action === 'infer' || action === 'submit_job') && requestId !== undefined) fields.request_id = requestId;
+        const owner = principal?.name ?? 'open';
+        const run = () => this.execute(action, fields, requestId, typeof timeout_ms === 'number' ? timeout_ms : undefined, owner, traceId, principal);
+        if (spec.write && requestId !== undefined) {
+          const key = `${principal?.name ?? 'open'}\0${action}\0${requestId}`;
+          const { answer, replayed } = this.cache.run(key, run);
+          if (replayed) this.stats.replayed++;
+          answer.then((reply) => {
+            if (reply.status === 'error' && reply.retryable === true) this.cache.forget(key);
+            this.send(d.envelope, format, reply);
+          });
+        } else {
+          run().then((reply) => this.send(d.envelope, format, reply));
+        }
+      };
+      const rid = requestId, op = operation;
+      if (checked instanceof Promise) {
+        checked.then(admit).catch((err) => this.send(d.envelope, format, this.refused(rid, op, err)));
       } else {
-        run().then((reply) => this.send(d.envelope, format, reply));
+        admit(checked);
       }
     } catch (err) {
       this.send(d.envelope, format, this.refused(requestId, operation, err));
