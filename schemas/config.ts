@@ -88,6 +88,12 @@ export const ConfigSchema = Type.Object({
     corsOrigins: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     /** Seconds a client should wait after a 429/503 (Retry-After), when the error carries no hint of its own. */
     retryAfterSeconds: Type.Integer({ minimum: 1, default: 1 }),
+    /**
+     * Plaintext REST only: a Node listener in front of uWS reads each connection's first request head, so HTTP/1.0
+     * requests are served and an HTTP/1.1 request without Host gets 400 (uWS 20.30 answers neither: the connection
+     * hangs). false: uWS on the port directly — faster for small requests, for clients that all send HTTP/1.1 + Host.
+     */
+    front: Type.Boolean({ default: true }),
   }, { additionalProperties: false, default: {} }),
   /** The legacy agents' JSON (or msgpack) protocol on a ZeroMQ ROUTER socket (docs/zmq-protocol.md). */
   zmq: Type.Object({

@@ -11,6 +11,9 @@
  * that hangs up, even mid-body, is no longer in flight); destroy() answers them all at once with a retryable
  * MOC_ERR_UNAVAILABLE (in-band for a started SSE stream), cancels their work and closes every connection.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import uWS, { type HttpRequest, type HttpResponse, type us_listen_socket } from 'uWebSockets.js';
 import { errors, MocError, toMocError } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
@@ -25,6 +28,7 @@ import { Exchange } from './exchange.js';
 import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { SseStream } from './sse.js';
+import { HttpFront } from './front.js';
 import { runOperation, traceIdOf, type Meter, type OperationCall } from '../operations.js';
 import { followJob, type JobSource } from '../job-follow.js';
 import type { Metrics } from '../../telemetry/metrics.js';
@@ -75,12 +79,18 @@ export interface RestDeps {
   quotas?: Quotas;
 }
 
+/** A refused body up to this many times rest.maxBodyBytes is skipped by uWS (the connection stays); a larger one closes it. */
+const BODY_SKIP_FACTOR = 16;
+
 /** A job's event stream sends its latest state at most this often (as gRPC WatchJob does). */
 const JOB_EVENTS_MIN_INTERVAL_MS = 100;
 
 export class RestTransport implements Closeable {
   private readonly app: uWS.TemplatedApp;
   private listenSocket: us_listen_socket | null = null;
+  /** Plaintext REST: the listener on the port (front.ts) and the private directory of uWS's Unix socket. */
+  private front: HttpFront | null = null;
+  private frontDir: string | null = null;
   private closing = false;
   private destroyed = false;
   private readonly inFlight = new Set<Exchange>();
@@ -110,7 +120,24 @@ export class RestTransport implements Closeable {
       .any('/*', (res, req) => this.handle(res, req));
   }
 
-  listen(host = this.config.server.host, port = this.config.rest.port): Promise<number> {
+  async listen(host = this.config.server.host, port = this.config.rest.port): Promise<number> {
+    if (this.config.tls.certFile || !this.config.rest.front) return this.listenDirect(host, port);
+    // Plaintext: uWS on a Unix socket in a private directory, the front (front.ts) on the port.
+    this.frontDir = await mkdtemp(path.join(tmpdir(), 'moc-rest-'));
+    const upstream = path.join(this.frontDir, 'uws.sock');
+    await new Promise<void>((resolve, reject) => {
+      this.app.listen_unix((socket) => {
+        if (!socket) return reject(new Error(`REST cannot listen on the Unix socket ${upstream}`));
+        this.listenSocket = socket;
+        resolve();
+      }, upstream);
+    });
+    const c = this.config.rest;
+    this.front = new HttpFront({ upstream, maxHeadBytes: c.maxUrlBytes + 4 * c.maxHeaderBytes, refused: (code) => this.countRefusal(undefined, code) });
+    return this.front.listen(host, port);
+  }
+
+  private listenDirect(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.app.listen(host, port, (socket) => {
         if (!socket) return reject(new Error(`REST cannot listen on ${host}:${port} (in use, or no permission); set rest.port`));
@@ -128,6 +155,11 @@ export class RestTransport implements Closeable {
     const retry = this.config.rest.retryAfterSeconds;
     const method = req.getMethod();
     const hasBody = method === 'post' || method === 'put' || method === 'patch';
+    // A request refused before its body is read: uWS skips a body of declared length by itself (nothing buffered),
+    // so the connection may stay open — and behind the front (front.ts) nothing is then written into a socket uWS
+    // closed, which would lose the answer. A body of unknown or outsized length closes the connection instead.
+    const length = req.getHeader('content-length');
+    const skipsBody = !hasBody || (/^\d{1,15}$/.test(length) && Number(length) <= BODY_SKIP_FACTOR * this.config.rest.maxBodyBytes);
     let route: RouteSpec | undefined;
     try {
       const url = req.getUrl();
@@ -147,7 +179,7 @@ export class RestTransport implements Closeable {
       if (method === 'options') return this.preflight(ex, url);
       const m = matchRoute(method, url);
       if ('allowed' in m) {
-        if (hasBody) ex.closeConnection = true; // the body is not read: do not leave it in the connection
+        if (!skipsBody) ex.closeConnection = true; // the body is not read: do not leave it in the connection
         const e = m.allowed.length ? errors.methodNotAllowed(method, url, m.allowed) : errors.noRoute(`${method.toUpperCase()} ${url}`);
         this.countRefusal(undefined, e.code);
         ex.error(e, retry, m.allowed.length ? [['allow', m.allowed.join(', ')]] : []);
@@ -163,15 +195,15 @@ export class RestTransport implements Closeable {
       if (this.closing) throw errors.unavailable('the server is shutting down', 1000);
       const declared = Number(req.getHeader('content-length') || 0);
       if (hasBody && declared > this.config.rest.maxBodyBytes) {
-        ex.closeConnection = true;
+        if (!skipsBody) ex.closeConnection = true;
         throw errors.tooLarge('the request body', declared, this.config.rest.maxBodyBytes, 'rest.maxBodyBytes');
       }
       const body = hasBody ? readBody(ex, this.config.rest.maxBodyBytes) : null;
       this.track(ex);
       this.serve(ex, incoming, body).catch((err) => this.fail(ex, err, m.route)).finally(() => this.untrack(ex));
     } catch (err) {
-      // Refused before its body was read: close the connection rather than leave unread bytes in it.
-      if (hasBody) ex.closeConnection = true;
+      // Refused before its body was read: uWS skips a body it knows the length of; otherwise close the connection.
+      if (!skipsBody) ex.closeConnection = true;
       this.fail(ex, err, route);
     }
   }
@@ -353,12 +385,20 @@ export class RestTransport implements Closeable {
   async close(): Promise<void> {
     this.closing = true;
     for (const end of [...this.jobStreams]) end();
+    this.front?.close();
     if (this.listenSocket) { uWS.us_listen_socket_close(this.listenSocket); this.listenSocket = null; }
     if (this.inFlight.size > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
     if (this.destroyed) return;
     // uWS flushes corked writes on its next loop turn; closing before that would drop the last answers.
     await new Promise<void>((resolve) => setImmediate(resolve));
     (this.app as unknown as { close?: () => void }).close?.();
+    await this.removeFront(false);
+  }
+
+  /** The front's connections end with uWS's (each is piped to one); `now`: cut them. Then its directory goes. */
+  private async removeFront(now: boolean): Promise<void> {
+    if (now) await this.front?.destroy(); else this.front?.close();
+    if (this.frontDir) { await rm(this.frontDir, { recursive: true, force: true }); this.frontDir = null; }
   }
 
   /**
@@ -383,5 +423,6 @@ export class RestTransport implements Closeable {
     await new Promise<void>((resolve) => setImmediate(resolve));
     // Then every connection, idle keep-alive ones too (this build has App.close(), absent from its typings).
     (this.app as unknown as { close?: () => void }).close?.();
+    await this.removeFront(true);
   }
 }
