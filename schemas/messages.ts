@@ -20,12 +20,24 @@ const KeepAliveMs = Type.Integer({
   description: 'idle ms before unloading: 0 unloads after each request; at most 2147483647 (about 24.8 days); use -1 to keep the model loaded forever',
 });
 
+/** One turn of a chat, formatted into the prompt with the model's own chat template (actors/device/chat.ts). */
+export const ChatMessage = Type.Object({
+  role: Type.Union([Type.Literal('system'), Type.Literal('user'), Type.Literal('assistant')]),
+  content: Type.String(),
+}, { additionalProperties: false });
+export type ChatMessage = Static<typeof ChatMessage>;
+
 /** What a client may send for an inference, transport-neutral (gRPC and REST map their fields onto this). */
 export const InferRequest = Type.Object({
   model: ModelName,
-  prompt: Type.String({ minLength: 1 }),
+  /** The text to continue. Exactly one of prompt and messages. */
+  prompt: Type.Optional(Type.String({ minLength: 1 })),
+  /** A chat, formatted with the model's chat template (or the documented fallback). Exactly one of prompt and messages. */
+  messages: Type.Optional(Type.Array(ChatMessage, { minItems: 1, maxItems: 1024 })),
   max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
   temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+  /** Nucleus sampling: only the most likely tokens whose probabilities add up to top_p are candidates (1: all). */
+  top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
   stop: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 })),
   request_id: Type.Optional(Type.String({ maxLength: 128 })),
@@ -136,9 +148,12 @@ export const InferMsg = Type.Object({
   /** The caller's W3C trace id (traceparent), carried so the device thread's and engine's log lines name it. */
   traceId: Type.Optional(Type.String()),
   model: Type.String(),
-  prompt: Type.String(),
+  /** Exactly one of prompt and messages (checked by the router). */
+  prompt: Type.Optional(Type.String()),
+  messages: Type.Optional(Type.Array(ChatMessage)),
   maxTokens: Type.Integer(),
   temperature: Type.Number(),
+  topP: Type.Optional(Type.Number()),
   seed: Type.Optional(Type.Integer()),
   stop: Type.Array(Type.String()),
   priority: Type.Integer(),

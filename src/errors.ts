@@ -256,6 +256,11 @@ export const errors = {
   noKeysButRequired: () =>
     new MocError('MOC_ERR_INVALID_ARGUMENT',
       'auth.required is true but no API keys are configured; add auth.keys, auth.keysFile or MOC_API_KEYS', { field: 'auth.required' }),
+  /** details.contextSize marks it (the OpenAI routes answer it as context_length_exceeded). */
+  contextExceeded: (promptTokens: number, maxTokens: number, contextSize: number) =>
+    new MocError('MOC_ERR_INVALID_ARGUMENT',
+      `max_tokens: prompt (${promptTokens} tokens) + max_tokens (${maxTokens}) exceeds the model's context of ${contextSize} tokens; shorten the prompt, lower max_tokens, or load the model with a larger context_size`,
+      { field: 'max_tokens', promptTokens, maxTokens, contextSize }),
   tooLarge: (what: string, size: number | string, limit: number, setting: string) =>
     new MocError('MOC_ERR_TOO_LARGE', `${what} is ${size} bytes; the limit is ${limit} (${setting}); send less or raise the limit`,
       { limit, setting }),

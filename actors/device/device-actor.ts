@@ -324,7 +324,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const msg: InferMsg = env.msg;
     const ids = { requestId: msg.requestId, ...(msg.traceId ? { traceId: msg.traceId } : {}) };
     return engine.generate({
-      model: msg.model, prompt: msg.prompt, maxTokens: msg.maxTokens, temperature: msg.temperature,
+      model: msg.model, maxTokens: msg.maxTokens, temperature: msg.temperature,
+      ...(msg.prompt !== undefined ? { prompt: msg.prompt } : {}), ...(msg.messages ? { messages: msg.messages } : {}),
+      ...(msg.topP !== undefined ? { topP: msg.topP } : {}),
       ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream, ...ids,
     }, timeoutMs, env.signal, msg.stream ? (text) => env.emit({ kind: 'token', text }) : undefined)
       .then((o) => {

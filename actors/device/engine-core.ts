@@ -5,12 +5,13 @@
  * Used inside the engine child process (engine-process.ts) and in-process by perf/raw-engine.ts.
  */
 import { getLlama, LlamaCompletion, readGgufFileInfo, GgufInsights, LlamaLogLevel, LlamaVocabularyType,
-  type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ControlledEvaluateInputItem, type Token } from 'node-llama-cpp';
+  type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ControlledEvaluateInputItem, type Token, type LlamaText } from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
 import type {
   EngineFaults, EngineModel, Estimate, EngineStart, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
 } from './engine-protocol.js';
 import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
+import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
 
 /**
  * Tokens an evaluation decodes per controlledEvaluate call. Each decoded token asks llama.cpp for its logits, and
@@ -33,6 +34,8 @@ interface LoadedModel {
    * load, and must find the same inode there, not a closed or reused descriptor.
    */
   file: OpenedModelFile;
+  /** How a chat becomes a prompt for this model, resolved at its first chat request. */
+  chat?: ChatFormat;
 }
 
 export class EngineCore {
@@ -142,18 +145,34 @@ export class EngineCore {
     const started = performance.now();
     const completion = new LlamaCompletion({ contextSequence: seq, autoDisposeSequence: false });
     try {
-      const tokens = m.model.tokenize(p.prompt);
-      if (tokens.length + p.maxTokens > m.spec.contextSize) {
-        throw errors.invalidArgument('max_tokens',
-          `prompt (${tokens.length} tokens) + max_tokens (${p.maxTokens}) exceeds the model's context of ${m.spec.contextSize} tokens; shorten the prompt or lower max_tokens`);
+      const bos = beginningToken(m.model);
+      let tokens: Token[];
+      let stops: (string | LlamaText)[] = p.stop;
+      if (p.messages) {
+        m.chat ??= chatFormatOf(m.model);
+        const chat = renderChat(m.model, m.chat, p.messages, bos);
+        tokens = chat.tokens;
+        stops = [...p.stop, ...chat.stops];
+      } else {
+        tokens = m.model.tokenize(p.prompt ?? '');
+      }
+      // Counted as the context will hold it (with the token the completion puts first): a prompt that does not fit
+      // is refused, never cut (node-llama-cpp would drop its start to make room).
+      const promptTokens = tokens.length + (bos === null ? 0 : 1);
+      if (promptTokens + p.maxTokens > m.spec.contextSize) {
+        throw errors.contextExceeded(promptTokens, p.maxTokens, m.spec.contextSize);
       }
       let generated = 0;
       let firstTokenMs = -1;
       const res = await completion.generateCompletionWithMeta(tokens, {
         maxTokens: p.maxTokens,
         temperature: p.temperature,
+        ...(p.topP !== undefined ? { topP: p.topP } : {}),
         ...(p.seed !== undefined ? { seed: p.seed } : {}),
-        ...(p.stop.length ? { customStopTriggers: p.stop } : {}),
+        ...(stops.length ? { customStopTriggers: stops } : {}),
+        // No context shift: the check above makes room for the whole answer, and nothing is ever dropped silently.
+        contextShiftSize: 0,
+        disableContextShift: true,
         signal,
         onToken: (t) => {
           if (generated === 0 && t.length > 0) firstTokenMs = performance.now() - started;
@@ -165,7 +184,7 @@ export class EngineCore {
       if (reason === 'abort') throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
       return {
         text: res.response,
-        promptTokens: tokens.length,
+        promptTokens,
         // onToken does not see byte tokens that never complete a UTF-8 character (common with the byte-level demo
         // model), so it can undercount; a length stop means exactly maxTokens were sampled.
         tokensGenerated: reason === 'maxTokens' ? p.maxTokens : generated,

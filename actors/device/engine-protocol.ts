@@ -9,11 +9,17 @@ import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
 export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file'>;
 
+import type { ChatMessage } from '../../schemas/messages.js';
+
 export interface GenerateParams {
   model: string;
-  prompt: string;
+  /** Exactly one of prompt and messages. */
+  prompt?: string;
+  /** A chat: rendered with the model's chat template (chat.ts). */
+  messages?: ChatMessage[];
   maxTokens: number;
   temperature: number;
+  topP?: number;
   seed?: number;
   stop: string[];
   /** Send a token frame per text chunk (streaming clients); unary requests skip the per-token IPC. */

@@ -155,7 +155,9 @@ export class Router implements Behavior<RouterProtocol> {
   /** With feedback.recordInferences, each served answer goes to the feedback actor's (bounded, in-memory) record. */
   private recorded(env: Envelope<RouterProtocol, 'infer'>, served: Promise<InferResult>): Promise<InferResult> {
     if (!this.recordInferences) return served;
-    const prompt = (env.msg.request as { prompt: string }).prompt; // validated by infer() before this runs
+    // Validated by infer() before this runs; a chat is recorded as its JSON.
+    const req = env.msg.request as { prompt?: string; messages?: unknown[] };
+    const prompt = req.prompt ?? JSON.stringify(req.messages);
     return served.then((res) => {
       try {
         this.feedback!.tell({ kind: 'inferred', requestId: res.requestId, model: res.model, prompt, text: res.text });
@@ -166,7 +168,10 @@ export class Router implements Behavior<RouterProtocol> {
 
   private infer(env: Envelope<RouterProtocol, 'infer'>): Promise<InferResult> {
     const r = validate(InferRequest, env.msg.request);
-    const promptBytes = Buffer.byteLength(r.prompt, 'utf8');
+    if ((r.prompt === undefined) === (r.messages === undefined)) {
+      throw errors.invalidArgument(r.prompt === undefined ? 'prompt' : 'messages', 'send exactly one of prompt (a text to continue) and messages (a chat)');
+    }
+    const promptBytes = r.prompt !== undefined ? Buffer.byteLength(r.prompt, 'utf8') : r.messages!.reduce((n, m) => n + Buffer.byteLength(m.content, 'utf8'), 0);
     if (promptBytes > this.promptLimit) {
       throw errors.invalidArgument('prompt', `is ${promptBytes} bytes; the limit is ${this.promptLimit} (limits.maxPromptBytes); shorten it`);
     }
@@ -220,9 +225,10 @@ export class Router implements Behavior<RouterProtocol> {
       requestId: r.request_id || `moc-${process.pid}-${++this.requestSeq}`,
       ...(env.msg.traceId ? { traceId: env.msg.traceId } : {}),
       model: name,
-      prompt: r.prompt,
+      ...(r.prompt !== undefined ? { prompt: r.prompt } : { messages: r.messages! }),
       maxTokens: r.max_tokens ?? this.config.limits.defaultMaxTokens,
       temperature: r.temperature ?? DEFAULT_TEMPERATURE,
+      ...(r.top_p !== undefined ? { topP: r.top_p } : {}),
       ...(r.seed !== undefined ? { seed: r.seed } : {}),
       stop: r.stop ?? [],
       priority: r.priority ?? 0,

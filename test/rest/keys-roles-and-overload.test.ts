@@ -28,6 +28,8 @@ function requestFor(method: string, path: string, ids: { job: string; goal: stri
     'post /v1/feedback': { prompt: 'hi', chosen: 'a good answer', rejected: 'a bad one' },
     'post /v1/goals': { title: 'a goal' },
     'put /v1/goals/{id}': { priority: 1 },
+    'post /openai/v1/chat/completions': { model: 'moc-demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 },
+    'post /openai/v1/completions': { model: 'moc-demo', prompt: 'hi', max_tokens: 2 },
   };
   const body = bodies[`${method} ${path}`];
   return { url: p, init: { method: method.toUpperCase(), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) } };
@@ -52,7 +54,9 @@ t.test('keys and roles on every REST route', async (t) => {
     }
     const none = await call({});
     t.equal(none.status, 401, `${name}: no key → 401`);
-    t.equal(((await none.json()) as any).error.code, 'MOC_ERR_UNAUTHENTICATED');
+    // The OpenAI routes answer in OpenAI's shape, with our code as moc_code (docs/openai.md).
+    const code = (b: any) => b.error.moc_code ?? b.error.code;
+    t.equal(code(await none.json()), 'MOC_ERR_UNAUTHENTICATED');
     const wrong = await call({ authorization: 'Bearer not-a-key-of-this-server' });
     t.equal(wrong.status, 401, `${name}: wrong key → 401`);
     const wrongBody = await wrong.text();
@@ -66,7 +70,9 @@ t.test('keys and roles on every REST route', async (t) => {
         await r.arrayBuffer();
       } else {
         t.equal(r.status, 403, `${name}: ${role} key → 403`);
-        t.match(((await r.json()) as any).error, { code: 'MOC_ERR_PERMISSION_DENIED', message: new RegExp(`needs the ${needs} role`) });
+        const e = ((await r.json()) as any).error;
+        t.equal(code({ error: e }), 'MOC_ERR_PERMISSION_DENIED');
+        t.match(e.message, new RegExp(`needs the ${needs} role`));
       }
     }
     const admin = await call({ 'x-api-key': ADMIN });

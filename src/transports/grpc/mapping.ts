@@ -8,7 +8,11 @@ import { deviceModelResource, modelResource } from '../views.js';
 
 /** gRPC request → transport-neutral InferRequest (validation happens in the router). Empty strings mean unset. */
 export function inferRequestFromProto(r: Record<string, any>): Record<string, unknown> {
-  const out: Record<string, unknown> = { model: r.model, prompt: r.prompt };
+  const out: Record<string, unknown> = { model: r.model };
+  // A chat comes without a prompt (proto3 sends it as ''); with neither, the empty prompt is refused as before.
+  if (Array.isArray(r.messages) && r.messages.length) out.messages = r.messages.map((m: { role: string; content: string }) => ({ role: m.role, content: m.content }));
+  if (r.prompt || !out.messages) out.prompt = r.prompt;
+  if (r.top_p !== undefined && r.top_p !== null) out.top_p = r.top_p;
   if (r.max_tokens !== undefined && r.max_tokens !== null) out.max_tokens = r.max_tokens;
   if (r.temperature !== undefined && r.temperature !== null) out.temperature = r.temperature;
   if (r.seed !== undefined && r.seed !== null) out.seed = r.seed;

@@ -7,6 +7,7 @@
  * outside the handler's synchronous part). The abort also fires `signal`, which cancels the router ask and with it
  * the generation holding a sequence.
  */
+import { openAiErrorBody } from '../openai/errors.js';
 import type { HttpResponse } from 'uWebSockets.js';
 import { toMocError, type MocError } from '../../errors.js';
 
@@ -38,6 +39,8 @@ export class Exchange {
   private readonly ac = new AbortController();
   readonly signal = this.ac.signal;
   private readonly abortHandlers: (() => void)[] = [];
+  /** The OpenAI-compatible routes answer errors in OpenAI's shape (src/transports/openai/errors.ts). */
+  openai = false;
   /** Set while a streamed body (SSE) is going out: ends it with an in-band error, since the status line is gone. */
   streamFail: ((err: unknown) => void) | null = null;
 
@@ -127,7 +130,7 @@ export class Exchange {
       const ms = typeof e.details.retryAfterMs === 'number' ? e.details.retryAfterMs : retryAfterSeconds * 1000;
       h.push(['retry-after', String(Math.max(1, Math.ceil(ms / 1000)))]);
     }
-    this.json(e.httpStatus, { error: { code: e.code, message: e.message, details: e.details } }, h);
+    this.json(e.httpStatus, this.openai ? openAiErrorBody(e) : { error: { code: e.code, message: e.message, details: e.details } }, h);
     return e;
   }
 }

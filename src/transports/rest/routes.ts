@@ -10,7 +10,12 @@ import {
   CreateGoalBody, FeedbackBody, ModelReadiness, FeedbackResource, GoalList, GoalResource, JobList, UpdateGoalBody, JobResource, PinBody, Readiness, RegisterRequest, SubmitJobBody, UnloadResponse,
 } from '../../../schemas/rest.js';
 
+import { ChatCompletionRequest, CompletionRequest } from '../openai/wire.js';
+
 export type Method = 'get' | 'post' | 'put';
+
+/** The OpenAI routes answer OpenAI's objects (docs/openai.md), not ours. */
+const OpenAiObject = Type.Object({ object: Type.String() }, { additionalProperties: true, description: "OpenAI's shape (docs/openai.md)" });
 
 export interface RouteSpec {
   method: Method;
@@ -66,6 +71,11 @@ const ROUTE_LIST: readonly RouteSpec[] = [
   { method: 'get', path: '/health/ready', operationId: 'ready', summary: 'Every device is up, a model is loaded and the server is not shutting down (503 otherwise, with the reasons)', status: 200, response: Readiness, errors: [503] },
   { method: 'get', path: '/v1/models/{name}/ready', operationId: 'modelReady', summary: 'One model is loaded on a device that answers (503 otherwise, with the reason; 404 if unknown)', status: 200, response: ModelReadiness, errors: [404, 503] },
   { method: 'get', path: '/metrics', operationId: 'metrics', summary: 'Prometheus metrics (text exposition format 0.0.4; docs/metrics.md lists them)', status: 200, response: Type.String({ description: 'Prometheus text exposition' }), plainText: 'text/plain; version=0.0.4; charset=utf-8' },
+  // The OpenAI-compatible API (docs/openai.md): OpenAI's shapes, answered by src/transports/openai/handlers.ts.
+  { method: 'get', path: '/openai/v1/models', action: 'list-models', operationId: 'openaiListModels', summary: 'OpenAI-compatible: the models and aliases, as OpenAI lists models', status: 200, response: OpenAiObject },
+  { method: 'get', path: '/openai/v1/models/{name}', action: 'get-model', operationId: 'openaiGetModel', summary: 'OpenAI-compatible: one model', status: 200, response: OpenAiObject, errors: [404] },
+  { method: 'post', path: '/openai/v1/chat/completions', action: 'infer', operationId: 'openaiChatCompletions', summary: 'OpenAI-compatible chat completion; "stream": true answers with OpenAI\'s Server-Sent Events', body: ChatCompletionRequest, status: 200, response: OpenAiObject, errors: [404, 504] },
+  { method: 'post', path: '/openai/v1/completions', action: 'infer', operationId: 'openaiCompletions', summary: 'OpenAI-compatible text completion; "stream": true answers with OpenAI\'s Server-Sent Events', body: CompletionRequest, status: 200, response: OpenAiObject, errors: [404, 504] },
   { method: 'get', path: '/openapi.json', operationId: 'openapi', summary: 'This API as an OpenAPI 3.1 document', status: 200, response: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
 ];
 

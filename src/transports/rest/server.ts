@@ -29,6 +29,7 @@ import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { SseStream } from './sse.js';
 import { HttpFront } from './front.js';
+import { chatCompletions, completions, listModels, retrieveModel, type OpenAiOut } from '../openai/handlers.js';
 import { runOperation, traceIdOf, type Meter, type OperationCall } from '../operations.js';
 import { followJob, type JobSource } from '../job-follow.js';
 import type { Metrics } from '../../telemetry/metrics.js';
@@ -152,6 +153,7 @@ export class RestTransport implements Closeable {
     const origin = req.getHeader('origin');
     const cors = this.corsHeaders(origin);
     const ex = new Exchange(res, cors ?? [], this.closing);
+    ex.openai = req.getUrl().startsWith('/openai/');
     const retry = this.config.rest.retryAfterSeconds;
     const method = req.getMethod();
     const hasBody = method === 'post' || method === 'put' || method === 'patch';
@@ -273,11 +275,49 @@ export class RestTransport implements Closeable {
         const m = await this.deps.metrics.text();
         return ex.text(200, m.contentType, m.body);
       }
+      case 'openaiListModels':
+        return ex.json(200, await listModels(this.openAiCall(ex, r)));
+      case 'openaiGetModel':
+        return ex.json(200, await retrieveModel(r.params.name!, this.openAiCall(ex, r)));
+      case 'openaiChatCompletions':
+      case 'openaiCompletions':
+        return this.openAi(ex, r, body);
       case 'watchJob':
         ex.metered = true; // its reads run through the operation table (get-job), which counts them
         return this.jobEvents(ex, r);
       default:
         throw errors.internal(`route ${r.route.operationId} has no handler`);
+    }
+  }
+
+  /** The operation call of an OpenAI route: metered and budgeted as every route is, its signal the handler's own. */
+  private openAiCall(ex: Exchange, r: Incoming): Omit<OperationCall, 'onToken' | 'signal'> & { signal?: AbortSignal } {
+    ex.metered = true;
+    return { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.budget(r), ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) };
+  }
+
+  private async openAi(ex: Exchange, r: Incoming, body: Record<string, unknown>): Promise<void> {
+    // A slow or vanished reader stops every choice: the abort reaches the devices' sequences.
+    const cancel = new AbortController();
+    ex.onAbort(() => cancel.abort(errors.cancelled('the stream')));
+    const sse = new SseStream(ex, SSE_MAX_BACKLOG_BYTES, () => {
+      this.log.log('warn', 'rest.slow_reader', { backlogBytes: SSE_MAX_BACKLOG_BYTES });
+      cancel.abort(errors.cancelled('the stream (the reader fell too far behind)'));
+    });
+    let started = false;
+    const { signal: _ignored, ...call } = this.openAiCall(ex, r);
+    const out: OpenAiOut = {
+      json: (status, b) => ex.json(status, b),
+      startStream: () => { started = true; sse.start(); },
+      data: (c) => sse.data(c),
+      done: () => sse.done(),
+      signal: cancel.signal,
+    };
+    try {
+      await (r.route.operationId === 'openaiChatCompletions' ? chatCompletions : completions)(body, call, out);
+    } catch (err) {
+      if (!started) throw err; // before the first byte: an HTTP error in OpenAI's shape
+      sse.fail(err);
     }
   }
 

@@ -7,6 +7,7 @@
  * stream is cut and the generation cancelled (onSlowReader), freeing its sequence for readers that keep up.
  */
 import { toMocError } from '../../errors.js';
+import { openAiErrorBody } from '../openai/errors.js';
 import type { Exchange } from './exchange.js';
 
 export class SseStream {
@@ -35,6 +36,22 @@ export class SseStream {
     this.ex.res.cork(() => this.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`));
   }
 
+  /** An unnamed event (`data:` only), as OpenAI's streams send them. */
+  data(data: unknown): void {
+    if (!this.ex.open) return;
+    this.ex.res.cork(() => this.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`));
+  }
+
+  /** OpenAI's end of stream: `data: [DONE]`, then end the response. */
+  done(): void {
+    if (!this.ex.open) return;
+    this.ex.res.cork(() => {
+      this.write('data: [DONE]\n\n');
+      if (this.ex.open) this.ex.res.end();
+    });
+    this.ex.finished = true;
+  }
+
   /** Last event, then end the response. */
   finish(name: string, data: unknown): void {
     if (!this.ex.open) return;
@@ -49,6 +66,16 @@ export class SseStream {
 
   fail(err: unknown): void {
     const e = toMocError(err);
+    if (this.ex.openai) {
+      // OpenAI's clients raise an APIError for a `data:` event carrying `error`.
+      if (!this.ex.open) return;
+      this.ex.res.cork(() => {
+        this.write(`data: ${JSON.stringify(openAiErrorBody(e))}\n\n`);
+        if (this.ex.open) this.ex.res.end();
+      });
+      this.ex.finished = true;
+      return;
+    }
     this.finish('error', { error: { code: e.code, message: e.message, details: e.details } });
   }
 

@@ -1,0 +1,250 @@
+/**
+ * The OpenAI-compatible routes (docs/openai.md): `/openai/v1/models`, `/chat/completions`, `/completions`. Each
+ * choice is one `infer` operation (src/transports/operations.ts), so keys and roles, per-key budgets, the model's
+ * bounded queue, load on demand, aliases, metrics and request logs are the ones every other route has; `n` choices
+ * are n inferences submitted at once, which the device runs on parallel sequences of the model's context.
+ *
+ * Streaming follows OpenAI: `data: <chunk>` per piece of text (each choice's first carries `role`), a chunk with
+ * each choice's finish_reason, with `stream_options.include_usage` a last chunk with `usage` and no choices, then
+ * `data: [DONE]`. An error before the first byte is an HTTP error; after it, a `data: {"error": …}` event ends the
+ * stream (the clients raise it).
+ */
+import { randomBytes } from 'node:crypto';
+import { errors } from '../../errors.js';
+import type { ChatMessage } from '../../../schemas/messages.js';
+import type { InferResponse, ModelResource } from '../../../schemas/rest.js';
+import { validate } from '../../validate.js';
+import { runOperation, type OperationCall } from '../operations.js';
+import { ChatCompletionRequest, CompletionRequest, finishReasonOf } from './wire.js';
+
+/** What a handler writes to: the REST exchange, as JSON or as an SSE stream. */
+export interface OpenAiOut {
+  json(status: number, body: unknown): void;
+  /** Starts the event stream (headers out); from then on errors go in-band. */
+  startStream(): void;
+  data(chunk: unknown): void;
+  done(): void;
+  /** The client went away or the stream was cut: stop every choice. */
+  signal: AbortSignal;
+}
+
+type Call = Omit<OperationCall, 'onToken' | 'signal'>;
+
+const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('base64url')}`;
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Unknown fields, as OpenAI words it (TypeBox would only say "additional property"). */
+function refuseUnknown(body: Record<string, unknown>, schema: { properties: Record<string, unknown> }): void {
+  const unknown = Object.keys(body).filter((k) => !Object.hasOwn(schema.properties, k));
+  if (unknown.length) throw errors.invalidArgument(unknown[0]!, `Unrecognized request argument supplied: ${unknown.join(', ')} (docs/openai.md lists what is served)`);
+}
+
+const unsupported = (field: string, why: string) => errors.invalidArgument(field, `${why} (docs/openai.md lists what is served)`);
+
+/** Sampling fields common to both routes, checked for what this server cannot do. */
+function checkSampling(b: { frequency_penalty?: number | null; presence_penalty?: number | null; logit_bias?: Record<string, number> | null }): void {
+  if (b.frequency_penalty) throw unsupported('frequency_penalty', 'is not supported yet; send 0 or leave it out');
+  if (b.presence_penalty) throw unsupported('presence_penalty', 'is not supported yet; send 0 or leave it out');
+  if (b.logit_bias && Object.keys(b.logit_bias).length) throw unsupported('logit_bias', 'is not supported yet; leave it out');
+}
+
+/** OpenAI's seeds are any integer; ours are 32-bit. Choice i of n gets seed + i, so n choices differ but repeat. */
+function seedOf(seed: number | null | undefined, i: number): number | undefined {
+  if (seed === null || seed === undefined) return undefined;
+  return ((Number(BigInt.asUintN(32, BigInt(seed))) + i) >>> 0);
+}
+
+function stopOf(stop: string | string[] | null | undefined): string[] | undefined {
+  if (stop === null || stop === undefined) return undefined;
+  return typeof stop === 'string' ? [stop] : stop.length ? stop : undefined;
+}
+
+/** OpenAI chat messages → ours: text only; `developer` is a system message. */
+function chatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[] {
+  return messages.map((m, i) => {
+    const role = m.role === 'developer' ? 'system' : m.role;
+    if (role !== 'system' && role !== 'user' && role !== 'assistant') {
+      throw unsupported(`messages[${i}].role`, `'${m.role}' messages need tool calling, which is not supported yet; send system, developer, user or assistant`);
+    }
+    if (m.tool_calls?.length) throw unsupported(`messages[${i}].tool_calls`, 'tool calling is not supported yet');
+    let content: string;
+    if (typeof m.content === 'string') content = m.content;
+    else if (m.content === null || m.content === undefined) {
+      if (role !== 'assistant') throw errors.invalidArgument(`messages[${i}].content`, 'is required for system and user messages');
+      content = '';
+    } else {
+      content = m.content.map((p, j) => {
+        if (p.type !== 'text' || typeof p.text !== 'string') throw unsupported(`messages[${i}].content[${j}]`, `'${p.type}' content is not supported: this server serves text-only models`);
+        return p.text;
+      }).join('');
+    }
+    return { role, content };
+  });
+}
+
+interface Choice { index: number; input: Record<string, unknown>; prefix?: string }
+interface Finished { index: number; r: InferResponse; prefix?: string }
+
+/**
+ * Runs the choices at once. Streaming: `onText(index, text)` per piece; the first piece of any choice starts the
+ * stream. A failing choice fails the request (and stops the others).
+ */
+async function runChoices(choices: Choice[], call: Call, out: OpenAiOut, onText?: (index: number, text: string) => void): Promise<Finished[]> {
+  const ac = new AbortController();
+  const stop = () => ac.abort(errors.cancelled('the request'));
+  out.signal.addEventListener('abort', stop, { once: true });
+  try {
+    return await Promise.all(choices.map((c) => runOperation('infer', c.input, {
+      ...call, signal: ac.signal,
+      ...(onText ? { onToken: (e) => onText(c.index, e.text) } : {}),
+    }).then((r) => ({ index: c.index, r, ...(c.prefix !== undefined ? { prefix: c.prefix } : {}) }), (err) => { ac.abort(err); throw err; })));
+  } finally {
+    out.signal.removeEventListener('abort', stop);
+  }
+}
+
+const usageOf = (finished: Finished[], promptTokens: number) => {
+  const completion = finished.reduce((n, f) => n + f.r.tokens_generated, 0);
+  return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
+};
+
+export async function chatCompletions(body: Record<string, unknown>, call: Call, out: OpenAiOut): Promise<void> {
+  refuseUnknown(body, ChatCompletionRequest);
+  const b = validate(ChatCompletionRequest, body);
+  checkSampling(b);
+  if (b.tools?.length || b.functions?.length) throw unsupported('tools', 'tool calling is not supported yet by this server (no model here has a tool template it uses)');
+  if (b.tool_choice !== undefined && b.tool_choice !== null && b.tool_choice !== 'none') throw unsupported('tool_choice', 'tool calling is not supported yet');
+  if (b.function_call !== undefined && b.function_call !== null && b.function_call !== 'none') throw unsupported('function_call', 'function calling is not supported yet');
+  if (b.response_format && b.response_format.type !== 'text') throw unsupported('response_format', `'${b.response_format.type}' is not supported yet; send {"type": "text"} or leave it out`);
+  if (b.modalities && b.modalities.some((m) => m !== 'text')) throw unsupported('modalities', 'only text is served');
+  if (b.audio !== undefined && b.audio !== null) throw unsupported('audio', 'only text is served');
+  if (b.prediction !== undefined && b.prediction !== null) throw unsupported('prediction', 'predicted outputs are not supported');
+  if (b.logprobs) throw unsupported('logprobs', 'is not supported yet');
+  if (b.top_logprobs) throw unsupported('top_logprobs', 'needs logprobs, which is not supported yet');
+  const messages = chatMessages(b.messages);
+  const n = b.n ?? 1;
+  const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? undefined;
+  const stop = stopOf(b.stop);
+  const choices: Choice[] = Array.from({ length: n }, (_, i) => ({
+    index: i,
+    input: {
+      model: b.model, messages,
+      ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
+      ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
+      ...(b.top_p !== undefined && b.top_p !== null && b.top_p > 0 ? { top_p: b.top_p } : {}),
+      ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
+      ...(stop ? { stop } : {}),
+    },
+  }));
+  const id = newId('chatcmpl');
+  const created = now();
+  if (!b.stream) {
+    const finished = await runChoices(choices, call, out);
+    const model = finished[0]!.r.model;
+    out.json(200, {
+      id, object: 'chat.completion', created, model, system_fingerprint: null,
+      choices: finished.map((f) => ({ index: f.index, message: { role: 'assistant', content: f.r.text, refusal: null }, logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) })),
+      usage: usageOf(finished, finished[0]!.r.prompt_tokens),
+    });
+    return;
+  }
+  const chunk = (model: string, choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...extra });
+  const began = new Set<number>();
+  let streaming = false;
+  const model = b.model;
+  const begin = () => { if (!streaming) { streaming = true; out.startStream(); } };
+  const finished = await runChoices(choices, call, out, (index, text) => {
+    begin();
+    const delta = began.has(index) ? { content: text } : { role: 'assistant', content: text };
+    began.add(index);
+    out.data(chunk(model, [{ index, delta, logprobs: null, finish_reason: null }]));
+  });
+  begin();
+  for (const f of finished.sort((x, y) => x.index - y.index)) {
+    if (!began.has(f.index)) out.data(chunk(f.r.model, [{ index: f.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+    out.data(chunk(f.r.model, [{ index: f.index, delta: {}, logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) }]));
+  }
+  if (b.stream_options?.include_usage) out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, finished[0]!.r.prompt_tokens) }));
+  out.done();
+}
+
+export async function completions(body: Record<string, unknown>, call: Call, out: OpenAiOut): Promise<void> {
+  refuseUnknown(body, CompletionRequest);
+  const b = validate(CompletionRequest, body);
+  checkSampling(b);
+  if (b.suffix) throw unsupported('suffix', 'insertion (fill in the middle) is not supported yet');
+  if (b.logprobs !== undefined && b.logprobs !== null) throw unsupported('logprobs', 'is not supported yet');
+  const n = b.n ?? 1;
+  if (b.best_of !== undefined && b.best_of !== null && b.best_of !== n) throw unsupported('best_of', 'is only served equal to n (no server-side ranking)');
+  const prompts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
+  if (prompts.some((p) => typeof p !== 'string')) throw unsupported('prompt', 'token-id prompts are not supported; send the text');
+  const texts = prompts as string[];
+  if (texts.length * n > 16) throw errors.invalidArgument('n', `prompts × n is ${texts.length * n}; at most 16 choices a request`);
+  const stop = stopOf(b.stop);
+  const choices: Choice[] = texts.flatMap((prompt, p) => Array.from({ length: n }, (_, i) => ({
+    index: p * n + i,
+    ...(b.echo ? { prefix: prompt } : {}),
+    input: {
+      model: b.model, prompt,
+      ...(b.max_tokens !== undefined && b.max_tokens !== null ? { max_tokens: b.max_tokens } : {}),
+      ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
+      ...(b.top_p !== undefined && b.top_p !== null && b.top_p > 0 ? { top_p: b.top_p } : {}),
+      ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
+      ...(stop ? { stop } : {}),
+    },
+  })));
+  const id = newId('cmpl');
+  const created = now();
+  // The prompt is counted once per prompt, not once per choice (as OpenAI counts it).
+  const promptTokens = (finished: Finished[]) => finished.filter((f) => f.index % n === 0).reduce((s, f) => s + f.r.prompt_tokens, 0);
+  if (!b.stream) {
+    const finished = await runChoices(choices, call, out);
+    out.json(200, {
+      id, object: 'text_completion', created, model: finished[0]!.r.model, system_fingerprint: null,
+      choices: finished.map((f) => ({ index: f.index, text: (f.prefix ?? '') + f.r.text, logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) })),
+      usage: usageOf(finished, promptTokens(finished)),
+    });
+    return;
+  }
+  const chunk = (model: string, choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object: 'text_completion', created, model, system_fingerprint: null, choices, ...extra });
+  let streaming = false;
+  const begin = () => {
+    if (streaming) return;
+    streaming = true;
+    out.startStream();
+    for (const c of choices) if (c.prefix) out.data(chunk(b.model, [{ index: c.index, text: c.prefix, logprobs: null, finish_reason: null }]));
+  };
+  const finished = await runChoices(choices, call, out, (index, text) => {
+    begin();
+    out.data(chunk(b.model, [{ index, text, logprobs: null, finish_reason: null }]));
+  });
+  begin();
+  for (const f of finished.sort((x, y) => x.index - y.index)) out.data(chunk(f.r.model, [{ index: f.index, text: '', logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) }]));
+  if (b.stream_options?.include_usage) out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, promptTokens(finished)) }));
+  out.done();
+}
+
+/** A model as OpenAI lists it; aliases are listed too (a client may name either). */
+function modelObject(id: string): { id: string; object: 'model'; created: number; owned_by: string } {
+  return { id, object: 'model', created: 0, owned_by: 'moc' };
+}
+
+export async function listModels(call: Call): Promise<unknown> {
+  const data: ReturnType<typeof modelObject>[] = [];
+  let cursor = '';
+  do {
+    const page = await runOperation('list-models', cursor ? { cursor } : {}, call);
+    for (const m of page.models as ModelResource[]) {
+      data.push(modelObject(m.name));
+      for (const a of m.aliases) data.push(modelObject(a));
+    }
+    cursor = page.next_cursor;
+  } while (cursor);
+  return { object: 'list', data };
+}
+
+export async function retrieveModel(name: string, call: Call): Promise<unknown> {
+  const m = await runOperation('get-model', { name }, call);
+  return modelObject(m.name === name || !m.aliases.includes(name) ? m.name : name);
+}
+
