@@ -5,7 +5,8 @@
  *   - POST /v1/infer also against the raw engine in this process (perf/raw-engine.ts: the inference ceiling).
  * Prints one JSON line.
  *   npx tsx perf/rest-load.ts [--models-connections 50] [--models-seconds 10] [--infer-connections 32]
- *                             [--infer-seconds 15] [--max-tokens 8]
+ *                             [--infer-seconds 15] [--max-tokens 8] [--front true|false]
+ * --front false: the server's rest.front off (uWS on the port directly), to measure what the front costs.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     'infer-connections': { type: 'string', default: '32' },
     'infer-seconds': { type: 'string', default: '15' },
     'max-tokens': { type: 'string', default: '8' },
+    front: { type: 'string', default: 'true' },
   },
 });
 const num = (k: keyof typeof values) => Number(values[k]);
@@ -55,7 +57,8 @@ async function startBare(modelsBytes: number): Promise<{ url: string; stop(): vo
 
 const inferBody = JSON.stringify({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: num('max-tokens'), temperature: 0 });
 
-const server = await spawnServer({ yaml: 'server:\n  grpcPort: 0\nrest:\n  port: 0\nzmq:\n  enabled: false\n' });
+const front = values.front !== 'false';
+const server = await spawnServer({ yaml: `server:\n  grpcPort: 0\nrest:\n  port: 0\n  front: ${front}\nzmq:\n  enabled: false\n` });
 let out: Record<string, unknown>;
 try {
   const restUrl = String(server.logs.find((l) => l.event === 'server.listening')?.rest);
@@ -75,7 +78,7 @@ try {
     const raw = await measureRawEngine({ concurrency: 8, durationMs: ic.seconds * 1000, maxTokens: num('max-tokens'), threads: 1 });
     const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
     out = {
-      script: 'perf/rest-load',
+      script: 'perf/rest-load', front,
       models: { connections: mc.connections, seconds: mc.seconds, bytes: modelsBytes, coordinator: modelsCoord, bare_uws: modelsBare, ratio_vs_bare: ratio(modelsCoord.rps, modelsBare.rps) },
       infer: {
         connections: ic.connections, seconds: ic.seconds, max_tokens: num('max-tokens'),
