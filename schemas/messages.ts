@@ -27,6 +27,14 @@ export const ChatMessage = Type.Object({
 }, { additionalProperties: false });
 export type ChatMessage = Static<typeof ChatMessage>;
 
+/** One generated token's log-probability and, when asked, its likeliest alternatives (OpenAI's logprobs). */
+export const TokenLogprob = Type.Object({
+  token: Type.String(),
+  logprob: Type.Number(),
+  top: Type.Array(Type.Object({ token: Type.String(), logprob: Type.Number() })),
+});
+export type TokenLogprob = Static<typeof TokenLogprob>;
+
 /** What a client may send for an inference, transport-neutral (gRPC and REST map their fields onto this). */
 export const InferRequest = Type.Object({
   model: ModelName,
@@ -38,6 +46,12 @@ export const InferRequest = Type.Object({
   temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
   /** Nucleus sampling: only the most likely tokens whose probabilities add up to top_p are candidates (1: all). */
   top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+  /** Lower a token's logit by this × the times it appeared in the last 64 tokens (OpenAI's frequency_penalty). */
+  frequency_penalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
+  /** Lower a token's logit by this once if it appeared in the last 64 tokens (OpenAI's presence_penalty). */
+  presence_penalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
+  /** Return each generated token's log-probability with this many likeliest alternatives (0–20). */
+  logprobs: Type.Optional(Type.Integer({ minimum: 0, maximum: 20 })),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
   stop: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 })),
   request_id: Type.Optional(Type.String({ maxLength: 128 })),
@@ -154,6 +168,9 @@ export const InferMsg = Type.Object({
   maxTokens: Type.Integer(),
   temperature: Type.Number(),
   topP: Type.Optional(Type.Number()),
+  frequencyPenalty: Type.Optional(Type.Number()),
+  presencePenalty: Type.Optional(Type.Number()),
+  logprobs: Type.Optional(Type.Integer()),
   seed: Type.Optional(Type.Integer()),
   stop: Type.Array(Type.String()),
   priority: Type.Integer(),
@@ -175,6 +192,8 @@ export const InferResult = Type.Object({
   computeMs: Type.Number(),
   /** From the start of compute to the first generated token (-1: none); for time-to-first-token metrics. */
   firstTokenMs: Type.Number(),
+  /** With a request's logprobs: one entry per generated token. */
+  logprobs: Type.Optional(Type.Array(TokenLogprob)),
 });
 export type InferResult = Static<typeof InferResult>;
 

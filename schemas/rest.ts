@@ -5,7 +5,7 @@
  * Request bodies reuse the transport-neutral schemas in messages.ts (the router validates those again: one rule set).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { FinishReason, InferRequest, LoadRequest, ModelState, RegisterRequest } from './messages.js';
+import { FinishReason, InferRequest, LoadRequest, ModelState, RegisterRequest, TokenLogprob } from './messages.js';
 import { JobState, JobType, SubmitJobRequest } from './jobs.js';
 import { RecordFeedbackRequest } from './feedback.js';
 import { CreateGoalRequest, GoalState, UpdateGoalRequest } from './goals.js';
@@ -173,6 +173,8 @@ export const InferResponse = Type.Object({
   finish_reason: FinishReason,
   queue_ms: Type.Number(),
   compute_ms: Type.Number(),
+  /** With the request's logprobs: each generated token's log-probability and its likeliest alternatives. */
+  logprobs: Type.Optional(Type.Array(TokenLogprob)),
 }, { additionalProperties: false });
 export type InferResponse = Static<typeof InferResponse>;
 

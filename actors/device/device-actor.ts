@@ -327,6 +327,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       model: msg.model, maxTokens: msg.maxTokens, temperature: msg.temperature,
       ...(msg.prompt !== undefined ? { prompt: msg.prompt } : {}), ...(msg.messages ? { messages: msg.messages } : {}),
       ...(msg.topP !== undefined ? { topP: msg.topP } : {}),
+      ...(msg.frequencyPenalty !== undefined ? { frequencyPenalty: msg.frequencyPenalty } : {}),
+      ...(msg.presencePenalty !== undefined ? { presencePenalty: msg.presencePenalty } : {}),
+      ...(msg.logprobs !== undefined ? { logprobs: msg.logprobs } : {}),
       ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream, ...ids,
     }, timeoutMs, env.signal, msg.stream ? (text) => env.emit({ kind: 'token', text }) : undefined)
       .then((o) => {
@@ -334,6 +337,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         env.reply({
           requestId: msg.requestId, model: msg.model, device: this.id, text: o.text, promptTokens: o.promptTokens,
           tokensGenerated: o.tokensGenerated, finishReason: o.finishReason, queueMs, computeMs: o.computeMs, firstTokenMs: o.firstTokenMs,
+          ...(o.logprobs ? { logprobs: o.logprobs } : {}),
         });
       }, (err) => {
         this.inferenceLine(msg, toMocError(err).code, queueMs);

@@ -12,6 +12,8 @@ import type {
 } from './engine-protocol.js';
 import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
 import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
+import { answerTokens, tokenLogprobs } from './token-logprobs.js';
+import type { TokenLogprob } from '../../schemas/messages.js';
 
 /**
  * Tokens an evaluation decodes per controlledEvaluate call. Each decoded token asks llama.cpp for its logits, and
@@ -168,6 +170,7 @@ export class EngineCore {
         maxTokens: p.maxTokens,
         temperature: p.temperature,
         ...(p.topP !== undefined ? { topP: p.topP } : {}),
+        ...(p.frequencyPenalty || p.presencePenalty ? { repeatPenalty: { frequencyPenalty: p.frequencyPenalty ?? 0, presencePenalty: p.presencePenalty ?? 0 } } : {}),
         ...(p.seed !== undefined ? { seed: p.seed } : {}),
         ...(stops.length ? { customStopTriggers: stops } : {}),
         // No context shift: the check above makes room for the whole answer, and nothing is ever dropped silently.
@@ -182,7 +185,15 @@ export class EngineCore {
       });
       const reason = res.metadata.stopReason;
       if (reason === 'abort') throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+      let logprobs: TokenLogprob[] | undefined;
+      if (p.logprobs !== undefined) {
+        // The sequence holds the input (with the token the completion put first) and every sampled token.
+        const input = seq.contextTokens.slice(0, promptTokens);
+        const answer = answerTokens(m.model, seq.contextTokens.slice(promptTokens), res.response);
+        logprobs = await tokenLogprobs(m.model, seq, input, answer, p.logprobs, signal, () => (signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation')));
+      }
       return {
+        ...(logprobs ? { logprobs } : {}),
         text: res.response,
         promptTokens,
         // onToken does not see byte tokens that never complete a UTF-8 character (common with the byte-level demo

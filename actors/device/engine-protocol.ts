@@ -9,7 +9,7 @@ import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
 export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file'>;
 
-import type { ChatMessage } from '../../schemas/messages.js';
+import type { ChatMessage, TokenLogprob } from '../../schemas/messages.js';
 
 export interface GenerateParams {
   model: string;
@@ -20,6 +20,10 @@ export interface GenerateParams {
   maxTokens: number;
   temperature: number;
   topP?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  /** Set: each generated token's logprob with this many alternatives (token-logprobs.ts). */
+  logprobs?: number;
   seed?: number;
   stop: string[];
   /** Send a token frame per text chunk (streaming clients); unary requests skip the per-token IPC. */
@@ -37,6 +41,7 @@ export interface GenerateOutcome {
   computeMs: number;
   /** From the start of compute to the first generated token; -1 when none was generated. */
   firstTokenMs: number;
+  logprobs?: TokenLogprob[];
 }
 
 export interface EvaluateParams {

@@ -7,10 +7,12 @@
  */
 import t from 'tap';
 import OpenAI from 'openai';
+import * as grpc from '@grpc/grpc-js';
 import { startHarness } from '../helpers/coordinator.js';
 import { LONG_MAX_TOKENS, longModel, startGeneration } from '../helpers/long-generation.js';
 
 const KEY = 'openai-test-key-0123456789';
+
 
 t.test('the openai client against /openai/v1', async (t) => {
   const h = await startHarness(t, { auth: { keys: [{ role: 'admin', key: KEY }] } });
@@ -99,6 +101,39 @@ t.test('the openai client against /openai/v1', async (t) => {
   const nucleus = await client.completions.create({ model: 'moc-demo', prompt: 'abc', max_tokens: 8, temperature: 1, top_p: 0.01, seed: 3 });
   t.equal(nucleus.choices[0]!.text, (await client.completions.create({ model: 'moc-demo', prompt: 'abc', max_tokens: 8, temperature: 0 })).choices[0]!.text,
     'top_p 0.01 keeps only the likeliest token: the greedy answer');
+
+  // logprobs: the model's own log-probabilities of the tokens it generated, with the likeliest alternatives.
+  const lp = await client.chat.completions.create({ model: 'moc-demo', messages: [{ role: 'user', content: 'Write a poem' }], max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3 });
+  const content = lp.choices[0]!.logprobs?.content ?? [];
+  t.ok(content.length >= 1 && content.length <= 6, `one entry per generated token (${content.length})`);
+  // Byte tokens of a character split across tokens each show as U+FFFD alone: compared without those.
+  const noFffd = (x: string) => x.replaceAll('\uFFFD', '');
+  const spelt = noFffd(content.map((c) => c.token).join(''));
+  t.ok(spelt.length > 0 && noFffd(lp.choices[0]!.message.content!).startsWith(spelt), `the tokens spell the answer (${JSON.stringify(spelt)} of ${JSON.stringify(lp.choices[0]!.message.content)})`);
+  t.ok(content.every((c) => c.logprob <= 0 && c.top_logprobs.length === 3), 'each logprob ≤ 0, with 3 alternatives');
+  t.ok(content.every((c) => c.top_logprobs[0]!.logprob >= c.top_logprobs[1]!.logprob && c.top_logprobs[0]!.logprob >= c.logprob - 1e-9), 'alternatives likeliest first; none beats the first');
+  t.ok(content.every((c) => Array.isArray(c.bytes)), 'with bytes');
+  t.equal(lp.choices[0]!.message.content, (await client.chat.completions.create({ model: 'moc-demo', messages: [{ role: 'user', content: 'Write a poem' }], max_tokens: 6, temperature: 0 })).choices[0]!.message.content,
+    'asking for logprobs does not change the answer');
+  const clp = await client.completions.create({ model: 'moc-demo', prompt: 'Once upon a time', max_tokens: 5, temperature: 0, logprobs: 2 });
+  const l = clp.choices[0]!.logprobs!;
+  t.ok(l.tokens!.length >= 1 && [l.token_logprobs, l.top_logprobs, l.text_offset].every((a) => a!.length === l.tokens!.length), 'completions: parallel arrays of one length');
+  t.ok(l.top_logprobs!.every((m) => Object.keys(m).length >= 1 && Object.keys(m).length <= 2), 'top_logprobs: at most 2 alternatives each');
+  t.same(l.text_offset!.slice(0, 2), [0, l.tokens![0]!.length], 'text_offset: where each token starts');
+  const slp = await client.chat.completions.create({ model: 'moc-demo', messages: [{ role: 'user', content: 'Write a poem' }], max_tokens: 6, temperature: 0, logprobs: true, top_logprobs: 3, stream: true });
+  let streamedLp: unknown[] = [];
+  for await (const c of slp) if (c.choices[0]?.logprobs?.content) streamedLp = streamedLp.concat(c.choices[0].logprobs.content);
+  t.same(streamedLp.map((x: any) => x.token), content.map((c) => c.token), 'streamed: the same tokens, with the finish chunk');
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${KEY}`);
+  const grpcLp = await new Promise<any>((resolve, reject) => h.client.Infer({ model: 'moc-demo', prompt: 'Once upon a time', max_tokens: 5, temperature: 0, logprobs: 2 }, md,
+    { deadline: Date.now() + 20_000 }, (e: Error | null, r: any) => (e ? reject(e) : resolve(r))));
+  t.same(grpcLp.logprobs.map((x: any) => x.token), l.tokens, 'gRPC Infer carries the same logprobs');
+
+  // Penalties change what greedy decoding repeats.
+  const base = await client.completions.create({ model: 'moc-demo', prompt: 'abc', max_tokens: 30, temperature: 0 });
+  const penalised = await client.completions.create({ model: 'moc-demo', prompt: 'abc', max_tokens: 30, temperature: 0, frequency_penalty: 2, presence_penalty: 2 });
+  t.not(penalised.choices[0]!.text, base.choices[0]!.text, 'frequency and presence penalties change a repetitive answer');
 
   // Errors, in OpenAI's shape, raised by the client as its own exception classes.
   const tooLong = await client.completions.create({ model: 'moc-demo', prompt: 'x'.repeat(3000), max_tokens: 4 }).catch((e) => e);

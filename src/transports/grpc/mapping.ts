@@ -12,7 +12,7 @@ export function inferRequestFromProto(r: Record<string, any>): Record<string, un
   // A chat comes without a prompt (proto3 sends it as ''); with neither, the empty prompt is refused as before.
   if (Array.isArray(r.messages) && r.messages.length) out.messages = r.messages.map((m: { role: string; content: string }) => ({ role: m.role, content: m.content }));
   if (r.prompt || !out.messages) out.prompt = r.prompt;
-  if (r.top_p !== undefined && r.top_p !== null) out.top_p = r.top_p;
+  for (const k of ['top_p', 'frequency_penalty', 'presence_penalty', 'logprobs']) if (r[k] !== undefined && r[k] !== null) out[k] = r[k];
   if (r.max_tokens !== undefined && r.max_tokens !== null) out.max_tokens = r.max_tokens;
   if (r.temperature !== undefined && r.temperature !== null) out.temperature = r.temperature;
   if (r.seed !== undefined && r.seed !== null) out.seed = r.seed;

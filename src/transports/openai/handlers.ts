@@ -42,10 +42,41 @@ function refuseUnknown(body: Record<string, unknown>, schema: { properties: Reco
 const unsupported = (field: string, why: string) => errors.invalidArgument(field, `${why} (docs/openai.md lists what is served)`);
 
 /** Sampling fields common to both routes, checked for what this server cannot do. */
-function checkSampling(b: { frequency_penalty?: number | null; presence_penalty?: number | null; logit_bias?: Record<string, number> | null }): void {
-  if (b.frequency_penalty) throw unsupported('frequency_penalty', 'is not supported yet; send 0 or leave it out');
-  if (b.presence_penalty) throw unsupported('presence_penalty', 'is not supported yet; send 0 or leave it out');
+function checkSampling(b: { logit_bias?: Record<string, number> | null }): void {
   if (b.logit_bias && Object.keys(b.logit_bias).length) throw unsupported('logit_bias', 'is not supported yet; leave it out');
+}
+
+/** The sampling fields both routes pass on to the inference as they are. */
+function samplingInput(b: { temperature?: number | null; top_p?: number | null; frequency_penalty?: number | null; presence_penalty?: number | null }): Record<string, unknown> {
+  return {
+    ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
+    ...(b.top_p !== undefined && b.top_p !== null && b.top_p > 0 ? { top_p: b.top_p } : {}),
+    ...(b.frequency_penalty ? { frequency_penalty: b.frequency_penalty } : {}),
+    ...(b.presence_penalty ? { presence_penalty: b.presence_penalty } : {}),
+  };
+}
+
+const bytesOf = (token: string) => [...Buffer.from(token, 'utf8')];
+
+/** Chat's logprobs object: `{ content: [{ token, logprob, bytes, top_logprobs }], refusal }`. */
+function chatLogprobs(r: InferResponse): unknown {
+  if (!r.logprobs) return null;
+  return {
+    content: r.logprobs.map((x) => ({ token: x.token, logprob: x.logprob, bytes: bytesOf(x.token), top_logprobs: x.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: bytesOf(a.token) })) })),
+    refusal: null,
+  };
+}
+
+/** The legacy completions logprobs object: parallel arrays, top_logprobs as token → logprob maps. */
+function completionLogprobs(r: InferResponse, offset: number): unknown {
+  if (!r.logprobs) return null;
+  const text_offset: number[] = [];
+  let at = offset;
+  for (const x of r.logprobs) { text_offset.push(at); at += x.token.length; }
+  return {
+    tokens: r.logprobs.map((x) => x.token), token_logprobs: r.logprobs.map((x) => x.logprob),
+    top_logprobs: r.logprobs.map((x) => Object.fromEntries(x.top.map((a) => [a.token, a.logprob]))), text_offset,
+  };
 }
 
 /** OpenAI's seeds are any integer; ours are 32-bit. Choice i of n gets seed + i, so n choices differ but repeat. */
@@ -119,8 +150,7 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   if (b.modalities && b.modalities.some((m) => m !== 'text')) throw unsupported('modalities', 'only text is served');
   if (b.audio !== undefined && b.audio !== null) throw unsupported('audio', 'only text is served');
   if (b.prediction !== undefined && b.prediction !== null) throw unsupported('prediction', 'predicted outputs are not supported');
-  if (b.logprobs) throw unsupported('logprobs', 'is not supported yet');
-  if (b.top_logprobs) throw unsupported('top_logprobs', 'needs logprobs, which is not supported yet');
+  if (b.top_logprobs && !b.logprobs) throw errors.invalidArgument('top_logprobs', 'needs logprobs: true');
   const messages = chatMessages(b.messages);
   const n = b.n ?? 1;
   const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? undefined;
@@ -130,8 +160,8 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
     input: {
       model: b.model, messages,
       ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
-      ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
-      ...(b.top_p !== undefined && b.top_p !== null && b.top_p > 0 ? { top_p: b.top_p } : {}),
+      ...samplingInput(b),
+      ...(b.logprobs ? { logprobs: b.top_logprobs ?? 0 } : {}),
       ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
       ...(stop ? { stop } : {}),
     },
@@ -143,7 +173,7 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
     const model = finished[0]!.r.model;
     out.json(200, {
       id, object: 'chat.completion', created, model, system_fingerprint: null,
-      choices: finished.map((f) => ({ index: f.index, message: { role: 'assistant', content: f.r.text, refusal: null }, logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) })),
+      choices: finished.map((f) => ({ index: f.index, message: { role: 'assistant', content: f.r.text, refusal: null }, logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason) })),
       usage: usageOf(finished, finished[0]!.r.prompt_tokens),
     });
     return;
@@ -162,7 +192,8 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   begin();
   for (const f of finished.sort((x, y) => x.index - y.index)) {
     if (!began.has(f.index)) out.data(chunk(f.r.model, [{ index: f.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
-    out.data(chunk(f.r.model, [{ index: f.index, delta: {}, logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) }]));
+    // Logprobs are computed when a choice ends (token-logprobs.ts): they come with its finish chunk.
+    out.data(chunk(f.r.model, [{ index: f.index, delta: {}, logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason) }]));
   }
   if (b.stream_options?.include_usage) out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, finished[0]!.r.prompt_tokens) }));
   out.done();
@@ -173,7 +204,7 @@ export async function completions(body: Record<string, unknown>, call: Call, out
   const b = validate(CompletionRequest, body);
   checkSampling(b);
   if (b.suffix) throw unsupported('suffix', 'insertion (fill in the middle) is not supported yet');
-  if (b.logprobs !== undefined && b.logprobs !== null) throw unsupported('logprobs', 'is not supported yet');
+  if (b.logprobs !== undefined && b.logprobs !== null && b.echo) throw unsupported('logprobs', "with echo is not supported (the prompt's tokens are not scored); leave one out");
   const n = b.n ?? 1;
   if (b.best_of !== undefined && b.best_of !== null && b.best_of !== n) throw unsupported('best_of', 'is only served equal to n (no server-side ranking)');
   const prompts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
@@ -187,8 +218,8 @@ export async function completions(body: Record<string, unknown>, call: Call, out
     input: {
       model: b.model, prompt,
       ...(b.max_tokens !== undefined && b.max_tokens !== null ? { max_tokens: b.max_tokens } : {}),
-      ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
-      ...(b.top_p !== undefined && b.top_p !== null && b.top_p > 0 ? { top_p: b.top_p } : {}),
+      ...samplingInput(b),
+      ...(b.logprobs !== undefined && b.logprobs !== null ? { logprobs: b.logprobs } : {}),
       ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
       ...(stop ? { stop } : {}),
     },
@@ -201,7 +232,7 @@ export async function completions(body: Record<string, unknown>, call: Call, out
     const finished = await runChoices(choices, call, out);
     out.json(200, {
       id, object: 'text_completion', created, model: finished[0]!.r.model, system_fingerprint: null,
-      choices: finished.map((f) => ({ index: f.index, text: (f.prefix ?? '') + f.r.text, logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) })),
+      choices: finished.map((f) => ({ index: f.index, text: (f.prefix ?? '') + f.r.text, logprobs: completionLogprobs(f.r, 0), finish_reason: finishReasonOf(f.r.finish_reason) })),
       usage: usageOf(finished, promptTokens(finished)),
     });
     return;
@@ -219,7 +250,7 @@ export async function completions(body: Record<string, unknown>, call: Call, out
     out.data(chunk(b.model, [{ index, text, logprobs: null, finish_reason: null }]));
   });
   begin();
-  for (const f of finished.sort((x, y) => x.index - y.index)) out.data(chunk(f.r.model, [{ index: f.index, text: '', logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) }]));
+  for (const f of finished.sort((x, y) => x.index - y.index)) out.data(chunk(f.r.model, [{ index: f.index, text: '', logprobs: completionLogprobs(f.r, 0), finish_reason: finishReasonOf(f.r.finish_reason) }]));
   if (b.stream_options?.include_usage) out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, promptTokens(finished)) }));
   out.done();
 }
