@@ -1,42 +1,33 @@
 #!/usr/bin/env node
 /**
- * `moc serve [--config moc.yaml]` (or MOC_CONFIG). SIGTERM/SIGINT: graceful stop within shutdown.graceMs, exit 0;
- * a second signal stops at once. Restart intensity exceeded at the root: exit 1, so systemd/Kubernetes restarts us.
+ * The `moc` command (commander: every command and option has --help).
  *
- * `moc replay <data-dir> <out-dir>`: rebuild the store from its event log into an empty directory and compare
- * checksums (one JSON line; exit 0 when equal, 1 when not). Run it on a stopped server's data directory.
+ * Server side:
+ *   `moc serve [--config moc.yaml]` (or MOC_CONFIG), also with no command at all. SIGTERM/SIGINT: graceful stop
+ *   within shutdown.graceMs, exit 0; a second signal stops at once. Restart intensity exceeded at the root: exit 1, so
+ *   systemd/Kubernetes restarts us.
+ *   `moc replay <data-dir> <out-dir>`: rebuild the store from its event log into an empty directory and compare
+ *   checksums (one JSON line; exit 0 when equal, 1 when not). Run it on a stopped server's data directory.
+ *   `moc backup <data-dir> <out-dir>`: a consistent copy of a data directory, taken while the server serves (one JSON
+ *   line; exit 0 when done). src/store/backup.ts.
  *
- * `moc backup <data-dir> <out-dir>`: a consistent copy of a data directory, taken while the server serves (one JSON
- * line; exit 0 when done). src/store/backup.ts.
+ * Client side, against a running server over REST (MOC_URL, MOC_API_KEY; src/cli/): `moc models …`, `moc infer`,
+ * `moc devices`, `moc jobs …`, `moc goals …`, `moc health`, and `moc keys new`. Human tables by default, --json for
+ * scripts, exit codes in src/cli/api.ts (docs/cli.md).
  */
+import { Command, CommanderError } from 'commander';
 import { loadConfig, ConfigError } from './config.js';
 import { Coordinator } from './coordinator.js';
 import { createLogger, isLevel, logLevel } from './log.js';
 import { replay } from './store/replay.js';
 import { backup } from './store/backup.js';
+import { Api, CliError, EXIT } from './cli/api.js';
+import { modelsCommand } from './cli/models.js';
+import { inferCommand } from './cli/infer.js';
+import { goalsCommand, jobsCommand } from './cli/jobs.js';
+import { devicesCommand, healthCommand, keysCommand } from './cli/misc.js';
 
-const USAGE = 'usage: moc serve [--config <file.yaml>]   (or set MOC_CONFIG)\n       moc replay <data-dir> <out-dir>\n       moc backup <data-dir> <out-dir>';
-
-async function main(argv: string[]): Promise<void> {
-  const [command = 'serve', ...rest] = argv;
-  if (command === '--help' || command === '-h') return void console.log(USAGE);
-  if (command === 'replay') {
-    if (rest.length !== 2) { console.error(USAGE); process.exit(2); }
-    const r = await replay(rest[0]!, rest[1]!);
-    console.log(JSON.stringify(r));
-    process.exit(r.equal ? 0 : 1);
-  }
-  if (command === 'backup') {
-    if (rest.length !== 2) { console.error(USAGE); process.exit(2); }
-    console.log(JSON.stringify(await backup(rest[0]!, rest[1]!)));
-    process.exit(0);
-  }
-  if (command !== 'serve') { console.error(`unknown command '${command}'\n${USAGE}`); process.exit(2); }
-  let file = process.env.MOC_CONFIG || undefined;
-  for (let i = 0; i < rest.length; i++) {
-    if (rest[i] === '--config') file = rest[++i];
-    else { console.error(`unknown option '${rest[i]}'\n${USAGE}`); process.exit(2); }
-  }
+async function serve(file: string | undefined): Promise<void> {
   let config;
   try {
     config = loadConfig(file);
@@ -65,7 +56,46 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main(process.argv.slice(2)).catch((err) => {
+function program(): Command {
+  const api = () => new Api();
+  const p = new Command('moc')
+    .description('MOC, the ModelOps Coordinator: serve, and operate a running server (MOC_URL, MOC_API_KEY)')
+    .showHelpAfterError()
+    .exitOverride();
+  p.command('serve').description('serve: gRPC, REST and ZMQ with the configured devices and models')
+    .option('--config <file.yaml>', 'the config file (default: MOC_CONFIG, else zero config with the demo model)')
+    .action((o: { config?: string }) => serve(o.config ?? (process.env.MOC_CONFIG || undefined)));
+  p.command('replay <data-dir> <out-dir>').description("rebuild a stopped server's store from its event log and compare checksums")
+    .action(async (data: string, out: string) => {
+      const r = await replay(data, out);
+      console.log(JSON.stringify(r));
+      process.exit(r.equal ? 0 : 1);
+    });
+  p.command('backup <data-dir> <out-dir>').description('a consistent copy of a data directory, while the server serves')
+    .action(async (data: string, out: string) => { console.log(JSON.stringify(await backup(data, out))); process.exit(0); });
+  p.addCommand(modelsCommand(api));
+  p.addCommand(inferCommand(api));
+  p.addCommand(devicesCommand(api));
+  p.addCommand(jobsCommand(api));
+  p.addCommand(goalsCommand(api));
+  p.addCommand(healthCommand(api));
+  p.addCommand(keysCommand());
+  // Every subcommand reports usage errors by throwing (exitOverride), so the exit code is ours: 2.
+  for (const c of p.commands) c.exitOverride();
+  return p;
+}
+
+// No command at all is `moc serve` (as before commander); an unknown one is an error, not a serve argument.
+const argv = process.argv.length > 2 ? process.argv : [...process.argv, 'serve'];
+program().parseAsync(argv).catch((err) => {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too (exit 0); commander printed the message already.
+    process.exit(err.exitCode === 0 ? 0 : EXIT.USAGE);
+  }
+  if (err instanceof CliError) {
+    console.error(`moc: ${err.message}`);
+    process.exit(err.exitCode);
+  }
   console.error(`moc: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

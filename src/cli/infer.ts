@@ -1,0 +1,49 @@
+/**
+ * `moc infer <model> [prompt]`: the prompt from the argument or stdin; the answer streamed to stdout as it is
+ * generated (Server-Sent Events from POST /v1/infer), a one-line summary on stderr. --json: the whole answer as JSON.
+ */
+import { Command } from 'commander';
+import { Api, CliError, EXIT } from './api.js';
+import type { OutputOptions } from './output.js';
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function inferCommand(api: () => Api): Command {
+  return new Command('infer').description('generate text: streamed to stdout as it comes')
+    .argument('<model>', 'model or alias')
+    .argument('[prompt]', 'the prompt (default: read from stdin)')
+    .option('--max-tokens <n>', 'tokens to generate', Number)
+    .option('--temperature <t>', '0 = greedy', Number)
+    .option('--top-p <p>', 'nucleus sampling', Number)
+    .option('--seed <n>', 'for reproducible sampling', Number)
+    .option('--stop <text...>', 'stop before any of these strings')
+    .option('--json', 'print the whole answer as JSON (not streamed)')
+    .action(async (model: string, promptArg: string | undefined, o: OutputOptions & Record<string, any>) => {
+      const prompt = promptArg ?? (await readStdin());
+      if (!prompt) throw new CliError('no prompt: give it as an argument or on stdin', EXIT.USAGE);
+      const body = {
+        model, prompt, ...(o.maxTokens ? { max_tokens: o.maxTokens } : {}), ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+        ...(o.topP !== undefined ? { top_p: o.topP } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.stop ? { stop: o.stop } : {}),
+      };
+      if (o.json) {
+        process.stdout.write(JSON.stringify(await api().json('POST', '/v1/infer', body), null, 2) + '\n');
+        return;
+      }
+      for await (const e of api().events('POST', '/v1/infer', { ...body, stream: true })) {
+        const d = e.data as any;
+        if (e.event === 'token') process.stdout.write(d.text);
+        else if (e.event === 'done') {
+          process.stdout.write('\n');
+          process.stderr.write(`[${d.model} on ${d.device}: ${d.tokens_generated} tokens, ${d.finish_reason}, ${Math.round(d.compute_ms)} ms]\n`);
+        } else if (e.event === 'error') {
+          process.stdout.write('\n');
+          throw new CliError(`${d.error.code}: ${d.error.message}`, d.error.code === 'MOC_ERR_BUSY' || d.error.code === 'MOC_ERR_UNAVAILABLE' ? EXIT.RETRY : EXIT.FAILED, d.error.code);
+        }
+      }
+    });
+}
