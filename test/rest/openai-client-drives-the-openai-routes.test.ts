@@ -158,6 +158,9 @@ t.test('the openai client against /openai/v1', async (t) => {
     body: JSON.stringify({ model: 'moc-demo', messages: [{ role: 'user', content: 'hi' }], temprature: 0.5 }) });
   t.equal(odd.status, 400, 'a misspelt field: 400');
   t.match(((await odd.json()) as any).error.message, /Unrecognized request argument supplied: temprature/);
+  const metrics = await (await fetch(`${h.restUrl}/metrics`, { headers: { authorization: `Bearer ${KEY}` } })).text();
+  t.match(metrics, /moc_requests_total\{transport="rest",operation="none",code="MOC_ERR_INVALID_ARGUMENT"\} [3-9]/, 'refusals before any inference are counted (tools, image, misspelt field)');
+  t.match(metrics, /moc_requests_total\{transport="rest",operation="infer",code="OK"\} \d+/, 'each choice counts as an infer operation');
 });
 
 t.test('overload: 429 with Retry-After, raised by the client as RateLimitError', async (t) => {

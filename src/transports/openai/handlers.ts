@@ -26,6 +26,8 @@ export interface OpenAiOut {
   done(): void;
   /** The client went away or the stream was cut: stop every choice. */
   signal: AbortSignal;
+  /** Called just before the operations run: from then on they count the answer (before it, a refusal is counted here). */
+  operating(): void;
 }
 
 type Call = Omit<OperationCall, 'onToken' | 'signal'>;
@@ -121,6 +123,7 @@ interface Finished { index: number; r: InferResponse; prefix?: string }
  * stream. A failing choice fails the request (and stops the others).
  */
 async function runChoices(choices: Choice[], call: Call, out: OpenAiOut, onText?: (index: number, text: string) => void): Promise<Finished[]> {
+  out.operating();
   const ac = new AbortController();
   const stop = () => ac.abort(errors.cancelled('the request'));
   out.signal.addEventListener('abort', stop, { once: true });

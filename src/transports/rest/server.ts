@@ -276,8 +276,10 @@ export class RestTransport implements Closeable {
         return ex.text(200, m.contentType, m.body);
       }
       case 'openaiListModels':
+        ex.metered = true; // the list-models operations count it
         return ex.json(200, await listModels(this.openAiCall(ex, r)));
       case 'openaiGetModel':
+        ex.metered = true;
         return ex.json(200, await retrieveModel(r.params.name!, this.openAiCall(ex, r)));
       case 'openaiChatCompletions':
       case 'openaiCompletions':
@@ -292,7 +294,6 @@ export class RestTransport implements Closeable {
 
   /** The operation call of an OpenAI route: metered and budgeted as every route is, its signal the handler's own. */
   private openAiCall(ex: Exchange, r: Incoming): Omit<OperationCall, 'onToken' | 'signal'> & { signal?: AbortSignal } {
-    ex.metered = true;
     return { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.budget(r), ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) };
   }
 
@@ -312,6 +313,7 @@ export class RestTransport implements Closeable {
       data: (c) => sse.data(c),
       done: () => sse.done(),
       signal: cancel.signal,
+      operating: () => { ex.metered = true; },
     };
     try {
       await (r.route.operationId === 'openaiChatCompletions' ? chatCompletions : completions)(body, call, out);
