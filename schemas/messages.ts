@@ -275,6 +275,36 @@ export const EvaluateResult = Type.Object({
 });
 export type EvaluateResult = Static<typeof EvaluateResult>;
 
+/**
+ * Embeddings (OpenAI's /embeddings): one vector per text, L2-normalised, from an embedding context the engine makes
+ * for the model at its first embed (its memory counted in the model's ledger entry). Each text must fit the context.
+ */
+export const MAX_EMBED_INPUTS = 256;
+export const EmbedRequest = Type.Object({
+  model: ModelName,
+  input: Type.Array(Type.String({ minLength: 1 }), {
+    minItems: 1, maxItems: MAX_EMBED_INPUTS,
+    description: `send 1 to ${MAX_EMBED_INPUTS} non-empty texts per call; split larger sets into several calls`,
+  }),
+  /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
+  require_loaded: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+export type EmbedRequest = Static<typeof EmbedRequest>;
+export const EmbedMsg = Type.Object({
+  kind: Type.Literal('embed'),
+  model: Type.String({ minLength: 1 }),
+  texts: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: MAX_EMBED_INPUTS }),
+}, { additionalProperties: false });
+export type EmbedMsg = Static<typeof EmbedMsg>;
+export const EmbedResult = Type.Object({
+  model: Type.String(),
+  device: Type.String(),
+  embeddings: Type.Array(Type.Array(Type.Number())),
+  /** Tokens of all the texts, as the model read them. */
+  tokens: Type.Integer(),
+});
+export type EmbedResult = Static<typeof EmbedResult>;
+
 /** Memory held by something other than a model (a running job), in the device's ledger; placement may evict for it. */
 export const ReserveMsg = Type.Object({ kind: Type.Literal('reserve'), owner: Type.String({ minLength: 1 }), bytes: Type.Integer({ minimum: 1 }) });
 export type ReserveMsg = Static<typeof ReserveMsg>;
@@ -284,6 +314,7 @@ export type ReleaseMsg = Static<typeof ReleaseMsg>;
 export type DeviceProtocol = {
   infer: { req: InferMsg; reply: InferResult; event: TokenEvent };
   evaluate: { req: EvaluateMsg; reply: EvaluateResult };
+  embed: { req: EmbedMsg; reply: EmbedResult };
   reserve: { req: ReserveMsg; reply: { device: string; bytes: number } };
   release: { req: ReleaseMsg; reply: { freedBytes: number } };
   load: { req: LoadMsg; reply: ModelInfo };
@@ -327,6 +358,7 @@ export type AliasInfo = Static<typeof AliasInfo>;
 
 export type RouterProtocol = {
   infer: { req: { kind: 'infer'; request: unknown; stream: boolean; traceId?: string }; reply: InferResult; event: TokenEvent };
+  embed: { req: { kind: 'embed'; request: unknown }; reply: EmbedResult };
   register: { req: { kind: 'register'; request: unknown }; reply: ModelView };
   load: { req: { kind: 'load'; request: unknown }; reply: ModelView };
   unload: { req: { kind: 'unload'; request: unknown }; reply: UnloadResult };

@@ -10,7 +10,7 @@
 import { errors, MocError, toMocError } from '../../src/errors.js';
 import type { ResolvedDevice } from '../../schemas/config.js';
 import {
-  EvaluateMsg, type DeviceNotice, type DeviceProtocol, type DeviceStatus, type InferMsg, type ModelInfo, type ModelSpec, type ModelState,
+  EmbedMsg, EvaluateMsg, type DeviceNotice, type DeviceProtocol, type DeviceStatus, type InferMsg, type ModelInfo, type ModelSpec, type ModelState,
 } from '../../schemas/messages.js';
 import { createLogger, type Logger, type LogSettings } from '../../src/log.js';
 import { validate } from '../../src/validate.js';
@@ -45,7 +45,7 @@ const MAX_EPOCH_MS = 8.64e15;
 export const COUNTERS_NOTICE_MS = 100;
 
 /** What takes a sequence of a model: an inference, or an evaluation (scoring texts). Both share its queue. */
-type SequenceEnvelope = Envelope<DeviceProtocol, 'infer'> | Envelope<DeviceProtocol, 'evaluate'>;
+type SequenceEnvelope = Envelope<DeviceProtocol, 'infer'> | Envelope<DeviceProtocol, 'evaluate'> | Envelope<DeviceProtocol, 'embed'>;
 interface Job { env: SequenceEnvelope; enqueuedAt: number; onAbort: () => void }
 
 /**
@@ -59,6 +59,10 @@ interface ModelEntry {
   state: ModelState;
   estimateBytes: number;
   actualBytes: number;
+  /** One sequence of the model's context: what its embedding context (made at the first embed) is expected to take. */
+  embedEstimateBytes: number;
+  /** Whether the engine holds an embedding context for it (its bytes are then in actualBytes and the ledger). */
+  embedding: boolean;
   inFlight: number;
   queue: RequestQueue<Job>;
   loadedAt: number;
@@ -173,6 +177,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     switch (msg.kind) {
       case 'infer': return this.infer(env as Envelope<DeviceProtocol, 'infer'>);
       case 'evaluate': return this.evaluate(env as Envelope<DeviceProtocol, 'evaluate'>);
+      case 'embed': return this.embed(env as Envelope<DeviceProtocol, 'embed'>);
       case 'load':
         this.load(msg.model).then((info) => env.reply(info), (err) => env.fail(err));
         return;
@@ -243,6 +248,24 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     if (m) this.pump(m);
   }
 
+  /** Embeddings queue like an evaluation (the model's sequences bound them too); sizes checked as evaluate does. */
+  private embed(env: Envelope<DeviceProtocol, 'embed'>): void {
+    let msg: EmbedMsg;
+    try {
+      msg = validate(EmbedMsg, env.msg);
+    } catch (err) {
+      return env.fail(err);
+    }
+    const spec = this.models.get(msg.model)?.spec;
+    if (spec) {
+      const maxChars = spec.contextSize * MAX_CHARS_PER_CONTEXT_TOKEN;
+      const i = msg.texts.findIndex((text) => text.length > maxChars);
+      if (i >= 0) return env.fail(errors.invalidArgument(`input[${i}]`, `is ${msg.texts[i]!.length} characters, more than model '${spec.name}' can embed (a context of ${spec.contextSize} tokens); split it`));
+    }
+    const m = this.admit(env, 0);
+    if (m) this.pump(m);
+  }
+
   /** Queues a request that needs a sequence of its model, or answers why it cannot; returns the model if queued. */
   private admit(env: SequenceEnvelope, priority: number): ModelEntry | undefined {
     const m = this.models.get(env.msg.model);
@@ -294,9 +317,12 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const queueMs = performance.now() - job.enqueuedAt;
     const timeoutMs = Math.max(1, Math.min(job.env.deadline - Date.now(), 2 ** 31 - 1));
     m.inFlight++;
-    const work = job.env.msg.kind === 'evaluate'
+    const kind = job.env.msg.kind;
+    const work = kind === 'evaluate'
       ? this.runEvaluate(engine, job.env as Envelope<DeviceProtocol, 'evaluate'>, timeoutMs)
-      : this.runInfer(engine, job.env as Envelope<DeviceProtocol, 'infer'>, timeoutMs, queueMs);
+      : kind === 'embed'
+        ? this.runEmbed(engine, m, job.env as Envelope<DeviceProtocol, 'embed'>, timeoutMs)
+        : this.runInfer(engine, job.env as Envelope<DeviceProtocol, 'infer'>, timeoutMs, queueMs);
     void work.finally(() => {
       m.inFlight--;
       m.lastUsedAt = Date.now();
@@ -317,6 +343,28 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       model, tokens: o.tokens, sumLogProb: o.sumLogProb, meanLogProb: o.meanLogProb, perplexity: o.perplexity, perText: o.perText,
     }), (err) => env.fail(err));
     return Promise.all([settled, call.answered]).then(() => {});
+  }
+
+  /**
+   * Settles env; never rejects. The first embed of a loaded model makes its embedding context in the engine: the
+   * ledger must have room for it first (the hard limit holds), and its real size is then added to the model's entry.
+   */
+  private runEmbed(engine: EngineClient, m: ModelEntry, env: Envelope<DeviceProtocol, 'embed'>, timeoutMs: number): Promise<void> {
+    const { model, texts } = env.msg;
+    if (!m.embedding && m.embedEstimateBytes > this.ledger.free) {
+      env.fail(errors.deviceMemoryFull(`${model} (its embedding context)`, this.id, m.embedEstimateBytes, this.ledger.free, this.ledger.hardLimit,
+        this.ledger.holders().sort((a, b) => b.bytes - a.bytes)));
+      return Promise.resolve();
+    }
+    return engine.embed({ model, texts }, timeoutMs, env.signal).then((o) => {
+      if (o.createdBytes !== 0 && this.models.get(model) === m) {
+        m.embedding = true;
+        m.actualBytes += o.createdBytes > 0 ? o.createdBytes : m.embedEstimateBytes;
+        this.ledger.reconcile(model, m.actualBytes);
+        this.changed();
+      }
+      env.reply({ model, device: this.id, embeddings: o.embeddings, tokens: o.tokens });
+    }, (err) => env.fail(err));
   }
 
   /** Settles env; never rejects. */
@@ -380,7 +428,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     }
     const engine = this.requireEngine();
     const m: ModelEntry = {
-      spec, state: 'loading', estimateBytes: 0, actualBytes: 0, inFlight: 0,
+      spec, state: 'loading', estimateBytes: 0, actualBytes: 0, embedEstimateBytes: 0, embedding: false, inFlight: 0,
       queue: new RequestQueue(this.cfg.device.maxQueue), loadedAt: 0, lastUsedAt: 0,
       keepAliveMs: spec.keepAliveMs, expiresAt: 0, engineIdle: Promise.resolve(),
     };
@@ -390,6 +438,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       try {
         const est = await engine.estimate(spec, this.cfg.loadTimeoutMs);
         m.estimateBytes = est.totalBytes;
+        m.embedEstimateBytes = Math.ceil(est.contextBytes / Math.max(1, spec.sequences));
         this.ledger.reserve(spec.name, est.totalBytes); // refuses past the hard limit, before the engine loads
       } catch (err) {
         this.models.delete(spec.name);
@@ -409,6 +458,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     try {
       const loaded = await call.result;
       m.actualBytes = loaded.actualBytes;
+      m.embedding = false; // a (re)load starts without one: the engine makes it again at the next embed
       this.ledger.reconcile(m.spec.name, loaded.actualBytes);
       m.state = 'loaded';
       m.loadedAt = Date.now();

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { errors, MocError } from '../../src/errors.js';
 import { siblingEntry } from '../../src/entry.js';
 import type {
-  EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
+  EmbedOutcome, EmbedParams, EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
 } from './engine-protocol.js';
 
 interface Waiting {
@@ -162,6 +162,11 @@ export class EngineClient {
   startEvaluate(params: EvaluateParams, timeoutMs: number, signal: AbortSignal): EngineCall<EvaluateOutcome> {
     const call = this.call<EvaluateOutcome>({ t: 'evaluate', params }, timeoutMs);
     return { ...call, result: this.cancellable(call, signal) };
+  }
+
+  /** Embeds texts (see EngineCore.embed); cancelled like a generation. */
+  embed(params: EmbedParams, timeoutMs: number, signal: AbortSignal): Promise<EmbedOutcome> {
+    return this.cancellable(this.call<EmbedOutcome>({ t: 'embed', params }, timeoutMs), signal);
   }
 
   private cancellable<T>({ id, result }: EngineCall<T>, signal: AbortSignal): Promise<T> {

@@ -5,10 +5,10 @@
  * Used inside the engine child process (engine-process.ts) and in-process by perf/raw-engine.ts.
  */
 import { getLlama, LlamaCompletion, readGgufFileInfo, GgufInsights, LlamaLogLevel, LlamaVocabularyType,
-  type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ControlledEvaluateInputItem, type Token, type LlamaText } from 'node-llama-cpp';
+  type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ControlledEvaluateInputItem, type Token, type LlamaText, type LlamaEmbeddingContext } from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
 import type {
-  EngineFaults, EngineModel, Estimate, EngineStart, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
+  EmbedOutcome, EmbedParams, EngineFaults, EngineModel, Estimate, EngineStart, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
 } from './engine-protocol.js';
 import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
 import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
@@ -38,6 +38,10 @@ interface LoadedModel {
   file: OpenedModelFile;
   /** How a chat becomes a prompt for this model, resolved at its first chat request. */
   chat?: ChatFormat;
+  /** The embedding context, made at the model's first embed (its own KV cache, one sequence of contextSize). */
+  embedding?: Promise<LlamaEmbeddingContext>;
+  /** Embeds run one at a time on it (it has one sequence): each waits for the one before. */
+  embedTail?: Promise<unknown>;
 }
 
 export class EngineCore {
@@ -133,6 +137,7 @@ export class EngineCore {
     const m = this.models.get(name);
     if (!m) return;
     this.models.delete(name);
+    if (m.embedding) await (await m.embedding.catch(() => null))?.dispose();
     await m.context.dispose();
     await m.model.dispose();
     m.file.close();
@@ -212,6 +217,47 @@ export class EngineCore {
       await seq.clearHistory().catch(() => {});
       if (this.models.get(p.model) === m) m.free.push(seq);
     }
+  }
+
+  /**
+   * One vector per text, L2-normalised (OpenAI's embeddings are unit length; cosine similarity is then a dot product),
+   * from the model's embedding context — made at its first embed, reported in createdBytes so the device counts it
+   * in the model's ledger entry. Every text is tokenized and checked against the context first: a text that does not
+   * fit is refused, never cut. The context has one sequence, so embeds of one model run one after another.
+   */
+  async embed(p: EmbedParams, signal: AbortSignal): Promise<EmbedOutcome> {
+    const m = this.models.get(p.model);
+    if (!m) throw errors.modelNotFound(p.model, [...this.models.keys()]);
+    const limit = m.spec.contextSize;
+    const inputs = p.texts.map((text, i) => {
+      const tokens = m.model.tokenize(text);
+      if (tokens.length + 1 > limit) {
+        throw errors.invalidArgument(`input[${i}]`, `is ${tokens.length} tokens; model '${p.model}' embeds at most ${limit - 1} (its context of ${limit}); split the text`);
+      }
+      return tokens;
+    });
+    let createdBytes = 0;
+    if (!m.embedding) {
+      m.embedding = m.model.createEmbeddingContext({ contextSize: limit, threads: this.threads });
+      const ctx = await m.embedding.catch((err) => { m.embedding = undefined; throw errors.engineLoadFailed(p.model, m.file.shown, `its embedding context: ${(err as Error).message}`); });
+      // Not in node-llama-cpp's typings: the embedding context's own llama context, which knows its memory.
+      const usage = (ctx as unknown as { _llamaContext?: LlamaContext })._llamaContext?.memoryUsage;
+      createdBytes = usage ? usage.ram + usage.vram : -1;
+    }
+    const ctx = await m.embedding;
+    const run = async (): Promise<EmbedOutcome> => {
+      const embeddings: number[][] = [];
+      for (const tokens of inputs) {
+        if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('embedding');
+        const v = (await ctx.getEmbeddingFor(tokens)).vector;
+        const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1;
+        embeddings.push(Array.from(v, (x) => x / norm));
+      }
+      return { embeddings, tokens: inputs.reduce((n, t) => n + t.length, 0), createdBytes };
+    };
+    const result = (m.embedTail ?? Promise.resolve()).then(run, run);
+    m.embedTail = result.catch(() => {});
+    return result;
   }
 
   /**

@@ -66,6 +66,15 @@ async function handle(req: EngineRequest): Promise<void> {
         running.delete(req.id);
       }
     }
+    case 'embed': {
+      const ac = new AbortController();
+      running.set(req.id, { ac, what: 'embedding' });
+      try {
+        return send({ t: 'result', id: req.id, value: await core.embed(req.params, ac.signal) });
+      } finally {
+        running.delete(req.id);
+      }
+    }
     case 'cancel': {
       const r = running.get(req.id);
       r?.ac.abort(errors.cancelled(r.what));

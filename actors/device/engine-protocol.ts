@@ -59,6 +59,16 @@ export interface EvaluateOutcome {
   computeMs: number;
 }
 
+export interface EmbedParams { model: string; texts: string[] }
+
+export interface EmbedOutcome {
+  /** One L2-normalised vector per text. */
+  embeddings: number[][];
+  tokens: number;
+  /** Bytes of the model's embedding context when this call created it (0 when it existed already). */
+  createdBytes: number;
+}
+
 export interface Estimate {
   weightsBytes: number;
   contextBytes: number;
@@ -78,6 +88,7 @@ export type EngineRequest =
   | { t: 'unload'; id: number; model: string }
   | { t: 'generate'; id: number; params: GenerateParams }
   | { t: 'evaluate'; id: number; params: EvaluateParams }
+  | { t: 'embed'; id: number; params: EmbedParams }
   /** Stop request `id` (a generation, an evaluation, a load or an estimate); a load that completes anyway is disposed. */
   | { t: 'cancel'; id: number }
   /** Fault injection (tests only, gated by the device): abort the process as a native crash would. */

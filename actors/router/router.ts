@@ -10,8 +10,8 @@ import { errors, toMocError } from '../../src/errors.js';
 import { validate } from '../../src/validate.js';
 import type { Config } from '../../schemas/config.js';
 import {
-  AliasRequest, InferRequest, ListModelsRequest, LoadRequest, MAX_LIST_MODELS, NameRequest, PinRequest, RegisterRequest,
-  type DeviceView, type InferResult, type LifecycleProtocol, type RouterProtocol,
+  AliasRequest, EmbedRequest, InferRequest, ListModelsRequest, LoadRequest, MAX_LIST_MODELS, NameRequest, PinRequest, RegisterRequest,
+  type DeviceView, type EmbedResult, type InferResult, type LifecycleProtocol, type RouterProtocol,
 } from '../../schemas/messages.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { DeviceRef } from '../device/index.js';
@@ -102,6 +102,7 @@ export class Router implements Behavior<RouterProtocol> {
     const readOpts = { timeoutMs };
     switch (msg.kind) {
       case 'infer': return this.recorded(env as Envelope<RouterProtocol, 'infer'>, this.infer(env as Envelope<RouterProtocol, 'infer'>));
+      case 'embed': return this.embed(env as Envelope<RouterProtocol, 'embed'>);
       case 'register': return this.lifecycle.ask({ kind: 'register', request: validate(RegisterRequest, msg.request) }, opts);
       case 'load': return this.lifecycle.ask({ kind: 'load', request: validate(LoadRequest, msg.request) }, opts);
       case 'set-alias': return this.lifecycle.ask({ kind: 'set-alias', request: validate(AliasRequest, msg.request) }, opts);
@@ -186,6 +187,33 @@ export class Router implements Behavior<RouterProtocol> {
     }
     if (!onDemand) throw errors.modelNotFound(r.model, this.routes.names());
     return this.rerouted(env, r, name, this.loadThenDispatch(env, r, name), REROUTES);
+  }
+
+  /**
+   * Embeddings: the model (or alias) as inference finds it — loaded on demand when registered — then its device's
+   * queue (actors/device/device-actor.ts embed). Not counted in sentTo: the device's own bound refuses past its queue.
+   */
+  private async embed(env: Envelope<RouterProtocol, 'embed'>): Promise<EmbedResult> {
+    const r = validate(EmbedRequest, env.msg.request);
+    const bytes = r.input.reduce((n, t) => n + Buffer.byteLength(t, 'utf8'), 0);
+    if (bytes > this.promptLimit) throw errors.invalidArgument('input', `is ${bytes} bytes; the limit is ${this.promptLimit} (limits.maxPromptBytes); send fewer or shorter texts`);
+    const name = this.routes.resolve(r.model);
+    const ask = async (): Promise<EmbedResult> => {
+      const route = this.routes.lookup(name);
+      if (!route || (route.state !== 'loaded' && route.state !== 'loading')) {
+        if (r.require_loaded || !this.catalog.isRegistered(name)) throw errors.modelNotFound(r.model, this.routes.names());
+        await this.lifecycle.ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal });
+      }
+      const loaded = this.routes.lookup(name);
+      const device = loaded && this.devices.get(loaded.device);
+      if (!device) throw errors.modelNotFound(r.model, this.routes.names());
+      return device.ask({ kind: 'embed', model: name, texts: r.input }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal });
+    };
+    // As for inference: a model that left its device just after its route was read is loaded again, once.
+    return ask().catch((err) => {
+      if (toMocError(err).code !== 'MOC_ERR_MODEL_NOT_FOUND' || env.signal.aborted || r.require_loaded || !this.catalog.isRegistered(name)) throw err;
+      return ask();
+    });
   }
 
   /**

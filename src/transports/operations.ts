@@ -9,7 +9,7 @@
  * Adding an operation: one entry here (and its router message), then one line per transport naming it.
  */
 import type { Config } from '../../schemas/config.js';
-import type { RouterProtocol, TokenEvent } from '../../schemas/messages.js';
+import type { EmbedResult, RouterProtocol, TokenEvent } from '../../schemas/messages.js';
 import type { DeviceResource, FeedbackResource, GoalResource, InferResponse, JobResource, ModelPageResource } from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
 import type { Principal } from '../auth/keys.js';
@@ -83,6 +83,14 @@ export const OPERATIONS = {
       const r = await c.router.ask({ kind: 'infer', request: input, stream: !!c.onToken, ...(c.traceId ? { traceId: c.traceId } : {}) }, { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) });
       c.meter?.metrics.inference(r);
       return inferResponse(r);
+    },
+  }),
+  /** Embeddings, an inference by role: one vector per text (actors/device/engine-core.ts embed). */
+  embed: spec<EmbedResult>({
+    action: 'infer', timeout: 'request', write: false,
+    run: async (input, c, opts) => {
+      const r = await c.router.ask({ kind: 'embed', request: input }, opts);
+      return { model: r.model, device: r.device, embeddings: r.embeddings, tokens: r.tokens };
     },
   }),
   register: forward('register', 'load', true, modelResource),

@@ -30,6 +30,8 @@ function requestFor(method: string, path: string, ids: { job: string; goal: stri
     'put /v1/goals/{id}': { priority: 1 },
     'post /openai/v1/chat/completions': { model: 'moc-demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 },
     'post /openai/v1/completions': { model: 'moc-demo', prompt: 'hi', max_tokens: 2 },
+    'post /openai/v1/embeddings': { model: 'moc-demo', input: 'hi' },
+    'post /v1/embeddings': { model: 'moc-demo', input: ['hi'] },
   };
   const body = bodies[`${method} ${path}`];
   return { url: p, init: { method: method.toUpperCase(), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) } };

@@ -15,7 +15,7 @@ import type { ChatMessage } from '../../../schemas/messages.js';
 import type { InferResponse, ModelResource } from '../../../schemas/rest.js';
 import { validate } from '../../validate.js';
 import { runOperation, type OperationCall } from '../operations.js';
-import { ChatCompletionRequest, CompletionRequest, finishReasonOf } from './wire.js';
+import { ChatCompletionRequest, CompletionRequest, EmbeddingRequest, finishReasonOf } from './wire.js';
 
 /** What a handler writes to: the REST exchange, as JSON or as an SSE stream. */
 export interface OpenAiOut {
@@ -282,3 +282,30 @@ export async function retrieveModel(name: string, call: Call): Promise<unknown> 
   return modelObject(m.name === name || !m.aliases.includes(name) ? m.name : name);
 }
 
+
+/**
+ * `POST /embeddings`: one `embed` operation for all the inputs. `encoding_format: "base64"` (what the official
+ * clients ask for by default, and decode) is the vector's little-endian float32 bytes in base64.
+ */
+export async function embeddings(body: Record<string, unknown>, call: Call, out: OpenAiOut): Promise<void> {
+  refuseUnknown(body, EmbeddingRequest);
+  const b = validate(EmbeddingRequest, body);
+  if (b.dimensions !== undefined && b.dimensions !== null) throw unsupported('dimensions', "is not supported: a model's vectors have the size it was trained with");
+  const input = typeof b.input === 'string' ? [b.input] : b.input;
+  if (input.some((x) => typeof x !== 'string')) throw unsupported('input', 'token-id input is not supported; send the text');
+  const texts = input as string[];
+  const empty = texts.findIndex((x) => x.length === 0);
+  if (empty >= 0) throw errors.invalidArgument(`input[${empty}]`, 'is empty; send non-empty texts');
+  out.operating();
+  const r = await runOperation('embed', { model: b.model, input: texts }, { ...call, signal: out.signal });
+  const base64 = b.encoding_format === 'base64';
+  out.json(200, {
+    object: 'list',
+    data: r.embeddings.map((v, index) => ({
+      object: 'embedding', index,
+      embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v,
+    })),
+    model: r.model,
+    usage: { prompt_tokens: r.tokens, total_tokens: r.tokens },
+  });
+}

@@ -80,3 +80,12 @@ export type CompletionRequest = Static<typeof CompletionRequest>;
 export function finishReasonOf(reason: string): 'stop' | 'length' {
   return reason === 'length' ? 'length' : 'stop';
 }
+
+export const EmbeddingRequest = Type.Object({
+  model: Type.String({ minLength: 1, maxLength: 128 }),
+  input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1, maxItems: 256 }), Type.Array(Type.Integer()), Type.Array(Type.Array(Type.Integer()))]),
+  encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64'), Type.Null()])),
+  dimensions: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+  user: Type.Optional(Type.String()),
+}, { additionalProperties: false });
+export type EmbeddingRequest = Static<typeof EmbeddingRequest>;

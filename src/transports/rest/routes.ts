@@ -10,7 +10,8 @@ import {
   CreateGoalBody, FeedbackBody, ModelReadiness, FeedbackResource, GoalList, GoalResource, JobList, UpdateGoalBody, JobResource, PinBody, Readiness, RegisterRequest, SubmitJobBody, UnloadResponse,
 } from '../../../schemas/rest.js';
 
-import { ChatCompletionRequest, CompletionRequest } from '../openai/wire.js';
+import { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from '../openai/wire.js';
+import { EmbedRequest, EmbedResult } from '../../../schemas/messages.js';
 
 export type Method = 'get' | 'post' | 'put';
 
@@ -55,6 +56,7 @@ const ROUTE_LIST: readonly RouteSpec[] = [
   { method: 'put', path: '/v1/aliases/{alias}', operation: 'set-alias', operationId: 'setAlias', summary: 'Point an alias at a model; re-pointing a serving alias is a hot swap', body: AliasBody, status: 200, response: AliasResponse, errors: [404, 507] },
   { method: 'get', path: '/v1/devices', operation: 'devices', wrap: 'devices', operationId: 'getDevices', summary: 'Each device with its memory ledger, engine and models', status: 200, response: DeviceList },
   { method: 'post', path: '/v1/infer', operation: 'infer', operationId: 'infer', summary: 'Generate text; "stream": true answers with Server-Sent Events', body: InferBody, status: 200, response: InferResponse, sse: true, errors: [404, 499, 504, 507] },
+  { method: 'post', path: '/v1/embeddings', operation: 'embed', operationId: 'embed', summary: 'Embeddings: one L2-normalised vector per text of input (the model makes its embedding context at the first call)', body: EmbedRequest, status: 200, response: EmbedResult, errors: [404, 504, 507] },
   { method: 'post', path: '/v1/jobs', operation: 'submit-job', operationId: 'submitJob', summary: 'Submit a learning job (acknowledged once durable; request_id makes it idempotent)', body: SubmitJobBody, status: 201, response: JobResource, errors: [404] },
   { method: 'get', path: '/v1/jobs', operation: 'list-jobs', wrap: 'jobs', query: ['state', 'type', 'limit'], operationId: 'listJobs', summary: 'Jobs, newest first (?state=, ?type=, ?limit=)', status: 200, response: JobList },
   { method: 'get', path: '/v1/jobs/{id}', operation: 'get-job', operationId: 'getJob', summary: 'One job: state, progress, log tail, outputs', status: 200, response: JobResource, errors: [404] },
@@ -76,6 +78,7 @@ const ROUTE_LIST: readonly RouteSpec[] = [
   { method: 'get', path: '/openai/v1/models/{name}', action: 'get-model', operationId: 'openaiGetModel', summary: 'OpenAI-compatible: one model', status: 200, response: OpenAiObject, errors: [404] },
   { method: 'post', path: '/openai/v1/chat/completions', action: 'infer', operationId: 'openaiChatCompletions', summary: 'OpenAI-compatible chat completion; "stream": true answers with OpenAI\'s Server-Sent Events', body: ChatCompletionRequest, status: 200, response: OpenAiObject, errors: [404, 504] },
   { method: 'post', path: '/openai/v1/completions', action: 'infer', operationId: 'openaiCompletions', summary: 'OpenAI-compatible text completion; "stream": true answers with OpenAI\'s Server-Sent Events', body: CompletionRequest, status: 200, response: OpenAiObject, errors: [404, 504] },
+  { method: 'post', path: '/openai/v1/embeddings', action: 'infer', operationId: 'openaiEmbeddings', summary: 'OpenAI-compatible embeddings: one L2-normalised vector per input text', body: EmbeddingRequest, status: 200, response: OpenAiObject, errors: [404, 507] },
   { method: 'get', path: '/openapi.json', operationId: 'openapi', summary: 'This API as an OpenAPI 3.1 document', status: 200, response: Type.Object({}, { additionalProperties: true, description: 'OpenAPI 3.1 document' }) },
 ];
 

@@ -29,7 +29,7 @@ import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { SseStream } from './sse.js';
 import { HttpFront } from './front.js';
-import { chatCompletions, completions, listModels, retrieveModel, type OpenAiOut } from '../openai/handlers.js';
+import { chatCompletions, completions, embeddings, listModels, retrieveModel, type OpenAiOut } from '../openai/handlers.js';
 import { runOperation, traceIdOf, type Meter, type OperationCall } from '../operations.js';
 import { followJob, type JobSource } from '../job-follow.js';
 import type { Metrics } from '../../telemetry/metrics.js';
@@ -283,6 +283,7 @@ export class RestTransport implements Closeable {
         return ex.json(200, await retrieveModel(r.params.name!, this.openAiCall(ex, r)));
       case 'openaiChatCompletions':
       case 'openaiCompletions':
+      case 'openaiEmbeddings':
         return this.openAi(ex, r, body);
       case 'watchJob':
         ex.metered = true; // its reads run through the operation table (get-job), which counts them
@@ -316,7 +317,8 @@ export class RestTransport implements Closeable {
       operating: () => { ex.metered = true; },
     };
     try {
-      await (r.route.operationId === 'openaiChatCompletions' ? chatCompletions : completions)(body, call, out);
+      const handler = { openaiChatCompletions: chatCompletions, openaiCompletions: completions, openaiEmbeddings: embeddings }[r.route.operationId as 'openaiCompletions'];
+      await handler(body, call, out);
     } catch (err) {
       if (!started) throw err; // before the first byte: an HTTP error in OpenAI's shape
       sse.fail(err);
