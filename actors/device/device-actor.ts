@@ -229,9 +229,19 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
    * is queued; each text's exact token count against the context is checked by the engine.
    */
   private evaluate(env: Envelope<DeviceProtocol, 'evaluate'>): void {
-    let msg: EvaluateMsg;
+    this.queueTexts(env, EvaluateMsg, 'texts');
+  }
+
+  /** Embeddings queue like an evaluation (the model's sequences bound them too), checked the same way. */
+  private embed(env: Envelope<DeviceProtocol, 'embed'>): void {
+    this.queueTexts(env, EmbedMsg, 'input');
+  }
+
+  /** Validates a message of texts, refuses a text no context of the model could hold, then queues it. */
+  private queueTexts(env: Envelope<DeviceProtocol, 'evaluate'> | Envelope<DeviceProtocol, 'embed'>, schema: typeof EvaluateMsg | typeof EmbedMsg, field: string): void {
+    let msg: EvaluateMsg | EmbedMsg;
     try {
-      msg = validate(EvaluateMsg, env.msg);
+      msg = validate(schema, env.msg);
     } catch (err) {
       return env.fail(err);
     }
@@ -240,27 +250,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       const maxChars = spec.contextSize * MAX_CHARS_PER_CONTEXT_TOKEN;
       const i = msg.texts.findIndex((text) => text.length > maxChars);
       if (i >= 0) {
-        return env.fail(errors.invalidArgument(`texts[${i}]`,
+        return env.fail(errors.invalidArgument(`${field}[${i}]`,
           `is ${msg.texts[i]!.length} characters, more than model '${spec.name}' can hold in its context of ${spec.contextSize} tokens; split it into texts of at most ${spec.contextSize} tokens`));
       }
-    }
-    const m = this.admit(env, 0);
-    if (m) this.pump(m);
-  }
-
-  /** Embeddings queue like an evaluation (the model's sequences bound them too); sizes checked as evaluate does. */
-  private embed(env: Envelope<DeviceProtocol, 'embed'>): void {
-    let msg: EmbedMsg;
-    try {
-      msg = validate(EmbedMsg, env.msg);
-    } catch (err) {
-      return env.fail(err);
-    }
-    const spec = this.models.get(msg.model)?.spec;
-    if (spec) {
-      const maxChars = spec.contextSize * MAX_CHARS_PER_CONTEXT_TOKEN;
-      const i = msg.texts.findIndex((text) => text.length > maxChars);
-      if (i >= 0) return env.fail(errors.invalidArgument(`input[${i}]`, `is ${msg.texts[i]!.length} characters, more than model '${spec.name}' can embed (a context of ${spec.contextSize} tokens); split it`));
     }
     const m = this.admit(env, 0);
     if (m) this.pump(m);

@@ -300,12 +300,7 @@ export class RestTransport implements Closeable {
 
   private async openAi(ex: Exchange, r: Incoming, body: Record<string, unknown>): Promise<void> {
     // A slow or vanished reader stops every choice: the abort reaches the devices' sequences.
-    const cancel = new AbortController();
-    ex.onAbort(() => cancel.abort(errors.cancelled('the stream')));
-    const sse = new SseStream(ex, SSE_MAX_BACKLOG_BYTES, () => {
-      this.log.log('warn', 'rest.slow_reader', { backlogBytes: SSE_MAX_BACKLOG_BYTES });
-      cancel.abort(errors.cancelled('the stream (the reader fell too far behind)'));
-    });
+    const { cancel, sse } = this.cancellableStream(ex);
     let started = false;
     const { signal: _ignored, ...call } = this.openAiCall(ex, r);
     const out: OpenAiOut = {
@@ -325,14 +320,20 @@ export class RestTransport implements Closeable {
     }
   }
 
-  private async inferStream(ex: Exchange, request: Record<string, unknown>, traceId: string | undefined): Promise<void> {
-    // A slow or vanished reader cancels its generation: the abort signal reaches the device's sequence.
+  /** An SSE stream whose `cancel` aborts when the client goes away or reads too slowly (its backlog passes the bound). */
+  private cancellableStream(ex: Exchange): { cancel: AbortController; sse: SseStream } {
     const cancel = new AbortController();
     ex.onAbort(() => cancel.abort(errors.cancelled('the stream')));
     const sse = new SseStream(ex, SSE_MAX_BACKLOG_BYTES, () => {
       this.log.log('warn', 'rest.slow_reader', { backlogBytes: SSE_MAX_BACKLOG_BYTES });
       cancel.abort(errors.cancelled('the stream (the reader fell too far behind)'));
     });
+    return { cancel, sse };
+  }
+
+  private async inferStream(ex: Exchange, request: Record<string, unknown>, traceId: string | undefined): Promise<void> {
+    // A slow or vanished reader cancels its generation: the abort signal reaches the device's sequence.
+    const { cancel, sse } = this.cancellableStream(ex);
     let started = false;
     try {
       const result = await runOperation('infer', request, {
