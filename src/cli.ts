@@ -16,18 +16,18 @@
  * scripts, exit codes in src/cli/api.ts (docs/cli.md).
  */
 import { Command, CommanderError } from 'commander';
-import { loadConfig, ConfigError } from './config.js';
-import { Coordinator } from './coordinator.js';
-import { createLogger, isLevel, logLevel } from './log.js';
-import { replay } from './store/replay.js';
-import { backup } from './store/backup.js';
 import { Api, CliError, EXIT } from './cli/api.js';
+import type { Coordinator as CoordinatorInstance } from './coordinator.js';
 import { modelsCommand } from './cli/models.js';
 import { inferCommand } from './cli/infer.js';
 import { goalsCommand, jobsCommand } from './cli/jobs.js';
 import { devicesCommand, healthCommand, keysCommand } from './cli/misc.js';
 
 async function serve(file: string | undefined): Promise<void> {
+  // Imported here, not at the top: the client commands then start without loading the server (engine, gRPC, LMDB, uWS).
+  const { loadConfig, ConfigError } = await import('./config.js');
+  const { Coordinator } = await import('./coordinator.js');
+  const { createLogger, isLevel, logLevel } = await import('./log.js');
   let config;
   try {
     config = loadConfig(file);
@@ -41,7 +41,7 @@ async function serve(file: string | undefined): Promise<void> {
   if (envLevel && !isLevel(envLevel)) {
     log.log('warn', 'config.invalid', { env: 'MOC_LOG_LEVEL', got: envLevel, hint: 'use debug, info, warn or error; ignored' });
   }
-  let coordinator: Coordinator | undefined;
+  let coordinator: CoordinatorInstance | undefined;
   coordinator = await Coordinator.start(config, {
     log,
     onEscalate: () => { void coordinator?.destroy().finally(() => process.exit(1)); if (!coordinator) process.exit(1); },
@@ -67,12 +67,17 @@ function program(): Command {
     .action((o: { config?: string }) => serve(o.config ?? (process.env.MOC_CONFIG || undefined)));
   p.command('replay <data-dir> <out-dir>').description("rebuild a stopped server's store from its event log and compare checksums")
     .action(async (data: string, out: string) => {
+      const { replay } = await import('./store/replay.js');
       const r = await replay(data, out);
       console.log(JSON.stringify(r));
       process.exit(r.equal ? 0 : 1);
     });
   p.command('backup <data-dir> <out-dir>').description('a consistent copy of a data directory, while the server serves')
-    .action(async (data: string, out: string) => { console.log(JSON.stringify(await backup(data, out))); process.exit(0); });
+    .action(async (data: string, out: string) => {
+      const { backup } = await import('./store/backup.js');
+      console.log(JSON.stringify(await backup(data, out)));
+      process.exit(0);
+    });
   p.addCommand(modelsCommand(api));
   p.addCommand(inferCommand(api));
   p.addCommand(devicesCommand(api));
