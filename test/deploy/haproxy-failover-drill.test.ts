@@ -101,6 +101,18 @@ t.test('two replicas behind HAProxy: kill -9 one, then SIGTERM one, under 200 in
   // 1. kill -9 of replica A at second 5 of 20.
   const { outcomes: run, actedAt: killedAt } = await drill(lb, client, 20_000, { afterMs: 5_000, act: () => { a!.proc.kill('SIGKILL'); } });
   const failed = run.filter((o) => !o.ok);
+  // Sent and failed by second (the closing note of a drill reports them).
+  const bySecond = (os: { ok: boolean; sentAt: number }[]) => {
+    const b: { s: number; sent: number; failed: number }[] = [];
+    for (const o of os) {
+      const s = Math.floor(o.sentAt / 1000);
+      b[s] ??= { s, sent: 0, failed: 0 };
+      b[s].sent++;
+      if (!o.ok) b[s].failed++;
+    }
+    return b.filter(Boolean).map((x) => `${x.s}s ${x.sent}/${x.failed}`).join(', ');
+  };
+  t.comment(`kill -9 at ${Math.round(killedAt)} ms; sent/failed by second: ${bySecond(run)}`);
   t.ok(run.length >= 3_900, `${run.length} requests sent (200 a second for 20 s)`);
   t.ok(failed.length <= run.length * 0.001, `at least 99.9 % succeeded: ${failed.length} of ${run.length} failed ${JSON.stringify(failed.slice(0, 5))}`);
   const late = run.filter((o) => o.sentAt >= killedAt + 2_000);
@@ -141,6 +153,7 @@ t.test('two replicas behind HAProxy: kill -9 one, then SIGTERM one, under 200 in
   // 2. SIGTERM of replica B at second 3 of 12: it turns not-ready, HAProxy drains it, nothing fails.
   const { outcomes: graceful } = await drill(lb, client, 12_000, { afterMs: 3_000, act: () => { b!.proc.kill('SIGTERM'); } });
   const gracefulFailed = graceful.filter((o) => !o.ok);
+  t.comment(`SIGTERM at 3000 ms; sent/failed by second: ${bySecond(graceful)}`);
   t.same(gracefulFailed.slice(0, 5), [], `SIGTERM: not one of ${graceful.length} requests failed (${gracefulFailed.length} did)`);
   t.same(await b!.exited, { code: 0, signal: null }, 'the SIGTERMed replica exited cleanly');
   if (failed.length || gracefulFailed.length) t.comment(hpLog.split('\n').slice(-30).join('\n'));
