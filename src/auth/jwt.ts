@@ -82,9 +82,9 @@ export class JwtVerifier {
     } catch (err) {
       // A kid the file lacks: the file may have been rotated since it was last read.
       if ((err as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' && this.config.jwksFile && await this.refreshFile(true)) {
-        try { payload = await this.verifyOnce(token); } catch (again) { throw refusal(again); }
+        try { payload = await this.verifyOnce(token); } catch (again) { throw refusal(again, false); }
       } else {
-        throw refusal(err);
+        throw refusal(err, this.config.jwksUrl !== '');
       }
     }
     const principal = this.principalOf(payload);
@@ -144,12 +144,15 @@ function localSet(file: string, text: string): JWTVerifyGetKey {
   }
 }
 
-/** jose's error → our UNAUTHENTICATED with the reason an operator can act on (never the token). */
-function refusal(err: unknown): MocError {
+/**
+ * jose's error → our UNAUTHENTICATED with the reason an operator can act on (never the token). `remote`: keys come
+ * from jwksUrl, where a fetch can fail.
+ */
+function refusal(err: unknown, remote: boolean): MocError {
   if (err instanceof MocError) return err;
   const e = err as { code?: string; claim?: string; message?: string };
   // The JWKS URL did not answer (timeout, refused, not 200): the token may be fine, the identity provider is not.
-  if (e.code === 'ERR_JWKS_TIMEOUT' || e.code === 'ERR_JOSE_GENERIC' || err instanceof TypeError) {
+  if (remote && (e.code === 'ERR_JWKS_TIMEOUT' || e.code === 'ERR_JOSE_GENERIC' || err instanceof TypeError)) {
     return errors.unavailable(`the JWKS URL (auth.jwt.jwksUrl) could not be read (${e.message ?? e.code})`, 5000);
   }
   const why: Record<string, string> = {

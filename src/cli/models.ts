@@ -34,7 +34,7 @@ async function allModels(api: Api): Promise<any[]> {
 }
 
 /** Where a state sits on the load's bar. */
-const PHASE: Record<string, number> = { registered: 10, unloaded: 10, queued: 20, loading: 50, loaded: 100 };
+const PHASE: Record<string, number> = { registered: 10, loading: 50, loaded: 100 };
 
 /**
  * The load request, with a bar that follows the model's state until the answer. `quiet` (--json, or no terminal and

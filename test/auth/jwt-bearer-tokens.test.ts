@@ -139,6 +139,18 @@ t.test('a JWKS URL: fetched, cached, and a token it cannot verify refused', asyn
   t.equal((await list(await token(stranger, { groups: ['moc-agents'] }))).status, 401, 'signed by a key the URL does not publish: 401');
 });
 
+t.test('a JWKS URL that does not answer: retry later (503), not a refusal of the token', async (t) => {
+  const k1 = await signer('down-1');
+  // Port 9 (discard) on loopback: nothing listens, the fetch is refused.
+  const h = await startHarness(t, { auth: { jwt: { jwksUrl: 'http://127.0.0.1:9/jwks.json', issuer: ISS, audience: AUD } } });
+  const r = await fetch(`${h.restUrl}/v1/models`, { headers: { authorization: `Bearer ${await token(k1)}` } });
+  t.equal(r.status, 503, '503');
+  const e = ((await r.json()) as any).error;
+  t.equal(e.code, 'MOC_ERR_UNAVAILABLE');
+  t.match(e.message, /the JWKS URL \(auth\.jwt\.jwksUrl\) could not be read/);
+  t.ok(r.headers.get('retry-after'), 'with Retry-After');
+});
+
 t.test('the key ring: a token is verified once, then answered at once; principal named after sub', async (t) => {
   const k1 = await signer('k1');
   const dir = t.testdir({ 'jwks.json': jwks(k1) });

@@ -130,7 +130,12 @@ export class Exchange {
       const ms = typeof e.details.retryAfterMs === 'number' ? e.details.retryAfterMs : retryAfterSeconds * 1000;
       h.push(['retry-after', String(Math.max(1, Math.ceil(ms / 1000)))]);
     }
-    this.json(e.httpStatus, this.openai ? openAiErrorBody(e) : { error: { code: e.code, message: e.message, details: e.details } }, h);
+    this.json(e.httpStatus, this.errorBody(e), h);
     return e;
+  }
+
+  /** The error's body on this exchange's routes: ours, or OpenAI's shape on the OpenAI routes. */
+  errorBody(e: MocError): unknown {
+    return this.openai ? openAiErrorBody(e) : { error: { code: e.code, message: e.message, details: e.details } };
   }
 }

@@ -152,8 +152,9 @@ export class RestTransport implements Closeable {
   private handle(res: HttpResponse, req: HttpRequest): void {
     const origin = req.getHeader('origin');
     const cors = this.corsHeaders(origin);
+    const url = req.getUrl();
     const ex = new Exchange(res, cors ?? [], this.closing);
-    ex.openai = req.getUrl().startsWith('/openai/');
+    ex.openai = url.startsWith('/openai/');
     const retry = this.config.rest.retryAfterSeconds;
     const method = req.getMethod();
     const hasBody = method === 'post' || method === 'put' || method === 'patch';
@@ -164,7 +165,6 @@ export class RestTransport implements Closeable {
     const skipsBody = !hasBody || (/^\d{1,15}$/.test(length) && Number(length) <= BODY_SKIP_FACTOR * this.config.rest.maxBodyBytes);
     let route: RouteSpec | undefined;
     try {
-      const url = req.getUrl();
       const query = req.getQuery() ?? '';
       if (url.length + query.length > this.config.rest.maxUrlBytes) {
         throw errors.urlTooLong(url.length + query.length, this.config.rest.maxUrlBytes);

@@ -7,7 +7,6 @@
  * stream is cut and the generation cancelled (onSlowReader), freeing its sequence for readers that keep up.
  */
 import { toMocError } from '../../errors.js';
-import { openAiErrorBody } from '../openai/errors.js';
 import type { Exchange } from './exchange.js';
 
 export class SseStream {
@@ -32,51 +31,44 @@ export class SseStream {
   }
 
   event(name: string, data: unknown): void {
-    if (!this.ex.open) return;
-    this.ex.res.cork(() => this.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`));
+    this.send(frame(name, data));
   }
 
   /** An unnamed event (`data:` only), as OpenAI's streams send them. */
   data(data: unknown): void {
-    if (!this.ex.open) return;
-    this.ex.res.cork(() => this.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`));
-  }
-
-  /** OpenAI's end of stream: `data: [DONE]`, then end the response. */
-  done(): void {
-    if (!this.ex.open) return;
-    this.ex.res.cork(() => {
-      this.write('data: [DONE]\n\n');
-      if (this.ex.open) this.ex.res.end();
-    });
-    this.ex.finished = true;
+    this.send(frame(null, data));
   }
 
   /** Last event, then end the response. */
   finish(name: string, data: unknown): void {
+    this.end(frame(name, data));
+  }
+
+  /** OpenAI's end of stream: `data: [DONE]`, then end the response. */
+  done(): void {
+    this.end(frame(null, '[DONE]'));
+  }
+
+  /** The error as the last event, in the exchange's error shape: `event: error` (ours), a bare `data:` (OpenAI's). */
+  fail(err: unknown): void {
+    const body = this.ex.errorBody(toMocError(err));
+    this.end(this.ex.openai ? frame(null, body) : frame('error', body));
+  }
+
+  private send(text: string): void {
+    if (!this.ex.open) return;
+    this.ex.res.cork(() => this.write(text));
+  }
+
+  private end(text: string): void {
     if (!this.ex.open) return;
     this.ex.res.cork(() => {
-      this.write(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+      this.write(text);
       // Never end(…, closeConnection) here: once the body is chunked, uWS 20.30 writes its `Connection: close`
       // header into the body and breaks the chunk framing. Whoever wants the connection closed closes it after.
       if (this.ex.open) this.ex.res.end();
     });
     this.ex.finished = true;
-  }
-
-  fail(err: unknown): void {
-    const e = toMocError(err);
-    if (this.ex.openai) {
-      // OpenAI's clients raise an APIError for a `data:` event carrying `error`.
-      if (!this.ex.open) return;
-      this.ex.res.cork(() => {
-        this.write(`data: ${JSON.stringify(openAiErrorBody(e))}\n\n`);
-        if (this.ex.open) this.ex.res.end();
-      });
-      this.ex.finished = true;
-      return;
-    }
-    this.finish('error', { error: { code: e.code, message: e.message, details: e.details } });
   }
 
   private write(text: string): void {
@@ -100,4 +92,9 @@ export class SseStream {
       });
     }
   }
+}
+
+/** One SSE event: `event:` line when named; data as given when a string, else its JSON. */
+function frame(name: string | null, data: unknown): string {
+  return `${name ? `event: ${name}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 }
