@@ -20,10 +20,42 @@ const KeepAliveMs = Type.Integer({
   description: 'idle ms before unloading: 0 unloads after each request; at most 2147483647 (about 24.8 days); use -1 to keep the model loaded forever',
 });
 
-/** One turn of a chat, formatted into the prompt with the model's own chat template (actors/device/chat.ts). */
+/** A tool's name as OpenAI allows it (letters, digits, _ and -; at most 64). */
+const ToolName = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'letters, digits, _ and -, at most 64 characters' });
+
+/** A call the model made (or made earlier in a chat): OpenAI's shape, arguments as JSON text. */
+export const ToolCall = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 128 }),
+  name: ToolName,
+  /** The arguments as JSON text (a string, as OpenAI sends them), generated to match the tool's parameters schema. */
+  arguments: Type.String({ maxLength: 1_048_576 }),
+}, { additionalProperties: false });
+export type ToolCall = Static<typeof ToolCall>;
+
+/** A tool the model may call (actors/device/tool-calls.ts). */
+export const Tool = Type.Object({
+  name: ToolName,
+  description: Type.Optional(Type.String({ maxLength: 8192 })),
+  /** JSON Schema of the arguments (an object schema); absent: the tool takes none. */
+  parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+}, { additionalProperties: false });
+export type Tool = Static<typeof Tool>;
+
+/** auto: the model may call tools or answer; none: it answers; required: it calls one or more; {name}: it calls that one. */
+export const ToolChoice = Type.Union([
+  Type.Literal('auto'), Type.Literal('none'), Type.Literal('required'), Type.Object({ name: ToolName }, { additionalProperties: false }),
+]);
+export type ToolChoice = Static<typeof ToolChoice>;
+
+/**
+ * One turn of a chat, formatted into the prompt with the model's own chat template (actors/device/chat.ts). An
+ * assistant turn may carry the tool calls it made; a `tool` turn answers one of them by its id.
+ */
 export const ChatMessage = Type.Object({
-  role: Type.Union([Type.Literal('system'), Type.Literal('user'), Type.Literal('assistant')]),
+  role: Type.Union([Type.Literal('system'), Type.Literal('user'), Type.Literal('assistant'), Type.Literal('tool')]),
   content: Type.String(),
+  tool_calls: Type.Optional(Type.Array(ToolCall, { maxItems: 128 })),
+  tool_call_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
 }, { additionalProperties: false });
 export type ChatMessage = Static<typeof ChatMessage>;
 
@@ -52,6 +84,12 @@ export const InferRequest = Type.Object({
   presence_penalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
   /** Return each generated token's log-probability with this many likeliest alternatives (0–20). */
   logprobs: Type.Optional(Type.Integer({ minimum: 0, maximum: 20 })),
+  /** Tools the model may call (with messages, on a model whose chat template takes tools). */
+  tools: Type.Optional(Type.Array(Tool, { minItems: 1, maxItems: 128 })),
+  /** Whether and which tool the model calls; unset: auto. */
+  tool_choice: Type.Optional(ToolChoice),
+  /** false: at most one tool call in the answer; unset: true. */
+  parallel_tool_calls: Type.Optional(Type.Boolean()),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
   stop: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 })),
   request_id: Type.Optional(Type.String({ maxLength: 128 })),
@@ -108,7 +146,7 @@ export const ListModelsRequest = Type.Object({
 }, { additionalProperties: false });
 export type ListModelsRequest = Static<typeof ListModelsRequest>;
 
-export const FinishReason = Type.Union([Type.Literal('stop'), Type.Literal('length'), Type.Literal('eos')]);
+export const FinishReason = Type.Union([Type.Literal('stop'), Type.Literal('length'), Type.Literal('eos'), Type.Literal('tool_calls')]);
 export type FinishReason = Static<typeof FinishReason>;
 
 export const ModelState = Type.Union([
@@ -171,6 +209,9 @@ export const InferMsg = Type.Object({
   frequencyPenalty: Type.Optional(Type.Number()),
   presencePenalty: Type.Optional(Type.Number()),
   logprobs: Type.Optional(Type.Integer()),
+  tools: Type.Optional(Type.Array(Tool)),
+  toolChoice: Type.Optional(ToolChoice),
+  parallelToolCalls: Type.Optional(Type.Boolean()),
   seed: Type.Optional(Type.Integer()),
   stop: Type.Array(Type.String()),
   priority: Type.Integer(),
@@ -194,6 +235,8 @@ export const InferResult = Type.Object({
   firstTokenMs: Type.Number(),
   /** With a request's logprobs: one entry per generated token. */
   logprobs: Type.Optional(Type.Array(TokenLogprob)),
+  /** The tools the model called (finishReason tool_calls), in order. */
+  toolCalls: Type.Optional(Type.Array(ToolCall)),
 });
 export type InferResult = Static<typeof InferResult>;
 

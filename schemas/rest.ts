@@ -5,7 +5,7 @@
  * Request bodies reuse the transport-neutral schemas in messages.ts (the router validates those again: one rule set).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { FinishReason, InferRequest, LoadRequest, ModelState, RegisterRequest, TokenLogprob } from './messages.js';
+import { FinishReason, InferRequest, LoadRequest, ModelState, RegisterRequest, TokenLogprob, ToolCall } from './messages.js';
 import { JobState, JobType, SubmitJobRequest } from './jobs.js';
 import { RecordFeedbackRequest } from './feedback.js';
 import { CreateGoalRequest, GoalState, UpdateGoalRequest } from './goals.js';
@@ -175,6 +175,8 @@ export const InferResponse = Type.Object({
   compute_ms: Type.Number(),
   /** With the request's logprobs: each generated token's log-probability and its likeliest alternatives. */
   logprobs: Type.Optional(Type.Array(TokenLogprob)),
+  /** With finish_reason tool_calls: the calls the model made, arguments as JSON text. */
+  tool_calls: Type.Optional(Type.Array(ToolCall)),
 }, { additionalProperties: false });
 export type InferResponse = Static<typeof InferResponse>;
 

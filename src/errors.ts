@@ -257,9 +257,10 @@ export const errors = {
     new MocError('MOC_ERR_INVALID_ARGUMENT',
       'auth.required is true but no API keys are configured; add auth.keys, auth.keysFile or MOC_API_KEYS', { field: 'auth.required' }),
   /** details.contextSize marks it (the OpenAI routes answer it as context_length_exceeded). */
-  contextExceeded: (promptTokens: number, maxTokens: number, contextSize: number) =>
+  /** syntaxTokens: room kept for tool-call syntax, which a generation writes beside its max_tokens (tool-calls.ts). */
+  contextExceeded: (promptTokens: number, maxTokens: number, contextSize: number, syntaxTokens = 0) =>
     new MocError('MOC_ERR_INVALID_ARGUMENT',
-      `max_tokens: prompt (${promptTokens} tokens) + max_tokens (${maxTokens}) exceeds the model's context of ${contextSize} tokens; shorten the prompt, lower max_tokens, or load the model with a larger context_size`,
+      `max_tokens: prompt (${promptTokens} tokens) + max_tokens (${maxTokens})${syntaxTokens ? ` + ${syntaxTokens} tokens kept for tool-call syntax` : ''} exceeds the model's context of ${contextSize} tokens; shorten the prompt, lower max_tokens, or load the model with a larger context_size`,
       { field: 'max_tokens', promptTokens, maxTokens, contextSize }),
   tooLarge: (what: string, size: number | string, limit: number, setting: string) =>
     new MocError('MOC_ERR_TOO_LARGE', `${what} is ${size} bytes; the limit is ${limit} (${setting}); send less or raise the limit`,

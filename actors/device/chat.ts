@@ -5,6 +5,7 @@
  */
 import { resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type LlamaText, type Token } from 'node-llama-cpp';
 import type { ChatMessage } from '../../schemas/messages.js';
+import { templateCallsTools } from './tool-calls.js';
 
 export interface ChatFormat {
   wrapper: ChatWrapper;
@@ -12,12 +13,15 @@ export interface ChatFormat {
   name: string;
   /** Whether the GGUF carries a chat template (false: the documented fallback). */
   fromTemplate: boolean;
+  /** Whether the template calls tools in a syntax node-llama-cpp read out of it (tool-calls.ts). */
+  tools: boolean;
 }
 
 export function chatFormatOf(model: LlamaModel): ChatFormat {
-  const template = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } } | undefined)?.tokenizer?.chat_template;
+  const raw = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } } | undefined)?.tokenizer?.chat_template;
+  const template = typeof raw === 'string' && raw.length > 0 ? raw : undefined;
   const wrapper = resolveChatWrapper(model, { warningLogs: false });
-  return { wrapper, name: wrapper.wrapperName, fromTemplate: typeof template === 'string' && template.length > 0 };
+  return { wrapper, name: wrapper.wrapperName, fromTemplate: template !== undefined, tools: templateCallsTools(wrapper, template) };
 }
 
 /**
@@ -26,6 +30,7 @@ export function chatFormatOf(model: LlamaModel): ChatFormat {
  * itself, removed from the rendered text's start so it is not there twice.
  */
 export function renderChat(model: LlamaModel, format: ChatFormat, messages: ChatMessage[], bos: Token | null): { tokens: Token[]; stops: LlamaText[] } {
+  // Chats with tool calls or tool turns go through tool-calls.ts instead.
   const history: ChatHistoryItem[] = messages.map((m) =>
     m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] });
   if (messages[messages.length - 1]!.role !== 'assistant') history.push({ type: 'model', response: [] });

@@ -370,6 +370,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       ...(msg.frequencyPenalty !== undefined ? { frequencyPenalty: msg.frequencyPenalty } : {}),
       ...(msg.presencePenalty !== undefined ? { presencePenalty: msg.presencePenalty } : {}),
       ...(msg.logprobs !== undefined ? { logprobs: msg.logprobs } : {}),
+      ...(msg.tools ? { tools: msg.tools } : {}), ...(msg.toolChoice !== undefined ? { toolChoice: msg.toolChoice } : {}),
+      ...(msg.parallelToolCalls !== undefined ? { parallelToolCalls: msg.parallelToolCalls } : {}),
       ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream, ...ids,
     }, timeoutMs, env.signal, msg.stream ? (text) => env.emit({ kind: 'token', text }) : undefined)
       .then((o) => {
@@ -377,7 +379,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         env.reply({
           requestId: msg.requestId, model: msg.model, device: this.id, text: o.text, promptTokens: o.promptTokens,
           tokensGenerated: o.tokensGenerated, finishReason: o.finishReason, queueMs, computeMs: o.computeMs, firstTokenMs: o.firstTokenMs,
-          ...(o.logprobs ? { logprobs: o.logprobs } : {}),
+          ...(o.logprobs ? { logprobs: o.logprobs } : {}), ...(o.toolCalls ? { toolCalls: o.toolCalls } : {}),
         });
       }, (err) => {
         this.inferenceLine(msg, toMocError(err).code, queueMs);

@@ -13,6 +13,7 @@ import type {
 import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
 import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
 import { answerTokens, tokenLogprobs } from './token-logprobs.js';
+import { chatWithTools } from './tool-calls.js';
 import type { TokenLogprob } from '../../schemas/messages.js';
 
 /**
@@ -22,6 +23,14 @@ import type { TokenLogprob } from '../../schemas/messages.js';
  * 150k vocabulary. It is also how often a cancellation or deadline is checked.
  */
 const EVALUATE_CHUNK_TOKENS = 32;
+
+/**
+ * Whether a generation goes through LlamaChat with tools (tool-calls.ts): tools the model may call, or a chat that
+ * already has calls and results in it. Tools with tool_choice none are not documented: the plain chat path.
+ */
+function usesToolPath(p: GenerateParams): boolean {
+  return (p.tools !== undefined && p.toolChoice !== 'none') || p.messages!.some((m) => m.role === 'tool' || m.tool_calls?.length);
+}
 
 /** The answer to a load or estimate cancelled by the device (its timeout passed): nothing of it stays loaded. */
 const cancelledLoad = (spec: EngineModel, what: 'load' | 'estimate') => errors.loadCancelled(spec.name, what);
@@ -150,6 +159,18 @@ export class EngineCore {
     const seq = m.free.pop();
     if (!seq) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
     const started = performance.now();
+    if (p.messages && usesToolPath(p)) {
+      try {
+        m.chat ??= chatFormatOf(m.model);
+        return await chatWithTools({ llama: this.llama, model: m.model, seq, format: m.chat, contextSize: m.spec.contextSize, p, signal, onText });
+      } catch (err) {
+        if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+        throw err;
+      } finally {
+        await seq.clearHistory().catch(() => {});
+        if (this.models.get(p.model) === m) m.free.push(seq);
+      }
+    }
     const completion = new LlamaCompletion({ contextSequence: seq, autoDisposeSequence: false });
     try {
       const bos = beginningToken(m.model);

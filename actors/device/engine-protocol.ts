@@ -9,7 +9,7 @@ import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
 export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file'>;
 
-import type { ChatMessage, TokenLogprob } from '../../schemas/messages.js';
+import type { ChatMessage, TokenLogprob, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
 
 export interface GenerateParams {
   model: string;
@@ -24,6 +24,10 @@ export interface GenerateParams {
   presencePenalty?: number;
   /** Set: each generated token's logprob with this many alternatives (token-logprobs.ts). */
   logprobs?: number;
+  /** With messages: the tools the model may call, and how (tool-calls.ts). */
+  tools?: Tool[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
   seed?: number;
   stop: string[];
   /** Send a token frame per text chunk (streaming clients); unary requests skip the per-token IPC. */
@@ -42,6 +46,7 @@ export interface GenerateOutcome {
   /** From the start of compute to the first generated token; -1 when none was generated. */
   firstTokenMs: number;
   logprobs?: TokenLogprob[];
+  toolCalls?: ToolCall[];
 }
 
 export interface EvaluateParams {

@@ -18,6 +18,7 @@ import type { DeviceRef } from '../device/index.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { RouteTable } from '../lifecycle/route-table.js';
 import { cursorName, modelCursor } from './model-cursor.js';
+import { checkToolUse, inputBytes } from './tool-use.js';
 import { JobIdRequest, ListJobsRequest, SubmitJobRequest } from '../../schemas/jobs.js';
 import type { JobsProtocol } from '../jobs/jobs.js';
 import type { FeedbackProtocol } from '../feedback/feedback.js';
@@ -172,7 +173,8 @@ export class Router implements Behavior<RouterProtocol> {
     if ((r.prompt === undefined) === (r.messages === undefined)) {
       throw errors.invalidArgument(r.prompt === undefined ? 'prompt' : 'messages', 'send exactly one of prompt (a text to continue) and messages (a chat)');
     }
-    const promptBytes = r.prompt !== undefined ? Buffer.byteLength(r.prompt, 'utf8') : r.messages!.reduce((n, m) => n + Buffer.byteLength(m.content, 'utf8'), 0);
+    checkToolUse(r);
+    const promptBytes = inputBytes(r);
     if (promptBytes > this.promptLimit) {
       throw errors.invalidArgument('prompt', `is ${promptBytes} bytes; the limit is ${this.promptLimit} (limits.maxPromptBytes); shorten it`);
     }
@@ -260,6 +262,8 @@ export class Router implements Behavior<RouterProtocol> {
       ...(r.frequency_penalty !== undefined ? { frequencyPenalty: r.frequency_penalty } : {}),
       ...(r.presence_penalty !== undefined ? { presencePenalty: r.presence_penalty } : {}),
       ...(r.logprobs !== undefined ? { logprobs: r.logprobs } : {}),
+      ...(r.tools ? { tools: r.tools } : {}), ...(r.tool_choice !== undefined ? { toolChoice: r.tool_choice } : {}),
+      ...(r.parallel_tool_calls !== undefined ? { parallelToolCalls: r.parallel_tool_calls } : {}),
       ...(r.seed !== undefined ? { seed: r.seed } : {}),
       stop: r.stop ?? [],
       priority: r.priority ?? 0,

@@ -13,9 +13,9 @@ export const DEMO_DIMS: TinyModelDims = { embd: 64, layers: 2, heads: 4, ff: 128
 export const DEMO_MODEL_FILE = 'moc-demo.gguf';
 
 // Token types of llama.cpp's vocab: NORMAL=1, UNKNOWN=2, CONTROL=3, BYTE=6.
-function vocabulary(): { tokens: string[]; types: number[] } {
-  const tokens = ['<unk>', '<s>', '</s>'];
-  const types = [2, 3, 3];
+function vocabulary(specialTokens: string[]): { tokens: string[]; types: number[] } {
+  const tokens = ['<unk>', '<s>', '</s>', ...specialTokens];
+  const types = [2, 3, 3, ...specialTokens.map(() => 3)];
   for (let b = 0; b < 256; b++) { tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`); types.push(6); }
   // The SentencePiece space marker and printable ASCII as normal tokens: without them node-llama-cpp warns that
   // tokenize/detokenize do not round-trip (byte tokens alone decode differently).
@@ -37,11 +37,21 @@ function prng(seed: number): () => number {
   };
 }
 
-export function buildTinyLlamaGguf(opts: { dims?: Partial<TinyModelDims>; seed?: number; name?: string } = {}): Buffer {
+export interface TinyModelOptions {
+  dims?: Partial<TinyModelDims>;
+  seed?: number;
+  name?: string;
+  /** A Jinja chat template stored as `tokenizer.chat_template` (the demo model has none: chats use the fallback). */
+  chatTemplate?: string;
+  /** Control tokens added after `</s>` (e.g. a template's `<|im_start|>`), so the template's markers are single tokens. */
+  specialTokens?: string[];
+}
+
+export function buildTinyLlamaGguf(opts: TinyModelOptions = {}): Buffer {
   const d: TinyModelDims = { ...DEMO_DIMS, ...opts.dims };
   if (d.embd % d.heads !== 0) throw new Error(`embd (${d.embd}) must be a multiple of heads (${d.heads})`);
   const rand = prng(opts.seed ?? 1);
-  const { tokens, types } = vocabulary();
+  const { tokens, types } = vocabulary(opts.specialTokens ?? []);
   const vocab = tokens.length;
   const random = (n: number) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = (rand() - 0.5) * 0.2; return a; };
   const ones = (n: number) => new Float32Array(n).fill(1);
@@ -87,12 +97,13 @@ export function buildTinyLlamaGguf(opts: { dims?: Partial<TinyModelDims>; seed?:
     'tokenizer.ggml.eos_token_id': u32(2),
     'tokenizer.ggml.unknown_token_id': u32(0),
     'tokenizer.ggml.add_bos_token': { type: 'bool', value: true },
+    ...(opts.chatTemplate ? { 'tokenizer.chat_template': { type: 'string', value: opts.chatTemplate } as GgufValue } : {}),
   };
   return writeGguf(metadata, tensors);
 }
 
 /** Write atomically (temp file + rename), so a crash never leaves a half-written model behind. */
-export async function writeTinyLlamaGguf(filePath: string, opts: Parameters<typeof buildTinyLlamaGguf>[0] = {}): Promise<{ path: string; bytes: number }> {
+export async function writeTinyLlamaGguf(filePath: string, opts: TinyModelOptions = {}): Promise<{ path: string; bytes: number }> {
   const buf = buildTinyLlamaGguf(opts);
   await mkdir(path.dirname(filePath), { recursive: true });
   // Unique per call: two concurrent writers of the same path (e.g. two ensureDemoModel calls) must not share a temp file.

@@ -1,22 +1,27 @@
 /**
  * Writes a tiny random-weight llama GGUF (see src/model/demo-model.ts) and prints `{"path","bytes"}` as one JSON line.
- * Usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N]
+ * Usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N] [--tools-template]
+ * --tools-template: the GGUF carries Qwen2.5's tool-calling chat template (src/model/chat-templates.ts).
  */
 import { parseArgs } from 'node:util';
 import { writeTinyLlamaGguf, type TinyModelDims } from '../model/demo-model.js';
+import { HERMES_TOOLS_SPECIAL_TOKENS, HERMES_TOOLS_TEMPLATE } from '../model/chat-templates.js';
 
-const USAGE = 'usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N]';
+const USAGE = 'usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N] [--tools-template]';
 const FLAG_OF: Record<keyof TinyModelDims, string> = { embd: 'embd', layers: 'layers', heads: 'heads', ff: 'ff', contextLength: 'ctx' };
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: Object.fromEntries([...Object.values(FLAG_OF), 'seed'].map((f) => [f, { type: 'string' as const }])),
+  options: {
+    ...Object.fromEntries([...Object.values(FLAG_OF), 'seed'].map((f) => [f, { type: 'string' as const }])),
+    'tools-template': { type: 'boolean' as const },
+  },
 });
 const out = positionals[0];
 if (positionals.length !== 1 || !out) { console.error(USAGE); process.exit(2); }
 
 function int(flag: string, min: number): number | undefined {
-  const raw = values[flag];
+  const raw = (values as Record<string, string | boolean | undefined>)[flag] as string | undefined;
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < min) { console.error(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(raw)}\n${USAGE}`); process.exit(2); }
@@ -30,4 +35,5 @@ for (const [key, flag] of Object.entries(FLAG_OF) as [keyof TinyModelDims, strin
   if (n !== undefined) dims[key] = n;
 }
 
-console.log(JSON.stringify(await writeTinyLlamaGguf(out, { dims, seed: int('seed', 0) })));
+const template = values['tools-template'] ? { chatTemplate: HERMES_TOOLS_TEMPLATE, specialTokens: HERMES_TOOLS_SPECIAL_TOKENS } : {};
+console.log(JSON.stringify(await writeTinyLlamaGguf(out, { dims, seed: int('seed', 0), ...template })));

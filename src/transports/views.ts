@@ -53,7 +53,7 @@ export function inferResponse(r: InferResult): InferResponse {
   return {
     request_id: r.requestId, model: r.model, device: r.device, text: r.text, prompt_tokens: r.promptTokens,
     tokens_generated: r.tokensGenerated, finish_reason: r.finishReason, queue_ms: r.queueMs, compute_ms: r.computeMs,
-    ...(r.logprobs ? { logprobs: r.logprobs } : {}),
+    ...(r.logprobs ? { logprobs: r.logprobs } : {}), ...(r.toolCalls ? { tool_calls: r.toolCalls } : {}),
   };
 }
 

@@ -10,9 +10,12 @@ import { deviceModelResource, modelResource } from '../views.js';
 export function inferRequestFromProto(r: Record<string, any>): Record<string, unknown> {
   const out: Record<string, unknown> = { model: r.model };
   // A chat comes without a prompt (proto3 sends it as ''); with neither, the empty prompt is refused as before.
-  if (Array.isArray(r.messages) && r.messages.length) out.messages = r.messages.map((m: { role: string; content: string }) => ({ role: m.role, content: m.content }));
+  if (Array.isArray(r.messages) && r.messages.length) out.messages = r.messages.map(chatMessageFromProto);
   if (r.prompt || !out.messages) out.prompt = r.prompt;
-  for (const k of ['top_p', 'frequency_penalty', 'presence_penalty', 'logprobs']) if (r[k] !== undefined && r[k] !== null) out[k] = r[k];
+  for (const k of ['top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'parallel_tool_calls']) if (r[k] !== undefined && r[k] !== null) out[k] = r[k];
+  if (Array.isArray(r.tools) && r.tools.length) out.tools = r.tools.map(toolFromProto);
+  if (r.tool_choice_name) out.tool_choice = { name: r.tool_choice_name };
+  else if (r.tool_choice) out.tool_choice = r.tool_choice;
   if (r.max_tokens !== undefined && r.max_tokens !== null) out.max_tokens = r.max_tokens;
   if (r.temperature !== undefined && r.temperature !== null) out.temperature = r.temperature;
   if (r.seed !== undefined && r.seed !== null) out.seed = r.seed;
@@ -21,6 +24,27 @@ export function inferRequestFromProto(r: Record<string, any>): Record<string, un
   if (r.priority) out.priority = r.priority;
   if (r.keep_alive_ms !== undefined && r.keep_alive_ms !== null) out.keep_alive_ms = r.keep_alive_ms;
   if (r.require_loaded) out.require_loaded = true;
+  return out;
+}
+
+function chatMessageFromProto(m: Record<string, any>): Record<string, unknown> {
+  const out: Record<string, unknown> = { role: m.role, content: m.content };
+  if (Array.isArray(m.tool_calls) && m.tool_calls.length) out.tool_calls = m.tool_calls.map((c: Record<string, unknown>) => ({ id: c.id, name: c.name, arguments: c.arguments }));
+  if (m.tool_call_id) out.tool_call_id = m.tool_call_id;
+  return out;
+}
+
+/** A tool's parameters travel as JSON text in the proto (a JSON Schema has no fixed message shape). */
+function toolFromProto(t: Record<string, any>, i: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: t.name };
+  if (t.description) out.description = t.description;
+  if (t.parameters_json) {
+    try {
+      out.parameters = JSON.parse(t.parameters_json);
+    } catch {
+      throw errors.invalidArgument(`tools[${i}].parameters_json`, 'is not JSON; send the JSON Schema of the arguments as text');
+    }
+  }
   return out;
 }
 
@@ -35,7 +59,7 @@ export function modelRequestFromProto(r: Record<string, any>): Record<string, un
   return out;
 }
 
-const FINISH = { stop: 'FINISH_REASON_STOP', length: 'FINISH_REASON_LENGTH', eos: 'FINISH_REASON_EOS' } as const;
+const FINISH = { stop: 'FINISH_REASON_STOP', length: 'FINISH_REASON_LENGTH', eos: 'FINISH_REASON_EOS', tool_calls: 'FINISH_REASON_TOOL_CALLS' } as const;
 const protoState = (s: string) => `MODEL_STATE_${s.toUpperCase()}`;
 
 // The same resources REST and ZMQ answer with (src/transports/views.ts), with enums spelled the proto way.

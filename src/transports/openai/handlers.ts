@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { errors } from '../../errors.js';
-import type { ChatMessage } from '../../../schemas/messages.js';
+import type { ChatMessage, Tool, ToolCall, ToolChoice } from '../../../schemas/messages.js';
 import type { InferResponse, ModelResource } from '../../../schemas/rest.js';
 import { validate } from '../../validate.js';
 import { runOperation, type OperationCall } from '../operations.js';
@@ -92,18 +92,31 @@ function stopOf(stop: string | string[] | null | undefined): string[] | undefine
   return typeof stop === 'string' ? [stop] : stop.length ? stop : undefined;
 }
 
-/** OpenAI chat messages → ours: text only; `developer` is a system message. */
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** An assistant message's tool_calls ({id, type: 'function', function: {name, arguments}}) → ours. */
+function messageToolCalls(calls: unknown[], at: string): ToolCall[] {
+  return calls.map((c, j) => {
+    const f = isObject(c) ? c.function : undefined;
+    if (!isObject(c) || (c.type !== undefined && c.type !== 'function') || typeof c.id !== 'string' || !isObject(f) || typeof f.name !== 'string' || typeof f.arguments !== 'string') {
+      throw errors.invalidArgument(`${at}.tool_calls[${j}]`, 'must be {"id": "...", "type": "function", "function": {"name": "...", "arguments": "<JSON text>"}}');
+    }
+    return { id: c.id, name: f.name, arguments: f.arguments };
+  });
+}
+
+/** OpenAI chat messages → ours: text only; `developer` is a system message; tool calls and tool results as they are. */
 function chatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[] {
   return messages.map((m, i) => {
     const role = m.role === 'developer' ? 'system' : m.role;
-    if (role !== 'system' && role !== 'user' && role !== 'assistant') {
-      throw unsupported(`messages[${i}].role`, `'${m.role}' messages need tool calling, which is not supported yet; send system, developer, user or assistant`);
+    if (role !== 'system' && role !== 'user' && role !== 'assistant' && role !== 'tool') {
+      throw unsupported(`messages[${i}].role`, `'${m.role}' messages are not served (the deprecated function role: send tool); send system, developer, user, assistant or tool`);
     }
-    if (m.tool_calls?.length) throw unsupported(`messages[${i}].tool_calls`, 'tool calling is not supported yet');
+    const toolCalls = m.tool_calls?.length ? messageToolCalls(m.tool_calls, `messages[${i}]`) : undefined;
     let content: string;
     if (typeof m.content === 'string') content = m.content;
     else if (m.content === null || m.content === undefined) {
-      if (role !== 'assistant') throw errors.invalidArgument(`messages[${i}].content`, 'is required for system and user messages');
+      if (role !== 'assistant') throw errors.invalidArgument(`messages[${i}].content`, 'is required for system, user and tool messages');
       content = '';
     } else {
       content = m.content.map((p, j) => {
@@ -111,9 +124,37 @@ function chatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[
         return p.text;
       }).join('');
     }
-    return { role, content };
+    return { role, content, ...(toolCalls ? { tool_calls: toolCalls } : {}), ...(m.tool_call_id !== undefined ? { tool_call_id: m.tool_call_id } : {}) };
   });
 }
+
+/** OpenAI's tools ({type: 'function', function: {name, description, parameters, strict}}) → ours. */
+function openAiTools(tools: unknown[]): Tool[] {
+  return tools.map((t, i) => {
+    const f = isObject(t) ? t.function : undefined;
+    if (!isObject(t) || t.type !== 'function' || !isObject(f) || typeof f.name !== 'string') {
+      throw errors.invalidArgument(`tools[${i}]`, 'must be {"type": "function", "function": {"name": "...", "description": "...", "parameters": {JSON Schema}}}');
+    }
+    const extra = Object.keys(f).find((k) => !['name', 'description', 'parameters', 'strict'].includes(k));
+    if (extra) throw errors.invalidArgument(`tools[${i}].function.${extra}`, 'Unrecognized argument (name, description, parameters and strict are)');
+    if (f.description !== undefined && typeof f.description !== 'string') throw errors.invalidArgument(`tools[${i}].function.description`, 'must be a string');
+    if (f.parameters !== undefined && !isObject(f.parameters)) throw errors.invalidArgument(`tools[${i}].function.parameters`, 'must be a JSON Schema object');
+    // strict is how this server always works: arguments are generated under a grammar made from the schema.
+    return { name: f.name, ...(f.description !== undefined ? { description: f.description as string } : {}), ...(f.parameters !== undefined ? { parameters: f.parameters as Record<string, unknown> } : {}) };
+  });
+}
+
+/** OpenAI's tool_choice: 'none' | 'auto' | 'required' | {type: 'function', function: {name}}. */
+function openAiToolChoice(choice: unknown): ToolChoice | undefined {
+  if (choice === undefined || choice === null) return undefined;
+  if (choice === 'none' || choice === 'auto' || choice === 'required') return choice;
+  if (isObject(choice) && choice.type === 'function' && isObject(choice.function) && typeof choice.function.name === 'string') return { name: choice.function.name };
+  throw errors.invalidArgument('tool_choice', 'must be "none", "auto", "required" or {"type": "function", "function": {"name": "..."}}');
+}
+
+/** The answer's calls in OpenAI's shape; `index` is each call's place in the list (streamed deltas need it). */
+const openAiToolCalls = (calls: ToolCall[], withIndex: boolean) =>
+  calls.map((c, index) => ({ ...(withIndex ? { index } : {}), id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
 
 interface Choice { index: number; input: Record<string, unknown>; prefix?: string }
 interface Finished { index: number; r: InferResponse; prefix?: string }
@@ -146,9 +187,10 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   refuseUnknown(body, ChatCompletionRequest);
   const b = validate(ChatCompletionRequest, body);
   checkSampling(b);
-  if (b.tools?.length || b.functions?.length) throw unsupported('tools', 'tool calling is not supported yet by this server (no model here has a tool template it uses)');
-  if (b.tool_choice !== undefined && b.tool_choice !== null && b.tool_choice !== 'none') throw unsupported('tool_choice', 'tool calling is not supported yet');
-  if (b.function_call !== undefined && b.function_call !== null && b.function_call !== 'none') throw unsupported('function_call', 'function calling is not supported yet');
+  if (b.functions?.length) throw unsupported('functions', 'the deprecated functions field is not served; send the same as tools: [{"type": "function", "function": {...}}]');
+  if (b.function_call !== undefined && b.function_call !== null) throw unsupported('function_call', 'the deprecated function_call field is not served; send tool_choice');
+  const tools = b.tools?.length ? openAiTools(b.tools) : undefined;
+  const toolChoice = openAiToolChoice(b.tool_choice);
   if (b.response_format && b.response_format.type !== 'text') throw unsupported('response_format', `'${b.response_format.type}' is not supported yet; send {"type": "text"} or leave it out`);
   if (b.modalities && b.modalities.some((m) => m !== 'text')) throw unsupported('modalities', 'only text is served');
   if (b.audio !== undefined && b.audio !== null) throw unsupported('audio', 'only text is served');
@@ -167,6 +209,8 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
       ...(b.logprobs ? { logprobs: b.top_logprobs ?? 0 } : {}),
       ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
       ...(stop ? { stop } : {}),
+      ...(tools ? { tools } : {}), ...(toolChoice ? { tool_choice: toolChoice } : {}),
+      ...(b.parallel_tool_calls !== undefined && b.parallel_tool_calls !== null ? { parallel_tool_calls: b.parallel_tool_calls } : {}),
     },
   }));
   const id = newId('chatcmpl');
@@ -176,7 +220,14 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
     const model = finished[0]!.r.model;
     out.json(200, {
       id, object: 'chat.completion', created, model, system_fingerprint: null,
-      choices: finished.map((f) => ({ index: f.index, message: { role: 'assistant', content: f.r.text, refusal: null }, logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason) })),
+      choices: finished.map((f) => ({
+        index: f.index,
+        // As OpenAI answers a call: content null unless the model also wrote text.
+        message: f.r.tool_calls
+          ? { role: 'assistant', content: f.r.text || null, tool_calls: openAiToolCalls(f.r.tool_calls, false), refusal: null }
+          : { role: 'assistant', content: f.r.text, refusal: null },
+        logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason),
+      })),
       usage: usageOf(finished, finished[0]!.r.prompt_tokens),
     });
     return;
@@ -194,7 +245,9 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   });
   begin();
   for (const f of finished.sort((x, y) => x.index - y.index)) {
-    if (!began.has(f.index)) out.data(chunk(f.r.model, [{ index: f.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+    if (!began.has(f.index)) out.data(chunk(f.r.model, [{ index: f.index, delta: { role: 'assistant', content: f.r.tool_calls ? null : '' }, logprobs: null, finish_reason: null }]));
+    // Calls come whole when the choice ends (name and arguments in one delta each), indexed by their place.
+    if (f.r.tool_calls) out.data(chunk(f.r.model, [{ index: f.index, delta: { tool_calls: openAiToolCalls(f.r.tool_calls, true) }, logprobs: null, finish_reason: null }]));
     // Logprobs are computed when a choice ends (token-logprobs.ts): they come with its finish chunk.
     out.data(chunk(f.r.model, [{ index: f.index, delta: {}, logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason) }]));
   }

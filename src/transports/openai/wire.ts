@@ -51,10 +51,11 @@ export const ChatCompletionRequest = Type.Object({
   max_completion_tokens: Type.Optional(Int(1, 1 << 20)),
   logprobs: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
   top_logprobs: Type.Optional(Int(0, 20)),
-  // Refused unless empty/default (the handler says why): this server has no tool calling or structured output yet.
-  tools: Type.Optional(Type.Union([Type.Array(Type.Unknown()), Type.Null()])),
+  // Tools in OpenAI's shape, read by the handler (openAiTools) so each problem names its field as OpenAI would.
+  tools: Type.Optional(Type.Union([Type.Array(Type.Unknown(), { maxItems: 128 }), Type.Null()])),
   tool_choice: Type.Optional(Type.Unknown()),
   parallel_tool_calls: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+  // The deprecated function-calling fields: refused, with what to send instead.
   functions: Type.Optional(Type.Union([Type.Array(Type.Unknown()), Type.Null()])),
   function_call: Type.Optional(Type.Unknown()),
   response_format: Type.Optional(Type.Union([Type.Object({ type: Type.String() }), Type.Null()])),
@@ -76,9 +77,12 @@ export const CompletionRequest = Type.Object({
 }, { additionalProperties: false });
 export type CompletionRequest = Static<typeof CompletionRequest>;
 
-/** OpenAI's finish reasons from ours: a length stop is `length`; an end-of-generation token or a stop string `stop`. */
-export function finishReasonOf(reason: string): 'stop' | 'length' {
-  return reason === 'length' ? 'length' : 'stop';
+/**
+ * OpenAI's finish reasons from ours: a length stop is `length`, calls are `tool_calls`; an end-of-generation token or
+ * a stop string `stop`.
+ */
+export function finishReasonOf(reason: string): 'stop' | 'length' | 'tool_calls' {
+  return reason === 'length' ? 'length' : reason === 'tool_calls' ? 'tool_calls' : 'stop';
 }
 
 export const EmbeddingRequest = Type.Object({

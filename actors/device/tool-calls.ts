@@ -1,0 +1,214 @@
+/**
+ * Tool calling (OpenAI's tools / tool_choice / tool messages), for models whose GGUF chat template takes tools.
+ *
+ * node-llama-cpp does the hard part: its chat wrapper for the template documents the tools in the prompt the way the
+ * template does, and LlamaChat watches the answer for the template's call syntax, then samples the tool's name and
+ * its arguments under a grammar made from the tool's JSON Schema — so arguments always parse and match the schema.
+ * What is ours: which models qualify (a template that renders tools and whose call syntax node-llama-cpp could read
+ * out of it; anything else is refused, never run with an invented syntax the model was not trained on), the chat
+ * history with calls and results, and `required` / a named tool, which node-llama-cpp has no option for: the prompt
+ * then ends with the template's call prefix and LlamaChat starts in its function-name step, so a call is certain.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  ChatWrapper, JinjaTemplateChatWrapper, LlamaChat, LlamaJsonSchemaGrammar, LlamaText,
+  type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatWrapperGenerateContextStateOptions,
+  type ChatWrapperGeneratedContextState, type GbnfJsonSchema, type Llama, type LlamaContextSequence, type LlamaModel,
+} from 'node-llama-cpp';
+import { errors, MocError } from '../../src/errors.js';
+import type { ChatMessage, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
+import type { ChatFormat } from './chat.js';
+import type { GenerateOutcome, GenerateParams } from './engine-protocol.js';
+
+/** Whether a model's chat format can call tools: its template renders `tools` and node-llama-cpp read its call syntax. */
+export function templateCallsTools(wrapper: ChatWrapper, template: string | undefined): boolean {
+  if (!template || !/\btools\b/.test(template)) return false;
+  if (wrapper instanceof JinjaTemplateChatWrapper) return wrapper.usingJinjaFunctionCallTemplate;
+  // A specialised wrapper node-llama-cpp matched the template to (Llama 3.1, Qwen, Mistral, …) has its own syntax.
+  const own = LlamaText(wrapper.settings.functions.call.prefix).toString();
+  return own !== LlamaText(ChatWrapper.defaultSettings.functions.call.prefix).toString();
+}
+
+/** JSON text → value; a tool's result that is not JSON is its text. */
+function parsedOrText(text: string): unknown {
+  try { return JSON.parse(text); } catch { return text; }
+}
+
+/** The chat as node-llama-cpp's history: an assistant turn's calls carry the results the tool turns after it gave. */
+export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
+  const results = new Map<string, string>();
+  for (const m of messages) if (m.role === 'tool') results.set(m.tool_call_id!, m.content);
+  const history: ChatHistoryItem[] = [];
+  for (const m of messages) {
+    if (m.role === 'system') history.push({ type: 'system', text: m.content });
+    else if (m.role === 'user') history.push({ type: 'user', text: m.content });
+    else if (m.role === 'assistant') {
+      const response: ChatHistoryItem & { type: 'model' } = { type: 'model', response: m.content ? [m.content] : [] };
+      m.tool_calls?.forEach((c, i) => {
+        const call: ChatModelFunctionCall = {
+          type: 'functionCall', name: c.name, params: JSON.parse(c.arguments), result: parsedOrText(results.get(c.id) ?? ''),
+          ...(i === 0 ? { startsNewChunk: true } : {}),
+        };
+        response.response.push(call);
+      });
+      history.push(response);
+    }
+    // tool turns are in their call's result (the router checked each answers a call of the turn before it)
+  }
+  return history;
+}
+
+/** OpenAI's JSON Schema as node-llama-cpp's grammar schema: `anyOf` is its `oneOf`; the rest it reads as is. */
+function grammarSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(grammarSchema);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) out[k === 'anyOf' ? 'oneOf' : k] = k === 'enum' || k === 'const' ? v : grammarSchema(v);
+  return out;
+}
+
+/** Grammar schemas already built once (a tool list is usually sent again and again): text → ok. */
+const checkedSchemas = new Set<string>();
+
+/** The tools as node-llama-cpp functions; each schema is made into a grammar once here, so a bad one is a 400. */
+export function toFunctions(llama: Llama, tools: Tool[]): ChatModelFunctions {
+  const functions: Record<string, { description?: string; params?: GbnfJsonSchema }> = {};
+  tools.forEach((t, i) => {
+    const params = t.parameters === undefined || Object.keys((t.parameters.properties as object | undefined) ?? {}).length === 0 && !t.parameters.additionalProperties
+      ? undefined
+      : grammarSchema(t.parameters) as GbnfJsonSchema;
+    if (params) {
+      const key = JSON.stringify(params);
+      if (!checkedSchemas.has(key)) {
+        try {
+          new LlamaJsonSchemaGrammar(llama, params as never);
+        } catch (err) {
+          throw errors.invalidArgument(`tools[${i}].parameters`, `cannot be generated to (${(err as Error).message}); docs/openai.md lists the JSON Schema this server can hold arguments to`);
+        }
+        if (checkedSchemas.size > 1000) checkedSchemas.clear();
+        checkedSchemas.add(key);
+      }
+    }
+    functions[t.name] = { ...(t.description ? { description: t.description } : {}), ...(params ? { params } : {}) };
+  });
+  return functions as ChatModelFunctions;
+}
+
+/**
+ * The model's wrapper, with every answer starting inside a call: the prompt ends with the template's call prefix
+ * (after its section prefix for parallel calls) and LlamaChat is told the call is engaged, so it samples a name from
+ * the allowed tools, then arguments under their grammar. All tools stay documented in the prompt, whichever is forced.
+ */
+class ForcedCallWrapper extends ChatWrapper {
+  public readonly wrapperName: string;
+  public override readonly settings: ChatWrapper['settings'];
+
+  constructor(private readonly inner: ChatWrapper, private readonly documented: ChatModelFunctions) {
+    super();
+    this.wrapperName = `${inner.wrapperName}+forcedCall`;
+    this.settings = inner.settings;
+  }
+
+  override generateContextState(o: ChatWrapperGenerateContextStateOptions): ChatWrapperGeneratedContextState {
+    const state = this.inner.generateContextState({ ...o, availableFunctions: this.documented });
+    const f = this.inner.settings.functions;
+    // The template's own triggers for how an answer starts (a thought, a call) do not apply: it starts in a call.
+    return {
+      contextText: LlamaText([state.contextText, f.parallelism?.call.sectionPrefix ?? '', f.call.prefix]),
+      stopGenerationTriggers: state.stopGenerationTriggers,
+      ...(state.ignoreStartText ? { ignoreStartText: state.ignoreStartText } : {}),
+      functionCall: { initiallyEngaged: true, disengageInitiallyEngaged: [] },
+    };
+  }
+}
+
+const callId = () => `call_${randomBytes(12).toString('hex')}`;
+
+/** Calls in one answer at most (parallel_tool_calls false: one). Bounds the syntax room below. */
+export const MAX_TOOL_CALLS = 8;
+
+/**
+ * Tokens a generation writes beside its max_tokens: node-llama-cpp counts a call's arguments in maxTokens but not the
+ * syntax around them nor the tool's name (it injects or grammar-samples those). Kept free in the context for `calls`
+ * calls of the longest name, so a chat that passes the check can never need a context shift.
+ */
+function callSyntaxTokens(wrapper: ChatWrapper, model: LlamaModel, functions: ChatModelFunctions, calls: number): number {
+  const f = wrapper.settings.functions;
+  const longest = Object.keys(functions).reduce((a, b) => (b.length > a.length ? b : a), '');
+  const one = LlamaText([f.call.prefix, longest, f.call.paramsPrefix, f.call.suffix, f.parallelism?.call.betweenCalls ?? '']).tokenize(model.tokenizer).length;
+  const section = LlamaText([f.parallelism?.call.sectionPrefix ?? '', f.parallelism?.call.sectionSuffix ?? '']).tokenize(model.tokenizer).length;
+  return calls * one + section;
+}
+
+export interface ToolChatRun {
+  llama: Llama;
+  model: LlamaModel;
+  seq: LlamaContextSequence;
+  format: ChatFormat;
+  contextSize: number;
+  p: GenerateParams;
+  signal: AbortSignal;
+  onText: ((text: string) => void) | undefined;
+}
+
+/** A chat with tools (or with calls in its history) on one sequence, through LlamaChat. */
+export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
+  const { p, format, seq, signal } = r;
+  if (!format.tools) {
+    throw errors.invalidArgument(p.tools ? 'tools' : 'messages', `model '${p.model}' cannot call tools: ${format.fromTemplate ? `its chat template (${format.name}) has no tool calling` : 'its GGUF has no chat template'}; use a model whose chat template takes tools`);
+  }
+  const started = performance.now();
+  const choice: ToolChoice = p.toolChoice ?? 'auto';
+  const all = p.tools ? toFunctions(r.llama, p.tools) : {};
+  const callable: ChatModelFunctions | undefined = choice === 'none' || !p.tools ? undefined
+    : typeof choice === 'object' ? { [choice.name]: all[choice.name]! } : all;
+  const forced = choice === 'required' || typeof choice === 'object';
+  const wrapper = forced ? new ForcedCallWrapper(format.wrapper, all) : format.wrapper;
+  const history = toChatHistory(p.messages!);
+  if (history[history.length - 1]?.type !== 'model') history.push({ type: 'model', response: [] });
+
+  // Counted as the context will hold it (LlamaChat evaluates the rendered text as is): a chat that does not fit is
+  // refused, never cut.
+  const state = wrapper.generateContextState({ chatHistory: history, ...(callable ? { availableFunctions: callable } : {}), documentFunctionParams: true });
+  const promptTokens = state.contextText.tokenize(r.model.tokenizer).length;
+  const maxCalls = p.parallelToolCalls === false ? 1 : MAX_TOOL_CALLS;
+  const syntax = callable ? callSyntaxTokens(wrapper, r.model, callable, maxCalls) : 0;
+  if (promptTokens + p.maxTokens + syntax > r.contextSize) throw errors.contextExceeded(promptTokens, p.maxTokens, r.contextSize, syntax);
+
+  const chat = new LlamaChat({ contextSequence: seq, chatWrapper: wrapper, autoDisposeSequence: false });
+  let firstTokenMs = -1;
+  try {
+    const res = await chat.generateResponse(history, {
+      maxTokens: p.maxTokens,
+      temperature: p.temperature,
+      ...(p.topP !== undefined ? { topP: p.topP } : {}),
+      ...(p.frequencyPenalty || p.presencePenalty ? { repeatPenalty: { frequencyPenalty: p.frequencyPenalty ?? 0, presencePenalty: p.presencePenalty ?? 0 } } : {}),
+      ...(p.seed !== undefined ? { seed: p.seed } : {}),
+      ...(p.stop.length ? { customStopTriggers: p.stop } : {}),
+      ...(callable ? { functions: callable, documentFunctionParams: true } : {}),
+      ...(callable ? { maxParallelFunctionCalls: maxCalls } : {}),
+      signal,
+      onToken: () => { if (firstTokenMs < 0) firstTokenMs = performance.now() - started; },
+      ...(r.onText ? { onTextChunk: r.onText } : {}),
+    });
+    const reason = res.metadata.stopReason;
+    if (reason === 'abort') throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+    const toolCalls: ToolCall[] | undefined = res.functionCalls?.length
+      ? res.functionCalls.map((c) => ({ id: callId(), name: c.functionName, arguments: JSON.stringify(c.params ?? {}) }))
+      : undefined;
+    // What the sequence holds past the prompt was generated, text and call syntax alike (the syntax is beside
+    // maxTokens, so a call can count more); the last sampled token may not be evaluated into it.
+    const held = seq.contextTokens.length - promptTokens;
+    return {
+      text: res.response,
+      promptTokens,
+      tokensGenerated: Math.max(held, reason === 'maxTokens' ? p.maxTokens : 0),
+      finishReason: toolCalls ? 'tool_calls' : reason === 'maxTokens' ? 'length' : reason === 'eogToken' ? 'eos' : 'stop',
+      computeMs: performance.now() - started,
+      firstTokenMs,
+      ...(toolCalls ? { toolCalls } : {}),
+    };
+  } finally {
+    chat.dispose({ disposeSequence: false });
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Tool calling through the official `openai` client, unchanged, on a generated model whose GGUF carries Qwen2.5's
+ * tool-calling chat template (src/model/chat-templates.ts). The model has random weights, so what it says is noise;
+ * what is tested is what the server guarantees whatever the weights: a forced call names the tool and its arguments
+ * are a JSON string that parses to the schema's types; streamed calls carry their index and equal the unstreamed
+ * ones; calls and results in the history reach the prompt; the same call through gRPC and ZMQ; and every misuse refused by
+ * name — tools on a model without a tool template included.
+ */
+import t, { type Test } from 'tap';
+import OpenAI from 'openai';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { startHarness } from '../helpers/coordinator.js';
+import { zmqRequest } from '../helpers/zmq.js';
+import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
+import { HERMES_TOOLS_SPECIAL_TOKENS, HERMES_TOOLS_TEMPLATE } from '../../src/model/chat-templates.js';
+
+const KEY = 'openai-tools-key-0123456789';
+
+const weather: OpenAI.ChatCompletionFunctionTool = {
+  type: 'function',
+  function: {
+    name: 'get_weather', description: 'The weather in a city',
+    parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' }, unit: { type: 'string', enum: ['c', 'f'] } }, required: ['city'] },
+  },
+};
+const time: OpenAI.ChatCompletionFunctionTool = {
+  type: 'function', function: { name: 'get_time', description: 'The time in a zone', parameters: { type: 'object', properties: { zone: { type: 'string' } } } },
+};
+const ping: OpenAI.ChatCompletionFunctionTool = { type: 'function', function: { name: 'ping' } };
+const ask: OpenAI.ChatCompletionMessageParam[] = [{ role: 'system', content: 'Use the tools.' }, { role: 'user', content: 'What is the weather in Paris?' }];
+
+/** A call's arguments: a JSON string whose values have the schema's types. */
+function checkWeatherArgs(t: Test, raw: string): void {
+  t.type(raw, 'string', 'arguments are a JSON string, as OpenAI sends them');
+  const args = JSON.parse(raw);
+  t.type(args.city, 'string', 'city is a string');
+  t.ok(Number.isInteger(args.days), `days is an integer (${args.days})`);
+  t.ok(['c', 'f'].includes(args.unit), `unit is one of the enum (${args.unit})`);
+}
+
+t.test('tool calls with the openai client', async (t) => {
+  const h = await startHarness(t, { auth: { keys: [{ role: 'admin', key: KEY }] } });
+  await writeTinyLlamaGguf(path.join(h.modelsRoot, 'moc-tools.gguf'), { name: 'moc-tools', chatTemplate: HERMES_TOOLS_TEMPLATE, specialTokens: HERMES_TOOLS_SPECIAL_TOKENS });
+  const reg = await fetch(`${h.restUrl}/v1/models`, {
+    method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'moc-tools', path: 'moc-tools.gguf', context_size: 2048, sequences: 2 }),
+  });
+  t.equal(reg.status, 201, 'the tool model registers');
+  const client = new OpenAI({ baseURL: `${h.restUrl}/openai/v1`, apiKey: KEY, maxRetries: 0 });
+  const base = { model: 'moc-tools', messages: ask, tools: [weather, time, ping], max_tokens: 96, temperature: 0 };
+
+  // A named tool: the call is certain, and its arguments are generated to the schema.
+  const named = await client.chat.completions.create({ ...base, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+  const choice = named.choices[0]!;
+  t.equal(choice.finish_reason, 'tool_calls');
+  t.equal(choice.message.content, null, 'content null beside the calls, as OpenAI answers');
+  const calls = choice.message.tool_calls!;
+  t.ok(calls.length >= 1, `${calls.length} call(s)`);
+  const first = calls[0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+  t.equal(first.type, 'function');
+  t.match(first.id, /^call_[0-9a-f]{24}$/);
+  t.equal(first.function.name, 'get_weather', 'the named tool is the one called');
+  checkWeatherArgs(t, first.function.arguments);
+  // The call's syntax and name are written beside max_tokens (node-llama-cpp counts the arguments only), so usage may pass it.
+  t.ok(named.usage!.completion_tokens >= first.function.arguments.length / 4, `usage counts the call's tokens (${named.usage!.completion_tokens})`);
+  const again = await client.chat.completions.create({ ...base, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+  t.same((again.choices[0]!.message.tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[]).map((c) => c.function), calls.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), 'temperature 0: the same call again');
+
+  // required: one of the tools; parallel_tool_calls false: exactly one call.
+  const required = await client.chat.completions.create({ ...base, tool_choice: 'required', parallel_tool_calls: false, temperature: 1, seed: 3 });
+  t.equal(required.choices[0]!.finish_reason, 'tool_calls');
+  t.equal(required.choices[0]!.message.tool_calls!.length, 1, 'parallel_tool_calls false: one call');
+  const rc = required.choices[0]!.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+  t.ok(['get_weather', 'get_time', 'ping'].includes(rc.function.name), `required: a call to one of the tools (${rc.function.name})`);
+  t.type(JSON.parse(rc.function.arguments), 'object', 'its arguments parse to an object');
+  const noArgs = await client.chat.completions.create({ ...base, tool_choice: { type: 'function', function: { name: 'ping' } } });
+  t.same(JSON.parse((noArgs.choices[0]!.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall).function.arguments), {}, 'a tool without parameters is called with {}');
+
+  // n: 2 forced calls, each choice its own.
+  const two = await client.chat.completions.create({ ...base, n: 2, temperature: 1, seed: 9, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+  t.equal(two.choices.length, 2);
+  for (const c of two.choices) checkWeatherArgs(t, (c.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall).function.arguments);
+
+  // auto: the model decides; whatever it does, the answer is consistent.
+  const auto = await client.chat.completions.create({ ...base, max_tokens: 24 });
+  const ac = auto.choices[0]!;
+  if (ac.finish_reason === 'tool_calls') t.ok(ac.message.tool_calls!.length > 0, 'auto: a call');
+  else t.equal(ac.message.tool_calls, undefined, `auto: no call, text (${ac.finish_reason})`);
+
+  // Streamed: the calls arrive as deltas with their index, and equal the unstreamed ones.
+  const stream = await client.chat.completions.create({ ...base, stream: true, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+  const streamed: { index: number; id?: string; name: string; arguments: string }[] = [];
+  let finish: string | null = null;
+  let role: string | undefined;
+  for await (const c of stream) {
+    const ch = c.choices[0];
+    if (!ch) continue;
+    role ??= ch.delta.role;
+    for (const d of ch.delta.tool_calls ?? []) {
+      t.type(d.index, 'number', 'each tool-call delta has its index');
+      const at = (streamed[d.index] ??= { index: d.index, name: '', arguments: '' });
+      if (d.id) at.id = d.id;
+      at.name += d.function?.name ?? '';
+      at.arguments += d.function?.arguments ?? '';
+    }
+    if (ch.finish_reason) finish = ch.finish_reason;
+  }
+  t.equal(role, 'assistant');
+  t.equal(finish, 'tool_calls', 'streamed finish_reason tool_calls');
+  t.same(streamed.map((c) => c.index), calls.map((_, i) => i), 'indexes 0..n-1, in order');
+  t.same(streamed.map((c) => ({ name: c.name, arguments: c.arguments })), calls.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), 'streamed calls equal the unstreamed ones');
+  t.ok(streamed.every((c) => c.id?.startsWith('call_')), 'each streamed call has its id');
+
+  // The result goes back in a tool message; it reaches the prompt (a longer result, more prompt tokens).
+  const withResult = (result: string) => client.chat.completions.create({
+    model: 'moc-tools', tools: [weather, time, ping], max_tokens: 4, temperature: 0,
+    messages: [...ask, { role: 'assistant', content: null, tool_calls: [{ id: first.id, type: 'function', function: first.function }] }, { role: 'tool', tool_call_id: first.id, content: result }],
+  });
+  const short = await withResult('{"temp": 21}');
+  const long = await withResult(JSON.stringify({ temp: 21, note: 'x'.repeat(200) }));
+  t.ok(['length', 'stop', 'tool_calls'].includes(short.choices[0]!.finish_reason), `an answer after the result (${short.choices[0]!.finish_reason})`);
+  t.ok(long.usage!.prompt_tokens - short.usage!.prompt_tokens >= 200, `the tool result is in the prompt (${short.usage!.prompt_tokens} → ${long.usage!.prompt_tokens} tokens)`);
+  const plain = await client.chat.completions.create({ model: 'moc-tools', messages: ask, max_tokens: 4, temperature: 0 });
+  t.ok(short.usage!.prompt_tokens > plain.usage!.prompt_tokens + 20, `the tools and the call are in the prompt too (${plain.usage!.prompt_tokens} without them)`);
+
+  // The same forced call through gRPC: the same arguments (temperature 0).
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${KEY}`);
+  const grpcRes = await new Promise<any>((resolve, reject) => h.client.Infer({
+    model: 'moc-tools', max_tokens: 96, temperature: 0, tool_choice_name: 'get_weather',
+    messages: ask.map((m) => ({ role: m.role, content: m.content })),
+    tools: [weather, time, ping].map((x) => ({ name: x.function.name, description: x.function.description ?? '', parameters_json: x.function.parameters ? JSON.stringify(x.function.parameters) : '' })),
+  }, md, { deadline: new Date(Date.now() + 60_000) }, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res))));
+  t.equal(grpcRes.finish_reason, 'FINISH_REASON_TOOL_CALLS');
+  t.same(grpcRes.tool_calls.map((c: any) => ({ name: c.name, arguments: c.arguments })), calls.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), 'gRPC Infer: the same calls');
+
+  const z = await zmqRequest(h.zmqUrl, {
+    action: 'infer', api_key: KEY, model: 'moc-tools', max_tokens: 96, temperature: 0, tool_choice: { name: 'get_weather' },
+    messages: ask, tools: [weather, time, ping].map((x) => x.function),
+  }, 60_000);
+  t.equal(z.status, 'ok');
+  t.equal(z.finish_reason, 'tool_calls');
+  t.same(z.tool_calls.map((c: any) => ({ name: c.name, arguments: c.arguments })), calls.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), 'ZMQ infer: the same calls');
+
+  // Misuse, refused by name (OpenAI's 400 shape).
+  const refused = async (what: string, body: Record<string, unknown>, param: string, message: RegExp) => {
+    const err = await client.chat.completions.create({ ...base, ...body } as never).catch((e) => e);
+    t.ok(err instanceof OpenAI.BadRequestError, `${what}: 400`);
+    t.equal(err.param, param, `${what}: param ${param}`);
+    t.match(err.message, message, `${what}: ${err.message}`);
+  };
+  await refused('tools on a model without a chat template', { model: 'moc-demo' }, 'tools', /model 'moc-demo' cannot call tools: its GGUF has no chat template/);
+  await refused('a forced tool that is not among the tools', { tool_choice: { type: 'function', function: { name: 'nope' } } }, 'tool_choice', /'nope', which is not among the tools/);
+  await refused('a schema that is not an object', { tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'string' } } }] }, 'tools[0].parameters', /type "object"/);
+  await refused('a tool message answering no call', { messages: [...ask, { role: 'tool', tool_call_id: 'call_x', content: '1' }] }, 'messages[2].tool_call_id', /answers no unanswered tool call/);
+  await refused('a call left unanswered', { messages: [...ask, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_time', arguments: '{}' } }] }] }, 'messages', /c1 unanswered/);
+  await refused('arguments that are not JSON', { messages: [...ask, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_time', arguments: 'zone=UTC' } }] }, { role: 'tool', tool_call_id: 'c1', content: '1' }] }, 'messages[2].tool_calls[0].arguments', /JSON object/);
+  await refused('logprobs with tools', { logprobs: true }, 'logprobs', /not given for chats with tools/);
+  await refused('the deprecated functions', { tools: undefined, functions: [{ name: 'f' }] }, 'functions', /send the same as tools/);
+  await refused('a tool that is not a function', { tools: [{ type: 'code_interpreter' }] }, 'tools[0]', /"type": "function"/);
+});
