@@ -175,6 +175,8 @@ export const ModelInfo = Type.Object({
   /** Epoch ms when the idle model unloads; 0: no expiry scheduled (busy, pinned or keep-alive forever). */
   expiresAt: Type.Integer(),
   error: Type.Optional(Type.String()),
+  /** While loading: how far the engine has read the weights (0–1, node-llama-cpp's load progress). */
+  loadProgress: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
 });
 export type ModelInfo = Static<typeof ModelInfo>;
 

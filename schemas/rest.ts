@@ -55,6 +55,7 @@ export const ModelResource = Type.Object({
   pinned: Type.Boolean(),
   keep_alive_ms: Type.Integer({ description: 'idle time before unloading; -1: never' }),
   expires_at_ms: EpochMs,
+  load_progress: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "while loading: how far the engine has read the weights (0–1); absent otherwise" })),
   sha256: Type.String(),
   architecture: Type.String(),
   parameter_count: Type.Integer(),

@@ -74,6 +74,8 @@ interface ModelEntry {
    */
   expiresAt: number;
   error?: string;
+  /** While loading: the engine's last progress report (0–1). */
+  loadProgress?: number;
   /** The load in progress (coalesces concurrent loads; unload waits for it). */
   loading?: Promise<void>;
   /**
@@ -447,7 +449,12 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
 
   /** Load into the engine with the reservation already held; on failure release it and mark the model failed. */
   private async engineLoad(m: ModelEntry): Promise<void> {
-    const call = this.requireEngine().startLoad(m.spec, this.cfg.loadTimeoutMs);
+    // Each step is a notice (at most 1 / LOAD_PROGRESS_STEP of them a load), so watchers see a fast load move too.
+    const call = this.requireEngine().startLoad(m.spec, this.cfg.loadTimeoutMs, (f) => {
+      if (m.state !== 'loading') return;
+      m.loadProgress = f;
+      this.changed();
+    });
     m.engineIdle = call.answered;
     try {
       const loaded = await call.result;
@@ -455,6 +462,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       m.embedding = false; // a (re)load starts without one: the engine makes it again at the next embed
       this.ledger.reconcile(m.spec.name, loaded.actualBytes);
       m.state = 'loaded';
+      delete m.loadProgress;
       m.loadedAt = Date.now();
       m.lastUsedAt ||= m.loadedAt;
       delete m.error;
@@ -463,6 +471,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       const e = toMocError(err);
       if (e.code === 'MOC_ERR_UNAVAILABLE') throw e; // engine died mid-load: the restart path reloads it
       m.state = 'failed';
+      delete m.loadProgress;
       m.error = e.message;
       for (const job of m.queue.drain()) job.env.fail(e);
       // A load that timed out is cancelled in the engine, which answers once it let go of it (disposing it if it
@@ -537,7 +546,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       sequences: m.spec.sequences, estimateBytes: m.estimateBytes, reservedBytes: this.ledger.bytesOf(m.spec.name),
       actualBytes: m.actualBytes, inFlight: m.inFlight, queued: m.queue.length, loadedAt: m.loadedAt,
       lastUsedAt: m.lastUsedAt, pinned: m.spec.pinned, keepAliveMs: m.keepAliveMs, expiresAt: m.expiresAt,
-      ...(m.error ? { error: m.error } : {}),
+      ...(m.error ? { error: m.error } : {}), ...(m.loadProgress !== undefined && m.state === 'loading' ? { loadProgress: m.loadProgress } : {}),
     };
   }
 

@@ -16,6 +16,7 @@ interface Waiting {
   /** Resolves when the engine has answered this request (or died): see EngineCall.answered. */
   answered(): void;
   onToken?: (text: string) => void;
+  onProgress?: (fraction: number) => void;
   timer?: NodeJS.Timeout;
   /** The caller already got DEADLINE_EXCEEDED; the engine's answer only settles `answered` (and undoes a late load). */
   late?: boolean;
@@ -119,7 +120,7 @@ export class EngineClient {
     try { this.child.kill('SIGKILL'); } catch { /* already gone: 'exit' follows */ }
   }
 
-  private call<T>(req: WithoutId<EngineRequest>, timeoutMs: number, onToken?: (text: string) => void): EngineCall<T> {
+  private call<T>(req: WithoutId<EngineRequest>, timeoutMs: number, onToken?: (text: string) => void, onProgress?: (fraction: number) => void): EngineCall<T> {
     const id = this.nextId++;
     let answered!: () => void;
     const done = new Promise<void>((r) => { answered = r; });
@@ -128,13 +129,14 @@ export class EngineClient {
         answered();
         return reject(errors.unavailable(`the engine of device ${this.device} is restarting`));
       }
-      const w: Waiting = { resolve: resolve as (v: unknown) => void, reject, answered, req, ...(onToken ? { onToken } : {}) };
+      const w: Waiting = { resolve: resolve as (v: unknown) => void, reject, answered, req, ...(onToken ? { onToken } : {}), ...(onProgress ? { onProgress } : {}) };
       w.timer = setTimeout(() => {
         // Every kind is cancelled in the engine (a load or estimate too: an orphan there is untracked memory).
         w.late = true;
         w.resolve = () => {};
         w.reject = () => {};
         delete w.onToken;
+        delete w.onProgress;
         this.send({ t: 'cancel', id });
         reject(errors.deadline(`engine ${req.t}`, timeoutMs));
       }, Math.min(timeoutMs, MAX_TIMER_MS));
@@ -146,7 +148,9 @@ export class EngineClient {
 
   estimate(spec: EngineModel, timeoutMs: number): Promise<Estimate> { return this.call<Estimate>({ t: 'estimate', spec }, timeoutMs).result; }
   /** A load whose `answered` says when the engine no longer works on it (see EngineCall). */
-  startLoad(spec: EngineModel, timeoutMs: number): EngineCall<Loaded> { return this.call<Loaded>({ t: 'load', spec }, timeoutMs); }
+  startLoad(spec: EngineModel, timeoutMs: number, onProgress?: (fraction: number) => void): EngineCall<Loaded> {
+    return this.call<Loaded>({ t: 'load', spec }, timeoutMs, undefined, onProgress);
+  }
   load(spec: EngineModel, timeoutMs: number): Promise<Loaded> { return this.startLoad(spec, timeoutMs).result; }
   unload(model: string, timeoutMs: number): Promise<void> { return this.call<void>({ t: 'unload', model }, timeoutMs).result; }
 
@@ -184,6 +188,7 @@ export class EngineClient {
     const w = this.waiting.get(r.id);
     if (!w) return; // cancelled, or the engine died and everything was failed already
     if (r.t === 'token') return w.onToken?.(r.text);
+    if (r.t === 'progress') return w.onProgress?.(r.fraction);
     this.waiting.delete(r.id);
     if (w.timer) clearTimeout(w.timer);
     if (w.late && r.t === 'result' && w.req.t === 'load') {

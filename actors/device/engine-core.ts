@@ -109,13 +109,13 @@ export class EngineCore {
    * Load a model and its context. A cancelled load (its timeout passed on the device) never stays loaded: the signal
    * aborts node-llama-cpp where it can, and a load that completes anyway is disposed before it answers.
    */
-  async load(spec: EngineModel, signal?: AbortSignal): Promise<Loaded> {
+  async load(spec: EngineModel, signal?: AbortSignal, onProgress?: (fraction: number) => void): Promise<Loaded> {
     if (this.models.has(spec.name)) throw errors.loadedInEngine(spec.name);
     const file = openModelFile(spec);
     let model: LlamaModel | undefined;
     let context: LlamaContext | undefined;
     try {
-      model = await this.llama.loadModel({ modelPath: file.path, ...(signal ? { loadSignal: signal } : {}) });
+      model = await this.llama.loadModel({ modelPath: file.path, ...(signal ? { loadSignal: signal } : {}), ...(onProgress ? { onLoadProgress: onProgress } : {}) });
       context = await model.createContext({
         contextSize: spec.contextSize, sequences: spec.sequences, threads: this.threads, ...(signal ? { createSignal: signal } : {}),
       });

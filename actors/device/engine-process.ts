@@ -9,7 +9,7 @@
 import { errors, toMocError } from '../../src/errors.js';
 import { EngineCore } from './engine-core.js';
 import { createLogger } from '../../src/log.js';
-import type { EngineReply, EngineRequest, EngineStart, GenerateOutcome, GenerateParams } from './engine-protocol.js';
+import { LOAD_PROGRESS_STEP, type EngineReply, type EngineRequest, type EngineStart, type GenerateOutcome, type GenerateParams } from './engine-protocol.js';
 
 if (!process.send) throw new Error('engine-process must be started with an IPC channel (child_process.fork)');
 
@@ -32,7 +32,13 @@ async function handle(req: EngineRequest): Promise<void> {
       const ac = new AbortController();
       running.set(req.id, { ac, what: req.t });
       try {
-        const value = req.t === 'load' ? await core.load(req.spec, ac.signal) : await core.estimate(req.spec, ac.signal);
+        let sent = 0;
+        const onProgress = (f: number) => {
+          if (f - sent < LOAD_PROGRESS_STEP || f >= 1) return; // 1 is the answer itself
+          sent = f;
+          send({ t: 'progress', id: req.id, fraction: f });
+        };
+        const value = req.t === 'load' ? await core.load(req.spec, ac.signal, onProgress) : await core.estimate(req.spec, ac.signal);
         return send({ t: 'result', id: req.id, value });
       } finally {
         running.delete(req.id);

@@ -103,7 +103,15 @@ export type EngineReply =
   | { t: 'ready'; pid: number }
   | { t: 'result'; id: number; value: unknown }
   | { t: 'error'; id: number; error: ErrorData }
-  | { t: 'token'; id: number; text: string };
+  | { t: 'token'; id: number; text: string }
+  /** A load's progress (node-llama-cpp's onLoadProgress, 0–1), sent when it moved by at least LOAD_PROGRESS_STEP. */
+  | { t: 'progress'; id: number; fraction: number };
+
+/**
+ * The smallest load-progress move the engine reports: each report is a frame and a device notice, so at most ~10 a
+ * load (node-llama-cpp reports every tensor batch; a small model's load is ~20 reports in a few ms).
+ */
+export const LOAD_PROGRESS_STEP = 0.1;
 
 export interface EngineStart {
   /** The device this engine serves (its log lines say so). */

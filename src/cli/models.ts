@@ -1,7 +1,7 @@
 /**
  * `moc models ls | get | register | load | unload | pin | alias` over REST. A load shows a progress bar on stderr,
- * driven by the model's state while the load request runs (GET /v1/models/{name} four times a second): waiting →
- * loading → loaded, completing when the server answers. stdout keeps only the result (a table, or JSON with --json).
+ * driven by the model while the load request runs (GET /v1/models/{name} four times a second): its state, and while
+ * it loads how far the engine has read its weights (`load_progress`), completing when the server answers. stdout keeps only the result (a table, or JSON with --json).
  */
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -33,8 +33,10 @@ async function allModels(api: Api): Promise<any[]> {
   return out;
 }
 
-/** Where a state sits on the load's bar. */
-const PHASE: Record<string, number> = { registered: 10, loading: 50, loaded: 100 };
+/** Where a state sits on the load's bar; loading spans 10–95 by the engine's load_progress. */
+const PHASE: Record<string, number> = { registered: 10, loading: 10, loaded: 100 };
+const barAt = (m: { state: string; load_progress?: number }) =>
+  m.state === 'loading' && m.load_progress !== undefined ? 10 + Math.round(85 * m.load_progress) : PHASE[m.state] ?? 0;
 
 /**
  * The load request, with a bar that follows the model's state until the answer. `quiet` (--json, or no terminal and
@@ -53,7 +55,7 @@ async function loadWithProgress(api: Api, name: string, body: Record<string, unk
     while (!done) {
       try {
         const m = await api.json('GET', `/v1/models/${enc(name)}`);
-        if (!done) bar.update(Math.min(PHASE[m.state] ?? 0, 99), { state: m.state });
+        if (!done) bar.update(Math.min(barAt(m), 99), { state: m.state });
       } catch { /* not registered yet (a load with a path registers it first) */ }
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -16,7 +16,7 @@ export function deviceModelResource(m: ModelInfo): DeviceModel {
     context_size: m.contextSize, sequences: m.sequences, estimate_bytes: m.estimateBytes,
     reserved_bytes: m.reservedBytes, actual_bytes: m.actualBytes, in_flight: m.inFlight, queued: m.queued,
     loaded_at_ms: m.loadedAt, error: m.error ?? '', last_used_at_ms: m.lastUsedAt, pinned: m.pinned,
-    keep_alive_ms: m.keepAliveMs, expires_at_ms: m.expiresAt,
+    keep_alive_ms: m.keepAliveMs, expires_at_ms: m.expiresAt, ...(m.loadProgress !== undefined ? { load_progress: m.loadProgress } : {}),
   };
 }
 
