@@ -48,6 +48,21 @@ export const ToolChoice = Type.Union([
 export type ToolChoice = Static<typeof ToolChoice>;
 
 /**
+ * The answer's form: free text, any JSON object, or JSON matching `schema` (a JSON Schema). JSON answers are generated
+ * under a grammar (actors/device/sampling.ts), so a finished answer always parses.
+ */
+export const ResponseFormat = Type.Union([
+  Type.Object({ type: Type.Literal('text') }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('json_object') }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('json_schema'), schema: Type.Record(Type.String(), Type.Unknown()) }, { additionalProperties: false }),
+]);
+export type ResponseFormat = Static<typeof ResponseFormat>;
+
+/** Token id (the model's own, in decimal) → added to its logit (-100 bans it, 100 all but forces it). */
+export const LogitBias = Type.Record(Type.String({ pattern: '^[0-9]{1,9}$' }), Type.Number({ minimum: -100, maximum: 100 }), { maxProperties: 1024 });
+export type LogitBias = Static<typeof LogitBias>;
+
+/**
  * One turn of a chat, formatted into the prompt with the model's own chat template (actors/device/chat.ts). An
  * assistant turn may carry the tool calls it made; a `tool` turn answers one of them by its id.
  */
@@ -90,6 +105,10 @@ export const InferRequest = Type.Object({
   tool_choice: Type.Optional(ToolChoice),
   /** false: at most one tool call in the answer; unset: true. */
   parallel_tool_calls: Type.Optional(Type.Boolean()),
+  /** The answer's form (text, a JSON object, JSON to a schema); unset: text. */
+  response_format: Type.Optional(ResponseFormat),
+  /** Bias the model's own token ids (OpenAI's logit_bias, with this model's vocabulary). */
+  logit_bias: Type.Optional(LogitBias),
   seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
   stop: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 })),
   request_id: Type.Optional(Type.String({ maxLength: 128 })),
@@ -214,6 +233,8 @@ export const InferMsg = Type.Object({
   tools: Type.Optional(Type.Array(Tool)),
   toolChoice: Type.Optional(ToolChoice),
   parallelToolCalls: Type.Optional(Type.Boolean()),
+  responseFormat: Type.Optional(ResponseFormat),
+  logitBias: Type.Optional(LogitBias),
   seed: Type.Optional(Type.Integer()),
   stop: Type.Array(Type.String()),
   priority: Type.Integer(),

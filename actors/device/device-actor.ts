@@ -374,6 +374,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       ...(msg.logprobs !== undefined ? { logprobs: msg.logprobs } : {}),
       ...(msg.tools ? { tools: msg.tools } : {}), ...(msg.toolChoice !== undefined ? { toolChoice: msg.toolChoice } : {}),
       ...(msg.parallelToolCalls !== undefined ? { parallelToolCalls: msg.parallelToolCalls } : {}),
+      ...(msg.responseFormat ? { responseFormat: msg.responseFormat } : {}), ...(msg.logitBias ? { logitBias: msg.logitBias } : {}),
       ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream, ...ids,
     }, timeoutMs, env.signal, msg.stream ? (text) => env.emit({ kind: 'token', text }) : undefined)
       .then((o) => {

@@ -14,6 +14,7 @@ import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.j
 import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
 import { answerTokens, tokenLogprobs } from './token-logprobs.js';
 import { chatWithTools } from './tool-calls.js';
+import { Grammars, samplingOf } from './sampling.js';
 import type { TokenLogprob } from '../../schemas/messages.js';
 
 /**
@@ -58,8 +59,11 @@ export class EngineCore {
 
   private faults: EngineFaults;
 
+  private readonly grammars: Grammars;
+
   private constructor(private readonly llama: Llama, private readonly threads: number, faults: EngineFaults = {}) {
     this.faults = { ...faults };
+    this.grammars = new Grammars(llama);
   }
 
   static async create(o: Pick<EngineStart, 'threads' | 'gpu' | 'faults'>): Promise<EngineCore> {
@@ -162,7 +166,7 @@ export class EngineCore {
     if (p.messages && usesToolPath(p)) {
       try {
         m.chat ??= chatFormatOf(m.model);
-        return await chatWithTools({ llama: this.llama, model: m.model, seq, format: m.chat, contextSize: m.spec.contextSize, p, signal, onText });
+        return await chatWithTools({ grammars: this.grammars, model: m.model, seq, format: m.chat, contextSize: m.spec.contextSize, p, signal, onText });
       } catch (err) {
         if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
         throw err;
@@ -192,12 +196,9 @@ export class EngineCore {
       }
       let generated = 0;
       let firstTokenMs = -1;
+      const sampling = await samplingOf(m.model, this.grammars, p);
       const res = await completion.generateCompletionWithMeta(tokens, {
-        maxTokens: p.maxTokens,
-        temperature: p.temperature,
-        ...(p.topP !== undefined ? { topP: p.topP } : {}),
-        ...(p.frequencyPenalty || p.presencePenalty ? { repeatPenalty: { frequencyPenalty: p.frequencyPenalty ?? 0, presencePenalty: p.presencePenalty ?? 0 } } : {}),
-        ...(p.seed !== undefined ? { seed: p.seed } : {}),
+        ...sampling,
         ...(stops.length ? { customStopTriggers: stops } : {}),
         // No context shift: the check above makes room for the whole answer, and nothing is ever dropped silently.
         contextShiftSize: 0,

@@ -9,7 +9,7 @@ import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
 export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file'>;
 
-import type { ChatMessage, TokenLogprob, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
+import type { ChatMessage, LogitBias, ResponseFormat, TokenLogprob, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
 
 export interface GenerateParams {
   model: string;
@@ -28,6 +28,9 @@ export interface GenerateParams {
   tools?: Tool[];
   toolChoice?: ToolChoice;
   parallelToolCalls?: boolean;
+  /** JSON answers, under a grammar (sampling.ts). */
+  responseFormat?: ResponseFormat;
+  logitBias?: LogitBias;
   seed?: number;
   stop: string[];
   /** Send a token frame per text chunk (streaming clients); unary requests skip the per-token IPC. */

@@ -11,14 +11,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  ChatWrapper, JinjaTemplateChatWrapper, LlamaChat, LlamaJsonSchemaGrammar, LlamaText,
+  ChatWrapper, JinjaTemplateChatWrapper, LlamaChat, LlamaText,
   type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatWrapperGenerateContextStateOptions,
-  type ChatWrapperGeneratedContextState, type GbnfJsonSchema, type Llama, type LlamaContextSequence, type LlamaModel,
+  type ChatWrapperGeneratedContextState, type GbnfJsonSchema, type LlamaContextSequence, type LlamaModel,
 } from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
 import type { ChatMessage, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
 import type { ChatFormat } from './chat.js';
 import type { GenerateOutcome, GenerateParams } from './engine-protocol.js';
+import { grammarSchema, samplingOf, type Grammars } from './sampling.js';
 
 /** Whether a model's chat format can call tools: its template renders `tools` and node-llama-cpp read its call syntax. */
 export function templateCallsTools(wrapper: ChatWrapper, template: string | undefined): boolean {
@@ -58,37 +59,14 @@ export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   return history;
 }
 
-/** OpenAI's JSON Schema as node-llama-cpp's grammar schema: `anyOf` is its `oneOf`; the rest it reads as is. */
-function grammarSchema(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(grammarSchema);
-  if (schema === null || typeof schema !== 'object') return schema;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(schema)) out[k === 'anyOf' ? 'oneOf' : k] = k === 'enum' || k === 'const' ? v : grammarSchema(v);
-  return out;
-}
-
-/** Grammar schemas already built once (a tool list is usually sent again and again): text → ok. */
-const checkedSchemas = new Set<string>();
-
-/** The tools as node-llama-cpp functions; each schema is made into a grammar once here, so a bad one is a 400. */
-export function toFunctions(llama: Llama, tools: Tool[]): ChatModelFunctions {
+/** The tools as node-llama-cpp functions; each schema is made into a grammar here (once), so a bad one is a 400. */
+export function toFunctions(grammars: Grammars, tools: Tool[]): ChatModelFunctions {
   const functions: Record<string, { description?: string; params?: GbnfJsonSchema }> = {};
   tools.forEach((t, i) => {
     const params = t.parameters === undefined || Object.keys((t.parameters.properties as object | undefined) ?? {}).length === 0 && !t.parameters.additionalProperties
       ? undefined
       : grammarSchema(t.parameters) as GbnfJsonSchema;
-    if (params) {
-      const key = JSON.stringify(params);
-      if (!checkedSchemas.has(key)) {
-        try {
-          new LlamaJsonSchemaGrammar(llama, params as never);
-        } catch (err) {
-          throw errors.invalidArgument(`tools[${i}].parameters`, `cannot be generated to (${(err as Error).message}); docs/openai.md lists the JSON Schema this server can hold arguments to`);
-        }
-        if (checkedSchemas.size > 1000) checkedSchemas.clear();
-        checkedSchemas.add(key);
-      }
-    }
+    if (params) grammars.schemaGrammar(t.parameters, `tools[${i}].parameters`);
     functions[t.name] = { ...(t.description ? { description: t.description } : {}), ...(params ? { params } : {}) };
   });
   return functions as ChatModelFunctions;
@@ -141,7 +119,7 @@ function callSyntaxTokens(wrapper: ChatWrapper, model: LlamaModel, functions: Ch
 }
 
 export interface ToolChatRun {
-  llama: Llama;
+  grammars: Grammars;
   model: LlamaModel;
   seq: LlamaContextSequence;
   format: ChatFormat;
@@ -159,7 +137,7 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
   }
   const started = performance.now();
   const choice: ToolChoice = p.toolChoice ?? 'auto';
-  const all = p.tools ? toFunctions(r.llama, p.tools) : {};
+  const all = p.tools ? toFunctions(r.grammars, p.tools) : {};
   const callable: ChatModelFunctions | undefined = choice === 'none' || !p.tools ? undefined
     : typeof choice === 'object' ? { [choice.name]: all[choice.name]! } : all;
   const forced = choice === 'required' || typeof choice === 'object';
@@ -178,12 +156,10 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
   const chat = new LlamaChat({ contextSequence: seq, chatWrapper: wrapper, autoDisposeSequence: false });
   let firstTokenMs = -1;
   try {
+    // No grammar here: the router refuses response_format with tools (node-llama-cpp cannot do both).
+    const { grammar: _none, ...sampling } = await samplingOf(r.model, r.grammars, p);
     const res = await chat.generateResponse(history, {
-      maxTokens: p.maxTokens,
-      temperature: p.temperature,
-      ...(p.topP !== undefined ? { topP: p.topP } : {}),
-      ...(p.frequencyPenalty || p.presencePenalty ? { repeatPenalty: { frequencyPenalty: p.frequencyPenalty ?? 0, presencePenalty: p.presencePenalty ?? 0 } } : {}),
-      ...(p.seed !== undefined ? { seed: p.seed } : {}),
+      ...sampling,
       ...(p.stop.length ? { customStopTriggers: p.stop } : {}),
       ...(callable ? { functions: callable, documentFunctionParams: true } : {}),
       ...(callable ? { maxParallelFunctionCalls: maxCalls } : {}),

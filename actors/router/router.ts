@@ -264,6 +264,9 @@ export class Router implements Behavior<RouterProtocol> {
       ...(r.logprobs !== undefined ? { logprobs: r.logprobs } : {}),
       ...(r.tools ? { tools: r.tools } : {}), ...(r.tool_choice !== undefined ? { toolChoice: r.tool_choice } : {}),
       ...(r.parallel_tool_calls !== undefined ? { parallelToolCalls: r.parallel_tool_calls } : {}),
+      // text is what every answer is without it
+      ...(r.response_format && r.response_format.type !== 'text' ? { responseFormat: r.response_format } : {}),
+      ...(r.logit_bias && Object.keys(r.logit_bias).length ? { logitBias: r.logit_bias } : {}),
       ...(r.seed !== undefined ? { seed: r.seed } : {}),
       stop: r.stop ?? [],
       priority: r.priority ?? 0,

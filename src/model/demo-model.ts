@@ -13,7 +13,7 @@ export const DEMO_DIMS: TinyModelDims = { embd: 64, layers: 2, heads: 4, ff: 128
 export const DEMO_MODEL_FILE = 'moc-demo.gguf';
 
 // Token types of llama.cpp's vocab: NORMAL=1, UNKNOWN=2, CONTROL=3, BYTE=6.
-function vocabulary(specialTokens: string[]): { tokens: string[]; types: number[] } {
+export function vocabulary(specialTokens: string[] = []): { tokens: string[]; types: number[] } {
   const tokens = ['<unk>', '<s>', '</s>', ...specialTokens];
   const types = [2, 3, 3, ...specialTokens.map(() => 3)];
   for (let b = 0; b < 256; b++) { tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`); types.push(6); }

@@ -19,8 +19,14 @@ root.resolveAll();
 const PAIRS: { proto: string; rest: string; schema: TSchema; restExtra?: string[]; protoExtra?: string[]; protoString?: string[]; kindDiffers?: Record<string, string> }[] = [
   // tool_choice: "auto" | "none" | "required" | {name} in REST; a string plus tool_choice_name in the proto (no unions of
   // a string and a message there).
-  { proto: 'InferRequest', rest: 'InferBody', schema: rest.InferBody, restExtra: ['stream'], protoExtra: ['tool_choice_name'],
-    kindDiffers: { tool_choice: 'a string or {name} in REST; tool_choice and tool_choice_name in the proto' } },
+  // response_format: {type, schema} in REST; a string plus response_schema_json (JSON text) in the proto. logit_bias: a
+  // JSON object in REST, a proto map.
+  { proto: 'InferRequest', rest: 'InferBody', schema: rest.InferBody, restExtra: ['stream'], protoExtra: ['tool_choice_name', 'response_schema_json'],
+    kindDiffers: {
+      tool_choice: 'a string or {name} in REST; tool_choice and tool_choice_name in the proto',
+      response_format: '{type, schema} in REST; response_format and response_schema_json in the proto',
+      logit_bias: 'an object in REST, a map in the proto',
+    } },
   { proto: 'RegisterModelRequest', rest: 'RegisterRequest', schema: rest.RegisterRequest },
   { proto: 'LoadModelRequest', rest: 'LoadBody', schema: rest.LoadBody, protoExtra: ['name'] },
   { proto: 'InferResponse', rest: 'InferResponse', schema: rest.InferResponse },

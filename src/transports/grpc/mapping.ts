@@ -16,6 +16,8 @@ export function inferRequestFromProto(r: Record<string, any>): Record<string, un
   if (Array.isArray(r.tools) && r.tools.length) out.tools = r.tools.map(toolFromProto);
   if (r.tool_choice_name) out.tool_choice = { name: r.tool_choice_name };
   else if (r.tool_choice) out.tool_choice = r.tool_choice;
+  if (r.response_format) out.response_format = responseFormatFromProto(r.response_format, r.response_schema_json);
+  if (r.logit_bias && Object.keys(r.logit_bias).length) out.logit_bias = r.logit_bias;
   if (r.max_tokens !== undefined && r.max_tokens !== null) out.max_tokens = r.max_tokens;
   if (r.temperature !== undefined && r.temperature !== null) out.temperature = r.temperature;
   if (r.seed !== undefined && r.seed !== null) out.seed = r.seed;
@@ -32,6 +34,16 @@ function chatMessageFromProto(m: Record<string, any>): Record<string, unknown> {
   if (Array.isArray(m.tool_calls) && m.tool_calls.length) out.tool_calls = m.tool_calls.map((c: Record<string, unknown>) => ({ id: c.id, name: c.name, arguments: c.arguments }));
   if (m.tool_call_id) out.tool_call_id = m.tool_call_id;
   return out;
+}
+
+/** response_format + response_schema_json → { type, schema }; the router validates the type. */
+function responseFormatFromProto(type: string, schemaJson: string | undefined): Record<string, unknown> {
+  if (type !== 'json_schema') return { type };
+  try {
+    return { type, schema: JSON.parse(schemaJson || 'null') };
+  } catch {
+    throw errors.invalidArgument('response_schema_json', 'is not JSON; send the JSON Schema of the answer as text');
+  }
 }
 
 /** A tool's parameters travel as JSON text in the proto (a JSON Schema has no fixed message shape). */

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { errors } from '../../errors.js';
-import type { ChatMessage, Tool, ToolCall, ToolChoice } from '../../../schemas/messages.js';
+import type { ChatMessage, ResponseFormat, Tool, ToolCall, ToolChoice } from '../../../schemas/messages.js';
 import type { InferResponse, ModelResource } from '../../../schemas/rest.js';
 import { validate } from '../../validate.js';
 import { runOperation, type OperationCall } from '../operations.js';
@@ -43,14 +43,13 @@ function refuseUnknown(body: Record<string, unknown>, schema: { properties: Reco
 
 const unsupported = (field: string, why: string) => errors.invalidArgument(field, `${why} (docs/openai.md lists what is served)`);
 
-/** Sampling fields common to both routes, checked for what this server cannot do. */
-function checkSampling(b: { logit_bias?: Record<string, number> | null }): void {
-  if (b.logit_bias && Object.keys(b.logit_bias).length) throw unsupported('logit_bias', 'is not supported yet; leave it out');
-}
-
-/** The sampling fields both routes pass on to the inference as they are. */
-function samplingInput(b: { temperature?: number | null; top_p?: number | null; frequency_penalty?: number | null; presence_penalty?: number | null }): Record<string, unknown> {
+/**
+ * The sampling fields both routes pass on to the inference as they are. logit_bias keys are token ids of the model
+ * serving the request (its own vocabulary, as llama-server takes them), not OpenAI's tokenizer's.
+ */
+function samplingInput(b: { temperature?: number | null; top_p?: number | null; frequency_penalty?: number | null; presence_penalty?: number | null; logit_bias?: Record<string, number> | null }): Record<string, unknown> {
   return {
+    ...(b.logit_bias && Object.keys(b.logit_bias).length ? { logit_bias: b.logit_bias } : {}),
     ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
     ...(b.top_p !== undefined && b.top_p !== null && b.top_p > 0 ? { top_p: b.top_p } : {}),
     ...(b.frequency_penalty ? { frequency_penalty: b.frequency_penalty } : {}),
@@ -152,6 +151,19 @@ function openAiToolChoice(choice: unknown): ToolChoice | undefined {
   throw errors.invalidArgument('tool_choice', 'must be "none", "auto", "required" or {"type": "function", "function": {"name": "..."}}');
 }
 
+/** OpenAI's response_format → ours: text (nothing to send), json_object, or json_schema with its `schema`. */
+function openAiResponseFormat(f: ChatCompletionRequest['response_format']): ResponseFormat | undefined {
+  if (!f || f.type === 'text') return undefined;
+  if (f.type === 'json_object') return { type: 'json_object' };
+  if (f.type === 'json_schema') {
+    const j = f.json_schema;
+    if (!isObject(j) || typeof j.name !== 'string') throw errors.invalidArgument('response_format.json_schema', 'must be {"name": "...", "schema": {JSON Schema}, "strict": true}');
+    // strict is how every JSON answer is made here (under a grammar); without a schema, any JSON object.
+    return isObject(j.schema) ? { type: 'json_schema', schema: j.schema } : { type: 'json_object' };
+  }
+  throw unsupported('response_format', `'${f.type}' is not a response format; send text, json_object or json_schema`);
+}
+
 /** The answer's calls in OpenAI's shape; `index` is each call's place in the list (streamed deltas need it). */
 const openAiToolCalls = (calls: ToolCall[], withIndex: boolean) =>
   calls.map((c, index) => ({ ...(withIndex ? { index } : {}), id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
@@ -186,12 +198,11 @@ const usageOf = (finished: Finished[], promptTokens: number) => {
 export async function chatCompletions(body: Record<string, unknown>, call: Call, out: OpenAiOut): Promise<void> {
   refuseUnknown(body, ChatCompletionRequest);
   const b = validate(ChatCompletionRequest, body);
-  checkSampling(b);
   if (b.functions?.length) throw unsupported('functions', 'the deprecated functions field is not served; send the same as tools: [{"type": "function", "function": {...}}]');
   if (b.function_call !== undefined && b.function_call !== null) throw unsupported('function_call', 'the deprecated function_call field is not served; send tool_choice');
   const tools = b.tools?.length ? openAiTools(b.tools) : undefined;
   const toolChoice = openAiToolChoice(b.tool_choice);
-  if (b.response_format && b.response_format.type !== 'text') throw unsupported('response_format', `'${b.response_format.type}' is not supported yet; send {"type": "text"} or leave it out`);
+  const responseFormat = openAiResponseFormat(b.response_format);
   if (b.modalities && b.modalities.some((m) => m !== 'text')) throw unsupported('modalities', 'only text is served');
   if (b.audio !== undefined && b.audio !== null) throw unsupported('audio', 'only text is served');
   if (b.prediction !== undefined && b.prediction !== null) throw unsupported('prediction', 'predicted outputs are not supported');
@@ -209,7 +220,7 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
       ...(b.logprobs ? { logprobs: b.top_logprobs ?? 0 } : {}),
       ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
       ...(stop ? { stop } : {}),
-      ...(tools ? { tools } : {}), ...(toolChoice ? { tool_choice: toolChoice } : {}),
+      ...(tools ? { tools } : {}), ...(toolChoice ? { tool_choice: toolChoice } : {}), ...(responseFormat ? { response_format: responseFormat } : {}),
       ...(b.parallel_tool_calls !== undefined && b.parallel_tool_calls !== null ? { parallel_tool_calls: b.parallel_tool_calls } : {}),
     },
   }));
@@ -258,7 +269,6 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
 export async function completions(body: Record<string, unknown>, call: Call, out: OpenAiOut): Promise<void> {
   refuseUnknown(body, CompletionRequest);
   const b = validate(CompletionRequest, body);
-  checkSampling(b);
   if (b.suffix) throw unsupported('suffix', 'insertion (fill in the middle) is not supported yet');
   if (b.logprobs !== undefined && b.logprobs !== null && b.echo) throw unsupported('logprobs', "with echo is not supported (the prompt's tokens are not scored); leave one out");
   const n = b.n ?? 1;

@@ -58,7 +58,8 @@ export const ChatCompletionRequest = Type.Object({
   // The deprecated function-calling fields: refused, with what to send instead.
   functions: Type.Optional(Type.Union([Type.Array(Type.Unknown()), Type.Null()])),
   function_call: Type.Optional(Type.Unknown()),
-  response_format: Type.Optional(Type.Union([Type.Object({ type: Type.String() }), Type.Null()])),
+  // {type: text | json_object} or {type: json_schema, json_schema: {name, schema, strict, description}}: read by the handler.
+  response_format: Type.Optional(Type.Union([Type.Object({ type: Type.String(), json_schema: Type.Optional(Type.Unknown()) }, { additionalProperties: false }), Type.Null()])),
   modalities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
   audio: Type.Optional(Type.Unknown()),
   prediction: Type.Optional(Type.Unknown()),
