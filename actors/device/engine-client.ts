@@ -2,10 +2,9 @@
  * Device side of the engine child process: forks it, matches replies to requests by id, and reports its death.
  * It does not restart anything itself; the device actor decides (it owns the models to reload).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { errors, MocError } from '../../src/errors.js';
-import { siblingEntry } from '../../src/entry.js';
+import { forkEntry, siblingEntry } from '../../src/entry.js';
 import type {
   EmbedOutcome, EmbedParams, EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
 } from './engine-protocol.js';
@@ -68,8 +67,8 @@ export class EngineClient {
   }
 
   static async start(o: EngineClientOptions): Promise<EngineClient> {
-    const entry = fileURLToPath(siblingEntry(import.meta.url, './engine-process'));
-    const child = fork(entry, [], {
+    const child = forkEntry(siblingEntry(import.meta.url, './engine-process'), {
+      preload: ['node-llama-cpp'],
       env: { ...process.env, ...o.env, MOC_ENGINE_START: JSON.stringify(o.start) },
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
