@@ -89,7 +89,8 @@ export const InferRequest = Type.Object({
   prompt: Type.Optional(Type.String({ minLength: 1 })),
   /** A chat, formatted with the model's chat template (or the documented fallback). Exactly one of prompt and messages. */
   messages: Type.Optional(Type.Array(ChatMessage, { minItems: 1, maxItems: 1024 })),
-  max_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Tokens to generate at most; -1: until the model stops or the context is full; unset: limits.defaultMaxTokens. */
+  max_tokens: Type.Optional(Type.Integer({ minimum: -1, description: '1 or more, or -1 for the rest of the context' })),
   temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
   /** Nucleus sampling: only the most likely tokens whose probabilities add up to top_p are candidates (1: all). */
   top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),

@@ -14,7 +14,7 @@ import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.j
 import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
 import { answerTokens, tokenLogprobs } from './token-logprobs.js';
 import { chatWithTools } from './tool-calls.js';
-import { Grammars, samplingOf } from './sampling.js';
+import { fitMaxTokens, Grammars, samplingOf } from './sampling.js';
 import type { TokenLogprob } from '../../schemas/messages.js';
 
 /**
@@ -191,12 +191,10 @@ export class EngineCore {
       // Counted as the context will hold it (with the token the completion puts first): a prompt that does not fit
       // is refused, never cut (node-llama-cpp would drop its start to make room).
       const promptTokens = tokens.length + (bos === null ? 0 : 1);
-      if (promptTokens + p.maxTokens > m.spec.contextSize) {
-        throw errors.contextExceeded(promptTokens, p.maxTokens, m.spec.contextSize);
-      }
+      const maxTokens = fitMaxTokens(p.maxTokens, promptTokens, m.spec.contextSize);
       let generated = 0;
       let firstTokenMs = -1;
-      const sampling = await samplingOf(m.model, this.grammars, p);
+      const sampling = await samplingOf(m.model, this.grammars, { ...p, maxTokens });
       const res = await completion.generateCompletionWithMeta(tokens, {
         ...sampling,
         ...(stops.length ? { customStopTriggers: stops } : {}),
@@ -225,7 +223,7 @@ export class EngineCore {
         promptTokens,
         // onToken does not see byte tokens that never complete a UTF-8 character (common with the byte-level demo
         // model), so it can undercount; a length stop means exactly maxTokens were sampled.
-        tokensGenerated: reason === 'maxTokens' ? p.maxTokens : generated,
+        tokensGenerated: reason === 'maxTokens' ? maxTokens : generated,
         finishReason: reason === 'maxTokens' ? 'length' : reason === 'eogToken' ? 'eos' : 'stop',
         computeMs: performance.now() - started,
         firstTokenMs,

@@ -17,6 +17,7 @@ export interface GenerateParams {
   prompt?: string;
   /** A chat: rendered with the model's chat template (chat.ts). */
   messages?: ChatMessage[];
+  /** -1: the rest of the context (sampling.ts fitMaxTokens). */
   maxTokens: number;
   temperature: number;
   topP?: number;

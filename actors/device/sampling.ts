@@ -110,7 +110,18 @@ function tokenBiasOf(model: LlamaModel, bias: LogitBias): TokenBias {
   return out;
 }
 
-/** The options both node-llama-cpp generators take, from a request. */
+/**
+ * The tokens a generation may write: as asked, refused when the prompt and they (and `reserved`: tool-call syntax) do
+ * not fit the context; -1 asks for the rest of the context (llama-server's n_predict -1, OpenAI's absent max_tokens).
+ */
+export function fitMaxTokens(requested: number, promptTokens: number, contextSize: number, reserved = 0): number {
+  const room = contextSize - promptTokens - reserved;
+  const n = requested < 0 ? room : requested;
+  if (n < 1 || n > room) throw errors.contextExceeded(promptTokens, Math.max(n, 1), contextSize, reserved);
+  return n;
+}
+
+/** The options both node-llama-cpp generators take, from a request (its maxTokens already fitted). */
 export async function samplingOf(model: LlamaModel, grammars: Grammars, p: GenerateParams) {
   const grammar = await grammars.of(p.responseFormat);
   return {

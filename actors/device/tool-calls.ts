@@ -19,7 +19,7 @@ import { errors, MocError } from '../../src/errors.js';
 import type { ChatMessage, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
 import type { ChatFormat } from './chat.js';
 import type { GenerateOutcome, GenerateParams } from './engine-protocol.js';
-import { grammarSchema, samplingOf, type Grammars } from './sampling.js';
+import { fitMaxTokens, grammarSchema, samplingOf, type Grammars } from './sampling.js';
 
 /** Whether a model's chat format can call tools: its template renders `tools` and node-llama-cpp read its call syntax. */
 export function templateCallsTools(wrapper: ChatWrapper, template: string | undefined): boolean {
@@ -151,13 +151,13 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
   const promptTokens = state.contextText.tokenize(r.model.tokenizer).length;
   const maxCalls = p.parallelToolCalls === false ? 1 : MAX_TOOL_CALLS;
   const syntax = callable ? callSyntaxTokens(wrapper, r.model, callable, maxCalls) : 0;
-  if (promptTokens + p.maxTokens + syntax > r.contextSize) throw errors.contextExceeded(promptTokens, p.maxTokens, r.contextSize, syntax);
+  const maxTokens = fitMaxTokens(p.maxTokens, promptTokens, r.contextSize, syntax);
 
   const chat = new LlamaChat({ contextSequence: seq, chatWrapper: wrapper, autoDisposeSequence: false });
   let firstTokenMs = -1;
   try {
     // No grammar here: the router refuses response_format with tools (node-llama-cpp cannot do both).
-    const { grammar: _none, ...sampling } = await samplingOf(r.model, r.grammars, p);
+    const { grammar: _none, ...sampling } = await samplingOf(r.model, r.grammars, { ...p, maxTokens });
     const res = await chat.generateResponse(history, {
       ...sampling,
       ...(p.stop.length ? { customStopTriggers: p.stop } : {}),
@@ -178,7 +178,7 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
     return {
       text: res.response,
       promptTokens,
-      tokensGenerated: Math.max(held, reason === 'maxTokens' ? p.maxTokens : 0),
+      tokensGenerated: Math.max(held, reason === 'maxTokens' ? maxTokens : 0),
       finishReason: toolCalls ? 'tool_calls' : reason === 'maxTokens' ? 'length' : reason === 'eogToken' ? 'eos' : 'stop',
       computeMs: performance.now() - started,
       firstTokenMs,

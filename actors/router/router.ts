@@ -173,6 +173,7 @@ export class Router implements Behavior<RouterProtocol> {
     if ((r.prompt === undefined) === (r.messages === undefined)) {
       throw errors.invalidArgument(r.prompt === undefined ? 'prompt' : 'messages', 'send exactly one of prompt (a text to continue) and messages (a chat)');
     }
+    if (r.max_tokens === 0) throw errors.invalidArgument('max_tokens', 'is 0, which generates nothing; send 1 or more, or -1 for the rest of the context');
     checkToolUse(r);
     const promptBytes = inputBytes(r);
     if (promptBytes > this.promptLimit) {

@@ -135,6 +135,24 @@ t.test('the openai client against /openai/v1', async (t) => {
   const penalised = await client.completions.create({ model: 'moc-demo', prompt: 'abc', max_tokens: 30, temperature: 0, frequency_penalty: 2, presence_penalty: 2 });
   t.not(penalised.choices[0]!.text, base.choices[0]!.text, 'frequency and presence penalties change a repetitive answer');
 
+  // Without max_tokens, as OpenAI: chat runs until the model stops or the context is full; completions write 16.
+  const ctx = ((await (await fetch(`${h.restUrl}/v1/models/moc-demo`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as { context_size: number }).context_size;
+  const open = await client.chat.completions.create({ model: 'moc-demo', messages: [{ role: 'user', content: 'Go on' }], temperature: 1, seed: 2 });
+  const u = open.usage!;
+  if (open.choices[0]!.finish_reason === 'length') t.equal(u.prompt_tokens + u.completion_tokens, ctx, `no max_tokens: the context (${ctx}) filled`);
+  else t.ok(u.prompt_tokens + u.completion_tokens < ctx && u.completion_tokens > 64, `no max_tokens: the model stopped by itself after ${u.completion_tokens} tokens, past the server's default of 64`);
+  const legacy = await client.completions.create({ model: 'moc-demo', prompt: 'Once upon a time', temperature: 0 });
+  t.equal(legacy.usage?.completion_tokens, 16, 'completions without max_tokens: 16, OpenAI\'s default there');
+  const own = await fetch(`${h.restUrl}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'moc-demo', prompt: 'Once', max_tokens: -1, temperature: 1, seed: 5 }) });
+  const rest = await own.json() as { prompt_tokens: number; tokens_generated: number; finish_reason: string };
+  t.equal(own.status, 200, 'MOC\'s own route takes max_tokens -1');
+  if (rest.finish_reason === 'length') t.equal(rest.prompt_tokens + rest.tokens_generated, ctx, 'max_tokens -1: to the context\'s end');
+  else t.equal(rest.finish_reason, 'eos', `max_tokens -1: or until the model stops (${rest.tokens_generated} tokens)`);
+  const zero = await fetch(`${h.restUrl}/v1/infer`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'moc-demo', prompt: 'Once', max_tokens: 0 }) });
+  t.match(await zero.json(), { error: { code: 'MOC_ERR_INVALID_ARGUMENT', message: /max_tokens: is 0, which generates nothing/ } }, 'max_tokens 0: refused, saying what to send');
+
   // Errors, in OpenAI's shape, raised by the client as its own exception classes.
   const tooLong = await client.completions.create({ model: 'moc-demo', prompt: 'x'.repeat(3000), max_tokens: 4 }).catch((e) => e);
   t.ok(tooLong instanceof OpenAI.BadRequestError, 'a prompt longer than the context: 400');

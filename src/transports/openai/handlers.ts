@@ -32,6 +32,9 @@ export interface OpenAiOut {
 
 type Call = Omit<OperationCall, 'onToken' | 'signal'>;
 
+/** OpenAI's default max_tokens of the legacy completions endpoint. */
+const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
 const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('base64url')}`;
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -209,13 +212,14 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   if (b.top_logprobs && !b.logprobs) throw errors.invalidArgument('top_logprobs', 'needs logprobs: true');
   const messages = chatMessages(b.messages);
   const n = b.n ?? 1;
-  const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? undefined;
+  // Absent: until the model stops or the context is full, as OpenAI's chat (and llama-server, Ollama) do.
+  const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? -1;
   const stop = stopOf(b.stop);
   const choices: Choice[] = Array.from({ length: n }, (_, i) => ({
     index: i,
     input: {
       model: b.model, messages,
-      ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
+      max_tokens: maxTokens,
       ...samplingInput(b),
       ...(b.logprobs ? { logprobs: b.top_logprobs ?? 0 } : {}),
       ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
@@ -283,7 +287,8 @@ export async function completions(body: Record<string, unknown>, call: Call, out
     ...(b.echo ? { prefix: prompt } : {}),
     input: {
       model: b.model, prompt,
-      ...(b.max_tokens !== undefined && b.max_tokens !== null ? { max_tokens: b.max_tokens } : {}),
+      // Absent: 16, OpenAI's documented default for this (legacy) endpoint.
+      max_tokens: b.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS,
       ...samplingInput(b),
       ...(b.logprobs !== undefined && b.logprobs !== null ? { logprobs: b.logprobs } : {}),
       ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
