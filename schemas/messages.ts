@@ -264,7 +264,20 @@ export const InferResult = Type.Object({
 });
 export type InferResult = Static<typeof InferResult>;
 
-export const TokenEvent = Type.Object({ kind: Type.Literal('token'), text: Type.String() });
+/**
+ * A piece of a tool call as it is generated: the first piece of call `index` carries its id and name, every piece a
+ * part of its arguments (JSON text). Concatenated per index, the pieces are the answer's tool_calls.
+ */
+export const ToolCallDelta = Type.Object({
+  index: Type.Integer(),
+  id: Type.Optional(Type.String()),
+  name: Type.Optional(Type.String()),
+  arguments: Type.String(),
+});
+export type ToolCallDelta = Static<typeof ToolCallDelta>;
+
+/** A streamed piece of an answer: text, or (with `call`, and empty text) a piece of a tool call. */
+export const TokenEvent = Type.Object({ kind: Type.Literal('token'), text: Type.String(), call: Type.Optional(ToolCallDelta) });
 export type TokenEvent = Static<typeof TokenEvent>;
 
 export const ModelSpec = Type.Object({

@@ -376,7 +376,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       ...(msg.parallelToolCalls !== undefined ? { parallelToolCalls: msg.parallelToolCalls } : {}),
       ...(msg.responseFormat ? { responseFormat: msg.responseFormat } : {}), ...(msg.logitBias ? { logitBias: msg.logitBias } : {}),
       ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream, ...ids,
-    }, timeoutMs, env.signal, msg.stream ? (text) => env.emit({ kind: 'token', text }) : undefined)
+    }, timeoutMs, env.signal, msg.stream ? (text, call) => env.emit({ kind: 'token', text, ...(call ? { call } : {}) }) : undefined)
       .then((o) => {
         this.inferenceLine(msg, 'OK', queueMs, o.computeMs, o.tokensGenerated);
         env.reply({

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { errors, MocError } from '../../src/errors.js';
 import { forkEntry, siblingEntry } from '../../src/entry.js';
 import type {
-  EmbedOutcome, EmbedParams, EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
+  EmbedOutcome, EmbedParams, EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded, OnPiece,
 } from './engine-protocol.js';
 
 interface Waiting {
@@ -14,7 +14,7 @@ interface Waiting {
   reject(e: MocError): void;
   /** Resolves when the engine has answered this request (or died): see EngineCall.answered. */
   answered(): void;
-  onToken?: (text: string) => void;
+  onToken?: OnPiece;
   onProgress?: (fraction: number) => void;
   timer?: NodeJS.Timeout;
   /** The caller already got DEADLINE_EXCEEDED; the engine's answer only settles `answered` (and undoes a late load). */
@@ -119,7 +119,7 @@ export class EngineClient {
     try { this.child.kill('SIGKILL'); } catch { /* already gone: 'exit' follows */ }
   }
 
-  private call<T>(req: WithoutId<EngineRequest>, timeoutMs: number, onToken?: (text: string) => void, onProgress?: (fraction: number) => void): EngineCall<T> {
+  private call<T>(req: WithoutId<EngineRequest>, timeoutMs: number, onToken?: OnPiece, onProgress?: (fraction: number) => void): EngineCall<T> {
     const id = this.nextId++;
     let answered!: () => void;
     const done = new Promise<void>((r) => { answered = r; });
@@ -154,7 +154,7 @@ export class EngineClient {
   unload(model: string, timeoutMs: number): Promise<void> { return this.call<void>({ t: 'unload', model }, timeoutMs).result; }
 
   /** Aborting the signal cancels in the engine; the promise then rejects with the engine's CANCELLED answer. */
-  generate(params: GenerateParams, timeoutMs: number, signal: AbortSignal, onToken?: (text: string) => void): Promise<GenerateOutcome> {
+  generate(params: GenerateParams, timeoutMs: number, signal: AbortSignal, onToken?: OnPiece): Promise<GenerateOutcome> {
     return this.cancellable(this.call<GenerateOutcome>({ t: 'generate', params }, timeoutMs, onToken), signal);
   }
 
@@ -186,7 +186,7 @@ export class EngineClient {
     if (r.t === 'ready') return;
     const w = this.waiting.get(r.id);
     if (!w) return; // cancelled, or the engine died and everything was failed already
-    if (r.t === 'token') return w.onToken?.(r.text);
+    if (r.t === 'token') return w.onToken?.(r.text, r.call);
     if (r.t === 'progress') return w.onProgress?.(r.fraction);
     this.waiting.delete(r.id);
     if (w.timer) clearTimeout(w.timer);

@@ -8,7 +8,7 @@ import { getLlama, LlamaCompletion, readGgufFileInfo, GgufInsights, LlamaLogLeve
   type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ControlledEvaluateInputItem, type Token, type LlamaText, type LlamaEmbeddingContext } from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
 import type {
-  EmbedOutcome, EmbedParams, EngineFaults, EngineModel, Estimate, EngineStart, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded,
+  EmbedOutcome, EmbedParams, EngineFaults, EngineModel, Estimate, EngineStart, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded, OnPiece,
 } from './engine-protocol.js';
 import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
 import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
@@ -157,7 +157,7 @@ export class EngineCore {
   }
 
   /** Run one generation on a free sequence of the model's context. The caller (device scheduler) keeps count. */
-  async generate(p: GenerateParams, signal: AbortSignal, onText?: (text: string) => void): Promise<GenerateOutcome> {
+  async generate(p: GenerateParams, signal: AbortSignal, onText?: OnPiece): Promise<GenerateOutcome> {
     const m = this.models.get(p.model);
     if (!m) throw errors.modelNotFound(p.model, [...this.models.keys()]);
     const seq = m.free.pop();

@@ -9,7 +9,7 @@
 import { errors, toMocError } from '../../src/errors.js';
 import { EngineCore } from './engine-core.js';
 import { createLogger } from '../../src/log.js';
-import { LOAD_PROGRESS_STEP, type EngineReply, type EngineRequest, type EngineStart, type GenerateOutcome, type GenerateParams } from './engine-protocol.js';
+import { LOAD_PROGRESS_STEP, type OnPiece, type EngineReply, type EngineRequest, type EngineStart, type GenerateOutcome, type GenerateParams } from './engine-protocol.js';
 
 if (!process.send) throw new Error('engine-process must be started with an IPC channel (child_process.fork)');
 
@@ -51,7 +51,7 @@ async function handle(req: EngineRequest): Promise<void> {
       const ac = new AbortController();
       running.set(req.id, { ac, what: 'generation' });
       try {
-        const onText = req.params.stream ? (text: string) => send({ t: 'token', id: req.id, text }) : undefined;
+        const onText: OnPiece | undefined = req.params.stream ? (text, call) => send({ t: 'token', id: req.id, text, ...(call ? { call } : {}) }) : undefined;
         const value = await core.generate(req.params, ac.signal, onText).catch((err) => {
           generationLine(req.params, toMocError(err).code);
           throw err;

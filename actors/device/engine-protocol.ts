@@ -9,7 +9,10 @@ import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
 export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file'>;
 
-import type { ChatMessage, LogitBias, ResponseFormat, TokenLogprob, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
+import type { ChatMessage, LogitBias, ResponseFormat, TokenLogprob, Tool, ToolCall, ToolCallDelta, ToolChoice } from '../../schemas/messages.js';
+
+/** Where a streamed generation's pieces go: text, or a piece of a tool call (with empty text). */
+export type OnPiece = (text: string, call?: ToolCallDelta) => void;
 
 export interface GenerateParams {
   model: string;
@@ -107,7 +110,7 @@ export type EngineReply =
   | { t: 'ready'; pid: number }
   | { t: 'result'; id: number; value: unknown }
   | { t: 'error'; id: number; error: ErrorData }
-  | { t: 'token'; id: number; text: string }
+  | { t: 'token'; id: number; text: string; call?: ToolCallDelta }
   /** A load's progress (node-llama-cpp's onLoadProgress, 0–1), sent when it moved by at least LOAD_PROGRESS_STEP. */
   | { t: 'progress'; id: number; fraction: number };
 

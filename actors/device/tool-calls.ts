@@ -18,7 +18,7 @@ import {
 import { errors, MocError } from '../../src/errors.js';
 import type { ChatMessage, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
 import type { ChatFormat } from './chat.js';
-import type { GenerateOutcome, GenerateParams } from './engine-protocol.js';
+import type { GenerateOutcome, GenerateParams, OnPiece } from './engine-protocol.js';
 import { fitMaxTokens, grammarSchema, samplingOf, type Grammars } from './sampling.js';
 
 /** Whether a model's chat format can call tools: its template renders `tools` and node-llama-cpp read its call syntax. */
@@ -126,7 +126,8 @@ export interface ToolChatRun {
   contextSize: number;
   p: GenerateParams;
   signal: AbortSignal;
-  onText: ((text: string) => void) | undefined;
+  /** Streaming: text as it is written, and each call's pieces (its id and name first) as they are. */
+  onText: OnPiece | undefined;
 }
 
 /** A chat with tools (or with calls in its history) on one sequence, through LlamaChat. */
@@ -155,6 +156,24 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
 
   const chat = new LlamaChat({ contextSequence: seq, chatWrapper: wrapper, autoDisposeSequence: false });
   let firstTokenMs = -1;
+  // Per call, as its arguments are generated: its id (made at its first piece, so a streamed call and the answer's
+  // are the same), the arguments' text as the model wrote it, and whitespace held back from the stream — the grammar
+  // lets the model write whitespace after the JSON, which the answer's arguments leave out, so the stream does too.
+  const ids: string[] = [];
+  const names: string[] = [];
+  const raw: string[] = [];
+  const held: string[] = [];
+  const onParams = (c: { callIndex: number; functionName: string; paramsChunk: string }) => {
+    const i = c.callIndex;
+    const first = ids[i] === undefined;
+    if (first) { ids[i] = callId(); names[i] = c.functionName; raw[i] = ''; held[i] = ''; }
+    raw[i] += c.paramsChunk;
+    if (!r.onText) return;
+    if (!first && c.paramsChunk.trim() === '') { held[i] += c.paramsChunk; return; }
+    const piece = held[i] + c.paramsChunk;
+    held[i] = '';
+    r.onText('', { index: i, ...(first ? { id: ids[i]!, name: c.functionName } : {}), arguments: piece });
+  };
   try {
     // No grammar here: the router refuses response_format with tools (node-llama-cpp cannot do both).
     const { grammar: _none, ...sampling } = await samplingOf(r.model, r.grammars, { ...p, maxTokens });
@@ -165,13 +184,17 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
       ...(callable ? { maxParallelFunctionCalls: maxCalls } : {}),
       signal,
       onToken: () => { if (firstTokenMs < 0) firstTokenMs = performance.now() - started; },
-      ...(r.onText ? { onTextChunk: r.onText } : {}),
+      ...(r.onText ? { onTextChunk: (text: string) => r.onText!(text) } : {}),
+      ...(callable ? { onFunctionCallParamsChunk: onParams } : {}),
     });
     const reason = res.metadata.stopReason;
     if (reason === 'abort') throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
-    const toolCalls: ToolCall[] | undefined = res.functionCalls?.length
-      ? res.functionCalls.map((c) => ({ id: callId(), name: c.functionName, arguments: JSON.stringify(c.params ?? {}) }))
-      : undefined;
+    // A tool without parameters has no argument pieces: its arguments are {}.
+    const done: ToolCall[] = (res.functionCalls ?? []).map((c, i) => ({ id: ids[i] ?? callId(), name: c.functionName, arguments: raw[i]?.trimEnd() || JSON.stringify(c.params ?? {}) }));
+    // A call max_tokens cut short is in the answer as far as it got (as OpenAI answers it, with finish_reason length):
+    // its pieces were streamed, and the answer must say what the stream said.
+    const cut: ToolCall[] = ids.slice(done.length).map((id, k) => ({ id, name: names[done.length + k]!, arguments: raw[done.length + k]!.trimEnd() }));
+    const toolCalls: ToolCall[] | undefined = done.length + cut.length ? [...done, ...cut] : undefined;
     // What the sequence holds past the prompt was generated, text and call syntax alike (the syntax is beside
     // maxTokens, so a call can count more); the last sampled token may not be evaluated into it.
     const held = seq.contextTokens.length - promptTokens;
@@ -179,7 +202,7 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
       text: res.response,
       promptTokens,
       tokensGenerated: Math.max(held, reason === 'maxTokens' ? maxTokens : 0),
-      finishReason: toolCalls ? 'tool_calls' : reason === 'maxTokens' ? 'length' : reason === 'eogToken' ? 'eos' : 'stop',
+      finishReason: cut.length || (reason === 'maxTokens' && !toolCalls) ? 'length' : toolCalls ? 'tool_calls' : reason === 'eogToken' ? 'eos' : 'stop',
       computeMs: performance.now() - started,
       firstTokenMs,
       ...(toolCalls ? { toolCalls } : {}),

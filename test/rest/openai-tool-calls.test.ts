@@ -48,7 +48,8 @@ t.test('tool calls with the openai client', async (t) => {
   });
   t.equal(reg.status, 201, 'the tool model registers');
   const client = new OpenAI({ baseURL: `${h.restUrl}/openai/v1`, apiKey: KEY, maxRetries: 0 });
-  const base = { model: 'moc-tools', messages: ask, tools: [weather, time, ping], max_tokens: 96, temperature: 0 };
+  // One call an answer (parallel_tool_calls false) where a test reads it whole; parallel calls are tested below.
+  const base = { model: 'moc-tools', messages: ask, tools: [weather, time, ping], max_tokens: 96, temperature: 0, parallel_tool_calls: false };
 
   // A named tool: the call is certain, and its arguments are generated to the schema.
   const named = await client.chat.completions.create({ ...base, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
@@ -85,32 +86,70 @@ t.test('tool calls with the openai client', async (t) => {
   // auto: the model decides; whatever it does, the answer is consistent.
   const auto = await client.chat.completions.create({ ...base, max_tokens: 24 });
   const ac = auto.choices[0]!;
+  // Calls with tool_calls; none with stop; with length, text or a call max_tokens cut.
   if (ac.finish_reason === 'tool_calls') t.ok(ac.message.tool_calls!.length > 0, 'auto: a call');
-  else t.equal(ac.message.tool_calls, undefined, `auto: no call, text (${ac.finish_reason})`);
+  else if (ac.finish_reason === 'stop') t.equal(ac.message.tool_calls, undefined, 'auto: text, no call');
+  else t.equal(ac.finish_reason, 'length', `auto: cut at max_tokens (${ac.message.tool_calls ? 'in a call' : 'in text'})`);
 
-  // Streamed: the calls arrive as deltas with their index, and equal the unstreamed ones.
+  // Streamed: the calls arrive piece by piece as they are generated, in OpenAI's deltas (the first with id, type and
+  // name, every one with the call's index), and add up to the unstreamed ones.
   const stream = await client.chat.completions.create({ ...base, stream: true, tool_choice: { type: 'function', function: { name: 'get_weather' } } });
-  const streamed: { index: number; id?: string; name: string; arguments: string }[] = [];
+  const streamed: { index: number; id?: string; name: string; arguments: string; deltas: number }[] = [];
   let finish: string | null = null;
   let role: string | undefined;
+  let shapes = true;
   for await (const c of stream) {
     const ch = c.choices[0];
     if (!ch) continue;
     role ??= ch.delta.role;
     for (const d of ch.delta.tool_calls ?? []) {
-      t.type(d.index, 'number', 'each tool-call delta has its index');
-      const at = (streamed[d.index] ??= { index: d.index, name: '', arguments: '' });
+      const first = streamed[d.index] === undefined;
+      // The first delta of a call names it; the others carry only the next part of its arguments.
+      if (typeof d.index !== 'number' || first !== (d.id !== undefined && d.type === 'function' && d.function?.name !== undefined)) shapes = false;
+      const at = (streamed[d.index] ??= { index: d.index, name: '', arguments: '', deltas: 0 });
       if (d.id) at.id = d.id;
       at.name += d.function?.name ?? '';
       at.arguments += d.function?.arguments ?? '';
+      at.deltas++;
     }
     if (ch.finish_reason) finish = ch.finish_reason;
   }
   t.equal(role, 'assistant');
+  t.ok(shapes, 'every delta has its index; only the first of a call has id, type and name');
   t.equal(finish, 'tool_calls', 'streamed finish_reason tool_calls');
   t.same(streamed.map((c) => c.index), calls.map((_, i) => i), 'indexes 0..n-1, in order');
-  t.same(streamed.map((c) => ({ name: c.name, arguments: c.arguments })), calls.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), 'streamed calls equal the unstreamed ones');
+  t.ok(streamed[0]!.deltas > 5, `the arguments came in pieces as they were generated (${streamed[0]!.deltas} deltas)`);
+  t.same(streamed.map((c) => ({ name: c.name, arguments: c.arguments })), calls.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), 'streamed calls add up to the unstreamed ones');
   t.ok(streamed.every((c) => c.id?.startsWith('call_')), 'each streamed call has its id');
+  // The client's own stream helper assembles them as it does OpenAI's.
+  const helper = await client.chat.completions.stream({ ...base, tool_choice: { type: 'function', function: { name: 'get_weather' } } }).finalChatCompletion();
+  t.same((helper.choices[0]!.message.tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[]).map((c) => c.function), calls.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), 'the client\'s stream helper: the same calls');
+  // Parallel calls: the model may start more than one; one that max_tokens cuts is in the answer as far as it got, with
+  // finish_reason length (as OpenAI answers), so the stream and the answer agree whatever happens.
+  const par = { ...base, parallel_tool_calls: true, tool_choice: 'required' as const, max_tokens: 120 };
+  const whole = await client.chat.completions.create(par);
+  const parStream = await client.chat.completions.create({ ...par, stream: true });
+  const parts: { name: string; arguments: string }[] = [];
+  let parFinish: string | null = null;
+  for await (const c of parStream) {
+    for (const d of c.choices[0]?.delta.tool_calls ?? []) {
+      const at = (parts[d.index] ??= { name: '', arguments: '' });
+      at.name += d.function?.name ?? '';
+      at.arguments += d.function?.arguments ?? '';
+    }
+    parFinish = c.choices[0]?.finish_reason ?? parFinish;
+  }
+  const wholeCalls = (whole.choices[0]!.message.tool_calls as OpenAI.ChatCompletionMessageFunctionToolCall[]).map((c) => c.function);
+  t.same(parts, wholeCalls, `parallel: the streamed calls are the answer's (${wholeCalls.length} call(s), ${whole.choices[0]!.finish_reason})`);
+  t.equal(parFinish, whole.choices[0]!.finish_reason, 'and so is the finish reason');
+  const parsable = wholeCalls.filter((c) => { try { JSON.parse(c.arguments); return true; } catch { return false; } }).length;
+  t.equal(parsable, whole.choices[0]!.finish_reason === 'length' ? wholeCalls.length - 1 : wholeCalls.length, 'every call parses but one max_tokens cut');
+
+  // A tool without parameters has no argument pieces: it comes whole at the end.
+  const pingStream = await client.chat.completions.create({ ...base, stream: true, tool_choice: { type: 'function', function: { name: 'ping' } } });
+  const pingDeltas: any[] = [];
+  for await (const c of pingStream) pingDeltas.push(...(c.choices[0]?.delta.tool_calls ?? []));
+  t.match(pingDeltas, [{ index: 0, type: 'function', function: { name: 'ping', arguments: '{}' } }], 'a call without parameters: one whole delta');
 
   // The result goes back in a tool message; it reaches the prompt (a longer result, more prompt tokens).
   const withResult = (result: string) => client.chat.completions.create({
@@ -128,15 +167,29 @@ t.test('tool calls with the openai client', async (t) => {
   const md = new grpc.Metadata();
   md.set('authorization', `Bearer ${KEY}`);
   const grpcRes = await new Promise<any>((resolve, reject) => h.client.Infer({
-    model: 'moc-tools', max_tokens: 96, temperature: 0, tool_choice_name: 'get_weather',
+    model: 'moc-tools', max_tokens: 96, temperature: 0, tool_choice_name: 'get_weather', parallel_tool_calls: false,
     messages: ask.map((m) => ({ role: m.role, content: m.content })),
     tools: [weather, time, ping].map((x) => ({ name: x.function.name, description: x.function.description ?? '', parameters_json: x.function.parameters ? JSON.stringify(x.function.parameters) : '' })),
   }, md, { deadline: new Date(Date.now() + 60_000) }, (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res))));
   t.equal(grpcRes.finish_reason, 'FINISH_REASON_TOOL_CALLS');
+  const grpcPieces = await new Promise<any[]>((resolve, reject) => {
+    const got: any[] = [];
+    const s = h.client.InferStream({
+      model: 'moc-tools', max_tokens: 96, temperature: 0, tool_choice_name: 'get_weather', parallel_tool_calls: false, messages: ask.map((m) => ({ role: m.role, content: m.content })),
+      tools: [weather, time, ping].map((x) => ({ name: x.function.name, description: x.function.description ?? '', parameters_json: x.function.parameters ? JSON.stringify(x.function.parameters) : '' })),
+    }, md, { deadline: new Date(Date.now() + 60_000) });
+    s.on('data', (c: any) => got.push(c));
+    s.on('error', reject);
+    s.on('end', () => resolve(got));
+  });
+  const pieces = grpcPieces.filter((c) => c.tool_call);
+  t.ok(pieces.length > 5, `gRPC InferStream: ${pieces.length} tool_call pieces`);
+  t.equal(pieces.map((c) => c.tool_call.arguments).join(''), grpcRes.tool_calls[0].arguments, 'gRPC: the pieces add up to the call');
+  t.equal(pieces[0].tool_call.id, grpcPieces[grpcPieces.length - 1].done.tool_calls[0].id, 'gRPC: the streamed call and the answer\'s have one id');
   t.same(grpcRes.tool_calls.map((c: any) => ({ name: c.name, arguments: c.arguments })), calls.map((c) => (c as OpenAI.ChatCompletionMessageFunctionToolCall).function), 'gRPC Infer: the same calls');
 
   const z = await zmqRequest(h.zmqUrl, {
-    action: 'infer', api_key: KEY, model: 'moc-tools', max_tokens: 96, temperature: 0, tool_choice: { name: 'get_weather' },
+    action: 'infer', api_key: KEY, model: 'moc-tools', max_tokens: 96, temperature: 0, tool_choice: { name: 'get_weather' }, parallel_tool_calls: false,
     messages: ask, tools: [weather, time, ping].map((x) => x.function),
   }, 60_000);
   t.equal(z.status, 'ok');

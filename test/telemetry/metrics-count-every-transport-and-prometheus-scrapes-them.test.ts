@@ -19,7 +19,7 @@ t.test('requests on every transport, inference figures and live gauges; promtool
   const restInfer = await (await fetch(`${h.restUrl}/v1/infer`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'moc-demo', prompt: 'hi', max_tokens: 3 }),
   })).json() as { tokens_generated: number; prompt_tokens: number; text: string };
-  const bad = await fetch(`${h.restUrl}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'moc-demo', prompt: 'x', max_tokens: -1 }) });
+  const bad = await fetch(`${h.restUrl}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'moc-demo', prompt: 'x', max_tokens: -2 }) });
   t.equal(bad.status, 400);
   const z = await zmqRequest(h.zmqUrl, { action: 'list_models' });
   t.equal(z.status, 'ok');

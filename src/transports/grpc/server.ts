@@ -254,7 +254,7 @@ export class GrpcTransport implements Closeable {
       call.end();
     };
     this.running.add(finish);
-    const c = this.control(call, (e) => { if (!ended && !call.cancelled) call.write({ text: e.text }); });
+    const c = this.control(call, (e) => { if (!ended && !call.cancelled) call.write(e.call ? { tool_call: e.call } : { text: e.text }); });
     runOperation('infer', inferRequestFromProto(call.request), c)
       .then((r) => finish(null, inferToProto(r)), (err) => finish(err ?? errors.internal('empty rejection')));
   }

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { errors } from '../../errors.js';
-import type { ChatMessage, ResponseFormat, Tool, ToolCall, ToolChoice } from '../../../schemas/messages.js';
+import type { ChatMessage, ResponseFormat, TokenEvent, Tool, ToolCall, ToolChoice } from '../../../schemas/messages.js';
 import type { InferResponse, ModelResource } from '../../../schemas/rest.js';
 import { validate } from '../../validate.js';
 import { runOperation, type OperationCall } from '../operations.js';
@@ -178,7 +178,7 @@ interface Finished { index: number; r: InferResponse; prefix?: string }
  * Runs the choices at once. Streaming: `onText(index, text)` per piece; the first piece of any choice starts the
  * stream. A failing choice fails the request (and stops the others).
  */
-async function runChoices(choices: Choice[], call: Call, out: OpenAiOut, onText?: (index: number, text: string) => void): Promise<Finished[]> {
+async function runChoices(choices: Choice[], call: Call, out: OpenAiOut, onPiece?: (index: number, e: TokenEvent) => void): Promise<Finished[]> {
   out.operating();
   const ac = new AbortController();
   const stop = () => ac.abort(errors.cancelled('the request'));
@@ -186,7 +186,7 @@ async function runChoices(choices: Choice[], call: Call, out: OpenAiOut, onText?
   try {
     return await Promise.all(choices.map((c) => runOperation('infer', c.input, {
       ...call, signal: ac.signal,
-      ...(onText ? { onToken: (e) => onText(c.index, e.text) } : {}),
+      ...(onPiece ? { onToken: (e) => onPiece(c.index, e) } : {}),
     }).then((r) => ({ index: c.index, r, ...(c.prefix !== undefined ? { prefix: c.prefix } : {}) }), (err) => { ac.abort(err); throw err; })));
   } finally {
     out.signal.removeEventListener('abort', stop);
@@ -252,17 +252,33 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   let streaming = false;
   const model = b.model;
   const begin = () => { if (!streaming) { streaming = true; out.startStream(); } };
-  const finished = await runChoices(choices, call, out, (index, text) => {
+  /** Per choice, the calls already streamed (by index): their pieces came as they were generated. */
+  const streamedCalls = new Map<number, Set<number>>();
+  const finished = await runChoices(choices, call, out, (index, e) => {
     begin();
-    const delta = began.has(index) ? { content: text } : { role: 'assistant', content: text };
+    let delta: Record<string, unknown>;
+    if (e.call) {
+      // A call's first piece carries its id, type and name; the others a part of its arguments (OpenAI's deltas).
+      const c = e.call;
+      (streamedCalls.get(index) ?? streamedCalls.set(index, new Set()).get(index)!).add(c.index);
+      const piece = c.id !== undefined
+        ? { index: c.index, id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }
+        : { index: c.index, function: { arguments: c.arguments } };
+      delta = { tool_calls: [piece] };
+    } else {
+      delta = { content: e.text };
+    }
+    if (!began.has(index)) delta = { role: 'assistant', ...(e.call ? { content: null } : {}), ...delta };
     began.add(index);
     out.data(chunk(model, [{ index, delta, logprobs: null, finish_reason: null }]));
   });
   begin();
   for (const f of finished.sort((x, y) => x.index - y.index)) {
     if (!began.has(f.index)) out.data(chunk(f.r.model, [{ index: f.index, delta: { role: 'assistant', content: f.r.tool_calls ? null : '' }, logprobs: null, finish_reason: null }]));
-    // Calls come whole when the choice ends (name and arguments in one delta each), indexed by their place.
-    if (f.r.tool_calls) out.data(chunk(f.r.model, [{ index: f.index, delta: { tool_calls: openAiToolCalls(f.r.tool_calls, true) }, logprobs: null, finish_reason: null }]));
+    // Calls not streamed piece by piece (a tool without parameters has no pieces) come whole now, at their index.
+    const streamed = streamedCalls.get(f.index);
+    const rest = openAiToolCalls(f.r.tool_calls ?? [], true).filter((c) => !streamed?.has(c.index!));
+    if (rest.length) out.data(chunk(f.r.model, [{ index: f.index, delta: { tool_calls: rest }, logprobs: null, finish_reason: null }]));
     // Logprobs are computed when a choice ends (token-logprobs.ts): they come with its finish chunk.
     out.data(chunk(f.r.model, [{ index: f.index, delta: {}, logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason) }]));
   }
@@ -316,9 +332,9 @@ export async function completions(body: Record<string, unknown>, call: Call, out
     out.startStream();
     for (const c of choices) if (c.prefix) out.data(chunk(b.model, [{ index: c.index, text: c.prefix, logprobs: null, finish_reason: null }]));
   };
-  const finished = await runChoices(choices, call, out, (index, text) => {
+  const finished = await runChoices(choices, call, out, (index, e) => {
     begin();
-    out.data(chunk(b.model, [{ index, text, logprobs: null, finish_reason: null }]));
+    out.data(chunk(b.model, [{ index, text: e.text, logprobs: null, finish_reason: null }]));
   });
   begin();
   for (const f of finished.sort((x, y) => x.index - y.index)) out.data(chunk(f.r.model, [{ index: f.index, text: '', logprobs: completionLogprobs(f.r, 0), finish_reason: finishReasonOf(f.r.finish_reason) }]));

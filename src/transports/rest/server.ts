@@ -340,7 +340,8 @@ export class RestTransport implements Closeable {
         router: this.router, config: this.config, signal: cancel.signal, ...this.meter, ...(traceId ? { traceId } : {}),
         onToken: (e) => {
           if (!started) { started = true; sse.start(); }
-          sse.event('token', { text: e.text });
+          // A piece of a tool call is its own event (docs/rest.md): `tool_call` with {index, id?, name?, arguments}.
+          if (e.call) sse.event('tool_call', e.call); else sse.event('token', { text: e.text });
         },
       });
       if (!started) sse.start();
