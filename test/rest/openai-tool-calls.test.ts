@@ -3,8 +3,8 @@
  * tool-calling chat template (src/model/chat-templates.ts). The model has random weights, so what it says is noise;
  * what is tested is what the server guarantees whatever the weights: a forced call names the tool and its arguments
  * are a JSON string that parses to the schema's types; streamed calls carry their index and equal the unstreamed
- * ones; calls and results in the history reach the prompt; the same call through gRPC and ZMQ; and every misuse refused by
- * name — tools on a model without a tool template included.
+ * ones; calls and results in the history reach the prompt; an agent loop as the client library runs it (runTools); the
+ * same call through gRPC and ZMQ; and every misuse refused by name — tools on a model without a tool template included.
  */
 import t, { type Test } from 'tap';
 import OpenAI from 'openai';
@@ -162,6 +162,26 @@ t.test('tool calls with the openai client', async (t) => {
   t.ok(long.usage!.prompt_tokens - short.usage!.prompt_tokens >= 200, `the tool result is in the prompt (${short.usage!.prompt_tokens} → ${long.usage!.prompt_tokens} tokens)`);
   const plain = await client.chat.completions.create({ model: 'moc-tools', messages: ask, max_tokens: 4, temperature: 0 });
   t.ok(short.usage!.prompt_tokens > plain.usage!.prompt_tokens + 20, `the tools and the call are in the prompt too (${plain.usage!.prompt_tokens} without them)`);
+
+  // An agent loop as the client library runs it (runTools): it sends the tools, parses the call's arguments, runs our
+  // function with them, sends the result back as a tool message; then the model answers from that history.
+  const ran: unknown[] = [];
+  const runner = client.chat.completions.runTools({
+    model: 'moc-tools', messages: ask, max_tokens: 96, temperature: 0, parallel_tool_calls: false,
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    // maxLength and an enum: the grammar makes the call end within a few tokens, whatever the (random) weights say.
+    tools: [{ type: 'function', function: { name: 'get_weather', description: 'The weather in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 12 }, unit: { enum: ['c', 'f'] } } },
+      parse: JSON.parse, function: (args: unknown) => { ran.push(args); return { temp: 21, sky: 'clear' }; } } }],
+  });
+  await runner.done();
+  t.equal(ran.length, 1, 'runTools ran our function once');
+  const call = (runner.messages[2] as OpenAI.ChatCompletionAssistantMessageParam).tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+  t.same(ran[0], JSON.parse(call.function.arguments), 'with the arguments the model generated, parsed');
+  t.ok((ran[0] as { city: string }).city.length <= 12 && ['c', 'f'].includes((ran[0] as { unit: string }).unit), `held to the schema: ${JSON.stringify(ran[0])}`);
+  t.match(runner.messages.map((m) => m.role), ['system', 'user', 'assistant', 'tool'], 'the loop\'s history: the call and its result');
+  const answer = await client.chat.completions.create({ model: 'moc-tools', messages: runner.messages, tools: [weather], tool_choice: 'none', max_tokens: 8, temperature: 0 });
+  t.ok(answer.choices[0]!.message.content !== null && !answer.choices[0]!.message.tool_calls, 'the model answers from that history (tool_choice none: text)');
 
   // The same forced call through gRPC: the same arguments (temperature 0).
   const md = new grpc.Metadata();
