@@ -15,6 +15,7 @@ import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
 import { answerTokens, tokenLogprobs } from './token-logprobs.js';
 import { chatWithTools } from './tool-calls.js';
 import { fitMaxTokens, Grammars, samplingOf } from './sampling.js';
+import { StopText, watchStops } from './stop-text.js';
 import type { TokenLogprob } from '../../schemas/messages.js';
 
 /**
@@ -179,12 +180,14 @@ export class EngineCore {
     try {
       const bos = beginningToken(m.model);
       let tokens: Token[];
-      let stops: (string | LlamaText)[] = p.stop;
+      // The template's end-of-turn triggers (special tokens) are node-llama-cpp's to match; the request's stop strings
+      // are matched on the text (stop-text.ts).
+      let stops: LlamaText[] = [];
       if (p.messages) {
         m.chat ??= chatFormatOf(m.model);
         const chat = renderChat(m.model, m.chat, p.messages, bos);
         tokens = chat.tokens;
-        stops = [...p.stop, ...chat.stops];
+        stops = chat.stops;
       } else {
         tokens = m.model.tokenize(p.prompt ?? '');
       }
@@ -195,31 +198,39 @@ export class EngineCore {
       let generated = 0;
       let firstTokenMs = -1;
       const sampling = await samplingOf(m.model, this.grammars, { ...p, maxTokens });
+      const stopText = p.stop.length ? new StopText(p.stop) : null;
+      const stopAt = new AbortController();
       const res = await completion.generateCompletionWithMeta(tokens, {
         ...sampling,
         ...(stops.length ? { customStopTriggers: stops } : {}),
         // No context shift: the check above makes room for the whole answer, and nothing is ever dropped silently.
         contextShiftSize: 0,
         disableContextShift: true,
-        signal,
+        // A stop string ends the generation through stopAt, which returns what was generated instead of throwing.
+        signal: stopText ? AbortSignal.any([signal, stopAt.signal]) : signal,
+        ...(stopText ? { stopOnAbortSignal: true } : {}),
         onToken: (t) => {
           if (generated === 0 && t.length > 0) firstTokenMs = performance.now() - started;
           generated += t.length;
         },
-        ...(onText ? { onTextChunk: onText } : {}),
+        ...(stopText ? { onTextChunk: watchStops(stopText, stopAt, onText) } : onText ? { onTextChunk: onText } : {}),
       });
-      const reason = res.metadata.stopReason;
-      if (reason === 'abort') throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+      if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+      const stopped = stopText?.stopped ?? false;
+      const reason = stopped ? 'stopString' : res.metadata.stopReason;
+      if (reason === 'abort') throw errors.cancelled('generation');
+      if (stopText && !stopped) { const rest = stopText.end(); if (rest) onText?.(rest); }
+      const text = stopped ? stopText!.text : res.response;
       let logprobs: TokenLogprob[] | undefined;
       if (p.logprobs !== undefined) {
         // The sequence holds the input (with the token the completion put first) and every sampled token.
         const input = seq.contextTokens.slice(0, promptTokens);
-        const answer = answerTokens(m.model, seq.contextTokens.slice(promptTokens), res.response);
+        const answer = answerTokens(m.model, seq.contextTokens.slice(promptTokens), text);
         logprobs = await tokenLogprobs(m.model, seq, input, answer, p.logprobs, signal, () => (signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation')));
       }
       return {
         ...(logprobs ? { logprobs } : {}),
-        text: res.response,
+        text,
         promptTokens,
         // onToken does not see byte tokens that never complete a UTF-8 character (common with the byte-level demo
         // model), so it can undercount; a length stop means exactly maxTokens were sampled.
