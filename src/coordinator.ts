@@ -328,7 +328,7 @@ function restartReason(reason: string): string {
  * (Kubernetes-style readiness). The listeners are up when they answer it; the store is open until after they close.
  */
 function readiness(config: Config, devices: Map<string, DeviceRef>, lifecycle: Lifecycle, draining: () => boolean): Readiness {
-  const devs = config.devices.map((d) => ({ id: d.id, available: devices.get(d.id)!.attached }));
+  const devs = config.devices.map((d) => ({ id: d.id, available: devices.get(d.id)!.started }));
   const loaded = lifecycle.routes.loadedCount();
   const reasons: string[] = [];
   if (draining()) reasons.push('the server is shutting down: send requests to another replica');
@@ -344,7 +344,7 @@ function modelReadiness(devices: Map<string, DeviceRef>, lifecycle: Lifecycle, n
   const m = lifecycle.routes.lookup(model);
   const state = m?.state ?? 'registered';
   const device = m?.device ?? '';
-  const up = device !== '' && devices.get(device)?.attached === true;
+  const up = device !== '' && devices.get(device)?.started === true;
   const ready = state === 'loaded' && up;
   const reason = ready ? '' : state === 'loaded' ? `device ${device} is restarting`
     : state === 'registered' ? 'not loaded: load it (POST /v1/models/{name}/load); a request loads it on demand' : `it is ${state}`;

@@ -125,6 +125,11 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     for (const spec of this.cfg.models) void this.load(spec).catch(() => {});
   }
 
+  /** Reports every model's state now (the worker calls it once its notices reach the main thread). */
+  announce(): void {
+    this.changed();
+  }
+
   private async startEngine(): Promise<EngineClient> {
     const d = this.cfg.device;
     // node-llama-cpp has no per-call GPU index: pin the engine process to one GPU through the environment.

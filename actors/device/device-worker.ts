@@ -10,5 +10,9 @@ import { DeviceActor, type DeviceWorkerData } from './device-actor.js';
 const data = workerData as DeviceWorkerData;
 const actor = new DeviceActor(data);
 await actor.start();
-const host = hostActor<DeviceProtocol>(actor, Math.min(64, data.device.mailboxCapacity));
-actor.notify = (msg) => host.notify(msg);
+// What start() began (the models a restarted worker loads again) was not reported: nothing listened yet. Reported
+// before 'ready', so the route table never shows the previous worker's "loaded" once this worker counts as started.
+hostActor<DeviceProtocol>(actor, Math.min(64, data.device.mailboxCapacity), (notify) => {
+  actor.notify = notify;
+  actor.announce();
+});

@@ -23,7 +23,11 @@ export interface HostHandle {
   notify(msg: unknown): void;
 }
 
-export function hostActor<P extends Protocol>(behavior: HostedBehavior<P>, window: number): HostHandle {
+/**
+ * `beforeReady`: gets the notify function before 'ready' is posted, so what the behavior reports first (a device's
+ * models) reaches the parent before the parent counts the worker as started.
+ */
+export function hostActor<P extends Protocol>(behavior: HostedBehavior<P>, window: number, beforeReady?: (notify: (msg: unknown) => void) => void): HostHandle {
   const port = parentPort;
   if (!port) throw new Error('hostActor must run inside a worker thread');
   const post = (f: FromWorker) => port.postMessage(f);
@@ -102,6 +106,8 @@ export function hostActor<P extends Protocol>(behavior: HostedBehavior<P>, windo
         throw new Error(`hostActor: unknown frame ${JSON.stringify(frame)}`);
     }
   });
+  const notify = (msg: unknown) => post({ t: 'notify', msg });
+  beforeReady?.(notify);
   post({ t: 'ready', window });
-  return { notify: (msg) => post({ t: 'notify', msg }) };
+  return { notify };
 }

@@ -33,11 +33,20 @@ export class WorkerRef<P extends Protocol> implements ActorRef<P> {
   /** Messages refused because the mailbox was full (MOC_ERR_BUSY), since start (survives restarts: the ref does). */
   refused = 0;
   get attached(): boolean { return this.worker !== null; }
+
+  /**
+   * The attached worker has started (posted 'ready'). A worker is attached from the moment it is created, before its
+   * start (a device's engine, ~1 s) is done: readiness must wait for this, not for attached.
+   */
+  get started(): boolean { return this.worker !== null && this.isStarted; }
+
+  private isStarted = false;
   /** Asks waiting for an answer (queued, in transit or running in the worker). */
   get outstanding(): number { return this.pending.size; }
 
   attach(worker: Worker): void {
     this.worker = worker;
+    this.isStarted = false;
     this.credits = 0;
     this.inTransit = 0;
     worker.on('message', this.listener);
@@ -104,6 +113,7 @@ export class WorkerRef<P extends Protocol> implements ActorRef<P> {
   private onFrame(f: FromWorker): void {
     switch (f.t) {
       case 'ready':
+        this.isStarted = true;
         this.credits = f.window;
         this.flush();
         return;
