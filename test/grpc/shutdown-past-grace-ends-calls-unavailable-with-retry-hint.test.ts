@@ -11,7 +11,9 @@ interface Outcome { method: string; code: number; retryAfterMs?: string; }
 
 t.test('calls still running at the end of the grace end UNAVAILABLE with retry-after-ms', async (t) => {
   const h = await startHarness(t);
-  const req = { model: 'moc-demo', prompt: 'tell me a long story', max_tokens: 400, temperature: 0.8 };
+  // Greedy: each call runs all 400 tokens (at 0.8 the demo model may end at its end token early: a CI run once saw all
+  // 100 finish inside the grace, so nothing was left to cut).
+  const req = { model: 'moc-demo', prompt: 'tell me a long story', max_tokens: 400, temperature: 0 };
   const deadline = () => new Date(Date.now() + 120_000);
   let firstChunk!: () => void;
   const started = new Promise<void>((r) => { firstChunk = r; });

@@ -16,7 +16,11 @@ import { TEXTS } from './helpers.js';
 const call = (client: any, method: string, req: object) => new Promise<any>((resolve, reject) =>
   client[method](req, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve(res))));
 
-function setup(t: { testdir(): string }) {
+/**
+ * leaseMs: 2 s where a lease must expire (the kill -9 takeover); 20 s where none may (exactly once): renewals come
+ * every leaseMs/3, and on a loaded 2-core machine a 2 s lease once expired under a process that was still running.
+ */
+function setup(t: { testdir(): string }, leaseMs = 2000) {
   const dir = t.testdir();
   const data = path.join(dir, 'data');
   mkdirSync(path.join(data, 'datasets'), { recursive: true });
@@ -25,7 +29,7 @@ function setup(t: { testdir(): string }) {
   const yaml = [
     'server: { grpcPort: 0 }', 'rest: { enabled: false }', 'zmq: { enabled: false }',
     `dataDir: ${data}`, `modelsRoot: ${path.join(dir, 'models')}`,
-    'jobs: { parallelism: 2, pollMs: 50, leaseMs: 2000 }',
+    `jobs: { parallelism: 2, pollMs: 50, leaseMs: ${leaseMs} }`,
   ].join('\n');
   return { data, yaml };
 }
@@ -60,7 +64,7 @@ function claimsByJob(data: string): Map<string, { owners: string[]; terminal: nu
 }
 
 t.test('200 jobs, two processes: each job is claimed and run exactly once', async (t) => {
-  const { data, yaml } = setup(t);
+  const { data, yaml } = setup(t, 20_000);
   const servers: SpawnedServer[] = [await spawnServer({ yaml }), await spawnServer({ yaml })];
   t.teardown(() => Promise.all(servers.map((s) => s.stop('SIGKILL'))));
   const clients = servers.map((s) => modelOpsClient(s.grpcAddress));
