@@ -1,7 +1,7 @@
 /**
  * Entries of worker threads and child processes, resolved next to the calling module. Built code runs .js from
- * dist/. Tests and `tsx` run .ts from the source tree: child processes inherit the loader through execArgv, but on
- * Node 20 worker threads do not, so a .ts worker starts through a two-line bootstrap that registers tsx first.
+ * dist/. Tests and `tsx` run .ts from the source tree: a .ts worker or child starts through src/ts-child.mjs, which
+ * registers tsx first (on Node 20 worker threads do not inherit the parent's loader; children get their own, below).
  */
 import { fork, type ChildProcess, type ForkOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,13 +12,13 @@ export function siblingEntry(importMetaUrl: string, relative: string): URL {
   return new URL(`${relative}${ext}`, importMetaUrl);
 }
 
-// tsx is resolved from here (not from the process's cwd), and only when a .ts worker is started (dev/tests).
-const TS_BOOTSTRAP = `import(process.argv[3]).then((tsx) => { tsx.register(); return import(process.argv[2]); })
-  .catch((err) => { process.nextTick(() => { throw err; }); });`;
+/** The bootstrap of a .ts entry, and its arguments: the entry, tsx's API (resolved from here, not the cwd), preloads. */
+const TS_CHILD = new URL('./ts-child.mjs', import.meta.url);
+const tsChildArgs = (entry: URL, preload: string[]) => [entry.href, import.meta.resolve('tsx/esm/api'), ...preload];
 
 export function startWorker(entry: URL, options: WorkerOptions): Worker {
   if (!entry.pathname.endsWith('.ts')) return new Worker(entry, options);
-  return new Worker(TS_BOOTSTRAP, { ...options, eval: true, argv: [entry.href, import.meta.resolve('tsx/esm/api')] });
+  return new Worker(TS_CHILD, { ...options, argv: tsChildArgs(entry, []) });
 }
 
 /** Node options that load code (loaders, preloads): a child started from the sources gets its own, not the parent's. */
@@ -42,6 +42,5 @@ function withoutLoaders(argv: string[]): string[] {
 export function forkEntry(entry: URL, options: ForkOptions & { preload?: string[] } = {}): ChildProcess {
   const { preload = [], ...rest } = options;
   if (!entry.pathname.endsWith('.ts')) return fork(fileURLToPath(entry), [], rest);
-  const bootstrap = fileURLToPath(new URL('./ts-child.mjs', import.meta.url));
-  return fork(bootstrap, [entry.href, import.meta.resolve('tsx/esm/api'), ...preload], { ...rest, execArgv: withoutLoaders(rest.execArgv ?? process.execArgv) });
+  return fork(fileURLToPath(TS_CHILD), tsChildArgs(entry, preload), { ...rest, execArgv: withoutLoaders(rest.execArgv ?? process.execArgv) });
 }

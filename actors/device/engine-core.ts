@@ -15,7 +15,7 @@ import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
 import { answerTokens, tokenLogprobs } from './token-logprobs.js';
 import { chatWithTools } from './tool-calls.js';
 import { fitMaxTokens, Grammars, samplingOf } from './sampling.js';
-import { StopText, watchStops } from './stop-text.js';
+import { withStops } from './stop-text.js';
 import type { TokenLogprob } from '../../schemas/messages.js';
 
 /**
@@ -198,29 +198,24 @@ export class EngineCore {
       let generated = 0;
       let firstTokenMs = -1;
       const sampling = await samplingOf(m.model, this.grammars, { ...p, maxTokens });
-      const stopText = p.stop.length ? new StopText(p.stop) : null;
-      const stopAt = new AbortController();
+      const stopStrings = withStops(p.stop, signal, onText);
       const res = await completion.generateCompletionWithMeta(tokens, {
         ...sampling,
         ...(stops.length ? { customStopTriggers: stops } : {}),
         // No context shift: the check above makes room for the whole answer, and nothing is ever dropped silently.
         contextShiftSize: 0,
         disableContextShift: true,
-        // A stop string ends the generation through stopAt, which returns what was generated instead of throwing.
-        signal: stopText ? AbortSignal.any([signal, stopAt.signal]) : signal,
-        ...(stopText ? { stopOnAbortSignal: true } : {}),
+        ...stopStrings.options,
         onToken: (t) => {
           if (generated === 0 && t.length > 0) firstTokenMs = performance.now() - started;
           generated += t.length;
         },
-        ...(stopText ? { onTextChunk: watchStops(stopText, stopAt, onText) } : onText ? { onTextChunk: onText } : {}),
       });
       if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
-      const stopped = stopText?.stopped ?? false;
-      const reason = stopped ? 'stopString' : res.metadata.stopReason;
+      const end = stopStrings.finish();
+      const reason = end.stopped ? 'stopString' : res.metadata.stopReason;
       if (reason === 'abort') throw errors.cancelled('generation');
-      if (stopText && !stopped) { const rest = stopText.end(); if (rest) onText?.(rest); }
-      const text = stopped ? stopText!.text : res.response;
+      const text = end.text ?? res.response;
       let logprobs: TokenLogprob[] | undefined;
       if (p.logprobs !== undefined) {
         // The sequence holds the input (with the token the completion put first) and every sampled token.

@@ -56,11 +56,31 @@ export class StopText {
   }
 }
 
-/** node-llama-cpp's onTextChunk for a generation with stop strings: shows what may be shown, stops at a match. */
-export function watchStops(stopText: StopText, stopAt: AbortController, onText: ((text: string) => void) | undefined): (piece: string) => void {
-  return (piece) => {
+/**
+ * A generation's stop strings as node-llama-cpp options, for both of its generators: the text goes through StopText,
+ * and a match stops the generation through an abort signal of its own, with stopOnAbortSignal so node-llama-cpp
+ * returns what it generated instead of throwing. Without stop strings the options are the request's signal and
+ * onText as they are. `finish()` after the generation: whether a stop string ended it (then `text` is the answer);
+ * otherwise what was held back is shown, and node-llama-cpp's response is the answer.
+ */
+export function withStops(stops: readonly string[], signal: AbortSignal, onText: ((text: string) => void) | undefined) {
+  if (!stops.length) {
+    return { options: { signal, ...(onText ? { onTextChunk: onText } : {}) }, finish: (): { stopped: boolean; text?: string } => ({ stopped: false }) };
+  }
+  const stopText = new StopText(stops);
+  const stopAt = new AbortController();
+  const onTextChunk = (piece: string) => {
     const out = stopText.feed(piece);
     if (out) onText?.(out);
     if (stopText.stopped) stopAt.abort();
+  };
+  return {
+    options: { signal: AbortSignal.any([signal, stopAt.signal]), stopOnAbortSignal: true, onTextChunk },
+    finish(): { stopped: boolean; text?: string } {
+      if (stopText.stopped) return { stopped: true, text: stopText.text };
+      const rest = stopText.end();
+      if (rest) onText?.(rest);
+      return { stopped: false };
+    },
   };
 }

@@ -20,7 +20,7 @@ import type { ChatMessage, Tool, ToolCall, ToolChoice } from '../../schemas/mess
 import type { ChatFormat } from './chat.js';
 import type { GenerateOutcome, GenerateParams, OnPiece } from './engine-protocol.js';
 import { fitMaxTokens, grammarSchema, samplingOf, type Grammars } from './sampling.js';
-import { StopText, watchStops } from './stop-text.js';
+import { withStops } from './stop-text.js';
 
 /** Whether a model's chat format can call tools: its template renders `tools` and node-llama-cpp read its call syntax. */
 export function templateCallsTools(wrapper: ChatWrapper, template: string | undefined): boolean {
@@ -179,24 +179,19 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
     // No grammar here: the router refuses response_format with tools (node-llama-cpp cannot do both).
     const { grammar: _none, ...sampling } = await samplingOf(r.model, r.grammars, { ...p, maxTokens });
     // Stop strings are matched on the text, as on the completion path (stop-text.ts).
-    const stopText = p.stop.length ? new StopText(p.stop) : null;
-    const stopAt = new AbortController();
-    const onText = r.onText && ((text: string) => r.onText!(text));
+    const stopStrings = withStops(p.stop, signal, r.onText && ((text: string) => r.onText!(text)));
     const res = await chat.generateResponse(history, {
       ...sampling,
       ...(callable ? { functions: callable, documentFunctionParams: true } : {}),
       ...(callable ? { maxParallelFunctionCalls: maxCalls } : {}),
-      signal: stopText ? AbortSignal.any([signal, stopAt.signal]) : signal,
-      ...(stopText ? { stopOnAbortSignal: true } : {}),
+      ...stopStrings.options,
       onToken: () => { if (firstTokenMs < 0) firstTokenMs = performance.now() - started; },
-      ...(stopText ? { onTextChunk: watchStops(stopText, stopAt, onText) } : onText ? { onTextChunk: onText } : {}),
       ...(callable ? { onFunctionCallParamsChunk: onParams } : {}),
     });
     if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
-    const stopped = stopText?.stopped ?? false;
-    const reason = stopped ? 'stopString' : res.metadata.stopReason;
+    const end = stopStrings.finish();
+    const reason = end.stopped ? 'stopString' : res.metadata.stopReason;
     if (reason === 'abort') throw errors.cancelled('generation');
-    if (stopText && !stopped) { const rest = stopText.end(); if (rest) onText?.(rest); }
     // A tool without parameters has no argument pieces: its arguments are {}.
     const done: ToolCall[] = (res.functionCalls ?? []).map((c, i) => ({ id: ids[i] ?? callId(), name: c.functionName, arguments: raw[i]?.trimEnd() || JSON.stringify(c.params ?? {}) }));
     // A call max_tokens cut short is in the answer as far as it got (as OpenAI answers it, with finish_reason length):
@@ -205,11 +200,11 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
     const toolCalls: ToolCall[] | undefined = done.length + cut.length ? [...done, ...cut] : undefined;
     // What the sequence holds past the prompt was generated, text and call syntax alike (the syntax is beside
     // maxTokens, so a call can count more); the last sampled token may not be evaluated into it.
-    const held = seq.contextTokens.length - promptTokens;
+    const written = seq.contextTokens.length - promptTokens;
     return {
-      text: stopped ? stopText!.text : res.response,
+      text: end.text ?? res.response,
       promptTokens,
-      tokensGenerated: Math.max(held, reason === 'maxTokens' ? maxTokens : 0),
+      tokensGenerated: Math.max(written, reason === 'maxTokens' ? maxTokens : 0),
       finishReason: cut.length || (reason === 'maxTokens' && !toolCalls) ? 'length' : toolCalls ? 'tool_calls' : reason === 'eogToken' ? 'eos' : 'stop',
       computeMs: performance.now() - started,
       firstTokenMs,
