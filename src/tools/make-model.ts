@@ -10,13 +10,21 @@ import { HERMES_TOOLS_SPECIAL_TOKENS, HERMES_TOOLS_TEMPLATE } from '../model/cha
 const USAGE = 'usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N] [--tools-template]';
 const FLAG_OF: Record<keyof TinyModelDims, string> = { embd: 'embd', layers: 'layers', heads: 'heads', ff: 'ff', contextLength: 'ctx' };
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    ...Object.fromEntries([...Object.values(FLAG_OF), 'seed'].map((f) => [f, { type: 'string' as const }])),
-    'tools-template': { type: 'boolean' as const },
-  },
-});
+const OPTIONS = {
+  ...Object.fromEntries([...Object.values(FLAG_OF), 'seed'].map((f) => [f, { type: 'string' as const }])),
+  'tools-template': { type: 'boolean' as const },
+};
+
+// An unknown flag or a missing value is the caller's mistake: one line and the usage, exit 2 (not parseArgs' stack).
+function parse() {
+  try {
+    return parseArgs({ allowPositionals: true, options: OPTIONS });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const { values, positionals } = parse();
 const out = positionals[0];
 if (positionals.length !== 1 || !out) { console.error(USAGE); process.exit(2); }
 

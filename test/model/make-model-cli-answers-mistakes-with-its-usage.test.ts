@@ -1,0 +1,39 @@
+/**
+ * `npm run make-model`: a mistake (unknown flag, missing value, a value that is not a number, no output path) is
+ * answered with one line naming it, the usage, and exit code 2 — never a stack trace; a correct call writes the model
+ * and prints what it wrote as JSON.
+ */
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../../src/package-root.js';
+
+const run = (...args: string[]) => spawnSync(process.execPath,
+  [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'tools', 'make-model.ts'), ...args], { encoding: 'utf8' });
+
+t.test('mistakes get one line, the usage and exit 2', async (t) => {
+  const out = path.join(t.testdir(), 'm.gguf');
+  for (const [args, says] of [
+    [['--bogus', out], "Unknown option '--bogus'"],
+    [[out, '--ctx'], "Option '--ctx <value>' argument missing"],
+    [[out, '--layers', 'two'], '--layers must be an integer >= 1, got "two"'],
+    [[], 'usage:'],
+  ] as [string[], string][]) {
+    const r = run(...args);
+    const label = args.map((a) => (a === out ? 'm.gguf' : a)).join(' ') || '(no arguments)';
+    t.equal(r.status, 2, `${label}: exit 2`);
+    t.match(r.stderr, says, `${label}: says ${says}`);
+    t.match(r.stderr, /^usage: /m, `${label}: shows the usage`);
+    t.notMatch(r.stderr, /\n\s+at /, `${label}: no stack trace`);
+  }
+});
+
+t.test('a correct call writes a GGUF and reports it', async (t) => {
+  const out = path.join(t.testdir(), 'm.gguf');
+  const r = run(out, '--ctx', '64', '--seed', '3');
+  t.equal(r.status, 0, `exit 0 ${r.stderr}`);
+  const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  t.equal(readFileSync(out).subarray(0, 4).toString('latin1'), 'GGUF', 'the file starts with the GGUF magic');
+  t.ok(Object.keys(report).length > 0, `it prints what it wrote: ${r.stdout.trim().slice(0, 120)}`);
+});
