@@ -28,9 +28,14 @@ const HELD = new Set(['type', 'enum', 'const', 'oneOf', 'anyOf', 'properties', '
 const ANNOTATIONS = new Set(['description', 'title', 'default', 'examples', '$schema', '$id', '$comment']);
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'null', 'object', 'array']);
 const FORMATS = new Set(['date-time', 'time', 'date']);
+const REF_PREFIX = '#/$defs/';
 
-/** Refuses a schema the grammar would not hold output to, naming the keyword and where it is. */
-export function checkSchema(schema: unknown, field: string, at = ''): void {
+/**
+ * Refuses a schema the grammar would not hold output to, naming the keyword and where it is. `defs` are the names of
+ * the `$defs` in scope: node-llama-cpp resolves `$ref: "#/$defs/<name>"` against the `$defs` of the node and of its
+ * ancestors, and turns any other reference into "any JSON" with only a console warning — so that is refused here.
+ */
+export function checkSchema(schema: unknown, field: string, at = '', defs: ReadonlySet<string> = new Set()): void {
   const where = at || '(the root)';
   if (schema === true || (typeof schema === 'object' && schema !== null && !Array.isArray(schema) && Object.keys(schema).length === 0)) return;
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw errors.invalidArgument(field, `at ${where}: a schema must be an object`);
@@ -46,7 +51,15 @@ export function checkSchema(schema: unknown, field: string, at = ''): void {
   if (s.format !== undefined && !FORMATS.has(s.format as string)) {
     throw errors.invalidArgument(field, `format ${JSON.stringify(s.format)} at ${where} is not supported; date-time, time and date are`);
   }
-  const sub = (v: unknown, path: string) => checkSchema(v, field, `${at}${path}`);
+  const own = s.$defs;
+  const scope = typeof own === 'object' && own !== null && !Array.isArray(own) ? new Set([...defs, ...Object.keys(own)]) : defs;
+  if (s.$ref !== undefined) {
+    const name = typeof s.$ref === 'string' && s.$ref.startsWith(REF_PREFIX) ? s.$ref.slice(REF_PREFIX.length) : undefined;
+    if (name === undefined || !scope.has(name)) {
+      throw errors.invalidArgument(field, `$ref ${JSON.stringify(s.$ref)} at ${where} does not name a definition in scope; only "${REF_PREFIX}<name>" references to $defs of this schema or an enclosing one are supported${scope.size ? ` (in scope: ${[...scope].join(', ')})` : ''}`);
+    }
+  }
+  const sub = (v: unknown, path: string) => checkSchema(v, field, `${at}${path}`, scope);
   for (const key of ['properties', '$defs'] as const) {
     const m = s[key];
     if (m !== undefined) {

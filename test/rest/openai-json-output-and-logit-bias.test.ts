@@ -38,6 +38,10 @@ t.test('response_format and logit_bias', async (t) => {
   t.equal(o.choices[0]!.finish_reason, 'stop');
   const parsed = JSON.parse(o.choices[0]!.message.content!);
   t.ok(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed), `json_object: an object (${o.choices[0]!.message.content})`);
+  // $ref to a definition in $defs: the definition holds the value.
+  const withRef = { type: 'object', properties: { pick: { $ref: '#/$defs/side' } }, $defs: { side: { enum: ['left', 'right'] } } };
+  const ref = await client.chat.completions.create({ model: 'moc-demo', messages: ask, temperature: 1, seed: 5, max_tokens: 32, response_format: { type: 'json_schema', json_schema: { name: 'r', schema: withRef } } });
+  t.ok(['left', 'right'].includes(JSON.parse(ref.choices[0]!.message.content!).pick), `$ref: the referenced enum holds (${ref.choices[0]!.message.content})`);
   const text = await client.chat.completions.create({ model: 'moc-demo', messages: ask, temperature: 0, max_tokens: 16, response_format: { type: 'text' } });
   const plain = await client.chat.completions.create({ model: 'moc-demo', messages: ask, temperature: 0, max_tokens: 16 });
   t.equal(text.choices[0]!.message.content, plain.choices[0]!.message.content, 'text: as without response_format');
@@ -71,6 +75,10 @@ t.test('response_format and logit_bias', async (t) => {
   await refused('a keyword the grammar cannot hold', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties: { n: { type: 'integer', minimum: 3 } } } } } },
     'response_format.schema', /'minimum' at \/properties\/n is not supported/);
   await refused('a format it cannot hold', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', format: 'email' } } } }, 'response_format.schema', /format "email"/);
+  await refused('a $ref to a definition that is not there', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { ...withRef, properties: { pick: { $ref: '#/$defs/sides' } } } } } },
+    'response_format.schema', /\$ref "#\/\$defs\/sides" at \/properties\/pick does not name a definition in scope.*\(in scope: side\)/);
+  await refused('a $ref outside the schema', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { $ref: 'https://example.com/s.json' } } } },
+    'response_format.schema', /\$ref "https:\/\/example.com\/s.json" at \(the root\)/);
   await refused('a type that is none', { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'text' } } } }, 'response_format.schema', /type "text"/);
   await refused('an unknown response format', { response_format: { type: 'yaml' } }, 'response_format', /'yaml' is not a response format/);
   await refused('json_schema without its object', { response_format: { type: 'json_schema' } }, 'response_format.json_schema', /"name"/);
