@@ -220,7 +220,7 @@ export class EngineCore {
       if (p.logprobs !== undefined) {
         // The sequence holds the input (with the token the completion put first) and every sampled token.
         const input = seq.contextTokens.slice(0, promptTokens);
-        const answer = answerTokens(m.model, seq.contextTokens.slice(promptTokens), text);
+        const answer = answerTokens(m.model, seq.contextTokens.slice(promptTokens), text, input);
         logprobs = await tokenLogprobs(m.model, seq, input, answer, p.logprobs, signal, () => (signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation')));
       }
       return {

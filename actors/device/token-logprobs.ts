@@ -13,14 +13,16 @@ import type { TokenLogprob } from '../../schemas/messages.js';
 
 /** Tokens decoded per controlledEvaluate call (see EVALUATE_CHUNK_TOKENS in engine-core.ts for why it is small). */
 const CHUNK = 32;
+/** Tokens before one that its text is read after: node-llama-cpp's own look-back (maxRecentDetokenizerTokens). */
+const CONTEXT_TOKENS = 3;
 
 /**
  * The generated tokens whose text is `text`: the sequence holds the prompt and every sampled token, including a stop
  * string's and a last incomplete UTF-8 byte the answer leaves out; the shortest prefix whose text covers the answer.
  */
-export function answerTokens(model: LlamaModel, generated: Token[], text: string): Token[] {
+export function answerTokens(model: LlamaModel, generated: Token[], text: string, before: Token[] = []): Token[] {
   for (let k = 0; k <= generated.length; k++) {
-    const t = model.detokenize(generated.slice(0, k));
+    const t = model.detokenize(generated.slice(0, k), false, before);
     if (t === text || (t.length >= text.length && t.startsWith(text))) return generated.slice(0, k);
   }
   return generated;
@@ -31,7 +33,8 @@ export async function tokenLogprobs(model: LlamaModel, seq: LlamaContextSequence
   const all = [...input, ...generated];
   const first = input.length - 1; // the position whose next token is generated[0]
   const out: TokenLogprob[] = [];
-  const text = (t: Token) => model.detokenize([t]);
+  // A token's text as it reads where it stands: after the tokens before it, a SentencePiece "▁M" is " M" (alone, "M").
+  const text = (t: Token, at: number) => model.detokenize([t], false, all.slice(Math.max(0, at - CONTEXT_TOKENS), at));
   for (let start = 0; start < all.length - 1; start += CHUNK) {
     if (signal.aborted) throw aborted();
     const end = Math.min(start + CHUNK, all.length - 1);
@@ -58,9 +61,9 @@ export async function tokenLogprobs(model: LlamaModel, seq: LlamaContextSequence
       for (const v of next.logits.values()) if (v > maxLogit) maxLogit = v;
       const lp = (logit: number) => logit - maxLogit - Math.log(weight);
       const alternatives = top > 0
-        ? [...next.logits.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([t, l]) => ({ token: text(t), logprob: lp(l) }))
+        ? [...next.logits.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([t, l]) => ({ token: text(t, i + 1), logprob: lp(l) }))
         : [];
-      out.push({ token: text(all[i + 1]!), logprob: lp(target), top: alternatives });
+      out.push({ token: text(all[i + 1]!, i + 1), logprob: lp(target), top: alternatives });
     }
   }
   return out;

@@ -13,14 +13,15 @@ import { randomBytes } from 'node:crypto';
 import {
   ChatWrapper, JinjaTemplateChatWrapper, LlamaChat, LlamaText,
   type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatWrapperGenerateContextStateOptions,
-  type ChatWrapperGeneratedContextState, type GbnfJsonSchema, type LlamaContextSequence, type LlamaModel,
+  type ChatWrapperGeneratedContextState, type GbnfJsonSchema, type LlamaContextSequence, type LlamaModel, type Token,
 } from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
-import type { ChatMessage, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
+import type { ChatMessage, TokenLogprob, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
 import type { ChatFormat } from './chat.js';
 import type { GenerateOutcome, GenerateParams, OnPiece } from './engine-protocol.js';
 import { fitMaxTokens, grammarSchema, samplingOf, type Grammars } from './sampling.js';
 import { withStops } from './stop-text.js';
+import { answerTokens, tokenLogprobs } from './token-logprobs.js';
 
 /** Whether a model's chat format can call tools: its template renders `tools` and node-llama-cpp read its call syntax. */
 export function templateCallsTools(wrapper: ChatWrapper, template: string | undefined): boolean {
@@ -157,6 +158,8 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
 
   const chat = new LlamaChat({ contextSequence: seq, chatWrapper: wrapper, autoDisposeSequence: false });
   let firstTokenMs = -1;
+  // With logprobs: the tokens as sampled. The sequence cannot give them: LlamaChat leaves the last one unevaluated.
+  const sampled: Token[] | undefined = p.logprobs !== undefined ? [] : undefined;
   // Per call, as its arguments are generated: its id (made at its first piece, so a streamed call and the answer's
   // are the same), the arguments' text as the model wrote it, and whitespace held back from the stream — the grammar
   // lets the model write whitespace after the JSON, which the answer's arguments leave out, so the stream does too.
@@ -185,7 +188,10 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
       ...(callable ? { functions: callable, documentFunctionParams: true } : {}),
       ...(callable ? { maxParallelFunctionCalls: maxCalls } : {}),
       ...stopStrings.options,
-      onToken: () => { if (firstTokenMs < 0) firstTokenMs = performance.now() - started; },
+      onToken: (t) => {
+        if (firstTokenMs < 0) firstTokenMs = performance.now() - started;
+        if (sampled) for (const x of t) sampled.push(x);
+      },
       ...(callable ? { onFunctionCallParamsChunk: onParams } : {}),
     });
     if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
@@ -201,8 +207,21 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
     // What the sequence holds past the prompt was generated, text and call syntax alike (the syntax is beside
     // maxTokens, so a call can count more); the last sampled token may not be evaluated into it.
     const written = seq.contextTokens.length - promptTokens;
+    const text = end.text ?? res.response;
+    // Logprobs cover the answer's text, as OpenAI's `logprobs.content` does (a call's syntax and arguments have none):
+    // its tokens open what was generated (a call comes after the text); none when the answer is only calls.
+    let logprobs: TokenLogprob[] | undefined;
+    if (p.logprobs !== undefined && sampled) {
+      const input = seq.contextTokens.slice(0, promptTokens);
+      const answer = text ? answerTokens(r.model, sampled, text, input) : [];
+      if (!r.model.detokenize(answer, false, input).startsWith(text)) throw errors.internal('logprobs: the answer\'s text is not what its tokens write');
+      logprobs = answer.length
+        ? await tokenLogprobs(r.model, seq, input, answer, p.logprobs, signal, () => (signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation')))
+        : [];
+    }
     return {
-      text: end.text ?? res.response,
+      text,
+      ...(logprobs ? { logprobs } : {}),
       promptTokens,
       tokensGenerated: Math.max(written, reason === 'maxTokens' ? maxTokens : 0),
       finishReason: cut.length || (reason === 'maxTokens' && !toolCalls) ? 'length' : toolCalls ? 'tool_calls' : reason === 'eogToken' ? 'eos' : 'stop',

@@ -28,7 +28,6 @@ export function checkToolUse(r: InferRequest): void {
   }
   if (!r.messages) return;
   const toolPath = (r.tools !== undefined && choice !== 'none') || r.messages.some((m) => m.role === 'tool' || m.tool_calls?.length);
-  if (toolPath && r.logprobs !== undefined) throw errors.invalidArgument('logprobs', 'are not given for chats with tools yet; drop logprobs or tools');
   if (toolPath && r.response_format && r.response_format.type !== 'text') {
     throw errors.invalidArgument('response_format', 'JSON answers and tool calls do not go together (node-llama-cpp cannot hold both to a grammar); send one of them');
   }

@@ -4,7 +4,8 @@
  * what is tested is what the server guarantees whatever the weights: a forced call names the tool and its arguments
  * are a JSON string that parses to the schema's types; streamed calls carry their index and equal the unstreamed
  * ones; calls and results in the history reach the prompt; an agent loop as the client library runs it (runTools); the
- * same call through gRPC and ZMQ; and every misuse refused by name — tools on a model without a tool template included.
+ * same call through gRPC and ZMQ; logprobs of a text answer (their tokens write it; a call has none); and every misuse
+ * refused by name — tools on a model without a tool template included.
  */
 import t, { type Test } from 'tap';
 import OpenAI from 'openai';
@@ -183,6 +184,21 @@ t.test('tool calls with the openai client', async (t) => {
   const answer = await client.chat.completions.create({ model: 'moc-tools', messages: runner.messages, tools: [weather], tool_choice: 'none', max_tokens: 8, temperature: 0 });
   t.ok(answer.choices[0]!.message.content !== null && !answer.choices[0]!.message.tool_calls, 'the model answers from that history (tool_choice none: text)');
 
+  // Logprobs in a chat with tools: they cover the answer's text (a call has none, as on OpenAI), plain and streamed.
+  const scored: OpenAI.ChatCompletionCreateParamsNonStreaming = { model: 'moc-tools', messages: runner.messages, tools: [weather], tool_choice: 'none', max_tokens: 8, temperature: 0, logprobs: true, top_logprobs: 2 };
+  const lp = await client.chat.completions.create(scored);
+  const content = lp.choices[0]!.logprobs!.content!;
+  t.equal(lp.choices[0]!.message.content, answer.choices[0]!.message.content, 'the same answer with logprobs as without');
+  t.equal(content.map((x) => x.token).join(''), lp.choices[0]!.message.content, `its tokens write the answer (${JSON.stringify(content.map((x) => x.token))})`);
+  t.ok(content.length > 0 && content.every((x) => x.logprob <= 0 && x.top_logprobs.length === 2 && x.top_logprobs[0]!.logprob >= x.logprob),
+    `each token's logprob, with its 2 likeliest alternatives (greedy: the first is at least as likely): ${content.slice(0, 3).map((x) => `${JSON.stringify(x.token)} ${x.logprob.toFixed(3)}`).join(', ')}`);
+  let streamedLp: OpenAI.ChatCompletionTokenLogprob[] = [];
+  for await (const c of await client.chat.completions.create({ ...scored, stream: true })) streamedLp = [...streamedLp, ...(c.choices[0]?.logprobs?.content ?? [])];
+  t.same(streamedLp, content, 'streamed: the same logprobs');
+  const calledLp = await client.chat.completions.create({ ...base, tool_choice: { type: 'function', function: { name: 'get_weather' } }, logprobs: true });
+  t.ok(calledLp.choices[0]!.message.tool_calls?.length === 1 && calledLp.choices[0]!.message.content === null, 'a forced call with logprobs: the call');
+  t.same(calledLp.choices[0]!.logprobs?.content, [], 'and no text, so no token logprobs');
+
   // The same forced call through gRPC: the same arguments (temperature 0).
   const md = new grpc.Metadata();
   md.set('authorization', `Bearer ${KEY}`);
@@ -229,7 +245,6 @@ t.test('tool calls with the openai client', async (t) => {
   await refused('a tool message answering no call', { messages: [...ask, { role: 'tool', tool_call_id: 'call_x', content: '1' }] }, 'messages[2].tool_call_id', /answers no unanswered tool call/);
   await refused('a call left unanswered', { messages: [...ask, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_time', arguments: '{}' } }] }] }, 'messages', /c1 unanswered/);
   await refused('arguments that are not JSON', { messages: [...ask, { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'get_time', arguments: 'zone=UTC' } }] }, { role: 'tool', tool_call_id: 'c1', content: '1' }] }, 'messages[2].tool_calls[0].arguments', /JSON object/);
-  await refused('logprobs with tools', { logprobs: true }, 'logprobs', /not given for chats with tools/);
   await refused('the deprecated functions', { tools: undefined, functions: [{ name: 'f' }] }, 'functions', /send the same as tools/);
   await refused('a tool that is not a function', { tools: [{ type: 'code_interpreter' }] }, 'tools[0]', /"type": "function"/);
 });
