@@ -25,41 +25,80 @@ const factor = Number(arg('factor', '3'));
 const seconds = Number(arg('seconds', '60'));
 const maxTokens = Number(arg('max-tokens', '8'));
 
-const server = await spawnServer({ yaml: 'server:\n  grpcPort: 0\nrest:\n  enabled: false\nzmq:\n  enabled: false\n', logFile: true });
-const client = modelOpsClient(server.grpcAddress);
-const infer = () => new Promise((resolve, reject) => {
-  client.Infer({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: maxTokens, temperature: 0 }, { deadline: Date.now() + 30_000 },
-    (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
+const server = await spawnServer({
+  yaml: 'server:\n  grpcPort: 0\nrest:\n  enabled: false\nzmq:\n  enabled: false\n',
+  logFile: true,
 });
+const client = modelOpsClient(server.grpcAddress);
+const infer = () =>
+  new Promise((resolve, reject) => {
+    client.Infer(
+      { model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: maxTokens, temperature: 0 },
+      { deadline: Date.now() + 30_000 },
+      (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)),
+    );
+  });
 try {
-  const capacity = await closedLoop(() => infer().then(() => ({ tokens: maxTokens })), { concurrency: 32, durationMs: 10_000, warmupMs: 2000, codeOf: grpcCode });
+  const capacity = await closedLoop(() => infer().then(() => ({ tokens: maxTokens })), {
+    concurrency: 32,
+    durationMs: 10_000,
+    warmupMs: 2000,
+    codeOf: grpcCode,
+  });
   const pid = server.proc.pid!;
   const rssStart = rssMiB(pid);
   let peak = rssStart.main;
-  const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(pid).main); }, 1000);
-  const run = await openLoop(infer, { rps: Math.round(capacity.rps * factor), durationMs: seconds * 1000, codeOf: grpcCode, maxInFlight: 20_000 });
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMiB(pid).main);
+  }, 1000);
+  const run = await openLoop(infer, {
+    rps: Math.round(capacity.rps * factor),
+    durationMs: seconds * 1000,
+    codeOf: grpcCode,
+    maxInFlight: 20_000,
+  });
   clearInterval(sampler);
   await new Promise((r) => setTimeout(r, 2000)); // let the last answers' garbage go
   const rssEnd = rssMiB(pid);
   const growth = Math.round(((rssEnd.main - rssStart.main) / rssStart.main) * 1000) / 1000;
   const refusals = Object.entries(run.errors);
   // The server's own time for each refusal, from its request lines (logged to a file, as under journald).
-  const busyMs = readFileSync(path.join(server.dir, 'stderr.log'), 'utf8').split('\n')
+  const busyMs = readFileSync(path.join(server.dir, 'stderr.log'), 'utf8')
+    .split('\n')
     .filter((l) => l.includes('"event":"request"') && l.includes('"code":"MOC_ERR_BUSY"'))
-    .map((l) => JSON.parse(l).ms as number).sort((a, b) => a - b);
-  const inServer = { count: busyMs.length, p50: percentile(busyMs, 50), p99: percentile(busyMs, 99), max: busyMs.at(-1) ?? 0 };
-  console.log(JSON.stringify({
-    scenario: 'overload', factor, seconds, maxTokens,
-    capacity_rps: capacity.rps, offered_rps: run.offeredRps, admitted_rps: run.achievedRps,
-    admitted: run.ok, refused: run.sent - run.ok, skipped: run.skipped, admitted_ms: run.okMs, refused_ms: run.refusedMs, refused_in_server_ms: inServer, errors: run.errors,
-    rss_mib: { start: rssStart, end: rssEnd, peak_main: peak, growth_main: growth },
-    checks: {
-      rss_growth_below_10pct: growth < 0.1,
-      every_refusal_busy: refusals.every(([code]) => code === 'MOC_ERR_BUSY'),
-      refusal_p99_below_5ms: run.refusedMs.p99 < 5,
-      refusal_p99_in_server_below_5ms: inServer.count > 0 && inServer.p99 < 5,
-    },
-  }));
+    .map((l) => JSON.parse(l).ms as number)
+    .sort((a, b) => a - b);
+  const inServer = {
+    count: busyMs.length,
+    p50: percentile(busyMs, 50),
+    p99: percentile(busyMs, 99),
+    max: busyMs.at(-1) ?? 0,
+  };
+  console.log(
+    JSON.stringify({
+      scenario: 'overload',
+      factor,
+      seconds,
+      maxTokens,
+      capacity_rps: capacity.rps,
+      offered_rps: run.offeredRps,
+      admitted_rps: run.achievedRps,
+      admitted: run.ok,
+      refused: run.sent - run.ok,
+      skipped: run.skipped,
+      admitted_ms: run.okMs,
+      refused_ms: run.refusedMs,
+      refused_in_server_ms: inServer,
+      errors: run.errors,
+      rss_mib: { start: rssStart, end: rssEnd, peak_main: peak, growth_main: growth },
+      checks: {
+        rss_growth_below_10pct: growth < 0.1,
+        every_refusal_busy: refusals.every(([code]) => code === 'MOC_ERR_BUSY'),
+        refusal_p99_below_5ms: run.refusedMs.p99 < 5,
+        refusal_p99_in_server_below_5ms: inServer.count > 0 && inServer.p99 < 5,
+      },
+    }),
+  );
 } finally {
   client.close();
   await server.stop();

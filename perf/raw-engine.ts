@@ -33,20 +33,23 @@ export async function measureBareLoop(o: Options): Promise<LoadResult> {
   const free = Array.from({ length: o.concurrency }, () => context.getSequence());
   const tokens = model.tokenize(o.prompt ?? PERF_PROMPT);
   try {
-    return await closedLoop(async () => {
-      const seq = free.pop()!;
-      let n = 0;
-      try {
-        for await (const token of seq.evaluate(tokens, { temperature: 0 })) {
-          if (model.isEogToken(token)) break;
-          if (++n >= o.maxTokens) break;
+    return await closedLoop(
+      async () => {
+        const seq = free.pop()!;
+        let n = 0;
+        try {
+          for await (const token of seq.evaluate(tokens, { temperature: 0 })) {
+            if (model.isEogToken(token)) break;
+            if (++n >= o.maxTokens) break;
+          }
+        } finally {
+          await seq.clearHistory();
+          free.push(seq);
         }
-      } finally {
-        await seq.clearHistory();
-        free.push(seq);
-      }
-      return { tokens: n };
-    }, { concurrency: o.concurrency, durationMs: o.durationMs, warmupMs: 1000, codeOf: (e) => (e as Error).message });
+        return { tokens: n };
+      },
+      { concurrency: o.concurrency, durationMs: o.durationMs, warmupMs: 1000, codeOf: (e) => (e as Error).message },
+    );
   } finally {
     await context.dispose();
     await model.dispose();
@@ -63,10 +66,28 @@ export async function measureRawEngine(o: Options): Promise<LoadResult> {
   try {
     await core.load({ name: 'm', path: file, contextSize: 512, sequences: o.concurrency });
     const signal = new AbortController().signal;
-    return await closedLoop(async () => {
-      const r = await core.generate({ model: 'm', prompt: o.prompt ?? PERF_PROMPT, maxTokens: o.maxTokens, temperature: 0, stop: [], stream: false }, signal);
-      return { tokens: r.tokensGenerated };
-    }, { concurrency: o.concurrency, durationMs: o.durationMs, warmupMs: 1000, codeOf: (e) => (e as { code?: string }).code ?? 'UNKNOWN' });
+    return await closedLoop(
+      async () => {
+        const r = await core.generate(
+          {
+            model: 'm',
+            prompt: o.prompt ?? PERF_PROMPT,
+            maxTokens: o.maxTokens,
+            temperature: 0,
+            stop: [],
+            stream: false,
+          },
+          signal,
+        );
+        return { tokens: r.tokensGenerated };
+      },
+      {
+        concurrency: o.concurrency,
+        durationMs: o.durationMs,
+        warmupMs: 1000,
+        codeOf: (e) => (e as { code?: string }).code ?? 'UNKNOWN',
+      },
+    );
   } finally {
     await core.dispose();
     await rm(dir, { recursive: true, force: true });
@@ -74,12 +95,25 @@ export async function measureRawEngine(o: Options): Promise<LoadResult> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const o = { concurrency: Number(arg('concurrency', '8')), durationMs: Number(arg('duration', '10000')), maxTokens: Number(arg('max-tokens', '8')), threads: Number(arg('threads', '1')) };
+  const o = {
+    concurrency: Number(arg('concurrency', '8')),
+    durationMs: Number(arg('duration', '10000')),
+    maxTokens: Number(arg('max-tokens', '8')),
+    threads: Number(arg('threads', '1')),
+  };
   const out: Record<string, unknown> = { scenario: 'raw-engine', ...o };
-  for (const [name, prompt] of [['long_prompt', PERF_PROMPT], ['short_prompt', SHORT_PROMPT]] as const) {
+  for (const [name, prompt] of [
+    ['long_prompt', PERF_PROMPT],
+    ['short_prompt', SHORT_PROMPT],
+  ] as const) {
     const bare = await measureBareLoop({ ...o, prompt });
     const core = await measureRawEngine({ ...o, prompt });
-    out[name] = { prompt, bare_loop: bare, engine_core: core, engine_core_vs_bare: Math.round((core.rps / bare.rps) * 1000) / 1000 };
+    out[name] = {
+      prompt,
+      bare_loop: bare,
+      engine_core: core,
+      engine_core_vs_bare: Math.round((core.rps / bare.rps) * 1000) / 1000,
+    };
   }
   console.log(JSON.stringify(out));
 }

@@ -30,35 +30,79 @@ const { values } = parseArgs({
 const num = (k: keyof typeof values) => Number(values[k]);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-interface Summary { rps: number; p50: number; p90: number; p99: number; requests: number; errors: number; timeouts: number; non2xx: number; statuses: Record<string, number> }
+interface Summary {
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  requests: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  statuses: Record<string, number>;
+}
 
-async function cannon(url: string, o: { connections: number; seconds: number; method?: 'GET' | 'POST'; body?: string }): Promise<Summary> {
+async function cannon(
+  url: string,
+  o: { connections: number; seconds: number; method?: 'GET' | 'POST'; body?: string },
+): Promise<Summary> {
   const r = await autocannon({
-    url, connections: o.connections, duration: o.seconds, method: o.method ?? 'GET',
+    url,
+    connections: o.connections,
+    duration: o.seconds,
+    method: o.method ?? 'GET',
     ...(o.body ? { body: o.body, headers: { 'content-type': 'application/json' } } : {}),
   });
   const statuses: Record<string, number> = {};
   for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statuses[code] = (s as { count: number }).count;
   return {
-    rps: Math.round(r.requests.average * 10) / 10, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99,
-    requests: r.requests.total, errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, statuses,
+    rps: Math.round(r.requests.average * 10) / 10,
+    p50: r.latency.p50,
+    p90: r.latency.p90,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    statuses,
   };
 }
 
 async function startBare(modelsBytes: number): Promise<{ url: string; stop(): void }> {
-  const proc = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, path.join(here, 'lib', 'rest-bare-uws.ts'), '--models-bytes', String(modelsBytes)],
-    { stdio: ['pipe', 'pipe', 'inherit'] });
+  const proc = spawn(
+    process.execPath,
+    [
+      `--import=${import.meta.resolve('tsx')}`,
+      path.join(here, 'lib', 'rest-bare-uws.ts'),
+      '--models-bytes',
+      String(modelsBytes),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<number>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).once('line', (l) => resolve(JSON.parse(l).port));
     proc.once('exit', (c) => reject(new Error(`bare uWS exited (${c})`)));
   });
-  return { url: `http://127.0.0.1:${port}`, stop: () => { proc.stdin!.end(); proc.kill(); } };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () => {
+      proc.stdin!.end();
+      proc.kill();
+    },
+  };
 }
 
-const inferBody = JSON.stringify({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: num('max-tokens'), temperature: 0 });
+const inferBody = JSON.stringify({
+  model: 'moc-demo',
+  prompt: PERF_PROMPT,
+  max_tokens: num('max-tokens'),
+  temperature: 0,
+});
 
 const front = values.front !== 'false';
-const server = await spawnServer({ yaml: `server:\n  grpcPort: 0\nrest:\n  port: 0\n  front: ${front}\nzmq:\n  enabled: false\n` });
+const server = await spawnServer({
+  yaml: `server:\n  grpcPort: 0\nrest:\n  port: 0\n  front: ${front}\nzmq:\n  enabled: false\n`,
+});
 let out: Record<string, unknown>;
 try {
   const restUrl = String(server.logs.find((l) => l.event === 'server.listening')?.rest);
@@ -66,7 +110,12 @@ try {
   const bare = await startBare(modelsBytes);
   try {
     const mc = { connections: num('models-connections'), seconds: num('models-seconds') };
-    const ic = { connections: num('infer-connections'), seconds: num('infer-seconds'), method: 'POST' as const, body: inferBody };
+    const ic = {
+      connections: num('infer-connections'),
+      seconds: num('infer-seconds'),
+      method: 'POST' as const,
+      body: inferBody,
+    };
     await cannon(`${restUrl}/v1/models`, { ...mc, seconds: 2 }); // warm-up: JIT, connections
     const modelsCoord = await cannon(`${restUrl}/v1/models`, mc);
     const modelsBare = await cannon(`${bare.url}/v1/models`, mc);
@@ -75,15 +124,33 @@ try {
     bare.stop();
     await server.stop();
     // The engine alone, same model, prompt, tokens and parallel sequences as the demo model (8).
-    const raw = await measureRawEngine({ concurrency: 8, durationMs: ic.seconds * 1000, maxTokens: num('max-tokens'), threads: 1 });
+    const raw = await measureRawEngine({
+      concurrency: 8,
+      durationMs: ic.seconds * 1000,
+      maxTokens: num('max-tokens'),
+      threads: 1,
+    });
     const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
     out = {
-      script: 'perf/rest-load', front,
-      models: { connections: mc.connections, seconds: mc.seconds, bytes: modelsBytes, coordinator: modelsCoord, bare_uws: modelsBare, ratio_vs_bare: ratio(modelsCoord.rps, modelsBare.rps) },
+      script: 'perf/rest-load',
+      front,
+      models: {
+        connections: mc.connections,
+        seconds: mc.seconds,
+        bytes: modelsBytes,
+        coordinator: modelsCoord,
+        bare_uws: modelsBare,
+        ratio_vs_bare: ratio(modelsCoord.rps, modelsBare.rps),
+      },
       infer: {
-        connections: ic.connections, seconds: ic.seconds, max_tokens: num('max-tokens'),
-        coordinator: inferCoord, bare_uws: inferBare, raw_engine: { rps: raw.rps, p50: raw.p50, p99: raw.p99 },
-        ratio_vs_bare: ratio(inferCoord.rps, inferBare.rps), ratio_vs_raw_engine: ratio(inferCoord.rps, raw.rps),
+        connections: ic.connections,
+        seconds: ic.seconds,
+        max_tokens: num('max-tokens'),
+        coordinator: inferCoord,
+        bare_uws: inferBare,
+        raw_engine: { rps: raw.rps, p50: raw.p50, p99: raw.p99 },
+        ratio_vs_bare: ratio(inferCoord.rps, inferBare.rps),
+        ratio_vs_raw_engine: ratio(inferCoord.rps, raw.rps),
       },
     };
   } finally {

@@ -31,24 +31,44 @@ const SOFT_LIMIT_MIB = 24;
 let rps = Number(arg('rps', '0'));
 let bareRps: number | null = null;
 if (!rps) {
-  const long = await measureBareLoop({ concurrency: 8, durationMs: 10_000, maxTokens: 8, threads: 1, prompt: PERF_PROMPT });
-  const short = await measureBareLoop({ concurrency: 8, durationMs: 10_000, maxTokens: 8, threads: 1, prompt: SHORT_PROMPT });
+  const long = await measureBareLoop({
+    concurrency: 8,
+    durationMs: 10_000,
+    maxTokens: 8,
+    threads: 1,
+    prompt: PERF_PROMPT,
+  });
+  const short = await measureBareLoop({
+    concurrency: 8,
+    durationMs: 10_000,
+    maxTokens: 8,
+    threads: 1,
+    prompt: SHORT_PROMPT,
+  });
   bareRps = Math.round((long.rps + short.rps) / 2);
   rps = Math.round(bareRps * 0.8);
 }
 
 const server = await spawnServer({
   logFile: true,
-  yaml: [
-    'server:\n  grpcPort: 0', 'rest:\n  port: 0', 'zmq:\n  enabled: false',
-    'modelsRoot: ${DIR}/models', 'dataDir: ${DIR}/data',
-    `devices:\n  - id: cpu0\n    memory: 64MiB\n    softLimit: ${SOFT_LIMIT_MIB}MiB`,
-  ].join('\n') + '\n',
+  yaml:
+    [
+      'server:\n  grpcPort: 0',
+      'rest:\n  port: 0',
+      'zmq:\n  enabled: false',
+      'modelsRoot: ${DIR}/models',
+      'dataDir: ${DIR}/data',
+      `devices:\n  - id: cpu0\n    memory: 64MiB\n    softLimit: ${SOFT_LIMIT_MIB}MiB`,
+    ].join('\n') + '\n',
 });
 const rest = String(server.logs.find((l) => l.event === 'server.listening')?.rest);
 const client = modelOpsClient(server.grpcAddress);
 const post = async (url: string, body: unknown) => {
-  const r = await fetch(`${rest}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(`${rest}${url}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   if (!r.ok) throw new Error(`${url}: ${r.status} ${await r.text()}`);
   return r.json();
 };
@@ -59,7 +79,11 @@ try {
   const names: string[] = [];
   for (let i = 0; i < 10; i++) {
     const name = `seed-${i}`;
-    await writeTinyLlamaGguf(path.join(server.dir, 'models', `${name}.gguf`), { seed: 100 + i, name, dims: { embd: WIDTHS[i % WIDTHS.length]! } });
+    await writeTinyLlamaGguf(path.join(server.dir, 'models', `${name}.gguf`), {
+      seed: 100 + i,
+      name,
+      dims: { embd: WIDTHS[i % WIDTHS.length]! },
+    });
     await post('/v1/models', { name, path: `${name}.gguf`, sequences: 1 });
     names.push(name);
   }
@@ -70,13 +94,18 @@ try {
   let aboveSoft = 0;
   let samples = 0;
   const sampler = setInterval(() => {
-    void fetch(`${rest}/v1/devices`).then((r) => r.json() as Promise<{ devices: Array<{ memory: { reserved: number; soft_limit: number } }> }>).then((b) => {
-      const m = b.devices[0]!.memory;
-      samples++;
-      softLimit = m.soft_limit;
-      maxReserved = Math.max(maxReserved, m.reserved);
-      if (m.reserved > m.soft_limit) aboveSoft++;
-    }, () => {});
+    void fetch(`${rest}/v1/devices`)
+      .then((r) => r.json() as Promise<{ devices: Array<{ memory: { reserved: number; soft_limit: number } }> }>)
+      .then(
+        (b) => {
+          const m = b.devices[0]!.memory;
+          samples++;
+          softLimit = m.soft_limit;
+          maxReserved = Math.max(maxReserved, m.reserved);
+          if (m.reserved > m.soft_limit) aboveSoft++;
+        },
+        () => {},
+      );
   }, 250);
 
   // 50 loads spread over the run, one after the other, each evicting what no longer fits.
@@ -101,28 +130,49 @@ try {
   const cpu0 = cpuMs(pid);
   const wall0 = performance.now();
   let n = 0;
-  const run = await openLoop(() => new Promise((resolve, reject) => {
-    const i = n++;
-    client.Infer({ model: 'moc-demo', prompt: PROMPTS[i % PROMPTS.length], max_tokens: 1 + (i % 8), temperature: 0 }, { deadline: Date.now() + 30_000 },
-      (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
-  }), { rps, durationMs: seconds * 1000, codeOf: grpcCode });
+  const run = await openLoop(
+    () =>
+      new Promise((resolve, reject) => {
+        const i = n++;
+        client.Infer(
+          { model: 'moc-demo', prompt: PROMPTS[i % PROMPTS.length], max_tokens: 1 + (i % 8), temperature: 0 },
+          { deadline: Date.now() + 30_000 },
+          (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)),
+        );
+      }),
+    { rps, durationMs: seconds * 1000, codeOf: grpcCode },
+  );
   const cpuPercent = Math.round(((cpuMs(pid) - cpu0) / (performance.now() - wall0)) * 100);
   await loader;
   clearInterval(sampler);
   loadMs.sort((a, b) => a - b);
   const r2 = (x: number) => Math.round(x * 10) / 10;
-  console.log(JSON.stringify({
-    scenario: 'seed-benchmark', seconds, bare_loop_rps: bareRps, offered_rps: rps, achieved_rps: run.achievedRps,
-    infer_ms: run.okMs, errors: run.errors, skipped: run.skipped,
-    loads: { count: loads, ok: loadMs.length, errors: loadErrors, p50_ms: r2(percentile(loadMs, 50)), max_ms: r2(loadMs.at(-1) ?? 0) },
-    ledger: { soft_limit: softLimit, max_reserved: maxReserved, samples, samples_above_soft_limit: aboveSoft },
-    coordinator_cpu_percent_of_one_core: cpuPercent,
-    checks: {
-      p99_below_120ms: run.okMs.p99 < 120,
-      no_errors: Object.keys(run.errors).length === 0 && Object.keys(loadErrors).length === 0,
-      ledger_never_above_soft_limit: aboveSoft === 0 && samples > 0,
-    },
-  }));
+  console.log(
+    JSON.stringify({
+      scenario: 'seed-benchmark',
+      seconds,
+      bare_loop_rps: bareRps,
+      offered_rps: rps,
+      achieved_rps: run.achievedRps,
+      infer_ms: run.okMs,
+      errors: run.errors,
+      skipped: run.skipped,
+      loads: {
+        count: loads,
+        ok: loadMs.length,
+        errors: loadErrors,
+        p50_ms: r2(percentile(loadMs, 50)),
+        max_ms: r2(loadMs.at(-1) ?? 0),
+      },
+      ledger: { soft_limit: softLimit, max_reserved: maxReserved, samples, samples_above_soft_limit: aboveSoft },
+      coordinator_cpu_percent_of_one_core: cpuPercent,
+      checks: {
+        p99_below_120ms: run.okMs.p99 < 120,
+        no_errors: Object.keys(run.errors).length === 0 && Object.keys(loadErrors).length === 0,
+        ledger_never_above_soft_limit: aboveSoft === 0 && samples > 0,
+      },
+    }),
+  );
 } finally {
   client.close();
   await server.stop();

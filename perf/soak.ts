@@ -27,17 +27,34 @@ const server = await spawnServer({
 });
 const rest = String(server.logs.find((l) => l.event === 'server.listening')?.rest);
 const client = modelOpsClient(server.grpcAddress);
-const infer = () => new Promise((resolve, reject) => {
-  client.Infer({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: 8, temperature: 0 }, { deadline: Date.now() + 30_000 },
-    (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
-});
-const post = (url: string, body: unknown) => fetch(`${rest}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const infer = () =>
+  new Promise((resolve, reject) => {
+    client.Infer(
+      { model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: 8, temperature: 0 },
+      { deadline: Date.now() + 30_000 },
+      (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)),
+    );
+  });
+const post = (url: string, body: unknown) =>
+  fetch(`${rest}${url}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 /** The server's own gauges: heap, handles, mailboxes (summed). */
 async function gauges(): Promise<{ heapMiB: number; handles: number; mailboxes: number }> {
   const text = await (await fetch(`${rest}/metrics`)).text();
-  const value = (name: string) => text.split('\n').filter((l) => l.startsWith(name)).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-  return { heapMiB: value('nodejs_heap_size_used_bytes') / 2 ** 20, handles: value('nodejs_active_handles_total'), mailboxes: value('moc_actor_mailbox_depth') };
+  const value = (name: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return {
+    heapMiB: value('nodejs_heap_size_used_bytes') / 2 ** 20,
+    handles: value('nodejs_active_handles_total'),
+    mailboxes: value('moc_actor_mailbox_depth'),
+  };
 }
 
 try {
@@ -45,11 +62,18 @@ try {
     await writeTinyLlamaGguf(path.join(server.dir, 'models', `soak-${i}.gguf`), { seed: 200 + i, name: `soak-${i}` });
     await post('/v1/models', { name: `soak-${i}`, path: `soak-${i}.gguf`, sequences: 1 });
   }
-  const capacity = await closedLoop(() => infer().then(() => ({ tokens: 8 })), { concurrency: 32, durationMs: 10_000, warmupMs: 2000, codeOf: grpcCode });
+  const capacity = await closedLoop(() => infer().then(() => ({ tokens: 8 })), {
+    concurrency: 32,
+    durationMs: 10_000,
+    warmupMs: 2000,
+    codeOf: grpcCode,
+  });
   const pid = server.proc.pid!;
   const samples: Array<{ t: number; rssMiB: number; heapMiB: number; handles: number; mailboxes: number }> = [];
   const start = performance.now();
-  const sample = async () => { samples.push({ t: Math.round((performance.now() - start) / 1000), rssMiB: rssMiB(pid).main, ...(await gauges()) }); };
+  const sample = async () => {
+    samples.push({ t: Math.round((performance.now() - start) / 1000), rssMiB: rssMiB(pid).main, ...(await gauges()) });
+  };
   await sample();
   const sampler = setInterval(() => void sample(), 10_000);
   let stop = false;
@@ -61,26 +85,46 @@ try {
       await post(`/v1/models/${name}/unload`, {}).catch(() => {});
     }
   })();
-  const run = await openLoop(infer, { rps: Math.round(capacity.rps * load), durationMs: minutes * 60_000, codeOf: grpcCode });
+  const run = await openLoop(infer, {
+    rps: Math.round(capacity.rps * load),
+    durationMs: minutes * 60_000,
+    codeOf: grpcCode,
+  });
   stop = true;
   await churn;
   clearInterval(sampler);
   await new Promise((r) => setTimeout(r, 3000));
   await sample();
   const minute = (from: number, to: number) => samples.filter((s) => s.t >= from && s.t < to);
-  const avg = (xs: typeof samples, k: 'rssMiB' | 'heapMiB' | 'handles') => xs.reduce((a, s) => a + s[k], 0) / Math.max(1, xs.length);
+  const avg = (xs: typeof samples, k: 'rssMiB' | 'heapMiB' | 'handles') =>
+    xs.reduce((a, s) => a + s[k], 0) / Math.max(1, xs.length);
   const first = minute(0, 60);
   const last = minute(minutes * 60 - 60, minutes * 60 + 60);
-  const drift = (k: 'rssMiB' | 'heapMiB' | 'handles') => Math.round(((avg(last, k) - avg(first, k)) / avg(first, k)) * 1000) / 1000;
+  const drift = (k: 'rssMiB' | 'heapMiB' | 'handles') =>
+    Math.round(((avg(last, k) - avg(first, k)) / avg(first, k)) * 1000) / 1000;
   const end = samples.at(-1)!;
-  console.log(JSON.stringify({
-    scenario: 'soak', minutes, load, capacity_rps: capacity.rps, offered_rps: run.offeredRps, achieved_rps: run.achievedRps,
-    infer_ms: run.okMs, errors: run.errors,
-    drift: { rss: drift('rssMiB'), heap: drift('heapMiB'), handles: drift('handles') },
-    end, samples,
-    // The scrape's own read of the devices sits in the router's mailbox while it is counted: 1 when idle.
-    checks: { rss_drift_below_5pct: drift('rssMiB') < 0.05, mailboxes_back_to_idle: end.mailboxes <= samples[0]!.mailboxes, handles_not_growing: drift('handles') <= 0.05, heap_not_growing: drift('heapMiB') <= 0.05 },
-  }));
+  console.log(
+    JSON.stringify({
+      scenario: 'soak',
+      minutes,
+      load,
+      capacity_rps: capacity.rps,
+      offered_rps: run.offeredRps,
+      achieved_rps: run.achievedRps,
+      infer_ms: run.okMs,
+      errors: run.errors,
+      drift: { rss: drift('rssMiB'), heap: drift('heapMiB'), handles: drift('handles') },
+      end,
+      samples,
+      // The scrape's own read of the devices sits in the router's mailbox while it is counted: 1 when idle.
+      checks: {
+        rss_drift_below_5pct: drift('rssMiB') < 0.05,
+        mailboxes_back_to_idle: end.mailboxes <= samples[0]!.mailboxes,
+        handles_not_growing: drift('handles') <= 0.05,
+        heap_not_growing: drift('heapMiB') <= 0.05,
+      },
+    }),
+  );
 } finally {
   client.close();
   await server.stop();

@@ -49,7 +49,10 @@ const restOf = (s: SpawnedServer) => String(s.logs.find((l) => l.event === 'serv
 /** Requests answered in `seconds`. */
 async function cannon(url: string, o: { connections: number; method?: 'POST'; body?: string }): Promise<number> {
   const r = await autocannon({
-    url, connections: o.connections, duration: seconds, method: o.method ?? 'GET',
+    url,
+    connections: o.connections,
+    duration: seconds,
+    method: o.method ?? 'GET',
     ...(o.body ? { body: o.body, headers: { 'content-type': 'application/json' } } : {}),
   });
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
@@ -59,10 +62,23 @@ async function cannon(url: string, o: { connections: number; method?: 'POST'; bo
 async function grpcInfer(s: SpawnedServer): Promise<number> {
   const client = modelOpsClient(s.grpcAddress);
   try {
-    const r = await closedLoop(() => new Promise((resolve, reject) => {
-      client.Infer({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: 8, temperature: 0 }, { deadline: Date.now() + 60_000 },
-        (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve({ tokens: res.tokens_generated })));
-    }), { concurrency: 100, durationMs: seconds * 1000, warmupMs: 0, codeOf: (e) => (e as grpc.ServiceError).details ?? 'error' });
+    const r = await closedLoop(
+      () =>
+        new Promise((resolve, reject) => {
+          client.Infer(
+            { model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: 8, temperature: 0 },
+            { deadline: Date.now() + 60_000 },
+            (err: grpc.ServiceError | null, res: any) =>
+              err ? reject(err) : resolve({ tokens: res.tokens_generated }),
+          );
+        }),
+      {
+        concurrency: 100,
+        durationMs: seconds * 1000,
+        warmupMs: 0,
+        codeOf: (e) => (e as grpc.ServiceError).details ?? 'error',
+      },
+    );
     if (Object.keys(r.errors).length) throw new Error(`gRPC Infer failed: ${JSON.stringify(r.errors)}`);
     return r.ok;
   } finally {
@@ -72,9 +88,12 @@ async function grpcInfer(s: SpawnedServer): Promise<number> {
 
 const scenarios: Record<string, (s: SpawnedServer) => Promise<number>> = {
   rest_list_models: (s) => cannon(`${restOf(s)}/v1/models`, { connections: 50 }),
-  rest_infer: (s) => cannon(`${restOf(s)}/v1/infer`, {
-    connections: 32, method: 'POST', body: JSON.stringify({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: 8, temperature: 0 }),
-  }),
+  rest_infer: (s) =>
+    cannon(`${restOf(s)}/v1/infer`, {
+      connections: 32,
+      method: 'POST',
+      body: JSON.stringify({ model: 'moc-demo', prompt: PERF_PROMPT, max_tokens: 8, temperature: 0 }),
+    }),
   grpc_infer: grpcInfer,
 };
 
@@ -92,7 +111,10 @@ try {
     const results: Record<string, unknown> = {};
     for (const [name, run] of Object.entries(scenarios).filter(([n]) => !only || n === only)) {
       for (const side of SIDES) await run(servers[side]); // warm-up: JIT, connections, the model's first calls
-      const sums = Object.fromEntries(SIDES.map((k) => [k, { requests: 0, cpuMs: 0, rps: [] as number[] }])) as Record<Side, { requests: number; cpuMs: number; rps: number[] }>;
+      const sums = Object.fromEntries(SIDES.map((k) => [k, { requests: 0, cpuMs: 0, rps: [] as number[] }])) as Record<
+        Side,
+        { requests: number; cpuMs: number; rps: number[] }
+      >;
       for (let i = 0; i < rounds; i++) {
         // A different side first each round: a trend over the run weighs on every side alike.
         for (let j = 0; j < SIDES.length; j++) {
@@ -106,13 +128,22 @@ try {
         }
       }
       const r = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
-      const figures = Object.fromEntries(SIDES.map((k) => [k, {
-        rps: sums[k].rps, cpu_us_per_request: Math.round((sums[k].cpuMs * 1000) / sums[k].requests),
-      }]));
+      const figures = Object.fromEntries(
+        SIDES.map((k) => [
+          k,
+          {
+            rps: sums[k].rps,
+            cpu_us_per_request: Math.round((sums[k].cpuMs * 1000) / sums[k].requests),
+          },
+        ]),
+      );
       const cpu = (k: Side) => sums[k].cpuMs / sums[k].requests;
       results[name] = {
         ...figures,
-        rps_ratio: { after: r(sums.after.requests, sums.before.requests), after_no_lines: r(sums.after_no_lines.requests, sums.before.requests) },
+        rps_ratio: {
+          after: r(sums.after.requests, sums.before.requests),
+          after_no_lines: r(sums.after_no_lines.requests, sums.before.requests),
+        },
         cpu_ratio: { after: r(cpu('after'), cpu('before')), after_no_lines: r(cpu('after_no_lines'), cpu('before')) },
       };
     }

@@ -38,14 +38,26 @@ if (!(healthMs > 0)) throw new Error('--seconds: a positive number is required')
 if (!Number.isInteger(maxTokens) || maxTokens <= 0) throw new Error('--max-tokens: a positive integer is required');
 
 /** A failed call: its ZMQ `code` (BUSY, NOT_FOUND, …), or TIMEOUT when no reply came within the receive timeout. */
-class CallError extends Error { constructor(readonly code: string, message: string) { super(message); } }
-const codeOf = (e: unknown) => (e instanceof CallError ? e.code : (e as { code?: string }).code ?? 'UNKNOWN');
+class CallError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+const codeOf = (e: unknown) => (e instanceof CallError ? e.code : ((e as { code?: string }).code ?? 'UNKNOWN'));
 
 /**
  * `clients` REQ sockets and a closed loop over them: each worker of closedLoop takes a free socket for its call,
  * so every socket has exactly one request in flight, as a legacy agent's REQ socket does.
  */
-async function load(endpoint: string, request: () => Record<string, unknown>, durationMs: number, warmupMs: number): Promise<LoadResult> {
+async function load(
+  endpoint: string,
+  request: () => Record<string, unknown>,
+  durationMs: number,
+  warmupMs: number,
+): Promise<LoadResult> {
   const socks = Array.from({ length: clients }, () => {
     // relaxed + correlate: after a receive timeout the socket can send again (Lazy Pirate without reconnecting).
     const s = new zmq.Request({ receiveTimeout: 30_000, relaxed: true, correlate: true, linger: 0 });
@@ -54,43 +66,76 @@ async function load(endpoint: string, request: () => Record<string, unknown>, du
   });
   const free = [...socks];
   try {
-    return await closedLoop(async () => {
-      const sock = free.pop()!;
-      try {
-        await sock.send(JSON.stringify(request()));
-        let frame: Buffer;
-        try { [frame] = (await sock.receive()) as [Buffer]; } catch (err) {
-          throw new CallError((err as { code?: string }).code === 'EAGAIN' ? 'TIMEOUT' : 'RECEIVE_FAILED', (err as Error).message);
+    return await closedLoop(
+      async () => {
+        const sock = free.pop()!;
+        try {
+          await sock.send(JSON.stringify(request()));
+          let frame: Buffer;
+          try {
+            [frame] = (await sock.receive()) as [Buffer];
+          } catch (err) {
+            throw new CallError(
+              (err as { code?: string }).code === 'EAGAIN' ? 'TIMEOUT' : 'RECEIVE_FAILED',
+              (err as Error).message,
+            );
+          }
+          const reply = JSON.parse(frame.toString('utf8')) as Record<string, unknown>;
+          if (reply.status !== 'ok') throw new CallError(String(reply.code ?? 'UNKNOWN'), String(reply.message));
+          return { tokens: typeof reply.tokens_generated === 'number' ? reply.tokens_generated : 0 };
+        } finally {
+          free.push(sock);
         }
-        const reply = JSON.parse(frame.toString('utf8')) as Record<string, unknown>;
-        if (reply.status !== 'ok') throw new CallError(String(reply.code ?? 'UNKNOWN'), String(reply.message));
-        return { tokens: typeof reply.tokens_generated === 'number' ? reply.tokens_generated : 0 };
-      } finally {
-        free.push(sock);
-      }
-    }, { concurrency: clients, durationMs, warmupMs, codeOf });
+      },
+      { concurrency: clients, durationMs, warmupMs, codeOf },
+    );
   } finally {
     for (const s of socks) s.close();
   }
 }
 
 /** The transport-level figures (no tokens) of a health run. */
-const brief = (r: LoadResult) => ({ calls: r.calls, ok: r.ok, rps: r.rps, p50: r.p50, p95: r.p95, p99: r.p99, errors: r.errors });
+const brief = (r: LoadResult) => ({
+  calls: r.calls,
+  ok: r.ok,
+  rps: r.rps,
+  p50: r.p50,
+  p95: r.p95,
+  p99: r.p99,
+  errors: r.errors,
+});
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : null);
 
 /** A bare ROUTER (perf/lib/zmq-bare-router.ts) in its own process, answering `reply`, under the same load. */
-async function bareRouter(request: () => Record<string, unknown>, durationMs: number, reply?: string): Promise<LoadResult> {
+async function bareRouter(
+  request: () => Record<string, unknown>,
+  durationMs: number,
+  reply?: string,
+): Promise<LoadResult> {
   const barePath = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'zmq-bare-router.ts');
-  const bareProc = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, barePath, ...(reply ? ['--reply', reply] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const bareProc = spawn(
+    process.execPath,
+    [`--import=${import.meta.resolve('tsx')}`, barePath, ...(reply ? ['--reply', reply] : [])],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   try {
     const endpoint = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the bare ROUTER did not start in time')), 30_000);
-      createInterface({ input: bareProc.stdout! }).once('line', (line) => { clearTimeout(timer); resolve(JSON.parse(line).endpoint); });
-      bareProc.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`the bare ROUTER exited: ${code ?? signal}`)); });
+      createInterface({ input: bareProc.stdout! }).once('line', (line) => {
+        clearTimeout(timer);
+        resolve(JSON.parse(line).endpoint);
+      });
+      bareProc.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the bare ROUTER exited: ${code ?? signal}`));
+      });
     });
     return await load(endpoint, request, durationMs, 1000);
   } finally {
-    if (bareProc.exitCode === null && bareProc.signalCode === null) { bareProc.kill('SIGTERM'); await once(bareProc, 'exit'); }
+    if (bareProc.exitCode === null && bareProc.signalCode === null) {
+      bareProc.kill('SIGTERM');
+      await once(bareProc, 'exit');
+    }
   }
 }
 
@@ -104,29 +149,56 @@ try {
   if (!zmqEndpoint) throw new Error('the coordinator reported no ZMQ endpoint (zmq.enabled?)');
   const health = await load(zmqEndpoint, () => ({ action: 'health' }), healthMs, 1000);
   let n = 0;
-  const infer = await load(zmqEndpoint, () => ({
-    action: 'infer', request_id: `r${++n}`, model, prompt: PERF_PROMPT, max_tokens: maxTokens, temperature: 0,
-  }), inferMs, 2000);
+  const infer = await load(
+    zmqEndpoint,
+    () => ({
+      action: 'infer',
+      request_id: `r${++n}`,
+      model,
+      prompt: PERF_PROMPT,
+      max_tokens: maxTokens,
+      temperature: 0,
+    }),
+    inferMs,
+    2000,
+  );
   // The list, then a bare ROUTER sending the very bytes the coordinator answered (the coordinator idles meanwhile).
   const listAnswer = await new Promise<string>((resolve, reject) => {
     const sock = new zmq.Request({ receiveTimeout: 10_000, linger: 0 });
     sock.connect(zmqEndpoint);
-    sock.send(JSON.stringify({ action: 'list_models' })).then(() => sock.receive()).then(([f]) => resolve(f!.toString('utf8')), reject).finally(() => sock.close());
+    sock
+      .send(JSON.stringify({ action: 'list_models' }))
+      .then(() => sock.receive())
+      .then(([f]) => resolve(f!.toString('utf8')), reject)
+      .finally(() => sock.close());
   });
   const list = await load(zmqEndpoint, () => ({ action: 'list_models' }), healthMs, 1000);
   const bareList = await bareRouter(() => ({ action: 'list_models' }), healthMs, listAnswer);
-  console.log(JSON.stringify({
-    scenario: 'zmq-load', clients, healthSeconds: healthMs / 1000, inferSeconds: inferMs / 1000, maxTokens,
-    health: {
-      bare: brief(bare), coordinator: brief(health),
-      ratio: { rps: ratio(health.rps, bare.rps), p50: ratio(health.p50, bare.p50), p99: ratio(health.p99, bare.p99) },
-    },
-    infer: { coordinator: infer },
-    list_models: {
-      reply_bytes: Buffer.byteLength(listAnswer), bare: brief(bareList), coordinator: brief(list),
-      ratio: { rps: ratio(list.rps, bareList.rps), p50: ratio(list.p50, bareList.p50), p99: ratio(list.p99, bareList.p99) },
-    },
-  }));
+  console.log(
+    JSON.stringify({
+      scenario: 'zmq-load',
+      clients,
+      healthSeconds: healthMs / 1000,
+      inferSeconds: inferMs / 1000,
+      maxTokens,
+      health: {
+        bare: brief(bare),
+        coordinator: brief(health),
+        ratio: { rps: ratio(health.rps, bare.rps), p50: ratio(health.p50, bare.p50), p99: ratio(health.p99, bare.p99) },
+      },
+      infer: { coordinator: infer },
+      list_models: {
+        reply_bytes: Buffer.byteLength(listAnswer),
+        bare: brief(bareList),
+        coordinator: brief(list),
+        ratio: {
+          rps: ratio(list.rps, bareList.rps),
+          p50: ratio(list.p50, bareList.p50),
+          p99: ratio(list.p99, bareList.p99),
+        },
+      },
+    }),
+  );
 } finally {
   await server.stop();
 }

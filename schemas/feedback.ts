@@ -11,16 +11,19 @@ const Text = Type.String({ minLength: 1, maxLength: 64 * 1024 });
  * `request_id` (the chosen answer) and `rejected_request_id` (a worse answer to the same prompt). Request ids refer to
  * the inference record (feedback.recordInferences, off by default).
  */
-export const RecordFeedbackRequest = Type.Object({
-  request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  /** -1 (bad), 0 (neutral) or 1 (good). */
-  rating: Type.Optional(Type.Integer({ minimum: -1, maximum: 1 })),
-  rejected_request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  prompt: Type.Optional(Text),
-  chosen: Type.Optional(Text),
-  rejected: Type.Optional(Text),
-  comment: Type.Optional(Type.String({ maxLength: 4000 })),
-}, { additionalProperties: false });
+export const RecordFeedbackRequest = Type.Object(
+  {
+    request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    /** -1 (bad), 0 (neutral) or 1 (good). */
+    rating: Type.Optional(Type.Integer({ minimum: -1, maximum: 1 })),
+    rejected_request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    prompt: Type.Optional(Text),
+    chosen: Type.Optional(Text),
+    rejected: Type.Optional(Text),
+    comment: Type.Optional(Type.String({ maxLength: 4000 })),
+  },
+  { additionalProperties: false },
+);
 export type RecordFeedbackRequest = Static<typeof RecordFeedbackRequest>;
 
 export const Feedback = Type.Object({

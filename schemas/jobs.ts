@@ -23,65 +23,91 @@ const DatasetPath = Type.String({ minLength: 1, maxLength: 1024 });
 /** Per type, what `spec` holds. */
 export const JOB_SPECS = {
   /** Mean token log-probability and perplexity of a model over a JSONL dataset of {"text": …} lines. */
-  evaluate: Type.Object({
-    model: ModelName,
-    dataset: DatasetPath,
-    max_lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
-  }, { additionalProperties: false }),
+  evaluate: Type.Object(
+    {
+      model: ModelName,
+      dataset: DatasetPath,
+      max_lines: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    },
+    { additionalProperties: false },
+  ),
   /** Validate, tokenize (the model's tokenizer), count, deduplicate, split train/eval: on the worker pool. */
-  'prepare-dataset': Type.Object({
-    model: ModelName,
-    dataset: DatasetPath,
-    eval_fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })),
-    dedupe: Type.Optional(Type.Boolean()),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
-  }, { additionalProperties: false }),
+  'prepare-dataset': Type.Object(
+    {
+      model: ModelName,
+      dataset: DatasetPath,
+      eval_fraction: Type.Optional(Type.Number({ minimum: 0, maximum: 0.5 })),
+      dedupe: Type.Optional(Type.Boolean()),
+      seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
+    },
+    { additionalProperties: false },
+  ),
   /** Runs the trainer configured for `trainer` (jobs.trainers) as a child process; its output GGUF is registered. */
-  'fine-tune': Type.Object({
-    base_model: ModelName,
-    dataset: DatasetPath,
-    /** The catalog name the trained model is registered under. */
-    output_name: ModelName,
-    trainer: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
-    /** Passed to the trainer's command template as {param.NAME}. */
-    params: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_]{1,64}$' }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]))),
-    /** With promote_to: evaluate the output on eval_dataset and point this alias at it only if perplexity ≤ max_perplexity. */
-    promote_to: Type.Optional(ModelName),
-    eval_dataset: Type.Optional(DatasetPath),
-    max_perplexity: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
-  }, { additionalProperties: false }),
+  'fine-tune': Type.Object(
+    {
+      base_model: ModelName,
+      dataset: DatasetPath,
+      /** The catalog name the trained model is registered under. */
+      output_name: ModelName,
+      trainer: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
+      /** Passed to the trainer's command template as {param.NAME}. */
+      params: Type.Optional(
+        Type.Record(
+          Type.String({ pattern: '^[A-Za-z0-9_]{1,64}$' }),
+          Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]),
+        ),
+      ),
+      /** With promote_to: evaluate the output on eval_dataset and point this alias at it only if perplexity ≤ max_perplexity. */
+      promote_to: Type.Optional(ModelName),
+      eval_dataset: Type.Optional(DatasetPath),
+      max_perplexity: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    },
+    { additionalProperties: false },
+  ),
   /** Writes recorded feedback as JSONL a trainer consumes: TRL preference or OpenAI preference fine-tuning. */
-  'export-feedback': Type.Object({
-    format: Type.Union([Type.Literal('trl-preference'), Type.Literal('openai-preference')]),
-    /** File name under the datasets root (it can then be a fine-tune job's dataset). */
-    output: DatasetPath,
-  }, { additionalProperties: false }),
+  'export-feedback': Type.Object(
+    {
+      format: Type.Union([Type.Literal('trl-preference'), Type.Literal('openai-preference')]),
+      /** File name under the datasets root (it can then be a fine-tune job's dataset). */
+      output: DatasetPath,
+    },
+    { additionalProperties: false },
+  ),
 } as const;
 
-export const SubmitJobRequest = Type.Object({
-  type: JobType,
-  /** Checked against JOB_SPECS[type]. */
-  spec: Type.Object({}, { additionalProperties: true }),
-  /** Higher runs first; equal priorities in submit order; waiting raises a job's priority (jobs.agingMs). */
-  priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100 })),
-  /** Where the job's memory is reserved (default: the device of the model it uses, else placement). */
-  device: Type.Optional(DeviceId),
-  /** Memory the job holds while running, reserved in the device's ledger like a model's. */
-  memory_bytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 50 })),
-  /** Idempotent submit: the same owner and request_id return the job submitted first. */
-  request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-  max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
-}, { additionalProperties: false });
+export const SubmitJobRequest = Type.Object(
+  {
+    type: JobType,
+    /** Checked against JOB_SPECS[type]. */
+    spec: Type.Object({}, { additionalProperties: true }),
+    /** Higher runs first; equal priorities in submit order; waiting raises a job's priority (jobs.agingMs). */
+    priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100 })),
+    /** Where the job's memory is reserved (default: the device of the model it uses, else placement). */
+    device: Type.Optional(DeviceId),
+    /** Memory the job holds while running, reserved in the device's ledger like a model's. */
+    memory_bytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 50 })),
+    /** Idempotent submit: the same owner and request_id return the job submitted first. */
+    request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+  },
+  { additionalProperties: false },
+);
 export type SubmitJobRequest = Static<typeof SubmitJobRequest>;
 
-export const JobIdRequest = Type.Object({ id: Type.String({ pattern: '^job-[0-9a-z-]{1,64}$' }) }, { additionalProperties: false });
+export const JobIdRequest = Type.Object(
+  { id: Type.String({ pattern: '^job-[0-9a-z-]{1,64}$' }) },
+  { additionalProperties: false },
+);
 export type JobIdRequest = Static<typeof JobIdRequest>;
 
-export const ListJobsRequest = Type.Object({
-  state: Type.Optional(JobState),
-  type: Type.Optional(JobType),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-}, { additionalProperties: false });
+export const ListJobsRequest = Type.Object(
+  {
+    state: Type.Optional(JobState),
+    type: Type.Optional(JobType),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  { additionalProperties: false },
+);
 export type ListJobsRequest = Static<typeof ListJobsRequest>;
 
 export const JobProgress = Type.Object({ fraction: Type.Number(), message: Type.String() });

@@ -16,34 +16,48 @@ import type { Goal } from './goals.js';
  */
 export const MAX_KEEP_ALIVE_MS = 2147483647;
 const KeepAliveMs = Type.Integer({
-  minimum: -1, maximum: MAX_KEEP_ALIVE_MS,
-  description: 'idle ms before unloading: 0 unloads after each request; at most 2147483647 (about 24.8 days); use -1 to keep the model loaded forever',
+  minimum: -1,
+  maximum: MAX_KEEP_ALIVE_MS,
+  description:
+    'idle ms before unloading: 0 unloads after each request; at most 2147483647 (about 24.8 days); use -1 to keep the model loaded forever',
 });
 
 /** A tool's name as OpenAI allows it (letters, digits, _ and -; at most 64). */
-const ToolName = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'letters, digits, _ and -, at most 64 characters' });
+const ToolName = Type.String({
+  pattern: '^[A-Za-z0-9_-]{1,64}$',
+  description: 'letters, digits, _ and -, at most 64 characters',
+});
 
 /** A call the model made (or made earlier in a chat): OpenAI's shape, arguments as JSON text. */
-export const ToolCall = Type.Object({
-  id: Type.String({ minLength: 1, maxLength: 128 }),
-  name: ToolName,
-  /** The arguments as JSON text (a string, as OpenAI sends them), generated to match the tool's parameters schema. */
-  arguments: Type.String({ maxLength: 1_048_576 }),
-}, { additionalProperties: false });
+export const ToolCall = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 128 }),
+    name: ToolName,
+    /** The arguments as JSON text (a string, as OpenAI sends them), generated to match the tool's parameters schema. */
+    arguments: Type.String({ maxLength: 1_048_576 }),
+  },
+  { additionalProperties: false },
+);
 export type ToolCall = Static<typeof ToolCall>;
 
 /** A tool the model may call (actors/device/tool-calls.ts). */
-export const Tool = Type.Object({
-  name: ToolName,
-  description: Type.Optional(Type.String({ maxLength: 8192 })),
-  /** JSON Schema of the arguments (an object schema); absent: the tool takes none. */
-  parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-}, { additionalProperties: false });
+export const Tool = Type.Object(
+  {
+    name: ToolName,
+    description: Type.Optional(Type.String({ maxLength: 8192 })),
+    /** JSON Schema of the arguments (an object schema); absent: the tool takes none. */
+    parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
 export type Tool = Static<typeof Tool>;
 
 /** auto: the model may call tools or answer; none: it answers; required: it calls one or more; {name}: it calls that one. */
 export const ToolChoice = Type.Union([
-  Type.Literal('auto'), Type.Literal('none'), Type.Literal('required'), Type.Object({ name: ToolName }, { additionalProperties: false }),
+  Type.Literal('auto'),
+  Type.Literal('none'),
+  Type.Literal('required'),
+  Type.Object({ name: ToolName }, { additionalProperties: false }),
 ]);
 export type ToolChoice = Static<typeof ToolChoice>;
 
@@ -54,24 +68,34 @@ export type ToolChoice = Static<typeof ToolChoice>;
 export const ResponseFormat = Type.Union([
   Type.Object({ type: Type.Literal('text') }, { additionalProperties: false }),
   Type.Object({ type: Type.Literal('json_object') }, { additionalProperties: false }),
-  Type.Object({ type: Type.Literal('json_schema'), schema: Type.Record(Type.String(), Type.Unknown()) }, { additionalProperties: false }),
+  Type.Object(
+    { type: Type.Literal('json_schema'), schema: Type.Record(Type.String(), Type.Unknown()) },
+    { additionalProperties: false },
+  ),
 ]);
 export type ResponseFormat = Static<typeof ResponseFormat>;
 
 /** Token id (the model's own, in decimal) → added to its logit (-100 bans it, 100 all but forces it). */
-export const LogitBias = Type.Record(Type.String({ pattern: '^[0-9]{1,9}$' }), Type.Number({ minimum: -100, maximum: 100 }), { maxProperties: 1024 });
+export const LogitBias = Type.Record(
+  Type.String({ pattern: '^[0-9]{1,9}$' }),
+  Type.Number({ minimum: -100, maximum: 100 }),
+  { maxProperties: 1024 },
+);
 export type LogitBias = Static<typeof LogitBias>;
 
 /**
  * One turn of a chat, formatted into the prompt with the model's own chat template (actors/device/chat.ts). An
  * assistant turn may carry the tool calls it made; a `tool` turn answers one of them by its id.
  */
-export const ChatMessage = Type.Object({
-  role: Type.Union([Type.Literal('system'), Type.Literal('user'), Type.Literal('assistant'), Type.Literal('tool')]),
-  content: Type.String(),
-  tool_calls: Type.Optional(Type.Array(ToolCall, { maxItems: 128 })),
-  tool_call_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-}, { additionalProperties: false });
+export const ChatMessage = Type.Object(
+  {
+    role: Type.Union([Type.Literal('system'), Type.Literal('user'), Type.Literal('assistant'), Type.Literal('tool')]),
+    content: Type.String(),
+    tool_calls: Type.Optional(Type.Array(ToolCall, { maxItems: 128 })),
+    tool_call_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
 export type ChatMessage = Static<typeof ChatMessage>;
 
 /** One generated token's log-probability and, when asked, its likeliest alternatives (OpenAI's logprobs). */
@@ -83,70 +107,81 @@ export const TokenLogprob = Type.Object({
 export type TokenLogprob = Static<typeof TokenLogprob>;
 
 /** What a client may send for an inference, transport-neutral (gRPC and REST map their fields onto this). */
-export const InferRequest = Type.Object({
-  model: ModelName,
-  /** The text to continue. Exactly one of prompt and messages. */
-  prompt: Type.Optional(Type.String({ minLength: 1 })),
-  /** A chat, formatted with the model's chat template (or the documented fallback). Exactly one of prompt and messages. */
-  messages: Type.Optional(Type.Array(ChatMessage, { minItems: 1, maxItems: 1024 })),
-  /** Tokens to generate at most; -1: until the model stops or the context is full; unset: limits.defaultMaxTokens. */
-  max_tokens: Type.Optional(Type.Integer({ minimum: -1, description: '1 or more, or -1 for the rest of the context' })),
-  temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
-  /** Nucleus sampling: only the most likely tokens whose probabilities add up to top_p are candidates (1: all). */
-  top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-  /** Lower a token's logit by this × the times it appeared in the last 64 tokens (OpenAI's frequency_penalty). */
-  frequency_penalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
-  /** Lower a token's logit by this once if it appeared in the last 64 tokens (OpenAI's presence_penalty). */
-  presence_penalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
-  /** Return each generated token's log-probability with this many likeliest alternatives (0–20). */
-  logprobs: Type.Optional(Type.Integer({ minimum: 0, maximum: 20 })),
-  /** Tools the model may call (with messages, on a model whose chat template takes tools). */
-  tools: Type.Optional(Type.Array(Tool, { minItems: 1, maxItems: 128 })),
-  /** Whether and which tool the model calls; unset: auto. */
-  tool_choice: Type.Optional(ToolChoice),
-  /** false: at most one tool call in the answer; unset: true. */
-  parallel_tool_calls: Type.Optional(Type.Boolean()),
-  /** The answer's form (text, a JSON object, JSON to a schema); unset: text. */
-  response_format: Type.Optional(ResponseFormat),
-  /** Bias the model's own token ids (OpenAI's logit_bias, with this model's vocabulary). */
-  logit_bias: Type.Optional(LogitBias),
-  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
-  stop: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 })),
-  request_id: Type.Optional(Type.String({ maxLength: 128 })),
-  /** Higher runs first when a model's sequences are all busy. */
-  priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100 })),
-  /** Sets the model's idle expiry from this request on (ms; 0 unloads after it; -1: never). */
-  keep_alive_ms: Type.Optional(KeepAliveMs),
-  /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
-  require_loaded: Type.Optional(Type.Boolean()),
-}, { additionalProperties: false });
+export const InferRequest = Type.Object(
+  {
+    model: ModelName,
+    /** The text to continue. Exactly one of prompt and messages. */
+    prompt: Type.Optional(Type.String({ minLength: 1 })),
+    /** A chat, formatted with the model's chat template (or the documented fallback). Exactly one of prompt and messages. */
+    messages: Type.Optional(Type.Array(ChatMessage, { minItems: 1, maxItems: 1024 })),
+    /** Tokens to generate at most; -1: until the model stops or the context is full; unset: limits.defaultMaxTokens. */
+    max_tokens: Type.Optional(
+      Type.Integer({ minimum: -1, description: '1 or more, or -1 for the rest of the context' }),
+    ),
+    temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+    /** Nucleus sampling: only the most likely tokens whose probabilities add up to top_p are candidates (1: all). */
+    top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    /** Lower a token's logit by this × the times it appeared in the last 64 tokens (OpenAI's frequency_penalty). */
+    frequency_penalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
+    /** Lower a token's logit by this once if it appeared in the last 64 tokens (OpenAI's presence_penalty). */
+    presence_penalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
+    /** Return each generated token's log-probability with this many likeliest alternatives (0–20). */
+    logprobs: Type.Optional(Type.Integer({ minimum: 0, maximum: 20 })),
+    /** Tools the model may call (with messages, on a model whose chat template takes tools). */
+    tools: Type.Optional(Type.Array(Tool, { minItems: 1, maxItems: 128 })),
+    /** Whether and which tool the model calls; unset: auto. */
+    tool_choice: Type.Optional(ToolChoice),
+    /** false: at most one tool call in the answer; unset: true. */
+    parallel_tool_calls: Type.Optional(Type.Boolean()),
+    /** The answer's form (text, a JSON object, JSON to a schema); unset: text. */
+    response_format: Type.Optional(ResponseFormat),
+    /** Bias the model's own token ids (OpenAI's logit_bias, with this model's vocabulary). */
+    logit_bias: Type.Optional(LogitBias),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
+    stop: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 })),
+    request_id: Type.Optional(Type.String({ maxLength: 128 })),
+    /** Higher runs first when a model's sequences are all busy. */
+    priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100 })),
+    /** Sets the model's idle expiry from this request on (ms; 0 unloads after it; -1: never). */
+    keep_alive_ms: Type.Optional(KeepAliveMs),
+    /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
+    require_loaded: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
 export type InferRequest = Static<typeof InferRequest>;
 
 /** Register a model file in the catalog (inspected: GGUF header validated, sha256) without loading it. */
-export const RegisterRequest = Type.Object({
-  name: ModelName,
-  /** GGUF path relative to the models root. */
-  path: Type.String({ minLength: 1, maxLength: 1024 }),
-  device: Type.Optional(DeviceId),
-  context_size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1048576 })),
-  sequences: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
-  pinned: Type.Optional(Type.Boolean()),
-  /** Idle time before unloading; -1: never; 0: unload after each request. */
-  keep_alive_ms: Type.Optional(KeepAliveMs),
-  preload: Type.Optional(Type.Boolean()),
-}, { additionalProperties: false });
+export const RegisterRequest = Type.Object(
+  {
+    name: ModelName,
+    /** GGUF path relative to the models root. */
+    path: Type.String({ minLength: 1, maxLength: 1024 }),
+    device: Type.Optional(DeviceId),
+    context_size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1048576 })),
+    sequences: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+    pinned: Type.Optional(Type.Boolean()),
+    /** Idle time before unloading; -1: never; 0: unload after each request. */
+    keep_alive_ms: Type.Optional(KeepAliveMs),
+    preload: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
 export type RegisterRequest = Static<typeof RegisterRequest>;
 
 /** Load a model (an alias resolves to its target). With a path, an unregistered name is registered first. */
-export const LoadRequest = Type.Object({
-  name: ModelName,
-  path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-  device: Type.Optional(DeviceId),
-  context_size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1048576 })),
-  sequences: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
-  pinned: Type.Optional(Type.Boolean()),
-  keep_alive_ms: Type.Optional(KeepAliveMs),
-}, { additionalProperties: false });
+export const LoadRequest = Type.Object(
+  {
+    name: ModelName,
+    path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    device: Type.Optional(DeviceId),
+    context_size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1048576 })),
+    sequences: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+    pinned: Type.Optional(Type.Boolean()),
+    keep_alive_ms: Type.Optional(KeepAliveMs),
+  },
+  { additionalProperties: false },
+);
 export type LoadRequest = Static<typeof LoadRequest>;
 
 export const AliasRequest = Type.Object({ alias: ModelName, target: ModelName }, { additionalProperties: false });
@@ -160,17 +195,29 @@ export type NameRequest = Static<typeof NameRequest>;
 /** The most models one list answer holds; the default page (docs/models.md, Listing). */
 export const MAX_LIST_MODELS = 1000;
 /** One page of the model list, by name: `cursor` is the `next_cursor` of the page before (empty: the first page). */
-export const ListModelsRequest = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST_MODELS })),
-  cursor: Type.Optional(Type.String({ maxLength: 1024 })),
-}, { additionalProperties: false });
+export const ListModelsRequest = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIST_MODELS })),
+    cursor: Type.Optional(Type.String({ maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
 export type ListModelsRequest = Static<typeof ListModelsRequest>;
 
-export const FinishReason = Type.Union([Type.Literal('stop'), Type.Literal('length'), Type.Literal('eos'), Type.Literal('tool_calls')]);
+export const FinishReason = Type.Union([
+  Type.Literal('stop'),
+  Type.Literal('length'),
+  Type.Literal('eos'),
+  Type.Literal('tool_calls'),
+]);
 export type FinishReason = Static<typeof FinishReason>;
 
 export const ModelState = Type.Union([
-  Type.Literal('registered'), Type.Literal('loading'), Type.Literal('loaded'), Type.Literal('unloading'), Type.Literal('failed'),
+  Type.Literal('registered'),
+  Type.Literal('loading'),
+  Type.Literal('loaded'),
+  Type.Literal('unloading'),
+  Type.Literal('failed'),
 ]);
 export type ModelState = Static<typeof ModelState>;
 
@@ -203,7 +250,12 @@ export type ModelInfo = Static<typeof ModelInfo>;
 export const DeviceStatus = Type.Object({
   id: Type.String(),
   kind: Type.String(),
-  memory: Type.Object({ hardLimit: Type.Integer(), softLimit: Type.Integer(), reserved: Type.Integer(), free: Type.Integer() }),
+  memory: Type.Object({
+    hardLimit: Type.Integer(),
+    softLimit: Type.Integer(),
+    reserved: Type.Integer(),
+    free: Type.Integer(),
+  }),
   models: Type.Array(ModelInfo),
   /** Memory held for others than models: a running job's reservation (owner `job:<id>`). */
   reservations: Type.Array(Type.Object({ owner: Type.String(), bytes: Type.Integer() })),
@@ -277,7 +329,11 @@ export const ToolCallDelta = Type.Object({
 export type ToolCallDelta = Static<typeof ToolCallDelta>;
 
 /** A streamed piece of an answer: text, or (with `call`, and empty text) a piece of a tool call. */
-export const TokenEvent = Type.Object({ kind: Type.Literal('token'), text: Type.String(), call: Type.Optional(ToolCallDelta) });
+export const TokenEvent = Type.Object({
+  kind: Type.Literal('token'),
+  text: Type.String(),
+  call: Type.Optional(ToolCallDelta),
+});
 export type TokenEvent = Static<typeof TokenEvent>;
 
 export const ModelSpec = Type.Object({
@@ -317,13 +373,25 @@ export type StatusMsg = Static<typeof StatusMsg>;
 /** Memory a model would take on this device (engine estimate from the GGUF header), for placement. */
 export const EstimateMsg = Type.Object({ kind: Type.Literal('estimate'), model: ModelSpec });
 export type EstimateMsg = Static<typeof EstimateMsg>;
-export const EstimateResult = Type.Object({ totalBytes: Type.Integer(), weightsBytes: Type.Integer(), contextBytes: Type.Integer() });
+export const EstimateResult = Type.Object({
+  totalBytes: Type.Integer(),
+  weightsBytes: Type.Integer(),
+  contextBytes: Type.Integer(),
+});
 export type EstimateResult = Static<typeof EstimateResult>;
 /** Change a loaded model's pin and keep-alive in place (no reload). */
-export const UpdateMsg = Type.Object({ kind: Type.Literal('update'), model: Type.String(), pinned: Type.Boolean(), keepAliveMs: Type.Integer() });
+export const UpdateMsg = Type.Object({
+  kind: Type.Literal('update'),
+  model: Type.String(),
+  pinned: Type.Boolean(),
+  keepAliveMs: Type.Integer(),
+});
 export type UpdateMsg = Static<typeof UpdateMsg>;
 /** Fault injection for the supervision tests; refused unless config.debug.faultInjection. */
-export const CrashMsg = Type.Object({ kind: Type.Literal('crash'), target: Type.Union([Type.Literal('worker'), Type.Literal('engine')]) });
+export const CrashMsg = Type.Object({
+  kind: Type.Literal('crash'),
+  target: Type.Union([Type.Literal('worker'), Type.Literal('engine')]),
+});
 export type CrashMsg = Static<typeof CrashMsg>;
 
 /**
@@ -332,14 +400,18 @@ export type CrashMsg = Static<typeof CrashMsg>;
  * Runs on one of the model's sequences, queued like an inference; each text must fit the model's context.
  */
 export const MAX_EVALUATE_TEXTS = 256;
-export const EvaluateMsg = Type.Object({
-  kind: Type.Literal('evaluate'),
-  model: Type.String({ minLength: 1 }),
-  texts: Type.Array(Type.String({ minLength: 1 }), {
-    minItems: 1, maxItems: MAX_EVALUATE_TEXTS,
-    description: `send 1 to ${MAX_EVALUATE_TEXTS} non-empty texts per evaluate; split larger data sets into several calls`,
-  }),
-}, { additionalProperties: false });
+export const EvaluateMsg = Type.Object(
+  {
+    kind: Type.Literal('evaluate'),
+    model: Type.String({ minLength: 1 }),
+    texts: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      maxItems: MAX_EVALUATE_TEXTS,
+      description: `send 1 to ${MAX_EVALUATE_TEXTS} non-empty texts per evaluate; split larger data sets into several calls`,
+    }),
+  },
+  { additionalProperties: false },
+);
 export type EvaluateMsg = Static<typeof EvaluateMsg>;
 export const EvaluateResult = Type.Object({
   model: Type.String(),
@@ -360,21 +432,28 @@ export type EvaluateResult = Static<typeof EvaluateResult>;
  * for the model at its first embed (its memory counted in the model's ledger entry). Each text must fit the context.
  */
 export const MAX_EMBED_INPUTS = 256;
-export const EmbedRequest = Type.Object({
-  model: ModelName,
-  input: Type.Array(Type.String({ minLength: 1 }), {
-    minItems: 1, maxItems: MAX_EMBED_INPUTS,
-    description: `send 1 to ${MAX_EMBED_INPUTS} non-empty texts per call; split larger sets into several calls`,
-  }),
-  /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
-  require_loaded: Type.Optional(Type.Boolean()),
-}, { additionalProperties: false });
+export const EmbedRequest = Type.Object(
+  {
+    model: ModelName,
+    input: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      maxItems: MAX_EMBED_INPUTS,
+      description: `send 1 to ${MAX_EMBED_INPUTS} non-empty texts per call; split larger sets into several calls`,
+    }),
+    /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
+    require_loaded: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
 export type EmbedRequest = Static<typeof EmbedRequest>;
-export const EmbedMsg = Type.Object({
-  kind: Type.Literal('embed'),
-  model: Type.String({ minLength: 1 }),
-  texts: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: MAX_EMBED_INPUTS }),
-}, { additionalProperties: false });
+export const EmbedMsg = Type.Object(
+  {
+    kind: Type.Literal('embed'),
+    model: Type.String({ minLength: 1 }),
+    texts: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: MAX_EMBED_INPUTS }),
+  },
+  { additionalProperties: false },
+);
 export type EmbedMsg = Static<typeof EmbedMsg>;
 export const EmbedResult = Type.Object({
   model: Type.String(),
@@ -386,7 +465,11 @@ export const EmbedResult = Type.Object({
 export type EmbedResult = Static<typeof EmbedResult>;
 
 /** Memory held by something other than a model (a running job), in the device's ledger; placement may evict for it. */
-export const ReserveMsg = Type.Object({ kind: Type.Literal('reserve'), owner: Type.String({ minLength: 1 }), bytes: Type.Integer({ minimum: 1 }) });
+export const ReserveMsg = Type.Object({
+  kind: Type.Literal('reserve'),
+  owner: Type.String({ minLength: 1 }),
+  bytes: Type.Integer({ minimum: 1 }),
+});
 export type ReserveMsg = Static<typeof ReserveMsg>;
 export const ReleaseMsg = Type.Object({ kind: Type.Literal('release'), owner: Type.String({ minLength: 1 }) });
 export type ReleaseMsg = Static<typeof ReleaseMsg>;
@@ -406,28 +489,42 @@ export type DeviceProtocol = {
 };
 
 /** Device → parent notifications (unsolicited): the model table changed (load done, engine restarted, …). */
-export const ModelsChanged = Type.Object({ kind: Type.Literal('models-changed'), device: Type.String(), models: Type.Array(ModelInfo) });
+export const ModelsChanged = Type.Object({
+  kind: Type.Literal('models-changed'),
+  device: Type.String(),
+  models: Type.Array(ModelInfo),
+});
 export type ModelsChanged = Static<typeof ModelsChanged>;
 /**
  * Device → parent: its engine process died (`reason`: 'killed by SIGKILL', 'exited with code 1', …) and is being
  * restarted. Counted on the main thread, so the count outlives the device worker.
  */
-export interface EngineExited { kind: 'engine-exited'; device: string; reason: string }
+export interface EngineExited {
+  kind: 'engine-exited';
+  device: string;
+  reason: string;
+}
 export type DeviceNotice = ModelsChanged | EngineExited;
 
 /** A model as operators see it: catalog facts joined with its state on a device (if loaded). */
-export const ModelView = Type.Composite([ModelInfo, Type.Object({
-  sha256: Type.String(),
-  architecture: Type.String(),
-  parameterCount: Type.Integer(),
-  quantization: Type.String(),
-  aliases: Type.Array(Type.String()),
-  /** Circuit breaker on repeated load failures: closed, open (fails fast) or half-open (next load is a trial). */
-  breaker: Type.String(),
-})]);
+export const ModelView = Type.Composite([
+  ModelInfo,
+  Type.Object({
+    sha256: Type.String(),
+    architecture: Type.String(),
+    parameterCount: Type.Integer(),
+    quantization: Type.String(),
+    aliases: Type.Array(Type.String()),
+    /** Circuit breaker on repeated load failures: closed, open (fails fast) or half-open (next load is a trial). */
+    breaker: Type.String(),
+  }),
+]);
 export type ModelView = Static<typeof ModelView>;
 /** A page of the model list; `nextCursor` is '' on the last page. */
-export interface ModelPage { models: ModelView[]; nextCursor: string }
+export interface ModelPage {
+  models: ModelView[];
+  nextCursor: string;
+}
 
 export const AliasInfo = Type.Object({ alias: Type.String(), target: Type.String(), previous: Type.String() });
 export type AliasInfo = Static<typeof AliasInfo>;
@@ -437,7 +534,11 @@ export type AliasInfo = Static<typeof AliasInfo>;
 // `request` is unknown on purpose: the router validates it against the schemas above.
 
 export type RouterProtocol = {
-  infer: { req: { kind: 'infer'; request: unknown; stream: boolean; traceId?: string }; reply: InferResult; event: TokenEvent };
+  infer: {
+    req: { kind: 'infer'; request: unknown; stream: boolean; traceId?: string };
+    reply: InferResult;
+    event: TokenEvent;
+  };
   embed: { req: { kind: 'embed'; request: unknown }; reply: EmbedResult };
   register: { req: { kind: 'register'; request: unknown }; reply: ModelView };
   load: { req: { kind: 'load'; request: unknown }; reply: ModelView };
@@ -463,12 +564,15 @@ export type RouterProtocol = {
   'goal-history': { req: { kind: 'goal-history'; request: unknown }; reply: Goal[] };
 };
 
-export const DeviceView = Type.Composite([DeviceStatus, Type.Object({
-  /** Messages waiting in the device's mailbox (parent-side queue + frames in transit). */
-  mailboxDepth: Type.Integer(),
-  /** false while its worker restarts after a crash. */
-  available: Type.Boolean(),
-})]);
+export const DeviceView = Type.Composite([
+  DeviceStatus,
+  Type.Object({
+    /** Messages waiting in the device's mailbox (parent-side queue + frames in transit). */
+    mailboxDepth: Type.Integer(),
+    /** false while its worker restarts after a crash. */
+    available: Type.Boolean(),
+  }),
+]);
 export type DeviceView = Static<typeof DeviceView>;
 
 // ---- Lifecycle protocol (router → lifecycle, main thread) ----
@@ -486,6 +590,9 @@ export type LifecycleProtocol = {
   /** A page of models by name, after `after` (exclusive; '' from the first). */
   list: { req: { kind: 'list'; after: string; limit: number }; reply: ModelPage };
   /** Memory for a running job: placed like a model (best fit, else evict idle models), on `device` if given. */
-  reserve: { req: { kind: 'reserve'; owner: string; bytes: number; device?: string }; reply: { device: string; bytes: number } };
+  reserve: {
+    req: { kind: 'reserve'; owner: string; bytes: number; device?: string };
+    reply: { device: string; bytes: number };
+  };
   release: { req: { kind: 'release'; owner: string; device: string }; reply: { freedBytes: number } };
 };

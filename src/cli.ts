@@ -32,25 +32,41 @@ async function serve(file: string | undefined): Promise<void> {
   try {
     config = loadConfig(file);
   } catch (err) {
-    if (err instanceof ConfigError) { console.error(err.message); process.exit(2); }
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
     throw err;
   }
   // MOC_LOG_LEVEL, when it names a level, wins over log.level (docs/logging.md).
   const log = createLogger(logLevel(config.log.level), { sensitive: config.log.sensitive });
   const envLevel = process.env.MOC_LOG_LEVEL;
   if (envLevel && !isLevel(envLevel)) {
-    log.log('warn', 'config.invalid', { env: 'MOC_LOG_LEVEL', got: envLevel, hint: 'use debug, info, warn or error; ignored' });
+    log.log('warn', 'config.invalid', {
+      env: 'MOC_LOG_LEVEL',
+      got: envLevel,
+      hint: 'use debug, info, warn or error; ignored',
+    });
   }
   let coordinator: CoordinatorInstance | undefined;
   coordinator = await Coordinator.start(config, {
     log,
-    onEscalate: () => { void coordinator?.destroy().finally(() => process.exit(1)); if (!coordinator) process.exit(1); },
+    onEscalate: () => {
+      void coordinator?.destroy().finally(() => process.exit(1));
+      if (!coordinator) process.exit(1);
+    },
   });
   let signals = 0;
   const stop = (sig: string) => {
-    if (++signals > 1) { void coordinator!.destroy().finally(() => process.exit(1)); return; }
+    if (++signals > 1) {
+      void coordinator!.destroy().finally(() => process.exit(1));
+      return;
+    }
     log.log('info', 'server.stopping', { signal: sig });
-    coordinator!.close().then(() => process.exit(0), () => process.exit(1));
+    coordinator!.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -62,17 +78,20 @@ function program(): Command {
     .description('MOC, the ModelOps Coordinator: serve, and operate a running server (MOC_URL, MOC_API_KEY)')
     .showHelpAfterError()
     .exitOverride();
-  p.command('serve').description('serve: gRPC, REST and ZMQ with the configured devices and models')
+  p.command('serve')
+    .description('serve: gRPC, REST and ZMQ with the configured devices and models')
     .option('--config <file.yaml>', 'the config file (default: MOC_CONFIG, else zero config with the demo model)')
     .action((o: { config?: string }) => serve(o.config ?? (process.env.MOC_CONFIG || undefined)));
-  p.command('replay <data-dir> <out-dir>').description("rebuild a stopped server's store from its event log and compare checksums")
+  p.command('replay <data-dir> <out-dir>')
+    .description("rebuild a stopped server's store from its event log and compare checksums")
     .action(async (data: string, out: string) => {
       const { replay } = await import('./store/replay.js');
       const r = await replay(data, out);
       console.log(JSON.stringify(r));
       process.exit(r.equal ? 0 : 1);
     });
-  p.command('backup <data-dir> <out-dir>').description('a consistent copy of a data directory, while the server serves')
+  p.command('backup <data-dir> <out-dir>')
+    .description('a consistent copy of a data directory, while the server serves')
     .action(async (data: string, out: string) => {
       const { backup } = await import('./store/backup.js');
       console.log(JSON.stringify(await backup(data, out)));
@@ -92,15 +111,17 @@ function program(): Command {
 
 // No command at all is `moc serve` (as before commander); an unknown one is an error, not a serve argument.
 const argv = process.argv.length > 2 ? process.argv : [...process.argv, 'serve'];
-program().parseAsync(argv).catch((err) => {
-  if (err instanceof CommanderError) {
-    // --help and --version end here too (exit 0); commander printed the message already.
-    process.exit(err.exitCode === 0 ? 0 : EXIT.USAGE);
-  }
-  if (err instanceof CliError) {
-    console.error(`moc: ${err.message}`);
-    process.exit(err.exitCode);
-  }
-  console.error(`moc: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+program()
+  .parseAsync(argv)
+  .catch((err) => {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too (exit 0); commander printed the message already.
+      process.exit(err.exitCode === 0 ? 0 : EXIT.USAGE);
+    }
+    if (err instanceof CliError) {
+      console.error(`moc: ${err.message}`);
+      process.exit(err.exitCode);
+    }
+    console.error(`moc: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });

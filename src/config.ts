@@ -23,18 +23,29 @@ const check = TypeCompiler.Compile(ConfigSchema);
 
 /** `${VAR}` and `${VAR:default}`; `$${` escapes a literal `${`. Unset without default is an error, not "". */
 export function substituteEnv(text: string, env: NodeJS.ProcessEnv, problems: string[]): string {
-  return text.replace(/(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}/g, (whole, escape: string, name: string, def?: string) => {
-    if (escape) return whole.slice(1);
-    const v = env[name];
-    if (v !== undefined && v !== '') return v;
-    if (def !== undefined) return def;
-    problems.push(`\${${name}} is not set and has no default; set it or write \${${name}:default}`);
-    return '';
-  });
+  return text.replace(
+    /(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}/g,
+    (whole, escape: string, name: string, def?: string) => {
+      if (escape) return whole.slice(1);
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (def !== undefined) return def;
+      problems.push(`\${${name}} is not set and has no default; set it or write \${${name}:default}`);
+      return '';
+    },
+  );
 }
 
 const UNITS: Record<string, number> = {
-  B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3, TIB: 1024 ** 4,
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KIB: 1024,
+  MIB: 1024 ** 2,
+  GIB: 1024 ** 3,
+  TIB: 1024 ** 4,
 };
 export function parseSize(v: number | string): number {
   if (typeof v === 'number') return v;
@@ -73,12 +84,16 @@ function describeErrors(input: unknown): string[] {
       const parent = e.path.slice(0, e.path.lastIndexOf('/'));
       const key = e.path.slice(e.path.lastIndexOf('/') + 1);
       const known = Object.keys((schemaAt(parent)?.properties ?? {}) as object);
-      const best = known.map((k) => [k, distance(k.toLowerCase(), key.toLowerCase())] as const).sort((a, b) => a[1] - b[1])[0];
+      const best = known
+        .map((k) => [k, distance(k.toLowerCase(), key.toLowerCase())] as const)
+        .sort((a, b) => a[1] - b[1])[0];
       const hint = best && best[1] <= 3 ? `; did you mean '${best[0]}'?` : `; known keys: ${known.join(', ')}`;
       out.push(`${e.path}: unknown key${hint}`);
       continue;
     }
-    out.push(`${where}: ${e.message}${e.value !== undefined && typeof e.value !== 'object' ? ` (got ${JSON.stringify(e.value)})` : ''}`);
+    out.push(
+      `${where}: ${e.message}${e.value !== undefined && typeof e.value !== 'object' ? ` (got ${JSON.stringify(e.value)})` : ''}`,
+    );
   }
   return [...new Set(out)];
 }
@@ -103,7 +118,8 @@ export function resolveConfig(raw: unknown, opts: { baseDir?: string; source?: s
   const devices: ResolvedDevice[] = input.devices.map((d, i) => {
     const memory = parseSize(d.memory);
     const softLimit = d.softLimit === undefined ? Math.floor(memory * 0.9) : parseSize(d.softLimit);
-    if (softLimit > memory) problems.push(`/devices/${i}/softLimit: ${softLimit} bytes is above memory (${memory} bytes)`);
+    if (softLimit > memory)
+      problems.push(`/devices/${i}/softLimit: ${softLimit} bytes is above memory (${memory} bytes)`);
     if (memory === 0) problems.push(`/devices/${i}/memory: must be above 0`);
     return { ...d, memory, softLimit };
   });
@@ -121,24 +137,40 @@ export function resolveConfig(raw: unknown, opts: { baseDir?: string; source?: s
     }
   });
   const tls = input.tls;
-  if (!!tls.certFile !== !!tls.keyFile) problems.push('/tls: certFile and keyFile go together (the certificate and its private key)');
-  if (tls.clientCaFile && !tls.certFile) problems.push('/tls/clientCaFile: client certificates need TLS itself: set certFile and keyFile');
-  if (tls.requireClientCert && !tls.clientCaFile) problems.push('/tls/requireClientCert: set clientCaFile, the CA that signs the client certificates');
-  if (tls.clientRoles.length && !tls.clientCaFile) problems.push('/tls/clientRoles: set clientCaFile, or no client certificate is ever verified');
+  if (!!tls.certFile !== !!tls.keyFile)
+    problems.push('/tls: certFile and keyFile go together (the certificate and its private key)');
+  if (tls.clientCaFile && !tls.certFile)
+    problems.push('/tls/clientCaFile: client certificates need TLS itself: set certFile and keyFile');
+  if (tls.requireClientCert && !tls.clientCaFile)
+    problems.push('/tls/requireClientCert: set clientCaFile, the CA that signs the client certificates');
+  if (tls.clientRoles.length && !tls.clientCaFile)
+    problems.push('/tls/clientRoles: set clientCaFile, or no client certificate is ever verified');
   if (tls.requireClientCert && input.rest.enabled) {
-    problems.push('/tls/requireClientCert: REST (uWebSockets.js 20.30) cannot require client certificates: set rest.enabled: false, or terminate mutual TLS for REST in a proxy in front');
+    problems.push(
+      '/tls/requireClientCert: REST (uWebSockets.js 20.30) cannot require client certificates: set rest.enabled: false, or terminate mutual TLS for REST in a proxy in front',
+    );
   }
   const jwt = input.auth.jwt;
   if (jwt.jwksFile && jwt.jwksUrl) problems.push('/auth/jwt: set jwksFile or jwksUrl, not both');
   if (jwt.jwksFile || jwt.jwksUrl) {
-    if (!jwt.issuer) problems.push("/auth/jwt/issuer: required with JWT (the 'iss' your identity provider puts in its tokens)");
-    if (!jwt.audience) problems.push("/auth/jwt/audience: required with JWT (the 'aud' of tokens meant for this server), so a token for another service is refused");
+    if (!jwt.issuer)
+      problems.push("/auth/jwt/issuer: required with JWT (the 'iss' your identity provider puts in its tokens)");
+    if (!jwt.audience)
+      problems.push(
+        "/auth/jwt/audience: required with JWT (the 'aud' of tokens meant for this server), so a token for another service is refused",
+      );
   }
   if (jwt.jwksUrl) {
     let u: URL | undefined;
-    try { u = new URL(jwt.jwksUrl); } catch { problems.push(`/auth/jwt/jwksUrl: '${jwt.jwksUrl}' is not a URL`); }
+    try {
+      u = new URL(jwt.jwksUrl);
+    } catch {
+      problems.push(`/auth/jwt/jwksUrl: '${jwt.jwksUrl}' is not a URL`);
+    }
     if (u && u.protocol !== 'https:' && !(u.protocol === 'http:' && isLoopback(u.hostname.replace(/^\[|\]$/g, '')))) {
-      problems.push('/auth/jwt/jwksUrl: must be https (plain http only on a loopback host): the keys decide who is admin');
+      problems.push(
+        '/auth/jwt/jwksUrl: must be https (plain http only on a loopback host): the keys decide who is admin',
+      );
     }
   }
   if (problems.length) throw new ConfigError(label, problems);
@@ -150,10 +182,17 @@ export function resolveConfig(raw: unknown, opts: { baseDir?: string; source?: s
     modelsRoot: path.resolve(base, input.modelsRoot),
     // Relative to the config file, as dataDir and modelsRoot are.
     auth: { ...input.auth, jwt: { ...jwt, jwksFile: jwt.jwksFile && path.resolve(base, jwt.jwksFile) } },
-    tls: { ...tls, ...Object.fromEntries((['certFile', 'keyFile', 'clientCaFile'] as const).map((k) => [k, tls[k] && path.resolve(base, tls[k])])) },
+    tls: {
+      ...tls,
+      ...Object.fromEntries(
+        (['certFile', 'keyFile', 'clientCaFile'] as const).map((k) => [k, tls[k] && path.resolve(base, tls[k])]),
+      ),
+    },
     jobs: {
       ...input.jobs,
-      datasetsRoot: input.jobs.datasetsRoot ? path.resolve(base, input.jobs.datasetsRoot) : path.resolve(base, input.dataDir, 'datasets'),
+      datasetsRoot: input.jobs.datasetsRoot
+        ? path.resolve(base, input.jobs.datasetsRoot)
+        : path.resolve(base, input.dataDir, 'datasets'),
     },
     source,
   });

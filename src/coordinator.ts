@@ -114,9 +114,27 @@ export class Coordinator {
   private readonly assembly: Assembly;
 
   private constructor(p: Parts) {
-    ({ config: this.config, router: this.router, lifecycle: this.lifecycle, models: this.models, jobs: this.jobs, jobsView: this.jobsView, devices: this.devices,
-      store: this.store, grpcPort: this.grpcPort, restPort: this.restPort, zmqPort: this.zmqPort, metricsPort: this.metricsPort, grpc: this.grpc,
-      rest: this.rest, zmq: this.zmq, log: this.log, assembly: this.assembly, metrics: this.metrics, drain: this.drain } = p);
+    ({
+      config: this.config,
+      router: this.router,
+      lifecycle: this.lifecycle,
+      models: this.models,
+      jobs: this.jobs,
+      jobsView: this.jobsView,
+      devices: this.devices,
+      store: this.store,
+      grpcPort: this.grpcPort,
+      restPort: this.restPort,
+      zmqPort: this.zmqPort,
+      metricsPort: this.metricsPort,
+      grpc: this.grpc,
+      rest: this.rest,
+      zmq: this.zmq,
+      log: this.log,
+      assembly: this.assembly,
+      metrics: this.metrics,
+      drain: this.drain,
+    } = p);
   }
 
   static async start(config: Config, opts: CoordinatorOptions = {}): Promise<Coordinator> {
@@ -124,8 +142,10 @@ export class Coordinator {
     // Keys first: a bad key file or an open server on a public address must stop the start before anything runs.
     const keys = KeyRing.fromConfig(config);
     if (keys.open && !isLoopback(config.server.host)) {
-      throw new Error(`refusing to serve on ${config.server.host} without API keys: configure auth.keys, auth.keysFile or MOC_API_KEYS, ` +
-        'or bind a loopback host (127.0.0.1) for the open demo mode');
+      throw new Error(
+        `refusing to serve on ${config.server.host} without API keys: configure auth.keys, auth.keysFile or MOC_API_KEYS, ` +
+          'or bind a loopback host (127.0.0.1) for the open demo mode',
+      );
     }
     await mkdir(config.dataDir, { recursive: true });
     await mkdir(config.modelsRoot, { recursive: true });
@@ -139,9 +159,16 @@ export class Coordinator {
   }
 
   /** The parts in start order; each is stopped before the ones it needs (reverse order). */
-  private static async assemble(config: Config, opts: CoordinatorOptions, log: Logger, keys: KeyRing, assembly: Assembly): Promise<Coordinator> {
+  private static async assemble(
+    config: Config,
+    opts: CoordinatorOptions,
+    log: Logger,
+    keys: KeyRing,
+    assembly: Assembly,
+  ): Promise<Coordinator> {
     const devices = new Map(config.devices.map((d) => [d.id, deviceRef(d)] as const));
-    const onCrash = (name: string) => (err: Error) => log.log('error', 'actor.crashed', { actor: name, error: err.stack ?? err.message });
+    const onCrash = (name: string) => (err: Error) =>
+      log.log('error', 'actor.crashed', { actor: name, error: err.stack ?? err.message });
 
     const store = await assembly.add('store', () => Store.open(config.dataDir), { handle: closeOnly });
     // Metrics first after the store: restarts and commits are counted from the start. Scrape-time gauges ask the
@@ -150,25 +177,42 @@ export class Coordinator {
     /** Readiness, once the listeners' parts exist (a scrape can only arrive after that). */
     let ready: (() => Readiness) | null = null;
     const ask = <T>(msg: Parameters<LocalActor<RouterProtocol>['ask']>[0]) =>
-      (routerRef ? routerRef.ask(msg, { timeoutMs: METRICS_READ_TIMEOUT_MS }) : Promise.reject(new Error('not started'))) as Promise<T>;
-    const metrics = await assembly.add('metrics', () => new Metrics({
-      devices: () => ask({ kind: 'devices' }), models: async () => models.page('', Infinity).models,
-      ...(config.jobs.enabled ? { activeJobs: () => store.activeJobs(), goalStates: () => store.listGoals().map((g) => g.state) } : {}),
-      storeFile: path.join(config.dataDir, 'moc.lmdb'),
-      mailboxes: () => [...actors.entries()].map(([actor, a]) => ({ actor, depth: a.depth, refused: a.refused })),
-      ready: () => ready?.().status === 'ready',
-    }));
+      (routerRef
+        ? routerRef.ask(msg, { timeoutMs: METRICS_READ_TIMEOUT_MS })
+        : Promise.reject(new Error('not started'))) as Promise<T>;
+    const metrics = await assembly.add(
+      'metrics',
+      () =>
+        new Metrics({
+          devices: () => ask({ kind: 'devices' }),
+          models: async () => models.page('', Infinity).models,
+          ...(config.jobs.enabled
+            ? { activeJobs: () => store.activeJobs(), goalStates: () => store.listGoals().map((g) => g.state) }
+            : {}),
+          storeFile: path.join(config.dataDir, 'moc.lmdb'),
+          mailboxes: () => [...actors.entries()].map(([actor, a]) => ({ actor, depth: a.depth, refused: a.refused })),
+          ready: () => ready?.().status === 'ready',
+        }),
+    );
     /** Every mailbox the metrics report, added as each actor starts. */
-    const actors = new Map<string, { depth: number; refused: number }>([...devices].map(([id, ref]) => [`device:${id}`, ref]));
+    const actors = new Map<string, { depth: number; refused: number }>(
+      [...devices].map(([id, ref]) => [`device:${id}`, ref]),
+    );
     store.onCommit = (s) => metrics.commitSeconds.observe(s);
     const inspector = await assembly.add('inspector', () => new ModelInspector());
     const models = new Lifecycle(config, devices, store, inspector);
     models.observer = metrics.lifecycleObserver();
     // Its internal queue holds its tasks' results (at most one per request admitted by the router, which bounds
     // those) and the devices' notices: sized so that a full mailbox never refuses the message finishing a request.
-    const lifecycle = await assembly.add('lifecycle', () => new LocalActor<LifecycleMessages>('lifecycle', models, {
-      capacity: 1024, internalCapacity: config.server.mailboxCapacity + 1024, onCrash: onCrash('lifecycle'),
-    }));
+    const lifecycle = await assembly.add(
+      'lifecycle',
+      () =>
+        new LocalActor<LifecycleMessages>('lifecycle', models, {
+          capacity: 1024,
+          internalCapacity: config.server.mailboxCapacity + 1024,
+          onCrash: onCrash('lifecycle'),
+        }),
+    );
     actors.set('lifecycle', lifecycle);
     for (const ref of devices.values()) {
       ref.onNotify = (msg) => {
@@ -187,49 +231,92 @@ export class Coordinator {
       };
     }
     await assembly.add('devices', async () => {
-      const supervisor = new Supervisor('root', config.devices.map((d) => deviceChildSpec(config, d, devices.get(d.id)!, {
-        models: () => models.desiredModels(d.id), reservations: () => models.desiredReservations(d.id),
-      })), {
-        maxRestarts: config.supervisor.maxRestarts,
-        periodMs: config.supervisor.periodMs,
-        onRestart: (id, reason, incarnation, error) => {
-          // The reason's first words (`crashed`, `exited with code 1`): the rest of it is for the log, not a label.
-          metrics.restarts.inc({ actor: id, reason: restartReason(reason) });
-          log.log('warn', 'device.restarted', { child: id, reason, incarnation, ...(error?.stack ? { stack: error.stack } : {}) });
+      const supervisor = new Supervisor(
+        'root',
+        config.devices.map((d) =>
+          deviceChildSpec(config, d, devices.get(d.id)!, {
+            models: () => models.desiredModels(d.id),
+            reservations: () => models.desiredReservations(d.id),
+          }),
+        ),
+        {
+          maxRestarts: config.supervisor.maxRestarts,
+          periodMs: config.supervisor.periodMs,
+          onRestart: (id, reason, incarnation, error) => {
+            // The reason's first words (`crashed`, `exited with code 1`): the rest of it is for the log, not a label.
+            metrics.restarts.inc({ actor: id, reason: restartReason(reason) });
+            log.log('warn', 'device.restarted', {
+              child: id,
+              reason,
+              incarnation,
+              ...(error?.stack ? { stack: error.stack } : {}),
+            });
+          },
+          onEscalate: (reason) => {
+            log.log('error', 'server.escalated', { reason });
+            opts.onEscalate?.(reason);
+          },
         },
-        onEscalate: (reason) => {
-          log.log('error', 'server.escalated', { reason });
-          opts.onEscalate?.(reason);
-        },
-      });
+      );
       await supervisor.start(); // a device that fails to start stops the others itself
       return supervisor;
     });
     const feedbackView = new FeedbackActor(config, store);
-    const feedback = await assembly.add('feedback', () => new LocalActor<FeedbackProtocol>('feedback', feedbackView, {
-      capacity: 4096, onCrash: onCrash('feedback'),
-    }));
+    const feedback = await assembly.add(
+      'feedback',
+      () =>
+        new LocalActor<FeedbackProtocol>('feedback', feedbackView, {
+          capacity: 4096,
+          onCrash: onCrash('feedback'),
+        }),
+    );
     // Learning jobs: after the devices (their runs evaluate on them), before the router (which forwards to them).
     // Closing it puts the jobs it is running back in the queue before the devices and the store stop.
     let jobsView: Jobs | null = null;
     let jobs: LocalActor<JobsMessages> | null = null;
     if (config.jobs.enabled) {
       const datasets = await assembly.add('datasets', () => new DatasetPool());
-      jobsView = new Jobs(config, store, new ActorModelsPort(config, lifecycle, models, devices), runners({ datasets, feedback: () => store.listFeedback() }));
+      jobsView = new Jobs(
+        config,
+        store,
+        new ActorModelsPort(config, lifecycle, models, devices),
+        runners({ datasets, feedback: () => store.listFeedback() }),
+      );
       jobsView.onRunEnded = (type, state, seconds) => metrics.jobRunSeconds.observe({ type, state }, seconds);
       const behavior = jobsView;
-      jobs = await assembly.add('jobs', () => new LocalActor<JobsMessages>('jobs', behavior, {
-        capacity: 1024, internalCapacity: 4096, onCrash: onCrash('jobs'),
-      }), { handle: shutdownFirst(config) });
+      jobs = await assembly.add(
+        'jobs',
+        () =>
+          new LocalActor<JobsMessages>('jobs', behavior, {
+            capacity: 1024,
+            internalCapacity: 4096,
+            onCrash: onCrash('jobs'),
+          }),
+        { handle: shutdownFirst(config) },
+      );
     }
     // Goals follow the jobs (a subscription to the Jobs actor's published changes); after it, before the router.
     const goalsView = new Goals(store, jobsView);
-    const goals = await assembly.add('goals', () => new LocalActor<GoalsMessages>('goals', goalsView, {
-      // Every job change (progress included) reaches it as a message to itself: a large internal queue.
-      capacity: 1024, internalCapacity: 16_384, onCrash: onCrash('goals'),
-    }), { handle: shutdownFirst(config) });
-    const router = await assembly.add('router', () => new LocalActor<RouterProtocol>('router',
-      new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals }), { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') }));
+    const goals = await assembly.add(
+      'goals',
+      () =>
+        new LocalActor<GoalsMessages>('goals', goalsView, {
+          // Every job change (progress included) reaches it as a message to itself: a large internal queue.
+          capacity: 1024,
+          internalCapacity: 16_384,
+          onCrash: onCrash('goals'),
+        }),
+      { handle: shutdownFirst(config) },
+    );
+    const router = await assembly.add(
+      'router',
+      () =>
+        new LocalActor<RouterProtocol>(
+          'router',
+          new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals }),
+          { capacity: config.server.mailboxCapacity, onCrash: onCrash('router') },
+        ),
+    );
 
     routerRef = router;
     actors.set('router', router).set('feedback', feedback).set('goals', goals);
@@ -244,19 +331,31 @@ export class Coordinator {
     const quotas = budgets.enabled ? { quotas: budgets } : {};
     ready = () => readiness(config, devices, models, () => draining);
     const modelReady = (name: string) => modelReadiness(devices, models, name);
-    const grpc = await assembly.add('grpc', () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready, metrics, log, ...quotas }), { layer: 'edge' });
+    const grpc = await assembly.add(
+      'grpc',
+      () => new GrpcTransport(router, config, models, keys, { jobs: jobsView, ready, metrics, log, ...quotas }),
+      { layer: 'edge' },
+    );
     const grpcPort = await grpc.listen();
     let restPort = 0;
     let rest: RestTransport | null = null;
     if (config.rest.enabled) {
-      rest = await assembly.add('rest', () => new RestTransport(router, config, keys, { ready, modelReady, jobs: jobsView, metrics, ...quotas }, log), { layer: 'edge' });
+      rest = await assembly.add(
+        'rest',
+        () => new RestTransport(router, config, keys, { ready, modelReady, jobs: jobsView, metrics, ...quotas }, log),
+        { layer: 'edge' },
+      );
       restPort = await rest.listen();
     }
     let zmqPort = 0;
     let libzmq = '';
     let zmqT: ZmqTransport | null = null;
     if (config.zmq.enabled) {
-      zmqT = await assembly.add('zmq', () => new ZmqTransport(router, config, keys, { health: ready, metrics, ...quotas }, log), { layer: 'edge' });
+      zmqT = await assembly.add(
+        'zmq',
+        () => new ZmqTransport(router, config, keys, { health: ready, metrics, ...quotas }, log),
+        { layer: 'edge' },
+      );
       zmqPort = await zmqT.listen();
       libzmq = zmqT.libzmqVersion;
     }
@@ -266,14 +365,40 @@ export class Coordinator {
       metricsPort = await listener.listen(config.server.host, config.metrics.port);
     }
     log.log('info', 'server.listening', {
-      grpc: `${config.server.host}:${grpcPort}`, ...(restPort ? { rest: `http://${config.server.host}:${restPort}` } : {}),
+      grpc: `${config.server.host}:${grpcPort}`,
+      ...(restPort ? { rest: `http://${config.server.host}:${restPort}` } : {}),
       ...(metricsPort ? { metrics: `http://${config.server.host}:${metricsPort}/metrics` } : {}),
       ...(zmqPort ? { zmq: `tcp://${config.server.host}:${zmqPort}`, libzmq, curve: config.zmq.curve.enabled } : {}),
-      devices: config.devices.map((d) => d.id), config: config.source ?? 'zero-config',
-      auth: keys.open ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)' : `${keys.size} API key(s)${keys.acceptsJwt ? ' and JWT bearer tokens' : ''} required`,
+      devices: config.devices.map((d) => d.id),
+      config: config.source ?? 'zero-config',
+      auth: keys.open
+        ? 'OPEN: no API keys configured, every caller is admin (allowed on loopback only)'
+        : `${keys.size} API key(s)${keys.acceptsJwt ? ' and JWT bearer tokens' : ''} required`,
     });
-    return new Coordinator({ config, log, assembly, router, lifecycle, models, jobs, jobsView, devices, store, grpc, rest, zmq: zmqT, grpcPort, restPort, zmqPort, metricsPort, metrics,
-      drain: () => { draining = true; grpc.refreshHealth(); } });
+    return new Coordinator({
+      config,
+      log,
+      assembly,
+      router,
+      lifecycle,
+      models,
+      jobs,
+      jobsView,
+      devices,
+      store,
+      grpc,
+      rest,
+      zmq: zmqT,
+      grpcPort,
+      restPort,
+      zmqPort,
+      metricsPort,
+      metrics,
+      drain: () => {
+        draining = true;
+        grpc.refreshHealth();
+      },
+    });
   }
 
   /**
@@ -288,7 +413,9 @@ export class Coordinator {
       this.drain();
       if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
       let timer: NodeJS.Timeout | undefined;
-      const expired = new Promise<'expired'>((r) => { timer = setTimeout(() => r('expired'), graceMs); });
+      const expired = new Promise<'expired'>((r) => {
+        timer = setTimeout(() => r('expired'), graceMs);
+      });
       const outcome = await Promise.race([this.assembly.close('edge').then(() => 'drained' as const), expired]);
       clearTimeout(timer);
       if (outcome === 'expired') await this.assembly.destroy('edge');
@@ -327,7 +454,12 @@ function restartReason(reason: string): string {
  * /health/ready (and gRPC health, ZMQ `health`): every device up, at least one model loaded, not shutting down
  * (Kubernetes-style readiness). The listeners are up when they answer it; the store is open until after they close.
  */
-function readiness(config: Config, devices: Map<string, DeviceRef>, lifecycle: Lifecycle, draining: () => boolean): Readiness {
+function readiness(
+  config: Config,
+  devices: Map<string, DeviceRef>,
+  lifecycle: Lifecycle,
+  draining: () => boolean,
+): Readiness {
   const devs = config.devices.map((d) => ({ id: d.id, available: devices.get(d.id)!.started }));
   const loaded = lifecycle.routes.loadedCount();
   const reasons: string[] = [];
@@ -346,8 +478,13 @@ function modelReadiness(devices: Map<string, DeviceRef>, lifecycle: Lifecycle, n
   const device = m?.device ?? '';
   const up = device !== '' && devices.get(device)?.started === true;
   const ready = state === 'loaded' && up;
-  const reason = ready ? '' : state === 'loaded' ? `device ${device} is restarting`
-    : state === 'registered' ? 'not loaded: load it (POST /v1/models/{name}/load); a request loads it on demand' : `it is ${state}`;
+  const reason = ready
+    ? ''
+    : state === 'loaded'
+      ? `device ${device} is restarting`
+      : state === 'registered'
+        ? 'not loaded: load it (POST /v1/models/{name}/load); a request loads it on demand'
+        : `it is ${state}`;
   return { model, ready, state, device, reason };
 }
 
@@ -356,29 +493,64 @@ function modelReadiness(devices: Map<string, DeviceRef>, lifecycle: Lifecycle, n
  * entry marked preload. A model that fails is logged and the server starts anyway: it shows as failed or
  * registered, and loads once the cause is fixed.
  */
-async function preload(config: Config, lifecycle: Lifecycle, router: LocalActor<RouterProtocol>, log: Logger): Promise<void> {
+async function preload(
+  config: Config,
+  lifecycle: Lifecycle,
+  router: LocalActor<RouterProtocol>,
+  log: Logger,
+): Promise<void> {
   let models = config.models;
   if (models.length === 0) {
     const file = await ensureDemoModel(config.modelsRoot);
     log.log('info', 'model.demo_ready', { path: file });
-    models = [{ name: DEMO_MODEL_NAME, path: path.relative(config.modelsRoot, file), contextSize: 512, sequences: 8, preload: true, pinned: false, keepAliveMs: -1 }];
+    models = [
+      {
+        name: DEMO_MODEL_NAME,
+        path: path.relative(config.modelsRoot, file),
+        contextSize: 512,
+        sequences: 8,
+        preload: true,
+        pinned: false,
+        keepAliveMs: -1,
+      },
+    ];
   }
   for (const m of models) {
     try {
-      await router.ask({ kind: 'register', request: {
-        name: m.name, path: m.path, context_size: m.contextSize, sequences: m.sequences, pinned: m.pinned,
-        keep_alive_ms: m.keepAliveMs, preload: m.preload, ...(m.device ? { device: m.device } : {}),
-      } }, { timeoutMs: config.limits.loadTimeoutMs });
+      await router.ask(
+        {
+          kind: 'register',
+          request: {
+            name: m.name,
+            path: m.path,
+            context_size: m.contextSize,
+            sequences: m.sequences,
+            pinned: m.pinned,
+            keep_alive_ms: m.keepAliveMs,
+            preload: m.preload,
+            ...(m.device ? { device: m.device } : {}),
+          },
+        },
+        { timeoutMs: config.limits.loadTimeoutMs },
+      );
     } catch (err) {
       log.log('error', 'model.preload_failed', { model: m.name, error: toMocError(err).message });
     }
   }
-  await Promise.all(lifecycle.catalogEntries().filter((e) => e.preload).map(async (e) => {
-    try {
-      const info = await router.ask({ kind: 'load', request: { name: e.name } }, { timeoutMs: config.limits.loadTimeoutMs });
-      log.log('info', 'model.preloaded', { model: info.name, device: info.device, bytes: info.reservedBytes });
-    } catch (err) {
-      log.log('error', 'model.preload_failed', { model: e.name, error: toMocError(err).message });
-    }
-  }));
+  await Promise.all(
+    lifecycle
+      .catalogEntries()
+      .filter((e) => e.preload)
+      .map(async (e) => {
+        try {
+          const info = await router.ask(
+            { kind: 'load', request: { name: e.name } },
+            { timeoutMs: config.limits.loadTimeoutMs },
+          );
+          log.log('info', 'model.preloaded', { model: info.name, device: info.device, bytes: info.reservedBytes });
+        } catch (err) {
+          log.log('error', 'model.preload_failed', { model: e.name, error: toMocError(err).message });
+        }
+      }),
+  );
 }

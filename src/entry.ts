@@ -27,7 +27,10 @@ const LOADER_FLAG = /^--(import|require|loader|experimental-loader)(=|$)|^-r$/;
 function withoutLoaders(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (!LOADER_FLAG.test(argv[i]!)) { out.push(argv[i]!); continue; }
+    if (!LOADER_FLAG.test(argv[i]!)) {
+      out.push(argv[i]!);
+      continue;
+    }
     if (!argv[i]!.includes('=')) i++; // `--import x`: its value too
   }
   return out;
@@ -42,5 +45,8 @@ function withoutLoaders(argv: string[]): string[] {
 export function forkEntry(entry: URL, options: ForkOptions & { preload?: string[] } = {}): ChildProcess {
   const { preload = [], ...rest } = options;
   if (!entry.pathname.endsWith('.ts')) return fork(fileURLToPath(entry), [], rest);
-  return fork(fileURLToPath(TS_CHILD), tsChildArgs(entry, preload), { ...rest, execArgv: withoutLoaders(rest.execArgv ?? process.execArgv) });
+  return fork(fileURLToPath(TS_CHILD), tsChildArgs(entry, preload), {
+    ...rest,
+    execArgv: withoutLoaders(rest.execArgv ?? process.execArgv),
+  });
 }

@@ -2,8 +2,10 @@
 import { ERRORS, GrpcStatus } from './errors.js';
 
 export function renderErrorDocs(): string {
-  const rows = Object.entries(ERRORS).map(([code, s]) =>
-    `| \`${code}\` | ${s.grpc} (${GrpcStatus[s.grpc]}) | ${s.http} | \`${s.zmq}\` | ${s.retryable ? 'yes' : 'no'} | ${s.when} |`);
+  const rows = Object.entries(ERRORS).map(
+    ([code, s]) =>
+      `| \`${code}\` | ${s.grpc} (${GrpcStatus[s.grpc]}) | ${s.http} | \`${s.zmq}\` | ${s.retryable ? 'yes' : 'no'} | ${s.when} |`,
+  );
   return [
     '# Errors',
     '',

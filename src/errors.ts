@@ -38,91 +38,157 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   MOC_ERR_INVALID_ARGUMENT: {
-    grpc: 'INVALID_ARGUMENT', http: 400, zmq: 'INVALID_ARGUMENT', retryable: false,
+    grpc: 'INVALID_ARGUMENT',
+    http: 400,
+    zmq: 'INVALID_ARGUMENT',
+    retryable: false,
     when: 'A request field is missing, has the wrong type or is out of range; details.field names it.',
   },
   MOC_ERR_UNAUTHENTICATED: {
-    grpc: 'UNAUTHENTICATED', http: 401, zmq: 'UNAUTHENTICATED', retryable: false,
+    grpc: 'UNAUTHENTICATED',
+    http: 401,
+    zmq: 'UNAUTHENTICATED',
+    retryable: false,
     when: 'API keys (or auth.jwt) are configured and the request carries no credential, a key that is not configured, or a bearer token that does not verify.',
   },
   MOC_ERR_PERMISSION_DENIED: {
-    grpc: 'PERMISSION_DENIED', http: 403, zmq: 'PERMISSION_DENIED', retryable: false,
+    grpc: 'PERMISSION_DENIED',
+    http: 403,
+    zmq: 'PERMISSION_DENIED',
+    retryable: false,
     when: "The request's API key is valid but its role does not allow the action (an infer key on an admin action).",
   },
   MOC_ERR_NOT_IMPLEMENTED: {
-    grpc: 'UNIMPLEMENTED', http: 404, zmq: 'UNKNOWN_ACTION', retryable: false,
+    grpc: 'UNIMPLEMENTED',
+    http: 404,
+    zmq: 'UNKNOWN_ACTION',
+    retryable: false,
     when: 'The route, method or action does not exist; the message lists the ones that do.',
   },
   MOC_ERR_METHOD_NOT_ALLOWED: {
-    grpc: 'UNIMPLEMENTED', http: 405, zmq: 'UNKNOWN_ACTION', retryable: false,
+    grpc: 'UNIMPLEMENTED',
+    http: 405,
+    zmq: 'UNKNOWN_ACTION',
+    retryable: false,
     when: 'The route exists but not with this HTTP method; the Allow header and the message list the methods it takes.',
   },
   MOC_ERR_TOO_LARGE: {
-    grpc: 'RESOURCE_EXHAUSTED', http: 413, zmq: 'TOO_LARGE', retryable: false,
+    grpc: 'RESOURCE_EXHAUSTED',
+    http: 413,
+    zmq: 'TOO_LARGE',
+    retryable: false,
     when: 'A request body, URL or header is over its configured limit; the message names the limit.',
   },
   MOC_ERR_URL_TOO_LONG: {
-    grpc: 'INVALID_ARGUMENT', http: 414, zmq: 'TOO_LARGE', retryable: false,
+    grpc: 'INVALID_ARGUMENT',
+    http: 414,
+    zmq: 'TOO_LARGE',
+    retryable: false,
     when: 'The URL (path and query) is longer than rest.maxUrlBytes.',
   },
   MOC_ERR_HEADERS_TOO_LARGE: {
-    grpc: 'INVALID_ARGUMENT', http: 431, zmq: 'TOO_LARGE', retryable: false,
+    grpc: 'INVALID_ARGUMENT',
+    http: 431,
+    zmq: 'TOO_LARGE',
+    retryable: false,
     when: 'A request header is longer than rest.maxHeaderBytes.',
   },
   MOC_ERR_MODEL_NOT_FOUND: {
-    grpc: 'NOT_FOUND', http: 404, zmq: 'NOT_FOUND', retryable: false,
+    grpc: 'NOT_FOUND',
+    http: 404,
+    zmq: 'NOT_FOUND',
+    retryable: false,
     when: 'The named model is not loaded on any device (or its file does not exist under the models root).',
   },
   MOC_ERR_DEVICE_NOT_FOUND: {
-    grpc: 'NOT_FOUND', http: 404, zmq: 'NOT_FOUND', retryable: false,
+    grpc: 'NOT_FOUND',
+    http: 404,
+    zmq: 'NOT_FOUND',
+    retryable: false,
     when: 'The named device is not in the configuration.',
   },
   MOC_ERR_JOB_NOT_FOUND: {
-    grpc: 'NOT_FOUND', http: 404, zmq: 'NOT_FOUND', retryable: false,
+    grpc: 'NOT_FOUND',
+    http: 404,
+    zmq: 'NOT_FOUND',
+    retryable: false,
     when: 'No learning job has that id (ListJobs shows the ones that exist).',
   },
   MOC_ERR_GOAL_NOT_FOUND: {
-    grpc: 'NOT_FOUND', http: 404, zmq: 'NOT_FOUND', retryable: false,
+    grpc: 'NOT_FOUND',
+    http: 404,
+    zmq: 'NOT_FOUND',
+    retryable: false,
     when: 'The goal id names no goal on this server (ListGoals shows the ones that do).',
   },
   MOC_ERR_JOB_FAILED: {
-    grpc: 'FAILED_PRECONDITION', http: 422, zmq: 'JOB_FAILED', retryable: false,
+    grpc: 'FAILED_PRECONDITION',
+    http: 422,
+    zmq: 'JOB_FAILED',
+    retryable: false,
     when: "Recorded on a failed job (never a request's answer): its work failed; the message says how (exit code, stderr tail, bad output).",
   },
   MOC_ERR_MODEL_ALREADY_LOADED: {
-    grpc: 'ALREADY_EXISTS', http: 409, zmq: 'ALREADY_EXISTS', retryable: false,
+    grpc: 'ALREADY_EXISTS',
+    http: 409,
+    zmq: 'ALREADY_EXISTS',
+    retryable: false,
     when: 'A load names a model that is already loaded (or loading) on a different file or device.',
   },
   MOC_ERR_BUSY: {
-    grpc: 'RESOURCE_EXHAUSTED', http: 429, zmq: 'BUSY', retryable: true,
+    grpc: 'RESOURCE_EXHAUSTED',
+    http: 429,
+    zmq: 'BUSY',
+    retryable: true,
     when: 'A bounded mailbox or queue is full; details.retryAfterMs says when to try again.',
   },
   MOC_ERR_RATE_LIMITED: {
-    grpc: 'RESOURCE_EXHAUSTED', http: 429, zmq: 'RATE_LIMITED', retryable: true,
+    grpc: 'RESOURCE_EXHAUSTED',
+    http: 429,
+    zmq: 'RATE_LIMITED',
+    retryable: true,
     when: "The caller's key used its budget (auth.quotas: requests a second, generated tokens a minute); details.retryAfterMs says when it has room again.",
   },
   MOC_ERR_NO_MEMORY: {
-    grpc: 'RESOURCE_EXHAUSTED', http: 507, zmq: 'NO_MEMORY', retryable: false,
+    grpc: 'RESOURCE_EXHAUSTED',
+    http: 507,
+    zmq: 'NO_MEMORY',
+    retryable: false,
     when: 'A model does not fit in the device memory budget; details say what would have to be freed.',
   },
   MOC_ERR_UNAVAILABLE: {
-    grpc: 'UNAVAILABLE', http: 503, zmq: 'UNAVAILABLE', retryable: true,
+    grpc: 'UNAVAILABLE',
+    http: 503,
+    zmq: 'UNAVAILABLE',
+    retryable: true,
     when: 'The device or engine serving the request is restarting, or the server is shutting down.',
   },
   MOC_ERR_DEADLINE_EXCEEDED: {
-    grpc: 'DEADLINE_EXCEEDED', http: 504, zmq: 'DEADLINE_EXCEEDED', retryable: true,
+    grpc: 'DEADLINE_EXCEEDED',
+    http: 504,
+    zmq: 'DEADLINE_EXCEEDED',
+    retryable: true,
     when: 'The request deadline (client deadline or server ask timeout) passed before it finished.',
   },
   MOC_ERR_CANCELLED: {
-    grpc: 'CANCELLED', http: 499, zmq: 'CANCELLED', retryable: false,
+    grpc: 'CANCELLED',
+    http: 499,
+    zmq: 'CANCELLED',
+    retryable: false,
     when: 'The client cancelled the request; its generation was stopped and its sequence freed.',
   },
   MOC_ERR_LOAD_FAILED: {
-    grpc: 'FAILED_PRECONDITION', http: 422, zmq: 'LOAD_FAILED', retryable: false,
+    grpc: 'FAILED_PRECONDITION',
+    http: 422,
+    zmq: 'LOAD_FAILED',
+    retryable: false,
     when: 'The engine could not load the model file (corrupt, unsupported or unreadable GGUF).',
   },
   MOC_ERR_INTERNAL: {
-    grpc: 'INTERNAL', http: 500, zmq: 'INTERNAL', retryable: false,
+    grpc: 'INTERNAL',
+    http: 500,
+    zmq: 'INTERNAL',
+    retryable: false,
     when: 'A bug: an invariant of the server broke. The message carries the cause; please report it.',
   },
 } as const satisfies Record<string, ErrorSpec>;
@@ -151,10 +217,18 @@ export class MocError extends Error {
     this.code = code;
     this.details = details;
   }
-  get spec(): ErrorSpec { return ERRORS[this.code]; }
-  get grpcStatus(): number { return GrpcStatus[this.spec.grpc]; }
-  get httpStatus(): number { return this.spec.http; }
-  get zmqCode(): string { return this.spec.zmq; }
+  get spec(): ErrorSpec {
+    return ERRORS[this.code];
+  }
+  get grpcStatus(): number {
+    return GrpcStatus[this.spec.grpc];
+  }
+  get httpStatus(): number {
+    return this.spec.http;
+  }
+  get zmqCode(): string {
+    return this.spec.zmq;
+  }
   toData(): ErrorData {
     const d: ErrorData = { code: this.code, message: this.message, details: this.details };
     if (this.code === 'MOC_ERR_INTERNAL' && this.stack) d.stack = this.stack;
@@ -184,14 +258,20 @@ export function isErrorCode(code: unknown): code is ErrorCode {
  */
 export function toMocError(err: unknown): MocError {
   if (err instanceof MocError) return err;
-  if (err && typeof err === 'object' && isErrorCode((err as ErrorData).code)) return MocError.fromData(err as ErrorData);
+  if (err && typeof err === 'object' && isErrorCode((err as ErrorData).code))
+    return MocError.fromData(err as ErrorData);
   return errors.internal(err instanceof Error ? err.message : String(err), err);
 }
 
 const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
 /** Who holds device memory, for NO_MEMORY answers (largest first is the caller's choice). */
-export interface MemoryHolder { model: string; bytes: number; device?: string; why?: string }
+export interface MemoryHolder {
+  model: string;
+  bytes: number;
+  device?: string;
+  why?: string;
+}
 
 // Factories: one per situation, so messages stay consistent and always say what to do next.
 export const errors = {
@@ -199,94 +279,173 @@ export const errors = {
   invalidArgument: (field: string, problem: string) =>
     new MocError('MOC_ERR_INVALID_ARGUMENT', `${field}: ${problem}`, { field }),
   busy: (what: string, capacity: number, retryAfterMs = 100) =>
-    new MocError('MOC_ERR_BUSY', `${what} is full (capacity ${capacity}); retry after ${retryAfterMs} ms`,
-      { capacity, retryAfterMs }),
+    new MocError('MOC_ERR_BUSY', `${what} is full (capacity ${capacity}); retry after ${retryAfterMs} ms`, {
+      capacity,
+      retryAfterMs,
+    }),
   rateLimited: (key: string, budget: string, retryAfterMs: number) =>
-    new MocError('MOC_ERR_RATE_LIMITED', `key '${key}' is over its budget of ${budget} (auth.quotas); retry after ${retryAfterMs} ms`,
-      { key, budget, retryAfterMs }),
+    new MocError(
+      'MOC_ERR_RATE_LIMITED',
+      `key '${key}' is over its budget of ${budget} (auth.quotas); retry after ${retryAfterMs} ms`,
+      { key, budget, retryAfterMs },
+    ),
   unavailable: (what: string, retryAfterMs = 1000) =>
     new MocError('MOC_ERR_UNAVAILABLE', `${what}; retry after ${retryAfterMs} ms`, { retryAfterMs }),
   deadline: (what: string, ms: number) =>
-    new MocError('MOC_ERR_DEADLINE_EXCEEDED',
-      `${what} did not finish within ${ms} ms; retry with a longer deadline (or, for inference, fewer max_tokens)`, { timeoutMs: ms }),
+    new MocError(
+      'MOC_ERR_DEADLINE_EXCEEDED',
+      `${what} did not finish within ${ms} ms; retry with a longer deadline (or, for inference, fewer max_tokens)`,
+      { timeoutMs: ms },
+    ),
   cancelled: (what: string) => new MocError('MOC_ERR_CANCELLED', `${what} was cancelled by the client`),
   /**
    * A bug. `cause` is what was thrown: kept as the error's cause, and its stack appended to this one's, so the log
    * line shows where it happened.
    */
   internal: (message: string, cause?: unknown) => {
-    const e = new MocError('MOC_ERR_INTERNAL', `internal error: ${message}; please report it`, {}, cause === undefined ? undefined : { cause });
+    const e = new MocError(
+      'MOC_ERR_INTERNAL',
+      `internal error: ${message}; please report it`,
+      {},
+      cause === undefined ? undefined : { cause },
+    );
     if (cause instanceof Error && cause.stack) e.stack = `${e.stack}\nCaused by: ${cause.stack}`;
     return e;
   },
 
   // ---- transports: routes, limits ----
   urlTooLong: (bytes: number, limit: number) =>
-    new MocError('MOC_ERR_URL_TOO_LONG', `the URL is ${bytes} bytes; the limit is ${limit} (rest.maxUrlBytes); put data in the body`, { limit }),
+    new MocError(
+      'MOC_ERR_URL_TOO_LONG',
+      `the URL is ${bytes} bytes; the limit is ${limit} (rest.maxUrlBytes); put data in the body`,
+      { limit },
+    ),
   headerTooLarge: (header: string, limit: number) =>
-    new MocError('MOC_ERR_HEADERS_TOO_LARGE', `header '${header}' is over ${limit} bytes (rest.maxHeaderBytes); shorten it`, { header, limit }),
+    new MocError(
+      'MOC_ERR_HEADERS_TOO_LARGE',
+      `header '${header}' is over ${limit} bytes (rest.maxHeaderBytes); shorten it`,
+      { header, limit },
+    ),
   originNotAllowed: (origin: string) =>
-    new MocError('MOC_ERR_PERMISSION_DENIED', `origin '${origin}' is not allowed; add it to rest.corsOrigins`, { origin }),
+    new MocError('MOC_ERR_PERMISSION_DENIED', `origin '${origin}' is not allowed; add it to rest.corsOrigins`, {
+      origin,
+    }),
   methodNotAllowed: (method: string, url: string, allowed: string[]) =>
-    new MocError('MOC_ERR_METHOD_NOT_ALLOWED', `${method.toUpperCase()} ${url} is not a route; it takes ${allowed.join(', ')}`, { allowed }),
-  noRoute: (what: string) => new MocError('MOC_ERR_NOT_IMPLEMENTED', `no route ${what}; see GET /openapi.json for the routes`),
+    new MocError(
+      'MOC_ERR_METHOD_NOT_ALLOWED',
+      `${method.toUpperCase()} ${url} is not a route; it takes ${allowed.join(', ')}`,
+      { allowed },
+    ),
+  noRoute: (what: string) =>
+    new MocError('MOC_ERR_NOT_IMPLEMENTED', `no route ${what}; see GET /openapi.json for the routes`),
   unknownAction: (action: unknown, actions: string[]) =>
-    new MocError('MOC_ERR_NOT_IMPLEMENTED',
-      `${typeof action === 'string' ? `unknown action '${action.slice(0, 64)}'` : 'action: required'}; actions: ${actions.join(', ')}`, { actions }),
-  unknownMethod: (path: string) => new MocError('MOC_ERR_NOT_IMPLEMENTED', `method ${path} is not one this server authorizes`),
+    new MocError(
+      'MOC_ERR_NOT_IMPLEMENTED',
+      `${typeof action === 'string' ? `unknown action '${action.slice(0, 64)}'` : 'action: required'}; actions: ${actions.join(', ')}`,
+      { actions },
+    ),
+  unknownMethod: (path: string) =>
+    new MocError('MOC_ERR_NOT_IMPLEMENTED', `method ${path} is not one this server authorizes`),
 
   // ---- auth ----
   unauthenticated: (how: string) =>
-    new MocError('MOC_ERR_UNAUTHENTICATED', `${how}; send a configured API key (or, with auth.jwt, a token its issuer signed) as 'Authorization: Bearer <key>' or 'x-api-key: <key>'`),
+    new MocError(
+      'MOC_ERR_UNAUTHENTICATED',
+      `${how}; send a configured API key (or, with auth.jwt, a token its issuer signed) as 'Authorization: Bearer <key>' or 'x-api-key: <key>'`,
+    ),
   permissionDenied: (action: string, role: string, needs: string) =>
-    new MocError('MOC_ERR_PERMISSION_DENIED', `'${action}' needs the ${needs} role; this key has the ${role} role — use an ${needs} key`,
-      { action, role, needs }),
+    new MocError(
+      'MOC_ERR_PERMISSION_DENIED',
+      `'${action}' needs the ${needs} role; this key has the ${role} role — use an ${needs} key`,
+      { action, role, needs },
+    ),
   keysFileUnreadable: (file: string, problem: string) =>
-    new MocError('MOC_ERR_INVALID_ARGUMENT', `auth.keysFile: cannot read ${file} (${problem}); fix the path`, { field: 'auth.keysFile' }),
+    new MocError('MOC_ERR_INVALID_ARGUMENT', `auth.keysFile: cannot read ${file} (${problem}); fix the path`, {
+      field: 'auth.keysFile',
+    }),
   /** `where` names the config entry (file:line or MOC_API_KEYS entry n), never the key. */
   keyMalformed: (where: string) =>
-    new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: expected 'role:key' or 'role:name:key' with role admin, trainer or infer`, { field: 'auth' }),
+    new MocError(
+      'MOC_ERR_INVALID_ARGUMENT',
+      `${where}: expected 'role:key' or 'role:name:key' with role admin, trainer or infer`,
+      { field: 'auth' },
+    ),
   keyTooShort: (where: string) =>
-    new MocError('MOC_ERR_INVALID_ARGUMENT',
-      `${where}: the key is shorter than 16 characters; use a long random key (openssl rand -hex 24)`, { field: 'auth' }),
+    new MocError(
+      'MOC_ERR_INVALID_ARGUMENT',
+      `${where}: the key is shorter than 16 characters; use a long random key (openssl rand -hex 24)`,
+      { field: 'auth' },
+    ),
   keyDuplicated: (where: string) =>
-    new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: this key is configured twice; give each client its own key`, { field: 'auth' }),
+    new MocError('MOC_ERR_INVALID_ARGUMENT', `${where}: this key is configured twice; give each client its own key`, {
+      field: 'auth',
+    }),
   jwksUnreadable: (file: string, problem: string) =>
-    new MocError('MOC_ERR_INVALID_ARGUMENT', `auth.jwt.jwksFile: cannot use ${file} (${problem}); it must be a JSON Web Key Set ({"keys": [...]})`, { field: 'auth.jwt.jwksFile' }),
+    new MocError(
+      'MOC_ERR_INVALID_ARGUMENT',
+      `auth.jwt.jwksFile: cannot use ${file} (${problem}); it must be a JSON Web Key Set ({"keys": [...]})`,
+      { field: 'auth.jwt.jwksFile' },
+    ),
   noKeysButRequired: () =>
-    new MocError('MOC_ERR_INVALID_ARGUMENT',
-      'auth.required is true but no API keys are configured; add auth.keys, auth.keysFile or MOC_API_KEYS', { field: 'auth.required' }),
+    new MocError(
+      'MOC_ERR_INVALID_ARGUMENT',
+      'auth.required is true but no API keys are configured; add auth.keys, auth.keysFile or MOC_API_KEYS',
+      { field: 'auth.required' },
+    ),
   /** details.contextSize marks it (the OpenAI routes answer it as context_length_exceeded). */
   /** syntaxTokens: room kept for tool-call syntax, which a generation writes beside its max_tokens (tool-calls.ts). */
   contextExceeded: (promptTokens: number, maxTokens: number, contextSize: number, syntaxTokens = 0) =>
-    new MocError('MOC_ERR_INVALID_ARGUMENT',
+    new MocError(
+      'MOC_ERR_INVALID_ARGUMENT',
       `max_tokens: prompt (${promptTokens} tokens) + max_tokens (${maxTokens})${syntaxTokens ? ` + ${syntaxTokens} tokens kept for tool-call syntax` : ''} exceeds the model's context of ${contextSize} tokens; shorten the prompt, lower max_tokens, or load the model with a larger context_size`,
-      { field: 'max_tokens', promptTokens, maxTokens, contextSize }),
+      { field: 'max_tokens', promptTokens, maxTokens, contextSize },
+    ),
   tooLarge: (what: string, size: number | string, limit: number, setting: string) =>
-    new MocError('MOC_ERR_TOO_LARGE', `${what} is ${size} bytes; the limit is ${limit} (${setting}); send less or raise the limit`,
-      { limit, setting }),
+    new MocError(
+      'MOC_ERR_TOO_LARGE',
+      `${what} is ${size} bytes; the limit is ${limit} (${setting}); send less or raise the limit`,
+      { limit, setting },
+    ),
 
   // ---- learning jobs ----
   jobNotFound: (id: string) =>
-    new MocError('MOC_ERR_JOB_NOT_FOUND', `job '${id}' does not exist; ListJobs (GET /v1/jobs) shows the ones that do`, { id }),
+    new MocError(
+      'MOC_ERR_JOB_NOT_FOUND',
+      `job '${id}' does not exist; ListJobs (GET /v1/jobs) shows the ones that do`,
+      { id },
+    ),
   goalNotFound: (id: string) =>
-    new MocError('MOC_ERR_GOAL_NOT_FOUND', `goal '${id}' does not exist; ListGoals (GET /v1/goals) shows the ones that do`, { id }),
-  jobsDisabled: () => new MocError('MOC_ERR_NOT_IMPLEMENTED', 'learning jobs are disabled on this server (jobs.enabled: false)'),
+    new MocError(
+      'MOC_ERR_GOAL_NOT_FOUND',
+      `goal '${id}' does not exist; ListGoals (GET /v1/goals) shows the ones that do`,
+      { id },
+    ),
+  jobsDisabled: () =>
+    new MocError('MOC_ERR_NOT_IMPLEMENTED', 'learning jobs are disabled on this server (jobs.enabled: false)'),
   jobFailed: (what: string) => new MocError('MOC_ERR_JOB_FAILED', what),
   jobTypeNotRunnable: (type: string, runnable: readonly string[]) =>
-    new MocError('MOC_ERR_NOT_IMPLEMENTED', `job type '${type}' cannot run on this server yet; it runs ${runnable.join(', ')}`, { type }),
+    new MocError(
+      'MOC_ERR_NOT_IMPLEMENTED',
+      `job type '${type}' cannot run on this server yet; it runs ${runnable.join(', ')}`,
+      { type },
+    ),
   trainerNotConfigured: (name: string, configured: string[]) =>
-    new MocError('MOC_ERR_INVALID_ARGUMENT',
+    new MocError(
+      'MOC_ERR_INVALID_ARGUMENT',
       `spec.trainer: '${name}' is not a configured trainer (${configured.join(', ') || 'none'}); add it under jobs.trainers in the config`,
-      { field: 'spec.trainer' }),
-  datasetPath: (field: string, problem: string) => new MocError('MOC_ERR_INVALID_ARGUMENT', `${field}: ${problem}`, { field }),
+      { field: 'spec.trainer' },
+    ),
+  datasetPath: (field: string, problem: string) =>
+    new MocError('MOC_ERR_INVALID_ARGUMENT', `${field}: ${problem}`, { field }),
 
   // ---- models and devices: names ----
   modelNotFound: (model: string, loaded: string[]) =>
-    new MocError('MOC_ERR_MODEL_NOT_FOUND',
+    new MocError(
+      'MOC_ERR_MODEL_NOT_FOUND',
       `model '${model}' is not loaded; load it with LoadModel first` +
         (loaded.length ? ` (loaded: ${loaded.join(', ')})` : ' (no models are loaded)'),
-      { model, loaded }),
+      { model, loaded },
+    ),
   /** `next` says how to register on the caller's transport, e.g. 'register it with POST /v1/models'. */
   modelNotRegistered: (model: string, next: string) =>
     new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${model}' is not registered; ${next}`, { model }),
@@ -298,25 +457,37 @@ export const errors = {
     new MocError('MOC_ERR_MODEL_NOT_FOUND', `alias target '${target}' is not registered`, { model: target }),
   /** `root` is how answers name the models root (never its absolute path). */
   modelFileMissing: (relative: string, root: string) =>
-    new MocError('MOC_ERR_MODEL_NOT_FOUND', `no file '${relative}' under ${root}; copy the GGUF there first`,
-      { path: relative, reason: 'missing' }),
+    new MocError('MOC_ERR_MODEL_NOT_FOUND', `no file '${relative}' under ${root}; copy the GGUF there first`, {
+      path: relative,
+      reason: 'missing',
+    }),
   deviceNotFound: (device: string, known: string[]) =>
-    new MocError('MOC_ERR_DEVICE_NOT_FOUND', `device '${device}' does not exist; configured devices: ${known.join(', ')}`,
-      { device, known }),
+    new MocError(
+      'MOC_ERR_DEVICE_NOT_FOUND',
+      `device '${device}' does not exist; configured devices: ${known.join(', ')}`,
+      { device, known },
+    ),
   /** A load names a model the device holds from another file. */
   loadedFromOtherFile: (model: string, state: string, device: string, path: string) =>
-    new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
+    new MocError(
+      'MOC_ERR_MODEL_ALREADY_LOADED',
       `model '${model}' is already ${state} on ${device} from ${path}; unload it first or pick another name`,
-      { model, device, path }),
+      { model, device, path },
+    ),
   /** A registration would re-point a live model at another file. */
   liveModelRepointed: (model: string, state: string, device: string, path: string, newPath: string) =>
-    new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
+    new MocError(
+      'MOC_ERR_MODEL_ALREADY_LOADED',
       `model '${model}' is already ${state} on ${device} from ${path}; unload it first, ` +
-      `or register '${newPath}' under a new name (e.g. ${model.split(':')[0]}:v2) and re-point an alias to swap without downtime`,
-      { model, device, path }),
+        `or register '${newPath}' under a new name (e.g. ${model.split(':')[0]}:v2) and re-point an alias to swap without downtime`,
+      { model, device, path },
+    ),
   loadedOnOtherDevice: (model: string, state: string, device: string, wanted: string) =>
-    new MocError('MOC_ERR_MODEL_ALREADY_LOADED',
-      `model '${model}' is already ${state} on ${device}; unload it there first to move it to ${wanted}`, { model, device }),
+    new MocError(
+      'MOC_ERR_MODEL_ALREADY_LOADED',
+      `model '${model}' is already ${state} on ${device}; unload it there first to move it to ${wanted}`,
+      { model, device },
+    ),
   /** The engine was asked to load a model twice (the device serializes loads, so this is a device bug). */
   loadedInEngine: (model: string) =>
     new MocError('MOC_ERR_MODEL_ALREADY_LOADED', `model '${model}' is already loaded in this engine`, { model }),
@@ -333,52 +504,98 @@ export const errors = {
   modelFileRefused: (model: string, shown: string, problem: string) =>
     new MocError('MOC_ERR_LOAD_FAILED', `model '${model}' (${shown}) ${problem}`, { model, path: shown }),
   modelFileChanged: (model: string, path: string, why: string) =>
-    new MocError('MOC_ERR_LOAD_FAILED',
+    new MocError(
+      'MOC_ERR_LOAD_FAILED',
       `model '${model}': '${path}' changed since registration (${why}); register it again ` +
-      `(RegisterModel, or POST /v1/models with the same name and path) to inspect the file as it is now`,
-      { model, path }),
+        `(RegisterModel, or POST /v1/models with the same name and path) to inspect the file as it is now`,
+      { model, path },
+    ),
 
   // ---- loads ----
   /** node-llama-cpp failed for a reason that is not the file's format; `problem` is its message without paths. */
   engineLoadFailed: (model: string, shown: string, problem: string) =>
-    new MocError('MOC_ERR_LOAD_FAILED', `the engine could not load '${model}' (${shown}): ${problem}`, { model, path: shown }),
+    new MocError('MOC_ERR_LOAD_FAILED', `the engine could not load '${model}' (${shown}): ${problem}`, {
+      model,
+      path: shown,
+    }),
   /** A request for a model whose load failed. */
   modelFailed: (model: string, problem: string) =>
-    new MocError('MOC_ERR_LOAD_FAILED', `model '${model}' failed to load: ${problem}; load it again after fixing the cause`, { model }),
-  loadsFailingFast: (model: string, failures: number, last: string | undefined, breaker: string, retryAfterMs: number) =>
-    new MocError('MOC_ERR_LOAD_FAILED',
+    new MocError(
+      'MOC_ERR_LOAD_FAILED',
+      `model '${model}' failed to load: ${problem}; load it again after fixing the cause`,
+      { model },
+    ),
+  loadsFailingFast: (
+    model: string,
+    failures: number,
+    last: string | undefined,
+    breaker: string,
+    retryAfterMs: number,
+  ) =>
+    new MocError(
+      'MOC_ERR_LOAD_FAILED',
       `loads of '${model}' are failing fast after ${failures} failures in a row (last: ${last}); ` +
-      `fix the cause and retry after ${retryAfterMs} ms`, { model, breaker, retryAfterMs }),
+        `fix the cause and retry after ${retryAfterMs} ms`,
+      { model, breaker, retryAfterMs },
+    ),
   /** The device cancelled a load or estimate whose timeout passed. */
   loadCancelled: (model: string, what: 'load' | 'estimate') =>
-    new MocError('MOC_ERR_DEADLINE_EXCEEDED',
-      `the ${what} of '${model}' was cancelled (its load timeout passed); nothing of it stays loaded`, { model }),
+    new MocError(
+      'MOC_ERR_DEADLINE_EXCEEDED',
+      `the ${what} of '${model}' was cancelled (its load timeout passed); nothing of it stays loaded`,
+      { model },
+    ),
 
   // ---- memory ----
   /** The device ledger refuses a reservation; holders largest first. */
-  deviceMemoryFull: (model: string, device: string, neededBytes: number, freeBytes: number, limitBytes: number, holders: MemoryHolder[]) => {
+  deviceMemoryFull: (
+    model: string,
+    device: string,
+    neededBytes: number,
+    freeBytes: number,
+    limitBytes: number,
+    holders: MemoryHolder[],
+  ) => {
     const mustFree = neededBytes - freeBytes;
-    return new MocError('MOC_ERR_NO_MEMORY',
+    return new MocError(
+      'MOC_ERR_NO_MEMORY',
       `${holderName(model)} needs ${mib(neededBytes)} but device ${device} has ${mib(freeBytes)} free of ${mib(limitBytes)}; ` +
-      `unload models holding at least ${mib(mustFree)}` +
-      (holders.length ? ` (held by: ${holders.map((h) => `${h.model} ${mib(h.bytes)}`).join(', ')})` : '') +
-      ', or raise the device memory limit',
-      { device, neededBytes, freeBytes, mustFreeBytes: mustFree, holders: holders.map((h) => ({ model: h.model, bytes: h.bytes })) });
+        `unload models holding at least ${mib(mustFree)}` +
+        (holders.length ? ` (held by: ${holders.map((h) => `${h.model} ${mib(h.bytes)}`).join(', ')})` : '') +
+        ', or raise the device memory limit',
+      {
+        device,
+        neededBytes,
+        freeBytes,
+        mustFreeBytes: mustFree,
+        holders: holders.map((h) => ({ model: h.model, bytes: h.bytes })),
+      },
+    );
   },
   /** `largest` is the device with the highest hard limit (a DeviceStatus fits). */
-  tooBigForAnyDevice: (model: string, neededBytes: number, largest: { id: string; memory: { hardLimit: number; reserved: number } }) =>
-    new MocError('MOC_ERR_NO_MEMORY',
+  tooBigForAnyDevice: (
+    model: string,
+    neededBytes: number,
+    largest: { id: string; memory: { hardLimit: number; reserved: number } },
+  ) =>
+    new MocError(
+      'MOC_ERR_NO_MEMORY',
       `${holderName(model)} needs ${mib(neededBytes)}, more than any device can hold (largest: ${largest.id}, ${mib(largest.memory.hardLimit)}, ` +
-      `${mib(largest.memory.hardLimit - largest.memory.reserved)} free); ` +
-      (model.startsWith('job:') ? 'ask for less memory_bytes' : 'use a smaller quantization, context or sequence count'),
-      { model, neededBytes, largestDevice: largest.id, largestBytes: largest.memory.hardLimit }),
+        `${mib(largest.memory.hardLimit - largest.memory.reserved)} free); ` +
+        (model.startsWith('job:')
+          ? 'ask for less memory_bytes'
+          : 'use a smaller quantization, context or sequence count'),
+      { model, neededBytes, largestDevice: largest.id, largestBytes: largest.memory.hardLimit },
+    ),
   /** Placement found no device where evicting idle models makes room; each holder says why it stays. */
   nothingToEvict: (model: string, neededBytes: number, holders: Required<MemoryHolder>[]) =>
-    new MocError('MOC_ERR_NO_MEMORY',
+    new MocError(
+      'MOC_ERR_NO_MEMORY',
       `${holderName(model)} needs ${mib(neededBytes)} and nothing can be evicted to make room: ` +
-      holders.map((h) => `${h.model} on ${h.device} ${mib(h.bytes)} (${h.why})`).join(', ') +
-      '; unload or unpin a model, or wait for busy ones to finish',
-      { model, neededBytes, holders }),
+        holders.map((h) => `${h.model} on ${h.device} ${mib(h.bytes)} (${h.why})`).join(', ') +
+        '; unload or unpin a model, or wait for busy ones to finish',
+      { model, neededBytes, holders },
+    ),
 };
 
 /** A ledger holder as a message names it: a job's reservation (owner `job:<id>`) or a model. */

@@ -10,12 +10,27 @@
 import { pino, type DestinationStream } from 'pino';
 
 export const EVENTS = [
-  'server.listening', 'server.stopping', 'server.stopped', 'server.escalated', 'config.invalid',
-  'model.demo_ready', 'model.preload_failed', 'model.preloaded',
-  'device.restarted', 'actor.crashed', 'lifecycle.notice_lost', 'rest.internal_error', 'rest.slow_reader',
-  'request', 'zmq.client_refused', 'zmq.receive_failed', 'zmq.reply_undeliverable',
+  'server.listening',
+  'server.stopping',
+  'server.stopped',
+  'server.escalated',
+  'config.invalid',
+  'model.demo_ready',
+  'model.preload_failed',
+  'model.preloaded',
+  'device.restarted',
+  'actor.crashed',
+  'lifecycle.notice_lost',
+  'rest.internal_error',
+  'rest.slow_reader',
+  'request',
+  'zmq.client_refused',
+  'zmq.receive_failed',
+  'zmq.reply_undeliverable',
   // device threads and engine processes (their lines carry `device`; the engine's also `engine_pid`)
-  'device.inference', 'engine.exited', 'engine.generation',
+  'device.inference',
+  'engine.exited',
+  'engine.generation',
 ] as const;
 export type LogEvent = (typeof EVENTS)[number];
 export type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -37,7 +52,10 @@ export interface LoggerOptions {
 }
 
 /** What a device thread or an engine process needs to log as the main thread does (it cannot share its logger). */
-export interface LogSettings { level: Level; sensitive: boolean }
+export interface LogSettings {
+  level: Level;
+  sensitive: boolean;
+}
 
 /** Field names that are never written unless `sensitive` is on: user text and credentials. */
 export const SENSITIVE_KEYS = ['prompt', 'text', 'key', 'apiKey', 'authorization'] as const;
@@ -107,7 +125,10 @@ class Batch implements DestinationStream {
   private readonly sink = pino.destination({ fd: 2, sync: true });
 
   constructor() {
-    if (batches.size === 0) process.once('exit', () => { for (const b of batches) b.flush(); });
+    if (batches.size === 0)
+      process.once('exit', () => {
+        for (const b of batches) b.flush();
+      });
     // Held as long as the process (loggers live that long); at most one per Coordinator.
     batches.add(this);
   }
@@ -120,7 +141,10 @@ class Batch implements DestinationStream {
   }
 
   flush(): void {
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     if (!this.pending) return;
     const out = this.pending;
     this.pending = '';
@@ -135,7 +159,10 @@ let lastMs = 0;
 let lastTime = '';
 function isoTime(): string {
   const now = Date.now();
-  if (now !== lastMs) { lastMs = now; lastTime = `,"time":"${new Date(now).toISOString()}"`; }
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
   return lastTime;
 }
 
@@ -151,23 +178,29 @@ const PER_REQUEST = new Set<LogEvent>(['request', 'device.inference', 'engine.ge
 export function createLogger(minLevel: Level = logLevel(), opts: LoggerOptions = {}): Logger {
   const batch = opts.destination ? null : new Batch();
   const out: DestinationStream = opts.destination ?? batch!;
-  const p = pino({
-    level: isLevel(minLevel) ? minLevel : 'info',
-    // No pid/hostname: one process per host's GPUs, and the supervisor (systemd, Kubernetes) already labels its lines.
-    base: opts.bindings ?? undefined,
-    timestamp: isoTime,
-    // The level as its name: tools and alerts match "level":"error", not pino's 50.
-    formatters: { level: (label) => ({ level: label }) },
-  }, out);
+  const p = pino(
+    {
+      level: isLevel(minLevel) ? minLevel : 'info',
+      // No pid/hostname: one process per host's GPUs, and the supervisor (systemd, Kubernetes) already labels its lines.
+      base: opts.bindings ?? undefined,
+      timestamp: isoTime,
+      // The level as its name: tools and alerts match "level":"error", not pino's 50.
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    out,
+  );
   const sensitive = !!opts.sensitive;
-  const bindings = opts.bindings && Object.keys(opts.bindings).length ? `,${JSON.stringify(opts.bindings).slice(1, -1)}` : '';
+  const bindings =
+    opts.bindings && Object.keys(opts.bindings).length ? `,${JSON.stringify(opts.bindings).slice(1, -1)}` : '';
   return {
     log(level, event, fields = {}) {
       if (!p.isLevelEnabled(level)) return;
       const clean = sensitive ? fields : scrub(fields);
       if (PER_REQUEST.has(event)) {
         const rest = JSON.stringify(clean);
-        out.write(`{"level":"${level}"${isoTime()}${bindings},"event":"${event}"${rest.length > 2 ? `,${rest.slice(1)}` : '}'}\n`);
+        out.write(
+          `{"level":"${level}"${isoTime()}${bindings},"event":"${event}"${rest.length > 2 ? `,${rest.slice(1)}` : '}'}\n`,
+        );
       } else {
         p[level]({ event, ...clean });
       }

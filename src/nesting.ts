@@ -22,7 +22,9 @@ const isContainer = (v: unknown): v is Record<string | number, unknown> =>
 export function checkNesting<T>(value: T, maxDepth = MAX_DEPTH): T {
   if (typeof value === 'number' && Object.is(value, -0)) return 0 as T;
   if (!isContainer(value)) return value;
-  const stack: { node: Record<string | number, unknown>; depth: number; field: string }[] = [{ node: value, depth: 1, field: '' }];
+  const stack: { node: Record<string | number, unknown>; depth: number; field: string }[] = [
+    { node: value, depth: 1, field: '' },
+  ];
   while (stack.length > 0) {
     const { node, depth, field } = stack.pop()!;
     if (depth > maxDepth) throw errors.invalidArgument(field || 'request', TOO_DEEP);
@@ -57,26 +59,62 @@ export function checkMsgpackNesting(buf: Uint8Array, maxDepth = MAX_DEPTH): void
     const b = buf[pos++]!;
     let items = 0;
     let skip = 0;
-    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) { /* fixint, nil, false, true */ }
-    else if (b <= 0x8f) items = (b & 0x0f) * 2;
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) {
+      /* fixint, nil, false, true */
+    } else if (b <= 0x8f) items = (b & 0x0f) * 2;
     else if (b <= 0x9f) items = b & 0x0f;
     else if (b <= 0xbf) skip = b & 0x1f;
     else {
       switch (b) {
-        case 0xc4: case 0xd9: skip = uint(1); break; // bin8, str8
-        case 0xc5: case 0xda: skip = uint(2); break;
-        case 0xc6: case 0xdb: skip = uint(4); break;
-        case 0xcc: case 0xd0: skip = 1; break; // (u)int8 … float64
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xca: case 0xce: case 0xd2: skip = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
-        case 0xdc: items = uint(2); break; // array16/32, map16/32
-        case 0xdd: items = uint(4); break;
-        case 0xde: items = uint(2) * 2; break;
-        case 0xdf: items = uint(4) * 2; break;
-        case 0xc1: throw errors.invalidArgument('message', 'is not valid msgpack (0xc1 is never used); send one msgpack map');
-        default: throw errors.invalidArgument('message',
-          `uses a msgpack extension type (0x${b.toString(16)}); requests hold maps, arrays, strings, numbers, booleans and nil`);
+        case 0xc4:
+        case 0xd9:
+          skip = uint(1);
+          break; // bin8, str8
+        case 0xc5:
+        case 0xda:
+          skip = uint(2);
+          break;
+        case 0xc6:
+        case 0xdb:
+          skip = uint(4);
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          break; // (u)int8 … float64
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          skip = 8;
+          break;
+        case 0xdc:
+          items = uint(2);
+          break; // array16/32, map16/32
+        case 0xdd:
+          items = uint(4);
+          break;
+        case 0xde:
+          items = uint(2) * 2;
+          break;
+        case 0xdf:
+          items = uint(4) * 2;
+          break;
+        case 0xc1:
+          throw errors.invalidArgument('message', 'is not valid msgpack (0xc1 is never used); send one msgpack map');
+        default:
+          throw errors.invalidArgument(
+            'message',
+            `uses a msgpack extension type (0x${b.toString(16)}); requests hold maps, arrays, strings, numbers, booleans and nil`,
+          );
       }
     }
     pos += skip;

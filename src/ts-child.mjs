@@ -12,5 +12,7 @@ try {
   process.argv.splice(1, process.argv.length, fileURLToPath(entry));
   await import(entry);
 } catch (err) {
-  process.nextTick(() => { throw err; });
+  process.nextTick(() => {
+    throw err;
+  });
 }

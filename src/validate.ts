@@ -13,7 +13,10 @@ const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>();
 
 export function validate<T extends TSchema>(schema: T, input: unknown): Static<T> {
   let check = compiled.get(schema);
-  if (!check) { check = TypeCompiler.Compile(schema); compiled.set(schema, check); }
+  if (!check) {
+    check = TypeCompiler.Compile(schema);
+    compiled.set(schema, check);
+  }
   const value = checkNesting(input);
   if (check.Check(value)) return value as Static<T>;
   const all = [...check.Errors(value)];
@@ -32,16 +35,22 @@ export function validate<T extends TSchema>(schema: T, input: unknown): Static<T
  */
 export function describe(v: unknown): string {
   switch (typeof v) {
-    case 'undefined': return 'missing';
-    case 'string': return v.length > 40 ? `a string of ${v.length} characters` : JSON.stringify(v);
-    case 'number': return Number.isFinite(v) ? String(v) : Number.isNaN(v) ? 'NaN' : 'a number out of range';
-    case 'bigint': return 'an integer out of range';
-    case 'boolean': return String(v);
+    case 'undefined':
+      return 'missing';
+    case 'string':
+      return v.length > 40 ? `a string of ${v.length} characters` : JSON.stringify(v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : Number.isNaN(v) ? 'NaN' : 'a number out of range';
+    case 'bigint':
+      return 'an integer out of range';
+    case 'boolean':
+      return String(v);
     case 'object':
       if (v === null) return 'null';
       if (Array.isArray(v)) return `an array of ${v.length} items`;
       if (ArrayBuffer.isView(v)) return `binary data of ${v.byteLength} bytes`;
       return 'an object';
-    default: return `a ${typeof v}`;
+    default:
+      return `a ${typeof v}`;
   }
 }

@@ -3,7 +3,14 @@
  * node-llama-cpp's Jinja wrapper, or the specialised wrapper it recognises the template as), else node-llama-cpp's
  * GeneralChatWrapper (docs/openai.md shows the format). What the wrapper says ends a turn is a stop trigger.
  */
-import { resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type LlamaText, type Token } from 'node-llama-cpp';
+import {
+  resolveChatWrapper,
+  type ChatHistoryItem,
+  type ChatWrapper,
+  type LlamaModel,
+  type LlamaText,
+  type Token,
+} from 'node-llama-cpp';
 import type { ChatMessage } from '../../schemas/messages.js';
 import { templateCallsTools } from './tool-calls.js';
 
@@ -18,10 +25,16 @@ export interface ChatFormat {
 }
 
 export function chatFormatOf(model: LlamaModel): ChatFormat {
-  const raw = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } } | undefined)?.tokenizer?.chat_template;
+  const raw = (model.fileInfo.metadata as { tokenizer?: { chat_template?: unknown } } | undefined)?.tokenizer
+    ?.chat_template;
   const template = typeof raw === 'string' && raw.length > 0 ? raw : undefined;
   const wrapper = resolveChatWrapper(model, { warningLogs: false });
-  return { wrapper, name: wrapper.wrapperName, fromTemplate: template !== undefined, tools: templateCallsTools(wrapper, template) };
+  return {
+    wrapper,
+    name: wrapper.wrapperName,
+    fromTemplate: template !== undefined,
+    tools: templateCallsTools(wrapper, template),
+  };
 }
 
 /**
@@ -29,10 +42,20 @@ export function chatFormatOf(model: LlamaModel): ChatFormat {
  * prefill); otherwise an empty assistant turn is opened for the answer. `bos`: the token the completion puts first
  * itself, removed from the rendered text's start so it is not there twice.
  */
-export function renderChat(model: LlamaModel, format: ChatFormat, messages: ChatMessage[], bos: Token | null): { tokens: Token[]; stops: LlamaText[] } {
+export function renderChat(
+  model: LlamaModel,
+  format: ChatFormat,
+  messages: ChatMessage[],
+  bos: Token | null,
+): { tokens: Token[]; stops: LlamaText[] } {
   // Chats with tool calls or tool turns go through tool-calls.ts instead.
   const history: ChatHistoryItem[] = messages.map((m) =>
-    m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] });
+    m.role === 'system'
+      ? { type: 'system', text: m.content }
+      : m.role === 'user'
+        ? { type: 'user', text: m.content }
+        : { type: 'model', response: [m.content] },
+  );
   if (messages[messages.length - 1]!.role !== 'assistant') history.push({ type: 'model', response: [] });
   const state = format.wrapper.generateContextState({ chatHistory: history });
   const tokens = state.contextText.tokenize(model.tokenizer);

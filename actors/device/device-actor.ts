@@ -10,7 +10,15 @@
 import { errors, MocError, toMocError } from '../../src/errors.js';
 import type { ResolvedDevice } from '../../schemas/config.js';
 import {
-  EmbedMsg, EvaluateMsg, type DeviceNotice, type DeviceProtocol, type DeviceStatus, type InferMsg, type ModelInfo, type ModelSpec, type ModelState,
+  EmbedMsg,
+  EvaluateMsg,
+  type DeviceNotice,
+  type DeviceProtocol,
+  type DeviceStatus,
+  type InferMsg,
+  type ModelInfo,
+  type ModelSpec,
+  type ModelState,
 } from '../../schemas/messages.js';
 import { createLogger, type Logger, type LogSettings } from '../../src/log.js';
 import { validate } from '../../src/validate.js';
@@ -45,8 +53,15 @@ const MAX_EPOCH_MS = 8.64e15;
 export const COUNTERS_NOTICE_MS = 100;
 
 /** What takes a sequence of a model: an inference, or an evaluation (scoring texts). Both share its queue. */
-type SequenceEnvelope = Envelope<DeviceProtocol, 'infer'> | Envelope<DeviceProtocol, 'evaluate'> | Envelope<DeviceProtocol, 'embed'>;
-interface Job { env: SequenceEnvelope; enqueuedAt: number; onAbort: () => void }
+type SequenceEnvelope =
+  | Envelope<DeviceProtocol, 'infer'>
+  | Envelope<DeviceProtocol, 'evaluate'>
+  | Envelope<DeviceProtocol, 'embed'>;
+interface Job {
+  env: SequenceEnvelope;
+  enqueuedAt: number;
+  onAbort: () => void;
+}
 
 /**
  * A coarse bound on an evaluate text before it crosses to the engine, in characters per token of the model's context:
@@ -117,7 +132,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     for (const r of cfg.reservations) this.ledger.reserve(r.owner, r.bytes);
   }
 
-  private get id(): string { return this.cfg.device.id; }
+  private get id(): string {
+    return this.cfg.device.id;
+  }
 
   async start(): Promise<void> {
     this.engine = await this.startEngine();
@@ -133,14 +150,22 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private async startEngine(): Promise<EngineClient> {
     const d = this.cfg.device;
     // node-llama-cpp has no per-call GPU index: pin the engine process to one GPU through the environment.
-    const env: Record<string, string> = d.kind === 'cuda' ? { CUDA_VISIBLE_DEVICES: String(d.index) }
-      : d.kind === 'vulkan' ? { GGML_VK_VISIBLE_DEVICES: String(d.index) } : {};
+    const env: Record<string, string> =
+      d.kind === 'cuda'
+        ? { CUDA_VISIBLE_DEVICES: String(d.index) }
+        : d.kind === 'vulkan'
+          ? { GGML_VK_VISIBLE_DEVICES: String(d.index) }
+          : {};
     const faults = this.cfg.faultInjection ? engineFaultsFromEnv() : undefined;
     const engine = await EngineClient.start({
-      device: d.id, env, startTimeoutMs: this.cfg.loadTimeoutMs,
+      device: d.id,
+      env,
+      startTimeoutMs: this.cfg.loadTimeoutMs,
       start: { device: d.id, threads: d.threads, gpu: d.kind, log: this.cfg.log, ...(faults ? { faults } : {}) },
     });
-    engine.onExit = (reason) => { if (!this.closing) void this.onEngineDied(engine, reason); };
+    engine.onExit = (reason) => {
+      if (!this.closing) void this.onEngineDied(engine, reason);
+    };
     return engine;
   }
 
@@ -152,14 +177,22 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const now = Date.now();
     this.engineRestarts = this.engineRestarts.filter((t) => now - t < this.cfg.engineRestarts.periodMs);
     this.engineRestarts.push(now);
-    this.log.log('warn', 'engine.exited', { reason, restarts: this.engineRestarts.length, periodMs: this.cfg.engineRestarts.periodMs });
+    this.log.log('warn', 'engine.exited', {
+      reason,
+      restarts: this.engineRestarts.length,
+      periodMs: this.cfg.engineRestarts.periodMs,
+    });
     this.notify({ kind: 'engine-exited', device: this.id, reason });
     // Models being unloaded are gone with the engine: what still waits for them fails retryably, so the unload drains.
     const gone = errors.unavailable(`the engine of device ${this.id} ${reason}; it is restarting`);
     for (const m of this.models.values()) if (m.state === 'unloading') this.failQueued(m, gone);
     if (this.engineRestarts.length > this.cfg.engineRestarts.max) {
       // Escalate to the supervisor: crash this worker; it restarts the device with the same desired models.
-      setImmediate(() => { throw new Error(`engine of ${this.id} died ${this.engineRestarts.length} times in ${this.cfg.engineRestarts.periodMs} ms; last: ${reason}`); });
+      setImmediate(() => {
+        throw new Error(
+          `engine of ${this.id} died ${this.engineRestarts.length} times in ${this.cfg.engineRestarts.periodMs} ms; last: ${reason}`,
+        );
+      });
       return;
     }
     for (const m of this.models.values()) {
@@ -170,7 +203,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       this.engine = await this.startEngine();
       this.engineState = 'ready';
     } catch (err) {
-      setImmediate(() => { throw err; });
+      setImmediate(() => {
+        throw err;
+      });
       return;
     }
     for (const m of [...this.models.values()]) {
@@ -182,37 +217,55 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   receive(env: Envelope<DeviceProtocol>): void {
     const msg = env.msg;
     switch (msg.kind) {
-      case 'infer': return this.infer(env as Envelope<DeviceProtocol, 'infer'>);
-      case 'evaluate': return this.evaluate(env as Envelope<DeviceProtocol, 'evaluate'>);
-      case 'embed': return this.embed(env as Envelope<DeviceProtocol, 'embed'>);
+      case 'infer':
+        return this.infer(env as Envelope<DeviceProtocol, 'infer'>);
+      case 'evaluate':
+        return this.evaluate(env as Envelope<DeviceProtocol, 'evaluate'>);
+      case 'embed':
+        return this.embed(env as Envelope<DeviceProtocol, 'embed'>);
       case 'load':
-        this.load(msg.model).then((info) => env.reply(info), (err) => env.fail(err));
+        this.load(msg.model).then(
+          (info) => env.reply(info),
+          (err) => env.fail(err),
+        );
         return;
       case 'unload':
-        if (msg.ifExpiresAt !== undefined && !this.expiredAt(msg.model, msg.ifExpiresAt)) return env.reply({ model: msg.model, freedBytes: 0 });
-        this.unload(msg.model).then((r) => env.reply(r), (err) => env.fail(err));
+        if (msg.ifExpiresAt !== undefined && !this.expiredAt(msg.model, msg.ifExpiresAt))
+          return env.reply({ model: msg.model, freedBytes: 0 });
+        this.unload(msg.model).then(
+          (r) => env.reply(r),
+          (err) => env.fail(err),
+        );
         return;
-      case 'status': return env.reply(this.status());
+      case 'status':
+        return env.reply(this.status());
       case 'reserve': {
         // Idempotent for one owner: a job taken over in this process reserves again what it already holds.
         if (this.ledger.bytesOf(msg.owner) > 0) this.ledger.release(msg.owner);
         this.ledger.reserve(msg.owner, msg.bytes); // refuses past the hard limit, naming what holds the memory
         return env.reply({ device: this.id, bytes: msg.bytes });
       }
-      case 'release': return env.reply({ freedBytes: this.ledger.release(msg.owner) });
+      case 'release':
+        return env.reply({ freedBytes: this.ledger.release(msg.owner) });
       case 'estimate':
-        this.requireEngine().estimate(msg.model, this.cfg.loadTimeoutMs)
-          .then((e) => env.reply({ totalBytes: e.totalBytes, weightsBytes: e.weightsBytes, contextBytes: e.contextBytes }), (err) => env.fail(err));
+        this.requireEngine()
+          .estimate(msg.model, this.cfg.loadTimeoutMs)
+          .then(
+            (e) => env.reply({ totalBytes: e.totalBytes, weightsBytes: e.weightsBytes, contextBytes: e.contextBytes }),
+            (err) => env.fail(err),
+          );
         return;
       case 'update': {
         const m = this.models.get(msg.model);
         if (!m) return env.fail(errors.modelNotFound(msg.model, this.servingNames()));
         m.spec = { ...m.spec, pinned: msg.pinned };
         m.keepAliveMs = msg.keepAliveMs;
-        if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m); else this.changed();
+        if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m);
+        else this.changed();
         return env.reply(this.info(m));
       }
-      case 'crash': return this.crash(env as Envelope<DeviceProtocol, 'crash'>);
+      case 'crash':
+        return this.crash(env as Envelope<DeviceProtocol, 'crash'>);
       default:
         throw new Error(`device ${this.id}: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
@@ -245,7 +298,11 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   }
 
   /** Validates a message of texts, refuses a text no context of the model could hold, then queues it. */
-  private queueTexts(env: Envelope<DeviceProtocol, 'evaluate'> | Envelope<DeviceProtocol, 'embed'>, schema: typeof EvaluateMsg | typeof EmbedMsg, field: string): void {
+  private queueTexts(
+    env: Envelope<DeviceProtocol, 'evaluate'> | Envelope<DeviceProtocol, 'embed'>,
+    schema: typeof EvaluateMsg | typeof EmbedMsg,
+    field: string,
+  ): void {
     let msg: EvaluateMsg | EmbedMsg;
     try {
       msg = validate(schema, env.msg);
@@ -257,8 +314,12 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       const maxChars = spec.contextSize * MAX_CHARS_PER_CONTEXT_TOKEN;
       const i = msg.texts.findIndex((text) => text.length > maxChars);
       if (i >= 0) {
-        return env.fail(errors.invalidArgument(`${field}[${i}]`,
-          `is ${msg.texts[i]!.length} characters, more than model '${spec.name}' can hold in its context of ${spec.contextSize} tokens; split it into texts of at most ${spec.contextSize} tokens`));
+        return env.fail(
+          errors.invalidArgument(
+            `${field}[${i}]`,
+            `is ${msg.texts[i]!.length} characters, more than model '${spec.name}' can hold in its context of ${spec.contextSize} tokens; split it into texts of at most ${spec.contextSize} tokens`,
+          ),
+        );
       }
     }
     const m = this.admit(env, 0);
@@ -270,10 +331,25 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const m = this.models.get(env.msg.model);
     // A request routed just before an unload (the router's route table follows this device's notices) is answered
     // NOT_FOUND here; the router loads the model on demand for it, as for any request to a registered model.
-    if (!m || m.state === 'unloading') { env.fail(errors.modelNotFound(env.msg.model, this.servingNames())); return undefined; }
-    if (m.state === 'failed') { env.fail(errors.modelFailed(m.spec.name, String(m.error))); return undefined; }
-    if (this.closing) { env.fail(errors.unavailable(`device ${this.id} is shutting down`)); return undefined; }
-    const job: Job = { env, enqueuedAt: performance.now(), onAbort: () => { m.queue.remove(job); } };
+    if (!m || m.state === 'unloading') {
+      env.fail(errors.modelNotFound(env.msg.model, this.servingNames()));
+      return undefined;
+    }
+    if (m.state === 'failed') {
+      env.fail(errors.modelFailed(m.spec.name, String(m.error)));
+      return undefined;
+    }
+    if (this.closing) {
+      env.fail(errors.unavailable(`device ${this.id} is shutting down`));
+      return undefined;
+    }
+    const job: Job = {
+      env,
+      enqueuedAt: performance.now(),
+      onAbort: () => {
+        m.queue.remove(job);
+      },
+    };
     if (!m.queue.push(job, priority)) {
       env.fail(errors.busy(`queue of model ${m.spec.name} on ${this.id}`, m.queue.capacity, 50));
       return undefined;
@@ -286,7 +362,12 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
 
   private pump(m: ModelEntry): void {
     // 'unloading' still drains: requests admitted before the unload run to completion.
-    while ((m.state === 'loaded' || m.state === 'unloading') && this.engine && m.inFlight < m.spec.sequences && m.queue.length > 0) {
+    while (
+      (m.state === 'loaded' || m.state === 'unloading') &&
+      this.engine &&
+      m.inFlight < m.spec.sequences &&
+      m.queue.length > 0
+    ) {
       const job = m.queue.shift()!;
       job.env.signal.removeEventListener('abort', job.onAbort);
       if (job.env.settled) continue;
@@ -317,16 +398,18 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const timeoutMs = Math.max(1, Math.min(job.env.deadline - Date.now(), 2 ** 31 - 1));
     m.inFlight++;
     const kind = job.env.msg.kind;
-    const work = kind === 'evaluate'
-      ? this.runEvaluate(engine, job.env as Envelope<DeviceProtocol, 'evaluate'>, timeoutMs)
-      : kind === 'embed'
-        ? this.runEmbed(engine, m, job.env as Envelope<DeviceProtocol, 'embed'>, timeoutMs)
-        : this.runInfer(engine, job.env as Envelope<DeviceProtocol, 'infer'>, timeoutMs, queueMs);
+    const work =
+      kind === 'evaluate'
+        ? this.runEvaluate(engine, job.env as Envelope<DeviceProtocol, 'evaluate'>, timeoutMs)
+        : kind === 'embed'
+          ? this.runEmbed(engine, m, job.env as Envelope<DeviceProtocol, 'embed'>, timeoutMs)
+          : this.runInfer(engine, job.env as Envelope<DeviceProtocol, 'infer'>, timeoutMs, queueMs);
     void work.finally(() => {
       m.inFlight--;
       m.lastUsedAt = Date.now();
       this.pump(m);
-      if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m); else this.countersChanged();
+      if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m);
+      else this.countersChanged();
     });
   }
 
@@ -335,12 +418,25 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
    * deadline is answered at once but keeps its slot until the engine has stopped it (within one chunk of tokens), so
    * the next request never finds the engine's sequences all taken.
    */
-  private runEvaluate(engine: EngineClient, env: Envelope<DeviceProtocol, 'evaluate'>, timeoutMs: number): Promise<void> {
+  private runEvaluate(
+    engine: EngineClient,
+    env: Envelope<DeviceProtocol, 'evaluate'>,
+    timeoutMs: number,
+  ): Promise<void> {
     const { model, texts } = env.msg;
     const call = engine.startEvaluate({ model, texts }, timeoutMs, env.signal);
-    const settled = call.result.then((o) => env.reply({
-      model, tokens: o.tokens, sumLogProb: o.sumLogProb, meanLogProb: o.meanLogProb, perplexity: o.perplexity, perText: o.perText,
-    }), (err) => env.fail(err));
+    const settled = call.result.then(
+      (o) =>
+        env.reply({
+          model,
+          tokens: o.tokens,
+          sumLogProb: o.sumLogProb,
+          meanLogProb: o.meanLogProb,
+          perplexity: o.perplexity,
+          perText: o.perText,
+        }),
+      (err) => env.fail(err),
+    );
     return Promise.all([settled, call.answered]).then(() => {});
   }
 
@@ -348,59 +444,110 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
    * Settles env; never rejects. The first embed of a loaded model makes its embedding context in the engine: the
    * ledger must have room for it first (the hard limit holds), and its real size is then added to the model's entry.
    */
-  private runEmbed(engine: EngineClient, m: ModelEntry, env: Envelope<DeviceProtocol, 'embed'>, timeoutMs: number): Promise<void> {
+  private runEmbed(
+    engine: EngineClient,
+    m: ModelEntry,
+    env: Envelope<DeviceProtocol, 'embed'>,
+    timeoutMs: number,
+  ): Promise<void> {
     const { model, texts } = env.msg;
     if (!m.embedding && m.embedEstimateBytes > this.ledger.free) {
-      env.fail(errors.deviceMemoryFull(`${model} (its embedding context)`, this.id, m.embedEstimateBytes, this.ledger.free, this.ledger.hardLimit,
-        this.ledger.holders().sort((a, b) => b.bytes - a.bytes)));
+      env.fail(
+        errors.deviceMemoryFull(
+          `${model} (its embedding context)`,
+          this.id,
+          m.embedEstimateBytes,
+          this.ledger.free,
+          this.ledger.hardLimit,
+          this.ledger.holders().sort((a, b) => b.bytes - a.bytes),
+        ),
+      );
       return Promise.resolve();
     }
-    return engine.embed({ model, texts }, timeoutMs, env.signal).then((o) => {
-      if (o.createdBytes !== 0 && this.models.get(model) === m) {
-        m.embedding = true;
-        m.actualBytes += o.createdBytes > 0 ? o.createdBytes : m.embedEstimateBytes;
-        this.ledger.reconcile(model, m.actualBytes);
-        this.changed();
-      }
-      env.reply({ model, device: this.id, embeddings: o.embeddings, tokens: o.tokens });
-    }, (err) => env.fail(err));
+    return engine.embed({ model, texts }, timeoutMs, env.signal).then(
+      (o) => {
+        if (o.createdBytes !== 0 && this.models.get(model) === m) {
+          m.embedding = true;
+          m.actualBytes += o.createdBytes > 0 ? o.createdBytes : m.embedEstimateBytes;
+          this.ledger.reconcile(model, m.actualBytes);
+          this.changed();
+        }
+        env.reply({ model, device: this.id, embeddings: o.embeddings, tokens: o.tokens });
+      },
+      (err) => env.fail(err),
+    );
   }
 
   /** Settles env; never rejects. */
-  private runInfer(engine: EngineClient, env: Envelope<DeviceProtocol, 'infer'>, timeoutMs: number, queueMs: number): Promise<void> {
+  private runInfer(
+    engine: EngineClient,
+    env: Envelope<DeviceProtocol, 'infer'>,
+    timeoutMs: number,
+    queueMs: number,
+  ): Promise<void> {
     const msg: InferMsg = env.msg;
     const ids = { requestId: msg.requestId, ...(msg.traceId ? { traceId: msg.traceId } : {}) };
-    return engine.generate({
-      model: msg.model, maxTokens: msg.maxTokens, temperature: msg.temperature,
-      ...(msg.prompt !== undefined ? { prompt: msg.prompt } : {}), ...(msg.messages ? { messages: msg.messages } : {}),
-      ...(msg.topP !== undefined ? { topP: msg.topP } : {}),
-      ...(msg.frequencyPenalty !== undefined ? { frequencyPenalty: msg.frequencyPenalty } : {}),
-      ...(msg.presencePenalty !== undefined ? { presencePenalty: msg.presencePenalty } : {}),
-      ...(msg.logprobs !== undefined ? { logprobs: msg.logprobs } : {}),
-      ...(msg.tools ? { tools: msg.tools } : {}), ...(msg.toolChoice !== undefined ? { toolChoice: msg.toolChoice } : {}),
-      ...(msg.parallelToolCalls !== undefined ? { parallelToolCalls: msg.parallelToolCalls } : {}),
-      ...(msg.responseFormat ? { responseFormat: msg.responseFormat } : {}), ...(msg.logitBias ? { logitBias: msg.logitBias } : {}),
-      ...(msg.seed !== undefined ? { seed: msg.seed } : {}), stop: msg.stop, stream: msg.stream, ...ids,
-    }, timeoutMs, env.signal, msg.stream ? (text, call) => env.emit({ kind: 'token', text, ...(call ? { call } : {}) }) : undefined)
-      .then((o) => {
-        this.inferenceLine(msg, 'OK', queueMs, o.computeMs, o.tokensGenerated);
-        env.reply({
-          requestId: msg.requestId, model: msg.model, device: this.id, text: o.text, promptTokens: o.promptTokens,
-          tokensGenerated: o.tokensGenerated, finishReason: o.finishReason, queueMs, computeMs: o.computeMs, firstTokenMs: o.firstTokenMs,
-          ...(o.logprobs ? { logprobs: o.logprobs } : {}), ...(o.toolCalls ? { toolCalls: o.toolCalls } : {}),
-        });
-      }, (err) => {
-        this.inferenceLine(msg, toMocError(err).code, queueMs);
-        env.fail(err);
-      });
+    return engine
+      .generate(
+        {
+          model: msg.model,
+          maxTokens: msg.maxTokens,
+          temperature: msg.temperature,
+          ...(msg.prompt !== undefined ? { prompt: msg.prompt } : {}),
+          ...(msg.messages ? { messages: msg.messages } : {}),
+          ...(msg.topP !== undefined ? { topP: msg.topP } : {}),
+          ...(msg.frequencyPenalty !== undefined ? { frequencyPenalty: msg.frequencyPenalty } : {}),
+          ...(msg.presencePenalty !== undefined ? { presencePenalty: msg.presencePenalty } : {}),
+          ...(msg.logprobs !== undefined ? { logprobs: msg.logprobs } : {}),
+          ...(msg.tools ? { tools: msg.tools } : {}),
+          ...(msg.toolChoice !== undefined ? { toolChoice: msg.toolChoice } : {}),
+          ...(msg.parallelToolCalls !== undefined ? { parallelToolCalls: msg.parallelToolCalls } : {}),
+          ...(msg.responseFormat ? { responseFormat: msg.responseFormat } : {}),
+          ...(msg.logitBias ? { logitBias: msg.logitBias } : {}),
+          ...(msg.seed !== undefined ? { seed: msg.seed } : {}),
+          stop: msg.stop,
+          stream: msg.stream,
+          ...ids,
+        },
+        timeoutMs,
+        env.signal,
+        msg.stream ? (text, call) => env.emit({ kind: 'token', text, ...(call ? { call } : {}) }) : undefined,
+      )
+      .then(
+        (o) => {
+          this.inferenceLine(msg, 'OK', queueMs, o.computeMs, o.tokensGenerated);
+          env.reply({
+            requestId: msg.requestId,
+            model: msg.model,
+            device: this.id,
+            text: o.text,
+            promptTokens: o.promptTokens,
+            tokensGenerated: o.tokensGenerated,
+            finishReason: o.finishReason,
+            queueMs,
+            computeMs: o.computeMs,
+            firstTokenMs: o.firstTokenMs,
+            ...(o.logprobs ? { logprobs: o.logprobs } : {}),
+            ...(o.toolCalls ? { toolCalls: o.toolCalls } : {}),
+          });
+        },
+        (err) => {
+          this.inferenceLine(msg, toMocError(err).code, queueMs);
+          env.fail(err);
+        },
+      );
   }
 
   /** Debug: this thread's part of a request, under the ids of the main thread's `request` line (docs/logging.md). */
   private inferenceLine(msg: InferMsg, code: string, queueMs: number, computeMs?: number, tokens?: number): void {
     if (!this.log.enabled?.('debug')) return;
     this.log.log('debug', 'device.inference', {
-      request_id: msg.requestId, ...(msg.traceId ? { trace_id: msg.traceId } : {}), model: msg.model, code,
-      queue_ms: Math.round(queueMs * 10) / 10, ...(computeMs !== undefined ? { compute_ms: Math.round(computeMs * 10) / 10, tokens } : {}),
+      request_id: msg.requestId,
+      ...(msg.traceId ? { trace_id: msg.traceId } : {}),
+      model: msg.model,
+      code,
+      queue_ms: Math.round(queueMs * 10) / 10,
+      ...(computeMs !== undefined ? { compute_ms: Math.round(computeMs * 10) / 10, tokens } : {}),
     });
   }
 
@@ -426,13 +573,24 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         continue;
       }
       await existing.loading; // concurrent loads of one model share the first
-      if (this.models.get(spec.name) === existing && (existing.state as ModelState) !== 'unloading') return this.info(existing);
+      if (this.models.get(spec.name) === existing && (existing.state as ModelState) !== 'unloading')
+        return this.info(existing);
     }
     const engine = this.requireEngine();
     const m: ModelEntry = {
-      spec, state: 'loading', estimateBytes: 0, actualBytes: 0, embedEstimateBytes: 0, embedding: false, inFlight: 0,
-      queue: new RequestQueue(this.cfg.device.maxQueue), loadedAt: 0, lastUsedAt: 0,
-      keepAliveMs: spec.keepAliveMs, expiresAt: 0, engineIdle: Promise.resolve(),
+      spec,
+      state: 'loading',
+      estimateBytes: 0,
+      actualBytes: 0,
+      embedEstimateBytes: 0,
+      embedding: false,
+      inFlight: 0,
+      queue: new RequestQueue(this.cfg.device.maxQueue),
+      loadedAt: 0,
+      lastUsedAt: 0,
+      keepAliveMs: spec.keepAliveMs,
+      expiresAt: 0,
+      engineIdle: Promise.resolve(),
     };
     this.models.set(spec.name, m);
     this.changed();
@@ -483,7 +641,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       // A load that timed out is cancelled in the engine, which answers once it let go of it (disposing it if it
       // finished anyway): the reservation is released then, not now, so the ledger never misses bytes in use.
       m.engineIdle = call.answered.then(() => {
-        if (this.ledger.bytesOf(m.spec.name) > 0 && (this.models.get(m.spec.name) ?? m) === m) this.ledger.release(m.spec.name);
+        if (this.ledger.bytesOf(m.spec.name) > 0 && (this.models.get(m.spec.name) ?? m) === m)
+          this.ledger.release(m.spec.name);
         this.changed();
       });
       throw e;
@@ -502,15 +661,21 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     if (m.state === 'unloading') throw errors.modelUnloading(name);
     m.state = 'unloading';
     let finished!: () => void;
-    m.unloaded = new Promise<void>((r) => { finished = r; });
+    m.unloaded = new Promise<void>((r) => {
+      finished = r;
+    });
     try {
       m.expiresAt = 0;
       this.changed();
       // Drain: queued and running requests finish; new ones see NOT_FOUND. Without an engine nothing queued can run
       // (and an engine that dies meanwhile fails what is left, see onEngineDied), so the drain always ends.
-      if (!this.engine?.alive) this.failQueued(m, errors.unavailable(`the engine of device ${this.id} is ${this.engineState}`));
+      if (!this.engine?.alive)
+        this.failQueued(m, errors.unavailable(`the engine of device ${this.id} is ${this.engineState}`));
       if (m.inFlight > 0 || m.queue.length > 0) {
-        await new Promise<void>((resolve) => { m.drained = resolve; this.pump(m); });
+        await new Promise<void>((resolve) => {
+          m.drained = resolve;
+          this.pump(m);
+        });
       }
       await m.engineIdle; // a timed-out load still running in the engine keeps its bytes until the engine let go
       if (this.engine?.alive) await this.engine.unload(name, this.cfg.loadTimeoutMs).catch(() => {});
@@ -530,8 +695,10 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
    * this (the notice); the lifecycle keeps the timer and decides, as it decides soft-limit evictions.
    */
   private markIdle(m: ModelEntry): void {
-    m.expiresAt = m.state !== 'loaded' || m.spec.pinned || m.keepAliveMs < 0 || this.closing ? 0
-      : Math.min(Date.now() + m.keepAliveMs, MAX_EPOCH_MS);
+    m.expiresAt =
+      m.state !== 'loaded' || m.spec.pinned || m.keepAliveMs < 0 || this.closing
+        ? 0
+        : Math.min(Date.now() + m.keepAliveMs, MAX_EPOCH_MS);
     this.changed();
   }
 
@@ -541,27 +708,52 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
    */
   private expiredAt(name: string, at: number): boolean {
     const m = this.models.get(name);
-    return !!m && m.state === 'loaded' && m.inFlight === 0 && m.queue.length === 0 && m.expiresAt > 0 && m.expiresAt === at;
+    return (
+      !!m && m.state === 'loaded' && m.inFlight === 0 && m.queue.length === 0 && m.expiresAt > 0 && m.expiresAt === at
+    );
   }
 
   // ---- status, notifications, faults ----
 
   private info(m: ModelEntry): ModelInfo {
     return {
-      name: m.spec.name, path: m.spec.path, device: this.id, state: m.state, contextSize: m.spec.contextSize,
-      sequences: m.spec.sequences, estimateBytes: m.estimateBytes, reservedBytes: this.ledger.bytesOf(m.spec.name),
-      actualBytes: m.actualBytes, inFlight: m.inFlight, queued: m.queue.length, loadedAt: m.loadedAt,
-      lastUsedAt: m.lastUsedAt, pinned: m.spec.pinned, keepAliveMs: m.keepAliveMs, expiresAt: m.expiresAt,
-      ...(m.error ? { error: m.error } : {}), ...(m.loadProgress !== undefined && m.state === 'loading' ? { loadProgress: m.loadProgress } : {}),
+      name: m.spec.name,
+      path: m.spec.path,
+      device: this.id,
+      state: m.state,
+      contextSize: m.spec.contextSize,
+      sequences: m.spec.sequences,
+      estimateBytes: m.estimateBytes,
+      reservedBytes: this.ledger.bytesOf(m.spec.name),
+      actualBytes: m.actualBytes,
+      inFlight: m.inFlight,
+      queued: m.queue.length,
+      loadedAt: m.loadedAt,
+      lastUsedAt: m.lastUsedAt,
+      pinned: m.spec.pinned,
+      keepAliveMs: m.keepAliveMs,
+      expiresAt: m.expiresAt,
+      ...(m.error ? { error: m.error } : {}),
+      ...(m.loadProgress !== undefined && m.state === 'loading' ? { loadProgress: m.loadProgress } : {}),
     };
   }
 
   private status(): DeviceStatus {
     return {
-      id: this.id, kind: this.cfg.device.kind, threads: this.cfg.device.threads,
-      memory: { hardLimit: this.ledger.hardLimit, softLimit: this.ledger.softLimit, reserved: this.ledger.reserved, free: this.ledger.free },
+      id: this.id,
+      kind: this.cfg.device.kind,
+      threads: this.cfg.device.threads,
+      memory: {
+        hardLimit: this.ledger.hardLimit,
+        softLimit: this.ledger.softLimit,
+        reserved: this.ledger.reserved,
+        free: this.ledger.free,
+      },
       models: [...this.models.values()].map((m) => this.info(m)),
-      reservations: this.ledger.holders().filter((h) => !this.models.has(h.model)).map((h) => ({ owner: h.model, bytes: h.bytes })),
+      reservations: this.ledger
+        .holders()
+        .filter((h) => !this.models.has(h.model))
+        .map((h) => ({ owner: h.model, bytes: h.bytes })),
       engine: { pid: this.engine?.pid ?? 0, state: this.engineState, restarts: this.engineRestarts.length },
       eventLoopLag: this.loopLag.read(),
     };
@@ -572,8 +764,15 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   }
 
   private changed(): void {
-    if (this.countersTimer) { clearTimeout(this.countersTimer); this.countersTimer = null; }
-    this.notify({ kind: 'models-changed', device: this.id, models: [...this.models.values()].map((m) => this.info(m)) });
+    if (this.countersTimer) {
+      clearTimeout(this.countersTimer);
+      this.countersTimer = null;
+    }
+    this.notify({
+      kind: 'models-changed',
+      device: this.id,
+      models: [...this.models.values()].map((m) => this.info(m)),
+    });
   }
 
   /**
@@ -582,7 +781,10 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
    * answered from that view without asking this thread, at most that stale in their counters, never in states.
    */
   private countersChanged(): void {
-    this.countersTimer ??= setTimeout(() => { this.countersTimer = null; this.changed(); }, COUNTERS_NOTICE_MS);
+    this.countersTimer ??= setTimeout(() => {
+      this.countersTimer = null;
+      this.changed();
+    }, COUNTERS_NOTICE_MS);
   }
 
   private requireEngine(): EngineClient {
@@ -596,7 +798,10 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     }
     env.reply({ ok: true });
     if (env.msg.target === 'engine') this.engine?.injectAbort();
-    else setTimeout(() => { throw new Error(`fault injection: device ${this.id} worker crash`); }, 5);
+    else
+      setTimeout(() => {
+        throw new Error(`fault injection: device ${this.id} worker crash`);
+      }, 5);
   }
 
   /** Graceful: refuse new work, let running generations finish, unload, stop the engine. */

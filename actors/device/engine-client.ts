@@ -6,7 +6,19 @@ import type { ChildProcess } from 'node:child_process';
 import { errors, MocError } from '../../src/errors.js';
 import { forkEntry, siblingEntry } from '../../src/entry.js';
 import type {
-  EmbedOutcome, EmbedParams, EngineModel, EngineReply, EngineRequest, EngineStart, Estimate, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded, OnPiece,
+  EmbedOutcome,
+  EmbedParams,
+  EngineModel,
+  EngineReply,
+  EngineRequest,
+  EngineStart,
+  Estimate,
+  EvaluateOutcome,
+  EvaluateParams,
+  GenerateOutcome,
+  GenerateParams,
+  Loaded,
+  OnPiece,
 } from './engine-protocol.js';
 
 interface Waiting {
@@ -28,7 +40,11 @@ type WithoutId<T> = T extends { id: number } ? Omit<T, 'id'> : never;
  * resolves only once the engine has answered (or died), so whoever counts memory for a load that timed out keeps
  * counting it until the engine has really let go.
  */
-export interface EngineCall<T> { id: number; result: Promise<T>; answered: Promise<void> }
+export interface EngineCall<T> {
+  id: number;
+  result: Promise<T>;
+  answered: Promise<void>;
+}
 
 export interface EngineClientOptions {
   device: string;
@@ -52,7 +68,10 @@ export class EngineClient {
   /** Called once when the process exits for any reason; the reason is human-readable. */
   onExit: (reason: string) => void = () => {};
 
-  private constructor(private readonly child: ChildProcess, private readonly device: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly device: string,
+  ) {
     child.on('message', (r: EngineReply) => this.onReply(r));
     // A send on a channel that closed before 'exit' emits 'error' (ERR_IPC_CHANNEL_CLOSED); unheard, it would crash
     // the device worker. A broken channel is the engine's death: kill it so 'exit' runs the one recovery path.
@@ -60,7 +79,11 @@ export class EngineClient {
     child.once('exit', (code, signal) => {
       this.exitedWith = signal ? `killed by ${signal}` : `exited with code ${code}`;
       const err = errors.unavailable(`the engine of device ${device} ${this.exitedWith}; it is restarting`);
-      for (const w of this.waiting.values()) { if (w.timer) clearTimeout(w.timer); w.reject(err); w.answered(); }
+      for (const w of this.waiting.values()) {
+        if (w.timer) clearTimeout(w.timer);
+        w.reject(err);
+        w.answered();
+      }
       this.waiting.clear();
       this.onExit(this.exitedWith);
     });
@@ -74,12 +97,32 @@ export class EngineClient {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`engine of ${o.device} did not start within ${o.startTimeoutMs} ms`)); }, o.startTimeoutMs);
-      const onMsg = (r: EngineReply) => { if (r.t === 'ready') { done(); resolve(); } };
-      const onExit = (code: number | null, sig: string | null) => { done(); reject(new Error(`engine of ${o.device} exited during start (${sig ?? code})`)); };
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`engine of ${o.device} did not start within ${o.startTimeoutMs} ms`));
+      }, o.startTimeoutMs);
+      const onMsg = (r: EngineReply) => {
+        if (r.t === 'ready') {
+          done();
+          resolve();
+        }
+      };
+      const onExit = (code: number | null, sig: string | null) => {
+        done();
+        reject(new Error(`engine of ${o.device} exited during start (${sig ?? code})`));
+      };
       // A fork that fails (or a channel that breaks) during start emits 'error': without a listener it would crash.
-      const onError = (err: Error) => { done(); child.kill('SIGKILL'); reject(new Error(`engine of ${o.device} failed to start: ${err.message}`)); };
-      const done = () => { clearTimeout(timer); child.off('message', onMsg); child.off('exit', onExit); child.off('error', onError); };
+      const onError = (err: Error) => {
+        done();
+        child.kill('SIGKILL');
+        reject(new Error(`engine of ${o.device} failed to start: ${err.message}`));
+      };
+      const done = () => {
+        clearTimeout(timer);
+        child.off('message', onMsg);
+        child.off('exit', onExit);
+        child.off('error', onError);
+      };
       child.on('message', onMsg);
       child.once('exit', onExit);
       child.on('error', onError);
@@ -87,8 +130,12 @@ export class EngineClient {
     return new EngineClient(child, o.device);
   }
 
-  get pid(): number { return this.child.pid ?? 0; }
-  get alive(): boolean { return this.exitedWith === null && !this.broken; }
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+  get alive(): boolean {
+    return this.exitedWith === null && !this.broken;
+  }
 
   /** Sends one frame; false (and the engine treated as dead) when the channel is gone. Never throws, never emits. */
   private send(frame: EngineRequest): boolean {
@@ -98,7 +145,9 @@ export class EngineClient {
     }
     try {
       // The callback receives a send that failed asynchronously instead of an 'error' event.
-      this.child.send(frame, (err) => { if (err) this.onChannelBroken(err); });
+      this.child.send(frame, (err) => {
+        if (err) this.onChannelBroken(err);
+      });
       return true;
     } catch (err) {
       this.onChannelBroken(err as Error);
@@ -113,48 +162,84 @@ export class EngineClient {
     this.broken = `its IPC channel broke (${err.message})`;
     if (!first) return;
     const e = errors.unavailable(`the engine of device ${this.device} lost its IPC channel; it is restarting`);
-    for (const w of this.waiting.values()) { if (w.timer) clearTimeout(w.timer); w.reject(e); w.answered(); }
+    for (const w of this.waiting.values()) {
+      if (w.timer) clearTimeout(w.timer);
+      w.reject(e);
+      w.answered();
+    }
     this.waiting.clear();
     // 'exit' then reports the death to the device (onExit), which starts a new engine.
-    try { this.child.kill('SIGKILL'); } catch { /* already gone: 'exit' follows */ }
+    try {
+      this.child.kill('SIGKILL');
+    } catch {
+      /* already gone: 'exit' follows */
+    }
   }
 
-  private call<T>(req: WithoutId<EngineRequest>, timeoutMs: number, onToken?: OnPiece, onProgress?: (fraction: number) => void): EngineCall<T> {
+  private call<T>(
+    req: WithoutId<EngineRequest>,
+    timeoutMs: number,
+    onToken?: OnPiece,
+    onProgress?: (fraction: number) => void,
+  ): EngineCall<T> {
     const id = this.nextId++;
     let answered!: () => void;
-    const done = new Promise<void>((r) => { answered = r; });
+    const done = new Promise<void>((r) => {
+      answered = r;
+    });
     const result = new Promise<T>((resolve, reject) => {
       if (!this.alive) {
         answered();
         return reject(errors.unavailable(`the engine of device ${this.device} is restarting`));
       }
-      const w: Waiting = { resolve: resolve as (v: unknown) => void, reject, answered, req, ...(onToken ? { onToken } : {}), ...(onProgress ? { onProgress } : {}) };
-      w.timer = setTimeout(() => {
-        // Every kind is cancelled in the engine (a load or estimate too: an orphan there is untracked memory).
-        w.late = true;
-        w.resolve = () => {};
-        w.reject = () => {};
-        delete w.onToken;
-        delete w.onProgress;
-        this.send({ t: 'cancel', id });
-        reject(errors.deadline(`engine ${req.t}`, timeoutMs));
-      }, Math.min(timeoutMs, MAX_TIMER_MS));
+      const w: Waiting = {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        answered,
+        req,
+        ...(onToken ? { onToken } : {}),
+        ...(onProgress ? { onProgress } : {}),
+      };
+      w.timer = setTimeout(
+        () => {
+          // Every kind is cancelled in the engine (a load or estimate too: an orphan there is untracked memory).
+          w.late = true;
+          w.resolve = () => {};
+          w.reject = () => {};
+          delete w.onToken;
+          delete w.onProgress;
+          this.send({ t: 'cancel', id });
+          reject(errors.deadline(`engine ${req.t}`, timeoutMs));
+        },
+        Math.min(timeoutMs, MAX_TIMER_MS),
+      );
       this.waiting.set(id, w);
       this.send({ ...req, id } as EngineRequest);
     });
     return { id, result, answered: done };
   }
 
-  estimate(spec: EngineModel, timeoutMs: number): Promise<Estimate> { return this.call<Estimate>({ t: 'estimate', spec }, timeoutMs).result; }
+  estimate(spec: EngineModel, timeoutMs: number): Promise<Estimate> {
+    return this.call<Estimate>({ t: 'estimate', spec }, timeoutMs).result;
+  }
   /** A load whose `answered` says when the engine no longer works on it (see EngineCall). */
   startLoad(spec: EngineModel, timeoutMs: number, onProgress?: (fraction: number) => void): EngineCall<Loaded> {
     return this.call<Loaded>({ t: 'load', spec }, timeoutMs, undefined, onProgress);
   }
-  load(spec: EngineModel, timeoutMs: number): Promise<Loaded> { return this.startLoad(spec, timeoutMs).result; }
-  unload(model: string, timeoutMs: number): Promise<void> { return this.call<void>({ t: 'unload', model }, timeoutMs).result; }
+  load(spec: EngineModel, timeoutMs: number): Promise<Loaded> {
+    return this.startLoad(spec, timeoutMs).result;
+  }
+  unload(model: string, timeoutMs: number): Promise<void> {
+    return this.call<void>({ t: 'unload', model }, timeoutMs).result;
+  }
 
   /** Aborting the signal cancels in the engine; the promise then rejects with the engine's CANCELLED answer. */
-  generate(params: GenerateParams, timeoutMs: number, signal: AbortSignal, onToken?: OnPiece): Promise<GenerateOutcome> {
+  generate(
+    params: GenerateParams,
+    timeoutMs: number,
+    signal: AbortSignal,
+    onToken?: OnPiece,
+  ): Promise<GenerateOutcome> {
     return this.cancellable(this.call<GenerateOutcome>({ t: 'generate', params }, timeoutMs, onToken), signal);
   }
 
@@ -173,14 +258,18 @@ export class EngineClient {
   }
 
   private cancellable<T>({ id, result }: EngineCall<T>, signal: AbortSignal): Promise<T> {
-    const onAbort = () => { if (this.alive) this.send({ t: 'cancel', id }); };
+    const onAbort = () => {
+      if (this.alive) this.send({ t: 'cancel', id });
+    };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     return result.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   /** Fault injection: make the engine abort like a native crash. */
-  injectAbort(): void { this.send({ t: 'abort' }); }
+  injectAbort(): void {
+    this.send({ t: 'abort' });
+  }
 
   private onReply(r: EngineReply): void {
     if (r.t === 'ready') return;

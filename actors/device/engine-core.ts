@@ -4,11 +4,36 @@
  * sequences in one batch per step: that is where throughput comes from (FACTS: 8 sequences ≈ 2.7x one).
  * Used inside the engine child process (engine-process.ts) and in-process by perf/raw-engine.ts.
  */
-import { getLlama, LlamaCompletion, readGgufFileInfo, GgufInsights, LlamaLogLevel, LlamaVocabularyType,
-  type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ControlledEvaluateInputItem, type Token, type LlamaText, type LlamaEmbeddingContext } from 'node-llama-cpp';
+import {
+  getLlama,
+  LlamaCompletion,
+  readGgufFileInfo,
+  GgufInsights,
+  LlamaLogLevel,
+  LlamaVocabularyType,
+  type Llama,
+  type LlamaModel,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type ControlledEvaluateInputItem,
+  type Token,
+  type LlamaText,
+  type LlamaEmbeddingContext,
+} from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
 import type {
-  EmbedOutcome, EmbedParams, EngineFaults, EngineModel, Estimate, EngineStart, EvaluateOutcome, EvaluateParams, GenerateOutcome, GenerateParams, Loaded, OnPiece,
+  EmbedOutcome,
+  EmbedParams,
+  EngineFaults,
+  EngineModel,
+  Estimate,
+  EngineStart,
+  EvaluateOutcome,
+  EvaluateParams,
+  GenerateOutcome,
+  GenerateParams,
+  Loaded,
+  OnPiece,
 } from './engine-protocol.js';
 import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
 import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
@@ -31,7 +56,10 @@ const EVALUATE_CHUNK_TOKENS = 32;
  * already has calls and results in it. Tools with tool_choice none are not documented: the plain chat path.
  */
 function usesToolPath(p: GenerateParams): boolean {
-  return (p.tools !== undefined && p.toolChoice !== 'none') || p.messages!.some((m) => m.role === 'tool' || m.tool_calls?.length);
+  return (
+    (p.tools !== undefined && p.toolChoice !== 'none') ||
+    p.messages!.some((m) => m.role === 'tool' || m.tool_calls?.length)
+  );
 }
 
 /** The answer to a load or estimate cancelled by the device (its timeout passed): nothing of it stays loaded. */
@@ -62,7 +90,11 @@ export class EngineCore {
 
   private readonly grammars: Grammars;
 
-  private constructor(private readonly llama: Llama, private readonly threads: number, faults: EngineFaults = {}) {
+  private constructor(
+    private readonly llama: Llama,
+    private readonly threads: number,
+    faults: EngineFaults = {},
+  ) {
     this.faults = { ...faults };
     this.grammars = new Grammars(llama);
   }
@@ -93,21 +125,37 @@ export class EngineCore {
   private async estimateFrom(spec: EngineModel, file: OpenedModelFile, signal?: AbortSignal): Promise<Estimate> {
     let info;
     try {
-      info = await readGgufFileInfo(file.path, { readTensorInfo: true, sourceType: 'filesystem', logWarnings: false, ...(signal ? { signal } : {}) });
+      info = await readGgufFileInfo(file.path, {
+        readTensorInfo: true,
+        sourceType: 'filesystem',
+        logWarnings: false,
+        ...(signal ? { signal } : {}),
+      });
     } catch (err) {
       if (signal?.aborted) throw cancelledLoad(spec, 'estimate');
       // Refused here, from the header alone, before llama.cpp ever maps the file.
-      throw errors.modelFileRefused(spec.name, file.shown, `${ggufProblem(err) ?? 'is not a readable GGUF file'}; register a valid GGUF file`);
+      throw errors.modelFileRefused(
+        spec.name,
+        file.shown,
+        `${ggufProblem(err) ?? 'is not a readable GGUF file'}; register a valid GGUF file`,
+      );
     }
     const insights = await GgufInsights.from(info, this.llama);
     const gpuLayers = this.llama.gpu === false ? 0 : insights.totalLayers;
     const m = await insights.estimateModelResourceRequirementsV2({ gpuLayers });
     const c = await insights.estimateContextResourceRequirementsV2({
-      contextSize: spec.contextSize, sequences: spec.sequences, modelGpuLayers: gpuLayers,
+      contextSize: spec.contextSize,
+      sequences: spec.sequences,
+      modelGpuLayers: gpuLayers,
     });
     const weightsBytes = m.cpuRam + m.gpuVram;
     const contextBytes = c.cpuRam + c.gpuVram;
-    return { weightsBytes, contextBytes, totalBytes: weightsBytes + contextBytes, trainContextSize: insights.trainContextSize ?? 0 };
+    return {
+      weightsBytes,
+      contextBytes,
+      totalBytes: weightsBytes + contextBytes,
+      trainContextSize: insights.trainContextSize ?? 0,
+    };
   }
 
   /**
@@ -120,9 +168,16 @@ export class EngineCore {
     let model: LlamaModel | undefined;
     let context: LlamaContext | undefined;
     try {
-      model = await this.llama.loadModel({ modelPath: file.path, ...(signal ? { loadSignal: signal } : {}), ...(onProgress ? { onLoadProgress: onProgress } : {}) });
+      model = await this.llama.loadModel({
+        modelPath: file.path,
+        ...(signal ? { loadSignal: signal } : {}),
+        ...(onProgress ? { onLoadProgress: onProgress } : {}),
+      });
       context = await model.createContext({
-        contextSize: spec.contextSize, sequences: spec.sequences, threads: this.threads, ...(signal ? { createSignal: signal } : {}),
+        contextSize: spec.contextSize,
+        sequences: spec.sequences,
+        threads: this.threads,
+        ...(signal ? { createSignal: signal } : {}),
       });
       const slow = this.faults.slowLoad;
       if (slow && slow.model === spec.name) {
@@ -167,7 +222,16 @@ export class EngineCore {
     if (p.messages && usesToolPath(p)) {
       try {
         m.chat ??= chatFormatOf(m.model);
-        return await chatWithTools({ grammars: this.grammars, model: m.model, seq, format: m.chat, contextSize: m.spec.contextSize, p, signal, onText });
+        return await chatWithTools({
+          grammars: this.grammars,
+          model: m.model,
+          seq,
+          format: m.chat,
+          contextSize: m.spec.contextSize,
+          p,
+          signal,
+          onText,
+        });
       } catch (err) {
         if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
         throw err;
@@ -221,7 +285,9 @@ export class EngineCore {
         // The sequence holds the input (with the token the completion put first) and every sampled token.
         const input = seq.contextTokens.slice(0, promptTokens);
         const answer = answerTokens(m.model, seq.contextTokens.slice(promptTokens), text, input);
-        logprobs = await tokenLogprobs(m.model, seq, input, answer, p.logprobs, signal, () => (signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation')));
+        logprobs = await tokenLogprobs(m.model, seq, input, answer, p.logprobs, signal, () =>
+          signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation'),
+        );
       }
       return {
         ...(logprobs ? { logprobs } : {}),
@@ -258,14 +324,20 @@ export class EngineCore {
     const inputs = p.texts.map((text, i) => {
       const tokens = m.model.tokenize(text);
       if (tokens.length + 1 > limit) {
-        throw errors.invalidArgument(`input[${i}]`, `is ${tokens.length} tokens; model '${p.model}' embeds at most ${limit - 1} (its context of ${limit}); split the text`);
+        throw errors.invalidArgument(
+          `input[${i}]`,
+          `is ${tokens.length} tokens; model '${p.model}' embeds at most ${limit - 1} (its context of ${limit}); split the text`,
+        );
       }
       return tokens;
     });
     let createdBytes = 0;
     if (!m.embedding) {
       m.embedding = m.model.createEmbeddingContext({ contextSize: limit, threads: this.threads });
-      const ctx = await m.embedding.catch((err) => { m.embedding = undefined; throw errors.engineLoadFailed(p.model, m.file.shown, `its embedding context: ${(err as Error).message}`); });
+      const ctx = await m.embedding.catch((err) => {
+        m.embedding = undefined;
+        throw errors.engineLoadFailed(p.model, m.file.shown, `its embedding context: ${(err as Error).message}`);
+      });
       // Not in node-llama-cpp's typings: the embedding context's own llama context, which knows its memory.
       const usage = (ctx as unknown as { _llamaContext?: LlamaContext })._llamaContext?.memoryUsage;
       createdBytes = usage ? usage.ram + usage.vram : -1;
@@ -316,13 +388,18 @@ export class EngineCore {
       const tokens = m.model.tokenize(text);
       const all = begin !== null ? [begin, ...tokens] : tokens;
       if (all.length > limit) {
-        throw errors.invalidArgument(`texts[${i}]`,
-          `is ${all.length} tokens${begin !== null ? ' (with the BOS token)' : ''}, more than the model's context of ${limit} tokens; split it into texts of at most ${limit} tokens`);
+        throw errors.invalidArgument(
+          `texts[${i}]`,
+          `is ${all.length} tokens${begin !== null ? ' (with the BOS token)' : ''}, more than the model's context of ${limit} tokens; split it into texts of at most ${limit} tokens`,
+        );
       }
       return all;
     });
     if (!inputs.some((t) => t.length > 1)) {
-      throw errors.invalidArgument('texts', 'no text has a token to score (each is a single token and the model prepends no BOS); send longer texts');
+      throw errors.invalidArgument(
+        'texts',
+        'no text has a token to score (each is a single token and the model prepends no BOS); send longer texts',
+      );
     }
     const seq = m.free.pop();
     if (!seq) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
@@ -332,12 +409,22 @@ export class EngineCore {
       for (const tokens of inputs) {
         if (signal.aborted) throw aborted();
         await seq.clearHistory();
-        perText.push({ tokens: Math.max(0, tokens.length - 1), sumLogProb: await scoreTokens(seq, tokens, signal, aborted) });
+        perText.push({
+          tokens: Math.max(0, tokens.length - 1),
+          sumLogProb: await scoreTokens(seq, tokens, signal, aborted),
+        });
       }
       const tokens = perText.reduce((n, x) => n + x.tokens, 0);
       const sumLogProb = perText.reduce((n, x) => n + x.sumLogProb, 0);
       const meanLogProb = sumLogProb / tokens;
-      return { tokens, sumLogProb, meanLogProb, perplexity: Math.exp(-meanLogProb), perText, computeMs: performance.now() - started };
+      return {
+        tokens,
+        sumLogProb,
+        meanLogProb,
+        perplexity: Math.exp(-meanLogProb),
+        perText,
+        computeMs: performance.now() - started,
+      };
     } catch (err) {
       if (signal.aborted) throw aborted();
       throw err;
@@ -369,20 +456,28 @@ function beginningToken(model: LlamaModel): Token | null {
  * Σ ln p(tokens[i+1] | tokens[0..i]) on a cleared sequence: tokens[0..n-2] are decoded (the last is only a target),
  * EVALUATE_CHUNK_TOKENS at a time, the signal checked between chunks. See EngineCore.evaluate for the formula.
  */
-async function scoreTokens(seq: LlamaContextSequence, tokens: Token[], signal: AbortSignal, aborted: () => Error): Promise<number> {
+async function scoreTokens(
+  seq: LlamaContextSequence,
+  tokens: Token[],
+  signal: AbortSignal,
+  aborted: () => Error,
+): Promise<number> {
   let sum = 0;
   for (let start = 0; start < tokens.length - 1; start += EVALUATE_CHUNK_TOKENS) {
     if (signal.aborted) throw aborted();
     const end = Math.min(start + EVALUATE_CHUNK_TOKENS, tokens.length - 1);
     const input: ControlledEvaluateInputItem[] = [];
     for (let i = start; i < end; i++) {
-      input.push([tokens[i]!, {
-        generateNext: {
-          logits: { filter: { tokens: [tokens[i + 1]!], includeSelected: true } },
-          totalLogitWeight: true,
-          options: { temperature: 0 },
+      input.push([
+        tokens[i]!,
+        {
+          generateNext: {
+            logits: { filter: { tokens: [tokens[i + 1]!], includeSelected: true } },
+            totalLogitWeight: true,
+            options: { temperature: 0 },
+          },
         },
-      }]);
+      ]);
     }
     const out = await seq.controlledEvaluate(input);
     for (let i = start; i < end; i++) {
@@ -390,7 +485,9 @@ async function scoreTokens(seq: LlamaContextSequence, tokens: Token[], signal: A
       const target = next?.logits?.get(tokens[i + 1]!);
       const weight = next?.totalLogitWeight;
       if (target === undefined || weight === undefined || !(weight >= 1) || !next?.logits) {
-        throw errors.internal(`evaluate: llama.cpp returned no usable logits for token ${i + 1} (logit ${target}, weight ${weight})`);
+        throw errors.internal(
+          `evaluate: llama.cpp returned no usable logits for token ${i + 1} (logit ${target}, weight ${weight})`,
+        );
       }
       // The map holds the target and the greedy (arg-max) token: its largest value is the context's max logit.
       let maxLogit = -Infinity;

@@ -9,14 +9,29 @@
 import { errors, toMocError } from '../../src/errors.js';
 import { EngineCore } from './engine-core.js';
 import { createLogger } from '../../src/log.js';
-import { LOAD_PROGRESS_STEP, type OnPiece, type EngineReply, type EngineRequest, type EngineStart, type GenerateOutcome, type GenerateParams } from './engine-protocol.js';
+import {
+  LOAD_PROGRESS_STEP,
+  type OnPiece,
+  type EngineReply,
+  type EngineRequest,
+  type EngineStart,
+  type GenerateOutcome,
+  type GenerateParams,
+} from './engine-protocol.js';
 
 if (!process.send) throw new Error('engine-process must be started with an IPC channel (child_process.fork)');
 
-const send = (r: EngineReply) => { if (process.connected) process.send!(r); };
-const start: EngineStart = JSON.parse(process.env.MOC_ENGINE_START ?? '{"device":"cpu0","threads":1,"gpu":"cpu","log":{"level":"info","sensitive":false}}');
+const send = (r: EngineReply) => {
+  if (process.connected) process.send!(r);
+};
+const start: EngineStart = JSON.parse(
+  process.env.MOC_ENGINE_START ?? '{"device":"cpu0","threads":1,"gpu":"cpu","log":{"level":"info","sensitive":false}}',
+);
 // Its own lines on the stderr it shares with the coordinator, marked with the device and this process.
-const log = createLogger(start.log.level, { sensitive: start.log.sensitive, bindings: { device: start.device, engine_pid: process.pid } });
+const log = createLogger(start.log.level, {
+  sensitive: start.log.sensitive,
+  bindings: { device: start.device, engine_pid: process.pid },
+});
 /** Requests that a cancel can stop, with what a cancelled one is called in its CANCELLED answer. */
 const running = new Map<number, { ac: AbortController; what: string }>();
 let core: EngineCore;
@@ -38,7 +53,10 @@ async function handle(req: EngineRequest): Promise<void> {
           sent = f;
           send({ t: 'progress', id: req.id, fraction: f });
         };
-        const value = req.t === 'load' ? await core.load(req.spec, ac.signal, onProgress) : await core.estimate(req.spec, ac.signal);
+        const value =
+          req.t === 'load'
+            ? await core.load(req.spec, ac.signal, onProgress)
+            : await core.estimate(req.spec, ac.signal);
         return send({ t: 'result', id: req.id, value });
       } finally {
         running.delete(req.id);
@@ -51,7 +69,9 @@ async function handle(req: EngineRequest): Promise<void> {
       const ac = new AbortController();
       running.set(req.id, { ac, what: 'generation' });
       try {
-        const onText: OnPiece | undefined = req.params.stream ? (text, call) => send({ t: 'token', id: req.id, text, ...(call ? { call } : {}) }) : undefined;
+        const onText: OnPiece | undefined = req.params.stream
+          ? (text, call) => send({ t: 'token', id: req.id, text, ...(call ? { call } : {}) })
+          : undefined;
         const value = await core.generate(req.params, ac.signal, onText).catch((err) => {
           generationLine(req.params, toMocError(err).code);
           throw err;
@@ -97,8 +117,18 @@ async function handle(req: EngineRequest): Promise<void> {
 function generationLine(p: GenerateParams, code: string, o?: GenerateOutcome): void {
   if (!log.enabled?.('debug')) return;
   log.log('debug', 'engine.generation', {
-    model: p.model, code, ...(p.requestId ? { request_id: p.requestId } : {}), ...(p.traceId ? { trace_id: p.traceId } : {}),
-    ...(o ? { prompt_tokens: o.promptTokens, tokens: o.tokensGenerated, compute_ms: Math.round(o.computeMs * 10) / 10, finish_reason: o.finishReason } : {}),
+    model: p.model,
+    code,
+    ...(p.requestId ? { request_id: p.requestId } : {}),
+    ...(p.traceId ? { trace_id: p.traceId } : {}),
+    ...(o
+      ? {
+          prompt_tokens: o.promptTokens,
+          tokens: o.tokensGenerated,
+          compute_ms: Math.round(o.computeMs * 10) / 10,
+          finish_reason: o.finishReason,
+        }
+      : {}),
   });
 }
 

@@ -9,7 +9,16 @@ import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
 export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file'>;
 
-import type { ChatMessage, LogitBias, ResponseFormat, TokenLogprob, Tool, ToolCall, ToolCallDelta, ToolChoice } from '../../schemas/messages.js';
+import type {
+  ChatMessage,
+  LogitBias,
+  ResponseFormat,
+  TokenLogprob,
+  Tool,
+  ToolCall,
+  ToolCallDelta,
+  ToolChoice,
+} from '../../schemas/messages.js';
 
 /** Where a streamed generation's pieces go: text, or a piece of a tool call (with empty text). */
 export type OnPiece = (text: string, call?: ToolCallDelta) => void;
@@ -71,7 +80,10 @@ export interface EvaluateOutcome {
   computeMs: number;
 }
 
-export interface EmbedParams { model: string; texts: string[] }
+export interface EmbedParams {
+  model: string;
+  texts: string[];
+}
 
 export interface EmbedOutcome {
   /** One L2-normalised vector per text. */

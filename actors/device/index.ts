@@ -18,10 +18,15 @@ export function deviceRef(device: ResolvedDevice): DeviceRef {
   return new WorkerRef<DeviceProtocol>(`device ${device.id}`, device.mailboxCapacity);
 }
 
-export function deviceChildSpec(config: Config, device: ResolvedDevice, ref: DeviceRef, desired: {
-  models(): ModelSpec[];
-  reservations(): { owner: string; bytes: number }[];
-}): ChildSpec {
+export function deviceChildSpec(
+  config: Config,
+  device: ResolvedDevice,
+  ref: DeviceRef,
+  desired: {
+    models(): ModelSpec[];
+    reservations(): { owner: string; bytes: number }[];
+  },
+): ChildSpec {
   return {
     id: `device:${device.id}`,
     restart: 'permanent',

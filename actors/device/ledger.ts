@@ -6,19 +6,35 @@
  */
 import { errors } from '../../src/errors.js';
 
-export interface LedgerEntry { model: string; bytes: number; estimate: number }
+export interface LedgerEntry {
+  model: string;
+  bytes: number;
+  estimate: number;
+}
 
 export class Ledger {
   private readonly entries = new Map<string, LedgerEntry>();
   private total = 0;
 
-  constructor(readonly device: string, readonly hardLimit: number, readonly softLimit: number) {}
+  constructor(
+    readonly device: string,
+    readonly hardLimit: number,
+    readonly softLimit: number,
+  ) {}
 
-  get reserved(): number { return this.total; }
-  get free(): number { return this.hardLimit - this.total; }
-  bytesOf(model: string): number { return this.entries.get(model)?.bytes ?? 0; }
+  get reserved(): number {
+    return this.total;
+  }
+  get free(): number {
+    return this.hardLimit - this.total;
+  }
+  bytesOf(model: string): number {
+    return this.entries.get(model)?.bytes ?? 0;
+  }
   /** Every holder, models and others (a job's reservation) alike. */
-  holders(): LedgerEntry[] { return [...this.entries.values()]; }
+  holders(): LedgerEntry[] {
+    return [...this.entries.values()];
+  }
 
   reserve(model: string, bytes: number): void {
     if (this.entries.has(model)) throw new Error(`ledger: ${model} already has a reservation`);

@@ -35,10 +35,10 @@ export function shownPath(spec: EngineModel): string {
   return path.basename(spec.path);
 }
 
-const refuse = (spec: EngineModel, problem: string) =>
-  errors.modelFileRefused(spec.name, shownPath(spec), problem);
+const refuse = (spec: EngineModel, problem: string) => errors.modelFileRefused(spec.name, shownPath(spec), problem);
 
-const inside = (file: string, root: string) => file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+const inside = (file: string, root: string) =>
+  file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 
 export function openModelFile(spec: EngineModel): OpenedModelFile {
   let fd: number;
@@ -46,24 +46,45 @@ export function openModelFile(spec: EngineModel): OpenedModelFile {
     fd = fs.openSync(spec.path, fs.constants.O_RDONLY);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw refuse(spec, `cannot be opened (${code}); check that it exists under the models root and is readable, then register it again`);
+    throw refuse(
+      spec,
+      `cannot be opened (${code}); check that it exists under the models root and is readable, then register it again`,
+    );
   }
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw refuse(spec, 'is not a regular file; register a GGUF file');
     const procPath = `/proc/self/fd/${fd}`;
     let real: string | null = null;
-    try { real = fs.readlinkSync(procPath); } catch { /* no /proc: fall back to the path (see the file comment) */ }
+    try {
+      real = fs.readlinkSync(procPath);
+    } catch {
+      /* no /proc: fall back to the path (see the file comment) */
+    }
     if (spec.file) {
       let root: string;
-      try { root = fs.realpathSync(spec.file.root); } catch { root = path.resolve(spec.file.root); }
+      try {
+        root = fs.realpathSync(spec.file.root);
+      } catch {
+        root = path.resolve(spec.file.root);
+      }
       let target: string;
-      try { target = real ?? fs.realpathSync(spec.path); } catch { target = ''; }
+      try {
+        target = real ?? fs.realpathSync(spec.path);
+      } catch {
+        target = '';
+      }
       if (!inside(target, root)) {
-        throw refuse(spec, 'resolves outside the models root (a symlink re-pointed since registration?); put the file inside the models root and register it again');
+        throw refuse(
+          spec,
+          'resolves outside the models root (a symlink re-pointed since registration?); put the file inside the models root and register it again',
+        );
       }
       if (st.size !== spec.file.bytes || st.mtimeMs !== spec.file.mtimeMs) {
-        throw refuse(spec, 'changed since registration (size or modification time differ); register it again so it is inspected anew');
+        throw refuse(
+          spec,
+          'changed since registration (size or modification time differ); register it again so it is inspected anew',
+        );
       }
     }
     const shown = shownPath(spec);
@@ -72,7 +93,13 @@ export function openModelFile(spec: EngineModel): OpenedModelFile {
       path: real !== null ? procPath : spec.path,
       shown,
       scrub: (message) => spellings.reduce((m, s) => m.split(s).join(shown), message),
-      close: () => { try { fs.closeSync(fd); } catch { /* closed already */ } },
+      close: () => {
+        try {
+          fs.closeSync(fd);
+        } catch {
+          /* closed already */
+        }
+      },
     };
   } catch (err) {
     fs.closeSync(fd);
@@ -88,6 +115,7 @@ export function ggufProblem(err: unknown): string | null {
   const name = (err as Error | undefined)?.constructor?.name ?? '';
   const message = (err as Error | undefined)?.message ?? '';
   if (name === 'InvalidGgufMagicError' || /GGUF magic/i.test(message)) return 'is not a GGUF file (bad magic)';
-  if (name === 'UnsupportedGgufValueTypeError' || /GGUF/i.test(message)) return 'is not a readable GGUF file (unsupported or malformed header)';
+  if (name === 'UnsupportedGgufValueTypeError' || /GGUF/i.test(message))
+    return 'is not a readable GGUF file (unsupported or malformed header)';
   return null;
 }

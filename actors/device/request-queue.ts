@@ -2,13 +2,19 @@
  * Per-model wait queue of inference requests, bounded and ordered by priority (higher first), FIFO within one
  * priority. Sized in the hundreds, so a sorted insert is simpler and fast enough.
  */
-export interface Waiting<T> { priority: number; seq: number; item: T }
+export interface Waiting<T> {
+  priority: number;
+  seq: number;
+  item: T;
+}
 
 export class RequestQueue<T> {
   private items: Waiting<T>[] = [];
   private seq = 0;
   constructor(readonly capacity: number) {}
-  get length(): number { return this.items.length; }
+  get length(): number {
+    return this.items.length;
+  }
 
   push(item: T, priority: number): boolean {
     if (this.items.length >= this.capacity) return false;
@@ -20,12 +26,18 @@ export class RequestQueue<T> {
     return true;
   }
 
-  shift(): T | undefined { return this.items.shift()?.item; }
+  shift(): T | undefined {
+    return this.items.shift()?.item;
+  }
   remove(item: T): boolean {
     const i = this.items.findIndex((w) => w.item === item);
     if (i < 0) return false;
     this.items.splice(i, 1);
     return true;
   }
-  drain(): T[] { const out = this.items.map((w) => w.item); this.items = []; return out; }
+  drain(): T[] {
+    const out = this.items.map((w) => w.item);
+    this.items = [];
+    return out;
+  }
 }

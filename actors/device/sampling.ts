@@ -5,7 +5,14 @@
  * grammar, or one node-llama-cpp makes from the JSON Schema — so the model cannot write anything else; it stops when
  * the JSON is complete (or at max_tokens, cut, as OpenAI's are).
  */
-import { LlamaJsonSchemaGrammar, TokenBias, type GbnfJsonSchema, type Llama, type LlamaGrammar, type LlamaModel } from 'node-llama-cpp';
+import {
+  LlamaJsonSchemaGrammar,
+  TokenBias,
+  type GbnfJsonSchema,
+  type Llama,
+  type LlamaGrammar,
+  type LlamaModel,
+} from 'node-llama-cpp';
 import { errors } from '../../src/errors.js';
 import type { LogitBias, ResponseFormat } from '../../schemas/messages.js';
 import type { GenerateParams } from './engine-protocol.js';
@@ -15,7 +22,8 @@ export function grammarSchema(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(grammarSchema);
   if (schema === null || typeof schema !== 'object') return schema;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(schema)) out[k === 'anyOf' ? 'oneOf' : k] = k === 'enum' || k === 'const' ? v : grammarSchema(v);
+  for (const [k, v] of Object.entries(schema))
+    out[k === 'anyOf' ? 'oneOf' : k] = k === 'enum' || k === 'const' ? v : grammarSchema(v);
   return out;
 }
 
@@ -23,8 +31,27 @@ export function grammarSchema(schema: unknown): unknown {
  * The JSON Schema keywords a grammar holds output to (node-llama-cpp's GbnfJsonSchema), and annotations that constrain
  * nothing. Anything else (pattern, minimum, allOf, …) is refused by name rather than silently not enforced.
  */
-const HELD = new Set(['type', 'enum', 'const', 'oneOf', 'anyOf', 'properties', 'required', 'additionalProperties', 'minProperties',
-  'maxProperties', 'items', 'prefixItems', 'minItems', 'maxItems', 'minLength', 'maxLength', 'format', '$ref', '$defs']);
+const HELD = new Set([
+  'type',
+  'enum',
+  'const',
+  'oneOf',
+  'anyOf',
+  'properties',
+  'required',
+  'additionalProperties',
+  'minProperties',
+  'maxProperties',
+  'items',
+  'prefixItems',
+  'minItems',
+  'maxItems',
+  'minLength',
+  'maxLength',
+  'format',
+  '$ref',
+  '$defs',
+]);
 const ANNOTATIONS = new Set(['description', 'title', 'default', 'examples', '$schema', '$id', '$comment']);
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'null', 'object', 'array']);
 const FORMATS = new Set(['date-time', 'time', 'date']);
@@ -37,33 +64,51 @@ const REF_PREFIX = '#/$defs/';
  */
 export function checkSchema(schema: unknown, field: string, at = '', defs: ReadonlySet<string> = new Set()): void {
   const where = at || '(the root)';
-  if (schema === true || (typeof schema === 'object' && schema !== null && !Array.isArray(schema) && Object.keys(schema).length === 0)) return;
-  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) throw errors.invalidArgument(field, `at ${where}: a schema must be an object`);
+  if (
+    schema === true ||
+    (typeof schema === 'object' && schema !== null && !Array.isArray(schema) && Object.keys(schema).length === 0)
+  )
+    return;
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema))
+    throw errors.invalidArgument(field, `at ${where}: a schema must be an object`);
   const s = schema as Record<string, unknown>;
   for (const key of Object.keys(s)) {
     if (!HELD.has(key) && !ANNOTATIONS.has(key)) {
-      throw errors.invalidArgument(field, `'${key}' at ${where} is not supported (answers are generated under a grammar that cannot hold it); supported: ${[...HELD].join(', ')}`);
+      throw errors.invalidArgument(
+        field,
+        `'${key}' at ${where} is not supported (answers are generated under a grammar that cannot hold it); supported: ${[...HELD].join(', ')}`,
+      );
     }
   }
   for (const t of Array.isArray(s.type) ? s.type : s.type === undefined ? [] : [s.type]) {
-    if (!TYPES.has(t as string)) throw errors.invalidArgument(field, `type ${JSON.stringify(t)} at ${where} is not a JSON Schema type`);
+    if (!TYPES.has(t as string))
+      throw errors.invalidArgument(field, `type ${JSON.stringify(t)} at ${where} is not a JSON Schema type`);
   }
   if (s.format !== undefined && !FORMATS.has(s.format as string)) {
-    throw errors.invalidArgument(field, `format ${JSON.stringify(s.format)} at ${where} is not supported; date-time, time and date are`);
+    throw errors.invalidArgument(
+      field,
+      `format ${JSON.stringify(s.format)} at ${where} is not supported; date-time, time and date are`,
+    );
   }
   const own = s.$defs;
-  const scope = typeof own === 'object' && own !== null && !Array.isArray(own) ? new Set([...defs, ...Object.keys(own)]) : defs;
+  const scope =
+    typeof own === 'object' && own !== null && !Array.isArray(own) ? new Set([...defs, ...Object.keys(own)]) : defs;
   if (s.$ref !== undefined) {
-    const name = typeof s.$ref === 'string' && s.$ref.startsWith(REF_PREFIX) ? s.$ref.slice(REF_PREFIX.length) : undefined;
+    const name =
+      typeof s.$ref === 'string' && s.$ref.startsWith(REF_PREFIX) ? s.$ref.slice(REF_PREFIX.length) : undefined;
     if (name === undefined || !scope.has(name)) {
-      throw errors.invalidArgument(field, `$ref ${JSON.stringify(s.$ref)} at ${where} does not name a definition in scope; only "${REF_PREFIX}<name>" references to $defs of this schema or an enclosing one are supported${scope.size ? ` (in scope: ${[...scope].join(', ')})` : ''}`);
+      throw errors.invalidArgument(
+        field,
+        `$ref ${JSON.stringify(s.$ref)} at ${where} does not name a definition in scope; only "${REF_PREFIX}<name>" references to $defs of this schema or an enclosing one are supported${scope.size ? ` (in scope: ${[...scope].join(', ')})` : ''}`,
+      );
     }
   }
   const sub = (v: unknown, path: string) => checkSchema(v, field, `${at}${path}`, scope);
   for (const key of ['properties', '$defs'] as const) {
     const m = s[key];
     if (m !== undefined) {
-      if (typeof m !== 'object' || m === null || Array.isArray(m)) throw errors.invalidArgument(field, `${key} at ${where} must be an object`);
+      if (typeof m !== 'object' || m === null || Array.isArray(m))
+        throw errors.invalidArgument(field, `${key} at ${where} must be an object`);
       for (const [k, v] of Object.entries(m)) sub(v, `/${key}/${k}`);
     }
   }
@@ -90,7 +135,7 @@ export class Grammars {
   /** The grammar of a response format (none for text); a schema it cannot make is a 400 naming the field. */
   async of(format: ResponseFormat | undefined, field = 'response_format.schema'): Promise<LlamaGrammar | undefined> {
     if (!format || format.type === 'text') return undefined;
-    if (format.type === 'json_object') return this.json ??= this.llama.getGrammarFor('json');
+    if (format.type === 'json_object') return (this.json ??= this.llama.getGrammarFor('json'));
     return this.schemaGrammar(format.schema, field);
   }
 
@@ -103,7 +148,10 @@ export class Grammars {
     try {
       g = new LlamaJsonSchemaGrammar(this.llama, grammarSchema(schema) as never);
     } catch (err) {
-      throw errors.invalidArgument(field, `cannot be generated to (${(err as Error).message}); docs/openai.md lists the JSON Schema this server can hold output to`);
+      throw errors.invalidArgument(
+        field,
+        `cannot be generated to (${(err as Error).message}); docs/openai.md lists the JSON Schema this server can hold output to`,
+      );
     }
     if (this.made.size >= MAX_GRAMMARS) this.made.delete(this.made.keys().next().value!);
     this.made.set(key, g);
@@ -113,11 +161,17 @@ export class Grammars {
 
 /** logit_bias as node-llama-cpp's TokenBias: added to the logit; -100 bans the token (OpenAI: "ban"). */
 function tokenBiasOf(model: LlamaModel, bias: LogitBias): TokenBias {
-  const vocabulary = (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: readonly string[] } } }).tokenizer?.ggml?.tokens?.length ?? Infinity;
+  const vocabulary =
+    (model.fileInfo.metadata as { tokenizer?: { ggml?: { tokens?: readonly string[] } } }).tokenizer?.ggml?.tokens
+      ?.length ?? Infinity;
   const out = TokenBias.for(model);
   for (const [id, value] of Object.entries(bias)) {
     const token = Number(id);
-    if (token >= vocabulary) throw errors.invalidArgument(`logit_bias.${id}`, `is not a token of this model (its vocabulary has ${vocabulary}); use the model's own token ids`);
+    if (token >= vocabulary)
+      throw errors.invalidArgument(
+        `logit_bias.${id}`,
+        `is not a token of this model (its vocabulary has ${vocabulary}); use the model's own token ids`,
+      );
     out.set(token as never, value <= -100 ? 'never' : { logit: value });
   }
   return out;
@@ -141,7 +195,9 @@ export async function samplingOf(model: LlamaModel, grammars: Grammars, p: Gener
     maxTokens: p.maxTokens,
     temperature: p.temperature,
     ...(p.topP !== undefined ? { topP: p.topP } : {}),
-    ...(p.frequencyPenalty || p.presencePenalty ? { repeatPenalty: { frequencyPenalty: p.frequencyPenalty ?? 0, presencePenalty: p.presencePenalty ?? 0 } } : {}),
+    ...(p.frequencyPenalty || p.presencePenalty
+      ? { repeatPenalty: { frequencyPenalty: p.frequencyPenalty ?? 0, presencePenalty: p.presencePenalty ?? 0 } }
+      : {}),
     ...(p.seed !== undefined ? { seed: p.seed } : {}),
     ...(p.logitBias ? { tokenBias: tokenBiasOf(model, p.logitBias) } : {}),
     ...(grammar ? { grammar } : {}),

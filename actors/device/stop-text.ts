@@ -13,10 +13,14 @@ export class StopText {
 
   constructor(private readonly stops: readonly string[]) {}
 
-  get stopped(): boolean { return this.hit; }
+  get stopped(): boolean {
+    return this.hit;
+  }
 
   /** All the answer's text so far (what was emitted), ending before the stop string once one matched. */
-  get text(): string { return this.out; }
+  get text(): string {
+    return this.out;
+  }
 
   /** Feeds a piece of generated text; returns what may be shown now ('' when it is all held or after a stop). */
   feed(piece: string): string {
@@ -36,7 +40,10 @@ export class StopText {
     let keep = 0;
     for (const s of this.stops) {
       for (let n = Math.min(s.length - 1, buf.length); n > keep; n--) {
-        if (buf.endsWith(s.slice(0, n))) { keep = n; break; }
+        if (buf.endsWith(s.slice(0, n))) {
+          keep = n;
+          break;
+        }
       }
     }
     this.held = buf.slice(buf.length - keep);
@@ -65,7 +72,10 @@ export class StopText {
  */
 export function withStops(stops: readonly string[], signal: AbortSignal, onText: ((text: string) => void) | undefined) {
   if (!stops.length) {
-    return { options: { signal, ...(onText ? { onTextChunk: onText } : {}) }, finish: (): { stopped: boolean; text?: string } => ({ stopped: false }) };
+    return {
+      options: { signal, ...(onText ? { onTextChunk: onText } : {}) },
+      finish: (): { stopped: boolean; text?: string } => ({ stopped: false }),
+    };
   }
   const stopText = new StopText(stops);
   const stopAt = new AbortController();

@@ -28,7 +28,15 @@ export function answerTokens(model: LlamaModel, generated: Token[], text: string
   return generated;
 }
 
-export async function tokenLogprobs(model: LlamaModel, seq: LlamaContextSequence, input: Token[], generated: Token[], top: number, signal: AbortSignal, aborted: () => Error): Promise<TokenLogprob[]> {
+export async function tokenLogprobs(
+  model: LlamaModel,
+  seq: LlamaContextSequence,
+  input: Token[],
+  generated: Token[],
+  top: number,
+  signal: AbortSignal,
+  aborted: () => Error,
+): Promise<TokenLogprob[]> {
   await seq.clearHistory();
   const all = [...input, ...generated];
   const first = input.length - 1; // the position whose next token is generated[0]
@@ -40,13 +48,22 @@ export async function tokenLogprobs(model: LlamaModel, seq: LlamaContextSequence
     const end = Math.min(start + CHUNK, all.length - 1);
     const items: ControlledEvaluateInputItem[] = [];
     for (let i = start; i < end; i++) {
-      items.push(i < first ? all[i]! : [all[i]!, {
-        generateNext: {
-          logits: { filter: { tokens: [all[i + 1]!], includeSelected: true, ...(top > 0 ? { includeTop: top } : {}) } },
-          totalLogitWeight: true,
-          options: { temperature: 0 },
-        },
-      }]);
+      items.push(
+        i < first
+          ? all[i]!
+          : [
+              all[i]!,
+              {
+                generateNext: {
+                  logits: {
+                    filter: { tokens: [all[i + 1]!], includeSelected: true, ...(top > 0 ? { includeTop: top } : {}) },
+                  },
+                  totalLogitWeight: true,
+                  options: { temperature: 0 },
+                },
+              },
+            ],
+      );
     }
     const res = await seq.controlledEvaluate(items);
     for (let i = Math.max(start, first); i < end; i++) {
@@ -60,9 +77,13 @@ export async function tokenLogprobs(model: LlamaModel, seq: LlamaContextSequence
       let maxLogit = -Infinity;
       for (const v of next.logits.values()) if (v > maxLogit) maxLogit = v;
       const lp = (logit: number) => logit - maxLogit - Math.log(weight);
-      const alternatives = top > 0
-        ? [...next.logits.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([t, l]) => ({ token: text(t, i + 1), logprob: lp(l) }))
-        : [];
+      const alternatives =
+        top > 0
+          ? [...next.logits.entries()]
+              .sort((a, b) => b[1] - a[1])
+              .slice(0, top)
+              .map(([t, l]) => ({ token: text(t, i + 1), logprob: lp(l) }))
+          : [];
       out.push({ token: text(all[i + 1]!, i + 1), logprob: lp(target), top: alternatives });
     }
   }

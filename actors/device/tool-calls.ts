@@ -11,9 +11,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  ChatWrapper, JinjaTemplateChatWrapper, LlamaChat, LlamaText,
-  type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatWrapperGenerateContextStateOptions,
-  type ChatWrapperGeneratedContextState, type GbnfJsonSchema, type LlamaContextSequence, type LlamaModel, type Token,
+  ChatWrapper,
+  JinjaTemplateChatWrapper,
+  LlamaChat,
+  LlamaText,
+  type ChatHistoryItem,
+  type ChatModelFunctionCall,
+  type ChatModelFunctions,
+  type ChatWrapperGenerateContextStateOptions,
+  type ChatWrapperGeneratedContextState,
+  type GbnfJsonSchema,
+  type LlamaContextSequence,
+  type LlamaModel,
+  type Token,
 } from 'node-llama-cpp';
 import { errors, MocError } from '../../src/errors.js';
 import type { ChatMessage, TokenLogprob, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
@@ -34,7 +44,11 @@ export function templateCallsTools(wrapper: ChatWrapper, template: string | unde
 
 /** JSON text → value; a tool's result that is not JSON is its text. */
 function parsedOrText(text: string): unknown {
-  try { return JSON.parse(text); } catch { return text; }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The chat as node-llama-cpp's history: an assistant turn's calls carry the results the tool turns after it gave. */
@@ -49,7 +63,10 @@ export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
       const response: ChatHistoryItem & { type: 'model' } = { type: 'model', response: m.content ? [m.content] : [] };
       m.tool_calls?.forEach((c, i) => {
         const call: ChatModelFunctionCall = {
-          type: 'functionCall', name: c.name, params: JSON.parse(c.arguments), result: parsedOrText(results.get(c.id) ?? ''),
+          type: 'functionCall',
+          name: c.name,
+          params: JSON.parse(c.arguments),
+          result: parsedOrText(results.get(c.id) ?? ''),
           ...(i === 0 ? { startsNewChunk: true } : {}),
         };
         response.response.push(call);
@@ -65,9 +82,12 @@ export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
 export function toFunctions(grammars: Grammars, tools: Tool[]): ChatModelFunctions {
   const functions: Record<string, { description?: string; params?: GbnfJsonSchema }> = {};
   tools.forEach((t, i) => {
-    const params = t.parameters === undefined || Object.keys((t.parameters.properties as object | undefined) ?? {}).length === 0 && !t.parameters.additionalProperties
-      ? undefined
-      : grammarSchema(t.parameters) as GbnfJsonSchema;
+    const params =
+      t.parameters === undefined ||
+      (Object.keys((t.parameters.properties as object | undefined) ?? {}).length === 0 &&
+        !t.parameters.additionalProperties)
+        ? undefined
+        : (grammarSchema(t.parameters) as GbnfJsonSchema);
     if (params) grammars.schemaGrammar(t.parameters, `tools[${i}].parameters`);
     functions[t.name] = { ...(t.description ? { description: t.description } : {}), ...(params ? { params } : {}) };
   });
@@ -83,7 +103,10 @@ class ForcedCallWrapper extends ChatWrapper {
   public readonly wrapperName: string;
   public override readonly settings: ChatWrapper['settings'];
 
-  constructor(private readonly inner: ChatWrapper, private readonly documented: ChatModelFunctions) {
+  constructor(
+    private readonly inner: ChatWrapper,
+    private readonly documented: ChatModelFunctions,
+  ) {
     super();
     this.wrapperName = `${inner.wrapperName}+forcedCall`;
     this.settings = inner.settings;
@@ -112,11 +135,25 @@ export const MAX_TOOL_CALLS = 8;
  * syntax around them nor the tool's name (it injects or grammar-samples those). Kept free in the context for `calls`
  * calls of the longest name, so a chat that passes the check can never need a context shift.
  */
-function callSyntaxTokens(wrapper: ChatWrapper, model: LlamaModel, functions: ChatModelFunctions, calls: number): number {
+function callSyntaxTokens(
+  wrapper: ChatWrapper,
+  model: LlamaModel,
+  functions: ChatModelFunctions,
+  calls: number,
+): number {
   const f = wrapper.settings.functions;
   const longest = Object.keys(functions).reduce((a, b) => (b.length > a.length ? b : a), '');
-  const one = LlamaText([f.call.prefix, longest, f.call.paramsPrefix, f.call.suffix, f.parallelism?.call.betweenCalls ?? '']).tokenize(model.tokenizer).length;
-  const section = LlamaText([f.parallelism?.call.sectionPrefix ?? '', f.parallelism?.call.sectionSuffix ?? '']).tokenize(model.tokenizer).length;
+  const one = LlamaText([
+    f.call.prefix,
+    longest,
+    f.call.paramsPrefix,
+    f.call.suffix,
+    f.parallelism?.call.betweenCalls ?? '',
+  ]).tokenize(model.tokenizer).length;
+  const section = LlamaText([
+    f.parallelism?.call.sectionPrefix ?? '',
+    f.parallelism?.call.sectionSuffix ?? '',
+  ]).tokenize(model.tokenizer).length;
   return calls * one + section;
 }
 
@@ -136,13 +173,16 @@ export interface ToolChatRun {
 export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
   const { p, format, seq, signal } = r;
   if (!format.tools) {
-    throw errors.invalidArgument(p.tools ? 'tools' : 'messages', `model '${p.model}' cannot call tools: ${format.fromTemplate ? `its chat template (${format.name}) has no tool calling` : 'its GGUF has no chat template'}; use a model whose chat template takes tools`);
+    throw errors.invalidArgument(
+      p.tools ? 'tools' : 'messages',
+      `model '${p.model}' cannot call tools: ${format.fromTemplate ? `its chat template (${format.name}) has no tool calling` : 'its GGUF has no chat template'}; use a model whose chat template takes tools`,
+    );
   }
   const started = performance.now();
   const choice: ToolChoice = p.toolChoice ?? 'auto';
   const all = p.tools ? toFunctions(r.grammars, p.tools) : {};
-  const callable: ChatModelFunctions | undefined = choice === 'none' || !p.tools ? undefined
-    : typeof choice === 'object' ? { [choice.name]: all[choice.name]! } : all;
+  const callable: ChatModelFunctions | undefined =
+    choice === 'none' || !p.tools ? undefined : typeof choice === 'object' ? { [choice.name]: all[choice.name]! } : all;
   const forced = choice === 'required' || typeof choice === 'object';
   const wrapper = forced ? new ForcedCallWrapper(format.wrapper, all) : format.wrapper;
   const history = toChatHistory(p.messages!);
@@ -150,7 +190,11 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
 
   // Counted as the context will hold it (LlamaChat evaluates the rendered text as is): a chat that does not fit is
   // refused, never cut.
-  const state = wrapper.generateContextState({ chatHistory: history, ...(callable ? { availableFunctions: callable } : {}), documentFunctionParams: true });
+  const state = wrapper.generateContextState({
+    chatHistory: history,
+    ...(callable ? { availableFunctions: callable } : {}),
+    documentFunctionParams: true,
+  });
   const promptTokens = state.contextText.tokenize(r.model.tokenizer).length;
   const maxCalls = p.parallelToolCalls === false ? 1 : MAX_TOOL_CALLS;
   const syntax = callable ? callSyntaxTokens(wrapper, r.model, callable, maxCalls) : 0;
@@ -170,10 +214,18 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
   const onParams = (c: { callIndex: number; functionName: string; paramsChunk: string }) => {
     const i = c.callIndex;
     const first = ids[i] === undefined;
-    if (first) { ids[i] = callId(); names[i] = c.functionName; raw[i] = ''; held[i] = ''; }
+    if (first) {
+      ids[i] = callId();
+      names[i] = c.functionName;
+      raw[i] = '';
+      held[i] = '';
+    }
     raw[i] += c.paramsChunk;
     if (!r.onText) return;
-    if (!first && c.paramsChunk.trim() === '') { held[i] += c.paramsChunk; return; }
+    if (!first && c.paramsChunk.trim() === '') {
+      held[i] += c.paramsChunk;
+      return;
+    }
     const piece = held[i] + c.paramsChunk;
     held[i] = '';
     r.onText('', { index: i, ...(first ? { id: ids[i]!, name: c.functionName } : {}), arguments: piece });
@@ -199,10 +251,16 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
     const reason = end.stopped ? 'stopString' : res.metadata.stopReason;
     if (reason === 'abort') throw errors.cancelled('generation');
     // A tool without parameters has no argument pieces: its arguments are {}.
-    const done: ToolCall[] = (res.functionCalls ?? []).map((c, i) => ({ id: ids[i] ?? callId(), name: c.functionName, arguments: raw[i]?.trimEnd() || JSON.stringify(c.params ?? {}) }));
+    const done: ToolCall[] = (res.functionCalls ?? []).map((c, i) => ({
+      id: ids[i] ?? callId(),
+      name: c.functionName,
+      arguments: raw[i]?.trimEnd() || JSON.stringify(c.params ?? {}),
+    }));
     // A call max_tokens cut short is in the answer as far as it got (as OpenAI answers it, with finish_reason length):
     // its pieces were streamed, and the answer must say what the stream said.
-    const cut: ToolCall[] = ids.slice(done.length).map((id, k) => ({ id, name: names[done.length + k]!, arguments: raw[done.length + k]!.trimEnd() }));
+    const cut: ToolCall[] = ids
+      .slice(done.length)
+      .map((id, k) => ({ id, name: names[done.length + k]!, arguments: raw[done.length + k]!.trimEnd() }));
     const toolCalls: ToolCall[] | undefined = done.length + cut.length ? [...done, ...cut] : undefined;
     // What the sequence holds past the prompt was generated, text and call syntax alike (the syntax is beside
     // maxTokens, so a call can count more); the last sampled token may not be evaluated into it.
@@ -214,9 +272,12 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
     if (p.logprobs !== undefined && sampled) {
       const input = seq.contextTokens.slice(0, promptTokens);
       const answer = text ? answerTokens(r.model, sampled, text, input) : [];
-      if (!r.model.detokenize(answer, false, input).startsWith(text)) throw errors.internal('logprobs: the answer\'s text is not what its tokens write');
+      if (!r.model.detokenize(answer, false, input).startsWith(text))
+        throw errors.internal("logprobs: the answer's text is not what its tokens write");
       logprobs = answer.length
-        ? await tokenLogprobs(r.model, seq, input, answer, p.logprobs, signal, () => (signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation')))
+        ? await tokenLogprobs(r.model, seq, input, answer, p.logprobs, signal, () =>
+            signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation'),
+          )
         : [];
     }
     return {
@@ -224,7 +285,14 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
       ...(logprobs ? { logprobs } : {}),
       promptTokens,
       tokensGenerated: Math.max(written, reason === 'maxTokens' ? maxTokens : 0),
-      finishReason: cut.length || (reason === 'maxTokens' && !toolCalls) ? 'length' : toolCalls ? 'tool_calls' : reason === 'eogToken' ? 'eos' : 'stop',
+      finishReason:
+        cut.length || (reason === 'maxTokens' && !toolCalls)
+          ? 'length'
+          : toolCalls
+            ? 'tool_calls'
+            : reason === 'eogToken'
+              ? 'eos'
+              : 'stop',
       computeMs: performance.now() - started,
       firstTokenMs,
       ...(toolCalls ? { toolCalls } : {}),

@@ -11,7 +11,11 @@ import { errors } from '../../src/errors.js';
 import type { Behavior, Envelope } from '../../src/kernel/types.js';
 import type { Store } from '../../src/store/store.js';
 
-interface Inference { model: string; prompt: string; text: string }
+interface Inference {
+  model: string;
+  prompt: string;
+  text: string;
+}
 
 export type FeedbackProtocol = {
   record: { req: { kind: 'record'; request: RecordFeedbackRequest; owner: string }; reply: Feedback };
@@ -22,18 +26,27 @@ export type FeedbackProtocol = {
 export class FeedbackActor implements Behavior<FeedbackProtocol> {
   private readonly inferences = new Map<string, Inference>();
 
-  constructor(private readonly config: Config, private readonly store: Store) {}
+  constructor(
+    private readonly config: Config,
+    private readonly store: Store,
+  ) {}
 
   /** Whether the router should tell this actor about each inference. */
-  get recording(): boolean { return this.config.feedback.recordInferences; }
+  get recording(): boolean {
+    return this.config.feedback.recordInferences;
+  }
 
   receive(env: Envelope<FeedbackProtocol>): void {
     const msg = env.msg;
     switch (msg.kind) {
-      case 'inferred': return this.remember(msg.requestId, { model: msg.model, prompt: msg.prompt, text: msg.text });
+      case 'inferred':
+        return this.remember(msg.requestId, { model: msg.model, prompt: msg.prompt, text: msg.text });
       case 'record': {
         const f = this.build(msg.request, msg.owner);
-        this.store.recordFeedback(f).then((r) => env.reply(r), (err) => env.fail(err));
+        this.store.recordFeedback(f).then(
+          (r) => env.reply(r),
+          (err) => env.fail(err),
+        );
         return;
       }
       default:
@@ -46,33 +59,54 @@ export class FeedbackActor implements Behavior<FeedbackProtocol> {
     this.inferences.delete(id);
     this.inferences.set(id, inf);
     // Oldest first out: a Map iterates in insertion order.
-    while (this.inferences.size > this.config.feedback.maxRecords) this.inferences.delete(this.inferences.keys().next().value!);
+    while (this.inferences.size > this.config.feedback.maxRecords)
+      this.inferences.delete(this.inferences.keys().next().value!);
   }
 
   private recalled(field: string, id: string): Inference {
     const inf = this.inferences.get(id);
     if (inf) return inf;
-    throw errors.invalidArgument(field, this.recording
-      ? `'${id}' is not in the inference record (it keeps the last ${this.config.feedback.maxRecords}, in memory); send prompt and answers instead`
-      : 'this server keeps no inference record (feedback.recordInferences is off); send prompt and answers instead');
+    throw errors.invalidArgument(
+      field,
+      this.recording
+        ? `'${id}' is not in the inference record (it keeps the last ${this.config.feedback.maxRecords}, in memory); send prompt and answers instead`
+        : 'this server keeps no inference record (feedback.recordInferences is off); send prompt and answers instead',
+    );
   }
 
   /** The feedback record of a request, or a coded error saying what to send instead. */
   private build(r: RecordFeedbackRequest, owner: string): Feedback {
     const base = {
-      id: `fb-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`, owner, at: Date.now(), comment: r.comment ?? '',
+      id: `fb-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`,
+      owner,
+      at: Date.now(),
+      comment: r.comment ?? '',
       requestId: r.request_id ?? '',
     };
     if (r.rating !== undefined) {
       if (r.rejected !== undefined || r.rejected_request_id !== undefined) {
-        throw errors.invalidArgument('rating', 'rates one answer; send either a rating or a preference (rejected / rejected_request_id), not both');
+        throw errors.invalidArgument(
+          'rating',
+          'rates one answer; send either a rating or a preference (rejected / rejected_request_id), not both',
+        );
       }
       if (r.request_id !== undefined) {
         const inf = this.recalled('request_id', r.request_id);
-        return { ...base, kind: 'rating', model: inf.model, prompt: inf.prompt, chosen: inf.text, rejected: '', rating: r.rating };
+        return {
+          ...base,
+          kind: 'rating',
+          model: inf.model,
+          prompt: inf.prompt,
+          chosen: inf.text,
+          rejected: '',
+          rating: r.rating,
+        };
       }
       if (r.prompt === undefined || r.chosen === undefined) {
-        throw errors.invalidArgument('request_id', 'a rating needs the answer it rates: request_id, or prompt and chosen');
+        throw errors.invalidArgument(
+          'request_id',
+          'a rating needs the answer it rates: request_id, or prompt and chosen',
+        );
       }
       return { ...base, kind: 'rating', model: '', prompt: r.prompt, chosen: r.chosen, rejected: '', rating: r.rating };
     }
@@ -80,14 +114,36 @@ export class FeedbackActor implements Behavior<FeedbackProtocol> {
       const chosen = this.recalled('request_id', r.request_id);
       const rejected = this.recalled('rejected_request_id', r.rejected_request_id);
       if (chosen.prompt !== rejected.prompt) {
-        throw errors.invalidArgument('rejected_request_id', 'answered another prompt than request_id; a preference compares two answers to one prompt');
+        throw errors.invalidArgument(
+          'rejected_request_id',
+          'answered another prompt than request_id; a preference compares two answers to one prompt',
+        );
       }
-      return { ...base, kind: 'preference', model: chosen.model, prompt: chosen.prompt, chosen: chosen.text, rejected: rejected.text, rating: 0 };
+      return {
+        ...base,
+        kind: 'preference',
+        model: chosen.model,
+        prompt: chosen.prompt,
+        chosen: chosen.text,
+        rejected: rejected.text,
+        rating: 0,
+      };
     }
     if (r.prompt !== undefined && r.chosen !== undefined && r.rejected !== undefined) {
-      return { ...base, kind: 'preference', model: '', prompt: r.prompt, chosen: r.chosen, rejected: r.rejected, rating: 0 };
+      return {
+        ...base,
+        kind: 'preference',
+        model: '',
+        prompt: r.prompt,
+        chosen: r.chosen,
+        rejected: r.rejected,
+        rating: 0,
+      };
     }
-    throw errors.invalidArgument('request', 'send a rating (rating + request_id, or rating + prompt + chosen) or a preference (prompt + chosen + rejected, or request_id + rejected_request_id)');
+    throw errors.invalidArgument(
+      'request',
+      'send a rating (rating + request_id, or rating + prompt + chosen) or a preference (prompt + chosen + rejected, or request_id + rejected_request_id)',
+    );
   }
 }
 
@@ -95,8 +151,12 @@ export class FeedbackActor implements Behavior<FeedbackProtocol> {
  * Preference pairs from the feedback: the explicit ones, then, per prompt, each answer rated good against each rated
  * bad (so thumbs up and down on answers to one prompt become pairs a trainer can use).
  */
-export function preferencePairs(all: Feedback[]): { prompt: string; chosen: string; rejected: string; derived: boolean }[] {
-  const out = all.filter((f) => f.kind === 'preference').map((f) => ({ prompt: f.prompt, chosen: f.chosen, rejected: f.rejected, derived: false }));
+export function preferencePairs(
+  all: Feedback[],
+): { prompt: string; chosen: string; rejected: string; derived: boolean }[] {
+  const out = all
+    .filter((f) => f.kind === 'preference')
+    .map((f) => ({ prompt: f.prompt, chosen: f.chosen, rejected: f.rejected, derived: false }));
   const byPrompt = new Map<string, { good: Set<string>; bad: Set<string> }>();
   for (const f of all) {
     if (f.kind !== 'rating' || f.rating === 0) continue;
@@ -105,7 +165,8 @@ export function preferencePairs(all: Feedback[]): { prompt: string; chosen: stri
     byPrompt.set(f.prompt, p);
   }
   for (const [prompt, p] of byPrompt) {
-    for (const chosen of p.good) for (const rejected of p.bad) if (chosen !== rejected) out.push({ prompt, chosen, rejected, derived: true });
+    for (const chosen of p.good)
+      for (const rejected of p.bad) if (chosen !== rejected) out.push({ prompt, chosen, rejected, derived: true });
   }
   return out;
 }

@@ -51,7 +51,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export function deriveGoal(goal: Goal, jobs: (Job | undefined)[], now: number): DerivedGoal {
   if (isTerminalGoal(goal.state)) {
-    return { state: goal.state, reason: goal.reason, endedAt: goal.endedAt, ...(goal.achievedBy ? { achievedBy: goal.achievedBy } : {}) };
+    return {
+      state: goal.state,
+      reason: goal.reason,
+      endedAt: goal.endedAt,
+      ...(goal.achievedBy ? { achievedBy: goal.achievedBy } : {}),
+    };
   }
   const linked = new Set(goal.jobs);
   const known = new Map<string, Job>();
@@ -69,25 +74,34 @@ export function deriveGoal(goal: Goal, jobs: (Job | undefined)[], now: number): 
       const j = met[0]!;
       const value = metricOf(j, c)!;
       return {
-        state: 'achieved', endedAt: now, achievedBy: { job: j.id, metric: c.metric, value },
+        state: 'achieved',
+        endedAt: now,
+        achievedBy: { job: j.id, metric: c.metric, value },
         reason: `job ${j.id} met ${describeCriterion(c)} with ${c.metric} ${value}`,
       };
     }
   } else if (all.length > 0 && unknown.length === 0 && all.every((j) => j.state === 'succeeded' && inTime(j))) {
     return {
-      state: 'achieved', endedAt: now,
+      state: 'achieved',
+      endedAt: now,
       reason: all.length === 1 ? `linked job ${all[0]!.id} succeeded` : `all ${all.length} linked jobs succeeded`,
     };
   }
 
-  const wanted = c ? `a linked job met ${describeCriterion(c)}` : goal.jobs.length > 0 ? 'all linked jobs succeeded' : 'any job was linked';
+  const wanted = c
+    ? `a linked job met ${describeCriterion(c)}`
+    : goal.jobs.length > 0
+      ? 'all linked jobs succeeded'
+      : 'any job was linked';
 
   // Failed: the deadline passed.
   if (deadline > 0 && now >= deadline) {
     const late = c ? all.filter((j) => meets(j, c)) : [];
     return {
-      state: 'failed', endedAt: now,
-      reason: `the deadline ${iso(deadline)} passed before ${wanted}` +
+      state: 'failed',
+      endedAt: now,
+      reason:
+        `the deadline ${iso(deadline)} passed before ${wanted}` +
         (late.length ? ` (${few(late.map((j) => j.id))} met it after the deadline)` : ''),
     };
   }
@@ -101,13 +115,15 @@ export function deriveGoal(goal: Goal, jobs: (Job | undefined)[], now: number): 
         return v === undefined ? `${j.id} reported no ${c.metric}` : `${j.id} ${c.metric} ${v}`;
       });
       return {
-        state: 'failed', endedAt: now,
+        state: 'failed',
+        endedAt: now,
         reason: `${all.length === 1 ? 'the linked job' : `all ${all.length} linked jobs`} ended without meeting ${describeCriterion(c)} (${few(how)})`,
       };
     }
     const notOk = all.filter((j) => j.state !== 'succeeded' || !inTime(j));
     return {
-      state: 'failed', endedAt: now,
+      state: 'failed',
+      endedAt: now,
       reason: `${all.length === 1 ? 'the linked job' : `all ${all.length} linked jobs`} ended but not all succeeded (${few(notOk.map((j) => `${j.id} ${j.state}`))})`,
     };
   }

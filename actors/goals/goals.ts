@@ -13,7 +13,11 @@
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import {
-  isTerminalGoal, type CreateGoalRequest, type Goal, type ListGoalsRequest, type UpdateGoalRequest,
+  isTerminalGoal,
+  type CreateGoalRequest,
+  type Goal,
+  type ListGoalsRequest,
+  type UpdateGoalRequest,
 } from '../../schemas/goals.js';
 import type { Job } from '../../schemas/jobs.js';
 import { errors, type MocError } from '../../src/errors.js';
@@ -31,7 +35,10 @@ export type GoalsProtocol = {
 };
 
 /** Where a write's answer goes once the actor has taken the written goal in (an envelope of create, update, cancel). */
-interface GoalAnswer { reply(goal: Goal): void; fail(err: MocError | unknown): void }
+interface GoalAnswer {
+  reply(goal: Goal): void;
+  fail(err: MocError | unknown): void;
+}
 
 /** What the actor sends itself. */
 export type GoalsInbox = {
@@ -55,7 +62,9 @@ export type GoalsInbox = {
 export type GoalsMessages = GoalsProtocol & GoalsInbox;
 
 /** The jobs this actor follows: the Jobs actor's watch (null when jobs are disabled). */
-export interface JobsSource { watch(listener: (j: Job) => void): () => void }
+export interface JobsSource {
+  watch(listener: (j: Job) => void): () => void;
+}
 
 /** setTimeout's longest delay; a later deadline is reached through re-armed timers. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -78,7 +87,10 @@ export class Goals implements Behavior<GoalsMessages> {
   /** Shutdown asked: who waits for the writes in flight; no new job, deadline or sweep write starts. */
   private stopping: Array<Envelope<GoalsMessages, 'shutdown'>> | null = null;
 
-  constructor(private readonly store: Store, private readonly jobs: JobsSource | null) {}
+  constructor(
+    private readonly store: Store,
+    private readonly jobs: JobsSource | null,
+  ) {}
 
   bind(self: ActorRef<GoalsMessages>): void {
     this.self = self;
@@ -100,23 +112,37 @@ export class Goals implements Behavior<GoalsMessages> {
   /** Every change of a goal this process writes, as it happens. Returns the unsubscribe function. */
   watch(listener: (g: Goal) => void): () => void {
     this.watchers.add(listener);
-    return () => { this.watchers.delete(listener); };
+    return () => {
+      this.watchers.delete(listener);
+    };
   }
 
   receive(env: Envelope<GoalsMessages>): void {
     const msg = env.msg;
     switch (msg.kind) {
-      case 'create': return this.create(env as Envelope<GoalsMessages, 'create'>);
-      case 'get': return env.reply(this.find(msg.id) as never);
-      case 'list': return env.reply(this.list(msg.request) as never);
-      case 'update': return this.update(env as Envelope<GoalsMessages, 'update'>);
-      case 'cancel': return this.cancel(env as Envelope<GoalsMessages, 'cancel'>);
-      case 'history': this.find(msg.id); return env.reply(this.store.goalHistory(msg.id) as never);
-      case 'job-changed': return this.jobChanged(msg.job);
-      case 'deadline': return this.deadlineDue(msg.id);
-      case 'sweep': return this.sweep();
-      case 'written': return this.written(msg.id, msg.goal, msg.answer);
-      case 'shutdown': return this.shutdown(env as Envelope<GoalsMessages, 'shutdown'>);
+      case 'create':
+        return this.create(env as Envelope<GoalsMessages, 'create'>);
+      case 'get':
+        return env.reply(this.find(msg.id) as never);
+      case 'list':
+        return env.reply(this.list(msg.request) as never);
+      case 'update':
+        return this.update(env as Envelope<GoalsMessages, 'update'>);
+      case 'cancel':
+        return this.cancel(env as Envelope<GoalsMessages, 'cancel'>);
+      case 'history':
+        this.find(msg.id);
+        return env.reply(this.store.goalHistory(msg.id) as never);
+      case 'job-changed':
+        return this.jobChanged(msg.job);
+      case 'deadline':
+        return this.deadlineDue(msg.id);
+      case 'sweep':
+        return this.sweep();
+      case 'written':
+        return this.written(msg.id, msg.goal, msg.answer);
+      case 'shutdown':
+        return this.shutdown(env as Envelope<GoalsMessages, 'shutdown'>);
       default:
         throw new Error(`goals: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
@@ -129,9 +155,19 @@ export class Goals implements Behavior<GoalsMessages> {
     const jobs = this.checkJobs('jobs', r.jobs ?? []);
     const now = Date.now();
     const base: Goal = {
-      id: `goal-${now.toString(36)}-${randomBytes(6).toString('hex')}`, title: r.title, description: r.description ?? '',
-      priority: r.priority ?? 0, owner, state: 'pending', jobs: unique(jobs), ...(r.criterion ? { criterion: r.criterion } : {}),
-      deadlineMs: this.checkDeadline(r.deadline_ms ?? 0, now), createdAt: now, updatedAt: now, endedAt: 0, reason: '',
+      id: `goal-${now.toString(36)}-${randomBytes(6).toString('hex')}`,
+      title: r.title,
+      description: r.description ?? '',
+      priority: r.priority ?? 0,
+      owner,
+      state: 'pending',
+      jobs: unique(jobs),
+      ...(r.criterion ? { criterion: r.criterion } : {}),
+      deadlineMs: this.checkDeadline(r.deadline_ms ?? 0, now),
+      createdAt: now,
+      updatedAt: now,
+      endedAt: 0,
+      reason: '',
     };
     const goal = withDerived(base, this.derive(base, now), now);
     this.write(goal.id, this.store.createGoal(goal), env);
@@ -145,7 +181,8 @@ export class Goals implements Behavior<GoalsMessages> {
 
   /** By priority (highest first), then oldest first; `limit` (default 100) after the state filter. */
   private list(r: ListGoalsRequest): Goal[] {
-    return this.store.listGoals()
+    return this.store
+      .listGoals()
       .filter((g) => r.state === undefined || g.state === r.state)
       .sort((a, b) => b.priority - a.priority || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .slice(0, r.limit ?? DEFAULT_LIST_LIMIT);
@@ -242,14 +279,20 @@ export class Goals implements Behavior<GoalsMessages> {
   /** A write in flight: its result comes back as a `written` message; a failed write is answered at once. */
   private write(id: string, write: Promise<Goal | null>, answer?: GoalAnswer): void {
     this.writing++;
-    write.then((goal) => this.post({ kind: 'written', id, goal, ...(answer ? { answer } : {}) }, answer),
-      (err) => { answer?.fail(err); this.post({ kind: 'written', id, goal: null }); });
+    write.then(
+      (goal) => this.post({ kind: 'written', id, goal, ...(answer ? { answer } : {}) }, answer),
+      (err) => {
+        answer?.fail(err);
+        this.post({ kind: 'written', id, goal: null });
+      },
+    );
   }
 
   private written(id: string, goal: Goal | null, answer?: GoalAnswer): void {
     this.writing--;
     const current = this.store.getGoal(id);
-    if (current) this.index(current); else this.unindex(id);
+    if (current) this.index(current);
+    else this.unindex(id);
     if (goal) this.emit(goal);
     if (answer) {
       if (current) answer.reply(goal ?? current);
@@ -280,7 +323,7 @@ export class Goals implements Behavior<GoalsMessages> {
       this.unlinkAll(goal.id);
       for (const j of goal.jobs) {
         let set = this.byJob.get(j);
-        if (!set) this.byJob.set(j, set = new Set());
+        if (!set) this.byJob.set(j, (set = new Set()));
         set.add(goal.id);
       }
       this.links.set(goal.id, [...goal.jobs]);
@@ -317,13 +360,18 @@ export class Goals implements Behavior<GoalsMessages> {
   // ---- helpers ----
 
   private derive(goal: Goal, now: number): DerivedGoal {
-    return deriveGoal(goal, goal.jobs.map((id) => this.store.getJob(id)), now);
+    return deriveGoal(
+      goal,
+      goal.jobs.map((id) => this.store.getJob(id)),
+      now,
+    );
   }
 
   /** Linked job ids must name jobs the store has. */
   private checkJobs(field: string, ids: string[]): string[] {
     ids.forEach((id, i) => {
-      if (!this.store.getJob(id)) throw errors.invalidArgument(`${field}[${i}]`, `job '${id}' does not exist; ListJobs shows the ones that do`);
+      if (!this.store.getJob(id))
+        throw errors.invalidArgument(`${field}[${i}]`, `job '${id}' does not exist; ListJobs shows the ones that do`);
     });
     return ids;
   }
@@ -331,14 +379,21 @@ export class Goals implements Behavior<GoalsMessages> {
   /** A deadline already past would fail the goal at once: refused, so a clock or unit mistake (s for ms) shows. */
   private checkDeadline(ms: number, now: number): number {
     if (ms > 0 && ms <= now) {
-      throw errors.invalidArgument('deadline_ms', `${new Date(ms).toISOString()} has passed; give a later time in epoch milliseconds, or 0 for none`);
+      throw errors.invalidArgument(
+        'deadline_ms',
+        `${new Date(ms).toISOString()} has passed; give a later time in epoch milliseconds, or 0 for none`,
+      );
     }
     return ms;
   }
 
   private emit(g: Goal): void {
     for (const w of this.watchers) {
-      try { w(g); } catch { /* a listener's bug is its own */ }
+      try {
+        w(g);
+      } catch {
+        /* a listener's bug is its own */
+      }
     }
   }
 
@@ -352,7 +407,10 @@ export class Goals implements Behavior<GoalsMessages> {
     } catch (err) {
       answer?.fail(err);
       if (!this.stopped && this.sweepScheduled === undefined) {
-        this.sweepScheduled = setTimeout(() => { this.sweepScheduled = undefined; this.post({ kind: 'sweep' }); }, 100);
+        this.sweepScheduled = setTimeout(() => {
+          this.sweepScheduled = undefined;
+          this.post({ kind: 'sweep' });
+        }, 100);
         this.sweepScheduled.unref();
       }
     }
@@ -362,7 +420,8 @@ export class Goals implements Behavior<GoalsMessages> {
 /** The goal with its derived state; `updatedAt` is now when anything changed. */
 function withDerived(goal: Goal, d: DerivedGoal, now: number): Goal {
   const next: Goal = { ...goal, state: d.state, reason: d.reason, endedAt: d.endedAt, updatedAt: now };
-  if (d.achievedBy) next.achievedBy = d.achievedBy; else delete next.achievedBy;
+  if (d.achievedBy) next.achievedBy = d.achievedBy;
+  else delete next.achievedBy;
   return next;
 }
 
@@ -371,4 +430,6 @@ function sameGoal(a: Goal, b: Goal): boolean {
   return isDeepStrictEqual({ ...a, updatedAt: 0 }, { ...b, updatedAt: 0 });
 }
 
-function unique(ids: string[]): string[] { return [...new Set(ids)]; }
+function unique(ids: string[]): string[] {
+  return [...new Set(ids)];
+}

@@ -14,8 +14,13 @@ import { Piscina } from 'piscina';
 import { siblingEntry } from '../../src/entry.js';
 import { errors, MocError, toMocError } from '../../src/errors.js';
 import {
-  CONTROL_LIVE, CONTROL_RELEASE, PARTIAL_SUFFIX,
-  type DatasetProgress, type DatasetResult, type DatasetStats, type DatasetTask,
+  CONTROL_LIVE,
+  CONTROL_RELEASE,
+  PARTIAL_SUFFIX,
+  type DatasetProgress,
+  type DatasetResult,
+  type DatasetStats,
+  type DatasetTask,
 } from '../../src/model/dataset-task.js';
 
 export type { DatasetProgress, DatasetStats, InvalidLine } from '../../src/model/dataset-task.js';
@@ -53,20 +58,31 @@ export class DatasetPool {
   }
 
   /** Worker threads holding a model vocabulary right now (they release it after keepModelsMs idle). */
-  get heldVocabularies(): number { return Atomics.load(this.control, CONTROL_LIVE); }
+  get heldVocabularies(): number {
+    return Atomics.load(this.control, CONTROL_LIVE);
+  }
 
   /** Runs one preparation; signal cancels it (MOC_ERR_CANCELLED) and leaves no output behind. */
-  async prepare(req: PrepareRequest, opts: { signal?: AbortSignal; onProgress?: (p: DatasetProgress) => void } = {}): Promise<DatasetStats> {
+  async prepare(
+    req: PrepareRequest,
+    opts: { signal?: AbortSignal; onProgress?: (p: DatasetProgress) => void } = {},
+  ): Promise<DatasetStats> {
     if (this.closed) throw errors.unavailable('the dataset worker pool is shut down');
     if (this.pool.queueSize >= this.maxQueue) throw errors.busy('the dataset preparation queue', this.maxQueue, 1000);
     if (opts.signal?.aborted) throw errors.cancelled(`preparing ${req.shown}`);
     const cancel = new Int32Array(new SharedArrayBuffer(4));
-    const onAbort = () => { Atomics.store(cancel, 0, 1); };
+    const onAbort = () => {
+      Atomics.store(cancel, 0, 1);
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const channel = opts.onProgress ? new MessageChannel() : null;
     if (channel) channel.port1.on('message', (p: DatasetProgress) => opts.onProgress!(p));
     const task: DatasetTask = {
-      ...req, cancel, control: this.control, keepMs: this.keepModelsMs, ...(channel ? { progress: channel.port2 } : {}),
+      ...req,
+      cancel,
+      control: this.control,
+      keepMs: this.keepModelsMs,
+      ...(channel ? { progress: channel.port2 } : {}),
     };
     const done = this.pool.run(task, channel ? { transferList: [channel.port2] } : {}) as Promise<DatasetResult>;
     const entry = { cancel, done: done.catch(() => undefined) };
@@ -86,7 +102,8 @@ export class DatasetPool {
     if ('error' in result) {
       await this.removePartials(req); // the task removes them itself; this covers a worker that died mid-way
       const e = MocError.fromData(result.error);
-      if (e.code === 'MOC_ERR_CANCELLED' && this.closed && !opts.signal?.aborted) throw errors.unavailable('the dataset worker pool shut down during the preparation');
+      if (e.code === 'MOC_ERR_CANCELLED' && this.closed && !opts.signal?.aborted)
+        throw errors.unavailable('the dataset worker pool shut down during the preparation');
       throw e;
     }
     return result;
@@ -117,7 +134,10 @@ export class DatasetPool {
     const deadline = Date.now() + 10_000;
     // Polled: a pending Atomics.waitAsync does not keep this process running.
     for (let live = this.heldVocabularies; live > 0; live = this.heldVocabularies) {
-      if (Date.now() >= deadline) { process.emitWarning(`dataset pool: ${live} worker(s) still hold a model vocabulary at shutdown`); return; }
+      if (Date.now() >= deadline) {
+        process.emitWarning(`dataset pool: ${live} worker(s) still hold a model vocabulary at shutdown`);
+        return;
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }

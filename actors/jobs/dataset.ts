@@ -14,8 +14,13 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 
 /** The shape of a dataset path (relative, no '..'): checked at submit; the file itself when the job runs. */
 export function checkRelative(field: string, relative: string): void {
-  if (path.isAbsolute(relative)) throw errors.datasetPath(field, `'${relative}' is absolute; give a path relative to the datasets root (jobs.datasetsRoot)`);
-  if (relative.split(/[\\/]/).includes('..')) throw errors.datasetPath(field, `'${relative}' contains '..'; give a path inside the datasets root`);
+  if (path.isAbsolute(relative))
+    throw errors.datasetPath(
+      field,
+      `'${relative}' is absolute; give a path relative to the datasets root (jobs.datasetsRoot)`,
+    );
+  if (relative.split(/[\\/]/).includes('..'))
+    throw errors.datasetPath(field, `'${relative}' contains '..'; give a path inside the datasets root`);
   if (relative.includes('\0')) throw errors.datasetPath(field, 'contains a NUL byte');
 }
 
@@ -29,9 +34,13 @@ export async function resolveDataset(root: string, relative: string, field = 'sp
   checkRelative(field, relative);
   const base = await realRoot(root);
   const real = await realpath(path.join(base, relative)).catch(() => {
-    throw errors.datasetPath(field, `'${relative}' does not exist in the datasets root (jobs.datasetsRoot); upload it there first`);
+    throw errors.datasetPath(
+      field,
+      `'${relative}' does not exist in the datasets root (jobs.datasetsRoot); upload it there first`,
+    );
   });
-  if (!real.startsWith(base + path.sep)) throw errors.datasetPath(field, `'${relative}' resolves outside the datasets root (symlink?)`);
+  if (!real.startsWith(base + path.sep))
+    throw errors.datasetPath(field, `'${relative}' resolves outside the datasets root (symlink?)`);
   if (!(await stat(real)).isFile()) throw errors.datasetPath(field, `'${relative}' is not a regular file`);
   return real;
 }
@@ -43,12 +52,16 @@ export async function datasetOutput(root: string, relative: string, field = 'spe
   const file = path.join(base, relative);
   await mkdir(path.dirname(file), { recursive: true });
   const dir = await realpath(path.dirname(file));
-  if (dir !== base && !dir.startsWith(base + path.sep)) throw errors.datasetPath(field, `'${relative}' resolves outside the datasets root (symlink?)`);
+  if (dir !== base && !dir.startsWith(base + path.sep))
+    throw errors.datasetPath(field, `'${relative}' resolves outside the datasets root (symlink?)`);
   return path.join(dir, path.basename(file));
 }
 
 /** The JSONL lines of a file, parsed, with their 1-based line numbers; blank lines skipped; a bad line is refused. */
-export async function* jsonLines(file: string, signal?: AbortSignal): AsyncGenerator<{ line: number; value: Record<string, unknown> }> {
+export async function* jsonLines(
+  file: string,
+  signal?: AbortSignal,
+): AsyncGenerator<{ line: number; value: Record<string, unknown> }> {
   const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   let n = 0;
   try {
@@ -56,10 +69,16 @@ export async function* jsonLines(file: string, signal?: AbortSignal): AsyncGener
       n++;
       signal?.throwIfAborted();
       if (text.trim() === '') continue;
-      if (Buffer.byteLength(text) > MAX_LINE_BYTES) throw errors.jobFailed(`dataset line ${n} is over ${MAX_LINE_BYTES} bytes`);
+      if (Buffer.byteLength(text) > MAX_LINE_BYTES)
+        throw errors.jobFailed(`dataset line ${n} is over ${MAX_LINE_BYTES} bytes`);
       let value: unknown;
-      try { value = JSON.parse(text); } catch { throw errors.jobFailed(`dataset line ${n} is not JSON`); }
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw errors.jobFailed(`dataset line ${n} is not a JSON object`);
+      try {
+        value = JSON.parse(text);
+      } catch {
+        throw errors.jobFailed(`dataset line ${n} is not JSON`);
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        throw errors.jobFailed(`dataset line ${n} is not a JSON object`);
       yield { line: n, value: value as Record<string, unknown> };
     }
   } finally {

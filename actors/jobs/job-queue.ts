@@ -10,7 +10,14 @@ export function effectivePriority(job: Pick<Job, 'priority' | 'queuedAt'>, now: 
   return job.priority + Math.floor(Math.max(0, now - job.queuedAt) / agingMs);
 }
 
-export interface QueueEntry { id: string; state: Job['state']; priority: number; queuedAt: number; notBefore: number; leaseExpiresAt: number }
+export interface QueueEntry {
+  id: string;
+  state: Job['state'];
+  priority: number;
+  queuedAt: number;
+  notBefore: number;
+  leaseExpiresAt: number;
+}
 
 /**
  * The scheduler's view of the active jobs, kept so that picking the next job does not look at every waiting job:
@@ -23,11 +30,15 @@ export class RunQueue {
   private readonly timed = new Map<string, QueueEntry>();
   private readonly where = new Map<string, Map<string, QueueEntry>>();
 
-  get size(): number { return this.where.size; }
+  get size(): number {
+    return this.where.size;
+  }
 
   /** Replaces everything (a poll of the store): FIFOs ordered by queuedAt, then id. */
   rebuild(entries: Iterable<QueueEntry>): void {
-    this.fifos.clear(); this.timed.clear(); this.where.clear();
+    this.fifos.clear();
+    this.timed.clear();
+    this.where.clear();
     const sorted = [...entries].sort((a, b) => a.queuedAt - b.queuedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     for (const e of sorted) this.set(e);
   }
@@ -38,8 +49,15 @@ export class RunQueue {
    */
   set(e: QueueEntry): void {
     const known = this.where.get(e.id)?.get(e.id);
-    if (known && known.state === e.state && known.priority === e.priority && known.queuedAt === e.queuedAt
-      && known.notBefore === e.notBefore && known.leaseExpiresAt === e.leaseExpiresAt) return;
+    if (
+      known &&
+      known.state === e.state &&
+      known.priority === e.priority &&
+      known.queuedAt === e.queuedAt &&
+      known.notBefore === e.notBefore &&
+      known.leaseExpiresAt === e.leaseExpiresAt
+    )
+      return;
     this.delete(e.id);
     let home: Map<string, QueueEntry>;
     if (e.state === 'queued') {
@@ -67,7 +85,14 @@ export class RunQueue {
       let bestP = -Infinity;
       const consider = (e: QueueEntry) => {
         const p = effectivePriority(e, now, agingMs);
-        if (!best || p > bestP || (p === bestP && (e.queuedAt < best.queuedAt || (e.queuedAt === best.queuedAt && e.id < best.id)))) { best = e; bestP = p; }
+        if (
+          !best ||
+          p > bestP ||
+          (p === bestP && (e.queuedAt < best.queuedAt || (e.queuedAt === best.queuedAt && e.id < best.id)))
+        ) {
+          best = e;
+          bestP = p;
+        }
       };
       for (const fifo of this.fifos.values()) {
         const head = fifo.values().next().value as QueueEntry | undefined;

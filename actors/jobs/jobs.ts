@@ -13,7 +13,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../../schemas/config.js';
 import {
-  isTerminal, JOB_SPECS, type Job, type JobType, type ListJobsRequest, type SubmitJobRequest,
+  isTerminal,
+  JOB_SPECS,
+  type Job,
+  type JobType,
+  type ListJobsRequest,
+  type SubmitJobRequest,
 } from '../../schemas/jobs.js';
 import { errors, MocError, toMocError } from '../../src/errors.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
@@ -43,7 +48,16 @@ export type JobsInbox = {
   claimed: { req: { kind: 'claimed'; id: string; job: Job | null }; reply: void };
   ended: { req: { kind: 'ended'; id: string; result: RunResult }; reply: void };
   /** Progress or a log line of a running job. */
-  report: { req: { kind: 'report'; id: string; progress?: { fraction: number; message: string }; log?: string; process?: { pid: number; start: string } }; reply: void };
+  report: {
+    req: {
+      kind: 'report';
+      id: string;
+      progress?: { fraction: number; message: string };
+      log?: string;
+      process?: { pid: number; start: string };
+    };
+    reply: void;
+  };
   /** A job this process stored: a candidate from now on. */
   submitted: { req: { kind: 'submitted'; job: Job }; reply: void };
   /** A write of an end or a requeue committed (see writing). */
@@ -102,7 +116,12 @@ export class Jobs implements Behavior<JobsMessages> {
 
   private readonly runnable: JobType[];
 
-  constructor(private readonly config: Config, private readonly store: Store, private readonly models: ModelsPort, private readonly runners: Runners) {
+  constructor(
+    private readonly config: Config,
+    private readonly store: Store,
+    private readonly models: ModelsPort,
+    private readonly runners: Runners,
+  ) {
     this.runnable = Object.keys(runners) as JobType[];
   }
 
@@ -133,31 +152,50 @@ export class Jobs implements Behavior<JobsMessages> {
   }
 
   /** Jobs this process is running now. */
-  get running(): number { return this.runs.size; }
+  get running(): number {
+    return this.runs.size;
+  }
   /** Jobs the scheduler here considers (queued, retrying, running elsewhere): ended jobs never stay in it. */
-  get candidateCount(): number { return this.candidates.size; }
+  get candidateCount(): number {
+    return this.candidates.size;
+  }
 
   receive(env: Envelope<JobsMessages>): void {
     const msg = env.msg;
     switch (msg.kind) {
-      case 'submit': return this.submit(env as Envelope<JobsMessages, 'submit'>);
-      case 'get': return env.reply(this.live(this.find(msg.id)) as never);
-      case 'list': return env.reply(this.list(msg.request) as never);
-      case 'cancel': return this.cancel(env as Envelope<JobsMessages, 'cancel'>);
-      case 'tick': return this.tick();
-      case 'poll': this.refresh(); return this.tick();
-      case 'claimed': return this.claimed(msg.id, msg.job);
-      case 'ended': return this.ended(msg.id, msg.result);
-      case 'report': return this.report(msg);
-      case 'renew': return this.renewLeases();
-      case 'written': this.writing--; return this.settleShutdown();
+      case 'submit':
+        return this.submit(env as Envelope<JobsMessages, 'submit'>);
+      case 'get':
+        return env.reply(this.live(this.find(msg.id)) as never);
+      case 'list':
+        return env.reply(this.list(msg.request) as never);
+      case 'cancel':
+        return this.cancel(env as Envelope<JobsMessages, 'cancel'>);
+      case 'tick':
+        return this.tick();
+      case 'poll':
+        this.refresh();
+        return this.tick();
+      case 'claimed':
+        return this.claimed(msg.id, msg.job);
+      case 'ended':
+        return this.ended(msg.id, msg.result);
+      case 'report':
+        return this.report(msg);
+      case 'renew':
+        return this.renewLeases();
+      case 'written':
+        this.writing--;
+        return this.settleShutdown();
       case 'submitted':
         // An ended job leaves the queue for good (the log read skips this process's own changes: nothing else would).
         if (isTerminal(msg.job.state)) this.candidates.delete(msg.job.id);
         else this.candidates.set({ id: msg.job.id, ...summaryOf(msg.job) });
         return this.post({ kind: 'tick' });
-      case 'renewed': return this.renewed(msg.id, msg.job);
-      case 'shutdown': return this.shutdown(env as Envelope<JobsMessages, 'shutdown'>);
+      case 'renewed':
+        return this.renewed(msg.id, msg.job);
+      case 'shutdown':
+        return this.shutdown(env as Envelope<JobsMessages, 'shutdown'>);
       default:
         throw new Error(`jobs: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
@@ -173,25 +211,54 @@ export class Jobs implements Behavior<JobsMessages> {
       if (typeof spec[field] === 'string') checkRelative(`spec.${field}`, spec[field]);
     }
     if (r.type === 'fine-tune') {
-      const ft = spec as { trainer?: string; params?: Record<string, string | number | boolean>; promote_to?: string; eval_dataset?: string };
+      const ft = spec as {
+        trainer?: string;
+        params?: Record<string, string | number | boolean>;
+        promote_to?: string;
+        eval_dataset?: string;
+      };
       checkTrainerParams(this.config, ft.trainer, ft.params ?? {});
       if (ft.promote_to !== undefined && ft.eval_dataset === undefined) {
-        throw errors.invalidArgument('spec.eval_dataset', 'is required with promote_to: the trained model is evaluated on it before the alias moves');
+        throw errors.invalidArgument(
+          'spec.eval_dataset',
+          'is required with promote_to: the trained model is evaluated on it before the alias moves',
+        );
       }
     }
     const now = Date.now();
     const job: Job = {
-      id: `job-${now.toString(36)}-${randomUUID().slice(0, 13)}`, type: r.type, spec, priority: r.priority ?? 0, owner,
-      ...(r.device !== undefined ? { device: r.device } : {}), memoryBytes: r.memory_bytes ?? 0,
-      state: 'queued', attempts: 0, maxAttempts: r.max_attempts ?? this.config.jobs.defaultMaxAttempts,
-      progress: { fraction: 0, message: 'queued' }, createdAt: now, queuedAt: now, startedAt: 0, endedAt: 0, updatedAt: now,
-      logTail: [], outputs: { files: [], metrics: {}, models: [] }, cancelRequested: false, notBefore: 0,
+      id: `job-${now.toString(36)}-${randomUUID().slice(0, 13)}`,
+      type: r.type,
+      spec,
+      priority: r.priority ?? 0,
+      owner,
+      ...(r.device !== undefined ? { device: r.device } : {}),
+      memoryBytes: r.memory_bytes ?? 0,
+      state: 'queued',
+      attempts: 0,
+      maxAttempts: r.max_attempts ?? this.config.jobs.defaultMaxAttempts,
+      progress: { fraction: 0, message: 'queued' },
+      createdAt: now,
+      queuedAt: now,
+      startedAt: 0,
+      endedAt: 0,
+      updatedAt: now,
+      logTail: [],
+      outputs: { files: [], metrics: {}, models: [] },
+      cancelRequested: false,
+      notBefore: 0,
       ...(r.request_id !== undefined ? { requestId: r.request_id } : {}),
     };
-    this.store.submitJob(job).then(({ job: stored, created }) => {
-      env.reply(stored);
-      if (created) { this.emit(stored); this.post({ kind: 'submitted', job: stored }); }
-    }, (err) => env.fail(err));
+    this.store.submitJob(job).then(
+      ({ job: stored, created }) => {
+        env.reply(stored);
+        if (created) {
+          this.emit(stored);
+          this.post({ kind: 'submitted', job: stored });
+        }
+      },
+      (err) => env.fail(err),
+    );
   }
 
   private find(id: string): Job {
@@ -201,7 +268,8 @@ export class Jobs implements Behavior<JobsMessages> {
   }
 
   private list(r: ListJobsRequest): Job[] {
-    return this.store.listJobs()
+    return this.store
+      .listJobs()
       .filter((j) => (r.state === undefined || j.state === r.state) && (r.type === undefined || j.type === r.type))
       .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1))
       .slice(0, r.limit ?? 100)
@@ -226,14 +294,28 @@ export class Jobs implements Behavior<JobsMessages> {
     if (isTerminal(job.state)) return env.reply(job);
     this.candidates.delete(job.id);
     const now = Date.now();
-    this.store.updateJob(job.id, (j) => (j.state === 'running'
-      ? { ...j, cancelRequested: true, updatedAt: now }
-      : { ...j, state: 'cancelled', cancelRequested: true, endedAt: now, updatedAt: now, progress: { ...j.progress, message: 'cancelled' }, notBefore: 0 }))
-      .then((updated) => {
-        const current = updated ?? this.store.getJob(job.id)!;
-        env.reply(current);
-        this.emit(current);
-      }, (err) => env.fail(err));
+    this.store
+      .updateJob(job.id, (j) =>
+        j.state === 'running'
+          ? { ...j, cancelRequested: true, updatedAt: now }
+          : {
+              ...j,
+              state: 'cancelled',
+              cancelRequested: true,
+              endedAt: now,
+              updatedAt: now,
+              progress: { ...j.progress, message: 'cancelled' },
+              notBefore: 0,
+            },
+      )
+      .then(
+        (updated) => {
+          const current = updated ?? this.store.getJob(job.id)!;
+          env.reply(current);
+          this.emit(current);
+        },
+        (err) => env.fail(err),
+      );
     this.runs.get(job.id)?.ac.abort(errors.cancelled('the job'));
   }
 
@@ -250,7 +332,8 @@ export class Jobs implements Behavior<JobsMessages> {
       this.store.noteOwnWrites(); // from now on the log read below leaves this process's own changes out
       this.seen = this.store.lastEventSeq();
       const entries: QueueEntry[] = [];
-      for (const [id, j] of this.store.activeJobs()) if (!this.runs.has(id) && !this.claiming.has(id)) entries.push({ id, ...j });
+      for (const [id, j] of this.store.activeJobs())
+        if (!this.runs.has(id) && !this.claiming.has(id)) entries.push({ id, ...j });
       this.candidates.rebuild(entries);
       return;
     }
@@ -260,11 +343,15 @@ export class Jobs implements Behavior<JobsMessages> {
     this.seen = seq;
     // The last version of each job is its state as of `seq`: earlier ones are history (never told after a later one).
     const latest = new Map<string, Job>();
-    for (const j of jobs) { latest.delete(j.id); latest.set(j.id, j); }
+    for (const j of jobs) {
+      latest.delete(j.id);
+      latest.set(j.id, j);
+    }
     for (const j of latest.values()) {
       this.emit(j);
       if (this.runs.has(j.id) || this.claiming.has(j.id)) continue;
-      if (isTerminal(j.state)) this.candidates.delete(j.id); else this.candidates.set({ id: j.id, ...summaryOf(j) });
+      if (isTerminal(j.state)) this.candidates.delete(j.id);
+      else this.candidates.set({ id: j.id, ...summaryOf(j) });
     }
   }
 
@@ -276,9 +363,12 @@ export class Jobs implements Behavior<JobsMessages> {
     const now = Date.now();
     for (const job of this.candidates.take(free, now, this.config.jobs.agingMs, (e) => claimable(e, now))) {
       this.claiming.add(job.id);
-      this.store.updateJob(job.id, (j) => this.claim(j, Date.now()))
-        .then((claimed) => this.post({ kind: 'claimed', id: job.id, job: claimed }),
-          () => this.post({ kind: 'claimed', id: job.id, job: null }));
+      this.store
+        .updateJob(job.id, (j) => this.claim(j, Date.now()))
+        .then(
+          (claimed) => this.post({ kind: 'claimed', id: job.id, job: claimed }),
+          () => this.post({ kind: 'claimed', id: job.id, job: null }),
+        );
     }
   }
 
@@ -288,11 +378,25 @@ export class Jobs implements Behavior<JobsMessages> {
     const leaseMs = this.config.jobs.leaseMs;
     if (j.state === 'running' && j.attempts >= j.maxAttempts) {
       // Its process died (the lease passed) on its last attempt.
-      return { ...j, state: 'failed', endedAt: now, updatedAt: now, lease: undefined, error: { code: 'MOC_ERR_UNAVAILABLE',
-        message: `the process running attempt ${j.attempts} of ${j.maxAttempts} stopped (its lease expired)` } };
+      return {
+        ...j,
+        state: 'failed',
+        endedAt: now,
+        updatedAt: now,
+        lease: undefined,
+        error: {
+          code: 'MOC_ERR_UNAVAILABLE',
+          message: `the process running attempt ${j.attempts} of ${j.maxAttempts} stopped (its lease expired)`,
+        },
+      };
     }
     return {
-      ...j, state: 'running', attempts: j.attempts + 1, startedAt: now, updatedAt: now, notBefore: 0,
+      ...j,
+      state: 'running',
+      attempts: j.attempts + 1,
+      startedAt: now,
+      updatedAt: now,
+      notBefore: 0,
       lease: { owner: this.owner, expiresAt: now + leaseMs },
       progress: { fraction: 0, message: j.state === 'running' ? 'taken over after its process stopped' : 'started' },
     };
@@ -311,28 +415,41 @@ export class Jobs implements Behavior<JobsMessages> {
     const run: LocalRun = { ac: new AbortController(), log: [] };
     this.runs.set(id, run);
     const runner = this.runners[job.type];
-    const run_ = (): Promise<JobOutputs> => runner
-      ? runner({
-        job, config: this.config, models: this.models, signal: run.ac.signal,
-        progress: (fraction, message) => this.post({ kind: 'report', id, progress: { fraction: Math.min(1, Math.max(0, fraction)), message } }),
-        log: (line) => this.post({ kind: 'report', id, log: line }),
-        process: (p) => this.post({ kind: 'report', id, process: p }),
-      })
-      : Promise.reject(errors.jobTypeNotRunnable(job.type, this.runnable));
+    const run_ = (): Promise<JobOutputs> =>
+      runner
+        ? runner({
+            job,
+            config: this.config,
+            models: this.models,
+            signal: run.ac.signal,
+            progress: (fraction, message) =>
+              this.post({ kind: 'report', id, progress: { fraction: Math.min(1, Math.max(0, fraction)), message } }),
+            log: (line) => this.post({ kind: 'report', id, log: line }),
+            process: (p) => this.post({ kind: 'report', id, process: p }),
+          })
+        : Promise.reject(errors.jobTypeNotRunnable(job.type, this.runnable));
     // A job's memory is held in a device ledger while it runs, placed (and evicting) as a model's would be.
     const owner = `job:${id}`;
-    const work = job.memoryBytes > 0
-      ? this.models.reserve(owner, job.memoryBytes, job.device).catch((err: unknown) => {
-        // Marked: only a refusal of the job's own reservation makes it wait (a model load inside the run does not).
-        const e = toMocError(err);
-        e.details.reservation = true;
-        throw e;
-      }).then((held) => {
-        this.post({ kind: 'report', id, log: `holding ${job.memoryBytes} bytes on ${held.device}` });
-        return run_().finally(() => this.models.release(owner, held.device).catch(() => {}));
-      })
-      : run_();
-    work.then((outputs) => ({ ok: true as const, outputs }), (err) => ({ ok: false as const, error: toMocError(err) }))
+    const work =
+      job.memoryBytes > 0
+        ? this.models
+            .reserve(owner, job.memoryBytes, job.device)
+            .catch((err: unknown) => {
+              // Marked: only a refusal of the job's own reservation makes it wait (a model load inside the run does not).
+              const e = toMocError(err);
+              e.details.reservation = true;
+              throw e;
+            })
+            .then((held) => {
+              this.post({ kind: 'report', id, log: `holding ${job.memoryBytes} bytes on ${held.device}` });
+              return run_().finally(() => this.models.release(owner, held.device).catch(() => {}));
+            })
+        : run_();
+    work
+      .then(
+        (outputs) => ({ ok: true as const, outputs }),
+        (err) => ({ ok: false as const, error: toMocError(err) }),
+      )
       .then((result) => this.post({ kind: 'ended', id, result }));
   }
 
@@ -353,7 +470,8 @@ export class Jobs implements Behavior<JobsMessages> {
     const run = this.runs.get(id);
     if (!run) return;
     run.log.push(line.length > 1000 ? `${line.slice(0, 1000)}…` : line);
-    if (run.log.length > this.config.jobs.logTailLines) run.log.splice(0, run.log.length - this.config.jobs.logTailLines);
+    if (run.log.length > this.config.jobs.logTailLines)
+      run.log.splice(0, run.log.length - this.config.jobs.logTailLines);
   }
 
   private tail(stored: string[], pending: string[]): string[] {
@@ -375,16 +493,29 @@ export class Jobs implements Behavior<JobsMessages> {
     const log = run.log.splice(0);
     const proc = run.process;
     const now = Date.now();
-    this.store.updateJob(id, (j) => (j.lease?.owner !== this.owner ? null : {
-      ...j, lease: { owner: this.owner, expiresAt: now + this.config.jobs.leaseMs }, updatedAt: now,
-      ...(progress ? { progress } : {}), logTail: this.tail(j.logTail, log), ...(proc ? { process: proc } : {}),
-    })).then((job) => this.post({ kind: 'renewed', id, job }), () => {});
+    this.store
+      .updateJob(id, (j) =>
+        j.lease?.owner !== this.owner
+          ? null
+          : {
+              ...j,
+              lease: { owner: this.owner, expiresAt: now + this.config.jobs.leaseMs },
+              updatedAt: now,
+              ...(progress ? { progress } : {}),
+              logTail: this.tail(j.logTail, log),
+              ...(proc ? { process: proc } : {}),
+            },
+      )
+      .then(
+        (job) => this.post({ kind: 'renewed', id, job }),
+        () => {},
+      );
   }
 
   private renewed(id: string, job: Job | null): void {
     const run = this.runs.get(id);
     if (!run) return;
-    if (!job) return run.ac.abort(errors.unavailable('this process lost the job\'s lease'));
+    if (!job) return run.ac.abort(errors.unavailable("this process lost the job's lease"));
     if (job.cancelRequested) run.ac.abort(errors.cancelled('the job'));
   }
 
@@ -396,32 +527,65 @@ export class Jobs implements Behavior<JobsMessages> {
     const log = run?.log ?? [];
     const now = Date.now();
     this.writing++;
-    this.store.updateJob(id, (j) => {
-      if (j.lease?.owner !== this.owner) return null; // taken over meanwhile: the new owner decides
-      const base = { ...j, updatedAt: now, lease: undefined, logTail: this.tail(j.logTail, log), ...(run?.progress ? { progress: run.progress } : {}) };
-      if (result.ok) {
-        return { ...base, state: 'succeeded', endedAt: now, outputs: result.outputs, progress: { fraction: 1, message: 'succeeded' } };
-      }
-      const e = result.error;
-      if (this.stopping && !j.cancelRequested) return requeued(base, now);
-      if (e.code === 'MOC_ERR_CANCELLED' || j.cancelRequested) {
-        return { ...base, state: 'cancelled', endedAt: now, progress: { ...base.progress, message: 'cancelled' } };
-      }
-      const error = { code: e.code, message: e.message };
-      if (e.code === 'MOC_ERR_NO_MEMORY' && e.details.reservation === true && Array.isArray(e.details.holders) && !this.stopped) {
-        // Memory held by busy or pinned models now: the job waits for it (the attempt does not count).
-        return { ...base, state: 'retrying', attempts: Math.max(0, j.attempts - 1), queuedAt: j.queuedAt, notBefore: now + MEMORY_WAIT_MS,
-          progress: { fraction: 0, message: `waiting for memory: ${e.message}` } };
-      }
-      if (RETRYABLE.has(e.code) && j.attempts < j.maxAttempts && !this.stopped) {
-        return { ...base, state: 'retrying', queuedAt: now, notBefore: now + backoffMs(j.attempts), error };
-      }
-      return { ...base, state: 'failed', endedAt: now, error };
-    }).then((job) => {
-      if (job && isTerminal(job.state)) this.onRunEnded?.(job.type, job.state, Math.max(0, job.endedAt - job.startedAt) / 1000);
-      if (job) { this.emit(job); this.post({ kind: 'submitted', job }); } // retrying: a candidate again
-      else this.post({ kind: 'tick' });
-    }, () => this.post({ kind: 'tick' })).finally(() => this.post({ kind: 'written' }));
+    this.store
+      .updateJob(id, (j) => {
+        if (j.lease?.owner !== this.owner) return null; // taken over meanwhile: the new owner decides
+        const base = {
+          ...j,
+          updatedAt: now,
+          lease: undefined,
+          logTail: this.tail(j.logTail, log),
+          ...(run?.progress ? { progress: run.progress } : {}),
+        };
+        if (result.ok) {
+          return {
+            ...base,
+            state: 'succeeded',
+            endedAt: now,
+            outputs: result.outputs,
+            progress: { fraction: 1, message: 'succeeded' },
+          };
+        }
+        const e = result.error;
+        if (this.stopping && !j.cancelRequested) return requeued(base, now);
+        if (e.code === 'MOC_ERR_CANCELLED' || j.cancelRequested) {
+          return { ...base, state: 'cancelled', endedAt: now, progress: { ...base.progress, message: 'cancelled' } };
+        }
+        const error = { code: e.code, message: e.message };
+        if (
+          e.code === 'MOC_ERR_NO_MEMORY' &&
+          e.details.reservation === true &&
+          Array.isArray(e.details.holders) &&
+          !this.stopped
+        ) {
+          // Memory held by busy or pinned models now: the job waits for it (the attempt does not count).
+          return {
+            ...base,
+            state: 'retrying',
+            attempts: Math.max(0, j.attempts - 1),
+            queuedAt: j.queuedAt,
+            notBefore: now + MEMORY_WAIT_MS,
+            progress: { fraction: 0, message: `waiting for memory: ${e.message}` },
+          };
+        }
+        if (RETRYABLE.has(e.code) && j.attempts < j.maxAttempts && !this.stopped) {
+          return { ...base, state: 'retrying', queuedAt: now, notBefore: now + backoffMs(j.attempts), error };
+        }
+        return { ...base, state: 'failed', endedAt: now, error };
+      })
+      .then(
+        (job) => {
+          if (job && isTerminal(job.state))
+            this.onRunEnded?.(job.type, job.state, Math.max(0, job.endedAt - job.startedAt) / 1000);
+          if (job) {
+            this.emit(job);
+            this.post({ kind: 'submitted', job });
+          } // retrying: a candidate again
+          else this.post({ kind: 'tick' });
+        },
+        () => this.post({ kind: 'tick' }),
+      )
+      .finally(() => this.post({ kind: 'written' }));
   }
 
   private shutdown(env: Envelope<JobsMessages, 'shutdown'>): void {
@@ -433,8 +597,10 @@ export class Jobs implements Behavior<JobsMessages> {
   /** A job claimed while stopping goes straight back. */
   private requeue(id: string): void {
     this.writing++;
-    this.store.updateJob(id, (j) => (j.lease?.owner === this.owner ? requeued(j, Date.now()) : null))
-      .catch(() => {}).finally(() => this.post({ kind: 'written' }));
+    this.store
+      .updateJob(id, (j) => (j.lease?.owner === this.owner ? requeued(j, Date.now()) : null))
+      .catch(() => {})
+      .finally(() => this.post({ kind: 'written' }));
   }
 
   /** Answers shutdown once no run, claim or end is still being written. */
@@ -443,20 +609,36 @@ export class Jobs implements Behavior<JobsMessages> {
     for (const env of this.stopping.splice(0)) env.reply(undefined);
   }
 
-  private emit(j: Job): void { for (const w of this.watchers) w(j); }
+  private emit(j: Job): void {
+    for (const w of this.watchers) w(j);
+  }
 
   /** Messages to self; refused only once the actor is destroyed, when nothing is left to do. */
   private post(msg: JobsInbox[keyof JobsInbox]['req']): void {
     // One tick waiting is enough: a burst of submits looks at the queue once, not once per submit.
-    if (msg.kind === 'tick') { if (this.tickQueued) return; this.tickQueued = true; }
-    try { this.self.tell(msg); } catch { /* stopped */ }
+    if (msg.kind === 'tick') {
+      if (this.tickQueued) return;
+      this.tickQueued = true;
+    }
+    try {
+      this.self.tell(msg);
+    } catch {
+      /* stopped */
+    }
   }
 }
 
 /** Back to the queue after a shutdown stopped its run: the attempt is not counted. */
 function requeued(j: Job, now: number): Job {
-  return { ...j, state: 'queued', attempts: Math.max(0, j.attempts - 1), lease: undefined, updatedAt: now, notBefore: 0,
-    progress: { fraction: 0, message: 'queued again: the server stopped during its run' } };
+  return {
+    ...j,
+    state: 'queued',
+    attempts: Math.max(0, j.attempts - 1),
+    lease: undefined,
+    updatedAt: now,
+    notBefore: 0,
+    progress: { fraction: 0, message: 'queued again: the server stopped during its run' },
+  };
 }
 
 /** A job this process may take: queued, retrying past its backoff, or running under a lease that has expired. */

@@ -5,7 +5,13 @@
  */
 import path from 'node:path';
 import type { Config } from '../../schemas/config.js';
-import type { AliasInfo, EvaluateResult, LifecycleProtocol, ModelView, RegisterRequest } from '../../schemas/messages.js';
+import type {
+  AliasInfo,
+  EvaluateResult,
+  LifecycleProtocol,
+  ModelView,
+  RegisterRequest,
+} from '../../schemas/messages.js';
 import { errors } from '../../src/errors.js';
 import type { ActorRef } from '../../src/kernel/types.js';
 import type { DeviceRef } from '../device/index.js';
@@ -48,7 +54,10 @@ export class ActorModelsPort implements ModelsPort {
       const device = route && this.devices.get(route.device);
       if (!device) throw errors.modelNotFound(model, this.views.routes.names());
       try {
-        return await device.ask({ kind: 'evaluate', model: name, texts }, { timeoutMs: this.config.limits.requestTimeoutMs, signal });
+        return await device.ask(
+          { kind: 'evaluate', model: name, texts },
+          { timeoutMs: this.config.limits.requestTimeoutMs, signal },
+        );
       } catch (err) {
         if (attempt > 0 || (err as { code?: string }).code !== 'MOC_ERR_MODEL_NOT_FOUND' || signal.aborted) throw err;
       }
@@ -60,11 +69,17 @@ export class ActorModelsPort implements ModelsPort {
   }
 
   setAlias(alias: string, target: string): Promise<AliasInfo> {
-    return this.lifecycle.ask({ kind: 'set-alias', request: { alias, target } }, { timeoutMs: this.config.limits.loadTimeoutMs });
+    return this.lifecycle.ask(
+      { kind: 'set-alias', request: { alias, target } },
+      { timeoutMs: this.config.limits.loadTimeoutMs },
+    );
   }
 
   reserve(owner: string, bytes: number, device?: string): Promise<{ device: string; bytes: number }> {
-    return this.lifecycle.ask({ kind: 'reserve', owner, bytes, ...(device ? { device } : {}) }, { timeoutMs: this.config.limits.loadTimeoutMs });
+    return this.lifecycle.ask(
+      { kind: 'reserve', owner, bytes, ...(device ? { device } : {}) },
+      { timeoutMs: this.config.limits.loadTimeoutMs },
+    );
   }
 
   async release(owner: string, device: string): Promise<void> {

@@ -36,33 +36,52 @@ export function prepareDataset(pool: DatasetPool): Runner {
     const dedupe = spec.dedupe ?? true;
     const seed = spec.seed ?? 0;
     ctx.progress(0, `preparing ${spec.dataset} with the tokenizer of ${spec.model}`);
-    const stats = await pool.prepare(
-      { modelPath, dataset, shown: spec.dataset, train, eval: evl, evalFraction, dedupe, seed },
-      {
-        signal: ctx.signal,
-        onProgress: (p) => ctx.progress(p.totalBytes > 0 ? 0.99 * Math.min(1, p.bytes / p.totalBytes) : 0, `read ${p.lines} lines of ${spec.dataset}`),
-      },
-    ).catch((err: unknown) => {
-      if (ctx.signal.aborted) throw ctx.signal.reason instanceof MocError ? ctx.signal.reason : errors.cancelled('the job');
-      throw err instanceof MocError ? err : errors.jobFailed(`preparing ${spec.dataset}: ${String(err)}`);
-    });
+    const stats = await pool
+      .prepare(
+        { modelPath, dataset, shown: spec.dataset, train, eval: evl, evalFraction, dedupe, seed },
+        {
+          signal: ctx.signal,
+          onProgress: (p) =>
+            ctx.progress(
+              p.totalBytes > 0 ? 0.99 * Math.min(1, p.bytes / p.totalBytes) : 0,
+              `read ${p.lines} lines of ${spec.dataset}`,
+            ),
+        },
+      )
+      .catch((err: unknown) => {
+        if (ctx.signal.aborted)
+          throw ctx.signal.reason instanceof MocError ? ctx.signal.reason : errors.cancelled('the job');
+        throw err instanceof MocError ? err : errors.jobFailed(`preparing ${spec.dataset}: ${String(err)}`);
+      });
     if (stats.invalid > 0) {
-      ctx.log(`${stats.invalid} of ${stats.lines} lines are invalid and were skipped; ` +
-        stats.invalidSamples.map((x) => `line ${x.line}: ${x.reason}`).join('; ') + (stats.invalid > stats.invalidSamples.length ? '; …' : ''));
+      ctx.log(
+        `${stats.invalid} of ${stats.lines} lines are invalid and were skipped; ` +
+          stats.invalidSamples.map((x) => `line ${x.line}: ${x.reason}`).join('; ') +
+          (stats.invalid > stats.invalidSamples.length ? '; …' : ''),
+      );
     }
     const rel = (f: string) => path.relative(realRoot, f).split(path.sep).join('/');
     const outputs: JobOutputs = {
       files: [rel(stats.trainFile), rel(stats.evalFile)],
       models: [],
       metrics: {
-        lines: stats.lines, valid: stats.valid, invalid: stats.invalid, duplicates: stats.duplicates,
-        train: stats.train, eval: stats.eval,
-        tokens: stats.tokens.total, tokens_min: stats.tokens.min, tokens_max: stats.tokens.max, tokens_mean: stats.tokens.mean,
+        lines: stats.lines,
+        valid: stats.valid,
+        invalid: stats.invalid,
+        duplicates: stats.duplicates,
+        train: stats.train,
+        eval: stats.eval,
+        tokens: stats.tokens.total,
+        tokens_min: stats.tokens.min,
+        tokens_max: stats.tokens.max,
+        tokens_mean: stats.tokens.mean,
       },
     };
-    ctx.log(`${spec.dataset} (${stats.kind === 'preference' ? 'preference pairs' : 'texts'}): ${stats.valid} valid of ${stats.lines} lines, ` +
-      `${stats.duplicates} duplicates dropped, ${stats.train} train / ${stats.eval} eval, ${stats.tokens.total} tokens ` +
-      `(mean ${stats.tokens.mean.toFixed(1)}, max ${stats.tokens.max}) → ${outputs.files.join(', ')}`);
+    ctx.log(
+      `${spec.dataset} (${stats.kind === 'preference' ? 'preference pairs' : 'texts'}): ${stats.valid} valid of ${stats.lines} lines, ` +
+        `${stats.duplicates} duplicates dropped, ${stats.train} train / ${stats.eval} eval, ${stats.tokens.total} tokens ` +
+        `(mean ${stats.tokens.mean.toFixed(1)}, max ${stats.tokens.max}) → ${outputs.files.join(', ')}`,
+    );
     ctx.progress(1, 'done');
     return outputs;
   };

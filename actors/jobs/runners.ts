@@ -18,7 +18,11 @@ import { expandCommand, processStart, trainerOf } from './trainers.js';
 import type { DatasetPool } from './dataset-pool.js';
 import { prepareDataset } from './prepare-dataset.js';
 
-export interface JobOutputs { files: string[]; metrics: Record<string, number>; models: string[] }
+export interface JobOutputs {
+  files: string[];
+  metrics: Record<string, number>;
+  models: string[];
+}
 
 export interface RunContext {
   job: Job;
@@ -39,9 +43,19 @@ const EVAL_BATCH = 8;
 const specOf = <T extends JobType>(job: Job, _type: T) => job.spec as unknown as Static<(typeof JOB_SPECS)[T]>;
 
 /** Mean token log-probability and perplexity over a JSONL dataset ({"text": …} per line). */
-export async function evaluateDataset(ctx: RunContext, model: string, dataset: string, maxLines: number, from = 0, span = 1):
-  Promise<{ lines: number; tokens: number; sumLogProb: number; meanLogProb: number; perplexity: number }> {
-  const file = await resolveDataset(ctx.config.jobs.datasetsRoot, dataset, from === 0 ? 'spec.dataset' : 'spec.eval_dataset');
+export async function evaluateDataset(
+  ctx: RunContext,
+  model: string,
+  dataset: string,
+  maxLines: number,
+  from = 0,
+  span = 1,
+): Promise<{ lines: number; tokens: number; sumLogProb: number; meanLogProb: number; perplexity: number }> {
+  const file = await resolveDataset(
+    ctx.config.jobs.datasetsRoot,
+    dataset,
+    from === 0 ? 'spec.dataset' : 'spec.eval_dataset',
+  );
   let total = 0;
   for await (const _ of jsonLines(file, ctx.signal)) if (++total >= maxLines) break;
   if (total === 0) throw errors.jobFailed(`dataset '${dataset}' has no lines`);
@@ -59,7 +73,8 @@ export async function evaluateDataset(ctx: RunContext, model: string, dataset: s
     ctx.progress(from + span * (lines / total), `evaluated ${lines}/${total} lines of ${dataset}`);
   };
   for await (const { line, value } of jsonLines(file, ctx.signal)) {
-    if (typeof value.text !== 'string' || value.text === '') throw errors.jobFailed(`dataset line ${line}: expected {"text": "..."} with a non-empty text`);
+    if (typeof value.text !== 'string' || value.text === '')
+      throw errors.jobFailed(`dataset line ${line}: expected {"text": "..."} with a non-empty text`);
     batch.push(value.text);
     if (batch.length === EVAL_BATCH) await flush();
     if (lines + batch.length >= total) break;
@@ -74,7 +89,11 @@ const evaluate: Runner = async (ctx) => {
   const spec = specOf(ctx.job, 'evaluate');
   const r = await evaluateDataset(ctx, spec.model, spec.dataset, spec.max_lines ?? Number.MAX_SAFE_INTEGER);
   ctx.log(`${spec.model} on ${spec.dataset}: ${r.tokens} tokens, perplexity ${r.perplexity.toFixed(4)}`);
-  return { files: [], models: [], metrics: { lines: r.lines, tokens: r.tokens, mean_log_prob: r.meanLogProb, perplexity: r.perplexity } };
+  return {
+    files: [],
+    models: [],
+    metrics: { lines: r.lines, tokens: r.tokens, mean_log_prob: r.meanLogProb, perplexity: r.perplexity },
+  };
 };
 
 /**
@@ -92,14 +111,20 @@ const fineTune: Runner = async (ctx) => {
   const cwd = path.join(ctx.config.dataDir, 'jobs', ctx.job.id);
   await mkdir(outDir, { recursive: true });
   await mkdir(cwd, { recursive: true });
-  const command = expandCommand(trainer.command,
-    { node: process.execPath, package: packageRoot(), base, data, out, job: ctx.job.id }, spec.params ?? {});
+  const command = expandCommand(
+    trainer.command,
+    { node: process.execPath, package: packageRoot(), base, data, out, job: ctx.job.id },
+    spec.params ?? {},
+  );
   const metrics: Record<string, number> = {};
   // Stopped while preparing (a shutdown or cancel during the awaits above): its abort event has fired already and
   // would never reach a trainer started now, which would then run on, unowned.
   if (ctx.signal.aborted) throw ctx.signal.reason instanceof MocError ? ctx.signal.reason : errors.cancelled('the job');
   const run = startTrainer({
-    command, cwd, graceMs: trainer.graceMs, timeoutMs: trainer.timeoutMs,
+    command,
+    cwd,
+    graceMs: trainer.graceMs,
+    timeoutMs: trainer.timeoutMs,
     onEvent: (e) => {
       if (e.type === 'progress') ctx.progress(0.8 * e.fraction, e.message ?? 'training');
       else if (e.type === 'metric') metrics[e.name] = e.value;
@@ -110,17 +135,25 @@ const fineTune: Runner = async (ctx) => {
   const onAbort = () => run.cancel('the job was cancelled');
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const outcome = await run.done.finally(() => ctx.signal.removeEventListener('abort', onAbort));
-  if (outcome.cancelled && ctx.signal.aborted) throw ctx.signal.reason instanceof MocError ? ctx.signal.reason : errors.cancelled('the job');
+  if (outcome.cancelled && ctx.signal.aborted)
+    throw ctx.signal.reason instanceof MocError ? ctx.signal.reason : errors.cancelled('the job');
   if (outcome.error) throw errors.jobFailed(`trainer: ${outcome.error}`);
   const produced = path.resolve(cwd, outcome.outputPath ?? '');
-  if (produced !== out) throw errors.jobFailed(`trainer: wrote ${produced}, expected the output path it was given ({out})`);
+  if (produced !== out)
+    throw errors.jobFailed(`trainer: wrote ${produced}, expected the output path it was given ({out})`);
   // The catalog inspects it (GGUF header, sha256): a broken file fails the job here and is never served.
-  const model = await ctx.models.register({ name: spec.output_name, path: path.relative(ctx.config.modelsRoot, out) }).catch((err: unknown) => {
-    const e = err instanceof MocError ? err : errors.internal('register', err);
-    throw errors.jobFailed(`the trained model could not be registered: ${e.message}`);
-  });
+  const model = await ctx.models
+    .register({ name: spec.output_name, path: path.relative(ctx.config.modelsRoot, out) })
+    .catch((err: unknown) => {
+      const e = err instanceof MocError ? err : errors.internal('register', err);
+      throw errors.jobFailed(`the trained model could not be registered: ${e.message}`);
+    });
   ctx.progress(0.85, `registered ${model.name}`);
-  const outputs: JobOutputs = { files: [path.relative(ctx.config.modelsRoot, out)], models: [model.name], metrics: { ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`train_${k}`, v])) } };
+  const outputs: JobOutputs = {
+    files: [path.relative(ctx.config.modelsRoot, out)],
+    models: [model.name],
+    metrics: { ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`train_${k}`, v])) },
+  };
   if (spec.promote_to !== undefined) {
     const r = await evaluateDataset(ctx, model.name, spec.eval_dataset!, Number.MAX_SAFE_INTEGER, 0.85, 0.1);
     outputs.metrics.eval_perplexity = r.perplexity;
@@ -131,7 +164,9 @@ const fineTune: Runner = async (ctx) => {
       await ctx.models.setAlias(spec.promote_to, model.name);
       ctx.log(`promoted: alias ${spec.promote_to} → ${model.name} (perplexity ${r.perplexity.toFixed(4)})`);
     } else {
-      ctx.log(`not promoted: perplexity ${r.perplexity.toFixed(4)} > max_perplexity ${spec.max_perplexity}; alias ${spec.promote_to} left as it was`);
+      ctx.log(
+        `not promoted: perplexity ${r.perplexity.toFixed(4)} > max_perplexity ${spec.max_perplexity}; alias ${spec.promote_to} left as it was`,
+      );
     }
   }
   ctx.progress(1, 'done');
@@ -148,21 +183,32 @@ function exportFeedback(feedback: () => Feedback[]): Runner {
     const spec = specOf(ctx.job, 'export-feedback');
     const file = await datasetOutput(ctx.config.jobs.datasetsRoot, spec.output);
     const pairs = preferencePairs(feedback());
-    if (pairs.length === 0) throw errors.jobFailed('no preference pairs to export: record preferences, or good and bad ratings of answers to one prompt');
-    const line = (p: { prompt: string; chosen: string; rejected: string }) => JSON.stringify(spec.format === 'trl-preference'
-      ? { prompt: p.prompt, chosen: p.chosen, rejected: p.rejected }
-      : {
-        input: { messages: [{ role: 'user', content: p.prompt }] },
-        preferred_output: [{ role: 'assistant', content: p.chosen }],
-        non_preferred_output: [{ role: 'assistant', content: p.rejected }],
-      });
+    if (pairs.length === 0)
+      throw errors.jobFailed(
+        'no preference pairs to export: record preferences, or good and bad ratings of answers to one prompt',
+      );
+    const line = (p: { prompt: string; chosen: string; rejected: string }) =>
+      JSON.stringify(
+        spec.format === 'trl-preference'
+          ? { prompt: p.prompt, chosen: p.chosen, rejected: p.rejected }
+          : {
+              input: { messages: [{ role: 'user', content: p.prompt }] },
+              preferred_output: [{ role: 'assistant', content: p.chosen }],
+              non_preferred_output: [{ role: 'assistant', content: p.rejected }],
+            },
+      );
     // Written next to its final name and renamed: a reader never sees half a dataset.
     await writeFile(`${file}.partial`, pairs.map(line).join('\n') + '\n');
     await rename(`${file}.partial`, file);
     ctx.progress(1, `exported ${pairs.length} pairs`);
     return {
-      files: [path.relative(ctx.config.jobs.datasetsRoot, file)], models: [],
-      metrics: { pairs: pairs.length, explicit: pairs.filter((p) => !p.derived).length, from_ratings: pairs.filter((p) => p.derived).length },
+      files: [path.relative(ctx.config.jobs.datasetsRoot, file)],
+      models: [],
+      metrics: {
+        pairs: pairs.length,
+        explicit: pairs.filter((p) => !p.derived).length,
+        from_ratings: pairs.filter((p) => p.derived).length,
+      },
     };
   };
 }
@@ -172,7 +218,8 @@ export type Runners = Partial<Record<JobType, Runner>>;
 /** The job types this server runs; prepare-dataset needs the dataset worker pool, export-feedback the feedback. */
 export function runners(deps: { datasets?: DatasetPool; feedback?: () => Feedback[] } = {}): Runners {
   return {
-    evaluate, 'fine-tune': fineTune,
+    evaluate,
+    'fine-tune': fineTune,
     ...(deps.datasets ? { 'prepare-dataset': prepareDataset(deps.datasets) } : {}),
     ...(deps.feedback ? { 'export-feedback': exportFeedback(deps.feedback) } : {}),
   };

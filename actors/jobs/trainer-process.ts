@@ -83,13 +83,19 @@ function track(pid: number): void {
   live.add(pid);
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => { for (const p of live) signalGroup(p, 'SIGKILL'); });
+  process.on('exit', () => {
+    for (const p of live) signalGroup(p, 'SIGKILL');
+  });
 }
 
 /** Signals the whole group (negative pid). ESRCH (already gone) and anything else are ignored: it is best effort. */
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
   if (pid <= 0) return; // -0 would be our own group
-  try { process.kill(-pid, signal); } catch { /* gone */ }
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* gone */
+  }
 }
 
 function oneLine(s: string, max: number): string {
@@ -103,23 +109,36 @@ const isString = (v: unknown, max: number): v is string => typeof v === 'string'
 /** The event a line carries, or why it is not one. */
 export function parseTrainerLine(line: string): TrainerEvent | string {
   let o: any;
-  try { o = JSON.parse(line); } catch { return 'not JSON'; }
+  try {
+    o = JSON.parse(line);
+  } catch {
+    return 'not JSON';
+  }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'not a JSON object';
   switch (o.type) {
     case 'progress':
-      if (typeof o.fraction !== 'number' || !(o.fraction >= 0 && o.fraction <= 1)) return 'progress.fraction must be a number in [0, 1]';
-      if (o.message !== undefined && !isString(o.message, MAX_MESSAGE)) return `progress.message must be a string of at most ${MAX_MESSAGE} characters`;
-      return o.message === undefined ? { type: 'progress', fraction: o.fraction } : { type: 'progress', fraction: o.fraction, message: o.message };
+      if (typeof o.fraction !== 'number' || !(o.fraction >= 0 && o.fraction <= 1))
+        return 'progress.fraction must be a number in [0, 1]';
+      if (o.message !== undefined && !isString(o.message, MAX_MESSAGE))
+        return `progress.message must be a string of at most ${MAX_MESSAGE} characters`;
+      return o.message === undefined
+        ? { type: 'progress', fraction: o.fraction }
+        : { type: 'progress', fraction: o.fraction, message: o.message };
     case 'metric':
-      if (!isString(o.name, MAX_NAME) || o.name === '') return `metric.name must be a non-empty string of at most ${MAX_NAME} characters`;
+      if (!isString(o.name, MAX_NAME) || o.name === '')
+        return `metric.name must be a non-empty string of at most ${MAX_NAME} characters`;
       if (typeof o.value !== 'number' || !Number.isFinite(o.value)) return 'metric.value must be a finite number';
-      if (o.step !== undefined && !(Number.isSafeInteger(o.step) && o.step >= 0)) return 'metric.step must be an integer >= 0';
-      return o.step === undefined ? { type: 'metric', name: o.name, value: o.value } : { type: 'metric', name: o.name, value: o.value, step: o.step };
+      if (o.step !== undefined && !(Number.isSafeInteger(o.step) && o.step >= 0))
+        return 'metric.step must be an integer >= 0';
+      return o.step === undefined
+        ? { type: 'metric', name: o.name, value: o.value }
+        : { type: 'metric', name: o.name, value: o.value, step: o.step };
     case 'log':
       if (!isString(o.message, MAX_MESSAGE)) return `log.message must be a string of at most ${MAX_MESSAGE} characters`;
       return { type: 'log', message: o.message };
     case 'output':
-      if (!isString(o.path, MAX_PATH) || o.path === '' || o.path.includes('\0')) return 'output.path must be a non-empty path';
+      if (!isString(o.path, MAX_PATH) || o.path === '' || o.path.includes('\0'))
+        return 'output.path must be a non-empty path';
       return { type: 'output', path: o.path };
     default:
       return `unknown type ${oneLine(JSON.stringify(o.type) ?? 'undefined', 40)}`;
@@ -157,7 +176,8 @@ export function startTrainer(o: TrainerOptions): TrainerRun {
 
   const protocolError = (why: string, excerpt: string) => {
     protocolErrors++;
-    if (protocolErrors <= REPORTED_PROTOCOL_ERRORS) emit({ type: 'log', message: `trainer protocol error (${why}): ${oneLine(excerpt, EXCERPT)}` });
+    if (protocolErrors <= REPORTED_PROTOCOL_ERRORS)
+      emit({ type: 'log', message: `trainer protocol error (${why}): ${oneLine(excerpt, EXCERPT)}` });
   };
 
   const onLine = (line: string) => {
@@ -182,24 +202,33 @@ export function startTrainer(o: TrainerOptions): TrainerRun {
       const end = nl === -1 ? chunk.length : nl;
       if (!discarding) {
         if (pendingBytes + (end - from) > maxLine) {
-          const head = Buffer.concat([...pending, chunk.subarray(from, Math.min(end, from + EXCERPT))]).subarray(0, EXCERPT);
+          const head = Buffer.concat([...pending, chunk.subarray(from, Math.min(end, from + EXCERPT))]).subarray(
+            0,
+            EXCERPT,
+          );
           protocolError(`line longer than ${maxLine} bytes`, head.toString('utf8'));
-          pending = []; pendingBytes = 0; discarding = true;
+          pending = [];
+          pendingBytes = 0;
+          discarding = true;
         } else if (end > from) {
-          pending.push(chunk.subarray(from, end)); pendingBytes += end - from;
+          pending.push(chunk.subarray(from, end));
+          pendingBytes += end - from;
         }
       }
       if (nl === -1) break;
       if (!discarding) onLine(Buffer.concat(pending, pendingBytes).toString('utf8'));
-      pending = []; pendingBytes = 0; discarding = false;
+      pending = [];
+      pendingBytes = 0;
+      discarding = false;
       from = nl + 1;
     }
   };
 
   const onStderr = (chunk: Buffer) => {
-    stderrTail = stderrTail.length + chunk.length <= tailBytes
-      ? Buffer.concat([stderrTail, chunk])
-      : Buffer.concat([stderrTail, chunk]).subarray(-tailBytes);
+    stderrTail =
+      stderrTail.length + chunk.length <= tailBytes
+        ? Buffer.concat([stderrTail, chunk])
+        : Buffer.concat([stderrTail, chunk]).subarray(-tailBytes);
     // Copy when trimmed, so the tail does not pin the (possibly large) chunk it was cut from.
     if (stderrTail.length === tailBytes) stderrTail = Buffer.from(stderrTail);
   };
@@ -221,11 +250,17 @@ export function startTrainer(o: TrainerOptions): TrainerRun {
     signalGroup(pid, 'SIGTERM');
     // Not cleared on 'exit': the leader may honour SIGTERM while a worker it forked ignores it and keeps the pipes
     // (and the GPU); only 'close' says everything is gone.
-    graceTimer = setTimeout(() => { escalated = true; signalGroup(pid, 'SIGKILL'); }, o.graceMs);
+    graceTimer = setTimeout(() => {
+      escalated = true;
+      signalGroup(pid, 'SIGKILL');
+    }, o.graceMs);
   }
 
   if (o.timeoutMs !== undefined && pid > 0) {
-    timeoutTimer = setTimeout(() => { timedOut = true; stop(`timed out after ${o.timeoutMs} ms`); }, o.timeoutMs);
+    timeoutTimer = setTimeout(() => {
+      timedOut = true;
+      stop(`timed out after ${o.timeoutMs} ms`);
+    }, o.timeoutMs);
   }
 
   child.stdout!.on('data', onStdout);
@@ -235,7 +270,9 @@ export function startTrainer(o: TrainerOptions): TrainerRun {
     // 'close' comes after 'exit' (Node has waitpid()ed the trainer: no zombie) and after both pipes reached EOF, i.e.
     // every process that held them, workers included, is gone, and every line has been read. A failed spawn emits
     // 'error' and then 'close' as well.
-    child.on('error', (err) => { spawnError ??= oneLine(err.message, 300); });
+    child.on('error', (err) => {
+      spawnError ??= oneLine(err.message, 300);
+    });
     child.on('close', (exitCode: number | null, signal: NodeJS.Signals | null) => {
       closed = true;
       clearTimeout(graceTimer);
@@ -253,9 +290,22 @@ export function startTrainer(o: TrainerOptions): TrainerRun {
   async function finish(exitCode: number | null, signal: NodeJS.Signals | null): Promise<TrainerOutcome> {
     // Cut at a byte boundary, the tail may start inside a UTF-8 character: drop the replacement character.
     const tail = stderrTail.toString('utf8').replace(/^\uFFFD+/, '');
-    const lastLine = oneLine(tail.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? '', 300);
+    const lastLine = oneLine(
+      tail
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .at(-1) ?? '',
+      300,
+    );
     const outcome: TrainerOutcome = {
-      exitCode: pid > 0 ? exitCode : null, signal, metrics, stderrTail: tail, cancelled, timedOut, protocolErrors,
+      exitCode: pid > 0 ? exitCode : null,
+      signal,
+      metrics,
+      stderrTail: tail,
+      cancelled,
+      timedOut,
+      protocolErrors,
       ...(outputPath !== undefined && { outputPath }),
     };
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
@@ -264,10 +314,17 @@ export function startTrainer(o: TrainerOptions): TrainerRun {
     else if (listenerError !== undefined) outcome.error = `${listenerError}${killed}`;
     else if (timedOut) outcome.error = `trainer timed out after ${o.timeoutMs} ms${killed}`;
     else if (cancelled) outcome.error = `trainer cancelled: ${stopReason}${killed}`;
-    else if (signal !== null) outcome.error = `trainer killed by ${signal} after ${seconds} s${lastLine && `: ${lastLine}`}`;
+    else if (signal !== null)
+      outcome.error = `trainer killed by ${signal} after ${seconds} s${lastLine && `: ${lastLine}`}`;
     else if (exitCode !== 0) outcome.error = `trainer exited with code ${exitCode}${lastLine && `: ${lastLine}`}`;
     else if (outputPath === undefined) outcome.error = 'trainer exited 0 without reporting an output';
-    else if (!(await stat(outputPath).then((s) => s.isFile(), () => false))) outcome.error = `trainer reported output ${outputPath}, which is not a file`;
+    else if (
+      !(await stat(outputPath).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      outcome.error = `trainer reported output ${outputPath}, which is not a file`;
     return outcome;
   }
 

@@ -9,10 +9,21 @@ import type { Config } from '../../schemas/config.js';
 import { errors } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
 
-export interface TrainerConfig { command: string[]; timeoutMs: number; graceMs: number }
+export interface TrainerConfig {
+  command: string[];
+  timeoutMs: number;
+  graceMs: number;
+}
 
 /** What a template may name besides {param.NAME}. */
-export interface TrainerVars { node: string; package: string; base: string; data: string; out: string; job: string }
+export interface TrainerVars {
+  node: string;
+  package: string;
+  base: string;
+  data: string;
+  out: string;
+  job: string;
+}
 
 const PLACEHOLDER = /\{([a-z]+)(?:\.([A-Za-z0-9_]+)(?::([^}]*))?)?\}/g;
 
@@ -31,9 +42,22 @@ function buildDemoTrainer(): TrainerConfig {
     ? ['--import', import.meta.resolve('tsx'), path.join(packageRoot(), 'src/tools/toy-trainer.ts')]
     : [path.join(packageRoot(), 'dist/src/tools/toy-trainer.js')];
   return {
-    command: ['{node}', ...script, '--base', '{base}', '--data', '{data}', '--out', '{out}',
-      '--epochs', '{param.epochs:1}', '--step-ms', '{param.step_ms:0}'],
-    timeoutMs: 600_000, graceMs: 5000,
+    command: [
+      '{node}',
+      ...script,
+      '--base',
+      '{base}',
+      '--data',
+      '{data}',
+      '--out',
+      '{out}',
+      '--epochs',
+      '{param.epochs:1}',
+      '--step-ms',
+      '{param.step_ms:0}',
+    ],
+    timeoutMs: 600_000,
+    graceMs: 5000,
   };
 }
 
@@ -50,16 +74,23 @@ export function trainerOf(config: Config, name: string | undefined): TrainerConf
 }
 
 /** The argv of one run; a {param.NAME} the job does not give and the template has no default for is refused. */
-export function expandCommand(template: string[], vars: TrainerVars, params: Record<string, string | number | boolean>): string[] {
-  return template.map((arg) => arg.replace(PLACEHOLDER, (whole, name: string, key?: string, dflt?: string) => {
-    if (name === 'param' && key !== undefined) {
-      const v = params[key] ?? dflt;
-      if (v === undefined) throw errors.invalidArgument(`spec.params.${key}`, `the trainer's command needs it; add it to spec.params`);
-      return String(v);
-    }
-    if (key === undefined && name in vars) return vars[name as keyof TrainerVars];
-    return whole; // not a placeholder of ours: left as written
-  }));
+export function expandCommand(
+  template: string[],
+  vars: TrainerVars,
+  params: Record<string, string | number | boolean>,
+): string[] {
+  return template.map((arg) =>
+    arg.replace(PLACEHOLDER, (whole, name: string, key?: string, dflt?: string) => {
+      if (name === 'param' && key !== undefined) {
+        const v = params[key] ?? dflt;
+        if (v === undefined)
+          throw errors.invalidArgument(`spec.params.${key}`, `the trainer's command needs it; add it to spec.params`);
+        return String(v);
+      }
+      if (key === undefined && name in vars) return vars[name as keyof TrainerVars];
+      return whole; // not a placeholder of ours: left as written
+    }),
+  );
 }
 
 /** Per template: the {param.NAME} it needs that have no default (computed once: a submit checks each one). */
@@ -68,17 +99,24 @@ function neededParams(template: string[]): string[] {
   let names = needed.get(template);
   if (!names) {
     names = [];
-    for (const arg of template) for (const m of arg.matchAll(PLACEHOLDER)) if (m[1] === 'param' && m[2] !== undefined && m[3] === undefined) names.push(m[2]);
+    for (const arg of template)
+      for (const m of arg.matchAll(PLACEHOLDER))
+        if (m[1] === 'param' && m[2] !== undefined && m[3] === undefined) names.push(m[2]);
     needed.set(template, names);
   }
   return names;
 }
 
 /** Checked at submit: the trainer exists and every param its template needs is there. */
-export function checkTrainerParams(config: Config, name: string | undefined, params: Record<string, string | number | boolean>): void {
+export function checkTrainerParams(
+  config: Config,
+  name: string | undefined,
+  params: Record<string, string | number | boolean>,
+): void {
   const t = trainerOf(config, name);
   for (const key of neededParams(t.command)) {
-    if (params[key] === undefined) throw errors.invalidArgument(`spec.params.${key}`, `the trainer's command needs it; add it to spec.params`);
+    if (params[key] === undefined)
+      throw errors.invalidArgument(`spec.params.${key}`, `the trainer's command needs it; add it to spec.params`);
   }
 }
 
@@ -98,5 +136,10 @@ export function processStart(pid: number): string | undefined {
  */
 export function killOrphan(p: { pid: number; start: string } | undefined): boolean {
   if (!p || p.pid <= 1 || processStart(p.pid) !== p.start) return false;
-  try { process.kill(-p.pid, 'SIGKILL'); return true; } catch { return false; }
+  try {
+    process.kill(-p.pid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
 }

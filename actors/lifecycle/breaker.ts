@@ -14,7 +14,11 @@ export class Breaker {
   private trialRunning = false;
   private lastError: MocError | null = null;
 
-  constructor(private readonly threshold: number, private readonly cooldownMs: number, private readonly now = Date.now) {}
+  constructor(
+    private readonly threshold: number,
+    private readonly cooldownMs: number,
+    private readonly now = Date.now,
+  ) {}
 
   get state(): BreakerState {
     if (this.failures < this.threshold) return 'closed';
@@ -25,12 +29,19 @@ export class Breaker {
   admit(model: string): void {
     const s = this.state;
     if (s === 'closed') return;
-    if (s === 'half-open' && !this.trialRunning) { this.trialRunning = true; return; }
+    if (s === 'half-open' && !this.trialRunning) {
+      this.trialRunning = true;
+      return;
+    }
     const retryAfterMs = Math.max(0, this.openedAt + this.cooldownMs - this.now());
     throw errors.loadsFailingFast(model, this.failures, this.lastError?.message, s, retryAfterMs);
   }
 
-  success(): void { this.failures = 0; this.trialRunning = false; this.lastError = null; }
+  success(): void {
+    this.failures = 0;
+    this.trialRunning = false;
+    this.lastError = null;
+  }
 
   failure(err: MocError): void {
     this.trialRunning = false;

@@ -15,7 +15,10 @@ import type { GgufHeader } from '../../src/model/gguf-header.js';
 import { realModelsRoot, resolveModelPath, type PathProblem } from './model-path.js';
 
 export interface HeaderInspector {
-  inspect(file: string, opts: { root: string; headerOnly: true }): Promise<{ header: Pick<GgufHeader, 'architecture' | 'parameterCount' | 'quantization'> }>;
+  inspect(
+    file: string,
+    opts: { root: string; headerOnly: true },
+  ): Promise<{ header: Pick<GgufHeader, 'architecture' | 'parameterCount' | 'quantization'> }>;
 }
 
 const GONE: Record<PathProblem, string> = {
@@ -25,7 +28,11 @@ const GONE: Record<PathProblem, string> = {
 };
 
 /** The real models root and the real file, once the file is known to be the one the catalog entry describes. */
-export async function recheckModelFile(modelsRoot: string, entry: CatalogEntry, inspector: HeaderInspector): Promise<{ root: string; file: string }> {
+export async function recheckModelFile(
+  modelsRoot: string,
+  entry: CatalogEntry,
+  inspector: HeaderInspector,
+): Promise<{ root: string; file: string }> {
   // Messages name the file as registered (relative to the root) and never quote what the path now points at.
   const changed = (why: string) => errors.modelFileChanged(entry.name, entry.path, why);
   const root = await realModelsRoot(modelsRoot);
@@ -37,7 +44,9 @@ export async function recheckModelFile(modelsRoot: string, entry: CatalogEntry, 
     if (reason && GONE[reason]) throw changed(GONE[reason]);
     throw err;
   }
-  const st = await stat(file).catch(() => { throw changed(GONE.missing); }); // deleted since the line above
+  const st = await stat(file).catch(() => {
+    throw changed(GONE.missing);
+  }); // deleted since the line above
   if (st.size !== entry.bytes) throw changed(`${entry.bytes} bytes when registered, ${st.size} now`);
   if (st.mtimeMs !== entry.mtimeMs) throw changed('its modification time differs');
   let header: Pick<GgufHeader, 'architecture' | 'parameterCount' | 'quantization'>;
@@ -48,8 +57,11 @@ export async function recheckModelFile(modelsRoot: string, entry: CatalogEntry, 
     if (e.code === 'MOC_ERR_LOAD_FAILED') throw changed('its GGUF header no longer validates');
     throw e; // busy or shutting down: not the file's fault
   }
-  if (header.architecture !== entry.architecture || header.parameterCount !== entry.parameterCount ||
-    header.quantization !== entry.quantization) {
+  if (
+    header.architecture !== entry.architecture ||
+    header.parameterCount !== entry.parameterCount ||
+    header.quantization !== entry.quantization
+  ) {
     throw changed('its GGUF header differs');
   }
   return { root, file };

@@ -26,7 +26,9 @@ export class KeepAliveTimers {
   }
 
   /** Models with an expiry armed, for status and tests. */
-  get armed(): number { return this.timers.size; }
+  get armed(): number {
+    return this.timers.size;
+  }
 
   close(): void {
     this.closed = true;
@@ -38,11 +40,14 @@ export class KeepAliveTimers {
     this.disarm(model);
     // A keep-alive of days (config, catalog or a request) is a chain of capped timers, re-armed until `at`.
     const left = Math.max(0, at - Date.now());
-    const timer = setTimeout(() => {
-      this.timers.delete(model);
-      if (left > MAX_TIMER_MS) this.arm(model, at);
-      else this.due(model, at);
-    }, Math.min(left, MAX_TIMER_MS));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(model);
+        if (left > MAX_TIMER_MS) this.arm(model, at);
+        else this.due(model, at);
+      },
+      Math.min(left, MAX_TIMER_MS),
+    );
     timer.unref(); // an idle model's expiry never keeps the process alive
     this.timers.set(model, { at, timer });
   }

@@ -18,7 +18,10 @@ export class KeyedSerial {
   private readonly lines = new Map<string, Array<() => void>>();
 
   /** what(key) names the queue in the busy error, e.g. "placement queue of device cpu0". */
-  constructor(private readonly maxWaiters: number, private readonly what: (key: string) => string) {}
+  constructor(
+    private readonly maxWaiters: number,
+    private readonly what: (key: string) => string,
+  ) {}
 
   /** Resolves with the release of `key`'s turn once every earlier caller for that key has released it. */
   turn(key: string): Promise<Release> {
@@ -47,7 +50,9 @@ export class KeyedSerial {
   }
 
   /** Callers waiting for `key` (the holder not counted). */
-  waiting(key: string): number { return this.lines.get(key)?.length ?? 0; }
+  waiting(key: string): number {
+    return this.lines.get(key)?.length ?? 0;
+  }
 
   private releaser(key: string): Release {
     let released = false;
@@ -56,7 +61,8 @@ export class KeyedSerial {
       released = true;
       const waiters = this.lines.get(key)!;
       const next = waiters.shift();
-      if (next) next(); else this.lines.delete(key);
+      if (next) next();
+      else this.lines.delete(key);
     };
   }
 }

@@ -15,8 +15,17 @@ import type { Config } from '../../schemas/config.js';
 import { DEFAULT_CONTEXT_SIZE, DEFAULT_SEQUENCES } from '../../schemas/config.js';
 import type { CatalogEntry } from '../../schemas/catalog.js';
 import type {
-  AliasInfo, DeviceStatus, LifecycleProtocol, LoadRequest, ModelInfo, ModelPage, ModelSpec, ModelsChanged, ModelView,
-  RegisterRequest, UnloadResult,
+  AliasInfo,
+  DeviceStatus,
+  LifecycleProtocol,
+  LoadRequest,
+  ModelInfo,
+  ModelPage,
+  ModelSpec,
+  ModelsChanged,
+  ModelView,
+  RegisterRequest,
+  UnloadResult,
 } from '../../schemas/messages.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { Store } from '../../src/store/store.js';
@@ -32,7 +41,14 @@ import { RouteTable } from './route-table.js';
 /** What the lifecycle needs of the GGUF inspector (src/model/inspector.ts): runs on a piscina pool. */
 export interface Inspector {
   /** opts.root: messages name the file relative to it; opts.headerOnly: no sha256 (''), for the re-check at load. */
-  inspect(file: string, opts?: { root?: string; headerOnly?: boolean }): Promise<{ sha256: string; bytes: number; header: { architecture: string; parameterCount: number; quantization: string; contextLength?: number } }>;
+  inspect(
+    file: string,
+    opts?: { root?: string; headerOnly?: boolean },
+  ): Promise<{
+    sha256: string;
+    bytes: number;
+    header: { architecture: string; parameterCount: number; quantization: string; contextLength?: number };
+  }>;
 }
 
 const STATUS_TIMEOUT_MS = 5000;
@@ -45,10 +61,18 @@ const aliasIsModel = (alias: string) =>
   errors.invalidArgument('alias', `'${alias}' is a model name; an alias needs a name of its own`);
 
 /** A caller waiting for a load (its envelope's answer). */
-interface Waiter { reply(v: ModelView): void; fail(e: unknown): void }
+interface Waiter {
+  reply(v: ModelView): void;
+  fail(e: unknown): void;
+}
 
 /** A load in progress: who waits for it, and who asked for another device (tried again once it ends). */
-interface RunningLoad { device: string | undefined; waiters: Waiter[]; others: Array<{ device: string; waiter: Waiter }>; startedAt: number }
+interface RunningLoad {
+  device: string | undefined;
+  waiters: Waiter[];
+  others: Array<{ device: string; waiter: Waiter }>;
+  startedAt: number;
+}
 
 /** Told of loads and evictions as the Lifecycle decides them (src/telemetry/metrics.ts counts them). */
 export interface LifecycleObserver {
@@ -60,7 +84,12 @@ export interface LifecycleObserver {
 
 /** What inspection found in a file: joined with the request and the current entry when the result is applied. */
 interface FileFacts {
-  sha256: string; bytes: number; mtimeMs: number; architecture: string; parameterCount: number; quantization: string;
+  sha256: string;
+  bytes: number;
+  mtimeMs: number;
+  architecture: string;
+  parameterCount: number;
+  quantization: string;
   trainContextLength: number;
 }
 
@@ -71,9 +100,15 @@ interface FileFacts {
 export type LifecycleInbox = {
   'models-changed': { req: ModelsChanged; reply: void };
   /** A register's file was examined: check again against the state now, then apply. */
-  'catalog-put': { req: { kind: 'catalog-put'; request: RegisterRequest; facts: FileFacts; examined: CatalogEntry | undefined }; reply: { view: ModelView; entry: CatalogEntry; previous: CatalogEntry | undefined } };
+  'catalog-put': {
+    req: { kind: 'catalog-put'; request: RegisterRequest; facts: FileFacts; examined: CatalogEntry | undefined };
+    reply: { view: ModelView; entry: CatalogEntry; previous: CatalogEntry | undefined };
+  };
   /** The store refused what catalog-put applied (another process made the name an alias): put back what was. */
-  'catalog-revert': { req: { kind: 'catalog-revert'; entry: CatalogEntry; previous: CatalogEntry | undefined }; reply: void };
+  'catalog-revert': {
+    req: { kind: 'catalog-revert'; entry: CatalogEntry; previous: CatalogEntry | undefined };
+    reply: void;
+  };
   'load-ended': { req: { kind: 'load-ended'; name: string; root?: string; error?: MocError }; reply: void };
   /** A model's keep-alive expiry passed (KeepAliveTimers). */
   'keep-alive-due': { req: { kind: 'keep-alive-due'; model: string; expiresAt: number }; reply: void };
@@ -115,7 +150,11 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private self!: ActorRef<LifecycleMessages>;
   /** Keep-alive expiries; with placement's soft-limit eviction, all that decides a model leaves (see expire). */
   private readonly keepAlive = new KeepAliveTimers((model, expiresAt) => {
-    try { this.self.tell({ kind: 'keep-alive-due', model, expiresAt }); } catch { /* stopped: nothing to unload */ }
+    try {
+      this.self.tell({ kind: 'keep-alive-due', model, expiresAt });
+    } catch {
+      /* stopped: nothing to unload */
+    }
   });
 
   constructor(
@@ -129,14 +168,22 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     for (const [alias, target] of store.listAliases()) this.routes.aliases.set(alias, target);
   }
 
-  bind(self: ActorRef<LifecycleMessages>): void { this.self = self; }
-  stop(): void { this.keepAlive.close(); }
+  bind(self: ActorRef<LifecycleMessages>): void {
+    this.self = self;
+  }
+  stop(): void {
+    this.keepAlive.close();
+  }
 
   // ---- read-only views, same thread (router, transports, supervisor) ----
 
   /** True when `name` (or the alias) is in the catalog: the router loads it on demand. */
-  isRegistered(name: string): boolean { return this.catalog.has(this.routes.resolve(name)); }
-  catalogEntries(): CatalogEntry[] { return [...this.catalog.values()]; }
+  isRegistered(name: string): boolean {
+    return this.catalog.has(this.routes.resolve(name));
+  }
+  catalogEntries(): CatalogEntry[] {
+    return [...this.catalog.values()];
+  }
 
   /** WatchModels: every change of a model's state, as it happens. Returns the unsubscribe function. */
   watch(listener: (m: ModelView) => void): () => void {
@@ -146,17 +193,29 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
 
   /** Memory a (re)started device must hold again for others than models: the running jobs' reservations on it. */
   desiredReservations(device: string): { owner: string; bytes: number }[] {
-    return [...this.reservations].filter(([, r]) => r.device === device).map(([owner, r]) => ({ owner, bytes: r.bytes }));
+    return [...this.reservations]
+      .filter(([, r]) => r.device === device)
+      .map(([owner, r]) => ({ owner, bytes: r.bytes }));
   }
 
   /** What a (re)started device should hold: what it reported as loading or loaded before it went down. */
   desiredModels(device: string): ModelSpec[] {
-    return this.routes.onDevice(device).filter((m) => m.state === 'loaded' || m.state === 'loading')
+    return this.routes
+      .onDevice(device)
+      .filter((m) => m.state === 'loaded' || m.state === 'loading')
       .map((m) => {
         const e = this.catalog.get(m.name);
         // The engine re-checks the file against what the catalog recorded, as at every load.
         const file = e ? { file: { root: this.realRoot, bytes: e.bytes, mtimeMs: e.mtimeMs } } : {};
-        return { name: m.name, path: m.path, contextSize: m.contextSize, sequences: m.sequences, keepAliveMs: m.keepAliveMs, pinned: m.pinned, ...file };
+        return {
+          name: m.name,
+          path: m.path,
+          contextSize: m.contextSize,
+          sequences: m.sequences,
+          keepAliveMs: m.keepAliveMs,
+          pinned: m.pinned,
+          ...file,
+        };
       });
   }
 
@@ -166,17 +225,26 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     if (msg.kind !== 'list' && msg.kind !== 'view') this.viewCache.clear();
     switch (msg.kind) {
       // requests (from the router)
-      case 'register': return this.register(env as Envelope<LifecycleMessages, 'register'>);
-      case 'load': return this.load(env as Envelope<LifecycleMessages, 'load'>);
-      case 'ensure': return this.ensure(this.routes.resolve(msg.name), msg.device, env as Envelope<LifecycleMessages, 'ensure'>);
-      case 'unload': return this.unload(env as Envelope<LifecycleMessages, 'unload'>);
-      case 'set-alias': return this.setAlias(env as Envelope<LifecycleMessages, 'set-alias'>);
-      case 'pin': return this.pin(env as Envelope<LifecycleMessages, 'pin'>);
-      case 'list': return this.list(env as Envelope<LifecycleMessages, 'list'>);
-      case 'view': return env.reply(this.viewOf(msg.name) as never);
+      case 'register':
+        return this.register(env as Envelope<LifecycleMessages, 'register'>);
+      case 'load':
+        return this.load(env as Envelope<LifecycleMessages, 'load'>);
+      case 'ensure':
+        return this.ensure(this.routes.resolve(msg.name), msg.device, env as Envelope<LifecycleMessages, 'ensure'>);
+      case 'unload':
+        return this.unload(env as Envelope<LifecycleMessages, 'unload'>);
+      case 'set-alias':
+        return this.setAlias(env as Envelope<LifecycleMessages, 'set-alias'>);
+      case 'pin':
+        return this.pin(env as Envelope<LifecycleMessages, 'pin'>);
+      case 'list':
+        return this.list(env as Envelope<LifecycleMessages, 'list'>);
+      case 'view':
+        return env.reply(this.viewOf(msg.name) as never);
       case 'reserve': {
         const { owner, bytes, device } = msg;
-        if (device !== undefined && !this.devices.has(device)) throw errors.deviceNotFound(device, [...this.devices.keys()]);
+        if (device !== undefined && !this.devices.has(device))
+          throw errors.deviceNotFound(device, [...this.devices.keys()]);
         return this.task(env, async () => {
           const held = await this.placeAndReserve(owner, bytes, device);
           await this.step({ kind: 'held', owner, device: held.device, bytes: held.bytes });
@@ -193,13 +261,20 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
         this.reservations.set(msg.owner, { device: msg.device, bytes: msg.bytes });
         return env.reply(undefined as never);
       // results of its own tasks, and its devices' notices
-      case 'models-changed': return this.modelsChanged(msg);
-      case 'catalog-put': return env.reply(this.putCatalog(msg.request, msg.facts, msg.examined) as never);
-      case 'catalog-revert': return env.reply(this.revertCatalog(msg.entry, msg.previous) as never);
-      case 'load-ended': return this.loadEnded(msg.name, msg.root, msg.error);
-      case 'keep-alive-due': return this.expire(msg.model, msg.expiresAt);
-      case 'alias-put': return env.reply(this.putAlias(msg.alias, msg.target, msg.previous) as never);
-      case 'alias-revert': return env.reply(this.revertAlias(msg.alias, msg.target, msg.previous) as never);
+      case 'models-changed':
+        return this.modelsChanged(msg);
+      case 'catalog-put':
+        return env.reply(this.putCatalog(msg.request, msg.facts, msg.examined) as never);
+      case 'catalog-revert':
+        return env.reply(this.revertCatalog(msg.entry, msg.previous) as never);
+      case 'load-ended':
+        return this.loadEnded(msg.name, msg.root, msg.error);
+      case 'keep-alive-due':
+        return this.expire(msg.model, msg.expiresAt);
+      case 'alias-put':
+        return env.reply(this.putAlias(msg.alias, msg.target, msg.previous) as never);
+      case 'alias-revert':
+        return env.reply(this.revertAlias(msg.alias, msg.target, msg.previous) as never);
       default:
         throw new Error(`lifecycle: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
@@ -207,12 +282,19 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
 
   /** Runs long work outside receive(); its answer (or error, scrubbed of the models root) goes to the envelope. */
   private task<T>(env: Envelope<LifecycleMessages>, work: () => Promise<T>): void {
-    work().then((r) => env.reply(r as never), (e) => env.fail(this.withoutRoot(e)));
+    work().then(
+      (r) => env.reply(r as never),
+      (e) => env.fail(this.withoutRoot(e)),
+    );
   }
 
   /** Asks itself through its internal queue: the step of a task that reads or changes state. */
-  private step<K extends keyof LifecycleInbox & string>(msg: LifecycleMessages[K]['req'] & { kind: K }): Promise<LifecycleMessages[K]['reply']> {
-    return this.self.ask(msg as never, { timeoutMs: this.config.limits.loadTimeoutMs }) as Promise<LifecycleMessages[K]['reply']>;
+  private step<K extends keyof LifecycleInbox & string>(
+    msg: LifecycleMessages[K]['req'] & { kind: K },
+  ): Promise<LifecycleMessages[K]['reply']> {
+    return this.self.ask(msg as never, { timeoutMs: this.config.limits.loadTimeoutMs }) as Promise<
+      LifecycleMessages[K]['reply']
+    >;
   }
 
   private modelsChanged(m: ModelsChanged): void {
@@ -233,8 +315,14 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     const m = this.routes.lookup(model);
     if (!m || m.state !== 'loaded' || m.expiresAt !== expiresAt || this.catalog.get(model)?.pinned) return;
     // Nobody waits for this answer; a device restarting meanwhile reports the model again and the timer re-arms.
-    this.ref(m.device).ask({ kind: 'unload', model, ifExpiresAt: expiresAt }, { timeoutMs: this.config.limits.loadTimeoutMs })
-      .then((r) => { if (r.freedBytes > 0) this.observer.evicted?.(model, 'keep-alive'); }, () => {});
+    this.ref(m.device)
+      .ask({ kind: 'unload', model, ifExpiresAt: expiresAt }, { timeoutMs: this.config.limits.loadTimeoutMs })
+      .then(
+        (r) => {
+          if (r.freedBytes > 0) this.observer.evicted?.(model, 'keep-alive');
+        },
+        () => {},
+      );
   }
 
   // ---- catalog ----
@@ -277,11 +365,17 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private async examine(r: RegisterRequest, existing: CatalogEntry | undefined): Promise<FileFacts> {
     const file = await resolveModelPath(this.config.modelsRoot, r.path);
     const st = await stat(file);
-    if (existing && existing.path === r.path && existing.bytes === st.size && existing.mtimeMs === st.mtimeMs) return existing;
+    if (existing && existing.path === r.path && existing.bytes === st.size && existing.mtimeMs === st.mtimeMs)
+      return existing;
     const x = await this.inspector.inspect(file, { root: await realModelsRoot(this.config.modelsRoot) });
     return {
-      sha256: x.sha256, bytes: x.bytes, mtimeMs: st.mtimeMs, architecture: x.header.architecture,
-      parameterCount: x.header.parameterCount, quantization: x.header.quantization, trainContextLength: x.header.contextLength ?? 0,
+      sha256: x.sha256,
+      bytes: x.bytes,
+      mtimeMs: st.mtimeMs,
+      architecture: x.header.architecture,
+      parameterCount: x.header.parameterCount,
+      quantization: x.header.quantization,
+      trainContextLength: x.header.contextLength ?? 0,
     };
   }
 
@@ -289,8 +383,14 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     this.checkRegister(r);
     const existing = this.catalog.get(r.name);
     const entry: CatalogEntry = {
-      name: r.name, path: r.path, sha256: facts.sha256, bytes: facts.bytes, mtimeMs: facts.mtimeMs,
-      architecture: facts.architecture, parameterCount: facts.parameterCount, quantization: facts.quantization,
+      name: r.name,
+      path: r.path,
+      sha256: facts.sha256,
+      bytes: facts.bytes,
+      mtimeMs: facts.mtimeMs,
+      architecture: facts.architecture,
+      parameterCount: facts.parameterCount,
+      quantization: facts.quantization,
       trainContextLength: facts.trainContextLength,
       contextSize: r.context_size ?? existing?.contextSize ?? DEFAULT_CONTEXT_SIZE,
       sequences: r.sequences ?? existing?.sequences ?? DEFAULT_SEQUENCES,
@@ -311,7 +411,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
 
   private revertCatalog(entry: CatalogEntry, previous: CatalogEntry | undefined): void {
     if (this.catalog.get(entry.name) !== entry) return; // registered again since: that one stands
-    if (previous) this.catalog.set(entry.name, previous); else this.catalog.delete(entry.name);
+    if (previous) this.catalog.set(entry.name, previous);
+    else this.catalog.delete(entry.name);
     this.names = null;
     this.emit(this.view(entry.name));
   }
@@ -323,15 +424,31 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     const r = env.msg.request;
     const name = this.routes.resolve(r.name);
     const entry = this.catalog.get(name);
-    const changes = r.context_size !== undefined || r.sequences !== undefined || r.pinned !== undefined || r.keep_alive_ms !== undefined || r.device !== undefined;
-    const file = r.path !== undefined && (!entry || entry.path !== r.path || changes) ? r.path : changes && entry ? entry.path : undefined;
+    const changes =
+      r.context_size !== undefined ||
+      r.sequences !== undefined ||
+      r.pinned !== undefined ||
+      r.keep_alive_ms !== undefined ||
+      r.device !== undefined;
+    const file =
+      r.path !== undefined && (!entry || entry.path !== r.path || changes)
+        ? r.path
+        : changes && entry
+          ? entry.path
+          : undefined;
     if (file === undefined) {
       if (!entry) throw errors.modelNotRegistered(r.name, 'register it (RegisterModel) or give a path');
       return this.ensure(name, r.device, env);
     }
     this.task(env, async () => {
-      await this.self.ask({ kind: 'register', request: { ...r, path: file } }, { timeoutMs: Math.max(1, env.deadline - Date.now()) });
-      return this.self.ask({ kind: 'ensure', name, ...(r.device ? { device: r.device } : {}) }, { timeoutMs: Math.max(1, env.deadline - Date.now()) });
+      await this.self.ask(
+        { kind: 'register', request: { ...r, path: file } },
+        { timeoutMs: Math.max(1, env.deadline - Date.now()) },
+      );
+      return this.self.ask(
+        { kind: 'ensure', name, ...(r.device ? { device: r.device } : {}) },
+        { timeoutMs: Math.max(1, env.deadline - Date.now()) },
+      );
     });
   }
 
@@ -361,7 +478,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     this.loads.set(name, { device: wanted, waiters: [waiter], others: [], startedAt: performance.now() });
     this.loadTask(entry, wanted).then(
       (root) => this.self.tell({ kind: 'load-ended', name, root }),
-      (err) => this.self.tell({ kind: 'load-ended', name, error: toMocError(err) }));
+      (err) => this.self.tell({ kind: 'load-ended', name, error: toMocError(err) }),
+    );
   }
 
   /** The load's end, in receive order: the breaker counts it, and everyone who waited for it gets the answer. */
@@ -374,7 +492,9 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     if (error && (error.code === 'MOC_ERR_LOAD_FAILED' || error.code === 'MOC_ERR_INTERNAL')) breaker.failure(error);
     else breaker.success(); // loaded; or no memory, busy, restarting: not the model's fault
     const err = error && this.withoutRoot(error);
-    for (const w of run.waiters) if (err) w.fail(err); else w.reply(this.view(name));
+    for (const w of run.waiters)
+      if (err) w.fail(err);
+      else w.reply(this.view(name));
     for (const o of run.others) this.ensure(name, o.device, o.waiter);
   }
 
@@ -382,10 +502,16 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private async loadTask(entry: CatalogEntry, wanted: string | undefined): Promise<string> {
     // The path may name another file than the one registered (re-pointed link, rewritten file): checked again
     // here, before any device sees it; the engine checks `file` once more on the descriptor it loads from.
-    const { root } = await recheckModelFile(this.config.modelsRoot, entry, { inspect: (f, o) => this.inspector.inspect(f, o) });
+    const { root } = await recheckModelFile(this.config.modelsRoot, entry, {
+      inspect: (f, o) => this.inspector.inspect(f, o),
+    });
     const spec: ModelSpec = {
-      name: entry.name, path: path.join(this.config.modelsRoot, entry.path), contextSize: entry.contextSize,
-      sequences: entry.sequences, keepAliveMs: entry.keepAliveMs, pinned: entry.pinned,
+      name: entry.name,
+      path: path.join(this.config.modelsRoot, entry.path),
+      contextSize: entry.contextSize,
+      sequences: entry.sequences,
+      keepAliveMs: entry.keepAliveMs,
+      pinned: entry.pinned,
       file: { root, bytes: entry.bytes, mtimeMs: entry.mtimeMs },
     };
     await this.placeAndLoad(spec, wanted);
@@ -412,7 +538,10 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       const device = await this.place(spec, wanted);
       for (const [id, release] of turns) if (id !== device.id) release();
       for (const victim of device.evict) {
-        await this.ref(device.id).ask({ kind: 'unload', model: victim.name }, { timeoutMs: this.config.limits.loadTimeoutMs });
+        await this.ref(device.id).ask(
+          { kind: 'unload', model: victim.name },
+          { timeoutMs: this.config.limits.loadTimeoutMs },
+        );
         this.observer.evicted?.(victim.name, 'lru');
       }
       await this.ref(device.id).ask({ kind: 'load', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
@@ -425,7 +554,11 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
    * Memory for a job, placed as a model's load is (the same turns, statuses, best fit and LRU eviction of idle
    * unpinned models down to the soft limit), so jobs and models compete for a device by the same rules.
    */
-  private async placeAndReserve(owner: string, bytes: number, wanted: string | undefined): Promise<{ device: string; bytes: number }> {
+  private async placeAndReserve(
+    owner: string,
+    bytes: number,
+    wanted: string | undefined,
+  ): Promise<{ device: string; bytes: number }> {
     const ids = wanted ? [wanted] : this.config.devices.map((d) => d.id);
     const turns = await this.placement.turns(ids);
     try {
@@ -434,11 +567,20 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
         const ref = this.ref(id);
         if (ref.attached) statuses.push(await ref.ask({ kind: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }));
       }
-      if (statuses.length === 0) throw errors.unavailable(`no device is up to hold ${owner}'s memory (${ids.join(', ')} restarting)`);
-      const plan = planPlacement(owner, bytes, statuses, (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false));
+      if (statuses.length === 0)
+        throw errors.unavailable(`no device is up to hold ${owner}'s memory (${ids.join(', ')} restarting)`);
+      const plan = planPlacement(
+        owner,
+        bytes,
+        statuses,
+        (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false),
+      );
       for (const [id, release] of turns) if (id !== plan.device) release();
       for (const victim of plan.evict) {
-        await this.ref(plan.device).ask({ kind: 'unload', model: victim.name }, { timeoutMs: this.config.limits.loadTimeoutMs });
+        await this.ref(plan.device).ask(
+          { kind: 'unload', model: victim.name },
+          { timeoutMs: this.config.limits.loadTimeoutMs },
+        );
         this.observer.evicted?.(victim.name, 'lru');
       }
       return await this.ref(plan.device).ask({ kind: 'reserve', owner, bytes }, { timeoutMs: STATUS_TIMEOUT_MS });
@@ -466,10 +608,19 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       if (!ref.attached) continue;
       statuses.push(await ref.ask({ kind: 'status' }, { timeoutMs: STATUS_TIMEOUT_MS }));
     }
-    if (statuses.length === 0) throw errors.unavailable(`no device is up to load '${spec.name}' (${ids.join(', ')} restarting)`);
+    if (statuses.length === 0)
+      throw errors.unavailable(`no device is up to load '${spec.name}' (${ids.join(', ')} restarting)`);
     if (current) return { id: current.device, evict: [] }; // loading or loaded there: the device joins or answers
-    const est = await this.ref(statuses[0]!.id).ask({ kind: 'estimate', model: spec }, { timeoutMs: this.config.limits.loadTimeoutMs });
-    const plan = planPlacement(spec.name, est.totalBytes, statuses, (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false));
+    const est = await this.ref(statuses[0]!.id).ask(
+      { kind: 'estimate', model: spec },
+      { timeoutMs: this.config.limits.loadTimeoutMs },
+    );
+    const plan = planPlacement(
+      spec.name,
+      est.totalBytes,
+      statuses,
+      (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false),
+    );
     return { id: plan.device, evict: plan.evict };
   }
 
@@ -481,7 +632,9 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       throw errors.modelNotFound(name, this.routes.names());
     }
     // The device drains in-flight requests first; the route table follows from its notices.
-    this.task(env, () => this.ref(m.device).ask({ kind: 'unload', model: name }, { timeoutMs: this.config.limits.loadTimeoutMs }));
+    this.task(env, () =>
+      this.ref(m.device).ask({ kind: 'unload', model: name }, { timeoutMs: this.config.limits.loadTimeoutMs }),
+    );
   }
 
   // ---- aliases, hot swap, pinning ----
@@ -530,7 +683,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
 
   private revertAlias(alias: string, target: string, previous: string): void {
     if (this.routes.aliases.get(alias) !== target) return; // switched again since: that one stands
-    if (previous) this.routes.aliases.set(alias, previous); else this.routes.aliases.delete(alias);
+    if (previous) this.routes.aliases.set(alias, previous);
+    else this.routes.aliases.delete(alias);
     this.emit(this.view(target));
   }
 
@@ -540,10 +694,16 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     const entry = this.catalog.get(real);
     if (!entry) throw errors.modelNotFound(name, [...this.catalog.keys()]);
     this.task(env, async () => {
-      const view = await this.self.ask({ kind: 'register', request: { name: real, path: entry.path, pinned } }, { timeoutMs: STATUS_TIMEOUT_MS });
+      const view = await this.self.ask(
+        { kind: 'register', request: { name: real, path: entry.path, pinned } },
+        { timeoutMs: STATUS_TIMEOUT_MS },
+      );
       const m = this.routes.lookup(real);
       if (!m) return view;
-      await this.ref(m.device).ask({ kind: 'update', model: real, pinned, keepAliveMs: entry.keepAliveMs }, { timeoutMs: STATUS_TIMEOUT_MS });
+      await this.ref(m.device).ask(
+        { kind: 'update', model: real, pinned, keepAliveMs: entry.keepAliveMs },
+        { timeoutMs: STATUS_TIMEOUT_MS },
+      );
       // Asked of itself: answered after the device's notice of the update, which arrived before its reply.
       return (await this.self.ask({ kind: 'view', name: real }, { timeoutMs: STATUS_TIMEOUT_MS })) ?? view;
     });
@@ -565,9 +725,16 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     const names = this.sortedNames();
     let lo = 0;
     let hi = names.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (names[mid]! <= after) lo = mid + 1; else hi = mid; } // first name > after
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (names[mid]! <= after) lo = mid + 1;
+      else hi = mid;
+    } // first name > after
     const slice = names.slice(lo, lo + limit);
-    return { models: slice.map((n) => this.cachedView(n)), nextCursor: lo + limit < names.length ? slice[slice.length - 1]! : '' };
+    return {
+      models: slice.map((n) => this.cachedView(n)),
+      nextCursor: lo + limit < names.length ? slice[slice.length - 1]! : '',
+    };
   }
 
   /** A model by name, else by alias (as GetModel answers); null when neither names one. */
@@ -588,26 +755,47 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
 
   /** Every name the list shows, sorted; kept until the catalog or a device's models change. */
   private sortedNames(): string[] {
-    return this.names ??= [...new Set([...this.catalog.keys(), ...this.routes.names()])].sort();
+    return (this.names ??= [...new Set([...this.catalog.keys(), ...this.routes.names()])].sort());
   }
 
   private view(name: string, info: ModelInfo | undefined = this.routes.lookup(name)): ModelView {
     const e = this.catalog.get(name);
     const aliases = [...this.routes.aliases].filter(([, t]) => t === name).map(([a]) => a);
     const base: ModelInfo = info ?? {
-      name, path: e ? path.join(this.config.modelsRoot, e.path) : '', device: '', state: 'registered',
-      contextSize: e?.contextSize ?? 0, sequences: e?.sequences ?? 0, estimateBytes: 0, reservedBytes: 0, actualBytes: 0,
-      inFlight: 0, queued: 0, loadedAt: 0, lastUsedAt: 0, pinned: e?.pinned ?? false, keepAliveMs: e?.keepAliveMs ?? -1, expiresAt: 0,
+      name,
+      path: e ? path.join(this.config.modelsRoot, e.path) : '',
+      device: '',
+      state: 'registered',
+      contextSize: e?.contextSize ?? 0,
+      sequences: e?.sequences ?? 0,
+      estimateBytes: 0,
+      reservedBytes: 0,
+      actualBytes: 0,
+      inFlight: 0,
+      queued: 0,
+      loadedAt: 0,
+      lastUsedAt: 0,
+      pinned: e?.pinned ?? false,
+      keepAliveMs: e?.keepAliveMs ?? -1,
+      expiresAt: 0,
     };
     return {
       // Clients see the path as they gave it (relative to the models root), never the server's filesystem layout.
-      ...base, path: e?.path ?? path.relative(this.config.modelsRoot, base.path), pinned: base.pinned || (e?.pinned ?? false),
-      sha256: e?.sha256 ?? '', architecture: e?.architecture ?? '', parameterCount: e?.parameterCount ?? 0,
-      quantization: e?.quantization ?? '', aliases, breaker: this.breakers.get(name)?.state ?? 'closed',
+      ...base,
+      path: e?.path ?? path.relative(this.config.modelsRoot, base.path),
+      pinned: base.pinned || (e?.pinned ?? false),
+      sha256: e?.sha256 ?? '',
+      architecture: e?.architecture ?? '',
+      parameterCount: e?.parameterCount ?? 0,
+      quantization: e?.quantization ?? '',
+      aliases,
+      breaker: this.breakers.get(name)?.state ?? 'closed',
     };
   }
 
-  private emit(v: ModelView): void { for (const w of this.watchers) w(v); }
+  private emit(v: ModelView): void {
+    for (const w of this.watchers) w(v);
+  }
 
   /**
    * Last line of defence for answers: paths relative to the models root, never the server's absolute layout. The
@@ -615,17 +803,33 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
    */
   private withoutRoot(err: unknown): MocError {
     const e = toMocError(err);
-    const roots = [...new Set([this.realRoot, path.resolve(this.config.modelsRoot)])].sort((a, b) => b.length - a.length);
-    const clean = (v: string) => roots.reduce((s, r) => s.split(r + path.sep).join('').split(r).join(ROOT_HINT), v);
+    const roots = [...new Set([this.realRoot, path.resolve(this.config.modelsRoot)])].sort(
+      (a, b) => b.length - a.length,
+    );
+    const clean = (v: string) =>
+      roots.reduce(
+        (s, r) =>
+          s
+            .split(r + path.sep)
+            .join('')
+            .split(r)
+            .join(ROOT_HINT),
+        v,
+      );
     const message = clean(e.message);
-    const details = Object.fromEntries(Object.entries(e.details).map(([k, v]) => [k, typeof v === 'string' ? clean(v) : v]));
+    const details = Object.fromEntries(
+      Object.entries(e.details).map(([k, v]) => [k, typeof v === 'string' ? clean(v) : v]),
+    );
     if (message === e.message && Object.entries(details).every(([k, v]) => v === e.details[k])) return e;
     return e.reworded(message, details);
   }
 
   private breakerOf(name: string): Breaker {
     let b = this.breakers.get(name);
-    if (!b) { b = new Breaker(this.config.lifecycle.breakerFailures, this.config.lifecycle.breakerCooldownMs); this.breakers.set(name, b); }
+    if (!b) {
+      b = new Breaker(this.config.lifecycle.breakerFailures, this.config.lifecycle.breakerCooldownMs);
+      this.breakers.set(name, b);
+    }
     return b;
   }
 
@@ -635,4 +839,3 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     return d;
   }
 }
-

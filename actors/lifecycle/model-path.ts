@@ -36,7 +36,10 @@ export async function resolveModelPath(modelsRoot: string, relative: string): Pr
     throw errors.modelFileMissing(relative, ROOT_HINT); // details.reason: 'missing'
   }
   if (real !== root && !real.startsWith(root + path.sep)) {
-    throw problem(`'${relative}' resolves outside the models root (symlink?); models load only from files inside ${ROOT_HINT}`, 'outside');
+    throw problem(
+      `'${relative}' resolves outside the models root (symlink?); models load only from files inside ${ROOT_HINT}`,
+      'outside',
+    );
   }
   const s = await stat(real);
   if (!s.isFile()) throw problem(`'${relative}' is not a regular file`, 'not-a-file');

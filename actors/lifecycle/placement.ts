@@ -11,12 +11,20 @@
 import { errors } from '../../src/errors.js';
 import type { DeviceStatus, ModelInfo } from '../../schemas/messages.js';
 
-export interface Plan { device: string; evict: ModelInfo[] }
+export interface Plan {
+  device: string;
+  evict: ModelInfo[];
+}
 
-export function planPlacement(model: string, need: number, devices: DeviceStatus[], isPinned: (m: ModelInfo) => boolean = (m) => m.pinned): Plan {
+export function planPlacement(
+  model: string,
+  need: number,
+  devices: DeviceStatus[],
+  isPinned: (m: ModelInfo) => boolean = (m) => m.pinned,
+): Plan {
   const direct = devices
     .filter((d) => d.memory.reserved + need <= d.memory.softLimit)
-    .sort((a, b) => (a.memory.softLimit - a.memory.reserved) - (b.memory.softLimit - b.memory.reserved))[0];
+    .sort((a, b) => a.memory.softLimit - a.memory.reserved - (b.memory.softLimit - b.memory.reserved))[0];
   if (direct) return { device: direct.id, evict: [] };
 
   let best: (Plan & { freed: number }) | undefined;
@@ -42,9 +50,13 @@ export function planPlacement(model: string, need: number, devices: DeviceStatus
   if (devices.every((d) => need > d.memory.hardLimit)) {
     throw errors.tooBigForAnyDevice(model, need, largest);
   }
-  const holders = devices.flatMap((d) => d.models.map((m) => ({
-    device: d.id, model: m.name, bytes: m.reservedBytes,
-    why: m.state !== 'loaded' ? m.state : isPinned(m) ? 'pinned' : m.inFlight > 0 || m.queued > 0 ? 'busy' : 'idle',
-  })));
+  const holders = devices.flatMap((d) =>
+    d.models.map((m) => ({
+      device: d.id,
+      model: m.name,
+      bytes: m.reservedBytes,
+      why: m.state !== 'loaded' ? m.state : isPinned(m) ? 'pinned' : m.inFlight > 0 || m.queued > 0 ? 'busy' : 'idle',
+    })),
+  );
   throw errors.nothingToEvict(model, need, holders);
 }

@@ -11,7 +11,9 @@ export class RouteTable {
   readonly aliases = new Map<string, string>();
 
   /** A name as clients use it: an alias resolves to its target. */
-  resolve(name: string): string { return this.aliases.get(name) ?? name; }
+  resolve(name: string): string {
+    return this.aliases.get(name) ?? name;
+  }
 
   update(device: string, models: ModelInfo[]): void {
     this.byDevice.set(device, models);
@@ -20,9 +22,21 @@ export class RouteTable {
     this.byModel = next;
   }
 
-  lookup(model: string): ModelInfo | undefined { return this.byModel.get(model); }
-  names(): string[] { return [...this.byModel.keys()]; }
-  onDevice(device: string): ModelInfo[] { return this.byDevice.get(device) ?? []; }
-  loadedCount(): number { let n = 0; for (const m of this.byModel.values()) if (m.state === 'loaded') n++; return n; }
-  reservedOn(device: string): number { return this.onDevice(device).reduce((s, m) => s + m.reservedBytes, 0); }
+  lookup(model: string): ModelInfo | undefined {
+    return this.byModel.get(model);
+  }
+  names(): string[] {
+    return [...this.byModel.keys()];
+  }
+  onDevice(device: string): ModelInfo[] {
+    return this.byDevice.get(device) ?? [];
+  }
+  loadedCount(): number {
+    let n = 0;
+    for (const m of this.byModel.values()) if (m.state === 'loaded') n++;
+    return n;
+  }
+  reservedOn(device: string): number {
+    return this.onDevice(device).reduce((s, m) => s + m.reservedBytes, 0);
+  }
 }

@@ -14,5 +14,8 @@ export function cursorName(cursor: string): string {
     const name = Buffer.from(cursor.slice(1), 'base64url').toString('utf8');
     if (modelCursor(name) === cursor) return name;
   }
-  throw errors.invalidArgument('cursor', 'is not a cursor this server gave: pass the next_cursor of the previous page, or leave it out for the first page');
+  throw errors.invalidArgument(
+    'cursor',
+    'is not a cursor this server gave: pass the next_cursor of the previous page, or leave it out for the first page',
+  );
 }

@@ -10,8 +10,20 @@ import { errors, toMocError } from '../../src/errors.js';
 import { validate } from '../../src/validate.js';
 import type { Config } from '../../schemas/config.js';
 import {
-  AliasRequest, EmbedRequest, InferRequest, ListModelsRequest, LoadRequest, MAX_LIST_MODELS, NameRequest, PinRequest, RegisterRequest,
-  type DeviceView, type EmbedResult, type InferResult, type LifecycleProtocol, type RouterProtocol,
+  AliasRequest,
+  EmbedRequest,
+  InferRequest,
+  ListModelsRequest,
+  LoadRequest,
+  MAX_LIST_MODELS,
+  NameRequest,
+  PinRequest,
+  RegisterRequest,
+  type DeviceView,
+  type EmbedResult,
+  type InferResult,
+  type LifecycleProtocol,
+  type RouterProtocol,
 } from '../../schemas/messages.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { DeviceRef } from '../device/index.js';
@@ -83,13 +95,22 @@ export class Router implements Behavior<RouterProtocol> {
     this.maxQueue = new Map(config.devices.map((d) => [d.id, d.maxQueue]));
   }
 
-  get outstanding(): number { return this.inFlight; }
+  get outstanding(): number {
+    return this.inFlight;
+  }
 
   receive(env: Envelope<RouterProtocol>): void {
     if (this.inFlight >= this.capacity) throw errors.busy('the router (requests in flight)', this.capacity, 100);
     const work = this.handle(env); // validation errors throw here: answered at once, nothing admitted
     this.inFlight++;
-    work.then((r) => env.reply(r as never), (e) => env.fail(e)).finally(() => { this.inFlight--; });
+    work
+      .then(
+        (r) => env.reply(r as never),
+        (e) => env.fail(e),
+      )
+      .finally(() => {
+        this.inFlight--;
+      });
   }
 
   /** Starts one request; the promise settles with its answer. */
@@ -97,43 +118,87 @@ export class Router implements Behavior<RouterProtocol> {
     const msg = env.msg;
     const timeoutMs = Math.max(1, env.deadline - Date.now());
     // The signal is read (and its AbortController made, see Letter) only by the asks that take it.
-    const opts = { timeoutMs, get signal() { return env.signal; } };
+    const opts = {
+      timeoutMs,
+      get signal() {
+        return env.signal;
+      },
+    };
     // Reads the lifecycle answers at once from its live view carry no signal: nothing to stop, and a signal per call
     // (an AbortController behind it) was a measurable part of a list's cost.
     const readOpts = { timeoutMs };
     switch (msg.kind) {
-      case 'infer': return this.recorded(env as Envelope<RouterProtocol, 'infer'>, this.infer(env as Envelope<RouterProtocol, 'infer'>));
-      case 'embed': return this.embed(env as Envelope<RouterProtocol, 'embed'>);
-      case 'register': return this.lifecycle.ask({ kind: 'register', request: validate(RegisterRequest, msg.request) }, opts);
-      case 'load': return this.lifecycle.ask({ kind: 'load', request: validate(LoadRequest, msg.request) }, opts);
-      case 'set-alias': return this.lifecycle.ask({ kind: 'set-alias', request: validate(AliasRequest, msg.request) }, opts);
-      case 'pin': return this.lifecycle.ask({ kind: 'pin', request: validate(PinRequest, msg.request) }, opts);
-      case 'unload': return this.lifecycle.ask({ kind: 'unload', name: validate(NameRequest, msg.request).name }, opts);
+      case 'infer':
+        return this.recorded(
+          env as Envelope<RouterProtocol, 'infer'>,
+          this.infer(env as Envelope<RouterProtocol, 'infer'>),
+        );
+      case 'embed':
+        return this.embed(env as Envelope<RouterProtocol, 'embed'>);
+      case 'register':
+        return this.lifecycle.ask({ kind: 'register', request: validate(RegisterRequest, msg.request) }, opts);
+      case 'load':
+        return this.lifecycle.ask({ kind: 'load', request: validate(LoadRequest, msg.request) }, opts);
+      case 'set-alias':
+        return this.lifecycle.ask({ kind: 'set-alias', request: validate(AliasRequest, msg.request) }, opts);
+      case 'pin':
+        return this.lifecycle.ask({ kind: 'pin', request: validate(PinRequest, msg.request) }, opts);
+      case 'unload':
+        return this.lifecycle.ask({ kind: 'unload', name: validate(NameRequest, msg.request).name }, opts);
       case 'get-model': {
         // "By name or by alias" answered here once, for every transport.
         const { name } = validate(NameRequest, msg.request);
         return this.lifecycle.ask({ kind: 'view', name }, readOpts).then((found) => {
-          if (!found) throw errors.modelNotRegistered(name, 'no alias has that name either: register it first (RegisterModel, POST /v1/models or register_model)');
+          if (!found)
+            throw errors.modelNotRegistered(
+              name,
+              'no alias has that name either: register it first (RegisterModel, POST /v1/models or register_model)',
+            );
           return found;
         });
       }
       case 'list-models': {
         const r = validate(ListModelsRequest, msg.request ?? {});
-        return this.lifecycle.ask({ kind: 'list', after: r.cursor ? cursorName(r.cursor) : '', limit: r.limit ?? MAX_LIST_MODELS }, readOpts)
+        return this.lifecycle
+          .ask(
+            { kind: 'list', after: r.cursor ? cursorName(r.cursor) : '', limit: r.limit ?? MAX_LIST_MODELS },
+            readOpts,
+          )
           .then((page) => ({ models: page.models, nextCursor: page.nextCursor ? modelCursor(page.nextCursor) : '' }));
       }
-      case 'submit-job': return this.jobsRef().ask({ kind: 'submit', request: validate(SubmitJobRequest, msg.request), owner: msg.owner }, opts);
-      case 'get-job': return this.jobsRef().ask({ kind: 'get', id: validate(JobIdRequest, msg.request).id }, opts);
-      case 'list-jobs': return this.jobsRef().ask({ kind: 'list', request: validate(ListJobsRequest, msg.request) }, opts);
-      case 'cancel-job': return this.jobsRef().ask({ kind: 'cancel', id: validate(JobIdRequest, msg.request).id }, opts);
-      case 'create-goal': return this.goalsRef().ask({ kind: 'create', request: validate(CreateGoalRequest, msg.request), owner: msg.owner }, opts);
-      case 'get-goal': return this.goalsRef().ask({ kind: 'get', id: validate(GoalIdRequest, msg.request).id }, opts);
-      case 'list-goals': return this.goalsRef().ask({ kind: 'list', request: validate(ListGoalsRequest, msg.request) }, opts);
-      case 'update-goal': return this.goalsRef().ask({ kind: 'update', request: validate(UpdateGoalRequest, msg.request) }, opts);
-      case 'cancel-goal': return this.goalsRef().ask({ kind: 'cancel', id: validate(GoalIdRequest, msg.request).id }, opts);
-      case 'goal-history': return this.goalsRef().ask({ kind: 'history', id: validate(GoalIdRequest, msg.request).id }, opts);
-      case 'record-feedback': return this.feedbackRef().ask({ kind: 'record', request: validate(RecordFeedbackRequest, msg.request), owner: msg.owner }, opts);
-      case 'devices': return this.deviceViews(timeoutMs);
+      case 'submit-job':
+        return this.jobsRef().ask(
+          { kind: 'submit', request: validate(SubmitJobRequest, msg.request), owner: msg.owner },
+          opts,
+        );
+      case 'get-job':
+        return this.jobsRef().ask({ kind: 'get', id: validate(JobIdRequest, msg.request).id }, opts);
+      case 'list-jobs':
+        return this.jobsRef().ask({ kind: 'list', request: validate(ListJobsRequest, msg.request) }, opts);
+      case 'cancel-job':
+        return this.jobsRef().ask({ kind: 'cancel', id: validate(JobIdRequest, msg.request).id }, opts);
+      case 'create-goal':
+        return this.goalsRef().ask(
+          { kind: 'create', request: validate(CreateGoalRequest, msg.request), owner: msg.owner },
+          opts,
+        );
+      case 'get-goal':
+        return this.goalsRef().ask({ kind: 'get', id: validate(GoalIdRequest, msg.request).id }, opts);
+      case 'list-goals':
+        return this.goalsRef().ask({ kind: 'list', request: validate(ListGoalsRequest, msg.request) }, opts);
+      case 'update-goal':
+        return this.goalsRef().ask({ kind: 'update', request: validate(UpdateGoalRequest, msg.request) }, opts);
+      case 'cancel-goal':
+        return this.goalsRef().ask({ kind: 'cancel', id: validate(GoalIdRequest, msg.request).id }, opts);
+      case 'goal-history':
+        return this.goalsRef().ask({ kind: 'history', id: validate(GoalIdRequest, msg.request).id }, opts);
+      case 'record-feedback':
+        return this.feedbackRef().ask(
+          { kind: 'record', request: validate(RecordFeedbackRequest, msg.request), owner: msg.owner },
+          opts,
+        );
+      case 'devices':
+        return this.deviceViews(timeoutMs);
       default:
         throw new Error(`router: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
@@ -163,7 +228,9 @@ export class Router implements Behavior<RouterProtocol> {
     return served.then((res) => {
       try {
         this.feedback!.tell({ kind: 'inferred', requestId: res.requestId, model: res.model, prompt, text: res.text });
-      } catch { /* its mailbox is full: this answer is not in the record (feedback by request id will say so) */ }
+      } catch {
+        /* its mailbox is full: this answer is not in the record (feedback by request id will say so) */
+      }
       return res;
     });
   }
@@ -171,13 +238,23 @@ export class Router implements Behavior<RouterProtocol> {
   private infer(env: Envelope<RouterProtocol, 'infer'>): Promise<InferResult> {
     const r = validate(InferRequest, env.msg.request);
     if ((r.prompt === undefined) === (r.messages === undefined)) {
-      throw errors.invalidArgument(r.prompt === undefined ? 'prompt' : 'messages', 'send exactly one of prompt (a text to continue) and messages (a chat)');
+      throw errors.invalidArgument(
+        r.prompt === undefined ? 'prompt' : 'messages',
+        'send exactly one of prompt (a text to continue) and messages (a chat)',
+      );
     }
-    if (r.max_tokens === 0) throw errors.invalidArgument('max_tokens', 'is 0, which generates nothing; send 1 or more, or -1 for the rest of the context');
+    if (r.max_tokens === 0)
+      throw errors.invalidArgument(
+        'max_tokens',
+        'is 0, which generates nothing; send 1 or more, or -1 for the rest of the context',
+      );
     checkToolUse(r);
     const promptBytes = inputBytes(r);
     if (promptBytes > this.promptLimit) {
-      throw errors.invalidArgument('prompt', `is ${promptBytes} bytes; the limit is ${this.promptLimit} (limits.maxPromptBytes); shorten it`);
+      throw errors.invalidArgument(
+        'prompt',
+        `is ${promptBytes} bytes; the limit is ${this.promptLimit} (limits.maxPromptBytes); shorten it`,
+      );
     }
     // The alias is resolved once, here: a hot swap switches it between two requests, never during one.
     const name = this.routes.resolve(r.model);
@@ -199,22 +276,39 @@ export class Router implements Behavior<RouterProtocol> {
   private async embed(env: Envelope<RouterProtocol, 'embed'>): Promise<EmbedResult> {
     const r = validate(EmbedRequest, env.msg.request);
     const bytes = r.input.reduce((n, t) => n + Buffer.byteLength(t, 'utf8'), 0);
-    if (bytes > this.promptLimit) throw errors.invalidArgument('input', `is ${bytes} bytes; the limit is ${this.promptLimit} (limits.maxPromptBytes); send fewer or shorter texts`);
+    if (bytes > this.promptLimit)
+      throw errors.invalidArgument(
+        'input',
+        `is ${bytes} bytes; the limit is ${this.promptLimit} (limits.maxPromptBytes); send fewer or shorter texts`,
+      );
     const name = this.routes.resolve(r.model);
     const ask = async (): Promise<EmbedResult> => {
       const route = this.routes.lookup(name);
       if (!route || (route.state !== 'loaded' && route.state !== 'loading')) {
-        if (r.require_loaded || !this.catalog.isRegistered(name)) throw errors.modelNotFound(r.model, this.routes.names());
-        await this.lifecycle.ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal });
+        if (r.require_loaded || !this.catalog.isRegistered(name))
+          throw errors.modelNotFound(r.model, this.routes.names());
+        await this.lifecycle.ask(
+          { kind: 'ensure', name },
+          { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal },
+        );
       }
       const loaded = this.routes.lookup(name);
       const device = loaded && this.devices.get(loaded.device);
       if (!device) throw errors.modelNotFound(r.model, this.routes.names());
-      return device.ask({ kind: 'embed', model: name, texts: r.input }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal });
+      return device.ask(
+        { kind: 'embed', model: name, texts: r.input },
+        { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal },
+      );
     };
     // As for inference: a model that left its device just after its route was read is loaded again, once.
     return ask().catch((err) => {
-      if (toMocError(err).code !== 'MOC_ERR_MODEL_NOT_FOUND' || env.signal.aborted || r.require_loaded || !this.catalog.isRegistered(name)) throw err;
+      if (
+        toMocError(err).code !== 'MOC_ERR_MODEL_NOT_FOUND' ||
+        env.signal.aborted ||
+        r.require_loaded ||
+        !this.catalog.isRegistered(name)
+      )
+        throw err;
       return ask();
     });
   }
@@ -225,19 +319,39 @@ export class Router implements Behavior<RouterProtocol> {
    * one arriving a moment later would be: the model loads on demand. With a keep-alive of 0 the model may expire
    * again between that load and the request's arrival, so this is tried a few times, not once.
    */
-  private rerouted(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string, attempt: Promise<InferResult>, left: number): Promise<InferResult> {
+  private rerouted(
+    env: Envelope<RouterProtocol, 'infer'>,
+    r: InferRequest,
+    name: string,
+    attempt: Promise<InferResult>,
+    left: number,
+  ): Promise<InferResult> {
     return attempt.catch((err) => {
-      if (left === 0 || toMocError(err).code !== 'MOC_ERR_MODEL_NOT_FOUND' || env.signal.aborted || !this.catalog.isRegistered(name)) throw err;
+      if (
+        left === 0 ||
+        toMocError(err).code !== 'MOC_ERR_MODEL_NOT_FOUND' ||
+        env.signal.aborted ||
+        !this.catalog.isRegistered(name)
+      )
+        throw err;
       return this.rerouted(env, r, name, this.loadThenDispatch(env, r, name), left - 1);
     });
   }
 
   /** Load on demand (coalesced with any load of the same model), then run. */
-  private loadThenDispatch(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string): Promise<InferResult> {
-    if (this.waitingForLoad >= this.capacity) return Promise.reject(errors.busy('requests waiting for a model to load', this.capacity, 500));
+  private loadThenDispatch(
+    env: Envelope<RouterProtocol, 'infer'>,
+    r: InferRequest,
+    name: string,
+  ): Promise<InferResult> {
+    if (this.waitingForLoad >= this.capacity)
+      return Promise.reject(errors.busy('requests waiting for a model to load', this.capacity, 500));
     this.waitingForLoad++;
-    return this.lifecycle.ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal })
-      .finally(() => { this.waitingForLoad--; })
+    return this.lifecycle
+      .ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal })
+      .finally(() => {
+        this.waitingForLoad--;
+      })
       .then(() => this.dispatch(env, r, name));
   }
 
@@ -249,59 +363,76 @@ export class Router implements Behavior<RouterProtocol> {
     const maxQueue = this.maxQueue.get(route.device) ?? Infinity;
     const sent = this.sentTo.get(name) ?? 0;
     // The device's own refusal, word for word (actors/device/device-actor.ts admit).
-    if (sent >= route.sequences + maxQueue) return Promise.reject(errors.busy(`queue of model ${name} on ${route.device}`, maxQueue, 50));
+    if (sent >= route.sequences + maxQueue)
+      return Promise.reject(errors.busy(`queue of model ${name} on ${route.device}`, maxQueue, 50));
     this.sentTo.set(name, sent + 1);
-    return device.ask({
-      kind: 'infer',
-      requestId: r.request_id || `moc-${process.pid}-${++this.requestSeq}`,
-      ...(env.msg.traceId ? { traceId: env.msg.traceId } : {}),
-      model: name,
-      ...(r.prompt !== undefined ? { prompt: r.prompt } : { messages: r.messages! }),
-      maxTokens: r.max_tokens ?? this.config.limits.defaultMaxTokens,
-      temperature: r.temperature ?? DEFAULT_TEMPERATURE,
-      ...(r.top_p !== undefined ? { topP: r.top_p } : {}),
-      ...(r.frequency_penalty !== undefined ? { frequencyPenalty: r.frequency_penalty } : {}),
-      ...(r.presence_penalty !== undefined ? { presencePenalty: r.presence_penalty } : {}),
-      ...(r.logprobs !== undefined ? { logprobs: r.logprobs } : {}),
-      ...(r.tools ? { tools: r.tools } : {}), ...(r.tool_choice !== undefined ? { toolChoice: r.tool_choice } : {}),
-      ...(r.parallel_tool_calls !== undefined ? { parallelToolCalls: r.parallel_tool_calls } : {}),
-      // text is what every answer is without it
-      ...(r.response_format && r.response_format.type !== 'text' ? { responseFormat: r.response_format } : {}),
-      ...(r.logit_bias && Object.keys(r.logit_bias).length ? { logitBias: r.logit_bias } : {}),
-      ...(r.seed !== undefined ? { seed: r.seed } : {}),
-      stop: r.stop ?? [],
-      priority: r.priority ?? 0,
-      stream: env.msg.stream,
-      ...(r.keep_alive_ms !== undefined ? { keepAliveMs: r.keep_alive_ms } : {}),
-    }, {
-      timeoutMs: Math.max(1, env.deadline - Date.now()),
-      signal: env.signal,
-      ...(env.msg.stream ? { onEvent: (e: { kind: 'token'; text: string }) => env.emit(e) } : {}),
-    }).finally(() => {
-      const left = this.sentTo.get(name)! - 1;
-      if (left > 0) this.sentTo.set(name, left); else this.sentTo.delete(name);
-    });
+    return device
+      .ask(
+        {
+          kind: 'infer',
+          requestId: r.request_id || `moc-${process.pid}-${++this.requestSeq}`,
+          ...(env.msg.traceId ? { traceId: env.msg.traceId } : {}),
+          model: name,
+          ...(r.prompt !== undefined ? { prompt: r.prompt } : { messages: r.messages! }),
+          maxTokens: r.max_tokens ?? this.config.limits.defaultMaxTokens,
+          temperature: r.temperature ?? DEFAULT_TEMPERATURE,
+          ...(r.top_p !== undefined ? { topP: r.top_p } : {}),
+          ...(r.frequency_penalty !== undefined ? { frequencyPenalty: r.frequency_penalty } : {}),
+          ...(r.presence_penalty !== undefined ? { presencePenalty: r.presence_penalty } : {}),
+          ...(r.logprobs !== undefined ? { logprobs: r.logprobs } : {}),
+          ...(r.tools ? { tools: r.tools } : {}),
+          ...(r.tool_choice !== undefined ? { toolChoice: r.tool_choice } : {}),
+          ...(r.parallel_tool_calls !== undefined ? { parallelToolCalls: r.parallel_tool_calls } : {}),
+          // text is what every answer is without it
+          ...(r.response_format && r.response_format.type !== 'text' ? { responseFormat: r.response_format } : {}),
+          ...(r.logit_bias && Object.keys(r.logit_bias).length ? { logitBias: r.logit_bias } : {}),
+          ...(r.seed !== undefined ? { seed: r.seed } : {}),
+          stop: r.stop ?? [],
+          priority: r.priority ?? 0,
+          stream: env.msg.stream,
+          ...(r.keep_alive_ms !== undefined ? { keepAliveMs: r.keep_alive_ms } : {}),
+        },
+        {
+          timeoutMs: Math.max(1, env.deadline - Date.now()),
+          signal: env.signal,
+          ...(env.msg.stream ? { onEvent: (e: { kind: 'token'; text: string }) => env.emit(e) } : {}),
+        },
+      )
+      .finally(() => {
+        const left = this.sentTo.get(name)! - 1;
+        if (left > 0) this.sentTo.set(name, left);
+        else this.sentTo.delete(name);
+      });
   }
 
   private async deviceViews(timeoutMs: number): Promise<DeviceView[]> {
-    return Promise.all(this.config.devices.map(async (d): Promise<DeviceView> => {
-      const ref = this.devices.get(d.id)!;
-      try {
-        const s = await ref.ask({ kind: 'status' }, { timeoutMs: Math.min(timeoutMs, 5000) });
-        // Paths relative to the models root, as clients registered them (no server filesystem layout in answers).
-        const models = s.models.map((m) => ({ ...m, path: path.relative(this.config.modelsRoot, m.path) }));
-        return { ...s, models, mailboxDepth: ref.depth, available: true };
-      } catch {
-        // A restarting device still shows its budget and what it is expected to bring back.
-        const reservations = this.catalog.desiredReservations?.(d.id) ?? []; // held again once it is back
-        const reserved = this.routes.reservedOn(d.id) + reservations.reduce((s, r) => s + r.bytes, 0);
-        return {
-          id: d.id, kind: d.kind, threads: d.threads, models: this.routes.onDevice(d.id).map((m) => ({ ...m, path: path.relative(this.config.modelsRoot, m.path) })),
-          memory: { hardLimit: d.memory, softLimit: d.softLimit, reserved, free: d.memory - reserved },
-          reservations,
-          engine: { pid: 0, state: 'restarting', restarts: 0 }, mailboxDepth: ref.depth, available: false,
-        };
-      }
-    }));
+    return Promise.all(
+      this.config.devices.map(async (d): Promise<DeviceView> => {
+        const ref = this.devices.get(d.id)!;
+        try {
+          const s = await ref.ask({ kind: 'status' }, { timeoutMs: Math.min(timeoutMs, 5000) });
+          // Paths relative to the models root, as clients registered them (no server filesystem layout in answers).
+          const models = s.models.map((m) => ({ ...m, path: path.relative(this.config.modelsRoot, m.path) }));
+          return { ...s, models, mailboxDepth: ref.depth, available: true };
+        } catch {
+          // A restarting device still shows its budget and what it is expected to bring back.
+          const reservations = this.catalog.desiredReservations?.(d.id) ?? []; // held again once it is back
+          const reserved = this.routes.reservedOn(d.id) + reservations.reduce((s, r) => s + r.bytes, 0);
+          return {
+            id: d.id,
+            kind: d.kind,
+            threads: d.threads,
+            models: this.routes
+              .onDevice(d.id)
+              .map((m) => ({ ...m, path: path.relative(this.config.modelsRoot, m.path) })),
+            memory: { hardLimit: d.memory, softLimit: d.softLimit, reserved, free: d.memory - reserved },
+            reservations,
+            engine: { pid: 0, state: 'restarting', restarts: 0 },
+            mailboxDepth: ref.depth,
+            available: false,
+          };
+        }
+      }),
+    );
   }
 }

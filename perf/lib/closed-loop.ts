@@ -14,7 +14,9 @@ export interface LoadResult {
   tokensPerSec: number;
 }
 
-export interface CallOutcome { tokens: number }
+export interface CallOutcome {
+  tokens: number;
+}
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -35,9 +37,15 @@ export async function closedLoop(
       const t0 = performance.now();
       try {
         const r = await call();
-        if (measuring) { lat.push(performance.now() - t0); tokens += r.tokens; }
+        if (measuring) {
+          lat.push(performance.now() - t0);
+          tokens += r.tokens;
+        }
       } catch (err) {
-        if (measuring) { const c = o.codeOf(err); errors[c] = (errors[c] ?? 0) + 1; }
+        if (measuring) {
+          const c = o.codeOf(err);
+          errors[c] = (errors[c] ?? 0) + 1;
+        }
       }
     }
   };
@@ -54,9 +62,15 @@ export async function closedLoop(
   const round = (x: number) => Math.round(x * 100) / 100;
   const failed = Object.values(errors).reduce((a, b) => a + b, 0);
   return {
-    calls: lat.length + failed, ok: lat.length, rps: round(lat.length / elapsed),
-    p50: round(percentile(lat, 50)), p95: round(percentile(lat, 95)), p99: round(percentile(lat, 99)),
-    errors, tokens, tokensPerSec: round(tokens / elapsed),
+    calls: lat.length + failed,
+    ok: lat.length,
+    rps: round(lat.length / elapsed),
+    p50: round(percentile(lat, 50)),
+    p95: round(percentile(lat, 95)),
+    p99: round(percentile(lat, 99)),
+    errors,
+    tokens,
+    tokensPerSec: round(tokens / elapsed),
   };
 }
 

@@ -21,21 +21,31 @@ tick();
 process.on('message', () => { const u = process.cpuUsage(c0); process.send({ cores: (u.user + u.system) / 1000 / (performance.now() - t0) }, () => process.exit(0)); });
 `;
 
-export interface CpuLoad { stop(): Promise<number> }
+export interface CpuLoad {
+  stop(): Promise<number>;
+}
 
 /** Burns `cores` of CPU in `processes` processes until stop(), which answers the cores they really used. */
 export function startCpuLoad(cores: number, processes = 2): CpuLoad {
   const share = cores / processes;
-  const kids: ChildProcess[] = share > 0
-    ? Array.from({ length: processes }, () => spawn(process.execPath, ['-e', BURNER, String(share)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }))
-    : [];
+  const kids: ChildProcess[] =
+    share > 0
+      ? Array.from({ length: processes }, () =>
+          spawn(process.execPath, ['-e', BURNER, String(share)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
+        )
+      : [];
   return {
     async stop() {
-      const used = await Promise.all(kids.map((k) => new Promise<number>((resolve) => {
-        k.once('message', (m: { cores: number }) => resolve(m.cores));
-        k.once('exit', () => resolve(0));
-        k.send('stop');
-      })));
+      const used = await Promise.all(
+        kids.map(
+          (k) =>
+            new Promise<number>((resolve) => {
+              k.once('message', (m: { cores: number }) => resolve(m.cores));
+              k.once('exit', () => resolve(0));
+              k.send('stop');
+            }),
+        ),
+      );
       return Math.round(used.reduce((a, b) => a + b, 0) * 1000) / 1000;
     },
   };

@@ -16,7 +16,13 @@ server.addService(modelOpsService(), {
   ListModels: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, answer),
 });
 server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => {
-  if (err) { console.error(`bare grpc-js: ${err.message}`); process.exit(1); }
+  if (err) {
+    console.error(`bare grpc-js: ${err.message}`);
+    process.exit(1);
+  }
   process.stdout.write(JSON.stringify({ port }) + '\n');
-  process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
+  process.stdin
+    .on('end', () => process.exit(0))
+    .on('error', () => process.exit(0))
+    .resume();
 });

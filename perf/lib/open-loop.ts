@@ -38,22 +38,47 @@ export async function openLoop(
     const wait = due - performance.now();
     // Timers are ms-grained: sleep to within 1 ms, then send everything due (a burst when the loop fell behind).
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    if (inFlight >= maxInFlight) { skipped++; continue; }
+    if (inFlight >= maxInFlight) {
+      skipped++;
+      continue;
+    }
     inFlight++;
     sent++;
-    void call().then(
-      () => { ok.push(performance.now() - due); },
-      (err) => { const c = o.codeOf(err); errors[c] = (errors[c] ?? 0) + 1; refused.push(performance.now() - due); },
-    ).finally(() => { if (--inFlight === 0) drained?.(); });
+    void call()
+      .then(
+        () => {
+          ok.push(performance.now() - due);
+        },
+        (err) => {
+          const c = o.codeOf(err);
+          errors[c] = (errors[c] ?? 0) + 1;
+          refused.push(performance.now() - due);
+        },
+      )
+      .finally(() => {
+        if (--inFlight === 0) drained?.();
+      });
   }
-  if (inFlight > 0) await new Promise<void>((r) => { drained = r; });
+  if (inFlight > 0)
+    await new Promise<void>((r) => {
+      drained = r;
+    });
   const elapsed = (performance.now() - start) / 1000;
   ok.sort((a, b) => a - b);
   refused.sort((a, b) => a - b);
   const r = (x: number) => Math.round(x * 100) / 100;
   return {
-    offeredRps: o.rps, achievedRps: r(ok.length / elapsed), sent, ok: ok.length, skipped,
-    okMs: { p50: r(percentile(ok, 50)), p95: r(percentile(ok, 95)), p99: r(percentile(ok, 99)), max: r(ok.at(-1) ?? 0) },
+    offeredRps: o.rps,
+    achievedRps: r(ok.length / elapsed),
+    sent,
+    ok: ok.length,
+    skipped,
+    okMs: {
+      p50: r(percentile(ok, 50)),
+      p95: r(percentile(ok, 95)),
+      p99: r(percentile(ok, 99)),
+      max: r(ok.at(-1) ?? 0),
+    },
     refusedMs: { p50: r(percentile(refused, 50)), p99: r(percentile(refused, 99)), max: r(refused.at(-1) ?? 0) },
     errors,
   };

@@ -11,21 +11,41 @@ import uWS from 'uWebSockets.js';
 const { values } = parseArgs({ options: { 'models-bytes': { type: 'string', default: '1200' } } });
 const pad = Math.max(0, Number(values['models-bytes']) - 40);
 const MODELS = JSON.stringify({ models: [{ name: 'moc-demo', state: 'loaded', pad: 'x'.repeat(pad) }] });
-const INFER = JSON.stringify({ request_id: 'r', model: 'moc-demo', device: 'cpu0', text: 'abcdefgh', prompt_tokens: 10, tokens_generated: 8, finish_reason: 'length', queue_ms: 0, compute_ms: 0 });
+const INFER = JSON.stringify({
+  request_id: 'r',
+  model: 'moc-demo',
+  device: 'cpu0',
+  text: 'abcdefgh',
+  prompt_tokens: 10,
+  tokens_generated: 8,
+  finish_reason: 'length',
+  queue_ms: 0,
+  compute_ms: 0,
+});
 
-const app = uWS.App()
+const app = uWS
+  .App()
   .get('/v1/models', (res) => {
     res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(MODELS));
   })
   .post('/v1/infer', (res) => {
     let aborted = false;
-    res.onAborted(() => { aborted = true; });
+    res.onAborted(() => {
+      aborted = true;
+    });
     res.onData((_chunk, last) => {
-      if (last && !aborted) res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(INFER));
+      if (last && !aborted)
+        res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(INFER));
     });
   });
 app.listen('127.0.0.1', 0, (sock) => {
-  if (!sock) { console.error('bare uWS: cannot listen'); process.exit(1); }
+  if (!sock) {
+    console.error('bare uWS: cannot listen');
+    process.exit(1);
+  }
   process.stdout.write(JSON.stringify({ port: uWS.us_socket_local_port(sock as unknown as uWS.us_socket) }) + '\n');
-  process.stdin.on('end', () => process.exit(0)).on('error', () => process.exit(0)).resume();
+  process.stdin
+    .on('end', () => process.exit(0))
+    .on('error', () => process.exit(0))
+    .resume();
 });

@@ -24,33 +24,48 @@ export interface SpawnedServer {
 export const EPHEMERAL_PORTS = 'server:\n  grpcPort: 0\nrest:\n  port: 0\nzmq:\n  port: 0\n';
 
 /** yaml: config text; `${DIR}` in it is replaced with the temp dir. Default: zero config apart from free ports. */
-export async function spawnServer(o: {
-  yaml?: string; env?: Record<string, string>; startTimeoutMs?: number;
-  /** Keep the `request` lines too (a test reading them; a load test would spend its CPU parsing them). */
-  keepRequestLines?: boolean;
-  /** Another checkout of MOC to run (perf/telemetry-cost.ts runs an older commit beside this one). */
-  root?: string;
-  /**
-   * stderr to a file in the temp dir, as journald or a log file would take it, instead of a pipe this process reads:
-   * a load generator then spends nothing on the server's lines. `logs` holds the lines up to server.listening only.
-   */
-  logFile?: boolean;
-  /** Node options for the server process (`--cpu-prof`, `--cpu-prof-dir=…` to profile it). */
-  nodeArgs?: string[];
-} = {}): Promise<SpawnedServer> {
+export async function spawnServer(
+  o: {
+    yaml?: string;
+    env?: Record<string, string>;
+    startTimeoutMs?: number;
+    /** Keep the `request` lines too (a test reading them; a load test would spend its CPU parsing them). */
+    keepRequestLines?: boolean;
+    /** Another checkout of MOC to run (perf/telemetry-cost.ts runs an older commit beside this one). */
+    root?: string;
+    /**
+     * stderr to a file in the temp dir, as journald or a log file would take it, instead of a pipe this process reads:
+     * a load generator then spends nothing on the server's lines. `logs` holds the lines up to server.listening only.
+     */
+    logFile?: boolean;
+    /** Node options for the server process (`--cpu-prof`, `--cpu-prof-dir=…` to profile it). */
+    nodeArgs?: string[];
+  } = {},
+): Promise<SpawnedServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'moc-srv-'));
   // tsx resolved from the project, since the server runs with its cwd in a temp dir.
-  const args = [...(o.nodeArgs ?? []), `--import=${import.meta.resolve('tsx')}`, path.join(o.root ?? packageRoot(), 'src', 'cli.ts'), 'serve'];
+  const args = [
+    ...(o.nodeArgs ?? []),
+    `--import=${import.meta.resolve('tsx')}`,
+    path.join(o.root ?? packageRoot(), 'src', 'cli.ts'),
+    'serve',
+  ];
   const yaml = o.yaml ?? EPHEMERAL_PORTS;
   const file = path.join(dir, 'moc.yaml');
   await writeFile(file, yaml.replaceAll('${DIR}', dir));
   args.push('--config', file);
   const logPath = path.join(dir, 'stderr.log');
   const stderr = o.logFile ? openSync(logPath, 'w') : 'pipe';
-  const proc = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, ...o.env }, stdio: ['ignore', 'inherit', stderr] });
+  const proc = spawn(process.execPath, args, {
+    cwd: dir,
+    env: { ...process.env, ...o.env },
+    stdio: ['ignore', 'inherit', stderr],
+  });
   if (typeof stderr === 'number') closeSync(stderr);
   const logs: Record<string, any>[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    proc.once('exit', (code, signal) => r({ code, signal })),
+  );
   const grpcAddress = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start in time')), o.startTimeoutMs ?? 60_000);
     let poll: NodeJS.Timeout | undefined;
@@ -58,9 +73,18 @@ export async function spawnServer(o: {
       // Request lines (one per request under load) are not kept: a load test would spend its own CPU parsing them.
       if (!o.keepRequestLines && line.startsWith('{"level":"info"') && line.includes('"event":"request"')) return;
       let rec: Record<string, any>;
-      try { rec = JSON.parse(line); } catch { process.stderr.write(line + '\n'); return; }
+      try {
+        rec = JSON.parse(line);
+      } catch {
+        process.stderr.write(line + '\n');
+        return;
+      }
       logs.push(rec);
-      if (rec.event === 'server.listening') { clearTimeout(timer); clearInterval(poll); resolve(rec.grpc); }
+      if (rec.event === 'server.listening') {
+        clearTimeout(timer);
+        clearInterval(poll);
+        resolve(rec.grpc);
+      }
     };
     if (proc.stderr) {
       createInterface({ input: proc.stderr }).on('line', onLine);
@@ -71,10 +95,18 @@ export async function spawnServer(o: {
         for (; seen < lines.length - 1; seen++) onLine(lines[seen]!); // the last piece may be a line still being written
       }, 50);
     }
-    void exited.then((e) => { clearTimeout(timer); clearInterval(poll); reject(new Error(`server exited during start: ${JSON.stringify(e)}`)); });
+    void exited.then((e) => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      reject(new Error(`server exited during start: ${JSON.stringify(e)}`));
+    });
   });
   return {
-    proc, grpcAddress, dir, logs, exited,
+    proc,
+    grpcAddress,
+    dir,
+    logs,
+    exited,
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       const e = await exited;

@@ -10,7 +10,11 @@ import { parseArgs } from 'node:util';
 import * as zmq from 'zeromq';
 
 const { values } = parseArgs({
-  options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '0' }, reply: { type: 'string', default: '{"status":"ok","state":"ready"}' } },
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '0' },
+    reply: { type: 'string', default: '{"status":"ok","state":"ready"}' },
+  },
 });
 const REPLY = Buffer.from(values.reply!);
 
@@ -19,7 +23,10 @@ await sock.bind(`tcp://${values.host}:${values.port === '0' ? '*' : values.port}
 process.stdout.write(JSON.stringify({ endpoint: sock.lastEndpoint }) + '\n');
 
 // Exit outright: the resumed stdin pipe would otherwise keep this process alive after the socket closes.
-const stop = () => { if (!sock.closed) sock.close(); process.exit(0); };
+const stop = () => {
+  if (!sock.closed) sock.close();
+  process.exit(0);
+};
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
 process.stdin.on('end', stop).on('error', stop).resume();

@@ -15,7 +15,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { stat, readFile } from 'node:fs/promises';
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey, type JSONWebKeySet, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  jwtVerify,
+  type JWTVerifyGetKey,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
 import { errors, MocError } from '../errors.js';
 import type { Config } from '../../schemas/config.js';
 import { ROLES, type Role } from './permissions.js';
@@ -39,7 +46,10 @@ export function jwtEnabled(c: JwtConfig): boolean {
   return c.jwksFile !== '' || c.jwksUrl !== '';
 }
 
-interface Remembered { principal: Principal; untilMs: number }
+interface Remembered {
+  principal: Principal;
+  untilMs: number;
+}
 
 export class JwtVerifier {
   private readonly cache = new Map<string, Remembered>();
@@ -47,7 +57,10 @@ export class JwtVerifier {
   private fileMtimeMs = 0;
   private fileCheckedMs = 0;
 
-  constructor(private readonly config: JwtConfig, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly config: JwtConfig,
+    private readonly now: () => number = Date.now,
+  ) {
     if (config.jwksFile) {
       // Read at start, synchronously: a missing or malformed JWKS stops the start with its reason, as a keys file does.
       let text: string;
@@ -59,7 +72,11 @@ export class JwtVerifier {
       this.getKey = localSet(config.jwksFile, text);
       this.fileCheckedMs = this.now();
     } else {
-      this.getKey = createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+      this.getKey = createRemoteJWKSet(new URL(config.jwksUrl), {
+        timeoutDuration: 5000,
+        cooldownDuration: 30_000,
+        cacheMaxAge: 10 * 60_000,
+      });
     }
   }
 
@@ -67,7 +84,10 @@ export class JwtVerifier {
   remembered(token: string): Principal | undefined {
     const r = this.cache.get(token);
     if (!r) return undefined;
-    if (r.untilMs <= this.now()) { this.cache.delete(token); return undefined; }
+    if (r.untilMs <= this.now()) {
+      this.cache.delete(token);
+      return undefined;
+    }
     return r.principal;
   }
 
@@ -81,8 +101,16 @@ export class JwtVerifier {
       payload = await this.verifyOnce(token);
     } catch (err) {
       // A kid the file lacks: the file may have been rotated since it was last read.
-      if ((err as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' && this.config.jwksFile && await this.refreshFile(true)) {
-        try { payload = await this.verifyOnce(token); } catch (again) { throw refusal(again, false); }
+      if (
+        (err as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY' &&
+        this.config.jwksFile &&
+        (await this.refreshFile(true))
+      ) {
+        try {
+          payload = await this.verifyOnce(token);
+        } catch (again) {
+          throw refusal(again, false);
+        }
       } else {
         throw refusal(err, this.config.jwksUrl !== '');
       }
@@ -97,7 +125,11 @@ export class JwtVerifier {
   private verifyOnce(token: string): Promise<JWTPayload> {
     const c = this.config;
     return jwtVerify(token, this.getKey, {
-      issuer: c.issuer, audience: c.audience, algorithms: [...c.algorithms], clockTolerance: c.clockToleranceSec, requiredClaims: ['exp'],
+      issuer: c.issuer,
+      audience: c.audience,
+      algorithms: [...c.algorithms],
+      clockTolerance: c.clockToleranceSec,
+      requiredClaims: ['exp'],
     }).then((r) => r.payload);
   }
 
@@ -106,10 +138,15 @@ export class JwtVerifier {
     const claim = payload[c.roleClaim];
     const values = (Array.isArray(claim) ? claim : [claim]).filter((v): v is string => typeof v === 'string');
     // Several values (a groups claim): the strongest role any of them maps to.
-    const roles = values.map((v) => (Object.hasOwn(c.roles, v) ? c.roles[v] : (ROLES as readonly string[]).includes(v) ? v as Role : undefined))
+    const roles = values
+      .map((v) =>
+        Object.hasOwn(c.roles, v) ? c.roles[v] : (ROLES as readonly string[]).includes(v) ? (v as Role) : undefined,
+      )
       .filter((r): r is Role => r !== undefined);
     if (!roles.length) {
-      throw errors.unauthenticated(`the bearer token's '${c.roleClaim}' claim names no role this server knows (${[...ROLES, ...Object.keys(c.roles)].join(', ')}); ask its issuer for one`);
+      throw errors.unauthenticated(
+        `the bearer token's '${c.roleClaim}' claim names no role this server knows (${[...ROLES, ...Object.keys(c.roles)].join(', ')}); ask its issuer for one`,
+      );
     }
     const role = ROLES.find((r) => roles.includes(r))!;
     const sub = typeof payload.sub === 'string' && payload.sub ? payload.sub.slice(0, 64) : 'unnamed';
@@ -159,9 +196,11 @@ function refusal(err: unknown, remote: boolean): MocError {
     ERR_JWT_EXPIRED: 'the bearer token has expired; get a new one from its issuer',
     ERR_JWS_SIGNATURE_VERIFICATION_FAILED: "the bearer token's signature does not verify against the configured JWKS",
     ERR_JWKS_NO_MATCHING_KEY: "no key in the configured JWKS matches the bearer token's kid and algorithm",
-    ERR_JWKS_MULTIPLE_MATCHING_KEYS: "several keys in the JWKS match the bearer token; give it a kid",
+    ERR_JWKS_MULTIPLE_MATCHING_KEYS: 'several keys in the JWKS match the bearer token; give it a kid',
     ERR_JOSE_ALG_NOT_ALLOWED: "the bearer token's algorithm is not in auth.jwt.algorithms",
     ERR_JWT_CLAIM_VALIDATION_FAILED: `the bearer token's '${e.claim ?? '?'}' claim is not accepted (${e.message ?? ''})`,
   };
-  return errors.unauthenticated(why[e.code ?? ''] ?? `the bearer token is not a valid signed JWT (${e.code ?? 'malformed'})`);
+  return errors.unauthenticated(
+    why[e.code ?? ''] ?? `the bearer token is not a valid signed JWT (${e.code ?? 'malformed'})`,
+  );
 }

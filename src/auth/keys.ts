@@ -27,11 +27,15 @@ export interface Principal {
   name: string;
 }
 
-interface Entry extends Principal { digest: Buffer }
+interface Entry extends Principal {
+  digest: Buffer;
+}
 
 /** A verified client certificate's subject fields (node's PeerCertificate['subject']). */
 export type CertSubject = Record<string, string | string[] | undefined>;
-interface CertRole extends Principal { fields: [string, string][] }
+interface CertRole extends Principal {
+  fields: [string, string][];
+}
 
 /** The principal of requests when no keys are configured (loopback-only demo mode). */
 export const OPEN_PRINCIPAL: Principal = Object.freeze({ role: 'admin', name: 'open' });
@@ -46,7 +50,11 @@ export class KeyRing {
   ) {}
 
   /** Keys from config, the keys file and MOC_API_KEYS. Throws a MocError naming the bad line (never the key). */
-  static fromConfig(config: Pick<Config, 'auth'> & Partial<Pick<Config, 'tls'>>, env: NodeJS.ProcessEnv = process.env, now?: () => number): KeyRing {
+  static fromConfig(
+    config: Pick<Config, 'auth'> & Partial<Pick<Config, 'tls'>>,
+    env: NodeJS.ProcessEnv = process.env,
+    now?: () => number,
+  ): KeyRing {
     const found: { name?: string; role: Role; key: string; from: string }[] = [];
     for (const k of config.auth.keys) found.push({ ...k, from: 'auth.keys' });
     if (config.auth.keysFile) {
@@ -58,11 +66,19 @@ export class KeyRing {
       }
       text.split('\n').forEach((line, i) => {
         const l = line.trim();
-        if (l && !l.startsWith('#')) found.push({ ...parseKeySpec(l, `${config.auth.keysFile}:${i + 1}`), from: `${config.auth.keysFile}:${i + 1}` });
+        if (l && !l.startsWith('#'))
+          found.push({
+            ...parseKeySpec(l, `${config.auth.keysFile}:${i + 1}`),
+            from: `${config.auth.keysFile}:${i + 1}`,
+          });
       });
     }
-    for (const [i, spec] of (env.MOC_API_KEYS ?? '').split(',').map((s) => s.trim()).entries()) {
-      if (spec) found.push({ ...parseKeySpec(spec, `MOC_API_KEYS entry ${i + 1}`), from: `MOC_API_KEYS entry ${i + 1}` });
+    for (const [i, spec] of (env.MOC_API_KEYS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .entries()) {
+      if (spec)
+        found.push({ ...parseKeySpec(spec, `MOC_API_KEYS entry ${i + 1}`), from: `MOC_API_KEYS entry ${i + 1}` });
     }
     const seen = new Set<string>();
     const entries = found.map((k): Entry => {
@@ -73,7 +89,13 @@ export class KeyRing {
       return { role: k.role, name: k.name ?? `key-${hex.slice(0, 8)}`, digest };
     });
     const certRoles = (config.tls?.clientRoles ?? []).map((c): CertRole => {
-      const fields = c.subject.split(',').map((f) => f.trim().split('=').map((x) => x.trim()) as [string, string]);
+      const fields = c.subject.split(',').map(
+        (f) =>
+          f
+            .trim()
+            .split('=')
+            .map((x) => x.trim()) as [string, string],
+      );
       return { role: c.role, name: c.name ?? fields.find(([k]) => k === 'CN')?.[1] ?? c.subject, fields };
     });
     const jwt = config.auth.jwt && jwtEnabled(config.auth.jwt) ? new JwtVerifier(config.auth.jwt, now) : undefined;
@@ -84,9 +106,15 @@ export class KeyRing {
   }
 
   /** No keys configured: every request is let through (the server then refuses to bind a non-loopback host). */
-  get open(): boolean { return this.entries.length === 0 && this.certRoles.length === 0 && !this.jwt; }
-  get size(): number { return this.entries.length; }
-  get acceptsJwt(): boolean { return this.jwt !== undefined; }
+  get open(): boolean {
+    return this.entries.length === 0 && this.certRoles.length === 0 && !this.jwt;
+  }
+  get size(): number {
+    return this.entries.length;
+  }
+  get acceptsJwt(): boolean {
+    return this.jwt !== undefined;
+  }
 
   /**
    * Who presents this credential. `credential` is the raw key (already taken out of `Bearer …` / x-api-key).
@@ -97,9 +125,12 @@ export class KeyRing {
     if ((credential === undefined || credential === '') && certificate) {
       const c = this.certRoles.find((r) => r.fields.every(([k, v]) => [certificate[k]].flat().includes(v)));
       if (c) return { role: c.role, name: c.name };
-      throw errors.unauthenticated('the client certificate matches no tls.clientRoles entry and the request has no API key');
+      throw errors.unauthenticated(
+        'the client certificate matches no tls.clientRoles entry and the request has no API key',
+      );
     }
-    if (credential === undefined || credential === '') throw errors.unauthenticated('this server requires an API key and the request has none');
+    if (credential === undefined || credential === '')
+      throw errors.unauthenticated('this server requires an API key and the request has none');
     const presented = sha256(credential);
     let match: Entry | undefined;
     for (const e of this.entries) if (timingSafeEqual(e.digest, presented) && !match) match = e;
@@ -124,8 +155,17 @@ export class KeyRing {
    * a JWT not verified before (auth.jwt); it rejects as authenticate throws. Anything else is decided at once.
    */
   check(credential: string | undefined, action: Action, certificate?: CertSubject): Principal | Promise<Principal> {
-    if (this.jwt && credential && looksLikeJwt(credential) && !this.jwt.remembered(credential) && !this.isKey(credential)) {
-      return this.jwt.verify(credential).then((p) => { this.authorize(p, action); return p; });
+    if (
+      this.jwt &&
+      credential &&
+      looksLikeJwt(credential) &&
+      !this.jwt.remembered(credential) &&
+      !this.isKey(credential)
+    ) {
+      return this.jwt.verify(credential).then((p) => {
+        this.authorize(p, action);
+        return p;
+      });
     }
     const p = this.authenticate(credential, certificate);
     this.authorize(p, action);

@@ -11,7 +11,10 @@ import type { Config, QuotaSpec } from '../../schemas/config.js';
 import { errors } from '../errors.js';
 import type { Principal } from './keys.js';
 
-interface Bucket { level: number; at: number }
+interface Bucket {
+  level: number;
+  at: number;
+}
 
 /** Forgotten after this long untouched: a bucket idle this long is full again anyway. */
 const IDLE_FORGET_MS = 10 * 60_000;
@@ -21,7 +24,10 @@ export class Quotas {
   private readonly tokens = new Map<string, Bucket>();
   private lastSweep = 0;
 
-  constructor(private readonly config: Config['auth']['quotas'], private readonly now: () => number = () => performance.now()) {}
+  constructor(
+    private readonly config: Config['auth']['quotas'],
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Whether any budget is configured at all (transports skip the lookup of the caller otherwise). */
   get enabled(): boolean {
@@ -44,14 +50,22 @@ export class Quotas {
     if (generates && q.tokensPerMinute) {
       const b = this.refill(this.tokens, p.name, q.tokensPerMinute, q.tokensPerMinute / 60_000, now);
       if (b.level <= 0) {
-        throw errors.rateLimited(p.name, `${q.tokensPerMinute} generated tokens a minute`, Math.ceil((-b.level + 1) / (q.tokensPerMinute / 60_000)));
+        throw errors.rateLimited(
+          p.name,
+          `${q.tokensPerMinute} generated tokens a minute`,
+          Math.ceil((-b.level + 1) / (q.tokensPerMinute / 60_000)),
+        );
       }
     }
     if (q.requestsPerSecond) {
       const burst = q.burst ?? Math.max(1, Math.ceil(q.requestsPerSecond));
       const b = this.refill(this.requests, p.name, burst, q.requestsPerSecond / 1000, now);
       if (b.level < 1) {
-        throw errors.rateLimited(p.name, `${q.requestsPerSecond} requests a second (burst ${burst})`, Math.ceil((1 - b.level) / (q.requestsPerSecond / 1000)));
+        throw errors.rateLimited(
+          p.name,
+          `${q.requestsPerSecond} requests a second (burst ${burst})`,
+          Math.ceil((1 - b.level) / (q.requestsPerSecond / 1000)),
+        );
       }
       b.level -= 1;
     }
@@ -68,7 +82,7 @@ export class Quotas {
   /** The key's bucket, refilled for the time since it was last touched (full when new). */
   private refill(map: Map<string, Bucket>, key: string, capacity: number, perMs: number, now: number): Bucket {
     let b = map.get(key);
-    if (!b) map.set(key, b = { level: capacity, at: now });
+    if (!b) map.set(key, (b = { level: capacity, at: now }));
     b.level = Math.min(capacity, b.level + (now - b.at) * perMs);
     b.at = now;
     return b;

@@ -23,7 +23,13 @@ export const EXIT = {
 } as const;
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number, readonly code?: string) { super(message); }
+  constructor(
+    message: string,
+    readonly exitCode: number,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
 }
 
 function exitOf(status: number): number {
@@ -33,11 +39,17 @@ function exitOf(status: number): number {
   return EXIT.FAILED;
 }
 
-export interface SseEvent { event: string; data: unknown }
+export interface SseEvent {
+  event: string;
+  data: unknown;
+}
 
 export class Api {
   readonly base: string;
-  constructor(base = process.env.MOC_URL || 'http://127.0.0.1:8008', private readonly key = process.env.MOC_API_KEY || '') {
+  constructor(
+    base = process.env.MOC_URL || 'http://127.0.0.1:8008',
+    private readonly key = process.env.MOC_API_KEY || '',
+  ) {
     this.base = base.replace(/\/+$/, '');
   }
 
@@ -46,12 +58,18 @@ export class Api {
     try {
       res = await fetch(this.base + path, {
         method,
-        headers: { ...(this.key ? { authorization: `Bearer ${this.key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          ...(this.key ? { authorization: `Bearer ${this.key}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new CliError(`no MOC server answered at ${this.base} (${cause?.code ?? cause?.message ?? (err as Error).message}); start one with 'moc serve' or set MOC_URL`, EXIT.UNREACHABLE);
+      throw new CliError(
+        `no MOC server answered at ${this.base} (${cause?.code ?? cause?.message ?? (err as Error).message}); start one with 'moc serve' or set MOC_URL`,
+        EXIT.UNREACHABLE,
+      );
     }
     if (res.ok) return res;
     let code: string | undefined;
@@ -60,7 +78,9 @@ export class Api {
       const e = ((await res.json()) as { error?: { code?: string; message?: string } }).error;
       code = e?.code;
       if (e?.message) message = e.message;
-    } catch { /* not JSON: keep the status line */ }
+    } catch {
+      /* not JSON: keep the status line */
+    }
     throw new CliError(code ? `${code}: ${message}` : message, exitOf(res.status), code);
   }
 
@@ -88,7 +108,11 @@ export class Api {
         if (!data.length) continue; // a comment (": stream open")
         const text = data.join('\n');
         let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* plain text */ }
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* plain text */
+        }
         yield { event, data: parsed };
       }
     }

@@ -14,7 +14,8 @@ async function readStdin(): Promise<string> {
 }
 
 export function inferCommand(api: () => Api): Command {
-  return new Command('infer').description('generate text: streamed to stdout as it comes')
+  return new Command('infer')
+    .description('generate text: streamed to stdout as it comes')
     .argument('<model>', 'model or alias')
     .argument('[prompt]', 'the prompt (default: read from stdin)')
     .option('--max-tokens <n>', 'tokens to generate', Number)
@@ -27,8 +28,13 @@ export function inferCommand(api: () => Api): Command {
       const prompt = promptArg ?? (await readStdin());
       if (!prompt) throw new CliError('no prompt: give it as an argument or on stdin', EXIT.USAGE);
       const body = {
-        model, prompt, ...(o.maxTokens ? { max_tokens: o.maxTokens } : {}), ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
-        ...(o.topP !== undefined ? { top_p: o.topP } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.stop ? { stop: o.stop } : {}),
+        model,
+        prompt,
+        ...(o.maxTokens ? { max_tokens: o.maxTokens } : {}),
+        ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+        ...(o.topP !== undefined ? { top_p: o.topP } : {}),
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.stop ? { stop: o.stop } : {}),
       };
       if (o.json) {
         process.stdout.write(JSON.stringify(await api().json('POST', '/v1/infer', body), null, 2) + '\n');
@@ -39,10 +45,16 @@ export function inferCommand(api: () => Api): Command {
         if (e.event === 'token') process.stdout.write(d.text);
         else if (e.event === 'done') {
           process.stdout.write('\n');
-          process.stderr.write(`[${d.model} on ${d.device}: ${d.tokens_generated} tokens, ${d.finish_reason}, ${Math.round(d.compute_ms)} ms]\n`);
+          process.stderr.write(
+            `[${d.model} on ${d.device}: ${d.tokens_generated} tokens, ${d.finish_reason}, ${Math.round(d.compute_ms)} ms]\n`,
+          );
         } else if (e.event === 'error') {
           process.stdout.write('\n');
-          throw new CliError(`${d.error.code}: ${d.error.message}`, d.error.code === 'MOC_ERR_BUSY' || d.error.code === 'MOC_ERR_UNAVAILABLE' ? EXIT.RETRY : EXIT.FAILED, d.error.code);
+          throw new CliError(
+            `${d.error.code}: ${d.error.message}`,
+            d.error.code === 'MOC_ERR_BUSY' || d.error.code === 'MOC_ERR_UNAVAILABLE' ? EXIT.RETRY : EXIT.FAILED,
+            d.error.code,
+          );
         }
       }
     });

@@ -12,13 +12,34 @@ import { emit, fields, table, type OutputOptions } from './output.js';
 const enc = encodeURIComponent;
 const when = (ms: number) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
-const jobRows = (jobs: any[]) => table(['id', 'type', 'state', 'progress', 'priority', 'owner', 'created'],
-  jobs.map((j) => [j.id, j.type, j.state, `${Math.round(j.progress.fraction * 100)}%`, j.priority, j.owner, when(j.created_at_ms)]));
-const jobFields = (j: any) => fields({
-  id: j.id, type: j.type, state: j.state, progress: `${Math.round(j.progress.fraction * 100)}% ${j.progress.message}`.trim(), priority: j.priority,
-  owner: j.owner, attempts: `${j.attempts}/${j.max_attempts}`, created: when(j.created_at_ms), ended: when(j.ended_at_ms),
-  spec: j.spec, outputs: j.outputs, error: j.error?.code ? `${j.error.code}: ${j.error.message}` : '-',
-});
+const jobRows = (jobs: any[]) =>
+  table(
+    ['id', 'type', 'state', 'progress', 'priority', 'owner', 'created'],
+    jobs.map((j) => [
+      j.id,
+      j.type,
+      j.state,
+      `${Math.round(j.progress.fraction * 100)}%`,
+      j.priority,
+      j.owner,
+      when(j.created_at_ms),
+    ]),
+  );
+const jobFields = (j: any) =>
+  fields({
+    id: j.id,
+    type: j.type,
+    state: j.state,
+    progress: `${Math.round(j.progress.fraction * 100)}% ${j.progress.message}`.trim(),
+    priority: j.priority,
+    owner: j.owner,
+    attempts: `${j.attempts}/${j.max_attempts}`,
+    created: when(j.created_at_ms),
+    ended: when(j.ended_at_ms),
+    spec: j.spec,
+    outputs: j.outputs,
+    error: j.error?.code ? `${j.error.code}: ${j.error.message}` : '-',
+  });
 
 /** A spec given inline as JSON, or from a file as @path. */
 function specOf(text: string): Record<string, unknown> {
@@ -34,10 +55,19 @@ function specOf(text: string): Record<string, unknown> {
 
 /** Follows a job to its end; the bar (stderr) follows its progress. Returns the final job. */
 async function watch(api: Api, id: string, showBar: boolean): Promise<any> {
-  const bar = showBar ? new cliProgress.SingleBar({
-    format: `job ${id} [{bar}] {percentage}% | {state} {message}`, stream: process.stderr, hideCursor: true,
-    noTTYOutput: true, notTTYSchedule: 500, clearOnComplete: false,
-  }, cliProgress.Presets.shades_classic) : null;
+  const bar = showBar
+    ? new cliProgress.SingleBar(
+        {
+          format: `job ${id} [{bar}] {percentage}% | {state} {message}`,
+          stream: process.stderr,
+          hideCursor: true,
+          noTTYOutput: true,
+          notTTYSchedule: 500,
+          clearOnComplete: false,
+        },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
   bar?.start(100, 0, { state: 'queued', message: '' });
   let last: any;
   try {
@@ -64,60 +94,103 @@ const finished = (o: OutputOptions, j: any) => {
 export function jobsCommand(api: () => Api): Command {
   const jobs = new Command('jobs').description('learning jobs: submit, list, follow, cancel');
   const json = (c: Command) => c.option('--json', 'print JSON (for scripts) instead of a table');
-  const barOptions = (c: Command) => c.option('--progress', 'show the bar even when stderr is not a terminal').option('--no-progress', 'no bar');
+  const barOptions = (c: Command) =>
+    c.option('--progress', 'show the bar even when stderr is not a terminal').option('--no-progress', 'no bar');
 
-  barOptions(json(jobs.command('submit <type>').description('submit a job (evaluate, prepare-dataset, fine-tune, export-feedback)'))
-    .requiredOption('--spec <json|@file>', "the job's spec, as JSON or @file.json")
-    .option('--priority <n>', 'higher runs first', Number).option('--request-id <id>', 'makes the submit idempotent')
-    .option('--watch', 'follow it to its end (exit code from its final state)'))
-    .action(async (type: string, o: OutputOptions & Record<string, any>) => {
-      const j = await api().json('POST', '/v1/jobs', {
-        type, spec: specOf(o.spec), ...(o.priority !== undefined ? { priority: o.priority } : {}), ...(o.requestId ? { request_id: o.requestId } : {}),
-      });
-      if (!o.watch) return emit(o, j, () => `submitted ${j.id} (${j.state})`);
-      finished(o, await watch(api(), j.id, !o.json && (o.progress ?? process.stderr.isTTY === true)));
+  barOptions(
+    json(
+      jobs.command('submit <type>').description('submit a job (evaluate, prepare-dataset, fine-tune, export-feedback)'),
+    )
+      .requiredOption('--spec <json|@file>', "the job's spec, as JSON or @file.json")
+      .option('--priority <n>', 'higher runs first', Number)
+      .option('--request-id <id>', 'makes the submit idempotent')
+      .option('--watch', 'follow it to its end (exit code from its final state)'),
+  ).action(async (type: string, o: OutputOptions & Record<string, any>) => {
+    const j = await api().json('POST', '/v1/jobs', {
+      type,
+      spec: specOf(o.spec),
+      ...(o.priority !== undefined ? { priority: o.priority } : {}),
+      ...(o.requestId ? { request_id: o.requestId } : {}),
     });
+    if (!o.watch) return emit(o, j, () => `submitted ${j.id} (${j.state})`);
+    finished(o, await watch(api(), j.id, !o.json && (o.progress ?? process.stderr.isTTY === true)));
+  });
 
   json(jobs.command('ls').description('jobs, newest first'))
-    .option('--state <state>').option('--type <type>').option('--limit <n>', 'at most this many', Number)
+    .option('--state <state>')
+    .option('--type <type>')
+    .option('--limit <n>', 'at most this many', Number)
     .action(async (o: OutputOptions & Record<string, any>) => {
-      const q = new URLSearchParams({ ...(o.state ? { state: o.state } : {}), ...(o.type ? { type: o.type } : {}), ...(o.limit ? { limit: String(o.limit) } : {}) });
+      const q = new URLSearchParams({
+        ...(o.state ? { state: o.state } : {}),
+        ...(o.type ? { type: o.type } : {}),
+        ...(o.limit ? { limit: String(o.limit) } : {}),
+      });
       const r = await api().json('GET', `/v1/jobs${q.size ? `?${q}` : ''}`);
       emit(o, r.jobs, () => jobRows(r.jobs));
     });
 
-  json(jobs.command('get <id>').description('one job: state, progress, outputs'))
-    .action(async (id: string, o: OutputOptions) => { const j = await api().json('GET', `/v1/jobs/${enc(id)}`); emit(o, j, () => jobFields(j)); });
+  json(jobs.command('get <id>').description('one job: state, progress, outputs')).action(
+    async (id: string, o: OutputOptions) => {
+      const j = await api().json('GET', `/v1/jobs/${enc(id)}`);
+      emit(o, j, () => jobFields(j));
+    },
+  );
 
-  barOptions(json(jobs.command('watch <id>').description('follow a job to its end with a progress bar; exit 0 if it succeeded, 7 if not')))
-    .action(async (id: string, o: OutputOptions & Record<string, any>) => finished(o, await watch(api(), id, !o.json && (o.progress ?? process.stderr.isTTY === true))));
+  barOptions(
+    json(
+      jobs
+        .command('watch <id>')
+        .description('follow a job to its end with a progress bar; exit 0 if it succeeded, 7 if not'),
+    ),
+  ).action(async (id: string, o: OutputOptions & Record<string, any>) =>
+    finished(o, await watch(api(), id, !o.json && (o.progress ?? process.stderr.isTTY === true))),
+  );
 
-  json(jobs.command('cancel <id>').description('cancel a job'))
-    .action(async (id: string, o: OutputOptions) => { const j = await api().json('POST', `/v1/jobs/${enc(id)}/cancel`); emit(o, j, () => `${j.id}: ${j.state}${j.cancel_requested ? ' (cancel requested)' : ''}`); });
+  json(jobs.command('cancel <id>').description('cancel a job')).action(async (id: string, o: OutputOptions) => {
+    const j = await api().json('POST', `/v1/jobs/${enc(id)}/cancel`);
+    emit(o, j, () => `${j.id}: ${j.state}${j.cancel_requested ? ' (cancel requested)' : ''}`);
+  });
   return jobs;
 }
 
-const goalRows = (goals: any[]) => table(['id', 'title', 'state', 'priority', 'jobs', 'reason'], goals.map((g) => [g.id, g.title, g.state, g.priority, g.jobs.length, g.reason]));
+const goalRows = (goals: any[]) =>
+  table(
+    ['id', 'title', 'state', 'priority', 'jobs', 'reason'],
+    goals.map((g) => [g.id, g.title, g.state, g.priority, g.jobs.length, g.reason]),
+  );
 
 export function goalsCommand(api: () => Api): Command {
   const goals = new Command('goals').description('goals: list, create, follow, cancel');
   const json = (c: Command) => c.option('--json', 'print JSON (for scripts) instead of a table');
-  json(goals.command('ls').description('goals by priority')).option('--state <state>')
+  json(goals.command('ls').description('goals by priority'))
+    .option('--state <state>')
     .action(async (o: OutputOptions & { state?: string }) => {
       const r = await api().json('GET', `/v1/goals${o.state ? `?state=${enc(o.state)}` : ''}`);
       emit(o, r.goals, () => goalRows(r.goals));
     });
-  json(goals.command('get <id>').description('one goal and why it is in its state'))
-    .action(async (id: string, o: OutputOptions) => { const g = await api().json('GET', `/v1/goals/${enc(id)}`); emit(o, g, () => fields(g)); });
+  json(goals.command('get <id>').description('one goal and why it is in its state')).action(
+    async (id: string, o: OutputOptions) => {
+      const g = await api().json('GET', `/v1/goals/${enc(id)}`);
+      emit(o, g, () => fields(g));
+    },
+  );
   json(goals.command('create <title>').description('create a goal'))
-    .option('--description <text>').option('--priority <n>', 'higher first', Number).option('--job <id...>', 'linked jobs')
+    .option('--description <text>')
+    .option('--priority <n>', 'higher first', Number)
+    .option('--job <id...>', 'linked jobs')
     .action(async (title: string, o: OutputOptions & Record<string, any>) => {
       const g = await api().json('POST', '/v1/goals', {
-        title, ...(o.description ? { description: o.description } : {}), ...(o.priority !== undefined ? { priority: o.priority } : {}), ...(o.job ? { jobs: o.job } : {}),
+        title,
+        ...(o.description ? { description: o.description } : {}),
+        ...(o.priority !== undefined ? { priority: o.priority } : {}),
+        ...(o.job ? { jobs: o.job } : {}),
       });
       emit(o, g, () => `created ${g.id} (${g.state})`);
     });
-  json(goals.command('cancel <id>').description('cancel a goal'))
-    .action(async (id: string, o: OutputOptions) => { const g = await api().json('POST', `/v1/goals/${enc(id)}/cancel`); emit(o, g, () => `${g.id}: ${g.state}`); });
+  json(goals.command('cancel <id>').description('cancel a goal')).action(async (id: string, o: OutputOptions) => {
+    const g = await api().json('POST', `/v1/goals/${enc(id)}/cancel`);
+    emit(o, g, () => `${g.id}: ${g.state}`);
+  });
   return goals;
 }

@@ -5,17 +5,34 @@ import { Api, CliError, EXIT } from './api.js';
 import { bytes, emit, table, type OutputOptions } from './output.js';
 
 export function devicesCommand(api: () => Api): Command {
-  return new Command('devices').description('each device: memory ledger, engine, models').option('--json', 'print JSON (for scripts) instead of a table')
+  return new Command('devices')
+    .description('each device: memory ledger, engine, models')
+    .option('--json', 'print JSON (for scripts) instead of a table')
     .action(async (o: OutputOptions) => {
       const r = await api().json('GET', '/v1/devices');
-      emit(o, r.devices, () => table(['id', 'kind', 'available', 'memory limit', 'reserved', 'free', 'engine', 'restarts', 'models'],
-        r.devices.map((d: any) => [d.id, d.kind, d.available, bytes(d.memory.hard_limit), bytes(d.memory.reserved), bytes(d.memory.free),
-          `${d.engine_state}${d.engine_pid ? ` (${d.engine_pid})` : ''}`, d.engine_restarts, d.models.map((m: any) => m.name).join(',') || '-'])));
+      emit(o, r.devices, () =>
+        table(
+          ['id', 'kind', 'available', 'memory limit', 'reserved', 'free', 'engine', 'restarts', 'models'],
+          r.devices.map((d: any) => [
+            d.id,
+            d.kind,
+            d.available,
+            bytes(d.memory.hard_limit),
+            bytes(d.memory.reserved),
+            bytes(d.memory.free),
+            `${d.engine_state}${d.engine_pid ? ` (${d.engine_pid})` : ''}`,
+            d.engine_restarts,
+            d.models.map((m: any) => m.name).join(',') || '-',
+          ]),
+        ),
+      );
     });
 }
 
 export function healthCommand(api: () => Api): Command {
-  return new Command('health').description("the server's readiness; exit 6 when it is not ready").option('--json', 'print JSON')
+  return new Command('health')
+    .description("the server's readiness; exit 6 when it is not ready")
+    .option('--json', 'print JSON')
     .action(async (o: OutputOptions) => {
       const a = api();
       let r: any;
@@ -25,7 +42,9 @@ export function healthCommand(api: () => Api): Command {
         // 503 carries the reasons: show them, exit as a retryable refusal.
         if (err instanceof CliError && err.exitCode === EXIT.RETRY) {
           process.exitCode = EXIT.RETRY;
-          const body = await (await fetch(`${a.base}/health/ready`)).json().catch(() => ({ status: 'not-ready', reasons: [err.message] }));
+          const body = await (await fetch(`${a.base}/health/ready`))
+            .json()
+            .catch(() => ({ status: 'not-ready', reasons: [err.message] }));
           return emit(o, body, () => `not ready: ${(body as any).reasons?.join('; ')}`);
         }
         throw err;
@@ -36,12 +55,17 @@ export function healthCommand(api: () => Api): Command {
 
 export function keysCommand(): Command {
   const keys = new Command('keys').description('API key helpers');
-  keys.command('new').description('a new random key, as a line for auth.keysFile or an MOC_API_KEYS entry')
-    .option('--role <role>', 'admin, trainer or infer', 'infer').option('--name <name>', 'shown in logs and job owners')
+  keys
+    .command('new')
+    .description('a new random key, as a line for auth.keysFile or an MOC_API_KEYS entry')
+    .option('--role <role>', 'admin, trainer or infer', 'infer')
+    .option('--name <name>', 'shown in logs and job owners')
     .option('--json', 'print JSON')
     .action((o: OutputOptions & { role: string; name?: string }) => {
-      if (!['admin', 'trainer', 'infer'].includes(o.role)) throw new CliError(`--role: '${o.role}' is not admin, trainer or infer`, EXIT.USAGE);
-      if (o.name !== undefined && !/^[\w.-]{1,64}$/.test(o.name)) throw new CliError('--name: letters, digits, . _ - (at most 64)', EXIT.USAGE);
+      if (!['admin', 'trainer', 'infer'].includes(o.role))
+        throw new CliError(`--role: '${o.role}' is not admin, trainer or infer`, EXIT.USAGE);
+      if (o.name !== undefined && !/^[\w.-]{1,64}$/.test(o.name))
+        throw new CliError('--name: letters, digits, . _ - (at most 64)', EXIT.USAGE);
       const key = randomBytes(24).toString('hex');
       const line = [o.role, ...(o.name ? [o.name] : []), key].join(':');
       emit(o, { role: o.role, ...(o.name ? { name: o.name } : {}), key, line }, () => line);

@@ -11,27 +11,47 @@ import type { Closeable } from './types.js';
 
 export type Layer = 'core' | 'edge';
 
-interface Part { id: string; layer: Layer; handle: Closeable }
+interface Part {
+  id: string;
+  layer: Layer;
+  handle: Closeable;
+}
 
 /** For parts that only know close() (the LMDB store): destroying them is closing them. */
-export const closeOnly = (x: { close(): Promise<void> }): Closeable => ({ close: () => x.close(), destroy: () => x.close() });
+export const closeOnly = (x: { close(): Promise<void> }): Closeable => ({
+  close: () => x.close(),
+  destroy: () => x.close(),
+});
 
 export class Assembly {
   private parts: Part[] = [];
 
   /** Starts one part (after every part added before it) and keeps it; returns what start returned. */
-  async add<T>(id: string, start: () => T | Promise<T>, o: { layer?: Layer; handle?: (t: T) => Closeable } = {}): Promise<T> {
+  async add<T>(
+    id: string,
+    start: () => T | Promise<T>,
+    o: { layer?: Layer; handle?: (t: T) => Closeable } = {},
+  ): Promise<T> {
     const value = await start();
-    this.parts.push({ id, layer: o.layer ?? 'core', handle: o.handle ? o.handle(value) : (value as unknown as Closeable) });
+    this.parts.push({
+      id,
+      layer: o.layer ?? 'core',
+      handle: o.handle ? o.handle(value) : (value as unknown as Closeable),
+    });
     return value;
   }
 
-  get ids(): string[] { return this.parts.map((p) => p.id); }
+  get ids(): string[] {
+    return this.parts.map((p) => p.id);
+  }
 
   /** Graceful stop of a layer's parts: the listeners drain side by side; core parts stop one at a time, last first. */
   async close(layer: Layer): Promise<void> {
     const parts = this.parts.filter((p) => p.layer === layer).reverse();
-    const closeOne = async (p: Part) => { await p.handle.close(); this.parts = this.parts.filter((x) => x !== p); };
+    const closeOne = async (p: Part) => {
+      await p.handle.close();
+      this.parts = this.parts.filter((x) => x !== p);
+    };
     if (layer === 'edge') await Promise.all(parts.map(closeOne));
     else for (const p of parts) await closeOne(p);
   }

@@ -7,11 +7,16 @@ export class BoundedQueue<T> {
   private head = 0;
   private len = 0;
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
     this.buf = new Array(Math.min(capacity, 1024));
   }
-  get length(): number { return this.len; }
-  get full(): boolean { return this.len >= this.capacity; }
+  get length(): number {
+    return this.len;
+  }
+  get full(): boolean {
+    return this.len >= this.capacity;
+  }
 
   push(item: T): boolean {
     if (this.len >= this.capacity) return false;

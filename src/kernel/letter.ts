@@ -25,8 +25,12 @@ export class Letter<P extends Protocol = Protocol> implements Envelope<P> {
     readonly oneWay: boolean,
     private readonly sinks: LetterSinks,
   ) {}
-  get signal(): AbortSignal { return (this.ac ??= new AbortController()).signal; }
-  get settled(): boolean { return this.done; }
+  get signal(): AbortSignal {
+    return (this.ac ??= new AbortController()).signal;
+  }
+  get settled(): boolean {
+    return this.done;
+  }
 
   reply(value: unknown): void {
     if (this.done) return;

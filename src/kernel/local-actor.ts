@@ -28,7 +28,11 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
   private closed = false;
   private destroyed = false;
 
-  constructor(readonly name: string, private readonly behavior: Behavior<P>, private readonly opts: LocalActorOptions) {
+  constructor(
+    readonly name: string,
+    private readonly behavior: Behavior<P>,
+    private readonly opts: LocalActorOptions,
+  ) {
     this.mailbox = new BoundedQueue(opts.capacity);
     this.internal = new BoundedQueue(opts.internalCapacity ?? opts.capacity);
     const internal = this.internal;
@@ -36,7 +40,9 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
       name: `${name} (internal)`,
       tell: (msg) => this.tellInto(msg, true),
       ask: (msg, o) => this.askInto(msg, o, true),
-      get depth() { return internal.length; },
+      get depth() {
+        return internal.length;
+      },
       capacity: opts.internalCapacity ?? opts.capacity,
     };
     behavior.bind?.(this.inbox);
@@ -48,12 +54,18 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
    */
   readonly inbox: ActorRef<P>;
 
-  get depth(): number { return this.mailbox.length + this.internal.length; }
+  get depth(): number {
+    return this.mailbox.length + this.internal.length;
+  }
   /** Messages refused because a queue was full (MOC_ERR_BUSY), since start: the metrics read it. */
   refused = 0;
-  get capacity(): number { return this.mailbox.capacity; }
+  get capacity(): number {
+    return this.mailbox.capacity;
+  }
 
-  tell(msg: Req<P>): void { this.tellInto(msg, false); }
+  tell(msg: Req<P>): void {
+    this.tellInto(msg, false);
+  }
 
   ask<K extends Kind<P>>(msg: Req<P, K> & { kind: K }, opts: AskOptions<any>): Promise<Reply<P, K>> {
     return this.askInto(msg, opts, false);
@@ -61,10 +73,21 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
 
   private tellInto(msg: Req<P>, internal: boolean): void {
     // Nobody waits for a tell's answer. A receive() that throws is reported once, by drain(), not here as well.
-    this.enqueue(new Letter(this.nextId++, msg, Number.MAX_SAFE_INTEGER, true, { reply: () => {}, emit: () => {}, fail: () => {} }), internal);
+    this.enqueue(
+      new Letter(this.nextId++, msg, Number.MAX_SAFE_INTEGER, true, {
+        reply: () => {},
+        emit: () => {},
+        fail: () => {},
+      }),
+      internal,
+    );
   }
 
-  private askInto<K extends Kind<P>>(msg: Req<P, K> & { kind: K }, opts: AskOptions<any>, internal: boolean): Promise<Reply<P, K>> {
+  private askInto<K extends Kind<P>>(
+    msg: Req<P, K> & { kind: K },
+    opts: AskOptions<any>,
+    internal: boolean,
+  ): Promise<Reply<P, K>> {
     const pending = new PendingAsk<Reply<P, K>>(this.nextId++, `${this.name}.${msg.kind}`, opts, (_p, reason) => {
       // Queued: take it out so the actor never sees it. Running: tell the actor through the letter's signal.
       if (!this.mailbox.remove((l) => l === letter) && !this.internal.remove((l) => l === letter)) letter.abort(reason);
@@ -121,7 +144,9 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
     this.behavior.stop?.();
   }
 
-  private next(): Letter<P> | undefined { return this.internal.shift() ?? this.mailbox.shift(); }
+  private next(): Letter<P> | undefined {
+    return this.internal.shift() ?? this.mailbox.shift();
+  }
 
   async close(): Promise<void> {
     this.closed = true;

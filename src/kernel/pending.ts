@@ -25,7 +25,10 @@ export class PendingAsk<R = unknown, E = unknown> {
       throw new RangeError(`ask(${what}) needs a finite positive timeoutMs, got ${opts.timeoutMs}`);
     }
     this.deadline = Date.now() + opts.timeoutMs;
-    this.promise = new Promise<R>((resolve, reject) => { this.resolveFn = resolve; this.rejectFn = reject; });
+    this.promise = new Promise<R>((resolve, reject) => {
+      this.resolveFn = resolve;
+      this.rejectFn = reject;
+    });
     this.onAbort = () => this.giveUp(errors.cancelled(what));
     if (opts.signal?.aborted) {
       queueMicrotask(this.onAbort);

@@ -41,7 +41,11 @@ export interface SupervisorOptions {
   onRestart?: (id: string, reason: string, incarnation: number, error?: Error) => void;
 }
 
-interface Running { spec: ChildSpec; handle: ChildHandle | null; incarnation: number }
+interface Running {
+  spec: ChildSpec;
+  handle: ChildHandle | null;
+  incarnation: number;
+}
 
 export class Supervisor implements Closeable {
   private readonly children: Running[] = [];
@@ -52,7 +56,11 @@ export class Supervisor implements Closeable {
   /** Restarts whose start() is running: stopAll waits for them, and they stop what they started (no leaked worker). */
   private readonly starting = new Set<Promise<unknown>>();
 
-  constructor(readonly name: string, private readonly specs: ChildSpec[], private readonly opts: SupervisorOptions) {}
+  constructor(
+    readonly name: string,
+    private readonly specs: ChildSpec[],
+    private readonly opts: SupervisorOptions,
+  ) {}
 
   async start(): Promise<void> {
     for (const spec of this.specs) {
@@ -83,7 +91,9 @@ export class Supervisor implements Closeable {
     this.restarts = this.restarts.filter((t) => now - t < this.opts.periodMs);
     this.restarts.push(now);
     if (this.restarts.length > this.opts.maxRestarts) {
-      return this.escalate(`${r.spec.id} exceeded ${this.opts.maxRestarts} restarts in ${this.opts.periodMs} ms; last: ${reason}`);
+      return this.escalate(
+        `${r.spec.id} exceeded ${this.opts.maxRestarts} restarts in ${this.opts.periodMs} ms; last: ${reason}`,
+      );
     }
     const n = this.restarts.length;
     const delay = this.opts.backoffMs ? this.opts.backoffMs(n) : Math.min(2000, 50 * 2 ** (n - 1));
@@ -130,12 +140,18 @@ export class Supervisor implements Closeable {
   private async stopChild(spec: ChildSpec, h: ChildHandle, force: boolean): Promise<void> {
     if (force) return h.destroy();
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((res) => { timer = setTimeout(() => res('timeout'), spec.shutdownMs); });
+    const timedOut = new Promise<'timeout'>((res) => {
+      timer = setTimeout(() => res('timeout'), spec.shutdownMs);
+    });
     const outcome = await Promise.race([h.close().then(() => 'closed' as const), timedOut]);
     clearTimeout(timer);
     if (outcome === 'timeout') await h.destroy(new Error(`${spec.id} did not stop within ${spec.shutdownMs} ms`));
   }
 
-  close(): Promise<void> { return this.stopAll(false); }
-  destroy(): Promise<void> { return this.stopAll(true); }
+  close(): Promise<void> {
+    return this.stopAll(false);
+  }
+  destroy(): Promise<void> {
+    return this.stopAll(true);
+  }
 }

@@ -7,7 +7,11 @@
  */
 import type { MocError } from '../errors.js';
 
-export interface MessageSpec { req: { kind: string }; reply: unknown; event?: unknown }
+export interface MessageSpec {
+  req: { kind: string };
+  reply: unknown;
+  event?: unknown;
+}
 export type Protocol = { [K in string]: MessageSpec };
 export type Kind<P extends Protocol> = keyof P & string;
 export type Req<P extends Protocol, K extends Kind<P> = Kind<P>> = P[K]['req'];

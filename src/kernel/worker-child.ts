@@ -17,11 +17,16 @@ export interface WorkerChildOptions {
   resourceLimits?: Worker['resourceLimits'];
 }
 
-export async function startWorkerChild<P extends Protocol>(ref: WorkerRef<P>, o: WorkerChildOptions): Promise<ChildHandle> {
+export async function startWorkerChild<P extends Protocol>(
+  ref: WorkerRef<P>,
+  o: WorkerChildOptions,
+): Promise<ChildHandle> {
   const worker = startWorker(o.entry, { workerData: o.workerData, name: o.name });
   let asked = false;
   let lastError: Error | undefined;
-  worker.on('error', (err) => { lastError = err; });
+  worker.on('error', (err) => {
+    lastError = err;
+  });
   const exited = new Promise<ExitInfo>((resolve) => {
     worker.once('exit', (code) => {
       const reason = lastError ? `crashed: ${lastError.message}` : `exited with code ${code}`;
@@ -31,14 +36,24 @@ export async function startWorkerChild<P extends Protocol>(ref: WorkerRef<P>, o:
   });
 
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { void worker.terminate(); reject(new Error(`${o.name} did not start within ${o.startTimeoutMs} ms`)); }, o.startTimeoutMs);
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      reject(new Error(`${o.name} did not start within ${o.startTimeoutMs} ms`));
+    }, o.startTimeoutMs);
     const onMessage = (f: { t?: string }) => {
       if (f?.t !== 'ready') return;
       cleanup();
       resolve();
     };
-    const onExit = () => { cleanup(); reject(lastError ?? new Error(`${o.name} exited during start`)); };
-    const cleanup = () => { clearTimeout(timer); worker.off('message', onMessage); worker.off('exit', onExit); };
+    const onExit = () => {
+      cleanup();
+      reject(lastError ?? new Error(`${o.name} exited during start`));
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      worker.off('message', onMessage);
+      worker.off('exit', onExit);
+    };
     worker.on('message', onMessage);
     worker.once('exit', onExit);
     // attach before 'ready' arrives so the ref sees it and gets its credits.

@@ -27,7 +27,11 @@ export interface HostHandle {
  * `beforeReady`: gets the notify function before 'ready' is posted, so what the behavior reports first (a device's
  * models) reaches the parent before the parent counts the worker as started.
  */
-export function hostActor<P extends Protocol>(behavior: HostedBehavior<P>, window: number, beforeReady?: (notify: (msg: unknown) => void) => void): HostHandle {
+export function hostActor<P extends Protocol>(
+  behavior: HostedBehavior<P>,
+  window: number,
+  beforeReady?: (notify: (msg: unknown) => void) => void,
+): HostHandle {
   const port = parentPort;
   if (!port) throw new Error('hostActor must run inside a worker thread');
   const post = (f: FromWorker) => port.postMessage(f);
@@ -42,7 +46,11 @@ export function hostActor<P extends Protocol>(behavior: HostedBehavior<P>, windo
     if (creditScheduled) return;
     creditScheduled = true;
     // Coalesce: one credit frame per turn of the event loop, not one per message.
-    setImmediate(() => { creditScheduled = false; post({ t: 'credit', n: credits }); credits = 0; });
+    setImmediate(() => {
+      creditScheduled = false;
+      post({ t: 'credit', n: credits });
+      credits = 0;
+    });
   };
 
   const drain = async () => {
@@ -69,9 +77,17 @@ export function hostActor<P extends Protocol>(behavior: HostedBehavior<P>, windo
       case 'msg': {
         const { id } = frame;
         const letter = new Letter<P>(id, frame.msg, frame.deadline, frame.oneWay, {
-          reply: (value) => { live.delete(id); if (!frame.oneWay) post({ t: 'reply', id, value }); },
-          fail: (e) => { live.delete(id); if (!frame.oneWay) post({ t: 'fail', id, error: e.toData() }); },
-          emit: (event) => { if (!frame.oneWay) post({ t: 'event', id, event }); },
+          reply: (value) => {
+            live.delete(id);
+            if (!frame.oneWay) post({ t: 'reply', id, value });
+          },
+          fail: (e) => {
+            live.delete(id);
+            if (!frame.oneWay) post({ t: 'fail', id, error: e.toData() });
+          },
+          emit: (event) => {
+            if (!frame.oneWay) post({ t: 'event', id, event });
+          },
         });
         if (!frame.oneWay) live.set(id, letter);
         if (!mailbox.push(letter)) {
@@ -80,7 +96,12 @@ export function hostActor<P extends Protocol>(behavior: HostedBehavior<P>, windo
           giveCredit();
           return;
         }
-        if (!draining) void drain().catch((err) => { queueMicrotask(() => { throw err; }); });
+        if (!draining)
+          void drain().catch((err) => {
+            queueMicrotask(() => {
+              throw err;
+            });
+          });
         return;
       }
       case 'cancel': {

@@ -25,24 +25,35 @@ export class WorkerRef<P extends Protocol> implements ActorRef<P> {
   /** Unsolicited messages from the worker (state changes). */
   onNotify: (msg: unknown) => void = () => {};
 
-  constructor(readonly name: string, readonly capacity: number) {
+  constructor(
+    readonly name: string,
+    readonly capacity: number,
+  ) {
     this.queue = new BoundedQueue(capacity);
   }
 
-  get depth(): number { return this.queue.length + this.inTransit; }
+  get depth(): number {
+    return this.queue.length + this.inTransit;
+  }
   /** Messages refused because the mailbox was full (MOC_ERR_BUSY), since start (survives restarts: the ref does). */
   refused = 0;
-  get attached(): boolean { return this.worker !== null; }
+  get attached(): boolean {
+    return this.worker !== null;
+  }
 
   /**
    * The attached worker has started (posted 'ready'). A worker is attached from the moment it is created, before its
    * start (a device's engine, ~1 s) is done: readiness must wait for this, not for attached.
    */
-  get started(): boolean { return this.worker !== null && this.isStarted; }
+  get started(): boolean {
+    return this.worker !== null && this.isStarted;
+  }
 
   private isStarted = false;
   /** Asks waiting for an answer (queued, in transit or running in the worker). */
-  get outstanding(): number { return this.pending.size; }
+  get outstanding(): number {
+    return this.pending.size;
+  }
 
   attach(worker: Worker): void {
     this.worker = worker;
@@ -95,9 +106,15 @@ export class WorkerRef<P extends Protocol> implements ActorRef<P> {
   private send(o: Outgoing): void {
     if (!this.worker) throw errors.unavailable(`${this.name} ${this.downReason}`);
     // Capacity covers both the local queue and the frames in transit, so the whole mailbox is bounded.
-    if (this.depth >= this.capacity) { this.refused++; throw errors.busy(`mailbox of ${this.name}`, this.capacity); }
+    if (this.depth >= this.capacity) {
+      this.refused++;
+      throw errors.busy(`mailbox of ${this.name}`, this.capacity);
+    }
     if (this.credits > 0 && this.queue.length === 0) return this.postMsg(o);
-    if (!this.queue.push(o)) { this.refused++; throw errors.busy(`mailbox of ${this.name}`, this.queue.capacity); }
+    if (!this.queue.push(o)) {
+      this.refused++;
+      throw errors.busy(`mailbox of ${this.name}`, this.queue.capacity);
+    }
   }
 
   private postMsg(o: Outgoing): void {

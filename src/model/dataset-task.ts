@@ -75,9 +75,16 @@ export interface DatasetTask {
   progress?: MessagePort;
 }
 
-export interface DatasetProgress { bytes: number; totalBytes: number; lines: number }
+export interface DatasetProgress {
+  bytes: number;
+  totalBytes: number;
+  lines: number;
+}
 
-export interface InvalidLine { line: number; reason: string }
+export interface InvalidLine {
+  line: number;
+  reason: string;
+}
 
 export interface DatasetStats {
   kind: 'text' | 'preference' | null;
@@ -99,7 +106,10 @@ export type DatasetResult = DatasetStats | { error: ErrorData };
 
 // ---- the cached vocabularies of this worker ----
 
-interface Cache { llama: Promise<Llama>; models: Map<string, { key: string; model: Promise<LlamaModel> }> }
+interface Cache {
+  llama: Promise<Llama>;
+  models: Map<string, { key: string; model: Promise<LlamaModel> }>;
+}
 let cache: Cache | null = null;
 let running = 0;
 let idleTimer: NodeJS.Timeout | null = null;
@@ -113,40 +123,73 @@ async function vocabulary(modelPath: string, ctl: Int32Array): Promise<LlamaMode
   if (!cache) {
     Atomics.add(ctl, CONTROL_LIVE, 1);
     // The pool asks for a release at close/destroy: honoured as soon as no task runs.
-    releaseWatch = setInterval(() => { if (Atomics.load(ctl, CONTROL_RELEASE) === 1) void release(); }, RELEASE_POLL_MS);
+    releaseWatch = setInterval(() => {
+      if (Atomics.load(ctl, CONTROL_RELEASE) === 1) void release();
+    }, RELEASE_POLL_MS);
     const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
-    cache = { llama: getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false }), models: new Map() };
+    cache = {
+      llama: getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false }),
+      models: new Map(),
+    };
   }
   const st = await stat(modelPath);
   const key = `${st.size}:${st.mtimeMs}`; // a file replaced in place is loaded again
   const hit = cache.models.get(modelPath);
   if (hit && hit.key === key) return hit.model;
-  if (hit) await hit.model.then((m) => m.dispose(), () => undefined);
+  if (hit)
+    await hit.model.then(
+      (m) => m.dispose(),
+      () => undefined,
+    );
   const llama = await cache.llama;
   const model = llama.loadModel({ modelPath, vocabOnly: true });
   cache.models.set(modelPath, { key, model });
-  model.catch(() => { if (cache?.models.get(modelPath)?.model === model) cache.models.delete(modelPath); });
+  model.catch(() => {
+    if (cache?.models.get(modelPath)?.model === model) cache.models.delete(modelPath);
+  });
   return model;
 }
 
 function release(): Promise<void> {
-  if (idleTimer) { clearTimeout(idleTimer); idleTimer = null; }
+  if (idleTimer) {
+    clearTimeout(idleTimer);
+    idleTimer = null;
+  }
   const c = cache;
   if (!c || running > 0) return releasing ?? Promise.resolve();
   cache = null;
-  if (releaseWatch) { clearInterval(releaseWatch); releaseWatch = null; }
+  if (releaseWatch) {
+    clearInterval(releaseWatch);
+    releaseWatch = null;
+  }
   releasing = (async () => {
-    for (const { model } of c.models.values()) await model.then((m) => m.dispose(), () => undefined);
-    await c.llama.then((l) => l.dispose(), () => undefined);
-    if (control) { Atomics.sub(control, CONTROL_LIVE, 1); Atomics.notify(control, CONTROL_LIVE); }
-  })().finally(() => { releasing = null; });
+    for (const { model } of c.models.values())
+      await model.then(
+        (m) => m.dispose(),
+        () => undefined,
+      );
+    await c.llama.then(
+      (l) => l.dispose(),
+      () => undefined,
+    );
+    if (control) {
+      Atomics.sub(control, CONTROL_LIVE, 1);
+      Atomics.notify(control, CONTROL_LIVE);
+    }
+  })().finally(() => {
+    releasing = null;
+  });
   return releasing;
 }
 
 // ---- lines ----
 
 /** Lines as Buffers with their 1-based numbers; a line over `max` bytes comes back as `null` without being held whole. */
-async function* boundedLines(file: string, max: number, onBytes: (n: number) => void): AsyncGenerator<{ line: number; data: Buffer | null }> {
+async function* boundedLines(
+  file: string,
+  max: number,
+  onBytes: (n: number) => void,
+): AsyncGenerator<{ line: number; data: Buffer | null }> {
   let parts: Buffer[] = [];
   let held = 0;
   let tooLong = false;
@@ -156,13 +199,21 @@ async function* boundedLines(file: string, max: number, onBytes: (n: number) => 
     for (let nl = chunk.indexOf(10, start); ; nl = chunk.indexOf(10, start)) {
       const end = nl === -1 ? chunk.length : nl;
       if (!tooLong) {
-        if (held + end - start > max) { tooLong = true; parts = []; held = 0; }
-        else if (end > start) { parts.push(chunk.subarray(start, end)); held += end - start; }
+        if (held + end - start > max) {
+          tooLong = true;
+          parts = [];
+          held = 0;
+        } else if (end > start) {
+          parts.push(chunk.subarray(start, end));
+          held += end - start;
+        }
       }
       if (nl === -1) break;
       n++;
       yield { line: n, data: tooLong ? null : Buffer.concat(parts, held) };
-      parts = []; held = 0; tooLong = false;
+      parts = [];
+      held = 0;
+      tooLong = false;
       start = nl + 1;
     }
     onBytes(chunk.length);
@@ -174,27 +225,47 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 const norm = (s: string) => s.normalize('NFC').replace(/\s+/gu, ' ').trim();
 
-type Example = { kind: 'text'; text: string } | { kind: 'preference'; prompt: string; chosen: string; rejected: string };
+type Example =
+  | { kind: 'text'; text: string }
+  | { kind: 'preference'; prompt: string; chosen: string; rejected: string };
 
 function parse(data: Buffer): Example | string {
   let text: string;
-  try { text = utf8.decode(data); } catch { return 'not valid UTF-8'; }
+  try {
+    text = utf8.decode(data);
+  } catch {
+    return 'not valid UTF-8';
+  }
   let v: unknown;
-  try { v = JSON.parse(text); } catch { return 'not JSON'; }
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return 'not JSON';
+  }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
   const o = v as Record<string, unknown>;
   if ('text' in o) return nonEmpty(o.text) ? { kind: 'text', text: o.text } : '"text" must be a non-empty string';
   if ('prompt' in o || 'chosen' in o || 'rejected' in o) {
     const bad = (['prompt', 'chosen', 'rejected'] as const).filter((k) => !nonEmpty(o[k]));
     if (bad.length) return `a preference pair needs non-empty strings in ${bad.map((k) => `"${k}"`).join(', ')}`;
-    return { kind: 'preference', prompt: o.prompt as string, chosen: o.chosen as string, rejected: o.rejected as string };
+    return {
+      kind: 'preference',
+      prompt: o.prompt as string,
+      chosen: o.chosen as string,
+      rejected: o.rejected as string,
+    };
   }
   return 'expected {"text": …} or {"prompt": …, "chosen": …, "rejected": …}';
 }
 
-const exampleHash = (e: Example) => createHash('sha256')
-  .update(JSON.stringify(e.kind === 'text' ? [e.kind, norm(e.text)] : [e.kind, norm(e.prompt), norm(e.chosen), norm(e.rejected)]))
-  .digest();
+const exampleHash = (e: Example) =>
+  createHash('sha256')
+    .update(
+      JSON.stringify(
+        e.kind === 'text' ? [e.kind, norm(e.text)] : [e.kind, norm(e.prompt), norm(e.chosen), norm(e.rejected)],
+      ),
+    )
+    .digest();
 
 /** Deterministic per (seed, example): a fraction in [0, 1). */
 function splitPoint(seed: number, hash: Buffer): number {
@@ -209,7 +280,9 @@ class Output {
   private parts: Buffer[] = [];
   private size = 0;
   constructor(readonly path: string) {}
-  async openIt(): Promise<void> { this.fh = await open(this.path + PARTIAL_SUFFIX, 'w'); }
+  async openIt(): Promise<void> {
+    this.fh = await open(this.path + PARTIAL_SUFFIX, 'w');
+  }
   async write(line: Buffer): Promise<void> {
     this.parts.push(line, NEWLINE);
     this.size += line.length + 1;
@@ -218,7 +291,8 @@ class Output {
   private async flush(): Promise<void> {
     if (this.size === 0) return;
     const buf = Buffer.concat(this.parts, this.size);
-    this.parts = []; this.size = 0;
+    this.parts = [];
+    this.size = 0;
     await this.fh!.write(buf);
   }
   async commit(): Promise<void> {
@@ -238,12 +312,22 @@ const NEWLINE = Buffer.from('\n');
 
 export default async function prepare(task: DatasetTask): Promise<DatasetResult> {
   running++;
-  if (idleTimer) { clearTimeout(idleTimer); idleTimer = null; }
+  if (idleTimer) {
+    clearTimeout(idleTimer);
+    idleTimer = null;
+  }
   try {
     return await run(task);
   } catch (err) {
     const io = err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
-    return { error: (io ? errors.jobFailed(`preparing ${task.shown}: ${(err as NodeJS.ErrnoException).code ?? 'I/O error'} (${(err as NodeJS.ErrnoException).syscall})`) : toMocError(err)).toData() };
+    return {
+      error: (io
+        ? errors.jobFailed(
+            `preparing ${task.shown}: ${(err as NodeJS.ErrnoException).code ?? 'I/O error'} (${(err as NodeJS.ErrnoException).syscall})`,
+          )
+        : toMocError(err)
+      ).toData(),
+    };
   } finally {
     task.progress?.close();
     running--;
@@ -259,7 +343,10 @@ async function run(task: DatasetTask): Promise<DatasetResult> {
   const cancelError = () => ({ error: errors.cancelled(`preparing ${task.shown}`).toData() });
   if (cancelled()) return cancelError();
   const model = await vocabulary(task.modelPath, task.control).catch((err: unknown) => {
-    const problem = (err instanceof Error ? err.message : String(err)).replaceAll(task.modelPath, path.basename(task.modelPath));
+    const problem = (err instanceof Error ? err.message : String(err)).replaceAll(
+      task.modelPath,
+      path.basename(task.modelPath),
+    );
     throw errors.jobFailed(`the model's tokenizer could not be loaded: ${problem}`);
   });
   const totalBytes = (await stat(task.dataset)).size;
@@ -270,8 +357,17 @@ async function run(task: DatasetTask): Promise<DatasetResult> {
   let committed = false;
   try {
     const s: DatasetStats = {
-      kind: null, lines: 0, valid: 0, invalid: 0, invalidSamples: [], duplicates: 0, train: 0, eval: 0,
-      tokens: { total: 0, min: 0, max: 0, mean: 0 }, trainFile: task.train, evalFile: task.eval,
+      kind: null,
+      lines: 0,
+      valid: 0,
+      invalid: 0,
+      invalidSamples: [],
+      duplicates: 0,
+      train: 0,
+      eval: 0,
+      tokens: { total: 0, min: 0, max: 0, mean: 0 },
+      trainFile: task.train,
+      evalFile: task.eval,
     };
     let kindLine = 0;
     const seen = new Set<string>();
@@ -286,44 +382,71 @@ async function run(task: DatasetTask): Promise<DatasetResult> {
       s.invalid++;
       if (s.invalidSamples.length < INVALID_SAMPLES) s.invalidSamples.push({ line, reason });
     };
-    for await (const { line, data } of boundedLines(task.dataset, MAX_LINE_BYTES, (n) => { bytes += n; })) {
+    for await (const { line, data } of boundedLines(task.dataset, MAX_LINE_BYTES, (n) => {
+      bytes += n;
+    })) {
       if (cancelled()) return cancelError();
       post();
       if (data !== null && leadingWs(data) === data.length) continue; // blank
       s.lines++;
-      if (data === null) { invalid(line, `over ${MAX_LINE_BYTES} bytes`); continue; }
+      if (data === null) {
+        invalid(line, `over ${MAX_LINE_BYTES} bytes`);
+        continue;
+      }
       const ex = parse(data);
-      if (typeof ex === 'string') { invalid(line, ex); continue; }
-      if (s.kind === null) { s.kind = ex.kind; kindLine = line; }
-      else if (ex.kind !== s.kind) {
-        invalid(line, `a ${ex.kind === 'text' ? 'text' : 'preference pair'} in a dataset of ${s.kind === 'text' ? 'texts' : 'preference pairs'} (line ${kindLine} set the kind)`);
+      if (typeof ex === 'string') {
+        invalid(line, ex);
+        continue;
+      }
+      if (s.kind === null) {
+        s.kind = ex.kind;
+        kindLine = line;
+      } else if (ex.kind !== s.kind) {
+        invalid(
+          line,
+          `a ${ex.kind === 'text' ? 'text' : 'preference pair'} in a dataset of ${s.kind === 'text' ? 'texts' : 'preference pairs'} (line ${kindLine} set the kind)`,
+        );
         continue;
       }
       s.valid++;
       const hash = exampleHash(ex);
       if (task.dedupe) {
         const k = hash.toString('base64');
-        if (seen.has(k)) { s.duplicates++; continue; }
+        if (seen.has(k)) {
+          s.duplicates++;
+          continue;
+        }
         seen.add(k);
       }
-      const n = ex.kind === 'text'
-        ? model.tokenize(ex.text).length
-        : model.tokenize(ex.prompt + ex.chosen).length + model.tokenize(ex.prompt + ex.rejected).length;
+      const n =
+        ex.kind === 'text'
+          ? model.tokenize(ex.text).length
+          : model.tokenize(ex.prompt + ex.chosen).length + model.tokenize(ex.prompt + ex.rejected).length;
       const kept = s.train + s.eval;
       s.tokens.total += n;
       s.tokens.min = kept === 0 ? n : Math.min(s.tokens.min, n);
       s.tokens.max = Math.max(s.tokens.max, n);
       const toEval = splitPoint(task.seed, hash) < task.evalFraction;
-      if (toEval) s.eval++; else s.train++;
+      if (toEval) s.eval++;
+      else s.train++;
       const trimmed = data.subarray(leadingWs(data), data.length - trailingWs(data));
       await (toEval ? evl : train).write(trimmed);
     }
     if (cancelled()) return cancelError();
     if (s.lines === 0) return { error: errors.jobFailed(`dataset '${task.shown}' has no lines`).toData() };
     if (s.valid === 0) {
-      const shown = s.invalidSamples.slice(0, 3).map((x) => `line ${x.line}: ${x.reason}`).join('; ');
-      return { error: errors.jobFailed(`dataset '${task.shown}': none of its ${s.lines} lines is a valid example (${shown}); ` +
-        'each line must be {"text": "..."} or {"prompt": "...", "chosen": "...", "rejected": "..."} with non-empty strings').toData() };
+      const shown = s.invalidSamples
+        .slice(0, 3)
+        .map((x) => `line ${x.line}: ${x.reason}`)
+        .join('; ');
+      return {
+        error: errors
+          .jobFailed(
+            `dataset '${task.shown}': none of its ${s.lines} lines is a valid example (${shown}); ` +
+              'each line must be {"text": "..."} or {"prompt": "...", "chosen": "...", "rejected": "..."} with non-empty strings',
+          )
+          .toData(),
+      };
     }
     const kept = s.train + s.eval;
     s.tokens.mean = kept ? s.tokens.total / kept : 0;
@@ -339,5 +462,13 @@ async function run(task: DatasetTask): Promise<DatasetResult> {
 }
 
 const isWs = (b: number) => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
-function leadingWs(b: Buffer): number { let i = 0; while (i < b.length && isWs(b[i]!)) i++; return i; }
-function trailingWs(b: Buffer): number { let i = 0; while (i < b.length && isWs(b[b.length - 1 - i]!)) i++; return i; }
+function leadingWs(b: Buffer): number {
+  let i = 0;
+  while (i < b.length && isWs(b[i]!)) i++;
+  return i;
+}
+function trailingWs(b: Buffer): number {
+  let i = 0;
+  while (i < b.length && isWs(b[b.length - 1 - i]!)) i++;
+  return i;
+}

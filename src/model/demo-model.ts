@@ -8,7 +8,13 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeGguf, type GgufTensor, type GgufValue } from './gguf-writer.js';
 
-export interface TinyModelDims { embd: number; layers: number; heads: number; ff: number; contextLength: number }
+export interface TinyModelDims {
+  embd: number;
+  layers: number;
+  heads: number;
+  ff: number;
+  contextLength: number;
+}
 export const DEMO_DIMS: TinyModelDims = { embd: 64, layers: 2, heads: 4, ff: 128, contextLength: 2048 };
 export const DEMO_MODEL_FILE = 'moc-demo.gguf';
 
@@ -16,12 +22,22 @@ export const DEMO_MODEL_FILE = 'moc-demo.gguf';
 export function vocabulary(specialTokens: string[] = []): { tokens: string[]; types: number[] } {
   const tokens = ['<unk>', '<s>', '</s>', ...specialTokens];
   const types = [2, 3, 3, ...specialTokens.map(() => 3)];
-  for (let b = 0; b < 256; b++) { tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`); types.push(6); }
+  for (let b = 0; b < 256; b++) {
+    tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    types.push(6);
+  }
   // The SentencePiece space marker and printable ASCII as normal tokens: without them node-llama-cpp warns that
   // tokenize/detokenize do not round-trip (byte tokens alone decode differently).
-  tokens.push('\u2581'); types.push(1);
-  for (let c = 0x21; c <= 0x7e; c++) { tokens.push(String.fromCharCode(c)); types.push(1); }
-  for (let c = 0x21; c <= 0x7e; c++) { tokens.push('\u2581' + String.fromCharCode(c)); types.push(1); }
+  tokens.push('\u2581');
+  types.push(1);
+  for (let c = 0x21; c <= 0x7e; c++) {
+    tokens.push(String.fromCharCode(c));
+    types.push(1);
+  }
+  for (let c = 0x21; c <= 0x7e; c++) {
+    tokens.push('\u2581' + String.fromCharCode(c));
+    types.push(1);
+  }
   return { tokens, types };
 }
 
@@ -53,7 +69,11 @@ export function buildTinyLlamaGguf(opts: TinyModelOptions = {}): Buffer {
   const rand = prng(opts.seed ?? 1);
   const { tokens, types } = vocabulary(opts.specialTokens ?? []);
   const vocab = tokens.length;
-  const random = (n: number) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = (rand() - 0.5) * 0.2; return a; };
+  const random = (n: number) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = (rand() - 0.5) * 0.2;
+    return a;
+  };
   const ones = (n: number) => new Float32Array(n).fill(1);
   const tensors: GgufTensor[] = [
     { name: 'token_embd.weight', dims: [d.embd, vocab], data: random(d.embd * vocab) },
@@ -97,13 +117,18 @@ export function buildTinyLlamaGguf(opts: TinyModelOptions = {}): Buffer {
     'tokenizer.ggml.eos_token_id': u32(2),
     'tokenizer.ggml.unknown_token_id': u32(0),
     'tokenizer.ggml.add_bos_token': { type: 'bool', value: true },
-    ...(opts.chatTemplate ? { 'tokenizer.chat_template': { type: 'string', value: opts.chatTemplate } as GgufValue } : {}),
+    ...(opts.chatTemplate
+      ? { 'tokenizer.chat_template': { type: 'string', value: opts.chatTemplate } as GgufValue }
+      : {}),
   };
   return writeGguf(metadata, tensors);
 }
 
 /** Write atomically (temp file + rename), so a crash never leaves a half-written model behind. */
-export async function writeTinyLlamaGguf(filePath: string, opts: TinyModelOptions = {}): Promise<{ path: string; bytes: number }> {
+export async function writeTinyLlamaGguf(
+  filePath: string,
+  opts: TinyModelOptions = {},
+): Promise<{ path: string; bytes: number }> {
   const buf = buildTinyLlamaGguf(opts);
   await mkdir(path.dirname(filePath), { recursive: true });
   // Unique per call: two concurrent writers of the same path (e.g. two ensureDemoModel calls) must not share a temp file.

@@ -36,22 +36,82 @@ const MAX_STRING = 64 * 1024 * 1024; // far above any real value (chat templates
 // ggml type id → [name, bytes per block, elements per block]; sizes read from the bundled engine's own
 // ggml_type_size()/ggml_blck_size(). Ids 4, 5, 31-33, 36-38 are retired formats: unknown, as in ggml.
 const GGML_TYPES: Record<number, readonly [string, number, number]> = {
-  0: ['F32', 4, 1], 1: ['F16', 2, 1], 2: ['Q4_0', 18, 32], 3: ['Q4_1', 20, 32], 6: ['Q5_0', 22, 32], 7: ['Q5_1', 24, 32],
-  8: ['Q8_0', 34, 32], 9: ['Q8_1', 36, 32], 10: ['Q2_K', 84, 256], 11: ['Q3_K', 110, 256], 12: ['Q4_K', 144, 256],
-  13: ['Q5_K', 176, 256], 14: ['Q6_K', 210, 256], 15: ['Q8_K', 292, 256], 16: ['IQ2_XXS', 66, 256], 17: ['IQ2_XS', 74, 256],
-  18: ['IQ3_XXS', 98, 256], 19: ['IQ1_S', 50, 256], 20: ['IQ4_NL', 18, 32], 21: ['IQ3_S', 110, 256], 22: ['IQ2_S', 82, 256],
-  23: ['IQ4_XS', 136, 256], 24: ['I8', 1, 1], 25: ['I16', 2, 1], 26: ['I32', 4, 1], 27: ['I64', 8, 1], 28: ['F64', 8, 1],
-  29: ['IQ1_M', 56, 256], 30: ['BF16', 2, 1], 34: ['TQ1_0', 54, 256], 35: ['TQ2_0', 66, 256], 39: ['MXFP4', 17, 32],
-  40: ['NVFP4', 36, 64], 41: ['Q1_0', 18, 128], 42: ['Q2_0', 18, 64],
+  0: ['F32', 4, 1],
+  1: ['F16', 2, 1],
+  2: ['Q4_0', 18, 32],
+  3: ['Q4_1', 20, 32],
+  6: ['Q5_0', 22, 32],
+  7: ['Q5_1', 24, 32],
+  8: ['Q8_0', 34, 32],
+  9: ['Q8_1', 36, 32],
+  10: ['Q2_K', 84, 256],
+  11: ['Q3_K', 110, 256],
+  12: ['Q4_K', 144, 256],
+  13: ['Q5_K', 176, 256],
+  14: ['Q6_K', 210, 256],
+  15: ['Q8_K', 292, 256],
+  16: ['IQ2_XXS', 66, 256],
+  17: ['IQ2_XS', 74, 256],
+  18: ['IQ3_XXS', 98, 256],
+  19: ['IQ1_S', 50, 256],
+  20: ['IQ4_NL', 18, 32],
+  21: ['IQ3_S', 110, 256],
+  22: ['IQ2_S', 82, 256],
+  23: ['IQ4_XS', 136, 256],
+  24: ['I8', 1, 1],
+  25: ['I16', 2, 1],
+  26: ['I32', 4, 1],
+  27: ['I64', 8, 1],
+  28: ['F64', 8, 1],
+  29: ['IQ1_M', 56, 256],
+  30: ['BF16', 2, 1],
+  34: ['TQ1_0', 54, 256],
+  35: ['TQ2_0', 66, 256],
+  39: ['MXFP4', 17, 32],
+  40: ['NVFP4', 36, 64],
+  41: ['Q1_0', 18, 128],
+  42: ['Q2_0', 18, 64],
 };
 
 // general.file_type (llama_ftype) → name, as llama.cpp's quantize tool prints it.
 const FILE_TYPES: Record<number, string> = {
-  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 4: 'Q4_1_SOME_F16', 7: 'Q8_0', 8: 'Q5_0', 9: 'Q5_1', 10: 'Q2_K',
-  11: 'Q3_K_S', 12: 'Q3_K_M', 13: 'Q3_K_L', 14: 'Q4_K_S', 15: 'Q4_K_M', 16: 'Q5_K_S', 17: 'Q5_K_M', 18: 'Q6_K',
-  19: 'IQ2_XXS', 20: 'IQ2_XS', 21: 'Q2_K_S', 22: 'IQ3_XS', 23: 'IQ3_XXS', 24: 'IQ1_S', 25: 'IQ4_NL', 26: 'IQ3_S',
-  27: 'IQ3_M', 28: 'IQ2_S', 29: 'IQ2_M', 30: 'IQ4_XS', 31: 'IQ1_M', 32: 'BF16', 36: 'TQ1_0', 37: 'TQ2_0',
-  38: 'MXFP4_MOE', 39: 'NVFP4', 40: 'Q1_0', 41: 'Q2_0',
+  0: 'F32',
+  1: 'F16',
+  2: 'Q4_0',
+  3: 'Q4_1',
+  4: 'Q4_1_SOME_F16',
+  7: 'Q8_0',
+  8: 'Q5_0',
+  9: 'Q5_1',
+  10: 'Q2_K',
+  11: 'Q3_K_S',
+  12: 'Q3_K_M',
+  13: 'Q3_K_L',
+  14: 'Q4_K_S',
+  15: 'Q4_K_M',
+  16: 'Q5_K_S',
+  17: 'Q5_K_M',
+  18: 'Q6_K',
+  19: 'IQ2_XXS',
+  20: 'IQ2_XS',
+  21: 'Q2_K_S',
+  22: 'IQ3_XS',
+  23: 'IQ3_XXS',
+  24: 'IQ1_S',
+  25: 'IQ4_NL',
+  26: 'IQ3_S',
+  27: 'IQ3_M',
+  28: 'IQ2_S',
+  29: 'IQ2_M',
+  30: 'IQ4_XS',
+  31: 'IQ1_M',
+  32: 'BF16',
+  36: 'TQ1_0',
+  37: 'TQ2_0',
+  38: 'MXFP4_MOE',
+  39: 'NVFP4',
+  40: 'Q1_0',
+  41: 'Q2_0',
 };
 
 // GGUF metadata value types: fixed byte sizes; 8 (string) and 9 (array) are variable.
@@ -68,14 +128,23 @@ class Reader {
   private bufStart = 0;
   private bufLen = 0;
   pos = 0;
-  constructor(private readonly fd: number, readonly size: number, readonly file: string) {}
+  constructor(
+    private readonly fd: number,
+    readonly size: number,
+    readonly file: string,
+  ) {}
 
-  get remaining(): number { return this.size - this.pos; }
-  fail(problem: string): never { throw loadFailed(this.file, problem); }
+  get remaining(): number {
+    return this.size - this.pos;
+  }
+  fail(problem: string): never {
+    throw loadFailed(this.file, problem);
+  }
 
   /** Makes n bytes at pos available in buf and returns their offset there. */
   private take(n: number): number {
-    if (n > this.remaining) this.fail(`the header is truncated at byte ${this.pos} (${n} more bytes needed, the file has ${this.size})`);
+    if (n > this.remaining)
+      this.fail(`the header is truncated at byte ${this.pos} (${n} more bytes needed, the file has ${this.size})`);
     if (this.pos < this.bufStart || this.pos + n > this.bufStart + this.bufLen) {
       if (n > this.buf.length) this.buf = Buffer.alloc(n);
       this.bufStart = this.pos;
@@ -86,15 +155,33 @@ class Reader {
     this.pos += n;
     return at;
   }
-  u8(): number { return this.buf.readUInt8(this.take(1)); }
-  i8(): number { return this.buf.readInt8(this.take(1)); }
-  u16(): number { return this.buf.readUInt16LE(this.take(2)); }
-  i16(): number { return this.buf.readInt16LE(this.take(2)); }
-  u32(): number { return this.buf.readUInt32LE(this.take(4)); }
-  i32(): number { return this.buf.readInt32LE(this.take(4)); }
-  f32(): number { return this.buf.readFloatLE(this.take(4)); }
-  f64(): number { return this.buf.readDoubleLE(this.take(8)); }
-  i64(): number { return Number(this.buf.readBigInt64LE(this.take(8))); }
+  u8(): number {
+    return this.buf.readUInt8(this.take(1));
+  }
+  i8(): number {
+    return this.buf.readInt8(this.take(1));
+  }
+  u16(): number {
+    return this.buf.readUInt16LE(this.take(2));
+  }
+  i16(): number {
+    return this.buf.readInt16LE(this.take(2));
+  }
+  u32(): number {
+    return this.buf.readUInt32LE(this.take(4));
+  }
+  i32(): number {
+    return this.buf.readInt32LE(this.take(4));
+  }
+  f32(): number {
+    return this.buf.readFloatLE(this.take(4));
+  }
+  f64(): number {
+    return this.buf.readDoubleLE(this.take(8));
+  }
+  i64(): number {
+    return Number(this.buf.readBigInt64LE(this.take(8)));
+  }
   /** Counts, lengths and offsets; values past 2^53 (all absurd) saturate, so every bound check still refuses them. */
   u64(): number {
     const v = this.buf.readBigUInt64LE(this.take(8));
@@ -102,7 +189,10 @@ class Reader {
   }
   private strLength(what: string): number {
     const len = this.u64();
-    if (len > this.remaining) this.fail(`${what} is a string of ${len} bytes but only ${this.remaining} bytes remain: the file is truncated or corrupt`);
+    if (len > this.remaining)
+      this.fail(
+        `${what} is a string of ${len} bytes but only ${this.remaining} bytes remain: the file is truncated or corrupt`,
+      );
     return len;
   }
   str(what: string): string {
@@ -111,9 +201,12 @@ class Reader {
     const at = this.take(len);
     return this.buf.toString('utf8', at, at + len);
   }
-  skipStr(what: string): void { this.skip(this.strLength(what), what); }
+  skipStr(what: string): void {
+    this.skip(this.strLength(what), what);
+  }
   skip(n: number, what: string): void {
-    if (n > this.remaining) this.fail(`${what} needs ${n} bytes but only ${this.remaining} remain: the file is truncated or corrupt`);
+    if (n > this.remaining)
+      this.fail(`${what} needs ${n} bytes but only ${this.remaining} remain: the file is truncated or corrupt`);
     this.pos += n;
   }
 }
@@ -122,20 +215,35 @@ type Scalar = number | string | boolean;
 
 function readValue(r: Reader, type: number, key: string): Scalar | undefined {
   switch (type) {
-    case 0: return r.u8();
-    case 1: return r.i8();
-    case 2: return r.u16();
-    case 3: return r.i16();
-    case 4: return r.u32();
-    case 5: return r.i32();
-    case 6: return r.f32();
-    case 7: return r.u8() !== 0;
-    case STRING: return r.str(`the value of ${key}`);
-    case ARRAY: skipArray(r, key); return undefined;
-    case 10: return r.u64();
-    case 11: return r.i64();
-    case 12: return r.f64();
-    default: return r.fail(`metadata key ${key} has unknown value type ${type} (0..12)`);
+    case 0:
+      return r.u8();
+    case 1:
+      return r.i8();
+    case 2:
+      return r.u16();
+    case 3:
+      return r.i16();
+    case 4:
+      return r.u32();
+    case 5:
+      return r.i32();
+    case 6:
+      return r.f32();
+    case 7:
+      return r.u8() !== 0;
+    case STRING:
+      return r.str(`the value of ${key}`);
+    case ARRAY:
+      skipArray(r, key);
+      return undefined;
+    case 10:
+      return r.u64();
+    case 11:
+      return r.i64();
+    case 12:
+      return r.f64();
+    default:
+      return r.fail(`metadata key ${key} has unknown value type ${type} (0..12)`);
   }
 }
 
@@ -143,18 +251,27 @@ function readValue(r: Reader, type: number, key: string): Scalar | undefined {
 function skipArray(r: Reader, key: string): void {
   const elemType = r.u32();
   if (elemType === ARRAY) r.fail(`metadata key ${key} is a nested array (not supported)`);
-  if (elemType !== STRING && !(elemType in FIXED_SIZE)) r.fail(`metadata key ${key} is an array of unknown type ${elemType}`);
+  if (elemType !== STRING && !(elemType in FIXED_SIZE))
+    r.fail(`metadata key ${key} is an array of unknown type ${elemType}`);
   const count = r.u64();
   // A string takes at least its 8-byte length: the count is bounded by the file before a single element is read.
   const minBytes = count * (elemType === STRING ? 8 : FIXED_SIZE[elemType]!);
   if (minBytes > r.remaining) {
-    r.fail(`metadata key ${key} claims an array of ${count} elements (at least ${minBytes} bytes) but only ${r.remaining} bytes remain: the file is truncated or corrupt`);
+    r.fail(
+      `metadata key ${key} claims an array of ${count} elements (at least ${minBytes} bytes) but only ${r.remaining} bytes remain: the file is truncated or corrupt`,
+    );
   }
   if (elemType === STRING) for (let i = 0; i < count; i++) r.skipStr(`${key}[${i}]`);
   else r.skip(minBytes, `metadata key ${key}`);
 }
 
-interface TensorInfo { name: string; ne0: number; elements: number; type: number; offset: number }
+interface TensorInfo {
+  name: string;
+  ne0: number;
+  elements: number;
+  type: number;
+  offset: number;
+}
 
 function readTensorInfo(r: Reader, i: number, alignment: number): TensorInfo {
   const name = r.str(`the name of tensor ${i}`);
@@ -167,11 +284,13 @@ function readTensorInfo(r: Reader, i: number, alignment: number): TensorInfo {
     if (dim < 1) r.fail(`tensor ${name} has an empty dimension ${d}`);
     dims.push(dim);
     elements *= dim;
-    if (elements > MAX_ELEMENTS) r.fail(`tensor ${name} claims more than 2^48 elements (dimensions ${dims.join(' x ')}...)`);
+    if (elements > MAX_ELEMENTS)
+      r.fail(`tensor ${name} claims more than 2^48 elements (dimensions ${dims.join(' x ')}...)`);
   }
   const type = r.u32();
   const offset = r.u64();
-  if (offset % alignment !== 0) r.fail(`tensor ${name} has offset ${offset}, not a multiple of the alignment ${alignment}`);
+  if (offset % alignment !== 0)
+    r.fail(`tensor ${name} has offset ${offset}, not a multiple of the alignment ${alignment}`);
   return { name, ne0: dims[0]!, elements, type, offset };
 }
 
@@ -204,7 +323,8 @@ export function ioProblem(err: unknown): string {
 
 function parse(r: Reader): GgufHeader {
   const magic = r.size >= 4 ? [r.u8(), r.u8(), r.u8(), r.u8()] : [];
-  if (String.fromCharCode(...magic) !== 'GGUF') r.fail(`bad magic ${JSON.stringify(String.fromCharCode(...magic))} (expected "GGUF")`);
+  if (String.fromCharCode(...magic) !== 'GGUF')
+    r.fail(`bad magic ${JSON.stringify(String.fromCharCode(...magic))} (expected "GGUF")`);
   const version = r.u32();
   if (version !== 2 && version !== 3) r.fail(`unsupported GGUF version ${version} (2 and 3 are supported)`);
   const tensorCount = r.u64();
@@ -218,7 +338,10 @@ function parse(r: Reader): GgufHeader {
     const value = readValue(r, r.u32(), key);
     if (value !== undefined) meta.set(key, value);
   }
-  const num = (key: string): number | undefined => { const v = meta.get(key); return typeof v === 'number' ? v : undefined; };
+  const num = (key: string): number | undefined => {
+    const v = meta.get(key);
+    return typeof v === 'number' ? v : undefined;
+  };
   const alignment = num('general.alignment') ?? 32;
   if (!Number.isInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
     r.fail(`general.alignment ${alignment} is not a power of two`);
@@ -236,15 +359,20 @@ function parse(r: Reader): GgufHeader {
   const bytesByType = new Map<number, number>();
   for (const t of tensors) {
     if (t.offset >= dataBytes) {
-      r.fail(`tensor ${t.name} data starts at byte ${dataStart + t.offset}, past the end of the file (${r.size} bytes): the file is truncated`);
+      r.fail(
+        `tensor ${t.name} data starts at byte ${dataStart + t.offset}, past the end of the file (${r.size} bytes): the file is truncated`,
+      );
     }
     const traits = GGML_TYPES[t.type];
     if (!traits) continue; // a type unknown here: llama.cpp checks its size itself
     const [typeName, blockBytes, blockElems] = traits;
-    if (t.ne0 % blockElems !== 0) r.fail(`tensor ${t.name} has rows of ${t.ne0} elements, not a multiple of the ${typeName} block (${blockElems})`);
+    if (t.ne0 % blockElems !== 0)
+      r.fail(`tensor ${t.name} has rows of ${t.ne0} elements, not a multiple of the ${typeName} block (${blockElems})`);
     const bytes = (t.elements / blockElems) * blockBytes;
     if (t.offset + bytes > dataBytes) {
-      r.fail(`tensor ${t.name} data ends at byte ${dataStart + t.offset + bytes}, past the end of the file (${r.size} bytes): the file is truncated`);
+      r.fail(
+        `tensor ${t.name} data ends at byte ${dataStart + t.offset + bytes}, past the end of the file (${r.size} bytes): the file is truncated`,
+      );
     }
     tensorDataBytes += bytes;
     bytesByType.set(t.type, (bytesByType.get(t.type) ?? 0) + bytes);
@@ -254,12 +382,16 @@ function parse(r: Reader): GgufHeader {
   const dominant = [...bytesByType].sort((a, b) => b[1] - a[1])[0]?.[0];
   const name = meta.get('general.name');
   return {
-    version, tensorCount, kvCount, architecture,
+    version,
+    tensorCount,
+    kvCount,
+    architecture,
     name: typeof name === 'string' ? name : undefined,
     parameterCount: tensors.reduce((sum, t) => sum + t.elements, 0),
     fileType,
-    quantization: (fileType !== undefined ? FILE_TYPES[fileType] : undefined)
-      ?? (dominant !== undefined ? GGML_TYPES[dominant]![0] : 'unknown'),
+    quantization:
+      (fileType !== undefined ? FILE_TYPES[fileType] : undefined) ??
+      (dominant !== undefined ? GGML_TYPES[dominant]![0] : 'unknown'),
     contextLength: num(`${architecture}.context_length`),
     embeddingLength: num(`${architecture}.embedding_length`),
     blockCount: num(`${architecture}.block_count`),

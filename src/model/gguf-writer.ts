@@ -3,11 +3,20 @@
  * Enough to produce the small llama-architecture models MOC generates for its demo and its tests.
  */
 export type GgufValue =
-  | { type: 'u32'; value: number } | { type: 'i32'; value: number } | { type: 'f32'; value: number }
-  | { type: 'bool'; value: boolean } | { type: 'string'; value: string }
-  | { type: 'string[]'; value: string[] } | { type: 'i32[]'; value: number[] } | { type: 'f32[]'; value: number[] };
+  | { type: 'u32'; value: number }
+  | { type: 'i32'; value: number }
+  | { type: 'f32'; value: number }
+  | { type: 'bool'; value: boolean }
+  | { type: 'string'; value: string }
+  | { type: 'string[]'; value: string[] }
+  | { type: 'i32[]'; value: number[] }
+  | { type: 'f32[]'; value: number[] };
 
-export interface GgufTensor { name: string; /** innermost first, as GGUF stores them */ dims: number[]; data: Float32Array }
+export interface GgufTensor {
+  name: string /** innermost first, as GGUF stores them */;
+  dims: number[];
+  data: Float32Array;
+}
 
 const T = { UINT32: 4, INT32: 5, FLOAT32: 6, BOOL: 7, STRING: 8, ARRAY: 9 } as const;
 const GGML_TYPE_F32 = 0;
@@ -15,26 +24,84 @@ const GGML_TYPE_F32 = 0;
 class Out {
   private chunks: Buffer[] = [];
   length = 0;
-  push(b: Buffer): void { this.chunks.push(b); this.length += b.length; }
-  u32(v: number): void { const b = Buffer.alloc(4); b.writeUInt32LE(v); this.push(b); }
-  i32(v: number): void { const b = Buffer.alloc(4); b.writeInt32LE(v); this.push(b); }
-  u64(v: number): void { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); this.push(b); }
-  f32(v: number): void { const b = Buffer.alloc(4); b.writeFloatLE(v); this.push(b); }
-  str(s: string): void { const b = Buffer.from(s, 'utf8'); this.u64(b.length); this.push(b); }
-  pad(align: number): void { const n = (align - (this.length % align)) % align; if (n) this.push(Buffer.alloc(n)); }
-  concat(): Buffer { return Buffer.concat(this.chunks, this.length); }
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    this.length += b.length;
+  }
+  u32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    this.push(b);
+  }
+  i32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    this.push(b);
+  }
+  u64(v: number): void {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    this.push(b);
+  }
+  f32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(v);
+    this.push(b);
+  }
+  str(s: string): void {
+    const b = Buffer.from(s, 'utf8');
+    this.u64(b.length);
+    this.push(b);
+  }
+  pad(align: number): void {
+    const n = (align - (this.length % align)) % align;
+    if (n) this.push(Buffer.alloc(n));
+  }
+  concat(): Buffer {
+    return Buffer.concat(this.chunks, this.length);
+  }
 }
 
 function writeValue(o: Out, v: GgufValue): void {
   switch (v.type) {
-    case 'u32': o.u32(T.UINT32); o.u32(v.value); return;
-    case 'i32': o.u32(T.INT32); o.i32(v.value); return;
-    case 'f32': o.u32(T.FLOAT32); o.f32(v.value); return;
-    case 'bool': o.u32(T.BOOL); o.push(Buffer.from([v.value ? 1 : 0])); return;
-    case 'string': o.u32(T.STRING); o.str(v.value); return;
-    case 'string[]': o.u32(T.ARRAY); o.u32(T.STRING); o.u64(v.value.length); for (const s of v.value) o.str(s); return;
-    case 'i32[]': o.u32(T.ARRAY); o.u32(T.INT32); o.u64(v.value.length); for (const n of v.value) o.i32(n); return;
-    case 'f32[]': o.u32(T.ARRAY); o.u32(T.FLOAT32); o.u64(v.value.length); for (const n of v.value) o.f32(n); return;
+    case 'u32':
+      o.u32(T.UINT32);
+      o.u32(v.value);
+      return;
+    case 'i32':
+      o.u32(T.INT32);
+      o.i32(v.value);
+      return;
+    case 'f32':
+      o.u32(T.FLOAT32);
+      o.f32(v.value);
+      return;
+    case 'bool':
+      o.u32(T.BOOL);
+      o.push(Buffer.from([v.value ? 1 : 0]));
+      return;
+    case 'string':
+      o.u32(T.STRING);
+      o.str(v.value);
+      return;
+    case 'string[]':
+      o.u32(T.ARRAY);
+      o.u32(T.STRING);
+      o.u64(v.value.length);
+      for (const s of v.value) o.str(s);
+      return;
+    case 'i32[]':
+      o.u32(T.ARRAY);
+      o.u32(T.INT32);
+      o.u64(v.value.length);
+      for (const n of v.value) o.i32(n);
+      return;
+    case 'f32[]':
+      o.u32(T.ARRAY);
+      o.u32(T.FLOAT32);
+      o.u64(v.value.length);
+      for (const n of v.value) o.f32(n);
+      return;
   }
 }
 
@@ -44,11 +111,15 @@ export function writeGguf(metadata: Record<string, GgufValue>, tensors: GgufTens
   o.u32(3);
   o.u64(tensors.length);
   o.u64(Object.keys(metadata).length);
-  for (const [key, value] of Object.entries(metadata)) { o.str(key); writeValue(o, value); }
+  for (const [key, value] of Object.entries(metadata)) {
+    o.str(key);
+    writeValue(o, value);
+  }
   let offset = 0;
   for (const t of tensors) {
     const expected = t.dims.reduce((a, b) => a * b, 1);
-    if (expected !== t.data.length) throw new Error(`tensor ${t.name}: dims give ${expected} values, data has ${t.data.length}`);
+    if (expected !== t.data.length)
+      throw new Error(`tensor ${t.name}: dims give ${expected} values, data has ${t.data.length}`);
     o.str(t.name);
     o.u32(t.dims.length);
     for (const d of t.dims) o.u64(d);

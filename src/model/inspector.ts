@@ -15,7 +15,11 @@ const TASK = siblingEntry(import.meta.url, './inspect-task');
 // which holds even when this process registered tsx through its API rather than a flag a worker would inherit.
 const WORKER_ARGV = TASK.pathname.endsWith('.ts') ? { execArgv: ['--import', import.meta.resolve('tsx')] } : {};
 
-export interface Inspection { sha256: string; bytes: number; header: GgufHeader }
+export interface Inspection {
+  sha256: string;
+  bytes: number;
+  header: GgufHeader;
+}
 
 export class ModelInspector {
   private readonly pool: Piscina;
@@ -40,15 +44,23 @@ export class ModelInspector {
    * opts.root: messages name the file relative to it (the models root); opts.headerOnly: validate the header
    * without hashing (sha256 '').
    */
-  async inspect(path: string, opts: { signal?: AbortSignal; root?: string; headerOnly?: boolean } = {}): Promise<Inspection> {
+  async inspect(
+    path: string,
+    opts: { signal?: AbortSignal; root?: string; headerOnly?: boolean } = {},
+  ): Promise<Inspection> {
     if (this.closed) throw errors.unavailable('the model inspector is shut down');
     if (this.pool.queueSize >= this.maxQueue) throw errors.busy('the model inspection queue', this.maxQueue, 1000);
-    const task: InspectTask = { path, ...(opts.root ? { root: opts.root } : {}), ...(opts.headerOnly ? { headerOnly: true } : {}) };
+    const task: InspectTask = {
+      path,
+      ...(opts.root ? { root: opts.root } : {}),
+      ...(opts.headerOnly ? { headerOnly: true } : {}),
+    };
     let result: InspectResult;
     try {
       result = (await this.pool.run(task, opts.signal ? { signal: opts.signal } : {})) as InspectResult;
     } catch (err) {
-      if (opts.signal?.aborted) throw errors.cancelled(`the inspection of ${opts.root ? relative(opts.root, path) : path}`);
+      if (opts.signal?.aborted)
+        throw errors.cancelled(`the inspection of ${opts.root ? relative(opts.root, path) : path}`);
       if (this.closed) throw errors.unavailable('the model inspector shut down during the inspection');
       throw toMocError(err);
     }

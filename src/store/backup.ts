@@ -14,14 +14,22 @@ import { open } from 'lmdb';
 
 export const STORE_FILE = 'moc.lmdb';
 
-export interface BackupResult { from: string; to: string; storeBytes: number; files: number; ms: number }
+export interface BackupResult {
+  from: string;
+  to: string;
+  storeBytes: number;
+  files: number;
+  ms: number;
+}
 
 export async function backup(dataDir: string, outDir: string): Promise<BackupResult> {
   const started = performance.now();
   const source = path.join(dataDir, STORE_FILE);
-  if (!(await stat(source).catch(() => null))) throw new Error(`${source} does not exist: give the server's data directory (dataDir)`);
+  if (!(await stat(source).catch(() => null)))
+    throw new Error(`${source} does not exist: give the server's data directory (dataDir)`);
   await mkdir(outDir, { recursive: true });
-  if ((await readdir(outDir)).length > 0) throw new Error(`${outDir} is not empty: back up into a new or empty directory`);
+  if ((await readdir(outDir)).length > 0)
+    throw new Error(`${outDir} is not empty: back up into a new or empty directory`);
   const target = path.join(outDir, STORE_FILE);
   // Opened as any reader would be, beside the running server (LMDB's own locks arbitrate); never written.
   const env = open({ path: source, readOnly: true, maxDbs: 16 });
@@ -36,5 +44,11 @@ export async function backup(dataDir: string, outDir: string): Promise<BackupRes
     await cp(path.join(dataDir, entry), path.join(outDir, entry), { recursive: true, errorOnExist: true });
     files++;
   }
-  return { from: path.resolve(dataDir), to: path.resolve(outDir), storeBytes: (await stat(target)).size, files, ms: Math.round(performance.now() - started) };
+  return {
+    from: path.resolve(dataDir),
+    to: path.resolve(outDir),
+    storeBytes: (await stat(target)).size,
+    files,
+    ms: Math.round(performance.now() - started),
+  };
 }

@@ -24,22 +24,39 @@ export function checksum(tables: Tables): string {
 /** Applies one event to the tables (inside a write transaction). */
 export function applyEvent(t: Tables, e: StoreEvent): void {
   switch (e.type) {
-    case 'model.registered': t.models.put(e.entry.name, e.entry); return;
-    case 'model.removed': t.models.remove(e.name); return;
-    case 'alias.set': t.aliases.put(e.alias, e.target); return;
+    case 'model.registered':
+      t.models.put(e.entry.name, e.entry);
+      return;
+    case 'model.removed':
+      t.models.remove(e.name);
+      return;
+    case 'alias.set':
+      t.aliases.put(e.alias, e.target);
+      return;
     case 'job.submitted':
       putJob(t, e.job);
       if (e.job.requestId !== undefined) t.jobKeys.put(jobKey(e.job.owner, e.job.requestId), e.job.id);
       return;
-    case 'job.updated': putJob(t, e.job); return;
-    case 'goal.changed': t.goals.put(e.goal.id, e.goal); return;
-    case 'feedback.recorded': t.feedback.put(e.feedback.id, e.feedback); return;
+    case 'job.updated':
+      putJob(t, e.job);
+      return;
+    case 'goal.changed':
+      t.goals.put(e.goal.id, e.goal);
+      return;
+    case 'feedback.recorded':
+      t.feedback.put(e.feedback.id, e.feedback);
+      return;
     default:
       throw new Error(`replay: unknown event ${JSON.stringify((e as { type: unknown }).type)}`);
   }
 }
 
-export interface ReplayResult { events: number; source: string; rebuilt: string; equal: boolean }
+export interface ReplayResult {
+  events: number;
+  source: string;
+  rebuilt: string;
+  equal: boolean;
+}
 
 /** Replays `dataDir`'s event log into a fresh environment in `outDir` and compares both checksums. */
 export async function replay(dataDir: string, outDir: string): Promise<ReplayResult> {
@@ -47,7 +64,10 @@ export async function replay(dataDir: string, outDir: string): Promise<ReplayRes
   mkdirSync(outDir, { recursive: true });
   const out = open({ path: path.join(outDir, FILE), maxDbs: 16 });
   try {
-    if ([...openTables(out).models.getKeys({ limit: 1 })].length || [...out.openDB({ name: 'events' }).getKeys({ limit: 1 })].length) {
+    if (
+      [...openTables(out).models.getKeys({ limit: 1 })].length ||
+      [...out.openDB({ name: 'events' }).getKeys({ limit: 1 })].length
+    ) {
       throw new Error(`replay: ${outDir} already holds a store; give an empty directory`);
     }
     const srcEvents = src.openDB<StoreEvent, number>({ name: 'events' });
@@ -59,7 +79,12 @@ export async function replay(dataDir: string, outDir: string): Promise<ReplayRes
     const flush = async () => {
       const these = batch;
       batch = [];
-      await out.transaction(() => { for (const e of these) { applyEvent(tables, e); appendEvent(outEvents, e); } });
+      await out.transaction(() => {
+        for (const e of these) {
+          applyEvent(tables, e);
+          appendEvent(outEvents, e);
+        }
+      });
     };
     for (const { value } of srcEvents.getRange()) {
       batch.push(value);

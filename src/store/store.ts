@@ -26,9 +26,19 @@ export interface Tables {
 }
 
 /** What a scheduler reads of an active job: enough to order and claim it without decoding the record. */
-export interface JobSummary { state: Job['state']; priority: number; queuedAt: number; notBefore: number; leaseExpiresAt: number }
+export interface JobSummary {
+  state: Job['state'];
+  priority: number;
+  queuedAt: number;
+  notBefore: number;
+  leaseExpiresAt: number;
+}
 export const summaryOf = (j: Job): JobSummary => ({
-  state: j.state, priority: j.priority, queuedAt: j.queuedAt, notBefore: j.notBefore, leaseExpiresAt: j.lease?.expiresAt ?? 0,
+  state: j.state,
+  priority: j.priority,
+  queuedAt: j.queuedAt,
+  notBefore: j.notBefore,
+  leaseExpiresAt: j.lease?.expiresAt ?? 0,
 });
 
 export const jobKey = (owner: string, requestId: string) => `${owner}\u0000${requestId}`;
@@ -60,12 +70,22 @@ export class Store {
     return new Store(root, openTables(root), root.openDB<StoreEvent, number>({ name: 'events' }));
   }
 
-  private get models() { return this.tables.models; }
-  private get aliases() { return this.tables.aliases; }
+  private get models() {
+    return this.tables.models;
+  }
+  private get aliases() {
+    return this.tables.aliases;
+  }
 
-  listModels(): CatalogEntry[] { return [...this.models.getRange()].map((e) => e.value); }
-  getModel(name: string): CatalogEntry | undefined { return this.models.get(name); }
-  listAliases(): [string, string][] { return [...this.aliases.getRange()].map((e) => [e.key, e.value]); }
+  listModels(): CatalogEntry[] {
+    return [...this.models.getRange()].map((e) => e.value);
+  }
+  getModel(name: string): CatalogEntry | undefined {
+    return this.models.get(name);
+  }
+  listAliases(): [string, string][] {
+    return [...this.aliases.getRange()].map((e) => [e.key, e.value]);
+  }
 
   /**
    * Upsert a catalog entry. Resolves false, with nothing written, when the name is an alias: models and aliases
@@ -94,8 +114,12 @@ export class Store {
 
   // ---- jobs ----
 
-  getJob(id: string): Job | undefined { return this.tables.jobs.get(id); }
-  listJobs(): Job[] { return [...this.tables.jobs.getRange()].map((e) => e.value); }
+  getJob(id: string): Job | undefined {
+    return this.tables.jobs.get(id);
+  }
+  listJobs(): Job[] {
+    return [...this.tables.jobs.getRange()].map((e) => e.value);
+  }
   /** Jobs not yet ended (queued, running, retrying), by id, as summaries. */
   activeJobs(): Map<string, JobSummary> {
     return new Map([...this.tables.jobsActive.getRange()].map((e) => [e.key, e.value]));
@@ -127,14 +151,22 @@ export class Store {
    * lives here, inside the transaction, so no race between processes can overwrite a terminal state.
    */
   updateJob(id: string, change: (current: Job) => Job | null): Promise<Job | null> {
-    return this.update(this.tables.jobs, id, (j) => isTerminal(j.state), change, (next) => {
-      putJob(this.tables, next);
-      return { type: 'job.updated', at: next.updatedAt, job: next };
-    });
+    return this.update(
+      this.tables.jobs,
+      id,
+      (j) => isTerminal(j.state),
+      change,
+      (next) => {
+        putJob(this.tables, next);
+        return { type: 'job.updated', at: next.updatedAt, job: next };
+      },
+    );
   }
 
   /** From now on, jobChangesSince leaves out the events this Store commits (their writer knows them already). */
-  noteOwnWrites(): void { this.trackingOwn = true; }
+  noteOwnWrites(): void {
+    this.trackingOwn = true;
+  }
 
   /** The event log's last sequence number (0 when empty): where a reader of job changes starts (jobChangesSince). */
   lastEventSeq(): number {
@@ -162,39 +194,58 @@ export class Store {
 
   // ---- goals ----
 
-  getGoal(id: string): Goal | undefined { return this.tables.goals.get(id); }
-  listGoals(): Goal[] { return [...this.tables.goals.getRange()].map((e) => e.value); }
+  getGoal(id: string): Goal | undefined {
+    return this.tables.goals.get(id);
+  }
+  listGoals(): Goal[] {
+    return [...this.tables.goals.getRange()].map((e) => e.value);
+  }
 
   /** A new goal, acknowledged once committed. */
   async createGoal(goal: Goal): Promise<Goal> {
-    await this.write(() => { this.tables.goals.put(goal.id, goal); return { type: 'goal.changed', at: goal.createdAt, goal }; });
+    await this.write(() => {
+      this.tables.goals.put(goal.id, goal);
+      return { type: 'goal.changed', at: goal.createdAt, goal };
+    });
     return goal;
   }
 
   /** As updateJob: `change` sees the committed goal; a goal in a terminal state is never changed. */
   updateGoal(id: string, change: (current: Goal) => Goal | null): Promise<Goal | null> {
-    return this.update(this.tables.goals, id, (g) => isTerminalGoal(g.state), change, (next) => {
-      this.tables.goals.put(id, next);
-      return { type: 'goal.changed', at: next.updatedAt, goal: next };
-    });
+    return this.update(
+      this.tables.goals,
+      id,
+      (g) => isTerminalGoal(g.state),
+      change,
+      (next) => {
+        this.tables.goals.put(id, next);
+        return { type: 'goal.changed', at: next.updatedAt, goal: next };
+      },
+    );
   }
 
   /** A goal's history: every committed version of it, oldest first (from the event log). */
   goalHistory(id: string): Goal[] {
     const out: Goal[] = [];
-    for (const { value } of this.events.getRange()) if (value.type === 'goal.changed' && value.goal.id === id) out.push(value.goal);
+    for (const { value } of this.events.getRange())
+      if (value.type === 'goal.changed' && value.goal.id === id) out.push(value.goal);
     return out;
   }
 
   // ---- feedback ----
 
   async recordFeedback(f: Feedback): Promise<Feedback> {
-    await this.write(() => { this.tables.feedback.put(f.id, f); return { type: 'feedback.recorded', at: f.at, feedback: f }; });
+    await this.write(() => {
+      this.tables.feedback.put(f.id, f);
+      return { type: 'feedback.recorded', at: f.at, feedback: f };
+    });
     return f;
   }
 
   /** Every feedback record, in recording order. */
-  listFeedback(): Feedback[] { return [...this.tables.feedback.getRange()].map((e) => e.value); }
+  listFeedback(): Feedback[] {
+    return [...this.tables.feedback.getRange()].map((e) => e.value);
+  }
 
   /** The event log in order, for audits and rebuilds. */
   readEvents(fromSeq = 0): { seq: number; event: StoreEvent }[] {
@@ -206,8 +257,13 @@ export class Store {
    * leave it); `final` records are never changed, whoever asks (checked here, inside the transaction, so no race
    * between processes can overwrite a terminal state); `put` writes it and names its event.
    */
-  private async update<T>(table: Database<T, string>, id: string, final: (t: T) => boolean, change: (current: T) => T | null,
-    put: (next: T) => StoreEvent): Promise<T | null> {
+  private async update<T>(
+    table: Database<T, string>,
+    id: string,
+    final: (t: T) => boolean,
+    change: (current: T) => T | null,
+    put: (next: T) => StoreEvent,
+  ): Promise<T | null> {
     let next: T | null = null;
     await this.write(() => {
       const current = table.get(id);
@@ -237,13 +293,16 @@ export class Store {
     return wrote;
   }
 
-  async close(): Promise<void> { await this.root.close(); }
+  async close(): Promise<void> {
+    await this.root.close();
+  }
 }
 
 /** A job record and its place in the active index (inside a write transaction; replay applies the same). */
 export function putJob(t: Tables, job: Job): void {
   t.jobs.put(job.id, job);
-  if (isTerminal(job.state)) t.jobsActive.remove(job.id); else t.jobsActive.put(job.id, summaryOf(job));
+  if (isTerminal(job.state)) t.jobsActive.remove(job.id);
+  else t.jobsActive.put(job.id, summaryOf(job));
 }
 
 export function openTables(root: RootDatabase): Tables {
@@ -265,9 +324,10 @@ export function openTables(root: RootDatabase): Tables {
  * left the hint ahead) the end is found with a cursor. Point reads are what makes a batch of submits cheaper.
  */
 export function appendEvent(events: Database<StoreEvent, number>, event: StoreEvent, hint = 0): number {
-  const seq = hint > 0 && events.doesExist(hint) && !events.doesExist(hint + 1)
-    ? hint + 1
-    : ([...events.getKeys({ reverse: true, limit: 1 })][0] ?? 0) + 1;
+  const seq =
+    hint > 0 && events.doesExist(hint) && !events.doesExist(hint + 1)
+      ? hint + 1
+      : ([...events.getKeys({ reverse: true, limit: 1 })][0] ?? 0) + 1;
   events.put(seq, event);
   return seq;
 }

@@ -10,7 +10,10 @@ export const LOOP_LAG_WINDOW_MS = 10_000;
 /** Sampling resolution: a lag below this is not seen (the timer's own period). */
 const RESOLUTION_MS = 10;
 
-export interface LoopLagReading { p99Ms: number; maxMs: number }
+export interface LoopLagReading {
+  p99Ms: number;
+  maxMs: number;
+}
 
 export class LoopLag {
   private readonly h: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
@@ -19,10 +22,15 @@ export class LoopLag {
 
   constructor(windowMs = LOOP_LAG_WINDOW_MS) {
     this.h.enable();
-    this.timer = setInterval(() => { this.last = this.current(); this.h.reset(); }, windowMs).unref();
+    this.timer = setInterval(() => {
+      this.last = this.current();
+      this.h.reset();
+    }, windowMs).unref();
   }
 
-  read(): LoopLagReading { return this.last ?? this.current(); }
+  read(): LoopLagReading {
+    return this.last ?? this.current();
+  }
 
   private current(): LoopLagReading {
     // The histogram is in nanoseconds; with no sample yet it reports its initial extremes (NaN, 9e18): say 0 then.

@@ -37,8 +37,12 @@ export class MetricsListener {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/metrics') return this.fail(res, errors.noRoute(`${req.method} ${path} (this port serves GET /metrics only)`));
-    if (req.method !== 'GET' && req.method !== 'HEAD') return this.fail(res, errors.methodNotAllowed(req.method?.toLowerCase() ?? '', path, ['get']), [['allow', 'GET']]);
+    if (path !== '/metrics')
+      return this.fail(res, errors.noRoute(`${req.method} ${path} (this port serves GET /metrics only)`));
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return this.fail(res, errors.methodNotAllowed(req.method?.toLowerCase() ?? '', path, ['get']), [
+        ['allow', 'GET'],
+      ]);
     try {
       const m = await this.metrics.text();
       res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' });

@@ -55,69 +55,108 @@ const JOB_STATES = ['queued', 'running', 'retrying'] as const;
 const GOAL_STATES: GoalState[] = ['pending', 'active', 'achieved', 'failed', 'cancelled'];
 const MODEL_STATES = ['registered', 'loading', 'loaded', 'unloading', 'failed'] as const;
 
-interface Snapshot { devices: Promise<DeviceView[] | null>; models: Promise<ModelView[] | null> }
+interface Snapshot {
+  devices: Promise<DeviceView[] | null>;
+  models: Promise<ModelView[] | null>;
+}
 
 export class Metrics {
   readonly registry = new client.Registry();
 
   // ---- requests, every transport: moc_requests_total and moc_request_duration_seconds (./request-stats.ts) ----
   private readonly requestStats = new RequestStats(this.registry, REQUEST_BUCKETS, {
-    count: 'moc_requests_total', countHelp: 'Requests answered, by transport, operation and outcome code (OK or an MOC_ERR_* code)',
-    duration: 'moc_request_duration_seconds', durationHelp: 'Time from a request reaching the operation table to its answer (end to end inside MOC)',
+    count: 'moc_requests_total',
+    countHelp: 'Requests answered, by transport, operation and outcome code (OK or an MOC_ERR_* code)',
+    duration: 'moc_request_duration_seconds',
+    durationHelp: 'Time from a request reaching the operation table to its answer (end to end inside MOC)',
   });
 
   // ---- inference ----
   readonly queueSeconds = new client.Histogram({
-    name: 'moc_infer_queue_duration_seconds', help: 'Time an inference waited in its model\'s queue on the device for a free sequence',
-    labelNames: ['model'] as const, buckets: REQUEST_BUCKETS, registers: [this.registry],
+    name: 'moc_infer_queue_duration_seconds',
+    help: "Time an inference waited in its model's queue on the device for a free sequence",
+    labelNames: ['model'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
   });
   readonly computeSeconds = new client.Histogram({
-    name: 'moc_infer_compute_duration_seconds', help: 'Time an inference ran on its sequence (prompt evaluation and generation)',
-    labelNames: ['model'] as const, buckets: REQUEST_BUCKETS, registers: [this.registry],
+    name: 'moc_infer_compute_duration_seconds',
+    help: 'Time an inference ran on its sequence (prompt evaluation and generation)',
+    labelNames: ['model'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
   });
   readonly firstTokenSeconds = new client.Histogram({
-    name: 'moc_time_to_first_token_seconds', help: 'Queue wait plus the time to the first generated token',
-    labelNames: ['model'] as const, buckets: TOKEN_BUCKETS, registers: [this.registry],
+    name: 'moc_time_to_first_token_seconds',
+    help: 'Queue wait plus the time to the first generated token',
+    labelNames: ['model'] as const,
+    buckets: TOKEN_BUCKETS,
+    registers: [this.registry],
   });
   readonly interTokenSeconds = new client.Histogram({
-    name: 'moc_inter_token_latency_seconds', help: 'Mean time between generated tokens of one inference (after the first)',
-    labelNames: ['model'] as const, buckets: TOKEN_BUCKETS, registers: [this.registry],
+    name: 'moc_inter_token_latency_seconds',
+    help: 'Mean time between generated tokens of one inference (after the first)',
+    labelNames: ['model'] as const,
+    buckets: TOKEN_BUCKETS,
+    registers: [this.registry],
   });
   readonly promptTokens = new client.Counter({
-    name: 'moc_prompt_tokens_total', help: 'Prompt tokens evaluated', labelNames: ['model'] as const, registers: [this.registry],
+    name: 'moc_prompt_tokens_total',
+    help: 'Prompt tokens evaluated',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
   });
   readonly generatedTokens = new client.Counter({
-    name: 'moc_generated_tokens_total', help: 'Tokens generated', labelNames: ['model'] as const, registers: [this.registry],
+    name: 'moc_generated_tokens_total',
+    help: 'Tokens generated',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
   });
 
   // ---- supervision, store ----
   readonly restarts = new client.Counter({
-    name: 'moc_actor_restarts_total', help: 'Actors restarted by their supervisor (a device worker thread), by actor and reason',
-    labelNames: ['actor', 'reason'] as const, registers: [this.registry],
+    name: 'moc_actor_restarts_total',
+    help: 'Actors restarted by their supervisor (a device worker thread), by actor and reason',
+    labelNames: ['actor', 'reason'] as const,
+    registers: [this.registry],
   });
   readonly engineRestarts = new client.Counter({
-    name: 'moc_engine_restarts_total', help: 'Engine processes that died and were restarted by their device, by device and reason (killed by SIGKILL, exited with code N)',
-    labelNames: ['device', 'reason'] as const, registers: [this.registry],
+    name: 'moc_engine_restarts_total',
+    help: 'Engine processes that died and were restarted by their device, by device and reason (killed by SIGKILL, exited with code N)',
+    labelNames: ['device', 'reason'] as const,
+    registers: [this.registry],
   });
   readonly loads = new client.Counter({
-    name: 'moc_model_loads_total', help: 'Model loads by result (OK or the MOC_ERR_* code it failed with)',
-    labelNames: ['model', 'result'] as const, registers: [this.registry],
+    name: 'moc_model_loads_total',
+    help: 'Model loads by result (OK or the MOC_ERR_* code it failed with)',
+    labelNames: ['model', 'result'] as const,
+    registers: [this.registry],
   });
   readonly loadSeconds = new client.Histogram({
-    name: 'moc_model_load_duration_seconds', help: 'Time a model load took: placement, eviction, the engine\'s load',
-    labelNames: ['model'] as const, buckets: LOAD_BUCKETS, registers: [this.registry],
+    name: 'moc_model_load_duration_seconds',
+    help: "Time a model load took: placement, eviction, the engine's load",
+    labelNames: ['model'] as const,
+    buckets: LOAD_BUCKETS,
+    registers: [this.registry],
   });
   readonly evictions = new client.Counter({
-    name: 'moc_model_evictions_total', help: 'Models unloaded to make room (lru) or because their keep-alive passed (keep-alive)',
-    labelNames: ['model', 'reason'] as const, registers: [this.registry],
+    name: 'moc_model_evictions_total',
+    help: 'Models unloaded to make room (lru) or because their keep-alive passed (keep-alive)',
+    labelNames: ['model', 'reason'] as const,
+    registers: [this.registry],
   });
   readonly jobRunSeconds = new client.Histogram({
-    name: 'moc_job_run_duration_seconds', help: 'Jobs this process ran to their end, by type and final state: time of their last attempt',
-    labelNames: ['type', 'state'] as const, buckets: JOB_BUCKETS, registers: [this.registry],
+    name: 'moc_job_run_duration_seconds',
+    help: 'Jobs this process ran to their end, by type and final state: time of their last attempt',
+    labelNames: ['type', 'state'] as const,
+    buckets: JOB_BUCKETS,
+    registers: [this.registry],
   });
   readonly commitSeconds = new client.Histogram({
-    name: 'moc_store_commit_duration_seconds', help: 'Time a store write waited for its LMDB commit (acknowledgements wait for this)',
-    buckets: COMMIT_BUCKETS, registers: [this.registry],
+    name: 'moc_store_commit_duration_seconds',
+    help: 'Time a store write waited for its LMDB commit (acknowledgements wait for this)',
+    buckets: COMMIT_BUCKETS,
+    registers: [this.registry],
   });
 
   private readonly sources: MetricsSources;
@@ -133,9 +172,17 @@ export class Metrics {
     // shares them). A read that fails leaves its gauges out of that scrape rather than failing the whole scrape.
     this.sources = sources;
     const snapshot = () => this.snapshot ?? this.read();
-    const perDevice = (name: string, help: string, labelNames: string[], fill: (g: client.Gauge, d: DeviceView) => void) =>
+    const perDevice = (
+      name: string,
+      help: string,
+      labelNames: string[],
+      fill: (g: client.Gauge, d: DeviceView) => void,
+    ) =>
       new client.Gauge({
-        name, help, labelNames, registers: reg,
+        name,
+        help,
+        labelNames,
+        registers: reg,
         async collect() {
           const list = await snapshot().devices;
           if (!list) return;
@@ -143,16 +190,23 @@ export class Metrics {
           for (const d of list) fill(this, d);
         },
       });
-    perDevice('moc_device_memory_bytes', 'A device\'s memory ledger: hard_limit, soft_limit, reserved (models and jobs), free', ['device', 'kind'], (g, d) => {
-      g.set({ device: d.id, kind: 'hard_limit' }, d.memory.hardLimit);
-      g.set({ device: d.id, kind: 'soft_limit' }, d.memory.softLimit);
-      g.set({ device: d.id, kind: 'reserved' }, d.memory.reserved);
-      g.set({ device: d.id, kind: 'free' }, d.memory.free);
-    });
+    perDevice(
+      'moc_device_memory_bytes',
+      "A device's memory ledger: hard_limit, soft_limit, reserved (models and jobs), free",
+      ['device', 'kind'],
+      (g, d) => {
+        g.set({ device: d.id, kind: 'hard_limit' }, d.memory.hardLimit);
+        g.set({ device: d.id, kind: 'soft_limit' }, d.memory.softLimit);
+        g.set({ device: d.id, kind: 'reserved' }, d.memory.reserved);
+        g.set({ device: d.id, kind: 'free' }, d.memory.free);
+      },
+    );
     const mainLag = this.loopLag;
     new client.Gauge({
-      name: 'moc_event_loop_lag_seconds', help: 'How late timers fire on a thread (main, device:<id>): p99 and max over the last 10 s window',
-      labelNames: ['thread', 'stat'], registers: reg,
+      name: 'moc_event_loop_lag_seconds',
+      help: 'How late timers fire on a thread (main, device:<id>): p99 and max over the last 10 s window',
+      labelNames: ['thread', 'stat'],
+      registers: reg,
       async collect() {
         const main = mainLag.read();
         this.reset();
@@ -165,24 +219,48 @@ export class Metrics {
         }
       },
     });
-    perDevice('moc_device_up', '1 while a device\'s worker answers, 0 while it restarts', ['device'], (g, d) => g.set({ device: d.id }, d.available ? 1 : 0));
-    perDevice('moc_device_mailbox_depth', 'Messages waiting for a device thread (its bounded mailbox)', ['device'], (g, d) => g.set({ device: d.id }, d.mailboxDepth));
+    perDevice('moc_device_up', "1 while a device's worker answers, 0 while it restarts", ['device'], (g, d) =>
+      g.set({ device: d.id }, d.available ? 1 : 0),
+    );
+    perDevice(
+      'moc_device_mailbox_depth',
+      'Messages waiting for a device thread (its bounded mailbox)',
+      ['device'],
+      (g, d) => g.set({ device: d.id }, d.mailboxDepth),
+    );
     perDevice('moc_device_job_reserved_bytes', 'Memory held on a device for running jobs', ['device'], (g, d) =>
-      g.set({ device: d.id }, d.reservations.reduce((s, r) => s + r.bytes, 0)));
-    perDevice('moc_model_in_flight', 'Inferences running on a model\'s sequences now', ['model', 'device'], (g, d) => {
+      g.set(
+        { device: d.id },
+        d.reservations.reduce((s, r) => s + r.bytes, 0),
+      ),
+    );
+    perDevice('moc_model_in_flight', "Inferences running on a model's sequences now", ['model', 'device'], (g, d) => {
       for (const m of d.models) g.set({ model: m.name, device: d.id }, m.inFlight);
     });
-    perDevice('moc_model_queued', 'Inferences waiting in a model\'s queue for a sequence', ['model', 'device'], (g, d) => {
-      for (const m of d.models) g.set({ model: m.name, device: d.id }, m.queued);
-    });
-    perDevice('moc_model_memory_bytes', 'A model\'s memory on its device: reserved (the ledger) and actual (what the engine reported)', ['model', 'device', 'kind'], (g, d) => {
-      for (const m of d.models) {
-        g.set({ model: m.name, device: d.id, kind: 'reserved' }, m.reservedBytes);
-        g.set({ model: m.name, device: d.id, kind: 'actual' }, m.actualBytes);
-      }
-    });
+    perDevice(
+      'moc_model_queued',
+      "Inferences waiting in a model's queue for a sequence",
+      ['model', 'device'],
+      (g, d) => {
+        for (const m of d.models) g.set({ model: m.name, device: d.id }, m.queued);
+      },
+    );
+    perDevice(
+      'moc_model_memory_bytes',
+      "A model's memory on its device: reserved (the ledger) and actual (what the engine reported)",
+      ['model', 'device', 'kind'],
+      (g, d) => {
+        for (const m of d.models) {
+          g.set({ model: m.name, device: d.id, kind: 'reserved' }, m.reservedBytes);
+          g.set({ model: m.name, device: d.id, kind: 'actual' }, m.actualBytes);
+        }
+      },
+    );
     new client.Gauge({
-      name: 'moc_models', help: 'Registered models by state', labelNames: ['state'], registers: reg,
+      name: 'moc_models',
+      help: 'Registered models by state',
+      labelNames: ['state'],
+      registers: reg,
       async collect() {
         const list = await snapshot().models;
         if (!list) return;
@@ -192,7 +270,10 @@ export class Metrics {
       },
     });
     new client.Gauge({
-      name: 'moc_model_breaker_open', help: '1 while a model\'s load circuit breaker refuses loads (repeated load failures)', labelNames: ['model'], registers: reg,
+      name: 'moc_model_breaker_open',
+      help: "1 while a model's load circuit breaker refuses loads (repeated load failures)",
+      labelNames: ['model'],
+      registers: reg,
       async collect() {
         const list = await snapshot().models;
         if (!list) return;
@@ -204,8 +285,10 @@ export class Metrics {
     if (sources.activeJobs) {
       const read = sources.activeJobs;
       new client.Gauge({
-        name: 'moc_jobs', help: 'Jobs not yet ended in the store, by state (the whole data directory: every process on it reports the same)',
-        labelNames: ['state'], registers: reg,
+        name: 'moc_jobs',
+        help: 'Jobs not yet ended in the store, by state (the whole data directory: every process on it reports the same)',
+        labelNames: ['state'],
+        registers: reg,
         collect() {
           const counts = new Map<string, number>(JOB_STATES.map((s) => [s, 0]));
           for (const j of read().values()) counts.set(j.state, (counts.get(j.state) ?? 0) + 1);
@@ -216,7 +299,10 @@ export class Metrics {
     if (sources.goalStates) {
       const read = sources.goalStates;
       new client.Gauge({
-        name: 'moc_goals', help: 'Goals in the store by state', labelNames: ['state'], registers: reg,
+        name: 'moc_goals',
+        help: 'Goals in the store by state',
+        labelNames: ['state'],
+        registers: reg,
         collect() {
           const counts = new Map<string, number>(GOAL_STATES.map((s) => [s, 0]));
           for (const s of read()) counts.set(s, (counts.get(s) ?? 0) + 1);
@@ -227,27 +313,50 @@ export class Metrics {
     if (sources.mailboxes) {
       const read = sources.mailboxes;
       new client.Gauge({
-        name: 'moc_actor_mailbox_depth', help: 'Messages waiting in an actor\'s bounded mailbox (and internal queue)', labelNames: ['actor'], registers: reg,
-        collect() { for (const m of read()) this.set({ actor: m.actor }, m.depth); },
+        name: 'moc_actor_mailbox_depth',
+        help: "Messages waiting in an actor's bounded mailbox (and internal queue)",
+        labelNames: ['actor'],
+        registers: reg,
+        collect() {
+          for (const m of read()) this.set({ actor: m.actor }, m.depth);
+        },
       });
       new client.Counter({
-        name: 'moc_actor_busy_rejections_total', help: 'Messages an actor refused because its mailbox was full (MOC_ERR_BUSY)', labelNames: ['actor'], registers: reg,
+        name: 'moc_actor_busy_rejections_total',
+        help: 'Messages an actor refused because its mailbox was full (MOC_ERR_BUSY)',
+        labelNames: ['actor'],
+        registers: reg,
         // Read from the actor's own count (never reset while the process lives), so it only goes up.
-        collect() { this.reset(); for (const m of read()) this.inc({ actor: m.actor }, m.refused); },
+        collect() {
+          this.reset();
+          for (const m of read()) this.inc({ actor: m.actor }, m.refused);
+        },
       });
     }
     if (sources.ready) {
       const read = sources.ready;
       new client.Gauge({
-        name: 'moc_ready', help: '1 while /health/ready (and gRPC health) says ready, 0 when not: alert on how often it flips', registers: reg,
-        collect() { this.set(read() ? 1 : 0); },
+        name: 'moc_ready',
+        help: '1 while /health/ready (and gRPC health) says ready, 0 when not: alert on how often it flips',
+        registers: reg,
+        collect() {
+          this.set(read() ? 1 : 0);
+        },
       });
     }
     if (sources.storeFile) {
       const file = sources.storeFile;
       new client.Gauge({
-        name: 'moc_store_file_bytes', help: 'Size of the LMDB data file (jobs, goals, feedback, catalog, event log)', registers: reg,
-        collect() { try { this.set(statSync(file).size); } catch { /* not there yet */ } },
+        name: 'moc_store_file_bytes',
+        help: 'Size of the LMDB data file (jobs, goals, feedback, catalog, event log)',
+        registers: reg,
+        collect() {
+          try {
+            this.set(statSync(file).size);
+          } catch {
+            /* not there yet */
+          }
+        },
       });
     }
   }
@@ -269,7 +378,9 @@ export class Metrics {
   }
 
   /** A finished inference, from the device's own timings. */
-  inference(r: Pick<InferResult, 'model' | 'queueMs' | 'computeMs' | 'firstTokenMs' | 'promptTokens' | 'tokensGenerated'>): void {
+  inference(
+    r: Pick<InferResult, 'model' | 'queueMs' | 'computeMs' | 'firstTokenMs' | 'promptTokens' | 'tokensGenerated'>,
+  ): void {
     const model = r.model;
     this.queueSeconds.observe({ model }, r.queueMs / 1000);
     this.computeSeconds.observe({ model }, r.computeMs / 1000);
@@ -277,12 +388,18 @@ export class Metrics {
     this.generatedTokens.inc({ model }, r.tokensGenerated);
     if (r.tokensGenerated > 0 && r.firstTokenMs >= 0) {
       this.firstTokenSeconds.observe({ model }, (r.queueMs + r.firstTokenMs) / 1000);
-      if (r.tokensGenerated > 1) this.interTokenSeconds.observe({ model }, (r.computeMs - r.firstTokenMs) / (r.tokensGenerated - 1) / 1000);
+      if (r.tokensGenerated > 1)
+        this.interTokenSeconds.observe({ model }, (r.computeMs - r.firstTokenMs) / (r.tokensGenerated - 1) / 1000);
     }
   }
 
-  close(): Promise<void> { this.loopLag.close(); return Promise.resolve(); }
-  destroy(): Promise<void> { return this.close(); }
+  close(): Promise<void> {
+    this.loopLag.close();
+    return Promise.resolve();
+  }
+  destroy(): Promise<void> {
+    return this.close();
+  }
 
   /** Prometheus text exposition of everything above. Concurrent scrapes share one read of devices and models. */
   async text(): Promise<{ contentType: string; body: string }> {

@@ -8,28 +8,59 @@
  */
 import type client from 'prom-client';
 
-interface Count { labels: Record<string, string>; value: number }
-interface Timing { labels: Record<string, string>; buckets: Float64Array; sum: number; count: number }
+interface Count {
+  labels: Record<string, string>;
+  value: number;
+}
+interface Timing {
+  labels: Record<string, string>;
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
 
 type MetricValue = { labels: Record<string, string | number>; value: number; metricName?: string };
-interface CustomMetric { name: string; help: string; type: 'counter' | 'histogram'; aggregator: 'sum'; get(): Promise<{ name: string; help: string; type: string; values: MetricValue[]; aggregator: 'sum' }>; reset(): void }
+interface CustomMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  aggregator: 'sum';
+  get(): Promise<{ name: string; help: string; type: string; values: MetricValue[]; aggregator: 'sum' }>;
+  reset(): void;
+}
 
 export class RequestStats {
   private readonly counts = new Map<string, Count>();
   private readonly timings = new Map<string, Timing>();
 
-  constructor(registry: client.Registry, private readonly bounds: readonly number[], names: { count: string; countHelp: string; duration: string; durationHelp: string }) {
+  constructor(
+    registry: client.Registry,
+    private readonly bounds: readonly number[],
+    names: { count: string; countHelp: string; duration: string; durationHelp: string },
+  ) {
     const counts = this.counts;
     const timings = this.timings;
     const counter: CustomMetric = {
-      name: names.count, help: names.countHelp, type: 'counter', aggregator: 'sum',
+      name: names.count,
+      help: names.countHelp,
+      type: 'counter',
+      aggregator: 'sum',
       async get() {
-        return { name: names.count, help: names.countHelp, type: 'counter', aggregator: 'sum', values: [...counts.values()].map((c) => ({ labels: c.labels, value: c.value })) };
+        return {
+          name: names.count,
+          help: names.countHelp,
+          type: 'counter',
+          aggregator: 'sum',
+          values: [...counts.values()].map((c) => ({ labels: c.labels, value: c.value })),
+        };
       },
       reset: () => counts.clear(),
     };
     const histogram: CustomMetric = {
-      name: names.duration, help: names.durationHelp, type: 'histogram', aggregator: 'sum',
+      name: names.duration,
+      help: names.durationHelp,
+      type: 'histogram',
+      aggregator: 'sum',
       get: async () => {
         const values: MetricValue[] = [];
         for (const t of timings.values()) {
@@ -55,14 +86,21 @@ export class RequestStats {
     const key = `${transport} ${operation}`;
     const ckey = `${key} ${code}`;
     let c = this.counts.get(ckey);
-    if (!c) this.counts.set(ckey, c = { labels: { transport, operation, code }, value: 0 });
+    if (!c) this.counts.set(ckey, (c = { labels: { transport, operation, code }, value: 0 }));
     c.value++;
     let t = this.timings.get(key);
-    if (!t) this.timings.set(key, t = { labels: { transport, operation }, buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 });
+    if (!t)
+      this.timings.set(
+        key,
+        (t = { labels: { transport, operation }, buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 }),
+      );
     t.count++;
     t.sum += seconds;
     for (let i = 0; i < this.bounds.length; i++) {
-      if (seconds <= this.bounds[i]!) { t.buckets[i] = t.buckets[i]! + 1; break; }
+      if (seconds <= this.bounds[i]!) {
+        t.buckets[i] = t.buckets[i]! + 1;
+        break;
+      }
     }
   }
 }

@@ -7,8 +7,15 @@ import { parseArgs } from 'node:util';
 import { writeTinyLlamaGguf, type TinyModelDims } from '../model/demo-model.js';
 import { HERMES_TOOLS_SPECIAL_TOKENS, HERMES_TOOLS_TEMPLATE } from '../model/chat-templates.js';
 
-const USAGE = 'usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N] [--tools-template]';
-const FLAG_OF: Record<keyof TinyModelDims, string> = { embd: 'embd', layers: 'layers', heads: 'heads', ff: 'ff', contextLength: 'ctx' };
+const USAGE =
+  'usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N] [--tools-template]';
+const FLAG_OF: Record<keyof TinyModelDims, string> = {
+  embd: 'embd',
+  layers: 'layers',
+  heads: 'heads',
+  ff: 'ff',
+  contextLength: 'ctx',
+};
 
 const OPTIONS = {
   ...Object.fromEntries([...Object.values(FLAG_OF), 'seed'].map((f) => [f, { type: 'string' as const }])),
@@ -26,13 +33,19 @@ function parse() {
 }
 const { values, positionals } = parse();
 const out = positionals[0];
-if (positionals.length !== 1 || !out) { console.error(USAGE); process.exit(2); }
+if (positionals.length !== 1 || !out) {
+  console.error(USAGE);
+  process.exit(2);
+}
 
 function int(flag: string, min: number): number | undefined {
   const raw = (values as Record<string, string | boolean | undefined>)[flag] as string | undefined;
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) { console.error(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(raw)}\n${USAGE}`); process.exit(2); }
+  if (!Number.isSafeInteger(n) || n < min) {
+    console.error(`--${flag} must be an integer >= ${min}, got ${JSON.stringify(raw)}\n${USAGE}`);
+    process.exit(2);
+  }
   return n;
 }
 
@@ -43,5 +56,7 @@ for (const [key, flag] of Object.entries(FLAG_OF) as [keyof TinyModelDims, strin
   if (n !== undefined) dims[key] = n;
 }
 
-const template = values['tools-template'] ? { chatTemplate: HERMES_TOOLS_TEMPLATE, specialTokens: HERMES_TOOLS_SPECIAL_TOKENS } : {};
+const template = values['tools-template']
+  ? { chatTemplate: HERMES_TOOLS_TEMPLATE, specialTokens: HERMES_TOOLS_SPECIAL_TOKENS }
+  : {};
 console.log(JSON.stringify(await writeTinyLlamaGguf(out, { dims, seed: int('seed', 0), ...template })));

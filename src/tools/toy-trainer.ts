@@ -24,8 +24,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildTinyLlamaGguf, writeTinyLlamaGguf } from '../model/demo-model.js';
 import { parseGgufHeader } from '../model/gguf-header.js';
 
-const USAGE = 'usage: node --import tsx src/tools/toy-trainer.ts --base <in.gguf> --data <dataset.jsonl> --out <out.gguf> '
-  + '[--epochs N] [--step-ms N] [--fail-at <fraction>] [--hang] [--garbage] [--broken-output]';
+const USAGE =
+  'usage: node --import tsx src/tools/toy-trainer.ts --base <in.gguf> --data <dataset.jsonl> --out <out.gguf> ' +
+  '[--epochs N] [--step-ms N] [--fail-at <fraction>] [--hang] [--garbage] [--broken-output]';
 
 function usage(problem: string): never {
   process.stderr.write(`toy-trainer: ${problem}\n${USAGE}\n`);
@@ -40,9 +41,15 @@ function parse() {
   try {
     return parseArgs({
       options: {
-        base: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
-        epochs: { type: 'string' }, 'step-ms': { type: 'string' }, 'fail-at': { type: 'string' },
-        hang: { type: 'boolean' }, garbage: { type: 'boolean' }, 'broken-output': { type: 'boolean' },
+        base: { type: 'string' },
+        data: { type: 'string' },
+        out: { type: 'string' },
+        epochs: { type: 'string' },
+        'step-ms': { type: 'string' },
+        'fail-at': { type: 'string' },
+        hang: { type: 'boolean' },
+        garbage: { type: 'boolean' },
+        'broken-output': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -57,7 +64,8 @@ if (!Number.isSafeInteger(epochs) || epochs < 1) usage(`--epochs must be an inte
 const stepMs = Number(values['step-ms'] ?? 0);
 if (!Number.isFinite(stepMs) || stepMs < 0) usage(`--step-ms must be a number >= 0, got ${values['step-ms']}`);
 const failAt = values['fail-at'] === undefined ? undefined : Number(values['fail-at']);
-if (failAt !== undefined && !(failAt >= 0 && failAt <= 1)) usage(`--fail-at must be a fraction in [0, 1], got ${values['fail-at']}`);
+if (failAt !== undefined && !(failAt >= 0 && failAt <= 1))
+  usage(`--fail-at must be a fraction in [0, 1], got ${values['fail-at']}`);
 
 process.stderr.write(`toy-trainer: pid ${process.pid}, base ${base}, data ${data}, ${epochs} epoch(s)\n`);
 
@@ -72,15 +80,22 @@ try {
 // Each example's size in characters; the only thing the stand-in loss looks at.
 const raw = await readFile(data).catch((err: Error) => usage(`--data: ${err.message}`));
 const examples: number[] = [];
-raw.toString('utf8').split('\n').forEach((line, i) => {
-  if (line.trim() === '') return;
-  let o: any;
-  try { o = JSON.parse(line); } catch { usage(`--data line ${i + 1} is not JSON`); }
-  if (typeof o?.text === 'string') examples.push(o.text.length);
-  else if (typeof o?.prompt === 'string' && typeof o.chosen === 'string' && typeof o.rejected === 'string') {
-    examples.push(o.prompt.length + o.chosen.length + o.rejected.length);
-  } else usage(`--data line ${i + 1} is neither {"text"} nor {"prompt","chosen","rejected"}`);
-});
+raw
+  .toString('utf8')
+  .split('\n')
+  .forEach((line, i) => {
+    if (line.trim() === '') return;
+    let o: any;
+    try {
+      o = JSON.parse(line);
+    } catch {
+      usage(`--data line ${i + 1} is not JSON`);
+    }
+    if (typeof o?.text === 'string') examples.push(o.text.length);
+    else if (typeof o?.prompt === 'string' && typeof o.chosen === 'string' && typeof o.rejected === 'string') {
+      examples.push(o.prompt.length + o.chosen.length + o.rejected.length);
+    } else usage(`--data line ${i + 1} is neither {"text"} nor {"prompt","chosen","rejected"}`);
+  });
 if (examples.length === 0) usage('--data has no examples');
 const digest = createHash('sha256').update(raw).digest();
 
@@ -88,9 +103,16 @@ if (values.hang) {
   // A trainer stuck in native code: SIGTERM does nothing, here or in its worker, which shares our stdout so the
   // runner's 'close' waits for it too. Only SIGKILL to the whole process group ends this.
   process.on('SIGTERM', () => send({ type: 'log', message: 'SIGTERM ignored' }));
-  spawn(process.execPath, ['-e', `process.on('SIGTERM', () => {});
+  spawn(
+    process.execPath,
+    [
+      '-e',
+      `process.on('SIGTERM', () => {});
     process.stdout.write(JSON.stringify({ type: 'log', message: 'worker ' + process.pid + ' ready' }) + '\\n');
-    setInterval(() => {}, 60_000);`], { stdio: ['ignore', 'inherit', 'inherit'] });
+    setInterval(() => {}, 60_000);`,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   send({ type: 'progress', fraction: 0, message: 'hanging' });
   setInterval(() => {}, 60_000);
   await new Promise(() => {});
@@ -113,7 +135,7 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
     if (stepMs > 0) await sleep(stepMs);
     step++;
     const fraction = step / total;
-    const wobble = 1 + 0.1 * Math.tanh(examples[i]! / mean - 1) / total; // < 1 step's worth of decrease
+    const wobble = 1 + (0.1 * Math.tanh(examples[i]! / mean - 1)) / total; // < 1 step's worth of decrease
     const loss = (start / (1 + step / examples.length)) * wobble;
     send({ type: 'progress', fraction, message: `epoch ${epoch}/${epochs}, example ${i + 1}/${examples.length}` });
     send({ type: 'metric', name: 'loss', value: Number(loss.toFixed(6)), step });

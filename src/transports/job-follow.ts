@@ -8,7 +8,9 @@ import type { Job } from '../../schemas/jobs.js';
 import type { JobResource } from '../../schemas/rest.js';
 import { jobResource } from './views.js';
 
-export interface JobSource { watch(listener: (j: Job) => void): () => void }
+export interface JobSource {
+  watch(listener: (j: Job) => void): () => void;
+}
 
 export interface JobFollower {
   /** A newer state of the job; `final` once it has ended (nothing follows; the follow has stopped). */
@@ -28,7 +30,8 @@ export function followJob(
   // What was sent last: a change is a newer record, or new progress of the same record (reported between writes).
   let lastUpdated = -1;
   let lastKey = '';
-  const keyOf = (j: JobResource) => `${j.state}|${j.updated_at_ms}|${j.progress.fraction}|${j.progress.message}|${j.log_tail.length}`;
+  const keyOf = (j: JobResource) =>
+    `${j.state}|${j.updated_at_ms}|${j.progress.fraction}|${j.progress.message}|${j.log_tail.length}`;
   let latest: JobResource | null = null;
   let timer: NodeJS.Timeout | undefined;
   let done = false;
@@ -56,11 +59,19 @@ export function followJob(
     timer ??= setTimeout(flush, deps.minIntervalMs);
   };
   // Subscribed before the first read: a change between the two is not lost (an older read is dropped by offer).
-  const off = deps.jobs?.watch((j) => { if (j.id === id) offer(jobResource(j)); });
-  deps.read().then((job) => { if (!done && (latest === null || job.updated_at_ms >= latest.updated_at_ms)) latest = job; flush(); }, (err) => {
-    if (done) return;
-    stop();
-    out.fail(err);
+  const off = deps.jobs?.watch((j) => {
+    if (j.id === id) offer(jobResource(j));
   });
+  deps.read().then(
+    (job) => {
+      if (!done && (latest === null || job.updated_at_ms >= latest.updated_at_ms)) latest = job;
+      flush();
+    },
+    (err) => {
+      if (done) return;
+      stop();
+      out.fail(err);
+    },
+  );
   return stop;
 }

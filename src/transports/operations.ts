@@ -10,7 +10,14 @@
  */
 import type { Config } from '../../schemas/config.js';
 import type { EmbedResult, RouterProtocol, TokenEvent } from '../../schemas/messages.js';
-import type { DeviceResource, FeedbackResource, GoalResource, InferResponse, JobResource, ModelPageResource } from '../../schemas/rest.js';
+import type {
+  DeviceResource,
+  FeedbackResource,
+  GoalResource,
+  InferResponse,
+  JobResource,
+  ModelPageResource,
+} from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
 import type { Principal } from '../auth/keys.js';
 import type { Quotas } from '../auth/quotas.js';
@@ -18,7 +25,16 @@ import type { ActorRef, Reply, Req } from '../kernel/types.js';
 import { toMocError } from '../errors.js';
 import type { Metrics, Transport } from '../telemetry/metrics.js';
 import type { Logger } from '../log.js';
-import { aliasResponse, deviceResource, feedbackResource, goalResource, inferResponse, jobResource, modelResource, unloadResponse } from './views.js';
+import {
+  aliasResponse,
+  deviceResource,
+  feedbackResource,
+  goalResource,
+  inferResponse,
+  jobResource,
+  modelResource,
+  unloadResponse,
+} from './views.js';
 
 /** request: the server's request timeout; load: long enough for a model load (placement, eviction, engine load). */
 export type TimeoutClass = 'request' | 'load';
@@ -45,7 +61,11 @@ export interface OperationCall {
 }
 
 /** Where a transport's calls are counted, and logged (one `request` line each, when log.requests is on). */
-export interface Meter { metrics: Metrics; transport: Transport; log?: Logger }
+export interface Meter {
+  metrics: Metrics;
+  transport: Transport;
+  log?: Logger;
+}
 
 /** W3C trace context: `traceparent: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`; its trace id, if valid. */
 export function traceIdOf(traceparent: string | undefined): string | undefined {
@@ -65,29 +85,57 @@ export interface OperationSpec<R> {
 const spec = <R>(s: OperationSpec<R>) => s;
 
 /** Router messages that carry the caller's input as `request` (validated by the router). */
-type Forwarded = 'register' | 'load' | 'unload' | 'set-alias' | 'pin' | 'get-model' | 'get-job' | 'list-jobs' | 'cancel-job'
-  | 'get-goal' | 'list-goals' | 'update-goal' | 'cancel-goal' | 'goal-history';
+type Forwarded =
+  | 'register'
+  | 'load'
+  | 'unload'
+  | 'set-alias'
+  | 'pin'
+  | 'get-model'
+  | 'get-job'
+  | 'list-jobs'
+  | 'cancel-job'
+  | 'get-goal'
+  | 'list-goals'
+  | 'update-goal'
+  | 'cancel-goal'
+  | 'goal-history';
 
 /** An operation that hands its input to the router as is; its name is also the role's action. */
-function forward<K extends Forwarded, R>(kind: K, timeout: TimeoutClass, write: boolean, view: (reply: Reply<RouterProtocol, K>) => R): OperationSpec<R> {
+function forward<K extends Forwarded, R>(
+  kind: K,
+  timeout: TimeoutClass,
+  write: boolean,
+  view: (reply: Reply<RouterProtocol, K>) => R,
+): OperationSpec<R> {
   return {
-    action: kind, timeout, write,
-    run: async (input, c, opts) => view(await c.router.ask<K>({ kind, request: input } as Req<RouterProtocol, K> & { kind: K }, opts)),
+    action: kind,
+    timeout,
+    write,
+    run: async (input, c, opts) =>
+      view(await c.router.ask<K>({ kind, request: input } as Req<RouterProtocol, K> & { kind: K }, opts)),
   };
 }
 
 export const OPERATIONS = {
   infer: spec<InferResponse>({
-    action: 'infer', timeout: 'request', write: false,
+    action: 'infer',
+    timeout: 'request',
+    write: false,
     run: async (input, c, opts) => {
-      const r = await c.router.ask({ kind: 'infer', request: input, stream: !!c.onToken, ...(c.traceId ? { traceId: c.traceId } : {}) }, { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) });
+      const r = await c.router.ask(
+        { kind: 'infer', request: input, stream: !!c.onToken, ...(c.traceId ? { traceId: c.traceId } : {}) },
+        { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) },
+      );
       c.meter?.metrics.inference(r);
       return inferResponse(r);
     },
   }),
   /** Embeddings, an inference by role: one vector per text (actors/device/engine-core.ts embed). */
   embed: spec<EmbedResult>({
-    action: 'infer', timeout: 'request', write: false,
+    action: 'infer',
+    timeout: 'request',
+    write: false,
     run: async (input, c, opts) => {
       const r = await c.router.ask({ kind: 'embed', request: input }, opts);
       return { model: r.model, device: r.device, embeddings: r.embeddings, tokens: r.tokens };
@@ -100,26 +148,36 @@ export const OPERATIONS = {
   pin: forward('pin', 'request', true, modelResource),
   'get-model': forward('get-model', 'request', false, modelResource),
   'list-models': spec<ModelPageResource>({
-    action: 'list-models', timeout: 'request', write: false,
+    action: 'list-models',
+    timeout: 'request',
+    write: false,
     run: async (input, c, opts) => {
       const page = await c.router.ask({ kind: 'list-models', request: input }, opts);
       return { models: page.models.map(modelResource), next_cursor: page.nextCursor };
     },
   }),
   devices: spec<DeviceResource[]>({
-    action: 'devices', timeout: 'request', write: false,
+    action: 'devices',
+    timeout: 'request',
+    write: false,
     run: async (_input, c, opts) => (await c.router.ask({ kind: 'devices' }, opts)).map(deviceResource),
   }),
   'submit-job': spec<JobResource>({
-    action: 'submit-job', timeout: 'request', write: true,
-    run: async (input, c, opts) => jobResource(await c.router.ask({ kind: 'submit-job', request: input, owner: c.principal?.() ?? 'open' }, opts)),
+    action: 'submit-job',
+    timeout: 'request',
+    write: true,
+    run: async (input, c, opts) =>
+      jobResource(await c.router.ask({ kind: 'submit-job', request: input, owner: c.principal?.() ?? 'open' }, opts)),
   }),
   'get-job': forward('get-job', 'request', false, jobResource),
   'list-jobs': forward('list-jobs', 'request', false, (jobs) => jobs.map(jobResource)),
   'cancel-job': forward('cancel-job', 'request', true, jobResource),
   'create-goal': spec<GoalResource>({
-    action: 'create-goal', timeout: 'request', write: true,
-    run: async (input, c, opts) => goalResource(await c.router.ask({ kind: 'create-goal', request: input, owner: c.principal?.() ?? 'open' }, opts)),
+    action: 'create-goal',
+    timeout: 'request',
+    write: true,
+    run: async (input, c, opts) =>
+      goalResource(await c.router.ask({ kind: 'create-goal', request: input, owner: c.principal?.() ?? 'open' }, opts)),
   }),
   'get-goal': forward('get-goal', 'request', false, goalResource),
   'list-goals': forward('list-goals', 'request', false, (goals) => goals.map(goalResource)),
@@ -127,8 +185,13 @@ export const OPERATIONS = {
   'cancel-goal': forward('cancel-goal', 'request', true, goalResource),
   'goal-history': forward('goal-history', 'request', false, (goals) => goals.map(goalResource)),
   'record-feedback': spec<FeedbackResource>({
-    action: 'record-feedback', timeout: 'request', write: true,
-    run: async (input, c, opts) => feedbackResource(await c.router.ask({ kind: 'record-feedback', request: input, owner: c.principal?.() ?? 'open' }, opts)),
+    action: 'record-feedback',
+    timeout: 'request',
+    write: true,
+    run: async (input, c, opts) =>
+      feedbackResource(
+        await c.router.ask({ kind: 'record-feedback', request: input, owner: c.principal?.() ?? 'open' }, opts),
+      ),
   }),
 };
 
@@ -157,14 +220,23 @@ function budgeted<R>(name: OperationName, call: OperationCall, work: () => Promi
     return Promise.reject(err);
   }
   if (name !== 'infer') return work();
-  return work().then((r) => { q.charge(caller, (r as InferResponse).tokens_generated); return r; });
+  return work().then((r) => {
+    q.charge(caller, (r as InferResponse).tokens_generated);
+    return r;
+  });
 }
 
 /** Runs one operation: its timeout (the client's, capped by the class ceiling), the router ask, the resource. */
-export function runOperation<N extends OperationName>(name: N, input: Input, call: OperationCall): Promise<OperationResult<N>> {
+export function runOperation<N extends OperationName>(
+  name: N,
+  input: Input,
+  call: OperationCall,
+): Promise<OperationResult<N>> {
   const op = OPERATIONS[name] as OperationSpec<OperationResult<N>>;
   const timeoutMs = Math.max(1, Math.min(call.clientTimeoutMs ?? Infinity, ceilingMs(call.config, op.timeout)));
-  const run = budgeted(name, call, () => op.run(input, call, { timeoutMs, ...(call.signal ? { signal: call.signal } : {}) }));
+  const run = budgeted(name, call, () =>
+    op.run(input, call, { timeoutMs, ...(call.signal ? { signal: call.signal } : {}) }),
+  );
   const m = call.meter;
   if (!m) return run;
   const started = performance.now();
@@ -174,13 +246,38 @@ export function runOperation<N extends OperationName>(name: N, input: Input, cal
     if (!m.log) return;
     // Names and ids only: never the prompt, the text or a key (and the logger removes those anyway).
     const out = (result ?? {}) as { model?: unknown; request_id?: unknown; id?: unknown };
-    const model = typeof out.model === 'string' ? out.model : typeof input.model === 'string' ? input.model : typeof input.name === 'string' ? input.name : undefined;
-    const requestId = typeof out.request_id === 'string' ? out.request_id : typeof input.request_id === 'string' ? input.request_id : undefined;
+    const model =
+      typeof out.model === 'string'
+        ? out.model
+        : typeof input.model === 'string'
+          ? input.model
+          : typeof input.name === 'string'
+            ? input.name
+            : undefined;
+    const requestId =
+      typeof out.request_id === 'string'
+        ? out.request_id
+        : typeof input.request_id === 'string'
+          ? input.request_id
+          : undefined;
     m.log.log(code === 'MOC_ERR_INTERNAL' ? 'error' : 'info', 'request', {
-      transport: m.transport, operation: name, code, ms: Math.round(seconds * 1e4) / 10,
-      ...(model !== undefined ? { model } : {}), ...(requestId !== undefined ? { request_id: requestId } : {}),
+      transport: m.transport,
+      operation: name,
+      code,
+      ms: Math.round(seconds * 1e4) / 10,
+      ...(model !== undefined ? { model } : {}),
+      ...(requestId !== undefined ? { request_id: requestId } : {}),
       ...(call.traceId ? { trace_id: call.traceId } : {}),
     });
   };
-  return run.then((r) => { done('OK', r); return r; }, (err: unknown) => { done(toMocError(err).code); throw err; });
+  return run.then(
+    (r) => {
+      done('OK', r);
+      return r;
+    },
+    (err: unknown) => {
+      done(toMocError(err).code);
+      throw err;
+    },
+  );
 }

@@ -39,7 +39,16 @@ const REQUESTS: Record<string, object> = {
 };
 
 /** Methods whose request names nothing that exists: NOT_FOUND there is an answer from past the key check. */
-const NOT_FOUND_IS_PAST_AUTH = new Set(['UnloadModel', 'GetJob', 'CancelJob', 'WatchJob', 'GetGoal', 'UpdateGoal', 'CancelGoal', 'GoalHistory']);
+const NOT_FOUND_IS_PAST_AUTH = new Set([
+  'UnloadModel',
+  'GetJob',
+  'CancelJob',
+  'WatchJob',
+  'GetGoal',
+  'UpdateGoal',
+  'CancelGoal',
+  'GoalHistory',
+]);
 
 function md(headers: Record<string, string>): grpc.Metadata {
   const m = new grpc.Metadata();
@@ -48,26 +57,44 @@ function md(headers: Record<string, string>): grpc.Metadata {
 }
 
 /** Resolves with the status code the call ended with (0 = OK); streams count OK at their first message. */
-function call(h: Harness, method: string, headers: Record<string, string>): Promise<{ code: number; mocCode?: string; details?: string }> {
+function call(
+  h: Harness,
+  method: string,
+  headers: Record<string, string>,
+): Promise<{ code: number; mocCode?: string; details?: string }> {
   const deadline = new Date(Date.now() + 30_000);
   return new Promise((resolve) => {
     if (method === 'InferStream' || method === 'WatchModels' || method === 'WatchJob') {
       const s = h.client[method](REQUESTS[method], md(headers), { deadline }) as grpc.ClientReadableStream<any>;
-      s.on('data', () => { s.cancel(); resolve({ code: 0 }); });
+      s.on('data', () => {
+        s.cancel();
+        resolve({ code: 0 });
+      });
       s.on('error', (e: grpc.ServiceError) => resolve({ code: e.code, mocCode: errorCode(e), details: e.details }));
       s.on('end', () => resolve({ code: 0 }));
       return;
     }
     h.client[method](REQUESTS[method], md(headers), { deadline }, (e: grpc.ServiceError | null) =>
-      resolve(e ? { code: e.code, mocCode: errorCode(e), details: e.details } : { code: 0 }));
+      resolve(e ? { code: e.code, mocCode: errorCode(e), details: e.details } : { code: 0 }),
+    );
   });
 }
 
 t.test('keys and roles on every gRPC method', async (t) => {
-  const h = await startHarness(t, { auth: { keys: [
-    { name: 'ops', role: 'admin', key: ADMIN }, { name: 'agents', role: 'infer', key: INFER }, { name: 'learners', role: 'trainer', key: TRAINER },
-  ] } });
-  t.same(Object.keys(ACTION_OF_METHOD).sort(), Object.keys(REQUESTS).sort(), 'every method of the service has an action');
+  const h = await startHarness(t, {
+    auth: {
+      keys: [
+        { name: 'ops', role: 'admin', key: ADMIN },
+        { name: 'agents', role: 'infer', key: INFER },
+        { name: 'learners', role: 'trainer', key: TRAINER },
+      ],
+    },
+  });
+  t.same(
+    Object.keys(ACTION_OF_METHOD).sort(),
+    Object.keys(REQUESTS).sort(),
+    'every method of the service has an action',
+  );
   for (const method of Object.keys(REQUESTS)) {
     const none = await call(h, method, {});
     t.equal(none.code, grpc.status.UNAUTHENTICATED, `${method}: no key → UNAUTHENTICATED`);
@@ -78,8 +105,12 @@ t.test('keys and roles on every gRPC method', async (t) => {
 
     const needs = ROLE_OF_ACTION[ACTION_OF_METHOD[method]!] as Role;
     const admin = await call(h, method, { authorization: `Bearer ${ADMIN}` });
-    const passed = (r: { code: number }) => r.code === 0 || (NOT_FOUND_IS_PAST_AUTH.has(method) && r.code === grpc.status.NOT_FOUND);
-    for (const [role, key] of [['infer', INFER], ['trainer', TRAINER]] as const) {
+    const passed = (r: { code: number }) =>
+      r.code === 0 || (NOT_FOUND_IS_PAST_AUTH.has(method) && r.code === grpc.status.NOT_FOUND);
+    for (const [role, key] of [
+      ['infer', INFER],
+      ['trainer', TRAINER],
+    ] as const) {
       const r = await call(h, method, { 'x-api-key': key });
       if (roleAllows(role, needs)) {
         t.ok(passed(r), `${method}: ${role} key allowed (${r.code} ${r.details ?? ''})`);

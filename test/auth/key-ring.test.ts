@@ -9,8 +9,10 @@ const auth = (o: Record<string, unknown> = {}) => ({ auth: { required: false, ke
 t.test('keys from config, a keys file and MOC_API_KEYS', async (t) => {
   const file = path.join(t.testdir(), 'keys.txt');
   writeFileSync(file, '# operators\nadmin:ops:file-admin-key-0123456789\n\ninfer:file-infer-key-0123456789\n');
-  const ring = KeyRing.fromConfig(auth({ keys: [{ role: 'infer', key: 'config-infer-key-0123456789' }], keysFile: file }),
-    { MOC_API_KEYS: 'admin:ci:env-admin-key-0123456789, infer:env-infer-key-0123456789' });
+  const ring = KeyRing.fromConfig(
+    auth({ keys: [{ role: 'infer', key: 'config-infer-key-0123456789' }], keysFile: file }),
+    { MOC_API_KEYS: 'admin:ci:env-admin-key-0123456789, infer:env-infer-key-0123456789' },
+  );
   t.equal(ring.size, 5);
   t.same(ring.authenticate('file-admin-key-0123456789'), { role: 'admin', name: 'ops' });
   t.same(ring.authenticate('env-admin-key-0123456789'), { role: 'admin', name: 'ci' });
@@ -25,8 +27,17 @@ t.test('keys from config, a keys file and MOC_API_KEYS', async (t) => {
 
 t.test('refused at start: short, duplicate, malformed, required without keys, unreadable file', async (t) => {
   t.throws(() => KeyRing.fromConfig(auth(), { MOC_API_KEYS: 'admin:short' }), /shorter than 16 characters/);
-  t.throws(() => KeyRing.fromConfig(auth(), { MOC_API_KEYS: 'root:some-long-key-0123456789' }), /role admin, trainer or infer/);
-  t.throws(() => KeyRing.fromConfig(auth({ keys: [{ role: 'admin', key: 'same-key-0123456789ab' }] }), { MOC_API_KEYS: 'infer:same-key-0123456789ab' }), /configured twice/);
+  t.throws(
+    () => KeyRing.fromConfig(auth(), { MOC_API_KEYS: 'root:some-long-key-0123456789' }),
+    /role admin, trainer or infer/,
+  );
+  t.throws(
+    () =>
+      KeyRing.fromConfig(auth({ keys: [{ role: 'admin', key: 'same-key-0123456789ab' }] }), {
+        MOC_API_KEYS: 'infer:same-key-0123456789ab',
+      }),
+    /configured twice/,
+  );
   t.throws(() => KeyRing.fromConfig(auth({ required: true }), {}), /auth\.required is true but no API keys/);
   t.throws(() => KeyRing.fromConfig(auth({ keysFile: '/nonexistent/keys.txt' }), {}), /auth\.keysFile: cannot read/);
   try {
@@ -40,7 +51,10 @@ t.test('authentication answers', async (t) => {
   const ring = KeyRing.fromConfig(auth({ keys: [{ role: 'admin', key: 'the-admin-key-0123456789' }] }), {});
   t.throws(() => ring.authenticate(undefined), { code: 'MOC_ERR_UNAUTHENTICATED', message: /has none/ });
   t.throws(() => ring.authenticate(''), { code: 'MOC_ERR_UNAUTHENTICATED' });
-  try { ring.authenticate('guess-0123456789'); t.fail('accepted'); } catch (err) {
+  try {
+    ring.authenticate('guess-0123456789');
+    t.fail('accepted');
+  } catch (err) {
     t.notMatch((err as Error).message, /guess/, 'the presented key is not in the error');
   }
   const open = KeyRing.fromConfig(auth(), {});

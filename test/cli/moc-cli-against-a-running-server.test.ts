@@ -13,22 +13,40 @@ import { TEXTS, writeDataset } from '../jobs/helpers.js';
 const KEY = 'cli-test-admin-key-0123456789';
 const INFER_KEY = 'cli-test-infer-key-0123456789';
 
-interface Ran { code: number | null; out: string; err: string }
+interface Ran {
+  code: number | null;
+  out: string;
+  err: string;
+}
 function moc(args: string[], env: Record<string, string>, stdin?: string): Promise<Ran> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), ...args],
-      { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawn(
+      process.execPath,
+      [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), ...args],
+      { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
     p.stdin.end(stdin ?? '');
     p.on('exit', (code) => resolve({ code, out, err }));
   });
 }
 
 t.test('moc against a running server', async (t) => {
-  const h = await startHarness(t, { auth: { keys: [{ name: 'ops', role: 'admin', key: KEY }, { name: 'agent', role: 'infer', key: INFER_KEY }] } });
+  const h = await startHarness(t, {
+    auth: {
+      keys: [
+        { name: 'ops', role: 'admin', key: KEY },
+        { name: 'agent', role: 'infer', key: INFER_KEY },
+      ],
+    },
+  });
   const env = { MOC_URL: h.restUrl, MOC_API_KEY: KEY };
   const run = (...args: string[]) => moc(args, env);
 
@@ -72,11 +90,27 @@ t.test('moc against a running server', async (t) => {
 
   // A job followed to its end with a progress bar; its exit code follows its final state.
   writeDataset(h, 'cli.jsonl', TEXTS);
-  const job = await run('jobs', 'submit', 'evaluate', '--spec', JSON.stringify({ model: 'moc-demo', dataset: 'cli.jsonl' }), '--watch', '--progress');
+  const job = await run(
+    'jobs',
+    'submit',
+    'evaluate',
+    '--spec',
+    JSON.stringify({ model: 'moc-demo', dataset: 'cli.jsonl' }),
+    '--watch',
+    '--progress',
+  );
   t.equal(job.code, 0, 'a succeeding job watched: exit 0');
   t.match(job.out, /^state\s+succeeded/m);
   t.match(job.err, /job \S+ \[.*\] 100% \| succeeded/, 'its bar completes');
-  const bad = await run('jobs', 'submit', 'evaluate', '--spec', JSON.stringify({ model: 'moc-demo', dataset: 'missing.jsonl' }), '--watch', '--json');
+  const bad = await run(
+    'jobs',
+    'submit',
+    'evaluate',
+    '--spec',
+    JSON.stringify({ model: 'moc-demo', dataset: 'missing.jsonl' }),
+    '--watch',
+    '--json',
+  );
   t.equal(bad.code, 7, 'a failing job watched: exit 7');
   t.equal(JSON.parse(bad.out).state, 'failed');
   const jobs = await run('jobs', 'ls', '--json');
@@ -93,8 +127,16 @@ t.test('moc against a running server', async (t) => {
   const missing = await run('models', 'get', 'no-such-model');
   t.equal(missing.code, 4, 'an unknown model: exit 4');
   t.match(missing.err, /^moc: MOC_ERR_MODEL_NOT_FOUND: /);
-  t.equal((await moc(['models', 'ls'], { MOC_URL: h.restUrl, MOC_API_KEY: 'wrong-key-0123456789abc' })).code, 5, 'a wrong key: exit 5');
-  t.equal((await moc(['models', 'load', 'moc-demo'], { MOC_URL: h.restUrl, MOC_API_KEY: INFER_KEY })).code, 5, 'an infer key loading: exit 5');
+  t.equal(
+    (await moc(['models', 'ls'], { MOC_URL: h.restUrl, MOC_API_KEY: 'wrong-key-0123456789abc' })).code,
+    5,
+    'a wrong key: exit 5',
+  );
+  t.equal(
+    (await moc(['models', 'load', 'moc-demo'], { MOC_URL: h.restUrl, MOC_API_KEY: INFER_KEY })).code,
+    5,
+    'an infer key loading: exit 5',
+  );
   const down = await moc(['models', 'ls'], { MOC_URL: 'http://127.0.0.1:9', MOC_API_KEY: KEY });
   t.equal(down.code, 3, 'no server: exit 3');
   t.match(down.err, /no MOC server answered at http:\/\/127\.0\.0\.1:9/);

@@ -20,13 +20,23 @@ t.test('zero config: one cpu device, demo defaults, frozen', async (t) => {
 t.test('YAML with ${VAR:default} substitution; relative paths anchor at the file', async (t) => {
   const dir = t.testdir();
   const file = path.join(dir, 'moc.yaml');
-  writeFileSync(file, [
-    'server:', '  grpcPort: ${MOC_TEST_PORT:7300}',
-    'devices:', '  - id: gpu0', '    kind: cpu', '    memory: ${MOC_TEST_MEM:1GiB}', '    threads: 2',
-    'modelsRoot: ./m',
-    // $${X} is the escape for a literal ${X}: kept even when X is set, and an unset X without default is no problem.
-    'models:', '  - name: lit', "    path: '$${MOC_TEST_SET}/$${MOC_TEST_UNSET}-$${MOC_TEST_SET:d}.gguf'",
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'server:',
+      '  grpcPort: ${MOC_TEST_PORT:7300}',
+      'devices:',
+      '  - id: gpu0',
+      '    kind: cpu',
+      '    memory: ${MOC_TEST_MEM:1GiB}',
+      '    threads: 2',
+      'modelsRoot: ./m',
+      // $${X} is the escape for a literal ${X}: kept even when X is set, and an unset X without default is no problem.
+      'models:',
+      '  - name: lit',
+      "    path: '$${MOC_TEST_SET}/$${MOC_TEST_UNSET}-$${MOC_TEST_SET:d}.gguf'",
+    ].join('\n'),
+  );
   const c = loadConfig(file, { MOC_TEST_MEM: '512MiB', MOC_TEST_SET: 'oops' });
   t.equal(c.server.grpcPort, 7300, 'default used when the variable is unset');
   t.equal(c.devices[0]!.memory, 512 * 1024 ** 2, 'variable used when set');
@@ -37,21 +47,46 @@ t.test('YAML with ${VAR:default} substitution; relative paths anchor at the file
 t.test('every invalid field is reported in one error, with hints', async (t) => {
   const dir = t.testdir();
   const file = path.join(dir, 'bad.yaml');
-  writeFileSync(file, [
-    'server:', '  grpcPort: 99999', '  hostt: 0.0.0.0',
-    'devices:', '  - id: GPU 0', '    kind: tpu', '    memory: lots', '    threads: 0',
-    'models:', '  - name: "bad name!"', '    path: x.gguf', '    sequences: 0',
-    'limits:', '  maxPromptBytes: ${MOC_UNSET_VAR_FOR_TEST}',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'server:',
+      '  grpcPort: 99999',
+      '  hostt: 0.0.0.0',
+      'devices:',
+      '  - id: GPU 0',
+      '    kind: tpu',
+      '    memory: lots',
+      '    threads: 0',
+      'models:',
+      '  - name: "bad name!"',
+      '    path: x.gguf',
+      '    sequences: 0',
+      'limits:',
+      '  maxPromptBytes: ${MOC_UNSET_VAR_FOR_TEST}',
+    ].join('\n'),
+  );
   const err = t.throws(() => loadConfig(file, {})) as unknown as ConfigError;
   t.type(err, ConfigError);
   t.match(err.message, /MOC_UNSET_VAR_FOR_TEST.*not set/, 'unset variable without default is named');
   // Substitution problems are reported first; fix that and see the schema problems all together.
-  writeFileSync(file, [
-    'server:', '  grpcPort: 99999', '  hostt: 0.0.0.0',
-    'devices:', '  - id: GPU 0', '    kind: tpu', '    memory: lots', '    threads: 0',
-    'models:', '  - name: "bad name!"', '    path: x.gguf', '    sequences: 0',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'server:',
+      '  grpcPort: 99999',
+      '  hostt: 0.0.0.0',
+      'devices:',
+      '  - id: GPU 0',
+      '    kind: tpu',
+      '    memory: lots',
+      '    threads: 0',
+      'models:',
+      '  - name: "bad name!"',
+      '    path: x.gguf',
+      '    sequences: 0',
+    ].join('\n'),
+  );
   const e2 = t.throws(() => loadConfig(file, {})) as unknown as ConfigError;
   const text = e2.problems.join('\n');
   t.match(text, /\/server\/grpcPort/, 'port out of range');
@@ -68,10 +103,16 @@ t.test('every invalid field is reported in one error, with hints', async (t) => 
 t.test('cross-field checks', async (t) => {
   const dir = t.testdir();
   const file = path.join(dir, 'x.yaml');
-  writeFileSync(file, [
-    'devices:', '  - { id: a, memory: 1GiB, softLimit: 2GiB }', '  - { id: a, memory: 1GiB }',
-    'models:', '  - { name: m, path: m.gguf, device: nope }',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'devices:',
+      '  - { id: a, memory: 1GiB, softLimit: 2GiB }',
+      '  - { id: a, memory: 1GiB }',
+      'models:',
+      '  - { name: m, path: m.gguf, device: nope }',
+    ].join('\n'),
+  );
   const err = t.throws(() => loadConfig(file, {})) as unknown as ConfigError;
   const text = err.problems.join('\n');
   t.match(text, /softLimit.*above memory/);

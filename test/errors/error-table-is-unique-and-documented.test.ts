@@ -14,20 +14,36 @@ const docPath = path.join(packageRoot(), 'docs', 'errors.md');
  * A new pairing has to be added here on purpose, not slip in.
  */
 const HTTP_FOR_GRPC: Record<string, readonly number[]> = {
-  CANCELLED: [499], UNKNOWN: [500], INVALID_ARGUMENT: [400, 414, 431], DEADLINE_EXCEEDED: [504], NOT_FOUND: [404],
-  ALREADY_EXISTS: [409], PERMISSION_DENIED: [403], RESOURCE_EXHAUSTED: [413, 429, 507], FAILED_PRECONDITION: [400, 412, 422],
-  ABORTED: [409], OUT_OF_RANGE: [400], UNIMPLEMENTED: [404, 405, 501], INTERNAL: [500], UNAVAILABLE: [503],
-  DATA_LOSS: [500], UNAUTHENTICATED: [401],
+  CANCELLED: [499],
+  UNKNOWN: [500],
+  INVALID_ARGUMENT: [400, 414, 431],
+  DEADLINE_EXCEEDED: [504],
+  NOT_FOUND: [404],
+  ALREADY_EXISTS: [409],
+  PERMISSION_DENIED: [403],
+  RESOURCE_EXHAUSTED: [413, 429, 507],
+  FAILED_PRECONDITION: [400, 412, 422],
+  ABORTED: [409],
+  OUT_OF_RANGE: [400],
+  UNIMPLEMENTED: [404, 405, 501],
+  INTERNAL: [500],
+  UNAVAILABLE: [503],
+  DATA_LOSS: [500],
+  UNAUTHENTICATED: [401],
 };
 /** What clients and proxies treat as "try again later" (REST sends Retry-After on 429/503; HAProxy retries 503/504). */
 const RETRYABLE_HTTP = new Set([429, 503, 504]);
 
 /** The rows of the error table in docs/errors.md, as the columns read. */
 function docRows(doc: string): { code: string; cells: string[] }[] {
-  return doc.split('\n')
+  return doc
+    .split('\n')
     .filter((l) => /^\| `[^`]+` \|/.test(l))
     .map((l) => {
-      const cells = l.slice(1, -1).split(' | ').map((c) => c.trim());
+      const cells = l
+        .slice(1, -1)
+        .split(' | ')
+        .map((c) => c.trim());
       return { code: cells[0]!.replace(/`/g, ''), cells };
     });
 }
@@ -44,9 +60,18 @@ function docProblems(doc: string): string[] {
   }
   for (const [code, spec] of table) {
     const row = rows.find((r) => r.code === code);
-    if (!row) { problems.push(`${code} is not documented`); continue; }
-    const want = [`\`${code}\``, `${spec.grpc} (${GrpcStatus[spec.grpc]})`, String(spec.http), `\`${spec.zmq}\``,
-      spec.retryable ? 'yes' : 'no', spec.when];
+    if (!row) {
+      problems.push(`${code} is not documented`);
+      continue;
+    }
+    const want = [
+      `\`${code}\``,
+      `${spec.grpc} (${GrpcStatus[spec.grpc]})`,
+      String(spec.http),
+      `\`${spec.zmq}\``,
+      spec.retryable ? 'yes' : 'no',
+      spec.when,
+    ];
     if (row.cells.join(' | ') !== want.join(' | ')) problems.push(`${code}: the row says '${row.cells.join(' | ')}'`);
   }
   return problems;
@@ -67,8 +92,11 @@ t.test('every code is well-formed and mapped on all three transports', async (t)
 t.test('the three mappings agree with each other and with retryable', async (t) => {
   for (const [code, spec] of table) {
     t.ok(HTTP_FOR_GRPC[spec.grpc]?.includes(spec.http), `${code}: HTTP ${spec.http} fits gRPC ${spec.grpc}`);
-    t.equal(spec.retryable, RETRYABLE_HTTP.has(spec.http),
-      `${code}: retryable (${spec.retryable}) matches HTTP ${spec.http} (429/503/504 say "try again later")`);
+    t.equal(
+      spec.retryable,
+      RETRYABLE_HTTP.has(spec.http),
+      `${code}: retryable (${spec.retryable}) matches HTTP ${spec.http} (429/503/504 say "try again later")`,
+    );
   }
   // A legacy ZMQ agent decides from the code alone: codes that share a ZMQ code must agree on retrying.
   const byZmq = new Map<string, Set<boolean>>();
@@ -86,7 +114,11 @@ t.test("the issue's required mappings hold", async (t) => {
   t.equal(errors.unavailable('restarting').grpcStatus, GrpcStatus.UNAVAILABLE);
   t.equal(errors.deadline('x', 1).grpcStatus, GrpcStatus.DEADLINE_EXCEEDED);
   t.equal(toMocError(new TypeError('boom')).code, 'MOC_ERR_INTERNAL', 'a bug becomes INTERNAL');
-  t.equal(toMocError(errors.busy('q', 1).toData()).code, 'MOC_ERR_BUSY', 'plain data from another thread is rehydrated');
+  t.equal(
+    toMocError(errors.busy('q', 1).toData()).code,
+    'MOC_ERR_BUSY',
+    'plain data from another thread is rehydrated',
+  );
   // Retry-After (REST) and retry-after-ms (gRPC) are read from details.retryAfterMs.
   t.ok(Number(errors.busy('q', 1).details.retryAfterMs) > 0, 'busy says when to retry');
   t.ok(Number(errors.unavailable('restarting').details.retryAfterMs) > 0, 'unavailable says when to retry');
@@ -100,7 +132,10 @@ t.test('docs/errors.md documents every code exactly once, as the table says, and
   const [first] = docRows(doc);
   const firstLine = doc.split('\n').find((l) => l.startsWith(`| \`${first!.code}\` |`))!;
   const tampered = doc
-    .replace(firstLine, `${firstLine}\n${firstLine}\n| \`MOC_ERR_NOT_IN_TABLE\` | INTERNAL (13) | 500 | \`INTERNAL\` | no | x. |`)
+    .replace(
+      firstLine,
+      `${firstLine}\n${firstLine}\n| \`MOC_ERR_NOT_IN_TABLE\` | INTERNAL (13) | 500 | \`INTERNAL\` | no | x. |`,
+    )
     .replace('| 429 |', '| 430 |');
   const found = docProblems(tampered).join('\n');
   t.match(found, new RegExp(`${first!.code} is documented 2 times`));

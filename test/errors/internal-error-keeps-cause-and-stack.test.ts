@@ -32,7 +32,12 @@ t.test('a thrown non-Error is kept as cause too; a MocError passes through untou
 
 t.test('a MocError takes a cause (ES2022 { cause }) and a reworded copy keeps code, cause and stack', async (t) => {
   const cause = caught();
-  const e = new MocError('MOC_ERR_LOAD_FAILED', 'cannot load /srv/models/a.gguf', { path: '/srv/models/a.gguf' }, { cause });
+  const e = new MocError(
+    'MOC_ERR_LOAD_FAILED',
+    'cannot load /srv/models/a.gguf',
+    { path: '/srv/models/a.gguf' },
+    { cause },
+  );
   t.equal(e.cause, cause);
   const r = e.reworded('cannot load a.gguf', { path: 'a.gguf' });
   t.equal(r.code, 'MOC_ERR_LOAD_FAILED');

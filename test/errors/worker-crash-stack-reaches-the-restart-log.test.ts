@@ -9,17 +9,24 @@ t.test("a crashed worker's stack reaches the supervisor's onRestart and the chil
   const ref = new WorkerRef<TestProtocol>('crashy', 100);
   const events = new EventEmitter();
   const spec: ChildSpec = {
-    id: 'crashy', restart: 'permanent', shutdownMs: 1000,
+    id: 'crashy',
+    restart: 'permanent',
+    shutdownMs: 1000,
     start: async () => {
       const h = await startWorkerChild(ref, {
-        entry: new URL('../fixtures/test-actor-worker.ts', import.meta.url), workerData: {}, name: 'crashy', startTimeoutMs: 10_000,
+        entry: new URL('../fixtures/test-actor-worker.ts', import.meta.url),
+        workerData: {},
+        name: 'crashy',
+        startTimeoutMs: 10_000,
       });
       void h.exited.then((info) => events.emit('exit', info));
       return h;
     },
   };
   const sup = new Supervisor('test', [spec], {
-    maxRestarts: 5, periodMs: 60_000, backoffMs: () => 10,
+    maxRestarts: 5,
+    periodMs: 60_000,
+    backoffMs: () => 10,
     onRestart: (id, reason, n, error) => events.emit('restart', { id, reason, n, error }),
     onEscalate: () => t.fail('must not escalate'),
   });
@@ -38,6 +45,10 @@ t.test("a crashed worker's stack reaches the supervisor's onRestart and the chil
 
   const [restart] = (await restarted) as [{ reason: string; n: number; error?: Error }];
   t.equal(restart.n, 1);
-  t.match(restart.error?.stack, /test\/fixtures\/test-actor\.ts/, 'onRestart gets the same stack, for the device.restarted log');
+  t.match(
+    restart.error?.stack,
+    /test\/fixtures\/test-actor\.ts/,
+    'onRestart gets the same stack, for the device.restarted log',
+  );
   t.equal(await ref.ask({ kind: 'echo', value: 7 }, { timeoutMs: 5000 }), 7, 'the new incarnation serves');
 });

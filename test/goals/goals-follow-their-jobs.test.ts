@@ -15,24 +15,54 @@ import { Store } from '../../src/store/store.js';
 /** A jobs source as the Jobs actor is one: watch(listener) → unsubscribe. */
 class FakeJobs {
   private readonly listeners = new Set<(j: Job) => void>();
-  watch(l: (j: Job) => void): () => void { this.listeners.add(l); return () => { this.listeners.delete(l); }; }
-  emit(j: Job): void { for (const l of this.listeners) l(j); }
-  get listening(): number { return this.listeners.size; }
+  watch(l: (j: Job) => void): () => void {
+    this.listeners.add(l);
+    return () => {
+      this.listeners.delete(l);
+    };
+  }
+  emit(j: Job): void {
+    for (const l of this.listeners) l(j);
+  }
+  get listening(): number {
+    return this.listeners.size;
+  }
 }
 
 function newJob(): Job {
   const now = Date.now();
   return {
-    id: `job-${now.toString(36)}-${randomUUID().slice(0, 13)}`, type: 'evaluate', spec: { model: 'm', dataset: 'd.jsonl' }, priority: 0,
-    owner: 'open', memoryBytes: 0, state: 'queued', attempts: 0, maxAttempts: 1, progress: { fraction: 0, message: 'queued' },
-    createdAt: now, queuedAt: now, startedAt: 0, endedAt: 0, updatedAt: now, logTail: [],
-    outputs: { files: [], metrics: {}, models: [] }, cancelRequested: false, notBefore: 0,
+    id: `job-${now.toString(36)}-${randomUUID().slice(0, 13)}`,
+    type: 'evaluate',
+    spec: { model: 'm', dataset: 'd.jsonl' },
+    priority: 0,
+    owner: 'open',
+    memoryBytes: 0,
+    state: 'queued',
+    attempts: 0,
+    maxAttempts: 1,
+    progress: { fraction: 0, message: 'queued' },
+    createdAt: now,
+    queuedAt: now,
+    startedAt: 0,
+    endedAt: 0,
+    updatedAt: now,
+    logTail: [],
+    outputs: { files: [], metrics: {}, models: [] },
+    cancelRequested: false,
+    notBefore: 0,
   };
 }
 
 interface Harness {
-  store: Store; jobs: FakeJobs; goals: Goals; actor: LocalActor<GoalsMessages>; changes: Goal[];
-  ask<K extends keyof GoalsMessages & ('create' | 'get' | 'list' | 'update' | 'cancel' | 'history')>(msg: GoalsMessages[K]['req'] & { kind: K }): Promise<GoalsMessages[K]['reply']>;
+  store: Store;
+  jobs: FakeJobs;
+  goals: Goals;
+  actor: LocalActor<GoalsMessages>;
+  changes: Goal[];
+  ask<K extends keyof GoalsMessages & ('create' | 'get' | 'list' | 'update' | 'cancel' | 'history')>(
+    msg: GoalsMessages[K]['req'] & { kind: K },
+  ): Promise<GoalsMessages[K]['reply']>;
   create(r: CreateGoalRequest): Promise<Goal>;
   update(r: UpdateGoalRequest): Promise<Goal>;
   submit(): Promise<Job>;
@@ -50,7 +80,12 @@ function start(dir: string, store = Store.open(dir)): Harness {
   goals.watch((g) => changes.push(g));
   const ask = ((msg: any) => actor.ask(msg, { timeoutMs: 5000 })) as Harness['ask'];
   const h: Harness = {
-    store, jobs, goals, actor, changes, ask,
+    store,
+    jobs,
+    goals,
+    actor,
+    changes,
+    ask,
     create: (request) => ask({ kind: 'create', request, owner: 'alice' }),
     update: (request) => ask({ kind: 'update', request }),
     submit: async () => (await store.submitJob(newJob())).job,
@@ -58,8 +93,12 @@ function start(dir: string, store = Store.open(dir)): Harness {
       const now = Date.now();
       const ended = ['succeeded', 'failed', 'cancelled'].includes(state);
       const j = await store.updateJob(id, (cur) => ({
-        ...cur, state, updatedAt: now, ...(state === 'running' ? { startedAt: now, attempts: cur.attempts + 1 } : {}),
-        ...(ended ? { endedAt: now } : {}), ...(metrics ? { outputs: { ...cur.outputs, metrics } } : {}),
+        ...cur,
+        state,
+        updatedAt: now,
+        ...(state === 'running' ? { startedAt: now, attempts: cur.attempts + 1 } : {}),
+        ...(ended ? { endedAt: now } : {}),
+        ...(metrics ? { outputs: { ...cur.outputs, metrics } } : {}),
       }));
       if (!j) throw new Error(`job ${id} did not change`);
       jobs.emit(j);
@@ -70,12 +109,17 @@ function start(dir: string, store = Store.open(dir)): Harness {
       for (;;) {
         const g = store.getGoal(id);
         if (g && pred(g)) return g;
-        if (Date.now() > end) throw new Error(`timed out waiting for goal ${id}: ${what} (now ${g?.state}: ${g?.reason})`);
+        if (Date.now() > end)
+          throw new Error(`timed out waiting for goal ${id}: ${what} (now ${g?.state}: ${g?.reason})`);
         await new Promise((r) => setTimeout(r, 5));
       }
     },
     // As the coordinator closes it: writes in flight end before the store closes.
-    close: async () => { await actor.ask({ kind: 'shutdown' }, { timeoutMs: 5000 }); await actor.close(); await store.close(); },
+    close: async () => {
+      await actor.ask({ kind: 'shutdown' }, { timeoutMs: 5000 });
+      await actor.close();
+      await store.close();
+    },
   };
   return h;
 }
@@ -88,13 +132,25 @@ t.test('a goal with a criterion: pending → active → achieved by the job that
   t.teardown(() => h.close());
   const g0 = await h.create({ title: 'ppl under 20', criterion: ppl(20), priority: 5 });
   t.match(g0.id, /^goal-[0-9a-z]+-[0-9a-f]{12}$/);
-  t.match(g0, { state: 'pending', reason: 'no jobs linked yet', owner: 'alice', priority: 5, jobs: [], deadlineMs: 0, endedAt: 0 });
+  t.match(g0, {
+    state: 'pending',
+    reason: 'no jobs linked yet',
+    owner: 'alice',
+    priority: 5,
+    jobs: [],
+    deadlineMs: 0,
+    endedAt: 0,
+  });
   t.same(h.store.getGoal(g0.id), g0, 'acknowledged once stored');
   t.same(await h.ask({ kind: 'get', id: g0.id }), g0);
 
   const job = await h.submit();
   const g1 = await h.update({ id: g0.id, link_jobs: [job.id] });
-  t.match(g1, { state: 'active', jobs: [job.id], reason: `under way: ${job.id} queued` }, 'linking a queued job makes it active');
+  t.match(
+    g1,
+    { state: 'active', jobs: [job.id], reason: `under way: ${job.id} queued` },
+    'linking a queued job makes it active',
+  );
 
   await h.move(job.id, 'running');
   const g2 = await h.until(g0.id, (g) => g.reason.includes('running'), 'running');
@@ -106,18 +162,31 @@ t.test('a goal with a criterion: pending → active → achieved by the job that
   t.equal(g3.reason, `job ${job.id} met perplexity ≤ 20 with perplexity 12.5`);
   t.ok(g3.endedAt > 0);
   // Watchers are told once the write has committed, which a read of the store can see a moment before.
-  for (const end = Date.now() + 5000; !h.changes.some((g) => g.state === 'achieved') && Date.now() < end;) await new Promise((r) => setTimeout(r, 5));
-  t.same(h.changes.map((g) => g.state), ['pending', 'active', 'active', 'achieved'], 'watchers saw each version');
+  for (const end = Date.now() + 5000; !h.changes.some((g) => g.state === 'achieved') && Date.now() < end; )
+    await new Promise((r) => setTimeout(r, 5));
+  t.same(
+    h.changes.map((g) => g.state),
+    ['pending', 'active', 'active', 'achieved'],
+    'watchers saw each version',
+  );
 
   // Nothing changes it now.
   const other = await h.submit();
-  t.same(await h.update({ id: g0.id, title: 'changed', link_jobs: [other.id] }), g3, 'update of an achieved goal answers it as it is');
+  t.same(
+    await h.update({ id: g0.id, title: 'changed', link_jobs: [other.id] }),
+    g3,
+    'update of an achieved goal answers it as it is',
+  );
   t.same(await h.ask({ kind: 'cancel', id: g0.id }), g3, 'cancel of an achieved goal answers it as it is');
   h.jobs.emit({ ...job, state: 'failed' });
   await settle();
   t.same(h.store.getGoal(g0.id), g3, 'a later job change does not touch it');
   const history = await h.ask({ kind: 'history', id: g0.id });
-  t.same(history.map((g) => g.state), ['pending', 'active', 'active', 'achieved'], 'history: every version, oldest first');
+  t.same(
+    history.map((g) => g.state),
+    ['pending', 'active', 'active', 'achieved'],
+    'history: every version, oldest first',
+  );
   t.same(history.at(-1), g3);
 });
 
@@ -136,7 +205,10 @@ t.test('a metric that misses: failed once every linked job has ended, the reason
   await h.move(b.id, 'running');
   await h.move(b.id, 'failed');
   const failed = await h.until(g.id, (x) => x.state === 'failed', 'failed');
-  t.equal(failed.reason, `all 2 linked jobs ended without meeting perplexity ≤ 20 (${a.id} perplexity 31, ${b.id} failed)`);
+  t.equal(
+    failed.reason,
+    `all 2 linked jobs ended without meeting perplexity ≤ 20 (${a.id} perplexity 31, ${b.id} failed)`,
+  );
   t.notOk(failed.achievedBy);
   t.same(await h.ask({ kind: 'cancel', id: g.id }), failed, 'a failed goal is not cancelled over');
 });
@@ -152,15 +224,24 @@ t.test('a deadline that passes fails the goal; a deadline in the past is refused
   t.equal(g.deadlineMs, deadline);
   const failed = await h.until(g.id, (x) => x.state === 'failed', 'failed at the deadline');
   t.ok(Date.now() >= deadline, 'not before the deadline');
-  t.equal(failed.reason, `the deadline ${new Date(deadline).toISOString()} passed before a linked job met perplexity ≤ 20`);
+  t.equal(
+    failed.reason,
+    `the deadline ${new Date(deadline).toISOString()} passed before a linked job met perplexity ≤ 20`,
+  );
   // The job succeeding afterwards changes nothing.
   await h.move(job.id, 'succeeded', { perplexity: 1 });
   await settle();
   t.same(h.store.getGoal(g.id), failed);
 
-  await t.rejects(h.create({ title: 'past', deadline_ms: Date.now() - 1000 }), { code: 'MOC_ERR_INVALID_ARGUMENT', message: /deadline_ms/ });
+  await t.rejects(h.create({ title: 'past', deadline_ms: Date.now() - 1000 }), {
+    code: 'MOC_ERR_INVALID_ARGUMENT',
+    message: /deadline_ms/,
+  });
   const later = await h.create({ title: 'later' });
-  await t.rejects(h.update({ id: later.id, deadline_ms: 5 }), { code: 'MOC_ERR_INVALID_ARGUMENT', message: /deadline_ms/ });
+  await t.rejects(h.update({ id: later.id, deadline_ms: 5 }), {
+    code: 'MOC_ERR_INVALID_ARGUMENT',
+    message: /deadline_ms/,
+  });
   t.equal(h.store.getGoal(later.id)!.deadlineMs, 0, 'nothing written');
 });
 
@@ -168,7 +249,9 @@ t.test('a deadline beyond setTimeout range is capped: no overflow warning, the g
   const warnings: string[] = [];
   const onWarning = (w: Error) => warnings.push(w.name);
   process.on('warning', onWarning);
-  t.teardown(() => { process.off('warning', onWarning); });
+  t.teardown(() => {
+    process.off('warning', onWarning);
+  });
   const h = start(t.testdir());
   t.teardown(() => h.close());
   const g = await h.create({ title: 'next year', deadline_ms: Date.now() + 365 * 86_400_000 });
@@ -197,7 +280,10 @@ t.test('cancel: cancelled at once, and cancelling again answers the same goal', 
   await h.move(job.id, 'succeeded');
   await settle();
   t.same(h.store.getGoal(g.id), c1, 'neither deadline nor job changes a cancelled goal');
-  t.same((await h.ask({ kind: 'history', id: g.id })).map((x) => x.state), ['active', 'cancelled']);
+  t.same(
+    (await h.ask({ kind: 'history', id: g.id })).map((x) => x.state),
+    ['active', 'cancelled'],
+  );
   t.equal(h.store.getJob(job.id)!.state, 'succeeded', 'the job was left alone');
 });
 
@@ -207,14 +293,24 @@ t.test('update: links and unlinks jobs, changes fields, re-derives; a no-op writ
   const a = await h.submit();
   const b = await h.submit();
   const g = await h.create({ title: 'all succeed' });
-  const linked = await h.update({ id: g.id, link_jobs: [a.id, b.id], title: 'both succeed', description: 'd', priority: 3 });
+  const linked = await h.update({
+    id: g.id,
+    link_jobs: [a.id, b.id],
+    title: 'both succeed',
+    description: 'd',
+    priority: 3,
+  });
   t.match(linked, { state: 'active', jobs: [a.id, b.id], title: 'both succeed', description: 'd', priority: 3 });
   await h.move(a.id, 'running');
   await h.move(a.id, 'succeeded');
   await settle();
   t.equal(h.store.getGoal(g.id)!.state, 'active', 'b is still queued');
   const unlinked = await h.update({ id: g.id, unlink_jobs: [b.id] });
-  t.match(unlinked, { state: 'achieved', jobs: [a.id], reason: `linked job ${a.id} succeeded` }, 'unlinking the waiting job achieves it');
+  t.match(
+    unlinked,
+    { state: 'achieved', jobs: [a.id], reason: `linked job ${a.id} succeeded` },
+    'unlinking the waiting job achieves it',
+  );
   t.notOk(unlinked.achievedBy, 'no criterion, no achievedBy');
 
   const g2 = await h.create({ title: 'noop' });
@@ -234,15 +330,29 @@ t.test('refusals: unknown job ids, unknown goals', async (t) => {
   const h = start(t.testdir());
   t.teardown(() => h.close());
   const a = await h.submit();
-  const err = await h.create({ title: 'x', jobs: [a.id, 'job-nope'] }).then(() => null, (e: unknown) => e);
+  const err = await h.create({ title: 'x', jobs: [a.id, 'job-nope'] }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   t.ok(err instanceof MocError, 'a coded error');
-  t.match(err, { code: 'MOC_ERR_INVALID_ARGUMENT', message: /'job-nope'/, details: { field: 'jobs[1]' } }, 'names the id and its place');
+  t.match(
+    err,
+    { code: 'MOC_ERR_INVALID_ARGUMENT', message: /'job-nope'/, details: { field: 'jobs[1]' } },
+    'names the id and its place',
+  );
   t.same(h.store.listGoals(), [], 'nothing stored');
   const g = await h.create({ title: 'y' });
-  await t.rejects(h.update({ id: g.id, link_jobs: ['job-gone'] }), { code: 'MOC_ERR_INVALID_ARGUMENT', message: /'job-gone'/ });
+  await t.rejects(h.update({ id: g.id, link_jobs: ['job-gone'] }), {
+    code: 'MOC_ERR_INVALID_ARGUMENT',
+    message: /'job-gone'/,
+  });
   t.same(h.store.getGoal(g.id)!.jobs, []);
   // Unknown goal: INVALID_ARGUMENT until src/errors.ts has goalNotFound (MOC_ERR_GOAL_NOT_FOUND); the message holds either way.
-  for (const msg of [{ kind: 'get', id: 'goal-nope' }, { kind: 'cancel', id: 'goal-nope' }, { kind: 'history', id: 'goal-nope' }] as const) {
+  for (const msg of [
+    { kind: 'get', id: 'goal-nope' },
+    { kind: 'cancel', id: 'goal-nope' },
+    { kind: 'history', id: 'goal-nope' },
+  ] as const) {
     await t.rejects(h.ask(msg), { message: /goal 'goal-nope' does not exist/ }, msg.kind);
   }
   await t.rejects(h.update({ id: 'goal-nope', title: 'z' }), { message: /goal 'goal-nope' does not exist/ });
@@ -252,7 +362,14 @@ t.test('list: priority (highest first), then oldest first; filter by state; limi
   const h = start(t.testdir());
   t.teardown(() => h.close());
   const made: Goal[] = [];
-  for (const [title, priority] of [['low-1', -1], ['mid-1', 0], ['high-1', 7], ['mid-2', 0], ['high-2', 7], ['mid-3', undefined]] as const) {
+  for (const [title, priority] of [
+    ['low-1', -1],
+    ['mid-1', 0],
+    ['high-1', 7],
+    ['mid-2', 0],
+    ['high-2', 7],
+    ['mid-3', undefined],
+  ] as const) {
     made.push(await h.create({ title, ...(priority !== undefined ? { priority } : {}) }));
     await new Promise((r) => setTimeout(r, 2)); // distinct createdAt
   }
@@ -294,7 +411,11 @@ t.test('goals survive reopening the store; the index is rebuilt and missed job e
   t.teardown(() => h.close());
   t.equal(h.jobs.listening, 1, 'bind subscribed to the jobs');
   const after = await h.ask({ kind: 'list', request: {} });
-  t.same(after.map((g) => g.id), listed.map((g) => g.id), 'the same goals, in the same order');
+  t.same(
+    after.map((g) => g.id),
+    listed.map((g) => g.id),
+    'the same goals, in the same order',
+  );
   t.same(await h.ask({ kind: 'get', id: cancelled.id }), cancelled);
   const caughtUp = await h.until(missed.id, (g) => g.state === 'achieved', 'caught up at start');
   t.equal(caughtUp.reason, `linked job ${b.id} succeeded`);
@@ -302,8 +423,11 @@ t.test('goals survive reopening the store; the index is rebuilt and missed job e
   await h.move(a.id, 'succeeded', { perplexity: 9 });
   const achieved = await h.until(followed.id, (g) => g.state === 'achieved', 'achieved after reopening');
   t.same(achieved.achievedBy, { job: a.id, metric: 'perplexity', value: 9 });
-  t.same((await h.ask({ kind: 'history', id: followed.id })).map((g) => g.state), ['active', 'active', 'achieved'],
-    'history spans both runs');
+  t.same(
+    (await h.ask({ kind: 'history', id: followed.id })).map((g) => g.state),
+    ['active', 'active', 'achieved'],
+    'history spans both runs',
+  );
   // The deadline timer came back too.
   const failed = await h.until(timed.id, (g) => g.state === 'failed', 'deadline after reopening');
   t.ok(failed.updatedAt >= deadline);
@@ -314,7 +438,10 @@ t.test('shutdown answers after the writes in flight and stops following jobs', a
   const job = await h.submit();
   const g = await h.create({ title: 'in flight', jobs: [job.id] });
   const order: string[] = [];
-  const cancelled = h.ask({ kind: 'cancel', id: g.id }).then((x) => { order.push('cancel'); return x; });
+  const cancelled = h.ask({ kind: 'cancel', id: g.id }).then((x) => {
+    order.push('cancel');
+    return x;
+  });
   const stopped = h.actor.ask({ kind: 'shutdown' }, { timeoutMs: 5000 }).then(() => order.push('shutdown'));
   await Promise.all([cancelled, stopped]);
   t.same(order, ['cancel', 'shutdown'], 'the cancel was written and answered first');

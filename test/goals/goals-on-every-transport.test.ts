@@ -3,38 +3,61 @@ import * as grpc from '@grpc/grpc-js';
 import { errorCode, startHarness } from '../helpers/coordinator.js';
 import { ended, jobWhere, rest, TEXTS, writeDataset } from '../jobs/helpers.js';
 
-t.test('a goal linked to an evaluation is achieved when the metric meets its criterion; every transport sees it', async (t) => {
-  const h = await startHarness(t);
-  writeDataset(h, 'eval.jsonl', TEXTS);
-  const job = await rest(h, 'POST', '/v1/jobs', { type: 'evaluate', spec: { model: 'moc-demo', dataset: 'eval.jsonl' } });
-  const easy = await h.unary('CreateGoal', { title: 'demo perplexity under a million', priority: 5, jobs: [job.body.id], criterion: { metric: 'perplexity', op: 'lte', value: 1e6 } });
-  t.match(easy.state, /GOAL_STATE_(PENDING|ACTIVE)/);
-  const hard = await rest(h, 'POST', '/v1/goals', { title: 'perplexity under 1', jobs: [job.body.id], criterion: { metric: 'perplexity', op: 'lte', value: 1 } });
-  t.equal(hard.status, 201);
-  await jobWhere(h, job.body.id, ended, 'evaluation ended');
-  const settle = async (id: string, want: string) => {
-    const end = Date.now() + 10_000;
-    for (;;) { // the goal follows the job's end through its own mailbox; read it back over REST until it has
-      const g = (await rest(h, 'GET', `/v1/goals/${id}`)).body;
-      if (g.state === want || Date.now() > end) return g;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
-  const a = await settle(easy.id, 'achieved');
-  t.equal(a.state, 'achieved', a.reason);
-  t.equal(a.achieved_by.job, job.body.id);
-  t.ok(a.achieved_by.value > 1, 'the metric that met it is recorded');
-  const f = await settle(hard.body.id, 'failed');
-  t.equal(f.state, 'failed', f.reason);
-  t.match(f.reason, /perplexity/);
+t.test(
+  'a goal linked to an evaluation is achieved when the metric meets its criterion; every transport sees it',
+  async (t) => {
+    const h = await startHarness(t);
+    writeDataset(h, 'eval.jsonl', TEXTS);
+    const job = await rest(h, 'POST', '/v1/jobs', {
+      type: 'evaluate',
+      spec: { model: 'moc-demo', dataset: 'eval.jsonl' },
+    });
+    const easy = await h.unary('CreateGoal', {
+      title: 'demo perplexity under a million',
+      priority: 5,
+      jobs: [job.body.id],
+      criterion: { metric: 'perplexity', op: 'lte', value: 1e6 },
+    });
+    t.match(easy.state, /GOAL_STATE_(PENDING|ACTIVE)/);
+    const hard = await rest(h, 'POST', '/v1/goals', {
+      title: 'perplexity under 1',
+      jobs: [job.body.id],
+      criterion: { metric: 'perplexity', op: 'lte', value: 1 },
+    });
+    t.equal(hard.status, 201);
+    await jobWhere(h, job.body.id, ended, 'evaluation ended');
+    const settle = async (id: string, want: string) => {
+      const end = Date.now() + 10_000;
+      for (;;) {
+        // the goal follows the job's end through its own mailbox; read it back over REST until it has
+        const g = (await rest(h, 'GET', `/v1/goals/${id}`)).body;
+        if (g.state === want || Date.now() > end) return g;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const a = await settle(easy.id, 'achieved');
+    t.equal(a.state, 'achieved', a.reason);
+    t.equal(a.achieved_by.job, job.body.id);
+    t.ok(a.achieved_by.value > 1, 'the metric that met it is recorded');
+    const f = await settle(hard.body.id, 'failed');
+    t.equal(f.state, 'failed', f.reason);
+    t.match(f.reason, /perplexity/);
 
-  const list = await h.unary('ListGoals', {});
-  t.same(list.goals.map((g: any) => g.id), [easy.id, hard.body.id], 'by priority');
-  const history = await h.unary('GoalHistory', { id: easy.id });
-  t.ok(history.goals.length >= 2 && history.goals.at(-1).state === 'GOAL_STATE_ACHIEVED', 'its history ends achieved');
-  const cancelled = await h.unary('CancelGoal', { id: easy.id });
-  t.equal(cancelled.state, 'GOAL_STATE_ACHIEVED', 'an achieved goal is never overwritten');
-});
+    const list = await h.unary('ListGoals', {});
+    t.same(
+      list.goals.map((g: any) => g.id),
+      [easy.id, hard.body.id],
+      'by priority',
+    );
+    const history = await h.unary('GoalHistory', { id: easy.id });
+    t.ok(
+      history.goals.length >= 2 && history.goals.at(-1).state === 'GOAL_STATE_ACHIEVED',
+      'its history ends achieved',
+    );
+    const cancelled = await h.unary('CancelGoal', { id: easy.id });
+    t.equal(cancelled.state, 'GOAL_STATE_ACHIEVED', 'an achieved goal is never overwritten');
+  },
+);
 
 t.test('bad input and unknown ids get coded errors on every transport; nothing is stored', async (t) => {
   const h = await startHarness(t);
@@ -44,7 +67,10 @@ t.test('bad input and unknown ids get coded errors on every transport; nothing i
   const e2 = await h.unary('CreateGoal', { title: 'x', jobs: ['job-doesnotexist'] }).catch((e) => e);
   t.equal(errorCode(e2), 'MOC_ERR_INVALID_ARGUMENT');
   t.match(e2.details, /does not exist/);
-  const e3 = await rest(h, 'POST', '/v1/goals', { title: 'x', criterion: { metric: 'perplexity', op: 'lt', value: 1 } });
+  const e3 = await rest(h, 'POST', '/v1/goals', {
+    title: 'x',
+    criterion: { metric: 'perplexity', op: 'lt', value: 1 },
+  });
   t.equal(e3.status, 400, 'an unknown operator is refused');
   const e4 = await rest(h, 'GET', '/v1/goals/goal-nope');
   t.equal(e4.status, 404);

@@ -38,30 +38,34 @@ async function round(h: Harness, headers: Record<string, string> = {}): Promise<
     for (const [k, v] of Object.entries({ ...headers, ...extra })) m.set(k, v);
     return m;
   };
-  const code = (req: object, m: grpc.Metadata) => new Promise<number>((resolve) => {
-    client.Infer(req, m, { deadline: deadline() }, (err: grpc.ServiceError | null) => resolve(err ? err.code : 0));
-  });
+  const code = (req: object, m: grpc.Metadata) =>
+    new Promise<number>((resolve) => {
+      client.Infer(req, m, { deadline: deadline() }, (err: grpc.ServiceError | null) => resolve(err ? err.code : 0));
+    });
   const big = await code({ model: 'moc-demo', prompt: 'x'.repeat(100 * 1024 * 1024), max_tokens: 1 }, md({}));
   const meta = await code({ model: 'moc-demo', prompt: 'hi', max_tokens: 1 }, md({ 'x-big': 'y'.repeat(1024 * 1024) }));
   client.close();
   return [big, meta];
 }
 
-t.test('after oversize message + oversize metadata rounds, the server holds no socket of the gone clients', async (t) => {
-  const h = await startHarness(t, { server });
-  const port = h.coordinator.grpcPort;
-  const baseline = serverSockets(port);
-  for (let i = 0; i < 3; i++) {
-    const [big] = await round(h);
-    t.equal(big, grpc.status.RESOURCE_EXHAUSTED, `round ${i}: the 100 MB message is refused`);
-  }
-  // No event tells anyone that Node gave up on those connections: wait on the kernel's table.
-  await until('server sockets back to baseline', async () => serverSockets(port) <= baseline, 45_000);
-  t.ok(serverSockets(port) <= baseline, 'no server socket left behind');
-  // The channel of a well-behaved client still works.
-  const r = await h.unary('Infer', { model: 'moc-demo', prompt: 'hi', max_tokens: 2, temperature: 0 });
-  t.ok(r.text !== undefined, 'a normal call is served');
-});
+t.test(
+  'after oversize message + oversize metadata rounds, the server holds no socket of the gone clients',
+  async (t) => {
+    const h = await startHarness(t, { server });
+    const port = h.coordinator.grpcPort;
+    const baseline = serverSockets(port);
+    for (let i = 0; i < 3; i++) {
+      const [big] = await round(h);
+      t.equal(big, grpc.status.RESOURCE_EXHAUSTED, `round ${i}: the 100 MB message is refused`);
+    }
+    // No event tells anyone that Node gave up on those connections: wait on the kernel's table.
+    await until('server sockets back to baseline', async () => serverSockets(port) <= baseline, 45_000);
+    t.ok(serverSockets(port) <= baseline, 'no server socket left behind');
+    // The channel of a well-behaved client still works.
+    const r = await h.unary('Infer', { model: 'moc-demo', prompt: 'hi', max_tokens: 2, temperature: 0 });
+    t.ok(r.text !== undefined, 'a normal call is served');
+  },
+);
 
 t.test('close() does not wait the grace for connections left by such clients', async (t) => {
   const h = await startHarness(t, { server });

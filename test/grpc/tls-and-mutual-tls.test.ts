@@ -17,35 +17,59 @@ import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 const ADMIN = 'admin-key-0123456789abcdef';
 
 type Client = grpc.Client & Record<string, any>;
-const tlsClient = (port: number, ca: Issued, mine?: Issued): Client => modelOpsClient(`127.0.0.1:${port}`, {},
-  grpc.credentials.createSsl(readFileSync(ca.cert), mine ? readFileSync(mine.key) : null, mine ? readFileSync(mine.cert) : null));
-const list = (c: Client, key?: string) => new Promise<grpc.ServiceError | null>((resolve) => {
-  const md = new grpc.Metadata();
-  if (key) md.set('authorization', `Bearer ${key}`);
-  c.ListModels({}, md, { deadline: Date.now() + 5_000 }, (err: grpc.ServiceError | null) => resolve(err));
-});
-const load = (c: Client) => new Promise<grpc.ServiceError | null>((resolve) =>
-  c.LoadModel({ name: 'moc-demo' }, new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (err: grpc.ServiceError | null) => resolve(err)));
-/** The CN of the certificate a fresh TLS connection to the port is shown. */
-const servedCn = (port: number, ca: Issued) => new Promise<string>((resolve, reject) => {
-  const s = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(ca.cert), ALPNProtocols: ['h2'] }, () => {
-    resolve(String(s.getPeerCertificate().subject.CN));
-    s.end();
+const tlsClient = (port: number, ca: Issued, mine?: Issued): Client =>
+  modelOpsClient(
+    `127.0.0.1:${port}`,
+    {},
+    grpc.credentials.createSsl(
+      readFileSync(ca.cert),
+      mine ? readFileSync(mine.key) : null,
+      mine ? readFileSync(mine.cert) : null,
+    ),
+  );
+const list = (c: Client, key?: string) =>
+  new Promise<grpc.ServiceError | null>((resolve) => {
+    const md = new grpc.Metadata();
+    if (key) md.set('authorization', `Bearer ${key}`);
+    c.ListModels({}, md, { deadline: Date.now() + 5_000 }, (err: grpc.ServiceError | null) => resolve(err));
   });
-  s.on('error', reject);
-});
+const load = (c: Client) =>
+  new Promise<grpc.ServiceError | null>((resolve) =>
+    c.LoadModel(
+      { name: 'moc-demo' },
+      new grpc.Metadata(),
+      { deadline: Date.now() + 5_000 },
+      (err: grpc.ServiceError | null) => resolve(err),
+    ),
+  );
+/** The CN of the certificate a fresh TLS connection to the port is shown. */
+const servedCn = (port: number, ca: Issued) =>
+  new Promise<string>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(ca.cert), ALPNProtocols: ['h2'] }, () => {
+      resolve(String(s.getPeerCertificate().subject.CN));
+      s.end();
+    });
+    s.on('error', reject);
+  });
 
 t.test('TLS: served with the right CA; plaintext, another CA and an expired certificate refused', async (t) => {
   const dir = t.testdir();
   const ca = makeCa(dir, 'ca');
   const other = makeCa(dir, 'other-ca');
   const server = issue(dir, ca, 'server', '/CN=moc-a', { server: true });
-  const h = await startHarness(t, { auth: { keys: [{ role: 'admin', key: ADMIN }] }, tls: { certFile: server.cert, keyFile: server.key, refreshMs: 1000 } }, { dir });
+  const h = await startHarness(
+    t,
+    {
+      auth: { keys: [{ role: 'admin', key: ADMIN }] },
+      tls: { certFile: server.cert, keyFile: server.key, refreshMs: 1000 },
+    },
+    { dir },
+  );
   const port = h.coordinator.grpcPort;
 
   const good = tlsClient(port, ca);
   t.teardown(() => good.close());
-  t.equal(await list(good, ADMIN), null, 'a client trusting the server\'s CA is served');
+  t.equal(await list(good, ADMIN), null, "a client trusting the server's CA is served");
   const plain = modelOpsClient(`127.0.0.1:${port}`);
   const e1 = await list(plain, ADMIN);
   plain.close();
@@ -63,7 +87,8 @@ t.test('TLS: served with the right CA; plaintext, another CA and an expired cert
   copyFileSync(next.cert, server.cert);
   const deadline = Date.now() + 10_000;
   let cn = '';
-  while (Date.now() < deadline && (cn = await servedCn(port, ca)) !== 'moc-b') await new Promise((r) => setTimeout(r, 200));
+  while (Date.now() < deadline && (cn = await servedCn(port, ca)) !== 'moc-b')
+    await new Promise((r) => setTimeout(r, 200));
   t.equal(cn, 'moc-b', 'the rotated certificate is served without a restart');
   const fresh = tlsClient(port, ca);
   t.equal(await list(fresh, ADMIN), null, 'and new clients are served with it');
@@ -89,11 +114,21 @@ t.test('mutual TLS: a client certificate is required, verified, and maps to a ro
   const agent = issue(dir, ca, 'agent', '/CN=agent-1/O=acme');
   const stranger = issue(dir, ca, 'stranger', '/CN=stranger');
   const forged = issue(dir, other, 'forged', '/CN=agent-1/O=acme');
-  const h = await startHarness(t, {
-    auth: { keys: [{ role: 'admin', key: ADMIN }] },
-    tls: { certFile: server.cert, keyFile: server.key, clientCaFile: ca.cert, requireClientCert: true, clientRoles: [{ subject: 'CN=agent-1,O=acme', role: 'infer' }] },
-    rest: { enabled: false }, // REST cannot require client certificates (test/rest/tls-serves-json-and-sse.test.ts)
-  }, { dir });
+  const h = await startHarness(
+    t,
+    {
+      auth: { keys: [{ role: 'admin', key: ADMIN }] },
+      tls: {
+        certFile: server.cert,
+        keyFile: server.key,
+        clientCaFile: ca.cert,
+        requireClientCert: true,
+        clientRoles: [{ subject: 'CN=agent-1,O=acme', role: 'infer' }],
+      },
+      rest: { enabled: false }, // REST cannot require client certificates (test/rest/tls-serves-json-and-sse.test.ts)
+    },
+    { dir },
+  );
   const port = h.coordinator.grpcPort;
 
   const none = tlsClient(port, ca);
@@ -126,6 +161,9 @@ t.test('TLS settings that cannot work are refused at start, each with its reason
   const ok = resolveConfig({ tls: { certFile: 'tls/a.crt', keyFile: 'tls/a.key' } }, { baseDir: '/etc/moc' });
   t.equal(ok.tls.certFile, path.join('/etc/moc', 'tls/a.crt'), 'paths are relative to the config file');
   const dir = t.testdir();
-  await t.rejects(startHarness(t, { tls: { certFile: path.join(dir, 'none.crt'), keyFile: path.join(dir, 'none.key') } }, { dir }),
-    /tls: cannot read .*none\.crt/, 'files that cannot be read fail the start, naming them');
+  await t.rejects(
+    startHarness(t, { tls: { certFile: path.join(dir, 'none.crt'), keyFile: path.join(dir, 'none.key') } }, { dir }),
+    /tls: cannot read .*none\.crt/,
+    'files that cannot be read fail the start, naming them',
+  );
 });

@@ -16,9 +16,15 @@ const CYCLES = 60;
 t.test('a watcher that never reads does not make the server buffer every model change', async (t) => {
   const h = await startHarness(t);
   const transport = h.coordinator.grpc;
-  const post = (path: string, body?: object) => fetch(`${h.restUrl}${path}`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined,
-  }).then(async (r) => { if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`); return r; });
+  const post = (path: string, body?: object) =>
+    fetch(`${h.restUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    }).then(async (r) => {
+      if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+      return r;
+    });
   await post('/v1/models', { name: COPY, path: 'moc-demo.gguf', keep_alive_ms: -1 });
 
   // The slow watcher: a raw HTTP/2 client that advertises a stream window of 0 bytes and never opens it, so the
@@ -28,7 +34,10 @@ t.test('a watcher that never reads does not make the server buffer every model c
   session.on('error', () => {});
   t.teardown(() => session.destroy());
   const slow = session.request({
-    ':method': 'POST', ':path': '/moc.v1.ModelOps/WatchModels', 'content-type': 'application/grpc', te: 'trailers',
+    ':method': 'POST',
+    ':path': '/moc.v1.ModelOps/WatchModels',
+    'content-type': 'application/grpc',
+    te: 'trailers',
   });
   slow.on('error', () => {}); // it may be ended with RESOURCE_EXHAUSTED if the loop outlasts the stall bound
   slow.end(Buffer.from([0, 0, 0, 0, 0])); // one gRPC message: uncompressed, 0 bytes (an empty WatchModelsRequest)
@@ -49,10 +58,11 @@ t.test('a watcher that never reads does not make the server buffer every model c
     samples.push(s.maxBufferedBytes);
     held = Math.max(held, s.held);
   }
-  const final = await (await post(`/v1/models/${COPY}/load`, {})).json() as { loaded_at_ms: number };
+  const final = (await (await post(`/v1/models/${COPY}/load`, {})).json()) as { loaded_at_ms: number };
 
   // The final state, not an earlier cycle's 'loaded': the update of this last load (its loaded_at_ms), on the stream.
-  const isFinal = (m: any) => m?.name === COPY && m.state === 'MODEL_STATE_LOADED' && m.loaded_at_ms === final.loaded_at_ms;
+  const isFinal = (m: any) =>
+    m?.name === COPY && m.state === 'MODEL_STATE_LOADED' && m.loaded_at_ms === final.loaded_at_ms;
   await nextEvent(normal, 'data', isFinal, 'the reading watcher sees the final state', 30_000, () => latest.get(COPY));
   t.equal(latest.get(COPY)?.state, 'MODEL_STATE_LOADED', 'the reading watcher sees the copy loaded');
   t.equal(latest.get('moc-demo')?.state, 'MODEL_STATE_LOADED', 'and the demo model loaded');

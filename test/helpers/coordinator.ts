@@ -22,37 +22,64 @@ export interface Harness {
   close(): Promise<void>;
   unary<T = any>(method: string, req: object, o?: { deadlineMs?: number }): Promise<T>;
   /** Collects the streamed chunks; resolves at 'end', rejects on error. */
-  stream(req: object, o?: { deadlineMs?: number; onChunk?: (c: any, call: grpc.ClientReadableStream<any>) => void }): Promise<any[]>;
+  stream(
+    req: object,
+    o?: { deadlineMs?: number; onChunk?: (c: any, call: grpc.ClientReadableStream<any>) => void },
+  ): Promise<any[]>;
 }
 
 /** o.dir: reuse a directory (data + models) to restart a coordinator on the same state. */
-export async function startHarness(t: Test, config: Record<string, unknown> = {}, o: { dir?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  t: Test,
+  config: Record<string, unknown> = {},
+  o: { dir?: string } = {},
+): Promise<Harness> {
   const dir = o.dir ?? t.testdir();
-  const cfg = resolveConfig({
-    ...config,
-    server: { grpcPort: 0, ...(config.server as object ?? {}) },
-    rest: { port: 0, ...(config.rest as object ?? {}) },
-    zmq: { port: 0, ...(config.zmq as object ?? {}) },
-  }, { baseDir: dir });
+  const cfg = resolveConfig(
+    {
+      ...config,
+      server: { grpcPort: 0, ...((config.server as object) ?? {}) },
+      rest: { port: 0, ...((config.rest as object) ?? {}) },
+      zmq: { port: 0, ...((config.zmq as object) ?? {}) },
+    },
+    { baseDir: dir },
+  );
   const coordinator = await Coordinator.start(cfg, { log: silentLogger });
   const client = modelOpsClient(`127.0.0.1:${coordinator.grpcPort}`);
   let closed = false;
-  const close = async () => { if (closed) return; closed = true; client.close(); await coordinator.close(2000); };
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    client.close();
+    await coordinator.close(2000);
+  };
   t.teardown(close);
   const deadline = (ms = 30_000) => new Date(Date.now() + ms);
   return {
-    coordinator, client, dir, modelsRoot: cfg.modelsRoot, close, restUrl: `http://127.0.0.1:${coordinator.restPort}`,
+    coordinator,
+    client,
+    dir,
+    modelsRoot: cfg.modelsRoot,
+    close,
+    restUrl: `http://127.0.0.1:${coordinator.restPort}`,
     zmqUrl: `tcp://127.0.0.1:${coordinator.zmqPort}`,
-    unary: (method, req, o = {}) => new Promise((resolve, reject) => {
-      client[method](req, { deadline: deadline(o.deadlineMs) }, (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve(res)));
-    }),
-    stream: (req, o = {}) => new Promise((resolve, reject) => {
-      const chunks: any[] = [];
-      const call = client.InferStream(req, { deadline: deadline(o.deadlineMs) }) as grpc.ClientReadableStream<any>;
-      call.on('data', (c) => { chunks.push(c); o.onChunk?.(c, call); });
-      call.on('error', reject);
-      call.on('end', () => resolve(chunks));
-    }),
+    unary: (method, req, o = {}) =>
+      new Promise((resolve, reject) => {
+        client[method](req, { deadline: deadline(o.deadlineMs) }, (err: grpc.ServiceError | null, res: any) =>
+          err ? reject(err) : resolve(res),
+        );
+      }),
+    stream: (req, o = {}) =>
+      new Promise((resolve, reject) => {
+        const chunks: any[] = [];
+        const call = client.InferStream(req, { deadline: deadline(o.deadlineMs) }) as grpc.ClientReadableStream<any>;
+        call.on('data', (c) => {
+          chunks.push(c);
+          o.onChunk?.(c, call);
+        });
+        call.on('error', reject);
+        call.on('end', () => resolve(chunks));
+      }),
   };
 }
 

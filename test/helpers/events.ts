@@ -34,8 +34,13 @@ export interface ModelEvents {
  * Core: feeds every model change to `step` and resolves with its first result that is not undefined.
  * `step` may keep state across calls (e.g. "seen A loaded, now waiting for B").
  */
-export function watchModelsUntil<T>(coordinator: ModelEvents, step: (m: ModelView) => T | undefined, what: string,
-  timeoutMs = 30_000, o: { initial?: () => T | undefined; describe?: () => string } = {}): Promise<T> {
+export function watchModelsUntil<T>(
+  coordinator: ModelEvents,
+  step: (m: ModelView) => T | undefined,
+  what: string,
+  timeoutMs = 30_000,
+  o: { initial?: () => T | undefined; describe?: () => string } = {},
+): Promise<T> {
   const seen = new Map<string, string>();
   let unsubscribe = () => {};
   let timer: NodeJS.Timeout | undefined;
@@ -46,7 +51,8 @@ export function watchModelsUntil<T>(coordinator: ModelEvents, step: (m: ModelVie
       done = true;
       clearTimeout(timer);
       unsubscribe();
-      if (err) reject(err); else resolve(v as T);
+      if (err) reject(err);
+      else resolve(v as T);
     };
     // Subscribe first, then look at the current state: nothing can change in between (same tick), so nothing is missed.
     unsubscribe = coordinator.models.watch((m) => {
@@ -77,8 +83,12 @@ export function watchModelsUntil<T>(coordinator: ModelEvents, step: (m: ModelVie
 }
 
 /** The next model change that satisfies `predicate` (changes before the call are not seen: subscribe first). */
-export function nextModelState(coordinator: ModelEvents, predicate: (m: ModelView) => boolean, what: string,
-  timeoutMs = 30_000): Promise<ModelView> {
+export function nextModelState(
+  coordinator: ModelEvents,
+  predicate: (m: ModelView) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<ModelView> {
   return watchModelsUntil(coordinator, (m) => (predicate(m) ? m : undefined), what, timeoutMs);
 }
 
@@ -89,24 +99,41 @@ export function nextModelState(coordinator: ModelEvents, predicate: (m: ModelVie
  * make the predicate tell the new state from the old one (e.g. `m.loadedAt > before`).
  * A model that no device holds (registered, not loaded) is not in the route table: wait for it with nextModelState.
  */
-export function modelsInState(coordinator: ModelEvents, names: string[], predicate: (m: ModelInfo) => boolean,
-  what: string, timeoutMs = 30_000): Promise<ModelInfo[]> {
+export function modelsInState(
+  coordinator: ModelEvents,
+  names: string[],
+  predicate: (m: ModelInfo) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<ModelInfo[]> {
   const latest = new Map<string, ModelInfo | undefined>();
   const check = () => {
     const all = names.map((n) => latest.get(n));
-    return all.every((m) => m !== undefined && predicate(m)) ? all as ModelInfo[] : undefined;
+    return all.every((m) => m !== undefined && predicate(m)) ? (all as ModelInfo[]) : undefined;
   };
-  return watchModelsUntil(coordinator, (m) => {
-    if (!names.includes(m.name)) return undefined;
-    latest.set(m.name, m);
-    return check();
-  }, what, timeoutMs, {
-    initial: () => {
-      for (const n of names) latest.set(n, coordinator.models.routes.lookup(n));
+  return watchModelsUntil(
+    coordinator,
+    (m) => {
+      if (!names.includes(m.name)) return undefined;
+      latest.set(m.name, m);
       return check();
     },
-    describe: () => names.map((n) => { const m = latest.get(n); return `${n}=${m ? `${m.state} loadedAt ${m.loadedAt}` : 'on no device'}`; }).join(', '),
-  });
+    what,
+    timeoutMs,
+    {
+      initial: () => {
+        for (const n of names) latest.set(n, coordinator.models.routes.lookup(n));
+        return check();
+      },
+      describe: () =>
+        names
+          .map((n) => {
+            const m = latest.get(n);
+            return `${n}=${m ? `${m.state} loadedAt ${m.loadedAt}` : 'on no device'}`;
+          })
+          .join(', '),
+    },
+  );
 }
 
 /**
@@ -114,8 +141,14 @@ export function modelsInState(coordinator: ModelEvents, names: string[], predica
  * `predicate`; `current` is checked right after subscribing (e.g. the last message already received).
  * Rejects on timeout, or if the emitter emits 'error' or 'end' first. Always removes its listeners.
  */
-export function nextEvent<T>(emitter: EventEmitter, event: string, predicate: (v: T) => boolean, what: string,
-  timeoutMs = 30_000, current?: () => T | undefined): Promise<T> {
+export function nextEvent<T>(
+  emitter: EventEmitter,
+  event: string,
+  predicate: (v: T) => boolean,
+  what: string,
+  timeoutMs = 30_000,
+  current?: () => T | undefined,
+): Promise<T> {
   const p = new Promise<T>((resolve, reject) => {
     let last: T | undefined;
     const cleanup = () => {
@@ -127,11 +160,25 @@ export function nextEvent<T>(emitter: EventEmitter, event: string, predicate: (v
     const onEvent = (v: T) => {
       last = v;
       let ok: boolean;
-      try { ok = predicate(v); } catch (err) { cleanup(); return reject(err); }
-      if (ok) { cleanup(); resolve(v); }
+      try {
+        ok = predicate(v);
+      } catch (err) {
+        cleanup();
+        return reject(err);
+      }
+      if (ok) {
+        cleanup();
+        resolve(v);
+      }
     };
-    const onError = (err: Error) => { cleanup(); reject(new Error(`${what}: the emitter failed first: ${err.message}`)); };
-    const onEnd = () => { cleanup(); reject(new Error(`${what}: the emitter ended first (last: ${JSON.stringify(last)})`)); };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(new Error(`${what}: the emitter failed first: ${err.message}`));
+    };
+    const onEnd = () => {
+      cleanup();
+      reject(new Error(`${what}: the emitter ended first (last: ${JSON.stringify(last)})`));
+    };
     const timer = setTimeout(() => {
       cleanup();
       reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`));

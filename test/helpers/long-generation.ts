@@ -11,8 +11,12 @@ export const LONG_CONTEXT = 4096;
 export const LONG_MAX_TOKENS = 4000;
 
 /** LoadModel/RegisterModel request for a copy of the demo model with long sequences. */
-export const longModel = (name: string, sequences = 1, contextSize = LONG_CONTEXT) =>
-  ({ name, path: 'moc-demo.gguf', context_size: contextSize, sequences });
+export const longModel = (name: string, sequences = 1, contextSize = LONG_CONTEXT) => ({
+  name,
+  path: 'moc-demo.gguf',
+  context_size: contextSize,
+  sequences,
+});
 
 export interface RunningGeneration {
   /** Resolves at the first streamed token; rejects if the stream ended or failed before one. */
@@ -22,18 +26,32 @@ export interface RunningGeneration {
   cancel(): void;
 }
 
-export function startGeneration(client: grpc.Client & Record<string, any>, req: object, deadlineMs = 120_000): RunningGeneration {
+export function startGeneration(
+  client: grpc.Client & Record<string, any>,
+  req: object,
+  deadlineMs = 120_000,
+): RunningGeneration {
   const chunks: any[] = [];
   let firstToken!: () => void;
-  const token = new Promise<void>((resolve) => { firstToken = resolve; });
-  const call = client.InferStream(req, { deadline: new Date(Date.now() + deadlineMs) }) as grpc.ClientReadableStream<any>;
+  const token = new Promise<void>((resolve) => {
+    firstToken = resolve;
+  });
+  const call = client.InferStream(req, {
+    deadline: new Date(Date.now() + deadlineMs),
+  }) as grpc.ClientReadableStream<any>;
   const ended = new Promise<{ chunks: any[]; error: grpc.ServiceError | null }>((resolve) => {
-    call.on('data', (c) => { chunks.push(c); if (c.text !== undefined) firstToken(); });
+    call.on('data', (c) => {
+      chunks.push(c);
+      if (c.text !== undefined) firstToken();
+    });
     call.on('error', (error: grpc.ServiceError) => resolve({ chunks, error }));
     call.on('end', () => resolve({ chunks, error: null }));
   });
-  const started = Promise.race([token, ended.then(({ error }) => {
-    throw new Error(`the generation ended before its first token (${error?.message ?? 'no error'})`);
-  })]);
+  const started = Promise.race([
+    token,
+    ended.then(({ error }) => {
+      throw new Error(`the generation ended before its first token (${error?.message ?? 'no error'})`);
+    }),
+  ]);
   return { started, ended, cancel: () => call.cancel() };
 }

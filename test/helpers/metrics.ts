@@ -23,7 +23,9 @@ export function sum(samples: Map<string, number>, name: string, labels: Record<s
   return total;
 }
 
-export async function scrape(h: Pick<Harness, 'restUrl'>): Promise<{ text: string; samples: Map<string, number>; contentType: string }> {
+export async function scrape(
+  h: Pick<Harness, 'restUrl'>,
+): Promise<{ text: string; samples: Map<string, number>; contentType: string }> {
   const res = await fetch(`${h.restUrl}/metrics`);
   const text = await res.text();
   return { text, samples: parse(text), contentType: res.headers.get('content-type') ?? '' };

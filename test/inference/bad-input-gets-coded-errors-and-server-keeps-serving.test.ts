@@ -5,7 +5,10 @@ import { errorCode, startHarness, until } from '../helpers/coordinator.js';
 t.test('bad input: each a clear coded error, and the server keeps serving', async (t) => {
   const h = await startHarness(t);
   const fail = async (req: object, o: { deadlineMs?: number } = {}) => {
-    const err = await h.unary('Infer', req, o).then(() => null, (e) => e as grpc.ServiceError);
+    const err = await h.unary('Infer', req, o).then(
+      () => null,
+      (e) => e as grpc.ServiceError,
+    );
     if (!err) throw new Error(`expected an error for ${JSON.stringify(req).slice(0, 80)}`);
     return err;
   };
@@ -28,7 +31,10 @@ t.test('bad input: each a clear coded error, and the server keeps serving', asyn
   t.test('max_tokens over the model context → INVALID_ARGUMENT', async (t) => {
     const e = await fail({ ...good, max_tokens: 100_000 });
     t.equal(e.code, grpc.status.INVALID_ARGUMENT);
-    t.match(e.details, /^max_tokens: prompt \(\d+ tokens\) \+ max_tokens \(100000\) exceeds the model's context of 512 tokens/);
+    t.match(
+      e.details,
+      /^max_tokens: prompt \(\d+ tokens\) \+ max_tokens \(100000\) exceeds the model's context of 512 tokens/,
+    );
     // Within the context alone, but not together with the prompt: the same one check (the engine, after tokenizing).
     const e2 = await fail({ ...good, prompt: 'x'.repeat(300), max_tokens: 400 });
     t.equal(e2.code, grpc.status.INVALID_ARGUMENT);
@@ -55,23 +61,44 @@ t.test('bad input: each a clear coded error, and the server keeps serving', asyn
   t.test('a deadline of 1 ms → DEADLINE_EXCEEDED, and the sequence is freed', async (t) => {
     const e = await fail({ ...good, max_tokens: 200 }, { deadlineMs: 1 });
     t.equal(e.code, grpc.status.DEADLINE_EXCEEDED);
-    await until('sequences free', async () => {
-      const m = (await h.unary('GetDevices', {})).devices[0].models[0];
-      return m.in_flight === 0 && m.queued === 0;
-    }, 10_000);
+    await until(
+      'sequences free',
+      async () => {
+        const m = (await h.unary('GetDevices', {})).devices[0].models[0];
+        return m.in_flight === 0 && m.queued === 0;
+      },
+      10_000,
+    );
     t.pass('no sequence left running');
   });
 
   t.test('a cancelled stream stops its generation and frees its sequence', async (t) => {
     let cancelled = false;
-    const err = await h.stream({ ...good, max_tokens: 500, prompt: 'go' }, {
-      onChunk: (_c, call) => { if (!cancelled) { cancelled = true; call.cancel(); } },
-    }).then(() => null, (e) => e as grpc.ServiceError);
+    const err = await h
+      .stream(
+        { ...good, max_tokens: 500, prompt: 'go' },
+        {
+          onChunk: (_c, call) => {
+            if (!cancelled) {
+              cancelled = true;
+              call.cancel();
+            }
+          },
+        },
+      )
+      .then(
+        () => null,
+        (e) => e as grpc.ServiceError,
+      );
     t.equal(err?.code, grpc.status.CANCELLED, 'the client sees CANCELLED');
-    const m = await until('sequence freed', async () => {
-      const m = (await h.unary('GetDevices', {})).devices[0].models[0];
-      return m.in_flight === 0 ? m : undefined;
-    }, 10_000);
+    const m = await until(
+      'sequence freed',
+      async () => {
+        const m = (await h.unary('GetDevices', {})).devices[0].models[0];
+        return m.in_flight === 0 ? m : undefined;
+      },
+      10_000,
+    );
     t.equal(m.in_flight, 0);
   });
 

@@ -5,7 +5,13 @@ t.test('real inference over gRPC with the generated model', async (t) => {
   const h = await startHarness(t);
 
   t.test('unary Infer generates text and reports its timings', async (t) => {
-    const r = await h.unary('Infer', { model: 'moc-demo', prompt: 'Hello', max_tokens: 16, temperature: 0, request_id: 'req-1' });
+    const r = await h.unary('Infer', {
+      model: 'moc-demo',
+      prompt: 'Hello',
+      max_tokens: 16,
+      temperature: 0,
+      request_id: 'req-1',
+    });
     t.equal(r.request_id, 'req-1', 'request id echoed');
     t.equal(r.model, 'moc-demo');
     t.equal(r.device, 'cpu0');
@@ -37,14 +43,31 @@ t.test('real inference over gRPC with the generated model', async (t) => {
     t.equal(done[0].done.text, unary.text, 'streaming and unary agree');
   });
 
-  t.test('200 concurrent calls all succeed (batched into the model\'s 8 sequences)', async (t) => {
-    const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) =>
-      h.unary('Infer', { model: 'moc-demo', temperature: 0, prompt: `request ${i}`, max_tokens: 8, priority: i % 3 }, { deadlineMs: 120_000 })));
+  t.test("200 concurrent calls all succeed (batched into the model's 8 sequences)", async (t) => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) =>
+        h.unary(
+          'Infer',
+          { model: 'moc-demo', temperature: 0, prompt: `request ${i}`, max_tokens: 8, priority: i % 3 },
+          { deadlineMs: 120_000 },
+        ),
+      ),
+    );
     const failed = results.filter((r) => r.status === 'rejected');
-    t.equal(failed.length, 0, failed.length ? `failures: ${(failed[0] as PromiseRejectedResult).reason}` : '200 of 200 succeeded');
+    t.equal(
+      failed.length,
+      0,
+      failed.length ? `failures: ${(failed[0] as PromiseRejectedResult).reason}` : '200 of 200 succeeded',
+    );
     const ok = results.filter((r): r is PromiseFulfilledResult<any> => r.status === 'fulfilled');
-    t.ok(ok.every((r) => r.value.tokens_generated > 0), 'each generated tokens');
-    t.ok(ok.some((r) => r.value.queue_ms > 1), 'requests beyond 8 waited for a sequence');
+    t.ok(
+      ok.every((r) => r.value.tokens_generated > 0),
+      'each generated tokens',
+    );
+    t.ok(
+      ok.some((r) => r.value.queue_ms > 1),
+      'requests beyond 8 waited for a sequence',
+    );
     const dev = (await h.unary('GetDevices', {})).devices[0];
     t.equal(dev.models[0].in_flight, 0, 'all sequences free afterwards');
     t.equal(dev.models[0].queued, 0);

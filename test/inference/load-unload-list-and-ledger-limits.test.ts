@@ -8,11 +8,19 @@ import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 t.test('load / unload / list, and a ledger that never passes its limit', async (t) => {
   // Room for two demo-sized models (about 4 MiB each with 8 sequences of 512 tokens), not three.
   const h = await startHarness(t, { devices: [{ id: 'cpu0', memory: '10MiB' }] });
-  const fail = (method: string, req: object) => h.unary(method, req).then(() => null, (e) => e as grpc.ServiceError);
+  const fail = (method: string, req: object) =>
+    h.unary(method, req).then(
+      () => null,
+      (e) => e as grpc.ServiceError,
+    );
   const ledger = async () => (await h.unary('GetDevices', {})).devices[0];
 
   const initial = await h.unary('ListModels', {});
-  t.same(initial.models.map((m: any) => [m.name, m.state]), [['moc-demo', 'MODEL_STATE_LOADED']], 'the demo model is preloaded');
+  t.same(
+    initial.models.map((m: any) => [m.name, m.state]),
+    [['moc-demo', 'MODEL_STATE_LOADED']],
+    'the demo model is preloaded',
+  );
 
   const one = await h.unary('LoadModel', { name: 'copy1', path: 'moc-demo.gguf' });
   t.equal(one.state, 'MODEL_STATE_LOADED');
@@ -34,20 +42,32 @@ t.test('load / unload / list, and a ledger that never passes its limit', async (
   const refused = await fail('LoadModel', { name: 'copy2', path: 'moc-demo.gguf' });
   t.equal(refused?.code, grpc.status.RESOURCE_EXHAUSTED, 'a load that cannot fit is refused');
   t.equal(errorCode(refused), 'MOC_ERR_NO_MEMORY');
-  t.match(refused?.details, /needs [\d.]+ MiB and nothing can be evicted to make room: .*copy1 on cpu0 [\d.]+ MiB \(pinned\).*; unload or unpin a model/,
-    'the refusal says what holds the memory and what to free');
+  t.match(
+    refused?.details,
+    /needs [\d.]+ MiB and nothing can be evicted to make room: .*copy1 on cpu0 [\d.]+ MiB \(pinned\).*; unload or unpin a model/,
+    'the refusal says what holds the memory and what to free',
+  );
   const after = await ledger();
   t.equal(after.memory.reserved, dev.memory.reserved, 'a refused load reserves nothing');
-  t.notOk(after.models.some((m: any) => m.name === 'copy2'), 'and leaves no model behind');
+  t.notOk(
+    after.models.some((m: any) => m.name === 'copy2'),
+    'and leaves no model behind',
+  );
 
   const un = await h.unary('UnloadModel', { name: 'copy1' });
   t.equal(un.freed_bytes, one.reserved_bytes, 'unload frees what the model held');
   dev = await ledger();
-  t.same(dev.models.map((m: any) => m.name), ['moc-demo']);
+  t.same(
+    dev.models.map((m: any) => m.name),
+    ['moc-demo'],
+  );
   const two = await h.unary('LoadModel', { name: 'copy2', path: 'moc-demo.gguf' });
   t.equal(two.state, 'MODEL_STATE_LOADED', 'after the unload the third model fits');
-  t.equal((await fail('Infer', { model: 'copy1', temperature: 0, prompt: 'x', require_loaded: true }))?.code, grpc.status.NOT_FOUND,
-    'an unloaded model is not served when the caller asks for loaded models only');
+  t.equal(
+    (await fail('Infer', { model: 'copy1', temperature: 0, prompt: 'x', require_loaded: true }))?.code,
+    grpc.status.NOT_FOUND,
+    'an unloaded model is not served when the caller asks for loaded models only',
+  );
   t.equal((await fail('UnloadModel', { name: 'copy1' }))?.code, grpc.status.NOT_FOUND, 'unloading it again: NOT_FOUND');
   await h.unary('UnloadModel', { name: 'copy2' });
 });
@@ -55,10 +75,18 @@ t.test('load / unload / list, and a ledger that never passes its limit', async (
 t.test('concurrent loads of one model share one load; a name cannot point at two files', async (t) => {
   const h = await startHarness(t);
   await writeTinyLlamaGguf(path.join(h.modelsRoot, 'wide.gguf'), { dims: { embd: 128, layers: 3 }, seed: 3 });
-  const loads = await Promise.all(Array.from({ length: 16 }, () => h.unary('LoadModel', { name: 'wide', path: 'wide.gguf', sequences: 2 })));
-  t.ok(loads.every((m) => m.state === 'MODEL_STATE_LOADED' && m.loaded_at_ms === loads[0].loaded_at_ms), '16 loads, one model');
+  const loads = await Promise.all(
+    Array.from({ length: 16 }, () => h.unary('LoadModel', { name: 'wide', path: 'wide.gguf', sequences: 2 })),
+  );
+  t.ok(
+    loads.every((m) => m.state === 'MODEL_STATE_LOADED' && m.loaded_at_ms === loads[0].loaded_at_ms),
+    '16 loads, one model',
+  );
   const demo = (await h.unary('ListModels', {})).models.find((m: any) => m.name === 'moc-demo');
-  t.ok(loads[0].actual_bytes > 0 && loads[0].estimate_bytes !== demo.estimate_bytes, 'a model of other dimensions has its own estimate');
+  t.ok(
+    loads[0].actual_bytes > 0 && loads[0].estimate_bytes !== demo.estimate_bytes,
+    'a model of other dimensions has its own estimate',
+  );
   const e = await h.unary('LoadModel', { name: 'wide', path: 'moc-demo.gguf' }).catch((err) => err);
   t.equal(e.code, grpc.status.ALREADY_EXISTS);
   t.match(e.details, /already loaded on cpu0 from .*wide\.gguf; unload it first/);
@@ -76,7 +104,11 @@ t.test('model paths: only files inside the models root', async (t) => {
     [{ name: 'a', path: 'escape.gguf' }, grpc.status.INVALID_ARGUMENT, /resolves outside the models root/],
     [{ name: 'a', path: 'missing.gguf' }, grpc.status.NOT_FOUND, /no file 'missing.gguf' under the models root/],
     [{ name: 'bad/name', path: 'moc-demo.gguf' }, grpc.status.INVALID_ARGUMENT, /^name: /],
-    [{ name: 'a', path: 'moc-demo.gguf', device: 'gpu9' }, grpc.status.NOT_FOUND, /device 'gpu9' does not exist; configured devices: cpu0/],
+    [
+      { name: 'a', path: 'moc-demo.gguf', device: 'gpu9' },
+      grpc.status.NOT_FOUND,
+      /device 'gpu9' does not exist; configured devices: cpu0/,
+    ],
   ];
   for (const [req, code, msg] of cases) {
     const e = await h.unary('LoadModel', req).catch((err) => err);
@@ -88,6 +120,14 @@ t.test('model paths: only files inside the models root', async (t) => {
   t.equal(errorCode(bad), 'MOC_ERR_LOAD_FAILED', 'a broken file is refused before the engine loads it');
   t.match(bad.details, /is not a valid GGUF file/);
   const dev = (await h.unary('GetDevices', {})).devices[0];
-  t.same(dev.models.map((m: any) => m.name), ['moc-demo'], 'nothing left behind');
-  t.ok((await h.unary('Infer', { model: 'moc-demo', temperature: 0, prompt: 'still here', max_tokens: 2 })).tokens_generated > 0, 'server still serves');
+  t.same(
+    dev.models.map((m: any) => m.name),
+    ['moc-demo'],
+    'nothing left behind',
+  );
+  t.ok(
+    (await h.unary('Infer', { model: 'moc-demo', temperature: 0, prompt: 'still here', max_tokens: 2 }))
+      .tokens_generated > 0,
+    'server still serves',
+  );
 });

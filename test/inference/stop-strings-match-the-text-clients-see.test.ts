@@ -11,11 +11,19 @@ import { StopText } from '../../actors/device/stop-text.js';
 t.test('stop strings with spaces end the answer before them, plain and streamed', async (t) => {
   const h = await startHarness(t);
   const infer = async (body: Record<string, unknown>) =>
-    (await fetch(`${h.restUrl}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json() as Promise<any>;
+    (
+      await fetch(`${h.restUrl}/v1/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    ).json() as Promise<any>;
   const base = { model: 'moc-demo', prompt: 'Once upon a time', temperature: 0, max_tokens: 60 };
   const full = (await infer(base)).text as string;
   // Three-character stops with a space in the middle, each first found past the answer's start.
-  const spaced = [...full.matchAll(/(?=(\S \S))/g)].map((m) => m.index!).filter((i) => full.indexOf(full.slice(i, i + 3)) === i && i > 2);
+  const spaced = [...full.matchAll(/(?=(\S \S))/g)]
+    .map((m) => m.index!)
+    .filter((i) => full.indexOf(full.slice(i, i + 3)) === i && i > 2);
   t.ok(spaced.length > 0, `the greedy answer has spaces to stop at: ${JSON.stringify(full)}`);
   for (const at of spaced.slice(0, 3)) {
     const stop = full.slice(at, at + 3);
@@ -23,8 +31,15 @@ t.test('stop strings with spaces end the answer before them, plain and streamed'
     const plain = await infer({ ...base, stop: [stop] });
     t.equal(plain.text, expected, `stop ${JSON.stringify(stop)}: the answer ends before it`);
     t.equal(plain.finish_reason, 'stop');
-    const res = await fetch(`${h.restUrl}/v1/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...base, stop: [stop], stream: true }) });
-    const events = (await res.text()).split('\n\n').filter((e) => /^data: /m.test(e)).map((e) => ({ event: /^event: (.*)$/m.exec(e)?.[1], data: JSON.parse(/^data: (.*)$/m.exec(e)![1]!) }));
+    const res = await fetch(`${h.restUrl}/v1/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...base, stop: [stop], stream: true }),
+    });
+    const events = (await res.text())
+      .split('\n\n')
+      .filter((e) => /^data: /m.test(e))
+      .map((e) => ({ event: /^event: (.*)$/m.exec(e)?.[1], data: JSON.parse(/^data: (.*)$/m.exec(e)![1]!) }));
     const pieces = events.filter((e) => e.event === 'token').map((e) => e.data.text as string);
     t.equal(pieces.join(''), expected, 'streamed: the same text');
     t.equal(events[events.length - 1]!.data.text, expected, 'and the done event says it too');
@@ -39,7 +54,13 @@ t.test('stop strings with spaces end the answer before them, plain and streamed'
   const stop = full.slice(spaced[0]!, spaced[0]! + 3);
   const g = await h.unary('Infer', { ...base, stop: [stop] });
   t.equal(g.text, full.slice(0, full.indexOf(stop)), 'gRPC: the same');
-  const o = await (await fetch(`${h.restUrl}/openai/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...base, stop }) })).json() as any;
+  const o = (await (
+    await fetch(`${h.restUrl}/openai/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...base, stop }),
+    })
+  ).json()) as any;
   t.equal(o.choices[0].text, full.slice(0, full.indexOf(stop)), 'OpenAI completions: the same');
   t.equal(o.choices[0].finish_reason, 'stop');
 });

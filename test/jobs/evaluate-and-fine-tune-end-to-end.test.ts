@@ -8,7 +8,10 @@ import { ended, jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
 t.test('evaluate: the same dataset and model give the same perplexity twice, through gRPC and REST', async (t) => {
   const h = await startHarness(t);
   writeDataset(h, 'eval.jsonl', TEXTS);
-  const a = await h.unary('SubmitJob', { type: 'evaluate', spec_json: JSON.stringify({ model: 'moc-demo', dataset: 'eval.jsonl' }) });
+  const a = await h.unary('SubmitJob', {
+    type: 'evaluate',
+    spec_json: JSON.stringify({ model: 'moc-demo', dataset: 'eval.jsonl' }),
+  });
   t.equal(a.state, 'JOB_STATE_QUEUED', 'acknowledged queued');
   t.match(a.id, /^job-/);
   const b = await rest(h, 'POST', '/v1/jobs', { type: 'evaluate', spec: { model: 'moc-demo', dataset: 'eval.jsonl' } });
@@ -16,7 +19,10 @@ t.test('evaluate: the same dataset and model give the same perplexity twice, thr
   const [ja, jb] = await Promise.all([jobWhere(h, a.id, ended, 'a ended'), jobWhere(h, b.body.id, ended, 'b ended')]);
   t.equal(ja.state, 'succeeded', JSON.stringify(ja.error ?? ''));
   t.equal(jb.state, 'succeeded');
-  t.ok(ja.outputs.metrics.perplexity! > 1 && Number.isFinite(ja.outputs.metrics.perplexity), `perplexity ${ja.outputs.metrics.perplexity}`);
+  t.ok(
+    ja.outputs.metrics.perplexity! > 1 && Number.isFinite(ja.outputs.metrics.perplexity),
+    `perplexity ${ja.outputs.metrics.perplexity}`,
+  );
   t.equal(ja.outputs.metrics.perplexity, jb.outputs.metrics.perplexity, 'same dataset, same model: same number');
   t.equal(ja.outputs.metrics.lines, TEXTS.length);
   t.equal(ja.progress.fraction, 1);
@@ -29,44 +35,94 @@ t.test('evaluate: the same dataset and model give the same perplexity twice, thr
   t.same(list.body.jobs.map((j: any) => j.id).sort(), [a.id, b.body.id].sort(), 'listed by state and type');
 });
 
-t.test('fine-tune: trainer runs, output registered, evaluated and promoted; a failing metric leaves the alias', async (t) => {
-  const h = await startHarness(t);
-  writeDataset(h, 'train.jsonl', TEXTS);
-  writeDataset(h, 'eval.jsonl', TEXTS.slice(0, 2));
-  await h.unary('SetAlias', { alias: 'prod', target: 'moc-demo' });
-  const ok = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', spec: {
-    base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'demo:ft1', promote_to: 'prod', eval_dataset: 'eval.jsonl', max_perplexity: 1e9,
-  } });
-  t.equal(ok.status, 201, JSON.stringify(ok.body));
-  const done = await jobWhere(h, ok.body.id, ended, 'fine-tune ended', 120_000);
-  t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? done.logTail));
-  t.same(done.outputs.models, ['demo:ft1'], 'the trained model is registered');
-  t.ok(existsSync(path.join(h.modelsRoot, done.outputs.files[0]!)), 'its file is under the models root');
-  t.ok(done.outputs.metrics.train_loss !== undefined, 'the trainer\'s metrics are recorded');
-  t.equal(done.outputs.metrics.promoted, 1);
-  const prod = await h.unary('GetModel', { name: 'prod' });
-  t.equal(prod.name, 'demo:ft1', 'the alias now points at the trained model');
-  const served = await h.unary('Infer', { model: 'prod', prompt: 'hello', max_tokens: 2, temperature: 0 });
-  t.equal(served.model, 'demo:ft1', 'and serves');
+t.test(
+  'fine-tune: trainer runs, output registered, evaluated and promoted; a failing metric leaves the alias',
+  async (t) => {
+    const h = await startHarness(t);
+    writeDataset(h, 'train.jsonl', TEXTS);
+    writeDataset(h, 'eval.jsonl', TEXTS.slice(0, 2));
+    await h.unary('SetAlias', { alias: 'prod', target: 'moc-demo' });
+    const ok = await rest(h, 'POST', '/v1/jobs', {
+      type: 'fine-tune',
+      spec: {
+        base_model: 'moc-demo',
+        dataset: 'train.jsonl',
+        output_name: 'demo:ft1',
+        promote_to: 'prod',
+        eval_dataset: 'eval.jsonl',
+        max_perplexity: 1e9,
+      },
+    });
+    t.equal(ok.status, 201, JSON.stringify(ok.body));
+    const done = await jobWhere(h, ok.body.id, ended, 'fine-tune ended', 120_000);
+    t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? done.logTail));
+    t.same(done.outputs.models, ['demo:ft1'], 'the trained model is registered');
+    t.ok(existsSync(path.join(h.modelsRoot, done.outputs.files[0]!)), 'its file is under the models root');
+    t.ok(done.outputs.metrics.train_loss !== undefined, "the trainer's metrics are recorded");
+    t.equal(done.outputs.metrics.promoted, 1);
+    const prod = await h.unary('GetModel', { name: 'prod' });
+    t.equal(prod.name, 'demo:ft1', 'the alias now points at the trained model');
+    const served = await h.unary('Infer', { model: 'prod', prompt: 'hello', max_tokens: 2, temperature: 0 });
+    t.equal(served.model, 'demo:ft1', 'and serves');
 
-  const strict = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', spec: {
-    base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'demo:ft2', promote_to: 'prod', eval_dataset: 'eval.jsonl', max_perplexity: 1.0001,
-  } });
-  const kept = await jobWhere(h, strict.body.id, ended, 'strict fine-tune ended', 120_000);
-  t.equal(kept.state, 'succeeded');
-  t.equal(kept.outputs.metrics.promoted, 0, 'the metric failed the threshold');
-  t.equal((await h.unary('GetModel', { name: 'prod' })).name, 'demo:ft1', 'the alias was left alone');
-  t.match(kept.logTail.join('\n'), /not promoted/);
-});
+    const strict = await rest(h, 'POST', '/v1/jobs', {
+      type: 'fine-tune',
+      spec: {
+        base_model: 'moc-demo',
+        dataset: 'train.jsonl',
+        output_name: 'demo:ft2',
+        promote_to: 'prod',
+        eval_dataset: 'eval.jsonl',
+        max_perplexity: 1.0001,
+      },
+    });
+    const kept = await jobWhere(h, strict.body.id, ended, 'strict fine-tune ended', 120_000);
+    t.equal(kept.state, 'succeeded');
+    t.equal(kept.outputs.metrics.promoted, 0, 'the metric failed the threshold');
+    t.equal((await h.unary('GetModel', { name: 'prod' })).name, 'demo:ft1', 'the alias was left alone');
+    t.match(kept.logTail.join('\n'), /not promoted/);
+  },
+);
 
 t.test('a trainer that fails, or writes a broken GGUF, is a recorded failure; the server keeps serving', async (t) => {
   const toy = path.join(process.cwd(), 'src/tools/toy-trainer.ts');
-  const trainer = (...extra: string[]) => ({ command: ['{node}', '--import', import.meta.resolve('tsx'), toy, '--base', '{base}', '--data', '{data}', '--out', '{out}', ...extra], timeoutMs: 60_000, graceMs: 500 });
-  const h = await startHarness(t, { jobs: { trainers: { failing: trainer('--fail-at', '0.5'), broken: trainer('--broken-output') } } });
+  const trainer = (...extra: string[]) => ({
+    command: [
+      '{node}',
+      '--import',
+      import.meta.resolve('tsx'),
+      toy,
+      '--base',
+      '{base}',
+      '--data',
+      '{data}',
+      '--out',
+      '{out}',
+      ...extra,
+    ],
+    timeoutMs: 60_000,
+    graceMs: 500,
+  });
+  const h = await startHarness(t, {
+    jobs: { trainers: { failing: trainer('--fail-at', '0.5'), broken: trainer('--broken-output') } },
+  });
   writeDataset(h, 'train.jsonl', TEXTS);
-  const submit = (name: string, trainerName: string) => h.unary('SubmitJob', { type: 'fine-tune', spec_json: JSON.stringify({ base_model: 'moc-demo', dataset: 'train.jsonl', output_name: name, trainer: trainerName }), max_attempts: 1 });
+  const submit = (name: string, trainerName: string) =>
+    h.unary('SubmitJob', {
+      type: 'fine-tune',
+      spec_json: JSON.stringify({
+        base_model: 'moc-demo',
+        dataset: 'train.jsonl',
+        output_name: name,
+        trainer: trainerName,
+      }),
+      max_attempts: 1,
+    });
   const [f, b] = await Promise.all([submit('x:fail', 'failing'), submit('x:broken', 'broken')]);
-  const [jf, jb] = await Promise.all([jobWhere(h, f.id, ended, 'failing ended'), jobWhere(h, b.id, ended, 'broken ended')]);
+  const [jf, jb] = await Promise.all([
+    jobWhere(h, f.id, ended, 'failing ended'),
+    jobWhere(h, b.id, ended, 'broken ended'),
+  ]);
   t.equal(jf.state, 'failed');
   t.equal(jf.error?.code, 'MOC_ERR_JOB_FAILED');
   t.match(jf.error?.message ?? '', /exit(ed)? (with )?(code )?3/, jf.error?.message ?? '');
@@ -74,18 +130,35 @@ t.test('a trainer that fails, or writes a broken GGUF, is a recorded failure; th
   t.match(jb.error?.message ?? '', /could not be registered/, jb.error?.message ?? '');
   const models = (await h.unary('ListModels', {})).models.map((m: any) => m.name);
   t.notOk(models.includes('x:broken'), 'a broken output is never in the catalog');
-  t.equal((await h.unary('Infer', { model: 'moc-demo', prompt: 'hi', max_tokens: 2 })).model, 'moc-demo', 'still serving');
+  t.equal(
+    (await h.unary('Infer', { model: 'moc-demo', prompt: 'hi', max_tokens: 2 })).model,
+    'moc-demo',
+    'still serving',
+  );
 });
 
 t.test('idempotent submit, cancel, and bad input on every transport', async (t) => {
   const h = await startHarness(t, { jobs: { parallelism: 1 } });
   writeDataset(h, 'train.jsonl', TEXTS);
-  const slow = { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'slow:v1', params: { step_ms: 2000, epochs: 20 } };
+  const slow = {
+    base_model: 'moc-demo',
+    dataset: 'train.jsonl',
+    output_name: 'slow:v1',
+    params: { step_ms: 2000, epochs: 20 },
+  };
   const first = await h.unary('SubmitJob', { type: 'fine-tune', spec_json: JSON.stringify(slow), request_id: 'r-1' });
   const again = await h.unary('SubmitJob', { type: 'fine-tune', spec_json: JSON.stringify(slow), request_id: 'r-1' });
   t.equal(again.id, first.id, 'the same request_id returns the first job');
-  const running = await jobWhere(h, first.id, (j) => j.state === 'running' && j.process !== undefined, 'trainer started');
-  const queued = await h.unary('SubmitJob', { type: 'evaluate', spec_json: JSON.stringify({ model: 'moc-demo', dataset: 'train.jsonl' }) });
+  const running = await jobWhere(
+    h,
+    first.id,
+    (j) => j.state === 'running' && j.process !== undefined,
+    'trainer started',
+  );
+  const queued = await h.unary('SubmitJob', {
+    type: 'evaluate',
+    spec_json: JSON.stringify({ model: 'moc-demo', dataset: 'train.jsonl' }),
+  });
   t.equal(queued.state, 'JOB_STATE_QUEUED', 'parallelism 1: the second waits');
   const cq = await h.unary('CancelJob', { id: queued.id });
   t.equal(cq.state, 'JOB_STATE_CANCELLED', 'a queued job is cancelled at once');
@@ -94,7 +167,7 @@ t.test('idempotent submit, cancel, and bad input on every transport', async (t) 
   t.equal(cr.body.cancel_requested, true);
   const stopped = await jobWhere(h, first.id, ended, 'running job cancelled');
   t.equal(stopped.state, 'cancelled');
-  t.throws(() => process.kill(-running.process!.pid, 0), { code: 'ESRCH' }, 'the trainer\'s process group is gone');
+  t.throws(() => process.kill(-running.process!.pid, 0), { code: 'ESRCH' }, "the trainer's process group is gone");
   const twice = await h.unary('CancelJob', { id: first.id });
   t.equal(twice.state, 'JOB_STATE_CANCELLED', 'cancelling an ended job changes nothing');
 
@@ -103,8 +176,24 @@ t.test('idempotent submit, cancel, and bad input on every transport', async (t) 
     { type: 'evaluate', spec_json: '{"dataset":"train.jsonl"}' },
     { type: 'evaluate', spec_json: 'not json' },
     { type: 'evaluate', spec_json: '{"model":"moc-demo","dataset":"../etc/passwd"}' },
-    { type: 'fine-tune', spec_json: JSON.stringify({ base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'z', trainer: 'missing' }) },
-    { type: 'fine-tune', spec_json: JSON.stringify({ base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'z', promote_to: 'prod' }) },
+    {
+      type: 'fine-tune',
+      spec_json: JSON.stringify({
+        base_model: 'moc-demo',
+        dataset: 'train.jsonl',
+        output_name: 'z',
+        trainer: 'missing',
+      }),
+    },
+    {
+      type: 'fine-tune',
+      spec_json: JSON.stringify({
+        base_model: 'moc-demo',
+        dataset: 'train.jsonl',
+        output_name: 'z',
+        promote_to: 'prod',
+      }),
+    },
   ];
   const before = h.coordinator.store.listJobs().length;
   for (const req of bad) {
@@ -127,7 +216,10 @@ t.test('idempotent submit, cancel, and bad input on every transport', async (t) 
 t.test('prepare-dataset through the API: its split feeds a fine-tune', async (t) => {
   const h = await startHarness(t);
   writeDataset(h, 'raw.jsonl', [...TEXTS, ...TEXTS, { text: 'one more distinct line for the split' }, { nope: 1 }]);
-  const prep = await rest(h, 'POST', '/v1/jobs', { type: 'prepare-dataset', spec: { model: 'moc-demo', dataset: 'raw.jsonl', eval_fraction: 0.3, seed: 7 } });
+  const prep = await rest(h, 'POST', '/v1/jobs', {
+    type: 'prepare-dataset',
+    spec: { model: 'moc-demo', dataset: 'raw.jsonl', eval_fraction: 0.3, seed: 7 },
+  });
   t.equal(prep.status, 201, JSON.stringify(prep.body));
   const done = await jobWhere(h, prep.body.id, ended, 'prepare ended');
   t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));
@@ -136,14 +228,29 @@ t.test('prepare-dataset through the API: its split feeds a fine-tune', async (t)
   t.equal(done.outputs.metrics.train! + done.outputs.metrics.eval!, TEXTS.length + 1);
   t.ok(done.outputs.metrics.tokens! > 0);
   const train = done.outputs.files.find((f) => f.endsWith('.train.jsonl'))!;
-  const ft = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', spec: { base_model: 'moc-demo', dataset: train, output_name: 'prep:ft' } });
-  t.equal((await jobWhere(h, ft.body.id, ended, 'fine-tune on the prepared split', 120_000)).state, 'succeeded', 'the prepared split is a fine-tune dataset');
+  const ft = await rest(h, 'POST', '/v1/jobs', {
+    type: 'fine-tune',
+    spec: { base_model: 'moc-demo', dataset: train, output_name: 'prep:ft' },
+  });
+  t.equal(
+    (await jobWhere(h, ft.body.id, ended, 'fine-tune on the prepared split', 120_000)).state,
+    'succeeded',
+    'the prepared split is a fine-tune dataset',
+  );
 });
 
 t.test('WatchJob streams a job from queued to its end, progress included, then closes', async (t) => {
   const h = await startHarness(t);
   writeDataset(h, 'train.jsonl', TEXTS);
-  const job = await h.unary('SubmitJob', { type: 'fine-tune', spec_json: JSON.stringify({ base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'w:v1', params: { step_ms: 150 } }) });
+  const job = await h.unary('SubmitJob', {
+    type: 'fine-tune',
+    spec_json: JSON.stringify({
+      base_model: 'moc-demo',
+      dataset: 'train.jsonl',
+      output_name: 'w:v1',
+      params: { step_ms: 150 },
+    }),
+  });
   const seen: any[] = [];
   await new Promise<void>((resolve, reject) => {
     const s = h.client.WatchJob({ id: job.id }, { deadline: Date.now() + 120_000 }) as grpc.ClientReadableStream<any>;
@@ -153,11 +260,20 @@ t.test('WatchJob streams a job from queued to its end, progress included, then c
   });
   t.equal(seen[0].id, job.id);
   t.equal(seen.at(-1).state, 'JOB_STATE_SUCCEEDED', 'the last message is the end');
-  t.ok(seen.some((j) => j.state === 'JOB_STATE_RUNNING' && j.progress.fraction > 0 && j.progress.fraction < 1), 'progress while running was streamed');
+  t.ok(
+    seen.some((j) => j.state === 'JOB_STATE_RUNNING' && j.progress.fraction > 0 && j.progress.fraction < 1),
+    'progress while running was streamed',
+  );
   const fractions = seen.map((j) => j.progress.fraction);
-  t.ok(fractions.every((f, i) => i === 0 || f >= fractions[i - 1] || seen[i].state !== seen[i - 1].state), 'progress never goes back');
+  t.ok(
+    fractions.every((f, i) => i === 0 || f >= fractions[i - 1] || seen[i].state !== seen[i - 1].state),
+    'progress never goes back',
+  );
   const missing = await new Promise<any>((resolve) => {
-    const s = h.client.WatchJob({ id: 'job-nope' }, { deadline: Date.now() + 10_000 }) as grpc.ClientReadableStream<any>;
+    const s = h.client.WatchJob(
+      { id: 'job-nope' },
+      { deadline: Date.now() + 10_000 },
+    ) as grpc.ClientReadableStream<any>;
     s.on('data', () => {});
     s.on('error', resolve);
     s.on('end', () => resolve(null));

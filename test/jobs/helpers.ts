@@ -19,22 +19,51 @@ export const TEXTS = [
 ].map((text) => ({ text }));
 
 /** Resolves with the job once `pred` holds, from its current record or its next changes. */
-export function jobWhere(h: Harness, id: string, pred: (j: Job) => boolean, what: string, timeoutMs = 60_000): Promise<Job> {
+export function jobWhere(
+  h: Harness,
+  id: string,
+  pred: (j: Job) => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<Job> {
   const view = h.coordinator.jobsView!;
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout;
-    const off = view.watch((j) => { if (j.id === id && pred(j)) { clearTimeout(timer); off(); resolve(j); } });
+    const off = view.watch((j) => {
+      if (j.id === id && pred(j)) {
+        clearTimeout(timer);
+        off();
+        resolve(j);
+      }
+    });
     const now = h.coordinator.store.getJob(id);
-    if (now && pred(now)) { off(); return resolve(now); }
-    timer = setTimeout(() => { off(); reject(new Error(`timed out waiting for job ${id}: ${what} (last: ${JSON.stringify(h.coordinator.store.getJob(id)?.state)})`)); }, timeoutMs);
+    if (now && pred(now)) {
+      off();
+      return resolve(now);
+    }
+    timer = setTimeout(() => {
+      off();
+      reject(
+        new Error(
+          `timed out waiting for job ${id}: ${what} (last: ${JSON.stringify(h.coordinator.store.getJob(id)?.state)})`,
+        ),
+      );
+    }, timeoutMs);
   });
 }
 
 export const ended = (j: Job) => j.state === 'succeeded' || j.state === 'failed' || j.state === 'cancelled';
 
-export async function rest(h: Harness, method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
+export async function rest(
+  h: Harness,
+  method: string,
+  url: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${h.restUrl}${url}`, {
-    method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, body: await res.json() };
 }

@@ -11,7 +11,10 @@ import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { startHarness, until, type Harness } from '../helpers/coordinator.js';
 import { jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
 
-interface SseEvent { event: string; data: any }
+interface SseEvent {
+  event: string;
+  data: any;
+}
 
 /** Reads an SSE response to its end (or until `stopAfter` says so), as a browser's EventSource would parse it. */
 async function readEvents(res: Response, stopAfter?: (e: SseEvent) => boolean): Promise<SseEvent[]> {
@@ -30,45 +33,85 @@ async function readEvents(res: Response, stopAfter?: (e: SseEvent) => boolean): 
       const lines = block.split('\n').filter((l) => !l.startsWith(':'));
       if (lines.length === 0) continue;
       const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? 'message';
-      const data = JSON.parse(lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n'));
+      const data = JSON.parse(
+        lines
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n'),
+      );
       out.push({ event, data });
-      if (stopAfter?.(out.at(-1)!)) { await reader.cancel(); return out; }
+      if (stopAfter?.(out.at(-1)!)) {
+        await reader.cancel();
+        return out;
+      }
     }
   }
 }
 
 const follow = (h: Harness, id: string) => fetch(`${h.restUrl}/v1/jobs/${id}/events`);
 
-t.test('REST job events: now, each change, then done with the final state; unknown job 404; ended job done at once', async (t) => {
-  const h = await startHarness(t, { jobs: { pollMs: 100 } });
-  writeDataset(h, 'train.jsonl', TEXTS);
-  const job = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'sse:v1', params: { step_ms: 150 } } });
-  t.equal(job.status, 201);
-  const res = await follow(h, job.body.id);
-  t.equal(res.status, 200);
-  t.match(res.headers.get('content-type'), /^text\/event-stream/);
-  const events = await readEvents(res);
-  t.equal(events[0]!.data.id, job.body.id, 'the first event is the job as it is now');
-  t.same(events.slice(0, -1).map((e) => e.event), events.slice(0, -1).map(() => 'job'), 'changes are `job` events');
-  t.equal(events.at(-1)!.event, 'done', 'the stream ends with done');
-  t.equal(events.at(-1)!.data.state, 'succeeded');
-  t.ok(events.some((e) => e.data.state === 'running' && e.data.progress.fraction > 0 && e.data.progress.fraction < 1), 'progress while running was streamed');
+t.test(
+  'REST job events: now, each change, then done with the final state; unknown job 404; ended job done at once',
+  async (t) => {
+    const h = await startHarness(t, { jobs: { pollMs: 100 } });
+    writeDataset(h, 'train.jsonl', TEXTS);
+    const job = await rest(h, 'POST', '/v1/jobs', {
+      type: 'fine-tune',
+      spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'sse:v1', params: { step_ms: 150 } },
+    });
+    t.equal(job.status, 201);
+    const res = await follow(h, job.body.id);
+    t.equal(res.status, 200);
+    t.match(res.headers.get('content-type'), /^text\/event-stream/);
+    const events = await readEvents(res);
+    t.equal(events[0]!.data.id, job.body.id, 'the first event is the job as it is now');
+    t.same(
+      events.slice(0, -1).map((e) => e.event),
+      events.slice(0, -1).map(() => 'job'),
+      'changes are `job` events',
+    );
+    t.equal(events.at(-1)!.event, 'done', 'the stream ends with done');
+    t.equal(events.at(-1)!.data.state, 'succeeded');
+    t.ok(
+      events.some((e) => e.data.state === 'running' && e.data.progress.fraction > 0 && e.data.progress.fraction < 1),
+      'progress while running was streamed',
+    );
 
-  await until('the ended job has left the scheduler\'s queue', async () => h.coordinator.jobsView!.candidateCount === 0, 5000);
-  const metrics = (await h.coordinator.metrics.text()).body;
-  t.match(metrics, /^moc_job_run_duration_seconds_count\{type="fine-tune",state="succeeded"\} 1$/m, 'the run is timed in the metrics');
-  const again = await readEvents(await follow(h, job.body.id));
-  t.same(again.map((e) => e.event), ['done'], 'a job that has ended: done at once');
+    await until(
+      "the ended job has left the scheduler's queue",
+      async () => h.coordinator.jobsView!.candidateCount === 0,
+      5000,
+    );
+    const metrics = (await h.coordinator.metrics.text()).body;
+    t.match(
+      metrics,
+      /^moc_job_run_duration_seconds_count\{type="fine-tune",state="succeeded"\} 1$/m,
+      'the run is timed in the metrics',
+    );
+    const again = await readEvents(await follow(h, job.body.id));
+    t.same(
+      again.map((e) => e.event),
+      ['done'],
+      'a job that has ended: done at once',
+    );
 
-  const missing = await follow(h, 'job-nope');
-  t.equal(missing.status, 404);
-  t.equal(((await missing.json()) as any).error.code, 'MOC_ERR_JOB_NOT_FOUND', 'an unknown job is a JSON error before any stream');
-});
+    const missing = await follow(h, 'job-nope');
+    t.equal(missing.status, 404);
+    t.equal(
+      ((await missing.json()) as any).error.code,
+      'MOC_ERR_JOB_NOT_FOUND',
+      'an unknown job is a JSON error before any stream',
+    );
+  },
+);
 
 t.test('REST job events: a shutdown ends a follow with a retryable error event', async (t) => {
   const h = await startHarness(t);
   writeDataset(h, 'train.jsonl', TEXTS);
-  const job = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'sse:v2', params: { step_ms: 60_000 } } });
+  const job = await rest(h, 'POST', '/v1/jobs', {
+    type: 'fine-tune',
+    spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'sse:v2', params: { step_ms: 60_000 } },
+  });
   const res = await follow(h, job.body.id);
   const reading = readEvents(res);
   await jobWhere(h, job.body.id, (j) => j.state === 'running', 'running');
@@ -84,19 +127,40 @@ t.test('a job run by another process is followed live: its event stream and a go
   // A (this process) runs one long job, so with parallelism 1 the next job is claimed by B (a separate process).
   const h = await startHarness(t, { jobs: { pollMs: 100, parallelism: 1, leaseMs: 3000 } });
   writeDataset(h, 'train.jsonl', TEXTS);
-  const blocker = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'x:block', params: { step_ms: 600_000 } } });
+  const blocker = await rest(h, 'POST', '/v1/jobs', {
+    type: 'fine-tune',
+    spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'x:block', params: { step_ms: 600_000 } },
+  });
   await jobWhere(h, blocker.body.id, (j) => j.state === 'running', 'the blocker runs here');
   const cfg = h.coordinator.config;
-  const b = await spawnServer({ yaml: [
-    'server: { grpcPort: 0 }', 'rest: { enabled: false }', 'zmq: { enabled: false }',
-    `dataDir: ${cfg.dataDir}`, `modelsRoot: ${cfg.modelsRoot}`, 'jobs: { pollMs: 100, parallelism: 1, leaseMs: 3000 }',
-  ].join('\n') });
+  const b = await spawnServer({
+    yaml: [
+      'server: { grpcPort: 0 }',
+      'rest: { enabled: false }',
+      'zmq: { enabled: false }',
+      `dataDir: ${cfg.dataDir}`,
+      `modelsRoot: ${cfg.modelsRoot}`,
+      'jobs: { pollMs: 100, parallelism: 1, leaseMs: 3000 }',
+    ].join('\n'),
+  });
   t.teardown(() => b.stop().then(() => {}));
   const client = modelOpsClient(b.grpcAddress) as grpc.Client & Record<string, any>;
   t.teardown(() => client.close());
-  const submitted = await new Promise<any>((resolve, reject) => client.SubmitJob(
-    { type: 'fine-tune', spec_json: JSON.stringify({ base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'x:there', params: { epochs: 2, step_ms: 400 } }) },
-    { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, r: any) => (err ? reject(err) : resolve(r))));
+  const submitted = await new Promise<any>((resolve, reject) =>
+    client.SubmitJob(
+      {
+        type: 'fine-tune',
+        spec_json: JSON.stringify({
+          base_model: 'moc-demo',
+          dataset: 'train.jsonl',
+          output_name: 'x:there',
+          params: { epochs: 2, step_ms: 400 },
+        }),
+      },
+      { deadline: Date.now() + 30_000 },
+      (err: grpc.ServiceError | null, r: any) => (err ? reject(err) : resolve(r)),
+    ),
+  );
   const id: string = submitted.id;
 
   const goal = await rest(h, 'POST', '/v1/goals', { title: 'train it there', jobs: [id] });
@@ -105,16 +169,29 @@ t.test('a job run by another process is followed live: its event stream and a go
   const done = events.at(-1)!;
   t.equal(done.event, 'done');
   t.equal(done.data.state, 'succeeded', JSON.stringify(done.data.error ?? ''));
-  t.ok(events.some((e) => e.data.state === 'running'), 'its run in the other process was seen here');
-  const claims = h.coordinator.store.readEvents()
-    .flatMap(({ event: e }) => (e.type === 'job.updated' && e.job.id === id && e.job.state === 'running' ? [e.job.lease!.owner] : []));
-  t.ok(claims.length > 0 && claims.every((o) => o !== h.coordinator.jobsView!.owner), `run by the other process only (${[...new Set(claims)]})`);
+  t.ok(
+    events.some((e) => e.data.state === 'running'),
+    'its run in the other process was seen here',
+  );
+  const claims = h.coordinator.store
+    .readEvents()
+    .flatMap(({ event: e }) =>
+      e.type === 'job.updated' && e.job.id === id && e.job.state === 'running' ? [e.job.lease!.owner] : [],
+    );
+  t.ok(
+    claims.length > 0 && claims.every((o) => o !== h.coordinator.jobsView!.owner),
+    `run by the other process only (${[...new Set(claims)]})`,
+  );
   t.equal(h.coordinator.store.getJob(id)!.attempts, 1, 'in one attempt');
 
-  const achieved = await until('the goal follows the job run elsewhere', async () => {
-    const g = await rest(h, 'GET', `/v1/goals/${goal.body.id}`);
-    return g.body.state === 'achieved' ? g.body : undefined;
-  }, 10_000);
+  const achieved = await until(
+    'the goal follows the job run elsewhere',
+    async () => {
+      const g = await rest(h, 'GET', `/v1/goals/${goal.body.id}`);
+      return g.body.state === 'achieved' ? g.body : undefined;
+    },
+    10_000,
+  );
   t.match(achieved.reason, id, 'achieved by the job the other process ran');
   await rest(h, 'POST', `/v1/jobs/${blocker.body.id}/cancel`);
 });

@@ -7,75 +7,140 @@ const MiB = 1024 * 1024;
 const DEVICE = { id: 'cpu0', memory: '13MiB', softLimit: '9MiB' };
 const ledger = async (h: any) => (await rest(h, 'GET', '/v1/devices')).body.devices[0].memory;
 
-t.test('a running job holds its memory in the ledger, evicts an idle model for it, and gives it back at its end', async (t) => {
-  const h = await startHarness(t, { devices: [DEVICE], models: [] });
-  writeDataset(h, 'train.jsonl', TEXTS);
-  await h.unary('RegisterModel', { name: 'idle', path: 'moc-demo.gguf' });
-  await h.unary('LoadModel', { name: 'idle' }); // with moc-demo: about 8 MiB, under the soft limit
-  await h.unary('Infer', { model: 'moc-demo', prompt: 'x', max_tokens: 1 }); // 'idle' is now the least recently used
-  const job = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', memory_bytes: 3 * MiB,
-    spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'mem:v1', params: { step_ms: 300 } } });
-  t.equal(job.status, 201, JSON.stringify(job.body));
-  const running = await jobWhere(h, job.body.id, (j) => j.state === 'running' && j.logTail.some((l) => l.startsWith('holding')) || (j.state === 'running' && j.process !== undefined), 'running');
-  const during = await ledger(h);
-  t.ok(during.reserved <= during.soft_limit, `the ledger stays under the soft limit (${during.reserved} ≤ ${during.soft_limit})`);
-  const models = (await h.unary('ListModels', {})).models;
-  t.equal(models.find((m: any) => m.name === 'idle').state, 'MODEL_STATE_REGISTERED', 'the least recently used idle model was evicted for the job');
-  t.ok(during.reserved >= 3 * MiB, 'the job\'s bytes are counted');
-  const done = await jobWhere(h, running.id, ended, 'ended', 120_000);
-  t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));
-  const after = await ledger(h);
-  const loaded = (await h.unary('ListModels', {})).models.filter((m: any) => m.state === 'MODEL_STATE_LOADED');
-  t.equal(after.reserved, loaded.reduce((n: number, m: any) => n + m.reserved_bytes, 0), 'at its end the ledger holds the loaded models only');
-});
+t.test(
+  'a running job holds its memory in the ledger, evicts an idle model for it, and gives it back at its end',
+  async (t) => {
+    const h = await startHarness(t, { devices: [DEVICE], models: [] });
+    writeDataset(h, 'train.jsonl', TEXTS);
+    await h.unary('RegisterModel', { name: 'idle', path: 'moc-demo.gguf' });
+    await h.unary('LoadModel', { name: 'idle' }); // with moc-demo: about 8 MiB, under the soft limit
+    await h.unary('Infer', { model: 'moc-demo', prompt: 'x', max_tokens: 1 }); // 'idle' is now the least recently used
+    const job = await rest(h, 'POST', '/v1/jobs', {
+      type: 'fine-tune',
+      memory_bytes: 3 * MiB,
+      spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'mem:v1', params: { step_ms: 300 } },
+    });
+    t.equal(job.status, 201, JSON.stringify(job.body));
+    const running = await jobWhere(
+      h,
+      job.body.id,
+      (j) =>
+        (j.state === 'running' && j.logTail.some((l) => l.startsWith('holding'))) ||
+        (j.state === 'running' && j.process !== undefined),
+      'running',
+    );
+    const during = await ledger(h);
+    t.ok(
+      during.reserved <= during.soft_limit,
+      `the ledger stays under the soft limit (${during.reserved} ≤ ${during.soft_limit})`,
+    );
+    const models = (await h.unary('ListModels', {})).models;
+    t.equal(
+      models.find((m: any) => m.name === 'idle').state,
+      'MODEL_STATE_REGISTERED',
+      'the least recently used idle model was evicted for the job',
+    );
+    t.ok(during.reserved >= 3 * MiB, "the job's bytes are counted");
+    const done = await jobWhere(h, running.id, ended, 'ended', 120_000);
+    t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));
+    const after = await ledger(h);
+    const loaded = (await h.unary('ListModels', {})).models.filter((m: any) => m.state === 'MODEL_STATE_LOADED');
+    t.equal(
+      after.reserved,
+      loaded.reduce((n: number, m: any) => n + m.reserved_bytes, 0),
+      'at its end the ledger holds the loaded models only',
+    );
+  },
+);
 
-t.test('a job bigger than any device fails saying so; one that does not fit now waits, never overcommits', async (t) => {
-  const h = await startHarness(t, { devices: [DEVICE], models: [] });
-  writeDataset(h, 'eval.jsonl', TEXTS);
-  const huge = await rest(h, 'POST', '/v1/jobs', { type: 'evaluate', memory_bytes: 64 * MiB, max_attempts: 1, spec: { model: 'moc-demo', dataset: 'eval.jsonl' } });
-  const j = await jobWhere(h, huge.body.id, ended, 'huge ended');
-  t.equal(j.state, 'failed');
-  t.equal(j.error?.code, 'MOC_ERR_NO_MEMORY');
-  t.match(j.error?.message ?? '', /more than any device can hold/);
+t.test(
+  'a job bigger than any device fails saying so; one that does not fit now waits, never overcommits',
+  async (t) => {
+    const h = await startHarness(t, { devices: [DEVICE], models: [] });
+    writeDataset(h, 'eval.jsonl', TEXTS);
+    const huge = await rest(h, 'POST', '/v1/jobs', {
+      type: 'evaluate',
+      memory_bytes: 64 * MiB,
+      max_attempts: 1,
+      spec: { model: 'moc-demo', dataset: 'eval.jsonl' },
+    });
+    const j = await jobWhere(h, huge.body.id, ended, 'huge ended');
+    t.equal(j.state, 'failed');
+    t.equal(j.error?.code, 'MOC_ERR_NO_MEMORY');
+    t.match(j.error?.message ?? '', /more than any device can hold/);
 
-  await h.unary('PinModel', { name: 'moc-demo', pinned: true }); // nothing can be evicted for the next job
-  // A fine-tune (its trainer reads the base model's file; no model is loaded for it) that needs 10 MiB.
-  const big = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', memory_bytes: 10 * MiB, spec: { base_model: 'moc-demo', dataset: 'eval.jsonl', output_name: 'big:v1' } });
-  const waiting = await jobWhere(h, big.body.id, (x) => x.state === 'retrying', 'waiting for memory');
-  t.match(waiting.progress.message, /waiting for memory/);
-  t.equal(waiting.attempts, 0, 'waiting does not use up attempts');
-  const l = await ledger(h);
-  t.ok(l.reserved <= l.hard_limit, 'never above the hard limit');
-  await h.unary('PinModel', { name: 'moc-demo', pinned: false });
-  await h.unary('UnloadModel', { name: 'moc-demo' });
-  const ran = await jobWhere(h, big.body.id, ended, 'ran once memory was free', 60_000);
-  t.equal(ran.state, 'succeeded', JSON.stringify(ran.error ?? ran.progress));
-  t.equal((await ledger(h)).reserved, 0, 'all released');
-});
+    await h.unary('PinModel', { name: 'moc-demo', pinned: true }); // nothing can be evicted for the next job
+    // A fine-tune (its trainer reads the base model's file; no model is loaded for it) that needs 10 MiB.
+    const big = await rest(h, 'POST', '/v1/jobs', {
+      type: 'fine-tune',
+      memory_bytes: 10 * MiB,
+      spec: { base_model: 'moc-demo', dataset: 'eval.jsonl', output_name: 'big:v1' },
+    });
+    const waiting = await jobWhere(h, big.body.id, (x) => x.state === 'retrying', 'waiting for memory');
+    t.match(waiting.progress.message, /waiting for memory/);
+    t.equal(waiting.attempts, 0, 'waiting does not use up attempts');
+    const l = await ledger(h);
+    t.ok(l.reserved <= l.hard_limit, 'never above the hard limit');
+    await h.unary('PinModel', { name: 'moc-demo', pinned: false });
+    await h.unary('UnloadModel', { name: 'moc-demo' });
+    const ran = await jobWhere(h, big.body.id, ended, 'ran once memory was free', 60_000);
+    t.equal(ran.state, 'succeeded', JSON.stringify(ran.error ?? ran.progress));
+    t.equal((await ledger(h)).reserved, 0, 'all released');
+  },
+);
 
-t.test('a job\'s reservation is listed in GetDevices, held again by a device restarted under it, and released at its end', async (t) => {
-  const h = await startHarness(t, { devices: [DEVICE], models: [], debug: { faultInjection: true }, supervisor: { maxRestarts: 3, periodMs: 60_000 } });
-  writeDataset(h, 'train.jsonl', TEXTS);
-  const job = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', memory_bytes: 3 * MiB,
-    spec: { base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'mem:v3', params: { epochs: 3, step_ms: 1000 } } });
-  await jobWhere(h, job.body.id, (j) => j.state === 'running' && j.logTail.some((l) => l.startsWith('holding')), 'holding its memory');
-  const owner = `job:${job.body.id}`;
-  const listed = (await h.unary('GetDevices', {})).devices[0];
-  t.same(listed.reservations, [{ owner, bytes: 3 * MiB }], 'GetDevices lists the job\'s reservation');
-  t.ok(listed.memory.reserved >= 3 * MiB, 'counted in reserved');
-  t.same((await rest(h, 'GET', '/v1/devices')).body.devices[0].reservations, [{ owner, bytes: 3 * MiB }], 'and so does REST');
+t.test(
+  "a job's reservation is listed in GetDevices, held again by a device restarted under it, and released at its end",
+  async (t) => {
+    const h = await startHarness(t, {
+      devices: [DEVICE],
+      models: [],
+      debug: { faultInjection: true },
+      supervisor: { maxRestarts: 3, periodMs: 60_000 },
+    });
+    writeDataset(h, 'train.jsonl', TEXTS);
+    const job = await rest(h, 'POST', '/v1/jobs', {
+      type: 'fine-tune',
+      memory_bytes: 3 * MiB,
+      spec: {
+        base_model: 'moc-demo',
+        dataset: 'train.jsonl',
+        output_name: 'mem:v3',
+        params: { epochs: 3, step_ms: 1000 },
+      },
+    });
+    await jobWhere(
+      h,
+      job.body.id,
+      (j) => j.state === 'running' && j.logTail.some((l) => l.startsWith('holding')),
+      'holding its memory',
+    );
+    const owner = `job:${job.body.id}`;
+    const listed = (await h.unary('GetDevices', {})).devices[0];
+    t.same(listed.reservations, [{ owner, bytes: 3 * MiB }], "GetDevices lists the job's reservation");
+    t.ok(listed.memory.reserved >= 3 * MiB, 'counted in reserved');
+    t.same(
+      (await rest(h, 'GET', '/v1/devices')).body.devices[0].reservations,
+      [{ owner, bytes: 3 * MiB }],
+      'and so does REST',
+    );
 
-  const device = h.coordinator.devices.get('cpu0')!;
-  await device.ask({ kind: 'crash', target: 'worker' }, { timeoutMs: 5000 });
-  const back = await until('the device is back', async () => {
-    const d = (await rest(h, 'GET', '/v1/devices')).body.devices[0];
-    return d.available && d.engine_pid > 0 ? d : undefined; // no event tells a device's return, only its models' reloads
-  }, 30_000);
-  t.same(back.reservations, [{ owner, bytes: 3 * MiB }], 'the restarted device holds the job\'s memory again');
-  t.ok(back.memory.reserved >= 3 * MiB, 'and counts it');
+    const device = h.coordinator.devices.get('cpu0')!;
+    await device.ask({ kind: 'crash', target: 'worker' }, { timeoutMs: 5000 });
+    const back = await until(
+      'the device is back',
+      async () => {
+        const d = (await rest(h, 'GET', '/v1/devices')).body.devices[0];
+        return d.available && d.engine_pid > 0 ? d : undefined; // no event tells a device's return, only its models' reloads
+      },
+      30_000,
+    );
+    t.same(back.reservations, [{ owner, bytes: 3 * MiB }], "the restarted device holds the job's memory again");
+    t.ok(back.memory.reserved >= 3 * MiB, 'and counts it');
 
-  const done = await jobWhere(h, job.body.id, ended, 'ended', 120_000);
-  t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));
-  const after = (await rest(h, 'GET', '/v1/devices')).body.devices[0];
-  t.same(after.reservations, [], 'released at its end');
-});
+    const done = await jobWhere(h, job.body.id, ended, 'ended', 120_000);
+    t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));
+    const after = (await rest(h, 'GET', '/v1/devices')).body.devices[0];
+    t.same(after.reservations, [], 'released at its end');
+  },
+);

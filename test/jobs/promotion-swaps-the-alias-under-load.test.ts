@@ -20,9 +20,16 @@ t.test('a fine-tune promoted to a serving alias under inference load fails no re
     }
   };
   const clients = Array.from({ length: 8 }, client);
-  const job = await rest(h, 'POST', '/v1/jobs', { type: 'fine-tune', spec: {
-    base_model: 'moc-demo', dataset: 'train.jsonl', output_name: 'prod:v2', promote_to: 'prod', eval_dataset: 'train.jsonl',
-  } });
+  const job = await rest(h, 'POST', '/v1/jobs', {
+    type: 'fine-tune',
+    spec: {
+      base_model: 'moc-demo',
+      dataset: 'train.jsonl',
+      output_name: 'prod:v2',
+      promote_to: 'prod',
+      eval_dataset: 'train.jsonl',
+    },
+  });
   const done = await jobWhere(h, job.body.id, ended, 'promotion', 120_000);
   // Keep the traffic going a moment after the switch, so requests reach the new target too.
   const after = (served['prod:v2'] ?? 0) + 20;
@@ -32,5 +39,8 @@ t.test('a fine-tune promoted to a serving alias under inference load fails no re
   t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));
   t.equal(done.outputs.metrics.promoted, 1);
   t.same(failures, [], 'zero failed requests');
-  t.ok((served['moc-demo'] ?? 0) > 0 && (served['prod:v2'] ?? 0) > 0, `served before and after the swap (${JSON.stringify(served)})`);
+  t.ok(
+    (served['moc-demo'] ?? 0) > 0 && (served['prod:v2'] ?? 0) > 0,
+    `served before and after the swap (${JSON.stringify(served)})`,
+  );
 });

@@ -1,8 +1,15 @@
 import t from 'tap';
 import { RunQueue, type QueueEntry } from '../../actors/jobs/job-queue.js';
 
-const q = (id: string, priority: number, queuedAt: number, o: Partial<QueueEntry> = {}): QueueEntry =>
-  ({ id, state: 'queued', priority, queuedAt, notBefore: 0, leaseExpiresAt: 0, ...o });
+const q = (id: string, priority: number, queuedAt: number, o: Partial<QueueEntry> = {}): QueueEntry => ({
+  id,
+  state: 'queued',
+  priority,
+  queuedAt,
+  notBefore: 0,
+  leaseExpiresAt: 0,
+  ...o,
+});
 const ids = (es: QueueEntry[]) => es.map((e) => e.id);
 const AGING = 1000;
 
@@ -28,7 +35,8 @@ t.test('jobs waiting on a clock are taken only when ready; n bounds a pick', asy
   rq.set(q('abandoned', 0, 0, { state: 'running', leaseExpiresAt: 100 }));
   rq.set(q('a', 1, 10));
   rq.set(q('b', 1, 11));
-  const ready = (now: number) => (e: QueueEntry) => (e.state === 'retrying' ? e.notBefore <= now : e.leaseExpiresAt <= now);
+  const ready = (now: number) => (e: QueueEntry) =>
+    e.state === 'retrying' ? e.notBefore <= now : e.leaseExpiresAt <= now;
   t.same(ids(rq.take(1, 200, AGING, ready(200))), ['a'], 'n = 1: only the best');
   t.same(ids(rq.take(5, 200, AGING, ready(200))), ['b', 'abandoned'], 'the retry is not due yet');
   t.same(ids(rq.take(5, 600, AGING, ready(600))), ['retry-later'], 'due now');

@@ -20,16 +20,39 @@ t.test('an aborted fine-tune run starts no trainer and ends with the abort reaso
   writeFileSync(path.join(config.jobs.datasetsRoot, 'train.jsonl'), '{"text":"one"}\n');
   const now = Date.now();
   const job: Job = {
-    id: 'job-prep', type: 'fine-tune', spec: { base_model: 'm', dataset: 'train.jsonl', output_name: 'm:ft', params: { step_ms: 60_000 } } as Job['spec'],
-    priority: 0, owner: 'open', memoryBytes: 0, state: 'running', attempts: 1, maxAttempts: 1, progress: { fraction: 0, message: '' },
-    createdAt: now, queuedAt: now, startedAt: now, endedAt: 0, updatedAt: now, logTail: [], outputs: { files: [], metrics: {}, models: [] },
-    cancelRequested: false, notBefore: 0,
+    id: 'job-prep',
+    type: 'fine-tune',
+    spec: { base_model: 'm', dataset: 'train.jsonl', output_name: 'm:ft', params: { step_ms: 60_000 } } as Job['spec'],
+    priority: 0,
+    owner: 'open',
+    memoryBytes: 0,
+    state: 'running',
+    attempts: 1,
+    maxAttempts: 1,
+    progress: { fraction: 0, message: '' },
+    createdAt: now,
+    queuedAt: now,
+    startedAt: now,
+    endedAt: 0,
+    updatedAt: now,
+    logTail: [],
+    outputs: { files: [], metrics: {}, models: [] },
+    cancelRequested: false,
+    notBefore: 0,
   };
   const ac = new AbortController();
-  const models = { modelFile: () => { ac.abort(errors.unavailable('the server is shutting down')); return path.join(dir, 'base.gguf'); } } as unknown as ModelsPort;
+  const models = {
+    modelFile: () => {
+      ac.abort(errors.unavailable('the server is shutting down'));
+      return path.join(dir, 'base.gguf');
+    },
+  } as unknown as ModelsPort;
   const started: number[] = [];
   const run = runners()['fine-tune']!;
-  await t.rejects(run({ job, config, models, signal: ac.signal, progress() {}, log() {}, process: (p) => started.push(p.pid) }),
-    { code: 'MOC_ERR_UNAVAILABLE' }, 'the run ends with why it was stopped');
+  await t.rejects(
+    run({ job, config, models, signal: ac.signal, progress() {}, log() {}, process: (p) => started.push(p.pid) }),
+    { code: 'MOC_ERR_UNAVAILABLE' },
+    'the run ends with why it was stopped',
+  );
   t.same(started, [], 'no trainer process was started');
 });

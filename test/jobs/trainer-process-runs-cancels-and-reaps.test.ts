@@ -3,7 +3,12 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startTrainer, type TrainerEvent, type TrainerOutcome, type TrainerRun } from '../../actors/jobs/trainer-process.js';
+import {
+  startTrainer,
+  type TrainerEvent,
+  type TrainerOutcome,
+  type TrainerRun,
+} from '../../actors/jobs/trainer-process.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 import { parseGgufHeader } from '../../src/model/gguf-header.js';
 
@@ -12,13 +17,20 @@ const TOY = fileURLToPath(new URL('../../src/tools/toy-trainer.ts', import.meta.
 const TSX = import.meta.resolve('tsx');
 
 const dir = t.testdir({
-  'text.jsonl': ['hello world', 'a somewhat longer example of text', 'short', 'the fourth example, longest of them all by far']
-    .map((text) => JSON.stringify({ text })).join('\n') + '\n',
-  'prefs.jsonl': JSON.stringify({ prompt: 'capital of France?', chosen: 'Paris', rejected: 'Lyon' }) + '\n'
-    + JSON.stringify({ prompt: '2+2?', chosen: '4', rejected: '5' }) + '\n',
+  'text.jsonl':
+    ['hello world', 'a somewhat longer example of text', 'short', 'the fourth example, longest of them all by far']
+      .map((text) => JSON.stringify({ text }))
+      .join('\n') + '\n',
+  'prefs.jsonl':
+    JSON.stringify({ prompt: 'capital of France?', chosen: 'Paris', rejected: 'Lyon' }) +
+    '\n' +
+    JSON.stringify({ prompt: '2+2?', chosen: '4', rejected: '5' }) +
+    '\n',
 });
 const BASE = path.join(dir, 'base.gguf');
-t.before(async () => { await writeTinyLlamaGguf(BASE, { name: 'base' }); });
+t.before(async () => {
+  await writeTinyLlamaGguf(BASE, { name: 'base' });
+});
 
 function run(args: string[], o: { graceMs?: number; timeoutMs?: number; stderrTailBytes?: number } = {}) {
   const events: TrainerEvent[] = [];
@@ -31,14 +43,21 @@ function run(args: string[], o: { graceMs?: number; timeoutMs?: number; stderrTa
     ...(o.stderrTailBytes !== undefined && { stderrTailBytes: o.stderrTailBytes }),
     onEvent: (e) => {
       events.push(e);
-      for (const w of waiters.filter((w) => w.test(e))) { waiters.splice(waiters.indexOf(w), 1); w.resolve(e); }
+      for (const w of waiters.filter((w) => w.test(e))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(e);
+      }
     },
   });
   /** The first event (past or future) that passes `test`; a failure if the trainer ends without it. */
-  const event = async (test: (e: TrainerEvent) => boolean) => events.find(test) ?? Promise.race([
-    new Promise<TrainerEvent>((resolve) => waiters.push({ test, resolve })),
-    trainer.done.then((o) => { throw new Error(`the trainer ended without the event: ${o.error}`); }),
-  ]);
+  const event = async (test: (e: TrainerEvent) => boolean) =>
+    events.find(test) ??
+    Promise.race([
+      new Promise<TrainerEvent>((resolve) => waiters.push({ test, resolve })),
+      trainer.done.then((o) => {
+        throw new Error(`the trainer ended without the event: ${o.error}`);
+      }),
+    ]);
   return { trainer, events, event };
 }
 
@@ -47,11 +66,21 @@ async function settle(trainer: TrainerRun, ms = 10_000, alsoKill: number[] = [])
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      for (const p of [trainer.pid, ...alsoKill]) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+      for (const p of [trainer.pid, ...alsoKill]) {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
       reject(new Error(`the trainer did not finish within ${ms} ms`));
     }, ms);
   });
-  try { return await Promise.race([trainer.done, late]); } finally { clearTimeout(timer); }
+  try {
+    return await Promise.race([trainer.done, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Fields of /proc/<pid>/stat after `comm`, which may contain spaces: state, ppid, pgrp, ... */
@@ -76,7 +105,14 @@ function groupMembers(pgid: number): number[] {
   return found;
 }
 
-const gone = (pid: number) => { try { process.kill(pid, 0); return false; } catch (err: any) { return err.code === 'ESRCH'; } };
+const gone = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err: any) {
+    return err.code === 'ESRCH';
+  }
+};
 
 /** The trainer's orphaned worker is reaped by whoever adopted it (not us), a moment after it died: poll briefly. */
 async function until(done: () => boolean): Promise<boolean> {
@@ -84,8 +120,9 @@ async function until(done: () => boolean): Promise<boolean> {
   return done();
 }
 
-const progress = (events: TrainerEvent[]) => events.flatMap((e) => e.type === 'progress' ? [e.fraction] : []);
-const losses = (events: TrainerEvent[]) => events.flatMap((e) => e.type === 'metric' && e.name === 'loss' ? [e.value] : []);
+const progress = (events: TrainerEvent[]) => events.flatMap((e) => (e.type === 'progress' ? [e.fraction] : []));
+const losses = (events: TrainerEvent[]) =>
+  events.flatMap((e) => (e.type === 'metric' && e.name === 'loss' ? [e.value] : []));
 
 t.test('a run reports increasing progress to 1, a decreasing loss, and a new GGUF per dataset', async (t) => {
   const a = run(['--data', 'text.jsonl', '--out', 'a.gguf', '--epochs', '2']);
@@ -100,13 +137,23 @@ t.test('a run reports increasing progress to 1, a decreasing loss, and a new GGU
 
   const p = progress(a.events);
   t.equal(p.length, 8, '4 examples x 2 epochs');
-  t.ok(p.every((f, i) => i === 0 || f > p[i - 1]!), `progress strictly increases: ${p.join(', ')}`);
+  t.ok(
+    p.every((f, i) => i === 0 || f > p[i - 1]!),
+    `progress strictly increases: ${p.join(', ')}`,
+  );
   t.equal(p.at(-1), 1, 'and ends at 1');
   const l = losses(a.events);
   t.equal(l.length, 8, 'one loss per step');
-  t.ok(l.every((v, i) => i === 0 || v < l[i - 1]!), `loss strictly decreases: ${l.join(', ')}`);
+  t.ok(
+    l.every((v, i) => i === 0 || v < l[i - 1]!),
+    `loss strictly decreases: ${l.join(', ')}`,
+  );
   t.equal(ra.metrics.loss, l.at(-1), 'the outcome holds the last loss');
-  t.same(a.events.filter((e) => e.type === 'metric').map((e) => e.type === 'metric' && e.step), [1, 2, 3, 4, 5, 6, 7, 8], 'with steps');
+  t.same(
+    a.events.filter((e) => e.type === 'metric').map((e) => e.type === 'metric' && e.step),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+    'with steps',
+  );
 
   t.equal(ra.outputPath, path.join(dir, 'a.gguf'), 'output resolved against the cwd');
   t.equal(readFileSync(ra.outputPath!).subarray(0, 4).toString('latin1'), 'GGUF', 'starts with the GGUF magic');
@@ -135,7 +182,9 @@ t.test('--fail-at: exit code 3, and the stderr tail in the error', async (t) => 
 });
 
 t.test('cancel of a running trainer: SIGTERM stops it, no SIGKILL needed', async (t) => {
-  const r = run(['--data', 'text.jsonl', '--out', 'cancel.gguf', '--epochs', '50', '--step-ms', '50'], { graceMs: 5000 });
+  const r = run(['--data', 'text.jsonl', '--out', 'cancel.gguf', '--epochs', '50', '--step-ms', '50'], {
+    graceMs: 5000,
+  });
   await r.event((e) => e.type === 'progress');
   const at = Date.now();
   r.trainer.cancel('user asked');
@@ -151,46 +200,66 @@ t.test('cancel of a running trainer: SIGTERM stops it, no SIGKILL needed', async
   r.trainer.cancel('again'); // harmless once it is gone
 });
 
-t.test('--hang: a trainer and its worker that ignore SIGTERM are killed as a group with SIGKILL after graceMs', async (t) => {
-  const graceMs = 400;
-  const r = run(['--data', 'text.jsonl', '--out', 'hang.gguf', '--hang'], { graceMs });
-  const ready = await r.event((e) => e.type === 'log' && /^worker \d+ ready$/.test(e.message));
-  const worker = Number((ready as { message: string }).message.split(' ')[1]);
-  const pid = r.trainer.pid;
-  t.not(worker, pid, 'the trainer forked a worker');
-  t.equal(pgidOf(pid), pid, 'the trainer leads its own process group');
-  t.equal(pgidOf(worker), pid, 'the worker is in it');
-  t.not(pgidOf(process.pid), pid, 'ours is another');
-  t.same(groupMembers(pid).sort(), [pid, worker].sort(), 'the group is those two');
+t.test(
+  '--hang: a trainer and its worker that ignore SIGTERM are killed as a group with SIGKILL after graceMs',
+  async (t) => {
+    const graceMs = 400;
+    const r = run(['--data', 'text.jsonl', '--out', 'hang.gguf', '--hang'], { graceMs });
+    const ready = await r.event((e) => e.type === 'log' && /^worker \d+ ready$/.test(e.message));
+    const worker = Number((ready as { message: string }).message.split(' ')[1]);
+    const pid = r.trainer.pid;
+    t.not(worker, pid, 'the trainer forked a worker');
+    t.equal(pgidOf(pid), pid, 'the trainer leads its own process group');
+    t.equal(pgidOf(worker), pid, 'the worker is in it');
+    t.not(pgidOf(process.pid), pid, 'ours is another');
+    t.same(groupMembers(pid).sort(), [pid, worker].sort(), 'the group is those two');
 
-  const at = Date.now();
-  r.trainer.cancel('stop it');
-  const o = await settle(r.trainer, 5000, [worker]);
-  const took = Date.now() - at;
-  t.ok(took >= graceMs - 20, `SIGKILL came after the grace period (${took} ms)`);
-  t.ok(took < graceMs + 3000, 'and not much later');
-  t.ok(r.events.some((e) => e.type === 'log' && e.message === 'SIGTERM ignored'), 'SIGTERM was sent first');
-  t.equal(o.signal, 'SIGKILL');
-  t.equal(o.cancelled, true);
-  t.match(o.error, /^trainer cancelled: stop it; it did not stop on SIGTERM and was killed with SIGKILL after 400 ms$/);
-  t.notOk(existsSync(`/proc/${pid}`), 'the trainer was reaped');
-  t.same(groupMembers(pid), [], 'no live process of the group remains');
-  const reapedAt = Date.now();
-  t.ok(await until(() => gone(-pid)), `the group is gone (kill(-pid, 0) gives ESRCH after ${Date.now() - reapedAt} ms)`);
-  t.ok(gone(worker), 'the worker with it');
-});
+    const at = Date.now();
+    r.trainer.cancel('stop it');
+    const o = await settle(r.trainer, 5000, [worker]);
+    const took = Date.now() - at;
+    t.ok(took >= graceMs - 20, `SIGKILL came after the grace period (${took} ms)`);
+    t.ok(took < graceMs + 3000, 'and not much later');
+    t.ok(
+      r.events.some((e) => e.type === 'log' && e.message === 'SIGTERM ignored'),
+      'SIGTERM was sent first',
+    );
+    t.equal(o.signal, 'SIGKILL');
+    t.equal(o.cancelled, true);
+    t.match(
+      o.error,
+      /^trainer cancelled: stop it; it did not stop on SIGTERM and was killed with SIGKILL after 400 ms$/,
+    );
+    t.notOk(existsSync(`/proc/${pid}`), 'the trainer was reaped');
+    t.same(groupMembers(pid), [], 'no live process of the group remains');
+    const reapedAt = Date.now();
+    t.ok(
+      await until(() => gone(-pid)),
+      `the group is gone (kill(-pid, 0) gives ESRCH after ${Date.now() - reapedAt} ms)`,
+    );
+    t.ok(gone(worker), 'the worker with it');
+  },
+);
 
 t.test('--garbage: protocol errors are counted and reported, the run still finishes', async (t) => {
   const r = run(['--data', 'text.jsonl', '--out', 'garbage.gguf', '--garbage']);
   const o = await settle(r.trainer);
   t.equal(o.protocolErrors, 5, '3 non-JSON lines, 1 invalid event, 1 oversized line');
-  const reported = r.events.flatMap((e) => e.type === 'log' && e.message.startsWith('trainer protocol error') ? [e.message] : []);
+  const reported = r.events.flatMap((e) =>
+    e.type === 'log' && e.message.startsWith('trainer protocol error') ? [e.message] : [],
+  );
   t.equal(reported.length, 5, 'each reported as a log event');
   t.match(reported[0], /not JSON.*this is not JSON/);
   t.match(reported[3], /fraction must be a number in \[0, 1\]/);
   t.match(reported[4], /line longer than 65536 bytes/);
-  t.ok(reported.every((m) => m.length < 300), 'with short excerpts only');
-  t.notOk(progress(r.events).some((f) => f > 1), 'the invalid progress was not passed on');
+  t.ok(
+    reported.every((m) => m.length < 300),
+    'with short excerpts only',
+  );
+  t.notOk(
+    progress(r.events).some((f) => f > 1),
+    'the invalid progress was not passed on',
+  );
   t.equal(o.exitCode, 0);
   t.equal(o.error, undefined);
   t.equal(progress(r.events).at(-1), 1);
@@ -198,7 +267,9 @@ t.test('--garbage: protocol errors are counted and reported, the run still finis
 });
 
 t.test('timeoutMs stops a trainer that runs too long', async (t) => {
-  const r = run(['--data', 'text.jsonl', '--out', 'slow.gguf', '--epochs', '50', '--step-ms', '50'], { timeoutMs: 1500 });
+  const r = run(['--data', 'text.jsonl', '--out', 'slow.gguf', '--epochs', '50', '--step-ms', '50'], {
+    timeoutMs: 1500,
+  });
   const at = Date.now();
   const o = await settle(r.trainer);
   t.ok(Date.now() - at >= 1400, `stopped after ${Date.now() - at} ms`);
@@ -218,11 +289,18 @@ t.test('--broken-output: reported and present, but not a model the header parser
 
 t.test('exit 0 without an output, and a command that cannot start, are errors', async (t) => {
   writeFileSync(path.join(dir, 'silent.mjs'), 'console.log(JSON.stringify({ type: "progress", fraction: 1 }))\n');
-  const silent = await settle(startTrainer({ command: [process.execPath, 'silent.mjs'], cwd: dir, graceMs: 100, onEvent: () => {} }));
+  const silent = await settle(
+    startTrainer({ command: [process.execPath, 'silent.mjs'], cwd: dir, graceMs: 100, onEvent: () => {} }),
+  );
   t.equal(silent.exitCode, 0);
   t.equal(silent.error, 'trainer exited 0 without reporting an output');
 
-  const missing = startTrainer({ command: [path.join(dir, 'no-such-trainer')], cwd: dir, graceMs: 100, onEvent: () => {} });
+  const missing = startTrainer({
+    command: [path.join(dir, 'no-such-trainer')],
+    cwd: dir,
+    graceMs: 100,
+    onEvent: () => {},
+  });
   t.equal(missing.pid, -1);
   missing.cancel(); // must not signal group 1 or our own
   const o = await missing.done;

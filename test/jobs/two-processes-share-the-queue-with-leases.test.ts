@@ -13,8 +13,12 @@ import { Store } from '../../src/store/store.js';
 import type { Job } from '../../schemas/jobs.js';
 import { TEXTS } from './helpers.js';
 
-const call = (client: any, method: string, req: object) => new Promise<any>((resolve, reject) =>
-  client[method](req, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve(res))));
+const call = (client: any, method: string, req: object) =>
+  new Promise<any>((resolve, reject) =>
+    client[method](req, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, res: any) =>
+      err ? reject(err) : resolve(res),
+    ),
+  );
 
 /**
  * leaseMs: 2 s where a lease must expire (the kill -9 takeover); 20 s where none may (exactly once): renewals come
@@ -27,8 +31,11 @@ function setup(t: { testdir(): string }, leaseMs = 2000) {
   writeFileSync(path.join(data, 'datasets', 'eval.jsonl'), TEXTS.map((x) => JSON.stringify(x)).join('\n'));
   writeFileSync(path.join(data, 'datasets', 'train.jsonl'), TEXTS.map((x) => JSON.stringify(x)).join('\n'));
   const yaml = [
-    'server: { grpcPort: 0 }', 'rest: { enabled: false }', 'zmq: { enabled: false }',
-    `dataDir: ${data}`, `modelsRoot: ${path.join(dir, 'models')}`,
+    'server: { grpcPort: 0 }',
+    'rest: { enabled: false }',
+    'zmq: { enabled: false }',
+    `dataDir: ${data}`,
+    `modelsRoot: ${path.join(dir, 'models')}`,
     `jobs: { parallelism: 2, pollMs: 50, leaseMs: ${leaseMs} }`,
   ].join('\n');
   return { data, yaml };
@@ -43,7 +50,8 @@ async function storeUntil(data: string, done: (jobs: Job[]) => boolean, timeoutM
     const events = store.readEvents();
     await store.close();
     if (done(jobs)) return Object.assign(jobs, { events });
-    if (Date.now() > end) throw new Error(`timed out: ${jobs.filter((j) => j.state !== 'succeeded').length} jobs not succeeded`);
+    if (Date.now() > end)
+      throw new Error(`timed out: ${jobs.filter((j) => j.state !== 'succeeded').length} jobs not succeeded`);
     await new Promise((r) => setTimeout(r, 200)); // another process's writes: no event reaches this one
   }
 }
@@ -55,7 +63,8 @@ function claimsByJob(data: string): Map<string, { owners: string[]; terminal: nu
     if (event.type !== 'job.updated') continue;
     const c = out.get(event.job.id) ?? { owners: [], terminal: 0 };
     // A claim: the record turns running with a fresh attempt (renewals keep the attempt number).
-    if (event.job.state === 'running' && event.job.startedAt === event.job.updatedAt) c.owners.push(event.job.lease!.owner);
+    if (event.job.state === 'running' && event.job.startedAt === event.job.updatedAt)
+      c.owners.push(event.job.lease!.owner);
     if (['succeeded', 'failed', 'cancelled'].includes(event.job.state)) c.terminal++;
     out.set(event.job.id, c);
   }
@@ -69,42 +78,84 @@ t.test('200 jobs, two processes: each job is claimed and run exactly once', asyn
   t.teardown(() => Promise.all(servers.map((s) => s.stop('SIGKILL'))));
   const clients = servers.map((s) => modelOpsClient(s.grpcAddress));
   t.teardown(() => clients.forEach((c) => c.close()));
-  await Promise.all(Array.from({ length: 200 }, (_, i) =>
-    call(clients[i % 2], 'SubmitJob', { type: 'evaluate', spec_json: JSON.stringify({ model: 'moc-demo', dataset: 'eval.jsonl' }) })));
+  await Promise.all(
+    Array.from({ length: 200 }, (_, i) =>
+      call(clients[i % 2], 'SubmitJob', {
+        type: 'evaluate',
+        spec_json: JSON.stringify({ model: 'moc-demo', dataset: 'eval.jsonl' }),
+      }),
+    ),
+  );
   const jobs = await storeUntil(data, (js) => js.length === 200 && js.every((j) => j.state === 'succeeded'), 120_000);
   t.equal(jobs.length, 200);
-  t.ok(jobs.every((j) => j.attempts === 1), 'every job ran in one attempt');
+  t.ok(
+    jobs.every((j) => j.attempts === 1),
+    'every job ran in one attempt',
+  );
   const claims = claimsByJob(data);
-  t.ok([...claims.values()].every((c) => c.owners.length === 1 && c.terminal === 1), 'each job was claimed once and ended once');
+  t.ok(
+    [...claims.values()].every((c) => c.owners.length === 1 && c.terminal === 1),
+    'each job was claimed once and ended once',
+  );
   const owners = new Set([...claims.values()].map((c) => c.owners[0]));
   t.equal(owners.size, 2, 'both processes ran jobs');
   const perplexities = new Set(jobs.map((j) => j.outputs.metrics.perplexity!.toFixed(6)));
   t.equal(perplexities.size, 1, 'the same evaluation in either process gives the same number');
 });
 
-t.test('kill -9 of one process mid-job: the other takes its jobs over after the lease and stops its trainers', async (t) => {
-  const { data, yaml } = setup(t);
-  const a = await spawnServer({ yaml });
-  const b = await spawnServer({ yaml });
-  t.teardown(() => Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]));
-  const ca = modelOpsClient(a.grpcAddress);
-  const cb = modelOpsClient(b.grpcAddress);
-  t.teardown(() => { ca.close(); cb.close(); });
-  // Fine-tunes with the demo trainer, slow enough (8 steps × 300 ms) to be running when B dies.
-  const spec = (i: number) => JSON.stringify({ base_model: 'moc-demo', dataset: 'train.jsonl', output_name: `ft:${i}`, params: { step_ms: 300, epochs: 2 } });
-  await Promise.all(Array.from({ length: 8 }, (_, i) => call(i % 2 ? cb : ca, 'SubmitJob', { type: 'fine-tune', spec_json: spec(i) })));
-  // Wait until B runs a job whose trainer is recorded, then kill B.
-  const bOwned = await storeUntil(data, (js) => js.some((j) => j.state === 'running' && j.process && j.lease && !j.lease.owner.startsWith(String(a.proc.pid))), 60_000);
-  const victim = bOwned.find((j) => j.state === 'running' && j.process && !j.lease!.owner.startsWith(String(a.proc.pid)))!;
-  b.proc.kill('SIGKILL');
-  await b.exited;
-  const jobs = await storeUntil(data, (js) => js.every((j) => j.state === 'succeeded'), 120_000);
-  const taken = jobs.find((j) => j.id === victim.id)!;
-  t.equal(taken.state, 'succeeded', 'the killed process\'s job finished');
-  t.equal(taken.attempts, 2, 'as a second attempt, by the survivor');
-  t.ok(taken.lease === undefined, 'its lease was released at the end');
-  t.throws(() => process.kill(victim.process!.pid, 0), { code: 'ESRCH' }, 'the dead process\'s trainer is gone');
-  const claims = claimsByJob(data);
-  t.ok([...claims.values()].every((c) => c.terminal === 1), 'each job ended exactly once');
-  t.same(claims.get(victim.id)!.owners.length, 2, 'the victim was claimed twice: by B, then by A after the lease expired');
-});
+t.test(
+  'kill -9 of one process mid-job: the other takes its jobs over after the lease and stops its trainers',
+  async (t) => {
+    const { data, yaml } = setup(t);
+    const a = await spawnServer({ yaml });
+    const b = await spawnServer({ yaml });
+    t.teardown(() => Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]));
+    const ca = modelOpsClient(a.grpcAddress);
+    const cb = modelOpsClient(b.grpcAddress);
+    t.teardown(() => {
+      ca.close();
+      cb.close();
+    });
+    // Fine-tunes with the demo trainer, slow enough (8 steps × 300 ms) to be running when B dies.
+    const spec = (i: number) =>
+      JSON.stringify({
+        base_model: 'moc-demo',
+        dataset: 'train.jsonl',
+        output_name: `ft:${i}`,
+        params: { step_ms: 300, epochs: 2 },
+      });
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        call(i % 2 ? cb : ca, 'SubmitJob', { type: 'fine-tune', spec_json: spec(i) }),
+      ),
+    );
+    // Wait until B runs a job whose trainer is recorded, then kill B.
+    const bOwned = await storeUntil(
+      data,
+      (js) =>
+        js.some((j) => j.state === 'running' && j.process && j.lease && !j.lease.owner.startsWith(String(a.proc.pid))),
+      60_000,
+    );
+    const victim = bOwned.find(
+      (j) => j.state === 'running' && j.process && !j.lease!.owner.startsWith(String(a.proc.pid)),
+    )!;
+    b.proc.kill('SIGKILL');
+    await b.exited;
+    const jobs = await storeUntil(data, (js) => js.every((j) => j.state === 'succeeded'), 120_000);
+    const taken = jobs.find((j) => j.id === victim.id)!;
+    t.equal(taken.state, 'succeeded', "the killed process's job finished");
+    t.equal(taken.attempts, 2, 'as a second attempt, by the survivor');
+    t.ok(taken.lease === undefined, 'its lease was released at the end');
+    t.throws(() => process.kill(victim.process!.pid, 0), { code: 'ESRCH' }, "the dead process's trainer is gone");
+    const claims = claimsByJob(data);
+    t.ok(
+      [...claims.values()].every((c) => c.terminal === 1),
+      'each job ended exactly once',
+    );
+    t.same(
+      claims.get(victim.id)!.owners.length,
+      2,
+      'the victim was claimed twice: by B, then by A after the lease expired',
+    );
+  },
+);

@@ -14,11 +14,17 @@ t.test('the exit of a timed-out incarnation leaves the next one attached', async
   const ref = new WorkerRef<TestProtocol>('test-worker', 100);
   const detaches = new EventEmitter();
   const detach = ref.detach.bind(ref);
-  ref.detach = (...args: Parameters<typeof ref.detach>) => { detach(...args); detaches.emit('detach', args[0]); };
+  ref.detach = (...args: Parameters<typeof ref.detach>) => {
+    detach(...args);
+    detaches.emit('detach', args[0]);
+  };
 
   // Incarnation A cannot post 'ready' within 1 ms: its start rejects and it is terminated (exits a little later).
   const aDetached = once(detaches, 'detach');
-  await t.rejects(startWorkerChild(ref, { entry, workerData: {}, name: 'a', startTimeoutMs: 1 }), /did not start within 1 ms/);
+  await t.rejects(
+    startWorkerChild(ref, { entry, workerData: {}, name: 'a', startTimeoutMs: 1 }),
+    /did not start within 1 ms/,
+  );
   // Incarnation B attaches at once, before A's exit event arrives.
   const b = await startWorkerChild(ref, { entry, workerData: {}, name: 'b', startTimeoutMs: 30_000 });
   t.teardown(() => b.destroy());

@@ -15,8 +15,12 @@ class TaskActor implements Behavior<P> {
   /** Tasks started and not finished: finishAll() reports them all, synchronously. */
   private readonly running: Array<Envelope<P, 'work'>> = [];
   stopped = 0;
-  bind(self: ActorRef<P>): void { this.self = self; }
-  stop(): void { this.stopped++; }
+  bind(self: ActorRef<P>): void {
+    this.self = self;
+  }
+  stop(): void {
+    this.stopped++;
+  }
   finishAll(): void {
     for (const env of this.running.splice(0)) this.self.tell({ kind: 'done', n: env.msg.n, env });
   }
@@ -43,7 +47,7 @@ t.test("a task's result reaches its actor while the mailbox is full of requests;
   t.doesNotThrow(() => b.finishAll(), "the tasks' results are taken although the mailbox is full");
   t.equal((await refused).code, 'MOC_ERR_BUSY', 'a request beyond capacity is refused');
   t.same(await Promise.all(first), [0, 2, 4, 6], 'every task finished through a message to self');
-  t.same(b.applied, [0, 1, 2, 3], "its results were applied in the order the tasks reported them");
+  t.same(b.applied, [0, 1, 2, 3], 'its results were applied in the order the tasks reported them');
   await new Promise((r) => setImmediate(r));
   b.finishAll();
   t.same(await Promise.all(more), [20, 22, 24, 26]);
@@ -63,5 +67,9 @@ t.test('internal messages still arrive while the actor closes, not after destroy
   t.equal(await p, 2, 'the running task was answered during close');
   await closing;
   await actor.destroy();
-  t.throws(() => actor.inbox.tell({ kind: 'done', n: 2, env: {} as never }), { code: 'MOC_ERR_UNAVAILABLE' }, 'destroyed: refused');
+  t.throws(
+    () => actor.inbox.tell({ kind: 'done', n: 2, env: {} as never }),
+    { code: 'MOC_ERR_UNAVAILABLE' },
+    'destroyed: refused',
+  );
 });

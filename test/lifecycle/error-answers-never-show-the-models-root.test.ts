@@ -21,7 +21,11 @@ t.test('failing registrations and loads answer with paths relative to the models
   symlinkSync(path.join(h.dir, 'elsewhere', 'x.gguf'), path.join(root, 'escape.gguf'));
 
   const post = async (url: string, body: object) => {
-    const r = await fetch(h.restUrl + url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await fetch(h.restUrl + url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { status: r.status, text: await r.text() };
   };
   const failing: Array<[string, string, object]> = [
@@ -35,8 +39,12 @@ t.test('failing registrations and loads answer with paths relative to the models
   ];
   t.equal((await post('/v1/models', { name: 'gone', path: 'gone.gguf' })).status, 201);
   // A header our inspector accepts but the engine refuses: the engine's own message reaches the client.
-  writeFileSync(path.join(root, 'alien.gguf'), writeGguf({ 'general.architecture': { type: 'string', value: 'no-such-arch' } },
-    [{ name: 'w', dims: [8], data: new Float32Array(8) }]));
+  writeFileSync(
+    path.join(root, 'alien.gguf'),
+    writeGguf({ 'general.architecture': { type: 'string', value: 'no-such-arch' } }, [
+      { name: 'w', dims: [8], data: new Float32Array(8) },
+    ]),
+  );
   t.equal((await post('/v1/models', { name: 'alien', path: 'alien.gguf' })).status, 201);
   failing.push(['load of a file the engine refuses', '/v1/models/alien/load', {}]);
   unlinkSync(path.join(root, 'gone.gguf'));

@@ -7,13 +7,19 @@ import { longModel, startGeneration } from '../helpers/long-generation.js';
 // room for a generation that runs over a second. Soft limit 9 MiB: two fit; a third needs an eviction; the hard limit
 // (13 MiB) allows three only when nothing can be evicted.
 const DEVICE = { id: 'cpu0', memory: '13MiB', softLimit: '9MiB' };
-const state = async (h: any) => Object.fromEntries((await h.unary('ListModels', {})).models.map((m: any) => [m.name, m]));
+const state = async (h: any) =>
+  Object.fromEntries((await h.unary('ListModels', {})).models.map((m: any) => [m.name, m]));
 
 /** The first WatchModels update (the current list comes first, then each change) for which `ok` holds. */
 function watchFor(h: Harness, what: string, ok: (m: any) => boolean, timeoutMs = 10_000): Promise<any> {
   return new Promise((resolve, reject) => {
     const s = h.client.WatchModels({}, { deadline: new Date(Date.now() + timeoutMs) });
-    s.on('data', (m: any) => { if (ok(m)) { resolve(m); s.cancel(); } });
+    s.on('data', (m: any) => {
+      if (ok(m)) {
+        resolve(m);
+        s.cancel();
+      }
+    });
     s.on('error', (e: Error) => reject(new Error(`no update with ${what}: ${e.message}`)));
     s.on('end', () => reject(new Error(`WatchModels ended before ${what}`)));
   });
@@ -49,46 +55,85 @@ t.test('eviction by bytes: least recently used idle unpinned models go; pinned a
   s = await state(h);
   t.equal(s.b.state, 'MODEL_STATE_LOADED', 'the busy model was not evicted');
   const full = (await h.unary('GetDevices', {})).devices[0];
-  t.ok(full.memory.reserved > full.memory.soft_limit && full.memory.reserved <= full.memory.hard_limit, 'above soft, within hard');
+  t.ok(
+    full.memory.reserved > full.memory.soft_limit && full.memory.reserved <= full.memory.hard_limit,
+    'above soft, within hard',
+  );
   // d is idle: a fourth model would evict it. Pinned, nothing is left to evict and a fourth cannot fit.
   await h.unary('PinModel', { name: 'd', pinned: true });
   const refused = await h.unary('LoadModel', { name: 'c' }).catch((e) => e as grpc.ServiceError);
   t.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED, 'a fourth cannot fit while the others are pinned or busy');
   t.equal(errorCode(refused), 'MOC_ERR_NO_MEMORY');
-  t.match(refused.details, /a on cpu0 [\d.]+ MiB \(pinned\), b on cpu0 [\d.]+ MiB \(busy\), d on cpu0 [\d.]+ MiB \(pinned\)/, 'the refusal says what holds the memory');
+  t.match(
+    refused.details,
+    /a on cpu0 [\d.]+ MiB \(pinned\), b on cpu0 [\d.]+ MiB \(busy\), d on cpu0 [\d.]+ MiB \(pinned\)/,
+    'the refusal says what holds the memory',
+  );
   t.equal((await busy.ended).error, null, 'the busy generation finished undisturbed');
 });
 
-t.test('keep-alive: idle models unload when it expires; a request can set it; 0 unloads after the request', async (t) => {
-  const h = await startHarness(t);
-  const loaded = await h.unary('LoadModel', { name: 'blink', path: 'moc-demo.gguf', keep_alive_ms: 300, sequences: 1 });
-  t.equal(loaded.keep_alive_ms, 300);
-  t.ok(loaded.expires_at_ms > Date.now() - 1000, 'an expiry is scheduled while idle');
-  await watchFor(h, 'blink unloaded', (m) => m.name === 'blink' && m.state === 'MODEL_STATE_REGISTERED');
-  t.pass('unloaded after 300 ms idle');
-  t.equal((await state(h))['moc-demo'].state, 'MODEL_STATE_LOADED', 'a keep-alive of forever (-1) stays');
+t.test(
+  'keep-alive: idle models unload when it expires; a request can set it; 0 unloads after the request',
+  async (t) => {
+    const h = await startHarness(t);
+    const loaded = await h.unary('LoadModel', {
+      name: 'blink',
+      path: 'moc-demo.gguf',
+      keep_alive_ms: 300,
+      sequences: 1,
+    });
+    t.equal(loaded.keep_alive_ms, 300);
+    t.ok(loaded.expires_at_ms > Date.now() - 1000, 'an expiry is scheduled while idle');
+    await watchFor(h, 'blink unloaded', (m) => m.name === 'blink' && m.state === 'MODEL_STATE_REGISTERED');
+    t.pass('unloaded after 300 ms idle');
+    t.equal((await state(h))['moc-demo'].state, 'MODEL_STATE_LOADED', 'a keep-alive of forever (-1) stays');
 
-  const r = await h.unary('Infer', { model: 'blink', prompt: 'once', max_tokens: 2, temperature: 0, keep_alive_ms: 0 });
-  t.equal(r.model, 'blink', 'loaded on demand for the request');
-  await watchFor(h, 'blink unloaded after the request', (m) => m.name === 'blink' && m.state === 'MODEL_STATE_REGISTERED');
-  t.pass('keep_alive 0 unloaded it right after');
-});
+    const r = await h.unary('Infer', {
+      model: 'blink',
+      prompt: 'once',
+      max_tokens: 2,
+      temperature: 0,
+      keep_alive_ms: 0,
+    });
+    t.equal(r.model, 'blink', 'loaded on demand for the request');
+    await watchFor(
+      h,
+      'blink unloaded after the request',
+      (m) => m.name === 'blink' && m.state === 'MODEL_STATE_REGISTERED',
+    );
+    t.pass('keep_alive 0 unloaded it right after');
+  },
+);
 
 t.test('load on demand, unless the request says not to; 32 concurrent loads are one load', async (t) => {
   const h = await startHarness(t);
   await h.unary('RegisterModel', { name: 'lazy', path: 'moc-demo.gguf' });
-  const e = await h.unary('Infer', { model: 'lazy', prompt: 'x', max_tokens: 2, require_loaded: true }).catch((err) => err);
+  const e = await h
+    .unary('Infer', { model: 'lazy', prompt: 'x', max_tokens: 2, require_loaded: true })
+    .catch((err) => err);
   t.equal(e.code, grpc.status.NOT_FOUND, 'require_loaded: NOT_FOUND');
   const results = await Promise.all(Array.from({ length: 32 }, () => h.unary('LoadModel', { name: 'lazy' })));
   t.equal(new Set(results.map((m) => m.loaded_at_ms)).size, 1, '32 loads, one model load');
   t.ok(results.every((m) => m.state === 'MODEL_STATE_LOADED'));
   await h.unary('UnloadModel', { name: 'lazy' });
-  const many = await Promise.all(Array.from({ length: 20 }, (_, i) => h.unary('Infer', { model: 'lazy', prompt: `p${i}`, max_tokens: 2, temperature: 0 })));
-  t.ok(many.every((r) => r.model === 'lazy'), '20 concurrent requests for an unloaded model: loaded once, all served');
+  const many = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      h.unary('Infer', { model: 'lazy', prompt: `p${i}`, max_tokens: 2, temperature: 0 }),
+    ),
+  );
+  t.ok(
+    many.every((r) => r.model === 'lazy'),
+    '20 concurrent requests for an unloaded model: loaded once, all served',
+  );
 });
 
 t.test('best fit across two devices', async (t) => {
-  const h = await startHarness(t, { devices: [{ id: 'big', memory: '64MiB' }, { id: 'small', memory: '12MiB' }] });
+  const h = await startHarness(t, {
+    devices: [
+      { id: 'big', memory: '64MiB' },
+      { id: 'small', memory: '12MiB' },
+    ],
+  });
   const m = await h.unary('LoadModel', { name: 'fit', path: 'moc-demo.gguf' });
   const demo = (await state(h))['moc-demo'];
   // The demo model went first (best fit: small), so 'fit' also goes where it leaves the least room: small again.

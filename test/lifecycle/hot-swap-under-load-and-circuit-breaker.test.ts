@@ -21,7 +21,12 @@ t.test('hot swap: re-pointing an alias under load fails no request; the old vers
   const clients = Array.from({ length: 16 }, async (_, i) => {
     for (let n = 0; !stop; n++) {
       try {
-        const r = await h.unary('Infer', { model: 'm', prompt: `client ${i} request ${n}`, max_tokens: 4, temperature: 0 });
+        const r = await h.unary('Infer', {
+          model: 'm',
+          prompt: `client ${i} request ${n}`,
+          max_tokens: 4,
+          temperature: 0,
+        });
         served[r.model] = (served[r.model] ?? 0) + 1;
       } catch (err) {
         failures.push(`${(err as grpc.ServiceError).code}: ${(err as grpc.ServiceError).details}`);
@@ -39,10 +44,17 @@ t.test('hot swap: re-pointing an alias under load fails no request; the old vers
   stop = true;
   await Promise.all(clients);
   t.same(failures, [], 'zero failed requests');
-  t.ok(served['m:v1']! > 200 && served['m:v2']! > 200, `served v1 ${served['m:v1']}, v2 ${served['m:v2']} (swap + 200 requests on v2 in ${seconds.toFixed(1)} s)`);
+  t.ok(
+    served['m:v1']! > 200 && served['m:v2']! > 200,
+    `served v1 ${served['m:v1']}, v2 ${served['m:v2']} (swap + 200 requests on v2 in ${seconds.toFixed(1)} s)`,
+  );
   const models = Object.fromEntries((await h.unary('ListModels', {})).models.map((m: any) => [m.name, m]));
   await v1Unloaded;
-  t.equal((await h.unary('ListModels', {})).models.find((m: any) => m.name === 'm:v1').state, 'MODEL_STATE_REGISTERED', 'v1 drained and unloaded');
+  t.equal(
+    (await h.unary('ListModels', {})).models.find((m: any) => m.name === 'm:v1').state,
+    'MODEL_STATE_REGISTERED',
+    'v1 drained and unloaded',
+  );
   t.same(models['m:v2'].aliases, ['m']);
 });
 
@@ -51,7 +63,10 @@ t.test('circuit breaker: repeated load failures fail fast, with the last error',
   // A valid GGUF header (it passes inspection) whose architecture llama.cpp does not know: the engine refuses it.
   const buf = buildTinyLlamaGguf();
   const at = buf.indexOf('llama');
-  writeFileSync(path.join(h.modelsRoot, 'alien.gguf'), Buffer.concat([buf.subarray(0, at), Buffer.from('lla_a'), buf.subarray(at + 5)]));
+  writeFileSync(
+    path.join(h.modelsRoot, 'alien.gguf'),
+    Buffer.concat([buf.subarray(0, at), Buffer.from('lla_a'), buf.subarray(at + 5)]),
+  );
   await h.unary('RegisterModel', { name: 'alien', path: 'alien.gguf' });
   for (let i = 1; i <= 2; i++) {
     const e = await h.unary('LoadModel', { name: 'alien' }).catch((err) => err);
@@ -60,8 +75,16 @@ t.test('circuit breaker: repeated load failures fail fast, with the last error',
   }
   const fast = await h.unary('LoadModel', { name: 'alien' }).catch((err) => err);
   t.equal(errorCode(fast), 'MOC_ERR_LOAD_FAILED');
-  t.match(fast.details, /failing fast after 2 failures in a row \(last: the engine could not load 'alien'/, 'open: fails fast with the last error');
+  t.match(
+    fast.details,
+    /failing fast after 2 failures in a row \(last: the engine could not load 'alien'/,
+    'open: fails fast with the last error',
+  );
   const view = (await h.unary('ListModels', {})).models.find((m: any) => m.name === 'alien');
   t.equal(view.breaker, 'open');
-  t.equal((await h.unary('Infer', { model: 'moc-demo', prompt: 'ok', max_tokens: 2, temperature: 0 })).model, 'moc-demo', 'others unaffected');
+  t.equal(
+    (await h.unary('Infer', { model: 'moc-demo', prompt: 'ok', max_tokens: 2, temperature: 0 })).model,
+    'moc-demo',
+    'others unaffected',
+  );
 });

@@ -3,9 +3,23 @@ import { KeepAliveTimers } from '../../actors/lifecycle/keep-alive.js';
 import type { ModelInfo } from '../../schemas/messages.js';
 
 const info = (name: string, o: Partial<ModelInfo>): ModelInfo => ({
-  name, path: `/m/${name}.gguf`, device: 'cpu0', state: 'loaded', contextSize: 64, sequences: 1, estimateBytes: 1,
-  reservedBytes: 1, actualBytes: 1, inFlight: 0, queued: 0, loadedAt: 1, lastUsedAt: 1, pinned: false, keepAliveMs: 50,
-  expiresAt: 0, ...o,
+  name,
+  path: `/m/${name}.gguf`,
+  device: 'cpu0',
+  state: 'loaded',
+  contextSize: 64,
+  sequences: 1,
+  estimateBytes: 1,
+  reservedBytes: 1,
+  actualBytes: 1,
+  inFlight: 0,
+  queued: 0,
+  loadedAt: 1,
+  lastUsedAt: 1,
+  pinned: false,
+  keepAliveMs: 50,
+  expiresAt: 0,
+  ...o,
 });
 
 t.test('an idle model is due at its expiry; a busy, pinned or gone one is disarmed', async (t) => {
@@ -13,7 +27,15 @@ t.test('an idle model is due at its expiry; a busy, pinned or gone one is disarm
   const timers = new KeepAliveTimers((m, at) => due.push([m, at]));
   t.teardown(() => timers.close());
   const at = Date.now() + 40;
-  timers.follow([info('a', { expiresAt: at }), info('b', { expiresAt: at }), info('c', { expiresAt: at }), info('p', { expiresAt: at, pinned: true })], []);
+  timers.follow(
+    [
+      info('a', { expiresAt: at }),
+      info('b', { expiresAt: at }),
+      info('c', { expiresAt: at }),
+      info('p', { expiresAt: at, pinned: true }),
+    ],
+    [],
+  );
   t.equal(timers.armed, 3, 'pinned is never armed');
   timers.follow([info('b', { expiresAt: 0, inFlight: 1 })], ['c']); // b got a request; c left the device
   t.equal(timers.armed, 1);

@@ -7,7 +7,12 @@ t.test('turns of one key are handed over in arrival order, one at a time', async
   const q = queue();
   const order: string[] = [];
   const first = await q.turn('cpu0');
-  const waiting = ['a', 'b', 'c'].map((name) => q.turn('cpu0').then((release) => { order.push(name); release(); }));
+  const waiting = ['a', 'b', 'c'].map((name) =>
+    q.turn('cpu0').then((release) => {
+      order.push(name);
+      release();
+    }),
+  );
   t.equal(q.waiting('cpu0'), 3);
   await Promise.resolve();
   t.same(order, [], 'nobody gets the turn while it is held');

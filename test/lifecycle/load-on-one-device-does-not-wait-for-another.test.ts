@@ -6,15 +6,26 @@ import { startHarness } from '../helpers/coordinator.js';
 const SLOW_MS = 10_000;
 process.env.MOC_FAULT_SLOW_LOAD = `slow:${SLOW_MS}`;
 
-const DEVICES = [{ id: 'cpu0', kind: 'cpu', memory: '1GiB' }, { id: 'cpu1', kind: 'cpu', memory: '1GiB' }];
+const DEVICES = [
+  { id: 'cpu0', kind: 'cpu', memory: '1GiB' },
+  { id: 'cpu1', kind: 'cpu', memory: '1GiB' },
+];
 
 async function post(url: string, body: object) {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: r.status, body: await r.json() as any };
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: r.status, body: (await r.json()) as any };
 }
 
 t.test('a load on cpu0 does not wait for a slow load of another model on cpu1', async (t) => {
-  const h = await startHarness(t, { devices: DEVICES, debug: { faultInjection: true }, limits: { loadTimeoutMs: 30_000 } });
+  const h = await startHarness(t, {
+    devices: DEVICES,
+    debug: { faultInjection: true },
+    limits: { loadTimeoutMs: 30_000 },
+  });
   for (const name of ['slow', 'fast']) {
     t.equal((await post(`${h.restUrl}/v1/models`, { name, path: 'moc-demo.gguf' })).status, 201, `${name} registered`);
   }
@@ -22,11 +33,17 @@ t.test('a load on cpu0 does not wait for a slow load of another model on cpu1', 
   // The slow load is on its device (not only queued in the coordinator) before the fast one starts.
   const slowOnDevice = new Promise<void>((resolve) => {
     const off = h.coordinator.models.watch((m) => {
-      if (m.name === 'slow' && m.device === 'cpu1' && m.state === 'loading') { off(); resolve(); }
+      if (m.name === 'slow' && m.device === 'cpu1' && m.state === 'loading') {
+        off();
+        resolve();
+      }
     });
   });
   const finished: string[] = [];
-  const slow = post(`${h.restUrl}/v1/models/slow/load`, { device: 'cpu1' }).then((r) => { finished.push('slow'); return r; });
+  const slow = post(`${h.restUrl}/v1/models/slow/load`, { device: 'cpu1' }).then((r) => {
+    finished.push('slow');
+    return r;
+  });
   await slowOnDevice;
 
   const started = Date.now();

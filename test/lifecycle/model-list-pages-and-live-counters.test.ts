@@ -16,7 +16,9 @@ async function registerAll(h: Harness): Promise<void> {
 }
 
 /** Walks every page with `page(cursor)`; returns the names in order and the page sizes. */
-async function walk(page: (cursor: string) => Promise<{ names: string[]; next: string }>): Promise<{ names: string[]; sizes: number[] }> {
+async function walk(
+  page: (cursor: string) => Promise<{ names: string[]; next: string }>,
+): Promise<{ names: string[]; sizes: number[] }> {
   const names: string[] = [];
   const sizes: number[] = [];
   let cursor = '';
@@ -41,7 +43,9 @@ t.test('pages of 2 by name on gRPC, REST and ZMQ; the default is one page of eve
   t.same(viaGrpc, { names: all, sizes: [2, 2, 2] }, 'gRPC');
 
   const viaRest = await walk(async (cursor) => {
-    const r = await (await fetch(`${h.restUrl}/v1/models?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)).json() as { models: Array<{ name: string }>; next_cursor: string };
+    const r = (await (
+      await fetch(`${h.restUrl}/v1/models?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    ).json()) as { models: Array<{ name: string }>; next_cursor: string };
     return { names: r.models.map((m) => m.name), next: r.next_cursor };
   });
   t.same(viaRest, { names: all, sizes: [2, 2, 2] }, 'REST');
@@ -52,15 +56,26 @@ t.test('pages of 2 by name on gRPC, REST and ZMQ; the default is one page of eve
   });
   t.same(viaZmq, { names: all, sizes: [2, 2, 2] }, 'ZMQ');
 
-  const whole = await (await fetch(`${h.restUrl}/v1/models`)).json() as { models: Array<{ name: string }>; next_cursor: string };
-  t.same(whole.models.map((m) => m.name), all, 'no limit: up to 1000 in one page');
+  const whole = (await (await fetch(`${h.restUrl}/v1/models`)).json()) as {
+    models: Array<{ name: string }>;
+    next_cursor: string;
+  };
+  t.same(
+    whole.models.map((m) => m.name),
+    all,
+    'no limit: up to 1000 in one page',
+  );
   t.equal(whole.next_cursor, '', 'and no next page');
 
   // A model registered between two pages appears in a later page if its name sorts after the cursor.
   const first = await h.unary('ListModels', { limit: 3 });
   await h.unary('RegisterModel', { name: 'b-3', path: 'moc-demo.gguf' });
   const rest = await h.unary('ListModels', { cursor: first.next_cursor });
-  t.same(rest.models.map((m: { name: string }) => m.name), ['b-2', 'b-3', 'c-1', 'moc-demo'], 'the next page continues after the last name');
+  t.same(
+    rest.models.map((m: { name: string }) => m.name),
+    ['b-2', 'b-3', 'c-1', 'moc-demo'],
+    'the next page continues after the last name',
+  );
 });
 
 t.test('a bad limit or cursor is INVALID_ARGUMENT on every transport', async (t) => {
@@ -73,18 +88,29 @@ t.test('a bad limit or cursor is INVALID_ARGUMENT on every transport', async (t)
   const err = await h.unary('ListModels', { cursor: 'not-ours' }).catch((e: grpc.ServiceError) => e);
   t.equal((err as grpc.ServiceError).code, grpc.status.INVALID_ARGUMENT, 'gRPC');
   t.equal(errorCode(err), 'MOC_ERR_INVALID_ARGUMENT');
-  t.match(await zmqRequest(h.zmqUrl, { action: 'list_models', limit: 5000 }), { status: 'error', code: 'INVALID_ARGUMENT', message: /limit/ }, 'ZMQ');
+  t.match(
+    await zmqRequest(h.zmqUrl, { action: 'list_models', limit: 5000 }),
+    { status: 'error', code: 'INVALID_ARGUMENT', message: /limit/ },
+    'ZMQ',
+  );
 });
 
-t.test('in-flight counters reach the list from the device\'s notices while a generation runs', async (t) => {
+t.test("in-flight counters reach the list from the device's notices while a generation runs", async (t) => {
   const h = await startHarness(t);
   await h.unary('LoadModel', longModel('long', 1));
   // Greedy: at the default temperature the demo model sometimes ends at its end token within 20 tokens (measured: 17),
   // over before the list could show it; greedy, it runs all LONG_MAX_TOKENS.
-  const gen = startGeneration(h.client, { model: 'long', prompt: 'count', max_tokens: LONG_MAX_TOKENS, temperature: 0 });
+  const gen = startGeneration(h.client, {
+    model: 'long',
+    prompt: 'count',
+    max_tokens: LONG_MAX_TOKENS,
+    temperature: 0,
+  });
   await gen.started;
   const inFlight = async () => {
-    const r = await (await fetch(`${h.restUrl}/v1/models?limit=1000`)).json() as { models: Array<{ name: string; in_flight: number }> };
+    const r = (await (await fetch(`${h.restUrl}/v1/models?limit=1000`)).json()) as {
+      models: Array<{ name: string; in_flight: number }>;
+    };
     return r.models.find((m) => m.name === 'long')?.in_flight;
   };
   await until('the list shows the generation in flight', async () => (await inFlight()) === 1, 10_000);

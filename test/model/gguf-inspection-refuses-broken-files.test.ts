@@ -37,13 +37,25 @@ t.test('a good file: header facts and sha256', async (t) => {
   t.equal(r.sha256, createHash('sha256').update(goodBytes).digest('hex'));
   t.equal(r.bytes, goodBytes.length);
   t.match(r.header, {
-    version: 3, architecture: 'llama', name: 'moc-demo', quantization: 'F32', fileType: 0,
-    embeddingLength: DEMO_DIMS.embd, blockCount: DEMO_DIMS.layers, contextLength: DEMO_DIMS.contextLength,
-    headCount: DEMO_DIMS.heads, headCountKv: DEMO_DIMS.heads, feedForwardLength: DEMO_DIMS.ff, fileBytes: goodBytes.length,
+    version: 3,
+    architecture: 'llama',
+    name: 'moc-demo',
+    quantization: 'F32',
+    fileType: 0,
+    embeddingLength: DEMO_DIMS.embd,
+    blockCount: DEMO_DIMS.layers,
+    contextLength: DEMO_DIMS.contextLength,
+    headCount: DEMO_DIMS.heads,
+    headCountKv: DEMO_DIMS.heads,
+    feedForwardLength: DEMO_DIMS.ff,
+    fileBytes: goodBytes.length,
   });
   // Cross-checked against node-llama-cpp's own GGUF reader.
   const info = await readGgufFileInfo(good, { readTensorInfo: true });
-  const elements = (info.tensorInfo ?? []).reduce((sum, ti) => sum + ti.dimensions.reduce<number>((a, d) => a * Number(d), 1), 0);
+  const elements = (info.tensorInfo ?? []).reduce(
+    (sum, ti) => sum + ti.dimensions.reduce<number>((a, d) => a * Number(d), 1),
+    0,
+  );
   t.equal(r.header.tensorCount, info.tensorInfo?.length);
   t.equal(r.header.parameterCount, elements, `${elements} parameters`);
   t.equal(r.header.tensorDataBytes, elements * 4, 'F32: 4 bytes per parameter');
@@ -56,16 +68,41 @@ const normOffsetAt = after(goodBytes, 'output_norm.weight') + 4 + 8 + 4; // afte
 const broken: Array<[string, Buffer | null, RegExp]> = [
   ['bad-magic', patched((b) => b.write('GGML', 0)), /bad magic "GGML"/],
   ['version-9', patched((b) => b.writeUInt32LE(9, 4)), /unsupported GGUF version 9/],
-  ['truncated-data', goodBytes.subarray(0, goodBytes.length - 1000), /tensor .* data ends at byte \d+, past the end of the file .*: the file is truncated/],
+  [
+    'truncated-data',
+    goodBytes.subarray(0, goodBytes.length - 1000),
+    /tensor .* data ends at byte \d+, past the end of the file .*: the file is truncated/,
+  ],
   ['truncated-header', goodBytes.subarray(0, 100), /truncated/],
   ['absurd-tensor-count', patched((b) => b.writeBigUInt64LE(2n ** 40n, 8)), /absurd tensor count 1099511627776/],
   ['absurd-kv-count', patched((b) => b.writeBigUInt64LE(2n ** 40n, 16)), /absurd metadata key count 1099511627776/],
-  ['offset-past-end', patched((b) => b.writeBigUInt64LE(1n << 30n, normOffsetAt)), /tensor output_norm.weight data starts at byte \d+, past the end of the file/],
-  ['misaligned-offset', patched((b) => b.writeBigUInt64LE(4n, normOffsetAt)), /output_norm.weight has offset 4, not a multiple of the alignment 32/],
-  ['huge-array', patched((b) => b.writeBigUInt64LE(2n ** 40n, tokensCountAt)), /tokenizer.ggml.tokens claims an array of 1099511627776 elements/],
-  ['bad-array-type', patched((b) => b.writeUInt32LE(13, tokensCountAt - 4)), /tokenizer.ggml.tokens is an array of unknown type 13/],
-  ['no-architecture', writeGguf({ 'general.name': { type: 'string', value: 'x' } }, [{ name: 'w', dims: [8], data: new Float32Array(8) }]),
-    /general.architecture is missing/],
+  [
+    'offset-past-end',
+    patched((b) => b.writeBigUInt64LE(1n << 30n, normOffsetAt)),
+    /tensor output_norm.weight data starts at byte \d+, past the end of the file/,
+  ],
+  [
+    'misaligned-offset',
+    patched((b) => b.writeBigUInt64LE(4n, normOffsetAt)),
+    /output_norm.weight has offset 4, not a multiple of the alignment 32/,
+  ],
+  [
+    'huge-array',
+    patched((b) => b.writeBigUInt64LE(2n ** 40n, tokensCountAt)),
+    /tokenizer.ggml.tokens claims an array of 1099511627776 elements/,
+  ],
+  [
+    'bad-array-type',
+    patched((b) => b.writeUInt32LE(13, tokensCountAt - 4)),
+    /tokenizer.ggml.tokens is an array of unknown type 13/,
+  ],
+  [
+    'no-architecture',
+    writeGguf({ 'general.name': { type: 'string', value: 'x' } }, [
+      { name: 'w', dims: [8], data: new Float32Array(8) },
+    ]),
+    /general.architecture is missing/,
+  ],
   ['empty', Buffer.alloc(0), /empty/],
   ['a-directory', null, /not a regular file/],
   ['missing', null, /cannot open .*ENOENT/],
@@ -76,7 +113,10 @@ for (const [name, bytes, what] of broken) {
     const file = path.join(dir, `${name}.gguf`);
     if (bytes) writeFileSync(file, bytes);
     if (name === 'a-directory') mkdirSync(file);
-    const err = await inspector.inspect(file).then(() => null, (e: unknown) => e);
+    const err = await inspector.inspect(file).then(
+      () => null,
+      (e: unknown) => e,
+    );
     t.type(err, MocError);
     t.match(err, { code: 'MOC_ERR_LOAD_FAILED', message: what });
     t.match((err as MocError).message, file, 'the message names the file');
@@ -95,5 +135,8 @@ t.test('a full queue answers MOC_ERR_BUSY at once', async (t) => {
   const busy = results.filter((r) => r.status === 'rejected');
   t.ok(busy.length >= 3, `${busy.length} of 5 refused (one runs, one waits)`);
   for (const r of busy) t.match((r as PromiseRejectedResult).reason, { code: 'MOC_ERR_BUSY' });
-  t.ok(results.some((r) => r.status === 'fulfilled'), 'the accepted ones finish');
+  t.ok(
+    results.some((r) => r.status === 'fulfilled'),
+    'the accepted ones finish',
+  );
 });

@@ -9,8 +9,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
 
-const run = (...args: string[]) => spawnSync(process.execPath,
-  [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'tools', 'make-model.ts'), ...args], { encoding: 'utf8' });
+const run = (...args: string[]) =>
+  spawnSync(
+    process.execPath,
+    [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'tools', 'make-model.ts'), ...args],
+    { encoding: 'utf8' },
+  );
 
 t.test('mistakes get one line, the usage and exit 2', async (t) => {
   const out = path.join(t.testdir(), 'm.gguf');
@@ -36,5 +40,9 @@ t.test('a correct call writes a GGUF and reports it', async (t) => {
   const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   const file = readFileSync(out);
   t.equal(file.subarray(0, 4).toString('latin1'), 'GGUF', 'the file starts with the GGUF magic');
-  t.same({ path: report.path, bytes: report.bytes }, { path: out, bytes: file.length }, 'it prints the file it wrote and its size');
+  t.same(
+    { path: report.path, bytes: report.bytes },
+    { path: out, bytes: file.length },
+    'it prints the file it wrote and its size',
+  );
 });

@@ -29,11 +29,16 @@ t.test('the file is a GGUF llama.cpp reads back as written, and it generates', a
   const signal = new AbortController().signal;
   let total = 0;
   for (const prompt of ['Hello', 'abc', 'The quick brown fox']) {
-    const out = await core.generate({ model: 'm', prompt, maxTokens: 8, temperature: 0, stop: [], stream: false }, signal);
+    const out = await core.generate(
+      { model: 'm', prompt, maxTokens: 8, temperature: 0, stop: [], stream: false },
+      signal,
+    );
     t.ok(out.promptTokens >= 2, 'the prompt was tokenized (BOS + bytes)');
     // Random weights: the greedy path may hit end-of-sequence early; otherwise it runs to max_tokens.
-    t.ok(out.finishReason === 'eos' ? out.tokensGenerated < 8 : out.finishReason === 'length' && out.tokensGenerated === 8,
-      `${JSON.stringify(prompt)}: ${out.tokensGenerated} tokens, ${out.finishReason}`);
+    t.ok(
+      out.finishReason === 'eos' ? out.tokensGenerated < 8 : out.finishReason === 'length' && out.tokensGenerated === 8,
+      `${JSON.stringify(prompt)}: ${out.tokensGenerated} tokens, ${out.finishReason}`,
+    );
     total += out.tokensGenerated;
   }
   t.ok(total > 0, `${total} tokens generated in all`);

@@ -16,7 +16,9 @@ const llama = await getLlama({
   gpu: false,
   build: 'never',
   logLevel: LlamaLogLevel.warn,
-  logger: (level, message) => { if (level !== LlamaLogLevel.info && level !== LlamaLogLevel.debug) warnings.push(`${level}: ${message.trim()}`); },
+  logger: (level, message) => {
+    if (level !== LlamaLogLevel.info && level !== LlamaLogLevel.debug) warnings.push(`${level}: ${message.trim()}`);
+  },
 });
 t.teardown(() => llama.dispose());
 
@@ -26,12 +28,20 @@ async function loadAndGenerate(t: Test, modelPath: string): Promise<void> {
   const model = await llama.loadModel({ modelPath });
   const loadMs = performance.now() - started;
   const ctx = await model.createContext({ contextSize: 256, threads: 1 });
-  t.teardown(async () => { await ctx.dispose(); await model.dispose(); });
+  t.teardown(async () => {
+    await ctx.dispose();
+    await model.dispose();
+  });
   t.comment(`${path.basename(modelPath)}: ${(await stat(modelPath)).size} bytes, loaded in ${loadMs.toFixed(1)} ms`);
 
   let generated = 0;
   const completion = new LlamaCompletion({ contextSequence: ctx.getSequence() });
-  const text = await completion.generateCompletion('Hello', { maxTokens: 8, onToken: (tokens) => { generated += tokens.length; } });
+  const text = await completion.generateCompletion('Hello', {
+    maxTokens: 8,
+    onToken: (tokens) => {
+      generated += tokens.length;
+    },
+  });
   t.comment(`completion: ${JSON.stringify(text)}`);
   t.ok(model.tokenize('Hello').length >= 2, 'the prompt tokenizes to more than BOS');
   // Random weights: the greedy path may reach end-of-sequence before 8 tokens, but not before the first.
@@ -49,11 +59,17 @@ t.test('the demo model loads and generates', async (t) => {
 });
 
 t.test('a model with other dimensions loads and generates', async (t) => {
-  const { path: modelPath } = await writeTinyLlamaGguf(path.join(t.testdir(), 'wide.gguf'), { dims: { embd: 128, layers: 3 }, seed: 9 });
+  const { path: modelPath } = await writeTinyLlamaGguf(path.join(t.testdir(), 'wide.gguf'), {
+    dims: { embd: 128, layers: 3 },
+    seed: 9,
+  });
   await loadAndGenerate(t, modelPath);
 });
 
 t.test('loading warned of no tokenizer round-trip mismatch', async (t) => {
   for (const w of warnings) t.comment(w);
-  t.notOk(warnings.some((w) => /detokenize/.test(w)), 'the printable-ASCII tokens make tokenize/detokenize round-trip');
+  t.notOk(
+    warnings.some((w) => /detokenize/.test(w)),
+    'the printable-ASCII tokens make tokenize/detokenize round-trip',
+  );
 });

@@ -11,7 +11,10 @@ import { startHarness } from '../helpers/coordinator.js';
 function halfUpload(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1', () => {
-      s.write('POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model": ', () => resolve(s));
+      s.write(
+        'POST /v1/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"model": ',
+        () => resolve(s),
+      );
     });
     s.on('error', reject);
   });
@@ -24,7 +27,10 @@ t.test('a client that hangs up mid-body does not hold up shutdown', async (t) =>
   const s = await halfUpload(port);
   // A round trip on another connection: uWS has read the half body (same event loop, sent first) by the time it answers.
   t.equal((await fetch(`${h.restUrl}/health/live`)).status, 200);
-  await new Promise<void>((resolve) => { s.once('close', () => resolve()); s.destroy(); });
+  await new Promise<void>((resolve) => {
+    s.once('close', () => resolve());
+    s.destroy();
+  });
   // Once more, so the server has seen the hang-up before shutdown starts.
   t.equal((await fetch(`${h.restUrl}/health/live`)).status, 200);
 

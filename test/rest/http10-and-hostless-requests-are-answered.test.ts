@@ -11,14 +11,27 @@ import { promisify } from 'node:util';
 import { startHarness } from '../helpers/coordinator.js';
 
 /** Sends raw bytes (in pieces, `gapMs` apart) and collects everything until the server closes (or timeoutMs). */
-function raw(port: number, pieces: string[], gapMs = 0, timeoutMs = 5000): Promise<{ text: string; closed: boolean; ms: number }> {
+function raw(
+  port: number,
+  pieces: string[],
+  gapMs = 0,
+  timeoutMs = 5000,
+): Promise<{ text: string; closed: boolean; ms: number }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const s = net.connect(port, '127.0.0.1');
     let text = '';
-    const timer = setTimeout(() => { s.destroy(); resolve({ text, closed: false, ms: Date.now() - t0 }); }, timeoutMs);
-    s.on('data', (d) => { text += d.toString('latin1'); });
-    s.on('close', () => { clearTimeout(timer); resolve({ text, closed: true, ms: Date.now() - t0 }); });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ text, closed: false, ms: Date.now() - t0 });
+    }, timeoutMs);
+    s.on('data', (d) => {
+      text += d.toString('latin1');
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true, ms: Date.now() - t0 });
+    });
     s.on('error', () => {});
     s.on('connect', async () => {
       for (const [i, p] of pieces.entries()) {
@@ -46,7 +59,11 @@ t.test('HTTP/1.0 is served; HTTP/1.1 without Host and non-HTTP/1.x heads get a c
   t.ok(b.closed, 'served as one request, then closed');
 
   const body = JSON.stringify({ model: 'moc-demo', prompt: 'hello', max_tokens: 3, temperature: 0 });
-  const c = await raw(port, [`POST /v1/infer HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, body], 50);
+  const c = await raw(
+    port,
+    [`POST /v1/infer HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, body],
+    50,
+  );
   t.equal(statusOf(c.text), 200, 'HTTP/1.0 POST with a body sent after the head: 200');
   t.equal(bodyOf(c.text).tokens_generated, 3);
 
@@ -74,14 +91,24 @@ t.test('HTTP/1.0 is served; HTTP/1.1 without Host and non-HTTP/1.x heads get a c
   const slow = await raw(port, ['GET /health/li', 've HTTP/1.1\r\nHo', 'st: x\r\n\r\n'], 100, 1500);
   t.equal(statusOf(slow.text), 200, 'a head arriving in three pieces: 200');
   t.notOk(slow.closed, 'and the connection stays open (keep-alive)');
-  const piped = await raw(port, ['GET /health/live HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\nGET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
-  t.equal(piped.text.match(/HTTP\/1\.1 200 OK/g)?.length, 3, 'three pipelined requests on one connection: three answers');
+  const piped = await raw(port, [
+    'GET /health/live HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\nGET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+  ]);
+  t.equal(
+    piped.text.match(/HTTP\/1\.1 200 OK/g)?.length,
+    3,
+    'three pipelined requests on one connection: three answers',
+  );
   t.ok(piped.closed, 'and closed after the one that asked');
 
   const after = await fetch(`${h.restUrl}/v1/models`);
   t.equal(after.status, 200, 'the server keeps serving');
   const metrics = await (await fetch(`${h.restUrl}/metrics`)).text();
-  t.match(metrics, /moc_requests_total\{transport="rest",operation="unknown",code="MOC_ERR_INVALID_ARGUMENT"\} [4-9]/, 'refusals at the front are counted');
+  t.match(
+    metrics,
+    /moc_requests_total\{transport="rest",operation="unknown",code="MOC_ERR_INVALID_ARGUMENT"\} [4-9]/,
+    'refusals at the front are counted',
+  );
 });
 
 t.test('ApacheBench (HTTP/1.0) gets every answer', async (t) => {

@@ -16,8 +16,15 @@ const INFER = 'infer-key-0123456789abcdef';
 const TRAINER = 'trainer-key-0123456789abcdef';
 
 /** A request that the route would accept, so only the key decides between 2xx and 401/403. */
-function requestFor(method: string, path: string, ids: { job: string; goal: string }): { url: string; init: RequestInit } {
-  const p = path.replace('{name}', 'moc-demo').replace('{alias}', 'chat').replace('{id}', path.startsWith('/v1/goals') ? ids.goal : ids.job);
+function requestFor(
+  method: string,
+  path: string,
+  ids: { job: string; goal: string },
+): { url: string; init: RequestInit } {
+  const p = path
+    .replace('{name}', 'moc-demo')
+    .replace('{alias}', 'chat')
+    .replace('{id}', path.startsWith('/v1/goals') ? ids.goal : ids.job);
   const bodies: Record<string, unknown> = {
     'post /v1/models': { name: 'moc-demo', path: 'moc-demo.gguf', keep_alive_ms: -1 },
     'post /v1/models/{name}/load': {},
@@ -28,24 +35,49 @@ function requestFor(method: string, path: string, ids: { job: string; goal: stri
     'post /v1/feedback': { prompt: 'hi', chosen: 'a good answer', rejected: 'a bad one' },
     'post /v1/goals': { title: 'a goal' },
     'put /v1/goals/{id}': { priority: 1 },
-    'post /openai/v1/chat/completions': { model: 'moc-demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 },
+    'post /openai/v1/chat/completions': {
+      model: 'moc-demo',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 2,
+    },
     'post /openai/v1/completions': { model: 'moc-demo', prompt: 'hi', max_tokens: 2 },
     'post /openai/v1/embeddings': { model: 'moc-demo', input: 'hi' },
     'post /v1/embeddings': { model: 'moc-demo', input: ['hi'] },
   };
   const body = bodies[`${method} ${path}`];
-  return { url: p, init: { method: method.toUpperCase(), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) } };
+  return {
+    url: p,
+    init: { method: method.toUpperCase(), ...(body !== undefined ? { body: JSON.stringify(body) } : {}) },
+  };
 }
 
 t.test('keys and roles on every REST route', async (t) => {
-  const h = await startHarness(t, { auth: { keys: [
-    { name: 'ops', role: 'admin', key: ADMIN }, { name: 'agents', role: 'infer', key: INFER }, { name: 'learners', role: 'trainer', key: TRAINER },
-  ] } });
+  const h = await startHarness(t, {
+    auth: {
+      keys: [
+        { name: 'ops', role: 'admin', key: ADMIN },
+        { name: 'agents', role: 'infer', key: INFER },
+        { name: 'learners', role: 'trainer', key: TRAINER },
+      ],
+    },
+  });
   // A job for the routes that name one (its evaluation fails: no such dataset; it exists, which is what matters).
-  const job = await h.coordinator.router.ask({ kind: 'submit-job', request: { type: 'evaluate', spec: { model: 'moc-demo', dataset: 'none.jsonl' } }, owner: 'ops' }, { timeoutMs: 10_000 });
-  const goal = await h.coordinator.router.ask({ kind: 'create-goal', request: { title: 'for the routes' }, owner: 'ops' }, { timeoutMs: 10_000 });
+  const job = await h.coordinator.router.ask(
+    {
+      kind: 'submit-job',
+      request: { type: 'evaluate', spec: { model: 'moc-demo', dataset: 'none.jsonl' } },
+      owner: 'ops',
+    },
+    { timeoutMs: 10_000 },
+  );
+  const goal = await h.coordinator.router.ask(
+    { kind: 'create-goal', request: { title: 'for the routes' }, owner: 'ops' },
+    { timeoutMs: 10_000 },
+  );
   // Unload last: it changes what the other routes see.
-  const routes = [...ROUTES].sort((a, b) => Number(a.operationId === 'unloadModel') - Number(b.operationId === 'unloadModel'));
+  const routes = [...ROUTES].sort(
+    (a, b) => Number(a.operationId === 'unloadModel') - Number(b.operationId === 'unloadModel'),
+  );
   for (const route of routes) {
     const { url, init } = requestFor(route.method, route.path, { job: job.id, goal: goal.id });
     const call = (headers: Record<string, string>) => fetch(h.restUrl + url, { ...init, headers });
@@ -65,7 +97,10 @@ t.test('keys and roles on every REST route', async (t) => {
     t.notMatch(wrongBody, /not-a-key-of-this-server/, 'the presented key is not echoed');
 
     const needs = ROLE_OF_ACTION[route.action] as Role;
-    for (const [role, key] of [['infer', INFER], ['trainer', TRAINER]] as const) {
+    for (const [role, key] of [
+      ['infer', INFER],
+      ['trainer', TRAINER],
+    ] as const) {
       const r = await call({ authorization: `Bearer ${key}` });
       if (roleAllows(role, needs)) {
         t.equal(r.status, route.status, `${name}: ${role} key → ${route.status}`);
@@ -90,8 +125,14 @@ t.test('without keys the server runs open only on loopback', async (t) => {
   const dir = t.testdir();
   const cfg = resolveConfig({ server: { host: '0.0.0.0', grpcPort: 0 }, rest: { port: 0 } }, { baseDir: dir });
   await t.rejects(Coordinator.start(cfg, { log: silentLogger }), /refusing to serve on 0\.0\.0\.0 without API keys/);
-  const required = resolveConfig({ server: { grpcPort: 0 }, rest: { port: 0 }, auth: { required: true } }, { baseDir: dir });
-  await t.rejects(Coordinator.start(required, { log: silentLogger }), /auth\.required is true but no API keys are configured/);
+  const required = resolveConfig(
+    { server: { grpcPort: 0 }, rest: { port: 0 }, auth: { required: true } },
+    { baseDir: dir },
+  );
+  await t.rejects(
+    Coordinator.start(required, { log: silentLogger }),
+    /auth\.required is true but no API keys are configured/,
+  );
 });
 
 t.test('overload: a full queue answers 429 with Retry-After, and the server keeps serving', async (t) => {
@@ -99,15 +140,25 @@ t.test('overload: a full queue answers 429 with Retry-After, and the server keep
   // of a burst of 10, exactly one waits in the queue and nine are refused at once.
   const h = await startHarness(t, { devices: [{ id: 'cpu0', memory: '1GiB', maxQueue: 1 }] });
   await h.unary('LoadModel', longModel('long', 2));
-  const running = [0, 1].map((i) => startGeneration(h.client, { model: 'long', prompt: `hold ${i}`, max_tokens: LONG_MAX_TOKENS, temperature: 0 }));
+  const running = [0, 1].map((i) =>
+    startGeneration(h.client, { model: 'long', prompt: `hold ${i}`, max_tokens: LONG_MAX_TOKENS, temperature: 0 }),
+  );
   await Promise.all(running.map((g) => g.started));
   let answered = 0;
   let nineAnswered!: () => void;
-  const nine = new Promise<void>((resolve) => { nineAnswered = resolve; });
-  const burst = Array.from({ length: 10 }, (_, i) => fetch(`${h.restUrl}/v1/infer`, {
-    method: 'POST', body: JSON.stringify({ model: 'long', prompt: `burst ${i}`, max_tokens: 2, temperature: 0 }),
-  }).then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: (await r.json()) as any }))
-    .finally(() => { if (++answered === 9) nineAnswered(); }));
+  const nine = new Promise<void>((resolve) => {
+    nineAnswered = resolve;
+  });
+  const burst = Array.from({ length: 10 }, (_, i) =>
+    fetch(`${h.restUrl}/v1/infer`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'long', prompt: `burst ${i}`, max_tokens: 2, temperature: 0 }),
+    })
+      .then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: (await r.json()) as any }))
+      .finally(() => {
+        if (++answered === 9) nineAnswered();
+      }),
+  );
   await nine;
   for (const g of running) g.cancel(); // frees the sequences: the queued request runs
   const answers = await Promise.all(burst);
@@ -115,9 +166,16 @@ t.test('overload: a full queue answers 429 with Retry-After, and the server keep
   const ok = answers.filter((r) => r.status === 200);
   t.equal(busy.length, 9, 'nine of ten refused with 429 while both sequences were busy and the queue full');
   t.equal(ok.length, 1, 'the one that found room in the queue was served once a sequence was free');
-  t.ok(busy.every((r) => r.body.error.code === 'MOC_ERR_BUSY' && Number(r.retry) >= 1), 'each 429 is MOC_ERR_BUSY with Retry-After in seconds');
+  t.ok(
+    busy.every((r) => r.body.error.code === 'MOC_ERR_BUSY' && Number(r.retry) >= 1),
+    'each 429 is MOC_ERR_BUSY with Retry-After in seconds',
+  );
   t.match(busy[0]?.body.error.message, /retry after/);
-  for (const g of running) t.equal((await g.ended).error?.code, 1 /* CANCELLED */, 'the held generations were cancelled');
-  const after = await fetch(`${h.restUrl}/v1/infer`, { method: 'POST', body: JSON.stringify({ model: 'moc-demo', prompt: 'after', max_tokens: 2 }) });
+  for (const g of running)
+    t.equal((await g.ended).error?.code, 1 /* CANCELLED */, 'the held generations were cancelled');
+  const after = await fetch(`${h.restUrl}/v1/infer`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'moc-demo', prompt: 'after', max_tokens: 2 }),
+  });
   t.equal(after.status, 200);
 });

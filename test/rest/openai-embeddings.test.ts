@@ -14,7 +14,7 @@ const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0
 t.test('embeddings', async (t) => {
   const h = await startHarness(t);
   const client = new OpenAI({ baseURL: `${h.restUrl}/openai/v1`, apiKey: 'unused-in-open-mode', maxRetries: 0 });
-  const before = await (await fetch(`${h.restUrl}/v1/models/moc-demo`)).json() as any;
+  const before = (await (await fetch(`${h.restUrl}/v1/models/moc-demo`)).json()) as any;
 
   const one = await client.embeddings.create({ model: 'moc-demo', input: 'The quick brown fox' });
   t.equal(one.object, 'list');
@@ -24,24 +24,46 @@ t.test('embeddings', async (t) => {
   t.ok(Math.abs(norm(v) - 1) < 1e-5, 'unit length (L2-normalised)');
   t.ok(one.usage.prompt_tokens > 0 && one.usage.total_tokens === one.usage.prompt_tokens, 'usage: the input tokens');
 
-  const many = await client.embeddings.create({ model: 'moc-demo', input: ['The quick brown fox', 'jumps over the lazy dog', 'The quick brown fox'] });
-  t.same(many.data.map((d) => d.index), [0, 1, 2], 'one per input, in order');
+  const many = await client.embeddings.create({
+    model: 'moc-demo',
+    input: ['The quick brown fox', 'jumps over the lazy dog', 'The quick brown fox'],
+  });
+  t.same(
+    many.data.map((d) => d.index),
+    [0, 1, 2],
+    'one per input, in order',
+  );
   const [a, b, c] = many.data.map((d) => d.embedding);
   t.ok(Math.abs(dot(a!, c!) - 1) < 1e-5, 'the same text: the same vector');
   t.ok(dot(a!, b!) < 0.9999, 'another text: another vector');
-  t.ok(a!.every((x, i) => Math.abs(x - v[i]!) < 1e-5), 'and the same as the call before');
+  t.ok(
+    a!.every((x, i) => Math.abs(x - v[i]!) < 1e-5),
+    'and the same as the call before',
+  );
 
-  const floats = await fetch(`${h.restUrl}/openai/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'moc-demo', input: 'The quick brown fox', encoding_format: 'float' }) });
-  const fj = await floats.json() as any;
-  t.ok(Array.isArray(fj.data[0].embedding) && Math.abs(fj.data[0].embedding[0] - v[0]!) < 1e-5, "encoding_format float: plain numbers, the same as base64's");
+  const floats = await fetch(`${h.restUrl}/openai/v1/embeddings`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'moc-demo', input: 'The quick brown fox', encoding_format: 'float' }),
+  });
+  const fj = (await floats.json()) as any;
+  t.ok(
+    Array.isArray(fj.data[0].embedding) && Math.abs(fj.data[0].embedding[0] - v[0]!) < 1e-5,
+    "encoding_format float: plain numbers, the same as base64's",
+  );
 
-  const ours = await fetch(`${h.restUrl}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'moc-demo', input: ['The quick brown fox'] }) });
+  const ours = await fetch(`${h.restUrl}/v1/embeddings`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'moc-demo', input: ['The quick brown fox'] }),
+  });
   t.equal(ours.status, 200, 'POST /v1/embeddings');
   t.match(await ours.json(), { model: 'moc-demo', device: 'cpu0', embeddings: [Array] });
 
-  const after = await (await fetch(`${h.restUrl}/v1/models/moc-demo`)).json() as any;
-  t.ok(after.actual_bytes > before.actual_bytes, `the embedding context is counted in the model's memory (${before.actual_bytes} → ${after.actual_bytes})`);
-  const dev = (await (await fetch(`${h.restUrl}/v1/devices`)).json() as any).devices[0];
+  const after = (await (await fetch(`${h.restUrl}/v1/models/moc-demo`)).json()) as any;
+  t.ok(
+    after.actual_bytes > before.actual_bytes,
+    `the embedding context is counted in the model's memory (${before.actual_bytes} → ${after.actual_bytes})`,
+  );
+  const dev = ((await (await fetch(`${h.restUrl}/v1/devices`)).json()) as any).devices[0];
   t.ok(dev.memory.reserved >= after.actual_bytes, 'and in the device ledger');
 
   const tooLong = await client.embeddings.create({ model: 'moc-demo', input: 'x'.repeat(3000) }).catch((e) => e);
@@ -55,8 +77,11 @@ t.test('embeddings', async (t) => {
 
   // Unload frees the embedding context with the model; a reload embeds again.
   await fetch(`${h.restUrl}/v1/models/moc-demo/unload`, { method: 'POST' });
-  const freed = (await (await fetch(`${h.restUrl}/v1/devices`)).json() as any).devices[0];
+  const freed = ((await (await fetch(`${h.restUrl}/v1/devices`)).json()) as any).devices[0];
   t.equal(freed.memory.reserved, 0, 'unloaded: nothing left in the ledger');
   const again = await client.embeddings.create({ model: 'moc-demo', input: 'The quick brown fox' });
-  t.ok(again.data[0]!.embedding.every((x, i) => Math.abs(x - v[i]!) < 1e-5), 'loaded on demand, the same vector');
+  t.ok(
+    again.data[0]!.embedding.every((x, i) => Math.abs(x - v[i]!) < 1e-5),
+    'loaded on demand, the same vector',
+  );
 });

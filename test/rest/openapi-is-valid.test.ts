@@ -17,10 +17,13 @@ const doc = openApiDocument() as Json;
 /** Resolve a local `#/a/b` reference in the document (undefined when it points nowhere). */
 function resolve(ref: string): unknown {
   if (!ref.startsWith('#/')) return undefined;
-  return ref.slice(2).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return ref
+    .slice(2)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce<any>((node, key) => (node && typeof node === 'object' ? node[key] : undefined), doc);
 }
-const deref = (node: Json): Json => (node.$ref ? resolve(node.$ref) as Json : node);
+const deref = (node: Json): Json => (node.$ref ? (resolve(node.$ref) as Json) : node);
 
 /** Every node of the document with its JSON pointer. */
 function* walk(node: unknown, at = '#'): Generator<[string, Json]> {
@@ -49,12 +52,21 @@ t.test('every route in the table is an operation, and nothing else is', async (t
     const op = doc.paths[r.path]?.[r.method];
     t.equal(op?.operationId, r.operationId, `${r.method.toUpperCase()} ${r.path} is ${r.operationId}`);
     const media = r.plainText ?? (r.eventStream ? 'text/event-stream' : 'application/json');
-    t.ok(op.responses[String(r.status)]?.content?.[media]?.schema, `${r.operationId} answers ${r.status} with a body (${media})`);
+    t.ok(
+      op.responses[String(r.status)]?.content?.[media]?.schema,
+      `${r.operationId} answers ${r.status} with a body (${media})`,
+    );
     for (const [, name] of r.path.matchAll(/\{(\w+)\}/g)) {
-      t.ok(op.parameters?.some((p: Json) => p.in === 'path' && p.name === name && p.required === true),
-        `${r.operationId} declares path parameter ${name}`);
+      t.ok(
+        op.parameters?.some((p: Json) => p.in === 'path' && p.name === name && p.required === true),
+        `${r.operationId} declares path parameter ${name}`,
+      );
     }
-    t.equal(Boolean(op.requestBody), Boolean(r.body), `${r.operationId} has a request body exactly when the route takes one`);
+    t.equal(
+      Boolean(op.requestBody),
+      Boolean(r.body),
+      `${r.operationId} has a request body exactly when the route takes one`,
+    );
     for (const status of r.errors ?? []) t.ok(op.responses[String(status)], `${r.operationId} lists ${status}`);
   }
 });
@@ -77,7 +89,8 @@ t.test('every $ref resolves, and every error response is the ErrorBody', async (
       const refsHere = [schema.$ref, ...(schema.anyOf ?? []).map((s: Json) => s.$ref)];
       t.ok(refsHere.includes('#/components/schemas/ErrorBody'), `${r.operationId} ${status} is an ErrorBody`);
       t.equal(resolve('#/components/schemas/ErrorBody'), errorBody);
-      if (status === '429' || status === '503') t.ok(deref(resp as Json).headers?.['Retry-After'], `${r.operationId} ${status} has Retry-After`);
+      if (status === '429' || status === '503')
+        t.ok(deref(resp as Json).headers?.['Retry-After'], `${r.operationId} ${status} has Retry-After`);
     }
   }
 });
@@ -114,7 +127,13 @@ t.test('the schemas are plain JSON Schema 2020-12: no TypeBox symbols, no unknow
     if (Object.getOwnPropertySymbols(node).length) t.fail(`${at} carries symbol keys`);
   }
   // Ajv in strict mode refuses unknown keywords (nullable, TypeBox's own …) and malformed values.
-  const ajv = new Ajv2020.default({ strict: true, strictTypes: false, strictTuples: false, strictRequired: false, validateFormats: false });
+  const ajv = new Ajv2020.default({
+    strict: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    validateFormats: false,
+  });
   // The components become the $defs of one schema (a wrapper with `components` would itself be an unknown keyword).
   const defs = JSON.parse(JSON.stringify(doc.components.schemas).replaceAll('#/components/schemas/', '#/$defs/'));
   ajv.addSchema({ $id: 'moc:schemas', $defs: defs });
@@ -122,7 +141,10 @@ t.test('the schemas are plain JSON Schema 2020-12: no TypeBox symbols, no unknow
     t.doesNotThrow(() => ajv.compile({ $ref: `moc:schemas#/$defs/${name}` }), `${name} compiles`);
   }
   const check = ajv.getSchema('moc:schemas#/$defs/ErrorBody')!;
-  t.ok(check({ error: { code: 'MOC_ERR_BUSY', message: 'full', details: { retryAfterMs: 100 } } }), 'an error body validates');
+  t.ok(
+    check({ error: { code: 'MOC_ERR_BUSY', message: 'full', details: { retryAfterMs: 100 } } }),
+    'an error body validates',
+  );
   t.notOk(check({ error: { code: 'BUSY', message: 'full', details: {} } }), 'a code outside the table does not');
   // And the generator itself refuses what JSON cannot carry, rather than emitting it.
   t.throws(() => toJsonSchema(Type.Object({ at: Type.Date() })), /type 'Date'/);

@@ -10,12 +10,21 @@ import { protoPath as HEALTH_PROTO_PATH } from 'grpc-health-check';
 import { startHarness } from '../helpers/coordinator.js';
 import { zmqRequest } from '../helpers/zmq.js';
 
-const HealthClient = (grpc.loadPackageDefinition(protoLoader.loadSync(HEALTH_PROTO_PATH, { keepCase: true, enums: String, defaults: true })) as any)
-  .grpc.health.v1.Health as new (address: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, any>;
+const HealthClient = (
+  grpc.loadPackageDefinition(
+    protoLoader.loadSync(HEALTH_PROTO_PATH, { keepCase: true, enums: String, defaults: true }),
+  ) as any
+).grpc.health.v1.Health as new (
+  address: string,
+  creds: grpc.ChannelCredentials,
+) => grpc.Client & Record<string, any>;
 
-const get = async (url: string) => { const r = await fetch(url); return { status: r.status, body: await r.json() as any }; };
+const get = async (url: string) => {
+  const r = await fetch(url);
+  return { status: r.status, body: (await r.json()) as any };
+};
 
-t.test('reasons when not ready; a model\'s own readiness: loaded, not loaded, unknown, through an alias', async (t) => {
+t.test("reasons when not ready; a model's own readiness: loaded, not loaded, unknown, through an alias", async (t) => {
   const h = await startHarness(t);
   const ready = await get(`${h.restUrl}/health/ready`);
   t.equal(ready.status, 200);
@@ -45,8 +54,12 @@ t.test('a graceful stop: not ready first on every transport, still serving for d
   const h = await startHarness(t, { shutdown: { drainMs: 1500, graceMs: 5000 } });
   const health = new HealthClient(`127.0.0.1:${h.coordinator.grpcPort}`, grpc.credentials.createInsecure());
   t.teardown(() => health.close());
-  const check = () => new Promise<string>((resolve, reject) =>
-    health.Check({ service: '' }, { deadline: Date.now() + 5000 }, (err: grpc.ServiceError | null, r: any) => (err ? reject(err) : resolve(r.status))));
+  const check = () =>
+    new Promise<string>((resolve, reject) =>
+      health.Check({ service: '' }, { deadline: Date.now() + 5000 }, (err: grpc.ServiceError | null, r: any) =>
+        err ? reject(err) : resolve(r.status),
+      ),
+    );
   t.equal(await check(), 'SERVING');
 
   const started = Date.now();

@@ -10,19 +10,33 @@ import { startHarness, until } from '../helpers/coordinator.js';
 const STREAMS = 20;
 const QUEUED = 2;
 
-interface Outcome { status: number; text: string; failed?: string }
+interface Outcome {
+  status: number;
+  text: string;
+  failed?: string;
+}
 
 /** Opens a streaming inference; `started` resolves at its first token, `done` once the response ends (or breaks). */
 function openStream(url: string, model: string, i: number) {
   let onStart!: () => void;
-  const started = new Promise<void>((r) => { onStart = r; });
+  const started = new Promise<void>((r) => {
+    onStart = r;
+  });
   const done = (async (): Promise<Outcome> => {
     let status = 0;
     let text = '';
     try {
       const r = await fetch(`${url}/v1/infer`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model, prompt: `stream ${i}`, max_tokens: 400, temperature: 0.8, seed: i, stream: true }),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model,
+          prompt: `stream ${i}`,
+          max_tokens: 400,
+          temperature: 0.8,
+          seed: i,
+          stream: true,
+        }),
       });
       status = r.status;
       const dec = new TextDecoder();
@@ -41,9 +55,16 @@ function openStream(url: string, model: string, i: number) {
 
 t.test('grace over: running streams end with a retryable error event, waiting requests get 503', async (t) => {
   const h = await startHarness(t);
-  const json = (o: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(o) });
+  const json = (o: unknown) => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(o),
+  });
   // One sequence per stream, so all of them are generating (not queued) when the grace runs out.
-  let r = await fetch(`${h.restUrl}/v1/models`, json({ name: 'wide', path: 'moc-demo.gguf', sequences: STREAMS, context_size: 512, keep_alive_ms: -1 }));
+  let r = await fetch(
+    `${h.restUrl}/v1/models`,
+    json({ name: 'wide', path: 'moc-demo.gguf', sequences: STREAMS, context_size: 512, keep_alive_ms: -1 }),
+  );
   t.equal(r.status, 201);
   r = await fetch(`${h.restUrl}/v1/models/wide/load`, json({}));
   t.equal(r.status, 200);
@@ -53,7 +74,7 @@ t.test('grace over: running streams end with a retryable error event, waiting re
   // Every sequence is busy: these wait in the queue and have sent nothing yet.
   const waiting = Array.from({ length: QUEUED }, (_, i) => openStream(h.restUrl, 'wide', STREAMS + i));
   await until('the extra requests are queued', async () => {
-    const dev = (await (await fetch(`${h.restUrl}/v1/devices`)).json() as any).devices[0];
+    const dev = ((await (await fetch(`${h.restUrl}/v1/devices`)).json()) as any).devices[0];
     return dev.models.find((m: any) => m.name === 'wide')?.queued === QUEUED;
   });
 

@@ -14,9 +14,17 @@ function raw(port: number, text: string, waitMs: number): Promise<{ out: string;
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1', () => s.write(text));
     let out = '';
-    const timer = setTimeout(() => { s.destroy(); resolve({ out, closedByServer: false }); }, waitMs);
-    s.on('data', (d) => { out += d.toString('latin1'); });
-    s.on('close', () => { clearTimeout(timer); resolve({ out, closedByServer: true }); });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ out, closedByServer: false });
+    }, waitMs);
+    s.on('data', (d) => {
+      out += d.toString('latin1');
+    });
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ out, closedByServer: true });
+    });
     s.on('error', reject);
   });
 }
@@ -37,14 +45,17 @@ t.test('48 header fields are served; 49 never reach the handler (documented, not
   t.equal((await fetch(`${h.restUrl}/health/live`)).status, 200, 'the server keeps serving');
 });
 
-t.test('pipelined requests: answered when the first answer is synchronous, connection closed when it is not', async (t) => {
-  const h = await startHarness(t);
-  const port = Number(new URL(h.restUrl).port);
-  const sync = await raw(port, get('/health/live', 1) + get('/openapi.json', 1), 2000);
-  t.equal(sync.out.match(/HTTP\/1\.1 200 /g)?.length, 2, 'both synchronous answers arrive in order');
-  // GetDevices asks the device threads (worker messages): its answer comes after the handler returned. (The model
-  // list, answered from the live view within the same turn, is not a reliable example any more.)
-  const pending = await raw(port, get('/v1/devices', 1) + get('/v1/devices', 1), 2000);
-  t.same(pending, { out: '', closedByServer: true }, 'uWS closes the connection: no answer to either (docs/rest.md)');
-  t.equal((await fetch(`${h.restUrl}/v1/models`)).status, 200, 'the server keeps serving');
-});
+t.test(
+  'pipelined requests: answered when the first answer is synchronous, connection closed when it is not',
+  async (t) => {
+    const h = await startHarness(t);
+    const port = Number(new URL(h.restUrl).port);
+    const sync = await raw(port, get('/health/live', 1) + get('/openapi.json', 1), 2000);
+    t.equal(sync.out.match(/HTTP\/1\.1 200 /g)?.length, 2, 'both synchronous answers arrive in order');
+    // GetDevices asks the device threads (worker messages): its answer comes after the handler returned. (The model
+    // list, answered from the live view within the same turn, is not a reliable example any more.)
+    const pending = await raw(port, get('/v1/devices', 1) + get('/v1/devices', 1), 2000);
+    t.same(pending, { out: '', closedByServer: true }, 'uWS closes the connection: no answer to either (docs/rest.md)');
+    t.equal((await fetch(`${h.restUrl}/v1/models`)).status, 200, 'the server keeps serving');
+  },
+);

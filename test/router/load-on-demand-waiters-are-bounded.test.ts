@@ -16,17 +16,32 @@ import type { MocError } from '../../src/errors.js';
 t.test('waiters for a load on demand past the capacity get BUSY at once', async (t) => {
   const config = resolveConfig({ server: { mailboxCapacity: 4 } }, { baseDir: t.testdir() });
   let finishLoad: (e: Error) => void = () => {};
-  const loadDone = new Promise<never>((_r, reject) => { finishLoad = reject; });
+  const loadDone = new Promise<never>((_r, reject) => {
+    finishLoad = reject;
+  });
   let ensures = 0;
   // Lifecycle stand-in: the load never finishes until the test says so (then it fails, so no device is needed).
   const lifecycle = {
-    name: 'lifecycle', depth: 0, capacity: 1024, tell() {},
-    ask: (_msg: unknown, _o: AskOptions) => { ensures++; return loadDone; },
+    name: 'lifecycle',
+    depth: 0,
+    capacity: 1024,
+    tell() {},
+    ask: (_msg: unknown, _o: AskOptions) => {
+      ensures++;
+      return loadDone;
+    },
   } as unknown as ActorRef<LifecycleProtocol>;
-  const router = new LocalActor<RouterProtocol>('router',
-    new Router(config, { isRegistered: () => true }, new RouteTable(), new Map<string, DeviceRef>(), { lifecycle }), { capacity: 64 });
-  const asks = Array.from({ length: 10 }, () => router.ask({ kind: 'infer', request: { model: 'cold', prompt: 'hi' }, stream: false },
-    { timeoutMs: 30_000 }).then(() => 'ok', (e: MocError) => e.code));
+  const router = new LocalActor<RouterProtocol>(
+    'router',
+    new Router(config, { isRegistered: () => true }, new RouteTable(), new Map<string, DeviceRef>(), { lifecycle }),
+    { capacity: 64 },
+  );
+  const asks = Array.from({ length: 10 }, () =>
+    router.ask({ kind: 'infer', request: { model: 'cold', prompt: 'hi' }, stream: false }, { timeoutMs: 30_000 }).then(
+      () => 'ok',
+      (e: MocError) => e.code,
+    ),
+  );
   const settled: string[] = [];
   asks.forEach((p) => p.then((c) => settled.push(c)));
   await new Promise((r) => setTimeout(r, 20));
@@ -37,8 +52,12 @@ t.test('waiters for a load on demand past the capacity get BUSY at once', async 
   t.equal(codes.filter((c) => c === 'MOC_ERR_BUSY').length, 6);
   t.equal(codes.filter((c) => c !== 'MOC_ERR_BUSY').length, 4, 'the admitted ones got the load outcome');
   // After the load settled the waiters are released: new requests are admitted again.
-  const again = await router.ask({ kind: 'infer', request: { model: 'cold', prompt: 'hi' }, stream: false }, { timeoutMs: 1000 })
-    .then(() => 'ok', (e: MocError) => e.code);
+  const again = await router
+    .ask({ kind: 'infer', request: { model: 'cold', prompt: 'hi' }, stream: false }, { timeoutMs: 1000 })
+    .then(
+      () => 'ok',
+      (e: MocError) => e.code,
+    );
   t.not(again, 'MOC_ERR_BUSY', 'capacity is given back');
   await router.close();
 });

@@ -18,19 +18,32 @@ t.test('past the capacity, requests get BUSY at once; answered ones free their s
   const pending: ((v: unknown) => void)[] = [];
   // Lifecycle stand-in whose answers wait until the test releases them.
   const lifecycle = {
-    name: 'lifecycle', depth: 0, capacity: 1024, tell() {},
+    name: 'lifecycle',
+    depth: 0,
+    capacity: 1024,
+    tell() {},
     ask: () => new Promise((resolve) => pending.push(resolve)),
   } as unknown as ActorRef<LifecycleProtocol>;
-  const behavior = new Router(config, { isRegistered: () => true }, new RouteTable(), new Map<string, DeviceRef>(), { lifecycle });
+  const behavior = new Router(config, { isRegistered: () => true }, new RouteTable(), new Map<string, DeviceRef>(), {
+    lifecycle,
+  });
   const router = new LocalActor<RouterProtocol>('router', behavior, { capacity: 64 });
-  const ask = () => router.ask({ kind: 'list-models', request: {} }, { timeoutMs: 30_000 }).then(() => 'ok', (e: MocError) => e);
+  const ask = () =>
+    router.ask({ kind: 'list-models', request: {} }, { timeoutMs: 30_000 }).then(
+      () => 'ok',
+      (e: MocError) => e,
+    );
   const asks = Array.from({ length: 10 }, ask);
   const early: (string | MocError)[] = [];
   asks.forEach((p) => p.then((v) => early.push(v)));
   await new Promise((r) => setTimeout(r, 20));
   t.equal(early.length, 6, 'the 6 past the capacity of 4 are answered at once');
-  t.ok(early.every((e) => typeof e !== 'string' && e.code === 'MOC_ERR_BUSY' && typeof e.details.retryAfterMs === 'number'),
-    'with MOC_ERR_BUSY and a retry hint');
+  t.ok(
+    early.every(
+      (e) => typeof e !== 'string' && e.code === 'MOC_ERR_BUSY' && typeof e.details.retryAfterMs === 'number',
+    ),
+    'with MOC_ERR_BUSY and a retry hint',
+  );
   t.equal(behavior.outstanding, 4, 'four admitted, waiting for their answer');
   for (const resolve of pending.splice(0)) resolve([]);
   const all = await Promise.all(asks);

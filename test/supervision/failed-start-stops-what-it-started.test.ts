@@ -28,12 +28,19 @@ t.test('a failed start leaves nothing running', async (t) => {
   const port = (taken.address() as net.AddressInfo).port;
   const before = children();
   const cfg = resolveConfig({ server: { grpcPort: 0 }, rest: { port }, zmq: { port: 0 } }, { baseDir: dir });
-  await t.rejects(Coordinator.start(cfg, { log: silentLogger }), /REST cannot listen/, 'the start fails on the taken port');
+  await t.rejects(
+    Coordinator.start(cfg, { log: silentLogger }),
+    /REST cannot listen/,
+    'the start fails on the taken port',
+  );
   // `ps` counts itself as our child while it runs: compare with the count taken the same way before.
   // An engine exits when its device worker's IPC channel closes; no event reaches this process for a grandchild's exit.
   await until('the engines exit', async () => children() === before, 10_000);
   t.equal(children(), before, 'no engine process is left');
-  const ok = await Coordinator.start(resolveConfig({ server: { grpcPort: 0 }, rest: { port: 0 }, zmq: { port: 0 } }, { baseDir: dir }), { log: silentLogger });
+  const ok = await Coordinator.start(
+    resolveConfig({ server: { grpcPort: 0 }, rest: { port: 0 }, zmq: { port: 0 } }, { baseDir: dir }),
+    { log: silentLogger },
+  );
   t.ok(ok.grpcPort > 0, 'the same data directory starts again');
   await ok.close(2000);
   await until('the engines exit', async () => children() === before, 10_000);

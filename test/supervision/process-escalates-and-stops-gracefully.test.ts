@@ -5,10 +5,21 @@ import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { until } from '../helpers/coordinator.js';
 import { longModel, startGeneration } from '../helpers/long-generation.js';
 
-const call = (client: any, method: string, req: object) => new Promise<any>((resolve, reject) =>
-  client[method](req, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, res: any) => (err ? reject(err) : resolve(res))));
+const call = (client: any, method: string, req: object) =>
+  new Promise<any>((resolve, reject) =>
+    client[method](req, { deadline: Date.now() + 30_000 }, (err: grpc.ServiceError | null, res: any) =>
+      err ? reject(err) : resolve(res),
+    ),
+  );
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 t.test('SIGTERM: in-flight work finishes, new calls are refused, engines stop, exit 0', async (t) => {
   const server = await spawnServer();
@@ -23,14 +34,26 @@ t.test('SIGTERM: in-flight work finishes, new calls are refused, engines stop, e
   await inflight.started;
   server.proc.kill('SIGTERM');
   await until('stopping', async () => server.logs.some((l) => l.event === 'server.stopping'));
-  const refused = await call(client, 'Infer', { model: 'moc-demo', temperature: 0, prompt: 'too late', max_tokens: 2 }).catch((e) => e);
+  const refused = await call(client, 'Infer', {
+    model: 'moc-demo',
+    temperature: 0,
+    prompt: 'too late',
+    max_tokens: 2,
+  }).catch((e) => e);
   t.equal(refused.code, grpc.status.UNAVAILABLE, 'a new call after SIGTERM is refused UNAVAILABLE');
   const { chunks, error } = await inflight.ended;
   t.equal(error, null, 'the in-flight call was not cut');
-  t.match(chunks.at(-1)?.done, { finish_reason: 'FINISH_REASON_LENGTH', tokens_generated: 1000 }, 'it ran to its end (1000 tokens)');
+  t.match(
+    chunks.at(-1)?.done,
+    { finish_reason: 'FINISH_REASON_LENGTH', tokens_generated: 1000 },
+    'it ran to its end (1000 tokens)',
+  );
   const exit = await server.exited;
   t.same(exit, { code: 0, signal: null }, 'exit code 0');
-  t.ok(server.logs.some((l) => l.event === 'server.stopped' && l.drained === true), 'logged a drained stop');
+  t.ok(
+    server.logs.some((l) => l.event === 'server.stopped' && l.drained === true),
+    'logged a drained stop',
+  );
   t.notOk(alive(enginePid), 'the engine process is gone');
 });
 

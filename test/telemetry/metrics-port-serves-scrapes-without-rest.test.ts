@@ -17,7 +17,11 @@ t.test('scrapes on the metrics port with REST disabled; coded errors elsewhere; 
   t.equal(res.status, 200);
   t.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
   const samples = parse(await res.text());
-  t.equal(sum(samples, 'moc_requests_total', { transport: 'grpc', operation: 'infer', code: 'OK' }), 1, 'the gRPC inference counted');
+  t.equal(
+    sum(samples, 'moc_requests_total', { transport: 'grpc', operation: 'infer', code: 'OK' }),
+    1,
+    'the gRPC inference counted',
+  );
   t.equal(sum(samples, 'moc_models', { state: 'loaded' }), 1, 'gauges read at scrape time');
 
   const other = await fetch(`http://127.0.0.1:${port}/v1/models`);
@@ -29,6 +33,9 @@ t.test('scrapes on the metrics port with REST disabled; coded errors elsewhere; 
   t.match(await post.json(), { error: { code: 'MOC_ERR_METHOD_NOT_ALLOWED' } });
 
   await h.close();
-  const after = await fetch(`http://127.0.0.1:${port}/metrics`).then(() => 'answered', (e: Error) => e.message);
+  const after = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+    () => 'answered',
+    (e: Error) => e.message,
+  );
   t.not(after, 'answered', 'the port is closed with the server');
 });

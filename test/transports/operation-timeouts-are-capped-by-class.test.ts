@@ -15,13 +15,23 @@ t.test('client timeouts shorten, never raise, the class ceiling', async (t) => {
   const seen: { kind: string; timeoutMs: number }[] = [];
   // A router that records what it was asked and refuses, so no resource mapping runs.
   const router = {
-    name: 'router', depth: 0, capacity: 1, tell() {},
-    ask: (msg: { kind: string }, o: AskOptions) => { seen.push({ kind: msg.kind, timeoutMs: o.timeoutMs }); return Promise.reject(new Error('recorded')); },
+    name: 'router',
+    depth: 0,
+    capacity: 1,
+    tell() {},
+    ask: (msg: { kind: string }, o: AskOptions) => {
+      seen.push({ kind: msg.kind, timeoutMs: o.timeoutMs });
+      return Promise.reject(new Error('recorded'));
+    },
   } as unknown as ActorRef<RouterProtocol>;
   for (const name of Object.keys(OPERATIONS) as OperationName[]) {
     const ceiling = ceilingMs(config, OPERATIONS[name].timeout);
     await runOperation(name, {}, { router, config, clientTimeoutMs: 1e9 }).catch(() => {});
-    t.equal(seen.at(-1)?.timeoutMs, ceiling, `${name}: a client asking for 1e9 ms gets the ${OPERATIONS[name].timeout} ceiling`);
+    t.equal(
+      seen.at(-1)?.timeoutMs,
+      ceiling,
+      `${name}: a client asking for 1e9 ms gets the ${OPERATIONS[name].timeout} ceiling`,
+    );
     await runOperation(name, {}, { router, config, clientTimeoutMs: 250 }).catch(() => {});
     t.equal(seen.at(-1)?.timeoutMs, 250, `${name}: a shorter client timeout is kept`);
   }
@@ -29,6 +39,12 @@ t.test('client timeouts shorten, never raise, the class ceiling', async (t) => {
   t.equal(ceilingMs(config, 'request'), 1000);
 
   // The legacy protocol goes through the same table: timeout_ms cannot raise a load's ceiling.
-  await ACTIONS.load_model!.run({ name: 'm' }, { router, config, clientTimeoutMs: 1e9, health: () => ({}) }).catch(() => {});
-  t.same(seen.at(-1), { kind: 'load', timeoutMs: 5000 }, 'ZMQ load_model with timeout_ms 1e9 is capped at the load ceiling');
+  await ACTIONS.load_model!.run({ name: 'm' }, { router, config, clientTimeoutMs: 1e9, health: () => ({}) }).catch(
+    () => {},
+  );
+  t.same(
+    seen.at(-1),
+    { kind: 'load', timeoutMs: 5000 },
+    'ZMQ load_model with timeout_ms 1e9 is capped at the load ceiling',
+  );
 });

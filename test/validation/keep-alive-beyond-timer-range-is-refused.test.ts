@@ -8,7 +8,11 @@ import { errorCode, startHarness, type Harness } from '../helpers/coordinator.js
 import { zmqRequest as zmqOnce } from '../helpers/zmq.js';
 
 const THIRTY_DAYS_MS = 2_592_000_000; // > 2147483647
-const post = (o: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(o) });
+const post = (o: unknown) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(o),
+});
 
 /**
  * The model was not unloaded: ready, still loaded, and loaded at the same time as before (an unload followed by a
@@ -20,7 +24,7 @@ async function stillLoaded(t: Test, h: Harness, loadedAt: number, after: string)
   const ready = await fetch(h.restUrl + '/health/ready');
   t.equal(ready.status, 200, `after ${after}: /health/ready stays 200`);
   t.match(await ready.json(), { status: 'ready', models_loaded: 1 }, `after ${after}: the model stays loaded`);
-  const model = await (await fetch(h.restUrl + '/v1/models/moc-demo')).json() as any;
+  const model = (await (await fetch(h.restUrl + '/v1/models/moc-demo')).json()) as any;
   t.match(model, { state: 'loaded', loaded_at_ms: loadedAt }, `after ${after}: not unloaded and reloaded`);
   const ok = await fetch(h.restUrl + '/v1/infer', post({ model: 'moc-demo', prompt: 'still there?', max_tokens: 2 }));
   t.equal(ok.status, 200, `after ${after}: a normal infer is served`);
@@ -31,11 +35,18 @@ t.test('keep_alive_ms beyond 2^31-1 ms is INVALID_ARGUMENT and the model stays l
   const loadedAt = ((await (await fetch(h.restUrl + '/v1/models/moc-demo')).json()) as any).loaded_at_ms as number;
   t.ok(loadedAt > 0, 'the demo model is loaded');
 
-  const r = await fetch(h.restUrl + '/v1/infer', post({ model: 'moc-demo', prompt: 'hi', keep_alive_ms: THIRTY_DAYS_MS }));
-  const body = await r.json() as any;
+  const r = await fetch(
+    h.restUrl + '/v1/infer',
+    post({ model: 'moc-demo', prompt: 'hi', keep_alive_ms: THIRTY_DAYS_MS }),
+  );
+  const body = (await r.json()) as any;
   t.equal(r.status, 400, 'REST infer: 400');
   t.equal(body.error?.code, 'MOC_ERR_INVALID_ARGUMENT');
-  t.match(body.error?.message, /^keep_alive_ms: .*2147483647.*-1/, `names the field, the limit and the -1 alternative: ${body.error?.message}`);
+  t.match(
+    body.error?.message,
+    /^keep_alive_ms: .*2147483647.*-1/,
+    `names the field, the limit and the -1 alternative: ${body.error?.message}`,
+  );
   await stillLoaded(t, h, loadedAt, 'REST infer');
 
   for (const [what, url, req] of [
@@ -44,23 +55,42 @@ t.test('keep_alive_ms beyond 2^31-1 ms is INVALID_ARGUMENT and the model stays l
   ] as const) {
     const res = await fetch(h.restUrl + url, post(req));
     t.equal(res.status, 400, `${what}: 400`);
-    t.match(await res.json(), { error: { code: 'MOC_ERR_INVALID_ARGUMENT', message: /^keep_alive_ms: / } }, `${what}: names keep_alive_ms`);
+    t.match(
+      await res.json(),
+      { error: { code: 'MOC_ERR_INVALID_ARGUMENT', message: /^keep_alive_ms: / } },
+      `${what}: names keep_alive_ms`,
+    );
   }
   await stillLoaded(t, h, loadedAt, 'REST load and register');
 
-  const z = await zmqOnce(h.zmqUrl, { action: 'infer', model: 'moc-demo', prompt: 'hi', keep_alive_ms: THIRTY_DAYS_MS });
+  const z = await zmqOnce(h.zmqUrl, {
+    action: 'infer',
+    model: 'moc-demo',
+    prompt: 'hi',
+    keep_alive_ms: THIRTY_DAYS_MS,
+  });
   t.match(z, { status: 'error', code: 'INVALID_ARGUMENT', message: /^keep_alive_ms: / }, 'ZMQ infer: INVALID_ARGUMENT');
   const zl = await zmqOnce(h.zmqUrl, { action: 'load_model', name: 'moc-demo', keep_alive_ms: THIRTY_DAYS_MS });
-  t.match(zl, { status: 'error', code: 'INVALID_ARGUMENT', message: /^keep_alive_ms: / }, 'ZMQ load_model: INVALID_ARGUMENT');
+  t.match(
+    zl,
+    { status: 'error', code: 'INVALID_ARGUMENT', message: /^keep_alive_ms: / },
+    'ZMQ load_model: INVALID_ARGUMENT',
+  );
   await stillLoaded(t, h, loadedAt, 'ZMQ infer and load');
 
-  const g = await h.unary('Infer', { model: 'moc-demo', prompt: 'hi', keep_alive_ms: THIRTY_DAYS_MS }).then(() => null, (e) => e);
+  const g = await h.unary('Infer', { model: 'moc-demo', prompt: 'hi', keep_alive_ms: THIRTY_DAYS_MS }).then(
+    () => null,
+    (e) => e,
+  );
   t.equal(g ? errorCode(g) : 'accepted', 'MOC_ERR_INVALID_ARGUMENT', 'gRPC Infer: INVALID_ARGUMENT');
   await stillLoaded(t, h, loadedAt, 'gRPC infer');
 
   // The limit itself and -1 are still accepted.
   for (const keep of [2147483647, -1]) {
-    const res = await fetch(h.restUrl + '/v1/infer', post({ model: 'moc-demo', prompt: 'hi', max_tokens: 2, keep_alive_ms: keep }));
+    const res = await fetch(
+      h.restUrl + '/v1/infer',
+      post({ model: 'moc-demo', prompt: 'hi', max_tokens: 2, keep_alive_ms: keep }),
+    );
     t.equal(res.status, 200, `keep_alive_ms ${keep} is accepted`);
   }
   await stillLoaded(t, h, loadedAt, 'the largest timer value');

@@ -17,7 +17,7 @@ t.test('1e309 is refused as a number out of range', async (t) => {
   const h = await startHarness(t);
   for (const field of ['temperature', 'max_tokens', 'seed', 'keep_alive_ms']) {
     const r = await fetch(h.restUrl + '/v1/infer', post(`{"model":"moc-demo","prompt":"hi","${field}":1e309}`));
-    const body = await r.json() as any;
+    const body = (await r.json()) as any;
     t.equal(r.status, 400, `${field}: 400`);
     t.equal(body.error.code, 'MOC_ERR_INVALID_ARGUMENT');
     t.match(body.error.message, new RegExp(`^${field}: .*\\(got a number out of range\\)`), body.error.message);
@@ -25,11 +25,20 @@ t.test('1e309 is refused as a number out of range', async (t) => {
   }
 
   // -0 gets the answer 0 gets, field by field (accepted where 0 is, refused with the same message where it is not).
-  const cases: [string, string][] = [['temperature', '0'], ['max_tokens', '0'], ['seed', '0'], ['priority', '0'], ['keep_alive_ms', '0']];
+  const cases: [string, string][] = [
+    ['temperature', '0'],
+    ['max_tokens', '0'],
+    ['seed', '0'],
+    ['priority', '0'],
+    ['keep_alive_ms', '0'],
+  ];
   for (const [field, zero] of cases) {
     const answer = async (v: string) => {
-      const r = await fetch(h.restUrl + '/v1/infer', post(`{"model":"moc-demo","prompt":"hi","max_tokens":2,"seed":1,"${field}":${v}}`));
-      const b = await r.json() as any;
+      const r = await fetch(
+        h.restUrl + '/v1/infer',
+        post(`{"model":"moc-demo","prompt":"hi","max_tokens":2,"seed":1,"${field}":${v}}`),
+      );
+      const b = (await r.json()) as any;
       return { status: r.status, message: b.error?.message ?? 'ok' };
     };
     const [neg, pos] = [await answer(`-${zero}`), await answer(zero)];
@@ -38,8 +47,16 @@ t.test('1e309 is refused as a number out of range', async (t) => {
 });
 
 t.test('the validator hands every field -0 as 0', async (t) => {
-  const v = validate(InferRequest, { model: 'moc-demo', prompt: 'hi', temperature: -0, seed: -0, priority: -0, keep_alive_ms: -0 });
-  for (const f of ['temperature', 'seed', 'priority', 'keep_alive_ms'] as const) t.ok(Object.is(v[f], 0), `${f}: 0, not -0`);
+  const v = validate(InferRequest, {
+    model: 'moc-demo',
+    prompt: 'hi',
+    temperature: -0,
+    seed: -0,
+    priority: -0,
+    keep_alive_ms: -0,
+  });
+  for (const f of ['temperature', 'seed', 'priority', 'keep_alive_ms'] as const)
+    t.ok(Object.is(v[f], 0), `${f}: 0, not -0`);
 });
 
 /** msgpack {action: "infer", model: "moc-demo", prompt: "hi", max_tokens: <uint64 n>}, by hand (0xcf = uint64). */
@@ -48,8 +65,17 @@ function withUint64MaxTokens(n: bigint): Buffer {
   const u64 = Buffer.alloc(9);
   u64[0] = 0xcf;
   u64.writeBigUInt64BE(n, 1);
-  return Buffer.concat([Buffer.from([0x84]), str('action'), str('infer'), str('model'), str('moc-demo'),
-    str('prompt'), str('hi'), str('max_tokens'), u64]);
+  return Buffer.concat([
+    Buffer.from([0x84]),
+    str('action'),
+    str('infer'),
+    str('model'),
+    str('moc-demo'),
+    str('prompt'),
+    str('hi'),
+    str('max_tokens'),
+    u64,
+  ]);
 }
 
 t.test('msgpack 64-bit integers: a number when it fits, out of range when not', async (t) => {
@@ -57,8 +83,17 @@ t.test('msgpack 64-bit integers: a number when it fits, out of range when not', 
   const ask = async (payload: Buffer) => {
     const s = new zmq.Request({ linger: 0, receiveTimeout: 30_000 });
     s.connect(h.zmqUrl);
-    try { await s.send(payload); return unpack((await s.receive())[0]!); } finally { s.close(); }
+    try {
+      await s.send(payload);
+      return unpack((await s.receive())[0]!);
+    } finally {
+      s.close();
+    }
   };
   t.match(await ask(withUint64MaxTokens(2n)), { status: 'ok', tokens_generated: 2 }, 'uint64 2 is max_tokens 2');
-  t.match(await ask(withUint64MaxTokens(2n ** 63n)), { status: 'error', code: 'INVALID_ARGUMENT', message: /^max_tokens: .*\(got an integer out of range\)/ });
+  t.match(await ask(withUint64MaxTokens(2n ** 63n)), {
+    status: 'error',
+    code: 'INVALID_ARGUMENT',
+    message: /^max_tokens: .*\(got an integer out of range\)/,
+  });
 });

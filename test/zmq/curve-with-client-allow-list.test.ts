@@ -27,11 +27,26 @@ async function ask(endpoint: string, opts: Record<string, unknown>, timeoutMs: n
 
 t.test('CURVE with a known key, an unknown key, and no key', async (t) => {
   const h = await startHarness(t, {
-    zmq: { curve: { enabled: true, publicKey: server.publicKey, secretKey: server.secretKey, allowedClientKeys: [known.publicKey] } },
+    zmq: {
+      curve: {
+        enabled: true,
+        publicKey: server.publicKey,
+        secretKey: server.secretKey,
+        allowedClientKeys: [known.publicKey],
+      },
+    },
   });
-  const client = (k: { publicKey: string; secretKey: string }) => ({ curveServerKey: server.publicKey, curvePublicKey: k.publicKey, curveSecretKey: k.secretKey });
+  const client = (k: { publicKey: string; secretKey: string }) => ({
+    curveServerKey: server.publicKey,
+    curvePublicKey: k.publicKey,
+    curveSecretKey: k.secretKey,
+  });
 
-  t.match(await ask(h.zmqUrl, client(known), 15_000), { status: 'ok', libzmq: /\d/ }, 'a client with an allowed key is served');
+  t.match(
+    await ask(h.zmqUrl, client(known), 15_000),
+    { status: 'ok', libzmq: /\d/ },
+    'a client with an allowed key is served',
+  );
   t.equal(await ask(h.zmqUrl, client(stranger), 1500), 'no-reply', 'a client with an unknown key is refused');
   t.equal(await ask(h.zmqUrl, {}, 1500), 'no-reply', 'a client without CURVE is refused');
   const zap = h.coordinator.zmq!.zapCounts!;
@@ -40,5 +55,8 @@ t.test('CURVE with a known key, an unknown key, and no key', async (t) => {
 });
 
 t.test('CURVE misconfigured: the start fails naming the key', async (t) => {
-  await t.rejects(startHarness(t, { zmq: { curve: { enabled: true, publicKey: 'short', secretKey: server.secretKey } } }), /zmq\.curve\.publicKey: a Z85 CURVE key of 40 characters/);
+  await t.rejects(
+    startHarness(t, { zmq: { curve: { enabled: true, publicKey: 'short', secretKey: server.secretKey } } }),
+    /zmq\.curve\.publicKey: a Z85 CURVE key of 40 characters/,
+  );
 });

@@ -30,8 +30,12 @@ function pyEmptyReq(endpoint: string): Promise<{ code: number | null; out: strin
     const p = spawn(PY, ['-c', PY_EMPTY_REQ, endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
     p.on('close', (code) => resolve({ code, out, err }));
   });
 }
@@ -55,7 +59,11 @@ t.test('an empty request gets one reply frame: the error', async (t) => {
   await req.send(Buffer.alloc(0));
   const frames = await req.receive();
   t.equal(frames.length, 1, 'zeromq.js REQ receives one frame');
-  t.match(JSON.parse(frames.at(-1)!.toString()), { status: 'error', code: 'INVALID_ARGUMENT', message: /^message: is empty/ });
+  t.match(JSON.parse(frames.at(-1)!.toString()), {
+    status: 'error',
+    code: 'INVALID_ARGUMENT',
+    message: /^message: is empty/,
+  });
   // The same socket goes on: its state machine got exactly one reply.
   await req.send(JSON.stringify({ action: 'health' }));
   t.match(JSON.parse((await req.receive())[0]!.toString()), { status: 'ok' }, 'the REQ socket is not wedged');
@@ -78,5 +86,9 @@ t.test('an empty request gets one reply frame: the error', async (t) => {
   t.match(JSON.parse(got[0]!.toString()), { status: 'ok' });
   await d.send(Buffer.alloc(0)); // without the delimiter, an empty payload: one empty frame, answered
   got = await d.receive();
-  t.match(JSON.parse(got.at(-1)!.toString()), { status: 'error', code: 'INVALID_ARGUMENT', message: /is empty/ }, 'DEALER, a lone empty frame: answered');
+  t.match(
+    JSON.parse(got.at(-1)!.toString()),
+    { status: 'error', code: 'INVALID_ARGUMENT', message: /is empty/ },
+    'DEALER, a lone empty frame: answered',
+  );
 });

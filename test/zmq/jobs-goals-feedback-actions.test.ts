@@ -10,7 +10,12 @@ import { ended, jobWhere, TEXTS, writeDataset } from '../jobs/helpers.js';
 t.test('submit_job, get_job, list_jobs, cancel_job, goals and feedback over ZMQ', async (t) => {
   const h = await startHarness(t);
   writeDataset(h, 'eval.jsonl', TEXTS);
-  const submit = { action: 'submit_job', request_id: 'legacy-1', type: 'evaluate', spec: { model: 'moc-demo', dataset: 'eval.jsonl' } };
+  const submit = {
+    action: 'submit_job',
+    request_id: 'legacy-1',
+    type: 'evaluate',
+    spec: { model: 'moc-demo', dataset: 'eval.jsonl' },
+  };
   const a = await req(h.zmqUrl, submit);
   t.equal(a.status, 'ok', JSON.stringify(a));
   const again = await req(h.zmqUrl, submit);
@@ -20,7 +25,11 @@ t.test('submit_job, get_job, list_jobs, cancel_job, goals and feedback over ZMQ'
   const got = await req(h.zmqUrl, { action: 'get_job', id: a.job.id });
   t.equal(got.job.outputs.metrics.perplexity, done.outputs.metrics.perplexity);
   t.equal((await req(h.zmqUrl, { action: 'list_jobs', state: 'succeeded' })).jobs.length, 1);
-  t.equal((await req(h.zmqUrl, { action: 'cancel_job', id: a.job.id })).job.state, 'succeeded', 'an ended job stays as it is');
+  t.equal(
+    (await req(h.zmqUrl, { action: 'cancel_job', id: a.job.id })).job.state,
+    'succeeded',
+    'an ended job stays as it is',
+  );
 
   const goal = await req(h.zmqUrl, { action: 'create_goal', title: 'legacy goal', jobs: [a.job.id] });
   t.equal(goal.status, 'ok', JSON.stringify(goal));
@@ -29,7 +38,11 @@ t.test('submit_job, get_job, list_jobs, cancel_job, goals and feedback over ZMQ'
   const fb = await req(h.zmqUrl, { action: 'record_feedback', prompt: 'p', chosen: 'good', rejected: 'bad' });
   t.equal(fb.feedback.kind, 'preference');
 
-  const stored = () => [h.coordinator.store.listJobs().length, h.coordinator.store.listGoals().length, h.coordinator.store.listFeedback().length];
+  const stored = () => [
+    h.coordinator.store.listJobs().length,
+    h.coordinator.store.listGoals().length,
+    h.coordinator.store.listFeedback().length,
+  ];
   const before = stored();
   const bad = [
     [{ action: 'submit_job', type: 'evaluate', spec: { model: 'moc-demo' } }, 'INVALID_ARGUMENT'],

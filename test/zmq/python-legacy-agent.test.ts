@@ -25,9 +25,23 @@ function runAgent(py: string, endpoint: string): Promise<{ code: number | null; 
     const p = spawn(py, [AGENT, endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { err += d; });
-    p.on('close', (code) => resolve({ code, lines: out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)), stderr: err }));
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      err += d;
+    });
+    p.on('close', (code) =>
+      resolve({
+        code,
+        lines: out
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l)),
+        stderr: err,
+      }),
+    );
   });
 }
 
@@ -40,7 +54,10 @@ t.test('the Python legacy agent runs unchanged against the coordinator', async (
   const h = await startHarness(t);
   const run = await runAgent(py, h.zmqUrl);
   for (const l of run.lines) t.ok(l.ok, `${l.step}: ${JSON.stringify(l)}`);
-  t.same(run.lines.map((l) => l.step), ['health', 'list_models', 'infer', 'load_model', 'error_reply', 'lazy_pirate_retry', 'retry_acts_once']);
+  t.same(
+    run.lines.map((l) => l.step),
+    ['health', 'list_models', 'infer', 'load_model', 'error_reply', 'lazy_pirate_retry', 'retry_acts_once'],
+  );
   t.equal(run.code, 0, `agent exit 0 ${run.stderr}`);
   t.ok(h.coordinator.zmq!.stats.replayed >= 1, 'the retried unload was answered from the first answer');
 });

@@ -15,7 +15,6 @@ async function reqOnce(endpoint: string, msg: unknown, timeoutMs = 30_000): Prom
     await s.send(typeof msg === 'string' || Buffer.isBuffer(msg) ? msg : JSON.stringify(msg));
     const [reply] = await s.receive();
     return reply![0] === 0x7b ? JSON.parse(reply!.toString()) : unpack(reply!); // answered in the request's format
-
   } finally {
     s.close();
   }
@@ -28,15 +27,39 @@ t.test('REQ and DEALER clients, concurrently', async (t) => {
   const health = await reqOnce(ep, { action: 'health' });
   t.match(health, { status: 'ok', libzmq: /^\d+\.\d+\.\d+$/, models_loaded: 1 });
 
-  const replies = await Promise.all(Array.from({ length: 100 }, (_, i) =>
-    reqOnce(ep, { action: 'infer', request_id: `r${i}`, model: 'moc-demo', prompt: `agent ${i}`, max_tokens: 4, temperature: 0.7, seed: i })));
-  t.ok(replies.every((r, i) => r.status === 'ok' && r.request_id === `r${i}` && r.tokens_generated >= 1), '100 concurrent REQ clients, each got its own answer');
+  const replies = await Promise.all(
+    Array.from({ length: 100 }, (_, i) =>
+      reqOnce(ep, {
+        action: 'infer',
+        request_id: `r${i}`,
+        model: 'moc-demo',
+        prompt: `agent ${i}`,
+        max_tokens: 4,
+        temperature: 0.7,
+        seed: i,
+      }),
+    ),
+  );
+  t.ok(
+    replies.every((r, i) => r.status === 'ok' && r.request_id === `r${i}` && r.tokens_generated >= 1),
+    '100 concurrent REQ clients, each got its own answer',
+  );
 
   // DEALER: several requests in flight on one socket, answers matched by request_id.
   const d = new zmq.Dealer({ linger: 0, receiveTimeout: 30_000 });
   d.connect(ep);
   t.teardown(() => d.close());
-  for (let i = 0; i < 10; i++) await d.send(['', JSON.stringify({ action: i % 2 ? 'list_models' : 'infer', request_id: `d${i}`, model: 'moc-demo', prompt: 'pipelined', max_tokens: 3 })]);
+  for (let i = 0; i < 10; i++)
+    await d.send([
+      '',
+      JSON.stringify({
+        action: i % 2 ? 'list_models' : 'infer',
+        request_id: `d${i}`,
+        model: 'moc-demo',
+        prompt: 'pipelined',
+        max_tokens: 3,
+      }),
+    ]);
   await d.send(JSON.stringify({ action: 'devices', request_id: 'no-delimiter' })); // a DEALER may omit the empty frame
   const seen = new Map<string, any>();
   while (seen.size < 11) {
@@ -44,7 +67,10 @@ t.test('REQ and DEALER clients, concurrently', async (t) => {
     const r = JSON.parse(frames.at(-1)!.toString());
     seen.set(r.request_id, r);
   }
-  t.ok([...Array(10).keys()].every((i) => seen.get(`d${i}`)?.status === 'ok'), 'ten pipelined requests, ten answers');
+  t.ok(
+    [...Array(10).keys()].every((i) => seen.get(`d${i}`)?.status === 'ok'),
+    'ten pipelined requests, ten answers',
+  );
   t.match(seen.get('d1'), { models: [{ name: 'moc-demo', state: 'loaded' }] });
   t.match(seen.get('no-delimiter'), { status: 'ok', devices: [{ id: 'cpu0' }] });
 
@@ -57,7 +83,11 @@ t.test('REQ and DEALER clients, concurrently', async (t) => {
   await m.send(pack({ action: 'infer', model: 'moc-demo', prompt: 'packed', max_tokens: 2, request_id: 'mp' }));
   const [packed] = await m.receive();
   m.close();
-  t.match(unpack(packed!), { status: 'ok', request_id: 'mp', model: 'moc-demo' }, 'a msgpack request gets a msgpack answer');
+  t.match(
+    unpack(packed!),
+    { status: 'ok', request_id: 'mp', model: 'moc-demo' },
+    'a msgpack request gets a msgpack answer',
+  );
 });
 
 t.test('bad input: every request gets exactly one coded reply', async (t) => {
@@ -70,12 +100,22 @@ t.test('bad input: every request gets exactly one coded reply', async (t) => {
     ['a JSON array', '[1,2]', 'INVALID_ARGUMENT', /must be an object/],
     ['no action', { model: 'moc-demo' }, 'UNKNOWN_ACTION', /action: required; actions: infer/],
     ['unknown action', { action: 'explode' }, 'UNKNOWN_ACTION', /unknown action 'explode'/],
-    ['wrong type', { action: 'infer', model: 'moc-demo', prompt: 'x', max_tokens: 'ten' }, 'INVALID_ARGUMENT', /^max_tokens: /],
+    [
+      'wrong type',
+      { action: 'infer', model: 'moc-demo', prompt: 'x', max_tokens: 'ten' },
+      'INVALID_ARGUMENT',
+      /^max_tokens: /,
+    ],
     ['empty prompt', { action: 'infer', model: 'moc-demo', prompt: '' }, 'INVALID_ARGUMENT', /^prompt: /],
     ['unknown model', { action: 'infer', model: 'nope', prompt: 'x' }, 'NOT_FOUND', /not loaded/],
     ['bad request_id', { action: 'health', request_id: 42 }, 'INVALID_ARGUMENT', /^request_id: /],
     ['traversal', { action: 'load_model', name: 'x', path: '../../etc/passwd' }, 'INVALID_ARGUMENT', /contains '\.\.'/],
-    ['oversize', { action: 'infer', model: 'moc-demo', prompt: 'x'.repeat(100 * 1024) }, 'TOO_LARGE', /zmq\.maxMessageBytes/],
+    [
+      'oversize',
+      { action: 'infer', model: 'moc-demo', prompt: 'x'.repeat(100 * 1024) },
+      'TOO_LARGE',
+      /zmq\.maxMessageBytes/,
+    ],
   ];
   for (const [what, msg, code, re] of cases) {
     const r = await reqOnce(ep, msg);
@@ -90,9 +130,16 @@ t.test('bad input: every request gets exactly one coded reply', async (t) => {
   d.connect(ep);
   t.teardown(() => d.close());
   await d.send(['', '']);
-  t.match(JSON.parse((await d.receive()).at(-1)!.toString()), { status: 'error', code: 'INVALID_ARGUMENT', message: /is empty/ });
+  t.match(JSON.parse((await d.receive()).at(-1)!.toString()), {
+    status: 'error',
+    code: 'INVALID_ARGUMENT',
+    message: /is empty/,
+  });
   await d.send(['', '{"action":"health"}', '{"action":"health"}']);
-  t.match(JSON.parse((await d.receive()).at(-1)!.toString()), { status: 'error', message: /2 frames after the envelope/ });
+  t.match(JSON.parse((await d.receive()).at(-1)!.toString()), {
+    status: 'error',
+    message: /2 frames after the envelope/,
+  });
 
   t.match(await reqOnce(ep, { action: 'health' }), { status: 'ok' }, 'still serving');
 });
@@ -103,7 +150,17 @@ t.test('a client that vanishes before its reply costs nothing', async (t) => {
   for (let i = 0; i < 20; i++) {
     const d = new zmq.Dealer({ linger: 2000 }); // linger: the request still goes out, then the socket is gone
     d.connect(h.zmqUrl);
-    await d.send(['', JSON.stringify({ action: 'infer', model: 'moc-demo', prompt: `gone ${i}`, max_tokens: 32, temperature: 0.5, seed: i })]);
+    await d.send([
+      '',
+      JSON.stringify({
+        action: 'infer',
+        model: 'moc-demo',
+        prompt: `gone ${i}`,
+        max_tokens: 32,
+        temperature: 0.5,
+        seed: i,
+      }),
+    ]);
     d.close();
   }
   const start = Date.now();
@@ -112,7 +169,11 @@ t.test('a client that vanishes before its reply costs nothing', async (t) => {
   while (zmqT.stats.inFlight > 0 && Date.now() - start < 30_000) await new Promise((r) => setTimeout(r, 50));
   t.equal(zmqT.stats.inFlight, 0, 'nothing left in flight');
   t.ok(zmqT.stats.undeliverable >= 1, `${zmqT.stats.undeliverable} replies counted undeliverable, not retried`);
-  t.match(await reqOnce(h.zmqUrl, { action: 'infer', model: 'moc-demo', prompt: 'next', max_tokens: 2 }), { status: 'ok' }, 'the next client is served');
+  t.match(
+    await reqOnce(h.zmqUrl, { action: 'infer', model: 'moc-demo', prompt: 'next', max_tokens: 2 }),
+    { status: 'ok' },
+    'the next client is served',
+  );
 });
 
 t.test('a write re-sent with the same request_id acts once (Lazy Pirate retries)', async (t) => {
@@ -135,17 +196,37 @@ t.test('a write re-sent with the same request_id acts once (Lazy Pirate retries)
 t.test('API keys and roles apply on ZMQ as on gRPC and REST', async (t) => {
   const ADMIN = 'zmq-admin-key-0123456789';
   const INFER = 'zmq-infer-key-0123456789';
-  const h = await startHarness(t, { auth: { keys: [{ role: 'admin', key: ADMIN }, { role: 'infer', key: INFER }] } });
+  const h = await startHarness(t, {
+    auth: {
+      keys: [
+        { role: 'admin', key: ADMIN },
+        { role: 'infer', key: INFER },
+      ],
+    },
+  });
   const ep = h.zmqUrl;
   t.match(await reqOnce(ep, { action: 'health' }), { status: 'ok' }, 'health stays public');
-  t.match(await reqOnce(ep, { action: 'list_models' }), { status: 'error', code: 'UNAUTHENTICATED', message: /requires an API key/ });
+  t.match(await reqOnce(ep, { action: 'list_models' }), {
+    status: 'error',
+    code: 'UNAUTHENTICATED',
+    message: /requires an API key/,
+  });
   const wrong = await reqOnce(ep, { action: 'list_models', api_key: 'not-a-key-of-this-server' });
   t.match(wrong, { status: 'error', code: 'UNAUTHENTICATED' });
   t.notMatch(JSON.stringify(wrong), /not-a-key-of-this-server/, 'the presented key is not echoed');
-  t.match(await reqOnce(ep, { action: 'infer', api_key: INFER, model: 'moc-demo', prompt: 'hi', max_tokens: 2 }), { status: 'ok' });
+  t.match(await reqOnce(ep, { action: 'infer', api_key: INFER, model: 'moc-demo', prompt: 'hi', max_tokens: 2 }), {
+    status: 'ok',
+  });
   t.match(await reqOnce(ep, { action: 'list_models', api_key: INFER }), { status: 'ok' });
-  t.match(await reqOnce(ep, { action: 'unload_model', api_key: INFER, name: 'moc-demo' }), { status: 'error', code: 'PERMISSION_DENIED', message: /needs the admin role/ });
-  t.match(await reqOnce(ep, { action: 'load_model', api_key: ADMIN, name: 'moc-demo' }), { status: 'ok', model: { state: 'loaded' } });
+  t.match(await reqOnce(ep, { action: 'unload_model', api_key: INFER, name: 'moc-demo' }), {
+    status: 'error',
+    code: 'PERMISSION_DENIED',
+    message: /needs the admin role/,
+  });
+  t.match(await reqOnce(ep, { action: 'load_model', api_key: ADMIN, name: 'moc-demo' }), {
+    status: 'ok',
+    model: { state: 'loaded' },
+  });
 });
 
 t.test('overload: a full queue answers BUSY with a retry hint, every request still gets its reply', async (t) => {
@@ -154,13 +235,27 @@ t.test('overload: a full queue answers BUSY with a retry hint, every request sti
   d.connect(h.zmqUrl);
   t.teardown(() => d.close());
   for (let i = 0; i < 40; i++) {
-    await d.send(['', JSON.stringify({ action: 'infer', request_id: `b${i}`, model: 'moc-demo', prompt: `burst ${i}`, max_tokens: 48, temperature: 0.5, seed: i })]);
+    await d.send([
+      '',
+      JSON.stringify({
+        action: 'infer',
+        request_id: `b${i}`,
+        model: 'moc-demo',
+        prompt: `burst ${i}`,
+        max_tokens: 48,
+        temperature: 0.5,
+        seed: i,
+      }),
+    ]);
   }
   const replies: any[] = [];
   while (replies.length < 40) replies.push(JSON.parse((await d.receive()).at(-1)!.toString()));
   const busy = replies.filter((r) => r.code === 'BUSY');
   t.equal(new Set(replies.map((r) => r.request_id)).size, 40, 'forty requests, forty replies');
   t.ok(busy.length > 0, `${busy.length} answered BUSY`);
-  t.ok(busy.every((r) => r.retryable === true && r.retry_after_ms > 0 && /retry after/.test(r.message)), 'with a retry hint');
+  t.ok(
+    busy.every((r) => r.retryable === true && r.retry_after_ms > 0 && /retry after/.test(r.message)),
+    'with a retry hint',
+  );
   t.equal(replies.filter((r) => r.status === 'ok').length + busy.length, 40, 'the rest were served');
 });

@@ -30,11 +30,18 @@ export class CallTracker {
     const entry: Tracked = {
       call: new grpc.ServerInterceptingCall(next, {
         // onCancel: grpc-js calls it once the status has been handed to http2, or when the stream closed first.
-        start: (go) => go({
-          onReceiveHalfClose: (next) => { entry.handled = true; next(); },
-          onCancel: () => this.done(entry),
-        }),
-        sendStatus: (status, go) => { entry.statusSent = true; go(status); },
+        start: (go) =>
+          go({
+            onReceiveHalfClose: (next) => {
+              entry.handled = true;
+              next();
+            },
+            onCancel: () => this.done(entry),
+          }),
+        sendStatus: (status, go) => {
+          entry.statusSent = true;
+          go(status);
+        },
       }),
       statusSent: false,
       handled: false,

@@ -33,15 +33,20 @@ export class GrpcHealth {
    * Registers Health and reflection on the server (after ModelOps, which reflection describes).
    * `ready` is readiness as REST /health/ready computes it: SERVING when ready.
    */
-  constructor(server: grpc.Server, private readonly ready: () => { status: 'ready' | 'not-ready' }) {
+  constructor(
+    server: grpc.Server,
+    private readonly ready: () => { status: 'ready' | 'not-ready' },
+  ) {
     this.refresh();
     this.timer = setInterval(() => this.refresh(), HEALTH_REFRESH_MS).unref();
     // The library's Watch streams never end on their own and would hold the graceful close for the whole grace:
     // its handlers are registered through this shim so that close() can end them (after NOT_SERVING).
     this.health.addToServer({
-      addService: (def, impl) => server.addService(def, {
-        ...impl, watch: (call: grpc.ServerWritableStream<any, any>) => this.watch(call, impl.watch as StreamHandler),
-      }),
+      addService: (def, impl) =>
+        server.addService(def, {
+          ...impl,
+          watch: (call: grpc.ServerWritableStream<any, any>) => this.watch(call, impl.watch as StreamHandler),
+        }),
     });
     // Reflection (v1 and v1alpha) describes what a client can call: ModelOps and Health, from their loaded definitions.
     const healthDefinition = protoLoader.loadSync(HEALTH_PROTO_PATH, { keepCase: true });
@@ -55,7 +60,11 @@ export class GrpcHealth {
   refresh(): void {
     if (this.closed) return;
     let ready = false;
-    try { ready = this.ready().status === 'ready'; } catch { /* a readiness that throws is not ready */ }
+    try {
+      ready = this.ready().status === 'ready';
+    } catch {
+      /* a readiness that throws is not ready */
+    }
     this.set(ready ? 'SERVING' : 'NOT_SERVING');
   }
 
@@ -74,10 +83,14 @@ export class GrpcHealth {
   }
 
   private watch(call: grpc.ServerWritableStream<any, any>, watch: StreamHandler): void {
-    const end = () => { this.watchers.delete(end); if (!call.cancelled) call.end(); };
+    const end = () => {
+      this.watchers.delete(end);
+      if (!call.cancelled) call.end();
+    };
     call.on('cancelled', () => this.watchers.delete(end));
     watch(call);
     // A Watch that slips in while closing gets NOT_SERVING (just written) and its end at once.
-    if (this.closed) end(); else this.watchers.add(end);
+    if (this.closed) end();
+    else this.watchers.add(end);
   }
 }

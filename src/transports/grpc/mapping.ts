@@ -12,7 +12,8 @@ export function inferRequestFromProto(r: Record<string, any>): Record<string, un
   // A chat comes without a prompt (proto3 sends it as ''); with neither, the empty prompt is refused as before.
   if (Array.isArray(r.messages) && r.messages.length) out.messages = r.messages.map(chatMessageFromProto);
   if (r.prompt || !out.messages) out.prompt = r.prompt;
-  for (const k of ['top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'parallel_tool_calls']) if (r[k] !== undefined && r[k] !== null) out[k] = r[k];
+  for (const k of ['top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'parallel_tool_calls'])
+    if (r[k] !== undefined && r[k] !== null) out[k] = r[k];
   if (Array.isArray(r.tools) && r.tools.length) out.tools = r.tools.map(toolFromProto);
   if (r.tool_choice_name) out.tool_choice = { name: r.tool_choice_name };
   else if (r.tool_choice) out.tool_choice = r.tool_choice;
@@ -31,7 +32,12 @@ export function inferRequestFromProto(r: Record<string, any>): Record<string, un
 
 function chatMessageFromProto(m: Record<string, any>): Record<string, unknown> {
   const out: Record<string, unknown> = { role: m.role, content: m.content };
-  if (Array.isArray(m.tool_calls) && m.tool_calls.length) out.tool_calls = m.tool_calls.map((c: Record<string, unknown>) => ({ id: c.id, name: c.name, arguments: c.arguments }));
+  if (Array.isArray(m.tool_calls) && m.tool_calls.length)
+    out.tool_calls = m.tool_calls.map((c: Record<string, unknown>) => ({
+      id: c.id,
+      name: c.name,
+      arguments: c.arguments,
+    }));
   if (m.tool_call_id) out.tool_call_id = m.tool_call_id;
   return out;
 }
@@ -54,7 +60,10 @@ function toolFromProto(t: Record<string, any>, i: number): Record<string, unknow
     try {
       out.parameters = JSON.parse(t.parameters_json);
     } catch {
-      throw errors.invalidArgument(`tools[${i}].parameters_json`, 'is not JSON; send the JSON Schema of the arguments as text');
+      throw errors.invalidArgument(
+        `tools[${i}].parameters_json`,
+        'is not JSON; send the JSON Schema of the arguments as text',
+      );
     }
   }
   return out;
@@ -71,7 +80,12 @@ export function modelRequestFromProto(r: Record<string, any>): Record<string, un
   return out;
 }
 
-const FINISH = { stop: 'FINISH_REASON_STOP', length: 'FINISH_REASON_LENGTH', eos: 'FINISH_REASON_EOS', tool_calls: 'FINISH_REASON_TOOL_CALLS' } as const;
+const FINISH = {
+  stop: 'FINISH_REASON_STOP',
+  length: 'FINISH_REASON_LENGTH',
+  eos: 'FINISH_REASON_EOS',
+  tool_calls: 'FINISH_REASON_TOOL_CALLS',
+} as const;
 const protoState = (s: string) => `MODEL_STATE_${s.toUpperCase()}`;
 
 // The same resources REST and ZMQ answer with (src/transports/views.ts), with enums spelled the proto way.
@@ -111,15 +125,21 @@ export function submitJobFromProto(r: Record<string, any>): Record<string, unkno
     throw errors.invalidArgument('spec_json', 'is not JSON; send the spec as a JSON object');
   }
   return {
-    type: r.type, spec,
-    ...(r.priority ? { priority: r.priority } : {}), ...(r.device ? { device: r.device } : {}),
-    ...(r.memory_bytes ? { memory_bytes: r.memory_bytes } : {}), ...(r.request_id ? { request_id: r.request_id } : {}),
+    type: r.type,
+    spec,
+    ...(r.priority ? { priority: r.priority } : {}),
+    ...(r.device ? { device: r.device } : {}),
+    ...(r.memory_bytes ? { memory_bytes: r.memory_bytes } : {}),
+    ...(r.request_id ? { request_id: r.request_id } : {}),
     ...(r.max_attempts ? { max_attempts: r.max_attempts } : {}),
   };
 }
 
 export function listJobsFromProto(r: Record<string, any>): Record<string, unknown> {
-  const state = typeof r.state === 'string' && r.state !== 'JOB_STATE_UNSPECIFIED' ? r.state.replace(/^JOB_STATE_/, '').toLowerCase() : undefined;
+  const state =
+    typeof r.state === 'string' && r.state !== 'JOB_STATE_UNSPECIFIED'
+      ? r.state.replace(/^JOB_STATE_/, '').toLowerCase()
+      : undefined;
   return { ...(state ? { state } : {}), ...(r.type ? { type: r.type } : {}), ...(r.limit ? { limit: r.limit } : {}) };
 }
 
@@ -131,33 +151,43 @@ export function jobToProto(j: JobResource) {
 /** proto RecordFeedbackRequest → the operation's input: empty strings and an unset rating mean "not given". */
 export function feedbackFromProto(r: Record<string, any>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of ['request_id', 'rejected_request_id', 'prompt', 'chosen', 'rejected', 'comment']) if (r[k]) out[k] = r[k];
+  for (const k of ['request_id', 'rejected_request_id', 'prompt', 'chosen', 'rejected', 'comment'])
+    if (r[k]) out[k] = r[k];
   if (r.rating !== undefined && r.rating !== null) out.rating = r.rating;
   return out;
 }
 
 // ---- goals ----
 
-const criterionFromProto = (c: any) => (c && c.metric ? { criterion: { metric: c.metric, op: c.op, value: c.value } } : {});
+const criterionFromProto = (c: any) =>
+  c && c.metric ? { criterion: { metric: c.metric, op: c.op, value: c.value } } : {};
 
 export function createGoalFromProto(r: Record<string, any>): Record<string, unknown> {
   return {
-    title: r.title, ...(r.description ? { description: r.description } : {}), ...(r.priority ? { priority: r.priority } : {}),
-    ...criterionFromProto(r.criterion), ...(r.deadline_ms ? { deadline_ms: r.deadline_ms } : {}), ...(r.jobs?.length ? { jobs: r.jobs } : {}),
+    title: r.title,
+    ...(r.description ? { description: r.description } : {}),
+    ...(r.priority ? { priority: r.priority } : {}),
+    ...criterionFromProto(r.criterion),
+    ...(r.deadline_ms ? { deadline_ms: r.deadline_ms } : {}),
+    ...(r.jobs?.length ? { jobs: r.jobs } : {}),
   };
 }
 
 /** Optional proto fields left unset arrive as null: "leave as it is". */
 export function updateGoalFromProto(r: Record<string, any>): Record<string, unknown> {
   const out: Record<string, unknown> = { id: r.id, ...criterionFromProto(r.criterion) };
-  for (const k of ['title', 'description', 'priority', 'deadline_ms']) if (r[k] !== null && r[k] !== undefined) out[k] = r[k];
+  for (const k of ['title', 'description', 'priority', 'deadline_ms'])
+    if (r[k] !== null && r[k] !== undefined) out[k] = r[k];
   if (r.link_jobs?.length) out.link_jobs = r.link_jobs;
   if (r.unlink_jobs?.length) out.unlink_jobs = r.unlink_jobs;
   return out;
 }
 
 export function listGoalsFromProto(r: Record<string, any>): Record<string, unknown> {
-  const state = typeof r.state === 'string' && r.state !== 'GOAL_STATE_UNSPECIFIED' ? r.state.replace(/^GOAL_STATE_/, '').toLowerCase() : undefined;
+  const state =
+    typeof r.state === 'string' && r.state !== 'GOAL_STATE_UNSPECIFIED'
+      ? r.state.replace(/^GOAL_STATE_/, '').toLowerCase()
+      : undefined;
   return { ...(state ? { state } : {}), ...(r.limit ? { limit: r.limit } : {}) };
 }
 

@@ -10,7 +10,11 @@ import { packageRoot } from '../../package-root.js';
 export const PROTO_PATH = path.join(packageRoot(), 'proto', 'moc.proto');
 
 const LOADER_OPTIONS: protoLoader.Options = {
-  keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
 };
 
 let definition: protoLoader.PackageDefinition | undefined;
@@ -27,12 +31,16 @@ export function mocPackage(): grpc.GrpcObject {
 }
 
 export function modelOpsService(): grpc.ServiceDefinition {
-  return (((mocPackage().moc as grpc.GrpcObject).v1 as grpc.GrpcObject).ModelOps as grpc.ServiceClientConstructor).service;
+  return (((mocPackage().moc as grpc.GrpcObject).v1 as grpc.GrpcObject).ModelOps as grpc.ServiceClientConstructor)
+    .service;
 }
 
 /** A typed-enough client constructor for examples, perf and tests. */
-export function modelOpsClient(address: string, options: grpc.ChannelOptions = {},
-  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()): grpc.Client & Record<string, any> {
+export function modelOpsClient(
+  address: string,
+  options: grpc.ChannelOptions = {},
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+): grpc.Client & Record<string, any> {
   const Ctor = ((mocPackage().moc as grpc.GrpcObject).v1 as grpc.GrpcObject).ModelOps as grpc.ServiceClientConstructor;
   return new Ctor(address, credentials, options) as grpc.Client & Record<string, any>;
 }

@@ -12,12 +12,32 @@ import type { ModelView, RouterProtocol } from '../../../schemas/messages.js';
 import type { Job } from '../../../schemas/jobs.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import {
-  deviceToProto, inferRequestFromProto, inferToProto, jobToProto, listJobsFromProto, modelInfoToProto, modelRequestFromProto, modelToProto,
-  createGoalFromProto, feedbackFromProto, goalToProto, listGoalsFromProto, submitJobFromProto, toGrpcError, updateGoalFromProto,
+  deviceToProto,
+  inferRequestFromProto,
+  inferToProto,
+  jobToProto,
+  listJobsFromProto,
+  modelInfoToProto,
+  modelRequestFromProto,
+  modelToProto,
+  createGoalFromProto,
+  feedbackFromProto,
+  goalToProto,
+  listGoalsFromProto,
+  submitJobFromProto,
+  toGrpcError,
+  updateGoalFromProto,
 } from './mapping.js';
 import { followJob } from '../job-follow.js';
 import type { Lifecycle } from '../../../actors/lifecycle/lifecycle.js';
-import { runOperation, traceIdOf, type Meter, type OperationCall, type OperationName, type OperationResult } from '../operations.js';
+import {
+  runOperation,
+  traceIdOf,
+  type Meter,
+  type OperationCall,
+  type OperationName,
+  type OperationResult,
+} from '../operations.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 import { modelOpsService } from './proto.js';
@@ -35,7 +55,10 @@ const FLUSH_LINGER_MS = 100;
 /** destroy(): how long ended calls may take to deliver their status (a client that does not read never takes it). */
 const DESTROY_FLUSH_MS = 1_000;
 
-const delay = (ms: number) => new Promise<void>((r) => { setTimeout(r, ms).unref(); });
+const delay = (ms: number) =>
+  new Promise<void>((r) => {
+    setTimeout(r, ms).unref();
+  });
 
 export interface GrpcTransportOptions {
   watch?: Partial<WatchLimits>;
@@ -59,7 +82,10 @@ export class GrpcTransport implements Closeable {
   private readonly jobs: GrpcTransportOptions['jobs'];
   private readonly quotas: Quotas | null;
   /** The TLS files being watched (tls.certFile set) and our listener, removed at close() so the watch stops. */
-  private certificates: { provider: grpc.experimental.FileWatcherCertificateProvider; listener: (u: unknown) => void } | null = null;
+  private certificates: {
+    provider: grpc.experimental.FileWatcherCertificateProvider;
+    listener: (u: unknown) => void;
+  } | null = null;
   private readonly meter: Meter | null;
   /** Open WatchJob streams (their end functions), ended at close. */
   private readonly jobWatchers = new Set<() => void>();
@@ -91,7 +117,12 @@ export class GrpcTransport implements Closeable {
     this.jobs = options.jobs ?? null;
     this.quotas = options.quotas ?? null;
     this.meter = options.metrics
-      ? { metrics: options.metrics, transport: 'grpc', ...(config.log.requests && options.log ? { log: options.log } : {}) } : null;
+      ? {
+          metrics: options.metrics,
+          transport: 'grpc',
+          ...(config.log.requests && options.log ? { log: options.log } : {}),
+        }
+      : null;
     const service = modelOpsService();
     this.serializeModel = service.WatchModels!.responseSerialize as (m: unknown) => Buffer;
     this.server = new grpc.Server({
@@ -104,8 +135,13 @@ export class GrpcTransport implements Closeable {
       'grpc.keepalive_time_ms': config.server.grpcKeepaliveMs,
       'grpc.keepalive_timeout_ms': config.server.grpcKeepaliveTimeoutMs,
       // The tracker first (nearest the network): it must see the calls the key check ends too.
-      interceptors: [this.tracker.interceptor, ...authInterceptors(keys, options.metrics
-        ? (operation, code) => options.metrics!.request('grpc', operation, code, 0) : undefined)],
+      interceptors: [
+        this.tracker.interceptor,
+        ...authInterceptors(
+          keys,
+          options.metrics ? (operation, code) => options.metrics!.request('grpc', operation, code, 0) : undefined,
+        ),
+      ],
     });
     // One line per method: the operation it runs (src/transports/operations.ts), how the proto request maps onto
     // the operation's input, and how its resource maps onto the proto reply.
@@ -114,13 +150,28 @@ export class GrpcTransport implements Closeable {
       InferStream: (call: grpc.ServerWritableStream<any, any>) => this.inferStream(call),
       RegisterModel: this.unary('register', modelRequestFromProto, modelToProto),
       LoadModel: this.unary('load', modelRequestFromProto, modelToProto),
-      UnloadModel: this.unary('unload', (r) => ({ name: r.name }), (r) => r),
-      SetAlias: this.unary('set-alias', (r) => ({ alias: r.alias, target: r.target }), (r) => r),
+      UnloadModel: this.unary(
+        'unload',
+        (r) => ({ name: r.name }),
+        (r) => r,
+      ),
+      SetAlias: this.unary(
+        'set-alias',
+        (r) => ({ alias: r.alias, target: r.target }),
+        (r) => r,
+      ),
       PinModel: this.unary('pin', (r) => ({ name: r.name, pinned: r.pinned }), modelToProto),
-      ListModels: this.unary('list-models', (r) => ({ ...(r.limit ? { limit: r.limit } : {}), ...(r.cursor ? { cursor: r.cursor } : {}) }),
-        (page) => ({ models: page.models.map(modelToProto), next_cursor: page.next_cursor })),
+      ListModels: this.unary(
+        'list-models',
+        (r) => ({ ...(r.limit ? { limit: r.limit } : {}), ...(r.cursor ? { cursor: r.cursor } : {}) }),
+        (page) => ({ models: page.models.map(modelToProto), next_cursor: page.next_cursor }),
+      ),
       GetModel: this.unary('get-model', (r) => ({ name: r.name }), modelToProto),
-      GetDevices: this.unary('devices', () => ({}), (devices) => ({ devices: devices.map(deviceToProto) })),
+      GetDevices: this.unary(
+        'devices',
+        () => ({}),
+        (devices) => ({ devices: devices.map(deviceToProto) }),
+      ),
       WatchModels: (call: grpc.ServerWritableStream<any, any>) => this.watchModels(call),
       SubmitJob: this.unary('submit-job', submitJobFromProto, jobToProto),
       GetJob: this.unary('get-job', (r) => ({ id: r.id }), jobToProto),
@@ -133,7 +184,11 @@ export class GrpcTransport implements Closeable {
       ListGoals: this.unary('list-goals', listGoalsFromProto, (goals) => ({ goals: goals.map(goalToProto) })),
       UpdateGoal: this.unary('update-goal', updateGoalFromProto, goalToProto),
       CancelGoal: this.unary('cancel-goal', (r) => ({ id: r.id }), goalToProto),
-      GoalHistory: this.unary('goal-history', (r) => ({ id: r.id }), (goals) => ({ goals: goals.map(goalToProto) })),
+      GoalHistory: this.unary(
+        'goal-history',
+        (r) => ({ id: r.id }),
+        (goals) => ({ goals: goals.map(goalToProto) }),
+      ),
     });
     this.health = new GrpcHealth(this.server, options.ready ?? (() => ({ status: 'ready' })));
   }
@@ -143,7 +198,8 @@ export class GrpcTransport implements Closeable {
     const credentials = await this.credentials();
     return new Promise((resolve, reject) => {
       this.server.bindAsync(`${host}:${port}`, credentials, (err, bound) => {
-        if (err) reject(new Error(`gRPC cannot listen on ${host}:${port}: ${err.message}`)); else resolve(bound);
+        if (err) reject(new Error(`gRPC cannot listen on ${host}:${port}: ${err.message}`));
+        else resolve(bound);
       });
     });
   }
@@ -157,7 +213,9 @@ export class GrpcTransport implements Closeable {
     const tls = this.config.tls;
     if (!tls.certFile) return grpc.ServerCredentials.createInsecure();
     const provider = new grpc.experimental.FileWatcherCertificateProvider({
-      certificateFile: tls.certFile, privateKeyFile: tls.keyFile, ...(tls.clientCaFile ? { caCertificateFile: tls.clientCaFile } : {}),
+      certificateFile: tls.certFile,
+      privateKeyFile: tls.keyFile,
+      ...(tls.clientCaFile ? { caCertificateFile: tls.clientCaFile } : {}),
       refreshIntervalMs: tls.refreshMs,
     });
     // Our own listener keeps the files watched from now until close(), and the first read done before the server
@@ -165,7 +223,15 @@ export class GrpcTransport implements Closeable {
     // files next change). A file that cannot be read fails the start, as a bad config does.
     const first = await new Promise<unknown>((resolve) => {
       let settled = false;
-      this.certificates = { provider, listener: (update) => { if (!settled) { settled = true; resolve(update); } } };
+      this.certificates = {
+        provider,
+        listener: (update) => {
+          if (!settled) {
+            settled = true;
+            resolve(update);
+          }
+        },
+      };
       provider.addIdentityCertificateListener(this.certificates.listener);
     });
     if (!first) {
@@ -174,12 +240,18 @@ export class GrpcTransport implements Closeable {
     }
     // grpc-js 1.14 hands this function's first argument to the credentials as the *identity* provider and the second
     // as the CA provider (its parameter names say the opposite); the TLS tests would fail were it otherwise.
-    return grpc.experimental.createCertificateProviderServerCredentials(provider, tls.clientCaFile ? provider : null, tls.requireClientCert);
+    return grpc.experimental.createCertificateProviderServerCredentials(
+      provider,
+      tls.clientCaFile ? provider : null,
+      tls.requireClientCert,
+    );
   }
 
   /** For tests and metrics: open calls, and what the WatchModels streams hold on the server. */
   watchStats(): { watchers: number; maxBufferedBytes: number; totalBufferedBytes: number; held: number } {
-    let max = 0, total = 0, held = 0;
+    let max = 0,
+      total = 0,
+      held = 0;
     for (const w of this.watchers) {
       const b = w.bufferedBytes;
       max = Math.max(max, b);
@@ -198,44 +270,70 @@ export class GrpcTransport implements Closeable {
     const ac = new AbortController();
     call.on('cancelled', () => ac.abort(errors.cancelled('request')));
     const deadline = call.getDeadline();
-    const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number.isFinite(deadline) ? Number(deadline) - Date.now() : Infinity;
+    const ms =
+      deadline instanceof Date
+        ? deadline.getTime() - Date.now()
+        : Number.isFinite(deadline)
+          ? Number(deadline) - Date.now()
+          : Infinity;
     const md = call.metadata;
-    const first = (k: string) => { const v = md.get(k)[0]; return typeof v === 'string' ? v : undefined; };
+    const first = (k: string) => {
+      const v = md.get(k)[0];
+      return typeof v === 'string' ? v : undefined;
+    };
     const traceId = traceIdOf(first('traceparent'));
-    const who = () => this.keys.authenticate(credentialFrom(first('authorization'), first('x-api-key')), verifiedSubject(call.getAuthContext()));
+    const who = () =>
+      this.keys.authenticate(
+        credentialFrom(first('authorization'), first('x-api-key')),
+        verifiedSubject(call.getAuthContext()),
+      );
     return {
-      router: this.router, config: this.config, signal: ac.signal,
+      router: this.router,
+      config: this.config,
+      signal: ac.signal,
       // The interceptor checked the key already; the name is looked up again only by operations that record an owner.
       principal: () => who().name,
       ...(this.quotas ? { caller: who, quotas: this.quotas } : {}),
-      ...(Number.isFinite(ms) ? { clientTimeoutMs: ms } : {}), ...(onToken ? { onToken } : {}),
+      ...(Number.isFinite(ms) ? { clientTimeoutMs: ms } : {}),
+      ...(onToken ? { onToken } : {}),
       ...(this.meter ? { meter: this.meter } : {}),
       ...(traceId ? { traceId } : {}),
     };
   }
 
   /** Runs one unary call's work; its callback is called exactly once, by the work or by destroy(). */
-  private runUnary<T>(call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>, work: (c: OperationCall) => Promise<T>): void {
+  private runUnary<T>(
+    call: grpc.ServerUnaryCall<any, any>,
+    cb: grpc.sendUnaryData<any>,
+    work: (c: OperationCall) => Promise<T>,
+  ): void {
     if (this.closed) return cb(toGrpcError(errors.unavailable('the server is shutting down')));
     let settled = false;
     const finish = (err: unknown, value?: T) => {
       if (settled) return;
       settled = true;
       this.running.delete(abort);
-      if (err) cb(toGrpcError(err)); else cb(null, value);
+      if (err) cb(toGrpcError(err));
+      else cb(null, value);
     };
     const abort = (err: unknown) => finish(err);
     this.running.add(abort);
     try {
-      work(this.control(call)).then((r) => finish(null, r), (err) => finish(err ?? errors.internal('empty rejection')));
+      work(this.control(call)).then(
+        (r) => finish(null, r),
+        (err) => finish(err ?? errors.internal('empty rejection')),
+      );
     } catch (err) {
       finish(err);
     }
   }
 
   /** A unary method: decode the proto request, run the operation, encode its resource. */
-  private unary<N extends OperationName>(name: N, decode: (req: Record<string, any>) => Record<string, unknown>,
-    encode: (result: OperationResult<N>) => unknown) {
+  private unary<N extends OperationName>(
+    name: N,
+    decode: (req: Record<string, any>) => Record<string, unknown>,
+    encode: (result: OperationResult<N>) => unknown,
+  ) {
     return (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) =>
       this.runUnary(call, cb, (c) => runOperation(name, decode(call.request), c).then(encode));
   }
@@ -254,16 +352,23 @@ export class GrpcTransport implements Closeable {
       call.end();
     };
     this.running.add(finish);
-    const c = this.control(call, (e) => { if (!ended && !call.cancelled) call.write(e.call ? { tool_call: e.call } : { text: e.text }); });
-    runOperation('infer', inferRequestFromProto(call.request), c)
-      .then((r) => finish(null, inferToProto(r)), (err) => finish(err ?? errors.internal('empty rejection')));
+    const c = this.control(call, (e) => {
+      if (!ended && !call.cancelled) call.write(e.call ? { tool_call: e.call } : { text: e.text });
+    });
+    runOperation('infer', inferRequestFromProto(call.request), c).then(
+      (r) => finish(null, inferToProto(r)),
+      (err) => finish(err ?? errors.internal('empty rejection')),
+    );
   }
 
   private watchModels(call: grpc.ServerWritableStream<any, any>): void {
     if (this.closed) return void call.emit('error', toGrpcError(errors.unavailable('the server is shutting down')));
     const w = new WatchStream(call, this.watchLimits, () => {
       this.watchers.delete(w);
-      if (this.watchers.size === 0) { this.unsubscribeModels?.(); this.unsubscribeModels = null; }
+      if (this.watchers.size === 0) {
+        this.unsubscribeModels?.();
+        this.unsubscribeModels = null;
+      }
     });
     this.watchers.add(w);
     // One subscription for all watchers: each change is converted and measured once, then offered to each stream.
@@ -289,13 +394,24 @@ export class GrpcTransport implements Closeable {
       this.jobWatchers.delete(finish);
       if (!call.cancelled) call.end();
     };
-    const stop = followJob(id, {
-      read: () => runOperation('get-job', { id }, { ...control, clientTimeoutMs: 5000 }),
-      jobs: this.jobs, minIntervalMs: JOB_WATCH_MIN_INTERVAL_MS,
-    }, {
-      send: (job, final) => { call.write(jobToProto(job)); if (final) finish(); },
-      fail: (err) => { this.jobWatchers.delete(finish); call.emit('error', toGrpcError(err)); },
-    });
+    const stop = followJob(
+      id,
+      {
+        read: () => runOperation('get-job', { id }, { ...control, clientTimeoutMs: 5000 }),
+        jobs: this.jobs,
+        minIntervalMs: JOB_WATCH_MIN_INTERVAL_MS,
+      },
+      {
+        send: (job, final) => {
+          call.write(jobToProto(job));
+          if (final) finish();
+        },
+        fail: (err) => {
+          this.jobWatchers.delete(finish);
+          call.emit('error', toGrpcError(err));
+        },
+      },
+    );
     this.jobWatchers.add(finish);
     call.on('cancelled', finish);
   }
@@ -343,13 +459,18 @@ export class GrpcTransport implements Closeable {
     this.health.close();
     this.destroying ??= (async () => {
       const shutdown = this.stopAccepting();
-      const err = () => errors.unavailable('the server is shutting down and this call did not finish within the grace period');
+      const err = () =>
+        errors.unavailable('the server is shutting down and this call did not finish within the grace period');
       for (const end of [...this.running]) end(err());
       for (const w of [...this.watchers]) w.endWith(err());
       // Calls no handler holds (request still arriving, key check running): their status straight from the tracker.
       this.tracker.endUnhandled(() => {
         const s = toGrpcError(err());
-        return { code: s.code ?? grpc.status.UNAVAILABLE, details: s.details ?? '', metadata: s.metadata ?? new grpc.Metadata() };
+        return {
+          code: s.code ?? grpc.status.UNAVAILABLE,
+          details: s.details ?? '',
+          metadata: s.metadata ?? new grpc.Metadata(),
+        };
       });
       await Promise.race([shutdown, this.tracker.idle().then(() => delay(FLUSH_LINGER_MS)), delay(DESTROY_FLUSH_MS)]);
       this.server.forceShutdown();

@@ -84,10 +84,14 @@ export class WatchStream {
 
   private write(u: WatchUpdate): void {
     this.unflushedBytes += u.bytes;
-    const ok = this.call.write(u.message, () => { this.unflushedBytes -= u.bytes; });
+    const ok = this.call.write(u.message, () => {
+      this.unflushedBytes -= u.bytes;
+    });
     if (!ok && !this.blocked) {
       this.blocked = true;
-      this.stallTimer = setTimeout(() => { if (this.blocked && this.held.size > 0) this.fail(); }, this.limits.stallMs);
+      this.stallTimer = setTimeout(() => {
+        if (this.blocked && this.held.size > 0) this.fail();
+      }, this.limits.stallMs);
       this.stallTimer.unref();
     }
   }
@@ -104,7 +108,9 @@ export class WatchStream {
   }
 
   private fail(): void {
-    this.endWith(errors.busy("this WatchModels stream's send buffer (the client is not reading)", this.limits.maxHeld, 1000));
+    this.endWith(
+      errors.busy("this WatchModels stream's send buffer (the client is not reading)", this.limits.maxHeld, 1000),
+    );
   }
 
   private stop(): void {

@@ -8,22 +8,37 @@
 import type { MocError } from '../../errors.js';
 
 const TYPE_OF_STATUS: Record<number, string> = {
-  400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'invalid_request_error',
-  405: 'invalid_request_error', 409: 'invalid_request_error', 413: 'invalid_request_error', 422: 'invalid_request_error',
-  429: 'rate_limit_error', 499: 'invalid_request_error', 501: 'invalid_request_error',
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'invalid_request_error',
+  405: 'invalid_request_error',
+  409: 'invalid_request_error',
+  413: 'invalid_request_error',
+  422: 'invalid_request_error',
+  429: 'rate_limit_error',
+  499: 'invalid_request_error',
+  501: 'invalid_request_error',
 };
 
 function openAiCode(e: MocError): string {
   switch (e.code) {
-    case 'MOC_ERR_UNAUTHENTICATED': return 'invalid_api_key';
-    case 'MOC_ERR_MODEL_NOT_FOUND': return 'model_not_found';
-    case 'MOC_ERR_RATE_LIMITED': return 'rate_limit_exceeded';
-    case 'MOC_ERR_INVALID_ARGUMENT': return typeof e.details.contextSize === 'number' ? 'context_length_exceeded' : e.code;
-    default: return e.code;
+    case 'MOC_ERR_UNAUTHENTICATED':
+      return 'invalid_api_key';
+    case 'MOC_ERR_MODEL_NOT_FOUND':
+      return 'model_not_found';
+    case 'MOC_ERR_RATE_LIMITED':
+      return 'rate_limit_exceeded';
+    case 'MOC_ERR_INVALID_ARGUMENT':
+      return typeof e.details.contextSize === 'number' ? 'context_length_exceeded' : e.code;
+    default:
+      return e.code;
   }
 }
 
-export function openAiErrorBody(e: MocError): { error: { message: string; type: string; param: string | null; code: string; moc_code: string } } {
+export function openAiErrorBody(e: MocError): {
+  error: { message: string; type: string; param: string | null; code: string; moc_code: string };
+} {
   const field = e.details.field;
   return {
     error: {

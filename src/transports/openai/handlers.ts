@@ -41,16 +41,27 @@ const now = () => Math.floor(Date.now() / 1000);
 /** Unknown fields, as OpenAI words it (TypeBox would only say "additional property"). */
 function refuseUnknown(body: Record<string, unknown>, schema: { properties: Record<string, unknown> }): void {
   const unknown = Object.keys(body).filter((k) => !Object.hasOwn(schema.properties, k));
-  if (unknown.length) throw errors.invalidArgument(unknown[0]!, `Unrecognized request argument supplied: ${unknown.join(', ')} (docs/openai.md lists what is served)`);
+  if (unknown.length)
+    throw errors.invalidArgument(
+      unknown[0]!,
+      `Unrecognized request argument supplied: ${unknown.join(', ')} (docs/openai.md lists what is served)`,
+    );
 }
 
-const unsupported = (field: string, why: string) => errors.invalidArgument(field, `${why} (docs/openai.md lists what is served)`);
+const unsupported = (field: string, why: string) =>
+  errors.invalidArgument(field, `${why} (docs/openai.md lists what is served)`);
 
 /**
  * The sampling fields both routes pass on to the inference as they are. logit_bias keys are token ids of the model
  * serving the request (its own vocabulary, as llama-server takes them), not OpenAI's tokenizer's.
  */
-function samplingInput(b: { temperature?: number | null; top_p?: number | null; frequency_penalty?: number | null; presence_penalty?: number | null; logit_bias?: Record<string, number> | null }): Record<string, unknown> {
+function samplingInput(b: {
+  temperature?: number | null;
+  top_p?: number | null;
+  frequency_penalty?: number | null;
+  presence_penalty?: number | null;
+  logit_bias?: Record<string, number> | null;
+}): Record<string, unknown> {
   return {
     ...(b.logit_bias && Object.keys(b.logit_bias).length ? { logit_bias: b.logit_bias } : {}),
     ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
@@ -66,7 +77,12 @@ const bytesOf = (token: string) => [...Buffer.from(token, 'utf8')];
 function chatLogprobs(r: InferResponse): unknown {
   if (!r.logprobs) return null;
   return {
-    content: r.logprobs.map((x) => ({ token: x.token, logprob: x.logprob, bytes: bytesOf(x.token), top_logprobs: x.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: bytesOf(a.token) })) })),
+    content: r.logprobs.map((x) => ({
+      token: x.token,
+      logprob: x.logprob,
+      bytes: bytesOf(x.token),
+      top_logprobs: x.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: bytesOf(a.token) })),
+    })),
     refusal: null,
   };
 }
@@ -76,17 +92,22 @@ function completionLogprobs(r: InferResponse, offset: number): unknown {
   if (!r.logprobs) return null;
   const text_offset: number[] = [];
   let at = offset;
-  for (const x of r.logprobs) { text_offset.push(at); at += x.token.length; }
+  for (const x of r.logprobs) {
+    text_offset.push(at);
+    at += x.token.length;
+  }
   return {
-    tokens: r.logprobs.map((x) => x.token), token_logprobs: r.logprobs.map((x) => x.logprob),
-    top_logprobs: r.logprobs.map((x) => Object.fromEntries(x.top.map((a) => [a.token, a.logprob]))), text_offset,
+    tokens: r.logprobs.map((x) => x.token),
+    token_logprobs: r.logprobs.map((x) => x.logprob),
+    top_logprobs: r.logprobs.map((x) => Object.fromEntries(x.top.map((a) => [a.token, a.logprob]))),
+    text_offset,
   };
 }
 
 /** OpenAI's seeds are any integer; ours are 32-bit. Choice i of n gets seed + i, so n choices differ but repeat. */
 function seedOf(seed: number | null | undefined, i: number): number | undefined {
   if (seed === null || seed === undefined) return undefined;
-  return ((Number(BigInt.asUintN(32, BigInt(seed))) + i) >>> 0);
+  return (Number(BigInt.asUintN(32, BigInt(seed))) + i) >>> 0;
 }
 
 function stopOf(stop: string | string[] | null | undefined): string[] | undefined {
@@ -100,8 +121,18 @@ const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
 function messageToolCalls(calls: unknown[], at: string): ToolCall[] {
   return calls.map((c, j) => {
     const f = isObject(c) ? c.function : undefined;
-    if (!isObject(c) || (c.type !== undefined && c.type !== 'function') || typeof c.id !== 'string' || !isObject(f) || typeof f.name !== 'string' || typeof f.arguments !== 'string') {
-      throw errors.invalidArgument(`${at}.tool_calls[${j}]`, 'must be {"id": "...", "type": "function", "function": {"name": "...", "arguments": "<JSON text>"}}');
+    if (
+      !isObject(c) ||
+      (c.type !== undefined && c.type !== 'function') ||
+      typeof c.id !== 'string' ||
+      !isObject(f) ||
+      typeof f.name !== 'string' ||
+      typeof f.arguments !== 'string'
+    ) {
+      throw errors.invalidArgument(
+        `${at}.tool_calls[${j}]`,
+        'must be {"id": "...", "type": "function", "function": {"name": "...", "arguments": "<JSON text>"}}',
+      );
     }
     return { id: c.id, name: f.name, arguments: f.arguments };
   });
@@ -112,21 +143,36 @@ function chatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[
   return messages.map((m, i) => {
     const role = m.role === 'developer' ? 'system' : m.role;
     if (role !== 'system' && role !== 'user' && role !== 'assistant' && role !== 'tool') {
-      throw unsupported(`messages[${i}].role`, `'${m.role}' messages are not served (the deprecated function role: send tool); send system, developer, user, assistant or tool`);
+      throw unsupported(
+        `messages[${i}].role`,
+        `'${m.role}' messages are not served (the deprecated function role: send tool); send system, developer, user, assistant or tool`,
+      );
     }
     const toolCalls = m.tool_calls?.length ? messageToolCalls(m.tool_calls, `messages[${i}]`) : undefined;
     let content: string;
     if (typeof m.content === 'string') content = m.content;
     else if (m.content === null || m.content === undefined) {
-      if (role !== 'assistant') throw errors.invalidArgument(`messages[${i}].content`, 'is required for system, user and tool messages');
+      if (role !== 'assistant')
+        throw errors.invalidArgument(`messages[${i}].content`, 'is required for system, user and tool messages');
       content = '';
     } else {
-      content = m.content.map((p, j) => {
-        if (p.type !== 'text' || typeof p.text !== 'string') throw unsupported(`messages[${i}].content[${j}]`, `'${p.type}' content is not supported: this server serves text-only models`);
-        return p.text;
-      }).join('');
+      content = m.content
+        .map((p, j) => {
+          if (p.type !== 'text' || typeof p.text !== 'string')
+            throw unsupported(
+              `messages[${i}].content[${j}]`,
+              `'${p.type}' content is not supported: this server serves text-only models`,
+            );
+          return p.text;
+        })
+        .join('');
     }
-    return { role, content, ...(toolCalls ? { tool_calls: toolCalls } : {}), ...(m.tool_call_id !== undefined ? { tool_call_id: m.tool_call_id } : {}) };
+    return {
+      role,
+      content,
+      ...(toolCalls ? { tool_calls: toolCalls } : {}),
+      ...(m.tool_call_id !== undefined ? { tool_call_id: m.tool_call_id } : {}),
+    };
   });
 }
 
@@ -135,14 +181,27 @@ function openAiTools(tools: unknown[]): Tool[] {
   return tools.map((t, i) => {
     const f = isObject(t) ? t.function : undefined;
     if (!isObject(t) || t.type !== 'function' || !isObject(f) || typeof f.name !== 'string') {
-      throw errors.invalidArgument(`tools[${i}]`, 'must be {"type": "function", "function": {"name": "...", "description": "...", "parameters": {JSON Schema}}}');
+      throw errors.invalidArgument(
+        `tools[${i}]`,
+        'must be {"type": "function", "function": {"name": "...", "description": "...", "parameters": {JSON Schema}}}',
+      );
     }
     const extra = Object.keys(f).find((k) => !['name', 'description', 'parameters', 'strict'].includes(k));
-    if (extra) throw errors.invalidArgument(`tools[${i}].function.${extra}`, 'Unrecognized argument (name, description, parameters and strict are)');
-    if (f.description !== undefined && typeof f.description !== 'string') throw errors.invalidArgument(`tools[${i}].function.description`, 'must be a string');
-    if (f.parameters !== undefined && !isObject(f.parameters)) throw errors.invalidArgument(`tools[${i}].function.parameters`, 'must be a JSON Schema object');
+    if (extra)
+      throw errors.invalidArgument(
+        `tools[${i}].function.${extra}`,
+        'Unrecognized argument (name, description, parameters and strict are)',
+      );
+    if (f.description !== undefined && typeof f.description !== 'string')
+      throw errors.invalidArgument(`tools[${i}].function.description`, 'must be a string');
+    if (f.parameters !== undefined && !isObject(f.parameters))
+      throw errors.invalidArgument(`tools[${i}].function.parameters`, 'must be a JSON Schema object');
     // strict is how this server always works: arguments are generated under a grammar made from the schema.
-    return { name: f.name, ...(f.description !== undefined ? { description: f.description as string } : {}), ...(f.parameters !== undefined ? { parameters: f.parameters as Record<string, unknown> } : {}) };
+    return {
+      name: f.name,
+      ...(f.description !== undefined ? { description: f.description as string } : {}),
+      ...(f.parameters !== undefined ? { parameters: f.parameters as Record<string, unknown> } : {}),
+    };
   });
 }
 
@@ -150,8 +209,17 @@ function openAiTools(tools: unknown[]): Tool[] {
 function openAiToolChoice(choice: unknown): ToolChoice | undefined {
   if (choice === undefined || choice === null) return undefined;
   if (choice === 'none' || choice === 'auto' || choice === 'required') return choice;
-  if (isObject(choice) && choice.type === 'function' && isObject(choice.function) && typeof choice.function.name === 'string') return { name: choice.function.name };
-  throw errors.invalidArgument('tool_choice', 'must be "none", "auto", "required" or {"type": "function", "function": {"name": "..."}}');
+  if (
+    isObject(choice) &&
+    choice.type === 'function' &&
+    isObject(choice.function) &&
+    typeof choice.function.name === 'string'
+  )
+    return { name: choice.function.name };
+  throw errors.invalidArgument(
+    'tool_choice',
+    'must be "none", "auto", "required" or {"type": "function", "function": {"name": "..."}}',
+  );
 }
 
 /** OpenAI's response_format → ours: text (nothing to send), json_object, or json_schema with its `schema`. */
@@ -160,7 +228,11 @@ function openAiResponseFormat(f: ChatCompletionRequest['response_format']): Resp
   if (f.type === 'json_object') return { type: 'json_object' };
   if (f.type === 'json_schema') {
     const j = f.json_schema;
-    if (!isObject(j) || typeof j.name !== 'string') throw errors.invalidArgument('response_format.json_schema', 'must be {"name": "...", "schema": {JSON Schema}, "strict": true}');
+    if (!isObject(j) || typeof j.name !== 'string')
+      throw errors.invalidArgument(
+        'response_format.json_schema',
+        'must be {"name": "...", "schema": {JSON Schema}, "strict": true}',
+      );
     // strict is how every JSON answer is made here (under a grammar); without a schema, any JSON object.
     return isObject(j.schema) ? { type: 'json_schema', schema: j.schema } : { type: 'json_object' };
   }
@@ -169,25 +241,54 @@ function openAiResponseFormat(f: ChatCompletionRequest['response_format']): Resp
 
 /** The answer's calls in OpenAI's shape; `index` is each call's place in the list (streamed deltas need it). */
 const openAiToolCalls = (calls: ToolCall[], withIndex: boolean) =>
-  calls.map((c, index) => ({ ...(withIndex ? { index } : {}), id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+  calls.map((c, index) => ({
+    ...(withIndex ? { index } : {}),
+    id: c.id,
+    type: 'function',
+    function: { name: c.name, arguments: c.arguments },
+  }));
 
-interface Choice { index: number; input: Record<string, unknown>; prefix?: string }
-interface Finished { index: number; r: InferResponse; prefix?: string }
+interface Choice {
+  index: number;
+  input: Record<string, unknown>;
+  prefix?: string;
+}
+interface Finished {
+  index: number;
+  r: InferResponse;
+  prefix?: string;
+}
 
 /**
  * Runs the choices at once. Streaming: `onText(index, text)` per piece; the first piece of any choice starts the
  * stream. A failing choice fails the request (and stops the others).
  */
-async function runChoices(choices: Choice[], call: Call, out: OpenAiOut, onPiece?: (index: number, e: TokenEvent) => void): Promise<Finished[]> {
+async function runChoices(
+  choices: Choice[],
+  call: Call,
+  out: OpenAiOut,
+  onPiece?: (index: number, e: TokenEvent) => void,
+): Promise<Finished[]> {
   out.operating();
   const ac = new AbortController();
   const stop = () => ac.abort(errors.cancelled('the request'));
   out.signal.addEventListener('abort', stop, { once: true });
   try {
-    return await Promise.all(choices.map((c) => runOperation('infer', c.input, {
-      ...call, signal: ac.signal,
-      ...(onPiece ? { onToken: (e) => onPiece(c.index, e) } : {}),
-    }).then((r) => ({ index: c.index, r, ...(c.prefix !== undefined ? { prefix: c.prefix } : {}) }), (err) => { ac.abort(err); throw err; })));
+    return await Promise.all(
+      choices.map((c) =>
+        runOperation('infer', c.input, {
+          ...call,
+          signal: ac.signal,
+          ...(onPiece ? { onToken: (e) => onPiece(c.index, e) } : {}),
+        }).then(
+          (r) => ({ index: c.index, r, ...(c.prefix !== undefined ? { prefix: c.prefix } : {}) }),
+          (err) => {
+            ac.abort(err);
+            throw err;
+          },
+        ),
+      ),
+    );
   } finally {
     out.signal.removeEventListener('abort', stop);
   }
@@ -201,14 +302,20 @@ const usageOf = (finished: Finished[], promptTokens: number) => {
 export async function chatCompletions(body: Record<string, unknown>, call: Call, out: OpenAiOut): Promise<void> {
   refuseUnknown(body, ChatCompletionRequest);
   const b = validate(ChatCompletionRequest, body);
-  if (b.functions?.length) throw unsupported('functions', 'the deprecated functions field is not served; send the same as tools: [{"type": "function", "function": {...}}]');
-  if (b.function_call !== undefined && b.function_call !== null) throw unsupported('function_call', 'the deprecated function_call field is not served; send tool_choice');
+  if (b.functions?.length)
+    throw unsupported(
+      'functions',
+      'the deprecated functions field is not served; send the same as tools: [{"type": "function", "function": {...}}]',
+    );
+  if (b.function_call !== undefined && b.function_call !== null)
+    throw unsupported('function_call', 'the deprecated function_call field is not served; send tool_choice');
   const tools = b.tools?.length ? openAiTools(b.tools) : undefined;
   const toolChoice = openAiToolChoice(b.tool_choice);
   const responseFormat = openAiResponseFormat(b.response_format);
   if (b.modalities && b.modalities.some((m) => m !== 'text')) throw unsupported('modalities', 'only text is served');
   if (b.audio !== undefined && b.audio !== null) throw unsupported('audio', 'only text is served');
-  if (b.prediction !== undefined && b.prediction !== null) throw unsupported('prediction', 'predicted outputs are not supported');
+  if (b.prediction !== undefined && b.prediction !== null)
+    throw unsupported('prediction', 'predicted outputs are not supported');
   if (b.top_logprobs && !b.logprobs) throw errors.invalidArgument('top_logprobs', 'needs logprobs: true');
   const messages = chatMessages(b.messages);
   const n = b.n ?? 1;
@@ -218,14 +325,19 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   const choices: Choice[] = Array.from({ length: n }, (_, i) => ({
     index: i,
     input: {
-      model: b.model, messages,
+      model: b.model,
+      messages,
       max_tokens: maxTokens,
       ...samplingInput(b),
       ...(b.logprobs ? { logprobs: b.top_logprobs ?? 0 } : {}),
       ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
       ...(stop ? { stop } : {}),
-      ...(tools ? { tools } : {}), ...(toolChoice ? { tool_choice: toolChoice } : {}), ...(responseFormat ? { response_format: responseFormat } : {}),
-      ...(b.parallel_tool_calls !== undefined && b.parallel_tool_calls !== null ? { parallel_tool_calls: b.parallel_tool_calls } : {}),
+      ...(tools ? { tools } : {}),
+      ...(toolChoice ? { tool_choice: toolChoice } : {}),
+      ...(responseFormat ? { response_format: responseFormat } : {}),
+      ...(b.parallel_tool_calls !== undefined && b.parallel_tool_calls !== null
+        ? { parallel_tool_calls: b.parallel_tool_calls }
+        : {}),
     },
   }));
   const id = newId('chatcmpl');
@@ -234,24 +346,47 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
     const finished = await runChoices(choices, call, out);
     const model = finished[0]!.r.model;
     out.json(200, {
-      id, object: 'chat.completion', created, model, system_fingerprint: null,
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      system_fingerprint: null,
       choices: finished.map((f) => ({
         index: f.index,
         // As OpenAI answers a call: content null unless the model also wrote text.
         message: f.r.tool_calls
-          ? { role: 'assistant', content: f.r.text || null, tool_calls: openAiToolCalls(f.r.tool_calls, false), refusal: null }
+          ? {
+              role: 'assistant',
+              content: f.r.text || null,
+              tool_calls: openAiToolCalls(f.r.tool_calls, false),
+              refusal: null,
+            }
           : { role: 'assistant', content: f.r.text, refusal: null },
-        logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason),
+        logprobs: chatLogprobs(f.r),
+        finish_reason: finishReasonOf(f.r.finish_reason),
       })),
       usage: usageOf(finished, finished[0]!.r.prompt_tokens),
     });
     return;
   }
-  const chunk = (model: string, choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: null, choices, ...extra });
+  const chunk = (model: string, choices: unknown[], extra: Record<string, unknown> = {}) => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    system_fingerprint: null,
+    choices,
+    ...extra,
+  });
   const began = new Set<number>();
   let streaming = false;
   const model = b.model;
-  const begin = () => { if (!streaming) { streaming = true; out.startStream(); } };
+  const begin = () => {
+    if (!streaming) {
+      streaming = true;
+      out.startStream();
+    }
+  };
   /** Per choice, the calls already streamed (by index): their pieces came as they were generated. */
   const streamedCalls = new Map<number, Set<number>>();
   const finished = await runChoices(choices, call, out, (index, e) => {
@@ -261,9 +396,10 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
       // A call's first piece carries its id, type and name; the others a part of its arguments (OpenAI's deltas).
       const c = e.call;
       (streamedCalls.get(index) ?? streamedCalls.set(index, new Set()).get(index)!).add(c.index);
-      const piece = c.id !== undefined
-        ? { index: c.index, id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }
-        : { index: c.index, function: { arguments: c.arguments } };
+      const piece =
+        c.id !== undefined
+          ? { index: c.index, id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }
+          : { index: c.index, function: { arguments: c.arguments } };
       delta = { tool_calls: [piece] };
     } else {
       delta = { content: e.text };
@@ -274,15 +410,33 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   });
   begin();
   for (const f of finished.sort((x, y) => x.index - y.index)) {
-    if (!began.has(f.index)) out.data(chunk(f.r.model, [{ index: f.index, delta: { role: 'assistant', content: f.r.tool_calls ? null : '' }, logprobs: null, finish_reason: null }]));
+    if (!began.has(f.index))
+      out.data(
+        chunk(f.r.model, [
+          {
+            index: f.index,
+            delta: { role: 'assistant', content: f.r.tool_calls ? null : '' },
+            logprobs: null,
+            finish_reason: null,
+          },
+        ]),
+      );
     // Calls not streamed piece by piece (a tool without parameters has no pieces) come whole now, at their index.
     const streamed = streamedCalls.get(f.index);
     const rest = openAiToolCalls(f.r.tool_calls ?? [], true).filter((c) => !streamed?.has(c.index!));
-    if (rest.length) out.data(chunk(f.r.model, [{ index: f.index, delta: { tool_calls: rest }, logprobs: null, finish_reason: null }]));
+    if (rest.length)
+      out.data(
+        chunk(f.r.model, [{ index: f.index, delta: { tool_calls: rest }, logprobs: null, finish_reason: null }]),
+      );
     // Logprobs are computed when a choice ends (token-logprobs.ts): they come with its finish chunk.
-    out.data(chunk(f.r.model, [{ index: f.index, delta: {}, logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason) }]));
+    out.data(
+      chunk(f.r.model, [
+        { index: f.index, delta: {}, logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason) },
+      ]),
+    );
   }
-  if (b.stream_options?.include_usage) out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, finished[0]!.r.prompt_tokens) }));
+  if (b.stream_options?.include_usage)
+    out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, finished[0]!.r.prompt_tokens) }));
   out.done();
 }
 
@@ -290,55 +444,92 @@ export async function completions(body: Record<string, unknown>, call: Call, out
   refuseUnknown(body, CompletionRequest);
   const b = validate(CompletionRequest, body);
   if (b.suffix) throw unsupported('suffix', 'insertion (fill in the middle) is not supported yet');
-  if (b.logprobs !== undefined && b.logprobs !== null && b.echo) throw unsupported('logprobs', "with echo is not supported (the prompt's tokens are not scored); leave one out");
+  if (b.logprobs !== undefined && b.logprobs !== null && b.echo)
+    throw unsupported('logprobs', "with echo is not supported (the prompt's tokens are not scored); leave one out");
   const n = b.n ?? 1;
-  if (b.best_of !== undefined && b.best_of !== null && b.best_of !== n) throw unsupported('best_of', 'is only served equal to n (no server-side ranking)');
+  if (b.best_of !== undefined && b.best_of !== null && b.best_of !== n)
+    throw unsupported('best_of', 'is only served equal to n (no server-side ranking)');
   const prompts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
-  if (prompts.some((p) => typeof p !== 'string')) throw unsupported('prompt', 'token-id prompts are not supported; send the text');
+  if (prompts.some((p) => typeof p !== 'string'))
+    throw unsupported('prompt', 'token-id prompts are not supported; send the text');
   const texts = prompts as string[];
-  if (texts.length * n > 16) throw errors.invalidArgument('n', `prompts × n is ${texts.length * n}; at most 16 choices a request`);
+  if (texts.length * n > 16)
+    throw errors.invalidArgument('n', `prompts × n is ${texts.length * n}; at most 16 choices a request`);
   const stop = stopOf(b.stop);
-  const choices: Choice[] = texts.flatMap((prompt, p) => Array.from({ length: n }, (_, i) => ({
-    index: p * n + i,
-    ...(b.echo ? { prefix: prompt } : {}),
-    input: {
-      model: b.model, prompt,
-      // Absent: 16, OpenAI's documented default for this (legacy) endpoint.
-      max_tokens: b.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS,
-      ...samplingInput(b),
-      ...(b.logprobs !== undefined && b.logprobs !== null ? { logprobs: b.logprobs } : {}),
-      ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
-      ...(stop ? { stop } : {}),
-    },
-  })));
+  const choices: Choice[] = texts.flatMap((prompt, p) =>
+    Array.from({ length: n }, (_, i) => ({
+      index: p * n + i,
+      ...(b.echo ? { prefix: prompt } : {}),
+      input: {
+        model: b.model,
+        prompt,
+        // Absent: 16, OpenAI's documented default for this (legacy) endpoint.
+        max_tokens: b.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS,
+        ...samplingInput(b),
+        ...(b.logprobs !== undefined && b.logprobs !== null ? { logprobs: b.logprobs } : {}),
+        ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
+        ...(stop ? { stop } : {}),
+      },
+    })),
+  );
   const id = newId('cmpl');
   const created = now();
   // The prompt is counted once per prompt, not once per choice (as OpenAI counts it).
-  const promptTokens = (finished: Finished[]) => finished.filter((f) => f.index % n === 0).reduce((s, f) => s + f.r.prompt_tokens, 0);
+  const promptTokens = (finished: Finished[]) =>
+    finished.filter((f) => f.index % n === 0).reduce((s, f) => s + f.r.prompt_tokens, 0);
   if (!b.stream) {
     const finished = await runChoices(choices, call, out);
     out.json(200, {
-      id, object: 'text_completion', created, model: finished[0]!.r.model, system_fingerprint: null,
-      choices: finished.map((f) => ({ index: f.index, text: (f.prefix ?? '') + f.r.text, logprobs: completionLogprobs(f.r, 0), finish_reason: finishReasonOf(f.r.finish_reason) })),
+      id,
+      object: 'text_completion',
+      created,
+      model: finished[0]!.r.model,
+      system_fingerprint: null,
+      choices: finished.map((f) => ({
+        index: f.index,
+        text: (f.prefix ?? '') + f.r.text,
+        logprobs: completionLogprobs(f.r, 0),
+        finish_reason: finishReasonOf(f.r.finish_reason),
+      })),
       usage: usageOf(finished, promptTokens(finished)),
     });
     return;
   }
-  const chunk = (model: string, choices: unknown[], extra: Record<string, unknown> = {}) => ({ id, object: 'text_completion', created, model, system_fingerprint: null, choices, ...extra });
+  const chunk = (model: string, choices: unknown[], extra: Record<string, unknown> = {}) => ({
+    id,
+    object: 'text_completion',
+    created,
+    model,
+    system_fingerprint: null,
+    choices,
+    ...extra,
+  });
   let streaming = false;
   const begin = () => {
     if (streaming) return;
     streaming = true;
     out.startStream();
-    for (const c of choices) if (c.prefix) out.data(chunk(b.model, [{ index: c.index, text: c.prefix, logprobs: null, finish_reason: null }]));
+    for (const c of choices)
+      if (c.prefix) out.data(chunk(b.model, [{ index: c.index, text: c.prefix, logprobs: null, finish_reason: null }]));
   };
   const finished = await runChoices(choices, call, out, (index, e) => {
     begin();
     out.data(chunk(b.model, [{ index, text: e.text, logprobs: null, finish_reason: null }]));
   });
   begin();
-  for (const f of finished.sort((x, y) => x.index - y.index)) out.data(chunk(f.r.model, [{ index: f.index, text: '', logprobs: completionLogprobs(f.r, 0), finish_reason: finishReasonOf(f.r.finish_reason) }]));
-  if (b.stream_options?.include_usage) out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, promptTokens(finished)) }));
+  for (const f of finished.sort((x, y) => x.index - y.index))
+    out.data(
+      chunk(f.r.model, [
+        {
+          index: f.index,
+          text: '',
+          logprobs: completionLogprobs(f.r, 0),
+          finish_reason: finishReasonOf(f.r.finish_reason),
+        },
+      ]),
+    );
+  if (b.stream_options?.include_usage)
+    out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, promptTokens(finished)) }));
   out.done();
 }
 
@@ -366,7 +557,6 @@ export async function retrieveModel(name: string, call: Call): Promise<unknown> 
   return modelObject(m.name === name || !m.aliases.includes(name) ? m.name : name);
 }
 
-
 /**
  * `POST /embeddings`: one `embed` operation for all the inputs. `encoding_format: "base64"` (what the official
  * clients ask for by default, and decode) is the vector's little-endian float32 bytes in base64.
@@ -374,9 +564,11 @@ export async function retrieveModel(name: string, call: Call): Promise<unknown> 
 export async function embeddings(body: Record<string, unknown>, call: Call, out: OpenAiOut): Promise<void> {
   refuseUnknown(body, EmbeddingRequest);
   const b = validate(EmbeddingRequest, body);
-  if (b.dimensions !== undefined && b.dimensions !== null) throw unsupported('dimensions', "is not supported: a model's vectors have the size it was trained with");
+  if (b.dimensions !== undefined && b.dimensions !== null)
+    throw unsupported('dimensions', "is not supported: a model's vectors have the size it was trained with");
   const input = typeof b.input === 'string' ? [b.input] : b.input;
-  if (input.some((x) => typeof x !== 'string')) throw unsupported('input', 'token-id input is not supported; send the text');
+  if (input.some((x) => typeof x !== 'string'))
+    throw unsupported('input', 'token-id input is not supported; send the text');
   const texts = input as string[];
   const empty = texts.findIndex((x) => x.length === 0);
   if (empty >= 0) throw errors.invalidArgument(`input[${empty}]`, 'is empty; send non-empty texts');
@@ -386,7 +578,8 @@ export async function embeddings(body: Record<string, unknown>, call: Call, out:
   out.json(200, {
     object: 'list',
     data: r.embeddings.map((v, index) => ({
-      object: 'embedding', index,
+      object: 'embedding',
+      index,
       embedding: base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v,
     })),
     model: r.model,

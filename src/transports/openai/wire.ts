@@ -6,8 +6,15 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-const Stop = Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 }), Type.Null()]);
-const StreamOptions = Type.Union([Type.Object({ include_usage: Type.Optional(Type.Boolean()) }, { additionalProperties: false }), Type.Null()]);
+const Stop = Type.Union([
+  Type.String({ minLength: 1, maxLength: 64 }),
+  Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 }),
+  Type.Null(),
+]);
+const StreamOptions = Type.Union([
+  Type.Object({ include_usage: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  Type.Null(),
+]);
 const Num = (min: number, max: number) => Type.Union([Type.Number({ minimum: min, maximum: max }), Type.Null()]);
 const Int = (min: number, max: number) => Type.Union([Type.Integer({ minimum: min, maximum: max }), Type.Null()]);
 /** Accepted and ignored: they change nothing on this server. */
@@ -44,38 +51,57 @@ export const ChatCompletionMessage = Type.Object({
   refusal: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 
-export const ChatCompletionRequest = Type.Object({
-  ...sampling,
-  ...ignored,
-  messages: Type.Array(ChatCompletionMessage, { minItems: 1, maxItems: 1024 }),
-  max_completion_tokens: Type.Optional(Int(1, 1 << 20)),
-  logprobs: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-  top_logprobs: Type.Optional(Int(0, 20)),
-  // Tools in OpenAI's shape, read by the handler (openAiTools) so each problem names its field as OpenAI would.
-  tools: Type.Optional(Type.Union([Type.Array(Type.Unknown(), { maxItems: 128 }), Type.Null()])),
-  tool_choice: Type.Optional(Type.Unknown()),
-  parallel_tool_calls: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-  // The deprecated function-calling fields: refused, with what to send instead.
-  functions: Type.Optional(Type.Union([Type.Array(Type.Unknown()), Type.Null()])),
-  function_call: Type.Optional(Type.Unknown()),
-  // {type: text | json_object} or {type: json_schema, json_schema: {name, schema, strict, description}}: read by the handler.
-  response_format: Type.Optional(Type.Union([Type.Object({ type: Type.String(), json_schema: Type.Optional(Type.Unknown()) }, { additionalProperties: false }), Type.Null()])),
-  modalities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
-  audio: Type.Optional(Type.Unknown()),
-  prediction: Type.Optional(Type.Unknown()),
-  reasoning_effort: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-}, { additionalProperties: false });
+export const ChatCompletionRequest = Type.Object(
+  {
+    ...sampling,
+    ...ignored,
+    messages: Type.Array(ChatCompletionMessage, { minItems: 1, maxItems: 1024 }),
+    max_completion_tokens: Type.Optional(Int(1, 1 << 20)),
+    logprobs: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    top_logprobs: Type.Optional(Int(0, 20)),
+    // Tools in OpenAI's shape, read by the handler (openAiTools) so each problem names its field as OpenAI would.
+    tools: Type.Optional(Type.Union([Type.Array(Type.Unknown(), { maxItems: 128 }), Type.Null()])),
+    tool_choice: Type.Optional(Type.Unknown()),
+    parallel_tool_calls: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    // The deprecated function-calling fields: refused, with what to send instead.
+    functions: Type.Optional(Type.Union([Type.Array(Type.Unknown()), Type.Null()])),
+    function_call: Type.Optional(Type.Unknown()),
+    // {type: text | json_object} or {type: json_schema, json_schema: {name, schema, strict, description}}: read by the handler.
+    response_format: Type.Optional(
+      Type.Union([
+        Type.Object(
+          { type: Type.String(), json_schema: Type.Optional(Type.Unknown()) },
+          { additionalProperties: false },
+        ),
+        Type.Null(),
+      ]),
+    ),
+    modalities: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+    audio: Type.Optional(Type.Unknown()),
+    prediction: Type.Optional(Type.Unknown()),
+    reasoning_effort: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
 export type ChatCompletionRequest = Static<typeof ChatCompletionRequest>;
 
-export const CompletionRequest = Type.Object({
-  ...sampling,
-  ...ignored,
-  prompt: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1, maxItems: 16 }), Type.Array(Type.Integer()), Type.Array(Type.Array(Type.Integer()))]),
-  echo: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
-  logprobs: Type.Optional(Int(0, 5)),
-  best_of: Type.Optional(Int(1, 16)),
-  suffix: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-}, { additionalProperties: false });
+export const CompletionRequest = Type.Object(
+  {
+    ...sampling,
+    ...ignored,
+    prompt: Type.Union([
+      Type.String(),
+      Type.Array(Type.String(), { minItems: 1, maxItems: 16 }),
+      Type.Array(Type.Integer()),
+      Type.Array(Type.Array(Type.Integer())),
+    ]),
+    echo: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    logprobs: Type.Optional(Int(0, 5)),
+    best_of: Type.Optional(Int(1, 16)),
+    suffix: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
 export type CompletionRequest = Static<typeof CompletionRequest>;
 
 /**
@@ -86,11 +112,19 @@ export function finishReasonOf(reason: string): 'stop' | 'length' | 'tool_calls'
   return reason === 'length' ? 'length' : reason === 'tool_calls' ? 'tool_calls' : 'stop';
 }
 
-export const EmbeddingRequest = Type.Object({
-  model: Type.String({ minLength: 1, maxLength: 128 }),
-  input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1, maxItems: 256 }), Type.Array(Type.Integer()), Type.Array(Type.Array(Type.Integer()))]),
-  encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64'), Type.Null()])),
-  dimensions: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
-  user: Type.Optional(Type.String()),
-}, { additionalProperties: false });
+export const EmbeddingRequest = Type.Object(
+  {
+    model: Type.String({ minLength: 1, maxLength: 128 }),
+    input: Type.Union([
+      Type.String(),
+      Type.Array(Type.String(), { minItems: 1, maxItems: 256 }),
+      Type.Array(Type.Integer()),
+      Type.Array(Type.Array(Type.Integer())),
+    ]),
+    encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64'), Type.Null()])),
+    dimensions: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+    user: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
 export type EmbeddingRequest = Static<typeof EmbeddingRequest>;

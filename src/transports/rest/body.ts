@@ -6,8 +6,14 @@
 import { errors, type MocError } from '../../errors.js';
 import type { Exchange } from './exchange.js';
 
-export interface BodyResult { ok: true; body: Buffer }
-export interface BodyRefused { ok: false; error: MocError }
+export interface BodyResult {
+  ok: true;
+  body: Buffer;
+}
+export interface BodyRefused {
+  ok: false;
+  error: MocError;
+}
 
 /**
  * Resolves with the whole body, or with a refusal as soon as it passes `limit` bytes (the rest is not buffered),
@@ -23,7 +29,10 @@ export function readBody(ex: Exchange, limit: number): Promise<BodyResult | Body
       if (settled) return;
       settled = true;
       chunks.length = 0;
-      resolve({ ok: false, error: errors.cancelled('the request (the client closed the connection during the upload)') });
+      resolve({
+        ok: false,
+        error: errors.cancelled('the request (the client closed the connection during the upload)'),
+      });
     });
     ex.res.onData((chunk, isLast) => {
       if (settled) return;
@@ -36,7 +45,10 @@ export function readBody(ex: Exchange, limit: number): Promise<BodyResult | Body
       }
       // Copy: uWS reuses the chunk's memory once this callback returns.
       chunks.push(Buffer.from(chunk.slice(0)));
-      if (isLast) { settled = true; resolve({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) }); }
+      if (isLast) {
+        settled = true;
+        resolve({ ok: true, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+      }
     });
   });
 }
@@ -47,6 +59,9 @@ export function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw errors.invalidArgument('body', `is not valid JSON (${(err as Error).message}); send a JSON object with content-type application/json`);
+    throw errors.invalidArgument(
+      'body',
+      `is not valid JSON (${(err as Error).message}); send a JSON object with content-type application/json`,
+    );
   }
 }

@@ -21,10 +21,25 @@ const SECURITY_HEADERS: [string, string][] = [
 ];
 
 const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 201: 'Created', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
-  404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Content Too Large', 414: 'URI Too Long',
-  422: 'Unprocessable Content', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 499: 'Client Closed Request',
-  500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout', 507: 'Insufficient Storage',
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
+  499: 'Client Closed Request',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+  507: 'Insufficient Storage',
 };
 export const statusLine = (code: number) => `${code} ${STATUS_TEXT[code] ?? 'Status'}`;
 
@@ -73,12 +88,19 @@ export class Exchange {
     this.closeConnection = true;
     if (this.streamFail) this.streamFail(err);
     else if (!this.started) this.error(err, retryAfterSeconds);
-    else { this.finished = true; this.res.close(); } // headers out, no way to end in-band: only a cut is left
+    else {
+      this.finished = true;
+      this.res.close();
+    } // headers out, no way to end in-band: only a cut is left
   }
 
-  get open(): boolean { return !this.aborted && !this.finished; }
+  get open(): boolean {
+    return !this.aborted && !this.finished;
+  }
 
-  onAbort(h: () => void): void { this.abortHandlers.push(h); }
+  onAbort(h: () => void): void {
+    this.abortHandlers.push(h);
+  }
 
   /** Status line + common headers; call inside a cork. */
   writeHead(status: number, contentType: string, headers: [string, string][] = []): void {

@@ -44,8 +44,12 @@ export class HttpFront {
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.once('error', (err) => reject(new Error(`REST cannot listen on ${host}:${port} (${(err as Error).message}); set rest.port`)));
-      this.server.listen({ host, port, exclusive: true }, () => resolve((this.server.address() as net.AddressInfo).port));
+      this.server.once('error', (err) =>
+        reject(new Error(`REST cannot listen on ${host}:${port} (${(err as Error).message}); set rest.port`)),
+      );
+      this.server.listen({ host, port, exclusive: true }, () =>
+        resolve((this.server.address() as net.AddressInfo).port),
+      );
     });
   }
 
@@ -66,22 +70,45 @@ export class HttpFront {
     for (const c of this.piped) c.destroy();
   }
 
-  get connections(): number { return this.pending.size + this.piped.size; }
+  get connections(): number {
+    return this.pending.size + this.piped.size;
+  }
 
   private accept(c: net.Socket): void {
     this.pending.add(c);
-    c.on('close', () => { this.pending.delete(c); this.piped.delete(c); });
+    c.on('close', () => {
+      this.pending.delete(c);
+      this.piped.delete(c);
+    });
     c.on('error', () => c.destroy());
     let head: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
       c.off('data', onData);
-      this.refuse(c, errors.invalidArgument('request', `its head did not arrive within ${HEAD_TIMEOUT_MS / 1000} s; send the request line and headers at once`));
+      this.refuse(
+        c,
+        errors.invalidArgument(
+          'request',
+          `its head did not arrive within ${HEAD_TIMEOUT_MS / 1000} s; send the request line and headers at once`,
+        ),
+      );
     }, HEAD_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
       head = head.length ? Buffer.concat([head, chunk]) : chunk;
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (head.length > this.o.maxHeadBytes) { clearTimeout(timer); c.off('data', onData); this.refuse(c, errors.tooLarge('the request head', head.length, this.o.maxHeadBytes, 'rest.maxHeaderBytes + rest.maxUrlBytes')); }
+        if (head.length > this.o.maxHeadBytes) {
+          clearTimeout(timer);
+          c.off('data', onData);
+          this.refuse(
+            c,
+            errors.tooLarge(
+              'the request head',
+              head.length,
+              this.o.maxHeadBytes,
+              'rest.maxHeaderBytes + rest.maxUrlBytes',
+            ),
+          );
+        }
         return;
       }
       clearTimeout(timer);
@@ -130,7 +157,9 @@ export class HttpFront {
     // The same shape as every other REST error (Exchange.error).
     const body = JSON.stringify({ error: { code: e.code, message: e.message, details: e.details } });
     const status = e.httpStatus;
-    c.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    c.end(
+      `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
     // Read and drop what the client still sends (see connect), then cut it.
     c.on('data', () => {});
     c.resume();
@@ -138,7 +167,12 @@ export class HttpFront {
   }
 }
 
-const REASONS: Record<number, string> = { 400: 'Bad Request', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large', 505: 'HTTP Version Not Supported' };
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
+  505: 'HTTP Version Not Supported',
+};
 
 /**
  * The first request's bytes as uWS will take them; throws the error to answer. `end`: where the head's blank line is.
@@ -148,7 +182,11 @@ export function rewrite(buf: Buffer, end: number): Buffer {
   const lineEnd = buf.indexOf('\r\n');
   const line = buf.toString('latin1', 0, lineEnd);
   const m = /^([A-Z]+) (\S+) HTTP\/(\d)\.(\d)$/.exec(line);
-  if (!m) throw errors.invalidArgument('request', `'${line.slice(0, 80)}' is not an HTTP/1.1 request line (METHOD /path HTTP/1.1)`);
+  if (!m)
+    throw errors.invalidArgument(
+      'request',
+      `'${line.slice(0, 80)}' is not an HTTP/1.1 request line (METHOD /path HTTP/1.1)`,
+    );
   const version = `${m[3]}.${m[4]}`;
   const headers = end > lineEnd ? buf.toString('latin1', lineEnd + 2, end).split('\r\n') : [];
   const hasHost = headers.some((h) => /^host\s*:/i.test(h));
@@ -156,9 +194,20 @@ export function rewrite(buf: Buffer, end: number): Buffer {
     if (hasHost) return buf;
     throw errors.invalidArgument('Host', 'an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2); add one');
   }
-  if (version !== '1.0') throw errors.invalidArgument('request', `HTTP/${version} is not served on the REST port; use HTTP/1.1 (gRPC is the HTTP/2 port)`);
+  if (version !== '1.0')
+    throw errors.invalidArgument(
+      'request',
+      `HTTP/${version} is not served on the REST port; use HTTP/1.1 (gRPC is the HTTP/2 port)`,
+    );
   // HTTP/1.0: one request per connection, told to uWS as HTTP/1.1 that closes.
   const kept = headers.filter((h) => !/^(connection|keep-alive)\s*:/i.test(h));
-  const out = [`${m[1]} ${m[2]} HTTP/1.1`, ...kept, ...(hasHost ? [] : ['Host: localhost']), 'Connection: close', '', ''].join('\r\n');
+  const out = [
+    `${m[1]} ${m[2]} HTTP/1.1`,
+    ...kept,
+    ...(hasHost ? [] : ['Host: localhost']),
+    'Connection: close',
+    '',
+    '',
+  ].join('\r\n');
   return Buffer.concat([Buffer.from(out, 'latin1'), buf.subarray(end + 4)]);
 }

@@ -34,15 +34,64 @@ const NAME_OF = new Map<TSchema, string>(Object.entries(REST_SCHEMAS).map(([n, s
 
 const JSON_TYPES = new Set(['object', 'array', 'string', 'number', 'integer', 'boolean', 'null']);
 /** Keywords whose value is one schema, a map of schemas, or a list of schemas. */
-const ONE = new Set(['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames',
-  'unevaluatedItems', 'unevaluatedProperties', 'contentSchema']);
+const ONE = new Set([
+  'items',
+  'additionalProperties',
+  'not',
+  'if',
+  'then',
+  'else',
+  'contains',
+  'propertyNames',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+  'contentSchema',
+]);
 const MAP = new Set(['properties', 'patternProperties', '$defs', 'dependentSchemas']);
 const LIST = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
-const PLAIN = new Set(['$id', '$schema', '$ref', '$anchor', '$dynamicRef', '$dynamicAnchor', '$comment', 'type', 'enum',
-  'const', 'multipleOf', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum', 'maxLength', 'minLength', 'pattern',
-  'maxItems', 'minItems', 'uniqueItems', 'maxContains', 'minContains', 'maxProperties', 'minProperties', 'required',
-  'dependentRequired', 'format', 'contentEncoding', 'contentMediaType', 'title', 'description', 'default', 'deprecated',
-  'readOnly', 'writeOnly', 'examples', 'example', 'discriminator', 'xml', 'externalDocs']);
+const PLAIN = new Set([
+  '$id',
+  '$schema',
+  '$ref',
+  '$anchor',
+  '$dynamicRef',
+  '$dynamicAnchor',
+  '$comment',
+  'type',
+  'enum',
+  'const',
+  'multipleOf',
+  'maximum',
+  'exclusiveMaximum',
+  'minimum',
+  'exclusiveMinimum',
+  'maxLength',
+  'minLength',
+  'pattern',
+  'maxItems',
+  'minItems',
+  'uniqueItems',
+  'maxContains',
+  'minContains',
+  'maxProperties',
+  'minProperties',
+  'required',
+  'dependentRequired',
+  'format',
+  'contentEncoding',
+  'contentMediaType',
+  'title',
+  'description',
+  'default',
+  'deprecated',
+  'readOnly',
+  'writeOnly',
+  'examples',
+  'example',
+  'discriminator',
+  'xml',
+  'externalDocs',
+]);
 
 /**
  * A TypeBox schema as plain JSON Schema 2020-12. Nested schemas that are named in REST_SCHEMAS become $refs to
@@ -50,7 +99,8 @@ const PLAIN = new Set(['$id', '$schema', '$ref', '$anchor', '$dynamicRef', '$dyn
  */
 export function toJsonSchema(schema: TSchema, self?: TSchema, at = '#'): Json {
   const out: Json = {};
-  for (const key of Object.keys(schema)) { // string keys only: TypeBox's [Kind], [OptionalKind] … are symbols
+  for (const key of Object.keys(schema)) {
+    // string keys only: TypeBox's [Kind], [OptionalKind] … are symbols
     const value = (schema as Record<string, unknown>)[key];
     const sub = (s: unknown, where: string): unknown => {
       if (typeof s === 'boolean') return s;
@@ -62,28 +112,35 @@ export function toJsonSchema(schema: TSchema, self?: TSchema, at = '#'): Json {
       out[key] = Object.fromEntries(Object.entries(value as Json).map(([k, s]) => [k, sub(s, `${at}/${key}/${k}`)]));
     } else if (LIST.has(key)) out[key] = (value as unknown[]).map((s, i) => sub(s, `${at}/${key}/${i}`));
     else if (PLAIN.has(key) || key.startsWith('x-')) out[key] = JSON.parse(JSON.stringify(value)) as unknown;
-    else throw new Error(`openapi: ${at} has '${key}', which is not a JSON Schema 2020-12 keyword; use a JSON Schema type`);
+    else
+      throw new Error(
+        `openapi: ${at} has '${key}', which is not a JSON Schema 2020-12 keyword; use a JSON Schema type`,
+      );
   }
   const types = ([] as unknown[]).concat(out.type ?? []);
   const bad = types.find((t) => !JSON_TYPES.has(t as string));
-  if (bad !== undefined) throw new Error(`openapi: ${at} has type '${String(bad)}', which JSON cannot carry; use a JSON Schema type`);
+  if (bad !== undefined)
+    throw new Error(`openapi: ${at} has type '${String(bad)}', which JSON cannot carry; use a JSON Schema type`);
   return out;
 }
 
 // ---- the document ----
 
 function errorCodesFor(status: number): string[] {
-  return Object.entries(ERRORS).filter(([, s]) => s.http === status).map(([code]) => code);
+  return Object.entries(ERRORS)
+    .filter(([, s]) => s.http === status)
+    .map(([code]) => code);
 }
 
 function reason(status: number): string {
-  return status === 499 ? 'Client Closed Request' : STATUS_CODES[status] ?? `HTTP ${status}`;
+  return status === 499 ? 'Client Closed Request' : (STATUS_CODES[status] ?? `HTTP ${status}`);
 }
 
 /** One shared response per error status: ErrorBody, the codes that map to it, Retry-After where it applies. */
 function errorResponse(status: number): Json {
   const codes = errorCodesFor(status);
-  if (codes.length === 0) throw new Error(`openapi: a route lists error status ${status}, but no code in src/errors.ts maps to it`);
+  if (codes.length === 0)
+    throw new Error(`openapi: a route lists error status ${status}, but no code in src/errors.ts maps to it`);
   return {
     description: `${reason(status)}. Codes: ${codes.map((c) => `\`${c}\``).join(', ')}.`,
     ...(RETRY_AFTER.has(status) ? { headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } } } : {}),
@@ -104,12 +161,18 @@ const SSE_DESCRIPTION = [
 ].join('\n');
 
 const SSE_EXAMPLE = [
-  ': stream open', '',
-  'event: token', 'data: {"text":"Hello"}', '',
-  'event: token', 'data: {"text":" world"}', '',
+  ': stream open',
+  '',
+  'event: token',
+  'data: {"text":"Hello"}',
+  '',
+  'event: token',
+  'data: {"text":" world"}',
+  '',
   'event: done',
   'data: {"request_id":"r-1","model":"demo","device":"cpu0","text":"Hello world","prompt_tokens":3,"tokens_generated":2,"finish_reason":"stop","queue_ms":0.1,"compute_ms":12.5}',
-  '', '',
+  '',
+  '',
 ].join('\n');
 
 const JOB_EVENTS_DESCRIPTION = [
@@ -122,48 +185,72 @@ const JOB_EVENTS_DESCRIPTION = [
 ].join('\n');
 
 const JOB_EVENTS_EXAMPLE = [
-  ': stream open', '',
-  'event: job', 'data: {"id":"job-…","state":"running","progress":{"fraction":0.5,"message":"epoch 1/2"},…}', '',
-  'event: done', 'data: {"id":"job-…","state":"succeeded","progress":{"fraction":1,"message":"succeeded"},…}', '', '',
+  ': stream open',
+  '',
+  'event: job',
+  'data: {"id":"job-…","state":"running","progress":{"fraction":0.5,"message":"epoch 1/2"},…}',
+  '',
+  'event: done',
+  'data: {"id":"job-…","state":"succeeded","progress":{"fraction":1,"message":"succeeded"},…}',
+  '',
+  '',
 ].join('\n');
 
 function operation(route: RouteSpec): Json {
   const params = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-  const schemaFor = (s: TSchema) => NAME_OF.has(s) ? schemaRef(NAME_OF.get(s)!) : toJsonSchema(s);
+  const schemaFor = (s: TSchema) => (NAME_OF.has(s) ? schemaRef(NAME_OF.get(s)!) : toJsonSchema(s));
   const description: string[] = [];
   if (route.action) {
-    description.push(`Needs an API key whose role allows \`${route.action}\` (the ${ROLE_OF_ACTION[route.action]} role).`);
+    description.push(
+      `Needs an API key whose role allows \`${route.action}\` (the ${ROLE_OF_ACTION[route.action]} role).`,
+    );
   }
   if (route.sse) description.push(SSE_DESCRIPTION);
   if (route.eventStream) description.push(JOB_EVENTS_DESCRIPTION);
 
   const success: Json = {
     description: reason(route.status),
-    content: route.plainText ? { [route.plainText]: { schema: { type: 'string' } } } : route.eventStream ? {
-      'text/event-stream': {
-        schema: { type: 'string', description: `Server-Sent Events whose data is ${NAME_OF.get(route.response) ?? 'JSON'} (see the operation description)` },
-        example: JOB_EVENTS_EXAMPLE,
-      },
-    } : {
-      'application/json': { schema: schemaFor(route.response) },
-      ...(route.sse ? {
-        'text/event-stream': {
-          schema: { type: 'string', description: 'Server-Sent Events: token events, then done or error (see the operation description)' },
-          example: SSE_EXAMPLE,
-        },
-      } : {}),
-    },
+    content: route.plainText
+      ? { [route.plainText]: { schema: { type: 'string' } } }
+      : route.eventStream
+        ? {
+            'text/event-stream': {
+              schema: {
+                type: 'string',
+                description: `Server-Sent Events whose data is ${NAME_OF.get(route.response) ?? 'JSON'} (see the operation description)`,
+              },
+              example: JOB_EVENTS_EXAMPLE,
+            },
+          }
+        : {
+            'application/json': { schema: schemaFor(route.response) },
+            ...(route.sse
+              ? {
+                  'text/event-stream': {
+                    schema: {
+                      type: 'string',
+                      description:
+                        'Server-Sent Events: token events, then done or error (see the operation description)',
+                    },
+                    example: SSE_EXAMPLE,
+                  },
+                }
+              : {}),
+          },
   };
   const responses: Json = { [route.status]: success };
-  const statuses = [...new Set([...COMMON_ERRORS, ...(route.action ? AUTH_ERRORS : []), ...(route.errors ?? [])])].sort((a, b) => a - b);
+  const statuses = [...new Set([...COMMON_ERRORS, ...(route.action ? AUTH_ERRORS : []), ...(route.errors ?? [])])].sort(
+    (a, b) => a - b,
+  );
   for (const status of statuses) {
-    responses[status] = SUCCESS_SHAPED_ERRORS[route.operationId] === status
-      ? {
-        description: `${reason(status)}: the same body with its not-ready status, or ErrorBody (with Retry-After) for an error raised before the handler.`,
-        headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } },
-        content: { 'application/json': { schema: { anyOf: [schemaFor(route.response), schemaRef('ErrorBody')] } } },
-      }
-      : { $ref: `#/components/responses/Error${status}` };
+    responses[status] =
+      SUCCESS_SHAPED_ERRORS[route.operationId] === status
+        ? {
+            description: `${reason(status)}: the same body with its not-ready status, or ErrorBody (with Retry-After) for an error raised before the handler.`,
+            headers: { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } },
+            content: { 'application/json': { schema: { anyOf: [schemaFor(route.response), schemaRef('ErrorBody')] } } },
+          }
+        : { $ref: `#/components/responses/Error${status}` };
   }
 
   const body = route.body;
@@ -173,21 +260,38 @@ function operation(route: RouteSpec): Json {
     ...(description.length ? { description: description.join('\n\n') } : {}),
     tags: [tagOf(route.path)],
     security: route.action ? [{ bearer: [] }, { apiKey: [] }] : [],
-    ...(params.length || route.query ? {
-      parameters: [
-        ...params.map((name) => ({
-          name, in: 'path', required: true, schema: { type: 'string' },
-          description: name === 'alias' ? 'The alias to set' : name === 'id' ? 'A job id' : 'A model name (or an alias of one)',
-        })),
-        ...(route.query ?? []).map((name) => ({ name, in: 'query', required: false, schema: { type: name === 'limit' ? 'integer' : 'string' } })),
-      ],
-    } : {}),
-    ...(body ? {
-      requestBody: {
-        required: (body.required as string[] | undefined ?? []).length > 0,
-        content: { 'application/json': { schema: schemaFor(body) } },
-      },
-    } : {}),
+    ...(params.length || route.query
+      ? {
+          parameters: [
+            ...params.map((name) => ({
+              name,
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+              description:
+                name === 'alias'
+                  ? 'The alias to set'
+                  : name === 'id'
+                    ? 'A job id'
+                    : 'A model name (or an alias of one)',
+            })),
+            ...(route.query ?? []).map((name) => ({
+              name,
+              in: 'query',
+              required: false,
+              schema: { type: name === 'limit' ? 'integer' : 'string' },
+            })),
+          ],
+        }
+      : {}),
+    ...(body
+      ? {
+          requestBody: {
+            required: ((body.required as string[] | undefined) ?? []).length > 0,
+            content: { 'application/json': { schema: schemaFor(body) } },
+          },
+        }
+      : {}),
     responses,
     ...(route.action ? { 'x-moc-action': route.action } : {}),
   };
@@ -200,9 +304,11 @@ function tagOf(p: string): string {
 }
 
 function describeApi(): string {
-  const rows = Object.entries(ERRORS).map(([code, s]) => `| \`${code}\` | ${s.http} | ${s.retryable ? 'yes' : 'no'} | ${s.when} |`);
+  const rows = Object.entries(ERRORS).map(
+    ([code, s]) => `| \`${code}\` | ${s.http} | ${s.retryable ? 'yes' : 'no'} | ${s.when} |`,
+  );
   return [
-    'One server that owns a host\'s GPUs, the models on them, and the inference agents call. The same operations are',
+    "One server that owns a host's GPUs, the models on them, and the inference agents call. The same operations are",
     'served over gRPC (proto/moc.proto) and ZMQ with the same field names.',
     '',
     '**Authentication.** When API keys are configured, send one as `Authorization: Bearer <key>` or `x-api-key: <key>`.',
@@ -229,8 +335,12 @@ function build(): Json {
     info: { title: 'MOC — ModelOps Coordinator', version, description: describeApi() },
     paths,
     components: {
-      schemas: Object.fromEntries(Object.entries(REST_SCHEMAS).map(([name, s]) => [name, toJsonSchema(s, s, `#/components/schemas/${name}`)])),
-      responses: Object.fromEntries([...errorStatuses].sort((a, b) => a - b).map((s) => [`Error${s}`, errorResponse(s)])),
+      schemas: Object.fromEntries(
+        Object.entries(REST_SCHEMAS).map(([name, s]) => [name, toJsonSchema(s, s, `#/components/schemas/${name}`)]),
+      ),
+      responses: Object.fromEntries(
+        [...errorStatuses].sort((a, b) => a - b).map((s) => [`Error${s}`, errorResponse(s)]),
+      ),
       headers: {
         RetryAfter: { description: 'Seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } },
       },
@@ -260,7 +370,7 @@ export function openApiDocument(opts: { serverUrl?: string } = {}): Record<strin
   let doc = withServer.get(opts.serverUrl);
   if (!doc) {
     const { openapi, info, ...rest } = base;
-    withServer.set(opts.serverUrl, doc = deepFreeze({ openapi, info, servers: [{ url: opts.serverUrl }], ...rest }));
+    withServer.set(opts.serverUrl, (doc = deepFreeze({ openapi, info, servers: [{ url: opts.serverUrl }], ...rest })));
   }
   return doc;
 }

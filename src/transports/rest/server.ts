@@ -29,7 +29,14 @@ import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { SseStream } from './sse.js';
 import { HttpFront } from './front.js';
-import { chatCompletions, completions, embeddings, listModels, retrieveModel, type OpenAiOut } from '../openai/handlers.js';
+import {
+  chatCompletions,
+  completions,
+  embeddings,
+  listModels,
+  retrieveModel,
+  type OpenAiOut,
+} from '../openai/handlers.js';
 import { runOperation, traceIdOf, type Meter, type OperationCall } from '../operations.js';
 import { followJob, type JobSource } from '../job-follow.js';
 import type { Metrics } from '../../telemetry/metrics.js';
@@ -45,7 +52,11 @@ function queryFields(r: Incoming): Record<string, unknown> {
   if (!r.query || !r.route.query) return {}; // routes without query parameters ignore a query, as before
   const out: Record<string, unknown> = {};
   for (const [k, v] of new URLSearchParams(r.query)) {
-    if (!r.route.query.includes(k)) throw errors.invalidArgument(k, `is not a query parameter of ${r.route.method.toUpperCase()} ${r.route.path} (it takes ${r.route.query.join(', ')})`);
+    if (!r.route.query.includes(k))
+      throw errors.invalidArgument(
+        k,
+        `is not a query parameter of ${r.route.method.toUpperCase()} ${r.route.path} (it takes ${r.route.query.join(', ')})`,
+      );
     out[k] = /^\d{1,15}$/.test(v) ? Number(v) : v;
   }
   return out;
@@ -111,14 +122,17 @@ export class RestTransport implements Closeable {
     private readonly log: Logger,
   ) {
     this.corsAny = config.rest.corsOrigins.includes('*');
-    this.meter = deps.metrics ? { meter: { metrics: deps.metrics, transport: 'rest', ...(config.log.requests ? { log } : {}) } } : {};
+    this.meter = deps.metrics
+      ? { meter: { metrics: deps.metrics, transport: 'rest', ...(config.log.requests ? { log } : {}) } }
+      : {};
     this.corsOrigins = new Set(config.rest.corsOrigins);
     // TLS (tls.certFile/keyFile) with uWS's own SSLApp, server authentication only: uWS 20.30 verifies a client
     // certificate against a CA but cannot require one, nor show it to a handler, so REST with requireClientCert is
     // refused by the config (src/config.ts). The files are read once, at start (docs/operations.md: rotation).
     const tls = config.tls;
-    this.app = (tls.certFile ? uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : uWS.App())
-      .any('/*', (res, req) => this.handle(res, req));
+    this.app = (
+      tls.certFile ? uWS.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : uWS.App()
+    ).any('/*', (res, req) => this.handle(res, req));
   }
 
   async listen(host = this.config.server.host, port = this.config.rest.port): Promise<number> {
@@ -134,14 +148,19 @@ export class RestTransport implements Closeable {
       }, upstream);
     });
     const c = this.config.rest;
-    this.front = new HttpFront({ upstream, maxHeadBytes: c.maxUrlBytes + 4 * c.maxHeaderBytes, refused: (code) => this.countRefusal(undefined, code) });
+    this.front = new HttpFront({
+      upstream,
+      maxHeadBytes: c.maxUrlBytes + 4 * c.maxHeaderBytes,
+      refused: (code) => this.countRefusal(undefined, code),
+    });
     return this.front.listen(host, port);
   }
 
   private listenDirect(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       this.app.listen(host, port, (socket) => {
-        if (!socket) return reject(new Error(`REST cannot listen on ${host}:${port} (in use, or no permission); set rest.port`));
+        if (!socket)
+          return reject(new Error(`REST cannot listen on ${host}:${port} (in use, or no permission); set rest.port`));
         this.listenSocket = socket;
         resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
       });
@@ -162,7 +181,8 @@ export class RestTransport implements Closeable {
     // so the connection may stay open — and behind the front (front.ts) nothing is then written into a socket uWS
     // closed, which would lose the answer. A body of unknown or outsized length closes the connection instead.
     const length = req.getHeader('content-length');
-    const skipsBody = !hasBody || (/^\d{1,15}$/.test(length) && Number(length) <= BODY_SKIP_FACTOR * this.config.rest.maxBodyBytes);
+    const skipsBody =
+      !hasBody || (/^\d{1,15}$/.test(length) && Number(length) <= BODY_SKIP_FACTOR * this.config.rest.maxBodyBytes);
     let route: RouteSpec | undefined;
     try {
       const query = req.getQuery() ?? '';
@@ -170,7 +190,9 @@ export class RestTransport implements Closeable {
         throw errors.urlTooLong(url.length + query.length, this.config.rest.maxUrlBytes);
       }
       let bigHeader: string | undefined;
-      req.forEach((k, v) => { if (!bigHeader && v.length > this.config.rest.maxHeaderBytes) bigHeader = k; });
+      req.forEach((k, v) => {
+        if (!bigHeader && v.length > this.config.rest.maxHeaderBytes) bigHeader = k;
+      });
       if (bigHeader) {
         throw errors.headerTooLarge(bigHeader, this.config.rest.maxHeaderBytes);
       }
@@ -182,17 +204,32 @@ export class RestTransport implements Closeable {
       const m = matchRoute(method, url);
       if ('allowed' in m) {
         if (!skipsBody) ex.closeConnection = true; // the body is not read: do not leave it in the connection
-        const e = m.allowed.length ? errors.methodNotAllowed(method, url, m.allowed) : errors.noRoute(`${method.toUpperCase()} ${url}`);
+        const e = m.allowed.length
+          ? errors.methodNotAllowed(method, url, m.allowed)
+          : errors.noRoute(`${method.toUpperCase()} ${url}`);
         this.countRefusal(undefined, e.code);
         ex.error(e, retry, m.allowed.length ? [['allow', m.allowed.join(', ')]] : []);
         return;
       }
-      const credential = credentialFrom(req.getHeader('authorization') || undefined, req.getHeader('x-api-key') || undefined);
+      const credential = credentialFrom(
+        req.getHeader('authorization') || undefined,
+        req.getHeader('x-api-key') || undefined,
+      );
       // Authenticate before reading a byte of body: an unknown caller cannot make us buffer a megabyte.
       route = m.route;
       const checked = m.route.action ? this.keys.check(credential, m.route.action) : undefined;
       const caller = checked instanceof Promise ? undefined : checked;
-      const incoming: Incoming = { method, path: url, params: m.params, route: m.route, credential, principal: caller?.name ?? 'open', caller, query, traceId: traceIdOf(req.getHeader('traceparent') || undefined) };
+      const incoming: Incoming = {
+        method,
+        path: url,
+        params: m.params,
+        route: m.route,
+        credential,
+        principal: caller?.name ?? 'open',
+        caller,
+        query,
+        traceId: traceIdOf(req.getHeader('traceparent') || undefined),
+      };
       if (checked instanceof Promise) incoming.verifying = checked;
       if (this.closing) throw errors.unavailable('the server is shutting down', 1000);
       const declared = Number(req.getHeader('content-length') || 0);
@@ -202,7 +239,9 @@ export class RestTransport implements Closeable {
       }
       const body = hasBody ? readBody(ex, this.config.rest.maxBodyBytes) : null;
       this.track(ex);
-      this.serve(ex, incoming, body).catch((err) => this.fail(ex, err, m.route)).finally(() => this.untrack(ex));
+      this.serve(ex, incoming, body)
+        .catch((err) => this.fail(ex, err, m.route))
+        .finally(() => this.untrack(ex));
     } catch (err) {
       // Refused before its body was read: uWS skips a body it knows the length of; otherwise close the connection.
       if (!skipsBody) ex.closeConnection = true;
@@ -215,27 +254,38 @@ export class RestTransport implements Closeable {
    * under its route's operation ('none' for routes that are not operations, 'unknown' without a route).
    */
   private countRefusal(route: RouteSpec | undefined, code: string): void {
-    this.deps.metrics?.request('rest', route ? route.operation ?? 'none' : 'unknown', code, 0);
+    this.deps.metrics?.request('rest', route ? (route.operation ?? 'none') : 'unknown', code, 0);
   }
 
   private fail(ex: Exchange, err: unknown, route?: RouteSpec): void {
     const e = toMocError(err);
     if (!ex.metered) this.countRefusal(route, e.code);
-    if (e.code === 'MOC_ERR_INTERNAL') this.log.log('error', 'rest.internal_error', { error: (err as Error)?.stack ?? e.message });
+    if (e.code === 'MOC_ERR_INTERNAL')
+      this.log.log('error', 'rest.internal_error', { error: (err as Error)?.stack ?? e.message });
     ex.error(e, this.config.rest.retryAfterSeconds);
   }
 
-  private async serve(ex: Exchange, r: Incoming, bodyP: Promise<{ ok: true; body: Buffer } | { ok: false; error: MocError }> | null): Promise<void> {
+  private async serve(
+    ex: Exchange,
+    r: Incoming,
+    bodyP: Promise<{ ok: true; body: Buffer } | { ok: false; error: MocError }> | null,
+  ): Promise<void> {
     let body: Record<string, unknown> = {};
     if (r.verifying) {
       // A refused token: the body may still be arriving, so the connection is closed with the answer.
-      const caller = await r.verifying.catch((err) => { if (bodyP) ex.closeConnection = true; throw err; });
+      const caller = await r.verifying.catch((err) => {
+        if (bodyP) ex.closeConnection = true;
+        throw err;
+      });
       r.caller = caller;
       r.principal = caller.name;
     }
     if (bodyP) {
       const b = await bodyP;
-      if (!b.ok) { ex.closeConnection = true; throw b.error; }
+      if (!b.ok) {
+        ex.closeConnection = true;
+        throw b.error;
+      }
       const parsed = parseJson(b.body);
       if (r.route.body && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))) {
         throw errors.invalidArgument('body', 'must be a JSON object');
@@ -244,15 +294,30 @@ export class RestTransport implements Closeable {
     }
     if (r.route.operation) {
       // Path parameters name what the route acts on; the body may not name it again.
-      for (const k of Object.keys(r.params)) if (Object.hasOwn(body, k)) throw errors.invalidArgument(k, `comes from the path (${r.route.path}); leave it out of the body`);
+      for (const k of Object.keys(r.params))
+        if (Object.hasOwn(body, k))
+          throw errors.invalidArgument(k, `comes from the path (${r.route.path}); leave it out of the body`);
       const { stream, ...fields } = body;
       const input = { ...fields, ...queryFields(r), ...r.params };
-      if (r.route.sse && stream !== undefined && typeof stream !== 'boolean') throw errors.invalidArgument('stream', 'must be true or false');
-      if (r.route.sse && stream === true) { ex.metered = true; return this.inferStream(ex, input, r.traceId); }
-      if (!r.route.sse && stream !== undefined) throw errors.invalidArgument('stream', `is not a field of ${r.route.method.toUpperCase()} ${r.route.path}`);
+      if (r.route.sse && stream !== undefined && typeof stream !== 'boolean')
+        throw errors.invalidArgument('stream', 'must be true or false');
+      if (r.route.sse && stream === true) {
+        ex.metered = true;
+        return this.inferStream(ex, input, r.traceId);
+      }
+      if (!r.route.sse && stream !== undefined)
+        throw errors.invalidArgument('stream', `is not a field of ${r.route.method.toUpperCase()} ${r.route.path}`);
       // The operation validates (the router, one rule set for every transport), times out and shapes the answer.
       ex.metered = true;
-      const result = await runOperation(r.route.operation, input, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.budget(r), ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) });
+      const result = await runOperation(r.route.operation, input, {
+        router: this.router,
+        config: this.config,
+        signal: ex.signal,
+        principal: () => r.principal,
+        ...this.budget(r),
+        ...this.meter,
+        ...(r.traceId ? { traceId: r.traceId } : {}),
+      });
       return ex.json(r.route.status, r.route.wrap ? { [r.route.wrap]: result } : result);
     }
     switch (r.route.operationId) {
@@ -260,7 +325,10 @@ export class RestTransport implements Closeable {
         return ex.json(200, { status: 'ok' });
       case 'ready': {
         const rd = this.deps.ready();
-        if (this.closing && rd.status === 'ready') { rd.status = 'not-ready'; rd.reasons.push('the server is shutting down: send requests to another replica'); }
+        if (this.closing && rd.status === 'ready') {
+          rd.status = 'not-ready';
+          rd.reasons.push('the server is shutting down: send requests to another replica');
+        }
         return ex.json(rd.status === 'ready' ? 200 : 503, rd);
       }
       case 'openapi':
@@ -295,7 +363,15 @@ export class RestTransport implements Closeable {
 
   /** The operation call of an OpenAI route: metered and budgeted as every route is, its signal the handler's own. */
   private openAiCall(ex: Exchange, r: Incoming): Omit<OperationCall, 'onToken' | 'signal'> & { signal?: AbortSignal } {
-    return { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.budget(r), ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) };
+    return {
+      router: this.router,
+      config: this.config,
+      signal: ex.signal,
+      principal: () => r.principal,
+      ...this.budget(r),
+      ...this.meter,
+      ...(r.traceId ? { traceId: r.traceId } : {}),
+    };
   }
 
   private async openAi(ex: Exchange, r: Incoming, body: Record<string, unknown>): Promise<void> {
@@ -305,14 +381,23 @@ export class RestTransport implements Closeable {
     const { signal: _ignored, ...call } = this.openAiCall(ex, r);
     const out: OpenAiOut = {
       json: (status, b) => ex.json(status, b),
-      startStream: () => { started = true; sse.start(); },
+      startStream: () => {
+        started = true;
+        sse.start();
+      },
       data: (c) => sse.data(c),
       done: () => sse.done(),
       signal: cancel.signal,
-      operating: () => { ex.metered = true; },
+      operating: () => {
+        ex.metered = true;
+      },
     };
     try {
-      const handler = { openaiChatCompletions: chatCompletions, openaiCompletions: completions, openaiEmbeddings: embeddings }[r.route.operationId as 'openaiCompletions'];
+      const handler = {
+        openaiChatCompletions: chatCompletions,
+        openaiCompletions: completions,
+        openaiEmbeddings: embeddings,
+      }[r.route.operationId as 'openaiCompletions'];
       await handler(body, call, out);
     } catch (err) {
       if (!started) throw err; // before the first byte: an HTTP error in OpenAI's shape
@@ -331,17 +416,29 @@ export class RestTransport implements Closeable {
     return { cancel, sse };
   }
 
-  private async inferStream(ex: Exchange, request: Record<string, unknown>, traceId: string | undefined): Promise<void> {
+  private async inferStream(
+    ex: Exchange,
+    request: Record<string, unknown>,
+    traceId: string | undefined,
+  ): Promise<void> {
     // A slow or vanished reader cancels its generation: the abort signal reaches the device's sequence.
     const { cancel, sse } = this.cancellableStream(ex);
     let started = false;
     try {
       const result = await runOperation('infer', request, {
-        router: this.router, config: this.config, signal: cancel.signal, ...this.meter, ...(traceId ? { traceId } : {}),
+        router: this.router,
+        config: this.config,
+        signal: cancel.signal,
+        ...this.meter,
+        ...(traceId ? { traceId } : {}),
         onToken: (e) => {
-          if (!started) { started = true; sse.start(); }
+          if (!started) {
+            started = true;
+            sse.start();
+          }
           // A piece of a tool call is its own event (docs/rest.md): `tool_call` with {index, id?, name?, arguments}.
-          if (e.call) sse.event('tool_call', e.call); else sse.event('token', { text: e.text });
+          if (e.call) sse.event('tool_call', e.call);
+          else sse.event('token', { text: e.text });
         },
       });
       if (!started) sse.start();
@@ -375,20 +472,50 @@ export class RestTransport implements Closeable {
         sse.fail(err);
         resolve();
       };
-      const shutdown = () => end(errors.unavailable('the server is shutting down: follow the job again, here after the restart or on another replica', this.config.rest.retryAfterSeconds * 1000));
+      const shutdown = () =>
+        end(
+          errors.unavailable(
+            'the server is shutting down: follow the job again, here after the restart or on another replica',
+            this.config.rest.retryAfterSeconds * 1000,
+          ),
+        );
       const aborted = () => end();
-      const stop = followJob(id, {
-        read: () => runOperation('get-job', { id }, { router: this.router, config: this.config, signal: ex.signal, principal: () => r.principal, ...this.budget(r), ...this.meter, ...(r.traceId ? { traceId: r.traceId } : {}) }),
-        jobs: this.deps.jobs, minIntervalMs: JOB_EVENTS_MIN_INTERVAL_MS,
-      }, {
-        send: (job, final) => {
-          if (!started) { started = true; sse.start(); }
-          if (!final) return sse.event('job', job);
-          sse.finish('done', job);
-          end();
+      const stop = followJob(
+        id,
+        {
+          read: () =>
+            runOperation(
+              'get-job',
+              { id },
+              {
+                router: this.router,
+                config: this.config,
+                signal: ex.signal,
+                principal: () => r.principal,
+                ...this.budget(r),
+                ...this.meter,
+                ...(r.traceId ? { traceId: r.traceId } : {}),
+              },
+            ),
+          jobs: this.deps.jobs,
+          minIntervalMs: JOB_EVENTS_MIN_INTERVAL_MS,
         },
-        fail: (err) => { detach(); reject(err); }, // before the stream started: a JSON error with its status
-      });
+        {
+          send: (job, final) => {
+            if (!started) {
+              started = true;
+              sse.start();
+            }
+            if (!final) return sse.event('job', job);
+            sse.finish('done', job);
+            end();
+          },
+          fail: (err) => {
+            detach();
+            reject(err);
+          }, // before the stream started: a JSON error with its status
+        },
+      );
       this.jobStreams.add(shutdown);
       ex.signal.addEventListener('abort', aborted);
     });
@@ -408,7 +535,11 @@ export class RestTransport implements Closeable {
   private corsHeaders(origin: string): [string, string][] | null {
     if (!origin) return [];
     if (this.corsAny) return [['access-control-allow-origin', '*']];
-    if (this.corsOrigins.has(origin)) return [['access-control-allow-origin', origin], ['vary', 'origin']];
+    if (this.corsOrigins.has(origin))
+      return [
+        ['access-control-allow-origin', origin],
+        ['vary', 'origin'],
+      ];
     return null;
   }
 
@@ -418,7 +549,9 @@ export class RestTransport implements Closeable {
     return caller && this.deps.quotas ? { caller: () => caller, quotas: this.deps.quotas } : {};
   }
 
-  private track(ex: Exchange): void { this.inFlight.add(ex); }
+  private track(ex: Exchange): void {
+    this.inFlight.add(ex);
+  }
   private untrack(ex: Exchange): void {
     this.inFlight.delete(ex);
     if (this.inFlight.size === 0) this.drained?.();
@@ -432,8 +565,14 @@ export class RestTransport implements Closeable {
     this.closing = true;
     for (const end of [...this.jobStreams]) end();
     this.front?.close();
-    if (this.listenSocket) { uWS.us_listen_socket_close(this.listenSocket); this.listenSocket = null; }
-    if (this.inFlight.size > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
+    if (this.listenSocket) {
+      uWS.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = null;
+    }
+    if (this.inFlight.size > 0)
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+      });
     if (this.destroyed) return;
     // uWS flushes corked writes on its next loop turn; closing before that would drop the last answers.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -443,8 +582,12 @@ export class RestTransport implements Closeable {
 
   /** The front's connections end with uWS's (each is piped to one); `now`: cut them. Then its directory goes. */
   private async removeFront(now: boolean): Promise<void> {
-    if (now) await this.front?.destroy(); else this.front?.close();
-    if (this.frontDir) { await rm(this.frontDir, { recursive: true, force: true }); this.frontDir = null; }
+    if (now) await this.front?.destroy();
+    else this.front?.close();
+    if (this.frontDir) {
+      await rm(this.frontDir, { recursive: true, force: true });
+      this.frontDir = null;
+    }
   }
 
   /**
@@ -456,9 +599,15 @@ export class RestTransport implements Closeable {
     if (this.destroyed) return;
     this.destroyed = true;
     this.closing = true;
-    if (this.listenSocket) { uWS.us_listen_socket_close(this.listenSocket); this.listenSocket = null; }
+    if (this.listenSocket) {
+      uWS.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = null;
+    }
     const retry = this.config.rest.retryAfterSeconds;
-    const err = errors.unavailable('the server is shutting down: retry on another replica, or here after the restart', retry * 1000);
+    const err = errors.unavailable(
+      'the server is shutting down: retry on another replica, or here after the restart',
+      retry * 1000,
+    );
     for (const ex of this.inFlight) {
       ex.interrupt(err, retry);
       ex.cancel();

@@ -24,7 +24,10 @@ export class SseStream {
     if (!this.ex.open) return;
     this.ex.streamFail = (err) => this.fail(err);
     this.ex.res.cork(() => {
-      this.ex.writeHead(200, 'text/event-stream; charset=utf-8', [['x-accel-buffering', 'no'], ['connection', 'keep-alive']]);
+      this.ex.writeHead(200, 'text/event-stream; charset=utf-8', [
+        ['x-accel-buffering', 'no'],
+        ['connection', 'keep-alive'],
+      ]);
       // A comment line flushes the headers at once, so the client knows the stream is accepted before the first token.
       this.write(': stream open\n\n');
     });

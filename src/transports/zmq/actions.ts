@@ -20,12 +20,22 @@ export interface ActionSpec {
 }
 
 /** Legacy clients name a model `name` or `model`. */
-const named = (f: Fields): Fields => (f.name !== undefined ? { name: f.name } : f.model !== undefined ? { name: f.model } : {});
+const named = (f: Fields): Fields =>
+  f.name !== undefined ? { name: f.name } : f.model !== undefined ? { name: f.model } : {};
 
 /** An action that runs an operation: `input` maps the legacy fields, `reply` wraps the resource. */
-function operation<N extends OperationName>(name: N, input: (f: Fields) => Fields, reply: (r: any) => Fields): ActionSpec {
+function operation<N extends OperationName>(
+  name: N,
+  input: (f: Fields) => Fields,
+  reply: (r: any) => Fields,
+): ActionSpec {
   const op = OPERATIONS[name];
-  return { auth: op.action, operation: name, write: op.write, run: async (f, call) => reply(await runOperation(name, input(f), call)) };
+  return {
+    auth: op.action,
+    operation: name,
+    write: op.write,
+    run: async (f, call) => reply(await runOperation(name, input(f), call)),
+  };
 }
 
 const same = (f: Fields) => f;
@@ -34,12 +44,27 @@ const as = (key: string) => (r: unknown) => ({ [key]: r });
 export const ACTIONS: Record<string, ActionSpec> = {
   infer: operation('infer', same, (r) => r),
   register_model: operation('register', same, as('model')),
-  load_model: operation('load', ({ model: _m, ...f }) => ({ ...f, ...named({ name: f.name, model: _m }) }), as('model')),
+  load_model: operation(
+    'load',
+    ({ model: _m, ...f }) => ({ ...f, ...named({ name: f.name, model: _m }) }),
+    as('model'),
+  ),
   unload_model: operation('unload', named, (r) => r),
-  set_alias: operation('set-alias', (f) => ({ alias: f.alias, target: f.target }), (r) => r),
+  set_alias: operation(
+    'set-alias',
+    (f) => ({ alias: f.alias, target: f.target }),
+    (r) => r,
+  ),
   pin_model: operation('pin', (f) => ({ ...named(f), pinned: f.pinned }), as('model')),
   // Legacy clients sent nothing else: only the page fields are read, anything more is ignored as before.
-  list_models: operation('list-models', (f) => ({ ...(f.limit !== undefined ? { limit: f.limit } : {}), ...(f.cursor !== undefined ? { cursor: f.cursor } : {}) }), (r) => r),
+  list_models: operation(
+    'list-models',
+    (f) => ({
+      ...(f.limit !== undefined ? { limit: f.limit } : {}),
+      ...(f.cursor !== undefined ? { cursor: f.cursor } : {}),
+    }),
+    (r) => r,
+  ),
   model_status: operation('get-model', named, as('model')),
   devices: operation('devices', () => ({}), as('devices')),
   submit_job: operation('submit-job', same, as('job')),
@@ -56,7 +81,10 @@ export const ACTIONS: Record<string, ActionSpec> = {
   health: {
     write: false,
     // `status` is the reply's ok/error: readiness is `state` here.
-    run: async (_f, c) => { const { status, ...rest } = c.health(); return { state: status, ...rest }; },
+    run: async (_f, c) => {
+      const { status, ...rest } = c.health();
+      return { state: status, ...rest };
+    },
   },
 };
 

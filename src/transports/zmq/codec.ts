@@ -40,10 +40,21 @@ export function splitFrames(frames: Buffer[]): Decoded {
   const envelope = frames.slice(0, delimiter >= 0 ? delimiter + 1 : 1);
   const body = frames.slice(envelope.length);
   if (body.length === 0 || (body.length === 1 && body[0]!.length === 0)) {
-    return { envelope, payload: null, problem: errors.invalidArgument('message', 'is empty; send one JSON object (see docs/zmq-protocol.md)') };
+    return {
+      envelope,
+      payload: null,
+      problem: errors.invalidArgument('message', 'is empty; send one JSON object (see docs/zmq-protocol.md)'),
+    };
   }
   if (body.length > 1) {
-    return { envelope, payload: null, problem: errors.invalidArgument('message', `has ${body.length} frames after the envelope; send the request as exactly one frame`) };
+    return {
+      envelope,
+      payload: null,
+      problem: errors.invalidArgument(
+        'message',
+        `has ${body.length} frames after the envelope; send the request as exactly one frame`,
+      ),
+    };
   }
   return { envelope, payload: body[0]! };
 }
@@ -58,13 +69,20 @@ export function decodePayload(payload: Buffer, format: Format): Record<string, u
   let value: unknown;
   if (format === 'msgpack') {
     checkMsgpackNesting(payload); // before msgpackr, whose reader recurses once per level
-    try { value = unpacker.unpack(payload); } catch (err) {
+    try {
+      value = unpacker.unpack(payload);
+    } catch (err) {
       throw errors.invalidArgument('message', `is not valid msgpack (${(err as Error).message}); send one msgpack map`);
     }
   } else {
     if (payload.length === 0) throw errors.invalidArgument('message', 'is empty; send one JSON object');
-    try { value = JSON.parse(payload.toString('utf8')); } catch (err) {
-      throw errors.invalidArgument('message', `is not valid JSON (${(err as Error).message}); send one JSON object, UTF-8`);
+    try {
+      value = JSON.parse(payload.toString('utf8'));
+    } catch (err) {
+      throw errors.invalidArgument(
+        'message',
+        `is not valid JSON (${(err as Error).message}); send one JSON object, UTF-8`,
+      );
     }
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {

@@ -7,7 +7,10 @@
 export class IdempotencyCache<T> {
   private readonly entries = new Map<string, { at: number; answer: Promise<T> }>();
 
-  constructor(private readonly windowMs: number, private readonly maxEntries: number) {}
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxEntries: number,
+  ) {}
 
   /** The first answer for this key within the window, or run() now and remember what it answers. */
   run(key: string, run: () => Promise<T>): { answer: Promise<T>; replayed: boolean } {
@@ -22,9 +25,13 @@ export class IdempotencyCache<T> {
   }
 
   /** A retryable failure (busy, restarting, deadline) is not an answer worth replaying: the retry runs again. */
-  forget(key: string): void { this.entries.delete(key); }
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
 
-  get size(): number { return this.entries.size; }
+  get size(): number {
+    return this.entries.size;
+  }
 
   /** Insertion order is time order: drop from the front while expired. */
   private expire(now: number): void {

@@ -94,7 +94,8 @@ export class ZmqTransport implements Closeable {
   async listen(host = this.config.server.host, port = this.config.zmq.port): Promise<number> {
     if (this.config.zmq.curve.enabled) {
       this.zap = new ZapHandler(this.config.zmq.curve.allowedClientKeys, (address, mechanism) =>
-        this.log.log('warn', 'zmq.client_refused', { address, mechanism }));
+        this.log.log('warn', 'zmq.client_refused', { address, mechanism }),
+      );
       await this.zap.start();
     }
     try {
@@ -108,7 +109,9 @@ export class ZmqTransport implements Closeable {
     return Number(/:(\d+)$/.exec(this.endpoint)?.[1] ?? port);
   }
 
-  get libzmqVersion(): string { return zmq.version; }
+  get libzmqVersion(): string {
+    return zmq.version;
+  }
 
   /** CURVE client checks so far (null without CURVE): what the ZAP handler allowed and denied. */
   get zapCounts(): { allowed: number; denied: number } | null {
@@ -130,8 +133,15 @@ export class ZmqTransport implements Closeable {
     if (!d.payload) return this.send(d.envelope, 'json', this.refused(undefined, undefined, d.problem!));
     const format = formatOf(d.payload);
     if (d.payload.length > this.config.zmq.maxMessageBytes) {
-      return this.send(d.envelope, format, this.refused(undefined, undefined,
-        errors.tooLarge('the message', d.payload.length, this.config.zmq.maxMessageBytes, 'zmq.maxMessageBytes')));
+      return this.send(
+        d.envelope,
+        format,
+        this.refused(
+          undefined,
+          undefined,
+          errors.tooLarge('the message', d.payload.length, this.config.zmq.maxMessageBytes, 'zmq.maxMessageBytes'),
+        ),
+      );
     }
     let requestId: string | undefined;
     let operation: string | undefined;
@@ -146,8 +156,10 @@ export class ZmqTransport implements Closeable {
       if (typeof action !== 'string' || !Object.hasOwn(ACTIONS, action)) {
         throw errors.unknownAction(action, ACTION_NAMES);
       }
-      if (api_key !== undefined && typeof api_key !== 'string') throw errors.invalidArgument('api_key', 'must be a string');
-      if (timeout_ms !== undefined && (typeof timeout_ms !== 'number' || !(timeout_ms > 0))) throw errors.invalidArgument('timeout_ms', 'must be a positive number of milliseconds');
+      if (api_key !== undefined && typeof api_key !== 'string')
+        throw errors.invalidArgument('api_key', 'must be a string');
+      if (timeout_ms !== undefined && (typeof timeout_ms !== 'number' || !(timeout_ms > 0)))
+        throw errors.invalidArgument('timeout_ms', 'must be a positive number of milliseconds');
       const spec = ACTIONS[action]!;
       operation = spec.operation ?? 'none';
       const checked = spec.auth ? this.keys.check(api_key, spec.auth) : null;
@@ -160,7 +172,16 @@ export class ZmqTransport implements Closeable {
         // Inference takes the client's request_id as its own (echoed in the answer and in logs).
         if ((action === 'infer' || action === 'submit_job') && requestId !== undefined) fields.request_id = requestId;
         const owner = principal?.name ?? 'open';
-        const run = () => this.execute(action, fields, requestId, typeof timeout_ms === 'number' ? timeout_ms : undefined, owner, traceId, principal);
+        const run = () =>
+          this.execute(
+            action,
+            fields,
+            requestId,
+            typeof timeout_ms === 'number' ? timeout_ms : undefined,
+            owner,
+            traceId,
+            principal,
+          );
         if (spec.write && requestId !== undefined) {
           const key = `${principal?.name ?? 'open'}\0${action}\0${requestId}`;
           const { answer, replayed } = this.cache.run(key, run);
@@ -173,7 +194,8 @@ export class ZmqTransport implements Closeable {
           run().then((reply) => this.send(d.envelope, format, reply));
         }
       };
-      const rid = requestId, op = operation;
+      const rid = requestId,
+        op = operation;
       if (checked instanceof Promise) {
         checked.then(admit).catch((err) => this.send(d.envelope, format, this.refused(rid, op, err)));
       } else {
@@ -192,16 +214,34 @@ export class ZmqTransport implements Closeable {
   }
 
   /** Runs an action; always resolves with the reply (ok or error), so a cached answer is a plain value. */
-  private async execute(action: string, fields: Record<string, unknown>, requestId: string | undefined, timeoutMs: number | undefined, owner: string,
-    traceId: string | undefined, caller: Principal | null): Promise<Reply> {
+  private async execute(
+    action: string,
+    fields: Record<string, unknown>,
+    requestId: string | undefined,
+    timeoutMs: number | undefined,
+    owner: string,
+    traceId: string | undefined,
+    caller: Principal | null,
+  ): Promise<Reply> {
     this.stats.inFlight++;
     try {
       // The client's timeout_ms may shorten the operation's ceiling, never raise it (the table decides, as for gRPC).
       const result = await ACTIONS[action]!.run(fields, {
-        router: this.router, config: this.config, signal: this.shutdown.signal, principal: () => owner,
+        router: this.router,
+        config: this.config,
+        signal: this.shutdown.signal,
+        principal: () => owner,
         ...(caller && this.deps.quotas ? { caller: () => caller, quotas: this.deps.quotas } : {}),
         ...(timeoutMs !== undefined ? { clientTimeoutMs: timeoutMs } : {}),
-        ...(this.deps.metrics ? { meter: { metrics: this.deps.metrics, transport: 'zmq' as const, ...(this.config.log.requests ? { log: this.log } : {}) } } : {}),
+        ...(this.deps.metrics
+          ? {
+              meter: {
+                metrics: this.deps.metrics,
+                transport: 'zmq' as const,
+                ...(this.config.log.requests ? { log: this.log } : {}),
+              },
+            }
+          : {}),
         ...(traceId ? { traceId } : {}),
         health: () => ({ ...this.deps.health(), libzmq: zmq.version, transport: { ...this.stats } }),
       });
@@ -217,23 +257,38 @@ export class ZmqTransport implements Closeable {
   private send(envelope: Buffer[], format: Format, reply: Reply): void {
     if (this.sock.closed) return;
     let frame: Buffer;
-    try { frame = encodeReply(reply, format); } catch (err) { frame = encodeReply(errorReply(undefined, err), 'json'); }
-    this.sock.send([...envelope, frame]).then(() => { this.stats.replied++; }, (err: Error & { code?: string }) => {
-      // EHOSTUNREACH: the peer is gone; EAGAIN: its queue is full. Either way: count, drop, never retry.
-      this.stats.undeliverable++;
-      const now = Date.now();
-      if (now - this.lastUndeliverableLog > UNDELIVERABLE_LOG_EVERY_MS) {
-        this.lastUndeliverableLog = now;
-        this.log.log('warn', 'zmq.reply_undeliverable', { code: err.code ?? err.message, undeliverable: this.stats.undeliverable });
-      }
-    });
+    try {
+      frame = encodeReply(reply, format);
+    } catch (err) {
+      frame = encodeReply(errorReply(undefined, err), 'json');
+    }
+    this.sock.send([...envelope, frame]).then(
+      () => {
+        this.stats.replied++;
+      },
+      (err: Error & { code?: string }) => {
+        // EHOSTUNREACH: the peer is gone; EAGAIN: its queue is full. Either way: count, drop, never retry.
+        this.stats.undeliverable++;
+        const now = Date.now();
+        if (now - this.lastUndeliverableLog > UNDELIVERABLE_LOG_EVERY_MS) {
+          this.lastUndeliverableLog = now;
+          this.log.log('warn', 'zmq.reply_undeliverable', {
+            code: err.code ?? err.message,
+            undeliverable: this.stats.undeliverable,
+          });
+        }
+      },
+    );
   }
 
   /** Stop taking requests (new ones are answered UNAVAILABLE), let in-flight ones answer, then close. */
   async close(): Promise<void> {
     if (this.sock.closed) return;
     this.closing = true;
-    if (this.stats.inFlight > 0) await new Promise<void>((r) => { this.drained = r; });
+    if (this.stats.inFlight > 0)
+      await new Promise<void>((r) => {
+        this.drained = r;
+      });
     this.sock.close();
     await this.loop;
     await this.zap?.close();
@@ -244,7 +299,10 @@ export class ZmqTransport implements Closeable {
     this.closing = true;
     this.shutdown.abort(errors.unavailable('the server is shutting down'));
     this.drained?.();
-    if (!this.sock.closed) { this.sock.linger = 0; this.sock.close(); }
+    if (!this.sock.closed) {
+      this.sock.linger = 0;
+      this.sock.close();
+    }
     await this.loop;
     await this.zap?.close();
   }
@@ -267,12 +325,27 @@ export function errorReply(requestId: string | undefined, err: unknown): Reply {
 }
 
 function curveOptions(c: Config['zmq']['curve']): Partial<zmq.Router> {
-  for (const [k, v] of [['zmq.curve.publicKey', c.publicKey], ['zmq.curve.secretKey', c.secretKey]] as const) {
-    if (v.length !== 40) throw new Error(`${k}: a Z85 CURVE key of 40 characters is required when zmq.curve.enabled is true (npx tsx src/tools/curve-keypair.ts makes a pair)`);
+  for (const [k, v] of [
+    ['zmq.curve.publicKey', c.publicKey],
+    ['zmq.curve.secretKey', c.secretKey],
+  ] as const) {
+    if (v.length !== 40)
+      throw new Error(
+        `${k}: a Z85 CURVE key of 40 characters is required when zmq.curve.enabled is true (npx tsx src/tools/curve-keypair.ts makes a pair)`,
+      );
     z85Decode(v);
   }
   c.allowedClientKeys.forEach((k, i) => {
-    try { z85Decode(k); } catch (err) { throw new Error(`zmq.curve.allowedClientKeys[${i}]: ${(err as Error).message}`); }
+    try {
+      z85Decode(k);
+    } catch (err) {
+      throw new Error(`zmq.curve.allowedClientKeys[${i}]: ${(err as Error).message}`);
+    }
   });
-  return { curveServer: true, curveSecretKey: c.secretKey, curvePublicKey: c.publicKey, zapDomain: 'moc' } as Partial<zmq.Router>;
+  return {
+    curveServer: true,
+    curveSecretKey: c.secretKey,
+    curvePublicKey: c.publicKey,
+    zapDomain: 'moc',
+  } as Partial<zmq.Router>;
 }

@@ -10,7 +10,8 @@ const Z85_VALUE = new Map([...Z85].map((c, i) => [c, i] as const));
 
 /** Z85 text (length a multiple of 5) → bytes; throws on a bad character or length. */
 export function z85Decode(text: string): Buffer {
-  if (text.length % 5 !== 0) throw new Error(`a Z85 key has a length that is a multiple of 5 (40 for CURVE), got ${text.length}`);
+  if (text.length % 5 !== 0)
+    throw new Error(`a Z85 key has a length that is a multiple of 5 (40 for CURVE), got ${text.length}`);
   const out = Buffer.alloc((text.length / 5) * 4);
   for (let i = 0, o = 0; i < text.length; i += 5, o += 4) {
     let v = 0;
@@ -33,7 +34,10 @@ export class ZapHandler {
   deniedCount = 0;
   private loop: Promise<void> | null = null;
 
-  constructor(allowedClientKeys: string[], private readonly onDenied: (address: string, mechanism: string) => void = () => {}) {
+  constructor(
+    allowedClientKeys: string[],
+    private readonly onDenied: (address: string, mechanism: string) => void = () => {},
+  ) {
     this.allowed = allowedClientKeys.map((k) => z85Decode(k));
   }
 
@@ -49,9 +53,23 @@ export class ZapHandler {
         const [rid, delim, version, requestId, _domain, address, _identity, mechanism, key] = frames;
         if (!rid || !delim || !version || !requestId) continue; // not a ZAP request: nothing to answer
         const mech = mechanism?.toString() ?? '';
-        const ok = mech === 'CURVE' && key !== undefined && key.length === 32 && this.allowed.some((a) => a.equals(key));
-        if (ok) this.allowedCount++; else { this.deniedCount++; this.onDenied(address?.toString() ?? '', mech); }
-        await this.sock.send([rid, '', '1.0', requestId, ok ? '200' : '400', ok ? 'OK' : 'client key not allowed', ok ? key!.toString('hex').slice(0, 16) : '', '']);
+        const ok =
+          mech === 'CURVE' && key !== undefined && key.length === 32 && this.allowed.some((a) => a.equals(key));
+        if (ok) this.allowedCount++;
+        else {
+          this.deniedCount++;
+          this.onDenied(address?.toString() ?? '', mech);
+        }
+        await this.sock.send([
+          rid,
+          '',
+          '1.0',
+          requestId,
+          ok ? '200' : '400',
+          ok ? 'OK' : 'client key not allowed',
+          ok ? key!.toString('hex').slice(0, 16) : '',
+          '',
+        ]);
       }
     } catch (err) {
       if (!this.sock.closed) throw err;
