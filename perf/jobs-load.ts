@@ -18,7 +18,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { resolveConfig } from '../src/config.js';
 import { Coordinator } from '../src/coordinator.js';
 import { silentLogger } from '../src/log.js';

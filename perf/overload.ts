@@ -9,7 +9,7 @@
  *   npx tsx perf/overload.ts [--factor 3] [--seconds 60] [--max-tokens 8]
  * Capacity: a closed loop of 32 calls in flight for 10 s against the same server, just before.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, closedLoop } from './lib/closed-loop.js';
 import { openLoop } from './lib/open-loop.js';

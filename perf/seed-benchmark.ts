@@ -11,7 +11,7 @@
  * long and short prompt averaged).
  */
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { writeTinyLlamaGguf } from '../src/model/demo-model.js';
 import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, percentile } from './lib/closed-loop.js';
@@ -51,15 +51,14 @@ if (!rps) {
 
 const server = await spawnServer({
   logFile: true,
-  yaml:
-    [
-      'server:\n  grpcPort: 0',
-      'rest:\n  port: 0',
-      'zmq:\n  enabled: false',
-      'modelsRoot: ${DIR}/models',
-      'dataDir: ${DIR}/data',
-      `devices:\n  - id: cpu0\n    memory: 64MiB\n    softLimit: ${SOFT_LIMIT_MIB}MiB`,
-    ].join('\n') + '\n',
+  yaml: `${[
+    'server:\n  grpcPort: 0',
+    'rest:\n  port: 0',
+    'zmq:\n  enabled: false',
+    'modelsRoot: ${DIR}/models',
+    'dataDir: ${DIR}/data',
+    `devices:\n  - id: cpu0\n    memory: 64MiB\n    softLimit: ${SOFT_LIMIT_MIB}MiB`,
+  ].join('\n')}\n`,
 });
 const rest = String(server.logs.find((l) => l.event === 'server.listening')?.rest);
 const client = modelOpsClient(server.grpcAddress);

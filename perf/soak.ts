@@ -8,7 +8,7 @@
  *   npx tsx perf/soak.ts [--minutes 10] [--load 0.7]
  */
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { writeTinyLlamaGguf } from '../src/model/demo-model.js';
 import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { arg, closedLoop } from './lib/closed-loop.js';

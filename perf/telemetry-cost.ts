@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import autocannon from 'autocannon';
 import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { packageRoot } from '../src/package-root.js';
@@ -104,7 +104,7 @@ let out: Record<string, unknown> = {};
 try {
   const servers: Record<Side, SpawnedServer> = {
     after: await spawnServer({ yaml: YAML, logFile: true }),
-    after_no_lines: await spawnServer({ yaml: YAML + 'log:\n  requests: false\n', logFile: true }),
+    after_no_lines: await spawnServer({ yaml: `${YAML}log:\n  requests: false\n`, logFile: true }),
     before: await spawnServer({ yaml: YAML, logFile: true, root: old.dir }),
   };
   try {

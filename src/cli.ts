@@ -28,7 +28,7 @@ async function serve(file: string | undefined): Promise<void> {
   const { loadConfig, ConfigError } = await import('./config.js');
   const { Coordinator } = await import('./coordinator.js');
   const { createLogger, isLevel, logLevel } = await import('./log.js');
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(file);
   } catch (err) {

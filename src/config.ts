@@ -25,8 +25,8 @@ const check = TypeCompiler.Compile(ConfigSchema);
 export function substituteEnv(text: string, env: NodeJS.ProcessEnv, problems: string[]): string {
   return text.replace(
     /(\$?)\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}/g,
-    (whole, escape: string, name: string, def?: string) => {
-      if (escape) return whole.slice(1);
+    (whole, escaped: string, name: string, def?: string) => {
+      if (escaped) return whole.slice(1);
       const v = env[name];
       if (v !== undefined && v !== '') return v;
       if (def !== undefined) return def;

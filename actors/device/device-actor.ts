@@ -7,7 +7,7 @@
  *     run at once (one context, parallel sequences, batched by llama.cpp); the rest wait in a bounded priority queue.
  * Long work (loads, generations) is started from receive() and answered later, so the mailbox never stalls.
  */
-import { errors, MocError, toMocError } from '../../src/errors.js';
+import { errors, type MocError, toMocError } from '../../src/errors.js';
 import type { ResolvedDevice } from '../../schemas/config.js';
 import {
   EmbedMsg,

@@ -123,7 +123,7 @@ export class EngineCore {
   }
 
   private async estimateFrom(spec: EngineModel, file: OpenedModelFile, signal?: AbortSignal): Promise<Estimate> {
-    let info;
+    let info: Awaited<ReturnType<typeof readGgufFileInfo>>;
     try {
       info = await readGgufFileInfo(file.path, {
         readTensorInfo: true,

@@ -107,7 +107,8 @@ async function handle(req: EngineRequest): Promise<void> {
       return;
     }
     case 'abort':
-      process.abort();
+      process.abort(); // never returns
+      break;
     default:
       throw new Error(`engine: unknown request ${JSON.stringify(req)}`);
   }

@@ -116,7 +116,7 @@ export function checkSchema(schema: unknown, field: string, at = '', defs: Reado
     const list = s[key];
     if (list !== undefined) {
       if (!Array.isArray(list)) throw errors.invalidArgument(field, `${key} at ${where} must be a list of schemas`);
-      list.forEach((v, i) => sub(v, `/${key}/${i}`));
+      for (const [i, v] of list.entries()) sub(v, `/${key}/${i}`);
     }
   }
   if (s.items !== undefined && s.items !== false) sub(s.items, '/items');

@@ -64,7 +64,7 @@ export function deriveGoal(goal: Goal, jobs: (Job | undefined)[], now: number): 
   const unknown = goal.jobs.filter((id) => !known.has(id));
   const all = [...known.values()];
   const c = goal.criterion;
-  const deadline = goal.deadlineMs > 0 ? goal.deadlineMs : 0;
+  const deadline = Math.max(goal.deadlineMs, 0);
   const inTime = (j: Job) => deadline === 0 || j.endedAt <= deadline;
 
   // Achieved.

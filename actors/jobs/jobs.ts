@@ -20,7 +20,7 @@ import {
   type ListJobsRequest,
   type SubmitJobRequest,
 } from '../../schemas/jobs.js';
-import { errors, MocError, toMocError } from '../../src/errors.js';
+import { errors, type MocError, toMocError } from '../../src/errors.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import { summaryOf, type JobSummary, type Store } from '../../src/store/store.js';
 import { validate } from '../../src/validate.js';

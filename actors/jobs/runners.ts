@@ -5,7 +5,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../schemas/config.js';
-import { JOB_SPECS, type Job, type JobType } from '../../schemas/jobs.js';
+import type { JOB_SPECS, Job, JobType } from '../../schemas/jobs.js';
 import type { Static } from '@sinclair/typebox';
 import { errors, MocError } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
@@ -198,7 +198,7 @@ function exportFeedback(feedback: () => Feedback[]): Runner {
             },
       );
     // Written next to its final name and renamed: a reader never sees half a dataset.
-    await writeFile(`${file}.partial`, pairs.map(line).join('\n') + '\n');
+    await writeFile(`${file}.partial`, `${pairs.map(line).join('\n')}\n`);
     await rename(`${file}.partial`, file);
     ctx.progress(1, `exported ${pairs.length} pairs`);
     return {

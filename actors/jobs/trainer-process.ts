@@ -99,7 +99,7 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 function oneLine(s: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this strips from a trainer's line
   const flat = s.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }

@@ -10,22 +10,19 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errors, MocError, toMocError } from '../../src/errors.js';
+import { errors, type MocError, toMocError } from '../../src/errors.js';
 import type { Config } from '../../schemas/config.js';
 import { DEFAULT_CONTEXT_SIZE, DEFAULT_SEQUENCES } from '../../schemas/config.js';
 import type { CatalogEntry } from '../../schemas/catalog.js';
 import type {
-  AliasInfo,
   DeviceStatus,
   LifecycleProtocol,
-  LoadRequest,
   ModelInfo,
   ModelPage,
   ModelSpec,
   ModelsChanged,
   ModelView,
   RegisterRequest,
-  UnloadResult,
 } from '../../schemas/messages.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { Store } from '../../src/store/store.js';
@@ -313,7 +310,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
    */
   private expire(model: string, expiresAt: number): void {
     const m = this.routes.lookup(model);
-    if (!m || m.state !== 'loaded' || m.expiresAt !== expiresAt || this.catalog.get(model)?.pinned) return;
+    if (m?.state !== 'loaded' || m.expiresAt !== expiresAt || this.catalog.get(model)?.pinned) return;
     // Nobody waits for this answer; a device restarting meanwhile reports the model again and the timer re-arms.
     this.ref(m.device)
       .ask({ kind: 'unload', model, ifExpiresAt: expiresAt }, { timeoutMs: this.config.limits.loadTimeoutMs })

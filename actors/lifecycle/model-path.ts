@@ -7,7 +7,7 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errors, MocError } from '../../src/errors.js';
+import { errors, type MocError } from '../../src/errors.js';
 
 /** How answers refer to the root, without saying where it is. */
 export const ROOT_HINT = 'the models root (config modelsRoot)';

@@ -20,7 +20,7 @@ server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p
     console.error(`bare grpc-js: ${err.message}`);
     process.exit(1);
   }
-  process.stdout.write(JSON.stringify({ port }) + '\n');
+  process.stdout.write(`${JSON.stringify({ port })}\n`);
   process.stdin
     .on('end', () => process.exit(0))
     .on('error', () => process.exit(0))

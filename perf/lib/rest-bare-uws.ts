@@ -43,7 +43,7 @@ app.listen('127.0.0.1', 0, (sock) => {
     console.error('bare uWS: cannot listen');
     process.exit(1);
   }
-  process.stdout.write(JSON.stringify({ port: uWS.us_socket_local_port(sock as unknown as uWS.us_socket) }) + '\n');
+  process.stdout.write(`${JSON.stringify({ port: uWS.us_socket_local_port(sock as unknown as uWS.us_socket) })}\n`);
   process.stdin
     .on('end', () => process.exit(0))
     .on('error', () => process.exit(0))

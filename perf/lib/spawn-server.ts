@@ -76,7 +76,7 @@ export async function spawnServer(
       try {
         rec = JSON.parse(line);
       } catch {
-        process.stderr.write(line + '\n');
+        process.stderr.write(`${line}\n`);
         return;
       }
       logs.push(rec);

@@ -20,7 +20,7 @@ const REPLY = Buffer.from(values.reply!);
 
 const sock = new zmq.Router({ linger: 0 });
 await sock.bind(`tcp://${values.host}:${values.port === '0' ? '*' : values.port}`);
-process.stdout.write(JSON.stringify({ endpoint: sock.lastEndpoint }) + '\n');
+process.stdout.write(`${JSON.stringify({ endpoint: sock.lastEndpoint })}\n`);
 
 // Exit outright: the resumed stdin pipe would otherwise keep this process alive after the socket closes.
 const stop = () => {

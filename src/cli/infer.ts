@@ -3,7 +3,7 @@
  * generated (Server-Sent Events from POST /v1/infer), a one-line summary on stderr. --json: the whole answer as JSON.
  */
 import { Command } from 'commander';
-import { Api, CliError, EXIT } from './api.js';
+import { type Api, CliError, EXIT } from './api.js';
 import type { OutputOptions } from './output.js';
 
 async function readStdin(): Promise<string> {
@@ -37,7 +37,7 @@ export function inferCommand(api: () => Api): Command {
         ...(o.stop ? { stop: o.stop } : {}),
       };
       if (o.json) {
-        process.stdout.write(JSON.stringify(await api().json('POST', '/v1/infer', body), null, 2) + '\n');
+        process.stdout.write(`${JSON.stringify(await api().json('POST', '/v1/infer', body), null, 2)}\n`);
         return;
       }
       for await (const e of api().events('POST', '/v1/infer', { ...body, stream: true })) {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { Api, CliError, EXIT } from './api.js';
+import { type Api, CliError, EXIT } from './api.js';
 import { emit, fields, table, type OutputOptions } from './output.js';
 
 const enc = encodeURIComponent;

@@ -1,7 +1,7 @@
 /** `moc devices`, `moc health` (over REST) and `moc keys new` (local: a key line for auth.keysFile or MOC_API_KEYS). */
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
-import { Api, CliError, EXIT } from './api.js';
+import { type Api, CliError, EXIT } from './api.js';
 import { bytes, emit, table, type OutputOptions } from './output.js';
 
 export function devicesCommand(api: () => Api): Command {

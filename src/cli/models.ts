@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { Api } from './api.js';
+import type { Api } from './api.js';
 import { bytes, emit, fields, table, type OutputOptions } from './output.js';
 
 const enc = encodeURIComponent;

@@ -23,7 +23,7 @@ export function fields(o: Record<string, unknown>): string {
 }
 
 export function emit(opts: OutputOptions, value: unknown, human: () => string): void {
-  process.stdout.write((opts.json ? JSON.stringify(value, null, 2) : human()) + '\n');
+  process.stdout.write(`${opts.json ? JSON.stringify(value, null, 2) : human()}\n`);
 }
 
 export function bytes(n: number): string {

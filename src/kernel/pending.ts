@@ -3,7 +3,7 @@
  * Whatever settles first (reply, failure, timeout, caller's abort) wins; `onGiveUp` lets the ref remove or cancel
  * the message on the receiving side.
  */
-import { errors, MocError } from '../errors.js';
+import { errors, type MocError } from '../errors.js';
 import type { AskOptions } from './types.js';
 
 export class PendingAsk<R = unknown, E = unknown> {

@@ -35,7 +35,7 @@ export function vocabulary(specialTokens: string[] = []): { tokens: string[]; ty
     types.push(1);
   }
   for (let c = 0x21; c <= 0x7e; c++) {
-    tokens.push('\u2581' + String.fromCharCode(c));
+    tokens.push(`\u2581${String.fromCharCode(c)}`);
     types.push(1);
   }
   return { tokens, types };

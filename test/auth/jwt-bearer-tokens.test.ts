@@ -186,7 +186,7 @@ t.test('REST, gRPC and ZMQ: only a valid token passes; each refusal says why', a
 t.test('a JWKS URL: fetched, cached, and a token it cannot verify refused', async (t) => {
   const k1 = await signer('url-1', 'RS256');
   let fetches = 0;
-  const idp = createServer((req, res) => {
+  const idp = createServer((_req, res) => {
     fetches++;
     res.setHeader('content-type', 'application/json');
     res.end(jwks(k1));

@@ -78,7 +78,7 @@ t.test('moc against a running server', async (t) => {
   t.match(infer.err, /\[moc-demo on cpu0: 8 tokens, length, \d+ ms\]/, 'a summary on stderr');
   const inferJson = await run('infer', 'moc-demo', 'Hello', '--max-tokens', '8', '--temperature', '0', '--json');
   const answer = JSON.parse(inferJson.out);
-  t.equal(infer.out, answer.text + '\n', 'the streamed text is the answer');
+  t.equal(infer.out, `${answer.text}\n`, 'the streamed text is the answer');
   const piped = await moc(['infer', 'moc-demo', '--max-tokens', '8', '--temperature', '0', '--json'], env, 'Hello');
   t.equal(JSON.parse(piped.out).text, answer.text, 'the prompt from stdin');
 

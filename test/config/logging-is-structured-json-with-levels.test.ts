@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { EPHEMERAL_PORTS, spawnServer } from '../../perf/lib/spawn-server.js';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { type ConfigError, loadConfig } from '../../src/config.js';
 import { packageRoot } from '../../src/package-root.js';
 import { createLogger, EVENTS, LEVELS, logLevel, redact, type LoggerOptions } from '../../src/log.js';
 
@@ -24,7 +24,7 @@ t.test(
   'a real server at log.level debug writes one JSON object per stderr line: time, level name, event',
   async (t) => {
     // MOC_LOG_LEVEL emptied so the config's level is the one in force whatever the runner's environment says.
-    const server = await spawnServer({ yaml: EPHEMERAL_PORTS + 'log:\n  level: debug\n', env: { MOC_LOG_LEVEL: '' } });
+    const server = await spawnServer({ yaml: `${EPHEMERAL_PORTS}log:\n  level: debug\n`, env: { MOC_LOG_LEVEL: '' } });
     t.teardown(() => server.stop('SIGKILL'));
     const listening = server.logs.find((l) => l.event === 'server.listening');
     t.match(listening?.grpc, /:\d+$/, 'server.listening carries the bound gRPC address');
@@ -45,7 +45,7 @@ t.test(
 
 t.test('MOC_LOG_LEVEL overrides log.level in the real server', async (t) => {
   // The config says warn, which would hide server.listening; the environment says info and wins.
-  const server = await spawnServer({ yaml: EPHEMERAL_PORTS + 'log:\n  level: warn\n', env: { MOC_LOG_LEVEL: 'info' } });
+  const server = await spawnServer({ yaml: `${EPHEMERAL_PORTS}log:\n  level: warn\n`, env: { MOC_LOG_LEVEL: 'info' } });
   t.teardown(() => server.stop('SIGKILL'));
   t.ok(
     server.logs.some((l) => l.event === 'server.listening' && l.level === 'info'),

@@ -88,7 +88,7 @@ t.test('the manifests agree with MOC: config, ports, probes, drain, volumes, key
   );
   t.ok(pod.securityContext.runAsNonRoot && pod.securityContext.runAsUser !== 0, 'not root');
 
-  const mount = (p: string) => c.volumeMounts.find((m: any) => m.mountPath === p || p.startsWith(m.mountPath + '/'));
+  const mount = (p: string) => c.volumeMounts.find((m: any) => m.mountPath === p || p.startsWith(`${m.mountPath}/`));
   const dataMount = mount(cfg.dataDir);
   t.ok(
     sts.spec.volumeClaimTemplates.some((v: any) => v.metadata.name === dataMount?.name),

@@ -4,11 +4,10 @@
  * that reads still sees every model's final state.
  */
 import t from 'tap';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import { startHarness, until } from '../helpers/coordinator.js';
 import { nextEvent } from '../helpers/events.js';
-import type { GrpcTransport } from '../../src/transports/grpc/server.js';
 
 const COPY = 'moc-demo-watch-copy';
 const CYCLES = 60;

@@ -2,7 +2,7 @@
  * Test harness: a real Coordinator (device worker threads, engine child processes, gRPC on port 0) in a temp dir,
  * with the demo model, plus a promisified grpc-js client. Everything is closed in teardown.
  */
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { resolveConfig } from '../../src/config.js';

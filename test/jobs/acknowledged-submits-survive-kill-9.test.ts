@@ -4,7 +4,7 @@
  * at the end the event log replays into a fresh store with an equal checksum (every table: jobs, goals, feedback…).
  */
 import t from 'tap';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
 import { spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';

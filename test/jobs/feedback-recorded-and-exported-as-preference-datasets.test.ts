@@ -20,7 +20,7 @@ t.test(
       });
     const good = await ask('ans-good', 'say hello');
     const bad = await ask('ans-bad-one', 'say hello');
-    const other = await ask('ans-other', 'something else');
+    const _other = await ask('ans-other', 'something else');
     t.equal(good.request_id, 'ans-good');
 
     const up = await h.unary('RecordFeedback', { request_id: 'ans-good', rating: 1 });

@@ -7,7 +7,7 @@ import type { Harness } from '../helpers/coordinator.js';
 export function writeDataset(h: Harness, name: string, lines: object[]): string {
   const root = h.coordinator.config.jobs.datasetsRoot;
   mkdirSync(root, { recursive: true });
-  writeFileSync(path.join(root, name), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  writeFileSync(path.join(root, name), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
   return name;
 }
 

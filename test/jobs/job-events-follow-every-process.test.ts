@@ -5,7 +5,7 @@
  * end, and a goal here linking it is achieved when it ends there (read from the store's event log, not only at start).
  */
 import t from 'tap';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { startHarness, until, type Harness } from '../helpers/coordinator.js';

@@ -78,7 +78,7 @@ function context(spec: Record<string, unknown>, onProgress?: (fraction: number, 
 
 const writeLines = (name: string, lines: string[]) => {
   mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
-  writeFileSync(path.join(root, name), lines.join('\n') + '\n');
+  writeFileSync(path.join(root, name), `${lines.join('\n')}\n`);
   return name;
 };
 const outputLines = (out: JobOutputs, i: 0 | 1) =>

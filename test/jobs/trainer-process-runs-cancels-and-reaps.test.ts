@@ -17,10 +17,14 @@ const TOY = fileURLToPath(new URL('../../src/tools/toy-trainer.ts', import.meta.
 const TSX = import.meta.resolve('tsx');
 
 const dir = t.testdir({
-  'text.jsonl':
-    ['hello world', 'a somewhat longer example of text', 'short', 'the fourth example, longest of them all by far']
-      .map((text) => JSON.stringify({ text }))
-      .join('\n') + '\n',
+  'text.jsonl': `${[
+    'hello world',
+    'a somewhat longer example of text',
+    'short',
+    'the fourth example, longest of them all by far',
+  ]
+    .map((text) => JSON.stringify({ text }))
+    .join('\n')}\n`,
   'prefs.jsonl':
     JSON.stringify({ prompt: 'capital of France?', chosen: 'Paris', rejected: 'Lyon' }) +
     '\n' +

@@ -4,7 +4,7 @@
  * its trainer processes are stopped, and each job ends exactly once.
  */
 import t from 'tap';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnServer, type SpawnedServer } from '../../perf/lib/spawn-server.js';
@@ -77,7 +77,9 @@ t.test('200 jobs, two processes: each job is claimed and run exactly once', asyn
   const servers: SpawnedServer[] = [await spawnServer({ yaml }), await spawnServer({ yaml })];
   t.teardown(() => Promise.all(servers.map((s) => s.stop('SIGKILL'))));
   const clients = servers.map((s) => modelOpsClient(s.grpcAddress));
-  t.teardown(() => clients.forEach((c) => c.close()));
+  t.teardown(() => {
+    for (const c of clients) c.close();
+  });
   await Promise.all(
     Array.from({ length: 200 }, (_, i) =>
       call(clients[i % 2], 'SubmitJob', {

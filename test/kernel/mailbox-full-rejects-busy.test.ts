@@ -4,7 +4,7 @@ import vm from 'node:vm';
 import { LocalActor } from '../../src/kernel/local-actor.js';
 import { WorkerRef } from '../../src/kernel/worker-ref.js';
 import { startWorkerChild } from '../../src/kernel/worker-child.js';
-import { MocError } from '../../src/errors.js';
+import type { MocError } from '../../src/errors.js';
 import { TestActor, type TestProtocol } from '../fixtures/test-actor.js';
 
 v8.setFlagsFromString('--expose-gc');

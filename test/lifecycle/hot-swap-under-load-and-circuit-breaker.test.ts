@@ -1,5 +1,5 @@
 import t from 'tap';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorCode, startHarness, until } from '../helpers/coordinator.js';

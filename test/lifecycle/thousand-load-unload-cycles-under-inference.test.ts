@@ -1,5 +1,5 @@
 import t from 'tap';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { errorCode, startHarness } from '../helpers/coordinator.js';
 import { ERRORS } from '../../src/errors.js';
 

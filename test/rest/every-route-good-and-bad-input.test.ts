@@ -200,7 +200,7 @@ t.test('bad input: each gets a coded error that says what to do, and the server 
   const wrong = await fetch(u('/v1/models'), { method: 'DELETE' });
   t.equal(wrong.headers.get('allow'), 'GET, POST', 'Allow lists the methods the path takes');
   await expectError('wrong method', wrong, 405, 'MOC_ERR_METHOD_NOT_ALLOWED');
-  await expectError('a 5 kB URL', await fetch(u('/v1/models/' + 'a'.repeat(5000))), 414, 'MOC_ERR_URL_TOO_LONG');
+  await expectError('a 5 kB URL', await fetch(u(`/v1/models/${'a'.repeat(5000)}`)), 414, 'MOC_ERR_URL_TOO_LONG');
   await expectError(
     'a 9 kB header',
     await fetch(u('/v1/models'), { headers: { 'x-junk': 'j'.repeat(9000) } }),

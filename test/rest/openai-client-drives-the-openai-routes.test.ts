@@ -102,7 +102,7 @@ t.test('the openai client against /openai/v1', async (t) => {
   });
   t.equal(
     echo.choices[0]!.text,
-    'Once upon a time' + comp.choices[0]!.text,
+    `Once upon a time${comp.choices[0]!.text}`,
     'echo: the prompt, then the same completion',
   );
   const multi = await client.completions.create({

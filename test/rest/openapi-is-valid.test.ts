@@ -36,7 +36,7 @@ t.test('the validator accepts the document as OpenAPI 3.1', async (t) => {
   t.equal(doc.openapi, '3.1.0');
   const validator = new Validator();
   const res = await validator.validate(structuredClone(doc));
-  t.ok(res.valid, 'valid OpenAPI 3.1: ' + JSON.stringify(res.errors ?? [], null, 1));
+  t.ok(res.valid, `valid OpenAPI 3.1: ${JSON.stringify(res.errors ?? [], null, 1)}`);
   t.equal(validator.version, '3.1');
 
   // The validator is not vacuous: the same document with a response missing its description is refused.

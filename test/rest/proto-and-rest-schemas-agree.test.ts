@@ -123,7 +123,7 @@ function protoKind(f: protobuf.Field): string {
   if (f.repeated) return 'array';
   if (f.resolvedType instanceof protobuf.Enum) {
     // FINISH_REASON_STOP → stop; the UNSPECIFIED zero value is never sent.
-    const prefix = f.resolvedType.name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase() + '_';
+    const prefix = `${f.resolvedType.name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}_`;
     const names = Object.keys(f.resolvedType.values).filter((v) => !v.endsWith('_UNSPECIFIED'));
     return (
       'enum ' +

@@ -32,7 +32,7 @@ function raw(port: number, text: string, waitMs: number): Promise<{ out: string;
 const get = (path: string, fields: number) => {
   let head = `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n`;
   for (let i = 1; i < fields; i++) head += `X-Field-${i}: v\r\n`;
-  return head + '\r\n';
+  return `${head}\r\n`;
 };
 
 t.test('48 header fields are served; 49 never reach the handler (documented, not answerable)', async (t) => {

@@ -43,7 +43,7 @@ t.test('waiters for a load on demand past the capacity get BUSY at once', async 
     ),
   );
   const settled: string[] = [];
-  asks.forEach((p) => p.then((c) => settled.push(c)));
+  for (const p of asks) void p.then((c) => settled.push(c));
   await new Promise((r) => setTimeout(r, 20));
   t.same(settled, Array(6).fill('MOC_ERR_BUSY'), 'the 6 past the capacity of 4 are refused at once');
   t.equal(ensures, 4, 'only the admitted ones wait on the load');

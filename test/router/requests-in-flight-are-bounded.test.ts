@@ -35,7 +35,7 @@ t.test('past the capacity, requests get BUSY at once; answered ones free their s
     );
   const asks = Array.from({ length: 10 }, ask);
   const early: (string | MocError)[] = [];
-  asks.forEach((p) => p.then((v) => early.push(v)));
+  for (const p of asks) void p.then((v) => early.push(v));
   await new Promise((r) => setTimeout(r, 20));
   t.equal(early.length, 6, 'the 6 past the capacity of 4 are answered at once');
   t.ok(
@@ -51,7 +51,7 @@ t.test('past the capacity, requests get BUSY at once; answered ones free their s
   t.equal(behavior.outstanding, 0, 'and their slots are free again');
   const again = ask();
   await new Promise((r) => setImmediate(r));
-  pending.splice(0).forEach((resolve) => resolve([]));
+  for (const resolve of pending.splice(0)) resolve([]);
   t.equal(await again, 'ok', 'a new request is admitted');
   await router.close();
 });

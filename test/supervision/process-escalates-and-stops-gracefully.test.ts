@@ -60,7 +60,7 @@ t.test('SIGTERM: in-flight work finishes, new calls are refused, engines stop, e
 t.test('restart intensity exceeded at the root: clean exit with a non-zero code', async (t) => {
   // maxRestarts 0: the first engine death exhausts the device's own restarts, the worker gives up, and the root
   // supervisor may not restart it either.
-  const server = await spawnServer({ yaml: EPHEMERAL_PORTS + 'supervisor:\n  maxRestarts: 0\n  periodMs: 60000\n' });
+  const server = await spawnServer({ yaml: `${EPHEMERAL_PORTS}supervisor:\n  maxRestarts: 0\n  periodMs: 60000\n` });
   t.teardown(() => server.stop('SIGKILL'));
   const client = modelOpsClient(server.grpcAddress);
   t.teardown(() => client.close());

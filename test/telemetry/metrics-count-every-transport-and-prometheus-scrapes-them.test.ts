@@ -149,7 +149,7 @@ t.test('a real Prometheus scrapes /metrics', async (t) => {
       'global: { scrape_interval: 1s, evaluation_interval: 1s }',
       'scrape_configs:',
       '  - job_name: moc',
-      '    static_configs: [ { targets: ["' + target + '"] } ]',
+      `    static_configs: [ { targets: ["${target}"] } ]`,
     ].join('\n'),
   );
   const port = 20_000 + Math.floor(Math.random() * 20_000);

@@ -16,7 +16,7 @@ t.test(
   "the request line, the device thread's line and the engine's line share the request id and trace id",
   async (t) => {
     const server = await spawnServer({
-      yaml: EPHEMERAL_PORTS + 'log:\n  level: debug\n',
+      yaml: `${EPHEMERAL_PORTS}log:\n  level: debug\n`,
       env: { MOC_LOG_LEVEL: '' },
       keepRequestLines: true,
     });

@@ -52,7 +52,7 @@ t.test('deeply nested requests are INVALID_ARGUMENT and the server keeps serving
   };
 
   const body = deepJson(LEVELS).replace('"action":"infer",', '');
-  const r = await fetch(h.restUrl + '/v1/infer', {
+  const r = await fetch(`${h.restUrl}/v1/infer`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body,
@@ -92,7 +92,7 @@ t.test('deeply nested requests are INVALID_ARGUMENT and the server keeps serving
     { models: [{ name: 'moc-demo' }] },
     'the router answers',
   );
-  const ok = await fetch(h.restUrl + '/v1/infer', {
+  const ok = await fetch(`${h.restUrl}/v1/infer`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'moc-demo', prompt: 'after', max_tokens: 2 }),

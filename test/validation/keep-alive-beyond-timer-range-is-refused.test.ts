@@ -21,22 +21,22 @@ const post = (o: unknown) => ({
  */
 async function stillLoaded(t: Test, h: Harness, loadedAt: number, after: string): Promise<void> {
   await new Promise((r) => setTimeout(r, 500));
-  const ready = await fetch(h.restUrl + '/health/ready');
+  const ready = await fetch(`${h.restUrl}/health/ready`);
   t.equal(ready.status, 200, `after ${after}: /health/ready stays 200`);
   t.match(await ready.json(), { status: 'ready', models_loaded: 1 }, `after ${after}: the model stays loaded`);
-  const model = (await (await fetch(h.restUrl + '/v1/models/moc-demo')).json()) as any;
+  const model = (await (await fetch(`${h.restUrl}/v1/models/moc-demo`)).json()) as any;
   t.match(model, { state: 'loaded', loaded_at_ms: loadedAt }, `after ${after}: not unloaded and reloaded`);
-  const ok = await fetch(h.restUrl + '/v1/infer', post({ model: 'moc-demo', prompt: 'still there?', max_tokens: 2 }));
+  const ok = await fetch(`${h.restUrl}/v1/infer`, post({ model: 'moc-demo', prompt: 'still there?', max_tokens: 2 }));
   t.equal(ok.status, 200, `after ${after}: a normal infer is served`);
 }
 
 t.test('keep_alive_ms beyond 2^31-1 ms is INVALID_ARGUMENT and the model stays loaded', async (t) => {
   const h = await startHarness(t);
-  const loadedAt = ((await (await fetch(h.restUrl + '/v1/models/moc-demo')).json()) as any).loaded_at_ms as number;
+  const loadedAt = ((await (await fetch(`${h.restUrl}/v1/models/moc-demo`)).json()) as any).loaded_at_ms as number;
   t.ok(loadedAt > 0, 'the demo model is loaded');
 
   const r = await fetch(
-    h.restUrl + '/v1/infer',
+    `${h.restUrl}/v1/infer`,
     post({ model: 'moc-demo', prompt: 'hi', keep_alive_ms: THIRTY_DAYS_MS }),
   );
   const body = (await r.json()) as any;
@@ -88,7 +88,7 @@ t.test('keep_alive_ms beyond 2^31-1 ms is INVALID_ARGUMENT and the model stays l
   // The limit itself and -1 are still accepted.
   for (const keep of [2147483647, -1]) {
     const res = await fetch(
-      h.restUrl + '/v1/infer',
+      `${h.restUrl}/v1/infer`,
       post({ model: 'moc-demo', prompt: 'hi', max_tokens: 2, keep_alive_ms: keep }),
     );
     t.equal(res.status, 200, `keep_alive_ms ${keep} is accepted`);

@@ -16,7 +16,7 @@ const post = (body: string) => ({ method: 'POST', headers: { 'content-type': 'ap
 t.test('1e309 is refused as a number out of range', async (t) => {
   const h = await startHarness(t);
   for (const field of ['temperature', 'max_tokens', 'seed', 'keep_alive_ms']) {
-    const r = await fetch(h.restUrl + '/v1/infer', post(`{"model":"moc-demo","prompt":"hi","${field}":1e309}`));
+    const r = await fetch(`${h.restUrl}/v1/infer`, post(`{"model":"moc-demo","prompt":"hi","${field}":1e309}`));
     const body = (await r.json()) as any;
     t.equal(r.status, 400, `${field}: 400`);
     t.equal(body.error.code, 'MOC_ERR_INVALID_ARGUMENT');
@@ -35,7 +35,7 @@ t.test('1e309 is refused as a number out of range', async (t) => {
   for (const [field, zero] of cases) {
     const answer = async (v: string) => {
       const r = await fetch(
-        h.restUrl + '/v1/infer',
+        `${h.restUrl}/v1/infer`,
         post(`{"model":"moc-demo","prompt":"hi","max_tokens":2,"seed":1,"${field}":${v}}`),
       );
       const b = (await r.json()) as any;

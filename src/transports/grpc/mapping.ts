@@ -159,8 +159,7 @@ export function feedbackFromProto(r: Record<string, any>): Record<string, unknow
 
 // ---- goals ----
 
-const criterionFromProto = (c: any) =>
-  c && c.metric ? { criterion: { metric: c.metric, op: c.op, value: c.value } } : {};
+const criterionFromProto = (c: any) => (c?.metric ? { criterion: { metric: c.metric, op: c.op, value: c.value } } : {});
 
 export function createGoalFromProto(r: Record<string, any>): Record<string, unknown> {
   return {

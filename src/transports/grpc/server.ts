@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { errors } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
-import type { ModelView, RouterProtocol } from '../../../schemas/messages.js';
+import type { RouterProtocol } from '../../../schemas/messages.js';
 import type { Job } from '../../../schemas/jobs.js';
 import type { ActorRef, Closeable } from '../../kernel/types.js';
 import {

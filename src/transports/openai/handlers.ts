@@ -312,7 +312,7 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   const tools = b.tools?.length ? openAiTools(b.tools) : undefined;
   const toolChoice = openAiToolChoice(b.tool_choice);
   const responseFormat = openAiResponseFormat(b.response_format);
-  if (b.modalities && b.modalities.some((m) => m !== 'text')) throw unsupported('modalities', 'only text is served');
+  if (b.modalities?.some((m) => m !== 'text')) throw unsupported('modalities', 'only text is served');
   if (b.audio !== undefined && b.audio !== null) throw unsupported('audio', 'only text is served');
   if (b.prediction !== undefined && b.prediction !== null)
     throw unsupported('prediction', 'predicted outputs are not supported');

@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import uWS, { type HttpRequest, type HttpResponse, type us_listen_socket } from 'uWebSockets.js';
-import { errors, MocError, toMocError } from '../../errors.js';
+import { errors, type MocError, toMocError } from '../../errors.js';
 import type { Config } from '../../../schemas/config.js';
 import type { RouterProtocol } from '../../../schemas/messages.js';
 import type { ModelReadiness, Readiness } from '../../../schemas/rest.js';

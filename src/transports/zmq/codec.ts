@@ -16,7 +16,7 @@
  * msgpack map marker (0x80–0x8f fixmap, 0xde map16, 0xdf map32). A reply is in the request's format.
  */
 import { pack, Unpackr } from 'msgpackr';
-import { errors, MocError } from '../../errors.js';
+import { errors, type MocError } from '../../errors.js';
 import { checkMsgpackNesting } from '../../nesting.js';
 
 /**
