@@ -1,0 +1,28 @@
+// Original file: proto/moc.proto
+
+import type { Criterion as _moc_v1_Criterion, Criterion__Output as _moc_v1_Criterion__Output } from '../../moc/v1/Criterion.js';
+import type { Long } from '@grpc/proto-loader';
+
+export interface CreateGoalRequest {
+  'title'?: (string);
+  'description'?: (string);
+  'priority'?: (number);
+  'criterion'?: (_moc_v1_Criterion | null);
+  /**
+   * Epoch ms; 0: none.
+   */
+  'deadline_ms'?: (number | string | Long);
+  'jobs'?: (string)[];
+}
+
+export interface CreateGoalRequest__Output {
+  'title': (string);
+  'description': (string);
+  'priority': (number);
+  'criterion': (_moc_v1_Criterion__Output | null);
+  /**
+   * Epoch ms; 0: none.
+   */
+  'deadline_ms': (number);
+  'jobs': (string)[];
+}

@@ -1,0 +1,37 @@
+// Original file: proto/moc.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface Feedback {
+  'id'?: (string);
+  /**
+   * rating or preference
+   */
+  'kind'?: (string);
+  'owner'?: (string);
+  'at_ms'?: (number | string | Long);
+  'model'?: (string);
+  'prompt'?: (string);
+  'chosen'?: (string);
+  'rejected'?: (string);
+  'rating'?: (number);
+  'request_id'?: (string);
+  'comment'?: (string);
+}
+
+export interface Feedback__Output {
+  'id': (string);
+  /**
+   * rating or preference
+   */
+  'kind': (string);
+  'owner': (string);
+  'at_ms': (number);
+  'model': (string);
+  'prompt': (string);
+  'chosen': (string);
+  'rejected': (string);
+  'rating': (number);
+  'request_id': (string);
+  'comment': (string);
+}

@@ -1,0 +1,10 @@
+// Original file: proto/moc.proto
+
+
+export interface GetGoalRequest {
+  'id'?: (string);
+}
+
+export interface GetGoalRequest__Output {
+  'id': (string);
+}

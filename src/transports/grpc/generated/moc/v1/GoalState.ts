@@ -1,0 +1,26 @@
+// Original file: proto/moc.proto
+
+export const GoalState = {
+  GOAL_STATE_UNSPECIFIED: 'GOAL_STATE_UNSPECIFIED',
+  GOAL_STATE_PENDING: 'GOAL_STATE_PENDING',
+  GOAL_STATE_ACTIVE: 'GOAL_STATE_ACTIVE',
+  GOAL_STATE_ACHIEVED: 'GOAL_STATE_ACHIEVED',
+  GOAL_STATE_FAILED: 'GOAL_STATE_FAILED',
+  GOAL_STATE_CANCELLED: 'GOAL_STATE_CANCELLED',
+} as const;
+
+export type GoalState =
+  | 'GOAL_STATE_UNSPECIFIED'
+  | 0
+  | 'GOAL_STATE_PENDING'
+  | 1
+  | 'GOAL_STATE_ACTIVE'
+  | 2
+  | 'GOAL_STATE_ACHIEVED'
+  | 3
+  | 'GOAL_STATE_FAILED'
+  | 4
+  | 'GOAL_STATE_CANCELLED'
+  | 5
+
+export type GoalState__Output = typeof GoalState[keyof typeof GoalState]

@@ -1,0 +1,26 @@
+// Original file: proto/moc.proto
+
+export const ModelState = {
+  MODEL_STATE_UNSPECIFIED: 'MODEL_STATE_UNSPECIFIED',
+  MODEL_STATE_REGISTERED: 'MODEL_STATE_REGISTERED',
+  MODEL_STATE_LOADING: 'MODEL_STATE_LOADING',
+  MODEL_STATE_LOADED: 'MODEL_STATE_LOADED',
+  MODEL_STATE_UNLOADING: 'MODEL_STATE_UNLOADING',
+  MODEL_STATE_FAILED: 'MODEL_STATE_FAILED',
+} as const;
+
+export type ModelState =
+  | 'MODEL_STATE_UNSPECIFIED'
+  | 0
+  | 'MODEL_STATE_REGISTERED'
+  | 5
+  | 'MODEL_STATE_LOADING'
+  | 1
+  | 'MODEL_STATE_LOADED'
+  | 2
+  | 'MODEL_STATE_UNLOADING'
+  | 3
+  | 'MODEL_STATE_FAILED'
+  | 4
+
+export type ModelState__Output = typeof ModelState[keyof typeof ModelState]

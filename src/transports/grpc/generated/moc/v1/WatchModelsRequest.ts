@@ -1,0 +1,8 @@
+// Original file: proto/moc.proto
+
+
+export interface WatchModelsRequest {
+}
+
+export interface WatchModelsRequest__Output {
+}
