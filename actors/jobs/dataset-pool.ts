@@ -8,11 +8,10 @@
  * ask them to dispose and wait for it before piscina ends the threads.
  */
 import { rm } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
-import { Piscina } from 'piscina';
 import { siblingEntry } from '../../src/entry.js';
-import { errors, MocError, toMocError } from '../../src/errors.js';
+import { errors, MocError } from '../../src/errors.js';
+import { TaskPool } from '../../src/kernel/task-pool.js';
 import {
   CONTROL_LIVE,
   CONTROL_RELEASE,
@@ -26,35 +25,28 @@ import {
 export type { DatasetProgress, DatasetStats, InvalidLine } from '../../src/model/dataset-task.js';
 
 const TASK = siblingEntry(import.meta.url, '../../src/model/dataset-task');
-// As in src/model/inspector.ts: from .ts sources each worker gets tsx's loader through --import.
-const WORKER_ARGV = TASK.pathname.endsWith('.ts') ? { execArgv: ['--import', import.meta.resolve('tsx')] } : {};
 
 /** What a caller gives for one preparation: the worker's task without the shared arrays the pool adds. */
 export type PrepareRequest = Omit<DatasetTask, 'cancel' | 'control' | 'keepMs' | 'progress'>;
 
 export class DatasetPool {
-  private readonly pool: Piscina;
-  private readonly maxQueue: number;
+  private readonly pool: TaskPool<DatasetTask, DatasetResult>;
   private readonly keepModelsMs: number;
   private readonly control = new Int32Array(new SharedArrayBuffer(8));
   private readonly running = new Set<{ cancel: Int32Array; done: Promise<unknown> }>();
-  private closed = false;
-
   constructor(opts: { maxThreads?: number; maxQueue?: number; keepModelsMs?: number } = {}) {
-    this.maxQueue = opts.maxQueue ?? 16;
     this.keepModelsMs = opts.keepModelsMs ?? 10_000;
-    this.pool = new Piscina({
-      filename: fileURLToPath(TASK),
-      minThreads: 0,
+    this.pool = new TaskPool({
+      entry: TASK,
+      name: 'the dataset worker pool',
+      queueName: 'the dataset preparation queue',
       maxThreads: opts.maxThreads ?? 1,
-      maxQueue: this.maxQueue,
+      maxQueue: opts.maxQueue ?? 16,
       // Well after the workers dispose their vocabularies (see above): piscina terminates idle threads.
-      idleTimeout: Math.max(60_000, this.keepModelsMs * 6),
-      // By default an idle piscina worker blocks in Atomics.wait, and its timers (the release above) would never run.
+      idleTimeoutMs: Math.max(60_000, this.keepModelsMs * 6),
+      // The workers' release timers (see above) must run between tasks.
       atomics: 'disabled',
-      ...WORKER_ARGV,
     });
-    this.pool.on('error', (err: Error) => process.emitWarning(err));
   }
 
   /** Worker threads holding a model vocabulary right now (they release it after keepModelsMs idle). */
@@ -67,8 +59,7 @@ export class DatasetPool {
     req: PrepareRequest,
     opts: { signal?: AbortSignal; onProgress?: (p: DatasetProgress) => void } = {},
   ): Promise<DatasetStats> {
-    if (this.closed) throw errors.unavailable('the dataset worker pool is shut down');
-    if (this.pool.queueSize >= this.maxQueue) throw errors.busy('the dataset preparation queue', this.maxQueue, 1000);
+    this.pool.admit(); // refused (shut down, busy) before anything is set up
     if (opts.signal?.aborted) throw errors.cancelled(`preparing ${req.shown}`);
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     const onAbort = () => {
@@ -84,7 +75,12 @@ export class DatasetPool {
       keepMs: this.keepModelsMs,
       ...(channel ? { progress: channel.port2 } : {}),
     };
-    const done = this.pool.run(task, channel ? { transferList: [channel.port2] } : {}) as Promise<DatasetResult>;
+    // No signal for piscina: cancellation is the shared flag (see above).
+    const done = this.pool.run(task, {
+      label: 'the preparation',
+      ...(channel ? { transferList: [channel.port2] } : {}),
+    });
+    // close/destroy wait for it; its rejection is the caller's, through `done` below.
     const entry = { cancel, done: done.catch(() => undefined) };
     this.running.add(entry);
     let result: DatasetResult;
@@ -92,8 +88,7 @@ export class DatasetPool {
       result = await done;
     } catch (err) {
       await this.removePartials(req);
-      if (this.closed) throw errors.unavailable('the dataset worker pool shut down during the preparation');
-      throw toMocError(err);
+      throw err;
     } finally {
       this.running.delete(entry);
       opts.signal?.removeEventListener('abort', onAbort);
@@ -102,17 +97,15 @@ export class DatasetPool {
     if ('error' in result) {
       await this.removePartials(req); // the task removes them itself; this covers a worker that died mid-way
       const e = MocError.fromData(result.error);
-      if (e.code === 'MOC_ERR_CANCELLED' && this.closed && !opts.signal?.aborted)
-        throw errors.unavailable('the dataset worker pool shut down during the preparation');
-      throw e;
+      throw (e.code === 'MOC_ERR_CANCELLED' && !opts.signal?.aborted && this.pool.cutOff('the preparation')) || e;
     }
     return result;
   }
 
   /** Stops taking preparations, lets the queued ones finish, then ends the workers. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.pool.closed) return;
+    this.pool.refuse();
     await Promise.all([...this.running].map((r) => r.done));
     await this.releaseWorkers();
     await this.pool.close();
@@ -120,7 +113,7 @@ export class DatasetPool {
 
   /** Stops at once: running and queued preparations fail with MOC_ERR_UNAVAILABLE. */
   async destroy(): Promise<void> {
-    this.closed = true;
+    this.pool.refuse();
     for (const r of this.running) Atomics.store(r.cancel, 0, 1);
     await Promise.all([...this.running].map((r) => r.done));
     await this.releaseWorkers();
@@ -143,6 +136,8 @@ export class DatasetPool {
   }
 
   private async removePartials(req: PrepareRequest): Promise<void> {
+    // force: a missing file is no error. Any other (a permission) leaves a .partial behind, which no reader takes for
+    // a dataset and the next preparation of that output replaces.
     await Promise.all([req.train, req.eval].map((f) => rm(f + PARTIAL_SUFFIX, { force: true }).catch(() => undefined)));
   }
 }
