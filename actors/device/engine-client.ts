@@ -8,9 +8,12 @@ import { forkEntry, siblingEntry } from '../../src/entry.js';
 import type {
   EmbedOutcome,
   EmbedParams,
+  EngineCallReq,
+  EngineKind,
   EngineModel,
   EngineReply,
   EngineRequest,
+  EngineResult,
   EngineStart,
   Estimate,
   EvaluateOutcome,
@@ -22,7 +25,7 @@ import type {
 } from './engine-protocol.js';
 
 interface Waiting {
-  resolve(v: unknown): void;
+  resolve(v: EngineResult<EngineKind>): void;
   reject(e: MocError): void;
   /** Resolves when the engine has answered this request (or died): see EngineCall.answered. */
   answered(): void;
@@ -31,9 +34,14 @@ interface Waiting {
   timer?: NodeJS.Timeout;
   /** The caller already got DEADLINE_EXCEEDED; the engine's answer only settles `answered` (and undoes a late load). */
   late?: boolean;
-  req: WithoutId<EngineRequest>;
+  req: EngineCallReq;
 }
-type WithoutId<T> = T extends { id: number } ? Omit<T, 'id'> : never;
+
+/** What a call streams back before its result: a generation's pieces, a load's progress. */
+export interface CallHooks {
+  onToken?: OnPiece;
+  onProgress?: (fraction: number) => void;
+}
 
 /**
  * A request in the engine. `result` settles at the engine's answer or at the timeout, whichever is first; `answered`
@@ -176,24 +184,26 @@ export class EngineClient {
     }
   }
 
-  private call<T>(
-    req: WithoutId<EngineRequest>,
+  /** One request to the engine; its result's type follows from `req.t` (EngineProtocol). */
+  call<K extends EngineKind>(
+    req: EngineCallReq<K> & { t: K },
     timeoutMs: number,
-    onToken?: OnPiece,
-    onProgress?: (fraction: number) => void,
-  ): EngineCall<T> {
+    { onToken, onProgress }: CallHooks = {},
+  ): EngineCall<EngineResult<K>> {
     const id = this.nextId++;
     let answered!: () => void;
     const done = new Promise<void>((r) => {
       answered = r;
     });
-    const result = new Promise<T>((resolve, reject) => {
+    const result = new Promise<EngineResult<K>>((resolve, reject) => {
       if (!this.alive) {
         answered();
         return reject(errors.unavailable(`the engine of device ${this.device} is restarting`));
       }
       const w: Waiting = {
-        resolve: resolve as (v: unknown) => void,
+        // The answer to this id is the reply of this request's kind: engine-process answers through a helper typed
+        // per kind, and onReply matches by id; the map holds calls of every kind, so the kind is forgotten here.
+        resolve: resolve as (v: EngineResult<EngineKind>) => void,
         reject,
         answered,
         req,
@@ -214,23 +224,23 @@ export class EngineClient {
         Math.min(timeoutMs, MAX_TIMER_MS),
       );
       this.waiting.set(id, w);
-      this.send({ ...req, id } as EngineRequest);
+      this.send({ ...req, id });
     });
     return { id, result, answered: done };
   }
 
   estimate(spec: EngineModel, timeoutMs: number): Promise<Estimate> {
-    return this.call<Estimate>({ t: 'estimate', spec }, timeoutMs).result;
+    return this.call({ t: 'estimate', spec }, timeoutMs).result;
   }
   /** A load whose `answered` says when the engine no longer works on it (see EngineCall). */
   startLoad(spec: EngineModel, timeoutMs: number, onProgress?: (fraction: number) => void): EngineCall<Loaded> {
-    return this.call<Loaded>({ t: 'load', spec }, timeoutMs, undefined, onProgress);
+    return this.call({ t: 'load', spec }, timeoutMs, onProgress ? { onProgress } : {});
   }
   load(spec: EngineModel, timeoutMs: number): Promise<Loaded> {
     return this.startLoad(spec, timeoutMs).result;
   }
-  unload(model: string, timeoutMs: number): Promise<void> {
-    return this.call<void>({ t: 'unload', model }, timeoutMs).result;
+  unload(model: string, timeoutMs: number): Promise<null> {
+    return this.call({ t: 'unload', model }, timeoutMs).result;
   }
 
   /** Aborting the signal cancels in the engine; the promise then rejects with the engine's CANCELLED answer. */
@@ -240,7 +250,7 @@ export class EngineClient {
     signal: AbortSignal,
     onToken?: OnPiece,
   ): Promise<GenerateOutcome> {
-    return this.cancellable(this.call<GenerateOutcome>({ t: 'generate', params }, timeoutMs, onToken), signal);
+    return this.cancellable(this.call({ t: 'generate', params }, timeoutMs, onToken ? { onToken } : {}), signal);
   }
 
   /**
@@ -248,13 +258,13 @@ export class EngineClient {
    * engine has let go of the sequence: after a timeout `result` rejects at once, while the engine stops at its next chunk.
    */
   startEvaluate(params: EvaluateParams, timeoutMs: number, signal: AbortSignal): EngineCall<EvaluateOutcome> {
-    const call = this.call<EvaluateOutcome>({ t: 'evaluate', params }, timeoutMs);
+    const call = this.call({ t: 'evaluate', params }, timeoutMs);
     return { ...call, result: this.cancellable(call, signal) };
   }
 
   /** Embeds texts (see EngineCore.embed); cancelled like a generation. */
   embed(params: EmbedParams, timeoutMs: number, signal: AbortSignal): Promise<EmbedOutcome> {
-    return this.cancellable(this.call<EmbedOutcome>({ t: 'embed', params }, timeoutMs), signal);
+    return this.cancellable(this.call({ t: 'embed', params }, timeoutMs), signal);
   }
 
   private cancellable<T>({ id, result }: EngineCall<T>, signal: AbortSignal): Promise<T> {
@@ -282,7 +292,7 @@ export class EngineClient {
     if (w.late && r.t === 'result' && w.req.t === 'load') {
       // The load finished just as it timed out (the cancel crossed the answer): nobody owns it, so unload it, and
       // only then say the engine is done with it.
-      void this.call<void>({ t: 'unload', model: w.req.spec.name }, LATE_UNLOAD_TIMEOUT_MS).answered.then(w.answered);
+      void this.call({ t: 'unload', model: w.req.spec.name }, LATE_UNLOAD_TIMEOUT_MS).answered.then(w.answered);
       return;
     }
     if (r.t === 'result') w.resolve(r.value);

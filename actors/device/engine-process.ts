@@ -12,8 +12,10 @@ import { createLogger } from '../../src/log.js';
 import {
   LOAD_PROGRESS_STEP,
   type OnPiece,
+  type EngineKind,
   type EngineReply,
   type EngineRequest,
+  type EngineResult,
   type EngineStart,
   type GenerateOutcome,
   type GenerateParams,
@@ -24,6 +26,9 @@ if (!process.send) throw new Error('engine-process must be started with an IPC c
 const send = (r: EngineReply) => {
   if (process.connected) process.send!(r);
 };
+/** The answer to `req`, its value checked against the reply of req's kind (EngineProtocol). */
+const result = <K extends EngineKind>(req: { t: K; id: number }, value: NoInfer<EngineResult<K>>) =>
+  send({ t: 'result', id: req.id, value });
 const start: EngineStart = JSON.parse(
   process.env.MOC_ENGINE_START ?? '{"device":"cpu0","threads":1,"gpu":"cpu","log":{"level":"info","sensitive":false}}',
 );
@@ -53,18 +58,15 @@ async function handle(req: EngineRequest): Promise<void> {
           sent = f;
           send({ t: 'progress', id: req.id, fraction: f });
         };
-        const value =
-          req.t === 'load'
-            ? await core.load(req.spec, ac.signal, onProgress)
-            : await core.estimate(req.spec, ac.signal);
-        return send({ t: 'result', id: req.id, value });
+        if (req.t === 'load') return result(req, await core.load(req.spec, ac.signal, onProgress));
+        return result(req, await core.estimate(req.spec, ac.signal));
       } finally {
         running.delete(req.id);
       }
     }
     case 'unload':
       await core.unload(req.model);
-      return send({ t: 'result', id: req.id, value: null });
+      return result(req, null);
     case 'generate': {
       const ac = new AbortController();
       running.set(req.id, { ac, what: 'generation' });
@@ -77,7 +79,7 @@ async function handle(req: EngineRequest): Promise<void> {
           throw err;
         });
         generationLine(req.params, 'OK', value);
-        return send({ t: 'result', id: req.id, value });
+        return result(req, value);
       } finally {
         running.delete(req.id);
       }
@@ -86,8 +88,7 @@ async function handle(req: EngineRequest): Promise<void> {
       const ac = new AbortController();
       running.set(req.id, { ac, what: 'evaluation' });
       try {
-        const value = await core.evaluate(req.params, ac.signal);
-        return send({ t: 'result', id: req.id, value });
+        return result(req, await core.evaluate(req.params, ac.signal));
       } finally {
         running.delete(req.id);
       }
@@ -96,7 +97,7 @@ async function handle(req: EngineRequest): Promise<void> {
       const ac = new AbortController();
       running.set(req.id, { ac, what: 'embedding' });
       try {
-        return send({ t: 'result', id: req.id, value: await core.embed(req.params, ac.signal) });
+        return result(req, await core.embed(req.params, ac.signal));
       } finally {
         running.delete(req.id);
       }

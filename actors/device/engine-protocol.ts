@@ -106,13 +106,29 @@ export interface Loaded {
   trainContextSize: number;
 }
 
+/**
+ * Each engine request kind with its frame (without the id, which the client assigns) and the value its result carries,
+ * as DeviceProtocol does for actors: `EngineClient.call` infers the reply from `t`, and the engine's answer to each
+ * kind is type-checked against it (engine-process.ts).
+ */
+export type EngineProtocol = {
+  estimate: { req: { t: 'estimate'; spec: EngineModel }; reply: Estimate };
+  load: { req: { t: 'load'; spec: EngineModel }; reply: Loaded };
+  unload: { req: { t: 'unload'; model: string }; reply: null };
+  generate: { req: { t: 'generate'; params: GenerateParams }; reply: GenerateOutcome };
+  evaluate: { req: { t: 'evaluate'; params: EvaluateParams }; reply: EvaluateOutcome };
+  embed: { req: { t: 'embed'; params: EmbedParams }; reply: EmbedOutcome };
+};
+export type EngineKind = keyof EngineProtocol;
+/** A call's frame as the caller writes it (the id is the client's). */
+export type EngineCallReq<K extends EngineKind = EngineKind> = EngineProtocol[K]['req'];
+export type EngineResult<K extends EngineKind> = EngineProtocol[K]['reply'];
+
+/** One frame a kind's call sends: its request with the id its answer will carry. */
+type Framed<K extends EngineKind> = EngineProtocol[K]['req'] & { id: number };
+
 export type EngineRequest =
-  | { t: 'estimate'; id: number; spec: EngineModel }
-  | { t: 'load'; id: number; spec: EngineModel }
-  | { t: 'unload'; id: number; model: string }
-  | { t: 'generate'; id: number; params: GenerateParams }
-  | { t: 'evaluate'; id: number; params: EvaluateParams }
-  | { t: 'embed'; id: number; params: EmbedParams }
+  | { [K in EngineKind]: Framed<K> }[EngineKind]
   /** Stop request `id` (a generation, an evaluation, a load or an estimate); a load that completes anyway is disposed. */
   | { t: 'cancel'; id: number }
   /** Fault injection (tests only, gated by the device): abort the process as a native crash would. */
@@ -120,7 +136,8 @@ export type EngineRequest =
 
 export type EngineReply =
   | { t: 'ready'; pid: number }
-  | { t: 'result'; id: number; value: unknown }
+  /** The answer to request `id`: its value is EngineResult of that request's kind (the client matches them by id). */
+  | { t: 'result'; id: number; value: EngineResult<EngineKind> }
   | { t: 'error'; id: number; error: ErrorData }
   | { t: 'token'; id: number; text: string; call?: ToolCallDelta }
   /** A load's progress (node-llama-cpp's onLoadProgress, 0–1), sent when it moved by at least LOAD_PROGRESS_STEP. */
