@@ -6,15 +6,17 @@
  * keeps it loaded.
  */
 import type { ModelInfo } from '../../schemas/messages.js';
-
-/** Node's setTimeout ceiling (a signed 32-bit ms count): a longer delay fires after 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { type Clock, MAX_TIMER_MS, realClock, type TimerHandle } from '../../src/kernel/clock.js';
 
 export class KeepAliveTimers {
-  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly timers = new Map<string, { at: number; timer: TimerHandle }>();
   private closed = false;
 
-  constructor(private readonly due: (model: string, expiresAt: number) => void) {}
+  /** `clock`: a test's ManualClock; the real one's timers are unref'd (an idle model's expiry never keeps the process alive). */
+  constructor(
+    private readonly due: (model: string, expiresAt: number) => void,
+    private readonly clock: Clock = realClock,
+  ) {}
 
   /** One device's report: arm for each idle loaded model with an expiry, disarm its others (and `gone`). */
   follow(models: ModelInfo[], gone: Iterable<string>): void {
@@ -39,8 +41,8 @@ export class KeepAliveTimers {
     if (this.closed || this.timers.get(model)?.at === at) return;
     this.disarm(model);
     // A keep-alive of days (config, catalog or a request) is a chain of capped timers, re-armed until `at`.
-    const left = Math.max(0, at - Date.now());
-    const timer = setTimeout(
+    const left = Math.max(0, at - this.clock.now());
+    const timer = this.clock.setTimeout(
       () => {
         this.timers.delete(model);
         if (left > MAX_TIMER_MS) this.arm(model, at);
@@ -48,14 +50,13 @@ export class KeepAliveTimers {
       },
       Math.min(left, MAX_TIMER_MS),
     );
-    timer.unref(); // an idle model's expiry never keeps the process alive
     this.timers.set(model, { at, timer });
   }
 
   private disarm(model: string): void {
     const t = this.timers.get(model);
     if (!t) return;
-    clearTimeout(t.timer);
+    this.clock.clearTimeout(t.timer);
     this.timers.delete(model);
   }
 }
