@@ -49,6 +49,18 @@ async function serve(file: string | undefined): Promise<void> {
     });
   }
   let coordinator: CoordinatorInstance | undefined;
+  // The parent watchdog: a server started by a Node process with an IPC channel (fork(), or spawn() with 'ipc': tests,
+  // perf scripts, a Node supervisor) stops when that channel closes, i.e. when the parent exited — even by SIGKILL,
+  // which runs no cleanup of the parent's — instead of living on as an orphan. The channel's end is the parent's
+  // death as the kernel reports it; a timer could not tell a dead parent from a slow one. Unref'd: the channel alone
+  // does not keep the server up. No channel (systemd, a shell, Kubernetes): no watchdog.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', () => {
+      if (coordinator) stop('parent.exited');
+      else process.exit(1); // still starting: nothing acknowledged yet, engines follow by their own channel
+    });
+  }
   coordinator = await Coordinator.start(config, {
     log,
     onEscalate: () => {

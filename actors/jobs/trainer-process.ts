@@ -239,7 +239,9 @@ export function startTrainer(o: TrainerOptions): TrainerRun {
     // Its own process group (pgid = pid): signals to -pid reach everything the trainer forked, and a Ctrl-C meant
     // for the coordinator's terminal does not hit the trainer behind our back.
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin: a pipe we never write to. It ends when this process is gone, however it went (SIGKILL included): the
+    // trainer's cue that nobody reads its report any more (docs/jobs.md). Not ended by us while the trainer runs.
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const pid = child.pid ?? -1;
   if (pid > 0) track(pid);

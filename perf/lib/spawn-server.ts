@@ -59,15 +59,25 @@ export async function spawnServer(
   const proc = spawn(process.execPath, args, {
     cwd: dir,
     env: { ...process.env, ...o.env },
-    stdio: ['ignore', 'inherit', stderr],
+    // stdout through a pipe of ours, not inherited: a server that outlived us must not hold the test runner's output
+    // (tap waits for every holder of its pipe). The IPC channel is the server's parent watchdog (src/cli.ts): when
+    // this process exits, however it exits, the channel closes and the server stops.
+    stdio: ['ignore', 'pipe', stderr, 'ipc'],
   });
   if (typeof stderr === 'number') closeSync(stderr);
+  proc.stdout!.pipe(process.stdout, { end: false });
+  // The channel alone does not keep this process up: a script that is done exits, and its server follows.
+  proc.channel?.unref();
   const logs: Record<string, any>[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     proc.once('exit', (code, signal) => r({ code, signal })),
   );
   const grpcAddress = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start in time')), o.startTimeoutMs ?? 60_000);
+    const startMs = o.startTimeoutMs ?? 60_000;
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL'); // a server that never said it listens is not left behind
+      reject(new Error(`server did not log server.listening within ${startMs} ms`));
+    }, startMs);
     let poll: NodeJS.Timeout | undefined;
     const onLine = (line: string) => {
       // Request lines (one per request under load) are not kept: a load test would spend its own CPU parsing them.

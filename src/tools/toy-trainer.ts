@@ -33,6 +33,17 @@ function usage(problem: string): never {
   process.exit(2);
 }
 
+// stdin is the coordinator's pipe (docs/jobs.md): it ends when the coordinator is gone, even after a SIGKILL that ran
+// none of its cleanup. Nobody is left to read what we report, so we stop. Unref'd: it does not keep a run alive.
+const coordinatorGone = () => {
+  process.stderr.write('toy-trainer: stdin closed, the coordinator is gone: stopping\n');
+  process.exit(1);
+};
+process.stdin.on('end', coordinatorGone);
+process.stdin.on('error', coordinatorGone);
+process.stdin.resume();
+(process.stdin as unknown as { unref?: () => void }).unref?.();
+
 function send(event: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
 }
@@ -108,10 +119,12 @@ if (values.hang) {
     [
       '-e',
       `process.on('SIGTERM', () => {});
+    process.stdin.on('end', () => process.exit(1)); process.stdin.resume();
     process.stdout.write(JSON.stringify({ type: 'log', message: 'worker ' + process.pid + ' ready' }) + '\\n');
     setInterval(() => {}, 60_000);`,
     ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
+    // Our stdin too: the worker also goes when the coordinator is gone (the one thing besides SIGKILL it obeys).
+    { stdio: ['inherit', 'inherit', 'inherit'] },
   );
   send({ type: 'progress', fraction: 0, message: 'hanging' });
   setInterval(() => {}, 60_000);

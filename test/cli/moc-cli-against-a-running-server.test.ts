@@ -4,11 +4,11 @@
  * succeeded 7), a load whose progress bar completes, inference streamed to stdout, a job followed to its end.
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
 import { startHarness } from '../helpers/coordinator.js';
 import { TEXTS, writeDataset } from '../jobs/helpers.js';
+import { spawnChild } from '../helpers/child.js';
 
 const KEY = 'cli-test-admin-key-0123456789';
 const INFER_KEY = 'cli-test-infer-key-0123456789';
@@ -20,20 +20,21 @@ interface Ran {
 }
 function moc(args: string[], env: Record<string, string>, stdin?: string): Promise<Ran> {
   return new Promise((resolve) => {
-    const p = spawn(
+    const p = spawnChild(
+      t,
       process.execPath,
       [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), ...args],
       { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
     );
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => {
+    p.stdout!.on('data', (d) => {
       out += d;
     });
-    p.stderr.on('data', (d) => {
+    p.stderr!.on('data', (d) => {
       err += d;
     });
-    p.stdin.end(stdin ?? '');
+    p.stdin!.end(stdin ?? '');
     p.on('exit', (code) => resolve({ code, out, err }));
   });
 }

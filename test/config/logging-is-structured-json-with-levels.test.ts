@@ -1,5 +1,4 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { EPHEMERAL_PORTS, spawnServer } from '../../perf/lib/spawn-server.js';
 import { type ConfigError, loadConfig } from '../../src/config.js';
 import { packageRoot } from '../../src/package-root.js';
 import { createLogger, EVENTS, LEVELS, logLevel, redact, type LoggerOptions } from '../../src/log.js';
+import { spawnChild } from '../helpers/child.js';
 
 /** A logger whose lines land in an array instead of on fd 2. */
 function captured(level: Parameters<typeof createLogger>[0], opts: LoggerOptions = {}) {
@@ -72,13 +72,13 @@ t.test(
       '--config',
       file,
     ];
-    const proc = spawn(process.execPath, args, {
+    const proc = spawnChild(t, process.execPath, args, {
       cwd: dir,
       env: { ...process.env, MOC_LOG_LEVEL: '' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
-    proc.stderr.setEncoding('utf8').on('data', (s: string) => {
+    proc.stderr!.setEncoding('utf8').on('data', (s: string) => {
       stderr += s;
     });
     const code = await new Promise<number | null>((r) => proc.once('close', (c) => r(c)));

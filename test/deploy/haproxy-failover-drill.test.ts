@@ -7,13 +7,14 @@
  */
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { spawnServer, type SpawnedServer } from '../../perf/lib/spawn-server.js';
 import { packageRoot } from '../../src/package-root.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { until } from '../helpers/coordinator.js';
+import { spawnChild } from '../helpers/child.js';
 
 const CONFIG = path.join(packageRoot(), 'deploy', 'haproxy', 'haproxy.cfg');
 const RATE_PER_TRANSPORT = 100; // per second: 200 in all
@@ -140,7 +141,7 @@ t.test('two replicas behind HAProxy: kill -9 one, then SIGTERM one, under 200 in
   const [a, b] = await Promise.all([replica(portsA), replica(portsB)]);
   servers.push(a!, b!);
   let hpLog = '';
-  haproxy = spawn('haproxy', ['-f', CONFIG, '-db'], {
+  haproxy = spawnChild(t, 'haproxy', ['-f', CONFIG, '-db'], {
     env: haproxyEnv(lb, portsA, portsB),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -6,13 +6,13 @@
  */
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { packageRoot } from '../../src/package-root.js';
 import { replay } from '../../src/store/replay.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
+import { spawnChild } from '../helpers/child.js';
 
 const yamlFor = (dir: string, data: string) =>
   [
@@ -80,7 +80,8 @@ t.test(
     const began = performance.now();
     const before = acked.filter((a) => a.at < began).map((a) => a.key);
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const p = spawn(
+      const p = spawnChild(
+        t,
         process.execPath,
         [
           `--import=${import.meta.resolve('tsx')}`,
@@ -93,10 +94,10 @@ t.test(
       );
       let stdout = '',
         stderr = '';
-      p.stdout.on('data', (d) => {
+      p.stdout!.on('data', (d) => {
         stdout += d;
       });
-      p.stderr.on('data', (d) => {
+      p.stderr!.on('data', (d) => {
         stderr += d;
       });
       p.on('exit', (code) => resolve({ code, stdout, stderr }));

@@ -5,13 +5,14 @@
  * (no lint finding on a moc_ metric), and a real Prometheus (Debian's, installed by .ci/run) scrapes it.
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startHarness, until } from '../helpers/coordinator.js';
 import { scrape, sum } from '../helpers/metrics.js';
 import { zmqRequest } from '../helpers/zmq.js';
 import { nextModelState } from '../helpers/events.js';
+import { spawnChild } from '../helpers/child.js';
 
 t.test(
   'requests on every transport, inference figures and live gauges; promtool finds nothing wrong with ours',
@@ -153,7 +154,8 @@ t.test('a real Prometheus scrapes /metrics', async (t) => {
     ].join('\n'),
   );
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const prom = spawn(
+  spawnChild(
+    t,
     'prometheus',
     [
       `--config.file=${path.join(dir, 'prometheus.yml')}`,
@@ -162,9 +164,6 @@ t.test('a real Prometheus scrapes /metrics', async (t) => {
     ],
     { stdio: 'ignore' },
   );
-  t.teardown(() => {
-    prom.kill('SIGKILL');
-  });
   const query = async (q: string) => {
     const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`);
     return (

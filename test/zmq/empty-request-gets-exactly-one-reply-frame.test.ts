@@ -6,7 +6,7 @@
  * and without the delimiter get their reply in the shape they sent.
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as zmq from 'zeromq';
 import { startHarness } from '../helpers/coordinator.js';
@@ -24,16 +24,17 @@ s.connect(sys.argv[1])
 s.send(b"")
 print(json.dumps([f.decode("utf-8", "replace") for f in s.recv_multipart()]))
 `;
+import { spawnChild } from '../helpers/child.js';
 
 function pyEmptyReq(endpoint: string): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(PY, ['-c', PY_EMPTY_REQ, endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawnChild(t, PY, ['-c', PY_EMPTY_REQ, endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => {
+    p.stdout!.on('data', (d) => {
       out += d;
     });
-    p.stderr.on('data', (d) => {
+    p.stderr!.on('data', (d) => {
       err += d;
     });
     p.on('close', (code) => resolve({ code, out, err }));

@@ -4,11 +4,12 @@
  * act once. Debian's interpreter is used explicitly: a python3 earlier on PATH (pyenv) may not have pyzmq.
  */
 import t from 'tap';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHarness } from '../helpers/coordinator.js';
+import { spawnChild } from '../helpers/child.js';
 
 const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'legacy_agent.py');
 
@@ -22,13 +23,13 @@ function pythonWithZmq(): string | null {
 
 function runAgent(py: string, endpoint: string): Promise<{ code: number | null; lines: any[]; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(py, [AGENT, endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawnChild(t, py, [AGENT, endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    p.stdout.on('data', (d) => {
+    p.stdout!.on('data', (d) => {
       out += d;
     });
-    p.stderr.on('data', (d) => {
+    p.stderr!.on('data', (d) => {
       err += d;
     });
     p.on('close', (code) =>

@@ -1,2 +1,2 @@
 export declare const testFileExtensions: string[];
-export declare const plugin: () => {};
+export declare const plugin: () => Record<string, never>;
