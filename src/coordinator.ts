@@ -33,6 +33,7 @@ import { FeedbackActor, type FeedbackProtocol } from '../actors/feedback/feedbac
 import { Goals, type GoalsMessages } from '../actors/goals/goals.js';
 import { ensureDemoModel } from './model/demo-model.js';
 import { Quotas } from './auth/quotas.js';
+import type { Clock } from './kernel/clock.js';
 import { ModelInspector } from './model/inspector.js';
 import { Store } from './store/store.js';
 import { LocalActor } from './kernel/local-actor.js';
@@ -55,6 +56,8 @@ export interface CoordinatorOptions {
   log?: Logger;
   /** Restart intensity exceeded at the root. Default: log; the CLI exits non-zero. */
   onEscalate?: (reason: string) => void;
+  /** What keep-alive expiries, per-key budgets and remembered JWTs count time on: a test's ManualClock. Default: real. */
+  clock?: Clock;
 }
 
 /** What a running Coordinator is made of (see start()). */
@@ -140,7 +143,7 @@ export class Coordinator {
   static async start(config: Config, opts: CoordinatorOptions = {}): Promise<Coordinator> {
     const log = opts.log ?? createLogger();
     // Keys first: a bad key file or an open server on a public address must stop the start before anything runs.
-    const keys = KeyRing.fromConfig(config);
+    const keys = KeyRing.fromConfig(config, process.env, opts.clock && (() => opts.clock!.now()));
     if (keys.open && !isLoopback(config.server.host)) {
       throw new Error(
         `refusing to serve on ${config.server.host} without API keys: configure auth.keys, auth.keysFile or MOC_API_KEYS, ` +
@@ -200,7 +203,7 @@ export class Coordinator {
     );
     store.onCommit = (s) => metrics.commitSeconds.observe(s);
     const inspector = await assembly.add('inspector', () => new ModelInspector());
-    const models = new Lifecycle(config, devices, store, inspector);
+    const models = new Lifecycle(config, devices, store, inspector, opts.clock);
     models.observer = metrics.lifecycleObserver();
     // Its internal queue holds its tasks' results (at most one per request admitted by the router, which bounds
     // those) and the devices' notices: sized so that a full mailbox never refuses the message finishing a request.
@@ -327,7 +330,7 @@ export class Coordinator {
     let draining = false;
     // One set of per-key budgets for the three transports (a key draws on the same buckets whichever it uses); none
     // at all when nothing is configured, so requests pay nothing for it.
-    const budgets = new Quotas(config.auth.quotas);
+    const budgets = new Quotas(config.auth.quotas, opts.clock && (() => opts.clock!.now()));
     const quotas = budgets.enabled ? { quotas: budgets } : {};
     ready = () => readiness(config, devices, models, () => draining);
     const modelReady = (name: string) => modelReadiness(devices, models, name);

@@ -29,6 +29,7 @@ import type { Store } from '../../src/store/store.js';
 import type { DeviceRef } from '../device/index.js';
 import { Breaker } from './breaker.js';
 import { recheckModelFile } from './file-check.js';
+import { type Clock, realClock } from '../../src/kernel/clock.js';
 import { KeepAliveTimers } from './keep-alive.js';
 import { KeyedSerial, releaseAll } from './keyed-serial.js';
 import { realModelsRoot, resolveModelPath, ROOT_HINT } from './model-path.js';
@@ -146,20 +147,23 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private realRoot: string;
   private self!: ActorRef<LifecycleMessages>;
   /** Keep-alive expiries; with placement's soft-limit eviction, all that decides a model leaves (see expire). */
-  private readonly keepAlive = new KeepAliveTimers((model, expiresAt) => {
-    try {
-      this.self.tell({ kind: 'keep-alive-due', model, expiresAt });
-    } catch {
-      /* stopped: nothing to unload */
-    }
-  });
+  private readonly keepAlive: KeepAliveTimers;
 
+  /** `clock`: what the keep-alive timers run on (a test's ManualClock; the real one by default). */
   constructor(
     private readonly config: Config,
     private readonly devices: Map<string, DeviceRef>,
     private readonly store: Store,
     private readonly inspector: Inspector,
+    clock: Clock = realClock,
   ) {
+    this.keepAlive = new KeepAliveTimers((model, expiresAt) => {
+      try {
+        this.self.tell({ kind: 'keep-alive-due', model, expiresAt });
+      } catch {
+        /* stopped: nothing to unload */
+      }
+    }, clock);
     this.realRoot = path.resolve(config.modelsRoot);
     for (const e of store.listModels()) this.catalog.set(e.name, e);
     for (const [alias, target] of store.listAliases()) this.routes.aliases.set(alias, target);

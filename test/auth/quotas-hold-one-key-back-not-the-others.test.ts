@@ -9,23 +9,30 @@ import * as grpc from '@grpc/grpc-js';
 import { startHarness } from '../helpers/coordinator.js';
 import { zmqRequest } from '../helpers/zmq.js';
 import { Quotas } from '../../src/auth/quotas.js';
+import { ManualClock } from '../../src/kernel/clock.js';
 
 const CAPPED = 'capped-key-0123456789abcdef';
 const FREE = 'free-key-0123456789abcdef';
 const TOKENS = 'tokens-key-0123456789abcdef';
 
 t.test('one key over its request budget is refused on every transport; another key is not', async (t) => {
-  const h = await startHarness(t, {
-    auth: {
-      keys: [
-        { name: 'capped', role: 'infer', key: CAPPED },
-        { name: 'free', role: 'infer', key: FREE },
-        { name: 'tokens', role: 'infer', key: TOKENS },
-      ],
-      // `capped`: 3 requests, then one every 4 s (slow enough that the three transports' checks fall in one refill). `tokens`: 10 generated tokens a minute. `free`: no budget (its role has none).
-      quotas: { keys: { capped: { requestsPerSecond: 0.25, burst: 3 }, tokens: { tokensPerMinute: 10 } } },
+  // The budgets count time on this clock: it stands still between requests and moves only when the test says so.
+  const clock = new ManualClock();
+  const h = await startHarness(
+    t,
+    {
+      auth: {
+        keys: [
+          { name: 'capped', role: 'infer', key: CAPPED },
+          { name: 'free', role: 'infer', key: FREE },
+          { name: 'tokens', role: 'infer', key: TOKENS },
+        ],
+        // `capped`: 3 requests, then one every 4 s. `tokens`: 10 generated tokens a minute. `free`: no budget (its role has none).
+        quotas: { keys: { capped: { requestsPerSecond: 0.25, burst: 3 }, tokens: { tokensPerMinute: 10 } } },
+      },
     },
-  });
+    { clock },
+  );
   const list = (key: string) => fetch(`${h.restUrl}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
 
   const first = await Promise.all([list(CAPPED), list(CAPPED), list(CAPPED)]);
@@ -37,7 +44,7 @@ t.test('one key over its request budget is refused on every transport; another k
   const refused = await list(CAPPED);
   t.equal(refused.status, 429, 'the 4th is refused');
   const retryAfter = Number(refused.headers.get('retry-after'));
-  t.ok(retryAfter >= 1 && retryAfter <= 4, `with Retry-After (${retryAfter} s: one request every 4 s)`);
+  t.equal(retryAfter, 4, 'with Retry-After: 4 s (one request every 4 s, and no time has passed)');
   const body = (await refused.json()) as any;
   t.equal(body.error.code, 'MOC_ERR_RATE_LIMITED');
   t.match(
@@ -62,9 +69,12 @@ t.test('one key over its request budget is refused on every transport; another k
   const others = await Promise.all(Array.from({ length: 30 }, () => list(FREE)));
   t.same(new Set(others.map((r) => r.status)), new Set([200]), 'the other key: 30 of 30 served at once');
 
-  // 4 s later the capped key has room for one again.
-  await new Promise((r) => setTimeout(r, 4100));
-  t.equal((await list(CAPPED)).status, 200, 'refilled: served again');
+  // The capped key has room for one again 4 s later, not before.
+  clock.advance(3900);
+  t.equal((await list(CAPPED)).status, 429, '3.9 s later: still refused');
+  clock.advance(200);
+  t.equal((await list(CAPPED)).status, 200, '4.1 s later: refilled, served again');
+  t.equal((await list(CAPPED)).status, 429, 'and that one used the refill');
 
   // Generated tokens: admitted while the budget is above zero, charged at the end.
   const infer = (maxTokens: number) =>
@@ -82,17 +92,14 @@ t.test('one key over its request budget is refused on every transport; another k
   const o = (await over.json()) as any;
   t.equal(o.error.code, 'MOC_ERR_RATE_LIMITED');
   t.match(o.error.message, /10 generated tokens a minute/);
-  t.ok(
-    o.error.details.retryAfterMs > 30_000,
-    `retry after ${o.error.details.retryAfterMs} ms (7 tokens at 10 a minute)`,
-  );
+  t.equal(o.error.details.retryAfterMs, 42_000, 'retry after 42 s: 7 tokens (6 below zero, +1) at 10 a minute');
   t.equal((await list(TOKENS)).status, 200, 'a request that generates nothing is not held back by the token budget');
 
   const metrics = await (await fetch(`${h.restUrl}/metrics`)).text();
   t.match(
     metrics,
-    /moc_requests_total\{transport="rest",operation="list-models",code="MOC_ERR_RATE_LIMITED"\} 1/,
-    'refusals are counted like any answer',
+    /moc_requests_total\{transport="rest",operation="list-models",code="MOC_ERR_RATE_LIMITED"\} 3\n/,
+    'refusals are counted like any answer (the 4th, the one at 3.9 s, the one after the refill)',
   );
 });
 

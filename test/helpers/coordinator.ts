@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import { resolveConfig } from '../../src/config.js';
 import { Coordinator } from '../../src/coordinator.js';
+import type { Clock } from '../../src/kernel/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 
@@ -28,11 +29,14 @@ export interface Harness {
   ): Promise<any[]>;
 }
 
-/** o.dir: reuse a directory (data + models) to restart a coordinator on the same state. */
+/**
+ * o.dir: reuse a directory (data + models) to restart a coordinator on the same state. o.clock: what keep-alive
+ * expiries, per-key budgets and remembered JWTs count time on (a ManualClock the test advances instead of sleeping).
+ */
 export async function startHarness(
   t: Test,
   config: Record<string, unknown> = {},
-  o: { dir?: string } = {},
+  o: { dir?: string; clock?: Clock } = {},
 ): Promise<Harness> {
   const dir = o.dir ?? t.testdir();
   const cfg = resolveConfig(
@@ -44,7 +48,7 @@ export async function startHarness(
     },
     { baseDir: dir },
   );
-  const coordinator = await Coordinator.start(cfg, { log: silentLogger });
+  const coordinator = await Coordinator.start(cfg, { log: silentLogger, clock: o.clock });
   const client = modelOpsClient(`127.0.0.1:${coordinator.grpcPort}`);
   let closed = false;
   const close = async () => {
@@ -87,13 +91,32 @@ export function errorCode(err: unknown): string | undefined {
   return (err as grpc.ServiceError).metadata?.get('moc-error-code')[0]?.toString();
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
+/**
+ * Polls `fn` every `everyMs` until it returns something truthy, and returns that. Bounded twice: by `timeoutMs` and by
+ * the number of polls that fit in it (so a clock that does not move, or an fn that never settles quickly, still ends);
+ * then it throws saying what it waited for, how long, how many times it looked, and fn's last error if it threw.
+ */
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  everyMs = 50,
+): Promise<T> {
+  const start = Date.now();
+  const maxPolls = Math.ceil(timeoutMs / everyMs) + 1;
+  let lastError: unknown;
+  for (let polls = 1; ; polls++) {
+    const v = await fn().catch((err: unknown) => {
+      lastError = err;
+      return undefined;
+    });
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
+    const waited = Date.now() - start;
+    if (waited > timeoutMs || polls >= maxPolls) {
+      const why = lastError === undefined ? '' : `; last error: ${(lastError as Error)?.message ?? String(lastError)}`;
+      throw new Error(`timed out waiting for ${what} (${waited} ms, ${polls} polls, limit ${timeoutMs} ms)${why}`);
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
