@@ -24,7 +24,8 @@ import type {
   ModelView,
   RegisterRequest,
 } from '../../schemas/messages.js';
-import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
+import { envelopeOf, replyAs } from '../../src/kernel/reply.js';
+import type { ActorRef, Behavior, Envelope, Kind, Reply } from '../../src/kernel/types.js';
 import type { Store } from '../../src/store/store.js';
 import type { DeviceRef } from '../device/index.js';
 import { Breaker } from './breaker.js';
@@ -241,12 +242,12 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       case 'list':
         return this.list(env as Envelope<LifecycleMessages, 'list'>);
       case 'view':
-        return env.reply(this.viewOf(msg.name) as never);
+        return replyAs(env, 'view', this.viewOf(msg.name));
       case 'reserve': {
         const { owner, bytes, device } = msg;
         if (device !== undefined && !this.devices.has(device))
           throw errors.deviceNotFound(device, [...this.devices.keys()]);
-        return this.task(env, async () => {
+        return this.task(envelopeOf(env, 'reserve'), async () => {
           const held = await this.placeAndReserve(owner, bytes, device);
           await this.step({ kind: 'held', owner, device: held.device, bytes: held.bytes });
           return held;
@@ -256,35 +257,40 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
         const { owner, device } = msg;
         // Forgotten first: a device that restarts from now on starts without it, even if this release never reaches it.
         this.reservations.delete(owner);
-        return this.task(env, () => this.ref(device).ask({ kind: 'release', owner }, { timeoutMs: STATUS_TIMEOUT_MS }));
+        return this.task(envelopeOf(env, 'release'), () =>
+          this.ref(device).ask({ kind: 'release', owner }, { timeoutMs: STATUS_TIMEOUT_MS }),
+        );
       }
       case 'held':
         this.reservations.set(msg.owner, { device: msg.device, bytes: msg.bytes });
-        return env.reply(undefined as never);
+        return replyAs(env, 'held', undefined);
       // results of its own tasks, and its devices' notices
       case 'models-changed':
         return this.modelsChanged(msg);
       case 'catalog-put':
-        return env.reply(this.putCatalog(msg.request, msg.facts, msg.examined) as never);
+        return replyAs(env, 'catalog-put', this.putCatalog(msg.request, msg.facts, msg.examined));
       case 'catalog-revert':
-        return env.reply(this.revertCatalog(msg.entry, msg.previous) as never);
+        return replyAs(env, 'catalog-revert', this.revertCatalog(msg.entry, msg.previous));
       case 'load-ended':
         return this.loadEnded(msg.name, msg.root, msg.error);
       case 'keep-alive-due':
         return this.expire(msg.model, msg.expiresAt);
       case 'alias-put':
-        return env.reply(this.putAlias(msg.alias, msg.target, msg.previous) as never);
+        return replyAs(env, 'alias-put', this.putAlias(msg.alias, msg.target, msg.previous));
       case 'alias-revert':
-        return env.reply(this.revertAlias(msg.alias, msg.target, msg.previous) as never);
+        return replyAs(env, 'alias-revert', this.revertAlias(msg.alias, msg.target, msg.previous));
       default:
         throw new Error(`lifecycle: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
   }
 
   /** Runs long work outside receive(); its answer (or error, scrubbed of the models root) goes to the envelope. */
-  private task<T>(env: Envelope<LifecycleMessages>, work: () => Promise<T>): void {
+  private task<K extends Kind<LifecycleMessages>>(
+    env: Envelope<LifecycleMessages, K>,
+    work: () => Promise<Reply<LifecycleMessages, K>>,
+  ): void {
     work().then(
-      (r) => env.reply(r as never),
+      (r) => env.reply(r),
       (e) => env.fail(this.withoutRoot(e)),
     );
   }
@@ -293,9 +299,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private step<K extends keyof LifecycleInbox & string>(
     msg: LifecycleMessages[K]['req'] & { kind: K },
   ): Promise<LifecycleMessages[K]['reply']> {
-    return this.self.ask(msg as never, { timeoutMs: this.config.limits.loadTimeoutMs }) as Promise<
-      LifecycleMessages[K]['reply']
-    >;
+    return this.self.ask<K>(msg, { timeoutMs: this.config.limits.loadTimeoutMs });
   }
 
   private modelsChanged(m: ModelsChanged): void {
