@@ -18,7 +18,6 @@ import {
   type InferMsg,
   type ModelInfo,
   type ModelSpec,
-  type ModelState,
 } from '../../schemas/messages.js';
 import { createLogger, type Logger, type LogSettings } from '../../src/log.js';
 import { validate } from '../../src/validate.js';
@@ -27,6 +26,7 @@ import type { HostedBehavior } from '../../src/kernel/worker-host.js';
 import { EngineClient } from './engine-client.js';
 import type { EngineFaults } from './engine-protocol.js';
 import { Ledger } from './ledger.js';
+import { ModelLife } from './model-state.js';
 import { RequestQueue } from './request-queue.js';
 import { LoopLag } from '../../src/telemetry/loop-lag.js';
 
@@ -71,7 +71,8 @@ const MAX_CHARS_PER_CONTEXT_TOKEN = 64;
 
 interface ModelEntry {
   spec: ModelSpec;
-  state: ModelState;
+  /** Where the model is in its life (model-state.ts): every change of state goes through it. */
+  life: ModelLife;
   estimateBytes: number;
   actualBytes: number;
   /** One sequence of the model's context: what its embedding context (made at the first embed) is expected to take. */
@@ -91,17 +92,13 @@ interface ModelEntry {
   error?: string;
   /** While loading: the engine's last progress report (0–1). */
   loadProgress?: number;
-  /** The load in progress (coalesces concurrent loads; unload waits for it). */
-  loading?: Promise<void>;
   /**
-   * Resolves once the engine has answered this entry's last load. A load that timed out may still be running there:
-   * until then its reservation stays in the ledger and the name cannot be loaded again (memory is never untracked).
+   * The engine's answer to this entry's last load. A load that timed out may still be running there: until it answers
+   * its reservation stays in the ledger (the model stays 'cancelling'), so memory in use is never untracked.
    */
-  engineIdle: Promise<void>;
-  /** Resolves when this entry's unload has finished (the entry is gone, its bytes released). */
-  unloaded?: Promise<void>;
-  /** Resolves when inFlight reaches 0 while unloading. */
-  drained?: () => void;
+  loadAnswered: Promise<void>;
+  /** Called when nothing of the model runs or waits any more (an unload drains to this; so does close). */
+  idleWaiters: (() => void)[];
 }
 
 /**
@@ -139,6 +136,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   async start(): Promise<void> {
     this.engine = await this.startEngine();
     this.engineState = 'ready';
+    // A reload that fails shows in the next notice (the model failed, with its error, or absent if refused memory).
     for (const spec of this.cfg.models) void this.load(spec).catch(() => {});
   }
 
@@ -185,7 +183,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     this.notify({ kind: 'engine-exited', device: this.id, reason });
     // Models being unloaded are gone with the engine: what still waits for them fails retryably, so the unload drains.
     const gone = errors.unavailable(`the engine of device ${this.id} ${reason}; it is restarting`);
-    for (const m of this.models.values()) if (m.state === 'unloading') this.failQueued(m, gone);
+    for (const m of this.models.values()) if (m.life.is('draining', 'unloading')) this.failQueued(m, gone);
     if (this.engineRestarts.length > this.cfg.engineRestarts.max) {
       // Escalate to the supervisor: crash this worker; it restarts the device with the same desired models.
       setImmediate(() => {
@@ -195,9 +193,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       });
       return;
     }
-    for (const m of this.models.values()) {
-      if (m.state === 'loaded') m.state = 'loading';
-    }
+    // Loaded and loading models come back with the next engine (a load cut short answers its callers UNAVAILABLE).
+    for (const m of this.models.values()) if (m.life.is('loaded', 'loading')) m.life.to('waiting-engine', gone);
     this.changed();
     try {
       this.engine = await this.startEngine();
@@ -209,8 +206,10 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       return;
     }
     for (const m of [...this.models.values()]) {
-      if (m.state !== 'loading') continue;
-      m.loading = this.engineLoad(m).catch(() => {});
+      if (!m.life.is('waiting-engine')) continue; // an unload took it meanwhile
+      m.life.to('loading');
+      // Its outcome is the model's state (loaded, failed, or waiting for an engine again); nobody else waits on it.
+      this.engineLoad(m).catch(() => {});
     }
   }
 
@@ -331,11 +330,11 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     const m = this.models.get(env.msg.model);
     // A request routed just before an unload (the router's route table follows this device's notices) is answered
     // NOT_FOUND here; the router loads the model on demand for it, as for any request to a registered model.
-    if (!m || m.state === 'unloading') {
+    if (!m || m.life.is('draining', 'unloading')) {
       env.fail(errors.modelNotFound(env.msg.model, this.servingNames()));
       return undefined;
     }
-    if (m.state === 'failed') {
+    if (m.life.is('cancelling', 'failed')) {
       env.fail(errors.modelFailed(m.spec.name, String(m.error)));
       return undefined;
     }
@@ -361,27 +360,28 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   }
 
   private pump(m: ModelEntry): void {
-    // 'unloading' still drains: requests admitted before the unload run to completion.
-    while (
-      (m.state === 'loaded' || m.state === 'unloading') &&
-      this.engine &&
-      m.inFlight < m.spec.sequences &&
-      m.queue.length > 0
-    ) {
+    // A draining model still runs the requests admitted before its unload, to completion.
+    while (m.life.is('loaded', 'draining') && this.engine && m.inFlight < m.spec.sequences && m.queue.length > 0) {
       const job = m.queue.shift()!;
       job.env.signal.removeEventListener('abort', job.onAbort);
       if (job.env.settled) continue;
       this.run(m, this.engine, job);
     }
-    this.checkDrained(m);
+    this.checkIdle(m);
   }
 
-  /** An unloading model whose last request finished (or failed) lets its unload go on. */
-  private checkDrained(m: ModelEntry): void {
-    if (m.state !== 'unloading' || m.inFlight > 0 || m.queue.length > 0 || !m.drained) return;
-    const drained = m.drained;
-    m.drained = undefined;
-    drained();
+  /** Resolves once nothing of the model runs or waits (at once if nothing does). */
+  private idle(m: ModelEntry): Promise<void> {
+    if (m.inFlight === 0 && m.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => m.idleWaiters.push(resolve));
+  }
+
+  /** A model whose last request finished (or failed) lets an unload (or close) waiting on it go on. */
+  private checkIdle(m: ModelEntry): void {
+    if (m.inFlight > 0 || m.queue.length > 0 || m.idleWaiters.length === 0) return;
+    const waiters = m.idleWaiters;
+    m.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Fails every queued request of a model (they could never run), then lets an unload waiting on them go on. */
@@ -390,7 +390,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       job.env.signal.removeEventListener('abort', job.onAbort);
       if (!job.env.settled) job.env.fail(err);
     }
-    this.checkDrained(m);
+    this.checkIdle(m);
   }
 
   private run(m: ModelEntry, engine: EngineClient, job: Job): void {
@@ -551,35 +551,52 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     });
   }
 
-  // ---- lifecycle of models on this device ----
+  // ---- lifecycle of models on this device (the states and their transitions: model-state.ts) ----
 
+  /** Answers once the model is loaded here (or why it cannot be): starts its load, or joins or waits out the entry. */
   private async load(spec: ModelSpec): Promise<ModelInfo> {
-    for (;;) {
-      if (this.closing) throw errors.unavailable(`device ${this.id} is shutting down`);
-      const existing = this.models.get(spec.name);
-      if (!existing) break;
-      if (existing.spec.path !== spec.path) {
-        throw errors.loadedFromOtherFile(spec.name, existing.state, this.id, existing.spec.path);
+    if (this.closing) throw errors.unavailable(`device ${this.id} is shutting down`);
+    const m = this.models.get(spec.name);
+    if (!m) return this.loadNew(spec);
+    if (m.spec.path !== spec.path) throw errors.loadedFromOtherFile(spec.name, m.life.reported, this.id, m.spec.path);
+    switch (m.life.state) {
+      case 'loaded':
+      case 'waiting-engine': // it comes back with its restarted engine
+        return this.info(m);
+      case 'reserving':
+      case 'loading': {
+        // Concurrent loads of one model share the first, and its outcome.
+        const r = await m.life.until('loaded', 'cancelling', 'waiting-engine');
+        if (r.state !== 'loaded') throw r.cause ?? errors.unavailable(`the load of ${spec.name} on ${this.id} ended`);
+        // An unload that waited for the same load went first: load afresh once it is done.
+        return m.life.is('loaded') ? this.info(m) : this.load(spec);
       }
-      if (existing.state === 'unloading') {
-        // Its entry is on its way out (keep-alive expiry, eviction, unload): wait for that, then load afresh.
-        await existing.unloaded;
-        continue;
-      }
-      if (existing.state === 'failed') {
+      case 'cancelling':
         // A failed load may still be running in the engine (it timed out): its bytes stay counted until it answered.
-        await existing.engineIdle;
-        if (this.models.get(spec.name) === existing) this.models.delete(spec.name);
-        continue;
-      }
-      await existing.loading; // concurrent loads of one model share the first
-      if (this.models.get(spec.name) === existing && (existing.state as ModelState) !== 'unloading')
-        return this.info(existing);
+        await m.life.until('failed', 'draining');
+        return this.load(spec);
+      case 'failed':
+        m.life.to('gone');
+        this.models.delete(spec.name);
+        return this.loadNew(spec);
+      case 'draining':
+      case 'unloading':
+        // Its entry is on its way out (keep-alive expiry, eviction, unload): wait for that, then load afresh.
+        await m.life.until('gone');
+        return this.load(spec);
+      case 'gone':
+        throw new Error(`device ${this.id}: model '${spec.name}' is gone but still listed`);
+      default:
+        throw new Error(`device ${this.id}: unknown model state ${JSON.stringify(m.life.state satisfies never)}`);
     }
+  }
+
+  /** A new entry: estimate, reserve (refused past the hard limit, before the engine loads), then load. */
+  private async loadNew(spec: ModelSpec): Promise<ModelInfo> {
     const engine = this.requireEngine();
     const m: ModelEntry = {
       spec,
-      state: 'loading',
+      life: new ModelLife(spec.name),
       estimateBytes: 0,
       actualBytes: 0,
       embedEstimateBytes: 0,
@@ -590,42 +607,44 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       lastUsedAt: 0,
       keepAliveMs: spec.keepAliveMs,
       expiresAt: 0,
-      engineIdle: Promise.resolve(),
+      loadAnswered: Promise.resolve(),
+      idleWaiters: [],
     };
     this.models.set(spec.name, m);
     this.changed();
-    m.loading = (async () => {
-      try {
-        const est = await engine.estimate(spec, this.cfg.loadTimeoutMs);
-        m.estimateBytes = est.totalBytes;
-        m.embedEstimateBytes = Math.ceil(est.contextBytes / Math.max(1, spec.sequences));
-        this.ledger.reserve(spec.name, est.totalBytes); // refuses past the hard limit, before the engine loads
-      } catch (err) {
-        this.models.delete(spec.name);
-        this.changed();
-        throw err;
-      }
-      await this.engineLoad(m);
-    })();
-    await m.loading;
+    try {
+      const est = await engine.estimate(spec, this.cfg.loadTimeoutMs);
+      m.estimateBytes = est.totalBytes;
+      m.embedEstimateBytes = Math.ceil(est.contextBytes / Math.max(1, spec.sequences));
+      this.ledger.reserve(spec.name, est.totalBytes);
+    } catch (err) {
+      const e = toMocError(err);
+      m.life.to('gone', e);
+      this.models.delete(spec.name);
+      this.changed();
+      throw e;
+    }
+    m.life.to('loading');
+    await this.engineLoad(m);
     return this.info(m);
   }
 
-  /** Load into the engine with the reservation already held; on failure release it and mark the model failed. */
+  /** Load into the engine with the reservation already held (state 'loading'); rejects with why it did not load. */
   private async engineLoad(m: ModelEntry): Promise<void> {
-    // Each step is a notice (at most 1 / LOAD_PROGRESS_STEP of them a load), so watchers see a fast load move too.
-    const call = this.requireEngine().startLoad(m.spec, this.cfg.loadTimeoutMs, (f) => {
-      if (m.state !== 'loading') return;
-      m.loadProgress = f;
-      this.changed();
-    });
-    m.engineIdle = call.answered;
+    let answered: Promise<void> | undefined;
     try {
+      // Each step is a notice (at most 1 / LOAD_PROGRESS_STEP of them a load), so watchers see a fast load move too.
+      const call = this.requireEngine().startLoad(m.spec, this.cfg.loadTimeoutMs, (f) => {
+        if (!m.life.is('loading')) return;
+        m.loadProgress = f;
+        this.changed();
+      });
+      answered = m.loadAnswered = call.answered;
       const loaded = await call.result;
       m.actualBytes = loaded.actualBytes;
       m.embedding = false; // a (re)load starts without one: the engine makes it again at the next embed
       this.ledger.reconcile(m.spec.name, loaded.actualBytes);
-      m.state = 'loaded';
+      m.life.to('loaded');
       delete m.loadProgress;
       m.loadedAt = Date.now();
       m.lastUsedAt ||= m.loadedAt;
@@ -633,16 +652,22 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       if (m.inFlight === 0 && m.queue.length === 0) this.markIdle(m);
     } catch (err) {
       const e = toMocError(err);
-      if (e.code === 'MOC_ERR_UNAVAILABLE') throw e; // engine died mid-load: the restart path reloads it
-      m.state = 'failed';
       delete m.loadProgress;
+      if (e.code === 'MOC_ERR_UNAVAILABLE') {
+        // The engine died mid-load (onEngineDied may have said so first): the restarted engine loads it again.
+        if (m.life.is('loading')) m.life.to('waiting-engine', e);
+        throw e;
+      }
+      m.life.to('cancelling', e);
       m.error = e.message;
-      for (const job of m.queue.drain()) job.env.fail(e);
+      this.failQueued(m, e);
       // A load that timed out is cancelled in the engine, which answers once it let go of it (disposing it if it
-      // finished anyway): the reservation is released then, not now, so the ledger never misses bytes in use.
-      m.engineIdle = call.answered.then(() => {
-        if (this.ledger.bytesOf(m.spec.name) > 0 && (this.models.get(m.spec.name) ?? m) === m)
-          this.ledger.release(m.spec.name);
+      // finished anyway): the reservation is released then, not now, so the ledger never misses bytes in use. An
+      // unload that took the model meanwhile releases it itself, after the same answer.
+      void (answered ?? Promise.resolve()).then(() => {
+        if (!m.life.is('cancelling')) return;
+        this.ledger.release(m.spec.name);
+        m.life.to('failed', e);
         this.changed();
       });
       throw e;
@@ -652,39 +677,33 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     }
   }
 
+  /** Drains the model (admitted requests finish, new ones see NOT_FOUND), unloads it from the engine, frees its bytes. */
   private async unload(name: string): Promise<{ model: string; freedBytes: number }> {
     const m = this.models.get(name);
     if (!m) throw errors.modelNotFound(name, this.servingNames());
     // Unload during a load is well-defined: the load finishes (or fails), then the model is unloaded.
-    await m.loading?.catch(() => {});
-    if (this.models.get(name) !== m) return this.unload(name); // replaced meanwhile (a failed load retried)
-    if (m.state === 'unloading') throw errors.modelUnloading(name);
-    m.state = 'unloading';
-    let finished!: () => void;
-    m.unloaded = new Promise<void>((r) => {
-      finished = r;
-    });
+    if (m.life.is('reserving', 'loading')) await m.life.until('loaded', 'cancelling', 'waiting-engine');
+    if (m.life.is('gone')) throw errors.modelNotFound(name, this.servingNames()); // its reservation was refused
+    if (m.life.is('draining', 'unloading')) throw errors.modelUnloading(name);
+    m.life.to('draining');
+    m.expiresAt = 0;
+    this.changed();
+    // Without an engine nothing queued can run (and an engine that dies meanwhile fails what is left, see
+    // onEngineDied), so the drain always ends.
+    if (!this.engine?.alive)
+      this.failQueued(m, errors.unavailable(`the engine of device ${this.id} is ${this.engineState}`));
+    this.pump(m);
+    await this.idle(m);
+    m.life.to('unloading');
     try {
-      m.expiresAt = 0;
-      this.changed();
-      // Drain: queued and running requests finish; new ones see NOT_FOUND. Without an engine nothing queued can run
-      // (and an engine that dies meanwhile fails what is left, see onEngineDied), so the drain always ends.
-      if (!this.engine?.alive)
-        this.failQueued(m, errors.unavailable(`the engine of device ${this.id} is ${this.engineState}`));
-      if (m.inFlight > 0 || m.queue.length > 0) {
-        await new Promise<void>((resolve) => {
-          m.drained = resolve;
-          this.pump(m);
-        });
-      }
-      await m.engineIdle; // a timed-out load still running in the engine keeps its bytes until the engine let go
+      await m.loadAnswered; // a timed-out load still running in the engine keeps its bytes until the engine let go
+      // Whatever the engine answers, the unload ends: a dead engine holds nothing; a timed-out one is not retried.
       if (this.engine?.alive) await this.engine.unload(name, this.cfg.loadTimeoutMs).catch(() => {});
-      const freedBytes = this.ledger.release(name);
-      return { model: name, freedBytes };
+      return { model: name, freedBytes: this.ledger.release(name) };
     } finally {
-      if (this.models.get(name) === m) this.models.delete(name);
+      m.life.to('gone');
+      this.models.delete(name);
       this.changed();
-      finished();
     }
   }
 
@@ -696,7 +715,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
    */
   private markIdle(m: ModelEntry): void {
     m.expiresAt =
-      m.state !== 'loaded' || m.spec.pinned || m.keepAliveMs < 0 || this.closing
+      !m.life.is('loaded') || m.spec.pinned || m.keepAliveMs < 0 || this.closing
         ? 0
         : Math.min(Date.now() + m.keepAliveMs, MAX_EPOCH_MS);
     this.changed();
@@ -709,7 +728,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private expiredAt(name: string, at: number): boolean {
     const m = this.models.get(name);
     return (
-      !!m && m.state === 'loaded' && m.inFlight === 0 && m.queue.length === 0 && m.expiresAt > 0 && m.expiresAt === at
+      !!m && m.life.is('loaded') && m.inFlight === 0 && m.queue.length === 0 && m.expiresAt > 0 && m.expiresAt === at
     );
   }
 
@@ -720,7 +739,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       name: m.spec.name,
       path: m.spec.path,
       device: this.id,
-      state: m.state,
+      state: m.life.reported,
       contextSize: m.spec.contextSize,
       sequences: m.spec.sequences,
       estimateBytes: m.estimateBytes,
@@ -734,7 +753,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       keepAliveMs: m.keepAliveMs,
       expiresAt: m.expiresAt,
       ...(m.error ? { error: m.error } : {}),
-      ...(m.loadProgress !== undefined && m.state === 'loading' ? { loadProgress: m.loadProgress } : {}),
+      ...(m.loadProgress !== undefined && m.life.reported === 'loading' ? { loadProgress: m.loadProgress } : {}),
     };
   }
 
@@ -760,7 +779,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   }
 
   private servingNames(): string[] {
-    return [...this.models.values()].filter((m) => m.state !== 'unloading').map((m) => m.spec.name);
+    return [...this.models.values()].filter((m) => !m.life.is('draining', 'unloading')).map((m) => m.spec.name);
   }
 
   private changed(): void {
@@ -809,11 +828,13 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     this.closing = true;
     this.loopLag.close();
     if (this.countersTimer) clearTimeout(this.countersTimer);
+    const shuttingDown = errors.unavailable(`device ${this.id} is shutting down`);
     for (const m of this.models.values()) {
       m.expiresAt = 0;
-      for (const job of m.queue.drain()) job.env.fail(errors.unavailable(`device ${this.id} is shutting down`));
+      this.failQueued(m, shuttingDown);
     }
-    while ([...this.models.values()].some((m) => m.inFlight > 0)) await new Promise((r) => setTimeout(r, 10));
+    // Running generations finish: each model's last one to end wakes this (see checkIdle).
+    await Promise.all([...this.models.values()].map((m) => this.idle(m)));
     const engine = this.engine;
     this.engineState = 'closed';
     this.engine = null;
