@@ -84,7 +84,8 @@ export class Api {
     throw new CliError(code ? `${code}: ${message}` : message, exitOf(res.status), code);
   }
 
-  async json<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  /** The answer's JSON, as the server's schema for that route says it is (schemas/rest.ts): not validated again here. */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     return (await (await this.send(method, path, body)).json()) as T;
   }
 

@@ -3,8 +3,24 @@
  * generated (Server-Sent Events from POST /v1/infer), a one-line summary on stderr. --json: the whole answer as JSON.
  */
 import { Command } from 'commander';
+import type { ErrorBody, InferResponse } from '../../schemas/rest.js';
 import { type Api, CliError, EXIT } from './api.js';
 import type { OutputOptions } from './output.js';
+
+interface InferOptions extends OutputOptions {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+}
+
+/** POST /v1/infer's events when streamed (docs/rest.md): a piece of text or of a tool call, the answer, or its error. */
+type InferEvent =
+  | { event: 'token'; data: { text: string } }
+  | { event: 'tool_call'; data: unknown }
+  | { event: 'done'; data: InferResponse }
+  | { event: 'error'; data: ErrorBody };
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return '';
@@ -24,7 +40,7 @@ export function inferCommand(api: () => Api): Command {
     .option('--seed <n>', 'for reproducible sampling', Number)
     .option('--stop <text...>', 'stop before any of these strings')
     .option('--json', 'print the whole answer as JSON (not streamed)')
-    .action(async (model: string, promptArg: string | undefined, o: OutputOptions & Record<string, any>) => {
+    .action(async (model: string, promptArg: string | undefined, o: InferOptions) => {
       const prompt = promptArg ?? (await readStdin());
       if (!prompt) throw new CliError('no prompt: give it as an argument or on stdin', EXIT.USAGE);
       const body = {
@@ -40,20 +56,23 @@ export function inferCommand(api: () => Api): Command {
         process.stdout.write(`${JSON.stringify(await api().json('POST', '/v1/infer', body), null, 2)}\n`);
         return;
       }
-      for await (const e of api().events('POST', '/v1/infer', { ...body, stream: true })) {
-        const d = e.data as any;
-        if (e.event === 'token') process.stdout.write(d.text);
+      for await (const sse of api().events('POST', '/v1/infer', { ...body, stream: true })) {
+        // The server's stream events (src/transports/rest), by their event name.
+        const e = sse as InferEvent;
+        if (e.event === 'token') process.stdout.write(e.data.text);
         else if (e.event === 'done') {
+          const d = e.data;
           process.stdout.write('\n');
           process.stderr.write(
             `[${d.model} on ${d.device}: ${d.tokens_generated} tokens, ${d.finish_reason}, ${Math.round(d.compute_ms)} ms]\n`,
           );
         } else if (e.event === 'error') {
           process.stdout.write('\n');
+          const { code, message } = e.data.error;
           throw new CliError(
-            `${d.error.code}: ${d.error.message}`,
-            d.error.code === 'MOC_ERR_BUSY' || d.error.code === 'MOC_ERR_UNAVAILABLE' ? EXIT.RETRY : EXIT.FAILED,
-            d.error.code,
+            `${code}: ${message}`,
+            code === 'MOC_ERR_BUSY' || code === 'MOC_ERR_UNAVAILABLE' ? EXIT.RETRY : EXIT.FAILED,
+            code,
           );
         }
       }

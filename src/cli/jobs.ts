@@ -6,13 +6,35 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import type { Static } from '@sinclair/typebox';
+import type { ErrorBody, GoalList, GoalResource, JobList, JobResource } from '../../schemas/rest.js';
 import { type Api, CliError, EXIT } from './api.js';
 import { emit, fields, table, type OutputOptions } from './output.js';
 
 const enc = encodeURIComponent;
 const when = (ms: number) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
-const jobRows = (jobs: any[]) =>
+/** The options of the jobs and goals commands, as commander parses them. */
+interface JobOptions extends OutputOptions {
+  spec: string;
+  priority?: number;
+  requestId?: string;
+  watch?: boolean;
+  progress?: boolean;
+  state?: string;
+  type?: string;
+  limit?: number;
+}
+interface GoalOptions extends OutputOptions {
+  description?: string;
+  priority?: number;
+  job?: string[];
+}
+
+/** GET /v1/jobs/{id}/events (docs/jobs.md): the job as it changes, the job at its end, or the error that ended it. */
+type JobEvent = { event: 'job' | 'done'; data: JobResource } | { event: 'error'; data: ErrorBody };
+
+const jobRows = (jobs: JobResource[]) =>
   table(
     ['id', 'type', 'state', 'progress', 'priority', 'owner', 'created'],
     jobs.map((j) => [
@@ -25,7 +47,7 @@ const jobRows = (jobs: any[]) =>
       when(j.created_at_ms),
     ]),
   );
-const jobFields = (j: any) =>
+const jobFields = (j: JobResource) =>
   fields({
     id: j.id,
     type: j.type,
@@ -45,16 +67,16 @@ const jobFields = (j: any) =>
 function specOf(text: string): Record<string, unknown> {
   const raw = text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text;
   try {
-    const v = JSON.parse(raw);
+    const v: unknown = JSON.parse(raw);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v;
+    return v as Record<string, unknown>;
   } catch (err) {
     throw new CliError(`--spec: expected a JSON object or @file.json (${(err as Error).message})`, EXIT.USAGE);
   }
 }
 
 /** Follows a job to its end; the bar (stderr) follows its progress. Returns the final job. */
-async function watch(api: Api, id: string, showBar: boolean): Promise<any> {
+async function watch(api: Api, id: string, showBar: boolean): Promise<JobResource> {
   const bar = showBar
     ? new cliProgress.SingleBar(
         {
@@ -69,11 +91,15 @@ async function watch(api: Api, id: string, showBar: boolean): Promise<any> {
       )
     : null;
   bar?.start(100, 0, { state: 'queued', message: '' });
-  let last: any;
+  let last: JobResource | undefined;
   try {
-    for await (const e of api.events('GET', `/v1/jobs/${enc(id)}/events`)) {
-      const j = e.data as any;
-      if (e.event === 'error') throw new CliError(`${j.error.code}: ${j.error.message}`, EXIT.RETRY, j.error.code);
+    for await (const sse of api.events('GET', `/v1/jobs/${enc(id)}/events`)) {
+      const e = sse as JobEvent;
+      if (e.event === 'error') {
+        const { code, message } = e.data.error;
+        throw new CliError(`${code}: ${message}`, EXIT.RETRY, code);
+      }
+      const j = e.data;
       last = j;
       const pct = j.state === 'succeeded' ? 100 : Math.round(j.progress.fraction * 100);
       bar?.update(pct, { state: j.state, message: j.progress.message ?? '' });
@@ -86,7 +112,7 @@ async function watch(api: Api, id: string, showBar: boolean): Promise<any> {
   return last;
 }
 
-const finished = (o: OutputOptions, j: any) => {
+const finished = (o: OutputOptions, j: JobResource) => {
   emit(o, j, () => jobFields(j));
   if (j.state !== 'succeeded') process.exitCode = EXIT.JOB_NOT_SUCCEEDED;
 };
@@ -105,8 +131,8 @@ export function jobsCommand(api: () => Api): Command {
       .option('--priority <n>', 'higher runs first', Number)
       .option('--request-id <id>', 'makes the submit idempotent')
       .option('--watch', 'follow it to its end (exit code from its final state)'),
-  ).action(async (type: string, o: OutputOptions & Record<string, any>) => {
-    const j = await api().json('POST', '/v1/jobs', {
+  ).action(async (type: string, o: JobOptions) => {
+    const j = await api().json<JobResource>('POST', '/v1/jobs', {
       type,
       spec: specOf(o.spec),
       ...(o.priority !== undefined ? { priority: o.priority } : {}),
@@ -120,19 +146,19 @@ export function jobsCommand(api: () => Api): Command {
     .option('--state <state>')
     .option('--type <type>')
     .option('--limit <n>', 'at most this many', Number)
-    .action(async (o: OutputOptions & Record<string, any>) => {
+    .action(async (o: JobOptions) => {
       const q = new URLSearchParams({
         ...(o.state ? { state: o.state } : {}),
         ...(o.type ? { type: o.type } : {}),
         ...(o.limit ? { limit: String(o.limit) } : {}),
       });
-      const r = await api().json('GET', `/v1/jobs${q.size ? `?${q}` : ''}`);
+      const r = await api().json<Static<typeof JobList>>('GET', `/v1/jobs${q.size ? `?${q}` : ''}`);
       emit(o, r.jobs, () => jobRows(r.jobs));
     });
 
   json(jobs.command('get <id>').description('one job: state, progress, outputs')).action(
     async (id: string, o: OutputOptions) => {
-      const j = await api().json('GET', `/v1/jobs/${enc(id)}`);
+      const j = await api().json<JobResource>('GET', `/v1/jobs/${enc(id)}`);
       emit(o, j, () => jobFields(j));
     },
   );
@@ -143,18 +169,18 @@ export function jobsCommand(api: () => Api): Command {
         .command('watch <id>')
         .description('follow a job to its end with a progress bar; exit 0 if it succeeded, 7 if not'),
     ),
-  ).action(async (id: string, o: OutputOptions & Record<string, any>) =>
+  ).action(async (id: string, o: JobOptions) =>
     finished(o, await watch(api(), id, !o.json && (o.progress ?? process.stderr.isTTY === true))),
   );
 
   json(jobs.command('cancel <id>').description('cancel a job')).action(async (id: string, o: OutputOptions) => {
-    const j = await api().json('POST', `/v1/jobs/${enc(id)}/cancel`);
+    const j = await api().json<JobResource>('POST', `/v1/jobs/${enc(id)}/cancel`);
     emit(o, j, () => `${j.id}: ${j.state}${j.cancel_requested ? ' (cancel requested)' : ''}`);
   });
   return jobs;
 }
 
-const goalRows = (goals: any[]) =>
+const goalRows = (goals: GoalResource[]) =>
   table(
     ['id', 'title', 'state', 'priority', 'jobs', 'reason'],
     goals.map((g) => [g.id, g.title, g.state, g.priority, g.jobs.length, g.reason]),
@@ -166,12 +192,12 @@ export function goalsCommand(api: () => Api): Command {
   json(goals.command('ls').description('goals by priority'))
     .option('--state <state>')
     .action(async (o: OutputOptions & { state?: string }) => {
-      const r = await api().json('GET', `/v1/goals${o.state ? `?state=${enc(o.state)}` : ''}`);
+      const r = await api().json<Static<typeof GoalList>>('GET', `/v1/goals${o.state ? `?state=${enc(o.state)}` : ''}`);
       emit(o, r.goals, () => goalRows(r.goals));
     });
   json(goals.command('get <id>').description('one goal and why it is in its state')).action(
     async (id: string, o: OutputOptions) => {
-      const g = await api().json('GET', `/v1/goals/${enc(id)}`);
+      const g = await api().json<GoalResource>('GET', `/v1/goals/${enc(id)}`);
       emit(o, g, () => fields(g));
     },
   );
@@ -179,8 +205,8 @@ export function goalsCommand(api: () => Api): Command {
     .option('--description <text>')
     .option('--priority <n>', 'higher first', Number)
     .option('--job <id...>', 'linked jobs')
-    .action(async (title: string, o: OutputOptions & Record<string, any>) => {
-      const g = await api().json('POST', '/v1/goals', {
+    .action(async (title: string, o: GoalOptions) => {
+      const g = await api().json<GoalResource>('POST', '/v1/goals', {
         title,
         ...(o.description ? { description: o.description } : {}),
         ...(o.priority !== undefined ? { priority: o.priority } : {}),
@@ -189,7 +215,7 @@ export function goalsCommand(api: () => Api): Command {
       emit(o, g, () => `created ${g.id} (${g.state})`);
     });
   json(goals.command('cancel <id>').description('cancel a goal')).action(async (id: string, o: OutputOptions) => {
-    const g = await api().json('POST', `/v1/goals/${enc(id)}/cancel`);
+    const g = await api().json<GoalResource>('POST', `/v1/goals/${enc(id)}/cancel`);
     emit(o, g, () => `${g.id}: ${g.state}`);
   });
   return goals;

@@ -1,6 +1,8 @@
 /** `moc devices`, `moc health` (over REST) and `moc keys new` (local: a key line for auth.keysFile or MOC_API_KEYS). */
 import { randomBytes } from 'node:crypto';
+import type { Static } from '@sinclair/typebox';
 import { Command } from 'commander';
+import type { DeviceList, Readiness } from '../../schemas/rest.js';
 import { type Api, CliError, EXIT } from './api.js';
 import { bytes, emit, table, type OutputOptions } from './output.js';
 
@@ -9,11 +11,11 @@ export function devicesCommand(api: () => Api): Command {
     .description('each device: memory ledger, engine, models')
     .option('--json', 'print JSON (for scripts) instead of a table')
     .action(async (o: OutputOptions) => {
-      const r = await api().json('GET', '/v1/devices');
+      const r = await api().json<Static<typeof DeviceList>>('GET', '/v1/devices');
       emit(o, r.devices, () =>
         table(
           ['id', 'kind', 'available', 'memory limit', 'reserved', 'free', 'engine', 'restarts', 'models'],
-          r.devices.map((d: any) => [
+          r.devices.map((d) => [
             d.id,
             d.kind,
             d.available,
@@ -22,7 +24,7 @@ export function devicesCommand(api: () => Api): Command {
             bytes(d.memory.free),
             `${d.engine_state}${d.engine_pid ? ` (${d.engine_pid})` : ''}`,
             d.engine_restarts,
-            d.models.map((m: any) => m.name).join(',') || '-',
+            d.models.map((m) => m.name).join(',') || '-',
           ]),
         ),
       );
@@ -35,17 +37,18 @@ export function healthCommand(api: () => Api): Command {
     .option('--json', 'print JSON')
     .action(async (o: OutputOptions) => {
       const a = api();
-      let r: any;
+      let r: Readiness;
       try {
-        r = await a.json('GET', '/health/ready');
+        r = await a.json<Readiness>('GET', '/health/ready');
       } catch (err) {
         // 503 carries the reasons: show them, exit as a retryable refusal.
         if (err instanceof CliError && err.exitCode === EXIT.RETRY) {
           process.exitCode = EXIT.RETRY;
           const body = await (await fetch(`${a.base}/health/ready`))
             .json()
+            .then((b) => b as Partial<Readiness>)
             .catch(() => ({ status: 'not-ready', reasons: [err.message] }));
-          return emit(o, body, () => `not ready: ${(body as any).reasons?.join('; ')}`);
+          return emit(o, body, () => `not ready: ${body.reasons?.join('; ')}`);
         }
         throw err;
       }

@@ -5,12 +5,25 @@
  */
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import type { AliasResponse, ModelPageResource, ModelResource, UnloadResponse } from '../../schemas/rest.js';
 import type { Api } from './api.js';
 import { bytes, emit, fields, table, type OutputOptions } from './output.js';
 
 const enc = encodeURIComponent;
 
-function modelRows(models: any[]): string {
+/** `moc models register` / `load` options as commander parses them. */
+interface ModelOptions extends OutputOptions {
+  device?: string;
+  contextSize?: number;
+  sequences?: number;
+  pinned?: boolean;
+  keepAliveMs?: number;
+  preload?: boolean;
+  path?: string;
+  progress?: boolean;
+}
+
+function modelRows(models: ModelResource[]): string {
   return table(
     ['name', 'state', 'device', 'memory', 'context', 'in flight', 'pinned', 'aliases'],
     models.map((m) => [
@@ -26,7 +39,7 @@ function modelRows(models: any[]): string {
   );
 }
 
-const modelFields = (m: any) =>
+const modelFields = (m: ModelResource) =>
   fields({
     name: m.name,
     state: m.state,
@@ -44,11 +57,11 @@ const modelFields = (m: any) =>
   });
 
 /** Every page of the list (the server answers at most 1000 a page). */
-async function allModels(api: Api): Promise<any[]> {
-  const out: any[] = [];
+async function allModels(api: Api): Promise<ModelResource[]> {
+  const out: ModelResource[] = [];
   let cursor = '';
   do {
-    const page = await api.json('GET', `/v1/models${cursor ? `?cursor=${enc(cursor)}` : ''}`);
+    const page = await api.json<ModelPageResource>('GET', `/v1/models${cursor ? `?cursor=${enc(cursor)}` : ''}`);
     out.push(...page.models);
     cursor = page.next_cursor;
   } while (cursor);
@@ -66,8 +79,13 @@ const barAt = (m: { state: string; load_progress?: number }) =>
  * The load request, with a bar that follows the model's state until the answer. `quiet` (--json, or no terminal and
  * no --progress): no bar.
  */
-async function loadWithProgress(api: Api, name: string, body: Record<string, unknown>, showBar: boolean): Promise<any> {
-  const load = api.json('POST', `/v1/models/${enc(name)}/load`, body);
+async function loadWithProgress(
+  api: Api,
+  name: string,
+  body: Record<string, unknown>,
+  showBar: boolean,
+): Promise<ModelResource> {
+  const load = api.json<ModelResource>('POST', `/v1/models/${enc(name)}/load`, body);
   if (!showBar) return load;
   const bar = new cliProgress.SingleBar(
     {
@@ -85,7 +103,7 @@ async function loadWithProgress(api: Api, name: string, body: Record<string, unk
   const poll = (async () => {
     while (!done) {
       try {
-        const m = await api.json('GET', `/v1/models/${enc(name)}`);
+        const m = await api.json<ModelResource>('GET', `/v1/models/${enc(name)}`);
         if (!done) bar.update(Math.min(barAt(m), 99), { state: m.state });
       } catch {
         /* not registered yet (a load with a path registers it first) */
@@ -117,7 +135,7 @@ export function modelsCommand(api: () => Api): Command {
 
   json(models.command('get <name>').description('one model (or the model an alias points to)')).action(
     async (name: string, o: OutputOptions) => {
-      const m = await api().json('GET', `/v1/models/${enc(name)}`);
+      const m = await api().json<ModelResource>('GET', `/v1/models/${enc(name)}`);
       emit(o, m, () => modelFields(m));
     },
   );
@@ -133,8 +151,8 @@ export function modelsCommand(api: () => Api): Command {
     .option('--pinned', 'never evict or expire it')
     .option('--keep-alive-ms <ms>', 'idle time before unloading (-1: never)', Number)
     .option('--preload', 'load it now')
-    .action(async (name: string, path: string, o: OutputOptions & Record<string, any>) => {
-      const m = await api().json('POST', '/v1/models', {
+    .action(async (name: string, path: string, o: ModelOptions) => {
+      const m = await api().json<ModelResource>('POST', '/v1/models', {
         name,
         path,
         ...(o.device ? { device: o.device } : {}),
@@ -158,7 +176,7 @@ export function modelsCommand(api: () => Api): Command {
     .option('--sequences <n>', 'parallel sequences', Number)
     .option('--progress', 'show the bar even when stderr is not a terminal')
     .option('--no-progress', 'no bar')
-    .action(async (name: string, o: OutputOptions & Record<string, any>) => {
+    .action(async (name: string, o: ModelOptions) => {
       const body = {
         ...(o.path ? { path: o.path } : {}),
         ...(o.device ? { device: o.device } : {}),
@@ -173,7 +191,7 @@ export function modelsCommand(api: () => Api): Command {
 
   json(models.command('unload <name>').description('unload a model once its in-flight requests finish')).action(
     async (name: string, o: OutputOptions) => {
-      const r = await api().json('POST', `/v1/models/${enc(name)}/unload`);
+      const r = await api().json<UnloadResponse>('POST', `/v1/models/${enc(name)}/unload`);
       emit(o, r, () => `unloaded ${r.name} (freed ${bytes(r.freed_bytes)})`);
     },
   );
@@ -181,14 +199,14 @@ export function modelsCommand(api: () => Api): Command {
   json(models.command('pin <name>').description('pin a model (never evicted, never expires); --off unpins'))
     .option('--off', 'unpin')
     .action(async (name: string, o: OutputOptions & { off?: boolean }) => {
-      const m = await api().json('POST', `/v1/models/${enc(name)}/pin`, { pinned: !o.off });
+      const m = await api().json<ModelResource>('POST', `/v1/models/${enc(name)}/pin`, { pinned: !o.off });
       emit(o, m, () => `${m.pinned ? 'pinned' : 'unpinned'} ${m.name}`);
     });
 
   json(
     models.command('alias <alias> <target>').description('point an alias at a model (a hot swap when it serves)'),
   ).action(async (alias: string, target: string, o: OutputOptions) => {
-    const r = await api().json('PUT', `/v1/aliases/${enc(alias)}`, { target });
+    const r = await api().json<AliasResponse>('PUT', `/v1/aliases/${enc(alias)}`, { target });
     emit(o, r, () => `${r.alias} → ${r.target}${r.previous ? ` (was ${r.previous})` : ''}`);
   });
   return models;
