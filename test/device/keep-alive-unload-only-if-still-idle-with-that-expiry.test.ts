@@ -1,5 +1,6 @@
 import t from 'tap';
-import { startHarness } from '../helpers/coordinator.js';
+import { startHarness, until } from '../helpers/coordinator.js';
+import { ManualClock } from '../../src/kernel/clock.js';
 
 // The lifecycle decides a keep-alive expiry from a device's report; the device unloads only if the model is still
 // idle with the expiry that report carried (UnloadMsg.ifExpiresAt): a request in between keeps it loaded.
@@ -40,7 +41,8 @@ t.test('an expiry unload goes ahead only with the current expiry of an idle mode
 });
 
 t.test('pinned and keep-forever models report no expiry, so nothing can expire them', async (t) => {
-  const h = await startHarness(t);
+  const clock = new ManualClock();
+  const h = await startHarness(t, {}, { clock });
   await h.unary('LoadModel', {
     name: 'pin',
     path: 'moc-demo.gguf',
@@ -49,14 +51,27 @@ t.test('pinned and keep-forever models report no expiry, so nothing can expire t
     sequences: 1,
     context_size: 64,
   });
+  // A control with the same keep-alive, not pinned: its unload shows the expiries due by then were carried out.
+  await h.unary('LoadModel', {
+    name: 'control',
+    path: 'moc-demo.gguf',
+    keep_alive_ms: 1,
+    sequences: 1,
+    context_size: 64,
+  });
   const dev = h.coordinator.devices.get('cpu0')!;
   const s = await dev.ask({ kind: 'status' }, { timeoutMs: 5000 });
   t.equal(s.models.find((m) => m.name === 'pin')?.expiresAt, 0, 'pinned');
   t.equal(s.models.find((m) => m.name === 'moc-demo')?.expiresAt, 0, 'keep_alive -1');
-  await new Promise((r) => setTimeout(r, 200));
+  await until("the lifecycle to arm the control's expiry", async () => clock.timers > 0, 10_000);
+  clock.advance(3_600_000);
+  await until('the control model (keep-alive 1 ms, not pinned) to be unloaded', async () =>
+    (await dev.ask({ kind: 'status' }, { timeoutMs: 5000 })).models.every((m) => m.name !== 'control'),
+  );
+  t.equal(clock.timers, 0, 'no expiry timer is left for the pinned or keep-forever model');
   t.equal(
     (await h.unary('GetModel', { name: 'pin' })).state,
     'MODEL_STATE_LOADED',
-    'a pinned model with keep_alive 1 ms stays',
+    'a pinned model with keep_alive 1 ms stays, an hour on',
   );
 });
