@@ -6,6 +6,7 @@
 import t, { type Test } from 'tap';
 import { errorCode, startHarness, type Harness } from '../helpers/coordinator.js';
 import { zmqRequest as zmqOnce } from '../helpers/zmq.js';
+import { ManualClock } from '../../src/kernel/clock.js';
 
 const THIRTY_DAYS_MS = 2_592_000_000; // > 2147483647
 const post = (o: unknown) => ({
@@ -16,11 +17,14 @@ const post = (o: unknown) => ({
 
 /**
  * The model was not unloaded: ready, still loaded, and loaded at the same time as before (an unload followed by a
- * load on demand would change loaded_at_ms). What is checked is that an event does *not* happen, so there is
- * nothing to await: the wait gives an expiry of 1 ms (what Node makes of a too-long timer) ample time to unload.
+ * load on demand would change loaded_at_ms). The coordinator's timers run on `clock`: a minute passes at once, which
+ * fires any expiry due by then (a too-long timer fires after 1 ms on the ManualClock, as on Node's). What is checked is
+ * that an event does *not* happen, so there is nothing to await: 200 ms gives the unload such a timer starts (a
+ * message to the device, a few ms) ample time to show.
  */
-async function stillLoaded(t: Test, h: Harness, loadedAt: number, after: string): Promise<void> {
-  await new Promise((r) => setTimeout(r, 500));
+async function stillLoaded(t: Test, h: Harness, clock: ManualClock, loadedAt: number, after: string): Promise<void> {
+  clock.advance(60_000);
+  await new Promise((r) => setTimeout(r, 200));
   const ready = await fetch(`${h.restUrl}/health/ready`);
   t.equal(ready.status, 200, `after ${after}: /health/ready stays 200`);
   t.match(await ready.json(), { status: 'ready', models_loaded: 1 }, `after ${after}: the model stays loaded`);
@@ -31,7 +35,8 @@ async function stillLoaded(t: Test, h: Harness, loadedAt: number, after: string)
 }
 
 t.test('keep_alive_ms beyond 2^31-1 ms is INVALID_ARGUMENT and the model stays loaded', async (t) => {
-  const h = await startHarness(t);
+  const clock = new ManualClock();
+  const h = await startHarness(t, {}, { clock });
   const loadedAt = ((await (await fetch(`${h.restUrl}/v1/models/moc-demo`)).json()) as any).loaded_at_ms as number;
   t.ok(loadedAt > 0, 'the demo model is loaded');
 
@@ -47,7 +52,7 @@ t.test('keep_alive_ms beyond 2^31-1 ms is INVALID_ARGUMENT and the model stays l
     /^keep_alive_ms: .*2147483647.*-1/,
     `names the field, the limit and the -1 alternative: ${body.error?.message}`,
   );
-  await stillLoaded(t, h, loadedAt, 'REST infer');
+  await stillLoaded(t, h, clock, loadedAt, 'REST infer');
 
   for (const [what, url, req] of [
     ['REST load', '/v1/models/moc-demo/load', { keep_alive_ms: THIRTY_DAYS_MS }],
@@ -61,7 +66,7 @@ t.test('keep_alive_ms beyond 2^31-1 ms is INVALID_ARGUMENT and the model stays l
       `${what}: names keep_alive_ms`,
     );
   }
-  await stillLoaded(t, h, loadedAt, 'REST load and register');
+  await stillLoaded(t, h, clock, loadedAt, 'REST load and register');
 
   const z = await zmqOnce(h.zmqUrl, {
     action: 'infer',
@@ -76,14 +81,14 @@ t.test('keep_alive_ms beyond 2^31-1 ms is INVALID_ARGUMENT and the model stays l
     { status: 'error', code: 'INVALID_ARGUMENT', message: /^keep_alive_ms: / },
     'ZMQ load_model: INVALID_ARGUMENT',
   );
-  await stillLoaded(t, h, loadedAt, 'ZMQ infer and load');
+  await stillLoaded(t, h, clock, loadedAt, 'ZMQ infer and load');
 
   const g = await h.unary('Infer', { model: 'moc-demo', prompt: 'hi', keep_alive_ms: THIRTY_DAYS_MS }).then(
     () => null,
     (e) => e,
   );
   t.equal(g ? errorCode(g) : 'accepted', 'MOC_ERR_INVALID_ARGUMENT', 'gRPC Infer: INVALID_ARGUMENT');
-  await stillLoaded(t, h, loadedAt, 'gRPC infer');
+  await stillLoaded(t, h, clock, loadedAt, 'gRPC infer');
 
   // The limit itself and -1 are still accepted.
   for (const keep of [2147483647, -1]) {
@@ -93,5 +98,5 @@ t.test('keep_alive_ms beyond 2^31-1 ms is INVALID_ARGUMENT and the model stays l
     );
     t.equal(res.status, 200, `keep_alive_ms ${keep} is accepted`);
   }
-  await stillLoaded(t, h, loadedAt, 'the largest timer value');
+  await stillLoaded(t, h, clock, loadedAt, 'the largest timer value');
 });
