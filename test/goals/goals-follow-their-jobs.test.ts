@@ -269,13 +269,13 @@ t.test('cancel: cancelled at once, and cancelling again answers the same goal', 
   const h = start(t.testdir());
   t.teardown(() => h.close());
   const job = await h.submit();
-  const g = await h.create({ title: 'stop me', jobs: [job.id], deadline_ms: Date.now() + 150 });
+  const g = await h.create({ title: 'stop me', jobs: [job.id], deadline_ms: Date.now() + 100 });
   const c1 = await h.ask({ kind: 'cancel', id: g.id });
   t.match(c1, { state: 'cancelled', reason: 'cancelled' });
   t.ok(c1.endedAt > 0);
   const c2 = await h.ask({ kind: 'cancel', id: g.id });
   t.same(c2, c1, 'the same goal, not a new version');
-  await new Promise((r) => setTimeout(r, 250)); // past the deadline: the timer is gone or finds it ended
+  await new Promise((r) => setTimeout(r, 150)); // past the deadline: the timer is gone or finds it ended
   await h.move(job.id, 'running');
   await h.move(job.id, 'succeeded');
   await settle();

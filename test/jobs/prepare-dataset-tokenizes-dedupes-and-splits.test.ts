@@ -13,6 +13,7 @@ import type { JobOutputs, RunContext } from '../../actors/jobs/runners.js';
 import type { ModelsPort } from '../../actors/jobs/models-port.js';
 import type { Job } from '../../schemas/jobs.js';
 import type { Config } from '../../schemas/config.js';
+import { until } from '../helpers/coordinator.js';
 
 const dir = t.testdir();
 const config: Config = resolveConfig({}, { baseDir: dir });
@@ -314,7 +315,8 @@ t.test('an already-aborted job does not run', async (t) => {
 
 t.test('the workers release their vocabularies when idle, and load them again', async (t) => {
   t.equal(pool.heldVocabularies, 1, 'the worker keeps the vocabulary between jobs');
-  await new Promise((r) => setTimeout(r, 800)); // keepModelsMs: 300
+  // keepModelsMs: 300 after the last job; until() fails, naming what it waited for, if it never comes.
+  await until('the idle worker to release its vocabulary', async () => pool.heldVocabularies === 0, 10_000, 20);
   t.equal(pool.heldVocabularies, 0, 'and releases it when idle');
   const out = await runner(context({ model: 'tiny', dataset: DATASET, seed: 7 }).ctx);
   t.equal(out.metrics.valid, 204, 'a released worker loads it again');
