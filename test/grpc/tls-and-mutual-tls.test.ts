@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { copyFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { startHarness } from '../helpers/coordinator.js';
+import { startHarness, until } from '../helpers/coordinator.js';
 import { issue, makeCa, type Issued } from '../helpers/tls.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 
@@ -42,10 +42,11 @@ const load = (c: Client) =>
       (err: grpc.ServiceError | null) => resolve(err),
     ),
   );
-/** The CN of the certificate a fresh TLS connection to the port is shown. */
-const servedCn = (port: number, ca: Issued) =>
+/** The CN of the certificate a fresh TLS connection to the port is shown; `verify` false: even an expired one. */
+const servedCn = (port: number, ca: Issued, verify = true) =>
   new Promise<string>((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, ca: readFileSync(ca.cert), ALPNProtocols: ['h2'] }, () => {
+    const o = { host: '127.0.0.1', port, ca: readFileSync(ca.cert), ALPNProtocols: ['h2'], rejectUnauthorized: verify };
+    const s = tls.connect(o, () => {
       resolve(String(s.getPeerCertificate().subject.CN));
       s.end();
     });
@@ -85,21 +86,27 @@ t.test('TLS: served with the right CA; plaintext, another CA and an expired cert
   const next = issue(dir, ca, 'server-next', '/CN=moc-b', { server: true });
   copyFileSync(next.key, server.key);
   copyFileSync(next.cert, server.cert);
-  const deadline = Date.now() + 10_000;
-  let cn = '';
-  while (Date.now() < deadline && (cn = await servedCn(port, ca)) !== 'moc-b')
-    await new Promise((r) => setTimeout(r, 200));
-  t.equal(cn, 'moc-b', 'the rotated certificate is served without a restart');
+  await until(
+    'the rotated certificate (CN moc-b) to be served',
+    async () => (await servedCn(port, ca)) === 'moc-b',
+    10_000,
+    100,
+  );
+  t.equal(await servedCn(port, ca), 'moc-b', 'the rotated certificate is served without a restart');
   const fresh = tlsClient(port, ca);
   t.equal(await list(fresh, ADMIN), null, 'and new clients are served with it');
   fresh.close();
 
   // Expired: the server offers a certificate that has expired; a verifying client refuses it.
-  const expired = issue(dir, ca, 'expired', '/CN=moc-old', { server: true, days: 0 });
-  await new Promise((r) => setTimeout(r, 1500));
+  const expired = issue(dir, ca, 'expired', '/CN=moc-old', { server: true, days: -1 });
   copyFileSync(expired.key, server.key);
   copyFileSync(expired.cert, server.cert);
-  await new Promise((r) => setTimeout(r, 2500));
+  await until(
+    'the expired certificate (CN moc-old) to be served',
+    async () => (await servedCn(port, ca, false)) === 'moc-old',
+    10_000,
+    100,
+  );
   const late = tlsClient(port, ca);
   const e3 = await list(late, ADMIN);
   late.close();

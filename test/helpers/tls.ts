@@ -38,8 +38,9 @@ export function makeCa(dir: string, name: string): Issued {
 }
 
 /**
- * A certificate `<name>.crt` / `<name>.key` for `subject` signed by `ca`; `days` 0 makes one that has expired a
- * second later. Server certificates get subjectAltName IP:127.0.0.1 (what clients verify).
+ * A certificate `<name>.crt` / `<name>.key` for `subject` signed by `ca`, valid for `days` (default 2); `days` -1
+ * makes one that has already expired (its notAfter a day before its notBefore), with no wait for it to expire.
+ * Server certificates get subjectAltName IP:127.0.0.1 (what clients verify).
  */
 export function issue(
   dir: string,
