@@ -106,50 +106,79 @@ export const TokenLogprob = Type.Object({
 });
 export type TokenLogprob = Static<typeof TokenLogprob>;
 
-/** What a client may send for an inference, transport-neutral (gRPC and REST map their fields onto this). */
+/**
+ * An inference request, declared once, in camelCase: what the router, the device and the engine pass along as one
+ * object (InferMsg, GenerateParams). Each wire spells it its own way and converts at its edge, once: gRPC, REST and
+ * ZMQ as InferRequest below (snake_case), the OpenAI routes from OpenAI's body (src/transports/openai/handlers.ts).
+ * Values nested in a request (ChatMessage, Tool, ToolChoice, ResponseFormat, LogitBias) are passed whole, in the
+ * wire's spelling: nothing copies their fields.
+ */
+const inferenceFields = {
+  model: ModelName,
+  /** The text to continue. Exactly one of prompt and messages. */
+  prompt: Type.Optional(Type.String({ minLength: 1 })),
+  /** A chat, formatted with the model's chat template (or the documented fallback). Exactly one of prompt and messages. */
+  messages: Type.Optional(Type.Array(ChatMessage, { minItems: 1, maxItems: 1024 })),
+  /** Tokens to generate at most; -1: until the model stops or the context is full; unset: limits.defaultMaxTokens. */
+  maxTokens: Type.Optional(Type.Integer({ minimum: -1, description: '1 or more, or -1 for the rest of the context' })),
+  temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+  /** Nucleus sampling: only the most likely tokens whose probabilities add up to top_p are candidates (1: all). */
+  topP: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+  /** Lower a token's logit by this × the times it appeared in the last 64 tokens (OpenAI's frequency_penalty). */
+  frequencyPenalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
+  /** Lower a token's logit by this once if it appeared in the last 64 tokens (OpenAI's presence_penalty). */
+  presencePenalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
+  /** Return each generated token's log-probability with this many likeliest alternatives (0–20). */
+  logprobs: Type.Optional(Type.Integer({ minimum: 0, maximum: 20 })),
+  /** Tools the model may call (with messages, on a model whose chat template takes tools). */
+  tools: Type.Optional(Type.Array(Tool, { minItems: 1, maxItems: 128 })),
+  /** Whether and which tool the model calls; unset: auto. */
+  toolChoice: Type.Optional(ToolChoice),
+  /** false: at most one tool call in the answer; unset: true. */
+  parallelToolCalls: Type.Optional(Type.Boolean()),
+  /** The answer's form (text, a JSON object, JSON to a schema); unset: text. */
+  responseFormat: Type.Optional(ResponseFormat),
+  /** Bias the model's own token ids (OpenAI's logit_bias, with this model's vocabulary). */
+  logitBias: Type.Optional(LogitBias),
+  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
+  stop: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 })),
+  requestId: Type.Optional(Type.String({ maxLength: 128 })),
+  /** Higher runs first when a model's sequences are all busy. */
+  priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100 })),
+  /** Sets the model's idle expiry from this request on (ms; 0 unloads after it; -1: never). */
+  keepAliveMs: Type.Optional(KeepAliveMs),
+  /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
+  requireLoaded: Type.Optional(Type.Boolean()),
+};
+export const Inference = Type.Object(inferenceFields, { additionalProperties: false });
+export type Inference = Static<typeof Inference>;
+
+/** `maxTokens` → `max_tokens`, for types and values alike. */
+type SnakeCase<S extends string> = S extends `${infer C}${infer Rest}`
+  ? `${C extends Lowercase<C> ? C : `_${Lowercase<C>}`}${SnakeCase<Rest>}`
+  : S;
+const snakeCase = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+type SnakeKeys<T> = { [K in keyof T & string as SnakeCase<K>]: T[K] };
+
+/**
+ * The inference request as gRPC, REST and ZMQ spell it (proto/moc.proto's names: snake_case), derived from the one
+ * declaration above. Requests are validated against it, so a refusal names the field as the client sent it.
+ */
 export const InferRequest = Type.Object(
-  {
-    model: ModelName,
-    /** The text to continue. Exactly one of prompt and messages. */
-    prompt: Type.Optional(Type.String({ minLength: 1 })),
-    /** A chat, formatted with the model's chat template (or the documented fallback). Exactly one of prompt and messages. */
-    messages: Type.Optional(Type.Array(ChatMessage, { minItems: 1, maxItems: 1024 })),
-    /** Tokens to generate at most; -1: until the model stops or the context is full; unset: limits.defaultMaxTokens. */
-    max_tokens: Type.Optional(
-      Type.Integer({ minimum: -1, description: '1 or more, or -1 for the rest of the context' }),
-    ),
-    temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
-    /** Nucleus sampling: only the most likely tokens whose probabilities add up to top_p are candidates (1: all). */
-    top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
-    /** Lower a token's logit by this × the times it appeared in the last 64 tokens (OpenAI's frequency_penalty). */
-    frequency_penalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
-    /** Lower a token's logit by this once if it appeared in the last 64 tokens (OpenAI's presence_penalty). */
-    presence_penalty: Type.Optional(Type.Number({ minimum: -2, maximum: 2 })),
-    /** Return each generated token's log-probability with this many likeliest alternatives (0–20). */
-    logprobs: Type.Optional(Type.Integer({ minimum: 0, maximum: 20 })),
-    /** Tools the model may call (with messages, on a model whose chat template takes tools). */
-    tools: Type.Optional(Type.Array(Tool, { minItems: 1, maxItems: 128 })),
-    /** Whether and which tool the model calls; unset: auto. */
-    tool_choice: Type.Optional(ToolChoice),
-    /** false: at most one tool call in the answer; unset: true. */
-    parallel_tool_calls: Type.Optional(Type.Boolean()),
-    /** The answer's form (text, a JSON object, JSON to a schema); unset: text. */
-    response_format: Type.Optional(ResponseFormat),
-    /** Bias the model's own token ids (OpenAI's logit_bias, with this model's vocabulary). */
-    logit_bias: Type.Optional(LogitBias),
-    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
-    stop: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 })),
-    request_id: Type.Optional(Type.String({ maxLength: 128 })),
-    /** Higher runs first when a model's sequences are all busy. */
-    priority: Type.Optional(Type.Integer({ minimum: -100, maximum: 100 })),
-    /** Sets the model's idle expiry from this request on (ms; 0 unloads after it; -1: never). */
-    keep_alive_ms: Type.Optional(KeepAliveMs),
-    /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
-    require_loaded: Type.Optional(Type.Boolean()),
-  },
+  Object.fromEntries(Object.entries(inferenceFields).map(([k, v]) => [snakeCase(k), v])) as SnakeKeys<
+    typeof inferenceFields
+  >,
   { additionalProperties: false },
 );
 export type InferRequest = Static<typeof InferRequest>;
+
+const FROM_WIRE = new Map(Object.keys(inferenceFields).map((k) => [snakeCase(k), k]));
+/** A validated InferRequest as the Inference it is: every field renamed, none copied by name. */
+export function inferenceOf(wire: InferRequest): Inference {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(wire)) out[FROM_WIRE.get(k) ?? k] = v;
+  return out as Inference;
+}
 
 /** Register a model file in the catalog (inspected: GGUF header validated, sha256) without loading it. */
 export const RegisterRequest = Type.Object(
@@ -268,33 +297,25 @@ export type DeviceStatus = Static<typeof DeviceStatus>;
 
 // ---- Device actor protocol (router/lifecycle → device worker) ----
 
-export const InferMsg = Type.Object({
-  kind: Type.Literal('infer'),
-  requestId: Type.String(),
-  /** The caller's W3C trace id (traceparent), carried so the device thread's and engine's log lines name it. */
-  traceId: Type.Optional(Type.String()),
-  model: Type.String(),
-  /** Exactly one of prompt and messages (checked by the router). */
-  prompt: Type.Optional(Type.String()),
-  messages: Type.Optional(Type.Array(ChatMessage)),
-  maxTokens: Type.Integer(),
-  temperature: Type.Number(),
-  topP: Type.Optional(Type.Number()),
-  frequencyPenalty: Type.Optional(Type.Number()),
-  presencePenalty: Type.Optional(Type.Number()),
-  logprobs: Type.Optional(Type.Integer()),
-  tools: Type.Optional(Type.Array(Tool)),
-  toolChoice: Type.Optional(ToolChoice),
-  parallelToolCalls: Type.Optional(Type.Boolean()),
-  responseFormat: Type.Optional(ResponseFormat),
-  logitBias: Type.Optional(LogitBias),
-  seed: Type.Optional(Type.Integer()),
-  stop: Type.Array(Type.String()),
-  priority: Type.Integer(),
-  stream: Type.Boolean(),
-  /** Per-request keep-alive (Ollama semantics): sets the model's idle expiry from now on; 0 unloads after this request. */
-  keepAliveMs: Type.Optional(Type.Integer()),
-});
+/**
+ * An inference as the router hands it to the device and the device to the engine (GenerateParams): the Inference,
+ * with the model's name resolved (an alias is resolved once, by the router) and the router's defaults filled in.
+ */
+export const InferMsg = Type.Composite([
+  Type.Omit(Inference, ['requestId', 'maxTokens', 'temperature', 'stop', 'priority', 'requireLoaded']),
+  Type.Object({
+    kind: Type.Literal('infer'),
+    requestId: Type.String(),
+    /** The caller's W3C trace id (traceparent), carried so the device thread's and engine's log lines name it. */
+    traceId: Type.Optional(Type.String()),
+    maxTokens: Type.Integer(),
+    temperature: Type.Number(),
+    stop: Type.Array(Type.String()),
+    priority: Type.Integer(),
+    /** Send each piece as it is generated (streaming clients); unary requests skip the per-token messages. */
+    stream: Type.Boolean(),
+  }),
+]);
 export type InferMsg = Static<typeof InferMsg>;
 
 export const InferResult = Type.Object({
@@ -531,11 +552,13 @@ export type AliasInfo = Static<typeof AliasInfo>;
 
 // ---- Router protocol (transports → router, main thread) ----
 // Transports validate nothing themselves: they map their wire format onto these and let the router decide.
-// `request` is unknown on purpose: the router validates it against the schemas above.
+// `request` is unknown on purpose: the router validates it against the schemas above. An inference is the exception:
+// it comes as the Inference, validated and converted at the wire's edge (src/transports/operations.ts), so that the
+// router, the device and the engine pass one camelCase object along; the router checks the rules across its fields.
 
 export type RouterProtocol = {
   infer: {
-    req: { kind: 'infer'; request: unknown; stream: boolean; traceId?: string };
+    req: { kind: 'infer'; request: Inference; stream: boolean; traceId?: string };
     reply: InferResult;
     event: TokenEvent;
   };

@@ -486,29 +486,11 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     queueMs: number,
   ): Promise<void> {
     const msg: InferMsg = env.msg;
-    const ids = { requestId: msg.requestId, ...(msg.traceId ? { traceId: msg.traceId } : {}) };
+    // The request goes to the engine as it came: the queue's and the keep-alive's fields are this actor's.
+    const { kind: _kind, priority: _priority, keepAliveMs: _keepAliveMs, ...params } = msg;
     return engine
       .generate(
-        {
-          model: msg.model,
-          maxTokens: msg.maxTokens,
-          temperature: msg.temperature,
-          ...(msg.prompt !== undefined ? { prompt: msg.prompt } : {}),
-          ...(msg.messages ? { messages: msg.messages } : {}),
-          ...(msg.topP !== undefined ? { topP: msg.topP } : {}),
-          ...(msg.frequencyPenalty !== undefined ? { frequencyPenalty: msg.frequencyPenalty } : {}),
-          ...(msg.presencePenalty !== undefined ? { presencePenalty: msg.presencePenalty } : {}),
-          ...(msg.logprobs !== undefined ? { logprobs: msg.logprobs } : {}),
-          ...(msg.tools ? { tools: msg.tools } : {}),
-          ...(msg.toolChoice !== undefined ? { toolChoice: msg.toolChoice } : {}),
-          ...(msg.parallelToolCalls !== undefined ? { parallelToolCalls: msg.parallelToolCalls } : {}),
-          ...(msg.responseFormat ? { responseFormat: msg.responseFormat } : {}),
-          ...(msg.logitBias ? { logitBias: msg.logitBias } : {}),
-          ...(msg.seed !== undefined ? { seed: msg.seed } : {}),
-          stop: msg.stop,
-          stream: msg.stream,
-          ...ids,
-        },
+        params,
         timeoutMs,
         env.signal,
         msg.stream ? (text, call) => env.emit({ kind: 'token', text, ...(call ? { call } : {}) }) : undefined,

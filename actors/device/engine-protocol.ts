@@ -9,49 +9,19 @@ import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
 export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file'>;
 
-import type {
-  ChatMessage,
-  LogitBias,
-  ResponseFormat,
-  TokenLogprob,
-  Tool,
-  ToolCall,
-  ToolCallDelta,
-  ToolChoice,
-} from '../../schemas/messages.js';
+import type { InferMsg, TokenLogprob, ToolCall, ToolCallDelta } from '../../schemas/messages.js';
 
 /** Where a streamed generation's pieces go: text, or a piece of a tool call (with empty text). */
 export type OnPiece = (text: string, call?: ToolCallDelta) => void;
 
-export interface GenerateParams {
-  model: string;
-  /** Exactly one of prompt and messages. */
-  prompt?: string;
-  /** A chat: rendered with the model's chat template (chat.ts). */
-  messages?: ChatMessage[];
-  /** -1: the rest of the context (sampling.ts fitMaxTokens). */
-  maxTokens: number;
-  temperature: number;
-  topP?: number;
-  frequencyPenalty?: number;
-  presencePenalty?: number;
-  /** Set: each generated token's logprob with this many alternatives (token-logprobs.ts). */
-  logprobs?: number;
-  /** With messages: the tools the model may call, and how (tool-calls.ts). */
-  tools?: Tool[];
-  toolChoice?: ToolChoice;
-  parallelToolCalls?: boolean;
-  /** JSON answers, under a grammar (sampling.ts). */
-  responseFormat?: ResponseFormat;
-  logitBias?: LogitBias;
-  seed?: number;
-  stop: string[];
-  /** Send a token frame per text chunk (streaming clients); unary requests skip the per-token IPC. */
-  stream: boolean;
-  /** The request's ids, for the engine's own log line (never used to generate). */
-  requestId?: string;
-  traceId?: string;
-}
+/**
+ * A generation, as the device got it from the router (InferMsg: the request, its defaults filled in) less what is
+ * the device's own business (its queue's priority, the model's keep-alive). Derived, never copied field by field: a
+ * new request field reaches the engine by itself. `stream`: send a token frame per text chunk (unary requests skip
+ * the per-token IPC); `requestId`, `traceId`: for the engine's own log line (never used to generate).
+ */
+export type GenerateParams = Omit<InferMsg, 'kind' | 'priority' | 'keepAliveMs' | 'requestId'> &
+  Partial<Pick<InferMsg, 'requestId'>>;
 
 export interface GenerateOutcome {
   text: string;

@@ -199,7 +199,7 @@ export async function samplingOf(model: LlamaModel, grammars: Grammars, p: Gener
       ? { repeatPenalty: { frequencyPenalty: p.frequencyPenalty ?? 0, presencePenalty: p.presencePenalty ?? 0 } }
       : {}),
     ...(p.seed !== undefined ? { seed: p.seed } : {}),
-    ...(p.logitBias ? { tokenBias: tokenBiasOf(model, p.logitBias) } : {}),
+    ...(p.logitBias && Object.keys(p.logitBias).length ? { tokenBias: tokenBiasOf(model, p.logitBias) } : {}),
     ...(grammar ? { grammar } : {}),
   };
 }

@@ -12,7 +12,6 @@ import type { Config } from '../../schemas/config.js';
 import {
   AliasRequest,
   EmbedRequest,
-  InferRequest,
   ListModelsRequest,
   LoadRequest,
   MAX_LIST_MODELS,
@@ -21,6 +20,7 @@ import {
   RegisterRequest,
   type DeviceView,
   type EmbedResult,
+  type Inference,
   type InferResult,
   type LifecycleProtocol,
   type RouterProtocol,
@@ -222,8 +222,8 @@ export class Router implements Behavior<RouterProtocol> {
   /** With feedback.recordInferences, each served answer goes to the feedback actor's (bounded, in-memory) record. */
   private recorded(env: Envelope<RouterProtocol, 'infer'>, served: Promise<InferResult>): Promise<InferResult> {
     if (!this.recordInferences) return served;
-    // Validated by infer() before this runs; a chat is recorded as its JSON.
-    const req = env.msg.request as { prompt?: string; messages?: unknown[] };
+    // Checked by infer() before this runs; a chat is recorded as its JSON.
+    const req = env.msg.request;
     const prompt = req.prompt ?? JSON.stringify(req.messages);
     return served.then((res) => {
       try {
@@ -236,14 +236,16 @@ export class Router implements Behavior<RouterProtocol> {
   }
 
   private infer(env: Envelope<RouterProtocol, 'infer'>): Promise<InferResult> {
-    const r = validate(InferRequest, env.msg.request);
+    // Validated as the client spelled it at the wire's edge (src/transports/operations.ts); the rules across fields
+    // are checked here, once for every transport, naming the fields as every wire spells them.
+    const r = env.msg.request;
     if ((r.prompt === undefined) === (r.messages === undefined)) {
       throw errors.invalidArgument(
         r.prompt === undefined ? 'prompt' : 'messages',
         'send exactly one of prompt (a text to continue) and messages (a chat)',
       );
     }
-    if (r.max_tokens === 0)
+    if (r.maxTokens === 0)
       throw errors.invalidArgument(
         'max_tokens',
         'is 0, which generates nothing; send 1 or more, or -1 for the rest of the context',
@@ -260,7 +262,7 @@ export class Router implements Behavior<RouterProtocol> {
     const name = this.routes.resolve(r.model);
     const route = this.routes.lookup(name);
     const servable = route && (route.state === 'loaded' || route.state === 'loading');
-    const onDemand = !r.require_loaded && this.catalog.isRegistered(name);
+    const onDemand = !r.requireLoaded && this.catalog.isRegistered(name);
     if (servable) {
       if (!onDemand) return this.dispatch(env, r, name);
       return this.rerouted(env, r, name, this.dispatch(env, r, name), REROUTES);
@@ -321,7 +323,7 @@ export class Router implements Behavior<RouterProtocol> {
    */
   private rerouted(
     env: Envelope<RouterProtocol, 'infer'>,
-    r: InferRequest,
+    r: Inference,
     name: string,
     attempt: Promise<InferResult>,
     left: number,
@@ -339,11 +341,7 @@ export class Router implements Behavior<RouterProtocol> {
   }
 
   /** Load on demand (coalesced with any load of the same model), then run. */
-  private loadThenDispatch(
-    env: Envelope<RouterProtocol, 'infer'>,
-    r: InferRequest,
-    name: string,
-  ): Promise<InferResult> {
+  private loadThenDispatch(env: Envelope<RouterProtocol, 'infer'>, r: Inference, name: string): Promise<InferResult> {
     if (this.waitingForLoad >= this.capacity)
       return Promise.reject(errors.busy('requests waiting for a model to load', this.capacity, 500));
     this.waitingForLoad++;
@@ -355,7 +353,7 @@ export class Router implements Behavior<RouterProtocol> {
       .then(() => this.dispatch(env, r, name));
   }
 
-  private dispatch(env: Envelope<RouterProtocol, 'infer'>, r: InferRequest, name: string): Promise<InferResult> {
+  private dispatch(env: Envelope<RouterProtocol, 'infer'>, r: Inference, name: string): Promise<InferResult> {
     const route = this.routes.lookup(name);
     if (!route) return Promise.reject(errors.modelNotFound(r.model, this.routes.names()));
     const device = this.devices.get(route.device);
@@ -366,31 +364,21 @@ export class Router implements Behavior<RouterProtocol> {
     if (sent >= route.sequences + maxQueue)
       return Promise.reject(errors.busy(`queue of model ${name} on ${route.device}`, maxQueue, 50));
     this.sentTo.set(name, sent + 1);
+    // The request goes on as it came (a field the router does not know passes through), with what the router decides.
+    const { requireLoaded: _routerOnly, ...request } = r;
     return device
       .ask(
         {
+          ...request,
           kind: 'infer',
-          requestId: r.request_id || `moc-${process.pid}-${++this.requestSeq}`,
+          requestId: r.requestId || `moc-${process.pid}-${++this.requestSeq}`,
           ...(env.msg.traceId ? { traceId: env.msg.traceId } : {}),
           model: name,
-          ...(r.prompt !== undefined ? { prompt: r.prompt } : { messages: r.messages! }),
-          maxTokens: r.max_tokens ?? this.config.limits.defaultMaxTokens,
+          maxTokens: r.maxTokens ?? this.config.limits.defaultMaxTokens,
           temperature: r.temperature ?? DEFAULT_TEMPERATURE,
-          ...(r.top_p !== undefined ? { topP: r.top_p } : {}),
-          ...(r.frequency_penalty !== undefined ? { frequencyPenalty: r.frequency_penalty } : {}),
-          ...(r.presence_penalty !== undefined ? { presencePenalty: r.presence_penalty } : {}),
-          ...(r.logprobs !== undefined ? { logprobs: r.logprobs } : {}),
-          ...(r.tools ? { tools: r.tools } : {}),
-          ...(r.tool_choice !== undefined ? { toolChoice: r.tool_choice } : {}),
-          ...(r.parallel_tool_calls !== undefined ? { parallelToolCalls: r.parallel_tool_calls } : {}),
-          // text is what every answer is without it
-          ...(r.response_format && r.response_format.type !== 'text' ? { responseFormat: r.response_format } : {}),
-          ...(r.logit_bias && Object.keys(r.logit_bias).length ? { logitBias: r.logit_bias } : {}),
-          ...(r.seed !== undefined ? { seed: r.seed } : {}),
           stop: r.stop ?? [],
           priority: r.priority ?? 0,
           stream: env.msg.stream,
-          ...(r.keep_alive_ms !== undefined ? { keepAliveMs: r.keep_alive_ms } : {}),
         },
         {
           timeoutMs: Math.max(1, env.deadline - Date.now()),

@@ -5,10 +5,10 @@
  * Whether the model can call tools at all is the engine's answer (its chat template: actors/device/tool-calls.ts).
  */
 import { errors } from '../../src/errors.js';
-import type { InferRequest } from '../../schemas/messages.js';
+import type { Inference } from '../../schemas/messages.js';
 
-export function checkToolUse(r: InferRequest): void {
-  const usesTools = r.tools !== undefined || r.tool_choice !== undefined || r.parallel_tool_calls !== undefined;
+export function checkToolUse(r: Inference): void {
+  const usesTools = r.tools !== undefined || r.toolChoice !== undefined || r.parallelToolCalls !== undefined;
   if (usesTools && !r.messages) throw errors.invalidArgument('tools', 'go with messages (a chat), not with prompt');
   const names = new Set<string>();
   r.tools?.forEach((t, i) => {
@@ -23,7 +23,7 @@ export function checkToolUse(r: InferRequest): void {
       );
     }
   });
-  const choice = r.tool_choice;
+  const choice = r.toolChoice;
   if ((choice === 'required' || typeof choice === 'object') && !r.tools) {
     throw errors.invalidArgument(
       'tool_choice',
@@ -39,7 +39,7 @@ export function checkToolUse(r: InferRequest): void {
   if (!r.messages) return;
   const toolPath =
     (r.tools !== undefined && choice !== 'none') || r.messages.some((m) => m.role === 'tool' || m.tool_calls?.length);
-  if (toolPath && r.response_format && r.response_format.type !== 'text') {
+  if (toolPath && r.responseFormat && r.responseFormat.type !== 'text') {
     throw errors.invalidArgument(
       'response_format',
       'JSON answers and tool calls do not go together (node-llama-cpp cannot hold both to a grammar); send one of them',
@@ -104,7 +104,7 @@ export function checkToolUse(r: InferRequest): void {
 }
 
 /** The bytes of a request's input, counted against limits.maxPromptBytes: prompt, or every turn, call and tool. */
-export function inputBytes(r: InferRequest): number {
+export function inputBytes(r: Inference): number {
   if (r.prompt !== undefined) return Buffer.byteLength(r.prompt, 'utf8');
   let n = 0;
   for (const m of r.messages ?? []) {

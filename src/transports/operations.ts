@@ -2,14 +2,21 @@
  * The operations every transport offers, declared once: the router message each becomes, the role its caller
  * needs, its timeout class, whether it writes (ZMQ replays a retried write's first answer), and the resource it
  * answers with (snake_case, as in proto/moc.proto and schemas/rest.ts). Request schemas live with the router
- * messages (schemas/messages.ts): the router validates, so every transport refuses the same inputs the same way.
+ * messages (schemas/messages.ts): the router validates, so every transport refuses the same inputs the same way;
+ * an inference is validated here instead, as the wire spells it, and handed on as the camelCase Inference.
  *
  *   gRPC / REST / ZMQ: decode the wire → runOperation(name, input, call) → encode the resource
  *
  * Adding an operation: one entry here (and its router message), then one line per transport naming it.
  */
 import type { Config } from '../../schemas/config.js';
-import type { EmbedResult, RouterProtocol, TokenEvent } from '../../schemas/messages.js';
+import {
+  InferRequest,
+  inferenceOf,
+  type EmbedResult,
+  type RouterProtocol,
+  type TokenEvent,
+} from '../../schemas/messages.js';
 import type {
   DeviceResource,
   FeedbackResource,
@@ -23,6 +30,7 @@ import type { Principal } from '../auth/keys.js';
 import type { Quotas } from '../auth/quotas.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
 import { toMocError } from '../errors.js';
+import { validate } from '../validate.js';
 import type { Metrics, Transport } from '../telemetry/metrics.js';
 import type { Logger } from '../log.js';
 import {
@@ -123,8 +131,11 @@ export const OPERATIONS = {
     timeout: 'request',
     write: false,
     run: async (input, c, opts) => {
+      // The edge of every snake_case wire (gRPC, REST, ZMQ, and the OpenAI routes' mapped bodies): validated as the
+      // client spelled it, so a refusal names its field, then renamed once into the Inference the router passes on.
+      const request = inferenceOf(validate(InferRequest, input));
       const r = await c.router.ask(
-        { kind: 'infer', request: input, stream: !!c.onToken, ...(c.traceId ? { traceId: c.traceId } : {}) },
+        { kind: 'infer', request, stream: !!c.onToken, ...(c.traceId ? { traceId: c.traceId } : {}) },
         { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) },
       );
       c.meter?.metrics.inference(r);

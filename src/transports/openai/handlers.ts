@@ -11,7 +11,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { errors } from '../../errors.js';
-import type { ChatMessage, ResponseFormat, TokenEvent, Tool, ToolCall, ToolChoice } from '../../../schemas/messages.js';
+import type {
+  ChatMessage,
+  InferRequest,
+  ResponseFormat,
+  TokenEvent,
+  Tool,
+  ToolCall,
+  ToolChoice,
+} from '../../../schemas/messages.js';
 import type { InferResponse, ModelResource } from '../../../schemas/rest.js';
 import { validate } from '../../validate.js';
 import { runOperation, type OperationCall } from '../operations.js';
@@ -61,7 +69,7 @@ function samplingInput(b: {
   frequency_penalty?: number | null;
   presence_penalty?: number | null;
   logit_bias?: Record<string, number> | null;
-}): Record<string, unknown> {
+}): Pick<InferRequest, 'logit_bias' | 'temperature' | 'top_p' | 'frequency_penalty' | 'presence_penalty'> {
   return {
     ...(b.logit_bias && Object.keys(b.logit_bias).length ? { logit_bias: b.logit_bias } : {}),
     ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
@@ -250,7 +258,8 @@ const openAiToolCalls = (calls: ToolCall[], withIndex: boolean) =>
 
 interface Choice {
   index: number;
-  input: Record<string, unknown>;
+  /** The choice as gRPC, REST and ZMQ clients send it: the infer operation validates and converts it (operations.ts). */
+  input: InferRequest;
   prefix?: string;
 }
 interface Finished {
