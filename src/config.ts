@@ -66,8 +66,16 @@ function distance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-function schemaAt(pointer: string): { properties?: Record<string, unknown> } | undefined {
-  let s: any = ConfigSchema;
+/** The part of a JSON schema this walk reads (any schema is one: the other keywords are left alone). */
+interface SchemaNode {
+  [keyword: string]: unknown;
+  type?: unknown;
+  items?: SchemaNode;
+  properties?: Record<string, SchemaNode>;
+}
+
+function schemaAt(pointer: string): SchemaNode | undefined {
+  let s: SchemaNode | undefined = ConfigSchema;
   for (const part of pointer.split('/').filter(Boolean)) {
     if (s?.type === 'array') s = s.items;
     else s = s?.properties?.[part];

@@ -3,7 +3,7 @@
  * against double replies (the first of reply/fail/cancel wins; later ones are ignored, never thrown at the actor).
  */
 import { toMocError, type MocError } from '../errors.js';
-import type { Envelope, Protocol } from './types.js';
+import type { Envelope, Protocol, Req } from './types.js';
 
 export interface LetterSinks {
   reply(value: unknown): void;
@@ -20,7 +20,7 @@ export class Letter<P extends Protocol = Protocol> implements Envelope<P> {
   private done = false;
   constructor(
     readonly id: number,
-    readonly msg: any,
+    readonly msg: Req<P>,
     readonly deadline: number,
     readonly oneWay: boolean,
     private readonly sinks: LetterSinks,

@@ -6,7 +6,7 @@ import { errors, MocError, toMocError } from '../errors.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { Letter } from './letter.js';
 import { PendingAsk } from './pending.js';
-import type { ActorRef, AskOptions, Behavior, Closeable, Kind, Protocol, Reply, Req } from './types.js';
+import type { ActorRef, AskOptions, Behavior, Closeable, Event, Kind, Protocol, Reply, Req } from './types.js';
 
 export interface LocalActorOptions {
   capacity: number;
@@ -67,7 +67,7 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
     this.tellInto(msg, false);
   }
 
-  ask<K extends Kind<P>>(msg: Req<P, K> & { kind: K }, opts: AskOptions<any>): Promise<Reply<P, K>> {
+  ask<K extends Kind<P>>(msg: Req<P, K> & { kind: K }, opts: AskOptions<Event<P, K>>): Promise<Reply<P, K>> {
     return this.askInto(msg, opts, false);
   }
 
@@ -85,17 +85,23 @@ export class LocalActor<P extends Protocol> implements ActorRef<P>, Closeable {
 
   private askInto<K extends Kind<P>>(
     msg: Req<P, K> & { kind: K },
-    opts: AskOptions<any>,
+    opts: AskOptions<Event<P, K>>,
     internal: boolean,
   ): Promise<Reply<P, K>> {
-    const pending = new PendingAsk<Reply<P, K>>(this.nextId++, `${this.name}.${msg.kind}`, opts, (_p, reason) => {
-      // Queued: take it out so the actor never sees it. Running: tell the actor through the letter's signal.
-      if (!this.mailbox.remove((l) => l === letter) && !this.internal.remove((l) => l === letter)) letter.abort(reason);
-    });
+    const pending = new PendingAsk<Reply<P, K>, Event<P, K>>(
+      this.nextId++,
+      `${this.name}.${msg.kind}`,
+      opts,
+      (_p, reason) => {
+        // Queued: take it out so the actor never sees it. Running: tell the actor through the letter's signal.
+        if (!this.mailbox.remove((l) => l === letter) && !this.internal.remove((l) => l === letter))
+          letter.abort(reason);
+      },
+    );
     const letter = new Letter<P>(pending.id, msg, pending.deadline, false, {
       reply: (v) => pending.resolve(v as Reply<P, K>),
       fail: (e) => pending.reject(e),
-      emit: (ev) => pending.event(ev),
+      emit: (ev) => pending.event(ev as Event<P, K>),
     });
     try {
       this.enqueue(letter, internal);

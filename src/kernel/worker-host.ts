@@ -11,7 +11,7 @@ import { errors, MocError, toMocError } from '../errors.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { Letter } from './letter.js';
 import type { FromWorker, ToWorker } from './wire.js';
-import type { Behavior, Protocol } from './types.js';
+import type { Behavior, Protocol, Req } from './types.js';
 
 export interface HostedBehavior<P extends Protocol> extends Behavior<P> {
   /** Graceful stop on WorkerRef.close(): finish or fail what is in flight, release resources. */
@@ -76,7 +76,8 @@ export function hostActor<P extends Protocol>(
     switch (frame.t) {
       case 'msg': {
         const { id } = frame;
-        const letter = new Letter<P>(id, frame.msg, frame.deadline, frame.oneWay, {
+        // Posted by the parent's WorkerRef<P>, whose tell/ask take only Req<P>; structured clone keeps the shape.
+        const letter = new Letter<P>(id, frame.msg as Req<P>, frame.deadline, frame.oneWay, {
           reply: (value) => {
             live.delete(id);
             if (!frame.oneWay) post({ t: 'reply', id, value });

@@ -9,16 +9,24 @@ import { errors, MocError } from '../errors.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { PendingAsk } from './pending.js';
 import type { FromWorker, ToWorker } from './wire.js';
-import type { ActorRef, AskOptions, Kind, Protocol, Reply, Req } from './types.js';
+import type { ActorRef, AskOptions, Event, Kind, Protocol, Reply, Req } from './types.js';
 
 type Outgoing = { id: number; msg: unknown; deadline: number; oneWay: boolean };
+/** What a frame does to an ask of any kind: a PendingAsk, its reply and event types forgotten (see `pending`). */
+interface Waiting {
+  readonly id: number;
+  resolve(value: unknown): void;
+  reject(err: MocError): void;
+  event(ev: unknown): void;
+}
 
 export class WorkerRef<P extends Protocol> implements ActorRef<P> {
   private worker: Worker | null = null;
   private credits = 0;
   private inTransit = 0;
   private readonly queue: BoundedQueue<Outgoing>;
-  private readonly pending = new Map<number, PendingAsk<any, any>>();
+  /** Asks of every kind, by id: the worker answers each id with its kind's reply and events (hostActor). */
+  private readonly pending = new Map<number, Waiting>();
   private nextId = 1;
   private downReason = 'is starting';
   private readonly listener = (f: FromWorker) => this.onFrame(f);
@@ -83,12 +91,17 @@ export class WorkerRef<P extends Protocol> implements ActorRef<P> {
     this.send({ id: this.nextId++, msg, deadline: Number.MAX_SAFE_INTEGER, oneWay: true });
   }
 
-  ask<K extends Kind<P>>(msg: Req<P, K> & { kind: K }, opts: AskOptions<any>): Promise<Reply<P, K>> {
-    const p = new PendingAsk<Reply<P, K>>(this.nextId++, `${this.name}.${msg.kind}`, opts, (ask, reason) => {
-      this.pending.delete(ask.id);
-      // Still queued here: drop it. Already posted: the worker aborts it (frees its sequence, stops generating).
-      if (!this.queue.remove((o) => o.id === ask.id)) this.post({ t: 'cancel', id: ask.id, reason: reason.toData() });
-    });
+  ask<K extends Kind<P>>(msg: Req<P, K> & { kind: K }, opts: AskOptions<Event<P, K>>): Promise<Reply<P, K>> {
+    const p = new PendingAsk<Reply<P, K>, Event<P, K>>(
+      this.nextId++,
+      `${this.name}.${msg.kind}`,
+      opts,
+      (ask, reason) => {
+        this.pending.delete(ask.id);
+        // Still queued here: drop it. Already posted: the worker aborts it (frees its sequence, stops generating).
+        if (!this.queue.remove((o) => o.id === ask.id)) this.post({ t: 'cancel', id: ask.id, reason: reason.toData() });
+      },
+    );
     try {
       this.send({ id: p.id, msg, deadline: p.deadline, oneWay: false });
       this.pending.set(p.id, p);

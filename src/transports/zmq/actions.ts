@@ -4,7 +4,13 @@
  * are the REST/proto ones; the router validates them, so gRPC, REST and ZMQ refuse the same inputs the same way.
  */
 import type { Action } from '../../auth/permissions.js';
-import { OPERATIONS, runOperation, type OperationCall, type OperationName } from '../operations.js';
+import {
+  OPERATIONS,
+  runOperation,
+  type OperationCall,
+  type OperationName,
+  type OperationResult,
+} from '../operations.js';
 
 type Fields = Record<string, unknown>;
 
@@ -27,7 +33,7 @@ const named = (f: Fields): Fields =>
 function operation<N extends OperationName>(
   name: N,
   input: (f: Fields) => Fields,
-  reply: (r: any) => Fields,
+  reply: (r: OperationResult<N>) => Fields,
 ): ActionSpec {
   const op = OPERATIONS[name];
   return {
