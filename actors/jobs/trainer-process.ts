@@ -108,13 +108,15 @@ const isString = (v: unknown, max: number): v is string => typeof v === 'string'
 
 /** The event a line carries, or why it is not one. */
 export function parseTrainerLine(line: string): TrainerEvent | string {
-  let o: any;
+  let parsed: unknown;
   try {
-    o = JSON.parse(line);
+    parsed = JSON.parse(line);
   } catch {
     return 'not JSON';
   }
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'not a JSON object';
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
+  // Each field is checked below before it is used.
+  const o = parsed as Record<string, unknown>;
   switch (o.type) {
     case 'progress':
       if (typeof o.fraction !== 'number' || !(o.fraction >= 0 && o.fraction <= 1))
@@ -128,7 +130,7 @@ export function parseTrainerLine(line: string): TrainerEvent | string {
       if (!isString(o.name, MAX_NAME) || o.name === '')
         return `metric.name must be a non-empty string of at most ${MAX_NAME} characters`;
       if (typeof o.value !== 'number' || !Number.isFinite(o.value)) return 'metric.value must be a finite number';
-      if (o.step !== undefined && !(Number.isSafeInteger(o.step) && o.step >= 0))
+      if (o.step !== undefined && !(typeof o.step === 'number' && Number.isSafeInteger(o.step) && o.step >= 0))
         return 'metric.step must be an integer >= 0';
       return o.step === undefined
         ? { type: 'metric', name: o.name, value: o.value }

@@ -96,14 +96,17 @@ raw
   .split('\n')
   .forEach((line, i) => {
     if (line.trim() === '') return;
-    let o: any;
+    let parsed: unknown;
     try {
-      o = JSON.parse(line);
+      parsed = JSON.parse(line);
     } catch {
       usage(`--data line ${i + 1} is not JSON`);
     }
-    if (typeof o?.text === 'string') examples.push(o.text.length);
-    else if (typeof o?.prompt === 'string' && typeof o.chosen === 'string' && typeof o.rejected === 'string') {
+    // Its fields are checked before use; a line that is not an object has none.
+    const o: Partial<Record<'text' | 'prompt' | 'chosen' | 'rejected', unknown>> =
+      typeof parsed === 'object' && parsed !== null ? parsed : {};
+    if (typeof o.text === 'string') examples.push(o.text.length);
+    else if (typeof o.prompt === 'string' && typeof o.chosen === 'string' && typeof o.rejected === 'string') {
       examples.push(o.prompt.length + o.chosen.length + o.rejected.length);
     } else usage(`--data line ${i + 1} is neither {"text"} nor {"prompt","chosen","rejected"}`);
   });
