@@ -62,6 +62,10 @@ function usesToolPath(p: GenerateParams): boolean {
   );
 }
 
+/** Why a generation stopped early: what aborted its signal (a deadline, a cancellation), else plain cancelled. */
+const cancelledBy = (signal: AbortSignal) =>
+  signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+
 /** The answer to a load or estimate cancelled by the device (its timeout passed): nothing of it stays loaded. */
 const cancelledLoad = (spec: EngineModel, what: 'load' | 'estimate') => errors.loadCancelled(spec.name, what);
 
@@ -212,15 +216,19 @@ export class EngineCore {
     m.file.close();
   }
 
-  /** Run one generation on a free sequence of the model's context. The caller (device scheduler) keeps count. */
+  /**
+   * Run one generation on a free sequence of the model's context: a chat with tools through LlamaChat (tool-calls.ts),
+   * anything else as a completion. Both end here: a cancellation answered as what cancelled it, the sequence cleared
+   * and given back. The caller (device scheduler) keeps count.
+   */
   async generate(p: GenerateParams, signal: AbortSignal, onText?: OnPiece): Promise<GenerateOutcome> {
     const m = this.models.get(p.model);
     if (!m) throw errors.modelNotFound(p.model, [...this.models.keys()]);
     const seq = m.free.pop();
     if (!seq) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
     const started = performance.now();
-    if (p.messages && usesToolPath(p)) {
-      try {
+    try {
+      if (p.messages && usesToolPath(p)) {
         m.chat ??= chatFormatOf(m.model);
         return await chatWithTools({
           grammars: this.grammars,
@@ -232,14 +240,27 @@ export class EngineCore {
           signal,
           onText,
         });
-      } catch (err) {
-        if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
-        throw err;
-      } finally {
-        await seq.clearHistory().catch(() => {});
-        if (this.models.get(p.model) === m) m.free.push(seq);
       }
+      return await this.complete(m, seq, p, signal, started, onText);
+    } catch (err) {
+      if (signal.aborted) throw cancelledBy(signal);
+      throw err;
+    } finally {
+      // The sequence goes back clean: the next request must not see this one's tokens.
+      await seq.clearHistory().catch(() => {});
+      if (this.models.get(p.model) === m) m.free.push(seq);
     }
+  }
+
+  /** A prompt, or a chat without tools, as a completion on `seq` (LlamaCompletion). */
+  private async complete(
+    m: LoadedModel,
+    seq: LlamaContextSequence,
+    p: GenerateParams,
+    signal: AbortSignal,
+    started: number,
+    onText?: OnPiece,
+  ): Promise<GenerateOutcome> {
     const completion = new LlamaCompletion({ contextSequence: seq, autoDisposeSequence: false });
     try {
       const bos = beginningToken(m.model);
@@ -275,7 +296,7 @@ export class EngineCore {
           generated += t.length;
         },
       });
-      if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+      if (signal.aborted) throw cancelledBy(signal);
       const end = stopStrings.finish();
       const reason = end.stopped ? 'stopString' : res.metadata.stopReason;
       if (reason === 'abort') throw errors.cancelled('generation');
@@ -285,9 +306,7 @@ export class EngineCore {
         // The sequence holds the input (with the token the completion put first) and every sampled token.
         const input = seq.contextTokens.slice(0, promptTokens);
         const answer = answerTokens(m.model, seq.contextTokens.slice(promptTokens), text, input);
-        logprobs = await tokenLogprobs(m.model, seq, input, answer, p.logprobs, signal, () =>
-          signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation'),
-        );
+        logprobs = await tokenLogprobs(m.model, seq, input, answer, p.logprobs, signal, () => cancelledBy(signal));
       }
       return {
         ...(logprobs ? { logprobs } : {}),
@@ -300,14 +319,8 @@ export class EngineCore {
         computeMs: performance.now() - started,
         firstTokenMs,
       };
-    } catch (err) {
-      if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
-      throw err;
     } finally {
       completion.dispose({ disposeSequence: false });
-      // The sequence goes back clean: the next request must not see this one's tokens.
-      await seq.clearHistory().catch(() => {});
-      if (this.models.get(p.model) === m) m.free.push(seq);
     }
   }
 
