@@ -20,6 +20,7 @@ export const EVENTS = [
   'model.preloaded',
   'device.restarted',
   'actor.crashed',
+  'error.dropped',
   'lifecycle.notice_lost',
   'rest.internal_error',
   'rest.slow_reader',

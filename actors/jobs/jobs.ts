@@ -23,6 +23,7 @@ import {
 import { errors, type MocError, toMocError } from '../../src/errors.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import { summaryOf, type JobSummary, type Store } from '../../src/store/store.js';
+import type { ReportDropped } from '../../src/telemetry/dropped.js';
 import { validate } from '../../src/validate.js';
 import { checkRelative } from './dataset.js';
 import { RunQueue, type QueueEntry } from './job-queue.js';
@@ -121,6 +122,8 @@ export class Jobs implements Behavior<JobsMessages> {
     private readonly store: Store,
     private readonly models: ModelsPort,
     private readonly runners: Runners,
+    /** Where the errors of writes nobody waits for go (a log line and a count: src/telemetry/dropped.ts). */
+    private readonly dropped: ReportDropped,
   ) {
     this.runnable = Object.keys(runners) as JobType[];
   }
@@ -367,7 +370,10 @@ export class Jobs implements Behavior<JobsMessages> {
         .updateJob(job.id, (j) => this.claim(j, Date.now()))
         .then(
           (claimed) => this.post({ kind: 'claimed', id: job.id, job: claimed }),
-          () => this.post({ kind: 'claimed', id: job.id, job: null }),
+          (err) => {
+            this.dropped('jobs.claim', err, { job: job.id });
+            this.post({ kind: 'claimed', id: job.id, job: null });
+          },
         );
     }
   }
@@ -442,7 +448,11 @@ export class Jobs implements Behavior<JobsMessages> {
             })
             .then((held) => {
               this.post({ kind: 'report', id, log: `holding ${job.memoryBytes} bytes on ${held.device}` });
-              return run_().finally(() => this.models.release(owner, held.device).catch(() => {}));
+              return run_().finally(() =>
+                this.models
+                  .release(owner, held.device)
+                  .catch((err) => this.dropped('jobs.release', err, { job: id, device: held.device })),
+              );
             })
         : run_();
     work
@@ -508,7 +518,7 @@ export class Jobs implements Behavior<JobsMessages> {
       )
       .then(
         (job) => this.post({ kind: 'renewed', id, job }),
-        () => {},
+        (err) => this.dropped('jobs.renew', err, { job: id }),
       );
   }
 
@@ -583,7 +593,10 @@ export class Jobs implements Behavior<JobsMessages> {
           } // retrying: a candidate again
           else this.post({ kind: 'tick' });
         },
-        () => this.post({ kind: 'tick' }),
+        (err) => {
+          this.dropped('jobs.end', err, { job: id });
+          this.post({ kind: 'tick' });
+        },
       )
       .finally(() => this.post({ kind: 'written' }));
   }
@@ -599,7 +612,7 @@ export class Jobs implements Behavior<JobsMessages> {
     this.writing++;
     this.store
       .updateJob(id, (j) => (j.lease?.owner === this.owner ? requeued(j, Date.now()) : null))
-      .catch(() => {})
+      .catch((err) => this.dropped('jobs.requeue', err, { job: id }))
       .finally(() => this.post({ kind: 'written' }));
   }
 

@@ -36,6 +36,7 @@ import { KeyedSerial, releaseAll } from './keyed-serial.js';
 import { realModelsRoot, resolveModelPath, ROOT_HINT } from './model-path.js';
 import { planPlacement } from './placement.js';
 import { RouteTable } from './route-table.js';
+import type { ReportDropped } from '../../src/telemetry/dropped.js';
 
 /** What the lifecycle needs of the GGUF inspector (src/model/inspector.ts): runs on a piscina pool. */
 export interface Inspector {
@@ -79,6 +80,8 @@ export interface LifecycleObserver {
   loadEnded?(model: string, result: string, seconds: number): void;
   /** A model left its device to make room (lru: for a load or a job's memory) or because its keep-alive passed. */
   evicted?(model: string, reason: 'lru' | 'keep-alive'): void;
+  /** An error nobody waits for (an unload in the background): logged and counted (src/telemetry/dropped.ts). */
+  dropped?: ReportDropped;
 }
 
 /** What inspection found in a file: joined with the request and the current entry when the result is applied. */
@@ -326,7 +329,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
         (r) => {
           if (r.freedBytes > 0) this.observer.evicted?.(model, 'keep-alive');
         },
-        () => {},
+        (err) => this.observer.dropped?.('lifecycle.keep_alive_unload', err, { model, device: m.device }),
       );
   }
 
@@ -666,7 +669,10 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       }
       const stillUsed = [...this.routes.aliases.values()].includes(previous);
       if (oldServing && !stillUsed && !this.catalog.get(previous)?.pinned) {
-        await this.self.ask({ kind: 'unload', name: previous }, { timeoutMs: timeoutMs() }).catch(() => {}); // drains in-flight requests first
+        // Drains in-flight requests first. The alias has moved (the answer says so): a failed unload is only told.
+        await this.self
+          .ask({ kind: 'unload', name: previous }, { timeoutMs: timeoutMs() })
+          .catch((err) => this.observer.dropped?.('lifecycle.alias_unload', err, { model: previous, alias }));
       }
       return { alias, target, previous };
     });

@@ -5,6 +5,7 @@
  * Kubernetes restarts the whole process). A child that fails while the supervisor itself starts is not retried
  * (a broken config would otherwise respawn forever): start() rejects.
  */
+import { RestartIntensity } from './restart-intensity.js';
 import type { Closeable } from './types.js';
 
 export type RestartPolicy = 'permanent' | 'transient' | 'temporary';
@@ -49,7 +50,7 @@ interface Running {
 
 export class Supervisor implements Closeable {
   private readonly children: Running[] = [];
-  private restarts: number[] = [];
+  private readonly intensity: RestartIntensity;
   private stopping = false;
   private force = false;
   private escalated = false;
@@ -60,7 +61,9 @@ export class Supervisor implements Closeable {
     readonly name: string,
     private readonly specs: ChildSpec[],
     private readonly opts: SupervisorOptions,
-  ) {}
+  ) {
+    this.intensity = new RestartIntensity(opts.maxRestarts, opts.periodMs);
+  }
 
   async start(): Promise<void> {
     for (const spec of this.specs) {
@@ -87,15 +90,8 @@ export class Supervisor implements Closeable {
   }
 
   private async restart(r: Running, reason: string, error?: Error): Promise<void> {
-    const now = Date.now();
-    this.restarts = this.restarts.filter((t) => now - t < this.opts.periodMs);
-    this.restarts.push(now);
-    if (this.restarts.length > this.opts.maxRestarts) {
-      return this.escalate(
-        `${r.spec.id} exceeded ${this.opts.maxRestarts} restarts in ${this.opts.periodMs} ms; last: ${reason}`,
-      );
-    }
-    const n = this.restarts.length;
+    const n = this.intensity.record();
+    if (this.intensity.exceeded(n)) return this.escalate(this.intensity.reason(r.spec.id, reason));
     const delay = this.opts.backoffMs ? this.opts.backoffMs(n) : Math.min(2000, 50 * 2 ** (n - 1));
     await new Promise((res) => setTimeout(res, delay));
     if (this.stopping) return;
@@ -107,6 +103,7 @@ export class Supervisor implements Closeable {
       this.watch(r);
       this.opts.onRestart?.(r.spec.id, reason, r.incarnation, error);
     });
+    // Only for stopAll to wait on: the rejection itself is handled below (one more crash of the child).
     const tracked = started.catch(() => {});
     this.starting.add(tracked);
     void tracked.finally(() => this.starting.delete(tracked));

@@ -120,6 +120,18 @@ export class Metrics {
     labelNames: ['actor', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly actorCrashes = new client.Counter({
+    name: 'moc_actor_crashes_total',
+    help: "Non-coded errors out of a main-thread actor's receive (a bug; past the restart intensity the process escalates), by actor",
+    labelNames: ['actor'] as const,
+    registers: [this.registry],
+  });
+  readonly droppedErrors = new client.Counter({
+    name: 'moc_dropped_errors_total',
+    help: 'Errors of background work nobody waits for (src/telemetry/dropped.ts lists the sites), by where',
+    labelNames: ['where'] as const,
+    registers: [this.registry],
+  });
   readonly engineRestarts = new client.Counter({
     name: 'moc_engine_restarts_total',
     help: 'Engine processes that died and were restarted by their device, by device and reason (killed by SIGKILL, exited with code N)',
@@ -413,6 +425,7 @@ export class Metrics {
   }
 
   private read(): Snapshot {
+    // A read that fails leaves its gauges out of this scrape (see the constructor): the scrape shows the gap.
     return { devices: this.sources.devices().catch(() => null), models: this.sources.models().catch(() => null) };
   }
 }
