@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startHarness } from '../helpers/coordinator.js';
+import { startHarness, until } from '../helpers/coordinator.js';
 
 const texts = [
   'The quick brown fox jumps over the lazy dog.',
@@ -77,6 +77,9 @@ t.test(
 
     // Cancellation: an evaluation of many long texts (~70k tokens, seconds of work), aborted while it runs, answers
     // CANCELLED, and the engine stops it: its sequence is free again long before the work could have finished.
+    const idle = async () =>
+      (await dev.ask({ kind: 'status' }, { timeoutMs: 5000 })).models.find((m) => m.name === 'moc-demo')!.inFlight ===
+      0;
     const ac = new AbortController();
     const long = Array.from({ length: 256 }, (_, i) => `${i} `.repeat(150).slice(0, 500));
     const cancelled = evaluate(long, 'moc-demo', ac.signal).then(
@@ -88,11 +91,7 @@ t.test(
     ac.abort();
     const err = await cancelled;
     t.equal(codeOf(err), 'MOC_ERR_CANCELLED', 'an aborted evaluation answers CANCELLED');
-    for (;;) {
-      const st = await dev.ask({ kind: 'status' }, { timeoutMs: 5000 });
-      if (st.models.find((m) => m.name === 'moc-demo')!.inFlight === 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('the engine to stop the evaluation (moc-demo in flight 0)', idle, 10_000, 20);
     const stoppedMs = Date.now() - abortedAt;
     t.ok(stoppedMs < 3000, `the engine stopped the evaluation ${stoppedMs} ms after the abort`);
 
@@ -103,11 +102,7 @@ t.test(
     );
     t.equal(codeOf(late), 'MOC_ERR_DEADLINE_EXCEEDED', 'an evaluation past its deadline answers DEADLINE_EXCEEDED');
     const lateAt = Date.now();
-    for (;;) {
-      const st = await dev.ask({ kind: 'status' }, { timeoutMs: 5000 });
-      if (st.models.find((m) => m.name === 'moc-demo')!.inFlight === 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('the engine to stop the evaluation (moc-demo in flight 0)', idle, 10_000, 20);
     t.ok(Date.now() - lateAt < 3000, `the engine stopped it ${Date.now() - lateAt} ms after the deadline`);
 
     // Every sequence came back clean: an inference and an evaluation right after are served, with the same numbers.

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { startHarness } from '../helpers/coordinator.js';
+import { startHarness, until } from '../helpers/coordinator.js';
 import { ended, jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
 
 t.test('a fine-tune promoted to a serving alias under inference load fails no request', async (t) => {
@@ -33,7 +33,12 @@ t.test('a fine-tune promoted to a serving alias under inference load fails no re
   const done = await jobWhere(h, job.body.id, ended, 'promotion', 120_000);
   // Keep the traffic going a moment after the switch, so requests reach the new target too.
   const after = (served['prod:v2'] ?? 0) + 20;
-  while ((served['prod:v2'] ?? 0) < after && failures.length === 0) await new Promise((r) => setTimeout(r, 20));
+  await until(
+    `20 more requests served by prod:v2 (or a failure)`,
+    async () => (served['prod:v2'] ?? 0) >= after || failures.length > 0,
+    60_000,
+    20,
+  );
   stop = true;
   await Promise.all(clients);
   t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? ''));

@@ -6,7 +6,7 @@
 import t from 'tap';
 import * as zmq from 'zeromq';
 import { pack, unpack } from 'msgpackr';
-import { startHarness } from '../helpers/coordinator.js';
+import { startHarness, until } from '../helpers/coordinator.js';
 
 async function reqOnce(endpoint: string, msg: unknown, timeoutMs = 30_000): Promise<any> {
   const s = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs });
@@ -63,7 +63,10 @@ t.test('REQ and DEALER clients, concurrently', async (t) => {
   await d.send(JSON.stringify({ action: 'devices', request_id: 'no-delimiter' })); // a DEALER may omit the empty frame
   const seen = new Map<string, any>();
   while (seen.size < 11) {
-    const frames = await d.receive();
+    // receiveTimeout bounds each wait; say which reply did not come
+    const frames = await d.receive().catch((e: Error) => {
+      throw new Error(`no reply ${seen.size + 1} of 11 within 30 s (${e.message}); have ${[...seen.keys()]}`);
+    });
     const r = JSON.parse(frames.at(-1)!.toString());
     seen.set(r.request_id, r);
   }
@@ -163,10 +166,9 @@ t.test('a client that vanishes before its reply costs nothing', async (t) => {
     ]);
     d.close();
   }
-  const start = Date.now();
-  while (zmqT.stats.received < 20 && Date.now() - start < 30_000) await new Promise((r) => setTimeout(r, 50));
+  await until('the server to receive the 20 requests', async () => zmqT.stats.received >= 20);
   t.equal(zmqT.stats.received, 20, 'the server received every request');
-  while (zmqT.stats.inFlight > 0 && Date.now() - start < 30_000) await new Promise((r) => setTimeout(r, 50));
+  await until('nothing left in flight', async () => zmqT.stats.inFlight === 0);
   t.equal(zmqT.stats.inFlight, 0, 'nothing left in flight');
   t.ok(zmqT.stats.undeliverable >= 1, `${zmqT.stats.undeliverable} replies counted undeliverable, not retried`);
   t.match(
@@ -249,7 +251,12 @@ t.test('overload: a full queue answers BUSY with a retry hint, every request sti
     ]);
   }
   const replies: any[] = [];
-  while (replies.length < 40) replies.push(JSON.parse((await d.receive()).at(-1)!.toString()));
+  while (replies.length < 40) {
+    const frames = await d.receive().catch((e: Error) => {
+      throw new Error(`no reply ${replies.length + 1} of 40 within 60 s (${e.message})`);
+    });
+    replies.push(JSON.parse(frames.at(-1)!.toString()));
+  }
   const busy = replies.filter((r) => r.code === 'BUSY');
   t.equal(new Set(replies.map((r) => r.request_id)).size, 40, 'forty requests, forty replies');
   t.ok(busy.length > 0, `${busy.length} answered BUSY`);
