@@ -13,6 +13,7 @@ import { packageRoot } from '../../src/package-root.js';
 import { replay } from '../../src/store/replay.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 import { spawnChild } from '../helpers/child.js';
+import { until } from '../helpers/coordinator.js';
 
 const yamlFor = (dir: string, data: string) =>
   [
@@ -74,7 +75,12 @@ t.test(
         }
       }
     })();
-    while (acked.length < 60 && failed.length === 0) await new Promise((r) => setTimeout(r, 20));
+    await until(
+      '60 acknowledged writes before the backup starts',
+      async () => acked.length >= 60 || failed.length > 0,
+      60_000,
+      20,
+    );
 
     const copy = path.join(dir, 'copy');
     const began = performance.now();
