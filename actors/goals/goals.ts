@@ -24,6 +24,7 @@ import { errors, type MocError } from '../../src/errors.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { Store } from '../../src/store/store.js';
 import { deriveGoal, type DerivedGoal } from './derive.js';
+import { replyAs } from '../../src/kernel/reply.js';
 
 export type GoalsProtocol = {
   create: { req: { kind: 'create'; request: CreateGoalRequest; owner: string }; reply: Goal };
@@ -123,16 +124,16 @@ export class Goals implements Behavior<GoalsMessages> {
       case 'create':
         return this.create(env as Envelope<GoalsMessages, 'create'>);
       case 'get':
-        return env.reply(this.find(msg.id) as never);
+        return replyAs(env, 'get', this.find(msg.id));
       case 'list':
-        return env.reply(this.list(msg.request) as never);
+        return replyAs(env, 'list', this.list(msg.request));
       case 'update':
         return this.update(env as Envelope<GoalsMessages, 'update'>);
       case 'cancel':
         return this.cancel(env as Envelope<GoalsMessages, 'cancel'>);
       case 'history':
         this.find(msg.id);
-        return env.reply(this.store.goalHistory(msg.id) as never);
+        return replyAs(env, 'history', this.store.goalHistory(msg.id));
       case 'job-changed':
         return this.jobChanged(msg.job);
       case 'deadline':
