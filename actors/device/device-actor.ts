@@ -680,7 +680,19 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     try {
       await m.loadAnswered; // a timed-out load still running in the engine keeps its bytes until the engine let go
       // Whatever the engine answers, the unload ends: a dead engine holds nothing; a timed-out one is not retried.
-      if (this.engine?.alive) await this.engine.unload(name, this.cfg.loadTimeoutMs).catch(() => {});
+      if (this.engine?.alive) {
+        await this.engine.unload(name, this.cfg.loadTimeoutMs).catch((err: unknown) => {
+          // Told, not counted (no metrics registry in this thread). The engine may still hold the model's memory, which
+          // the ledger stops counting here: this line is how an operator learns of it.
+          const e = toMocError(err);
+          this.log.log('warn', 'error.dropped', {
+            where: 'device.unload',
+            model: name,
+            code: e.code,
+            error: e.message,
+          });
+        });
+      }
       return { model: name, freedBytes: this.ledger.release(name) };
     } finally {
       m.life.to('gone');
@@ -821,6 +833,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     this.engineState = 'closed';
     this.engine = null;
     if (engine) {
+      // The engine process exits just below and its memory goes with it: a failed unload here cannot leak.
       for (const name of this.models.keys()) await engine.unload(name, 5000).catch(() => {});
       await engine.close();
     }
