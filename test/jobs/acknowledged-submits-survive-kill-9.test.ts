@@ -96,8 +96,10 @@ t.test(
                     'feedback',
                   ] as const);
           const ack = await new Promise<any>((resolve) =>
-            client[method](req, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res: any) =>
-              resolve(err ? null : res),
+            client[method as string](
+              req,
+              { deadline: Date.now() + 10_000 },
+              (err: grpc.ServiceError | null, res: any) => resolve(err ? null : res),
             ),
           );
           if (ack) {

@@ -136,7 +136,9 @@ t.test(
       const method = table === 'jobs' ? 'GetJob' : table === 'goals' ? 'GetGoal' : null;
       if (!method) return Promise.resolve(true); // feedback has no read by id; the replay above covers it
       return new Promise<boolean>((resolve) =>
-        c2[method]({ id }, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null) => resolve(!err)),
+        c2[method as string]({ id }, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null) =>
+          resolve(!err),
+        ),
       );
     };
     const missing: string[] = [];

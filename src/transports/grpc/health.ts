@@ -11,7 +11,12 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as HEALTH_PROTO_PATH, type ServingStatus } from 'grpc-health-check';
 import { mocPackageDefinition } from './proto.js';
 
-type StreamHandler = (call: grpc.ServerWritableStream<any, any>) => void;
+/**
+ * The library's Health.Watch handler, as this file passes calls through to it: the shim neither reads the request
+ * nor writes a reply itself (the library does both), so it needs no message types.
+ */
+type WatchCall = grpc.ServerWritableStream<unknown, unknown>;
+type StreamHandler = (call: WatchCall) => void;
 
 /** The names grpc.health.v1.Health answers for: the whole server ("") and the one service. Others: NOT_FOUND. */
 const HEALTH_NAMES = ['', 'moc.v1.ModelOps'];
@@ -45,7 +50,7 @@ export class GrpcHealth {
       addService: (def, impl) =>
         server.addService(def, {
           ...impl,
-          watch: (call: grpc.ServerWritableStream<any, any>) => this.watch(call, impl.watch as StreamHandler),
+          watch: (call: WatchCall) => this.watch(call, impl.watch as StreamHandler),
         }),
     });
     // Reflection (v1 and v1alpha) describes what a client can call: ModelOps and Health, from their loaded definitions.
@@ -82,7 +87,7 @@ export class GrpcHealth {
     for (const name of HEALTH_NAMES) this.health.setStatus(name, status);
   }
 
-  private watch(call: grpc.ServerWritableStream<any, any>, watch: StreamHandler): void {
+  private watch(call: WatchCall, watch: StreamHandler): void {
     const end = () => {
       this.watchers.delete(end);
       if (!call.cancelled) call.end();

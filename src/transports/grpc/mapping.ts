@@ -1,39 +1,68 @@
-/** Between proto messages and MOC's own types; errors through the one error table. */
+/**
+ * Between proto messages and MOC's own types; errors through the one error table. Requests are typed as grpc-js
+ * decodes them (src/transports/grpc/generated, from proto/moc.proto with the loader's options); replies as it encodes
+ * them, so a resource field the proto lacks, or of another type, fails to compile.
+ */
 import * as grpc from '@grpc/grpc-js';
 import { errors, toMocError } from '../../errors.js';
 import type { GoalResource, JobResource } from '../../../schemas/rest.js';
-import type { ModelInfo, ModelView } from '../../../schemas/messages.js';
-import type { DeviceResource, InferResponse } from '../../../schemas/rest.js';
+import type { ModelInfo, ModelState, ModelView } from '../../../schemas/messages.js';
+import type { DeviceResource, InferResponse as InferResponseResource } from '../../../schemas/rest.js';
 import { deviceModelResource, modelResource } from '../views.js';
+import type { ChatMessage__Output } from './generated/moc/v1/ChatMessage.js';
+import type { Criterion__Output } from './generated/moc/v1/Criterion.js';
+import type { CreateGoalRequest__Output } from './generated/moc/v1/CreateGoalRequest.js';
+import type { DeviceInfo } from './generated/moc/v1/DeviceInfo.js';
+import type { Goal } from './generated/moc/v1/Goal.js';
+import type { InferRequest__Output } from './generated/moc/v1/InferRequest.js';
+import type { InferResponse } from './generated/moc/v1/InferResponse.js';
+import type { Job } from './generated/moc/v1/Job.js';
+import type { ListGoalsRequest__Output } from './generated/moc/v1/ListGoalsRequest.js';
+import type { ListJobsRequest__Output } from './generated/moc/v1/ListJobsRequest.js';
+import type { LoadModelRequest__Output } from './generated/moc/v1/LoadModelRequest.js';
+import type { ModelInfo as ProtoModelInfo } from './generated/moc/v1/ModelInfo.js';
+import type { RecordFeedbackRequest__Output } from './generated/moc/v1/RecordFeedbackRequest.js';
+import type { RegisterModelRequest__Output } from './generated/moc/v1/RegisterModelRequest.js';
+import type { SubmitJobRequest__Output } from './generated/moc/v1/SubmitJobRequest.js';
+import type { Tool__Output } from './generated/moc/v1/Tool.js';
+import type { UpdateGoalRequest__Output } from './generated/moc/v1/UpdateGoalRequest.js';
 
-/** gRPC request → transport-neutral InferRequest (validation happens in the router). Empty strings mean unset. */
-export function inferRequestFromProto(r: Record<string, any>): Record<string, unknown> {
-  const out: Record<string, unknown> = { model: r.model };
+/** A decoded request as the operation's input: the wire's own field names, validated by the operation. */
+type Input = Record<string, unknown>;
+/** A proto3 `optional` field was set: unset ones are absent, or null where the loader gives them so (both accepted). */
+const given = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
+
+/**
+ * gRPC request → the InferRequest REST and ZMQ send too (snake_case, as the proto names it), which the infer operation
+ * validates and converts. Empty strings mean unset; proto3 `optional` fields are passed when set.
+ */
+export function inferRequestFromProto(r: InferRequest__Output): Input {
+  const out: Input = { model: r.model };
   // A chat comes without a prompt (proto3 sends it as ''); with neither, the empty prompt is refused as before.
   if (Array.isArray(r.messages) && r.messages.length) out.messages = r.messages.map(chatMessageFromProto);
   if (r.prompt || !out.messages) out.prompt = r.prompt;
-  for (const k of ['top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'parallel_tool_calls'])
-    if (r[k] !== undefined && r[k] !== null) out[k] = r[k];
+  for (const k of ['top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'parallel_tool_calls'] as const)
+    if (given(r[k])) out[k] = r[k];
   if (Array.isArray(r.tools) && r.tools.length) out.tools = r.tools.map(toolFromProto);
   if (r.tool_choice_name) out.tool_choice = { name: r.tool_choice_name };
   else if (r.tool_choice) out.tool_choice = r.tool_choice;
   if (r.response_format) out.response_format = responseFormatFromProto(r.response_format, r.response_schema_json);
   if (r.logit_bias && Object.keys(r.logit_bias).length) out.logit_bias = r.logit_bias;
-  if (r.max_tokens !== undefined && r.max_tokens !== null) out.max_tokens = r.max_tokens;
-  if (r.temperature !== undefined && r.temperature !== null) out.temperature = r.temperature;
-  if (r.seed !== undefined && r.seed !== null) out.seed = r.seed;
+  if (given(r.max_tokens)) out.max_tokens = r.max_tokens;
+  if (given(r.temperature)) out.temperature = r.temperature;
+  if (given(r.seed)) out.seed = r.seed;
   if (Array.isArray(r.stop) && r.stop.length) out.stop = r.stop;
   if (r.request_id) out.request_id = r.request_id;
   if (r.priority) out.priority = r.priority;
-  if (r.keep_alive_ms !== undefined && r.keep_alive_ms !== null) out.keep_alive_ms = r.keep_alive_ms;
+  if (given(r.keep_alive_ms)) out.keep_alive_ms = r.keep_alive_ms;
   if (r.require_loaded) out.require_loaded = true;
   return out;
 }
 
-function chatMessageFromProto(m: Record<string, any>): Record<string, unknown> {
-  const out: Record<string, unknown> = { role: m.role, content: m.content };
+function chatMessageFromProto(m: ChatMessage__Output): Input {
+  const out: Input = { role: m.role, content: m.content };
   if (Array.isArray(m.tool_calls) && m.tool_calls.length)
-    out.tool_calls = m.tool_calls.map((c: Record<string, unknown>) => ({
+    out.tool_calls = m.tool_calls.map((c) => ({
       id: c.id,
       name: c.name,
       arguments: c.arguments,
@@ -43,7 +72,7 @@ function chatMessageFromProto(m: Record<string, any>): Record<string, unknown> {
 }
 
 /** response_format + response_schema_json → { type, schema }; the router validates the type. */
-function responseFormatFromProto(type: string, schemaJson: string | undefined): Record<string, unknown> {
+function responseFormatFromProto(type: string, schemaJson: string | undefined): Input {
   if (type !== 'json_schema') return { type };
   try {
     return { type, schema: JSON.parse(schemaJson || 'null') };
@@ -53,8 +82,8 @@ function responseFormatFromProto(type: string, schemaJson: string | undefined): 
 }
 
 /** A tool's parameters travel as JSON text in the proto (a JSON Schema has no fixed message shape). */
-function toolFromProto(t: Record<string, any>, i: number): Record<string, unknown> {
-  const out: Record<string, unknown> = { name: t.name };
+function toolFromProto(t: Tool__Output, i: number): Input {
+  const out: Input = { name: t.name };
   if (t.description) out.description = t.description;
   if (t.parameters_json) {
     try {
@@ -70,13 +99,15 @@ function toolFromProto(t: Record<string, any>, i: number): Record<string, unknow
 }
 
 /** RegisterModel and LoadModel requests: empty strings and zeros mean unset; proto3 optionals come through as absent. */
-export function modelRequestFromProto(r: Record<string, any>): Record<string, unknown> {
-  const out: Record<string, unknown> = { name: r.name };
+export function modelRequestFromProto(r: RegisterModelRequest__Output | LoadModelRequest__Output): Input {
+  const out: Input = { name: r.name };
   if (r.path) out.path = r.path;
   if (r.device) out.device = r.device;
   if (r.context_size) out.context_size = r.context_size;
   if (r.sequences) out.sequences = r.sequences;
-  for (const k of ['pinned', 'keep_alive_ms', 'preload']) if (r[k] !== undefined && r[k] !== null) out[k] = r[k];
+  if (given(r.pinned)) out.pinned = r.pinned;
+  if (given(r.keep_alive_ms)) out.keep_alive_ms = r.keep_alive_ms;
+  if ('preload' in r && given(r.preload)) out.preload = r.preload;
   return out;
 }
 
@@ -86,18 +117,29 @@ const FINISH = {
   eos: 'FINISH_REASON_EOS',
   tool_calls: 'FINISH_REASON_TOOL_CALLS',
 } as const;
-const protoState = (s: string) => `MODEL_STATE_${s.toUpperCase()}`;
+/**
+ * One of our states as the proto's enum names it (`loaded` → `MODEL_STATE_LOADED`). Typed as that name, so a state
+ * of ours that the proto's enum lacks fails to compile where the reply is built.
+ */
+const protoEnum = <P extends string, S extends string>(prefix: P, s: S) =>
+  `${prefix}${s.toUpperCase()}` as `${P}${Uppercase<S>}`;
 
 // The same resources REST and ZMQ answer with (src/transports/views.ts), with enums spelled the proto way.
 
-export const inferToProto = (r: InferResponse) => ({ ...r, finish_reason: FINISH[r.finish_reason] });
+export const inferToProto = (r: InferResponseResource): InferResponse => ({
+  ...r,
+  finish_reason: FINISH[r.finish_reason],
+});
 
-export const modelToProto = <M extends { state: string }>(m: M) => ({ ...m, state: protoState(m.state) });
+export const modelToProto = <M extends { state: ModelState }>(m: M) => ({
+  ...m,
+  state: protoEnum('MODEL_STATE_', m.state),
+});
 
-export const deviceToProto = (d: DeviceResource) => ({ ...d, models: d.models.map(modelToProto) });
+export const deviceToProto = (d: DeviceResource): DeviceInfo => ({ ...d, models: d.models.map(modelToProto) });
 
 /** WatchModels sends model states as they change (views, not yet resources). */
-export function modelInfoToProto(m: ModelInfo | ModelView) {
+export function modelInfoToProto(m: ModelInfo | ModelView): ProtoModelInfo {
   return modelToProto('sha256' in m ? modelResource(m) : deviceModelResource(m));
 }
 
@@ -114,10 +156,8 @@ export function toGrpcError(err: unknown): Partial<grpc.StatusObject> {
 
 // ---- learning jobs ----
 
-const JOB_STATE = (s: string) => `JOB_STATE_${s.toUpperCase()}`;
-
 /** proto SubmitJobRequest → the operation's input: proto3 defaults (0, '') mean "not given". */
-export function submitJobFromProto(r: Record<string, any>): Record<string, unknown> {
+export function submitJobFromProto(r: SubmitJobRequest__Output): Input {
   let spec: unknown;
   try {
     spec = r.spec_json ? JSON.parse(r.spec_json) : {};
@@ -135,7 +175,7 @@ export function submitJobFromProto(r: Record<string, any>): Record<string, unkno
   };
 }
 
-export function listJobsFromProto(r: Record<string, any>): Record<string, unknown> {
+export function listJobsFromProto(r: ListJobsRequest__Output): Input {
   const state =
     typeof r.state === 'string' && r.state !== 'JOB_STATE_UNSPECIFIED'
       ? r.state.replace(/^JOB_STATE_/, '').toLowerCase()
@@ -143,25 +183,26 @@ export function listJobsFromProto(r: Record<string, any>): Record<string, unknow
   return { ...(state ? { state } : {}), ...(r.type ? { type: r.type } : {}), ...(r.limit ? { limit: r.limit } : {}) };
 }
 
-export function jobToProto(j: JobResource) {
+export function jobToProto(j: JobResource): Job {
   const { spec, ...rest } = j;
-  return { ...rest, spec_json: JSON.stringify(spec), state: JOB_STATE(j.state) };
+  return { ...rest, spec_json: JSON.stringify(spec), state: protoEnum('JOB_STATE_', j.state) };
 }
 
 /** proto RecordFeedbackRequest → the operation's input: empty strings and an unset rating mean "not given". */
-export function feedbackFromProto(r: Record<string, any>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const k of ['request_id', 'rejected_request_id', 'prompt', 'chosen', 'rejected', 'comment'])
+export function feedbackFromProto(r: RecordFeedbackRequest__Output): Input {
+  const out: Input = {};
+  for (const k of ['request_id', 'rejected_request_id', 'prompt', 'chosen', 'rejected', 'comment'] as const)
     if (r[k]) out[k] = r[k];
-  if (r.rating !== undefined && r.rating !== null) out.rating = r.rating;
+  if (given(r.rating)) out.rating = r.rating;
   return out;
 }
 
 // ---- goals ----
 
-const criterionFromProto = (c: any) => (c?.metric ? { criterion: { metric: c.metric, op: c.op, value: c.value } } : {});
+const criterionFromProto = (c: Criterion__Output | null | undefined) =>
+  c?.metric ? { criterion: { metric: c.metric, op: c.op, value: c.value } } : {};
 
-export function createGoalFromProto(r: Record<string, any>): Record<string, unknown> {
+export function createGoalFromProto(r: CreateGoalRequest__Output): Input {
   return {
     title: r.title,
     ...(r.description ? { description: r.description } : {}),
@@ -173,16 +214,15 @@ export function createGoalFromProto(r: Record<string, any>): Record<string, unkn
 }
 
 /** Optional proto fields left unset arrive as null: "leave as it is". */
-export function updateGoalFromProto(r: Record<string, any>): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: r.id, ...criterionFromProto(r.criterion) };
-  for (const k of ['title', 'description', 'priority', 'deadline_ms'])
-    if (r[k] !== null && r[k] !== undefined) out[k] = r[k];
+export function updateGoalFromProto(r: UpdateGoalRequest__Output): Input {
+  const out: Input = { id: r.id, ...criterionFromProto(r.criterion) };
+  for (const k of ['title', 'description', 'priority', 'deadline_ms'] as const) if (given(r[k])) out[k] = r[k];
   if (r.link_jobs?.length) out.link_jobs = r.link_jobs;
   if (r.unlink_jobs?.length) out.unlink_jobs = r.unlink_jobs;
   return out;
 }
 
-export function listGoalsFromProto(r: Record<string, any>): Record<string, unknown> {
+export function listGoalsFromProto(r: ListGoalsRequest__Output): Input {
   const state =
     typeof r.state === 'string' && r.state !== 'GOAL_STATE_UNSPECIFIED'
       ? r.state.replace(/^GOAL_STATE_/, '').toLowerCase()
@@ -190,4 +230,7 @@ export function listGoalsFromProto(r: Record<string, any>): Record<string, unkno
   return { ...(state ? { state } : {}), ...(r.limit ? { limit: r.limit } : {}) };
 }
 
-export const goalToProto = (g: GoalResource) => ({ ...g, state: `GOAL_STATE_${g.state.toUpperCase()}` });
+export const goalToProto = (g: GoalResource): Goal => ({
+  ...g,
+  state: protoEnum('GOAL_STATE_', g.state),
+});

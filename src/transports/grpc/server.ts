@@ -47,8 +47,17 @@ import { authInterceptors, verifiedSubject } from './auth-interceptor.js';
 import { CallTracker } from './call-tracker.js';
 import { DEFAULT_WATCH_LIMITS, WatchStream, type WatchLimits, type WatchUpdate } from './watch-stream.js';
 import { GrpcHealth } from './health.js';
+import type { GetJobRequest__Output } from './generated/moc/v1/GetJobRequest.js';
+import type { InferChunk } from './generated/moc/v1/InferChunk.js';
+import type { InferRequest__Output } from './generated/moc/v1/InferRequest.js';
+import type { InferResponse } from './generated/moc/v1/InferResponse.js';
+import type { Job as ProtoJob } from './generated/moc/v1/Job.js';
+import type { ModelInfo } from './generated/moc/v1/ModelInfo.js';
+import type { ModelOpsHandlers } from './generated/moc/v1/ModelOps.js';
+import type { WatchModelsRequest__Output } from './generated/moc/v1/WatchModelsRequest.js';
 
-type Call = grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>;
+/** A call as control() reads it: its deadline, metadata, cancellation and peer identity, never its messages. */
+type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
 /** Time for the last statuses to leave before connections are dropped (the http2 writes are asynchronous). */
 const FLUSH_LINGER_MS = 100;
@@ -144,10 +153,10 @@ export class GrpcTransport implements Closeable {
       ],
     });
     // One line per method: the operation it runs (src/transports/operations.ts), how the proto request maps onto
-    // the operation's input, and how its resource maps onto the proto reply.
-    this.server.addService(service, {
+    // the operation's input, and how its resource maps onto the proto reply. Typed from proto/moc.proto (generated/).
+    const handlers: ModelOpsHandlers = {
       Infer: this.unary('infer', inferRequestFromProto, inferToProto),
-      InferStream: (call: grpc.ServerWritableStream<any, any>) => this.inferStream(call),
+      InferStream: (call) => this.inferStream(call),
       RegisterModel: this.unary('register', modelRequestFromProto, modelToProto),
       LoadModel: this.unary('load', modelRequestFromProto, modelToProto),
       UnloadModel: this.unary(
@@ -172,13 +181,13 @@ export class GrpcTransport implements Closeable {
         () => ({}),
         (devices) => ({ devices: devices.map(deviceToProto) }),
       ),
-      WatchModels: (call: grpc.ServerWritableStream<any, any>) => this.watchModels(call),
+      WatchModels: (call) => this.watchModels(call),
       SubmitJob: this.unary('submit-job', submitJobFromProto, jobToProto),
       GetJob: this.unary('get-job', (r) => ({ id: r.id }), jobToProto),
       ListJobs: this.unary('list-jobs', listJobsFromProto, (jobs) => ({ jobs: jobs.map(jobToProto) })),
       CancelJob: this.unary('cancel-job', (r) => ({ id: r.id }), jobToProto),
       RecordFeedback: this.unary('record-feedback', feedbackFromProto, (f) => f),
-      WatchJob: (call: grpc.ServerWritableStream<any, any>) => this.watchJob(call),
+      WatchJob: (call) => this.watchJob(call),
       CreateGoal: this.unary('create-goal', createGoalFromProto, goalToProto),
       GetGoal: this.unary('get-goal', (r) => ({ id: r.id }), goalToProto),
       ListGoals: this.unary('list-goals', listGoalsFromProto, (goals) => ({ goals: goals.map(goalToProto) })),
@@ -189,7 +198,8 @@ export class GrpcTransport implements Closeable {
         (r) => ({ id: r.id }),
         (goals) => ({ goals: goals.map(goalToProto) }),
       ),
-    });
+    };
+    this.server.addService(service, handlers);
     this.health = new GrpcHealth(this.server, options.ready ?? (() => ({ status: 'ready' })));
   }
 
@@ -303,8 +313,8 @@ export class GrpcTransport implements Closeable {
 
   /** Runs one unary call's work; its callback is called exactly once, by the work or by destroy(). */
   private runUnary<T>(
-    call: grpc.ServerUnaryCall<any, any>,
-    cb: grpc.sendUnaryData<any>,
+    call: grpc.ServerUnaryCall<unknown, unknown>,
+    cb: grpc.sendUnaryData<T>,
     work: (c: OperationCall) => Promise<T>,
   ): void {
     if (this.closed) return cb(toGrpcError(errors.unavailable('the server is shutting down')));
@@ -329,20 +339,19 @@ export class GrpcTransport implements Closeable {
   }
 
   /** A unary method: decode the proto request, run the operation, encode its resource. */
-  private unary<N extends OperationName>(
+  private unary<N extends OperationName, Req, Res>(
     name: N,
-    decode: (req: Record<string, any>) => Record<string, unknown>,
-    encode: (result: OperationResult<N>) => unknown,
-  ) {
-    return (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) =>
-      this.runUnary(call, cb, (c) => runOperation(name, decode(call.request), c).then(encode));
+    decode: (req: Req) => Record<string, unknown>,
+    encode: (result: OperationResult<N>) => Res,
+  ): grpc.handleUnaryCall<Req, Res> {
+    return (call, cb) => this.runUnary(call, cb, (c) => runOperation(name, decode(call.request), c).then(encode));
   }
 
-  private inferStream(call: grpc.ServerWritableStream<any, any>): void {
+  private inferStream(call: grpc.ServerWritableStream<InferRequest__Output, InferChunk>): void {
     if (this.closed) return void call.emit('error', toGrpcError(errors.unavailable('the server is shutting down')));
     // Once ended (by the result or by destroy) nothing more is written: a write after end would be an error of its own.
     let ended = false;
-    const finish = (err: unknown, done?: unknown) => {
+    const finish = (err: unknown, done?: InferResponse) => {
       if (ended) return;
       ended = true;
       this.running.delete(finish);
@@ -361,7 +370,7 @@ export class GrpcTransport implements Closeable {
     );
   }
 
-  private watchModels(call: grpc.ServerWritableStream<any, any>): void {
+  private watchModels(call: grpc.ServerWritableStream<WatchModelsRequest__Output, ModelInfo>): void {
     if (this.closed) return void call.emit('error', toGrpcError(errors.unavailable('the server is shutting down')));
     const w = new WatchStream(call, this.watchLimits, () => {
       this.watchers.delete(w);
@@ -385,9 +394,9 @@ export class GrpcTransport implements Closeable {
    * the stream then closes with OK after its final state (src/transports/job-follow.ts; a job run by another process
    * on the same data directory is seen every jobs.pollMs).
    */
-  private watchJob(call: grpc.ServerWritableStream<any, any>): void {
+  private watchJob(call: grpc.ServerWritableStream<GetJobRequest__Output, ProtoJob>): void {
     if (this.closed) return void call.emit('error', toGrpcError(errors.unavailable('the server is shutting down')));
-    const id = String(call.request.id ?? '');
+    const id = call.request.id;
     const control = this.control(call);
     const finish = () => {
       stop();

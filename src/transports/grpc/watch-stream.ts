@@ -10,11 +10,13 @@
 import type * as grpc from '@grpc/grpc-js';
 import { errors } from '../../errors.js';
 import { toGrpcError } from './mapping.js';
+import type { ModelInfo } from './generated/moc/v1/ModelInfo.js';
+import type { WatchModelsRequest__Output } from './generated/moc/v1/WatchModelsRequest.js';
 
 /** A model state as sent on the wire, with its serialized size (computed once for all watchers). */
 export interface WatchUpdate {
   name: string;
-  message: unknown;
+  message: ModelInfo;
   bytes: number;
 }
 
@@ -37,7 +39,7 @@ export class WatchStream {
   private ended = false;
 
   constructor(
-    private readonly call: grpc.ServerWritableStream<any, any>,
+    private readonly call: grpc.ServerWritableStream<WatchModelsRequest__Output, ModelInfo>,
     private readonly limits: WatchLimits,
     /** Called once when this stream stops (ended by us, cancelled or closed by the client). */
     private readonly onStop: () => void,
