@@ -2,7 +2,8 @@
  * The REST API's bodies, declared once: compiled validators for requests, the TypeScript types, and the
  * OpenAPI 3.1 document (src/transports/rest/openapi.ts) all come from these. Field names are the proto's
  * (snake_case), so gRPC, REST and ZMQ clients read the same words; a test compares them with proto/moc.proto.
- * Request bodies reuse the transport-neutral schemas in messages.ts (the router validates those again: one rule set).
+ * Request bodies reuse the transport-neutral schemas in messages.ts (validated again by the operation or the router:
+ * one rule set; InferRequest is itself derived from the camelCase Inference declared there).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {

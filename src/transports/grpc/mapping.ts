@@ -71,7 +71,7 @@ function chatMessageFromProto(m: ChatMessage__Output): Input {
   return out;
 }
 
-/** response_format + response_schema_json → { type, schema }; the router validates the type. */
+/** response_format + response_schema_json → { type, schema }; the infer operation validates the type. */
 function responseFormatFromProto(type: string, schemaJson: string | undefined): Input {
   if (type !== 'json_schema') return { type };
   try {
