@@ -30,6 +30,7 @@ import { RunQueue, type QueueEntry } from './job-queue.js';
 import type { ModelsPort } from './models-port.js';
 import type { JobOutputs, Runners } from './runners.js';
 import { checkTrainerParams, killOrphan } from './trainers.js';
+import { replyAs } from '../../src/kernel/reply.js';
 
 export type JobsProtocol = {
   submit: { req: { kind: 'submit'; request: SubmitJobRequest; owner: string }; reply: Job };
@@ -169,9 +170,9 @@ export class Jobs implements Behavior<JobsMessages> {
       case 'submit':
         return this.submit(env as Envelope<JobsMessages, 'submit'>);
       case 'get':
-        return env.reply(this.live(this.find(msg.id)) as never);
+        return replyAs(env, 'get', this.live(this.find(msg.id)));
       case 'list':
-        return env.reply(this.list(msg.request) as never);
+        return replyAs(env, 'list', this.list(msg.request));
       case 'cancel':
         return this.cancel(env as Envelope<JobsMessages, 'cancel'>);
       case 'tick':

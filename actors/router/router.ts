@@ -105,6 +105,8 @@ export class Router implements Behavior<RouterProtocol> {
     this.inFlight++;
     work
       .then(
+        // handle() answers every kind through one switch typed Promise<unknown>: each case must return its kind's
+        // Reply<RouterProtocol, K>, unchecked here — the one reply cast left (typing handle per kind is still to do).
         (r) => env.reply(r as never),
         (e) => env.fail(e),
       )

@@ -1,7 +1,8 @@
 /**
  * The legacy protocol's actions: each names an operation of the one table (src/transports/operations.ts: role,
  * timeout class, whether it writes, the resource it answers with) and how the legacy fields map onto it. Field names
- * are the REST/proto ones; the router validates them, so gRPC, REST and ZMQ refuse the same inputs the same way.
+ * are the REST/proto ones, validated by the operation (one edge for gRPC, REST and ZMQ), so all three refuse the same
+ * inputs the same way.
  */
 import type { Action } from '../../auth/permissions.js';
 import {
