@@ -49,7 +49,7 @@ import type { ZmqTransport } from './transports/zmq/server.js';
 import { KeyRing, isLoopback } from './auth/keys.js';
 import { createLogger, type Logger } from './log.js';
 import { routeDeviceNotices, superviseDevices } from './coordinator/devices.js';
-import { startListeners } from './coordinator/listeners.js';
+import { type Listeners, startListeners } from './coordinator/listeners.js';
 import { MainActors } from './coordinator/main-actors.js';
 import { preload } from './coordinator/preload.js';
 import { modelReadiness, readiness } from './coordinator/readiness.js';
@@ -66,7 +66,7 @@ export interface CoordinatorOptions {
 }
 
 /** What a running Coordinator is made of (see start()). */
-interface Parts {
+interface Parts extends Listeners {
   config: Config;
   log: Logger;
   assembly: Assembly;
@@ -77,13 +77,6 @@ interface Parts {
   jobsView: Jobs | null;
   devices: Map<string, DeviceRef>;
   store: Store;
-  grpc: GrpcTransport;
-  rest: RestTransport | null;
-  zmq: ZmqTransport | null;
-  grpcPort: number;
-  restPort: number;
-  zmqPort: number;
-  metricsPort: number;
   metrics: Metrics;
   /** Readiness turns false (health routes, gRPC health, ZMQ health) while everything still serves. */
   drain: () => void;
