@@ -58,7 +58,8 @@ export async function spawnServer(
   const stderr = o.logFile ? openSync(logPath, 'w') : 'pipe';
   const proc = spawn(process.execPath, args, {
     cwd: dir,
-    env: { ...process.env, ...o.env },
+    // Under tap, its process tracking would read and record every module the server loads (src/entry.ts says more).
+    env: { ...process.env, _TAPJS_PROCESSINFO_EXCLUDE_: '/./', ...o.env },
     // stdout through a pipe of ours, not inherited: a server that outlived us must not hold the test runner's output
     // (tap waits for every holder of its pipe). The IPC channel is the server's parent watchdog (src/cli.ts): when
     // this process exits, however it exits, the channel closes and the server stops.
