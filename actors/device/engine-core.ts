@@ -42,6 +42,7 @@ import { chatWithTools } from './tool-calls.js';
 import { fitMaxTokens, Grammars, samplingOf } from './sampling.js';
 import { withStops } from './stop-text.js';
 import type { TokenLogprob } from '../../schemas/messages.js';
+import { cancelledBy } from './cancelled-by.js';
 
 /**
  * Tokens an evaluation decodes per controlledEvaluate call. Each decoded token asks llama.cpp for its logits, and
@@ -61,10 +62,6 @@ function usesToolPath(p: GenerateParams): boolean {
     p.messages!.some((m) => m.role === 'tool' || m.tool_calls?.length)
   );
 }
-
-/** Why a generation stopped early: what aborted its signal (a deadline, a cancellation), else plain cancelled. */
-const cancelledBy = (signal: AbortSignal) =>
-  signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
 
 /** The answer to a load or estimate cancelled by the device (its timeout passed): nothing of it stays loaded. */
 const cancelledLoad = (spec: EngineModel, what: 'load' | 'estimate') => errors.loadCancelled(spec.name, what);

@@ -25,13 +25,14 @@ import {
   type LlamaModel,
   type Token,
 } from 'node-llama-cpp';
-import { errors, MocError } from '../../src/errors.js';
+import { errors } from '../../src/errors.js';
 import type { ChatMessage, TokenLogprob, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
 import type { ChatFormat } from './chat.js';
 import type { GenerateOutcome, GenerateParams, OnPiece } from './engine-protocol.js';
 import { fitMaxTokens, grammarSchema, samplingOf, type Grammars } from './sampling.js';
 import { withStops } from './stop-text.js';
 import { answerTokens, tokenLogprobs } from './token-logprobs.js';
+import { cancelledBy } from './cancelled-by.js';
 
 /** Whether a model's chat format can call tools: its template renders `tools` and node-llama-cpp read its call syntax. */
 export function templateCallsTools(wrapper: ChatWrapper, template: string | undefined): boolean {
@@ -246,7 +247,7 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
       },
       ...(callable ? { onFunctionCallParamsChunk: onParams } : {}),
     });
-    if (signal.aborted) throw signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation');
+    if (signal.aborted) throw cancelledBy(signal);
     const end = stopStrings.finish();
     const reason = end.stopped ? 'stopString' : res.metadata.stopReason;
     if (reason === 'abort') throw errors.cancelled('generation');
@@ -275,9 +276,7 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
       if (!r.model.detokenize(answer, false, input).startsWith(text))
         throw errors.internal("logprobs: the answer's text is not what its tokens write");
       logprobs = answer.length
-        ? await tokenLogprobs(r.model, seq, input, answer, p.logprobs, signal, () =>
-            signal.reason instanceof MocError ? signal.reason : errors.cancelled('generation'),
-          )
+        ? await tokenLogprobs(r.model, seq, input, answer, p.logprobs, signal, () => cancelledBy(signal))
         : [];
     }
     return {
