@@ -33,6 +33,7 @@ import {
 
 import { ChatCompletionRequest, CompletionRequest, EmbeddingRequest } from '../openai/wire.js';
 import { EmbedRequest, EmbedResult } from '../../../schemas/messages.js';
+import { errors } from '../../errors.js';
 
 export type Method = 'get' | 'post' | 'put';
 
@@ -429,6 +430,18 @@ const COMPILED = ROUTES.map((route) => {
   return { route, re, names };
 });
 
+/** A path parameter decoded; a malformed percent-encoding (`%ff`, `%zz`) is the caller's mistake, named as such. */
+function pathParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw errors.invalidArgument(
+      name,
+      `'${raw.slice(0, 64)}' is not valid percent-encoding: encode the ${name} as UTF-8 (encodeURIComponent)`,
+    );
+  }
+}
+
 /**
  * The route for this method and path; `allowed` lists the methods the path takes when the method is wrong
  * (405 + Allow), and is empty when no route has this path (404).
@@ -444,7 +457,7 @@ export function matchRoute(method: string, path: string): Match | { allowed: str
     }
     const params: Record<string, string> = {};
     c.names.forEach((n, i) => {
-      params[n] = decodeURIComponent(m[i + 1]!);
+      params[n] = pathParam(n, m[i + 1]!);
     });
     return { route: c.route, params };
   }
