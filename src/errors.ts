@@ -121,6 +121,14 @@ export const ERRORS = {
     retryable: false,
     when: 'The goal id names no goal on this server (ListGoals shows the ones that do).',
   },
+  MOC_ERR_GOAL_ENDED: {
+    // A conflict with the goal's state (409, gRPC's ABORTED): re-reading it shows it ended, so a new goal is the way on.
+    grpc: 'ABORTED',
+    http: 409,
+    zmq: 'GOAL_ENDED',
+    retryable: false,
+    when: 'An update names a goal that has ended (achieved, failed or cancelled): an ended goal never changes; create a new goal instead.',
+  },
   MOC_ERR_JOB_FAILED: {
     grpc: 'FAILED_PRECONDITION',
     http: 422,
@@ -419,6 +427,12 @@ export const errors = {
       'MOC_ERR_GOAL_NOT_FOUND',
       `goal '${id}' does not exist; ListGoals (GET /v1/goals) shows the ones that do`,
       { id },
+    ),
+  goalEnded: (id: string, state: string) =>
+    new MocError(
+      'MOC_ERR_GOAL_ENDED',
+      `goal '${id}' has ended (${state}) and never changes again: create a new goal (CreateGoal, POST /v1/goals)`,
+      { id, state },
     ),
   jobsDisabled: () =>
     new MocError('MOC_ERR_NOT_IMPLEMENTED', 'learning jobs are disabled on this server (jobs.enabled: false)'),

@@ -196,7 +196,8 @@ export class Goals implements Behavior<GoalsMessages> {
   private update(env: Envelope<GoalsMessages, 'update'>): void {
     const r = env.msg.request;
     const goal = this.find(r.id);
-    if (isTerminalGoal(goal.state)) return env.reply(goal);
+    // Refused, not answered as it is: a 200 with the old fields would say the change was taken (issue 24, item 8).
+    if (isTerminalGoal(goal.state)) throw errors.goalEnded(goal.id, goal.state);
     this.checkJobs('link_jobs', r.link_jobs ?? []);
     const now = Date.now();
     if (r.deadline_ms !== undefined && r.deadline_ms !== goal.deadlineMs) this.checkDeadline(r.deadline_ms, now);

@@ -172,11 +172,12 @@ t.test('a goal with a criterion: pending → active → achieved by the job that
 
   // Nothing changes it now.
   const other = await h.submit();
-  t.same(
-    await h.update({ id: g0.id, title: 'changed', link_jobs: [other.id] }),
-    g3,
-    'update of an achieved goal answers it as it is',
+  await t.rejects(
+    h.update({ id: g0.id, title: 'changed', link_jobs: [other.id] }),
+    { code: 'MOC_ERR_GOAL_ENDED', message: /has ended \(achieved\)/ },
+    'update of an achieved goal is refused: it never changes',
   );
+  t.same(h.store.getGoal(g0.id), g3, 'and stays as it was');
   t.same(await h.ask({ kind: 'cancel', id: g0.id }), g3, 'cancel of an achieved goal answers it as it is');
   h.jobs.emit({ ...job, state: 'failed' });
   await settle();
