@@ -8,6 +8,7 @@ import { mkdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { errors } from '../../src/errors.js';
+import { jsonObject } from '../../src/json-object.js';
 
 /** A dataset line longer than this is refused (a text for evaluation must fit a context anyway). */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -71,15 +72,9 @@ export async function* jsonLines(
       if (text.trim() === '') continue;
       if (Buffer.byteLength(text) > MAX_LINE_BYTES)
         throw errors.jobFailed(`dataset line ${n} is over ${MAX_LINE_BYTES} bytes`);
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        throw errors.jobFailed(`dataset line ${n} is not JSON`);
-      }
-      if (typeof value !== 'object' || value === null || Array.isArray(value))
-        throw errors.jobFailed(`dataset line ${n} is not a JSON object`);
-      yield { line: n, value: value as Record<string, unknown> };
+      const value = jsonObject(text);
+      if (typeof value === 'string') throw errors.jobFailed(`dataset line ${n} is ${value}`);
+      yield { line: n, value };
     }
   } finally {
     rl.close();

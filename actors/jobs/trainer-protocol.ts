@@ -8,6 +8,8 @@
  *
  * parsed here into a TrainerEvent, or the reason a line is not one (trainer-process.ts counts and reports those).
  */
+import { jsonObject } from '../../src/json-object.js';
+
 export type TrainerEvent =
   | { type: 'progress'; fraction: number; message?: string }
   | { type: 'metric'; name: string; value: number; step?: number }
@@ -29,15 +31,9 @@ const isString = (v: unknown, max: number): v is string => typeof v === 'string'
 
 /** The event a line carries, or why it is not one. */
 export function parseTrainerLine(line: string): TrainerEvent | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    return 'not JSON';
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'not a JSON object';
+  const o = jsonObject(line);
+  if (typeof o === 'string') return o;
   // Each field is checked below before it is used.
-  const o = parsed as Record<string, unknown>;
   switch (o.type) {
     case 'progress':
       if (typeof o.fraction !== 'number' || !(o.fraction >= 0 && o.fraction <= 1))

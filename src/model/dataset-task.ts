@@ -39,6 +39,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Llama, LlamaModel } from 'node-llama-cpp';
 import { MAX_LINE_BYTES } from '../../actors/jobs/dataset.js';
 import { errors, toMocError, type ErrorData } from '../errors.js';
+import { jsonObject } from '../json-object.js';
 
 /** Invalid lines whose number and reason are reported. */
 export const INVALID_SAMPLES = 10;
@@ -236,14 +237,8 @@ function parse(data: Buffer): Example | string {
   } catch {
     return 'not valid UTF-8';
   }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return 'not JSON';
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not a JSON object';
-  const o = v as Record<string, unknown>;
+  const o = jsonObject(text);
+  if (typeof o === 'string') return o;
   if ('text' in o) return nonEmpty(o.text) ? { kind: 'text', text: o.text } : '"text" must be a non-empty string';
   if ('prompt' in o || 'chosen' in o || 'rejected' in o) {
     const bad = (['prompt', 'chosen', 'rejected'] as const).filter((k) => !nonEmpty(o[k]));
