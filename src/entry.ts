@@ -60,7 +60,7 @@ export function forkEntry(entry: URL, options: ForkOptions & { preload?: string[
 /**
  * Under tap, every child process gets tap's process tracking back through NODE_OPTIONS whatever we pass (it wraps
  * spawn), and by default it reads and records every module the child loads: node-llama-cpp's hundreds of files cost
- * an engine ~1 s of its ~2 s start (measured: a test's coordinator started in 4.4 s, 3.3 s with this). This tells it
+ * an engine ~1 s of its ~2 s start (measured under tap: a test's coordinator started in 4.4-5.0 s, 3.4-3.7 s with this). This tells it
  * to record nothing. Only on this path (from the sources, i.e. tests and tsx); meaningless to anything but tap.
  */
 const QUIET_TEST_RUNNER = { _TAPJS_PROCESSINFO_EXCLUDE_: '/./' };
