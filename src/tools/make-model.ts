@@ -1,6 +1,10 @@
 /**
  * Writes a tiny random-weight llama GGUF (see src/model/demo-model.ts) and prints `{"path","bytes"}` as one JSON line.
- * Usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N] [--tools-template]
+ * Usage: tsx src/tools/make-model.ts <out.gguf> [--preset demo|bench] [--embd N --layers N --heads N --ff N --ctx N
+ * --seed N] [--tools-template]
+ * --preset bench: the model performance runs compare with llama.cpp's own server (docs/performance.md): 512 wide,
+ *   8 layers, 8 heads, 1536 feed-forward, 2048 context (~111 MB F32), big enough that the engine, not the coordinator,
+ *   bounds throughput; flags given with it override its dimensions.
  * --tools-template: the GGUF carries Qwen2.5's tool-calling chat template (src/model/chat-templates.ts).
  */
 import { parseArgs } from 'node:util';
@@ -8,7 +12,13 @@ import { writeTinyLlamaGguf, type TinyModelDims } from '../model/demo-model.js';
 import { HERMES_TOOLS_SPECIAL_TOKENS, HERMES_TOOLS_TEMPLATE } from '../model/chat-templates.js';
 
 const USAGE =
-  'usage: tsx src/tools/make-model.ts <out.gguf> [--embd N --layers N --heads N --ff N --ctx N --seed N] [--tools-template]';
+  'usage: tsx src/tools/make-model.ts <out.gguf> [--preset demo|bench] [--embd N --layers N --heads N --ff N --ctx N --seed N] [--tools-template]';
+
+/** Named dimensions; demo is the built-in demo model's (src/model/demo-model.ts). */
+const PRESETS: Record<string, Partial<TinyModelDims>> = {
+  demo: {},
+  bench: { embd: 512, layers: 8, heads: 8, ff: 1536, contextLength: 2048 },
+};
 const FLAG_OF: Record<keyof TinyModelDims, string> = {
   embd: 'embd',
   layers: 'layers',
@@ -19,6 +29,7 @@ const FLAG_OF: Record<keyof TinyModelDims, string> = {
 
 const OPTIONS = {
   ...Object.fromEntries([...Object.values(FLAG_OF), 'seed'].map((f) => [f, { type: 'string' as const }])),
+  preset: { type: 'string' as const },
   'tools-template': { type: 'boolean' as const },
 };
 
@@ -49,8 +60,15 @@ function int(flag: string, min: number): number | undefined {
   return n;
 }
 
-// Only the flags given override DEMO_DIMS: an undefined entry would clobber its default when spread.
-const dims: Partial<TinyModelDims> = {};
+const preset = values.preset === undefined ? {} : PRESETS[values.preset as string];
+if (!preset) {
+  console.error(
+    `--preset must be one of ${Object.keys(PRESETS).join(', ')}, got ${JSON.stringify(values.preset)}\n${USAGE}`,
+  );
+  process.exit(2);
+}
+// Only the flags given override the preset and DEMO_DIMS: an undefined entry would clobber its default when spread.
+const dims: Partial<TinyModelDims> = { ...preset };
 for (const [key, flag] of Object.entries(FLAG_OF) as [keyof TinyModelDims, string][]) {
   const n = int(flag, 1);
   if (n !== undefined) dims[key] = n;

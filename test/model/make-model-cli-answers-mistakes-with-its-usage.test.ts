@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
+import { parseGgufHeader } from '../../src/model/gguf-header.js';
 
 const run = (...args: string[]) =>
   spawnSync(
@@ -22,6 +23,7 @@ t.test('mistakes get one line, the usage and exit 2', async (t) => {
     [['--bogus', out], "Unknown option '--bogus'"],
     [[out, '--ctx'], "Option '--ctx <value>' argument missing"],
     [[out, '--layers', 'two'], '--layers must be an integer >= 1, got "two"'],
+    [[out, '--preset', 'huge'], '--preset must be one of demo, bench, got "huge"'],
     [[], 'usage:'],
   ] as [string[], string][]) {
     const r = run(...args);
@@ -44,5 +46,18 @@ t.test('a correct call writes a GGUF and reports it', async (t) => {
     { path: report.path, bytes: report.bytes },
     { path: out, bytes: file.length },
     'it prints the file it wrote and its size',
+  );
+});
+
+t.test('--preset bench gives its dimensions; flags given with it override them', async (t) => {
+  const out = path.join(t.testdir(), 'bench-narrow.gguf');
+  // bench's heads, layers and context, made narrow so the test writes kilobytes, not bench's 111 MB.
+  const r = run(out, '--preset', 'bench', '--embd', '64', '--ff', '128');
+  t.equal(r.status, 0, `exit 0 ${r.stderr}`);
+  const h = parseGgufHeader(out);
+  t.same(
+    [h.embeddingLength, h.blockCount, h.headCount, h.feedForwardLength, h.contextLength],
+    [64, 8, 8, 128, 2048],
+    'embd and ff as given; layers 8, heads 8, context 2048 from the preset',
   );
 });
