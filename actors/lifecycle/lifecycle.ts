@@ -445,7 +445,11 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
           ? entry.path
           : undefined;
     if (file === undefined) {
-      if (!entry) throw errors.modelNotRegistered(r.name, 'register it (RegisterModel) or give a path');
+      if (!entry)
+        throw errors.modelNotRegistered(
+          r.name,
+          'register it first (RegisterModel, POST /v1/models or register_model, with its GGUF path under the models root), or give this load its path',
+        );
       return this.ensure(name, r.device, env);
     }
     this.task(env, async () => {
