@@ -64,6 +64,8 @@ function plural(s: S): string {
 /** `{"type": "text"}`: an object's fields, literal values written out, other values by kind. */
 function objectShape(s: S): string {
   const props = (s.properties ?? {}) as Record<string, S>;
+  // A large object (a whole request) is better described by its documentation than in one line.
+  if (Object.keys(props).length > 4) return 'an object';
   const required = new Set((s.required as string[] | undefined) ?? []);
   const fields = Object.entries(props).map(([k, v]) => {
     const value = v[Kind] === 'Literal' ? JSON.stringify(v.const) : (allowedValues(v) ?? 'a value');
