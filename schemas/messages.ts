@@ -82,7 +82,7 @@ export type ResponseFormat = Static<typeof ResponseFormat>;
  * model's vocabulary is the engine's to check (actors/device/sampling.ts).
  */
 export const LogitBias = Type.Record(
-  Type.String({ pattern: '^(0|[1-9][0-9]{0,8})$' }),
+  Type.String({ pattern: '^(0|[1-9][0-9]{0,9})$' }),
   Type.Number({ minimum: -100, maximum: 100 }),
   {
     maxProperties: 1024,

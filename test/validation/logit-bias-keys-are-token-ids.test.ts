@@ -62,6 +62,15 @@ t.test(
     // "0x10" used to bias token 16: the answer with {"16": 100} must not be what {"0x10": 100} gives now (a refusal).
     const sixteen = await chat({ '16': 100 });
     t.equal(sixteen.status, 200, 'a decimal id is served');
+    // A decimal id past the vocabulary (any uint32, as gRPC's map keys are) reaches the engine's check, which names it.
+    for (const id of ['99999', '4294967295']) {
+      const far = await infer({ [id]: 1 });
+      t.equal(far.status, 400, `id ${id}: 400`);
+      t.match(
+        ((await far.json()) as any).error.message,
+        new RegExp(`^logit_bias\\.${id}: is not a token of this model`),
+      );
+    }
     const zero = await chat({ '0': -100 });
     t.equal(zero.status, 200, '"0" is a token id');
 
