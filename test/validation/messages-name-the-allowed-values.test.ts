@@ -128,6 +128,15 @@ t.test('every refusal names the field, what it got and what is allowed', async (
     const e = ((await r.json()) as any).error;
     t.match(e.message, /'nope' is not registered.*register it first.*POST \/v1\/models/, e.message);
     t.notMatch(e.message, /load it with LoadModel first/);
+    for (const [what, res] of [
+      ['ready', await fetch(`${h.restUrl}/v1/models/nope/ready`)],
+      ['unload', await fetch(`${h.restUrl}/v1/models/nope/unload`, post({}))],
+    ] as const) {
+      t.equal(res.status, 404, `${what}: 404`);
+      const m = ((await res.json()) as any).error.message;
+      t.match(m, /'nope' is not registered.*register it first/, `${what}: ${m}`);
+      t.notMatch(m, /load it with LoadModel first/);
+    }
     const load = await fetch(`${h.restUrl}/v1/models/nope/load`, post({}));
     t.equal(load.status, 404);
     t.match(
