@@ -75,11 +75,21 @@ export const ResponseFormat = Type.Union([
 ]);
 export type ResponseFormat = Static<typeof ResponseFormat>;
 
-/** Token id (the model's own, in decimal) → added to its logit (-100 bans it, 100 all but forces it). */
+/**
+ * Token id (the model's own, in decimal) → added to its logit (-100 bans it, 100 all but forces it). A key is a
+ * decimal integer as JSON writes one: digits, no sign, no leading zero but "0" itself, no hex or fraction — anything
+ * else ("abc", "", "1.5", "0x10", "-1", "007") is refused here, on every transport. Whether the id is in the
+ * model's vocabulary is the engine's to check (actors/device/sampling.ts).
+ */
 export const LogitBias = Type.Record(
-  Type.String({ pattern: '^[0-9]{1,9}$' }),
+  Type.String({ pattern: '^(0|[1-9][0-9]{0,9})$' }),
   Type.Number({ minimum: -100, maximum: 100 }),
-  { maxProperties: 1024 },
+  {
+    maxProperties: 1024,
+    additionalProperties: false,
+    description:
+      'keys are token ids in decimal (0, 1, 2, …: no sign, leading zero, hex or fraction), values numbers from -100 to 100',
+  },
 );
 export type LogitBias = Static<typeof LogitBias>;
 
@@ -105,6 +115,14 @@ export const TokenLogprob = Type.Object({
   top: Type.Array(Type.Object({ token: Type.String(), logprob: Type.Number() })),
 });
 export type TokenLogprob = Static<typeof TokenLogprob>;
+
+/** The largest seed: seeds are 32-bit on every transport (OpenAI's routes too: a larger one is refused, not wrapped). */
+export const MAX_SEED = 4294967295;
+export const Seed = Type.Integer({
+  minimum: 0,
+  maximum: MAX_SEED,
+  description: 'leave seed out for a random one (-1 is not taken as random)',
+});
 
 /**
  * An inference request, declared once, in camelCase: what the router, the device and the engine pass along as one
@@ -140,7 +158,8 @@ const inferenceFields = {
   responseFormat: Type.Optional(ResponseFormat),
   /** Bias the model's own token ids (OpenAI's logit_bias, with this model's vocabulary). */
   logitBias: Type.Optional(LogitBias),
-  seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
+  /** The same seed gives the same text (same model, same request). 32 bits, as llama.cpp's sampler takes it. */
+  seed: Type.Optional(Seed),
   stop: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 8 })),
   requestId: Type.Optional(Type.String({ maxLength: 128 })),
   /** Higher runs first when a model's sequences are all busy. */

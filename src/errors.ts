@@ -460,6 +460,19 @@ export const errors = {
         (loaded.length ? ` (loaded: ${loaded.join(', ')})` : ' (no models are loaded)'),
       { model, loaded },
     ),
+  /**
+   * An inference or embedding names neither a registered model nor an alias: loading it would not help, registering
+   * it would (it then loads on demand).
+   */
+  modelUnknown: (model: string, loaded: string[]) =>
+    new MocError(
+      'MOC_ERR_MODEL_NOT_FOUND',
+      `model '${model}' is not registered (nor an alias)` +
+        (loaded.length ? ` (loaded: ${loaded.join(', ')})` : ' (no models are loaded)') +
+        '; register it first, with its GGUF path under the models root: RegisterModel (gRPC), POST /v1/models (REST) ' +
+        'or register_model (ZMQ), or LoadModel with the path; a registered model loads on demand',
+      { model, loaded },
+    ),
   /** `next` says how to register on the caller's transport, e.g. 'register it with POST /v1/models'. */
   modelNotRegistered: (model: string, next: string) =>
     new MocError('MOC_ERR_MODEL_NOT_FOUND', `model '${model}' is not registered; ${next}`, { model }),

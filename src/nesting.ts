@@ -9,7 +9,10 @@ import { errors } from './errors.js';
 /** Far more than any request needs, far less than any stack overflows at. */
 export const MAX_DEPTH = 32;
 
-const TOO_DEEP = `nests deeper than ${MAX_DEPTH} levels; requests hold plain values (at most an array of strings)`;
+/** Says the limit and how it is counted: a JSON Schema (response_format, tools) nests 2 levels per object in it. */
+const TOO_DEEP =
+  `nests deeper than ${MAX_DEPTH} levels of objects and arrays, the limit for every request (counted from the ` +
+  `request itself; a JSON Schema's nested object takes 2: "properties" and the property); flatten it`;
 
 const isContainer = (v: unknown): v is Record<string | number, unknown> =>
   typeof v === 'object' && v !== null && !ArrayBuffer.isView(v);

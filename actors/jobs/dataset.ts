@@ -23,6 +23,12 @@ export function checkRelative(field: string, relative: string): void {
   if (relative.split(/[\\/]/).includes('..'))
     throw errors.datasetPath(field, `'${relative}' contains '..'; give a path inside the datasets root`);
   if (relative.includes('\0')) throw errors.datasetPath(field, 'contains a NUL byte');
+  // '.', './', '': the root itself, which no file is (realpath would find it, and call it "outside").
+  if (path.normalize(relative || '.').replace(/[\\/]+$/, '') === '.')
+    throw errors.datasetPath(
+      field,
+      `'${relative}' names the datasets root itself; name a file under it (jobs.datasetsRoot), e.g. data/train.jsonl`,
+    );
 }
 
 async function realRoot(root: string): Promise<string> {
@@ -41,7 +47,10 @@ export async function resolveDataset(root: string, relative: string, field = 'sp
     );
   });
   if (!real.startsWith(base + path.sep))
-    throw errors.datasetPath(field, `'${relative}' resolves outside the datasets root (symlink?)`);
+    throw errors.datasetPath(
+      field,
+      `'${relative}' resolves ${real === base ? 'to the datasets root itself' : 'outside the datasets root (a symlink?)'}; name a file under the root (jobs.datasetsRoot)`,
+    );
   if (!(await stat(real)).isFile()) throw errors.datasetPath(field, `'${relative}' is not a regular file`);
   return real;
 }

@@ -445,7 +445,11 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
           ? entry.path
           : undefined;
     if (file === undefined) {
-      if (!entry) throw errors.modelNotRegistered(r.name, 'register it (RegisterModel) or give a path');
+      if (!entry)
+        throw errors.modelNotRegistered(
+          r.name,
+          'register it first (RegisterModel, POST /v1/models or register_model, with its GGUF path under the models root), or give this load its path',
+        );
       return this.ensure(name, r.device, env);
     }
     this.task(env, async () => {
@@ -468,7 +472,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
    */
   private ensure(name: string, device: string | undefined, waiter: Waiter): void {
     const entry = this.catalog.get(name);
-    if (!entry) return waiter.fail(errors.modelNotFound(name, this.routes.names()));
+    if (!entry) return waiter.fail(errors.modelUnknown(name, this.routes.names()));
     const current = this.routes.lookup(name);
     if (current?.state === 'loaded' && (!device || device === current.device)) return waiter.reply(this.view(name));
     const running = this.loads.get(name);
@@ -637,7 +641,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     const m = this.routes.lookup(name);
     if (!m) {
       if (this.catalog.has(name)) throw errors.modelNotLoaded(name);
-      throw errors.modelNotFound(name, this.routes.names());
+      throw errors.modelUnknown(name, this.routes.names());
     }
     // The device drains in-flight requests first; the route table follows from its notices.
     this.task(env, () =>

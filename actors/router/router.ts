@@ -269,7 +269,7 @@ export class Router implements Behavior<RouterProtocol> {
       if (!onDemand) return this.dispatch(env, r, name);
       return this.rerouted(env, r, name, this.dispatch(env, r, name), REROUTES);
     }
-    if (!onDemand) throw errors.modelNotFound(r.model, this.routes.names());
+    if (!onDemand) throw this.notServable(r.model, name);
     return this.rerouted(env, r, name, this.loadThenDispatch(env, r, name), REROUTES);
   }
 
@@ -289,8 +289,7 @@ export class Router implements Behavior<RouterProtocol> {
     const ask = async (): Promise<EmbedResult> => {
       const route = this.routes.lookup(name);
       if (!route || (route.state !== 'loaded' && route.state !== 'loading')) {
-        if (r.require_loaded || !this.catalog.isRegistered(name))
-          throw errors.modelNotFound(r.model, this.routes.names());
+        if (r.require_loaded || !this.catalog.isRegistered(name)) throw this.notServable(r.model, name);
         await this.lifecycle.ask(
           { kind: 'ensure', name },
           { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal },
@@ -353,6 +352,13 @@ export class Router implements Behavior<RouterProtocol> {
         this.waitingForLoad--;
       })
       .then(() => this.dispatch(env, r, name));
+  }
+
+  /** Not loaded and not to be loaded on demand: unregistered (register it), or require_loaded (load it). */
+  private notServable(asked: string, name: string) {
+    return this.catalog.isRegistered(name)
+      ? errors.modelNotFound(asked, this.routes.names())
+      : errors.modelUnknown(asked, this.routes.names());
   }
 
   private dispatch(env: Envelope<RouterProtocol, 'infer'>, r: Inference, name: string): Promise<InferResult> {

@@ -30,7 +30,7 @@ export function readiness(
 /** `GET /v1/models/{name}/ready`: loaded on a device that answers. Unknown names: MOC_ERR_MODEL_NOT_FOUND. */
 export function modelReadiness(devices: Map<string, DeviceRef>, lifecycle: Lifecycle, name: string): ModelReadiness {
   const model = lifecycle.routes.resolve(name);
-  if (!lifecycle.isRegistered(model)) throw errors.modelNotFound(name, []);
+  if (!lifecycle.isRegistered(model)) throw errors.modelUnknown(name, lifecycle.routes.names());
   const m = lifecycle.routes.lookup(model);
   const state = m?.state ?? 'registered';
   const device = m?.device ?? '';

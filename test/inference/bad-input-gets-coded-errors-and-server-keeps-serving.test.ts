@@ -14,11 +14,12 @@ t.test('bad input: each a clear coded error, and the server keeps serving', asyn
   };
   const good = { model: 'moc-demo', temperature: 0, prompt: 'hi', max_tokens: 4 };
 
-  t.test('unknown model → NOT_FOUND, naming what is loaded', async (t) => {
+  t.test('unknown model → NOT_FOUND, naming what is loaded and saying to register it', async (t) => {
     const e = await fail({ ...good, model: 'nope' });
     t.equal(e.code, grpc.status.NOT_FOUND);
     t.equal(errorCode(e), 'MOC_ERR_MODEL_NOT_FOUND');
-    t.match(e.details, /'nope' is not loaded; load it with LoadModel first \(loaded: moc-demo\)/);
+    t.match(e.details, /'nope' is not registered \(nor an alias\) \(loaded: moc-demo\); register it first/);
+    t.notMatch(e.details, /load it with LoadModel first/, 'loading an unregistered name would not help');
   });
 
   t.test('empty prompt → INVALID_ARGUMENT naming the field', async (t) => {

@@ -237,7 +237,12 @@ t.test('response_format and logit_bias', async (t) => {
     'logit_bias.99999',
     /not a token of this model \(its vocabulary has \d+\)/,
   );
-  await refused('a bias past 100', { logit_bias: { [A]: 101 } }, `logit_bias.${A}`, /less or equal to 100/);
+  await refused(
+    'a bias past 100',
+    { logit_bias: { [A]: 101 } },
+    `logit_bias.${A}`,
+    /must be a number from -100 to 100 \(got 101\)/,
+  );
   await refused(
     'JSON output with tools',
     { tools: [{ type: 'function', function: { name: 'f' } }], response_format: { type: 'json_object' } },

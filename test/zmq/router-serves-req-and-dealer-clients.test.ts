@@ -110,7 +110,7 @@ t.test('bad input: every request gets exactly one coded reply', async (t) => {
       /^max_tokens: /,
     ],
     ['empty prompt', { action: 'infer', model: 'moc-demo', prompt: '' }, 'INVALID_ARGUMENT', /^prompt: /],
-    ['unknown model', { action: 'infer', model: 'nope', prompt: 'x' }, 'NOT_FOUND', /not loaded/],
+    ['unknown model', { action: 'infer', model: 'nope', prompt: 'x' }, 'NOT_FOUND', /not registered.*register_model/],
     ['bad request_id', { action: 'health', request_id: 42 }, 'INVALID_ARGUMENT', /^request_id: /],
     ['traversal', { action: 'load_model', name: 'x', path: '../../etc/passwd' }, 'INVALID_ARGUMENT', /contains '\.\.'/],
     [

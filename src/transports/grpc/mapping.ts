@@ -46,6 +46,12 @@ export function inferRequestFromProto(r: InferRequest__Output): Input {
   if (Array.isArray(r.tools) && r.tools.length) out.tools = r.tools.map(toolFromProto);
   if (r.tool_choice_name) out.tool_choice = { name: r.tool_choice_name };
   else if (r.tool_choice) out.tool_choice = r.tool_choice;
+  if (r.response_schema_json && r.response_format !== 'json_schema')
+    // A schema with no format, or another format, would be ignored: refused instead, naming both fields.
+    throw errors.invalidArgument(
+      'response_schema_json',
+      `is set but response_format is ${r.response_format ? `"${r.response_format}"` : 'unset'}; send response_format "json_schema" with it, or leave response_schema_json out`,
+    );
   if (r.response_format) out.response_format = responseFormatFromProto(r.response_format, r.response_schema_json);
   if (r.logit_bias && Object.keys(r.logit_bias).length) out.logit_bias = r.logit_bias;
   if (given(r.max_tokens)) out.max_tokens = r.max_tokens;

@@ -11,17 +11,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { errors } from '../../errors.js';
-import type {
-  ChatMessage,
-  InferRequest,
-  ResponseFormat,
-  TokenEvent,
-  Tool,
-  ToolCall,
-  ToolChoice,
+import {
+  MAX_SEED,
+  type ChatMessage,
+  type InferRequest,
+  type ResponseFormat,
+  type TokenEvent,
+  type Tool,
+  type ToolCall,
+  type ToolChoice,
 } from '../../../schemas/messages.js';
 import type { InferResponse, ModelResource } from '../../../schemas/rest.js';
-import { validate } from '../../validate.js';
+import { describe, validate } from '../../validate.js';
 import { runOperation, type OperationCall } from '../operations.js';
 import { ChatCompletionRequest, CompletionRequest, EmbeddingRequest, finishReasonOf } from './wire.js';
 
@@ -112,10 +113,19 @@ function completionLogprobs(r: InferResponse, offset: number): unknown {
   };
 }
 
-/** OpenAI's seeds are any integer; ours are 32-bit. Choice i of n gets seed + i, so n choices differ but repeat. */
-function seedOf(seed: number | null | undefined, i: number): number | undefined {
-  if (seed === null || seed === undefined) return undefined;
-  return (Number(BigInt.asUintN(32, BigInt(seed))) + i) >>> 0;
+/**
+ * Choice i of n is sampled with seed + i, so the choices differ and the same request repeats. Seeds are 0 to
+ * 4294967295 as on every transport (the schema refuses others); a seed whose last choice, seed + n − 1, would pass
+ * the range is refused too, rather than wrapped round onto the seed 0, 1, … of another request.
+ */
+function seedsOf(seed: number | null | undefined, n: number): (i: number) => { seed?: number } {
+  if (seed === null || seed === undefined) return () => ({});
+  if (seed + n - 1 > MAX_SEED)
+    throw errors.invalidArgument(
+      'seed',
+      `must be at most ${MAX_SEED - n + 1} with n ${n} (got ${seed}): choice i is sampled with seed + i, and seeds go from 0 to ${MAX_SEED}`,
+    );
+  return (i) => ({ seed: seed + i });
 }
 
 function stopOf(stop: string | string[] | null | undefined): string[] | undefined {
@@ -153,7 +163,10 @@ function chatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[
     if (role !== 'system' && role !== 'user' && role !== 'assistant' && role !== 'tool') {
       throw unsupported(
         `messages[${i}].role`,
-        `'${m.role}' messages are not served (the deprecated function role: send tool); send system, developer, user, assistant or tool`,
+        `must be system, developer, user, assistant or tool (got ${describe(m.role)})` +
+          (m.role === 'function'
+            ? '; the deprecated function role is not served: send its result as a tool message'
+            : ''),
       );
     }
     const toolCalls = m.tool_calls?.length ? messageToolCalls(m.tool_calls, `messages[${i}]`) : undefined;
@@ -166,10 +179,15 @@ function chatMessages(messages: ChatCompletionRequest['messages']): ChatMessage[
     } else {
       content = m.content
         .map((p, j) => {
-          if (p.type !== 'text' || typeof p.text !== 'string')
+          if (p.type !== 'text')
             throw unsupported(
               `messages[${i}].content[${j}]`,
-              `'${p.type}' content is not supported: this server serves text-only models`,
+              `'${p.type}' content is not supported: this server serves text-only models; send {"type": "text", "text": "..."}`,
+            );
+          if (typeof p.text !== 'string')
+            throw errors.invalidArgument(
+              `messages[${i}].content[${j}].text`,
+              'is required: a text part is {"type": "text", "text": "..."}',
             );
           return p.text;
         })
@@ -279,20 +297,25 @@ async function runChoices(
   onPiece?: (index: number, e: TokenEvent) => void,
 ): Promise<Finished[]> {
   out.operating();
-  const ac = new AbortController();
-  const stop = () => ac.abort(errors.cancelled('the request'));
+  // One controller a choice: each operation hangs its own listeners (timeout, router ask) on its signal, so n = 16
+  // choices sharing one signal would put 16+ listeners on it (Node's MaxListenersExceededWarning).
+  const acs = choices.map(() => new AbortController());
+  const stopAll = (reason: unknown) => {
+    for (const ac of acs) if (!ac.signal.aborted) ac.abort(reason);
+  };
+  const stop = () => stopAll(errors.cancelled('the request'));
   out.signal.addEventListener('abort', stop, { once: true });
   try {
     return await Promise.all(
-      choices.map((c) =>
+      choices.map((c, k) =>
         runOperation('infer', c.input, {
           ...call,
-          signal: ac.signal,
+          signal: acs[k]!.signal,
           ...(onPiece ? { onToken: (e) => onPiece(c.index, e) } : {}),
         }).then(
           (r) => ({ index: c.index, r, ...(c.prefix !== undefined ? { prefix: c.prefix } : {}) }),
           (err) => {
-            ac.abort(err);
+            stopAll(err);
             throw err;
           },
         ),
@@ -331,6 +354,7 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   // Absent: until the model stops or the context is full, as OpenAI's chat (and llama-server, Ollama) do.
   const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? -1;
   const stop = stopOf(b.stop);
+  const seedOf = seedsOf(b.seed, n);
   const choices: Choice[] = Array.from({ length: n }, (_, i) => ({
     index: i,
     input: {
@@ -339,7 +363,7 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
       max_tokens: maxTokens,
       ...samplingInput(b),
       ...(b.logprobs ? { logprobs: b.top_logprobs ?? 0 } : {}),
-      ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
+      ...seedOf(i),
       ...(stop ? { stop } : {}),
       ...(tools ? { tools } : {}),
       ...(toolChoice ? { tool_choice: toolChoice } : {}),
@@ -458,13 +482,12 @@ export async function completions(body: Record<string, unknown>, call: Call, out
   const n = b.n ?? 1;
   if (b.best_of !== undefined && b.best_of !== null && b.best_of !== n)
     throw unsupported('best_of', 'is only served equal to n (no server-side ranking)');
-  const prompts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
-  if (prompts.some((p) => typeof p !== 'string'))
-    throw unsupported('prompt', 'token-id prompts are not supported; send the text');
-  const texts = prompts as string[];
+  // Text only, at least one (the schema refuses token ids and an empty array).
+  const texts = typeof b.prompt === 'string' ? [b.prompt] : b.prompt;
   if (texts.length * n > 16)
     throw errors.invalidArgument('n', `prompts × n is ${texts.length * n}; at most 16 choices a request`);
   const stop = stopOf(b.stop);
+  const seedOf = seedsOf(b.seed, n);
   const choices: Choice[] = texts.flatMap((prompt, p) =>
     Array.from({ length: n }, (_, i) => ({
       index: p * n + i,
@@ -476,7 +499,7 @@ export async function completions(body: Record<string, unknown>, call: Call, out
         max_tokens: b.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS,
         ...samplingInput(b),
         ...(b.logprobs !== undefined && b.logprobs !== null ? { logprobs: b.logprobs } : {}),
-        ...(seedOf(b.seed, i) !== undefined ? { seed: seedOf(b.seed, i) } : {}),
+        ...seedOf(i),
         ...(stop ? { stop } : {}),
       },
     })),
@@ -575,10 +598,8 @@ export async function embeddings(body: Record<string, unknown>, call: Call, out:
   const b = validate(EmbeddingRequest, body);
   if (b.dimensions !== undefined && b.dimensions !== null)
     throw unsupported('dimensions', "is not supported: a model's vectors have the size it was trained with");
-  const input = typeof b.input === 'string' ? [b.input] : b.input;
-  if (input.some((x) => typeof x !== 'string'))
-    throw unsupported('input', 'token-id input is not supported; send the text');
-  const texts = input as string[];
+  // Text only, 1 to 256 texts (the schema refuses token ids and an empty array).
+  const texts = typeof b.input === 'string' ? [b.input] : b.input;
   const empty = texts.findIndex((x) => x.length === 0);
   if (empty >= 0) throw errors.invalidArgument(`input[${empty}]`, 'is empty; send non-empty texts');
   out.operating();

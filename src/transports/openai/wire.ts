@@ -5,6 +5,7 @@
  * refused as OpenAI itself does ("Unrecognized request argument").
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { LogitBias, MAX_EMBED_INPUTS, Seed } from '../../../schemas/messages.js';
 
 const Stop = Type.Union([
   Type.String({ minLength: 1, maxLength: 64 }),
@@ -34,10 +35,11 @@ const sampling = {
   stream: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
   stream_options: Type.Optional(StreamOptions),
   stop: Type.Optional(Stop),
-  seed: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  // 0 to 4294967295, as on every transport: a larger seed is refused, never wrapped into another's (docs/openai.md).
+  seed: Type.Optional(Type.Union([Seed, Type.Null()], { description: Seed.description })),
   frequency_penalty: Type.Optional(Num(-2, 2)),
   presence_penalty: Type.Optional(Num(-2, 2)),
-  logit_bias: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Number()), Type.Null()])),
+  logit_bias: Type.Optional(Type.Union([LogitBias, Type.Null()], { description: LogitBias.description })),
 };
 
 /** A content part: text is served; anything else (images, audio, files) is refused by the handler with its type. */
@@ -89,12 +91,10 @@ export const CompletionRequest = Type.Object(
   {
     ...sampling,
     ...ignored,
-    prompt: Type.Union([
-      Type.String(),
-      Type.Array(Type.String(), { minItems: 1, maxItems: 16 }),
-      Type.Array(Type.Integer()),
-      Type.Array(Type.Array(Type.Integer())),
-    ]),
+    // Text only: OpenAI's token-id prompts (arrays of integers) are refused here, as is an empty array.
+    prompt: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1, maxItems: 16 })], {
+      description: 'send the text; token-id prompts (arrays of integers) are not supported',
+    }),
     echo: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
     logprobs: Type.Optional(Int(0, 5)),
     best_of: Type.Optional(Int(1, 16)),
@@ -115,12 +115,9 @@ export function finishReasonOf(reason: string): 'stop' | 'length' | 'tool_calls'
 export const EmbeddingRequest = Type.Object(
   {
     model: Type.String({ minLength: 1, maxLength: 128 }),
-    input: Type.Union([
-      Type.String(),
-      Type.Array(Type.String(), { minItems: 1, maxItems: 256 }),
-      Type.Array(Type.Integer()),
-      Type.Array(Type.Array(Type.Integer())),
-    ]),
+    input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1, maxItems: MAX_EMBED_INPUTS })], {
+      description: `send the text, at most ${MAX_EMBED_INPUTS} texts a call; token-id input (arrays of integers) is not supported`,
+    }),
     encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64'), Type.Null()])),
     dimensions: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
     user: Type.Optional(Type.String()),

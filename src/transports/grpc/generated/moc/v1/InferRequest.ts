@@ -17,7 +17,8 @@ export interface InferRequest {
    */
   'temperature'?: (number | string);
   /**
-   * Sampling seed, for reproducible output at temperature > 0.
+   * Sampling seed, for reproducible output at temperature > 0: 0 to 4294967295 (the uint32 range) on every transport;
+   * unset: a random seed.
    */
   'seed'?: (number);
   /**
@@ -81,11 +82,12 @@ export interface InferRequest {
    */
   'response_format'?: (string);
   /**
-   * With response_format "json_schema": the JSON Schema as JSON text.
+   * With response_format "json_schema" (and only with it: set without it, INVALID_ARGUMENT): the JSON Schema as JSON text.
    */
   'response_schema_json'?: (string);
   /**
-   * The model's own token ids → added to their logits (-100 bans a token, 100 all but forces it).
+   * The model's own token ids → added to their logits (-100 bans a token, 100 all but forces it); a value outside
+   * -100..100 (or NaN) and an id outside the model's vocabulary are INVALID_ARGUMENT.
    */
   'logit_bias'?: ({[key: number]: number | string});
   '_max_tokens'?: "max_tokens";
@@ -112,7 +114,8 @@ export interface InferRequest__Output {
    */
   'temperature'?: (number);
   /**
-   * Sampling seed, for reproducible output at temperature > 0.
+   * Sampling seed, for reproducible output at temperature > 0: 0 to 4294967295 (the uint32 range) on every transport;
+   * unset: a random seed.
    */
   'seed'?: (number);
   /**
@@ -176,11 +179,12 @@ export interface InferRequest__Output {
    */
   'response_format': (string);
   /**
-   * With response_format "json_schema": the JSON Schema as JSON text.
+   * With response_format "json_schema" (and only with it: set without it, INVALID_ARGUMENT): the JSON Schema as JSON text.
    */
   'response_schema_json': (string);
   /**
-   * The model's own token ids → added to their logits (-100 bans a token, 100 all but forces it).
+   * The model's own token ids → added to their logits (-100 bans a token, 100 all but forces it); a value outside
+   * -100..100 (or NaN) and an id outside the model's vocabulary are INVALID_ARGUMENT.
    */
   'logit_bias': ({[key: number]: number});
   '_max_tokens'?: "max_tokens";
