@@ -70,6 +70,8 @@ export const JOB_SPECS = {
       format: Type.Union([Type.Literal('trl-preference'), Type.Literal('openai-preference')]),
       /** File name under the datasets root (it can then be a fine-tune job's dataset). */
       output: DatasetPath,
+      /** An existing output is refused (MOC_ERR_OUTPUT_EXISTS) unless this is true: then it is replaced whole. */
+      overwrite: Type.Optional(Type.Boolean()),
     },
     { additionalProperties: false },
   ),

@@ -129,6 +129,23 @@ export const ERRORS = {
     retryable: false,
     when: 'An update names a goal that has ended (achieved, failed or cancelled): an ended goal never changes; create a new goal instead.',
   },
+  MOC_ERR_OUTPUT_EXISTS: {
+    // The file is someone's data: a job never replaces it unless its spec says so.
+    grpc: 'ALREADY_EXISTS',
+    http: 409,
+    zmq: 'ALREADY_EXISTS',
+    retryable: false,
+    when: "Recorded on a job whose output file exists already (export-feedback's spec.output): nothing was written; name another output or set overwrite: true in the spec.",
+  },
+  MOC_ERR_REQUEST_ID_REUSED: {
+    // An idempotency key reused with other parameters (as Stripe's and pg-boss's keys): replaying the first job would
+    // answer a request that was not made.
+    grpc: 'ALREADY_EXISTS',
+    http: 409,
+    zmq: 'REQUEST_ID_REUSED',
+    retryable: false,
+    when: 'A submit reuses a request_id (idempotency key) of an earlier job of the same owner with other parameters; details.job names that job, details.fields what differs. Use a new request_id for a new job.',
+  },
   MOC_ERR_JOB_FAILED: {
     grpc: 'FAILED_PRECONDITION',
     http: 422,
@@ -433,6 +450,19 @@ export const errors = {
       'MOC_ERR_GOAL_ENDED',
       `goal '${id}' has ended (${state}) and never changes again: create a new goal (CreateGoal, POST /v1/goals)`,
       { id, state },
+    ),
+  outputExists: (field: string, relative: string) =>
+    new MocError(
+      'MOC_ERR_OUTPUT_EXISTS',
+      `${field}: '${relative}' exists already and was left as it is; name another output, or set overwrite: true in the spec to replace it`,
+      { field, path: relative },
+    ),
+  requestIdReused: (requestId: string, job: string, fields: string[]) =>
+    new MocError(
+      'MOC_ERR_REQUEST_ID_REUSED',
+      `request_id '${requestId}' was used for job ${job} with other parameters (${fields.join(', ')} differ); ` +
+        'a retry must repeat the request exactly: send a new request_id for a new job',
+      { field: 'request_id', request_id: requestId, job, fields },
     ),
   jobsDisabled: () =>
     new MocError('MOC_ERR_NOT_IMPLEMENTED', 'learning jobs are disabled on this server (jobs.enabled: false)'),
