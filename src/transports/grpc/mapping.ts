@@ -191,8 +191,17 @@ export function jobToProto(j: JobResource): Job {
 /** proto RecordFeedbackRequest → the operation's input: empty strings and an unset rating mean "not given". */
 export function feedbackFromProto(r: RecordFeedbackRequest__Output): Input {
   const out: Input = {};
-  for (const k of ['request_id', 'rejected_request_id', 'prompt', 'chosen', 'rejected', 'comment'] as const)
-    if (r[k]) out[k] = r[k];
+  const fields = [
+    'answer_id',
+    'rejected_answer_id',
+    'request_id',
+    'rejected_request_id',
+    'prompt',
+    'chosen',
+    'rejected',
+    'comment',
+  ] as const;
+  for (const k of fields) if (r[k]) out[k] = r[k];
   if (given(r.rating)) out.rating = r.rating;
   return out;
 }
