@@ -3,16 +3,13 @@
  * relative path, which must stay inside the root after symlinks resolve. JSONL is read line by line (a dataset may be
  * larger than memory), with each line's size bounded.
  */
-import { createReadStream } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { link, lstat, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { errors } from '../../src/errors.js';
-import { jsonObject } from '../../src/json-object.js';
+import { boundedLines, isBlank, lineObject } from '../../src/dataset-lines.js';
 
-/** A dataset line longer than this is refused (a text for evaluation must fit a context anyway). */
-export const MAX_LINE_BYTES = 1024 * 1024;
+export { MAX_LINE_BYTES } from '../../src/dataset-lines.js';
 
 /** The shape of a dataset path (relative, no '..'): checked at submit; the file itself when the job runs. */
 export function checkRelative(field: string, relative: string): void {
@@ -110,25 +107,19 @@ function unwritable(field: string, shown: string, err: NodeJS.ErrnoException) {
   );
 }
 
-/** The JSONL lines of a file, parsed, with their 1-based line numbers; blank lines skipped; a bad line is refused. */
+/**
+ * The JSONL lines of a file, parsed, with their 1-based line numbers; blank lines skipped; a bad line (too long, not
+ * UTF-8, not a JSON object) is refused. The reader and its rules are prepare-dataset's (src/dataset-lines.ts).
+ */
 export async function* jsonLines(
   file: string,
   signal?: AbortSignal,
 ): AsyncGenerator<{ line: number; value: Record<string, unknown> }> {
-  const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  let n = 0;
-  try {
-    for await (const text of rl) {
-      n++;
-      signal?.throwIfAborted();
-      if (text.trim() === '') continue;
-      if (Buffer.byteLength(text) > MAX_LINE_BYTES)
-        throw errors.jobFailed(`dataset line ${n} is over ${MAX_LINE_BYTES} bytes`);
-      const value = jsonObject(text);
-      if (typeof value === 'string') throw errors.jobFailed(`dataset line ${n} is ${value}`);
-      yield { line: n, value };
-    }
-  } finally {
-    rl.close();
+  for await (const { line, data } of boundedLines(file)) {
+    signal?.throwIfAborted();
+    if (isBlank(data)) continue;
+    const value = lineObject(data);
+    if (typeof value === 'string') throw errors.jobFailed(`dataset line ${line} is ${value}`);
+    yield { line, value };
   }
 }

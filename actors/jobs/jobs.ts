@@ -211,6 +211,12 @@ export class Jobs implements Behavior<JobsMessages> {
     const { request: r, owner } = env.msg;
     if (!this.runnable.includes(r.type)) throw errors.jobTypeNotRunnable(r.type, this.runnable);
     const spec = validateSpec(r);
+    // A device no configuration names would otherwise be taken on trust (and ignored when no memory is reserved).
+    if (r.device !== undefined && !this.config.devices.some((d) => d.id === r.device))
+      throw errors.deviceNotFound(
+        r.device,
+        this.config.devices.map((d) => d.id),
+      );
     for (const field of ['dataset', 'eval_dataset', 'output'] as const) {
       if (typeof spec[field] === 'string') checkRelative(`spec.${field}`, spec[field]);
     }
@@ -255,6 +261,9 @@ export class Jobs implements Behavior<JobsMessages> {
     };
     this.store.submitJob(job).then(
       ({ job: stored, created }) => {
+        // The same key with other parameters is another request, not a retry: answering the first job would hide it.
+        const differ = created ? [] : differingFields(stored, job);
+        if (differ.length > 0) return env.fail(errors.requestIdReused(r.request_id!, stored.id, differ));
         env.reply(stored);
         if (created) {
           this.emit(stored);
@@ -671,4 +680,29 @@ function validateSpec(r: SubmitJobRequest): Job['spec'] {
     const field = typeof e.details.field === 'string' ? e.details.field : 'request';
     throw errors.invalidArgument(field === 'request' ? 'spec' : `spec.${field}`, e.message.replace(/^[^:]*: /, ''));
   }
+}
+
+/** What a request decides about a job, by the name a client sends it: compared when a request_id is reused. */
+const SUBMITTED: readonly [string, (j: Job) => unknown][] = [
+  ['type', (j) => j.type],
+  ['spec', (j) => j.spec],
+  ['priority', (j) => j.priority],
+  ['device', (j) => j.device],
+  ['memory_bytes', (j) => j.memoryBytes],
+  ['max_attempts', (j) => j.maxAttempts],
+];
+
+/** The submit fields in which two jobs differ (a spec's key order does not count). */
+export function differingFields(a: Job, b: Job): string[] {
+  return SUBMITTED.filter(([, get]) => canonical(get(a)) !== canonical(get(b))).map(([name]) => name);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v) ?? 'undefined';
 }

@@ -73,7 +73,8 @@ export async function evaluateDataset(
     ctx.progress(from + span * (lines / total), `evaluated ${lines}/${total} lines of ${dataset}`);
   };
   for await (const { line, value } of jsonLines(file, ctx.signal)) {
-    if (typeof value.text !== 'string' || value.text === '')
+    // The rule prepare-dataset keeps too (src/model/dataset-task.ts): a text holds more than whitespace.
+    if (typeof value.text !== 'string' || value.text.trim() === '')
       throw errors.jobFailed(`dataset line ${line}: expected {"text": "..."} with a non-empty text`);
     batch.push(value.text);
     if (batch.length === EVAL_BATCH) await flush();

@@ -6,6 +6,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { errors, toMocError } from '../../errors.js';
 import type { GoalResource, JobResource } from '../../../schemas/rest.js';
+import { GOAL_STATES } from '../../../schemas/goals.js';
+import { JOB_STATES } from '../../../schemas/jobs.js';
 import type { ModelInfo, ModelState, ModelView } from '../../../schemas/messages.js';
 import type { DeviceResource, InferResponse as InferResponseResource } from '../../../schemas/rest.js';
 import { deviceModelResource, modelResource } from '../views.js';
@@ -175,11 +177,23 @@ export function submitJobFromProto(r: SubmitJobRequest__Output): Input {
   };
 }
 
+/**
+ * A proto enum filter as the operation spells it (`JOB_STATE_QUEUED` → `queued`); UNSPECIFIED (unset) is no filter.
+ * A number the proto does not define reaches us as that number (protobuf keeps unknown enum values): refused, or it
+ * would filter nothing and answer every record.
+ */
+function enumFilter(field: string, prefix: string, value: unknown, states: readonly string[]): string | undefined {
+  if (value === undefined || value === null || value === `${prefix}UNSPECIFIED` || value === 0) return undefined;
+  if (typeof value === 'string' && value.startsWith(prefix)) return value.slice(prefix.length).toLowerCase();
+  const allowed = states.map((s, i) => `${prefix}${s.toUpperCase()} (${i + 1})`).join(', ');
+  throw errors.invalidArgument(
+    field,
+    `${JSON.stringify(value)} is not a value of the enum; send one of ${allowed}, or leave it unset (${prefix}UNSPECIFIED) for all`,
+  );
+}
+
 export function listJobsFromProto(r: ListJobsRequest__Output): Input {
-  const state =
-    typeof r.state === 'string' && r.state !== 'JOB_STATE_UNSPECIFIED'
-      ? r.state.replace(/^JOB_STATE_/, '').toLowerCase()
-      : undefined;
+  const state = enumFilter('state', 'JOB_STATE_', r.state, JOB_STATES);
   return { ...(state ? { state } : {}), ...(r.type ? { type: r.type } : {}), ...(r.limit ? { limit: r.limit } : {}) };
 }
 
@@ -232,10 +246,7 @@ export function updateGoalFromProto(r: UpdateGoalRequest__Output): Input {
 }
 
 export function listGoalsFromProto(r: ListGoalsRequest__Output): Input {
-  const state =
-    typeof r.state === 'string' && r.state !== 'GOAL_STATE_UNSPECIFIED'
-      ? r.state.replace(/^GOAL_STATE_/, '').toLowerCase()
-      : undefined;
+  const state = enumFilter('state', 'GOAL_STATE_', r.state, GOAL_STATES);
   return { ...(state ? { state } : {}), ...(r.limit ? { limit: r.limit } : {}) };
 }
 
