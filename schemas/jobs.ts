@@ -88,7 +88,7 @@ export const SubmitJobRequest = Type.Object(
     device: Type.Optional(DeviceId),
     /** Memory the job holds while running, reserved in the device's ledger like a model's. */
     memory_bytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 50 })),
-    /** Idempotent submit: the same owner and request_id return the job submitted first. */
+    /** Idempotent submit: the same owner, request_id and parameters return the job submitted first (other parameters: MOC_ERR_REQUEST_ID_REUSED). */
     request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
   },

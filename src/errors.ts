@@ -144,7 +144,7 @@ export const ERRORS = {
     http: 409,
     zmq: 'REQUEST_ID_REUSED',
     retryable: false,
-    when: 'A submit reuses a request_id (idempotency key) of an earlier job of the same owner with other parameters; details.job names that job, details.fields what differs. Use a new request_id for a new job.',
+    when: 'A request reuses a request_id (idempotency key) of an earlier one of the same caller with other parameters: a job submit (details.job names that job) or a ZMQ write action within its idempotency window; details.fields says what differs. Use a new request_id for a new request.',
   },
   MOC_ERR_JOB_FAILED: {
     grpc: 'FAILED_PRECONDITION',
@@ -457,12 +457,13 @@ export const errors = {
       `${field}: '${relative}' exists already and was left as it is; name another output, or set overwrite: true in the spec to replace it`,
       { field, path: relative },
     ),
-  requestIdReused: (requestId: string, job: string, fields: string[]) =>
+  /** `earlier` names what the key was used for ('job job-…', 'an earlier load_model'); `details` identify it. */
+  requestIdReused: (requestId: string, earlier: string, fields: string[], details: Record<string, unknown> = {}) =>
     new MocError(
       'MOC_ERR_REQUEST_ID_REUSED',
-      `request_id '${requestId}' was used for job ${job} with other parameters (${fields.join(', ')} differ); ` +
-        'a retry must repeat the request exactly: send a new request_id for a new job',
-      { field: 'request_id', request_id: requestId, job, fields },
+      `request_id '${requestId}' was used for ${earlier} with other parameters (${fields.join(', ')} ${fields.length === 1 ? 'differs' : 'differ'}); ` +
+        'a retry must repeat the request exactly: send a new request_id for a new request',
+      { field: 'request_id', request_id: requestId, ...details, fields },
     ),
   jobsDisabled: () =>
     new MocError('MOC_ERR_NOT_IMPLEMENTED', 'learning jobs are disabled on this server (jobs.enabled: false)'),

@@ -20,6 +20,7 @@ import {
   type ListJobsRequest,
   type SubmitJobRequest,
 } from '../../schemas/jobs.js';
+import { canonicalJson } from '../../src/canonical-json.js';
 import { errors, type MocError, toMocError } from '../../src/errors.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import { summaryOf, type JobSummary, type Store } from '../../src/store/store.js';
@@ -263,7 +264,8 @@ export class Jobs implements Behavior<JobsMessages> {
       ({ job: stored, created }) => {
         // The same key with other parameters is another request, not a retry: answering the first job would hide it.
         const differ = created ? [] : differingFields(stored, job);
-        if (differ.length > 0) return env.fail(errors.requestIdReused(r.request_id!, stored.id, differ));
+        if (differ.length > 0)
+          return env.fail(errors.requestIdReused(r.request_id!, `job ${stored.id}`, differ, { job: stored.id }));
         env.reply(stored);
         if (created) {
           this.emit(stored);
@@ -694,15 +696,5 @@ const SUBMITTED: readonly [string, (j: Job) => unknown][] = [
 
 /** The submit fields in which two jobs differ (a spec's key order does not count). */
 export function differingFields(a: Job, b: Job): string[] {
-  return SUBMITTED.filter(([, get]) => canonical(get(a)) !== canonical(get(b))).map(([name]) => name);
-}
-
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object')
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(v) ?? 'undefined';
+  return SUBMITTED.filter(([, get]) => canonicalJson(get(a)) !== canonicalJson(get(b))).map(([name]) => name);
 }

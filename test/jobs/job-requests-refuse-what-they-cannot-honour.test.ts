@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorCode, startHarness } from '../helpers/coordinator.js';
+import { zmqRequest } from '../helpers/zmq.js';
 import { ended, jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
 
 t.test('job and goal requests refuse what they cannot honour', async (t) => {
@@ -42,8 +43,19 @@ t.test('job and goal requests refuse what they cannot honour', async (t) => {
     t.equal(g.code, grpc.status.ALREADY_EXISTS, 'gRPC: ALREADY_EXISTS');
     t.equal(errorCode(g), 'MOC_ERR_REQUEST_ID_REUSED');
     t.match(g.details, /priority differ/);
-    t.equal(jobs(), before, 'nothing new was stored');
+    // ZMQ: the envelope's request_id is the key; a re-send within the window is answered from memory, but only if
+    // it says the same thing.
+    const zSubmit = { action: 'submit_job', request_id: 'zkey-1', type: first.type, spec: first.spec };
+    const z1 = await zmqRequest(h.zmqUrl, zSubmit);
+    t.equal(z1.status, 'ok', JSON.stringify(z1));
+    t.equal((await zmqRequest(h.zmqUrl, zSubmit)).job.id, z1.job.id, 'ZMQ: a re-send is the same job');
+    const z2 = await zmqRequest(h.zmqUrl, { ...zSubmit, type: 'prepare-dataset' });
+    t.equal(z2.code, 'REQUEST_ID_REUSED', `ZMQ: another type under the same request_id: ${z2.message}`);
+    t.equal(z2.error_code, 'MOC_ERR_REQUEST_ID_REUSED');
+    t.same(z2.details.fields, ['type']);
+    t.equal(jobs(), before + 1, 'nothing new was stored but the first ZMQ job');
     await jobWhere(h, a.body.id, ended, 'the keyed evaluation');
+    await jobWhere(h, z1.job.id, ended, 'the ZMQ keyed evaluation');
   });
 
   t.test('a device the configuration does not name is refused, with or without memory_bytes', async (t) => {
