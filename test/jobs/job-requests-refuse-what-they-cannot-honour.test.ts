@@ -90,6 +90,19 @@ t.test('job and goal requests refuse what they cannot honour', async (t) => {
       t.equal((await rest(h, 'POST', url)).status, 200, `${url} with no body`);
     }
     t.equal(h.coordinator.store.getGoal(goal.body.id)?.state, 'cancelled', 'the goal was cancelled');
+    // ZMQ: the same rule (docs/zmq-protocol.md: unknown fields are refused), for every job and goal action by id.
+    for (const [action, id] of [
+      ['cancel_job', job.body.id],
+      ['get_job', job.body.id],
+      ['cancel_goal', goal.body.id],
+      ['goal_status', goal.body.id],
+      ['goal_history', goal.body.id],
+    ]) {
+      const z = await zmqRequest(h.zmqUrl, { action, id, force: true });
+      t.equal(z.code, 'INVALID_ARGUMENT', `ZMQ ${action} with an unknown field: ${z.message}`);
+      t.equal(z.details?.field, 'force');
+      t.equal((await zmqRequest(h.zmqUrl, { action, id })).status, 'ok', `ZMQ ${action} without it`);
+    }
   });
 
   t.test('gRPC list filters refuse enum values the proto does not define', async (t) => {
