@@ -135,7 +135,7 @@ export const ERRORS = {
     http: 409,
     zmq: 'ALREADY_EXISTS',
     retryable: false,
-    when: "Recorded on a job whose output file exists already (export-feedback's spec.output): nothing was written; name another output or set overwrite: true in the spec.",
+    when: "A job's output file exists already (export-feedback's spec.output): refused at submit, or recorded on the job if the file appeared before it wrote; nothing was written. Name another output or set overwrite: true in the spec.",
   },
   MOC_ERR_REQUEST_ID_REUSED: {
     // An idempotency key reused with other parameters (as Stripe's and pg-boss's keys): replaying the first job would

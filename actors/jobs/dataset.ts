@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { link, lstat, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import { errors } from '../../src/errors.js';
 import { boundedLines, isBlank, lineObject } from '../../src/dataset-lines.js';
@@ -59,6 +60,24 @@ export async function datasetOutput(root: string, relative: string, field = 'spe
   if (dir !== base && !dir.startsWith(base + path.sep))
     throw errors.datasetPath(field, `'${relative}' resolves outside the datasets root (symlink?)`);
   return path.join(dir, path.basename(file));
+}
+
+/**
+ * At submit, a quick look at where a job will write (the run checks again, race-free): a directory, a path through a
+ * file, or an existing file without `overwrite` is refused before the job is queued. Anything else is left to the run.
+ */
+export function checkOutputFree(root: string, relative: string, overwrite: boolean, field = 'spec.output'): void {
+  let st: ReturnType<typeof lstatSync> | undefined;
+  try {
+    st = lstatSync(path.join(root, relative));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      throw errors.datasetPath(field, `'${relative}': a folder on its path is a file; name a path of folders`);
+    return;
+  }
+  if (st?.isDirectory())
+    throw errors.datasetPath(field, `'${relative}' is a directory; name a file (e.g. '${relative}/data.jsonl')`);
+  if (st && !overwrite) throw errors.outputExists(field, relative);
 }
 
 /**

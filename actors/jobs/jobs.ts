@@ -26,7 +26,7 @@ import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import { summaryOf, type JobSummary, type Store } from '../../src/store/store.js';
 import type { ReportDropped } from '../../src/telemetry/dropped.js';
 import { validate } from '../../src/validate.js';
-import { checkRelative } from './dataset.js';
+import { checkOutputFree, checkRelative } from './dataset.js';
 import { RunQueue, type QueueEntry } from './job-queue.js';
 import type { ModelsPort } from './models-port.js';
 import type { JobOutputs, Runners } from './runners.js';
@@ -220,6 +220,14 @@ export class Jobs implements Behavior<JobsMessages> {
       );
     for (const field of ['dataset', 'eval_dataset', 'output'] as const) {
       if (typeof spec[field] === 'string') checkRelative(`spec.${field}`, spec[field]);
+    }
+    // Refused now rather than as a failed job later; a retry of a keyed submit is answered by the store instead.
+    if (
+      r.type === 'export-feedback' &&
+      (r.request_id === undefined || !this.store.jobByRequestId(owner, r.request_id))
+    ) {
+      const out = spec as { output: string; overwrite?: boolean };
+      checkOutputFree(this.config.jobs.datasetsRoot, out.output, out.overwrite === true);
     }
     if (r.type === 'fine-tune') {
       const ft = spec as {
