@@ -6,17 +6,23 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const Text = Type.String({ minLength: 1, maxLength: 64 * 1024 });
 
+const AnswerId = Type.String({ minLength: 1, maxLength: 128 });
+
 /**
- * Either `rating` of the answer to `request_id`, or a preference: `prompt` with `chosen` and `rejected` answers, or
- * `request_id` (the chosen answer) and `rejected_request_id` (a worse answer to the same prompt). Request ids refer to
- * the inference record (feedback.recordInferences, off by default).
+ * Either `rating` of the answer `answer_id`, or a preference: `prompt` with `chosen` and `rejected` answers, or
+ * `answer_id` (the chosen answer) and `rejected_answer_id` (a worse answer to the same prompt). An answer id is the
+ * `request_id` its inference answered with, looked up in the inference record (feedback.recordInferences, off by
+ * default). `request_id` and `rejected_request_id` are the old names, kept on REST and gRPC; on ZMQ `request_id` is
+ * the envelope's own (the message id), so the answer is named `answer_id` there.
  */
 export const RecordFeedbackRequest = Type.Object(
   {
-    request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    answer_id: Type.Optional(AnswerId),
+    rejected_answer_id: Type.Optional(AnswerId),
+    request_id: Type.Optional(AnswerId),
     /** -1 (bad), 0 (neutral) or 1 (good). */
     rating: Type.Optional(Type.Integer({ minimum: -1, maximum: 1 })),
-    rejected_request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    rejected_request_id: Type.Optional(AnswerId),
     prompt: Type.Optional(Text),
     chosen: Type.Optional(Text),
     rejected: Type.Optional(Text),

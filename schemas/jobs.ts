@@ -70,6 +70,8 @@ export const JOB_SPECS = {
       format: Type.Union([Type.Literal('trl-preference'), Type.Literal('openai-preference')]),
       /** File name under the datasets root (it can then be a fine-tune job's dataset). */
       output: DatasetPath,
+      /** An existing output is refused (MOC_ERR_OUTPUT_EXISTS) unless this is true: then it is replaced whole. */
+      overwrite: Type.Optional(Type.Boolean()),
     },
     { additionalProperties: false },
   ),
@@ -86,7 +88,7 @@ export const SubmitJobRequest = Type.Object(
     device: Type.Optional(DeviceId),
     /** Memory the job holds while running, reserved in the device's ledger like a model's. */
     memory_bytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 50 })),
-    /** Idempotent submit: the same owner and request_id return the job submitted first. */
+    /** Idempotent submit: the same owner, request_id and parameters return the job submitted first (other parameters: MOC_ERR_REQUEST_ID_REUSED). */
     request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
   },

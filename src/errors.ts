@@ -129,6 +129,23 @@ export const ERRORS = {
     retryable: false,
     when: 'An update names a goal that has ended (achieved, failed or cancelled): an ended goal never changes; create a new goal instead.',
   },
+  MOC_ERR_OUTPUT_EXISTS: {
+    // The file is someone's data: a job never replaces it unless its spec says so.
+    grpc: 'ALREADY_EXISTS',
+    http: 409,
+    zmq: 'ALREADY_EXISTS',
+    retryable: false,
+    when: "A job's output file exists already (export-feedback's spec.output): refused at submit, or recorded on the job if the file appeared before it wrote; nothing was written. Name another output or set overwrite: true in the spec.",
+  },
+  MOC_ERR_REQUEST_ID_REUSED: {
+    // An idempotency key reused with other parameters (as Stripe's and pg-boss's keys): replaying the first job would
+    // answer a request that was not made.
+    grpc: 'ALREADY_EXISTS',
+    http: 409,
+    zmq: 'REQUEST_ID_REUSED',
+    retryable: false,
+    when: 'A request reuses a request_id (idempotency key) of an earlier one of the same caller with other parameters: a job submit (details.job names that job) or a ZMQ write action within its idempotency window; details.fields says what differs. Use a new request_id for a new request.',
+  },
   MOC_ERR_JOB_FAILED: {
     grpc: 'FAILED_PRECONDITION',
     http: 422,
@@ -433,6 +450,20 @@ export const errors = {
       'MOC_ERR_GOAL_ENDED',
       `goal '${id}' has ended (${state}) and never changes again: create a new goal (CreateGoal, POST /v1/goals)`,
       { id, state },
+    ),
+  outputExists: (field: string, relative: string) =>
+    new MocError(
+      'MOC_ERR_OUTPUT_EXISTS',
+      `${field}: '${relative}' exists already and was left as it is; name another output, or set overwrite: true in the spec to replace it`,
+      { field, path: relative },
+    ),
+  /** `earlier` names what the key was used for ('job job-…', 'an earlier load_model'); `details` identify it. */
+  requestIdReused: (requestId: string, earlier: string, fields: string[], details: Record<string, unknown> = {}) =>
+    new MocError(
+      'MOC_ERR_REQUEST_ID_REUSED',
+      `request_id '${requestId}' was used for ${earlier} with other parameters (${fields.join(', ')} ${fields.length === 1 ? 'differs' : 'differ'}); ` +
+        'a retry must repeat the request exactly: send a new request_id for a new request',
+      { field: 'request_id', request_id: requestId, ...details, fields },
     ),
   jobsDisabled: () =>
     new MocError('MOC_ERR_NOT_IMPLEMENTED', 'learning jobs are disabled on this server (jobs.enabled: false)'),

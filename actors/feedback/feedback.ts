@@ -1,6 +1,6 @@
 /**
  * Feedback actor (main thread): records ratings and preference pairs on inference, for RLHF datasets (the
- * export-feedback job). It also keeps the inference record feedback refers to by request id: opt-in
+ * export-feedback job). It also keeps the inference record feedback refers to by answer id (the inference's request id): opt-in
  * (feedback.recordInferences, off by default: prompts can be sensitive), bounded (feedback.maxRecords, oldest dropped
  * first) and in memory only — a prompt reaches the disk only inside a feedback record that quotes it.
  */
@@ -76,22 +76,24 @@ export class FeedbackActor implements Behavior<FeedbackProtocol> {
 
   /** The feedback record of a request, or a coded error saying what to send instead. */
   private build(r: RecordFeedbackRequest, owner: string): Feedback {
+    const answer = answerId(r, 'answer_id', 'request_id');
+    const rejectedAnswer = answerId(r, 'rejected_answer_id', 'rejected_request_id');
     const base = {
       id: `fb-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`,
       owner,
       at: Date.now(),
       comment: r.comment ?? '',
-      requestId: r.request_id ?? '',
+      requestId: answer?.id ?? '',
     };
     if (r.rating !== undefined) {
-      if (r.rejected !== undefined || r.rejected_request_id !== undefined) {
+      if (r.rejected !== undefined || rejectedAnswer !== undefined) {
         throw errors.invalidArgument(
           'rating',
-          'rates one answer; send either a rating or a preference (rejected / rejected_request_id), not both',
+          `rates one answer; send either a rating or a preference (rejected / ${rejectedAnswer?.field ?? 'rejected_answer_id'}), not both`,
         );
       }
-      if (r.request_id !== undefined) {
-        const inf = this.recalled('request_id', r.request_id);
+      if (answer !== undefined) {
+        const inf = this.recalled(answer.field, answer.id);
         return {
           ...base,
           kind: 'rating',
@@ -104,19 +106,19 @@ export class FeedbackActor implements Behavior<FeedbackProtocol> {
       }
       if (r.prompt === undefined || r.chosen === undefined) {
         throw errors.invalidArgument(
-          'request_id',
-          'a rating needs the answer it rates: request_id, or prompt and chosen',
+          'answer_id',
+          'a rating needs the answer it rates: answer_id (the request_id its inference answered with), or prompt and chosen',
         );
       }
       return { ...base, kind: 'rating', model: '', prompt: r.prompt, chosen: r.chosen, rejected: '', rating: r.rating };
     }
-    if (r.request_id !== undefined && r.rejected_request_id !== undefined) {
-      const chosen = this.recalled('request_id', r.request_id);
-      const rejected = this.recalled('rejected_request_id', r.rejected_request_id);
+    if (answer !== undefined && rejectedAnswer !== undefined) {
+      const chosen = this.recalled(answer.field, answer.id);
+      const rejected = this.recalled(rejectedAnswer.field, rejectedAnswer.id);
       if (chosen.prompt !== rejected.prompt) {
         throw errors.invalidArgument(
-          'rejected_request_id',
-          'answered another prompt than request_id; a preference compares two answers to one prompt',
+          rejectedAnswer.field,
+          `answered another prompt than ${answer.field}; a preference compares two answers to one prompt`,
         );
       }
       return {
@@ -142,9 +144,25 @@ export class FeedbackActor implements Behavior<FeedbackProtocol> {
     }
     throw errors.invalidArgument(
       'request',
-      'send a rating (rating + request_id, or rating + prompt + chosen) or a preference (prompt + chosen + rejected, or request_id + rejected_request_id)',
+      'send a rating (rating + answer_id, or rating + prompt + chosen) or a preference (prompt + chosen + rejected, or answer_id + rejected_answer_id)',
     );
   }
+}
+
+/**
+ * The answer a request names, by its name (`answer_id`) or its old one (`request_id`, kept on REST and gRPC; on ZMQ
+ * the envelope owns it): one of them, never both.
+ */
+function answerId(
+  r: RecordFeedbackRequest,
+  name: 'answer_id' | 'rejected_answer_id',
+  old: 'request_id' | 'rejected_request_id',
+): { field: string; id: string } | undefined {
+  if (r[name] !== undefined && r[old] !== undefined)
+    throw errors.invalidArgument(old, `is the old name of ${name}; send ${name} only`);
+  if (r[name] !== undefined) return { field: name, id: r[name] };
+  if (r[old] !== undefined) return { field: old, id: r[old] };
+  return undefined;
 }
 
 /**

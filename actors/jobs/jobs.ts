@@ -20,12 +20,13 @@ import {
   type ListJobsRequest,
   type SubmitJobRequest,
 } from '../../schemas/jobs.js';
+import { canonicalJson } from '../../src/canonical-json.js';
 import { errors, type MocError, toMocError } from '../../src/errors.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import { summaryOf, type JobSummary, type Store } from '../../src/store/store.js';
 import type { ReportDropped } from '../../src/telemetry/dropped.js';
 import { validate } from '../../src/validate.js';
-import { checkRelative } from './dataset.js';
+import { checkOutputFree, checkRelative } from './dataset.js';
 import { RunQueue, type QueueEntry } from './job-queue.js';
 import type { ModelsPort } from './models-port.js';
 import type { JobOutputs, Runners } from './runners.js';
@@ -211,8 +212,22 @@ export class Jobs implements Behavior<JobsMessages> {
     const { request: r, owner } = env.msg;
     if (!this.runnable.includes(r.type)) throw errors.jobTypeNotRunnable(r.type, this.runnable);
     const spec = validateSpec(r);
+    // A device no configuration names would otherwise be taken on trust (and ignored when no memory is reserved).
+    if (r.device !== undefined && !this.config.devices.some((d) => d.id === r.device))
+      throw errors.deviceNotFound(
+        r.device,
+        this.config.devices.map((d) => d.id),
+      );
     for (const field of ['dataset', 'eval_dataset', 'output'] as const) {
       if (typeof spec[field] === 'string') checkRelative(`spec.${field}`, spec[field]);
+    }
+    // Refused now rather than as a failed job later; a retry of a keyed submit is answered by the store instead.
+    if (
+      r.type === 'export-feedback' &&
+      (r.request_id === undefined || !this.store.jobByRequestId(owner, r.request_id))
+    ) {
+      const out = spec as { output: string; overwrite?: boolean };
+      checkOutputFree(this.config.jobs.datasetsRoot, out.output, out.overwrite === true);
     }
     if (r.type === 'fine-tune') {
       const ft = spec as {
@@ -255,6 +270,10 @@ export class Jobs implements Behavior<JobsMessages> {
     };
     this.store.submitJob(job).then(
       ({ job: stored, created }) => {
+        // The same key with other parameters is another request, not a retry: answering the first job would hide it.
+        const differ = created ? [] : differingFields(stored, job);
+        if (differ.length > 0)
+          return env.fail(errors.requestIdReused(r.request_id!, `job ${stored.id}`, differ, { job: stored.id }));
         env.reply(stored);
         if (created) {
           this.emit(stored);
@@ -671,4 +690,19 @@ function validateSpec(r: SubmitJobRequest): Job['spec'] {
     const field = typeof e.details.field === 'string' ? e.details.field : 'request';
     throw errors.invalidArgument(field === 'request' ? 'spec' : `spec.${field}`, e.message.replace(/^[^:]*: /, ''));
   }
+}
+
+/** What a request decides about a job, by the name a client sends it: compared when a request_id is reused. */
+const SUBMITTED: readonly [string, (j: Job) => unknown][] = [
+  ['type', (j) => j.type],
+  ['spec', (j) => j.spec],
+  ['priority', (j) => j.priority],
+  ['device', (j) => j.device],
+  ['memory_bytes', (j) => j.memoryBytes],
+  ['max_attempts', (j) => j.maxAttempts],
+];
+
+/** The submit fields in which two jobs differ (a spec's key order does not count). */
+export function differingFields(a: Job, b: Job): string[] {
+  return SUBMITTED.filter(([, get]) => canonicalJson(get(a)) !== canonicalJson(get(b))).map(([name]) => name);
 }

@@ -2,14 +2,14 @@
  * What each job type does, given a RunContext. A runner reports progress, log lines and metrics as it goes, and
  * resolves with the job's outputs or throws (a MocError: recorded on the job). It must stop when ctx.signal aborts.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../../schemas/config.js';
 import type { JOB_SPECS, Job, JobType } from '../../schemas/jobs.js';
 import type { Static } from '@sinclair/typebox';
 import { errors, MocError } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
-import { datasetOutput, jsonLines, resolveDataset } from './dataset.js';
+import { datasetOutput, jsonLines, resolveDataset, writeOutput } from './dataset.js';
 import type { Feedback } from '../../schemas/feedback.js';
 import { preferencePairs } from '../feedback/feedback.js';
 import type { ModelsPort } from './models-port.js';
@@ -73,7 +73,8 @@ export async function evaluateDataset(
     ctx.progress(from + span * (lines / total), `evaluated ${lines}/${total} lines of ${dataset}`);
   };
   for await (const { line, value } of jsonLines(file, ctx.signal)) {
-    if (typeof value.text !== 'string' || value.text === '')
+    // The rule prepare-dataset keeps too (src/model/dataset-task.ts): a text holds more than whitespace.
+    if (typeof value.text !== 'string' || value.text.trim() === '')
       throw errors.jobFailed(`dataset line ${line}: expected {"text": "..."} with a non-empty text`);
     batch.push(value.text);
     if (batch.length === EVAL_BATCH) await flush();
@@ -197,9 +198,8 @@ function exportFeedback(feedback: () => Feedback[]): Runner {
               non_preferred_output: [{ role: 'assistant', content: p.rejected }],
             },
       );
-    // Written next to its final name and renamed: a reader never sees half a dataset.
-    await writeFile(`${file}.partial`, `${pairs.map(line).join('\n')}\n`);
-    await rename(`${file}.partial`, file);
+    // Whole or not at all, and never over an existing file unless the spec says overwrite (dataset.ts).
+    await writeOutput(file, spec.output, `${pairs.map(line).join('\n')}\n`, { overwrite: spec.overwrite === true });
     ctx.progress(1, `exported ${pairs.length} pairs`);
     return {
       files: [path.relative(ctx.config.jobs.datasetsRoot, file)],

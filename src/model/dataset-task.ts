@@ -3,6 +3,7 @@
  * (each line bounded), validates it, deduplicates, tokenizes, and splits train/eval deterministically, writing the
  * two outputs. Runs on DatasetPool's worker threads, so tokenizing millions of lines never blocks an actor thread.
  *
+ * Lines are read as every dataset job reads them (src/dataset-lines.ts: bounded, strict UTF-8, one JSON object each).
  * Lines: `{"text": string}` or preference pairs `{"prompt", "chosen", "rejected"}`, all non-empty strings. The first
  * valid line sets the dataset's kind; a line of the other kind, bad JSON, a non-object or a line over MAX_LINE_BYTES
  * is counted as invalid (its line number and reason kept for the first INVALID_SAMPLES) and skipped. Only a dataset
@@ -32,14 +33,12 @@
  * It never throws: errors come back as `{ error: ErrorData }` (a MocError crossing the thread would lose its code).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { MessagePort } from 'node:worker_threads';
 import type { Llama, LlamaModel } from 'node-llama-cpp';
-import { MAX_LINE_BYTES } from '../../actors/jobs/dataset.js';
 import { errors, toMocError, type ErrorData } from '../errors.js';
-import { jsonObject } from '../json-object.js';
+import { boundedLines, isBlank, leadingWs, lineObject, MAX_LINE_BYTES, trailingWs } from '../dataset-lines.js';
 
 /** Invalid lines whose number and reason are reported. */
 export const INVALID_SAMPLES = 10;
@@ -183,46 +182,6 @@ function release(): Promise<void> {
   return releasing;
 }
 
-// ---- lines ----
-
-/** Lines as Buffers with their 1-based numbers; a line over `max` bytes comes back as `null` without being held whole. */
-async function* boundedLines(
-  file: string,
-  max: number,
-  onBytes: (n: number) => void,
-): AsyncGenerator<{ line: number; data: Buffer | null }> {
-  let parts: Buffer[] = [];
-  let held = 0;
-  let tooLong = false;
-  let n = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 16 }) as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (let nl = chunk.indexOf(10, start); ; nl = chunk.indexOf(10, start)) {
-      const end = nl === -1 ? chunk.length : nl;
-      if (!tooLong) {
-        if (held + end - start > max) {
-          tooLong = true;
-          parts = [];
-          held = 0;
-        } else if (end > start) {
-          parts.push(chunk.subarray(start, end));
-          held += end - start;
-        }
-      }
-      if (nl === -1) break;
-      n++;
-      yield { line: n, data: tooLong ? null : Buffer.concat(parts, held) };
-      parts = [];
-      held = 0;
-      tooLong = false;
-      start = nl + 1;
-    }
-    onBytes(chunk.length);
-  }
-  if (held > 0 || tooLong) yield { line: n + 1, data: tooLong ? null : Buffer.concat(parts, held) };
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 const norm = (s: string) => s.normalize('NFC').replace(/\s+/gu, ' ').trim();
 
@@ -231,13 +190,7 @@ type Example =
   | { kind: 'preference'; prompt: string; chosen: string; rejected: string };
 
 function parse(data: Buffer): Example | string {
-  let text: string;
-  try {
-    text = utf8.decode(data);
-  } catch {
-    return 'not valid UTF-8';
-  }
-  const o = jsonObject(text);
+  const o = lineObject(data);
   if (typeof o === 'string') return o;
   if ('text' in o) return nonEmpty(o.text) ? { kind: 'text', text: o.text } : '"text" must be a non-empty string';
   if ('prompt' in o || 'chosen' in o || 'rejected' in o) {
@@ -382,7 +335,7 @@ async function run(task: DatasetTask): Promise<DatasetResult> {
     })) {
       if (cancelled()) return cancelError();
       post();
-      if (data !== null && leadingWs(data) === data.length) continue; // blank
+      if (isBlank(data)) continue;
       s.lines++;
       if (data === null) {
         invalid(line, `over ${MAX_LINE_BYTES} bytes`);
@@ -454,16 +407,4 @@ async function run(task: DatasetTask): Promise<DatasetResult> {
   } finally {
     if (!committed) await Promise.all([train.discard(), evl.discard()]);
   }
-}
-
-const isWs = (b: number) => b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
-function leadingWs(b: Buffer): number {
-  let i = 0;
-  while (i < b.length && isWs(b[i]!)) i++;
-  return i;
-}
-function trailingWs(b: Buffer): number {
-  let i = 0;
-  while (i < b.length && isWs(b[b.length - 1 - i]!)) i++;
-  return i;
 }

@@ -117,6 +117,11 @@ export class Store {
   getJob(id: string): Job | undefined {
     return this.tables.jobs.get(id);
   }
+  /** The job an owner submitted under this request_id (idempotency key), if any. */
+  jobByRequestId(owner: string, requestId: string): Job | undefined {
+    const id = this.tables.jobKeys.get(jobKey(owner, requestId));
+    return id === undefined ? undefined : this.tables.jobs.get(id);
+  }
   listJobs(): Job[] {
     return [...this.tables.jobs.getRange()].map((e) => e.value);
   }

@@ -149,6 +149,7 @@ export function feedbackResource(f: Feedback): FeedbackResource {
     rejected: f.rejected,
     rating: f.rating,
     request_id: f.requestId,
+    answer_id: f.requestId,
     comment: f.comment,
   };
 }

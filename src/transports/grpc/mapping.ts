@@ -6,6 +6,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { errors, toMocError } from '../../errors.js';
 import type { GoalResource, JobResource } from '../../../schemas/rest.js';
+import { GOAL_STATES } from '../../../schemas/goals.js';
+import { JOB_STATES } from '../../../schemas/jobs.js';
 import type { ModelInfo, ModelState, ModelView } from '../../../schemas/messages.js';
 import type { DeviceResource, InferResponse as InferResponseResource } from '../../../schemas/rest.js';
 import { deviceModelResource, modelResource } from '../views.js';
@@ -181,11 +183,23 @@ export function submitJobFromProto(r: SubmitJobRequest__Output): Input {
   };
 }
 
+/**
+ * A proto enum filter as the operation spells it (`JOB_STATE_QUEUED` → `queued`); UNSPECIFIED (unset) is no filter.
+ * A number the proto does not define reaches us as that number (protobuf keeps unknown enum values): refused, or it
+ * would filter nothing and answer every record.
+ */
+function enumFilter(field: string, prefix: string, value: unknown, states: readonly string[]): string | undefined {
+  if (value === undefined || value === null || value === `${prefix}UNSPECIFIED` || value === 0) return undefined;
+  if (typeof value === 'string' && value.startsWith(prefix)) return value.slice(prefix.length).toLowerCase();
+  const allowed = states.map((s, i) => `${prefix}${s.toUpperCase()} (${i + 1})`).join(', ');
+  throw errors.invalidArgument(
+    field,
+    `${JSON.stringify(value)} is not a value of the enum; send one of ${allowed}, or leave it unset (${prefix}UNSPECIFIED) for all`,
+  );
+}
+
 export function listJobsFromProto(r: ListJobsRequest__Output): Input {
-  const state =
-    typeof r.state === 'string' && r.state !== 'JOB_STATE_UNSPECIFIED'
-      ? r.state.replace(/^JOB_STATE_/, '').toLowerCase()
-      : undefined;
+  const state = enumFilter('state', 'JOB_STATE_', r.state, JOB_STATES);
   return { ...(state ? { state } : {}), ...(r.type ? { type: r.type } : {}), ...(r.limit ? { limit: r.limit } : {}) };
 }
 
@@ -197,8 +211,17 @@ export function jobToProto(j: JobResource): Job {
 /** proto RecordFeedbackRequest → the operation's input: empty strings and an unset rating mean "not given". */
 export function feedbackFromProto(r: RecordFeedbackRequest__Output): Input {
   const out: Input = {};
-  for (const k of ['request_id', 'rejected_request_id', 'prompt', 'chosen', 'rejected', 'comment'] as const)
-    if (r[k]) out[k] = r[k];
+  const fields = [
+    'answer_id',
+    'rejected_answer_id',
+    'request_id',
+    'rejected_request_id',
+    'prompt',
+    'chosen',
+    'rejected',
+    'comment',
+  ] as const;
+  for (const k of fields) if (r[k]) out[k] = r[k];
   if (given(r.rating)) out.rating = r.rating;
   return out;
 }
@@ -229,10 +252,7 @@ export function updateGoalFromProto(r: UpdateGoalRequest__Output): Input {
 }
 
 export function listGoalsFromProto(r: ListGoalsRequest__Output): Input {
-  const state =
-    typeof r.state === 'string' && r.state !== 'GOAL_STATE_UNSPECIFIED'
-      ? r.state.replace(/^GOAL_STATE_/, '').toLowerCase()
-      : undefined;
+  const state = enumFilter('state', 'GOAL_STATE_', r.state, GOAL_STATES);
   return { ...(state ? { state } : {}), ...(r.limit ? { limit: r.limit } : {}) };
 }
 

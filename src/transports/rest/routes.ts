@@ -186,11 +186,12 @@ const ROUTE_LIST: readonly RouteSpec[] = [
     path: '/v1/jobs',
     operation: 'submit-job',
     operationId: 'submitJob',
-    summary: 'Submit a learning job (acknowledged once durable; request_id makes it idempotent)',
+    summary:
+      'Submit a learning job (acknowledged once durable; request_id makes it idempotent: reused with other parameters, 409)',
     body: SubmitJobBody,
     status: 201,
     response: JobResource,
-    errors: [404],
+    errors: [404, 409],
   },
   {
     method: 'get',

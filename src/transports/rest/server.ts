@@ -291,6 +291,7 @@ export class RestTransport implements Closeable {
         throw errors.invalidArgument('body', 'must be a JSON object');
       }
       if (r.route.body) body = parsed as Record<string, unknown>;
+      else refuseBody(r.route, parsed);
     }
     if (r.route.operation) {
       // Path parameters name what the route acts on; the body may not name it again.
@@ -620,4 +621,21 @@ export class RestTransport implements Closeable {
     (this.app as unknown as { close?: () => void }).close?.();
     await this.removeFront(true);
   }
+}
+
+/**
+ * A route that takes no body (cancel, unload) refuses one that says something: its fields would be dropped unread,
+ * and unknown fields are refused everywhere else (docs/rest.md). No body, or `{}`, is fine.
+ */
+function refuseBody(route: RouteSpec, parsed: unknown): void {
+  const isObject = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+  const keys = isObject ? Object.keys(parsed) : [];
+  if (isObject && keys.length === 0) return;
+  const where = `${route.method.toUpperCase()} ${route.path}`;
+  throw errors.invalidArgument(
+    keys[0] ?? 'body',
+    keys.length
+      ? `is not a field of ${where}, which takes no body (unknown fields: ${keys.join(', ')}); send none, or {}`
+      : `${where} takes no body; send none, or {}`,
+  );
 }

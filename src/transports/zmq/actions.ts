@@ -75,16 +75,17 @@ export const ACTIONS: Record<string, ActionSpec> = {
   model_status: operation('get-model', named, as('model')),
   devices: operation('devices', () => ({}), as('devices')),
   submit_job: operation('submit-job', same, as('job')),
-  get_job: operation('get-job', (f) => ({ id: f.id }), as('job')),
+  // Jobs and goals are new actions, no legacy client sends more: their fields are validated whole (unknown refused).
+  get_job: operation('get-job', same, as('job')),
   list_jobs: operation('list-jobs', same, as('jobs')),
-  cancel_job: operation('cancel-job', (f) => ({ id: f.id }), as('job')),
+  cancel_job: operation('cancel-job', same, as('job')),
   record_feedback: operation('record-feedback', same, as('feedback')),
   create_goal: operation('create-goal', same, as('goal')),
-  goal_status: operation('get-goal', (f) => ({ id: f.id }), as('goal')),
+  goal_status: operation('get-goal', same, as('goal')),
   list_goals: operation('list-goals', same, as('goals')),
   update_goal: operation('update-goal', same, as('goal')),
-  cancel_goal: operation('cancel-goal', (f) => ({ id: f.id }), as('goal')),
-  goal_history: operation('goal-history', (f) => ({ id: f.id }), as('goals')),
+  cancel_goal: operation('cancel-goal', same, as('goal')),
+  goal_history: operation('goal-history', same, as('goals')),
   health: {
     write: false,
     // `status` is the reply's ok/error: readiness is `state` here.

@@ -184,7 +184,10 @@ export class ZmqTransport implements Closeable {
           );
         if (spec.write && requestId !== undefined) {
           const key = `${principal?.name ?? 'open'}\0${action}\0${requestId}`;
-          const { answer, replayed } = this.cache.run(key, run);
+          const cached = this.cache.run(key, fields, run);
+          if ('differs' in cached)
+            throw errors.requestIdReused(requestId, `an earlier ${action}`, cached.differs, { action });
+          const { answer, replayed } = cached;
           if (replayed) this.stats.replayed++;
           answer.then((reply) => {
             if (reply.status === 'error' && reply.retryable === true) this.cache.forget(key);

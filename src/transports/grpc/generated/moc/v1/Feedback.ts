@@ -15,8 +15,15 @@ export interface Feedback {
   'chosen'?: (string);
   'rejected'?: (string);
   'rating'?: (number);
+  /**
+   * the rated (or chosen) answer's id; '' when the answers were sent as text
+   */
   'request_id'?: (string);
   'comment'?: (string);
+  /**
+   * the same as request_id, by the name RecordFeedbackRequest takes
+   */
+  'answer_id'?: (string);
 }
 
 export interface Feedback__Output {
@@ -32,6 +39,13 @@ export interface Feedback__Output {
   'chosen': (string);
   'rejected': (string);
   'rating': (number);
+  /**
+   * the rated (or chosen) answer's id; '' when the answers were sent as text
+   */
   'request_id': (string);
   'comment': (string);
+  /**
+   * the same as request_id, by the name RecordFeedbackRequest takes
+   */
+  'answer_id': (string);
 }

@@ -2,37 +2,57 @@
 
 
 /**
- * A rating (rating + request_id, or rating + prompt + chosen) or a preference (prompt + chosen + rejected, or
- * request_id + rejected_request_id). Request ids refer to the server's inference record (feedback.recordInferences).
+ * A rating (rating + answer_id, or rating + prompt + chosen) or a preference (prompt + chosen + rejected, or
+ * answer_id + rejected_answer_id). An answer id is the request_id an InferResponse carried, looked up in the server's
+ * inference record (feedback.recordInferences). request_id and rejected_request_id are their old names (one or the
+ * other, not both); ZMQ and REST take answer_id too.
  */
 export interface RecordFeedbackRequest {
+  /**
+   * old name of answer_id
+   */
   'request_id'?: (string);
   /**
    * -1 bad, 0 neutral, 1 good.
    */
   'rating'?: (number);
+  /**
+   * old name of rejected_answer_id
+   */
   'rejected_request_id'?: (string);
   'prompt'?: (string);
   'chosen'?: (string);
   'rejected'?: (string);
   'comment'?: (string);
+  'answer_id'?: (string);
+  'rejected_answer_id'?: (string);
   '_rating'?: "rating";
 }
 
 /**
- * A rating (rating + request_id, or rating + prompt + chosen) or a preference (prompt + chosen + rejected, or
- * request_id + rejected_request_id). Request ids refer to the server's inference record (feedback.recordInferences).
+ * A rating (rating + answer_id, or rating + prompt + chosen) or a preference (prompt + chosen + rejected, or
+ * answer_id + rejected_answer_id). An answer id is the request_id an InferResponse carried, looked up in the server's
+ * inference record (feedback.recordInferences). request_id and rejected_request_id are their old names (one or the
+ * other, not both); ZMQ and REST take answer_id too.
  */
 export interface RecordFeedbackRequest__Output {
+  /**
+   * old name of answer_id
+   */
   'request_id': (string);
   /**
    * -1 bad, 0 neutral, 1 good.
    */
   'rating'?: (number);
+  /**
+   * old name of rejected_answer_id
+   */
   'rejected_request_id': (string);
   'prompt': (string);
   'chosen': (string);
   'rejected': (string);
   'comment': (string);
+  'answer_id': (string);
+  'rejected_answer_id': (string);
   '_rating'?: "rating";
 }
