@@ -35,8 +35,9 @@ async function readStdin(): Promise<string> {
 }
 
 /** One --stop string (schemas/messages.ts: 1 to 64 characters each, at most 8; the server counts them). */
-const stopText = parser('a string of 1 to 64 characters (at most 8 of them)', (v) => {
-  if (v.length < 1 || v.length > 64) throw new InvalidArgumentError('It takes a string of 1 to 64 characters.');
+const stopText = parser('up to 8 strings of 1 to 64 characters', (v, previous) => {
+  if (v.length < 1 || v.length > 64) throw new InvalidArgumentError('It takes strings of 1 to 64 characters.');
+  if (Array.isArray(previous) && previous.length >= 8) throw new InvalidArgumentError('It takes up to 8 strings.');
   return v;
 });
 

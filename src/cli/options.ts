@@ -97,8 +97,11 @@ export function oneOf(values: readonly string[]): (value: string) => string {
   );
 }
 
-/** A parser of its own (--spec, --name) with what it takes in words. */
-export const parser = <T>(words: string, parse: (value: string) => T): ((value: string) => T) => takes(parse, words);
+/** A parser of its own (--spec, --name) with what it takes in words; a variadic option's also gets the values so far. */
+export const parser = <T>(
+  words: string,
+  parse: (value: string, previous: unknown) => T,
+): ((value: string, previous: unknown) => T) => takes(parse, words);
 
 /** The long flag and its value placeholder, as `--max-tokens <n>`. */
 const flagOf = (o: Option) => o.flags.replace(/^-\w, /, '');

@@ -66,6 +66,7 @@ const CASES: [string[], RegExp][] = [
     ['infer', 'moc-demo', 'Hi', '--stop', '--max-tokens', '3'],
     /'--stop <text\.\.\.>' argument '--max-tokens'.*missing its value/,
   ],
+  [['infer', 'moc-demo', 'Hi', '--stop', ...'abcdefghi'], /'--stop <text\.\.\.>' argument 'i'.*up to 8 strings/],
   [['infer', 'moc-demo', 'Hi', '--max-tokens'], /option '--max-tokens <n>' is missing its value; it takes an integer/],
   [
     ['infer', 'moc-demo', 'Hi', '--frob'],
