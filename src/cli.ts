@@ -22,6 +22,7 @@ import { modelsCommand } from './cli/models.js';
 import { inferCommand } from './cli/infer.js';
 import { goalsCommand, jobsCommand } from './cli/jobs.js';
 import { devicesCommand, healthCommand, keysCommand } from './cli/misc.js';
+import { checkOptions } from './cli/options.js';
 
 async function serve(file: string | undefined): Promise<void> {
   // Imported here, not at the top: the client commands then start without loading the server (engine, gRPC, LMDB, uWS).
@@ -88,7 +89,6 @@ function program(): Command {
   const api = () => new Api();
   const p = new Command('moc')
     .description('MOC, the ModelOps Coordinator: serve, and operate a running server (MOC_URL, MOC_API_KEY)')
-    .showHelpAfterError()
     .exitOverride();
   p.command('serve')
     .description('serve: gRPC, REST and ZMQ with the configured devices and models')
@@ -116,8 +116,8 @@ function program(): Command {
   p.addCommand(goalsCommand(api));
   p.addCommand(healthCommand(api));
   p.addCommand(keysCommand());
-  // Every subcommand reports usage errors by throwing (exitOverride), so the exit code is ours: 2.
-  for (const c of p.commands) c.exitOverride();
+  // Every command's options checked one way, usage errors thrown (exitOverride) with exit code 2 (src/cli/options.ts).
+  checkOptions(p);
   return p;
 }
 

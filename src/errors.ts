@@ -93,6 +93,13 @@ export const ERRORS = {
     retryable: false,
     when: 'A request header is longer than rest.maxHeaderBytes.',
   },
+  MOC_ERR_BODY_TIMEOUT: {
+    grpc: 'DEADLINE_EXCEEDED',
+    http: 408,
+    zmq: 'DEADLINE_EXCEEDED',
+    retryable: true,
+    when: 'A REST request body arrived too slowly (less than 160 KiB within 7 s); the connection is closed. Send the body at once, right after the headers.',
+  },
   MOC_ERR_MODEL_NOT_FOUND: {
     grpc: 'NOT_FOUND',
     http: 404,
@@ -424,6 +431,20 @@ export const errors = {
       'MOC_ERR_INVALID_ARGUMENT',
       `max_tokens: prompt (${promptTokens} tokens) + max_tokens (${maxTokens})${syntaxTokens ? ` + ${syntaxTokens} tokens kept for tool-call syntax` : ''} exceeds the model's context of ${contextSize} tokens; shorten the prompt, lower max_tokens, or load the model with a larger context_size`,
       { field: 'max_tokens', promptTokens, maxTokens, contextSize },
+    ),
+  /** A REST body still arriving after `waitMs` with fewer than `windowBytes` received in that time (body.ts). */
+  bodyTimeout: (received: number, declared: number, waitMs: number, windowBytes: number) =>
+    new MocError(
+      'MOC_ERR_BODY_TIMEOUT',
+      `the request body came too slowly: ${received} of ${declared} bytes in ${waitMs / 1000} s; the server waits ${waitMs / 1000} s for each ${windowBytes / 1024} KiB of a body, then closes the connection. Send the body at once, right after the headers`,
+      { received, declared, waitMs, windowBytes },
+    ),
+  /** RFC 9112 §6.3: Content-Length values that differ make the message's framing invalid (400, then close). */
+  conflictingContentLength: (values: string[]) =>
+    new MocError(
+      'MOC_ERR_INVALID_ARGUMENT',
+      `Content-Length: the request has ${values.length} values that differ (${values.join(', ')}), so where its body ends is unknown (RFC 9112 §6.3); send one Content-Length`,
+      { field: 'content-length', values },
     ),
   tooLarge: (what: string, size: number | string, limit: number, setting: string) =>
     new MocError(

@@ -24,6 +24,7 @@ export const EVENTS = [
   'lifecycle.notice_lost',
   'rest.internal_error',
   'rest.slow_reader',
+  'rest.body_timeout',
   'request',
   'zmq.client_refused',
   'zmq.receive_failed',

@@ -279,12 +279,17 @@ export class Router implements Behavior<RouterProtocol> {
    */
   private async embed(env: Envelope<RouterProtocol, 'embed'>): Promise<EmbedResult> {
     const r = validate(EmbedRequest, env.msg.request);
-    const bytes = r.input.reduce((n, t) => n + Buffer.byteLength(t, 'utf8'), 0);
-    if (bytes > this.promptLimit)
-      throw errors.invalidArgument(
-        'input',
-        `is ${bytes} bytes; the limit is ${this.promptLimit} (limits.maxPromptBytes); send fewer or shorter texts`,
-      );
+    // limits.maxPromptBytes bounds each text, as it bounds one prompt: each is embedded on its own, one after another,
+    // so a batch of short texts (OpenAI takes 2,048) is not refused for their sum. The batch is bounded by its count
+    // (MAX_EMBED_INPUTS) and the transport's message size (rest.maxBodyBytes).
+    r.input.forEach((text, i) => {
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > this.promptLimit)
+        throw errors.invalidArgument(
+          `input[${i}]`,
+          `is ${bytes} bytes; each text may have at most ${this.promptLimit} (limits.maxPromptBytes); split it`,
+        );
+    });
     const name = this.routes.resolve(r.model);
     const ask = async (): Promise<EmbedResult> => {
       const route = this.routes.lookup(name);

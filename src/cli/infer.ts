@@ -2,10 +2,15 @@
  * `moc infer <model> [prompt]`: the prompt from the argument or stdin; the answer streamed to stdout as it is
  * generated (Server-Sent Events from POST /v1/infer), a one-line summary on stderr. --json: the whole answer as JSON.
  */
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { InferRequest } from '../../schemas/messages.js';
 import type { ErrorBody, InferResponse } from '../../schemas/rest.js';
 import { type Api, CliError, EXIT } from './api.js';
 import type { OutputOptions } from './output.js';
+import { numberOf, parser } from './options.js';
+
+/** The request fields the number options fill, with the ranges the server checks. */
+const F = InferRequest.properties;
 
 interface InferOptions extends OutputOptions {
   maxTokens?: number;
@@ -29,16 +34,27 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** One --stop string (schemas/messages.ts: 1 to 64 characters each, at most 8; the server counts them). */
+const stopText = parser('up to 8 strings of 1 to 64 characters', (v, previous) => {
+  if (v.length < 1 || v.length > 64) throw new InvalidArgumentError('It takes strings of 1 to 64 characters.');
+  if (Array.isArray(previous) && previous.length >= 8) throw new InvalidArgumentError('It takes up to 8 strings.');
+  return v;
+});
+
 export function inferCommand(api: () => Api): Command {
   return new Command('infer')
     .description('generate text: streamed to stdout as it comes')
     .argument('<model>', 'model or alias')
     .argument('[prompt]', 'the prompt (default: read from stdin)')
-    .option('--max-tokens <n>', 'tokens to generate', Number)
-    .option('--temperature <t>', '0 = greedy', Number)
-    .option('--top-p <p>', 'nucleus sampling', Number)
-    .option('--seed <n>', 'for reproducible sampling', Number)
-    .option('--stop <text...>', 'stop before any of these strings')
+    .option(
+      '--max-tokens <n>',
+      'tokens to generate',
+      numberOf(F.max_tokens, { except: [0], note: '-1: the rest of the context' }),
+    )
+    .option('--temperature <t>', '0 = greedy', numberOf(F.temperature))
+    .option('--top-p <p>', 'nucleus sampling', numberOf(F.top_p))
+    .option('--seed <n>', 'for reproducible sampling', numberOf(F.seed))
+    .option('--stop <text...>', 'stop before any of these strings', stopText)
     .option('--json', 'print the whole answer as JSON (not streamed)')
     .action(async (model: string, promptArg: string | undefined, o: InferOptions) => {
       const prompt = promptArg ?? (await readStdin());
@@ -46,7 +62,7 @@ export function inferCommand(api: () => Api): Command {
       const body = {
         model,
         prompt,
-        ...(o.maxTokens ? { max_tokens: o.maxTokens } : {}),
+        ...(o.maxTokens !== undefined ? { max_tokens: o.maxTokens } : {}),
         ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
         ...(o.topP !== undefined ? { top_p: o.topP } : {}),
         ...(o.seed !== undefined ? { seed: o.seed } : {}),

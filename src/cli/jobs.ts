@@ -4,19 +4,22 @@
  * and exits 0 when it succeeded, 7 when it failed or was cancelled (docs/cli.md).
  */
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import type { Static } from '@sinclair/typebox';
 import type { ErrorBody, GoalList, GoalResource, JobList, JobResource } from '../../schemas/rest.js';
 import { type Api, CliError, EXIT } from './api.js';
 import { emit, fields, table, type OutputOptions } from './output.js';
+import { numberOf, oneOf, parser } from './options.js';
+import { JOB_STATES, JOB_TYPES, ListJobsRequest, SubmitJobRequest } from '../../schemas/jobs.js';
+import { CreateGoalRequest, GOAL_STATES } from '../../schemas/goals.js';
 
 const enc = encodeURIComponent;
 const when = (ms: number) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '-');
 
 /** The options of the jobs and goals commands, as commander parses them. */
 interface JobOptions extends OutputOptions {
-  spec: string;
+  spec: Record<string, unknown>;
   priority?: number;
   requestId?: string;
   watch?: boolean;
@@ -63,17 +66,17 @@ const jobFields = (j: JobResource) =>
     error: j.error?.code ? `${j.error.code}: ${j.error.message}` : '-',
   });
 
-/** A spec given inline as JSON, or from a file as @path. */
-function specOf(text: string): Record<string, unknown> {
-  const raw = text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text;
+/** --spec's parser: a JSON object given inline, or from a file as @path (options.ts reports what it refuses). */
+const specOf = parser('a JSON object, or @file.json', (text): Record<string, unknown> => {
   try {
+    const raw = text.startsWith('@') ? readFileSync(text.slice(1), 'utf8') : text;
     const v: unknown = JSON.parse(raw);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (err) {
-    throw new CliError(`--spec: expected a JSON object or @file.json (${(err as Error).message})`, EXIT.USAGE);
+    throw new InvalidArgumentError(`It takes a JSON object or @file.json (${(err as Error).message}).`);
   }
-}
+});
 
 /** Follows a job to its end; the bar (stderr) follows its progress. Returns the final job. */
 async function watch(api: Api, id: string, showBar: boolean): Promise<JobResource> {
@@ -124,17 +127,15 @@ export function jobsCommand(api: () => Api): Command {
     c.option('--progress', 'show the bar even when stderr is not a terminal').option('--no-progress', 'no bar');
 
   barOptions(
-    json(
-      jobs.command('submit <type>').description('submit a job (evaluate, prepare-dataset, fine-tune, export-feedback)'),
-    )
-      .requiredOption('--spec <json|@file>', "the job's spec, as JSON or @file.json")
-      .option('--priority <n>', 'higher runs first', Number)
+    json(jobs.command('submit <type>').description(`submit a job (${JOB_TYPES.join(', ')})`))
+      .requiredOption('--spec <json|@file>', "the job's spec, as JSON or @file.json", specOf)
+      .option('--priority <n>', 'higher runs first', numberOf(SubmitJobRequest.properties.priority))
       .option('--request-id <id>', 'makes the submit idempotent')
       .option('--watch', 'follow it to its end (exit code from its final state)'),
   ).action(async (type: string, o: JobOptions) => {
     const j = await api().json<JobResource>('POST', '/v1/jobs', {
       type,
-      spec: specOf(o.spec),
+      spec: o.spec,
       ...(o.priority !== undefined ? { priority: o.priority } : {}),
       ...(o.requestId ? { request_id: o.requestId } : {}),
     });
@@ -143,14 +144,14 @@ export function jobsCommand(api: () => Api): Command {
   });
 
   json(jobs.command('ls').description('jobs, newest first'))
-    .option('--state <state>')
-    .option('--type <type>')
-    .option('--limit <n>', 'at most this many', Number)
+    .option('--state <state>', 'only jobs in this state', oneOf(JOB_STATES))
+    .option('--type <type>', 'only jobs of this type', oneOf(JOB_TYPES))
+    .option('--limit <n>', 'at most this many', numberOf(ListJobsRequest.properties.limit))
     .action(async (o: JobOptions) => {
       const q = new URLSearchParams({
         ...(o.state ? { state: o.state } : {}),
         ...(o.type ? { type: o.type } : {}),
-        ...(o.limit ? { limit: String(o.limit) } : {}),
+        ...(o.limit !== undefined ? { limit: String(o.limit) } : {}),
       });
       const r = await api().json<Static<typeof JobList>>('GET', `/v1/jobs${q.size ? `?${q}` : ''}`);
       emit(o, r.jobs, () => jobRows(r.jobs));
@@ -190,7 +191,7 @@ export function goalsCommand(api: () => Api): Command {
   const goals = new Command('goals').description('goals: list, create, follow, cancel');
   const json = (c: Command) => c.option('--json', 'print JSON (for scripts) instead of a table');
   json(goals.command('ls').description('goals by priority'))
-    .option('--state <state>')
+    .option('--state <state>', 'only goals in this state', oneOf(GOAL_STATES))
     .action(async (o: OutputOptions & { state?: string }) => {
       const r = await api().json<Static<typeof GoalList>>('GET', `/v1/goals${o.state ? `?state=${enc(o.state)}` : ''}`);
       emit(o, r.goals, () => goalRows(r.goals));
@@ -203,7 +204,7 @@ export function goalsCommand(api: () => Api): Command {
   );
   json(goals.command('create <title>').description('create a goal'))
     .option('--description <text>')
-    .option('--priority <n>', 'higher first', Number)
+    .option('--priority <n>', 'higher first', numberOf(CreateGoalRequest.properties.priority))
     .option('--job <id...>', 'linked jobs')
     .action(async (title: string, o: GoalOptions) => {
       const g = await api().json<GoalResource>('POST', '/v1/goals', {

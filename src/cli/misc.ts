@@ -1,7 +1,8 @@
 /** `moc devices`, `moc health` (over REST) and `moc keys new` (local: a key line for auth.keysFile or MOC_API_KEYS). */
 import { randomBytes } from 'node:crypto';
 import type { Static } from '@sinclair/typebox';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { oneOf, parser } from './options.js';
 import type { DeviceList, Readiness } from '../../schemas/rest.js';
 import { type Api, CliError, EXIT } from './api.js';
 import { bytes, emit, table, type OutputOptions } from './output.js';
@@ -56,19 +57,21 @@ export function healthCommand(api: () => Api): Command {
     });
 }
 
+const ROLES = ['admin', 'trainer', 'infer'] as const;
+const name = parser('letters, digits, . _ - (at most 64)', (v) => {
+  if (!/^[\w.-]{1,64}$/.test(v)) throw new InvalidArgumentError('It takes letters, digits, . _ - (at most 64).');
+  return v;
+});
+
 export function keysCommand(): Command {
   const keys = new Command('keys').description('API key helpers');
   keys
     .command('new')
     .description('a new random key, as a line for auth.keysFile or an MOC_API_KEYS entry')
-    .option('--role <role>', 'admin, trainer or infer', 'infer')
-    .option('--name <name>', 'shown in logs and job owners')
+    .option('--role <role>', 'what the key may do', oneOf(ROLES), 'infer')
+    .option('--name <name>', 'shown in logs and job owners', name)
     .option('--json', 'print JSON')
     .action((o: OutputOptions & { role: string; name?: string }) => {
-      if (!['admin', 'trainer', 'infer'].includes(o.role))
-        throw new CliError(`--role: '${o.role}' is not admin, trainer or infer`, EXIT.USAGE);
-      if (o.name !== undefined && !/^[\w.-]{1,64}$/.test(o.name))
-        throw new CliError('--name: letters, digits, . _ - (at most 64)', EXIT.USAGE);
       const key = randomBytes(24).toString('hex');
       const line = [o.role, ...(o.name ? [o.name] : []), key].join(':');
       emit(o, { role: o.role, ...(o.name ? { name: o.name } : {}), key, line }, () => line);

@@ -8,6 +8,10 @@ import cliProgress from 'cli-progress';
 import type { AliasResponse, ModelPageResource, ModelResource, UnloadResponse } from '../../schemas/rest.js';
 import type { Api } from './api.js';
 import { bytes, emit, fields, table, type OutputOptions } from './output.js';
+import { numberOf } from './options.js';
+import { LoadRequest, RegisterRequest } from '../../schemas/messages.js';
+
+const R = RegisterRequest.properties;
 
 const enc = encodeURIComponent;
 
@@ -146,18 +150,22 @@ export function modelsCommand(api: () => Api): Command {
       .description('register a GGUF file (relative to the models root) without loading it'),
   )
     .option('--device <id>', 'device to load it on')
-    .option('--context-size <n>', 'tokens of context per sequence', Number)
-    .option('--sequences <n>', 'parallel sequences', Number)
+    .option('--context-size <n>', 'tokens of context per sequence', numberOf(R.context_size))
+    .option('--sequences <n>', 'parallel sequences', numberOf(R.sequences))
     .option('--pinned', 'never evict or expire it')
-    .option('--keep-alive-ms <ms>', 'idle time before unloading (-1: never)', Number)
+    .option(
+      '--keep-alive-ms <ms>',
+      'idle time before unloading (-1: never)',
+      numberOf(R.keep_alive_ms, { note: '-1: never; 0: after each request' }),
+    )
     .option('--preload', 'load it now')
     .action(async (name: string, path: string, o: ModelOptions) => {
       const m = await api().json<ModelResource>('POST', '/v1/models', {
         name,
         path,
         ...(o.device ? { device: o.device } : {}),
-        ...(o.contextSize ? { context_size: o.contextSize } : {}),
-        ...(o.sequences ? { sequences: o.sequences } : {}),
+        ...(o.contextSize !== undefined ? { context_size: o.contextSize } : {}),
+        ...(o.sequences !== undefined ? { sequences: o.sequences } : {}),
         ...(o.pinned ? { pinned: true } : {}),
         ...(o.keepAliveMs !== undefined ? { keep_alive_ms: o.keepAliveMs } : {}),
         ...(o.preload ? { preload: true } : {}),
@@ -172,16 +180,16 @@ export function modelsCommand(api: () => Api): Command {
   )
     .option('--path <path>', 'register this GGUF under the name first')
     .option('--device <id>', 'device to load it on')
-    .option('--context-size <n>', 'tokens of context per sequence', Number)
-    .option('--sequences <n>', 'parallel sequences', Number)
+    .option('--context-size <n>', 'tokens of context per sequence', numberOf(LoadRequest.properties.context_size))
+    .option('--sequences <n>', 'parallel sequences', numberOf(LoadRequest.properties.sequences))
     .option('--progress', 'show the bar even when stderr is not a terminal')
     .option('--no-progress', 'no bar')
     .action(async (name: string, o: ModelOptions) => {
       const body = {
         ...(o.path ? { path: o.path } : {}),
         ...(o.device ? { device: o.device } : {}),
-        ...(o.contextSize ? { context_size: o.contextSize } : {}),
-        ...(o.sequences ? { sequences: o.sequences } : {}),
+        ...(o.contextSize !== undefined ? { context_size: o.contextSize } : {}),
+        ...(o.sequences !== undefined ? { sequences: o.sequences } : {}),
       };
       // --progress / --no-progress decide; neither: a bar when stderr is a terminal.
       const showBar = !o.json && (o.progress ?? process.stderr.isTTY === true);

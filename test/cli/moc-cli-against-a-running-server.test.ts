@@ -82,6 +82,10 @@ t.test('moc against a running server', async (t) => {
   t.equal(infer.out, `${answer.text}\n`, 'the streamed text is the answer');
   const piped = await moc(['infer', 'moc-demo', '--max-tokens', '8', '--temperature', '0', '--json'], env, 'Hello');
   t.equal(JSON.parse(piped.out).text, answer.text, 'the prompt from stdin');
+  // Options after a variadic one (--stop) are options again, and their values are checked, not dropped (issue 24).
+  const stopped = await run('infer', 'moc-demo', 'Hello', '--stop', 'zq', 'qz', '--max-tokens', '3', '--json');
+  t.equal(stopped.code, 0, `infer --stop a b --max-tokens 3: exit 0 ${stopped.err}`);
+  t.equal(JSON.parse(stopped.out).tokens_generated, 3, '--max-tokens after --stop is the token limit');
 
   const devices = await run('devices');
   t.match(devices.out, /^ID\s+KIND\s+AVAILABLE/m);

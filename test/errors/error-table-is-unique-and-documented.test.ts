@@ -17,7 +17,7 @@ const HTTP_FOR_GRPC: Record<string, readonly number[]> = {
   CANCELLED: [499],
   UNKNOWN: [500],
   INVALID_ARGUMENT: [400, 414, 431],
-  DEADLINE_EXCEEDED: [504],
+  DEADLINE_EXCEEDED: [504, 408],
   NOT_FOUND: [404],
   ALREADY_EXISTS: [409],
   PERMISSION_DENIED: [403],
@@ -31,8 +31,11 @@ const HTTP_FOR_GRPC: Record<string, readonly number[]> = {
   DATA_LOSS: [500],
   UNAUTHENTICATED: [401],
 };
-/** What clients and proxies treat as "try again later" (REST sends Retry-After on 429/503; HAProxy retries 503/504). */
-const RETRYABLE_HTTP = new Set([429, 503, 504]);
+/**
+ * What clients and proxies treat as "try again later" (REST sends Retry-After on 429/503; HAProxy retries 503/504);
+ * 408: the client may send the request again (RFC 9110 §15.5.9).
+ */
+const RETRYABLE_HTTP = new Set([408, 429, 503, 504]);
 
 /** The rows of the error table in docs/errors.md, as the columns read. */
 function docRows(doc: string): { code: string; cells: string[] }[] {

@@ -66,6 +66,20 @@ t.test('embeddings', async (t) => {
   const dev = ((await (await fetch(`${h.restUrl}/v1/devices`)).json()) as any).devices[0];
   t.ok(dev.memory.reserved >= after.actual_bytes, 'and in the device ledger');
 
+  // A full batch of short texts (256 × 260 bytes, 65 KiB in all) is served: limits.maxPromptBytes (64 KiB) bounds
+  // each text, not their sum (issue 24: it was refused for the sum).
+  const batch = Array.from({ length: 256 }, (_, i) => `${i} `.padEnd(260, 'abcdefgh '));
+  const full = await client.embeddings.create({ model: 'moc-demo', input: batch });
+  t.equal(full.data.length, 256, '256 texts of 260 bytes: 256 vectors');
+  const big = await fetch(`${h.restUrl}/v1/embeddings`, {
+    method: 'POST',
+    body: JSON.stringify({ model: 'moc-demo', input: ['hi', 'x'.repeat(64 * 1024 + 1)] }),
+  });
+  t.equal(big.status, 400, 'one text over limits.maxPromptBytes: 400');
+  t.match(((await big.json()) as any).error, {
+    message: /input\[1\].*65537 bytes.*at most 65536 \(limits\.maxPromptBytes\)/,
+    details: { field: 'input[1]' },
+  });
   const tooLong = await client.embeddings.create({ model: 'moc-demo', input: 'x'.repeat(3000) }).catch((e) => e);
   t.ok(tooLong instanceof OpenAI.BadRequestError, 'a text longer than the context: 400');
   t.match(tooLong.message, /embeds at most \d+ .*split the text/);

@@ -7,7 +7,7 @@
  * - HTTP/1.1 with Host: passed on unchanged, and the connection is then piped both ways (no more parsing).
  * - HTTP/1.0: served as a one-request connection — the request line is sent on as HTTP/1.1 with `Host` (when it
  *   had none) and `Connection: close`, so uWS answers and closes, as an HTTP/1.0 client expects.
- * - HTTP/1.1 without Host (RFC 9112 §3.2: "MUST respond with 400"), another version (HTTP/2 without TLS, 0.9), a head
+ * - HTTP/1.1 without Host (RFC 9112 §3.2: "MUST respond with 400"), Content-Length values that differ (§6.3), another version (HTTP/2 without TLS, 0.9), a head
  *   that is not HTTP, too big, or that does not arrive within HEAD_TIMEOUT_MS: a coded JSON error, then close.
  *
  * uWS itself listens on a Unix socket in a private directory, reachable only through the front. The cost is every
@@ -190,6 +190,13 @@ export function rewrite(buf: Buffer, end: number): Buffer {
   const version = `${m[3]}.${m[4]}`;
   const headers = end > lineEnd ? buf.toString('latin1', lineEnd + 2, end).split('\r\n') : [];
   const hasHost = headers.some((h) => /^host\s*:/i.test(h));
+  // Content-Length values that differ, in two fields or one list (`5, 50`): invalid framing, 400 then close
+  // (RFC 9112 §6.3). uWS would close a list without a word; two fields on later requests the REST handler refuses.
+  const lengths = headers.flatMap((h) =>
+    /^content-length\s*:/i.test(h) ? h.slice(h.indexOf(':') + 1).split(',') : [],
+  );
+  if (new Set(lengths.map((v) => v.trim())).size > 1)
+    throw errors.conflictingContentLength(lengths.map((v) => v.trim()));
   if (version === '1.1') {
     if (hasHost) return buf;
     throw errors.invalidArgument('Host', 'an HTTP/1.1 request must carry a Host header (RFC 9112 §3.2); add one');

@@ -190,11 +190,19 @@ export class RestTransport implements Closeable {
         throw errors.urlTooLong(url.length + query.length, this.config.rest.maxUrlBytes);
       }
       let bigHeader: string | undefined;
+      const lengths: string[] = []; // every Content-Length: getHeader shows only the first, and uWS frames by it
       req.forEach((k, v) => {
         if (!bigHeader && v.length > this.config.rest.maxHeaderBytes) bigHeader = k;
+        if (k === 'content-length') lengths.push(v);
       });
       if (bigHeader) {
         throw errors.headerTooLarge(bigHeader, this.config.rest.maxHeaderBytes);
+      }
+      // RFC 9112 §6.3: Content-Length values that differ are invalid framing: 400, then close (what follows in the
+      // connection cannot be told apart from a next request). The same value repeated is one length (RFC 9110 §8.6).
+      if (lengths.some((v) => v !== lengths[0])) {
+        ex.closeConnection = true;
+        throw errors.conflictingContentLength(lengths);
       }
       if (origin && !cors) {
         // A browser from an origin not on the allow-list: refused before any work, preflight or not.
@@ -237,7 +245,7 @@ export class RestTransport implements Closeable {
         if (!skipsBody) ex.closeConnection = true;
         throw errors.tooLarge('the request body', declared, this.config.rest.maxBodyBytes, 'rest.maxBodyBytes');
       }
-      const body = hasBody ? readBody(ex, this.config.rest.maxBodyBytes) : null;
+      const body = hasBody ? readBody(ex, this.config.rest.maxBodyBytes, declared) : null;
       this.track(ex);
       this.serve(ex, incoming, body)
         .catch((err) => this.fail(ex, err, m.route))
@@ -284,6 +292,8 @@ export class RestTransport implements Closeable {
       const b = await bodyP;
       if (!b.ok) {
         ex.closeConnection = true;
+        if (b.error.code === 'MOC_ERR_BODY_TIMEOUT')
+          this.log.log('warn', 'rest.body_timeout', { path: r.path, principal: r.principal, ...b.error.details });
         throw b.error;
       }
       const parsed = parseJson(b.body);
