@@ -364,6 +364,20 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    /**
+     * The prompt (KV) cache (docs/models.md): a model's sequences keep the tokens they evaluated, and a request starts
+     * on the free sequence holding the longest prefix of its prompt, evaluating only the rest (llama-server's
+     * cache_prompt). `scope: caller`: a sequence's tokens are reused only by requests of the caller that filled it (API
+     * key name or JWT subject; one caller without keys), since a cache hit is faster and would otherwise let one tenant
+     * time another's prompts; `shared`: every caller's requests reuse every prefix (single-tenant deployments).
+     */
+    promptCache: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        scope: Type.Union([Type.Literal('caller'), Type.Literal('shared')], { default: 'caller' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** Prometheus metrics (docs/metrics.md): always on `GET /metrics` of the REST port. */
     metrics: Type.Object(
       {

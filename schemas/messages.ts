@@ -292,6 +292,8 @@ export const ModelInfo = Type.Object({
   error: Type.Optional(Type.String()),
   /** While loading: how far the engine has read the weights (0–1, node-llama-cpp's load progress). */
   loadProgress: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  /** Tokens the model's sequences hold (the prompt cache) over what they can hold, after its last generation (0–1). */
+  kvCacheUsage: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
 });
 export type ModelInfo = Static<typeof ModelInfo>;
 
@@ -333,6 +335,12 @@ export const InferMsg = Type.Composite([
     priority: Type.Integer(),
     /** Send each piece as it is generated (streaming clients); unary requests skip the per-token messages. */
     stream: Type.Boolean(),
+    /**
+     * Whose cached prompt tokens the request may reuse, and whose it leaves behind (actors/device/prompt-cache.ts):
+     * the caller, or one scope for all (promptCache.scope shared); absent: the cache is off, the sequence is cleared
+     * before and after. Set by the router from config and the transport's principal, never by the client.
+     */
+    cacheScope: Type.Optional(Type.String()),
   }),
 ]);
 export type InferMsg = Static<typeof InferMsg>;
@@ -343,6 +351,8 @@ export const InferResult = Type.Object({
   device: Type.String(),
   text: Type.String(),
   promptTokens: Type.Integer(),
+  /** Of promptTokens, those found in the prompt cache and not evaluated again (OpenAI's cached_tokens). */
+  cachedTokens: Type.Integer(),
   tokensGenerated: Type.Integer(),
   finishReason: FinishReason,
   queueMs: Type.Number(),
@@ -577,7 +587,8 @@ export type AliasInfo = Static<typeof AliasInfo>;
 
 export type RouterProtocol = {
   infer: {
-    req: { kind: 'infer'; request: Inference; stream: boolean; traceId?: string };
+    /** caller: who calls (the transport's principal), whose prompt cache it may reuse (promptCache.scope caller). */
+    req: { kind: 'infer'; request: Inference; stream: boolean; traceId?: string; caller?: string };
     reply: InferResult;
     event: TokenEvent;
   };

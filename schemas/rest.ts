@@ -80,6 +80,14 @@ export const ModelResource = Type.Object(
         description: 'while loading: how far the engine has read the weights (0–1); absent otherwise',
       }),
     ),
+    kv_cache_usage: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description:
+          "tokens the model's sequences hold (the prompt cache) over what they can hold, after its last generation (0–1); absent before its first",
+      }),
+    ),
     sha256: Type.String(),
     architecture: Type.String(),
     parameter_count: Type.Integer(),
@@ -250,6 +258,8 @@ export const InferResponse = Type.Object(
     device: Type.String(),
     text: Type.String(),
     prompt_tokens: Type.Integer(),
+    /** Of prompt_tokens, those found in the prompt cache and not evaluated again (docs/models.md). */
+    cached_tokens: Type.Integer(),
     tokens_generated: Type.Integer(),
     finish_reason: FinishReason,
     queue_ms: Type.Number(),

@@ -92,6 +92,8 @@ interface ModelEntry {
   error?: string;
   /** While loading: the engine's last progress report (0–1). */
   loadProgress?: number;
+  /** The engine's figure after the model's last generation: tokens its sequences hold over their capacity (0–1). */
+  kvCacheUsage?: number;
   /**
    * The engine's answer to this entry's last load. A load that timed out may still be running there: until it answers
    * its reservation stays in the ledger (the model stays 'cancelling'), so memory in use is never untracked.
@@ -403,7 +405,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
         ? this.runEvaluate(engine, job.env as Envelope<DeviceProtocol, 'evaluate'>, timeoutMs)
         : kind === 'embed'
           ? this.runEmbed(engine, m, job.env as Envelope<DeviceProtocol, 'embed'>, timeoutMs)
-          : this.runInfer(engine, job.env as Envelope<DeviceProtocol, 'infer'>, timeoutMs, queueMs);
+          : this.runInfer(engine, m, job.env as Envelope<DeviceProtocol, 'infer'>, timeoutMs, queueMs);
     void work.finally(() => {
       m.inFlight--;
       m.lastUsedAt = Date.now();
@@ -481,6 +483,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   /** Settles env; never rejects. */
   private runInfer(
     engine: EngineClient,
+    m: ModelEntry,
     env: Envelope<DeviceProtocol, 'infer'>,
     timeoutMs: number,
     queueMs: number,
@@ -497,6 +500,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       )
       .then(
         (o) => {
+          m.kvCacheUsage = o.kvCacheUsage;
           this.inferenceLine(msg, 'OK', queueMs, o.computeMs, o.tokensGenerated);
           env.reply({
             requestId: msg.requestId,
@@ -504,6 +508,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
             device: this.id,
             text: o.text,
             promptTokens: o.promptTokens,
+            cachedTokens: o.cachedTokens,
             tokensGenerated: o.tokensGenerated,
             finishReason: o.finishReason,
             queueMs,
@@ -748,6 +753,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       expiresAt: m.expiresAt,
       ...(m.error ? { error: m.error } : {}),
       ...(m.loadProgress !== undefined && m.life.reported === 'loading' ? { loadProgress: m.loadProgress } : {}),
+      ...(m.kvCacheUsage !== undefined ? { kvCacheUsage: m.kvCacheUsage } : {}),
     };
   }
 

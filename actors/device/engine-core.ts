@@ -43,6 +43,7 @@ import { fitMaxTokens, Grammars, samplingOf } from './sampling.js';
 import { withStops } from './stop-text.js';
 import type { TokenLogprob } from '../../schemas/messages.js';
 import { cancelledBy } from './cancelled-by.js';
+import { type Generated, SequencePool, type Taken, type TakeSequence } from './sequence-pool.js';
 
 /**
  * Tokens an evaluation decodes per controlledEvaluate call. Each decoded token asks llama.cpp for its logits, and
@@ -70,7 +71,8 @@ interface LoadedModel {
   spec: EngineModel;
   model: LlamaModel;
   context: LlamaContext;
-  free: LlamaContextSequence[];
+  /** Its context's sequences, and what each holds for the prompt cache. */
+  pool: SequencePool;
   /**
    * The checked descriptor, open while the model is: node-llama-cpp may re-open its path (/proc/self/fd/N) after the
    * load, and must find the same inode there, not a closed or reused descriptor.
@@ -186,8 +188,7 @@ export class EngineCore {
         await new Promise((r) => setTimeout(r, slow.ms));
       }
       if (signal?.aborted) throw cancelledLoad(spec, 'load');
-      const free = Array.from({ length: spec.sequences }, () => context!.getSequence());
-      this.models.set(spec.name, { spec, model, context, free, file });
+      this.models.set(spec.name, { spec, model, context, pool: new SequencePool(context, spec.contextSize), file });
       const usage = context.memoryUsage;
       return { actualBytes: model.size + usage.ram + usage.vram, trainContextSize: model.trainContextSize };
     } catch (err) {
@@ -221,44 +222,54 @@ export class EngineCore {
   async generate(p: GenerateParams, signal: AbortSignal, onText?: OnPiece): Promise<GenerateOutcome> {
     const m = this.models.get(p.model);
     if (!m) throw errors.modelNotFound(p.model, [...this.models.keys()]);
-    const seq = m.free.pop();
-    if (!seq) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
+    if (m.pool.idle === 0) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
     const started = performance.now();
+    // The sequence is taken once the prompt's tokens are known (the prompt cache picks it by them: sequence-pool.ts).
+    let taken: Taken | undefined;
+    const take: TakeSequence = async (tokens) => {
+      const t = await m.pool.take(tokens, p.cacheScope);
+      if (!t) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
+      taken = t;
+      return t;
+    };
+    let finished = false;
     try {
+      let out: Generated;
       if (p.messages && usesToolPath(p)) {
         m.chat ??= chatFormatOf(m.model);
-        return await chatWithTools({
+        out = await chatWithTools({
           grammars: this.grammars,
           model: m.model,
-          seq,
+          take,
           format: m.chat,
           contextSize: m.spec.contextSize,
           p,
           signal,
           onText,
         });
-      }
-      return await this.complete(m, seq, p, signal, started, onText);
+      } else out = await this.complete(m, take, p, signal, started, onText);
+      finished = !signal.aborted;
+      return { ...out, cachedTokens: taken!.cached, kvCacheUsage: m.pool.usage() };
     } catch (err) {
       if (signal.aborted) throw cancelledBy(signal);
       throw err;
     } finally {
-      // The sequence goes back clean: the next request must not see this one's tokens.
-      await seq.clearHistory().catch(() => {});
-      if (this.models.get(p.model) === m) m.free.push(seq);
+      // What a finished request evaluated stays for its scope's next requests (the prompt cache); anything else goes
+      // back clean: the next request must not see tokens no one may reuse.
+      if (taken) await m.pool.give(taken.seq, p.cacheScope, finished);
     }
   }
 
   /** A prompt, or a chat without tools, as a completion on `seq` (LlamaCompletion). */
   private async complete(
     m: LoadedModel,
-    seq: LlamaContextSequence,
+    take: TakeSequence,
     p: GenerateParams,
     signal: AbortSignal,
     started: number,
     onText?: OnPiece,
-  ): Promise<GenerateOutcome> {
-    const completion = new LlamaCompletion({ contextSequence: seq, autoDisposeSequence: false });
+  ): Promise<Generated> {
+    let completion: LlamaCompletion | undefined;
     try {
       const bos = beginningToken(m.model);
       let tokens: Token[];
@@ -273,6 +284,9 @@ export class EngineCore {
       } else {
         tokens = m.model.tokenize(p.prompt ?? '');
       }
+      // The sequence is chosen by its cached tokens (the prompt cache), compared with the prompt as it will hold it.
+      const { seq } = await take(bos === null ? tokens : [bos, ...tokens]);
+      completion = new LlamaCompletion({ contextSequence: seq, autoDisposeSequence: false });
       // Counted as the context will hold it (with the token the completion puts first): a prompt that does not fit
       // is refused, never cut (node-llama-cpp would drop its start to make room).
       const promptTokens = tokens.length + (bos === null ? 0 : 1);
@@ -317,7 +331,7 @@ export class EngineCore {
         firstTokenMs,
       };
     } finally {
-      completion.dispose({ disposeSequence: false });
+      completion?.dispose({ disposeSequence: false });
     }
   }
 
@@ -411,7 +425,9 @@ export class EngineCore {
         'no text has a token to score (each is a single token and the model prepends no BOS); send longer texts',
       );
     }
-    const seq = m.free.pop();
+    // An evaluation uses no cache (each text is scored on a cleared sequence): the pool hands it an empty sequence, or
+    // the least recently used one, so the prefixes kept for generations are dropped last.
+    const seq = (await m.pool.take([], undefined))?.seq;
     if (!seq) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
     const aborted = () => (signal.reason instanceof MocError ? signal.reason : errors.cancelled('evaluation'));
     try {
@@ -440,8 +456,7 @@ export class EngineCore {
       throw err;
     } finally {
       // The sequence goes back clean: the next request must not see these tokens.
-      await seq.clearHistory().catch(() => {});
-      if (this.models.get(p.model) === m) m.free.push(seq);
+      await m.pool.give(seq, undefined, false);
     }
   }
 

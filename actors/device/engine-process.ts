@@ -126,6 +126,7 @@ function generationLine(p: GenerateParams, code: string, o?: GenerateOutcome): v
     ...(o
       ? {
           prompt_tokens: o.promptTokens,
+          cached_tokens: o.cachedTokens,
           tokens: o.tokensGenerated,
           compute_ms: Math.round(o.computeMs * 10) / 10,
           finish_reason: o.finishReason,

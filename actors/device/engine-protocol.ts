@@ -26,6 +26,10 @@ export type GenerateParams = Omit<InferMsg, 'kind' | 'priority' | 'keepAliveMs' 
 export interface GenerateOutcome {
   text: string;
   promptTokens: number;
+  /** Of promptTokens, those the sequence already held (the prompt cache) and were not evaluated again. */
+  cachedTokens: number;
+  /** The model's context after the generation: tokens its sequences hold, over what they can hold (0–1). */
+  kvCacheUsage: number;
   tokensGenerated: number;
   finishReason: FinishReason;
   computeMs: number;

@@ -21,14 +21,14 @@ import {
   type ChatWrapperGenerateContextStateOptions,
   type ChatWrapperGeneratedContextState,
   type GbnfJsonSchema,
-  type LlamaContextSequence,
   type LlamaModel,
   type Token,
 } from 'node-llama-cpp';
 import { errors } from '../../src/errors.js';
 import type { ChatMessage, TokenLogprob, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
 import type { ChatFormat } from './chat.js';
-import type { GenerateOutcome, GenerateParams, OnPiece } from './engine-protocol.js';
+import type { GenerateParams, OnPiece } from './engine-protocol.js';
+import type { Generated, TakeSequence } from './sequence-pool.js';
 import { fitMaxTokens, grammarSchema, samplingOf, type Grammars } from './sampling.js';
 import { withStops } from './stop-text.js';
 import { answerTokens, tokenLogprobs } from './token-logprobs.js';
@@ -161,7 +161,8 @@ function callSyntaxTokens(
 export interface ToolChatRun {
   grammars: Grammars;
   model: LlamaModel;
-  seq: LlamaContextSequence;
+  /** The sequence to run on, for the chat's tokens (the prompt cache chooses it by them: sequence-pool.ts). */
+  take: TakeSequence;
   format: ChatFormat;
   contextSize: number;
   p: GenerateParams;
@@ -171,8 +172,8 @@ export interface ToolChatRun {
 }
 
 /** A chat with tools (or with calls in its history) on one sequence, through LlamaChat. */
-export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
-  const { p, format, seq, signal } = r;
+export async function chatWithTools(r: ToolChatRun): Promise<Generated> {
+  const { p, format, signal } = r;
   if (!format.tools) {
     throw errors.invalidArgument(
       p.tools ? 'tools' : 'messages',
@@ -196,11 +197,13 @@ export async function chatWithTools(r: ToolChatRun): Promise<GenerateOutcome> {
     ...(callable ? { availableFunctions: callable } : {}),
     documentFunctionParams: true,
   });
-  const promptTokens = state.contextText.tokenize(r.model.tokenizer).length;
+  const context = state.contextText.tokenize(r.model.tokenizer);
+  const promptTokens = context.length;
   const maxCalls = p.parallelToolCalls === false ? 1 : MAX_TOOL_CALLS;
   const syntax = callable ? callSyntaxTokens(wrapper, r.model, callable, maxCalls) : 0;
   const maxTokens = fitMaxTokens(p.maxTokens, promptTokens, r.contextSize, syntax);
 
+  const { seq } = await r.take(context);
   const chat = new LlamaChat({ contextSequence: seq, chatWrapper: wrapper, autoDisposeSequence: false });
   let firstTokenMs = -1;
   // With logprobs: the tokens as sampled. The sequence cannot give them: LlamaChat leaves the last one unevaluated.

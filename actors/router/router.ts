@@ -366,6 +366,14 @@ export class Router implements Behavior<RouterProtocol> {
       : errors.modelUnknown(asked, this.routes.names());
   }
 
+  /** Whose prompt cache a request of `caller` uses (docs/models.md): none when off, one scope for all when shared. */
+  private cacheScope(caller: string | undefined): { cacheScope?: string } {
+    const c = this.config.promptCache;
+    if (!c.enabled) return {};
+    // Prefixed, so that no caller's name (a JWT subject is anything) can be the shared scope.
+    return { cacheScope: c.scope === 'shared' ? 'shared' : `caller:${caller ?? 'open'}` };
+  }
+
   private dispatch(env: Envelope<RouterProtocol, 'infer'>, r: Inference, name: string): Promise<InferResult> {
     const route = this.routes.lookup(name);
     if (!route) return Promise.reject(errors.modelNotFound(r.model, this.routes.names()));
@@ -392,6 +400,7 @@ export class Router implements Behavior<RouterProtocol> {
           stop: r.stop ?? [],
           priority: r.priority ?? 0,
           stream: env.msg.stream,
+          ...this.cacheScope(env.msg.caller),
         },
         {
           timeoutMs: Math.max(1, env.deadline - Date.now()),

@@ -102,7 +102,20 @@ export class Metrics {
   });
   readonly promptTokens = new client.Counter({
     name: 'moc_prompt_tokens_total',
-    help: 'Prompt tokens evaluated',
+    help: 'Prompt tokens of finished inferences (those found in the prompt cache included)',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  /** vLLM's prefix_cache_queries / prefix_cache_hits, in tokens: their ratio is the prompt cache's hit rate. */
+  readonly prefixCacheQueries = new client.Counter({
+    name: 'moc_prefix_cache_queries_total',
+    help: 'Prompt tokens looked up in the prompt cache',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly prefixCacheHits = new client.Counter({
+    name: 'moc_prefix_cache_hits_total',
+    help: 'Prompt tokens found in the prompt cache (not evaluated again)',
     labelNames: ['model'] as const,
     registers: [this.registry],
   });
@@ -258,6 +271,15 @@ export class Metrics {
       },
     );
     perDevice(
+      'moc_kv_cache_usage_ratio',
+      "Tokens a model's sequences hold (the prompt cache) over what they can hold, after its last generation (vLLM's kv_cache_usage_perc)",
+      ['model', 'device'],
+      (g, d) => {
+        for (const m of d.models)
+          if (m.kvCacheUsage !== undefined) g.set({ model: m.name, device: d.id }, m.kvCacheUsage);
+      },
+    );
+    perDevice(
       'moc_model_memory_bytes',
       "A model's memory on its device: reserved (the ledger) and actual (what the engine reported)",
       ['model', 'device', 'kind'],
@@ -391,12 +413,17 @@ export class Metrics {
 
   /** A finished inference, from the device's own timings. */
   inference(
-    r: Pick<InferResult, 'model' | 'queueMs' | 'computeMs' | 'firstTokenMs' | 'promptTokens' | 'tokensGenerated'>,
+    r: Pick<
+      InferResult,
+      'model' | 'queueMs' | 'computeMs' | 'firstTokenMs' | 'promptTokens' | 'cachedTokens' | 'tokensGenerated'
+    >,
   ): void {
     const model = r.model;
     this.queueSeconds.observe({ model }, r.queueMs / 1000);
     this.computeSeconds.observe({ model }, r.computeMs / 1000);
     this.promptTokens.inc({ model }, r.promptTokens);
+    this.prefixCacheQueries.inc({ model }, r.promptTokens);
+    this.prefixCacheHits.inc({ model }, r.cachedTokens);
     this.generatedTokens.inc({ model }, r.tokensGenerated);
     if (r.tokensGenerated > 0 && r.firstTokenMs >= 0) {
       this.firstTokenSeconds.observe({ model }, (r.queueMs + r.firstTokenMs) / 1000);

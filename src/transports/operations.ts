@@ -135,7 +135,13 @@ export const OPERATIONS = {
       // client spelled it, so a refusal names its field, then renamed once into the Inference the router passes on.
       const request = inferenceOf(validate(InferRequest, input));
       const r = await c.router.ask(
-        { kind: 'infer', request, stream: !!c.onToken, ...(c.traceId ? { traceId: c.traceId } : {}) },
+        {
+          kind: 'infer',
+          request,
+          stream: !!c.onToken,
+          caller: c.principal?.() ?? 'open',
+          ...(c.traceId ? { traceId: c.traceId } : {}),
+        },
         { ...opts, ...(c.onToken ? { onEvent: c.onToken } : {}) },
       );
       c.meter?.metrics.inference(r);
@@ -256,7 +262,7 @@ export function runOperation<N extends OperationName>(
     m.metrics.request(m.transport, name, code, seconds);
     if (!m.log) return;
     // Names and ids only: never the prompt, the text or a key (and the logger removes those anyway).
-    const out = (result ?? {}) as { model?: unknown; request_id?: unknown; id?: unknown };
+    const out = (result ?? {}) as { model?: unknown; request_id?: unknown; id?: unknown; cached_tokens?: unknown };
     const model =
       typeof out.model === 'string'
         ? out.model
@@ -279,6 +285,8 @@ export function runOperation<N extends OperationName>(
       ...(model !== undefined ? { model } : {}),
       ...(requestId !== undefined ? { request_id: requestId } : {}),
       ...(call.traceId ? { trace_id: call.traceId } : {}),
+      // An inference's prompt tokens found in the prompt cache (docs/models.md).
+      ...(typeof out.cached_tokens === 'number' ? { cached_tokens: out.cached_tokens } : {}),
     });
   };
   return run.then(

@@ -42,6 +42,7 @@ export function deviceModelResource(m: ModelInfo): DeviceModel {
     keep_alive_ms: m.keepAliveMs,
     expires_at_ms: m.expiresAt,
     ...(m.loadProgress !== undefined ? { load_progress: m.loadProgress } : {}),
+    ...(m.kvCacheUsage !== undefined ? { kv_cache_usage: m.kvCacheUsage } : {}),
   };
 }
 
@@ -97,6 +98,7 @@ export function inferResponse(r: InferResult): InferResponse {
     device: r.device,
     text: r.text,
     prompt_tokens: r.promptTokens,
+    cached_tokens: r.cachedTokens,
     tokens_generated: r.tokensGenerated,
     finish_reason: r.finishReason,
     queue_ms: r.queueMs,

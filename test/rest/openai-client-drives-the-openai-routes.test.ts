@@ -81,7 +81,12 @@ t.test('the openai client against /openai/v1', async (t) => {
   t.equal(role, 'assistant', 'the first chunk carries the role');
   t.equal(streamed, plain.choices[0]!.message.content, 'the streamed text equals the unstreamed one');
   t.equal(finish, 'length');
-  t.same(usage, plain.usage, 'usage in the last chunk (stream_options.include_usage)');
+  const { prompt_tokens_details: _, ...counts } = usage ?? {};
+  const { prompt_tokens_details: cached, ...plainCounts } = plain.usage ?? {};
+  t.same(counts, plainCounts, 'usage in the last chunk (stream_options.include_usage)');
+  // The same chat again (after the streamed one): its prompt is in the prompt cache, all but the last token
+  // (docs/models.md).
+  t.equal(cached?.cached_tokens, plain.usage!.prompt_tokens - 1, 'the repeated prompt was found in the prompt cache');
 
   // Completions: plain, echo, two prompts × n 2, streamed.
   const comp = await client.completions.create({

@@ -326,9 +326,19 @@ async function runChoices(
   }
 }
 
-const usageOf = (finished: Finished[], promptTokens: number) => {
+/**
+ * OpenAI's usage: every choice's completion tokens, and the prompt tokens of `prompted` (the choices whose prompt is
+ * counted: once per prompt, not once per choice, as OpenAI counts them), with those the prompt cache held.
+ */
+const usageOf = (finished: Finished[], prompted: Finished[]) => {
   const completion = finished.reduce((n, f) => n + f.r.tokens_generated, 0);
-  return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
+  const promptTokens = prompted.reduce((n, f) => n + f.r.prompt_tokens, 0);
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completion,
+    total_tokens: promptTokens + completion,
+    prompt_tokens_details: { cached_tokens: prompted.reduce((n, f) => n + f.r.cached_tokens, 0) },
+  };
 };
 
 export async function chatCompletions(body: Record<string, unknown>, call: Call, out: OpenAiOut): Promise<void> {
@@ -398,7 +408,7 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
         logprobs: chatLogprobs(f.r),
         finish_reason: finishReasonOf(f.r.finish_reason),
       })),
-      usage: usageOf(finished, finished[0]!.r.prompt_tokens),
+      usage: usageOf(finished, finished.slice(0, 1)),
     });
     return;
   }
@@ -469,7 +479,7 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
     );
   }
   if (b.stream_options?.include_usage)
-    out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, finished[0]!.r.prompt_tokens) }));
+    out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, finished.slice(0, 1)) }));
   out.done();
 }
 
@@ -507,8 +517,7 @@ export async function completions(body: Record<string, unknown>, call: Call, out
   const id = newId('cmpl');
   const created = now();
   // The prompt is counted once per prompt, not once per choice (as OpenAI counts it).
-  const promptTokens = (finished: Finished[]) =>
-    finished.filter((f) => f.index % n === 0).reduce((s, f) => s + f.r.prompt_tokens, 0);
+  const prompted = (finished: Finished[]) => finished.filter((f) => f.index % n === 0);
   if (!b.stream) {
     const finished = await runChoices(choices, call, out);
     out.json(200, {
@@ -523,7 +532,7 @@ export async function completions(body: Record<string, unknown>, call: Call, out
         logprobs: completionLogprobs(f.r, 0),
         finish_reason: finishReasonOf(f.r.finish_reason),
       })),
-      usage: usageOf(finished, promptTokens(finished)),
+      usage: usageOf(finished, prompted(finished)),
     });
     return;
   }
@@ -561,7 +570,7 @@ export async function completions(body: Record<string, unknown>, call: Call, out
       ]),
     );
   if (b.stream_options?.include_usage)
-    out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, promptTokens(finished)) }));
+    out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, prompted(finished)) }));
   out.done();
 }
 

@@ -25,6 +25,10 @@ export interface InferResponse {
    * With finish_reason TOOL_CALLS: the calls the model made.
    */
   'tool_calls'?: (_moc_v1_ToolCall)[];
+  /**
+   * Of prompt_tokens, those found in the prompt cache and not evaluated again (docs/models.md).
+   */
+  'cached_tokens'?: (number);
 }
 
 export interface InferResponse__Output {
@@ -48,4 +52,8 @@ export interface InferResponse__Output {
    * With finish_reason TOOL_CALLS: the calls the model made.
    */
   'tool_calls': (_moc_v1_ToolCall__Output)[];
+  /**
+   * Of prompt_tokens, those found in the prompt cache and not evaluated again (docs/models.md).
+   */
+  'cached_tokens': (number);
 }

@@ -37,7 +37,13 @@ export interface ModelInfo {
    * While loading: how far the engine has read the weights (0..1); unset otherwise.
    */
   'load_progress'?: (number | string);
+  /**
+   * Tokens the model's sequences hold (the prompt cache) over what they can hold, after its last generation (0..1);
+   * unset before its first.
+   */
+  'kv_cache_usage'?: (number | string);
   '_load_progress'?: "load_progress";
+  '_kv_cache_usage'?: "kv_cache_usage";
 }
 
 export interface ModelInfo__Output {
@@ -74,5 +80,11 @@ export interface ModelInfo__Output {
    * While loading: how far the engine has read the weights (0..1); unset otherwise.
    */
   'load_progress'?: (number);
+  /**
+   * Tokens the model's sequences hold (the prompt cache) over what they can hold, after its last generation (0..1);
+   * unset before its first.
+   */
+  'kv_cache_usage'?: (number);
   '_load_progress'?: "load_progress";
+  '_kv_cache_usage'?: "kv_cache_usage";
 }
