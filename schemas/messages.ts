@@ -168,6 +168,11 @@ const inferenceFields = {
   keepAliveMs: Type.Optional(KeepAliveMs),
   /** true: a registered model that is not loaded answers NOT_FOUND instead of being loaded on demand. */
   requireLoaded: Type.Optional(Type.Boolean()),
+  /**
+   * false: this request neither reuses cached prompt tokens nor leaves its own (llama-server's cache_prompt); unset:
+   * as promptCache configures (docs/models.md).
+   */
+  cachePrompt: Type.Optional(Type.Boolean()),
 };
 export const Inference = Type.Object(inferenceFields, { additionalProperties: false });
 export type Inference = Static<typeof Inference>;

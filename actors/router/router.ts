@@ -386,7 +386,7 @@ export class Router implements Behavior<RouterProtocol> {
       return Promise.reject(errors.busy(`queue of model ${name} on ${route.device}`, maxQueue, 50));
     this.sentTo.set(name, sent + 1);
     // The request goes on as it came (a field the router does not know passes through), with what the router decides.
-    const { requireLoaded: _routerOnly, ...request } = r;
+    const { requireLoaded: _routerOnly, cachePrompt: _scoped, ...request } = r;
     return device
       .ask(
         {
@@ -400,7 +400,7 @@ export class Router implements Behavior<RouterProtocol> {
           stop: r.stop ?? [],
           priority: r.priority ?? 0,
           stream: env.msg.stream,
-          ...this.cacheScope(env.msg.caller),
+          ...(r.cachePrompt === false ? {} : this.cacheScope(env.msg.caller)),
         },
         {
           timeoutMs: Math.max(1, env.deadline - Date.now()),

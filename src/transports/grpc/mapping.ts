@@ -43,7 +43,14 @@ export function inferRequestFromProto(r: InferRequest__Output): Input {
   // A chat comes without a prompt (proto3 sends it as ''); with neither, the empty prompt is refused as before.
   if (Array.isArray(r.messages) && r.messages.length) out.messages = r.messages.map(chatMessageFromProto);
   if (r.prompt || !out.messages) out.prompt = r.prompt;
-  for (const k of ['top_p', 'frequency_penalty', 'presence_penalty', 'logprobs', 'parallel_tool_calls'] as const)
+  for (const k of [
+    'top_p',
+    'frequency_penalty',
+    'presence_penalty',
+    'logprobs',
+    'parallel_tool_calls',
+    'cache_prompt',
+  ] as const)
     if (given(r[k])) out[k] = r[k];
   if (Array.isArray(r.tools) && r.tools.length) out.tools = r.tools.map(toolFromProto);
   if (r.tool_choice_name) out.tool_choice = { name: r.tool_choice_name };

@@ -70,8 +70,13 @@ function samplingInput(b: {
   frequency_penalty?: number | null;
   presence_penalty?: number | null;
   logit_bias?: Record<string, number> | null;
-}): Pick<InferRequest, 'logit_bias' | 'temperature' | 'top_p' | 'frequency_penalty' | 'presence_penalty'> {
+  cache_prompt?: boolean | null;
+}): Pick<
+  InferRequest,
+  'logit_bias' | 'temperature' | 'top_p' | 'frequency_penalty' | 'presence_penalty' | 'cache_prompt'
+> {
   return {
+    ...(b.cache_prompt === false ? { cache_prompt: false } : {}),
     ...(b.logit_bias && Object.keys(b.logit_bias).length ? { logit_bias: b.logit_bias } : {}),
     ...(b.temperature !== undefined && b.temperature !== null ? { temperature: b.temperature } : {}),
     ...(b.top_p !== undefined && b.top_p !== null && b.top_p > 0 ? { top_p: b.top_p } : {}),

@@ -40,6 +40,8 @@ const sampling = {
   frequency_penalty: Type.Optional(Num(-2, 2)),
   presence_penalty: Type.Optional(Num(-2, 2)),
   logit_bias: Type.Optional(Type.Union([LogitBias, Type.Null()], { description: LogitBias.description })),
+  // llama-server's extension, on its OpenAI routes too: false skips the prompt cache for this request.
+  cache_prompt: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
 };
 
 /** A content part: text is served; anything else (images, audio, files) is refused by the handler with its type. */

@@ -90,6 +90,11 @@ export interface InferRequest {
    * -100..100 (or NaN) and an id outside the model's vocabulary are INVALID_ARGUMENT.
    */
   'logit_bias'?: ({[key: number]: number | string});
+  /**
+   * false: neither reuse cached prompt tokens nor leave this request's own (llama-server's cache_prompt); unset: as
+   * the server's promptCache configures (docs/models.md).
+   */
+  'cache_prompt'?: (boolean);
   '_max_tokens'?: "max_tokens";
   '_temperature'?: "temperature";
   '_seed'?: "seed";
@@ -99,6 +104,7 @@ export interface InferRequest {
   '_presence_penalty'?: "presence_penalty";
   '_logprobs'?: "logprobs";
   '_parallel_tool_calls'?: "parallel_tool_calls";
+  '_cache_prompt'?: "cache_prompt";
 }
 
 export interface InferRequest__Output {
@@ -187,6 +193,11 @@ export interface InferRequest__Output {
    * -100..100 (or NaN) and an id outside the model's vocabulary are INVALID_ARGUMENT.
    */
   'logit_bias': ({[key: number]: number});
+  /**
+   * false: neither reuse cached prompt tokens nor leave this request's own (llama-server's cache_prompt); unset: as
+   * the server's promptCache configures (docs/models.md).
+   */
+  'cache_prompt'?: (boolean);
   '_max_tokens'?: "max_tokens";
   '_temperature'?: "temperature";
   '_seed'?: "seed";
@@ -196,4 +207,5 @@ export interface InferRequest__Output {
   '_presence_penalty'?: "presence_penalty";
   '_logprobs'?: "logprobs";
   '_parallel_tool_calls'?: "parallel_tool_calls";
+  '_cache_prompt'?: "cache_prompt";
 }
