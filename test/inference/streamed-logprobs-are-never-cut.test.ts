@@ -7,6 +7,7 @@
  * never reads is still cut.
  */
 import t from 'tap';
+import OpenAI from 'openai';
 import { startHarness, until } from '../helpers/coordinator.js';
 import { spawnChild } from '../helpers/child.js';
 
@@ -68,6 +69,23 @@ t.test('a reader that reads gets every logprob, however many', async (t) => {
   t.equal(content.length, usage?.completion_tokens, `chat: one logprob per token (${content.length})`);
   t.equal(content.map((e: any) => e.token).join(''), text, "chat: the streamed logprobs' tokens join to the text");
   t.ok(biggest(chat) < 64 * 1024, `chat: no event grows with the answer (largest ${biggest(chat)} bytes)`);
+
+  // The official client's stream helper gathers the chunks' logprobs into its final answer.
+  const client = new OpenAI({ baseURL: `${h.restUrl}/openai/v1`, apiKey: 'unused', maxRetries: 0 });
+  const final = await client.chat.completions
+    .stream({
+      model: 'moc-demo',
+      messages: [{ role: 'user', content: 'Hi' }],
+      max_tokens: 60,
+      logprobs: true,
+      top_logprobs: 20,
+      seed: 3,
+      stream_options: { include_usage: true },
+    })
+    .finalChatCompletion();
+  const gathered = final.choices[0]!.logprobs?.content ?? [];
+  t.equal(gathered.length, final.usage?.completion_tokens, 'openai client: every logprob gathered from the chunks');
+  t.equal(gathered.map((e) => e.token).join(''), final.choices[0]!.message.content, 'openai client: they join');
 
   // The legacy completions, streamed.
   const comp = await stream('/openai/v1/completions', {
