@@ -8,7 +8,10 @@
  * tokens than max_tokens (node-llama-cpp sampled one more when the last one started a character).
  */
 import t from 'tap';
+import path from 'node:path';
 import { startHarness } from '../helpers/coordinator.js';
+import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
+import { HERMES_TOOLS_SPECIAL_TOKENS, HERMES_TOOLS_TEMPLATE } from '../../src/model/chat-templates.js';
 
 const SEEDS = Array.from({ length: 12 }, (_, i) => i);
 const LENGTHS = [1, 2, 3, 5, 8, 13];
@@ -40,7 +43,7 @@ t.test('logprobs have one entry per token, join to the text, and the alternative
       body: JSON.stringify(body),
     });
     const json = (await res.json()) as any;
-    if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    if (res.status !== 200 && res.status !== 201) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
   const routes: Record<
@@ -124,6 +127,35 @@ t.test('logprobs have one entry per token, join to the text, and the alternative
     t.same(broken.slice(0, 5), [], `${name}: every answer keeps the invariants`);
     t.ok(partial > 0, `${name}: some answers have a token that adds no text alone (the hard case is exercised)`);
   }
+  // A chat with tools (LlamaChat, tool-calls.ts) that answers in text: the same invariants.
+  await writeTinyLlamaGguf(path.join(h.modelsRoot, 'moc-tools.gguf'), {
+    name: 'moc-tools',
+    chatTemplate: HERMES_TOOLS_TEMPLATE,
+    specialTokens: HERMES_TOOLS_SPECIAL_TOKENS,
+  });
+  await post('/v1/models', { name: 'moc-tools', path: 'moc-tools.gguf', context_size: 1024, sequences: 1 });
+  const brokenTools: string[] = [];
+  for (const seed of SEEDS.slice(0, 6))
+    for (const max of LENGTHS) {
+      const r = await post('/openai/v1/chat/completions', {
+        model: 'moc-tools',
+        messages: [{ role: 'user', content: 'Hi' }],
+        tools: [{ type: 'function', function: { name: 'ping' } }],
+        tool_choice: 'none',
+        max_tokens: max,
+        seed,
+        logprobs: true,
+        top_logprobs: TOP,
+      });
+      const c = r.choices[0];
+      const entries = c.logprobs.content.map((e: any) => ({ token: e.token, logprob: e.logprob, top: e.top_logprobs }));
+      let p = check(c.message.content ?? '', r.usage.completion_tokens, entries);
+      if (r.usage.completion_tokens > max) p += `; ${r.usage.completion_tokens} tokens for max_tokens ${max}`;
+      if (p) brokenTools.push(`seed ${seed} max_tokens ${max}: ${p}`);
+    }
+  t.comment(`chat with tools: ${brokenTools.length} of ${6 * LENGTHS.length} answers break an invariant`);
+  t.same(brokenTools.slice(0, 5), [], 'chat with tools (answered in text): every answer keeps the invariants');
+
   // A stop string cuts the text inside what was generated: the tokens past it add nothing, and are still counted.
   const brokenStops: string[] = [];
   let tried = 0;
