@@ -106,6 +106,11 @@ export const ConfigSchema = Type.Object(
         /** Seconds a client should wait after a 429/503 (Retry-After), when the error carries no hint of its own. */
         retryAfterSeconds: Type.Integer({ minimum: 1, default: 1 }),
         /**
+         * An SSE stream with more than 256 KiB unsent whose reader takes none of it for this long is cut and its work
+         * cancelled (src/transports/rest/sse.ts); a reader that reads is never cut, however large an event.
+         */
+        sseStallMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+        /**
          * Plaintext REST only: a Node listener in front of uWS reads each connection's first request head, so HTTP/1.0
          * requests are served and an HTTP/1.1 request without Host gets 400 (uWS 20.30 answers neither: the connection
          * hangs). false: uWS on the port directly — faster for small requests, for clients that all send HTTP/1.1 + Host.

@@ -37,7 +37,7 @@ import type {
 } from './engine-protocol.js';
 import { ggufProblem, openModelFile, type OpenedModelFile } from './model-file.js';
 import { chatFormatOf, renderChat, type ChatFormat } from './chat.js';
-import { answerTokens, tokenLogprobs } from './token-logprobs.js';
+import { generatedTokens, recordSampled, tokenLogprobs } from './token-logprobs.js';
 import { chatWithTools } from './tool-calls.js';
 import { fitMaxTokens, Grammars, samplingOf } from './sampling.js';
 import { withStops } from './stop-text.js';
@@ -291,41 +291,47 @@ export class EngineCore {
       // is refused, never cut (node-llama-cpp would drop its start to make room).
       const promptTokens = tokens.length + (bos === null ? 0 : 1);
       const maxTokens = fitMaxTokens(p.maxTokens, promptTokens, m.spec.contextSize);
-      let generated = 0;
       let firstTokenMs = -1;
       const sampling = await samplingOf(m.model, this.grammars, { ...p, maxTokens });
       const stopStrings = withStops(p.stop, signal, onText);
-      const res = await completion.generateCompletionWithMeta(tokens, {
-        ...sampling,
-        ...(stops.length ? { customStopTriggers: stops } : {}),
-        // No context shift: the check above makes room for the whole answer, and nothing is ever dropped silently.
-        contextShiftSize: 0,
-        disableContextShift: true,
-        ...stopStrings.options,
-        onToken: (t) => {
-          if (generated === 0 && t.length > 0) firstTokenMs = performance.now() - started;
-          generated += t.length;
-        },
-      });
+      // Every sampled token, for the count and the logprobs (onToken and the sequence each miss some: token-logprobs.ts).
+      const sampled: Token[] = [];
+      const eog = m.model.tokens.eos ?? m.model.tokens.eot;
+      const recording = recordSampled(seq, sampled, eog === null ? undefined : { max: maxTokens, eog });
+      const res = await completion
+        .generateCompletionWithMeta(tokens, {
+          ...sampling,
+          ...(stops.length ? { customStopTriggers: stops } : {}),
+          // No context shift: the check above makes room for the whole answer, and nothing is ever dropped silently.
+          contextShiftSize: 0,
+          disableContextShift: true,
+          ...stopStrings.options,
+          onToken: (t) => {
+            if (firstTokenMs < 0 && t.length > 0) firstTokenMs = performance.now() - started;
+          },
+        })
+        .finally(() => recording.stop());
       if (signal.aborted) throw cancelledBy(signal);
       const end = stopStrings.finish();
-      const reason = end.stopped ? 'stopString' : res.metadata.stopReason;
+      const reason = end.stopped ? 'stopString' : recording.limited ? 'maxTokens' : res.metadata.stopReason;
       if (reason === 'abort') throw errors.cancelled('generation');
       const text = end.text ?? res.response;
       let logprobs: TokenLogprob[] | undefined;
+      // The answer's tokens: every one sampled but an end-of-generation token; with logprobs, one entry each, and
+      // their pieces join to the text (a stop string's tokens and a last byte the text leaves out add '').
+      const answer = generatedTokens(m.model, sampled);
       if (p.logprobs !== undefined) {
-        // The sequence holds the input (with the token the completion put first) and every sampled token.
+        // The sequence holds the input (with the token the completion put first) first.
         const input = seq.contextTokens.slice(0, promptTokens);
-        const answer = answerTokens(m.model, seq.contextTokens.slice(promptTokens), text, input);
-        logprobs = await tokenLogprobs(m.model, seq, input, answer, p.logprobs, signal, () => cancelledBy(signal));
+        logprobs = await tokenLogprobs(m.model, seq, input, answer, text, p.logprobs, signal, () =>
+          cancelledBy(signal),
+        );
       }
       return {
         ...(logprobs ? { logprobs } : {}),
         text,
         promptTokens,
-        // onToken does not see byte tokens that never complete a UTF-8 character (common with the byte-level demo
-        // model), so it can undercount; a length stop means exactly maxTokens were sampled.
-        tokensGenerated: reason === 'maxTokens' ? maxTokens : generated,
+        tokensGenerated: answer.length,
         finishReason: reason === 'maxTokens' ? 'length' : reason === 'eogToken' ? 'eos' : 'stop',
         computeMs: performance.now() - started,
         firstTokenMs,

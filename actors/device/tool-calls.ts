@@ -31,7 +31,7 @@ import type { GenerateParams, OnPiece } from './engine-protocol.js';
 import type { Generated, TakeSequence } from './sequence-pool.js';
 import { fitMaxTokens, grammarSchema, samplingOf, type Grammars } from './sampling.js';
 import { withStops } from './stop-text.js';
-import { answerTokens, tokenLogprobs } from './token-logprobs.js';
+import { answerTokens, generatedTokens, recordSampled, tokenLogprobs } from './token-logprobs.js';
 import { cancelledBy } from './cancelled-by.js';
 
 /** Whether a model's chat format can call tools: its template renders `tools` and node-llama-cpp read its call syntax. */
@@ -206,8 +206,9 @@ export async function chatWithTools(r: ToolChatRun): Promise<Generated> {
   const { seq } = await r.take(context);
   const chat = new LlamaChat({ contextSequence: seq, chatWrapper: wrapper, autoDisposeSequence: false });
   let firstTokenMs = -1;
-  // With logprobs: the tokens as sampled. The sequence cannot give them: LlamaChat leaves the last one unevaluated.
-  const sampled: Token[] | undefined = p.logprobs !== undefined ? [] : undefined;
+  // The tokens as sampled (recordSampled). The sequence cannot give them: LlamaChat leaves the last one
+  // unevaluated, and onToken misses a last byte that completes no character.
+  const sampled: Token[] = [];
   // Per call, as its arguments are generated: its id (made at its first piece, so a streamed call and the answer's
   // are the same), the arguments' text as the model wrote it, and whitespace held back from the stream — the grammar
   // lets the model write whitespace after the JSON, which the answer's arguments leave out, so the stream does too.
@@ -239,17 +240,19 @@ export async function chatWithTools(r: ToolChatRun): Promise<Generated> {
     const { grammar: _none, ...sampling } = await samplingOf(r.model, r.grammars, { ...p, maxTokens });
     // Stop strings are matched on the text, as on the completion path (stop-text.ts).
     const stopStrings = withStops(p.stop, signal, r.onText && ((text: string) => r.onText!(text)));
-    const res = await chat.generateResponse(history, {
-      ...sampling,
-      ...(callable ? { functions: callable, documentFunctionParams: true } : {}),
-      ...(callable ? { maxParallelFunctionCalls: maxCalls } : {}),
-      ...stopStrings.options,
-      onToken: (t) => {
-        if (firstTokenMs < 0) firstTokenMs = performance.now() - started;
-        if (sampled) for (const x of t) sampled.push(x);
-      },
-      ...(callable ? { onFunctionCallParamsChunk: onParams } : {}),
-    });
+    const recording = recordSampled(seq, sampled);
+    const res = await chat
+      .generateResponse(history, {
+        ...sampling,
+        ...(callable ? { functions: callable, documentFunctionParams: true } : {}),
+        ...(callable ? { maxParallelFunctionCalls: maxCalls } : {}),
+        ...stopStrings.options,
+        onToken: () => {
+          if (firstTokenMs < 0) firstTokenMs = performance.now() - started;
+        },
+        ...(callable ? { onFunctionCallParamsChunk: onParams } : {}),
+      })
+      .finally(() => recording.stop());
     if (signal.aborted) throw cancelledBy(signal);
     const end = stopStrings.finish();
     const reason = end.stopped ? 'stopString' : res.metadata.stopReason;
@@ -273,20 +276,18 @@ export async function chatWithTools(r: ToolChatRun): Promise<Generated> {
     // Logprobs cover the answer's text, as OpenAI's `logprobs.content` does (a call's syntax and arguments have none):
     // its tokens open what was generated (a call comes after the text); none when the answer is only calls.
     let logprobs: TokenLogprob[] | undefined;
-    if (p.logprobs !== undefined && sampled) {
+    // Without calls, every generated token has its entry (as on the completion path), their pieces joining to the text.
+    const generated = generatedTokens(r.model, sampled);
+    if (p.logprobs !== undefined) {
       const input = seq.contextTokens.slice(0, promptTokens);
-      const answer = text ? answerTokens(r.model, sampled, text, input) : [];
-      if (!r.model.detokenize(answer, false, input).startsWith(text))
-        throw errors.internal("logprobs: the answer's text is not what its tokens write");
-      logprobs = answer.length
-        ? await tokenLogprobs(r.model, seq, input, answer, p.logprobs, signal, () => cancelledBy(signal))
-        : [];
+      const answer = toolCalls ? (text ? answerTokens(r.model, generated, text, input) : []) : generated;
+      logprobs = await tokenLogprobs(r.model, seq, input, answer, text, p.logprobs, signal, () => cancelledBy(signal));
     }
     return {
       text,
       ...(logprobs ? { logprobs } : {}),
       promptTokens,
-      tokensGenerated: Math.max(written, reason === 'maxTokens' ? maxTokens : 0),
+      tokensGenerated: toolCalls ? Math.max(written, reason === 'maxTokens' ? maxTokens : 0) : generated.length,
       finishReason:
         cut.length || (reason === 'maxTokens' && !toolCalls)
           ? 'length'

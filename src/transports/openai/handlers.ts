@@ -85,13 +85,34 @@ function samplingInput(b: {
   };
 }
 
-const bytesOf = (token: string) => [...Buffer.from(token, 'utf8')];
+/**
+ * A token's bytes: an alternative named `bytes:\xNN…` (a byte that is not text on its own) is those bytes; any other
+ * name, and every entry's token (the text it adds to the answer, token-logprobs.ts), is its UTF-8.
+ */
+function bytesOf(token: string): number[] {
+  const raw = /^bytes:((?:\\x[0-9a-f]{2})+)$/.exec(token);
+  if (raw)
+    return raw[1]!
+      .split('\\x')
+      .slice(1)
+      .map((h) => Number.parseInt(h, 16));
+  return [...Buffer.from(token, 'utf8')];
+}
+
+/** Logprob entries per streamed chunk: a long answer's logprobs go out as several events of bounded size. */
+const LOGPROBS_PER_CHUNK = 16;
+
+function slices<T>(all: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < all.length; i += size) out.push(all.slice(i, i + size));
+  return out;
+}
 
 /** Chat's logprobs object: `{ content: [{ token, logprob, bytes, top_logprobs }], refusal }`. */
-function chatLogprobs(r: InferResponse): unknown {
-  if (!r.logprobs) return null;
+function chatLogprobs(logprobs: InferResponse['logprobs']): unknown {
+  if (!logprobs) return null;
   return {
-    content: r.logprobs.map((x) => ({
+    content: logprobs.map((x) => ({
       token: x.token,
       logprob: x.logprob,
       bytes: bytesOf(x.token),
@@ -101,19 +122,22 @@ function chatLogprobs(r: InferResponse): unknown {
   };
 }
 
-/** The legacy completions logprobs object: parallel arrays, top_logprobs as token → logprob maps. */
-function completionLogprobs(r: InferResponse, offset: number): unknown {
-  if (!r.logprobs) return null;
+/**
+ * The legacy completions logprobs object: parallel arrays, top_logprobs as token → logprob maps (the alternatives'
+ * names are distinct, token-logprobs.ts). `offset`: the text's length before the first of them.
+ */
+function completionLogprobs(logprobs: InferResponse['logprobs'], offset: number): unknown {
+  if (!logprobs) return null;
   const text_offset: number[] = [];
   let at = offset;
-  for (const x of r.logprobs) {
+  for (const x of logprobs) {
     text_offset.push(at);
     at += x.token.length;
   }
   return {
-    tokens: r.logprobs.map((x) => x.token),
-    token_logprobs: r.logprobs.map((x) => x.logprob),
-    top_logprobs: r.logprobs.map((x) => Object.fromEntries(x.top.map((a) => [a.token, a.logprob]))),
+    tokens: logprobs.map((x) => x.token),
+    token_logprobs: logprobs.map((x) => x.logprob),
+    top_logprobs: logprobs.map((x) => Object.fromEntries(x.top.map((a) => [a.token, a.logprob]))),
     text_offset,
   };
 }
@@ -410,7 +434,7 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
               refusal: null,
             }
           : { role: 'assistant', content: f.r.text, refusal: null },
-        logprobs: chatLogprobs(f.r),
+        logprobs: chatLogprobs(f.r.logprobs),
         finish_reason: finishReasonOf(f.r.finish_reason),
       })),
       usage: usageOf(finished, finished.slice(0, 1)),
@@ -476,10 +500,13 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
       out.data(
         chunk(f.r.model, [{ index: f.index, delta: { tool_calls: rest }, logprobs: null, finish_reason: null }]),
       );
-    // Logprobs are computed when a choice ends (token-logprobs.ts): they come with its finish chunk.
+    // Logprobs are computed when a choice ends (token-logprobs.ts): they follow its text, a few entries a chunk (one
+    // event for them all could outgrow what a stream may hold unsent), and a client joins the chunks' lists.
+    for (const part of slices(f.r.logprobs ?? [], LOGPROBS_PER_CHUNK))
+      out.data(chunk(f.r.model, [{ index: f.index, delta: {}, logprobs: chatLogprobs(part), finish_reason: null }]));
     out.data(
       chunk(f.r.model, [
-        { index: f.index, delta: {}, logprobs: chatLogprobs(f.r), finish_reason: finishReasonOf(f.r.finish_reason) },
+        { index: f.index, delta: {}, logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) },
       ]),
     );
   }
@@ -534,7 +561,7 @@ export async function completions(body: Record<string, unknown>, call: Call, out
       choices: finished.map((f) => ({
         index: f.index,
         text: (f.prefix ?? '') + f.r.text,
-        logprobs: completionLogprobs(f.r, 0),
+        logprobs: completionLogprobs(f.r.logprobs, 0),
         finish_reason: finishReasonOf(f.r.finish_reason),
       })),
       usage: usageOf(finished, prompted(finished)),
@@ -563,17 +590,21 @@ export async function completions(body: Record<string, unknown>, call: Call, out
     out.data(chunk(b.model, [{ index, text: e.text, logprobs: null, finish_reason: null }]));
   });
   begin();
-  for (const f of finished.sort((x, y) => x.index - y.index))
+  for (const f of finished.sort((x, y) => x.index - y.index)) {
+    // As on chat: the logprobs after the text, a few entries a chunk, offsets counted through the choice's text.
+    let at = 0;
+    for (const part of slices(f.r.logprobs ?? [], LOGPROBS_PER_CHUNK)) {
+      out.data(
+        chunk(f.r.model, [{ index: f.index, text: '', logprobs: completionLogprobs(part, at), finish_reason: null }]),
+      );
+      for (const x of part) at += x.token.length;
+    }
     out.data(
       chunk(f.r.model, [
-        {
-          index: f.index,
-          text: '',
-          logprobs: completionLogprobs(f.r, 0),
-          finish_reason: finishReasonOf(f.r.finish_reason),
-        },
+        { index: f.index, text: '', logprobs: null, finish_reason: finishReasonOf(f.r.finish_reason) },
       ]),
     );
+  }
   if (b.stream_options?.include_usage)
     out.data(chunk(finished[0]!.r.model, [], { usage: usageOf(finished, prompted(finished)) }));
   out.done();

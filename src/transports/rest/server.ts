@@ -27,7 +27,7 @@ import { readBody, parseJson } from './body.js';
 import { Exchange } from './exchange.js';
 import { openApiDocument } from './openapi.js';
 import { matchRoute, type RouteSpec } from './routes.js';
-import { SseStream } from './sse.js';
+import { SseStream, type SseLimits } from './sse.js';
 import { HttpFront } from './front.js';
 import {
   chatCompletions,
@@ -41,8 +41,13 @@ import { runOperation, traceIdOf, type Meter, type OperationCall } from '../oper
 import { followJob, type JobSource } from '../job-follow.js';
 import type { Metrics } from '../../telemetry/metrics.js';
 
-/** Unsent SSE bytes a reader may fall behind by before its stream is cut and its generation cancelled. */
+/**
+ * When an SSE reader counts as stalled (sse.ts): its stream is cut and its generation cancelled when more than this
+ * stays unsent and the socket takes none of it for rest.sseStallMs, or when it falls SSE_HARD_CAP_BYTES behind while
+ * still reading a little.
+ */
 const SSE_MAX_BACKLOG_BYTES = 256 * 1024;
+const SSE_HARD_CAP_BYTES = 64 * 1024 * 1024;
 
 /**
  * A GET route's query parameters (route.query names them) as operation input: digits become numbers, as the
@@ -113,6 +118,7 @@ export class RestTransport implements Closeable {
   /** Spread into each operation call: counts it in the metrics (empty without metrics). */
   private readonly meter: { meter?: Meter };
   private readonly corsOrigins: Set<string>;
+  private readonly sseLimits: SseLimits;
 
   constructor(
     private readonly router: ActorRef<RouterProtocol>,
@@ -126,6 +132,11 @@ export class RestTransport implements Closeable {
       ? { meter: { metrics: deps.metrics, transport: 'rest', ...(config.log.requests ? { log } : {}) } }
       : {};
     this.corsOrigins = new Set(config.rest.corsOrigins);
+    this.sseLimits = {
+      backlogBytes: SSE_MAX_BACKLOG_BYTES,
+      stallMs: config.rest.sseStallMs,
+      hardCapBytes: SSE_HARD_CAP_BYTES,
+    };
     // TLS (tls.certFile/keyFile) with uWS's own SSLApp, server authentication only: uWS 20.30 verifies a client
     // certificate against a CA but cannot require one, nor show it to a handler, so REST with requireClientCert is
     // refused by the config (src/config.ts). The files are read once, at start (docs/operations.md: rotation).
@@ -420,8 +431,8 @@ export class RestTransport implements Closeable {
   private cancellableStream(ex: Exchange): { cancel: AbortController; sse: SseStream } {
     const cancel = new AbortController();
     ex.onAbort(() => cancel.abort(errors.cancelled('the stream')));
-    const sse = new SseStream(ex, SSE_MAX_BACKLOG_BYTES, () => {
-      this.log.log('warn', 'rest.slow_reader', { backlogBytes: SSE_MAX_BACKLOG_BYTES });
+    const sse = new SseStream(ex, this.sseLimits, (why) => {
+      this.log.log('warn', 'rest.slow_reader', { ...why });
       cancel.abort(errors.cancelled('the stream (the reader fell too far behind)'));
     });
     return { cancel, sse };
@@ -470,7 +481,7 @@ export class RestTransport implements Closeable {
     const id = r.params.id!;
     return new Promise<void>((resolve, reject) => {
       let started = false;
-      const sse = new SseStream(ex, SSE_MAX_BACKLOG_BYTES, () => end());
+      const sse = new SseStream(ex, this.sseLimits, () => end());
       const detach = () => {
         stop();
         this.jobStreams.delete(shutdown);
