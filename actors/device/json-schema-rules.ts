@@ -147,10 +147,28 @@ class Walk {
       if (list.length === 0 && key !== 'prefixItems')
         this.refuse(key, at, 'is empty: no value matches it, so no answer can be generated');
       for (const [i, v] of list.entries()) sub(v, `/${key}/${i}`);
+      if (key === 'oneOf') this.disjoint(list, `${at}/oneOf`);
     }
     if (s.items !== undefined && s.items !== false) sub(s.items, '/items');
     if (s.additionalProperties !== undefined && typeof s.additionalProperties !== 'boolean')
       sub(s.additionalProperties, '/additionalProperties');
+  }
+
+  /**
+   * oneOf means exactly one alternative matches, but an answer is generated from any one of them: refused unless no
+   * value can match two, told apart by type, by enum/const values, or (objects) by a property both give disjoint
+   * const/enum values. Anything less certain is refused with anyOf as the way out.
+   */
+  private disjoint(list: unknown[], at: string): void {
+    const sigs = list.map(signature);
+    for (let i = 0; i < sigs.length; i++)
+      for (let j = i + 1; j < sigs.length; j++)
+        if (overlap(sigs[i]!, sigs[j]!))
+          this.refuse(
+            'oneOf',
+            at,
+            `has alternatives ${i} and ${j} that one value could both match, and oneOf allows exactly one; use anyOf (an answer then matches at least one), or tell them apart by type, by enum/const values, or by a property both have with disjoint const/enum values`,
+          );
   }
 
   private types(s: Schema, at: string): string[] | undefined {
@@ -247,6 +265,44 @@ class Walk {
     if (s.items === false && typeof s.minItems === 'number' && s.minItems > prefix)
       this.refuse(`minItems ${s.minItems}`, at, `is over the ${prefix} prefixItems, and items is false`);
   }
+}
+
+/** What an alternative of a oneOf can match: 'any' when not plainly known (a $ref, a nested anyOf, true, {}). */
+type Signature = 'any' | { types: Set<string>; values?: Set<string>; tags: Map<string, Set<string>> };
+
+function signature(alt: unknown): Signature {
+  if (!isMap(alt) || alt.$ref !== undefined || alt.oneOf !== undefined || alt.anyOf !== undefined) return 'any';
+  const listed = alt.enum !== undefined ? (alt.enum as unknown[]) : alt.const !== undefined ? [alt.const] : undefined;
+  const declared =
+    alt.type ??
+    Object.keys(alt)
+      .map((k) => IMPLIES[k])
+      .find((t) => t !== undefined);
+  if (!listed && declared === undefined) return 'any';
+  const types = new Set<string>(
+    listed ? listed.map(typeOf) : Array.isArray(declared) ? declared : [declared as string],
+  );
+  if (types.has('number')) types.add('integer');
+  if (types.has('integer')) types.add('number');
+  const tags = new Map<string, Set<string>>();
+  for (const [name, p] of Object.entries(isMap(alt.properties) ? alt.properties : {})) {
+    if (!isMap(p)) continue;
+    const v = p.enum !== undefined ? (p.enum as unknown[]) : p.const !== undefined ? [p.const] : undefined;
+    if (v) tags.set(name, new Set(v.map((x) => JSON.stringify(x))));
+  }
+  return { types, ...(listed ? { values: new Set(listed.map((x) => JSON.stringify(x))) } : {}), tags };
+}
+
+const meets = (a: Set<string>, b: Set<string>) => [...a].some((x) => b.has(x));
+
+function overlap(a: Signature, b: Signature): boolean {
+  if (a === 'any' || b === 'any') return true;
+  if (a.values && b.values) return meets(a.values, b.values);
+  if (!meets(a.types, b.types)) return false;
+  if (a.values || b.values) return true;
+  const shared = [...a.types].filter((t) => b.types.has(t));
+  if (shared.length !== 1 || shared[0] !== 'object') return true;
+  return ![...a.tags].some(([name, v]) => b.tags.has(name) && !meets(v, b.tags.get(name)!));
 }
 
 /**

@@ -4,7 +4,8 @@
  * weights write whatever the grammar lets through. Numbers were the defect: node-llama-cpp's grammar let an integer
  * run to 16 digits and take a 16-digit exponent (`33198e1300095103407531`, Infinity once parsed); an `integer` is
  * now digits only and a safe integer, a `number` finite. The other schemas hold what is accepted to its word:
- * minItems/maxItems, minLength/maxLength, required, a list of types, a closed tuple (items: false), anyOf.
+ * minItems/maxItems, minLength/maxLength, required, a list of types, a closed tuple (items: false), anyOf, and a
+ * oneOf whose alternatives are told apart (one that could match twice is refused: unsatisfiable-schemas-are-refused).
  */
 import t from 'tap';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -32,8 +33,15 @@ const schemas: Record<string, object> = {
     properties: {
       k: { type: 'integer' },
       either: { anyOf: [{ type: 'integer' }, { const: 'x' }, { type: 'string', maxLength: 3 }] },
+      one: {
+        oneOf: [
+          { type: 'object', properties: { kind: { const: 'a' }, n: { type: 'number' } }, required: ['kind', 'n'] },
+          { type: 'object', properties: { kind: { const: 'b' } }, required: ['kind'] },
+          { type: 'boolean' },
+        ],
+      },
     },
-    required: ['k', 'either'],
+    required: ['k', 'either', 'one'],
   },
 };
 const seeds = Array.from({ length: 20 }, (_, i) => i);

@@ -59,6 +59,21 @@ const refused: [string, unknown, RegExp][] = [
     { type: 'object', properties: { a: {} }, anyOf: [{ required: ['a'] }] },
     /'anyOf' at \(the root\) cannot stand beside 'type', 'properties'/,
   ],
+  [
+    'oneOf alternatives one value could both match',
+    { oneOf: [{ type: 'number' }, { type: 'integer' }] },
+    /oneOf at \/oneOf has alternatives 0 and 1 that one value could both match.*use anyOf/,
+  ],
+  [
+    'oneOf objects not told apart',
+    {
+      oneOf: [
+        { type: 'object', properties: { a: {} } },
+        { type: 'object', properties: { a: {}, b: {} } },
+      ],
+    },
+    /alternatives 0 and 1/,
+  ],
   ['a property name with a slash', { properties: { 'a/b~': { enum: [] } } }, /enum at \/properties\/a~1b~0 is empty/],
 ];
 const accepted: unknown[] = [
@@ -76,6 +91,13 @@ const accepted: unknown[] = [
   },
   { type: 'integer', enum: [1, 2] },
   { type: 'number', const: 3 },
+  { oneOf: [{ type: 'string' }, { type: 'integer' }, { enum: [true] }] },
+  {
+    oneOf: [
+      { type: 'object', properties: { kind: { const: 'a' }, n: { type: 'integer' } } },
+      { type: 'object', properties: { kind: { const: 'b' }, s: { type: 'string' } } },
+    ],
+  },
 ];
 
 t.test('the checker refuses by keyword and JSON pointer, and accepts what can be generated', async (t) => {
