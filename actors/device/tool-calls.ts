@@ -28,6 +28,7 @@ import { errors } from '../../src/errors.js';
 import type { ChatMessage, TokenLogprob, Tool, ToolCall, ToolChoice } from '../../schemas/messages.js';
 import type { ChatFormat } from './chat.js';
 import type { GenerateParams, OnPiece } from './engine-protocol.js';
+import { checkSchema } from './json-schema-rules.js';
 import type { Generated, TakeSequence } from './sequence-pool.js';
 import { fitMaxTokens, grammarSchema, samplingOf, type Grammars } from './sampling.js';
 import { withStops } from './stop-text.js';
@@ -79,8 +80,8 @@ export function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
   return history;
 }
 
-/** The tools as node-llama-cpp functions; each schema is made into a grammar here (once), so a bad one is a 400. */
-export function toFunctions(grammars: Grammars, tools: Tool[]): ChatModelFunctions {
+/** The tools as node-llama-cpp functions; each schema is checked here (json-schema-rules.ts), so a bad one is a 400. */
+export function toFunctions(_grammars: Grammars, tools: Tool[]): ChatModelFunctions {
   const functions: Record<string, { description?: string; params?: GbnfJsonSchema }> = {};
   tools.forEach((t, i) => {
     const params =
@@ -89,7 +90,7 @@ export function toFunctions(grammars: Grammars, tools: Tool[]): ChatModelFunctio
         !t.parameters.additionalProperties)
         ? undefined
         : (grammarSchema(t.parameters) as GbnfJsonSchema);
-    if (params) grammars.schemaGrammar(t.parameters, `tools[${i}].parameters`);
+    if (params) checkSchema(t.parameters, `tools[${i}].parameters`); // LlamaChat makes the grammar itself
     functions[t.name] = { ...(t.description ? { description: t.description } : {}), ...(params ? { params } : {}) };
   });
   return functions as ChatModelFunctions;

@@ -31,6 +31,7 @@ import type { Quotas } from '../auth/quotas.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
 import { toMocError } from '../errors.js';
 import { validate } from '../validate.js';
+import { checkInferenceSchemas } from '../../actors/device/json-schema-rules.js';
 import type { Metrics, Transport } from '../telemetry/metrics.js';
 import type { Logger } from '../log.js';
 import {
@@ -134,6 +135,7 @@ export const OPERATIONS = {
       // The edge of every snake_case wire (gRPC, REST, ZMQ, and the OpenAI routes' mapped bodies): validated as the
       // client spelled it, so a refusal names its field, then renamed once into the Inference the router passes on.
       const request = inferenceOf(validate(InferRequest, input));
+      checkInferenceSchemas(request); // a schema nothing can be generated for, or too large, is refused before it queues
       const r = await c.router.ask(
         {
           kind: 'infer',

@@ -288,6 +288,11 @@ function openAiResponseFormat(f: ChatCompletionRequest['response_format']): Resp
         'response_format.json_schema',
         'must be {"name": "...", "schema": {JSON Schema}, "strict": true}',
       );
+    if (j.schema !== undefined && !isObject(j.schema))
+      throw errors.invalidArgument(
+        'response_format.json_schema.schema',
+        `must be a JSON Schema object, not ${JSON.stringify(j.schema)}; leave it out for any JSON object`,
+      );
     // strict is how every JSON answer is made here (under a grammar); without a schema, any JSON object.
     return isObject(j.schema) ? { type: 'json_schema', schema: j.schema } : { type: 'json_object' };
   }
