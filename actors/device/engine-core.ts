@@ -222,15 +222,12 @@ export class EngineCore {
   async generate(p: GenerateParams, signal: AbortSignal, onText?: OnPiece): Promise<GenerateOutcome> {
     const m = this.models.get(p.model);
     if (!m) throw errors.modelNotFound(p.model, [...this.models.keys()]);
-    if (m.pool.idle === 0) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
     const started = performance.now();
     // The sequence is taken once the prompt's tokens are known (the prompt cache picks it by them: sequence-pool.ts).
     let taken: Taken | undefined;
     const take: TakeSequence = async (tokens) => {
-      const t = await m.pool.take(tokens, p.cacheScope);
-      if (!t) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
-      taken = t;
-      return t;
+      taken = await m.pool.take(tokens, p.cacheScope, signal, () => cancelledBy(signal));
+      return taken;
     };
     let finished = false;
     try {
@@ -433,9 +430,8 @@ export class EngineCore {
     }
     // An evaluation uses no cache (each text is scored on a cleared sequence): the pool hands it an empty sequence, or
     // the least recently used one, so the prefixes kept for generations are dropped last.
-    const seq = (await m.pool.take([], undefined))?.seq;
-    if (!seq) throw errors.busy(`sequences of ${p.model}`, m.spec.sequences);
     const aborted = () => (signal.reason instanceof MocError ? signal.reason : errors.cancelled('evaluation'));
+    const { seq } = await m.pool.take([], undefined, signal, aborted);
     try {
       const perText: Array<{ tokens: number; sumLogProb: number }> = [];
       for (const tokens of inputs) {

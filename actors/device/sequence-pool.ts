@@ -31,6 +31,8 @@ export class SequencePool {
   private readonly all: LlamaContextSequence[];
   private readonly free: LlamaContextSequence[];
   private readonly held = new Map<LlamaContextSequence, Held>();
+  /** Requests waiting for a sequence, woken in order as sequences come back (see take). */
+  private readonly waiting: Array<() => void> = [];
   private uses = 0;
 
   constructor(
@@ -42,18 +44,37 @@ export class SequencePool {
     for (const s of this.all) this.held.set(s, { scope: undefined, lastUsed: 0 });
   }
 
-  get idle(): number {
-    return this.free.length;
-  }
-
   /**
    * A free sequence for a prompt that the sequence will hold as `tokens` (with the token a completion puts first), for
-   * a request of `scope` (undefined: the cache is off); undefined when none is free. Chosen and removed from the free
-   * list at once (no await before), so concurrent requests never take one sequence twice; another scope's tokens, or
-   * any when the cache is off, are cleared before it is handed out.
+   * a request of `scope` (undefined: the cache is off). Chosen and removed from the free list at once (no await
+   * between), so concurrent requests never take one sequence twice; another scope's tokens, or any when the cache is
+   * off, are cleared before it is handed out.
+   *
+   * When none is free it waits for one, until `signal` aborts (then it throws `aborted()`). The device sends a model
+   * no more requests than it has sequences, but it counts a request as done when its deadline passes or it is
+   * cancelled, while the engine is still unwinding it: the next request may arrive a moment before that sequence is
+   * given back, and must wait for it, not be refused Busy.
    */
-  async take(tokens: readonly Token[], scope: string | undefined): Promise<Taken | undefined> {
-    if (this.free.length === 0) return undefined;
+  async take(
+    tokens: readonly Token[],
+    scope: string | undefined,
+    signal: AbortSignal,
+    aborted: () => Error,
+  ): Promise<Taken> {
+    while (this.free.length === 0) {
+      if (signal.aborted) throw aborted();
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          signal.removeEventListener('abort', wake);
+          const i = this.waiting.indexOf(wake);
+          if (i >= 0) this.waiting.splice(i, 1);
+          resolve();
+        };
+        this.waiting.push(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+    if (signal.aborted) throw aborted();
     const slots = this.free.map((seq) => {
       const h = this.held.get(seq)!;
       return {
@@ -83,6 +104,7 @@ export class SequencePool {
       await seq.clearHistory().catch(() => {});
     }
     this.free.push(seq);
+    this.waiting[0]?.();
   }
 
   /** Tokens all sequences hold over what they can hold (0–1): the KV cache's usage. */
