@@ -43,8 +43,14 @@ t.test('every sequence taken: the next take waits, in order, and is served by th
   const pool = new SequencePool(context, 16);
   const first = await pool.take(toks(1, 2), 'a', never, aborted);
   const order: string[] = [];
-  const second = pool.take(toks(1, 2), 'a', never, aborted).then((x) => (order.push('second'), x));
-  const third = pool.take(toks(1, 2), 'a', never, aborted).then((x) => (order.push('third'), x));
+  const served =
+    (name: string) =>
+    <T>(x: T) => {
+      order.push(name);
+      return x;
+    };
+  const second = pool.take(toks(1, 2), 'a', never, aborted).then(served('second'));
+  const third = pool.take(toks(1, 2), 'a', never, aborted).then(served('third'));
   await new Promise((r) => setTimeout(r, 20));
   t.same(order, [], 'both wait while the one sequence is out');
   await pool.give(first.seq, 'a', true);
