@@ -5,8 +5,13 @@
  * code, the bare loop's and EngineCore's, and the ratios; the cores used during the coordinator's run by the load
  * generator, the coordinator without its engine, and the engine; and the bare loop once more beside a CPU load of the
  * first two (perf/lib/cpu-load.ts): the engine's ceiling on this machine with that much else running.
+ * Also the coordinator's own CPU per Infer (main and device threads, not the engine child; read from /proc over the
+ * measured window) beside a bare grpc-js server's CPU per Infer call answering the coordinator's own InferResponse
+ * (perf/lib/grpc-bare-server.ts), and their ratio.
  *   npx tsx perf/grpc-load.ts [--concurrency 100] [--duration 10000] [--max-tokens 8] [--address host:port] [--no-baseline]
- * Without --address it starts its own coordinator (zero config, demo model, 8 sequences) in a child process.
+ *                             [--prompts long,short] [--cpu-prof-dir DIR]
+ * Without --address it starts its own coordinator (zero config, demo model, 8 sequences) in a child process;
+ * --cpu-prof-dir starts it with `--cpu-prof` (one .cpuprofile per thread and for the engine, written at its exit).
  */
 import type * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
@@ -25,12 +30,19 @@ const durationMs = Number(arg('duration', '10000'));
 const maxTokens = Number(arg('max-tokens', '8'));
 const model = arg('model', 'moc-demo');
 const baseline = !process.argv.includes('--no-baseline');
+const prompts = arg('prompts', 'long,short').split(',');
+const profDir = arg('cpu-prof-dir', '');
 
-const server = process.argv.includes('--address') ? null : await spawnServer();
+const server = process.argv.includes('--address')
+  ? null
+  : await spawnServer(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {});
 const address = server?.grpcAddress ?? arg('address', '127.0.0.1:7212');
 const client = modelOpsClient(address);
-/** ListModels on the coordinator against a bare grpc-js server answering the same message (perf/lib/grpc-bare-server.ts). */
-async function listModels(): Promise<Record<string, unknown>> {
+/**
+ * Against a bare grpc-js server answering the same messages (perf/lib/grpc-bare-server.ts): its CPU per Infer call
+ * (the coordinator's own InferResponse `inferAnswer`, `concurrency` in flight), then ListModels on both.
+ */
+async function againstBare(inferAnswer: unknown): Promise<Record<string, unknown>> {
   const answer = await new Promise((resolve, reject) =>
     client.ListModels({}, { deadline: Date.now() + 10_000 }, (e: Error | null, r: unknown) =>
       e ? reject(e) : resolve(r),
@@ -43,6 +55,8 @@ async function listModels(): Promise<Record<string, unknown>> {
       fileURLToPath(new URL('./lib/grpc-bare-server.ts', import.meta.url)),
       '--answer',
       JSON.stringify(answer),
+      '--infer',
+      JSON.stringify(inferAnswer ?? {}),
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
@@ -63,13 +77,32 @@ async function listModels(): Promise<Record<string, unknown>> {
       );
     const bareClient = modelOpsClient(`127.0.0.1:${port}`);
     try {
+      const window: number[] = [];
+      const infer = await closedLoop(
+        () =>
+          new Promise((resolve, reject) => {
+            bareClient.Infer({ model, prompt: SHORT_PROMPT, max_tokens: maxTokens, temperature: 0 }, (err) =>
+              err ? reject(err) : resolve({ tokens: 0 }),
+            );
+          }),
+        {
+          concurrency,
+          durationMs,
+          warmupMs: 1000,
+          codeOf: grpcCode,
+          onWindow: () => window.push(ownCpuMs(bare.pid!)),
+        },
+      );
       const coordinator = await loop(client);
       const bareGrpc = await loop(bareClient);
       return {
-        concurrency: 50,
-        coordinator,
-        bare_grpc_js: bareGrpc,
-        ratio_vs_bare: ratio(coordinator.rps, bareGrpc.rps),
+        infer: { rps: infer.rps, cpu_ms_per_call: round3((window[1]! - window[0]!) / infer.ok) },
+        list_models: {
+          concurrency: 50,
+          coordinator,
+          bare_grpc_js: bareGrpc,
+          ratio_vs_bare: ratio(coordinator.rps, bareGrpc.rps),
+        },
       };
     } finally {
       bareClient.close();
@@ -83,11 +116,15 @@ async function listModels(): Promise<Record<string, unknown>> {
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 const ratio = (a: number, b: number | undefined) => (b ? Math.round((a / b) * 1000) / 1000 : null);
 const out: Record<string, unknown> = { scenario: 'grpc-load', concurrency, durationMs, maxTokens };
+/** The coordinator's own CPU (main + device threads, not the engine) per Infer, by prompt; and one answer it gave. */
+const cpuPerRequest: Record<string, number | null> = {};
+let sampleAnswer: unknown;
 try {
   for (const [name, prompt] of [
     ['long_prompt', PERF_PROMPT],
     ['short_prompt', SHORT_PROMPT],
   ] as const) {
+    if (!prompts.includes(name.replace('_prompt', ''))) continue;
     // The baselines alone on the machine (the idle server beside them costs nothing measurable), then the server.
     const bare = baseline ? await measureBareLoop({ concurrency: 8, durationMs, maxTokens, threads: 1, prompt }) : null;
     const core = baseline
@@ -102,18 +139,29 @@ try {
       engine: pid ? cpuMs(pid) - ownCpuMs(pid) : 0,
       at: performance.now(),
     };
+    const window: number[] = [];
     const coordinator = await closedLoop(
       () =>
         new Promise((resolve, reject) => {
           client.Infer(
             { model, prompt, max_tokens: maxTokens, temperature: 0 },
             { deadline: Date.now() + 60_000 },
-            (err: grpc.ServiceError | null, res: any) =>
-              err ? reject(err) : resolve({ tokens: res.tokens_generated }),
+            (err: grpc.ServiceError | null, res: any) => {
+              if (err) return reject(err);
+              if (name === 'short_prompt' || sampleAnswer === undefined) sampleAnswer = res;
+              resolve({ tokens: res.tokens_generated });
+            },
           );
         }),
-      { concurrency, durationMs, warmupMs: 2000, codeOf: grpcCode },
+      {
+        concurrency,
+        durationMs,
+        warmupMs: 2000,
+        codeOf: grpcCode,
+        onWindow: () => pid && window.push(ownCpuMs(pid)),
+      },
     );
+    cpuPerRequest[name] = pid ? round3((window[1]! - window[0]!) / coordinator.ok) : null;
     const wall = performance.now() - before.at;
     const clientCpu = process.cpuUsage(before.client);
     const cores = {
@@ -132,6 +180,7 @@ try {
     out[name] = {
       prompt,
       coordinator,
+      coordinator_cpu_ms_per_request: cpuPerRequest[name],
       cores,
       bareLoop: bare,
       engineCore: core,
@@ -141,7 +190,15 @@ try {
       ratio_vs_bare_loop_beside_same_cpu_load: ratio(coordinator.rps, besideSameLoad?.rps),
     };
   }
-  out.list_models = await listModels();
+  const bare = await againstBare(sampleAnswer);
+  const bareCpu = (bare.infer as { cpu_ms_per_call: number }).cpu_ms_per_call;
+  out.coordinator_cpu_ms_per_request = cpuPerRequest;
+  out.bare_grpc_js_cpu_ms_per_infer = bareCpu;
+  out.bare_grpc_js_infer_rps = (bare.infer as { rps: number }).rps;
+  out.cpu_ratio_vs_bare_grpc_js = Object.fromEntries(
+    Object.entries(cpuPerRequest).map(([k, v]) => [k, v === null ? null : ratio(v, bareCpu)]),
+  );
+  out.list_models = bare.list_models;
   console.log(JSON.stringify(out));
 } finally {
   client.close();
