@@ -7,11 +7,14 @@
  * first two (perf/lib/cpu-load.ts): the engine's ceiling on this machine with that much else running.
  * Also the coordinator's own CPU per Infer (main and device threads, not the engine child; read from /proc over the
  * measured window) beside a bare grpc-js server's CPU per Infer call answering the coordinator's own InferResponse
- * (perf/lib/grpc-bare-server.ts), and their ratio.
+ * (perf/lib/grpc-bare-server.ts), and their ratio; and per thread of the server, CPU ms and times it slept per request.
+ * Each server (the coordinator, the bare one) first serves --warmup ms unmeasured: V8's optimising compiles of the
+ * hot paths run on its helper threads and, measured, made a 2 s warm-up's figure twice the steady one.
  *   npx tsx perf/grpc-load.ts [--concurrency 100] [--duration 10000] [--max-tokens 8] [--address host:port] [--no-baseline]
- *                             [--prompts long,short] [--cpu-prof-dir DIR]
+ *                             [--prompts long,short] [--warmup 10000] [--cpu-prof-dir DIR] [--server-node-args '--flag …']
  * Without --address it starts its own coordinator (zero config, demo model, 8 sequences) in a child process;
- * --cpu-prof-dir starts it with `--cpu-prof` (one .cpuprofile per thread and for the engine, written at its exit).
+ * --cpu-prof-dir starts it with `--cpu-prof` (one .cpuprofile per thread and for the engine, written at its exit) and
+ * skips the bare server and ListModels, so the profiles hold the Infer runs only.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
@@ -23,11 +26,15 @@ import { spawnServer } from './lib/spawn-server.js';
 import { grpcCode } from './lib/grpc-code.js';
 import { measureBareLoop, measureRawEngine, PERF_PROMPT, SHORT_PROMPT } from './raw-engine.js';
 import { startCpuLoad } from './lib/cpu-load.js';
-import { cpuMs, ownCpuMs } from './lib/proc.js';
+import { cpuMs, ownCpuMs, threads } from './lib/proc.js';
 
 const concurrency = Number(arg('concurrency', '100'));
 const durationMs = Number(arg('duration', '10000'));
 const maxTokens = Number(arg('max-tokens', '8'));
+// Before the first measured window on each server: load long enough for V8 to have compiled the hot paths (its
+// optimising compiles run on helper threads of the same process; after 2 s they were still a third of the CPU).
+const warmupMs = Number(arg('warmup', '10000'));
+let firstWindow = true;
 const model = arg('model', 'moc-demo');
 const baseline = !process.argv.includes('--no-baseline');
 const prompts = arg('prompts', 'long,short').split(',');
@@ -35,7 +42,12 @@ const profDir = arg('cpu-prof-dir', '');
 
 const server = process.argv.includes('--address')
   ? null
-  : await spawnServer(profDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {});
+  : await spawnServer({
+      nodeArgs: [
+        ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []),
+        ...arg('server-node-args', '').split(' ').filter(Boolean),
+      ],
+    });
 const address = server?.grpcAddress ?? arg('address', '127.0.0.1:7212');
 const client = modelOpsClient(address);
 /**
@@ -88,7 +100,7 @@ async function againstBare(inferAnswer: unknown): Promise<Record<string, unknown
         {
           concurrency,
           durationMs,
-          warmupMs: 1000,
+          warmupMs,
           codeOf: grpcCode,
           onWindow: () => window.push(ownCpuMs(bare.pid!)),
         },
@@ -140,6 +152,7 @@ try {
       at: performance.now(),
     };
     const window: number[] = [];
+    const perThreadAt: ReturnType<typeof threads>[] = [];
     const coordinator = await closedLoop(
       () =>
         new Promise((resolve, reject) => {
@@ -156,12 +169,33 @@ try {
       {
         concurrency,
         durationMs,
-        warmupMs: 2000,
+        warmupMs: firstWindow ? warmupMs : 2000,
         codeOf: grpcCode,
-        onWindow: () => pid && window.push(ownCpuMs(pid)),
+        onWindow: () => {
+          if (!pid) return;
+          window.push(ownCpuMs(pid));
+          perThreadAt.push(threads(pid));
+        },
       },
     );
+    firstWindow = false;
     cpuPerRequest[name] = pid ? round3((window[1]! - window[0]!) / coordinator.ok) : null;
+    // Per request, by thread (main, and the others by id when they used 0.01 ms or slept 0.01 times a request):
+    // CPU ms and the times it slept, and so was woken (see threads() in perf/lib/proc.ts).
+    const perThread = pid
+      ? Object.fromEntries(
+          Object.entries(perThreadAt[1]!)
+            .map(([t, v]) => {
+              const b = perThreadAt[0]![t] ?? { cpuMs: 0, sleeps: 0 };
+              const d = {
+                cpu_ms: round3((v.cpuMs - b.cpuMs) / coordinator.ok),
+                sleeps: round3((v.sleeps - b.sleeps) / coordinator.ok),
+              };
+              return [t, d] as const;
+            })
+            .filter(([, d]) => d.cpu_ms >= 0.01 || d.sleeps >= 0.01),
+        )
+      : null;
     const wall = performance.now() - before.at;
     const clientCpu = process.cpuUsage(before.client);
     const cores = {
@@ -181,6 +215,7 @@ try {
       prompt,
       coordinator,
       coordinator_cpu_ms_per_request: cpuPerRequest[name],
+      coordinator_per_thread_per_request: perThread,
       cores,
       bareLoop: bare,
       engineCore: core,
@@ -190,15 +225,17 @@ try {
       ratio_vs_bare_loop_beside_same_cpu_load: ratio(coordinator.rps, besideSameLoad?.rps),
     };
   }
-  const bare = await againstBare(sampleAnswer);
-  const bareCpu = (bare.infer as { cpu_ms_per_call: number }).cpu_ms_per_call;
   out.coordinator_cpu_ms_per_request = cpuPerRequest;
-  out.bare_grpc_js_cpu_ms_per_infer = bareCpu;
-  out.bare_grpc_js_infer_rps = (bare.infer as { rps: number }).rps;
-  out.cpu_ratio_vs_bare_grpc_js = Object.fromEntries(
-    Object.entries(cpuPerRequest).map(([k, v]) => [k, v === null ? null : ratio(v, bareCpu)]),
-  );
-  out.list_models = bare.list_models;
+  if (!profDir) {
+    const bare = await againstBare(sampleAnswer);
+    const bareCpu = (bare.infer as { cpu_ms_per_call: number }).cpu_ms_per_call;
+    out.bare_grpc_js_cpu_ms_per_infer = bareCpu;
+    out.bare_grpc_js_infer_rps = (bare.infer as { rps: number }).rps;
+    out.cpu_ratio_vs_bare_grpc_js = Object.fromEntries(
+      Object.entries(cpuPerRequest).map(([k, v]) => [k, v === null ? null : ratio(v, bareCpu)]),
+    );
+    out.list_models = bare.list_models;
+  }
   console.log(JSON.stringify(out));
 } finally {
   client.close();
