@@ -25,7 +25,14 @@ export function percentile(sorted: number[], p: number): number {
 
 export async function closedLoop(
   call: () => Promise<CallOutcome>,
-  o: { concurrency: number; durationMs: number; warmupMs: number; codeOf: (err: unknown) => string },
+  o: {
+    concurrency: number;
+    durationMs: number;
+    warmupMs: number;
+    codeOf: (err: unknown) => string;
+    /** Called as the measured window opens and closes (after the warm-up): CPU readings of exactly that window. */
+    onWindow?: (edge: 'start' | 'end') => void;
+  },
 ): Promise<LoadResult> {
   const lat: number[] = [];
   const errors: Record<string, number> = {};
@@ -52,9 +59,11 @@ export async function closedLoop(
   const workers = Array.from({ length: o.concurrency }, worker);
   await new Promise((r) => setTimeout(r, o.warmupMs));
   measuring = true;
+  o.onWindow?.('start');
   const start = performance.now();
   await new Promise((r) => setTimeout(r, o.durationMs));
   measuring = false;
+  o.onWindow?.('end');
   const elapsed = (performance.now() - start) / 1000;
   stop = true;
   await Promise.all(workers);
