@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import { cannon as cannonRun } from './lib/cannon.js';
 import { spawnServer } from './lib/spawn-server.js';
 import { measureRawEngine, PERF_PROMPT } from './raw-engine.js';
 
@@ -30,43 +30,9 @@ const { values } = parseArgs({
 const num = (k: keyof typeof values) => Number(values[k]);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-interface Summary {
-  rps: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  requests: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statuses: Record<string, number>;
-}
-
-async function cannon(
-  url: string,
-  o: { connections: number; seconds: number; method?: 'GET' | 'POST'; body?: string },
-): Promise<Summary> {
-  const r = await autocannon({
-    url,
-    connections: o.connections,
-    duration: o.seconds,
-    method: o.method ?? 'GET',
-    ...(o.body ? { body: o.body, headers: { 'content-type': 'application/json' } } : {}),
-  });
-  const statuses: Record<string, number> = {};
-  for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statuses[code] = (s as { count: number }).count;
-  return {
-    rps: Math.round(r.requests.average * 10) / 10,
-    p50: r.latency.p50,
-    p90: r.latency.p90,
-    p99: r.latency.p99,
-    requests: r.requests.total,
-    errors: r.errors,
-    timeouts: r.timeouts,
-    non2xx: r.non2xx,
-    statuses,
-  };
-}
+/** autocannon through perf/lib/cannon.ts, with autocannon's own 10 s timeout (the figures of earlier runs used it). */
+const cannon = (url: string, o: { connections: number; seconds: number; body?: string }) =>
+  cannonRun(url, { ...o, timeoutSeconds: 10 });
 
 async function startBare(modelsBytes: number): Promise<{ url: string; stop(): void }> {
   const proc = spawn(
@@ -113,7 +79,6 @@ try {
     const ic = {
       connections: num('infer-connections'),
       seconds: num('infer-seconds'),
-      method: 'POST' as const,
       body: inferBody,
     };
     await cannon(`${restUrl}/v1/models`, { ...mc, seconds: 2 }); // warm-up: JIT, connections

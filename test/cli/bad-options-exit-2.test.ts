@@ -7,36 +7,9 @@
  */
 import t from 'tap';
 import net from 'node:net';
-import path from 'node:path';
-import { packageRoot } from '../../src/package-root.js';
-import { spawnChild } from '../helpers/child.js';
+import { type Ran, runMoc } from '../helpers/cli.js';
 
-interface Ran {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-function moc(args: string[], env: Record<string, string>): Promise<Ran> {
-  return new Promise((resolve) => {
-    const p = spawnChild(
-      t,
-      process.execPath,
-      [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), ...args],
-      { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-    });
-    p.stderr!.on('data', (d) => {
-      err += d;
-    });
-    p.stdin!.end('');
-    p.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
+const moc = (args: string[], env: Record<string, string>) => runMoc(t, args, env);
 
 /** A port with nothing listening on it: taken, then released. */
 async function deadPort(): Promise<number> {

@@ -4,40 +4,14 @@
  * succeeded 7), a load whose progress bar completes, inference streamed to stdout, a job followed to its end.
  */
 import t from 'tap';
-import path from 'node:path';
-import { packageRoot } from '../../src/package-root.js';
 import { startHarness } from '../helpers/coordinator.js';
 import { TEXTS, writeDataset } from '../jobs/helpers.js';
-import { spawnChild } from '../helpers/child.js';
+import { runMoc } from '../helpers/cli.js';
 
 const KEY = 'cli-test-admin-key-0123456789';
 const INFER_KEY = 'cli-test-infer-key-0123456789';
 
-interface Ran {
-  code: number | null;
-  out: string;
-  err: string;
-}
-function moc(args: string[], env: Record<string, string>, stdin?: string): Promise<Ran> {
-  return new Promise((resolve) => {
-    const p = spawnChild(
-      t,
-      process.execPath,
-      [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), ...args],
-      { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-    });
-    p.stderr!.on('data', (d) => {
-      err += d;
-    });
-    p.stdin!.end(stdin ?? '');
-    p.on('exit', (code) => resolve({ code, out, err }));
-  });
-}
+const moc = (args: string[], env: Record<string, string>, stdin?: string) => runMoc(t, args, env, stdin);
 
 t.test('moc against a running server', async (t) => {
   const h = await startHarness(t, {
