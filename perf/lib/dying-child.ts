@@ -1,5 +1,5 @@
 /**
- * A child process of a perf script that cannot outlive it (test/helpers/child.ts does the same for tests): it runs
+ * A child process of a perf script that cannot outlive it (test/helpers/child.ts adds a test's teardown to it): it runs
  * under `setpriv --pdeathsig KILL` (same pid and argv once setpriv has exec'd it), so the kernel kills it when the
  * script dies in any way, SIGKILL included; a script that ends normally stops it with stopDying() in a finally.
  */

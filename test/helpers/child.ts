@@ -11,12 +11,9 @@
  * `moc serve` started by perf/lib/spawn-server.ts has its own watchdog instead (an IPC channel, src/cli.ts), which
  * lets it stop gracefully.
  */
-import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import type { Test } from 'tap';
-
-const SETPRIV = '/usr/bin/setpriv';
-const hasSetpriv = existsSync(SETPRIV);
+import { spawnDying, stopDying } from '../../perf/lib/dying-child.js';
 
 /** spawn() whose child dies with this process, and is killed and awaited in `t`'s teardown. */
 export function spawnChild(
@@ -25,19 +22,10 @@ export function spawnChild(
   args: readonly string[],
   options: SpawnOptions = {},
 ): ChildProcess {
-  const child = hasSetpriv
-    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], options)
-    : spawn(command, args, options);
+  const child = spawnDying(command, args, options);
   t.teardown(() => stopChild(child));
   return child;
 }
 
 /** SIGKILL unless it already exited, then wait for the exit (at most 5 s: a zombie-proof bound, not a sleep). */
-export async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGKILL');
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([exited, new Promise<void>((r) => (timer = setTimeout(r, 5000)))]);
-  clearTimeout(timer);
-}
+export const stopChild = stopDying;
