@@ -14,7 +14,9 @@
  * MOC gets llama-server's context per slot (its /props: the model's trained 2048 for both generated models) as its
  * context per sequence; --context N gives both N instead (llama-server: `-c` = slots × N).
  */
+import type * as grpc from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
+import { modelOpsClient } from '../src/transports/grpc/proto.js';
 import { ConfigSchema } from '../schemas/config.js';
 import { startLlamaServer } from './lib/llama-server.js';
 import { startMocPeer } from './lib/moc-peer.js';
@@ -138,6 +140,45 @@ async function turn(url: string, model: string, messages: { role: string; conten
   };
 }
 
+/** The same turn over gRPC's InferStream: the first `text` chunk is the first token, `done` carries the counts. */
+function grpcTurn(
+  client: grpc.Client,
+  model: string,
+  messages: { role: string; content: string }[],
+): Promise<TurnResult> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let ttftMs: number | undefined;
+    let text = '';
+    let done: { prompt_tokens?: number; cached_tokens?: number } | undefined;
+    const call = (client as unknown as Record<string, (req: object) => grpc.ClientReadableStream<never>>).InferStream!({
+      model,
+      messages,
+      max_tokens: newTokens,
+      temperature: 0,
+    });
+    call.on('data', (chunk: { text?: string; done?: typeof done }) => {
+      if (chunk.text) {
+        ttftMs ??= performance.now() - t0;
+        text += chunk.text;
+      }
+      if (chunk.done) done = chunk.done;
+    });
+    call.on('error', (e: Error) => resolve({ ok: false, text, error: e.message.slice(0, 200) }));
+    call.on('end', () =>
+      resolve({
+        ok: true,
+        text,
+        ...(ttftMs !== undefined ? { ttftMs } : {}),
+        ...(done?.prompt_tokens !== undefined ? { promptTokens: done.prompt_tokens } : {}),
+        ...(done?.cached_tokens !== undefined ? { cachedTokens: done.cached_tokens } : {}),
+      }),
+    );
+  });
+}
+
+type Turn = (messages: { role: string; content: string }[]) => Promise<TurnResult>;
+
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
@@ -161,7 +202,7 @@ interface LoopResult {
 }
 
 /** Every agent's conversation, all at once; each agent's turns one after the other. */
-async function loop(url: string, model: string, pid: number): Promise<LoopResult> {
+async function loop(send: Turn, pid: number, tag = ''): Promise<LoopResult> {
   const ttft: number[] = [];
   const errors: string[] = [];
   let done = 0;
@@ -173,8 +214,11 @@ async function loop(url: string, model: string, pid: number): Promise<LoopResult
     Array.from({ length: agents }, async (_, a) => {
       const messages = [{ role: 'system', content: SYSTEM }];
       for (let i = 0; i < turns; i++) {
-        messages.push({ role: 'user', content: `Agent ${a}, step ${i}: read src/job-${a}-${i}.ts and fix its test.` });
-        const r = await turn(url, model, messages).catch((e: Error) => ({ ok: false, text: '', error: e.message }));
+        messages.push({
+          role: 'user',
+          content: `Agent ${a}${tag}, step ${i}: read src/job-${a}-${i}.ts and fix its test.`,
+        });
+        const r = await send(messages).catch((e: Error) => ({ ok: false, text: '', error: e.message }));
         if (!r.ok) {
           errors.push(r.error ?? 'failed');
           messages.pop();
@@ -214,7 +258,7 @@ const peer = await startLlamaServer({
   extraArgs: contextArgs,
 });
 try {
-  results.llama_server = await loop(`${peer.url}/v1/chat/completions`, model, peer.pid);
+  results.llama_server = await loop((m) => turn(`${peer.url}/v1/chat/completions`, model, m), peer.pid);
 } finally {
   await peer.stop();
 }
@@ -238,7 +282,17 @@ for (const [key, extraYaml] of [
     extraYaml,
   });
   try {
-    results[key] = await loop(`${moc.url}/openai/v1/chat/completions`, model, moc.pid);
+    results[key] = await loop((m) => turn(`${moc.url}/openai/v1/chat/completions`, model, m), moc.pid);
+    if (key === 'moc') {
+      // The same agents over gRPC (InferStream with messages). Their user turns name the transport, so only the
+      // shared system prompt can come from the OpenAI run's cache, as it would from any earlier agent's.
+      const client = modelOpsClient(moc.grpc);
+      try {
+        results.moc_grpc = await loop((m) => grpcTurn(client, model, m), moc.pid, ' (gRPC)');
+      } finally {
+        client.close();
+      }
+    }
   } finally {
     await moc.stop();
   }
@@ -263,6 +317,7 @@ console.log(
     llama_server_args: `-m MODEL -np ${parallel} -t ${threads} ${contextArgs.join(' ')} --port P`.replace('  ', ' '),
     results,
     ratio: ratio('moc'),
+    ratio_grpc: ratio('moc_grpc'),
     ratio_no_cache: ratio('moc_no_cache'),
   }),
 );

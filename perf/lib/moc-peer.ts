@@ -12,6 +12,8 @@ export interface MocPeer {
   pid: number;
   /** http://host:port of its REST listener (the OpenAI routes are under /openai/v1). */
   url: string;
+  /** host:port of its gRPC listener. */
+  grpc: string;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,13 @@ export async function startMocPeer(o: {
   ].join('\n');
   // stderr to a file: the request lines of a load run would cost this process CPU to read.
   const server = await spawnServer({ yaml, logFile: true, startTimeoutMs: 120_000 });
-  const url = String(server.logs.find((l) => l.event === 'server.listening')?.rest);
-  return { server, pid: server.proc.pid!, url, stop: async () => void (await server.stop()) };
+  const listening = server.logs.find((l) => l.event === 'server.listening');
+  const url = String(listening?.rest);
+  return {
+    server,
+    pid: server.proc.pid!,
+    url,
+    grpc: String(listening?.grpc),
+    stop: async () => void (await server.stop()),
+  };
 }
