@@ -28,6 +28,10 @@ export const CatalogEntry = Type.Object({
   keepAliveMs: Type.Integer(),
   preload: Type.Boolean(),
   registeredAt: Type.Integer(),
+  /** A LoRA adapter (docs/models.md, Adapters): the model it applies to; `path` is then the adapter's GGUF. */
+  base: Type.Optional(ModelName),
+  /** An adapter's scale (1: as trained; 0: the base's answers). */
+  scale: Type.Optional(Type.Number()),
 });
 export type CatalogEntry = Static<typeof CatalogEntry>;
 

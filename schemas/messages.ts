@@ -208,8 +208,8 @@ export function inferenceOf(wire: InferRequest): Inference {
 export const RegisterRequest = Type.Object(
   {
     name: ModelName,
-    /** GGUF path relative to the models root. */
-    path: Type.String({ minLength: 1, maxLength: 1024 }),
+    /** GGUF path relative to the models root (a model; an adapter gives `adapter` and `base` instead). */
+    path: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
     device: Type.Optional(DeviceId),
     context_size: Type.Optional(Type.Integer({ minimum: 16, maximum: 1048576 })),
     sequences: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
@@ -217,6 +217,12 @@ export const RegisterRequest = Type.Object(
     /** Idle time before unloading; -1: never; 0: unload after each request. */
     keep_alive_ms: Type.Optional(KeepAliveMs),
     preload: Type.Optional(Type.Boolean()),
+    /** A LoRA adapter: the registered model it applies to (an alias names its target at registration). */
+    base: Type.Optional(ModelName),
+    /** A LoRA adapter: its GGUF, relative to the models root. */
+    adapter: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+    /** A LoRA adapter's scale: 1 (default) as trained, 0 the base's answers. */
+    scale: Type.Optional(Type.Number({ minimum: -16, maximum: 16 })),
   },
   { additionalProperties: false },
 );
@@ -299,6 +305,8 @@ export const ModelInfo = Type.Object({
   loadProgress: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   /** Tokens the model's sequences hold (the prompt cache) over what they can hold, after its last generation (0–1). */
   kvCacheUsage: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  /** A LoRA adapter: the base model it runs on (loaded on the same device, unloaded after it). */
+  base: Type.Optional(Type.String()),
 });
 export type ModelInfo = Static<typeof ModelInfo>;
 
@@ -391,6 +399,10 @@ export const TokenEvent = Type.Object({
 });
 export type TokenEvent = Static<typeof TokenEvent>;
 
+/** What makes a model an adapter: the base model it applies to (a model name, never an alias) and its scale. */
+export const AdapterOf = Type.Object({ base: Type.String(), scale: Type.Number() });
+export type AdapterOf = Static<typeof AdapterOf>;
+
 export const ModelSpec = Type.Object({
   name: Type.String(),
   /** Absolute, already checked to be inside the models root. */
@@ -406,6 +418,11 @@ export const ModelSpec = Type.Object({
    * still a regular file inside `root` with this size and mtime, and loads from that open descriptor.
    */
   file: Type.Optional(Type.Object({ root: Type.String(), bytes: Type.Integer(), mtimeMs: Type.Number() })),
+  /**
+   * A LoRA adapter (docs/models.md, Adapters): `path` is its adapter GGUF, applied at `scale` in a context of its own
+   * on the weights of `base`, a model loaded on the same device (never loaded twice).
+   */
+  adapter: Type.Optional(AdapterOf),
 });
 export type ModelSpec = Static<typeof ModelSpec>;
 
@@ -572,6 +589,8 @@ export const ModelView = Type.Composite([
     aliases: Type.Array(Type.String()),
     /** Circuit breaker on repeated load failures: closed, open (fails fast) or half-open (next load is a trial). */
     breaker: Type.String(),
+    /** A LoRA adapter's scale (its base is ModelInfo.base). */
+    scale: Type.Optional(Type.Number()),
   }),
 ]);
 export type ModelView = Static<typeof ModelView>;

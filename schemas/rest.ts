@@ -94,6 +94,8 @@ export const ModelResource = Type.Object(
     quantization: Type.String(),
     aliases: Type.Array(Type.String()),
     breaker: Type.String({ description: 'closed | open (loads fail fast) | half-open' }),
+    base: Type.String({ description: "a LoRA adapter's base model; '' for a model" }),
+    scale: Type.Optional(Type.Number({ description: "a LoRA adapter's scale; absent for a model" })),
   },
   { additionalProperties: false },
 );

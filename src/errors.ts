@@ -568,6 +568,13 @@ export const errors = {
       { model, device },
     ),
   /** The engine was asked to load a model twice (the device serializes loads, so this is a device bug). */
+  /** An adapter's load reached a device (or engine) where its base is not loaded: the lifecycle loads the base first. */
+  adapterBaseNotLoaded: (adapter: string, base: string) =>
+    new MocError(
+      'MOC_ERR_MODEL_NOT_FOUND',
+      `adapter '${adapter}' runs on base model '${base}', which is not loaded here; load the adapter by name and its base is loaded with it`,
+      { model: adapter, base },
+    ),
   loadedInEngine: (model: string) =>
     new MocError('MOC_ERR_MODEL_ALREADY_LOADED', `model '${model}' is already loaded in this engine`, { model }),
 

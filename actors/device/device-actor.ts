@@ -101,6 +101,12 @@ interface ModelEntry {
   loadAnswered: Promise<void>;
   /** Called when nothing of the model runs or waits any more (an unload drains to this; so does close). */
   idleWaiters: (() => void)[];
+  /**
+   * An adapter: the bytes of its weights (in its ledger entry while it is loaded). The engine keeps them with the base
+   * until the base unloads (node-llama-cpp frees adapters with their model only), so its unload moves them to the
+   * base's entry, and its next load moves them back: the ledger counts what the engine holds.
+   */
+  adapterWeightsBytes?: number;
 }
 
 /**
@@ -544,7 +550,18 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private async load(spec: ModelSpec): Promise<ModelInfo> {
     if (this.closing) throw errors.unavailable(`device ${this.id} is shutting down`);
     const m = this.models.get(spec.name);
-    if (!m) return this.loadNew(spec);
+    if (!m) {
+      // The lifecycle loads an adapter's base first, on this device; it may have left since (then it loads it again).
+      const base = spec.adapter && this.models.get(spec.adapter.base);
+      if (base?.life.is('reserving', 'loading')) {
+        // A restarted device loads everything it held at once: the adapter follows its base's load.
+        await base.life.until('loaded', 'cancelling', 'waiting-engine');
+        return this.load(spec);
+      }
+      if (spec.adapter && !base?.life.is('loaded', 'waiting-engine'))
+        throw errors.adapterBaseNotLoaded(spec.name, spec.adapter.base);
+      return this.loadNew(spec);
+    }
     if (m.spec.path !== spec.path) throw errors.loadedFromOtherFile(spec.name, m.life.reported, this.id, m.spec.path);
     switch (m.life.state) {
       case 'loaded':
@@ -631,6 +648,11 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       m.actualBytes = loaded.actualBytes;
       m.embedding = false; // a (re)load starts without one: the engine makes it again at the next embed
       this.ledger.reconcile(m.spec.name, loaded.actualBytes);
+      if (loaded.adapterWeights) {
+        m.adapterWeightsBytes = loaded.adapterWeights.bytes;
+        // Resident with the base since an earlier load of this adapter: counted there until now.
+        if (loaded.adapterWeights.resident) this.moveAdapterWeights(m, -loaded.adapterWeights.bytes);
+      }
       m.life.to('loaded');
       delete m.loadProgress;
       m.loadedAt = Date.now();
@@ -664,10 +686,31 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     }
   }
 
-  /** Drains the model (admitted requests finish, new ones see NOT_FOUND), unloads it from the engine, frees its bytes. */
+  /** An adapter's weights change hands with its base's ledger entry (`bytes` > 0: to the base). */
+  private moveAdapterWeights(m: ModelEntry, bytes: number): void {
+    const base = m.spec.adapter?.base;
+    if (!base || this.ledger.bytesOf(base) === 0) return;
+    this.ledger.reconcile(base, Math.max(0, this.ledger.bytesOf(base) + bytes));
+  }
+
+  /** The adapters loaded on model `base` (entries in any state). */
+  private adaptersOf(base: string): ModelEntry[] {
+    return [...this.models.values()].filter((a) => a.spec.adapter?.base === base);
+  }
+
+  /**
+   * Drains the model (admitted requests finish, new ones see NOT_FOUND), unloads it from the engine, frees its bytes.
+   * A base unloads its adapters first (they run on its weights); an adapter's weights stay with its base (see
+   * ModelEntry.adapterWeightsBytes), so its unload frees its context only.
+   */
   private async unload(name: string): Promise<{ model: string; freedBytes: number }> {
     const m = this.models.get(name);
     if (!m) throw errors.modelNotFound(name, this.servingNames());
+    let adaptersFreed = 0;
+    for (const a of this.adaptersOf(name)) {
+      if (a.life.is('draining', 'unloading')) await a.life.until('gone');
+      else adaptersFreed += (await this.unload(a.spec.name).catch(() => ({ freedBytes: 0 }))).freedBytes;
+    }
     // Unload during a load is well-defined: the load finishes (or fails), then the model is unloaded.
     if (m.life.is('reserving', 'loading')) await m.life.until('loaded', 'cancelling', 'waiting-engine');
     if (m.life.is('gone')) throw errors.modelNotFound(name, this.servingNames()); // its reservation was refused
@@ -698,10 +741,16 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
           });
         });
       }
-      return { model: name, freedBytes: this.ledger.release(name) };
+      const released = this.ledger.release(name);
+      const kept = m.adapterWeightsBytes ?? 0;
+      if (kept > 0) this.moveAdapterWeights(m, kept);
+      return { model: name, freedBytes: adaptersFreed + released - kept };
     } finally {
       m.life.to('gone');
       this.models.delete(name);
+      // Its base, idle now, may expire again (an expiry that came while the adapter was loaded was refused).
+      const base = m.spec.adapter && this.models.get(m.spec.adapter.base);
+      if (base?.life.is('loaded') && base.inFlight === 0 && base.queue.length === 0) this.markIdle(base);
       this.changed();
     }
   }
@@ -727,7 +776,14 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private expiredAt(name: string, at: number): boolean {
     const m = this.models.get(name);
     return (
-      !!m && m.life.is('loaded') && m.inFlight === 0 && m.queue.length === 0 && m.expiresAt > 0 && m.expiresAt === at
+      !!m &&
+      m.life.is('loaded') &&
+      m.inFlight === 0 &&
+      m.queue.length === 0 &&
+      m.expiresAt > 0 &&
+      m.expiresAt === at &&
+      // A base outlives its adapters: it expires once they have gone.
+      this.adaptersOf(name).length === 0
     );
   }
 
@@ -754,6 +810,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       ...(m.error ? { error: m.error } : {}),
       ...(m.loadProgress !== undefined && m.life.reported === 'loading' ? { loadProgress: m.loadProgress } : {}),
       ...(m.kvCacheUsage !== undefined ? { kvCacheUsage: m.kvCacheUsage } : {}),
+      ...(m.spec.adapter ? { base: m.spec.adapter.base } : {}),
     };
   }
 

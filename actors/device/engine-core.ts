@@ -20,6 +20,7 @@ import {
   type LlamaText,
   type LlamaEmbeddingContext,
 } from 'node-llama-cpp';
+import fs from 'node:fs';
 import { errors, MocError } from '../../src/errors.js';
 import type {
   EmbedOutcome,
@@ -84,10 +85,30 @@ interface LoadedModel {
   embedding?: Promise<LlamaEmbeddingContext>;
   /** Embeds run one at a time on it (it has one sequence): each waits for the one before. */
   embedTail?: Promise<unknown>;
+  /** An adapter: the base whose weights its context runs on (`model` is the base's). */
+  base?: LoadedModel;
+  /**
+   * A base: the adapter files node-llama-cpp holds for it, by path. It loads an adapter's weights once per model and
+   * frees them only when the model is disposed (LlamaModel._getOrLoadLora), not with the context: they stay here,
+   * their descriptors open, until then, and a later load of the same unchanged file reuses them.
+   */
+  adapters: Map<string, ResidentAdapter>;
+}
+
+interface ResidentAdapter {
+  /** Open while the base is: node-llama-cpp caches the adapter by this path (/proc/self/fd/N), which must stay ours. */
+  file: OpenedModelFile;
+  bytes: number;
+  mtimeMs: number;
+  /** What holding it costs: its tensors, as the file stores them (F32 or F16; llama.cpp keeps the type it reads). */
+  weightsBytes: number;
 }
 
 export class EngineCore {
   private readonly models = new Map<string, LoadedModel>();
+
+  /** Loads still running, by model: an adapter's load waits for its base's (a restarted engine reloads both at once). */
+  private readonly loading = new Map<string, Promise<unknown>>();
 
   private faults: EngineFaults;
 
@@ -115,6 +136,7 @@ export class EngineCore {
 
   /** Memory a load would take, from the GGUF header alone (node-llama-cpp's insights, llama.cpp's own formulas). */
   async estimate(spec: EngineModel, signal?: AbortSignal): Promise<Estimate> {
+    if (spec.adapter) return this.estimateAdapter(spec);
     // Open until the estimate is done: the insights re-read the file natively (llama.cpp's own context sizes) by the
     // path they were given, and would fall back to a coarser formula if /proc/self/fd/N no longer existed.
     const file = openModelFile(spec);
@@ -166,7 +188,21 @@ export class EngineCore {
    * aborts node-llama-cpp where it can, and a load that completes anyway is disposed before it answers.
    */
   async load(spec: EngineModel, signal?: AbortSignal, onProgress?: (fraction: number) => void): Promise<Loaded> {
-    if (this.models.has(spec.name)) throw errors.loadedInEngine(spec.name);
+    if (this.models.has(spec.name) || this.loading.has(spec.name)) throw errors.loadedInEngine(spec.name);
+    const done = spec.adapter ? this.loadAdapter(spec, signal) : this.loadModel(spec, signal, onProgress);
+    this.loading.set(spec.name, done);
+    try {
+      return await done;
+    } finally {
+      this.loading.delete(spec.name);
+    }
+  }
+
+  private async loadModel(
+    spec: EngineModel,
+    signal?: AbortSignal,
+    onProgress?: (fraction: number) => void,
+  ): Promise<Loaded> {
     const file = openModelFile(spec);
     let model: LlamaModel | undefined;
     let context: LlamaContext | undefined;
@@ -188,7 +224,14 @@ export class EngineCore {
         await new Promise((r) => setTimeout(r, slow.ms));
       }
       if (signal?.aborted) throw cancelledLoad(spec, 'load');
-      this.models.set(spec.name, { spec, model, context, pool: new SequencePool(context, spec.contextSize), file });
+      this.models.set(spec.name, {
+        spec,
+        model,
+        context,
+        pool: new SequencePool(context, spec.contextSize),
+        file,
+        adapters: new Map(),
+      });
       const usage = context.memoryUsage;
       return { actualBytes: model.size + usage.ram + usage.vram, trainContextSize: model.trainContextSize };
     } catch (err) {
@@ -204,13 +247,107 @@ export class EngineCore {
     }
   }
 
+  /**
+   * An adapter: a context of its own on its base's weights, with the adapter applied (node-llama-cpp's `lora` option).
+   * The base must be loaded here (the device loads it first); its adapter weights are loaded once and stay with it.
+   */
+  private async loadAdapter(spec: EngineModel, signal?: AbortSignal): Promise<Loaded> {
+    const base = await this.baseOf(spec);
+    const { adapter: of } = spec as Required<Pick<EngineModel, 'adapter'>>;
+    const held = base.adapters.get(spec.path);
+    const resident = held && spec.file && held.bytes === spec.file.bytes && held.mtimeMs === spec.file.mtimeMs;
+    const file = resident ? held.file : openModelFile(spec);
+    let context: LlamaContext | undefined;
+    try {
+      // The file as stored: its tensors (llama.cpp keeps the type it reads) and a header of a few KB.
+      const weightsBytes = resident ? held.weightsBytes : fs.statSync(file.path).size;
+      context = await base.model.createContext({
+        contextSize: spec.contextSize,
+        sequences: spec.sequences,
+        threads: this.threads,
+        lora: { adapters: [{ filePath: file.path, scale: of.scale }] },
+        ...(signal ? { createSignal: signal } : {}),
+      });
+      // From here node-llama-cpp holds the weights with the base (even if this load is cancelled below): so do we.
+      if (!resident) {
+        // A changed file under the same path: the old weights stay with the base too (counted there), as does its descriptor.
+        if (held) base.adapters.set(`${spec.path}\0${held.bytes}@${held.mtimeMs}`, held);
+        base.adapters.set(spec.path, {
+          file,
+          bytes: spec.file?.bytes ?? 0,
+          mtimeMs: spec.file?.mtimeMs ?? 0,
+          weightsBytes,
+        });
+      }
+      if (signal?.aborted) throw cancelledLoad(spec, 'load');
+      this.models.set(spec.name, {
+        spec,
+        model: base.model,
+        context,
+        pool: new SequencePool(context, spec.contextSize),
+        file,
+        base,
+        adapters: new Map(),
+      });
+      const usage = context.memoryUsage;
+      return {
+        actualBytes: weightsBytes + usage.ram + usage.vram,
+        trainContextSize: base.model.trainContextSize,
+        adapterWeights: { bytes: weightsBytes, resident: !!resident },
+      };
+    } catch (err) {
+      await context?.dispose().catch(() => {});
+      if (!resident && base.adapters.get(spec.path)?.file !== file) file.close();
+      if (signal?.aborted) throw cancelledLoad(spec, 'load');
+      if (err instanceof MocError) throw err;
+      throw errors.engineLoadFailed(spec.name, file.shown, file.scrub((err as Error).message));
+    }
+  }
+
+  /**
+   * An adapter costs its context (the base's formulas, at the adapter's context size and sequences) and its weights,
+   * unless they are resident with the base already (then they are counted there, and move to the adapter at its load).
+   */
+  private async estimateAdapter(spec: EngineModel): Promise<Estimate> {
+    const base = await this.baseOf(spec);
+    const held = base.adapters.get(spec.path);
+    const resident = held && spec.file && held.bytes === spec.file.bytes && held.mtimeMs === spec.file.mtimeMs;
+    const gpuLayers = this.llama.gpu === false ? 0 : base.model.fileInsights.totalLayers;
+    const c = await base.model.fileInsights.estimateContextResourceRequirementsV2({
+      contextSize: spec.contextSize,
+      sequences: spec.sequences,
+      modelGpuLayers: gpuLayers,
+    });
+    const weightsBytes = resident ? 0 : (spec.file?.bytes ?? fs.statSync(spec.path).size);
+    const contextBytes = c.cpuRam + c.gpuVram;
+    return {
+      weightsBytes,
+      contextBytes,
+      totalBytes: weightsBytes + contextBytes,
+      trainContextSize: base.model.trainContextSize,
+    };
+  }
+
+  /** An adapter's base, loaded here (waiting for its load if it is still running). */
+  private async baseOf(spec: EngineModel): Promise<LoadedModel> {
+    const name = spec.adapter!.base;
+    await this.loading.get(name)?.catch(() => {});
+    const base = this.models.get(name);
+    if (!base || base.base) throw errors.adapterBaseNotLoaded(spec.name, name);
+    return base;
+  }
+
+  /** Unloads a model: an adapter's context (its weights stay with its base), or a base after its adapters. */
   async unload(name: string): Promise<void> {
     const m = this.models.get(name);
     if (!m) return;
     this.models.delete(name);
+    if (!m.base) for (const [other, a] of [...this.models]) if (a.base === m) await this.unload(other);
     if (m.embedding) await (await m.embedding.catch(() => null))?.dispose();
     await m.context.dispose();
+    if (m.base) return; // its descriptor is the base's (ResidentAdapter), closed with it
     await m.model.dispose();
+    for (const a of m.adapters.values()) a.file.close();
     m.file.close();
   }
 
@@ -347,6 +484,12 @@ export class EngineCore {
   async embed(p: EmbedParams, signal: AbortSignal): Promise<EmbedOutcome> {
     const m = this.models.get(p.model);
     if (!m) throw errors.modelNotFound(p.model, [...this.models.keys()]);
+    // An embedding context would run on the base's weights without the adapter: an answer that is not the adapter's.
+    if (m.base)
+      throw errors.invalidArgument(
+        'model',
+        `'${p.model}' is a LoRA adapter of '${m.base.spec.name}'; ask its base for embeddings`,
+      );
     const limit = m.spec.contextSize;
     const inputs = p.texts.map((text, i) => {
       const tokens = m.model.tokenize(text);

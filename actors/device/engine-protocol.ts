@@ -7,7 +7,7 @@ import type { LogSettings } from '../../src/log.js';
 import type { FinishReason, ModelSpec } from '../../schemas/messages.js';
 
 /** What the engine needs of a model (placement and keep-alive are the device's business). */
-export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file'>;
+export type EngineModel = Pick<ModelSpec, 'name' | 'path' | 'contextSize' | 'sequences' | 'file' | 'adapter'>;
 
 import type { InferMsg, TokenLogprob, ToolCall, ToolCallDelta } from '../../schemas/messages.js';
 
@@ -78,6 +78,11 @@ export interface Loaded {
   /** What the engine reports holding after the load: model weights + context (KV cache, buffers). */
   actualBytes: number;
   trainContextSize: number;
+  /**
+   * An adapter's weights (in actualBytes). node-llama-cpp keeps them with the base model until the base is disposed:
+   * `resident` says they were already there (loaded for this adapter before, and kept since), not loaded now.
+   */
+  adapterWeights?: { bytes: number; resident: boolean };
 }
 
 /**

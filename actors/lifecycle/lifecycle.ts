@@ -35,6 +35,7 @@ import { KeepAliveTimers } from './keep-alive.js';
 import { KeyedSerial, releaseAll } from './keyed-serial.js';
 import { realModelsRoot, resolveModelPath, ROOT_HINT } from './model-path.js';
 import { planPlacement } from './placement.js';
+import { adapterOf, checkAdapterFields, DEFAULT_ADAPTER_SCALE, registeredFile } from './adapters.js';
 import { RouteTable } from './route-table.js';
 import type { ReportDropped } from '../../src/telemetry/dropped.js';
 
@@ -54,6 +55,8 @@ export interface Inspector {
 const STATUS_TIMEOUT_MS = 5000;
 /** Loads (of distinct models: loads of one model coalesce) that may wait for one device's placement turn. */
 const PLACEMENT_WAITERS_PER_DEVICE = 64;
+/** Loads of an adapter's base before its own load gives up (each time, another load took the base's memory first). */
+const ADAPTER_BASE_ATTEMPTS = 3;
 
 // Models and aliases share one namespace: a name is one or the other, never both.
 const nameIsAlias = (name: string) => errors.invalidArgument('name', `'${name}' is an alias; pick another model name`);
@@ -220,8 +223,10 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
           keepAliveMs: m.keepAliveMs,
           pinned: m.pinned,
           ...file,
+          ...adapterOf(e),
         };
-      });
+      })
+      .sort((a, b) => Number(!!a.adapter) - Number(!!b.adapter)); // bases first: an adapter loads on its base
   }
 
   receive(env: Envelope<LifecycleMessages>): void {
@@ -357,23 +362,31 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   }
 
   /** What refuses a register, against the state at the moment it is called. */
-  private checkRegister(r: RegisterRequest): void {
+  private checkRegister(r: RegisterRequest): string | undefined {
     if (this.routes.aliases.has(r.name)) throw nameIsAlias(r.name);
+    const base = checkAdapterFields(r, this.catalog, (n) => this.routes.resolve(n));
     const existing = this.catalog.get(r.name);
     const live = this.routes.lookup(r.name);
-    if (existing && existing.path !== r.path && live) {
+    const file = registeredFile(r);
+    if (existing && (existing.path !== file || existing.base !== base || existing.scale !== r.scale) && live) {
       // Re-pointing a live name would change what in-flight callers get mid-flight; versions + aliases do that safely.
-      throw errors.liveModelRepointed(r.name, live.state, live.device, existing.path, r.path);
+      throw errors.liveModelRepointed(r.name, live.state, live.device, existing.path, file);
     }
     const device = r.device ?? existing?.device;
     if (device && !this.devices.has(device)) throw errors.deviceNotFound(device, [...this.devices.keys()]);
+    return base;
   }
 
   /** The file's facts; an unchanged file (same path, size, mtime) keeps its inspection: no re-hash at every start. */
   private async examine(r: RegisterRequest, existing: CatalogEntry | undefined): Promise<FileFacts> {
-    const file = await resolveModelPath(this.config.modelsRoot, r.path);
+    const file = await resolveModelPath(this.config.modelsRoot, registeredFile(r));
     const st = await stat(file);
-    if (existing && existing.path === r.path && existing.bytes === st.size && existing.mtimeMs === st.mtimeMs)
+    if (
+      existing &&
+      existing.path === registeredFile(r) &&
+      existing.bytes === st.size &&
+      existing.mtimeMs === st.mtimeMs
+    )
       return existing;
     const x = await this.inspector.inspect(file, { root: await realModelsRoot(this.config.modelsRoot) });
     return {
@@ -388,11 +401,12 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   }
 
   private putCatalog(r: RegisterRequest, facts: FileFacts, examined: CatalogEntry | undefined) {
-    this.checkRegister(r);
+    const base = this.checkRegister(r);
     const existing = this.catalog.get(r.name);
+    const baseEntry = base === undefined ? undefined : this.catalog.get(base);
     const entry: CatalogEntry = {
       name: r.name,
-      path: r.path,
+      path: registeredFile(r),
       sha256: facts.sha256,
       bytes: facts.bytes,
       mtimeMs: facts.mtimeMs,
@@ -400,13 +414,15 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       parameterCount: facts.parameterCount,
       quantization: facts.quantization,
       trainContextLength: facts.trainContextLength,
-      contextSize: r.context_size ?? existing?.contextSize ?? DEFAULT_CONTEXT_SIZE,
-      sequences: r.sequences ?? existing?.sequences ?? DEFAULT_SEQUENCES,
+      // An adapter's context is as its base's unless it says otherwise.
+      contextSize: r.context_size ?? existing?.contextSize ?? baseEntry?.contextSize ?? DEFAULT_CONTEXT_SIZE,
+      sequences: r.sequences ?? existing?.sequences ?? baseEntry?.sequences ?? DEFAULT_SEQUENCES,
       ...((r.device ?? existing?.device) ? { device: (r.device ?? existing?.device)! } : {}),
       pinned: r.pinned ?? existing?.pinned ?? false,
       keepAliveMs: r.keep_alive_ms ?? existing?.keepAliveMs ?? this.config.lifecycle.defaultKeepAliveMs,
       preload: r.preload ?? existing?.preload ?? false,
       registeredAt: existing?.registeredAt ?? Date.now(),
+      ...(base !== undefined ? { base, ...(r.scale !== undefined ? { scale: r.scale } : {}) } : {}),
     };
     this.catalog.set(entry.name, entry);
     this.names = null;
@@ -452,9 +468,15 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
         );
       return this.ensure(name, r.device, env);
     }
+    // Settings changed on an adapter register it again as the adapter it is (its file, base and scale).
+    const { path: _given, ...settings } = r;
+    const what =
+      entry?.base && file === entry.path
+        ? { adapter: file, base: entry.base, ...(entry.scale !== undefined ? { scale: entry.scale } : {}) }
+        : { path: file };
     this.task(env, async () => {
       await this.self.ask(
-        { kind: 'register', request: { ...r, path: file } },
+        { kind: 'register', request: { ...settings, ...what } },
         { timeoutMs: Math.max(1, env.deadline - Date.now()) },
       );
       return this.self.ask(
@@ -525,9 +547,38 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       keepAliveMs: entry.keepAliveMs,
       pinned: entry.pinned,
       file: { root, bytes: entry.bytes, mtimeMs: entry.mtimeMs },
+      ...adapterOf(entry),
     };
-    await this.placeAndLoad(spec, wanted);
-    return root;
+    if (!entry.base) {
+      await this.placeAndLoad(spec, wanted);
+      return root;
+    }
+    // The base may leave between its load and the adapter's (evicted for another load: it was idle): loaded again.
+    for (let attempt = 1; ; attempt++) {
+      const device = await this.baseLoaded(entry, wanted);
+      try {
+        await this.placeAndLoad(spec, device);
+        return root;
+      } catch (err) {
+        if (attempt >= ADAPTER_BASE_ATTEMPTS || toMocError(err).details.base !== entry.base) throw err;
+      }
+    }
+  }
+
+  /**
+   * An adapter runs on its base's weights, on the base's device: the base is loaded first (on demand, as any model:
+   * coalesced with a load already running) and the adapter goes where it is. Answers that device.
+   */
+  private async baseLoaded(entry: CatalogEntry, wanted: string | undefined): Promise<string> {
+    const base = entry.base!;
+    const where = this.routes.lookup(base)?.device ?? wanted;
+    const view = await this.self.ask(
+      { kind: 'ensure', name: base, ...(where ? { device: where } : {}) },
+      { timeoutMs: this.config.limits.loadTimeoutMs },
+    );
+    if (wanted && view.device !== wanted)
+      throw errors.loadedOnOtherDevice(entry.name, 'registered', view.device, wanted);
+    return view.device;
   }
 
   /**
@@ -627,11 +678,12 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       { kind: 'estimate', model: spec },
       { timeoutMs: this.config.limits.loadTimeoutMs },
     );
+    // An adapter's base stays for it: it is what the adapter runs on.
     const plan = planPlacement(
       spec.name,
       est.totalBytes,
       statuses,
-      (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false),
+      (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false) || m.name === spec.adapter?.base,
     );
     return { id: plan.device, evict: plan.evict };
   }
@@ -805,6 +857,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       quantization: e?.quantization ?? '',
       aliases,
       breaker: this.breakers.get(name)?.state ?? 'closed',
+      ...(e?.base ? { base: e.base, scale: e.scale ?? DEFAULT_ADAPTER_SCALE } : {}),
     };
   }
 

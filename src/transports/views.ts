@@ -19,7 +19,7 @@ import type { Goal } from '../../schemas/goals.js';
 
 type DeviceModel = Omit<
   ModelResource,
-  'sha256' | 'architecture' | 'parameter_count' | 'quantization' | 'aliases' | 'breaker'
+  'sha256' | 'architecture' | 'parameter_count' | 'quantization' | 'aliases' | 'breaker' | 'scale'
 >;
 
 export function deviceModelResource(m: ModelInfo): DeviceModel {
@@ -43,6 +43,7 @@ export function deviceModelResource(m: ModelInfo): DeviceModel {
     expires_at_ms: m.expiresAt,
     ...(m.loadProgress !== undefined ? { load_progress: m.loadProgress } : {}),
     ...(m.kvCacheUsage !== undefined ? { kv_cache_usage: m.kvCacheUsage } : {}),
+    base: m.base ?? '',
   };
 }
 
@@ -67,6 +68,7 @@ function buildModelResource(m: ModelView): ModelResource {
     quantization: m.quantization,
     aliases: m.aliases,
     breaker: m.breaker,
+    ...(m.scale !== undefined ? { scale: m.scale } : {}),
   };
 }
 

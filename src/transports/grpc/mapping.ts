@@ -123,6 +123,9 @@ export function modelRequestFromProto(r: RegisterModelRequest__Output | LoadMode
   if (given(r.pinned)) out.pinned = r.pinned;
   if (given(r.keep_alive_ms)) out.keep_alive_ms = r.keep_alive_ms;
   if ('preload' in r && given(r.preload)) out.preload = r.preload;
+  if ('adapter' in r && r.adapter) out.adapter = r.adapter;
+  if ('base' in r && r.base) out.base = r.base;
+  if ('scale' in r && given(r.scale)) out.scale = r.scale;
   return out;
 }
 

@@ -42,8 +42,17 @@ export interface ModelInfo {
    * unset before its first.
    */
   'kv_cache_usage'?: (number | string);
+  /**
+   * A LoRA adapter's base model; empty for a model.
+   */
+  'base'?: (string);
+  /**
+   * A LoRA adapter's scale; unset for a model.
+   */
+  'scale'?: (number | string);
   '_load_progress'?: "load_progress";
   '_kv_cache_usage'?: "kv_cache_usage";
+  '_scale'?: "scale";
 }
 
 export interface ModelInfo__Output {
@@ -85,6 +94,15 @@ export interface ModelInfo__Output {
    * unset before its first.
    */
   'kv_cache_usage'?: (number);
+  /**
+   * A LoRA adapter's base model; empty for a model.
+   */
+  'base': (string);
+  /**
+   * A LoRA adapter's scale; unset for a model.
+   */
+  'scale'?: (number);
   '_load_progress'?: "load_progress";
   '_kv_cache_usage'?: "kv_cache_usage";
+  '_scale'?: "scale";
 }

@@ -29,9 +29,17 @@ export interface RegisterModelRequest {
    * Load at every start.
    */
   'preload'?: (boolean);
+  /**
+   * A LoRA adapter (instead of path): the registered model it applies to, its GGUF relative to the models root, and
+   * its scale (unset: 1; 0 gives the base's answers).
+   */
+  'base'?: (string);
+  'adapter'?: (string);
+  'scale'?: (number | string);
   '_pinned'?: "pinned";
   '_keep_alive_ms'?: "keep_alive_ms";
   '_preload'?: "preload";
+  '_scale'?: "scale";
 }
 
 export interface RegisterModelRequest__Output {
@@ -61,7 +69,15 @@ export interface RegisterModelRequest__Output {
    * Load at every start.
    */
   'preload'?: (boolean);
+  /**
+   * A LoRA adapter (instead of path): the registered model it applies to, its GGUF relative to the models root, and
+   * its scale (unset: 1; 0 gives the base's answers).
+   */
+  'base': (string);
+  'adapter': (string);
+  'scale'?: (number);
   '_pinned'?: "pinned";
   '_keep_alive_ms'?: "keep_alive_ms";
   '_preload'?: "preload";
+  '_scale'?: "scale";
 }
