@@ -24,6 +24,8 @@ interface ModelOptions extends OutputOptions {
   keepAliveMs?: number;
   preload?: boolean;
   path?: string;
+  base?: string;
+  scale?: number;
   progress?: boolean;
 }
 
@@ -49,6 +51,7 @@ const modelFields = (m: ModelResource) =>
     state: m.state,
     device: m.device || '-',
     path: m.path,
+    ...(m.base ? { base: m.base, scale: m.scale ?? 1 } : {}),
     memory: bytes(m.actual_bytes || m.estimate_bytes),
     context: m.context_size,
     sequences: m.sequences,
@@ -147,8 +150,12 @@ export function modelsCommand(api: () => Api): Command {
   json(
     models
       .command('register <name> <path>')
-      .description('register a GGUF file (relative to the models root) without loading it'),
+      .description(
+        'register a GGUF file (relative to the models root) without loading it; with --base, a LoRA adapter of that model',
+      ),
   )
+    .option('--base <model>', 'the file is a LoRA adapter of this registered model')
+    .option('--scale <x>', "the adapter's scale (1: as trained; 0: the base's answers)", Number)
     .option('--device <id>', 'device to load it on')
     .option('--context-size <n>', 'tokens of context per sequence', numberOf(R.context_size))
     .option('--sequences <n>', 'parallel sequences', numberOf(R.sequences))
@@ -162,7 +169,8 @@ export function modelsCommand(api: () => Api): Command {
     .action(async (name: string, path: string, o: ModelOptions) => {
       const m = await api().json<ModelResource>('POST', '/v1/models', {
         name,
-        path,
+        ...(o.base ? { adapter: path, base: o.base } : { path }),
+        ...(o.scale !== undefined ? { scale: o.scale } : {}),
         ...(o.device ? { device: o.device } : {}),
         ...(o.contextSize !== undefined ? { context_size: o.contextSize } : {}),
         ...(o.sequences !== undefined ? { sequences: o.sequences } : {}),

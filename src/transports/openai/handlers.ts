@@ -615,9 +615,15 @@ export async function completions(body: Record<string, unknown>, call: Call, out
   out.done();
 }
 
-/** A model as OpenAI lists it; aliases are listed too (a client may name either). */
-function modelObject(id: string): { id: string; object: 'model'; created: number; owned_by: string } {
-  return { id, object: 'model', created: 0, owned_by: 'moc' };
+/**
+ * A model as OpenAI lists it; aliases are listed too (a client may name either). `parent`, as vLLM lists LoRA
+ * adapters: the base model an adapter runs on, null for a model.
+ */
+function modelObject(
+  id: string,
+  m: ModelResource,
+): { id: string; object: 'model'; created: number; owned_by: string; parent: string | null } {
+  return { id, object: 'model', created: 0, owned_by: 'moc', parent: m.base || null };
 }
 
 export async function listModels(call: Call): Promise<unknown> {
@@ -626,8 +632,8 @@ export async function listModels(call: Call): Promise<unknown> {
   do {
     const page = await runOperation('list-models', cursor ? { cursor } : {}, call);
     for (const m of page.models as ModelResource[]) {
-      data.push(modelObject(m.name));
-      for (const a of m.aliases) data.push(modelObject(a));
+      data.push(modelObject(m.name, m));
+      for (const a of m.aliases) data.push(modelObject(a, m));
     }
     cursor = page.next_cursor;
   } while (cursor);
@@ -636,7 +642,7 @@ export async function listModels(call: Call): Promise<unknown> {
 
 export async function retrieveModel(name: string, call: Call): Promise<unknown> {
   const m = await runOperation('get-model', { name }, call);
-  return modelObject(m.name === name || !m.aliases.includes(name) ? m.name : name);
+  return modelObject(m.name === name || !m.aliases.includes(name) ? m.name : name, m);
 }
 
 /**
