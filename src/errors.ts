@@ -216,6 +216,13 @@ export const ERRORS = {
     retryable: false,
     when: 'The engine could not load the model file (corrupt, unsupported or unreadable GGUF).',
   },
+  MOC_ERR_ADAPTER_REFUSED: {
+    grpc: 'FAILED_PRECONDITION',
+    http: 422,
+    zmq: 'ADAPTER_REFUSED',
+    retryable: false,
+    when: 'A LoRA adapter file does not fit its base model (not a GGUF or truncated, not a LoRA adapter, another architecture, a tensor the base lacks or of another shape, an a/b pair missing its partner); the message names the problem.',
+  },
   MOC_ERR_INTERNAL: {
     grpc: 'INTERNAL',
     http: 500,
@@ -596,6 +603,16 @@ export const errors = {
         `(RegisterModel, or POST /v1/models with the same name and path) to inspect the file as it is now`,
       { model, path },
     ),
+
+  /**
+   * A LoRA adapter that llama.cpp would refuse (or abort on) for its base; `shown` names the adapter, `problem` says
+   * what is wrong, `next` what to do.
+   */
+  adapterRefused: (shown: string, problem: string, next: string, details: Record<string, unknown> = {}) =>
+    new MocError('MOC_ERR_ADAPTER_REFUSED', `LoRA adapter ${shown} is refused: ${problem}; ${next}`, {
+      path: shown,
+      ...details,
+    }),
 
   // ---- loads ----
   /** node-llama-cpp failed for a reason that is not the file's format; `problem` is its message without paths. */

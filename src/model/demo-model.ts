@@ -42,7 +42,7 @@ export function vocabulary(specialTokens: string[] = []): { tokens: string[]; ty
 }
 
 /** mulberry32: small, fast, deterministic; the same seed gives the same file byte for byte. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -129,7 +129,11 @@ export async function writeTinyLlamaGguf(
   filePath: string,
   opts: TinyModelOptions = {},
 ): Promise<{ path: string; bytes: number }> {
-  const buf = buildTinyLlamaGguf(opts);
+  return writeAtomically(filePath, buildTinyLlamaGguf(opts));
+}
+
+/** Writes `buf` through a temp file and a rename; generated models and adapters both go through it. */
+export async function writeAtomically(filePath: string, buf: Buffer): Promise<{ path: string; bytes: number }> {
   await mkdir(path.dirname(filePath), { recursive: true });
   // Unique per call: two concurrent writers of the same path (e.g. two ensureDemoModel calls) must not share a temp file.
   const tmp = `${filePath}.${process.pid}.${randomUUID()}.tmp`;

@@ -211,7 +211,7 @@ class Reader {
   }
 }
 
-type Scalar = number | string | boolean;
+export type Scalar = number | string | boolean;
 
 function readValue(r: Reader, type: number, key: string): Scalar | undefined {
   switch (type) {
@@ -265,12 +265,34 @@ function skipArray(r: Reader, key: string): void {
   else r.skip(minBytes, `metadata key ${key}`);
 }
 
-interface TensorInfo {
+/** One tensor as the header describes it. */
+export interface GgufTensorInfo {
   name: string;
-  ne0: number;
+  /** innermost first (ne[0], ne[1], ...), as ggml counts them */
+  dims: number[];
   elements: number;
+  /** ggml type id; typeName is its name when known here */
   type: number;
+  typeName?: string;
+  /** relative to the data section */
   offset: number;
+  /** its data's size, when its type is known here */
+  bytes?: number;
+}
+type TensorInfo = GgufTensorInfo;
+
+/** A metadata value as read: arrays are skipped (undefined value), their element type kept. */
+export interface GgufMetaEntry {
+  /** GGUF value type (4 u32, 6 f32, 8 string, 9 array, ...) */
+  type: number;
+  value: Scalar | undefined;
+}
+
+/** Everything the header holds that callers check, not just the summary. */
+export interface GgufContents {
+  header: GgufHeader;
+  metadata: ReadonlyMap<string, GgufMetaEntry>;
+  tensors: readonly GgufTensorInfo[];
 }
 
 function readTensorInfo(r: Reader, i: number, alignment: number): TensorInfo {
@@ -291,7 +313,7 @@ function readTensorInfo(r: Reader, i: number, alignment: number): TensorInfo {
   const offset = r.u64();
   if (offset % alignment !== 0)
     r.fail(`tensor ${name} has offset ${offset}, not a multiple of the alignment ${alignment}`);
-  return { name, ne0: dims[0]!, elements, type, offset };
+  return { name, dims, elements, type, typeName: GGML_TYPES[type]?.[0], offset };
 }
 
 /**
@@ -299,6 +321,11 @@ function readTensorInfo(r: Reader, i: number, alignment: number): TensorInfo {
  * server's layout); it defaults to the path itself.
  */
 export function parseGgufHeader(filePath: string, shown = filePath): GgufHeader {
+  return readGgufContents(filePath, shown).header;
+}
+
+/** parseGgufHeader's checks, returning the metadata and the tensor infos too (LoRA adapters are checked from them). */
+export function readGgufContents(filePath: string, shown = filePath): GgufContents {
   let fd: number;
   try {
     fd = openSync(filePath, 'r');
@@ -321,7 +348,7 @@ export function ioProblem(err: unknown): string {
   return message.replace(/, \w+ '.*'$/s, '');
 }
 
-function parse(r: Reader): GgufHeader {
+function parse(r: Reader): GgufContents {
   const magic = r.size >= 4 ? [r.u8(), r.u8(), r.u8(), r.u8()] : [];
   if (String.fromCharCode(...magic) !== 'GGUF')
     r.fail(`bad magic ${JSON.stringify(String.fromCharCode(...magic))} (expected "GGUF")`);
@@ -333,9 +360,12 @@ function parse(r: Reader): GgufHeader {
   if (kvCount > MAX_COUNT) r.fail(`absurd metadata key count ${kvCount} (limit ${MAX_COUNT})`);
 
   const meta = new Map<string, Scalar>();
+  const entries = new Map<string, GgufMetaEntry>();
   for (let i = 0; i < kvCount; i++) {
     const key = r.str(`metadata key ${i}`);
-    const value = readValue(r, r.u32(), key);
+    const type = r.u32();
+    const value = readValue(r, type, key);
+    entries.set(key, { type, value });
     if (value !== undefined) meta.set(key, value);
   }
   const num = (key: string): number | undefined => {
@@ -366,14 +396,17 @@ function parse(r: Reader): GgufHeader {
     const traits = GGML_TYPES[t.type];
     if (!traits) continue; // a type unknown here: llama.cpp checks its size itself
     const [typeName, blockBytes, blockElems] = traits;
-    if (t.ne0 % blockElems !== 0)
-      r.fail(`tensor ${t.name} has rows of ${t.ne0} elements, not a multiple of the ${typeName} block (${blockElems})`);
+    if (t.dims[0]! % blockElems !== 0)
+      r.fail(
+        `tensor ${t.name} has rows of ${t.dims[0]} elements, not a multiple of the ${typeName} block (${blockElems})`,
+      );
     const bytes = (t.elements / blockElems) * blockBytes;
     if (t.offset + bytes > dataBytes) {
       r.fail(
         `tensor ${t.name} data ends at byte ${dataStart + t.offset + bytes}, past the end of the file (${r.size} bytes): the file is truncated`,
       );
     }
+    t.bytes = bytes;
     tensorDataBytes += bytes;
     bytesByType.set(t.type, (bytesByType.get(t.type) ?? 0) + bytes);
   }
@@ -381,7 +414,7 @@ function parse(r: Reader): GgufHeader {
   const fileType = num('general.file_type');
   const dominant = [...bytesByType].sort((a, b) => b[1] - a[1])[0]?.[0];
   const name = meta.get('general.name');
-  return {
+  const header: GgufHeader = {
     version,
     tensorCount,
     kvCount,
@@ -402,4 +435,5 @@ function parse(r: Reader): GgufHeader {
     tensorDataBytes,
     fileBytes: r.size,
   };
+  return { header, metadata: entries, tensors };
 }

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
 import { parseGgufHeader } from '../../src/model/gguf-header.js';
+import { checkLoraAdapter } from '../../src/model/adapter-check.js';
 
 const run = (...args: string[]) =>
   spawnSync(
@@ -24,6 +25,9 @@ t.test('mistakes get one line, the usage and exit 2', async (t) => {
     [[out, '--ctx'], "Option '--ctx <value>' argument missing"],
     [[out, '--layers', 'two'], '--layers must be an integer >= 1, got "two"'],
     [[out, '--preset', 'huge'], '--preset must be one of demo, bench, got "huge"'],
+    [['--lora', out], '--lora needs --base <model.gguf>'],
+    [['--lora', out, '--base', out, '--embd', '8'], '--lora makes an adapter: --embd is for models'],
+    [[out, '--rank', '4'], '--rank is for adapters (with --lora)'],
     [[], 'usage:'],
   ] as [string[], string][]) {
     const r = run(...args);
@@ -60,4 +64,17 @@ t.test('--preset bench gives its dimensions; flags given with it override them',
     [64, 8, 8, 128, 2048],
     'embd and ff as given; layers 8, heads 8, context 2048 from the preset',
   );
+});
+
+t.test('--lora --base writes an adapter for that model', async (t) => {
+  const dir = t.testdir();
+  const base = path.join(dir, 'm.gguf');
+  const lora = path.join(dir, 'lora.gguf');
+  t.equal(run(base, '--ctx', '64').status, 0, 'the base is written');
+  const r = run('--lora', lora, '--base', base, '--seed', '2', '--rank', '4', '--alpha', '16');
+  t.equal(r.status, 0, `exit 0 ${r.stderr}`);
+  const report = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  t.same(report, { path: lora, bytes: readFileSync(lora).length, tensors: 16, rank: 4, alpha: 16 }, 'it reports it');
+  const facts = checkLoraAdapter(lora, base);
+  t.same([facts.rank, facts.alpha, facts.pairs], [4, 16, 8], 'and it fits the base');
 });
