@@ -26,6 +26,7 @@ import type { HostedBehavior } from '../../src/kernel/worker-host.js';
 import { EngineClient } from './engine-client.js';
 import type { EngineFaults } from './engine-protocol.js';
 import { Ledger } from './ledger.js';
+import { AdapterWeights, weightsKey } from './adapter-weights.js';
 import { ModelLife } from './model-state.js';
 import { RequestQueue } from './request-queue.js';
 import { LoopLag } from '../../src/telemetry/loop-lag.js';
@@ -101,12 +102,6 @@ interface ModelEntry {
   loadAnswered: Promise<void>;
   /** Called when nothing of the model runs or waits any more (an unload drains to this; so does close). */
   idleWaiters: (() => void)[];
-  /**
-   * An adapter: the bytes of its weights (in its ledger entry while it is loaded). The engine keeps them with the base
-   * until the base unloads (node-llama-cpp frees adapters with their model only), so its unload moves them to the
-   * base's entry, and its next load moves them back: the ledger counts what the engine holds.
-   */
-  adapterWeightsBytes?: number;
 }
 
 /**
@@ -124,6 +119,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private engineRestarts: number[] = [];
   private readonly models = new Map<string, ModelEntry>();
   private readonly ledger: Ledger;
+  private readonly adapterWeights: AdapterWeights;
   private closing = false;
   private readonly log: Logger;
   private readonly loopLag = new LoopLag();
@@ -133,6 +129,7 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   constructor(private readonly cfg: DeviceWorkerData) {
     this.log = createLogger(cfg.log.level, { sensitive: cfg.log.sensitive, bindings: { device: cfg.device.id } });
     this.ledger = new Ledger(cfg.device.id, cfg.device.memory, cfg.device.softLimit);
+    this.adapterWeights = new AdapterWeights(this.ledger);
     // Held before anything else: the same limits held them before the restart, so they fit.
     for (const r of cfg.reservations) this.ledger.reserve(r.owner, r.bytes);
   }
@@ -648,11 +645,9 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
       m.actualBytes = loaded.actualBytes;
       m.embedding = false; // a (re)load starts without one: the engine makes it again at the next embed
       this.ledger.reconcile(m.spec.name, loaded.actualBytes);
-      if (loaded.adapterWeights) {
-        m.adapterWeightsBytes = loaded.adapterWeights.bytes;
-        // Resident with the base since an earlier load of this adapter: counted there until now.
-        if (loaded.adapterWeights.resident) this.moveAdapterWeights(m, -loaded.adapterWeights.bytes);
-      }
+      if (loaded.adapterWeights)
+        this.adapterWeights.loaded(m.spec, loaded.adapterWeights.bytes, loaded.adapterWeights.resident);
+      else this.adapterWeights.baseGone(m.spec.name); // a (re)loaded model holds no adapter yet
       m.life.to('loaded');
       delete m.loadProgress;
       m.loadedAt = Date.now();
@@ -686,13 +681,6 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     }
   }
 
-  /** An adapter's weights change hands with its base's ledger entry (`bytes` > 0: to the base). */
-  private moveAdapterWeights(m: ModelEntry, bytes: number): void {
-    const base = m.spec.adapter?.base;
-    if (!base || this.ledger.bytesOf(base) === 0) return;
-    this.ledger.reconcile(base, Math.max(0, this.ledger.bytesOf(base) + bytes));
-  }
-
   /** The adapters loaded on model `base` (entries in any state). */
   private adaptersOf(base: string): ModelEntry[] {
     return [...this.models.values()].filter((a) => a.spec.adapter?.base === base);
@@ -700,8 +688,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
 
   /**
    * Drains the model (admitted requests finish, new ones see NOT_FOUND), unloads it from the engine, frees its bytes.
-   * A base unloads its adapters first (they run on its weights); an adapter's weights stay with its base (see
-   * ModelEntry.adapterWeightsBytes), so its unload frees its context only.
+   * A base unloads its adapters first (they run on its weights); an adapter's weights stay with its base or another
+   * adapter of the same file (adapter-weights.ts), so its unload frees its context only.
    */
   private async unload(name: string): Promise<{ model: string; freedBytes: number }> {
     const m = this.models.get(name);
@@ -741,10 +729,18 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
           });
         });
       }
-      const released = this.ledger.release(name);
-      const kept = m.adapterWeightsBytes ?? 0;
-      if (kept > 0) this.moveAdapterWeights(m, kept);
-      return { model: name, freedBytes: adaptersFreed + released - kept };
+      let kept = 0;
+      if (m.spec.adapter) {
+        const key = weightsKey(m.spec);
+        const others = this.adaptersOf(m.spec.adapter.base).filter(
+          (a) => a !== m && a.life.is('loaded') && weightsKey(a.spec) === key,
+        );
+        kept = this.adapterWeights.leaving(
+          m.spec,
+          others.map((a) => a.spec.name),
+        );
+      } else this.adapterWeights.baseGone(name);
+      return { model: name, freedBytes: adaptersFreed + this.ledger.release(name) - kept };
     } finally {
       m.life.to('gone');
       this.models.delete(name);

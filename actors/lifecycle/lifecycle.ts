@@ -36,6 +36,8 @@ import { KeyedSerial, releaseAll } from './keyed-serial.js';
 import { realModelsRoot, resolveModelPath, ROOT_HINT } from './model-path.js';
 import { planPlacement } from './placement.js';
 import { adapterOf, checkAdapterFields, DEFAULT_ADAPTER_SCALE, registeredFile } from './adapters.js';
+import { checkLoraAdapter } from '../../src/model/adapter-check.js';
+import type { GgufHeader } from '../../src/model/gguf-header.js';
 import { RouteTable } from './route-table.js';
 import type { ReportDropped } from '../../src/telemetry/dropped.js';
 
@@ -48,7 +50,7 @@ export interface Inspector {
   ): Promise<{
     sha256: string;
     bytes: number;
-    header: { architecture: string; parameterCount: number; quantization: string; contextLength?: number };
+    header: Pick<GgufHeader, 'architecture' | 'parameterCount' | 'quantization' | 'contextLength' | 'type'>;
   }>;
 }
 
@@ -389,6 +391,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     )
       return existing;
     const x = await this.inspector.inspect(file, { root: await realModelsRoot(this.config.modelsRoot) });
+    await this.checkKind(r, file, x.header);
     return {
       sha256: x.sha256,
       bytes: x.bytes,
@@ -398,6 +401,26 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       quantization: x.header.quantization,
       trainContextLength: x.header.contextLength ?? 0,
     };
+  }
+
+  /**
+   * A model file must be a model, and an adapter a LoRA adapter that fits its base (names, shapes, types, from the
+   * headers: src/model/adapter-check.ts): refused here, at registration, rather than by llama.cpp at the first load.
+   */
+  private async checkKind(r: RegisterRequest, file: string, header: Pick<GgufHeader, 'type'>): Promise<void> {
+    if (r.adapter === undefined) {
+      if (header.type === 'adapter')
+        throw errors.modelFileRefused(
+          r.name,
+          registeredFile(r),
+          `is a LoRA adapter (general.type adapter), not a model; register it with adapter and base (the model it applies to) instead of path`,
+        );
+      return;
+    }
+    const base = this.catalog.get(this.routes.resolve(r.base!));
+    if (!base) return; // checkRegister refuses it, naming the base
+    const basePath = await resolveModelPath(this.config.modelsRoot, base.path);
+    checkLoraAdapter(file, basePath, { adapter: r.adapter, base: base.path });
   }
 
   private putCatalog(r: RegisterRequest, facts: FileFacts, examined: CatalogEntry | undefined) {

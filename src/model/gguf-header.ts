@@ -12,6 +12,8 @@ export interface GgufHeader {
   kvCount: number;
   architecture: string;
   name?: string;
+  /** general.type: 'model' or absent for a model, 'adapter' for a LoRA adapter (llama.cpp's converters). */
+  type?: string;
   /** Sum of the elements of all tensors. */
   parameterCount: number;
   fileType?: number;
@@ -414,12 +416,14 @@ function parse(r: Reader): GgufContents {
   const fileType = num('general.file_type');
   const dominant = [...bytesByType].sort((a, b) => b[1] - a[1])[0]?.[0];
   const name = meta.get('general.name');
+  const type = meta.get('general.type');
   const header: GgufHeader = {
     version,
     tensorCount,
     kvCount,
     architecture,
     name: typeof name === 'string' ? name : undefined,
+    ...(typeof type === 'string' ? { type } : {}),
     parameterCount: tensors.reduce((sum, t) => sum + t.elements, 0),
     fileType,
     quantization:
