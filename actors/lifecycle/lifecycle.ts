@@ -36,6 +36,7 @@ import { KeyedSerial, releaseAll } from './keyed-serial.js';
 import { realModelsRoot, resolveModelPath, ROOT_HINT } from './model-path.js';
 import { planPlacement } from './placement.js';
 import { RouteTable } from './route-table.js';
+import { SwapLine } from './swap-policy.js';
 import type { ReportDropped } from '../../src/telemetry/dropped.js';
 
 /** What the lifecycle needs of the GGUF inspector (src/model/inspector.ts): runs on a piscina pool. */
@@ -64,6 +65,9 @@ const aliasIsModel = (alias: string) =>
 interface Waiter {
   reply(v: ModelView): void;
   fail(e: unknown): void;
+  /** An envelope's: past its deadline or aborted, nobody waits for this answer any more. */
+  readonly deadline?: number;
+  readonly signal?: AbortSignal;
 }
 
 /** A load in progress: who waits for it, and who asked for another device (tried again once it ends). */
@@ -72,6 +76,8 @@ interface RunningLoad {
   waiters: Waiter[];
   others: Array<{ device: string; waiter: Waiter }>;
   startedAt: number;
+  /** A request (not only a LoadModel) waits for it: it may wait for a swap (swap-policy.ts). */
+  forRequest: boolean;
 }
 
 /** Told of loads and evictions as the Lifecycle decides them (src/telemetry/metrics.ts counts them). */
@@ -152,6 +158,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private self!: ActorRef<LifecycleMessages>;
   /** Keep-alive expiries; with placement's soft-limit eviction, all that decides a model leaves (see expire). */
   private readonly keepAlive: KeepAliveTimers;
+  /** Loads waiting for busy models to make room, and the models draining for them (swap-policy.ts). */
+  private readonly swaps: SwapLine;
 
   /** `clock`: what the keep-alive timers run on (a test's ManualClock; the real one by default). */
   constructor(
@@ -169,6 +177,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       }
     }, clock);
     this.realRoot = path.resolve(config.modelsRoot);
+    this.swaps = new SwapLine(this.routes, config.lifecycle.minResidencyMs);
     for (const e of store.listModels()) this.catalog.set(e.name, e);
     for (const [alias, target] of store.listAliases()) this.routes.aliases.set(alias, target);
   }
@@ -178,9 +187,15 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   }
   stop(): void {
     this.keepAlive.close();
+    this.swaps.close();
   }
 
   // ---- read-only views, same thread (router, transports, supervisor) ----
+
+  /** True while `model` drains for a swap: the router sends its new requests to wait for its reload instead. */
+  draining(model: string): boolean {
+    return this.swaps.draining(model);
+  }
 
   /** True when `name` (or the alias) is in the catalog: the router loads it on demand. */
   isRegistered(name: string): boolean {
@@ -235,7 +250,12 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       case 'load':
         return this.load(env as Envelope<LifecycleMessages, 'load'>);
       case 'ensure':
-        return this.ensure(this.routes.resolve(msg.name), msg.device, env as Envelope<LifecycleMessages, 'ensure'>);
+        return this.ensure(
+          this.routes.resolve(msg.name),
+          msg.device,
+          env as Envelope<LifecycleMessages, 'ensure'>,
+          msg.forRequest,
+        );
       case 'unload':
         return this.unload(env as Envelope<LifecycleMessages, 'unload'>);
       case 'set-alias':
@@ -313,6 +333,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     this.keepAlive.follow(m.models, gone);
     for (const info of m.models) this.emit(this.view(info.name, info));
     for (const name of gone) this.emit(this.view(name));
+    this.swaps.changed(m.device);
   }
 
   /**
@@ -470,13 +491,17 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
    * again when that load ends: it is refused (place: already loaded elsewhere) unless that load failed or landed
    * where it asked.
    */
-  private ensure(name: string, device: string | undefined, waiter: Waiter): void {
+  private ensure(name: string, device: string | undefined, waiter: Waiter, forRequest = false): void {
     const entry = this.catalog.get(name);
     if (!entry) return waiter.fail(errors.modelUnknown(name, this.routes.names()));
     const current = this.routes.lookup(name);
-    if (current?.state === 'loaded' && (!device || device === current.device)) return waiter.reply(this.view(name));
+    // A request for a model draining for a swap waits for its reload (swap-policy.ts).
+    const draining = forRequest && this.swaps.draining(name);
+    if (current?.state === 'loaded' && (!device || device === current.device) && !draining)
+      return waiter.reply(this.view(name));
     const running = this.loads.get(name);
     if (running) {
+      running.forRequest ||= forRequest;
       if (!device || device === running.device) running.waiters.push(waiter);
       else running.others.push({ device, waiter });
       return;
@@ -487,7 +512,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     } catch (err) {
       return waiter.fail(err);
     }
-    this.loads.set(name, { device: wanted, waiters: [waiter], others: [], startedAt: performance.now() });
+    this.loads.set(name, { device: wanted, waiters: [waiter], others: [], startedAt: performance.now(), forRequest });
     this.loadTask(entry, wanted).then(
       (root) => this.self.tell({ kind: 'load-ended', name, root }),
       (err) => this.self.tell({ kind: 'load-ended', name, error: toMocError(err) }),
@@ -526,7 +551,17 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       pinned: entry.pinned,
       file: { root, bytes: entry.bytes, mtimeMs: entry.mtimeMs },
     };
-    await this.placeAndLoad(spec, wanted);
+    const since = Date.now();
+    const run = () => this.loads.get(entry.name);
+    await this.swaps.run(
+      entry.name,
+      {
+        since,
+        mayWait: () => run()?.forRequest ?? false,
+        alive: () => run()?.waiters.some((w) => !w.signal?.aborted && (w.deadline ?? Infinity) > Date.now()) ?? false,
+      },
+      () => this.placeAndLoad(spec, wanted),
+    );
     return root;
   }
 
@@ -627,13 +662,13 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       { kind: 'estimate', model: spec },
       { timeoutMs: this.config.limits.loadTimeoutMs },
     );
-    const plan = planPlacement(
-      spec.name,
-      est.totalBytes,
-      statuses,
-      (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false),
-    );
-    return { id: plan.device, evict: plan.evict };
+    const isPinned = (m: ModelInfo) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false);
+    try {
+      const plan = planPlacement(spec.name, est.totalBytes, statuses, isPinned);
+      return { id: plan.device, evict: plan.evict };
+    } catch (err) {
+      throw this.swaps.refused(err, est.totalBytes, statuses, isPinned); // busy models in the way: it may wait
+    }
   }
 
   private unload(env: Envelope<LifecycleMessages, 'unload'>): void {
