@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { startHarness, type Harness } from '../helpers/coordinator.js';
+import { startHarness, until, type Harness } from '../helpers/coordinator.js';
 import { scrape, sum } from '../helpers/metrics.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 
@@ -71,36 +71,39 @@ t.test('20 clients alternating between two models that fit one at a time: all an
 });
 
 t.test('a model kept busy drains for the other after its residency; neither starves', async (t) => {
-  await h.unary('LoadModel', { name: 'swap-a' }); // swap-b is idle after the test above: evicted for it
+  // Two sequences of 2048 tokens: as big as the others. Six clients keep both busy with generations of 300 tokens
+  // and four more queued, so its queue never runs empty while they send: it goes idle only if their new requests stop
+  // reaching it. Only the drain lets swap-b in (without it, swap-b's request waits until maxWaitMs and fails).
+  await h.unary('RegisterModel', { name: 'swap-hot', path: 'moc-demo.gguf', sequences: 2, context_size: 2048 });
+  await h.unary('LoadModel', { name: 'swap-hot' }); // swap-b is idle after the test above: evicted for it
   const before = await okLoads(h);
-  // Four clients keep swap-a busy without a pause; one request for swap-b arrives meanwhile.
   let stop = false;
   const failures: string[] = [];
-  let servedA = 0;
-  const hot = Array.from({ length: 4 }, async (_, c) => {
-    for (let i = 0; i < 2000 && !stop; i++) {
+  let servedHot = 0;
+  const hot = Array.from({ length: 6 }, async (_, c) => {
+    for (let i = 0; i < 5000 && !stop; i++) {
       await h
-        .unary('Infer', { model: 'swap-a', prompt: `hot ${c} ${i}`, max_tokens: 4, temperature: 0 })
-        .then(() => servedA++)
-        .catch((err) => failures.push(`swap-a: ${(err as Error).message}`));
+        .unary('Infer', { model: 'swap-hot', prompt: `hot ${c} ${i}`, max_tokens: 300, temperature: 0 })
+        .then(() => servedHot++)
+        .catch((err) => failures.push(`swap-hot: ${(err as Error).message}`));
     }
   });
-  await new Promise((r) => setTimeout(r, 200));
+  t.teardown(() => {
+    stop = true;
+  });
+  await until('swap-hot serving its clients', async () => servedHot >= 6, 10_000);
   const start = Date.now();
   const b = await h.unary('Infer', { model: 'swap-b', prompt: 'cold', max_tokens: 4, temperature: 0 });
   const waitedB = Date.now() - start;
-  const aBeforeB = servedA;
+  const hotBeforeB = servedHot;
   t.equal(b.model, 'swap-b', 'the waiting model was served while the other was kept busy');
   t.ok(waitedB <= MAX_WAIT_MS, `within maxWaitMs (${waitedB} ms)`);
-  // swap-a's clients waited during the swap and are served again once swap-b is idle.
-  await new Promise((r) => setTimeout(r, 500));
-  const deadline = Date.now() + MAX_WAIT_MS;
-  while (servedA <= aBeforeB && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  // swap-hot's clients waited during the swap (none failed) and are served again once swap-b is idle.
+  await until('swap-hot served again', async () => servedHot > hotBeforeB + 6, MAX_WAIT_MS);
   stop = true;
   await Promise.all(hot);
-  t.ok(servedA > aBeforeB, `swap-a served again after the swap (${aBeforeB} → ${servedA})`);
-  t.same(failures, [], "every one of swap-a's requests answered OK, through the drain");
+  t.same(failures, [], "every one of swap-hot's requests answered OK, through the drain and the swap");
   const loads = (await okLoads(h)) - before;
-  t.comment(`swap-b waited ${waitedB} ms (residency ${RESIDENCY_MS} ms); ${loads} loads`);
-  t.equal(loads, 2, 'one swap each way: swap-b in, swap-a back');
+  t.comment(`swap-b waited ${waitedB} ms (residency ${RESIDENCY_MS} ms); ${loads} loads; swap-hot served ${servedHot}`);
+  t.equal(loads, 2, 'one swap each way: swap-b in, swap-hot back');
 });
