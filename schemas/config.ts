@@ -292,6 +292,20 @@ export const ConfigSchema = Type.Object(
         breakerFailures: Type.Integer({ minimum: 1, default: 3 }),
         /** Time an open breaker waits before one trial load (half-open). */
         breakerCooldownMs: Type.Integer({ minimum: 0, default: 30_000 }),
+        /**
+         * Two busy models that do not fit together take turns (docs/models.md): once loaded, a model keeps serving at
+         * least this long before it drains for one waiting. A swap costs a load, 30-100 s for real models: serving
+         * at least as long as the cheapest such load keeps a contended device loading half its time or less, and a
+         * waiting request's added wait well under maxWaitMs.
+         */
+        minResidencyMs: Type.Integer({ minimum: 0, default: 30_000 }),
+        /**
+         * How long a request may wait for its model to be loaded (a pending swap, then the load) before it is
+         * answered MOC_ERR_MODEL_WAIT_EXCEEDED. Below server.requestTimeoutMs (120 s), so that a request without a
+         * deadline of its own gets this answer, which says why, rather than a bare deadline; room for a residency, a
+         * drain and a load of about a minute.
+         */
+        maxWaitMs: Type.Integer({ minimum: 1, default: 100_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -657,8 +657,11 @@ export type DeviceView = Static<typeof DeviceView>;
 export type LifecycleProtocol = {
   register: { req: { kind: 'register'; request: RegisterRequest }; reply: ModelView };
   load: { req: { kind: 'load'; request: LoadRequest }; reply: ModelView };
-  /** Load on demand: an inference for a registered model that is not loaded. */
-  ensure: { req: { kind: 'ensure'; name: string; device?: string }; reply: ModelView };
+  /**
+   * Load on demand: an inference for a registered model that is not loaded. forRequest: an inference or embedding
+   * waits for it, through a pending swap if need be (docs/models.md).
+   */
+  ensure: { req: { kind: 'ensure'; name: string; device?: string; forRequest?: boolean }; reply: ModelView };
   unload: { req: { kind: 'unload'; name: string }; reply: UnloadResult };
   'set-alias': { req: { kind: 'set-alias'; request: AliasRequest }; reply: AliasInfo };
   pin: { req: { kind: 'pin'; request: PinRequest }; reply: ModelView };

@@ -188,6 +188,13 @@ export const ERRORS = {
     retryable: false,
     when: 'A model does not fit in the device memory budget; details say what would have to be freed.',
   },
+  MOC_ERR_MODEL_WAIT_EXCEEDED: {
+    grpc: 'UNAVAILABLE',
+    http: 503,
+    zmq: 'MODEL_WAIT_EXCEEDED',
+    retryable: true,
+    when: "A request waited lifecycle.maxWaitMs for its model to be loaded (its device's memory held by busy models, see docs/models.md); the message says what holds it.",
+  },
   MOC_ERR_UNAVAILABLE: {
     grpc: 'UNAVAILABLE',
     http: 503,
@@ -689,6 +696,15 @@ export const errors = {
           ? 'ask for less memory_bytes'
           : 'use a smaller quantization, context or sequence count'),
       { model, neededBytes, largestDevice: largest.id, largestBytes: largest.memory.hardLimit },
+    ),
+  /** A request waited lifecycle.maxWaitMs for its model (a pending swap, a load); `holders`: what holds its device. */
+  modelWaitExceeded: (model: string, waitedMs: number, holders: string) =>
+    new MocError(
+      'MOC_ERR_MODEL_WAIT_EXCEEDED',
+      `a request for model '${model}' waited ${waitedMs} ms for it to be loaded, the limit (lifecycle.maxWaitMs)` +
+        (holders ? `; the memory is held by ${holders}` : '') +
+        '; raise lifecycle.maxWaitMs, or give the models room to be loaded together (more device memory, another device, smaller models or contexts)',
+      { model, waitedMs, retryAfterMs: 1000 },
     ),
   /** Placement found no device where evicting idle models makes room; each holder says why it stays. */
   nothingToEvict: (model: string, neededBytes: number, holders: Required<MemoryHolder>[]) =>

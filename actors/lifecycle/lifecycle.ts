@@ -39,6 +39,7 @@ import { adapterOf, checkAdapterFields, DEFAULT_ADAPTER_SCALE, registeredFile } 
 import { checkLoraAdapter } from '../../src/model/adapter-check.js';
 import type { GgufHeader } from '../../src/model/gguf-header.js';
 import { RouteTable } from './route-table.js';
+import { SwapLine } from './swap-policy.js';
 import type { ReportDropped } from '../../src/telemetry/dropped.js';
 
 /** What the lifecycle needs of the GGUF inspector (src/model/inspector.ts): runs on a piscina pool. */
@@ -69,6 +70,9 @@ const aliasIsModel = (alias: string) =>
 interface Waiter {
   reply(v: ModelView): void;
   fail(e: unknown): void;
+  /** An envelope's: past its deadline or aborted, nobody waits for this answer any more. */
+  readonly deadline?: number;
+  readonly signal?: AbortSignal;
 }
 
 /** A load in progress: who waits for it, and who asked for another device (tried again once it ends). */
@@ -77,6 +81,8 @@ interface RunningLoad {
   waiters: Waiter[];
   others: Array<{ device: string; waiter: Waiter }>;
   startedAt: number;
+  /** A request (not only a LoadModel) waits for it: it may wait for a swap (swap-policy.ts). */
+  forRequest: boolean;
 }
 
 /** Told of loads and evictions as the Lifecycle decides them (src/telemetry/metrics.ts counts them). */
@@ -157,6 +163,8 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   private self!: ActorRef<LifecycleMessages>;
   /** Keep-alive expiries; with placement's soft-limit eviction, all that decides a model leaves (see expire). */
   private readonly keepAlive: KeepAliveTimers;
+  /** Loads waiting for busy models to make room, and the models draining for them (swap-policy.ts). */
+  private readonly swaps: SwapLine;
 
   /** `clock`: what the keep-alive timers run on (a test's ManualClock; the real one by default). */
   constructor(
@@ -174,6 +182,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       }
     }, clock);
     this.realRoot = path.resolve(config.modelsRoot);
+    this.swaps = new SwapLine(this.routes, config.lifecycle.minResidencyMs);
     for (const e of store.listModels()) this.catalog.set(e.name, e);
     for (const [alias, target] of store.listAliases()) this.routes.aliases.set(alias, target);
   }
@@ -183,9 +192,15 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
   }
   stop(): void {
     this.keepAlive.close();
+    this.swaps.close();
   }
 
   // ---- read-only views, same thread (router, transports, supervisor) ----
+
+  /** True while `model` drains for a swap: the router sends its new requests to wait for its reload instead. */
+  draining(model: string): boolean {
+    return this.swaps.draining(model);
+  }
 
   /** True when `name` (or the alias) is in the catalog: the router loads it on demand. */
   isRegistered(name: string): boolean {
@@ -242,7 +257,12 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       case 'load':
         return this.load(env as Envelope<LifecycleMessages, 'load'>);
       case 'ensure':
-        return this.ensure(this.routes.resolve(msg.name), msg.device, env as Envelope<LifecycleMessages, 'ensure'>);
+        return this.ensure(
+          this.routes.resolve(msg.name),
+          msg.device,
+          env as Envelope<LifecycleMessages, 'ensure'>,
+          msg.forRequest,
+        );
       case 'unload':
         return this.unload(env as Envelope<LifecycleMessages, 'unload'>);
       case 'set-alias':
@@ -320,6 +340,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     this.keepAlive.follow(m.models, gone);
     for (const info of m.models) this.emit(this.view(info.name, info));
     for (const name of gone) this.emit(this.view(name));
+    this.swaps.changed(m.device);
   }
 
   /**
@@ -515,13 +536,17 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
    * again when that load ends: it is refused (place: already loaded elsewhere) unless that load failed or landed
    * where it asked.
    */
-  private ensure(name: string, device: string | undefined, waiter: Waiter): void {
+  private ensure(name: string, device: string | undefined, waiter: Waiter, forRequest = false): void {
     const entry = this.catalog.get(name);
     if (!entry) return waiter.fail(errors.modelUnknown(name, this.routes.names()));
     const current = this.routes.lookup(name);
-    if (current?.state === 'loaded' && (!device || device === current.device)) return waiter.reply(this.view(name));
+    // A request for a model draining for a swap waits for its reload (swap-policy.ts).
+    const draining = forRequest && this.swaps.draining(name);
+    if (current?.state === 'loaded' && (!device || device === current.device) && !draining)
+      return waiter.reply(this.view(name));
     const running = this.loads.get(name);
     if (running) {
+      running.forRequest ||= forRequest;
       if (!device || device === running.device) running.waiters.push(waiter);
       else running.others.push({ device, waiter });
       return;
@@ -532,7 +557,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
     } catch (err) {
       return waiter.fail(err);
     }
-    this.loads.set(name, { device: wanted, waiters: [waiter], others: [], startedAt: performance.now() });
+    this.loads.set(name, { device: wanted, waiters: [waiter], others: [], startedAt: performance.now(), forRequest });
     this.loadTask(entry, wanted).then(
       (root) => this.self.tell({ kind: 'load-ended', name, root }),
       (err) => this.self.tell({ kind: 'load-ended', name, error: toMocError(err) }),
@@ -572,15 +597,28 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       file: { root, bytes: entry.bytes, mtimeMs: entry.mtimeMs },
       ...adapterOf(entry),
     };
+    const since = Date.now();
+    const run = () => this.loads.get(entry.name);
+    // A load for requests may wait its turn in the device's swap line (swap-policy.ts) rather than fail.
+    const placed = (device: string | undefined) =>
+      this.swaps.run(
+        entry.name,
+        {
+          since,
+          mayWait: () => run()?.forRequest ?? false,
+          alive: () => run()?.waiters.some((w) => !w.signal?.aborted && (w.deadline ?? Infinity) > Date.now()) ?? false,
+        },
+        () => this.placeAndLoad(spec, device),
+      );
     if (!entry.base) {
-      await this.placeAndLoad(spec, wanted);
+      await placed(wanted);
       return root;
     }
     // The base may leave between its load and the adapter's (evicted for another load: it was idle): loaded again.
     for (let attempt = 1; ; attempt++) {
       const device = await this.baseLoaded(entry, wanted);
       try {
-        await this.placeAndLoad(spec, device);
+        await placed(device);
         return root;
       } catch (err) {
         if (attempt >= ADAPTER_BASE_ATTEMPTS || toMocError(err).details.base !== entry.base) throw err;
@@ -702,13 +740,14 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       { timeoutMs: this.config.limits.loadTimeoutMs },
     );
     // An adapter's base stays for it: it is what the adapter runs on.
-    const plan = planPlacement(
-      spec.name,
-      est.totalBytes,
-      statuses,
-      (m) => m.pinned || (this.catalog.get(m.name)?.pinned ?? false) || m.name === spec.adapter?.base,
-    );
-    return { id: plan.device, evict: plan.evict };
+    const isPinned = (m: ModelInfo) =>
+      m.pinned || (this.catalog.get(m.name)?.pinned ?? false) || m.name === spec.adapter?.base;
+    try {
+      const plan = planPlacement(spec.name, est.totalBytes, statuses, isPinned);
+      return { id: plan.device, evict: plan.evict };
+    } catch (err) {
+      throw this.swaps.refused(err, est.totalBytes, statuses, isPinned); // busy models in the way: it may wait
+    }
   }
 
   private unload(env: Envelope<LifecycleMessages, 'unload'>): void {

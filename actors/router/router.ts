@@ -80,7 +80,8 @@ export class Router implements Behavior<RouterProtocol> {
 
   constructor(
     private readonly config: Config,
-    private readonly catalog: Pick<Lifecycle, 'isRegistered'> & Partial<Pick<Lifecycle, 'desiredReservations'>>,
+    private readonly catalog: Pick<Lifecycle, 'isRegistered'> &
+      Partial<Pick<Lifecycle, 'desiredReservations' | 'draining'>>,
     private readonly routes: RouteTable,
     private readonly devices: Map<string, DeviceRef>,
     refs: RouterRefs,
@@ -265,12 +266,15 @@ export class Router implements Behavior<RouterProtocol> {
     const route = this.routes.lookup(name);
     const servable = route && (route.state === 'loaded' || route.state === 'loading');
     const onDemand = !r.requireLoaded && this.catalog.isRegistered(name);
-    if (servable) {
+    // What the request may wait for its model, from now (docs/models.md, "Two models that do not fit together").
+    const waitUntil = Date.now() + this.config.lifecycle.maxWaitMs;
+    // A model draining for a swap is sent no new request that may wait: it waits for the model's reload instead.
+    if (servable && !(onDemand && this.catalog.draining?.(name))) {
       if (!onDemand) return this.dispatch(env, r, name);
-      return this.rerouted(env, r, name, this.dispatch(env, r, name), REROUTES);
+      return this.rerouted(env, r, name, this.dispatch(env, r, name), REROUTES, waitUntil);
     }
     if (!onDemand) throw this.notServable(r.model, name);
-    return this.rerouted(env, r, name, this.loadThenDispatch(env, r, name), REROUTES);
+    return this.rerouted(env, r, name, this.loadThenDispatch(env, r, name, waitUntil), REROUTES, waitUntil);
   }
 
   /**
@@ -291,14 +295,13 @@ export class Router implements Behavior<RouterProtocol> {
         );
     });
     const name = this.routes.resolve(r.model);
+    const waitUntil = Date.now() + this.config.lifecycle.maxWaitMs;
     const ask = async (): Promise<EmbedResult> => {
       const route = this.routes.lookup(name);
-      if (!route || (route.state !== 'loaded' && route.state !== 'loading')) {
+      const draining = !r.require_loaded && this.catalog.draining?.(name);
+      if (!route || (route.state !== 'loaded' && route.state !== 'loading') || draining) {
         if (r.require_loaded || !this.catalog.isRegistered(name)) throw this.notServable(r.model, name);
-        await this.lifecycle.ask(
-          { kind: 'ensure', name },
-          { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal },
-        );
+        await this.waitForModel(env, r.model, name, waitUntil);
       }
       const loaded = this.routes.lookup(name);
       const device = loaded && this.devices.get(loaded.device);
@@ -333,6 +336,7 @@ export class Router implements Behavior<RouterProtocol> {
     name: string,
     attempt: Promise<InferResult>,
     left: number,
+    waitUntil: number,
   ): Promise<InferResult> {
     return attempt.catch((err) => {
       if (
@@ -342,21 +346,62 @@ export class Router implements Behavior<RouterProtocol> {
         !this.catalog.isRegistered(name)
       )
         throw err;
-      return this.rerouted(env, r, name, this.loadThenDispatch(env, r, name), left - 1);
+      return this.rerouted(env, r, name, this.loadThenDispatch(env, r, name, waitUntil), left - 1, waitUntil);
     });
   }
 
   /** Load on demand (coalesced with any load of the same model), then run. */
-  private loadThenDispatch(env: Envelope<RouterProtocol, 'infer'>, r: Inference, name: string): Promise<InferResult> {
+  private loadThenDispatch(
+    env: Envelope<RouterProtocol, 'infer'>,
+    r: Inference,
+    name: string,
+    waitUntil: number,
+  ): Promise<InferResult> {
     if (this.waitingForLoad >= this.capacity)
       return Promise.reject(errors.busy('requests waiting for a model to load', this.capacity, 500));
     this.waitingForLoad++;
-    return this.lifecycle
-      .ask({ kind: 'ensure', name }, { timeoutMs: Math.max(1, env.deadline - Date.now()), signal: env.signal })
+    return this.waitForModel(env, r.model, name, waitUntil)
       .finally(() => {
         this.waitingForLoad--;
       })
       .then(() => this.dispatch(env, r, name));
+  }
+
+  /**
+   * The load on demand a request waits for, through a pending swap if need be, until its deadline or `waitUntil`
+   * (lifecycle.maxWaitMs after it arrived), whichever comes first: past the latter, MOC_ERR_MODEL_WAIT_EXCEEDED.
+   */
+  private async waitForModel(
+    env: Envelope<RouterProtocol, 'infer' | 'embed'>,
+    asked: string,
+    name: string,
+    waitUntil: number,
+  ): Promise<void> {
+    const start = Date.now();
+    const bounded = waitUntil < env.deadline;
+    try {
+      await this.lifecycle.ask(
+        { kind: 'ensure', name, forRequest: true },
+        { timeoutMs: Math.max(1, Math.min(env.deadline, waitUntil) - start), signal: env.signal },
+      );
+    } catch (err) {
+      if (!bounded || env.signal.aborted || toMocError(err).code !== 'MOC_ERR_DEADLINE_EXCEEDED') throw err;
+      const waited = Date.now() - waitUntil + this.config.lifecycle.maxWaitMs;
+      throw errors.modelWaitExceeded(asked, waited, this.holders());
+    }
+  }
+
+  /** What holds the devices' memory, as a wait's refusal names it. */
+  private holders(): string {
+    return this.config.devices
+      .flatMap((d) =>
+        this.routes.onDevice(d.id).map((m) => {
+          const busy = m.inFlight + m.queued > 0 ? ', busy' : '';
+          const draining = this.catalog.draining?.(m.name) ? ', draining' : '';
+          return `${m.name} on ${d.id} (${m.state}${busy}${draining})`;
+        }),
+      )
+      .join(', ');
   }
 
   /** Not loaded and not to be loaded on demand: unregistered (register it), or require_loaded (load it). */
