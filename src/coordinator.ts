@@ -214,6 +214,7 @@ export class Coordinator {
     const routes = new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals });
     const router = await actors.add<RouterProtocol>('router', routes, { capacity: config.server.mailboxCapacity });
     scrape.router = router;
+    scrape.waitingForLoad = () => routes.waitingForLoadByModel();
     await preload(config, models, router, log);
 
     // The listeners last: nothing is accepted before everything behind them runs.

@@ -68,6 +68,8 @@ export class Router implements Behavior<RouterProtocol> {
   private inFlight = 0;
   /** Of those, inferences waiting for a load on demand: bounded on their own, so loads cannot take every slot. */
   private waitingForLoad = 0;
+  /** The same, per model name: requests waiting in queue for that model (docs/metrics.md, For a gateway). */
+  private readonly waitingForLoadOf = new Map<string, number>();
   /**
    * Inferences sent to a model's device and not answered yet, per model name. Past what the device can hold for the
    * model (its sequences + the device's maxQueue) a request is refused Busy here, on the main thread, without the hop
@@ -98,6 +100,11 @@ export class Router implements Behavior<RouterProtocol> {
 
   get outstanding(): number {
     return this.inFlight;
+  }
+
+  /** Inferences waiting for their model to load, per model name (absent: none); read at each metrics scrape. */
+  waitingForLoadByModel(): ReadonlyMap<string, number> {
+    return this.waitingForLoadOf;
   }
 
   receive(env: Envelope<RouterProtocol>): void {
@@ -360,9 +367,13 @@ export class Router implements Behavior<RouterProtocol> {
     if (this.waitingForLoad >= this.capacity)
       return Promise.reject(errors.busy('requests waiting for a model to load', this.capacity, 500));
     this.waitingForLoad++;
+    this.waitingForLoadOf.set(name, (this.waitingForLoadOf.get(name) ?? 0) + 1);
     return this.waitForModel(env, r.model, name, waitUntil)
       .finally(() => {
         this.waitingForLoad--;
+        const left = this.waitingForLoadOf.get(name)! - 1;
+        if (left > 0) this.waitingForLoadOf.set(name, left);
+        else this.waitingForLoadOf.delete(name);
       })
       .then(() => this.dispatch(env, r, name));
   }

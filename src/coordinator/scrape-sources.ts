@@ -21,6 +21,8 @@ export class ScrapeSources {
   router: LocalActor<RouterProtocol> | null = null;
   models: Lifecycle | null = null;
   ready: (() => Readiness) | null = null;
+  /** The router's inferences waiting for their model to load, per model (Router.waitingForLoadByModel). */
+  waitingForLoad: (() => ReadonlyMap<string, number>) | null = null;
   /** Every mailbox the metrics report: the devices' from the start, each main-thread actor's as it starts. */
   readonly mailboxes: Mailboxes;
 
@@ -46,6 +48,7 @@ export class ScrapeSources {
       storeFile: path.join(config.dataDir, 'moc.lmdb'),
       mailboxes: () => [...this.mailboxes].map(([actor, a]) => ({ actor, depth: a.depth, refused: a.refused })),
       ready: () => this.ready?.().status === 'ready',
+      waitingForLoad: () => this.waitingForLoad?.() ?? new Map(),
     };
   }
 

@@ -16,6 +16,7 @@ import type { JobSummary } from '../store/store.js';
 import type { GoalState } from '../../schemas/goals.js';
 import { LoopLag } from './loop-lag.js';
 import { RequestStats } from './request-stats.js';
+import { modelLoads, registerGatewayGauges } from './gateway-gauges.js';
 
 /**
  * Seconds, for whole requests and queue waits: LLM requests span 5 ms (a cached short answer) to minutes (a long
@@ -49,6 +50,8 @@ export interface MetricsSources {
   mailboxes?: () => Array<{ actor: string; depth: number; refused: number }>;
   /** Readiness as /health/ready answers it. */
   ready?: () => boolean;
+  /** Inferences waiting at the router for their model to load, per model (the router's count). */
+  waitingForLoad?: () => ReadonlyMap<string, number>;
 }
 
 const JOB_STATES = ['queued', 'running', 'retrying'] as const;
@@ -290,6 +293,12 @@ export class Metrics {
         }
       },
     );
+    // What a model-aware gateway reads (./gateway-gauges.ts): per registered model, from both reads and the router.
+    const waitingForLoad = sources.waitingForLoad ?? (() => new Map<string, number>());
+    registerGatewayGauges(reg, async () => {
+      const [devices, models] = await Promise.all([snapshot().devices, snapshot().models]);
+      return devices && models ? modelLoads(devices, models, waitingForLoad()) : null;
+    });
     new client.Gauge({
       name: 'moc_models',
       help: 'Registered models by state',
