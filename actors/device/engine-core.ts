@@ -44,6 +44,7 @@ import { fitMaxTokens, Grammars, samplingOf } from './sampling.js';
 import { withStops } from './stop-text.js';
 import type { TokenLogprob } from '../../schemas/messages.js';
 import { cancelledBy } from './cancelled-by.js';
+import { orderDecodesBySequence } from './batch-order.js';
 import { type Generated, SequencePool, type Taken, type TakeSequence } from './sequence-pool.js';
 
 /**
@@ -218,6 +219,10 @@ export class EngineCore {
         threads: this.threads,
         ...(signal ? { createSignal: signal } : {}),
       });
+      // Each step of the busy sequences as one ubatch, one pass over the weights, as llama-server decodes it: on the
+      // bench model 46 -> 25 CPU ms per answer in this class alone, 4.5 -> 1 ubatches (batch-order.ts;
+      // docs/performance.md, "Where the engine's CPU goes").
+      orderDecodesBySequence(context, { waitTurn: true });
       const slow = this.faults.slowLoad;
       if (slow && slow.model === spec.name) {
         this.faults = {}; // once
