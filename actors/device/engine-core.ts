@@ -273,6 +273,7 @@ export class EngineCore {
         lora: { adapters: [{ filePath: file.path, scale: of.scale }] },
         ...(signal ? { createSignal: signal } : {}),
       });
+      orderDecodesBySequence(context, { waitTurn: true }); // as a model's context (loadModel)
       // From here node-llama-cpp holds the weights with the base (even if this load is cancelled below): so do we.
       if (!resident) {
         // A changed file under the same path: the old weights stay with the base too (counted there), as does its descriptor.
