@@ -785,7 +785,11 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
         await this.step({ kind: 'alias-revert', alias, target, previous });
         throw this.store.getModel(alias) ? aliasIsModel(alias) : errors.aliasTargetNotFound(target);
       }
-      const stillUsed = [...this.routes.aliases.values()].includes(previous);
+      // An old target that is the base of a loaded adapter (the new target, say: a fine-tune's adapter promoted over
+      // its base) stays: unloading it would unload the adapters running on it.
+      const stillUsed =
+        [...this.routes.aliases.values()].includes(previous) ||
+        this.routes.names().some((n) => this.routes.lookup(n)?.base === previous);
       if (oldServing && !stillUsed && !this.catalog.get(previous)?.pinned) {
         // Drains in-flight requests first. The alias has moved (the answer says so): a failed unload is only told.
         await this.self
