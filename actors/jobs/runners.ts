@@ -156,7 +156,9 @@ const fineTune: Runner = async (ctx) => {
       const what = lora ? `LoRA adapter (of ${spec.base_model})` : 'model';
       throw errors.jobFailed(`the trained ${what} could not be registered: ${e.code}: ${e.message}`);
     });
-  ctx.progress(0.85, `registered ${model.name}${model.base ? ` (a LoRA adapter of ${model.base})` : ''}`);
+  const registered = `registered ${model.name}${model.base ? ` (a LoRA adapter of ${model.base})` : ' (a model)'}`;
+  ctx.log(registered);
+  ctx.progress(0.85, registered);
   const outputs: JobOutputs = {
     files: [file],
     models: [model.name],
