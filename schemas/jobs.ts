@@ -47,7 +47,7 @@ export const JOB_SPECS = {
     {
       base_model: ModelName,
       dataset: DatasetPath,
-      /** The catalog name the trained model is registered under. */
+      /** The catalog name the trained output (a model, or a LoRA adapter of base_model) is registered under. */
       output_name: ModelName,
       trainer: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
       /** Passed to the trainer's command template as {param.NAME}. */

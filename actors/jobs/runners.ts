@@ -98,9 +98,10 @@ const evaluate: Runner = async (ctx) => {
 };
 
 /**
- * Runs the configured trainer on the base model and dataset; registers what it wrote; with promote_to, evaluates it
- * and points the alias at it only if the perplexity passes. Phases of progress: training to 0.8, register 0.85,
- * evaluation to 0.95, promotion 1.
+ * Runs the configured trainer on the base model and dataset; registers what it wrote (a model, or a LoRA adapter on
+ * the base, as its output line says); with promote_to, evaluates it and points the alias at it only if the perplexity
+ * passes (the same hot swap for either: an adapter's base stays loaded under it). Phases of progress: training to
+ * 0.8, register 0.85, evaluation to 0.95, promotion 1.
  */
 const fineTune: Runner = async (ctx) => {
   const spec = specOf(ctx.job, 'fine-tune');
@@ -142,16 +143,24 @@ const fineTune: Runner = async (ctx) => {
   const produced = path.resolve(cwd, outcome.outputPath ?? '');
   if (produced !== out)
     throw errors.jobFailed(`trainer: wrote ${produced}, expected the output path it was given ({out})`);
-  // The catalog inspects it (GGUF header, sha256): a broken file fails the job here and is never served.
+  // The catalog inspects it (GGUF header, sha256; an adapter also against its base): a broken file, or one that is not
+  // the kind the trainer said (a model reported as an adapter, or the reverse), fails the job here and is never served.
+  const file = path.relative(ctx.config.modelsRoot, out);
+  const lora = outcome.outputKind === 'lora';
   const model = await ctx.models
-    .register({ name: spec.output_name, path: path.relative(ctx.config.modelsRoot, out) })
+    .register(
+      lora ? { name: spec.output_name, base: spec.base_model, adapter: file } : { name: spec.output_name, path: file },
+    )
     .catch((err: unknown) => {
       const e = err instanceof MocError ? err : errors.internal('register', err);
-      throw errors.jobFailed(`the trained model could not be registered: ${e.message}`);
+      const what = lora ? `LoRA adapter (of ${spec.base_model})` : 'model';
+      throw errors.jobFailed(`the trained ${what} could not be registered: ${e.code}: ${e.message}`);
     });
-  ctx.progress(0.85, `registered ${model.name}`);
+  const registered = `registered ${model.name}${model.base ? ` (a LoRA adapter of ${model.base})` : ' (a model)'}`;
+  ctx.log(registered);
+  ctx.progress(0.85, registered);
   const outputs: JobOutputs = {
-    files: [path.relative(ctx.config.modelsRoot, out)],
+    files: [file],
     models: [model.name],
     metrics: { ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`train_${k}`, v])) },
   };

@@ -4,7 +4,7 @@
  * nothing when it exited 0 with its output written.
  */
 import { stat } from 'node:fs/promises';
-import { oneLine } from './trainer-protocol.js';
+import { type OutputKind, oneLine } from './trainer-protocol.js';
 
 export interface OutcomeFacts {
   /** A process was started (false: spawn failed). */
@@ -24,6 +24,7 @@ interface Ended {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   outputPath?: string;
+  outputKind?: OutputKind;
   stderrTail: string;
   cancelled: boolean;
   timedOut: boolean;
@@ -48,5 +49,6 @@ export async function describeOutcome(r: Ended, f: OutcomeFacts): Promise<string
     (s) => s.isFile(),
     () => false,
   );
-  return isFile ? undefined : `trainer reported output ${r.outputPath}, which is not a file`;
+  const kind = r.outputKind === 'lora' ? ' (a LoRA adapter)' : '';
+  return isFile ? undefined : `trainer reported output ${r.outputPath}${kind}, which is not a file`;
 }

@@ -14,15 +14,17 @@ import path from 'node:path';
 import { signalGroup, track, untrack } from './process-group.js';
 import { BoundedLines, TailBuffer } from './trainer-output.js';
 import { describeOutcome } from './trainer-outcome.js';
-import { oneLine, parseTrainerLine, type TrainerEvent } from './trainer-protocol.js';
+import { type OutputKind, oneLine, parseTrainerLine, type TrainerEvent } from './trainer-protocol.js';
 
-export { parseTrainerLine, type TrainerEvent } from './trainer-protocol.js';
+export { type OutputKind, parseTrainerLine, type TrainerEvent } from './trainer-protocol.js';
 
 export interface TrainerOutcome {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   /** The last output the trainer reported, resolved against its cwd. */
   outputPath?: string;
+  /** What that output is, as the trainer said: a whole model or a LoRA adapter of the base (absent with no output). */
+  outputKind?: OutputKind;
   /** The last value of each metric. */
   metrics: Record<string, number>;
   stderrTail: string;
@@ -128,7 +130,7 @@ export function startTrainer(o: TrainerOptions): TrainerRun {
         cancelled,
         timedOut,
         protocolErrors: reports.protocolErrors,
-        ...(reports.outputPath !== undefined && { outputPath: reports.outputPath }),
+        ...(reports.outputPath !== undefined && { outputPath: reports.outputPath, outputKind: reports.outputKind }),
       };
       void describeOutcome(outcome, {
         started: pid > 0,
@@ -157,6 +159,7 @@ export function startTrainer(o: TrainerOptions): TrainerRun {
 /** What the trainer reported so far: its events passed on to onEvent, the last output and metrics kept. */
 class Reports {
   outputPath: string | undefined;
+  outputKind: OutputKind = 'model';
   readonly metrics: Record<string, number> = {};
   protocolErrors = 0;
   /** onEvent threw: nothing more is passed on, and the trainer is stopped (onListenerError). */
@@ -171,7 +174,10 @@ class Reports {
     const e = parseTrainerLine(line);
     if (typeof e === 'string') return this.protocolError(e, line);
     if (e.type === 'metric') this.metrics[e.name] = e.value;
-    if (e.type === 'output') this.outputPath = path.resolve(this.o.cwd, e.path);
+    if (e.type === 'output') {
+      this.outputPath = path.resolve(this.o.cwd, e.path);
+      this.outputKind = e.kind;
+    }
     this.emit(e);
   }
 

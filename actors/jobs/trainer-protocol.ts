@@ -4,7 +4,8 @@
  *   {"type":"progress","fraction":0.5,"message":"epoch 1"}     fraction in [0, 1]
  *   {"type":"metric","name":"loss","value":1.23,"step":10}     finite value; step an integer >= 0, optional
  *   {"type":"log","message":"..."}
- *   {"type":"output","path":"out.gguf"}                        relative to the trainer's cwd, or absolute
+ *   {"type":"output","path":"out.gguf","kind":"lora"}          path relative to the trainer's cwd, or absolute;
+ *                                                              kind "model" (the default) or "lora" (a LoRA adapter)
  *
  * parsed here into a TrainerEvent, or the reason a line is not one (trainer-process.ts counts and reports those).
  */
@@ -14,7 +15,11 @@ export type TrainerEvent =
   | { type: 'progress'; fraction: number; message?: string }
   | { type: 'metric'; name: string; value: number; step?: number }
   | { type: 'log'; message: string }
-  | { type: 'output'; path: string };
+  | { type: 'output'; path: string; kind: OutputKind };
+
+/** What a trainer wrote: a whole model, or a LoRA adapter of the base it was given. */
+export type OutputKind = 'model' | 'lora';
+const OUTPUT_KINDS: readonly string[] = ['model', 'lora'] satisfies OutputKind[];
 
 const MAX_MESSAGE = 4096;
 const MAX_NAME = 200;
@@ -58,7 +63,9 @@ export function parseTrainerLine(line: string): TrainerEvent | string {
     case 'output':
       if (!isString(o.path, MAX_PATH) || o.path === '' || o.path.includes('\0'))
         return 'output.path must be a non-empty path';
-      return { type: 'output', path: o.path };
+      if (o.kind !== undefined && !(typeof o.kind === 'string' && OUTPUT_KINDS.includes(o.kind)))
+        return `output.kind must be "model" or "lora", got ${oneLine(JSON.stringify(o.kind) ?? 'undefined', 40)}`;
+      return { type: 'output', path: o.path, kind: (o.kind as OutputKind | undefined) ?? 'model' };
     default:
       return `unknown type ${oneLine(JSON.stringify(o.type) ?? 'undefined', 40)}`;
   }

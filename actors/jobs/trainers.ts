@@ -28,8 +28,9 @@ export interface TrainerVars {
 const PLACEHOLDER = /\{([a-z]+)(?:\.([A-Za-z0-9_]+)(?::([^}]*))?)?\}/g;
 
 /**
- * The built-in stand-in: src/tools/toy-trainer.ts, which reads the dataset and writes a new tiny GGUF but learns
- * nothing (docs/jobs.md). Run from source (tsx) or from the build, whichever this process runs.
+ * The built-in stand-in: src/tools/toy-trainer.ts, which reads the dataset and writes a LoRA adapter of the base
+ * (reported as kind "lora", registered on the base) but learns nothing (docs/jobs.md). Run from source (tsx) or from
+ * the build, whichever this process runs.
  */
 let demo: TrainerConfig | undefined;
 export function demoTrainer(): TrainerConfig {

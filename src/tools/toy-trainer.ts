@@ -1,11 +1,15 @@
 /**
  * A toy trainer that speaks MOC's trainer protocol (see actors/jobs/trainer-process.ts): it reads a real JSONL
- * dataset, reports progress and a "loss" per example and epoch on stdout as JSON lines, and writes a new valid GGUF
- * model whose weights are seeded from the dataset's hash (other data, another file). It learns nothing: it exists so
- * fine-tune jobs can run end to end on machines without a real trainer, and so tests can make it misbehave.
+ * dataset, reports progress and a "loss" per example and epoch on stdout as JSON lines, and writes a LoRA adapter for
+ * the base model (src/model/lora-adapter.ts: a pair per attention projection, shaped for the base's tensors) whose
+ * weights are seeded from the dataset's hash (other data, another file), reporting it as {"kind":"lora"}: a fine-tune
+ * registers it as an adapter on its base. With --full-model it writes a whole new tiny model instead (kind "model"),
+ * as it did before adapters. It learns nothing: it exists so fine-tune jobs can run end to end on machines without a
+ * real trainer, and so tests can make it misbehave.
  *
  * Usage: node --import tsx src/tools/toy-trainer.ts --base <in.gguf> --data <dataset.jsonl> --out <out.gguf>
  *          [--epochs N] [--step-ms N] [--fail-at <fraction>] [--hang] [--garbage] [--broken-output]
+ *          [--full-model] [--report-kind model|lora]
  *
  * Dataset lines: {"text": "..."} or preference pairs {"prompt": "...", "chosen": "...", "rejected": "..."}.
  * Exit codes: 0 trained, 2 bad usage or input, 3 the failure --fail-at asked for.
@@ -14,19 +18,24 @@
  *   --fail-at F       exit 3 with a message on stderr once progress reaches F
  *   --hang            ignore SIGTERM, fork a worker that ignores it too, and sleep forever (only SIGKILL stops it)
  *   --garbage         print 3 non-JSON lines, 1 invalid event and 1 line of 100 KiB among the real ones
- *   --broken-output   write a truncated GGUF (valid magic, missing tensor data) and report it as the output
+ *   --broken-output   write a truncated GGUF (valid magic, missing tensor data: half an adapter, or half a model
+ *                     with --full-model) and report it as the output
+ *   --full-model      write a whole new tiny model (the demo model's shape, seeded from the data), not an adapter
+ *   --report-kind K   report the output as kind K whatever was written: a trainer that misreports its output
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildTinyLlamaGguf, writeTinyLlamaGguf } from '../model/demo-model.js';
+import { buildTinyLlamaGguf, writeAtomically } from '../model/demo-model.js';
 import { parseGgufHeader } from '../model/gguf-header.js';
+import { buildLoraAdapterGguf } from '../model/lora-adapter.js';
 
 const USAGE =
   'usage: node --import tsx src/tools/toy-trainer.ts --base <in.gguf> --data <dataset.jsonl> --out <out.gguf> ' +
-  '[--epochs N] [--step-ms N] [--fail-at <fraction>] [--hang] [--garbage] [--broken-output]';
+  '[--epochs N] [--step-ms N] [--fail-at <fraction>] [--hang] [--garbage] [--broken-output] [--full-model] ' +
+  '[--report-kind model|lora]';
 
 function usage(problem: string): never {
   process.stderr.write(`toy-trainer: ${problem}\n${USAGE}\n`);
@@ -61,6 +70,8 @@ function parse() {
         hang: { type: 'boolean' },
         garbage: { type: 'boolean' },
         'broken-output': { type: 'boolean' },
+        'full-model': { type: 'boolean' },
+        'report-kind': { type: 'string' },
       },
     });
   } catch (err) {
@@ -77,6 +88,9 @@ if (!Number.isFinite(stepMs) || stepMs < 0) usage(`--step-ms must be a number >=
 const failAt = values['fail-at'] === undefined ? undefined : Number(values['fail-at']);
 if (failAt !== undefined && !(failAt >= 0 && failAt <= 1))
   usage(`--fail-at must be a fraction in [0, 1], got ${values['fail-at']}`);
+const fullModel = values['full-model'] === true;
+const reportKind = values['report-kind'] ?? (fullModel ? 'model' : 'lora');
+if (reportKind !== 'model' && reportKind !== 'lora') usage(`--report-kind must be model or lora, got ${reportKind}`);
 
 process.stderr.write(`toy-trainer: pid ${process.pid}, base ${base}, data ${data}, ${epochs} epoch(s)\n`);
 
@@ -165,10 +179,13 @@ for (let epoch = 1; epoch <= epochs; epoch++) {
 
 const seed = digest.readUInt32LE(0);
 const name = `${baseName}-ft-${digest.toString('hex').slice(0, 8)}`;
-if (values['broken-output']) {
-  const buf = buildTinyLlamaGguf({ seed, name });
-  await writeFile(out, buf.subarray(0, buf.length >> 1));
-} else {
-  await writeTinyLlamaGguf(out, { seed, name });
+let bytes: Buffer;
+try {
+  bytes = fullModel ? buildTinyLlamaGguf({ seed, name }) : buildLoraAdapterGguf(base, { seed, name });
+} catch (err) {
+  // A base with nothing to adapt (no attention projections) is bad input, as a base that is no GGUF is.
+  usage(`--base: ${(err as Error).message}`);
 }
-send({ type: 'output', path: out });
+if (values['broken-output']) await writeFile(out, bytes.subarray(0, bytes.length >> 1));
+else await writeAtomically(out, bytes);
+send({ type: 'output', path: out, kind: reportKind });

@@ -56,8 +56,11 @@ t.test(
     t.equal(ok.status, 201, JSON.stringify(ok.body));
     const done = await jobWhere(h, ok.body.id, ended, 'fine-tune ended', 120_000);
     t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? done.logTail));
-    t.same(done.outputs.models, ['demo:ft1'], 'the trained model is registered');
+    t.same(done.outputs.models, ['demo:ft1'], 'the trained output is registered');
     t.ok(existsSync(path.join(h.modelsRoot, done.outputs.files[0]!)), 'its file is under the models root');
+    const ft1 = await rest(h, 'GET', '/v1/models/demo:ft1');
+    t.equal(ft1.body.base, 'moc-demo', 'the built-in trainer wrote a LoRA adapter: registered on the base model');
+    t.match(done.logTail.join('\n'), /registered demo:ft1 \(a LoRA adapter of moc-demo\)/);
     t.ok(done.outputs.metrics.train_loss !== undefined, "the trainer's metrics are recorded");
     t.equal(done.outputs.metrics.promoted, 1);
     const prod = await h.unary('GetModel', { name: 'prod' });
@@ -84,58 +87,94 @@ t.test(
   },
 );
 
-t.test('a trainer that fails, or writes a broken GGUF, is a recorded failure; the server keeps serving', async (t) => {
-  const toy = path.join(process.cwd(), 'src/tools/toy-trainer.ts');
-  const trainer = (...extra: string[]) => ({
-    command: [
-      '{node}',
-      '--import',
-      import.meta.resolve('tsx'),
-      toy,
-      '--base',
-      '{base}',
-      '--data',
-      '{data}',
-      '--out',
-      '{out}',
-      ...extra,
-    ],
-    timeoutMs: 60_000,
-    graceMs: 500,
-  });
-  const h = await startHarness(t, {
-    jobs: { trainers: { failing: trainer('--fail-at', '0.5'), broken: trainer('--broken-output') } },
-  });
-  writeDataset(h, 'train.jsonl', TEXTS);
-  const submit = (name: string, trainerName: string) =>
-    h.unary('SubmitJob', {
-      type: 'fine-tune',
-      spec_json: JSON.stringify({
-        base_model: 'moc-demo',
-        dataset: 'train.jsonl',
-        output_name: name,
-        trainer: trainerName,
-      }),
-      max_attempts: 1,
+t.test(
+  'a trainer that fails, writes a broken GGUF or misreports its kind is a recorded failure; the server keeps serving',
+  async (t) => {
+    const toy = path.join(process.cwd(), 'src/tools/toy-trainer.ts');
+    const trainer = (...extra: string[]) => ({
+      command: [
+        '{node}',
+        '--import',
+        import.meta.resolve('tsx'),
+        toy,
+        '--base',
+        '{base}',
+        '--data',
+        '{data}',
+        '--out',
+        '{out}',
+        ...extra,
+      ],
+      timeoutMs: 60_000,
+      graceMs: 500,
     });
-  const [f, b] = await Promise.all([submit('x:fail', 'failing'), submit('x:broken', 'broken')]);
-  const [jf, jb] = await Promise.all([
-    jobWhere(h, f.id, ended, 'failing ended'),
-    jobWhere(h, b.id, ended, 'broken ended'),
-  ]);
-  t.equal(jf.state, 'failed');
-  t.equal(jf.error?.code, 'MOC_ERR_JOB_FAILED');
-  t.match(jf.error?.message ?? '', /exit(ed)? (with )?(code )?3/, jf.error?.message ?? '');
-  t.equal(jb.state, 'failed');
-  t.match(jb.error?.message ?? '', /could not be registered/, jb.error?.message ?? '');
-  const models = (await h.unary('ListModels', {})).models.map((m: any) => m.name);
-  t.notOk(models.includes('x:broken'), 'a broken output is never in the catalog');
-  t.equal(
-    (await h.unary('Infer', { model: 'moc-demo', prompt: 'hi', max_tokens: 2 })).model,
-    'moc-demo',
-    'still serving',
-  );
-});
+    const h = await startHarness(t, {
+      jobs: {
+        trainers: {
+          failing: trainer('--fail-at', '0.5'),
+          broken: trainer('--broken-output'),
+          'broken-model': trainer('--broken-output', '--full-model'),
+          // A whole model said to be an adapter, and an adapter said to be a model.
+          'model-as-lora': trainer('--full-model', '--report-kind', 'lora'),
+          'lora-as-model': trainer('--report-kind', 'model'),
+        },
+      },
+    });
+    writeDataset(h, 'train.jsonl', TEXTS);
+    const submit = (name: string, trainerName: string) =>
+      h.unary('SubmitJob', {
+        type: 'fine-tune',
+        spec_json: JSON.stringify({
+          base_model: 'moc-demo',
+          dataset: 'train.jsonl',
+          output_name: name,
+          trainer: trainerName,
+        }),
+        max_attempts: 1,
+      });
+    const kinds = ['failing', 'broken', 'broken-model', 'model-as-lora', 'lora-as-model'] as const;
+    const jobs = await Promise.all(kinds.map((k) => submit(`x:${k}`, k)));
+    const [jf, jb, jbm, jml, jlm] = await Promise.all(
+      jobs.map((j, i) => jobWhere(h, j.id, ended, `${kinds[i]} ended`)),
+    );
+    for (const [i, j] of [jf, jb, jbm, jml, jlm].entries()) {
+      t.equal(j!.state, 'failed', kinds[i]);
+      t.equal(j!.error?.code, 'MOC_ERR_JOB_FAILED', kinds[i]);
+    }
+    t.match(jf!.error?.message ?? '', /exit(ed)? (with )?(code )?3/, jf!.error?.message ?? '');
+    t.match(
+      jb!.error?.message ?? '',
+      /the trained LoRA adapter \(of moc-demo\) could not be registered: MOC_ERR_LOAD_FAILED: .*truncated/,
+      `a truncated adapter: ${jb!.error?.message}`,
+    );
+    t.match(
+      jbm!.error?.message ?? '',
+      /the trained model could not be registered: MOC_ERR_LOAD_FAILED: .*truncated/,
+      `a truncated model: ${jbm!.error?.message}`,
+    );
+    t.match(
+      jml!.error?.message ?? '',
+      /could not be registered: MOC_ERR_ADAPTER_REFUSED: .*general\.type is missing, not 'adapter'/,
+      `a model reported as an adapter: ${jml!.error?.message}`,
+    );
+    t.match(
+      jlm!.error?.message ?? '',
+      /the trained model could not be registered: MOC_ERR_LOAD_FAILED: .*is a LoRA adapter \(general\.type adapter\), not a model/,
+      `an adapter reported as a model: ${jlm!.error?.message}`,
+    );
+    const models = (await h.unary('ListModels', {})).models.map((m: any) => m.name);
+    t.same(
+      models.filter((m: string) => m.startsWith('x:')),
+      [],
+      'no broken or misreported output is ever in the catalog',
+    );
+    t.equal(
+      (await h.unary('Infer', { model: 'moc-demo', prompt: 'hi', max_tokens: 2 })).model,
+      'moc-demo',
+      'still serving',
+    );
+  },
+);
 
 t.test('idempotent submit, cancel, and bad input on every transport', async (t) => {
   const h = await startHarness(t, { jobs: { parallelism: 1 } });

@@ -11,6 +11,7 @@ import {
 } from '../../actors/jobs/trainer-process.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 import { parseGgufHeader } from '../../src/model/gguf-header.js';
+import { checkLoraAdapter } from '../../src/model/adapter-check.js';
 
 const TOY = fileURLToPath(new URL('../../src/tools/toy-trainer.ts', import.meta.url));
 // The loader by URL: the trainer's cwd is a test directory, from which a bare 'tsx' would not resolve.
@@ -128,10 +129,11 @@ const progress = (events: TrainerEvent[]) => events.flatMap((e) => (e.type === '
 const losses = (events: TrainerEvent[]) =>
   events.flatMap((e) => (e.type === 'metric' && e.name === 'loss' ? [e.value] : []));
 
-t.test('a run reports increasing progress to 1, a decreasing loss, and a new GGUF per dataset', async (t) => {
+t.test('a run reports increasing progress to 1, a decreasing loss, and a new LoRA adapter per dataset', async (t) => {
   const a = run(['--data', 'text.jsonl', '--out', 'a.gguf', '--epochs', '2']);
   const b = run(['--data', 'prefs.jsonl', '--out', 'sub/../b.gguf']);
-  const [ra, rb]: TrainerOutcome[] = await Promise.all([settle(a.trainer), settle(b.trainer)]);
+  const m = run(['--data', 'text.jsonl', '--out', 'model.gguf', '--full-model']);
+  const [ra, rb, rm]: TrainerOutcome[] = await Promise.all([settle(a.trainer), settle(b.trainer), settle(m.trainer)]);
   t.equal(ra.error, undefined, 'no error');
   t.equal(ra.exitCode, 0);
   t.equal(ra.signal, null);
@@ -160,10 +162,25 @@ t.test('a run reports increasing progress to 1, a decreasing loss, and a new GGU
   );
 
   t.equal(ra.outputPath, path.join(dir, 'a.gguf'), 'output resolved against the cwd');
+  t.same(
+    a.events.filter((e) => e.type === 'output'),
+    [{ type: 'output', path: 'a.gguf', kind: 'lora' }],
+    'one output line, of kind lora',
+  );
+  t.equal(ra.outputKind, 'lora', 'the outcome says it is an adapter');
   t.equal(readFileSync(ra.outputPath!).subarray(0, 4).toString('latin1'), 'GGUF', 'starts with the GGUF magic');
   const header = parseGgufHeader(ra.outputPath!);
   t.equal(header.architecture, 'llama');
+  t.equal(header.type, 'adapter', 'general.type adapter');
   t.match(header.name, /^base-ft-[0-9a-f]{8}$/, 'named after the base');
+  const facts = checkLoraAdapter(ra.outputPath!, BASE);
+  t.ok(facts.pairs > 0, `an adapter that fits its base, as registration checks it (${facts.pairs} pairs)`);
+
+  t.equal(rm.error, undefined, '--full-model trains too');
+  t.equal(rm.outputKind, 'model', '--full-model: kind model');
+  const whole = parseGgufHeader(rm.outputPath!);
+  t.not(whole.type, 'adapter', 'a whole model');
+  t.ok(whole.tensorCount > facts.pairs * 2, `with all its tensors (${whole.tensorCount})`);
 
   t.equal(rb.error, undefined, 'a preference dataset trains too');
   t.equal(rb.outputPath, path.join(dir, 'b.gguf'));
@@ -284,11 +301,21 @@ t.test('timeoutMs stops a trainer that runs too long', async (t) => {
   t.notOk(existsSync(path.join(dir, 'slow.gguf')));
 });
 
-t.test('--broken-output: reported and present, but not a model the header parser accepts', async (t) => {
-  const o = await settle(run(['--data', 'text.jsonl', '--out', 'broken.gguf', '--broken-output']).trainer);
+t.test('--broken-output: reported and present, but not an adapter (or model) the checks accept', async (t) => {
+  const [o, om] = await Promise.all([
+    settle(run(['--data', 'text.jsonl', '--out', 'broken.gguf', '--broken-output']).trainer),
+    settle(run(['--data', 'text.jsonl', '--out', 'broken-model.gguf', '--broken-output', '--full-model']).trainer),
+  ]);
   t.equal(o.error, undefined, 'the runner checks the file exists, not what it holds');
+  t.equal(o.outputKind, 'lora');
   t.equal(readFileSync(o.outputPath!).subarray(0, 4).toString('latin1'), 'GGUF');
-  t.throws(() => parseGgufHeader(o.outputPath!), /truncated/, 'the job must check the model');
+  t.throws(
+    () => checkLoraAdapter(o.outputPath!, BASE),
+    { code: 'MOC_ERR_ADAPTER_REFUSED', message: /truncated/ },
+    'the job must check the adapter',
+  );
+  t.equal(om.outputKind, 'model');
+  t.throws(() => parseGgufHeader(om.outputPath!), /truncated/, 'the job must check the model');
 });
 
 t.test('exit 0 without an output, and a command that cannot start, are errors', async (t) => {
