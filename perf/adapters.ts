@@ -7,11 +7,12 @@
  *                    ──spawn──▶ moc serve: 5 copies of MODEL under 5 names, S sequences each (memory only)
  *
  * Throughput: OpenAI completions (short prompt, temperature 0, max_tokens 8, N connections, autocannon) in arms of
- * `--seconds`, each after loading what it names, one answer from each and a warm-up: the base; the 4 adapters with S
- * sequences each, requests round-robin over them; the base again; the 4 adapters with S/4 sequences each, so the
- * engine holds as many sequences as for the base; the base a third time. `ratio` = the S-each adapters' rps / the
- * mean of the base arms either side of it, `ratio_split` the same for the S/4-each adapters.
- * Memory, after the S-each adapter arm: the device ledger (memory.reserved, each entry's reserved_bytes) and the
+ * `--seconds`, each after loading what it names, one answer from each and a warm-up, with a base arm (S sequences)
+ * before and after each adapter arm: one adapter alone (S sequences: what LoRA's own math costs, `ratio_one`); the 4
+ * adapters with S sequences each, requests round-robin over them (`ratio`); the 4 adapters with S/4 sequences each, so
+ * the engine holds as many sequences as for the base (`ratio_split`). Each ratio is the adapter arm's rps over the
+ * mean of the two base arms beside it (the machine's load drifts within a run).
+ * Memory, after the 4 S-each adapters' arm: the device ledger (memory.reserved, each entry's reserved_bytes) and the
  * server's RSS and PSS (its process and its children: the engine), against 5 full models loaded and warmed the same
  * way (`memory_ratio` on the ledger; `rss_ratio` and `pss_ratio` on the process tree, `engine_rss_ratio` the engine).
  *
@@ -226,21 +227,24 @@ try {
   }
   const base = await arm(a, [baseName], sequences);
   const baseOnly = await memory(a);
+  const one = await arm(a, [each[0]!], sequences);
+  const base2 = await arm(a, [baseName], sequences);
   const adapters = await arm(a, each, sequences);
   adaptersMemory = { ...(await memory(a)), base_only: baseOnly };
   for (const n of each) await call(a, 'POST', `/v1/models/${n}/unload`, {});
-  const base2 = await arm(a, [baseName], sequences);
-  const adaptersSplit = await arm(a, split, splitSequences);
   const base3 = await arm(a, [baseName], sequences);
+  const adaptersSplit = await arm(a, split, splitSequences);
+  const base4 = await arm(a, [baseName], sequences);
   // Each adapter arm against the mean of the base arms either side of it: the machine's load drifts within a run.
+  const vs = (x: Arm, before: Arm, after: Arm) => round(x.rps / ((before.rps + after.rps) / 2));
   throughput = {
-    base,
+    base_arms: [base, base2, base3, base4],
+    adapter_one: one,
     adapters,
-    base_again: base2,
     adapters_split: adaptersSplit,
-    base_last: base3,
-    ratio: round(adapters.rps / ((base.rps + base2.rps) / 2)),
-    ratio_split: round(adaptersSplit.rps / ((base2.rps + base3.rps) / 2)),
+    ratio: vs(adapters, base2, base3),
+    ratio_one: vs(one, base, base2),
+    ratio_split: vs(adaptersSplit, base3, base4),
   };
 } finally {
   await a.srv.stop();
