@@ -11,7 +11,8 @@
  * before and after each adapter arm: one adapter alone (S sequences: what LoRA's own math costs, `ratio_one`); the 4
  * adapters with S sequences each, requests round-robin over them (`ratio`); the 4 adapters with S/4 sequences each, so
  * the engine holds as many sequences as for the base (`ratio_split`). Each ratio is the adapter arm's rps over the
- * mean of the two base arms beside it (the machine's load drifts within a run).
+ * mean of the two base arms beside it (the machine's load drifts within a run); `cpu_ratio*` the same for answers per
+ * CPU second (the server's, all processes): the device's threads are per context, so 4 adapters can use 4 cores.
  * Memory, after the 4 S-each adapters' arm: the device ledger (memory.reserved, each entry's reserved_bytes) and the
  * server's RSS and PSS (its process and its children: the engine), against 5 full models loaded and warmed the same
  * way (`memory_ratio` on the ledger; `rss_ratio` and `pss_ratio` on the process tree, `engine_rss_ratio` the engine).
@@ -237,6 +238,10 @@ try {
   const base4 = await arm(a, [baseName], sequences);
   // Each adapter arm against the mean of the base arms either side of it: the machine's load drifts within a run.
   const vs = (x: Arm, before: Arm, after: Arm) => round(x.rps / ((before.rps + after.rps) / 2));
+  // The device's threads are per context: 4 adapters may decode on 4 threads at once where the base has 1, so with
+  // idle cores their rps can pass the base's. Answers per CPU second, against the base's, are the like-for-like.
+  const perCpu = (x: Arm, before: Arm, after: Arm) =>
+    round((before.cpu_ms_per_request + after.cpu_ms_per_request) / 2 / x.cpu_ms_per_request);
   throughput = {
     base_arms: [base, base2, base3, base4],
     adapter_one: one,
@@ -245,6 +250,9 @@ try {
     ratio: vs(adapters, base2, base3),
     ratio_one: vs(one, base, base2),
     ratio_split: vs(adaptersSplit, base3, base4),
+    cpu_ratio: perCpu(adapters, base2, base3),
+    cpu_ratio_one: perCpu(one, base, base2),
+    cpu_ratio_split: perCpu(adaptersSplit, base3, base4),
   };
 } finally {
   await a.srv.stop();
