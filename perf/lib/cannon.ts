@@ -18,16 +18,35 @@ export interface CannonSummary {
 
 export async function cannon(
   url: string,
-  o: { connections: number; seconds: number; body?: string; timeoutSeconds?: number },
+  o: {
+    connections: number;
+    seconds: number;
+    body?: string;
+    /**
+     * Bodies taken in turn across all connections (request i gets bodies[i % n]), instead of `body`: one workload
+     * spread round-robin over several models. Each connection cycling a list of its own would start in step.
+     */
+    bodies?: string[];
+    timeoutSeconds?: number;
+  },
 ): Promise<CannonSummary> {
+  let next = 0;
+  const bodies = o.bodies;
   const r = await autocannon({
     url,
     connections: o.connections,
     duration: o.seconds,
     // A slow model under 32 connections answers in seconds; autocannon's 10 s default would count queueing as errors.
     timeout: o.timeoutSeconds ?? 60,
-    method: o.body ? 'POST' : 'GET',
+    method: o.body || bodies ? 'POST' : 'GET',
     ...(o.body ? { body: o.body, headers: { 'content-type': 'application/json' } } : {}),
+    ...(bodies
+      ? {
+          headers: { 'content-type': 'application/json' },
+          // A setupRequest makes autocannon build each request anew (its requestIterator), so the body can change.
+          requests: [{ setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
+        }
+      : {}),
   });
   const statuses: Record<string, number> = {};
   for (const [code, s] of Object.entries(r.statusCodeStats ?? {})) statuses[code] = (s as { count: number }).count;

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const task of readdirSync(`/proc/${pid}/task`)) {
     let list = '';
@@ -77,4 +77,22 @@ export function threads(pid: number): Record<string, { cpuMs: number; sleeps: nu
     }
   }
   return out;
+}
+
+/**
+ * Proportional set size in MiB (/proc/PID/smaps_rollup): like rssMiB, but a page mapped more than once (the same
+ * GGUF mmapped by two loads, in one process or two) is counted once in total, where RSS counts it per mapping.
+ */
+export function pssMiB(pid: number): { main: number; children: number } {
+  const pss = (p: number) =>
+    Number(/\nPss:\s+(\d+)/.exec(`\n${readFileSync(`/proc/${p}/smaps_rollup`, 'utf8')}`)?.[1] ?? 0) / 1024;
+  let children = 0;
+  for (const c of childrenOf(pid)) {
+    try {
+      children += pss(c);
+    } catch {
+      /* gone */
+    }
+  }
+  return { main: Math.round(pss(pid)), children: Math.round(children) };
 }
