@@ -62,14 +62,20 @@ if (!torch) {
 } else {
   const dir = t.testdir();
   const model = (await writeTinyLlamaGguf(path.join(dir, 'demo.gguf'))).path;
+  // The same model with its matrices in F16: the reader's other type, and ggml's other matmul kernel.
+  const model16 = (await writeTinyLlamaGguf(path.join(dir, 'demo-f16.gguf'), { weightType: 'F16' })).path;
   // alpha ≠ rank, so the check covers llama.cpp's scale · alpha / rank and not just B·A.
   const lora = (await writeLoraAdapterGguf(path.join(dir, 'lora.gguf'), model, { seed: 7, rank: 4, alpha: 8 })).path;
 
-  t.test('the Python GGUF reader reads the demo model as gguf-header.ts does', async (t) => {
-    const r = await python(t, 'gguf_reader.py', [model]);
+  t.test('the Python GGUF reader reads the demo model (F32 and F16) as gguf-header.ts does', async (t) => {
+    for (const file of [model, model16]) await sameAsGgufHeader(t, file);
+  });
+
+  async function sameAsGgufHeader(t: Test, file: string): Promise<void> {
+    const r = await python(t, 'gguf_reader.py', [file]);
     t.equal(r.code, 0, r.err);
     const py = JSON.parse(r.out);
-    const ts = readGgufContents(model);
+    const ts = readGgufContents(file);
     t.same(
       { version: py.version, tensors: py.tensor_count, kvs: py.kv_count },
       { version: ts.header.version, tensors: ts.header.tensorCount, kvs: ts.header.kvCount },
@@ -91,13 +97,14 @@ if (!torch) {
         t.ok(py.metadata[key]?.length > 0, `${key}: an array (${py.metadata[key]?.length})`);
       else t.equal(py.metadata[key], entry.value, `${key} = ${JSON.stringify(entry.value)}`);
     }
-  });
+  }
 
   t.test('torch gives llama.cpp logits, without and with a LoRA adapter', async (t) => {
     // Both engine runs at once: each is mostly tsx's and llama.cpp's start-up.
-    const [base, adapted] = await Promise.all([
+    const [base, adapted, half] = await Promise.all([
       engineLogits(t, ['--model', model, ...TEXTS]),
       engineLogits(t, ['--model', model, '--lora', lora, '--lora-scale', '0.5', ...TEXTS]),
+      engineLogits(t, ['--model', model16, ...TEXTS]),
     ]);
     t.equal(base.code, 0, base.err);
     const baseRef = path.join(dir, 'base.json');
@@ -108,6 +115,9 @@ if (!torch) {
     t.equal(adapted.code, 0, adapted.err);
     const loraRef = path.join(dir, 'lora.json');
     writeFileSync(loraRef, adapted.out);
+    t.equal(half.code, 0, half.err);
+    const halfRef = path.join(dir, 'f16.json');
+    writeFileSync(halfRef, half.out);
 
     const cases: [string, string[]][] = [
       ['base', ['--model', model, '--reference', baseRef]],
@@ -115,9 +125,11 @@ if (!torch) {
         'with the adapter at scale 0.5',
         ['--model', model, '--reference', loraRef, '--lora', lora, '--lora-scale', '0.5'],
       ],
+      ['F16 weights', ['--model', model16, '--reference', halfRef]],
     ];
-    for (const [label, args] of cases) {
-      const r = await python(t, 'check_forward.py', args);
+    const checks = await Promise.all(cases.map(([, args]) => python(t, 'check_forward.py', args)));
+    for (const [i, [label]] of cases.entries()) {
+      const r = checks[i]!;
       t.equal(r.code, 0, `${label}: within the tolerance ${r.err}`);
       const res: CheckResult = JSON.parse(r.out);
       t.ok(res.ok && res.relative <= res.rtol, `${label}: ok`);
@@ -137,8 +149,14 @@ if (!torch) {
     t.ok(Math.max(...moved) > 0.05, `the adapter moves the logits (by up to ${Math.max(...moved).toFixed(3)})`);
 
     t.test('a wrong forward is reported as off, by how much', async (t) => {
-      for (const fault of ['neox-rope', 'no-rmsnorm']) {
-        const r = await python(t, 'check_forward.py', ['--model', model, '--reference', baseRef, '--fault', fault]);
+      const faults = ['neox-rope', 'no-rmsnorm'];
+      const ran = await Promise.all(
+        faults.map((fault) =>
+          python(t, 'check_forward.py', ['--model', model, '--reference', baseRef, '--fault', fault]),
+        ),
+      );
+      for (const [i, fault] of faults.entries()) {
+        const r = ran[i]!;
         t.equal(r.code, 1, `${fault}: exit 1`);
         const res: CheckResult = JSON.parse(r.out);
         t.ok(!res.ok && res.relative > 100 * res.rtol, `${fault}: ${res.relative.toFixed(3)} of the scale`);

@@ -146,9 +146,13 @@ class Lora:
 class LlamaModel:
     """The base weights (float32, frozen) and the forward pass; `lora` adds adapters' B·A to their targets' outputs."""
 
-    def __init__(self, cfg: LlamaConfig, weights: dict[str, torch.Tensor]):
+    def __init__(self, cfg: LlamaConfig, weights: dict[str, torch.Tensor], f16: frozenset[str] = frozenset()):
         self.cfg = cfg
         self.weights = weights
+        # The weights stored in F16: ggml's CPU matmul rounds its F32 input to F16 for them (vec_dot_type F16) and
+        # accumulates in F32. With ggml_f16_inputs set, _mm rounds the same way, so a check compares like with like.
+        self.f16 = f16
+        self.ggml_f16_inputs = False
         self.fault: str | None = None
         half = torch.arange(0, cfg.n_rot, 2, dtype=torch.float64) / cfg.n_rot
         # In the weights' dtype: float32 as loaded, float64 after .to(torch.float64).
@@ -193,12 +197,13 @@ class LlamaModel:
             biased = [n for n in g.tensors if n.endswith(".bias")]
             if biased:
                 raise GgufError(f"{path} has bias tensors ({biased[0]} ...), which this trainer does not implement")
-            return LlamaModel(cfg, weights)
+            f16 = frozenset(n for n in weights if g.tensors[n if n in g.tensors else "token_embd.weight"].type == 1)
+            return LlamaModel(cfg, weights, f16)
 
     def to(self, dtype: torch.dtype) -> "LlamaModel":
         """The same model computing in `dtype` (float64: a reference free of float32 rounding)."""
-        m = LlamaModel(self.cfg, {k: v.to(dtype) for k, v in self.weights.items()})
-        m.fault = self.fault
+        m = LlamaModel(self.cfg, {k: v.to(dtype) for k, v in self.weights.items()}, self.f16)
+        m.fault, m.ggml_f16_inputs = self.fault, self.ggml_f16_inputs
         return m
 
     def _rms(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -218,7 +223,8 @@ class LlamaModel:
         return torch.stack([x0 * cos - x1 * sin, x0 * sin + x1 * cos], dim=-1).flatten(-2)
 
     def _mm(self, x: torch.Tensor, name: str, lora: Lora | None) -> torch.Tensor:
-        y = x @ self.weights[name].T
+        xw = x.to(torch.float16).to(x.dtype) if self.ggml_f16_inputs and name in self.f16 else x
+        y = xw @ self.weights[name].T
         if lora is not None:
             p = lora.pairs.get(name)
             if p is not None:
@@ -252,4 +258,4 @@ class LlamaModel:
             h = self._rms(x, w[f"{b}ffn_norm.weight"])
             gate = torch.nn.functional.silu(self._mm(h, f"{b}ffn_gate.weight", lora))
             x = x + self._mm(gate * self._mm(h, f"{b}ffn_up.weight", lora), f"{b}ffn_down.weight", lora)
-        return self._rms(x, w["output_norm.weight"]) @ w["output.weight"].T
+        return self._mm(self._rms(x, w["output_norm.weight"]), "output.weight", None)
