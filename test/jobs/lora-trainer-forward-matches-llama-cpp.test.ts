@@ -44,7 +44,8 @@ function run(t: Test, command: string, args: string[]): Promise<Ran> {
 
 const engineLogits = (t: Test, args: string[]) =>
   run(t, process.execPath, [`--import=${import.meta.resolve('tsx')}`, ENGINE_LOGITS, ...args]);
-const python = (t: Test, script: string, args: string[]) => run(t, PY, [path.join(TRAINER, script), ...args]);
+// -B: no __pycache__ written into the source tree.
+const python = (t: Test, script: string, args: string[]) => run(t, PY, ['-B', path.join(TRAINER, script), ...args]);
 
 interface CheckResult {
   ok: boolean;
