@@ -621,7 +621,7 @@ export class EngineCore {
  * The token node-llama-cpp's completion puts before a text (llama.cpp's rules: BOS when the tokenizer asks for it, or
  * always for WPM; none for RWKV and UGM), so an evaluation scores a text as a generation would see it as a prompt.
  */
-function beginningToken(model: LlamaModel): Token | null {
+export function beginningToken(model: LlamaModel): Token | null {
   const type = model.vocabularyType;
   if (type === LlamaVocabularyType.rwkv || type === LlamaVocabularyType.ugm) return null;
   if (type === LlamaVocabularyType.wpm) return model.tokens.bos;

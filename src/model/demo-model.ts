@@ -61,6 +61,9 @@ export interface TinyModelOptions {
   chatTemplate?: string;
   /** Control tokens added after `</s>` (e.g. a template's `<|im_start|>`), so the template's markers are single tokens. */
   specialTokens?: string[];
+  /** F16 stores the matrices (embeddings, projections, output) in F16, norms in F32, as llama.cpp's converters do for
+   * an F16 model (general.file_type 1); the default, F32, stores everything in F32. */
+  weightType?: 'F32' | 'F16';
 }
 
 export function buildTinyLlamaGguf(opts: TinyModelOptions = {}): Buffer {
@@ -99,7 +102,7 @@ export function buildTinyLlamaGguf(opts: TinyModelOptions = {}): Buffer {
     'general.architecture': { type: 'string', value: 'llama' },
     'general.name': { type: 'string', value: opts.name ?? 'moc-demo' },
     'general.alignment': u32(32),
-    'general.file_type': u32(0),
+    'general.file_type': u32(opts.weightType === 'F16' ? 1 : 0),
     'llama.context_length': u32(d.contextLength),
     'llama.embedding_length': u32(d.embd),
     'llama.block_count': u32(d.layers),
@@ -121,6 +124,8 @@ export function buildTinyLlamaGguf(opts: TinyModelOptions = {}): Buffer {
       ? { 'tokenizer.chat_template': { type: 'string', value: opts.chatTemplate } as GgufValue }
       : {}),
   };
+  const weightType = opts.weightType ?? 'F32';
+  if (weightType !== 'F32') for (const t of tensors) if (t.dims.length === 2) t.type = weightType;
   return writeGguf(metadata, tensors);
 }
 
