@@ -108,6 +108,19 @@ t.test(
     t.equal(mixed.state, 'failed');
     t.match(mixed.error?.message ?? '', /dataset line 2: expected \{"prompt"/, mixed.error?.message ?? '');
 
+    // The boundary: a prompt ending in a space tokenizes with a lone space marker, which prompt + answer merges into the
+    // answer's first token ('▁y'). The prompt's tokens are then not a prefix of the whole's; the answer is scored from the
+    // first token that differs, i.e. after the prompt without its trailing space.
+    const [spaced, trimmed, joined] = (await evaluate(['The answer is ', 'The answer is', 'The answer is yes']))
+      .perText;
+    const [after] = (await evaluate(['yes'], ['The answer is '])).perText;
+    t.equal(spaced!.tokens, trimmed!.tokens + 1, "the trailing space is a token of the prompt's own");
+    t.equal(after!.tokens, joined!.tokens - trimmed!.tokens, 'the merged token is scored with the answer');
+    t.ok(
+      Math.abs(after!.sumLogProb - (joined!.sumLogProb - trimmed!.sumLogProb)) < 1e-3,
+      'and its log-probability too',
+    );
+
     // prefixes must match the texts one for one.
     await t.rejects(evaluate(['a', 'b'], ['x']), { code: 'MOC_ERR_INVALID_ARGUMENT', message: /prefixes/ });
   },
