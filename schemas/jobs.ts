@@ -20,9 +20,49 @@ export const isTerminal = (s: JobState) => TERMINAL_JOB_STATES.includes(s);
 /** A dataset file, relative to the datasets root (jobs.datasetsRoot); resolved and confined like model paths. */
 const DatasetPath = Type.String({ minLength: 1, maxLength: 1024 });
 
+/** Metrics an evaluation reports, by the lines of its dataset: {"text"} lines, or {"prompt","chosen","rejected"} pairs. */
+export const TEXT_EVAL_METRICS = ['perplexity', 'mean_log_prob', 'tokens', 'lines'] as const;
+export const PAIR_EVAL_METRICS = [
+  'preference_accuracy',
+  'reward_margin',
+  'chosen_log_prob',
+  'rejected_log_prob',
+  'tokens',
+  'pairs',
+] as const;
+/** What a promotion criterion may compare: an evaluation's quality metrics (not its counts). */
+export const CRITERION_METRICS = [
+  'perplexity',
+  'mean_log_prob',
+  'preference_accuracy',
+  'reward_margin',
+  'chosen_log_prob',
+  'rejected_log_prob',
+] as const;
+export const CRITERION_OPS = ['>=', '>', '<=', '<'] as const;
+
+/**
+ * A fine-tune's promotion criterion on the metrics of its evaluation (on eval_dataset): `metric op value`, or `metric op
+ * <the same metric of another model on the same dataset>` with `against` — 'alias': the model promote_to points to
+ * now (the base model when the alias does not exist yet); 'base': base_model. Exactly one of value and against.
+ */
+export const PromoteIf = Type.Object(
+  {
+    metric: Type.Union(CRITERION_METRICS.map((m) => Type.Literal(m))),
+    op: Type.Union(CRITERION_OPS.map((o) => Type.Literal(o))),
+    value: Type.Optional(Type.Number()),
+    against: Type.Optional(Type.Union([Type.Literal('alias'), Type.Literal('base')])),
+  },
+  { additionalProperties: false },
+);
+export type PromoteIf = Static<typeof PromoteIf>;
+
 /** Per type, what `spec` holds. */
 export const JOB_SPECS = {
-  /** Mean token log-probability and perplexity of a model over a JSONL dataset of {"text": …} lines. */
+  /**
+   * Mean token log-probability and perplexity of a model over a JSONL dataset of {"text": …} lines, or preference
+   * metrics over {"prompt","chosen","rejected"} lines (the dataset's first line decides; docs/jobs.md).
+   */
   evaluate: Type.Object(
     {
       model: ModelName,
@@ -57,10 +97,14 @@ export const JOB_SPECS = {
           Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]),
         ),
       ),
-      /** With promote_to: evaluate the output on eval_dataset and point this alias at it only if perplexity ≤ max_perplexity. */
+      /**
+       * With promote_to: evaluate the output on eval_dataset and point this alias at it only if perplexity ≤
+       * max_perplexity and promote_if holds (either absent: no condition).
+       */
       promote_to: Type.Optional(ModelName),
       eval_dataset: Type.Optional(DatasetPath),
       max_perplexity: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+      promote_if: Type.Optional(PromoteIf),
     },
     { additionalProperties: false },
   ),

@@ -481,6 +481,11 @@ export const EvaluateMsg = Type.Object(
       maxItems: MAX_EVALUATE_TEXTS,
       description: `send 1 to ${MAX_EVALUATE_TEXTS} non-empty texts per evaluate; split larger data sets into several calls`,
     }),
+    /**
+     * One per text (same length): text i is scored after prefixes[i], as ln p(text | prefix) — the prefix's tokens are
+     * evaluated but neither summed nor counted ('' for none). For a preference pair's answers after their prompt.
+     */
+    prefixes: Type.Optional(Type.Array(Type.String(), { maxItems: MAX_EVALUATE_TEXTS })),
   },
   { additionalProperties: false },
 );

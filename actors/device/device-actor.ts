@@ -313,15 +313,26 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     } catch (err) {
       return env.fail(err);
     }
+    const prefixes = 'prefixes' in msg ? msg.prefixes : undefined;
+    if (prefixes && prefixes.length !== msg.texts.length) {
+      return env.fail(
+        errors.invalidArgument(
+          'prefixes',
+          `has ${prefixes.length} entries for ${msg.texts.length} texts; send one per text ('' for none)`,
+        ),
+      );
+    }
     const spec = this.models.get(msg.model)?.spec;
     if (spec) {
       const maxChars = spec.contextSize * MAX_CHARS_PER_CONTEXT_TOKEN;
-      const i = msg.texts.findIndex((text) => text.length > maxChars);
+      // A text is evaluated after its prefix: both must fit.
+      const chars = (i: number) => msg.texts[i]!.length + (prefixes?.[i]?.length ?? 0);
+      const i = msg.texts.findIndex((_, i) => chars(i) > maxChars);
       if (i >= 0) {
         return env.fail(
           errors.invalidArgument(
             `${field}[${i}]`,
-            `is ${msg.texts[i]!.length} characters, more than model '${spec.name}' can hold in its context of ${spec.contextSize} tokens; split it into texts of at most ${spec.contextSize} tokens`,
+            `is ${chars(i)} characters${prefixes?.[i] ? ' with its prefix' : ''}, more than model '${spec.name}' can hold in its context of ${spec.contextSize} tokens; split it into texts of at most ${spec.contextSize} tokens`,
           ),
         );
       }
@@ -428,8 +439,8 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     env: Envelope<DeviceProtocol, 'evaluate'>,
     timeoutMs: number,
   ): Promise<void> {
-    const { model, texts } = env.msg;
-    const call = engine.startEvaluate({ model, texts }, timeoutMs, env.signal);
+    const { model, texts, prefixes } = env.msg;
+    const call = engine.startEvaluate({ model, texts, ...(prefixes ? { prefixes } : {}) }, timeoutMs, env.signal);
     const settled = call.result.then(
       (o) =>
         env.reply({

@@ -537,7 +537,11 @@ export class EngineCore {
   /**
    * Score texts under the model, deterministically (no sampling): for each text, the natural-log probability of every
    * token given the tokens before it, on one free sequence of the model's context, cleared before each text and
-   * returned clean. Every text is tokenized and checked against the context before any is evaluated.
+   * returned clean. Every text is tokenized and checked against the context before any is evaluated. With
+   * `prefixes`, text i is scored after prefixes[i] (a preference pair's answer after its prompt): prefix + text is
+   * evaluated once and only the text's tokens are summed and counted (scoredFrom says where they start) — one pass,
+   * and no difference of two large sums (ln p(prompt + answer) − ln p(prompt)) that would lose the answer's few terms
+   * in rounding and depend on the prompt's tokens being a prefix of the whole's.
    *
    * How the full log-softmax of the actual next token is obtained: node-llama-cpp's `evaluateWithMetadata` /
    * `probabilities: true` would ship the whole vocabulary's probabilities per token (a Map of 32k–150k entries, sorted
@@ -560,18 +564,21 @@ export class EngineCore {
     const started = performance.now();
     const begin = beginningToken(m.model);
     const limit = m.spec.contextSize;
+    const withBegin = (tokens: Token[]) => (begin !== null ? [begin, ...tokens] : tokens);
     const inputs = p.texts.map((text, i) => {
-      const tokens = m.model.tokenize(text);
-      const all = begin !== null ? [begin, ...tokens] : tokens;
+      const prefix = p.prefixes?.[i] ?? '';
+      const all = withBegin(m.model.tokenize(prefix + text));
       if (all.length > limit) {
         throw errors.invalidArgument(
           `texts[${i}]`,
-          `is ${all.length} tokens${begin !== null ? ' (with the BOS token)' : ''}, more than the model's context of ${limit} tokens; split it into texts of at most ${limit} tokens`,
+          `is ${all.length} tokens${prefix !== '' ? ' with its prefix' : ''}${begin !== null ? ' (with the BOS token)' : ''}, more than the model's context of ${limit} tokens; split it into texts of at most ${limit} tokens`,
         );
       }
-      return all;
+      // The first scored token: after BOS, and after the prefix's tokens (see scoredFrom for the boundary).
+      const from = Math.max(1, prefix === '' ? 0 : scoredFrom(withBegin(m.model.tokenize(prefix)), all));
+      return { tokens: all, from };
     });
-    if (!inputs.some((t) => t.length > 1)) {
+    if (!inputs.some((t) => t.tokens.length > t.from)) {
       throw errors.invalidArgument(
         'texts',
         'no text has a token to score (each is a single token and the model prepends no BOS); send longer texts',
@@ -583,12 +590,12 @@ export class EngineCore {
     const { seq } = await m.pool.take([], undefined, signal, aborted);
     try {
       const perText: Array<{ tokens: number; sumLogProb: number }> = [];
-      for (const tokens of inputs) {
+      for (const { tokens, from } of inputs) {
         if (signal.aborted) throw aborted();
         await seq.clearHistory();
         perText.push({
-          tokens: Math.max(0, tokens.length - 1),
-          sumLogProb: await scoreTokens(seq, tokens, signal, aborted),
+          tokens: Math.max(0, tokens.length - from),
+          sumLogProb: await scoreTokens(seq, tokens, from, signal, aborted),
         });
       }
       const tokens = perText.reduce((n, x) => n + x.tokens, 0);
@@ -629,21 +636,46 @@ export function beginningToken(model: LlamaModel): Token | null {
 }
 
 /**
- * Σ ln p(tokens[i+1] | tokens[0..i]) on a cleared sequence: tokens[0..n-2] are decoded (the last is only a target),
- * EVALUATE_CHUNK_TOKENS at a time, the signal checked between chunks. See EngineCore.evaluate for the formula.
+ * Where a text's scored tokens start when it is scored after a prefix: the length of the longest common prefix of the
+ * prefix's tokens and the tokens of prefix + text, both as the model reads them (BOS included).
+ *
+ * Why one tokenization of prefix + text rather than the prefix's and the text's tokens joined: the model is scored on
+ * the text as it would read it (a generation after that prompt sees these tokens), and a tokenizer may merge across
+ * the boundary (a prompt ending in a space before a word, for BPE). Usually the prefix's tokens are all shared and the
+ * score is exactly ln p(text | prefix). When the boundary merged, the scored tokens start at the first one that
+ * differs, so they cover the last characters of the prefix as well: the score is then ln p(prefix + text) − ln p(the
+ * shared tokens), which is still what a comparison of two texts after one prefix needs (the shared tokens' terms are
+ * the same for both and cancel in a difference).
+ */
+export function scoredFrom(prefixTokens: readonly Token[], allTokens: readonly Token[]): number {
+  let k = 0;
+  while (k < prefixTokens.length && k < allTokens.length && prefixTokens[k] === allTokens[k]) k++;
+  return k;
+}
+
+/**
+ * Σ ln p(tokens[j] | tokens[0..j-1]) for j from `from` on, on a cleared sequence: tokens[0..n-2] are decoded (the last
+ * is only a target), EVALUATE_CHUNK_TOKENS at a time, the signal checked between chunks; logits are asked for only
+ * where a scored token is the target. See EngineCore.evaluate for the formula.
  */
 async function scoreTokens(
   seq: LlamaContextSequence,
   tokens: Token[],
+  from: number,
   signal: AbortSignal,
   aborted: () => Error,
 ): Promise<number> {
   let sum = 0;
+  if (from >= tokens.length) return sum;
   for (let start = 0; start < tokens.length - 1; start += EVALUATE_CHUNK_TOKENS) {
     if (signal.aborted) throw aborted();
     const end = Math.min(start + EVALUATE_CHUNK_TOKENS, tokens.length - 1);
     const input: ControlledEvaluateInputItem[] = [];
     for (let i = start; i < end; i++) {
+      if (i + 1 < from) {
+        input.push(tokens[i]!);
+        continue;
+      }
       input.push([
         tokens[i]!,
         {
@@ -656,7 +688,7 @@ async function scoreTokens(
       ]);
     }
     const out = await seq.controlledEvaluate(input);
-    for (let i = start; i < end; i++) {
+    for (let i = Math.max(start, from - 1); i < end; i++) {
       const next = out[i - start]?.next;
       const target = next?.logits?.get(tokens[i + 1]!);
       const weight = next?.totalLogitWeight;

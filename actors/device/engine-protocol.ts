@@ -43,6 +43,8 @@ export interface EvaluateParams {
   model: string;
   /** Checked by the device (count, non-empty, a coarse length bound); the engine checks each against the context. */
   texts: string[];
+  /** Per text, a prefix it is scored after (its tokens are evaluated, not counted); absent or '': none. */
+  prefixes?: string[];
 }
 
 export interface EvaluateOutcome {

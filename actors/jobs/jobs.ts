@@ -18,6 +18,7 @@ import {
   type Job,
   type JobType,
   type ListJobsRequest,
+  type PromoteIf,
   type SubmitJobRequest,
 } from '../../schemas/jobs.js';
 import { canonicalJson } from '../../src/canonical-json.js';
@@ -235,8 +236,10 @@ export class Jobs implements Behavior<JobsMessages> {
         params?: Record<string, string | number | boolean>;
         promote_to?: string;
         eval_dataset?: string;
+        promote_if?: PromoteIf;
       };
       checkTrainerParams(this.config, ft.trainer, ft.params ?? {});
+      checkPromotion(ft);
       if (ft.promote_to !== undefined && ft.eval_dataset === undefined) {
         throw errors.invalidArgument(
           'spec.eval_dataset',
@@ -682,6 +685,26 @@ function claimable(j: JobSummary, now: number): boolean {
 }
 
 /** The spec checked against its type's schema; errors name the field as `spec.<field>`. */
+/**
+ * A promotion criterion needs an alias to promote to, and compares with one thing: a value or another model. Whether
+ * eval_dataset holds what its metric is measured on is checked when the job runs, before training (runners.ts).
+ */
+function checkPromotion(ft: { promote_to?: string; promote_if?: PromoteIf }): void {
+  const c = ft.promote_if;
+  if (ft.promote_to === undefined && c !== undefined) {
+    throw errors.invalidArgument(
+      'spec.promote_if',
+      'is a promotion criterion: it needs promote_to (the alias to promote the trained model to) and eval_dataset',
+    );
+  }
+  if (c && (c.value === undefined) === (c.against === undefined)) {
+    throw errors.invalidArgument(
+      'spec.promote_if',
+      `needs exactly one of value (e.g. { metric: 'preference_accuracy', op: '>=', value: 0.8 }) and against ('alias': the model promote_to points to now; 'base': base_model)`,
+    );
+  }
+}
+
 function validateSpec(r: SubmitJobRequest): Job['spec'] {
   try {
     return validate(JOB_SPECS[r.type], r.spec) as Job['spec'];

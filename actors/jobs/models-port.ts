@@ -20,8 +20,10 @@ import type { Lifecycle } from '../lifecycle/lifecycle.js';
 export interface ModelsPort {
   /** The model's GGUF file (absolute) as the catalog has it, for a trainer's base model. */
   modelFile(name: string): string;
-  /** Scores texts with a model, loading it first if needed. */
-  evaluate(model: string, texts: string[], signal: AbortSignal): Promise<EvaluateResult>;
+  /** Scores texts with a model (each after its prefix, if given: EvaluateMsg), loading it first if needed. */
+  evaluate(model: string, texts: string[], signal: AbortSignal, prefixes?: string[]): Promise<EvaluateResult>;
+  /** What a name serves now: an alias's target, a model's own name; undefined when it names nothing registered. */
+  resolve(name: string): string | undefined;
   register(request: RegisterRequest): Promise<ModelView>;
   setAlias(alias: string, target: string): Promise<AliasInfo>;
   /** Device memory for a running job (placement and eviction as for a model); release it when the job ends. */
@@ -44,7 +46,12 @@ export class ActorModelsPort implements ModelsPort {
     return path.join(this.config.modelsRoot, e.path);
   }
 
-  async evaluate(model: string, texts: string[], signal: AbortSignal): Promise<EvaluateResult> {
+  resolve(name: string): string | undefined {
+    const real = this.views.routes.resolve(name);
+    return this.views.catalogEntries().some((e) => e.name === real) ? real : undefined;
+  }
+
+  async evaluate(model: string, texts: string[], signal: AbortSignal, prefixes?: string[]): Promise<EvaluateResult> {
     const timeoutMs = this.config.limits.loadTimeoutMs;
     const name = this.views.routes.resolve(model);
     // A model can leave its device between the load and the evaluate (keep-alive, eviction): load again, once.
@@ -55,7 +62,7 @@ export class ActorModelsPort implements ModelsPort {
       if (!device) throw errors.modelNotFound(model, this.views.routes.names());
       try {
         return await device.ask(
-          { kind: 'evaluate', model: name, texts },
+          { kind: 'evaluate', model: name, texts, ...(prefixes ? { prefixes } : {}) },
           { timeoutMs: this.config.limits.requestTimeoutMs, signal },
         );
       } catch (err) {

@@ -9,7 +9,7 @@ import type { JOB_SPECS, Job, JobType } from '../../schemas/jobs.js';
 import type { Static } from '@sinclair/typebox';
 import { errors, MocError } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
-import { datasetOutput, jsonLines, resolveDataset, writeOutput } from './dataset.js';
+import { datasetOutput, resolveDataset, writeOutput } from './dataset.js';
 import type { Feedback } from '../../schemas/feedback.js';
 import { preferencePairs } from '../feedback/feedback.js';
 import type { ModelsPort } from './models-port.js';
@@ -17,6 +17,8 @@ import { startTrainer } from './trainer-process.js';
 import { expandCommand, processStart, trainerOf } from './trainers.js';
 import type { DatasetPool } from './dataset-pool.js';
 import { prepareDataset } from './prepare-dataset.js';
+import { datasetKind, evaluateDataset } from './evaluation.js';
+import { criterionMismatch, decide } from './promotion.js';
 
 export interface JobOutputs {
   files: string[];
@@ -37,77 +39,41 @@ export interface RunContext {
 
 export type Runner = (ctx: RunContext) => Promise<JobOutputs>;
 
-/** Texts scored per evaluate call: large enough to keep the engine busy, small enough for progress per few lines. */
-const EVAL_BATCH = 8;
-
 const specOf = <T extends JobType>(job: Job, _type: T) => job.spec as unknown as Static<(typeof JOB_SPECS)[T]>;
 
-/** Mean token log-probability and perplexity over a JSONL dataset ({"text": …} per line). */
-export async function evaluateDataset(
-  ctx: RunContext,
-  model: string,
-  dataset: string,
-  maxLines: number,
-  from = 0,
-  span = 1,
-): Promise<{ lines: number; tokens: number; sumLogProb: number; meanLogProb: number; perplexity: number }> {
-  const file = await resolveDataset(
-    ctx.config.jobs.datasetsRoot,
-    dataset,
-    from === 0 ? 'spec.dataset' : 'spec.eval_dataset',
-  );
-  let total = 0;
-  for await (const _ of jsonLines(file, ctx.signal)) if (++total >= maxLines) break;
-  if (total === 0) throw errors.jobFailed(`dataset '${dataset}' has no lines`);
-  let lines = 0;
-  let tokens = 0;
-  let sumLogProb = 0;
-  let batch: string[] = [];
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const r = await ctx.models.evaluate(model, batch, ctx.signal);
-    lines += batch.length;
-    tokens += r.tokens;
-    sumLogProb += r.sumLogProb;
-    batch = [];
-    ctx.progress(from + span * (lines / total), `evaluated ${lines}/${total} lines of ${dataset}`);
-  };
-  for await (const { line, value } of jsonLines(file, ctx.signal)) {
-    // The rule prepare-dataset keeps too (src/model/dataset-task.ts): a text holds more than whitespace.
-    if (typeof value.text !== 'string' || value.text.trim() === '')
-      throw errors.jobFailed(`dataset line ${line}: expected {"text": "..."} with a non-empty text`);
-    batch.push(value.text);
-    if (batch.length === EVAL_BATCH) await flush();
-    if (lines + batch.length >= total) break;
-  }
-  await flush();
-  if (tokens === 0) throw errors.jobFailed(`dataset '${dataset}': no token could be scored (texts of one token?)`);
-  const meanLogProb = sumLogProb / tokens;
-  return { lines, tokens, sumLogProb, meanLogProb, perplexity: Math.exp(-meanLogProb) };
-}
-
+/** Text metrics ({"text"} lines) or preference metrics (pairs), as the dataset's lines say (evaluation.ts). */
 const evaluate: Runner = async (ctx) => {
   const spec = specOf(ctx.job, 'evaluate');
-  const r = await evaluateDataset(ctx, spec.model, spec.dataset, spec.max_lines ?? Number.MAX_SAFE_INTEGER);
-  ctx.log(`${spec.model} on ${spec.dataset}: ${r.tokens} tokens, perplexity ${r.perplexity.toFixed(4)}`);
-  return {
-    files: [],
-    models: [],
-    metrics: { lines: r.lines, tokens: r.tokens, mean_log_prob: r.meanLogProb, perplexity: r.perplexity },
-  };
+  const r = await evaluateDataset(ctx, spec.model, spec.dataset, {
+    maxLines: spec.max_lines ?? Number.MAX_SAFE_INTEGER,
+  });
+  const m = r.metrics;
+  ctx.log(
+    r.kind === 'text'
+      ? `${spec.model} on ${spec.dataset}: ${m.tokens} tokens, perplexity ${m.perplexity!.toFixed(4)}`
+      : `${spec.model} on ${spec.dataset}: ${m.pairs} pairs, preference_accuracy ${m.preference_accuracy!.toFixed(4)}, reward_margin ${m.reward_margin!.toFixed(4)}`,
+  );
+  return { files: [], models: [], metrics: m };
 };
 
 /**
  * Runs the configured trainer on the base model and dataset; registers what it wrote (a model, or a LoRA adapter on
- * the base, as its output line says); with promote_to, evaluates it and points the alias at it only if the perplexity
- * passes (the same hot swap for either: an adapter's base stays loaded under it). Phases of progress: training to
- * 0.8, register 0.85, evaluation to 0.95, promotion 1.
+ * the base, as its output line says); with promote_to, evaluates it and points the alias at it only if its criterion
+ * holds (promotion.ts; the same hot swap for either: an adapter's base stays loaded under it). Phases of progress:
+ * training to 0.8, register 0.85, evaluation to 0.95 (the baseline's first when promote_if is against a model),
+ * promotion 1.
  */
 const fineTune: Runner = async (ctx) => {
   const spec = specOf(ctx.job, 'fine-tune');
   const trainer = trainerOf(ctx.config, spec.trainer);
   const base = ctx.models.modelFile(spec.base_model);
   const data = await resolveDataset(ctx.config.jobs.datasetsRoot, spec.dataset);
+  // A criterion eval_dataset cannot decide (perplexity on pairs, a preference metric on texts) fails before training.
+  if (spec.promote_to !== undefined) {
+    const evalFile = await resolveDataset(ctx.config.jobs.datasetsRoot, spec.eval_dataset!, 'spec.eval_dataset');
+    const bad = criterionMismatch(await datasetKind(evalFile, spec.eval_dataset!, ctx.signal), spec);
+    if (bad) throw errors.invalidArgument(bad.field, bad.problem);
+  }
   const outDir = path.join(ctx.config.modelsRoot, 'trained', ctx.job.id);
   const out = path.join(outDir, `${spec.output_name.replace(/[^A-Za-z0-9._-]/g, '_')}.gguf`);
   const cwd = path.join(ctx.config.dataDir, 'jobs', ctx.job.id);
@@ -165,18 +131,26 @@ const fineTune: Runner = async (ctx) => {
     metrics: { ...Object.fromEntries(Object.entries(metrics).map(([k, v]) => [`train_${k}`, v])) },
   };
   if (spec.promote_to !== undefined) {
-    const r = await evaluateDataset(ctx, model.name, spec.eval_dataset!, Number.MAX_SAFE_INTEGER, 0.85, 0.1);
-    outputs.metrics.eval_perplexity = r.perplexity;
-    outputs.metrics.eval_mean_log_prob = r.meanLogProb;
-    const passes = spec.max_perplexity === undefined || r.perplexity <= spec.max_perplexity;
+    const evalOpts = { field: 'spec.eval_dataset' };
+    const c = spec.promote_if;
+    let baseline: { model: string; value: number } | undefined;
+    if (c?.against !== undefined) {
+      // What the alias serves now (the base when it names nothing yet), measured now, on the same data.
+      const other = (c.against === 'alias' && ctx.models.resolve(spec.promote_to)) || spec.base_model;
+      const b = await evaluateDataset(ctx, other, spec.eval_dataset!, { ...evalOpts, from: 0.85, span: 0.05 });
+      baseline = { model: other, value: b.metrics[c.metric]! };
+      outputs.metrics[`baseline_${c.metric}`] = baseline.value;
+    }
+    const span = baseline ? { from: 0.9, span: 0.05 } : { from: 0.85, span: 0.1 };
+    const r = await evaluateDataset(ctx, model.name, spec.eval_dataset!, { ...evalOpts, ...span });
+    for (const [k, v] of Object.entries(r.metrics)) outputs.metrics[`eval_${k}`] = v;
+    const { passes, reason } = decide(r.metrics, spec, baseline);
     outputs.metrics.promoted = passes ? 1 : 0;
     if (passes) {
       await ctx.models.setAlias(spec.promote_to, model.name);
-      ctx.log(`promoted: alias ${spec.promote_to} → ${model.name} (perplexity ${r.perplexity.toFixed(4)})`);
+      ctx.log(`promoted: alias ${spec.promote_to} → ${model.name} (${reason})`);
     } else {
-      ctx.log(
-        `not promoted: perplexity ${r.perplexity.toFixed(4)} > max_perplexity ${spec.max_perplexity}; alias ${spec.promote_to} left as it was`,
-      );
+      ctx.log(`not promoted: ${reason}; alias ${spec.promote_to} left as it was`);
     }
   }
   ctx.progress(1, 'done');

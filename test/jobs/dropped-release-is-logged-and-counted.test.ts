@@ -30,6 +30,7 @@ t.test('a failed release of a job memory is logged and counted; the job still su
   const models: ModelsPort = {
     modelFile: () => '',
     evaluate: () => Promise.reject(new Error('not used')),
+    resolve: () => undefined,
     register: () => Promise.reject(new Error('not used')),
     setAlias: () => Promise.reject(new Error('not used')),
     reserve: async (_owner, bytes) => ({ device: 'gpu0', bytes }),

@@ -41,6 +41,7 @@ const notUsed = () => {
 const models: ModelsPort = {
   modelFile: () => modelPath,
   evaluate: notUsed,
+  resolve: notUsed,
   register: notUsed,
   setAlias: notUsed,
   reserve: notUsed,
