@@ -66,7 +66,10 @@ const evaluate: Runner = async (ctx) => {
 const fineTune: Runner = async (ctx) => {
   const spec = specOf(ctx.job, 'fine-tune');
   const trainer = trainerOf(ctx.config, spec.trainer);
-  const base = ctx.models.modelFile(spec.base_model);
+  // Resolved once: the trainer's base file and the base an adapter output is registered on are the same model, even
+  // if base_model is an alias that moves while the trainer runs.
+  const baseModel = ctx.models.resolve(spec.base_model) ?? spec.base_model;
+  const base = ctx.models.modelFile(baseModel);
   const data = await resolveDataset(ctx.config.jobs.datasetsRoot, spec.dataset);
   // A criterion eval_dataset cannot decide (perplexity on pairs, a preference metric on texts) fails before training.
   if (spec.promote_to !== undefined) {
@@ -115,11 +118,11 @@ const fineTune: Runner = async (ctx) => {
   const lora = outcome.outputKind === 'lora';
   const model = await ctx.models
     .register(
-      lora ? { name: spec.output_name, base: spec.base_model, adapter: file } : { name: spec.output_name, path: file },
+      lora ? { name: spec.output_name, base: baseModel, adapter: file } : { name: spec.output_name, path: file },
     )
     .catch((err: unknown) => {
       const e = err instanceof MocError ? err : errors.internal('register', err);
-      const what = lora ? `LoRA adapter (of ${spec.base_model})` : 'model';
+      const what = lora ? `LoRA adapter (of ${baseModel})` : 'model';
       throw errors.jobFailed(`the trained ${what} could not be registered: ${e.code}: ${e.message}`);
     });
   const registered = `registered ${model.name}${model.base ? ` (a LoRA adapter of ${model.base})` : ' (a model)'}`;

@@ -42,6 +42,7 @@ t.test('an aborted fine-tune run starts no trainer and ends with the abort reaso
   };
   const ac = new AbortController();
   const models = {
+    resolve: (name: string) => name,
     modelFile: () => {
       ac.abort(errors.unavailable('the server is shutting down'));
       return path.join(dir, 'base.gguf');
