@@ -705,11 +705,6 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
   private async unload(name: string): Promise<{ model: string; freedBytes: number }> {
     const m = this.models.get(name);
     if (!m) throw errors.modelNotFound(name, this.servingNames());
-    let adaptersFreed = 0;
-    for (const a of this.adaptersOf(name)) {
-      if (a.life.is('draining', 'unloading')) await a.life.until('gone');
-      else adaptersFreed += (await this.unload(a.spec.name).catch(() => ({ freedBytes: 0 }))).freedBytes;
-    }
     // Unload during a load is well-defined: the load finishes (or fails), then the model is unloaded.
     if (m.life.is('reserving', 'loading')) await m.life.until('loaded', 'cancelling', 'waiting-engine');
     if (m.life.is('gone')) throw errors.modelNotFound(name, this.servingNames()); // its reservation was refused
@@ -717,6 +712,12 @@ export class DeviceActor implements HostedBehavior<DeviceProtocol> {
     m.life.to('draining');
     m.expiresAt = 0;
     this.changed();
+    // Its adapters first (they run on its weights). Draining already, it takes no new adapter meanwhile (load refuses).
+    let adaptersFreed = 0;
+    for (const a of this.adaptersOf(name)) {
+      if (a.life.is('draining', 'unloading')) await a.life.until('gone');
+      else adaptersFreed += (await this.unload(a.spec.name).catch(() => ({ freedBytes: 0 }))).freedBytes;
+    }
     // Without an engine nothing queued can run (and an engine that dies meanwhile fails what is left, see
     // onEngineDied), so the drain always ends.
     if (!this.engine?.alive)
