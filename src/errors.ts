@@ -230,6 +230,13 @@ export const ERRORS = {
     retryable: false,
     when: 'A LoRA adapter file does not fit its base model (not a GGUF or truncated, not a LoRA adapter, another architecture, a tensor the base lacks or of another shape, an a/b pair missing its partner); the message names the problem.',
   },
+  MOC_ERR_TRAINER_UNAVAILABLE: {
+    grpc: 'FAILED_PRECONDITION',
+    http: 422,
+    zmq: 'TRAINER_UNAVAILABLE',
+    retryable: false,
+    when: "A fine-tune names a built-in trainer this machine cannot run (`lora` without Debian's python3-torch at /usr/bin/python3); refused at submit, the message says what to install.",
+  },
   MOC_ERR_INTERNAL: {
     grpc: 'INTERNAL',
     http: 500,
@@ -515,6 +522,10 @@ export const errors = {
       `spec.trainer: '${name}' is not a configured trainer (${configured.join(', ') || 'none'}); add it under jobs.trainers in the config`,
       { field: 'spec.trainer' },
     ),
+  trainerUnavailable: (name: string, problem: string) =>
+    new MocError('MOC_ERR_TRAINER_UNAVAILABLE', `spec.trainer: '${name}' cannot run here: ${problem}`, {
+      field: 'spec.trainer',
+    }),
   datasetPath: (field: string, problem: string) =>
     new MocError('MOC_ERR_INVALID_ARGUMENT', `${field}: ${problem}`, { field }),
 

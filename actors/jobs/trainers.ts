@@ -1,7 +1,8 @@
 /**
- * Trainer command templates (config jobs.trainers) and the built-in `demo` trainer. A template is an argv, never a
- * shell line: a job's params are substituted into single arguments and cannot inject commands.
+ * Trainer command templates (config jobs.trainers) and the built-in trainers, `demo` and `lora`. A template is an argv,
+ * never a shell line: a job's params are substituted into single arguments and cannot inject commands.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,16 +63,91 @@ function buildDemoTrainer(): TrainerConfig {
   };
 }
 
-/** The trainers of this server: the configured ones, and `demo` unless the config defines its own. */
+/** Debian's python3 (a pyenv python3 earlier on PATH has no torch); -B: no bytecode written into the package. */
+export const LORA_PYTHON = '/usr/bin/python3';
+
+/**
+ * Whether the `lora` trainer can run here: LORA_PYTHON imports torch and numpy. Asked once per process (importing
+ * torch takes a second or two, once; the answer is cached): installing python3-torch later needs a restart.
+ */
+let torchThere: boolean | undefined;
+export function loraTrainerAvailable(): boolean {
+  torchThere ??=
+    spawnSync(LORA_PYTHON, ['-B', '-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 }).status === 0;
+  return torchThere;
+}
+
+/**
+ * The built-in reference trainer (src/trainers/lora/train.py, docs/jobs.md "The LoRA trainer"): SFT of a LoRA adapter
+ * with PyTorch, its forward and its adapter checked against llama.cpp through engine-logits (its argv passed as JSON,
+ * run from source or from the build as this process is).
+ */
+let lora: TrainerConfig | undefined;
+export function loraTrainer(): TrainerConfig {
+  return (lora ??= buildLoraTrainer());
+}
+
+function buildLoraTrainer(): TrainerConfig {
+  const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
+  const engineLogits = fromSource
+    ? [process.execPath, '--import', import.meta.resolve('tsx'), path.join(packageRoot(), 'src/tools/engine-logits.ts')]
+    : [process.execPath, path.join(packageRoot(), 'dist/src/tools/engine-logits.js')];
+  const flag = (name: string, dflt: string) => [`--${name}`, `{param.${name}:${dflt}}`];
+  return {
+    command: [
+      LORA_PYTHON,
+      '-B',
+      // The .py files are not compiled: they live under src/ in the source tree and in the package alike.
+      path.join(packageRoot(), 'src/trainers/lora/train.py'),
+      '--base',
+      '{base}',
+      '--data',
+      '{data}',
+      '--out',
+      '{out}',
+      ...flag('method', 'sft'),
+      ...flag('rank', '8'),
+      ...flag('alpha', '16'),
+      ...flag('lr', '1e-3'),
+      ...flag('epochs', '3'),
+      ...flag('batch', '8'),
+      ...flag('seed', '1'),
+      '--engine-logits',
+      JSON.stringify(engineLogits),
+    ],
+    timeoutMs: 3_600_000,
+    graceMs: 5000,
+  };
+}
+
+/**
+ * The trainers of this server: the configured ones, and the built-ins `demo` and `lora` (`lora` where torch is
+ * installed) unless the config defines its own of that name.
+ */
 export function trainers(config: Config): Record<string, TrainerConfig> {
-  return { demo: demoTrainer(), ...config.jobs.trainers };
+  return {
+    demo: demoTrainer(),
+    ...(config.jobs.trainers.lora || !loraTrainerAvailable() ? {} : { lora: loraTrainer() }),
+    ...config.jobs.trainers,
+  };
 }
 
 export function trainerOf(config: Config, name: string | undefined): TrainerConfig {
-  const all = trainers(config);
-  const t = all[name ?? 'demo'];
-  if (!t) throw errors.trainerNotConfigured(name ?? 'demo', Object.keys(all));
-  return t;
+  const want = name ?? 'demo';
+  // Asked before the table is built: naming neither `lora` nor an unknown trainer never spawns the torch probe.
+  // Own keys only: a trainer named `constructor` is not Object.prototype's.
+  const configured = Object.hasOwn(config.jobs.trainers, want) ? config.jobs.trainers[want] : undefined;
+  if (configured) return configured;
+  if (want === 'demo') return demoTrainer();
+  if (want === 'lora') {
+    if (!loraTrainerAvailable())
+      throw errors.trainerUnavailable(
+        'lora',
+        `${LORA_PYTHON} cannot import torch and numpy; install them (apt-get install python3-torch python3-numpy) and restart MOC, or configure a trainer named lora under jobs.trainers`,
+      );
+    return loraTrainer();
+  }
+  throw errors.trainerNotConfigured(want, Object.keys(trainers(config)));
 }
 
 /** The argv of one run; a {param.NAME} the job does not give and the template has no default for is refused. */
