@@ -67,13 +67,16 @@ function buildDemoTrainer(): TrainerConfig {
 export const LORA_PYTHON = '/usr/bin/python3';
 
 /**
- * Whether the `lora` trainer can run here: LORA_PYTHON imports torch and numpy. Asked once per process (importing
- * torch takes a second or two, once; the answer is cached): installing python3-torch later needs a restart.
+ * Whether the `lora` trainer can run here: LORA_PYTHON finds torch and numpy. Asked once per process, at the first
+ * submit or lookup naming it, on the main thread: so it finds the packages without importing them (importing torch
+ * takes 1-2 s of CPU; finding it, one Python start, ~30 ms). A torch that is installed but broken fails the job with
+ * the trainer's own error. Installing python3-torch later needs a restart.
  */
 let torchThere: boolean | undefined;
+const FIND_TORCH =
+  "import importlib.util as u, sys; sys.exit(0 if u.find_spec('torch') and u.find_spec('numpy') else 1)";
 export function loraTrainerAvailable(): boolean {
-  torchThere ??=
-    spawnSync(LORA_PYTHON, ['-B', '-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 }).status === 0;
+  torchThere ??= spawnSync(LORA_PYTHON, ['-B', '-c', FIND_TORCH], { stdio: 'ignore', timeout: 10_000 }).status === 0;
   return torchThere;
 }
 
