@@ -126,9 +126,11 @@ t.test('framing and slow bodies', async (t) => {
   );
 
   t.test('a body that comes too slowly: 408 saying how long the server waits, logged, closed', async (t) => {
-    // The head and 10 bytes, then a byte a second (uWS alone cut this at ~11 s without a word).
+    // The head and 10 bytes, then a byte a second until 6 s (uWS alone cut this at ~11 s without a word). None is sent
+    // at or after the server's 7 s: a byte written as it closes gets a reset, and a reset makes the client's kernel
+    // drop the 408 it received but the test had not read yet (seen under load: an empty answer at 7.05 s).
     const parts = [{ at: 0, data: post([INFER.length]) + INFER.slice(0, 10) }];
-    for (let i = 10; i < INFER.length; i++) parts.push({ at: 1000 * (i - 9), data: INFER[i]! });
+    for (let i = 10; i < Math.min(INFER.length, 16); i++) parts.push({ at: 1000 * (i - 9), data: INFER[i]! });
     const slow = await raw(t, port, parts, 15_000);
     t.same(statuses(slow.out), [408], `answered 408 (${JSON.stringify(slow.out.slice(0, 40))})`);
     const e = bodyOf(slow.out).error;
