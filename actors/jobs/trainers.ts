@@ -81,8 +81,8 @@ export function loraTrainerAvailable(): boolean {
 }
 
 /**
- * The built-in reference trainer (src/trainers/lora/train.py, docs/jobs.md "The LoRA trainer"): SFT of a LoRA adapter
- * with PyTorch, its forward and its adapter checked against llama.cpp through engine-logits (its argv passed as JSON,
+ * The built-in reference trainer (src/trainers/lora/train.py, docs/jobs.md "The LoRA trainer"): SFT or DPO of a LoRA
+ * adapter with PyTorch, its forward and its adapter checked against llama.cpp through engine-logits (its argv passed as JSON,
  * run from source or from the build as this process is).
  */
 let lora: TrainerConfig | undefined;
@@ -115,6 +115,7 @@ function buildLoraTrainer(): TrainerConfig {
       ...flag('epochs', '3'),
       ...flag('batch', '8'),
       ...flag('seed', '1'),
+      ...flag('beta', '0.1'),
       '--engine-logits',
       JSON.stringify(engineLogits),
     ],

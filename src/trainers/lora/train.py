@@ -1,18 +1,25 @@
-"""MOC's built-in `lora` trainer (docs/jobs.md, "The LoRA trainer"): supervised fine-tuning (SFT) of a LoRA adapter on
-a llama GGUF, speaking MOC's trainer protocol (JSON lines on stdout: progress, metric, log, output kind "lora").
+"""MOC's built-in `lora` trainer (docs/jobs.md, "The LoRA trainer"): supervised fine-tuning (SFT) or DPO of a LoRA
+adapter on a llama GGUF, speaking MOC's trainer protocol (JSON lines on stdout: progress, metric, log, output kind
+"lora").
 
-    /usr/bin/python3 -B train.py --base B.gguf --data D.jsonl --out O.gguf [--method sft] [--rank 8] [--alpha 16]
-        [--lr 1e-3] [--epochs 3] [--batch 8] [--seed 1] [--eval E.jsonl] [--engine-logits '["node", ..., "x.ts"]']
+    /usr/bin/python3 -B train.py --base B.gguf --data D.jsonl --out O.gguf [--method sft|dpo] [--rank 8] [--alpha 16]
+        [--lr 1e-3] [--epochs 3] [--batch 8] [--seed 1] [--beta 0.1] [--eval E.jsonl]
+        [--engine-logits '["node", ..., "x.ts"]']
 
 - The base's weights are frozen (float32, from gguf_reader); LoRA pairs on attn_q, attn_k, attn_v and attn_output of
   every layer, A random (PEFT's kaiming-uniform, bound 1/sqrt(in)) and B zero, so training starts from the base
-  exactly; llama.cpp's scale alpha / rank. Loss: next-token cross-entropy over each text, with the BOS the engine
-  puts first, as MOC's `evaluate` scores it. AdamW (no weight decay); texts shuffled each epoch (seeded).
-- Data: {"text"} JSONL (what prepare-dataset writes for texts); the ids come from tokenizer.py, which reproduces
-  llama.cpp's for the vocabularies MOC generates and refuses others.
+  exactly; llama.cpp's scale alpha / rank. AdamW (no weight decay); texts or pairs shuffled each epoch (seeded).
+- sft: next-token cross-entropy over each {"text"} (what prepare-dataset writes for texts), with the BOS the engine
+  puts first, as MOC's `evaluate` scores a text.
+- dpo: {"prompt","chosen","rejected"} pairs (what export-feedback writes as trl-preference). Each answer's
+  log-probability is scored as MOC's `evaluate` scores a pair: BOS + the tokens of prompt + answer joined as plain
+  strings, summed over the tokens after the prompt's (the longest common prefix with the prompt's own tokens). The
+  reference model is the frozen base (the adapter off), scored once before training; the loss is DPO's
+  -log sigmoid(beta * ((pi_c - ref_c) - (pi_r - ref_r))).
+- The ids come from tokenizer.py, which reproduces llama.cpp's for the vocabularies MOC generates and refuses others.
 - With --engine-logits (the argv of src/tools/engine-logits.ts; the built-in trainer's template passes it), the
   torch forward is checked against llama.cpp before training (base) and the written adapter after (the engine with
-  the adapter against torch with the same file), both on the first texts of the data, with check_forward.py's
+  the adapter against torch with the same file), both on the first texts of the data (prompt + chosen for dpo), with check_forward.py's
   tolerance, and the tokenizer's ids against the engine's. Off: the run fails, nothing is written.
 - The adapter is written atomically (temp file, checked, renamed) and reported last.
 - SIGTERM/SIGINT, or end-of-file on a stdin pipe (the coordinator gone): stops at the next step (or while a check
@@ -39,6 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 from check_forward import RTOL, RTOL_F16, compare  # noqa: E402
+from dpo import Pair, dpo_loss, encode_pairs, pair_logps  # noqa: E402
 from gguf_reader import GgufError, GgufFile  # noqa: E402
 from gguf_writer import adapter_bytes, write_atomically  # noqa: E402
 from llama_torch import LORA_TARGETS, LlamaModel, Lora, LoraPair  # noqa: E402
@@ -97,8 +105,8 @@ def log(message: str) -> None:
     emit(type="log", message=message)
 
 
-def read_texts(path: str, method: str) -> list[str]:
-    texts = []
+def read_jsonl(path: str):
+    """(line number, object) of each non-blank line; Usage on a line that is not JSON."""
     try:
         f = open(path, encoding="utf-8")
     except OSError as e:
@@ -108,18 +116,41 @@ def read_texts(path: str, method: str) -> list[str]:
             if not line.strip():
                 continue
             try:
-                o = json.loads(line)
+                yield n, json.loads(line)
             except json.JSONDecodeError as e:
                 raise Usage(f"{path} line {n}: not JSON ({e.msg})") from None
-            if isinstance(o, dict) and isinstance(o.get("text"), str) and o["text"].strip():
-                texts.append(o["text"])
-            elif isinstance(o, dict) and "prompt" in o and "chosen" in o:
-                raise Usage(f"{path} line {n} is a preference pair; method {method} trains on texts ({{\"text\"}})")
-            else:
-                raise Usage(f'{path} line {n}: expected {{"text": "..."}} with a non-empty text')
+
+
+def read_texts(path: str, method: str) -> list[str]:
+    texts = []
+    for n, o in read_jsonl(path):
+        if isinstance(o, dict) and isinstance(o.get("text"), str) and o["text"].strip():
+            texts.append(o["text"])
+        elif isinstance(o, dict) and "prompt" in o and "chosen" in o:
+            raise Usage(f"{path} line {n} is a preference pair; method {method} trains on texts ({{\"text\"}}): "
+                        "use method dpo")
+        else:
+            raise Usage(f'{path} line {n}: expected {{"text": "..."}} with a non-empty text')
     if not texts:
         raise Usage(f"{path} has no texts")
     return texts
+
+
+def read_pairs(path: str) -> list[tuple[str, str, str]]:
+    """(prompt, chosen, rejected): the prompt a string (it may be empty), the answers non-empty, as evaluate reads them."""
+    pairs = []
+    for n, o in read_jsonl(path):
+        if isinstance(o, dict) and "text" in o and "prompt" not in o:
+            raise Usage(f'{path} line {n} is a text; method dpo trains on pairs {{"prompt","chosen","rejected"}}: '
+                        "use method sft")
+        if not (isinstance(o, dict) and isinstance(o.get("prompt"), str) and all(
+                isinstance(o.get(k), str) and o[k].strip() for k in ("chosen", "rejected"))):
+            raise Usage(f'{path} line {n}: expected {{"prompt": "...", "chosen": "...", "rejected": "..."}} with '
+                        "non-empty answers")
+        pairs.append((o["prompt"], o["chosen"], o["rejected"]))
+    if not pairs:
+        raise Usage(f"{path} has no pairs")
+    return pairs
 
 
 def encode_all(tok: Tokenizer, texts: list[str], limit: int, what: str) -> list[list[int]]:
@@ -248,18 +279,89 @@ class EngineRun:
         return relative
 
 
+class Sft:
+    """Next-token loss over texts; with an eval set, its loss and perplexity before training and after each epoch."""
+
+    def __init__(self, model: LlamaModel, seqs: list[list[int]], eval_seqs: list[list[int]], batch: int):
+        self.model, self.items, self.eval_seqs, self.batch = model, seqs, eval_seqs, batch
+        self.base_eval = 0.0
+
+    def step(self, lora: Lora, part: list[list[int]]) -> tuple[torch.Tensor, dict[str, float], int]:
+        return loss_of(self.model, lora, part), {}, sum(len(s) - 1 for s in part)
+
+    def evaluate(self, lora: Lora, epoch: int) -> str:
+        if not self.eval_seqs:
+            return ""
+        ev = evaluate(self.model, lora, self.eval_seqs, self.batch)
+        emit(type="metric", name="eval_loss", value=ev, step=epoch)
+        if epoch == 0:  # B = 0: the base's own loss
+            self.base_eval = ev
+            return ""
+        emit(type="metric", name="eval_perplexity", value=math.exp(ev), step=epoch)
+        return f", eval loss {ev:.4f} (perplexity {math.exp(ev):.3f}; the base's {math.exp(self.base_eval):.3f})"
+
+
+class Dpo:
+    """DPO on preference pairs against the frozen base, whose log-probabilities are computed once, before training;
+    with an eval set of pairs, its preference_accuracy and reward_margin as `evaluate` computes them (the adapter's
+    log-probabilities alone, chosen against rejected)."""
+
+    def __init__(self, model: LlamaModel, pairs: list[Pair], eval_pairs: list[Pair], batch: int, beta: float,
+                 stop: Stop):
+        self.model, self.eval_pairs, self.batch, self.beta = model, eval_pairs, batch, beta
+        refs = []
+        with torch.no_grad():
+            for i in range(0, len(pairs), batch):
+                stop.check()
+                rc, rr = pair_logps(model, None, pairs[i : i + batch])
+                refs.extend(zip(rc.tolist(), rr.tolist()))
+        self.items = [(p, rc, rr) for p, (rc, rr) in zip(pairs, refs)]
+        self.base_accuracy = 0.0
+
+    def step(self, lora: Lora, part: list) -> tuple[torch.Tensor, dict[str, float], int]:
+        pc, pr = pair_logps(self.model, lora, [p for p, _, _ in part])
+        rc = torch.tensor([x for _, x, _ in part], dtype=pc.dtype)
+        rr = torch.tensor([x for _, _, x in part], dtype=pc.dtype)
+        loss, figures = dpo_loss(self.beta, pc, pr, rc, rr)
+        return loss, figures, sum(len(p.chosen.ids) + len(p.rejected.ids) - 2 for p, _, _ in part)
+
+    def evaluate(self, lora: Lora, epoch: int) -> str:
+        if not self.eval_pairs:
+            return ""
+        wins, margin = 0, 0.0
+        with torch.no_grad():
+            for i in range(0, len(self.eval_pairs), self.batch):
+                pc, pr = pair_logps(self.model, lora, self.eval_pairs[i : i + self.batch])
+                wins += int((pc > pr).sum())
+                margin += float((pc - pr).sum())
+        n = len(self.eval_pairs)
+        emit(type="metric", name="eval_preference_accuracy", value=wins / n, step=epoch)
+        emit(type="metric", name="eval_reward_margin", value=margin / n, step=epoch)
+        if epoch == 0:
+            self.base_accuracy = wins / n
+            return ""
+        return f", eval preference accuracy {wins / n:.3f} (the base's {self.base_accuracy:.3f}), margin {margin / n:.3f}"
+
+
 def train(a: argparse.Namespace, stop: Stop) -> None:
-    if a.method != "sft":
-        raise Usage(f"method {a.method!r} is not implemented by this trainer yet (sft is)")
+    if a.method not in ("sft", "dpo"):
+        raise Usage(f"method {a.method!r} is not one of sft, dpo")
     for name, v, ok in (("rank", a.rank, a.rank >= 1), ("alpha", a.alpha, a.alpha > 0), ("lr", a.lr, a.lr > 0),
-                        ("epochs", a.epochs, a.epochs >= 1), ("batch", a.batch, a.batch >= 1)):
+                        ("epochs", a.epochs, a.epochs >= 1), ("batch", a.batch, a.batch >= 1),
+                        ("beta", a.beta, a.beta > 0)):
         if not ok or not math.isfinite(v):
             raise Usage(f"--{name} {v} is out of range")
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     started = time.monotonic()
-    texts = read_texts(a.data, a.method)
-    eval_texts = read_texts(a.eval, a.method) if a.eval else []
+    if a.method == "sft":
+        texts = read_texts(a.data, a.method)
+        eval_texts = read_texts(a.eval, a.method) if a.eval else []
+    else:
+        raw_pairs = read_pairs(a.data)
+        raw_eval = read_pairs(a.eval) if a.eval else []
+        # What the engine checks: the first pairs' prompt + chosen, as evaluate joins them.
+        texts = [p + c for p, c, _ in raw_pairs]
     try:
         model = LlamaModel.from_gguf(a.base)
         with GgufFile(a.base) as g:
@@ -271,12 +373,6 @@ def train(a: argparse.Namespace, stop: Stop) -> None:
     for w in model.weights.values():
         w.requires_grad_(False)
     limit = model.cfg.context_length
-    seqs = encode_all(tok, texts, limit, "the dataset")
-    eval_seqs = encode_all(tok, eval_texts, limit, "the eval set") if eval_texts else []
-    n_tokens = sum(len(s) - 1 for s in seqs)
-    log(f"{len(seqs)} texts ({n_tokens} tokens to predict), {len(eval_seqs)} eval texts; rank {a.rank}, alpha "
-        f"{a.alpha:g}, lr {a.lr:g}, {a.epochs} epochs, batch {a.batch}")
-
     check = EngineCheck(json.loads(a.engine_logits), a.base, model, tok, texts, stop) if a.engine_logits else None
     # The base's check runs while training starts (the engine's start-up is seconds): its answer is taken as soon as
     # it is in, between steps, and a forward that is off fails the run there, before anything is written.
@@ -284,39 +380,62 @@ def train(a: argparse.Namespace, stop: Stop) -> None:
     if not check:
         log("no --engine-logits: the forward and the adapter are not checked against llama.cpp")
     try:
-        fit(a, stop, model, arch, base_name, seqs, eval_seqs, check, base_check, started)
+        if a.method == "sft":
+            seqs = encode_all(tok, texts, limit, "the dataset")
+            eval_seqs = encode_all(tok, eval_texts, limit, "the eval set") if eval_texts else []
+            n_tokens = sum(len(s) - 1 for s in seqs)
+            log(f"{len(seqs)} texts ({n_tokens} tokens to predict), {len(eval_seqs)} eval texts; rank {a.rank}, "
+                f"alpha {a.alpha:g}, lr {a.lr:g}, {a.epochs} epochs, batch {a.batch}")
+            objective: Sft | Dpo = Sft(model, seqs, eval_seqs, a.batch)
+        else:
+            pairs = encode_dpo_pairs(tok, raw_pairs, limit, "the dataset")
+            eval_pairs = encode_dpo_pairs(tok, raw_eval, limit, "the eval set") if raw_eval else []
+            log(f"{len(pairs)} pairs, {len(eval_pairs)} eval pairs; beta {a.beta:g}, rank {a.rank}, alpha "
+                f"{a.alpha:g}, lr {a.lr:g}, {a.epochs} epochs, batch {a.batch} pairs")
+            objective = Dpo(model, pairs, eval_pairs, a.batch, a.beta, stop)
+        fit(a, stop, model, arch, base_name, objective, check, base_check, started)
     finally:
         if base_check:
             base_check.kill()
 
 
+def encode_dpo_pairs(tok: Tokenizer, raw: list[tuple[str, str, str]], limit: int, what: str) -> list[Pair]:
+    pairs, long, empty = encode_pairs(tok, raw, limit)
+    if long:
+        log(f"{long} pairs of {what} left out: prompt + answer is over the model's context of {limit} tokens")
+    if empty:
+        log(f"{empty} pairs of {what} left out: an answer has no token to score after its prompt")
+    if not pairs:
+        raise Usage(f"{what}: no pair can be trained on (each is too long or has an answer with no token)")
+    return pairs
+
+
 def fit(
-    a: argparse.Namespace, stop: Stop, model: LlamaModel, arch: str, base_name: str, seqs: list[list[int]],
-    eval_seqs: list[list[int]], check: EngineCheck | None, base_check: EngineRun | None, started: float,
+    a: argparse.Namespace, stop: Stop, model: LlamaModel, arch: str, base_name: str, objective: Sft | Dpo,
+    check: EngineCheck | None, base_check: EngineRun | None, started: float,
 ) -> None:
     """Trains the adapter, then writes it (checked against the engine before the rename) and reports it."""
     lora = new_lora(model, a.rank, a.alpha)
     params = [t for p in lora.pairs.values() for t in (p.a, p.b)]
     opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(a.seed)
-    steps_per_epoch = -(-len(seqs) // a.batch)
+    items = objective.items
+    steps_per_epoch = -(-len(items) // a.batch)
     total = steps_per_epoch * a.epochs
-    if eval_seqs:
-        base_eval = evaluate(model, lora, eval_seqs, a.batch)  # B = 0: the base's own loss
-        emit(type="metric", name="eval_loss", value=base_eval, step=0)
+    objective.evaluate(lora, 0)  # B = 0: the base's figures
     reference: float | None = None  # the first epoch's mean loss, once known; its first step's until then
     step, trained = 0, 0
     train_started = time.monotonic()
     for epoch in range(a.epochs):
-        order = torch.randperm(len(seqs), generator=gen).tolist()
+        order = torch.randperm(len(items), generator=gen).tolist()
         losses = []
         for i in range(0, len(order), a.batch):
             stop.check()
             if base_check and base_check.done():
                 base_check.result()
                 base_check = None
-            part = [seqs[j] for j in order[i : i + a.batch]]
-            loss = loss_of(model, lora, part)
+            part = [items[j] for j in order[i : i + a.batch]]
+            loss, figures, tokens = objective.step(lora, part)
             value = float(loss)
             step += 1
             if not math.isfinite(value):
@@ -329,20 +448,16 @@ def fit(
             loss.backward()
             opt.step()
             losses.append(value)
-            trained += sum(len(s) - 1 for s in part)
+            trained += tokens
             emit(type="metric", name="loss", value=value, step=step)
+            for name, v in figures.items():
+                emit(type="metric", name=name, value=v, step=step)
             emit(type="progress", fraction=0.9 * step / total, message=f"epoch {epoch + 1}/{a.epochs}, step {step}/{total}")
         mean = sum(losses) / len(losses)
         if reference is None:
             reference = mean
         emit(type="metric", name="epoch_loss", value=mean, step=epoch + 1)
-        line = f"epoch {epoch + 1}: loss {mean:.4f}"
-        if eval_seqs:
-            ev = evaluate(model, lora, eval_seqs, a.batch)
-            emit(type="metric", name="eval_loss", value=ev, step=epoch + 1)
-            emit(type="metric", name="eval_perplexity", value=math.exp(ev), step=epoch + 1)
-            line += f", eval loss {ev:.4f} (perplexity {math.exp(ev):.3f}; the base's {math.exp(base_eval):.3f})"
-        log(line)
+        log(f"epoch {epoch + 1}: loss {mean:.4f}{objective.evaluate(lora, epoch + 1)}")
     seconds = time.monotonic() - train_started
     emit(type="metric", name="tokens_per_s", value=trained / max(seconds, 1e-9))
     if base_check:
@@ -350,7 +465,7 @@ def fit(
     stop.check()
 
     pairs = {k: (p.a.detach().numpy(), p.b.detach().numpy()) for k, p in lora.pairs.items()}
-    data = adapter_bytes(arch, f"{base_name}-lora-sft", a.alpha, pairs)
+    data = adapter_bytes(arch, f"{base_name}-lora-{a.method}", a.alpha, pairs)
 
     def checked(tmp: str) -> None:
         stop.check()
@@ -379,7 +494,8 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=max(1, min(2, os.cpu_count() or 1)))
-    p.add_argument("--eval", help="a {\"text\"} JSONL whose loss is reported after each epoch")
+    p.add_argument("--beta", type=float, default=0.1, help="dpo: the strength of the pull towards the reference")
+    p.add_argument("--eval", help="a JSONL of the data's kind whose figures are reported after each epoch")
     p.add_argument("--engine-logits", help="JSON argv of engine-logits.ts: check torch against llama.cpp")
     a = p.parse_args()
     stop = Stop()
