@@ -38,15 +38,21 @@ export function demoTrainer(): TrainerConfig {
   return (demo ??= buildDemoTrainer());
 }
 
+/**
+ * Node's arguments to run one of our tools (`src/tools/NAME.ts`): from source through tsx, or from the build, as this
+ * process runs.
+ */
+function ourTool(name: string): string[] {
+  return fileURLToPath(import.meta.url).endsWith('.ts')
+    ? ['--import', import.meta.resolve('tsx'), path.join(packageRoot(), `src/tools/${name}.ts`)]
+    : [path.join(packageRoot(), `dist/src/tools/${name}.js`)];
+}
+
 function buildDemoTrainer(): TrainerConfig {
-  const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
-  const script = fromSource
-    ? ['--import', import.meta.resolve('tsx'), path.join(packageRoot(), 'src/tools/toy-trainer.ts')]
-    : [path.join(packageRoot(), 'dist/src/tools/toy-trainer.js')];
   return {
     command: [
       '{node}',
-      ...script,
+      ...ourTool('toy-trainer'),
       '--base',
       '{base}',
       '--data',
@@ -91,10 +97,7 @@ export function loraTrainer(): TrainerConfig {
 }
 
 function buildLoraTrainer(): TrainerConfig {
-  const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
-  const engineLogits = fromSource
-    ? [process.execPath, '--import', import.meta.resolve('tsx'), path.join(packageRoot(), 'src/tools/engine-logits.ts')]
-    : [process.execPath, path.join(packageRoot(), 'dist/src/tools/engine-logits.js')];
+  const engineLogits = [process.execPath, ...ourTool('engine-logits')];
   const flag = (name: string, dflt: string) => [`--${name}`, `{param.${name}:${dflt}}`];
   return {
     command: [

@@ -27,5 +27,39 @@ export function spawnChild(
   return child;
 }
 
+export interface Ran {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * Runs a command to its end under spawnChild: its exit code and what it wrote (once both pipes closed), with `stdin`
+ * given and closed (none: nothing).
+ */
+export function runChild(
+  t: Test,
+  command: string,
+  args: readonly string[],
+  o: { env?: NodeJS.ProcessEnv; stdin?: string } = {},
+): Promise<Ran> {
+  return new Promise((resolve) => {
+    const p = spawnChild(t, command, args, {
+      stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(o.env ? { env: o.env } : {}),
+    });
+    let out = '';
+    let err = '';
+    p.stdout!.on('data', (d) => {
+      out += d;
+    });
+    p.stderr!.on('data', (d) => {
+      err += d;
+    });
+    if (o.stdin !== undefined) p.stdin!.end(o.stdin);
+    p.on('close', (code) => resolve({ code, out, err }));
+  });
+}
+
 /** SIGKILL unless it already exited, then wait for the exit (at most 5 s: a zombie-proof bound, not a sleep). */
 export const stopChild = stopDying;

@@ -5,31 +5,15 @@
 import type { Test } from 'tap';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
-import { spawnChild } from './child.js';
+import { type Ran, runChild } from './child.js';
 
-export interface Ran {
-  code: number | null;
-  out: string;
-  err: string;
-}
+export type { Ran };
 
 export function runMoc(t: Test, args: string[], env: Record<string, string>, stdin = ''): Promise<Ran> {
-  return new Promise((resolve) => {
-    const p = spawnChild(
-      t,
-      process.execPath,
-      [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), ...args],
-      { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-    });
-    p.stderr!.on('data', (d) => {
-      err += d;
-    });
-    p.stdin!.end(stdin);
-    p.on('exit', (code) => resolve({ code, out, err }));
-  });
+  return runChild(
+    t,
+    process.execPath,
+    [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'cli.ts'), ...args],
+    { env: { ...process.env, ...env }, stdin },
+  );
 }

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { errorCode, startHarness } from '../helpers/coordinator.js';
-import { ended, jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
+import { ended, jobWhere, rest, TEXTS, toyTrainer, writeDataset } from './helpers.js';
 
 t.test('evaluate: the same dataset and model give the same perplexity twice, through gRPC and REST', async (t) => {
   const h = await startHarness(t);
@@ -90,33 +90,15 @@ t.test(
 t.test(
   'a trainer that fails, writes a broken GGUF or misreports its kind is a recorded failure; the server keeps serving',
   async (t) => {
-    const toy = path.join(process.cwd(), 'src/tools/toy-trainer.ts');
-    const trainer = (...extra: string[]) => ({
-      command: [
-        '{node}',
-        '--import',
-        import.meta.resolve('tsx'),
-        toy,
-        '--base',
-        '{base}',
-        '--data',
-        '{data}',
-        '--out',
-        '{out}',
-        ...extra,
-      ],
-      timeoutMs: 60_000,
-      graceMs: 500,
-    });
     const h = await startHarness(t, {
       jobs: {
         trainers: {
-          failing: trainer('--fail-at', '0.5'),
-          broken: trainer('--broken-output'),
-          'broken-model': trainer('--broken-output', '--full-model'),
+          failing: toyTrainer('--fail-at', '0.5'),
+          broken: toyTrainer('--broken-output'),
+          'broken-model': toyTrainer('--broken-output', '--full-model'),
           // A whole model said to be an adapter, and an adapter said to be a model.
-          'model-as-lora': trainer('--full-model', '--report-kind', 'lora'),
-          'lora-as-model': trainer('--report-kind', 'model'),
+          'model-as-lora': toyTrainer('--full-model', '--report-kind', 'lora'),
+          'lora-as-model': toyTrainer('--report-kind', 'model'),
         },
       },
     });

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Job } from '../../schemas/jobs.js';
 import type { Harness } from '../helpers/coordinator.js';
+import { demoTrainer, type TrainerConfig } from '../../actors/jobs/trainers.js';
 
 export function writeDataset(h: Harness, name: string, lines: object[]): string {
   const root = h.coordinator.config.jobs.datasetsRoot;
@@ -66,4 +67,10 @@ export async function rest(
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, body: await res.json() };
+}
+
+/** The built-in demo trainer with extra toy-trainer flags (--fail-at, --full-model, ...), for a test's own trainers. */
+export function toyTrainer(...extra: string[]): TrainerConfig {
+  const demo = demoTrainer();
+  return { command: [...demo.command, ...extra], timeoutMs: 60_000, graceMs: 500 };
 }

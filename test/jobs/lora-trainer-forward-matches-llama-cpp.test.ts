@@ -14,38 +14,18 @@ import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 import { readGgufContents } from '../../src/model/gguf-header.js';
 import { writeLoraAdapterGguf } from '../../src/model/lora-adapter.js';
 import { packageRoot } from '../../src/package-root.js';
-import { spawnChild } from '../helpers/child.js';
+import { runChild } from '../helpers/child.js';
 
 const PY = '/usr/bin/python3';
 const TRAINER = path.join(packageRoot(), 'src', 'trainers', 'lora');
 const ENGINE_LOGITS = path.join(packageRoot(), 'src', 'tools', 'engine-logits.ts');
 const TEXTS = ['Hello world', 'The quick brown fox jumps over the lazy dog.', 'x = [1, 2, 3]  # a list'];
 
-interface Ran {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-function run(t: Test, command: string, args: string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    const p = spawnChild(t, command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-    });
-    p.stderr!.on('data', (d) => {
-      err += d;
-    });
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
-}
-
 const engineLogits = (t: Test, args: string[]) =>
-  run(t, process.execPath, [`--import=${import.meta.resolve('tsx')}`, ENGINE_LOGITS, ...args]);
+  runChild(t, process.execPath, [`--import=${import.meta.resolve('tsx')}`, ENGINE_LOGITS, ...args]);
 // -B: no __pycache__ written into the source tree.
-const python = (t: Test, script: string, args: string[]) => run(t, PY, ['-B', path.join(TRAINER, script), ...args]);
+const python = (t: Test, script: string, args: string[]) =>
+  runChild(t, PY, ['-B', path.join(TRAINER, script), ...args]);
 
 interface CheckResult {
   ok: boolean;

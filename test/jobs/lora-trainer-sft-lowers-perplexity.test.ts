@@ -14,7 +14,7 @@ import { startTrainer, type TrainerOutcome } from '../../actors/jobs/trainer-pro
 import { expandCommand, LORA_PYTHON, loraTrainer } from '../../actors/jobs/trainers.js';
 import { DEMO_MODEL_FILE, prng, writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 import { packageRoot } from '../../src/package-root.js';
-import { spawnChild } from '../helpers/child.js';
+import { runChild } from '../helpers/child.js';
 import { startHarness, type Harness } from '../helpers/coordinator.js';
 import { ended, jobWhere, rest, writeDataset } from './helpers.js';
 
@@ -35,27 +35,6 @@ function corpus(): { train: { text: string }[]; held: { text: string }[] } {
   return { train: all.slice(0, 60).map((text) => ({ text })), held: all.slice(60, 72).map((text) => ({ text })) };
 }
 
-interface Ran {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-function run(t: Test, command: string, args: string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    const p = spawnChild(t, command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-    });
-    p.stderr!.on('data', (d) => {
-      err += d;
-    });
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
-}
-
 async function perplexity(t: Test, h: Harness, model: string, dataset: string): Promise<number> {
   const r = await rest(h, 'POST', '/v1/jobs', { type: 'evaluate', spec: { model, dataset } });
   t.equal(r.status, 201, JSON.stringify(r.body));
@@ -69,7 +48,7 @@ async function adapterMatches(t: Test, h: Harness, adapter: string, heldText: st
   const base = path.join(h.modelsRoot, DEMO_MODEL_FILE);
   // Spaces (leading, doubled), a tab, a newline, UTF-8 bytes, the "▁" marker itself, special-token text, punctuation.
   const texts = [heldText, ' two  spaces,\ta tab\nand héllo € ▁x <s>', '~!@#$%^&*()_+{}|:"<>?'];
-  const ref = await run(t, process.execPath, [
+  const ref = await runChild(t, process.execPath, [
     `--import=${import.meta.resolve('tsx')}`,
     ENGINE_LOGITS,
     '--model',
@@ -81,7 +60,7 @@ async function adapterMatches(t: Test, h: Harness, adapter: string, heldText: st
   t.equal(ref.code, 0, ref.err);
   const refFile = path.join(h.dir, 'adapter-ref.json');
   writeFileSync(refFile, ref.out);
-  const py = (script: string, args: string[]) => run(t, LORA_PYTHON, ['-B', path.join(TRAINER, script), ...args]);
+  const py = (script: string, args: string[]) => runChild(t, LORA_PYTHON, ['-B', path.join(TRAINER, script), ...args]);
   const [check, tok] = await Promise.all([
     py('check_forward.py', ['--model', base, '--reference', refFile, '--lora', adapter]),
     py('tokenizer.py', [base, ...texts]),

@@ -4,29 +4,11 @@
  * (--full-model), promoted over that adapter.
  */
 import t from 'tap';
-import path from 'node:path';
 import { type Harness, startHarness, until } from '../helpers/coordinator.js';
-import { ended, jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
+import { ended, jobWhere, rest, TEXTS, toyTrainer, writeDataset } from './helpers.js';
 
-const toy = path.join(process.cwd(), 'src/tools/toy-trainer.ts');
 /** The toy trainer writing a whole model rather than an adapter. */
-const fullModel = {
-  command: [
-    '{node}',
-    '--import',
-    import.meta.resolve('tsx'),
-    toy,
-    '--base',
-    '{base}',
-    '--data',
-    '{data}',
-    '--out',
-    '{out}',
-    '--full-model',
-  ],
-  timeoutMs: 60_000,
-  graceMs: 500,
-};
+const fullModel = toyTrainer('--full-model');
 
 /** 8 clients sending to `prod` without pause until stopped: what served each answer, and every failure. */
 function traffic(h: Harness) {
