@@ -17,7 +17,7 @@ import {
 } from './messages.js';
 import { JobState, JobType, SubmitJobRequest } from './jobs.js';
 import { RecordFeedbackRequest } from './feedback.js';
-import { CreateGoalRequest, GoalState, UpdateGoalRequest } from './goals.js';
+import { CreateGoalRequest, GoalPlan, GoalState, UpdateGoalRequest } from './goals.js';
 
 const Bytes = Type.Integer({ minimum: 0, description: 'bytes' });
 const EpochMs = Type.Integer({ description: 'Unix epoch milliseconds; 0 when not applicable' });
@@ -144,6 +144,29 @@ export type JobResource = Static<typeof JobResource>;
 export const JobList = Type.Object({ jobs: Type.Array(JobResource) }, { additionalProperties: false });
 export const SubmitJobBody = SubmitJobRequest;
 
+const PlanStateResource = Type.Object(
+  {
+    attempts: Type.Array(
+      Type.Object(
+        {
+          attempt: Type.Integer(),
+          started_at_ms: EpochMs,
+          ended_at_ms: EpochMs,
+          jobs: Type.Array(Type.String(), { description: "its steps' jobs so far, by step" }),
+          step: Type.Integer({ description: 'the step running (0-based) while outcome is running' }),
+          outcome: Type.Union([Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed')]),
+          reason: Type.String(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    run_requested: Type.Boolean(),
+    feedback_mark: Type.Integer({ description: 'the feedback count a feedback trigger counts from' }),
+    mark_at_ms: EpochMs,
+  },
+  { additionalProperties: false },
+);
+
 export const GoalResource = Type.Object(
   {
     id: Type.String(),
@@ -166,6 +189,8 @@ export const GoalResource = Type.Object(
       { job: Type.String(), metric: Type.String(), value: Type.Number() },
       { description: "job '' when not achieved" },
     ),
+    plan: Type.Union([GoalPlan, Type.Null()], { description: 'the job chain MOC runs for it; null when none' }),
+    plan_state: Type.Union([PlanStateResource, Type.Null()], { description: 'its attempts; null without a plan' }),
   },
   { additionalProperties: false },
 );

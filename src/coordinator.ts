@@ -34,7 +34,7 @@ import { ActorModelsPort } from '../actors/jobs/models-port.js';
 import { DatasetPool } from '../actors/jobs/dataset-pool.js';
 import { runners } from '../actors/jobs/runners.js';
 import { FeedbackActor, type FeedbackProtocol } from '../actors/feedback/feedback.js';
-import { Goals, type GoalsMessages } from '../actors/goals/goals.js';
+import { Goals, type GoalsMessages, type PlanPort } from '../actors/goals/goals.js';
 import { Quotas } from './auth/quotas.js';
 import type { Clock } from './kernel/clock.js';
 import { ModelInspector } from './model/inspector.js';
@@ -56,6 +56,9 @@ import { modelReadiness, readiness } from './coordinator/readiness.js';
 import { ScrapeSources } from './coordinator/scrape-sources.js';
 
 export { DEMO_MODEL_NAME } from './coordinator/preload.js';
+
+/** How long a goal's plan waits for the Jobs actor to take a step's submit or cancel (then it retries in a second). */
+const PLAN_ASK_MS = 10_000;
 
 export interface CoordinatorOptions {
   log?: Logger;
@@ -207,7 +210,13 @@ export class Coordinator {
     }
     // Goals follow the jobs (a subscription to the Jobs actor's published changes); after it, before the router.
     // Every job change (progress included) reaches it as a message to itself: a large internal queue.
-    const goals = await actors.addShutdownFirst<GoalsMessages>('goals', new Goals(store, jobsView), {
+    // A goal's plan submits its steps through the Jobs actor, as a client would (validated, keyed, queued).
+    const jobsActor = jobs;
+    const planPort: PlanPort | null = jobsActor && {
+      submit: (request, owner) => jobsActor.ask({ kind: 'submit', request, owner }, { timeoutMs: PLAN_ASK_MS }),
+      cancel: (id) => jobsActor.ask({ kind: 'cancel', id }, { timeoutMs: PLAN_ASK_MS }),
+    };
+    const goals = await actors.addShutdownFirst<GoalsMessages>('goals', new Goals(store, jobsView, planPort), {
       capacity: 1024,
       internalCapacity: 16_384,
     });

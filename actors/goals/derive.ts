@@ -5,11 +5,11 @@
  *   cancelled, achieved, failed  stay as they are (terminal: never derived again; the store refuses to change them)
  *   achieved  with a criterion: a linked job succeeded with outputs.metrics[metric] `op` value, by the deadline
  *             (achievedBy: the first such job by endedAt); without one: ≥ 1 linked job and all of them succeeded, the
- *             last by the deadline
+ *             last by the deadline — or, with a plan, an attempt of the plan succeeded by the deadline
  *   failed    the deadline (deadlineMs > 0) has passed and it is not achieved; or every linked job has ended and none
- *             met (the reason says which job ended how)
- *   active    a linked job is queued, running or retrying
- *   pending   no linked jobs, or linked ids this store does not know (yet)
+ *             met (the reason says which job ended how) — with a plan: its last attempt ended and none is left
+ *   active    a linked job is queued, running or retrying — with a plan: an attempt is running
+ *   pending   no linked jobs, or linked ids this store does not know (yet) — with a plan: waiting for its trigger
  *
  * endedAt is `now` when the goal becomes terminal here: when it was seen to end (the jobs' own times are in their
  * records; achievedBy names the job).
@@ -17,6 +17,7 @@
 import type { Criterion, Goal } from '../../schemas/goals.js';
 import { isTerminalGoal } from '../../schemas/goals.js';
 import { isTerminal, type Job } from '../../schemas/jobs.js';
+import { describePlan } from './plan.js';
 
 export type DerivedGoal = Pick<Goal, 'state' | 'reason' | 'achievedBy' | 'endedAt'>;
 
@@ -80,6 +81,9 @@ export function deriveGoal(goal: Goal, jobs: (Job | undefined)[], now: number): 
         reason: `job ${j.id} met ${describeCriterion(c)} with ${c.metric} ${value}`,
       };
     }
+  } else if (goal.plan) {
+    const ok = goal.planState?.attempts.find((a) => a.outcome === 'succeeded' && (deadline === 0 || a.endedAt <= deadline));
+    if (ok) return { state: 'achieved', endedAt: now, reason: `attempt ${ok.attempt} of its plan succeeded` };
   } else if (all.length > 0 && unknown.length === 0 && all.every((j) => j.state === 'succeeded' && inTime(j))) {
     return {
       state: 'achieved',
@@ -90,7 +94,9 @@ export function deriveGoal(goal: Goal, jobs: (Job | undefined)[], now: number): 
 
   const wanted = c
     ? `a linked job met ${describeCriterion(c)}`
-    : goal.jobs.length > 0
+    : goal.plan
+      ? 'an attempt of its plan succeeded'
+      : goal.jobs.length > 0
       ? 'all linked jobs succeeded'
       : 'any job was linked';
 
@@ -104,6 +110,14 @@ export function deriveGoal(goal: Goal, jobs: (Job | undefined)[], now: number): 
         `the deadline ${iso(deadline)} passed before ${wanted}` +
         (late.length ? ` (${few(late.map((j) => j.id))} met it after the deadline)` : ''),
     };
+  }
+
+  // A plan decides the rest: its attempts, not the linked jobs one by one (a failed attempt leaves its jobs linked).
+  if (goal.plan && goal.planState) {
+    const p = describePlan(goal);
+    if ('exhausted' in p)
+      return { state: 'failed', endedAt: now, reason: `its plan ended before ${wanted} (${p.exhausted})` };
+    return { state: p.state, endedAt: 0, reason: p.reason };
   }
 
   // Failed: every linked job ended and none met.

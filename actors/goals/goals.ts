@@ -9,6 +9,11 @@
  * that have not ended, by linked job (a job change re-derives only the goals linking that job), and one deadline timer
  * per goal that has a deadline. Each write re-derives inside the write transaction from the committed records, so two
  * writes of one goal never undo each other.
+ *
+ * A goal with a plan (actors/goals/plan.ts) is also driven: its steps are submitted as jobs through the Jobs actor
+ * (keyed, so a restart submits nothing twice), linked to the goal, and its attempts recorded in the goal. What moves a
+ * plan on: a linked job's change, a write of the goal, and a one-second tick while a plan waits on feedback or a
+ * schedule (it also sees feedback and jobs other processes record). One plan operation per goal at a time.
  */
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
@@ -19,11 +24,20 @@ import {
   type ListGoalsRequest,
   type UpdateGoalRequest,
 } from '../../schemas/goals.js';
-import type { Job } from '../../schemas/jobs.js';
-import { errors, type MocError } from '../../src/errors.js';
+import { isTerminal, JOB_SPECS, type Job, type SubmitJobRequest } from '../../schemas/jobs.js';
+import { errors, toMocError, type MocError } from '../../src/errors.js';
+import { validate } from '../../src/validate.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { Store } from '../../src/store/store.js';
 import { deriveGoal, type DerivedGoal } from './derive.js';
+import {
+  applyPlan,
+  endAttempt,
+  initialPlanState,
+  planAction,
+  runningAttempt,
+  stepRequest,
+} from './plan.js';
 import { replyAs } from '../../src/kernel/reply.js';
 
 export type GoalsProtocol = {
@@ -59,6 +73,13 @@ export type GoalsInbox = {
    * The owner asks it, then closes the actor.
    */
   shutdown: { req: { kind: 'shutdown' }; reply: void };
+  /**
+   * A plan operation of goal `id` finished: `goal` is what it wrote (null: nothing); `retry`, it failed for a reason
+   * that may pass (the Jobs actor busy, a store error): tried again in a second.
+   */
+  planned: { req: { kind: 'planned'; id: string; goal: Goal | null; retry: boolean }; reply: void };
+  /** Every second while a plan waits on a trigger: start the attempts that came due. */
+  'plan-tick': { req: { kind: 'plan-tick' }; reply: void };
 };
 export type GoalsMessages = GoalsProtocol & GoalsInbox;
 
@@ -66,6 +87,15 @@ export type GoalsMessages = GoalsProtocol & GoalsInbox;
 export interface JobsSource {
   watch(listener: (j: Job) => void): () => void;
 }
+
+/** What a plan needs beyond the store: the Jobs actor, to submit its steps and cancel a step of a goal that ended. */
+export interface PlanPort {
+  submit(request: SubmitJobRequest, owner: string): Promise<Job>;
+  cancel(id: string): Promise<unknown>;
+}
+
+/** How often a waiting plan looks at its trigger; a retried plan operation waits as long. */
+const PLAN_TICK_MS = 1000;
 
 /** setTimeout's longest delay; a later deadline is reached through re-armed timers. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -87,10 +117,16 @@ export class Goals implements Behavior<GoalsMessages> {
   private writing = 0;
   /** Shutdown asked: who waits for the writes in flight; no new job, deadline or sweep write starts. */
   private stopping: Array<Envelope<GoalsMessages, 'shutdown'>> | null = null;
+  /** Goals with a plan that have not ended. */
+  private readonly plans = new Set<string>();
+  /** Goals whose plan operation is in flight: the next waits for its result. */
+  private readonly advancing = new Set<string>();
+  private planTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly jobs: JobsSource | null,
+    private readonly planPort: PlanPort | null = null,
   ) {}
 
   bind(self: ActorRef<GoalsMessages>): void {
@@ -108,6 +144,7 @@ export class Goals implements Behavior<GoalsMessages> {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     clearTimeout(this.sweepScheduled);
+    clearInterval(this.planTimer);
   }
 
   /** Every change of a goal this process writes, as it happens. Returns the unsubscribe function. */
@@ -144,6 +181,11 @@ export class Goals implements Behavior<GoalsMessages> {
         return this.written(msg.id, msg.goal, msg.answer);
       case 'shutdown':
         return this.shutdown(env as Envelope<GoalsMessages, 'shutdown'>);
+      case 'planned':
+        return this.planned(msg.id, msg.goal, msg.retry);
+      case 'plan-tick':
+        for (const id of this.plans) this.advance(id);
+        return;
       default:
         throw new Error(`goals: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
@@ -154,6 +196,7 @@ export class Goals implements Behavior<GoalsMessages> {
   private create(env: Envelope<GoalsMessages, 'create'>): void {
     const { request: r, owner } = env.msg;
     const jobs = this.checkJobs('jobs', r.jobs ?? []);
+    if (r.plan) this.checkPlan(r);
     const now = Date.now();
     const base: Goal = {
       id: `goal-${now.toString(36)}-${randomBytes(6).toString('hex')}`,
@@ -165,6 +208,7 @@ export class Goals implements Behavior<GoalsMessages> {
       jobs: unique(jobs),
       ...(r.criterion ? { criterion: r.criterion } : {}),
       deadlineMs: this.checkDeadline(r.deadline_ms ?? 0, now),
+      ...(r.plan ? { plan: r.plan, planState: initialPlanState(r.plan, this.store.feedbackCount(), now) } : {}),
       createdAt: now,
       updatedAt: now,
       endedAt: 0,
@@ -199,6 +243,7 @@ export class Goals implements Behavior<GoalsMessages> {
     // Refused, not answered as it is: a 200 with the old fields would say the change was taken (issue 24, item 8).
     if (isTerminalGoal(goal.state)) throw errors.goalEnded(goal.id, goal.state);
     this.checkJobs('link_jobs', r.link_jobs ?? []);
+    if (r.run && !goal.plan) throw errors.invalidArgument('run', `goal ${goal.id} has no plan to run`);
     const now = Date.now();
     if (r.deadline_ms !== undefined && r.deadline_ms !== goal.deadlineMs) this.checkDeadline(r.deadline_ms, now);
     const write = this.store.updateGoal(r.id, (cur) => {
@@ -211,6 +256,7 @@ export class Goals implements Behavior<GoalsMessages> {
         ...(r.criterion !== undefined ? { criterion: r.criterion } : {}),
         ...(r.deadline_ms !== undefined ? { deadlineMs: r.deadline_ms } : {}),
         jobs: unique([...cur.jobs, ...(r.link_jobs ?? [])]).filter((id) => !unlink.has(id)),
+        ...(r.run && cur.planState ? { planState: { ...cur.planState, runRequested: true } } : {}),
       };
       const next = withDerived(changed, this.derive(changed, now), now);
       return sameGoal(cur, next) ? null : next;
@@ -224,7 +270,7 @@ export class Goals implements Behavior<GoalsMessages> {
     if (isTerminalGoal(goal.state)) return env.reply(goal);
     const now = Date.now();
     const write = this.store.updateGoal(goal.id, (cur) => {
-      const next: Goal = { ...cur, state: 'cancelled', reason: 'cancelled', endedAt: now, updatedAt: now };
+      const next = withDerived(cur, { state: 'cancelled', reason: 'cancelled', endedAt: now }, now);
       delete next.achievedBy;
       return next;
     });
@@ -237,7 +283,10 @@ export class Goals implements Behavior<GoalsMessages> {
     if (this.stopping) return;
     const ids = this.byJob.get(job.id);
     if (!ids) return;
-    for (const id of [...ids]) this.rederive(id);
+    for (const id of [...ids]) {
+      this.rederive(id);
+      if (this.plans.has(id)) this.advance(id);
+    }
   }
 
   private deadlineDue(id: string): void {
@@ -256,7 +305,91 @@ export class Goals implements Behavior<GoalsMessages> {
     for (const g of this.store.listGoals()) {
       this.index(g);
       if (!isTerminalGoal(g.state)) this.rederive(g.id);
+      // A plan resumes where its goal's record says (a step submitted but not recorded is submitted again: its key
+      // returns the same job); and a goal that ended while a step ran stops that step.
+      if (g.plan) this.advance(g.id);
+      if (isTerminalGoal(g.state)) this.stopPlanJob(g);
     }
+  }
+
+  // ---- plans ----
+
+  /** Carry out what the plan of goal `id` calls for now, if anything; its result comes back as `planned`. */
+  private advance(id: string): void {
+    if (this.stopping || this.stopped || !this.planPort || this.advancing.has(id)) return;
+    const goal = this.store.getGoal(id);
+    if (!goal?.plan || isTerminalGoal(goal.state)) return;
+    const getJob = (j: string) => this.store.getJob(j);
+    const now = Date.now();
+    const action = planAction(goal, getJob, this.store.feedbackCount(), now);
+    if (action.kind === 'wait') return;
+    const apply = (result?: { jobId?: string; failure?: string }) =>
+      this.store.updateGoal(id, (cur) => {
+        const at = { now: Date.now(), feedbackCount: this.store.feedbackCount(), getJob };
+        const next = applyPlan(cur, action, at, result);
+        return next && withDerived(next, this.derive(next, at.now), at.now);
+      });
+    let write: Promise<Goal | null>;
+    if (action.kind === 'submit') {
+      const port = this.planPort;
+      write = port.submit(stepRequest(goal, action.attempt, action.step), goal.owner).then(
+        (job) => apply({ jobId: job.id }),
+        (err) => {
+          const e = toMocError(err);
+          // Refused for good (a spec this server cannot run, an output that exists): the attempt ends, saying why.
+          if (e.spec.retryable) throw e;
+          const type = goal.plan!.steps[action.step]!.type;
+          return apply({ failure: `step ${action.step + 1} (${type}) was refused: ${e.code}: ${e.message}` });
+        },
+      );
+    } else {
+      write = apply();
+    }
+    this.advancing.add(id);
+    this.writing++;
+    write.then(
+      (g) => this.post({ kind: 'planned', id, goal: g, retry: false }),
+      () => this.post({ kind: 'planned', id, goal: null, retry: true }),
+    );
+  }
+
+  private planned(id: string, goal: Goal | null, retry: boolean): void {
+    this.writing--;
+    this.advancing.delete(id);
+    const current = this.store.getGoal(id);
+    if (current) this.index(current);
+    else this.unindex(id);
+    if (goal) this.emit(goal);
+    if (current && isTerminalGoal(current.state)) this.stopPlanJob(current);
+    this.settleShutdown();
+    // A step taken: look again at once (the next may be due). Nothing written, or a failure: the tick looks again.
+    if (goal && !retry) this.advance(id);
+  }
+
+  /** A goal that ended while a step of its plan ran: that job is cancelled (the plan's jobs are the goal's). */
+  private stopPlanJob(goal: Goal): void {
+    const run = runningAttempt(goal.planState);
+    const id = run?.jobs[run.step];
+    if (!this.planPort || id === undefined) return;
+    const job = this.store.getJob(id);
+    if (job && !isTerminal(job.state) && !job.cancelRequested) this.planPort.cancel(id).catch(() => {});
+  }
+
+  /** A plan's steps must be jobs this server could take: their specs are checked now (with attempt 1's values). */
+  private checkPlan(r: CreateGoalRequest): void {
+    if (!this.planPort)
+      throw errors.invalidArgument('plan', 'jobs are disabled on this server (jobs.enabled): no plan can run');
+    const probe = { id: 'goal-probe', plan: r.plan, priority: 0 } as Goal;
+    r.plan!.steps.forEach((_, i) => {
+      const req = stepRequest(probe, 1, i);
+      try {
+        validate(JOB_SPECS[req.type], req.spec);
+      } catch (err) {
+        const e = toMocError(err);
+        const field = typeof e.details.field === 'string' && e.details.field !== 'request' ? `.${e.details.field}` : '';
+        throw errors.invalidArgument(`plan.steps[${i}].spec${field}`, e.message.replace(/^[^:]*: /, ''));
+      }
+    });
   }
 
   /**
@@ -300,6 +433,10 @@ export class Goals implements Behavior<GoalsMessages> {
       if (current) answer.reply(goal ?? current);
       else answer.fail(errors.goalNotFound(id));
     }
+    if (current?.plan) {
+      if (isTerminalGoal(current.state)) this.stopPlanJob(current);
+      else this.advance(id);
+    }
     this.settleShutdown();
   }
 
@@ -309,6 +446,8 @@ export class Goals implements Behavior<GoalsMessages> {
     this.unsubscribe = null;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    clearInterval(this.planTimer);
+    this.planTimer = undefined;
     this.settleShutdown();
   }
 
@@ -320,6 +459,7 @@ export class Goals implements Behavior<GoalsMessages> {
   /** Follow a goal that has not ended (its links and its deadline); forget one that has. */
   private index(goal: Goal): void {
     if (isTerminalGoal(goal.state)) return this.unindex(goal.id);
+    if (goal.plan) this.followPlan(goal.id);
     const before = this.links.get(goal.id) ?? [];
     if (before.length !== goal.jobs.length || before.some((j, i) => j !== goal.jobs[i])) {
       this.unlinkAll(goal.id);
@@ -333,7 +473,20 @@ export class Goals implements Behavior<GoalsMessages> {
     this.arm(goal);
   }
 
+  /** The tick runs while some plan has not ended. */
+  private followPlan(id: string): void {
+    this.plans.add(id);
+    if (this.planTimer || this.stopped || this.stopping || !this.planPort) return;
+    this.planTimer = setInterval(() => this.post({ kind: 'plan-tick' }), PLAN_TICK_MS);
+    this.planTimer.unref();
+  }
+
   private unindex(id: string): void {
+    this.plans.delete(id);
+    if (this.plans.size === 0) {
+      clearInterval(this.planTimer);
+      this.planTimer = undefined;
+    }
     this.unlinkAll(id);
     clearTimeout(this.timers.get(id));
     this.timers.delete(id);
@@ -424,6 +577,13 @@ function withDerived(goal: Goal, d: DerivedGoal, now: number): Goal {
   const next: Goal = { ...goal, state: d.state, reason: d.reason, endedAt: d.endedAt, updatedAt: now };
   if (d.achievedBy) next.achievedBy = d.achievedBy;
   else delete next.achievedBy;
+  // Ending the goal ends the attempt under way in the same write (its running step is then cancelled).
+  const run = isTerminalGoal(d.state) && runningAttempt(goal.planState);
+  if (run) {
+    const ps = structuredClone(goal.planState!);
+    endAttempt(runningAttempt(ps)!, d.state === 'achieved' ? 'succeeded' : 'failed', `the goal ${d.state}`, now);
+    next.planState = ps;
+  }
   return next;
 }
 

@@ -247,6 +247,11 @@ export class Store {
     return f;
   }
 
+  /** How many feedback records there are (a goal plan's feedback trigger counts them). */
+  feedbackCount(): number {
+    return this.tables.feedback.getCount();
+  }
+
   /** Every feedback record, in recording order. */
   listFeedback(): Feedback[] {
     return [...this.tables.feedback.getRange()].map((e) => e.value);

@@ -174,5 +174,22 @@ export function goalResource(g: Goal): GoalResource {
     ended_at_ms: g.endedAt,
     reason: g.reason,
     achieved_by: g.achievedBy ?? { job: '', metric: '', value: 0 },
+    plan: g.plan ?? null,
+    plan_state: g.planState
+      ? {
+          attempts: g.planState.attempts.map((a) => ({
+            attempt: a.attempt,
+            started_at_ms: a.startedAt,
+            ended_at_ms: a.endedAt,
+            jobs: a.jobs,
+            step: a.step,
+            outcome: a.outcome,
+            reason: a.reason,
+          })),
+          run_requested: g.planState.runRequested,
+          feedback_mark: g.planState.feedbackMark,
+          mark_at_ms: g.planState.markAt,
+        }
+      : null,
   };
 }

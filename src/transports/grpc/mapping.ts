@@ -176,12 +176,7 @@ export function toGrpcError(err: unknown): Partial<grpc.StatusObject> {
 
 /** proto SubmitJobRequest → the operation's input: proto3 defaults (0, '') mean "not given". */
 export function submitJobFromProto(r: SubmitJobRequest__Output): Input {
-  let spec: unknown;
-  try {
-    spec = r.spec_json ? JSON.parse(r.spec_json) : {};
-  } catch {
-    throw errors.invalidArgument('spec_json', 'is not JSON; send the spec as a JSON object');
-  }
+  const spec = r.spec_json ? jsonField('spec_json', r.spec_json, 'the spec') : {};
   return {
     type: r.type,
     spec,
@@ -249,7 +244,16 @@ export function createGoalFromProto(r: CreateGoalRequest__Output): Input {
     ...criterionFromProto(r.criterion),
     ...(r.deadline_ms ? { deadline_ms: r.deadline_ms } : {}),
     ...(r.jobs?.length ? { jobs: r.jobs } : {}),
+    ...(r.plan_json ? { plan: jsonField('plan_json', r.plan_json, 'the plan') } : {}),
   };
+}
+
+function jsonField(field: string, text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw errors.invalidArgument(field, `is not JSON; send ${what} as a JSON object`);
+  }
 }
 
 /** Optional proto fields left unset arrive as null: "leave as it is". */
@@ -258,6 +262,7 @@ export function updateGoalFromProto(r: UpdateGoalRequest__Output): Input {
   for (const k of ['title', 'description', 'priority', 'deadline_ms'] as const) if (given(r[k])) out[k] = r[k];
   if (r.link_jobs?.length) out.link_jobs = r.link_jobs;
   if (r.unlink_jobs?.length) out.unlink_jobs = r.unlink_jobs;
+  if (r.run) out.run = true;
   return out;
 }
 
@@ -266,7 +271,12 @@ export function listGoalsFromProto(r: ListGoalsRequest__Output): Input {
   return { ...(state ? { state } : {}), ...(r.limit ? { limit: r.limit } : {}) };
 }
 
-export const goalToProto = (g: GoalResource): Goal => ({
-  ...g,
-  state: protoEnum('GOAL_STATE_', g.state),
-});
+export function goalToProto(g: GoalResource): Goal {
+  const { plan, plan_state, ...rest } = g;
+  return {
+    ...rest,
+    state: protoEnum('GOAL_STATE_', g.state),
+    plan_json: plan ? JSON.stringify(plan) : '',
+    plan_state_json: plan_state ? JSON.stringify(plan_state) : '',
+  };
+}

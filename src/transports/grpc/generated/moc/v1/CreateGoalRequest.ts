@@ -13,6 +13,10 @@ export interface CreateGoalRequest {
    */
   'deadline_ms'?: (number | string | Long);
   'jobs'?: (string)[];
+  /**
+   * The job chain MOC runs to pursue the criterion, as JSON (docs/jobs.md "Goals that act"); '' for none.
+   */
+  'plan_json'?: (string);
 }
 
 export interface CreateGoalRequest__Output {
@@ -25,4 +29,8 @@ export interface CreateGoalRequest__Output {
    */
   'deadline_ms': (number);
   'jobs': (string)[];
+  /**
+   * The job chain MOC runs to pursue the criterion, as JSON (docs/jobs.md "Goals that act"); '' for none.
+   */
+  'plan_json': (string);
 }

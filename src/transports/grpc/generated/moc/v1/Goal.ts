@@ -20,6 +20,11 @@ export interface Goal {
   'ended_at_ms'?: (number | string | Long);
   'reason'?: (string);
   'achieved_by'?: (_moc_v1_GoalAchievedBy | null);
+  /**
+   * The plan and its attempts as the REST resource has them (`plan`, `plan_state`), as JSON; '' without a plan.
+   */
+  'plan_json'?: (string);
+  'plan_state_json'?: (string);
 }
 
 export interface Goal__Output {
@@ -37,4 +42,9 @@ export interface Goal__Output {
   'ended_at_ms': (number);
   'reason': (string);
   'achieved_by': (_moc_v1_GoalAchievedBy__Output | null);
+  /**
+   * The plan and its attempts as the REST resource has them (`plan`, `plan_state`), as JSON; '' without a plan.
+   */
+  'plan_json': (string);
+  'plan_state_json': (string);
 }

@@ -12,6 +12,10 @@ export interface UpdateGoalRequest {
   'deadline_ms'?: (number | string | Long);
   'link_jobs'?: (string)[];
   'unlink_jobs'?: (string)[];
+  /**
+   * Start an attempt of the goal's plan now (after the running one), whatever its trigger.
+   */
+  'run'?: (boolean);
   '_title'?: "title";
   '_description'?: "description";
   '_priority'?: "priority";
@@ -27,6 +31,10 @@ export interface UpdateGoalRequest__Output {
   'deadline_ms'?: (number);
   'link_jobs': (string)[];
   'unlink_jobs': (string)[];
+  /**
+   * Start an attempt of the goal's plan now (after the running one), whatever its trigger.
+   */
+  'run': (boolean);
   '_title'?: "title";
   '_description'?: "description";
   '_priority'?: "priority";
