@@ -82,7 +82,9 @@ export function deriveGoal(goal: Goal, jobs: (Job | undefined)[], now: number): 
       };
     }
   } else if (goal.plan) {
-    const ok = goal.planState?.attempts.find((a) => a.outcome === 'succeeded' && (deadline === 0 || a.endedAt <= deadline));
+    const ok = goal.planState?.attempts.find(
+      (a) => a.outcome === 'succeeded' && (deadline === 0 || a.endedAt <= deadline),
+    );
     if (ok) return { state: 'achieved', endedAt: now, reason: `attempt ${ok.attempt} of its plan succeeded` };
   } else if (all.length > 0 && unknown.length === 0 && all.every((j) => j.state === 'succeeded' && inTime(j))) {
     return {
@@ -97,8 +99,8 @@ export function deriveGoal(goal: Goal, jobs: (Job | undefined)[], now: number): 
     : goal.plan
       ? 'an attempt of its plan succeeded'
       : goal.jobs.length > 0
-      ? 'all linked jobs succeeded'
-      : 'any job was linked';
+        ? 'all linked jobs succeeded'
+        : 'any job was linked';
 
   // Failed: the deadline passed.
   if (deadline > 0 && now >= deadline) {

@@ -30,14 +30,7 @@ import { validate } from '../../src/validate.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { Store } from '../../src/store/store.js';
 import { deriveGoal, type DerivedGoal } from './derive.js';
-import {
-  applyPlan,
-  endAttempt,
-  initialPlanState,
-  planAction,
-  runningAttempt,
-  stepRequest,
-} from './plan.js';
+import { applyPlan, endAttempt, initialPlanState, planAction, runningAttempt, stepRequest } from './plan.js';
 import { replyAs } from '../../src/kernel/reply.js';
 
 export type GoalsProtocol = {

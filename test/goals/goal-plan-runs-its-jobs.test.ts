@@ -9,22 +9,11 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Store } from '../../src/store/store.js';
-import { startHarness, until, type Harness } from '../helpers/coordinator.js';
+import { startHarness, type Harness } from '../helpers/coordinator.js';
+import { goalWhere } from '../helpers/goals.js';
 import { rest, writeDataset } from './../jobs/helpers.js';
 
 const PAIRS = [1, 2, 3, 4].map((i) => ({ prompt: `question ${i}?`, chosen: ' yes.', rejected: ' no.' }));
-
-async function goalWhere(h: Harness, id: string, pred: (g: any) => boolean, what: string, timeoutMs = 60_000) {
-  return until(
-    `goal ${id}: ${what}`,
-    async () => {
-      const r = await rest(h, 'GET', `/v1/goals/${id}`);
-      return pred(r.body) && r.body;
-    },
-    timeoutMs,
-    100,
-  );
-}
 
 const jobsKeyed = (h: Harness, prefix: string) =>
   h.coordinator.store.listJobs().filter((j) => j.requestId?.startsWith(prefix));
@@ -156,59 +145,63 @@ t.test('a demand trigger runs when asked, within a budget of attempts; a refused
   const ended = await goalWhere(h, refusedStep.body.id, (g) => g.state === 'failed', 'failed');
   t.match(ended.plan_state.attempts[0], {
     outcome: 'failed',
-    reason: /step 1 \(fine-tune\) was refused: MOC_ERR_INVALID_ARGUMENT: spec\.trainer: 'nope' is not a configured trainer/,
+    reason:
+      /step 1 \(fine-tune\) was refused: MOC_ERR_INVALID_ARGUMENT: spec\.trainer: 'nope' is not a configured trainer/,
   });
 });
 
-t.test('a restart resumes the plan; a step submitted but not recorded is found by its key, not run twice', async (t) => {
-  const dir = t.testdir();
-  const h1 = await startHarness(t, {}, { dir });
-  writeDataset(h1, 'texts.jsonl', PAIRS);
-  const created = await rest(h1, 'POST', '/v1/goals', {
-    title: 'survives a restart',
-    plan: {
-      trigger: { on: 'demand' },
-      steps: [
-        {
-          type: 'fine-tune',
-          spec: {
-            base_model: 'moc-demo',
-            dataset: 'texts.jsonl',
-            output_name: 'resumed-{attempt}',
-            trainer: 'demo',
-            params: { step_ms: 400 },
+t.test(
+  'a restart resumes the plan; a step submitted but not recorded is found by its key, not run twice',
+  async (t) => {
+    const dir = t.testdir();
+    const h1 = await startHarness(t, {}, { dir });
+    writeDataset(h1, 'texts.jsonl', PAIRS);
+    const created = await rest(h1, 'POST', '/v1/goals', {
+      title: 'survives a restart',
+      plan: {
+        trigger: { on: 'demand' },
+        steps: [
+          {
+            type: 'fine-tune',
+            spec: {
+              base_model: 'moc-demo',
+              dataset: 'texts.jsonl',
+              output_name: 'resumed-{attempt}',
+              trainer: 'demo',
+              params: { step_ms: 400 },
+            },
           },
-        },
-        { type: 'evaluate', spec: { model: 'resumed-{attempt}', dataset: 'texts.jsonl' } },
-      ],
-    },
-  });
-  t.equal(created.status, 201, JSON.stringify(created.body));
-  const id = created.body.id;
-  const running = await goalWhere(h1, id, (g) => g.jobs.length === 1, 'step 1 submitted');
-  const first = running.jobs[0];
-  await h1.close();
+          { type: 'evaluate', spec: { model: 'resumed-{attempt}', dataset: 'texts.jsonl' } },
+        ],
+      },
+    });
+    t.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    const running = await goalWhere(h1, id, (g) => g.jobs.length === 1, 'step 1 submitted');
+    const first = running.jobs[0];
+    await h1.close();
 
-  // What a kill -9 between the submit and the goal's write leaves: the job exists, the goal does not name it.
-  const store = Store.open(h1.coordinator.config.dataDir);
-  await store.updateGoal(id, (g) => {
-    const ps = structuredClone(g.planState!);
-    ps.attempts[0]!.jobs = [];
-    return { ...g, jobs: [], planState: ps };
-  });
-  t.equal(store.getJob(first)?.requestId, `plan:${id}:1:0`);
-  await store.close();
+    // What a kill -9 between the submit and the goal's write leaves: the job exists, the goal does not name it.
+    const store = Store.open(h1.coordinator.config.dataDir);
+    await store.updateGoal(id, (g) => {
+      const ps = structuredClone(g.planState!);
+      ps.attempts[0]!.jobs = [];
+      return { ...g, jobs: [], planState: ps };
+    });
+    t.equal(store.getJob(first)?.requestId, `plan:${id}:1:0`);
+    await store.close();
 
-  const h2 = await startHarness(t, {}, { dir });
-  const done = await goalWhere(h2, id, (g) => g.state === 'achieved', 'achieved after the restart');
-  t.equal(done.jobs[0], first, 'the plan found the job its key names');
-  t.same(
-    jobsKeyed(h2, `plan:${id}:`).map((j) => [j.requestId, j.state]),
-    [
-      [`plan:${id}:1:0`, 'succeeded'],
-      [`plan:${id}:1:1`, 'succeeded'],
-    ].sort(),
-    'one job per step',
-  );
-  t.match(done.reason, /attempt 1 of its plan succeeded/);
-});
+    const h2 = await startHarness(t, {}, { dir });
+    const done = await goalWhere(h2, id, (g) => g.state === 'achieved', 'achieved after the restart');
+    t.equal(done.jobs[0], first, 'the plan found the job its key names');
+    t.same(
+      jobsKeyed(h2, `plan:${id}:`).map((j) => [j.requestId, j.state]),
+      [
+        [`plan:${id}:1:0`, 'succeeded'],
+        [`plan:${id}:1:1`, 'succeeded'],
+      ].sort(),
+      'one job per step',
+    );
+    t.match(done.reason, /attempt 1 of its plan succeeded/);
+  },
+);

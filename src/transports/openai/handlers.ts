@@ -45,6 +45,14 @@ type Call = Omit<OperationCall, 'onToken' | 'signal'>;
 const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
 const newId = (prefix: string) => `${prefix}-${randomBytes(12).toString('base64url')}`;
+
+/**
+ * The inference's request id is the response's `id` (`<id>-<index>` for a choice of several): what RecordFeedback
+ * takes as `answer_id` to rate an answer given on this API (with feedback.recordInferences on).
+ */
+const answerId = (id: string, choices: number, index: number) => ({
+  request_id: choices === 1 ? id : `${id}-${index}`,
+});
 const now = () => Math.floor(Date.now() / 1000);
 
 /** Unknown fields, as OpenAI words it (TypeBox would only say "additional property"). */
@@ -399,9 +407,11 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
   const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? -1;
   const stop = stopOf(b.stop);
   const seedOf = seedsOf(b.seed, n);
+  const id = newId('chatcmpl');
   const choices: Choice[] = Array.from({ length: n }, (_, i) => ({
     index: i,
     input: {
+      ...answerId(id, n, i),
       model: b.model,
       messages,
       max_tokens: maxTokens,
@@ -417,7 +427,6 @@ export async function chatCompletions(body: Record<string, unknown>, call: Call,
         : {}),
     },
   }));
-  const id = newId('chatcmpl');
   const created = now();
   if (!b.stream) {
     const finished = await runChoices(choices, call, out);
@@ -535,11 +544,13 @@ export async function completions(body: Record<string, unknown>, call: Call, out
     throw errors.invalidArgument('n', `prompts × n is ${texts.length * n}; at most 16 choices a request`);
   const stop = stopOf(b.stop);
   const seedOf = seedsOf(b.seed, n);
+  const id = newId('cmpl');
   const choices: Choice[] = texts.flatMap((prompt, p) =>
     Array.from({ length: n }, (_, i) => ({
       index: p * n + i,
       ...(b.echo ? { prefix: prompt } : {}),
       input: {
+        ...answerId(id, n * texts.length, p * n + i),
         model: b.model,
         prompt,
         // Absent: 16, OpenAI's documented default for this (legacy) endpoint.
@@ -551,7 +562,6 @@ export async function completions(body: Record<string, unknown>, call: Call, out
       },
     })),
   );
-  const id = newId('cmpl');
   const created = now();
   // The prompt is counted once per prompt, not once per choice (as OpenAI counts it).
   const prompted = (finished: Finished[]) => finished.filter((f) => f.index % n === 0);
