@@ -32,6 +32,8 @@ interface GoalOptions extends OutputOptions {
   description?: string;
   priority?: number;
   job?: string[];
+  criterion?: Record<string, unknown>;
+  plan?: Record<string, unknown>;
 }
 
 /** GET /v1/jobs/{id}/events (docs/jobs.md): the job as it changes, the job at its end, or the error that ended it. */
@@ -206,15 +208,25 @@ export function goalsCommand(api: () => Api): Command {
     .option('--description <text>')
     .option('--priority <n>', 'higher first', numberOf(CreateGoalRequest.properties.priority))
     .option('--job <id...>', 'linked jobs')
+    .option('--criterion <json|@file>', 'e.g. {"metric":"perplexity","op":"lte","value":20}', specOf)
+    .option('--plan <json|@file>', 'the job chain MOC runs for it (docs/jobs.md "Goals that act")', specOf)
     .action(async (title: string, o: GoalOptions) => {
       const g = await api().json<GoalResource>('POST', '/v1/goals', {
         title,
         ...(o.description ? { description: o.description } : {}),
         ...(o.priority !== undefined ? { priority: o.priority } : {}),
         ...(o.job ? { jobs: o.job } : {}),
+        ...(o.criterion ? { criterion: o.criterion } : {}),
+        ...(o.plan ? { plan: o.plan } : {}),
       });
-      emit(o, g, () => `created ${g.id} (${g.state})`);
+      emit(o, g, () => `created ${g.id} (${g.state}: ${g.reason})`);
     });
+  json(goals.command('run <id>').description("start an attempt of the goal's plan now")).action(
+    async (id: string, o: OutputOptions) => {
+      const g = await api().json<GoalResource>('PUT', `/v1/goals/${enc(id)}`, { run: true });
+      emit(o, g, () => `${g.id}: ${g.state}: ${g.reason}`);
+    },
+  );
   json(goals.command('cancel <id>').description('cancel a goal')).action(async (id: string, o: OutputOptions) => {
     const g = await api().json<GoalResource>('POST', `/v1/goals/${enc(id)}/cancel`);
     emit(o, g, () => `${g.id}: ${g.state}`);

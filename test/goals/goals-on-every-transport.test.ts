@@ -80,4 +80,22 @@ t.test('bad input and unknown ids get coded errors on every transport; nothing i
   t.equal(h.coordinator.store.listGoals().length, before, 'nothing refused was stored');
   const upd = await rest(h, 'PUT', '/v1/goals/goal-nope', { priority: 3 });
   t.equal(upd.status, 404);
+
+  // A plan travels as JSON on gRPC (plan_json, as a job's spec_json), both ways.
+  const e6 = await h.unary('CreateGoal', { title: 'x', plan_json: '{steps' }).catch((e) => e);
+  t.equal(errorCode(e6), 'MOC_ERR_INVALID_ARGUMENT');
+  t.match(e6.details, /plan_json: is not JSON/);
+  const plan = {
+    trigger: { on: 'schedule', every_ms: 3_600_000 },
+    max_attempts: 2,
+    steps: [{ type: 'evaluate', spec: { model: 'moc-demo', dataset: 'none-{attempt}.jsonl' } }],
+  };
+  const planned = await h.unary('CreateGoal', { title: 'hourly', plan_json: JSON.stringify(plan) });
+  t.same(JSON.parse(planned.plan_json), plan);
+  t.match(JSON.parse(planned.plan_state_json), { attempts: [], run_requested: false });
+  t.match(planned.reason, /attempt 1 of 2 starts at /);
+  const run = await h.unary('UpdateGoal', { id: planned.id, run: true });
+  t.ok(JSON.parse(run.plan_state_json).run_requested || run.jobs.length === 1, 'run: true asks for an attempt');
+  const plain = await h.unary('CreateGoal', { title: 'no plan' });
+  t.same([plain.plan_json, plain.plan_state_json], ['', ''], 'no plan: empty strings');
 });
