@@ -9,7 +9,7 @@ import type { Config } from '../../schemas/config.js';
 import type { Feedback, RecordFeedbackRequest } from '../../schemas/feedback.js';
 import { errors } from '../../src/errors.js';
 import type { Behavior, Envelope } from '../../src/kernel/types.js';
-import type { Store } from '../../src/store/store.js';
+import type { WorkStore } from '../../src/store/work-store.js';
 
 interface Inference {
   model: string;
@@ -28,7 +28,7 @@ export class FeedbackActor implements Behavior<FeedbackProtocol> {
 
   constructor(
     private readonly config: Config,
-    private readonly store: Store,
+    private readonly store: WorkStore,
   ) {}
 
   /** Whether the router should tell this actor about each inference. */

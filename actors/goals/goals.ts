@@ -28,7 +28,7 @@ import { isTerminal, JOB_SPECS, type Job, type SubmitJobRequest } from '../../sc
 import { errors, toMocError, type MocError } from '../../src/errors.js';
 import { validate } from '../../src/validate.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
-import type { Store } from '../../src/store/store.js';
+import type { WorkStore } from '../../src/store/work-store.js';
 import { deriveGoal, type DerivedGoal } from './derive.js';
 import { applyPlan, endAttempt, initialPlanState, planAction, runningAttempt, stepRequest } from './plan.js';
 import { replyAs } from '../../src/kernel/reply.js';
@@ -117,7 +117,7 @@ export class Goals implements Behavior<GoalsMessages> {
   private planTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly store: Store,
+    private readonly store: WorkStore,
     private readonly jobs: JobsSource | null,
     private readonly planPort: PlanPort | null = null,
   ) {}

@@ -24,7 +24,7 @@ import {
 import { canonicalJson } from '../../src/canonical-json.js';
 import { errors, type MocError, toMocError } from '../../src/errors.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
-import { summaryOf, type JobSummary, type Store } from '../../src/store/store.js';
+import { summaryOf, type JobSummary, type WorkStore } from '../../src/store/work-store.js';
 import type { ReportDropped } from '../../src/telemetry/dropped.js';
 import { validate } from '../../src/validate.js';
 import { checkOutputFree, checkRelative } from './dataset.js';
@@ -122,7 +122,7 @@ export class Jobs implements Behavior<JobsMessages> {
 
   constructor(
     private readonly config: Config,
-    private readonly store: Store,
+    private readonly store: WorkStore,
     private readonly models: ModelsPort,
     private readonly runners: Runners,
     /** Where the errors of writes nobody waits for go (a log line and a count: src/telemetry/dropped.ts). */

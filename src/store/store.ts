@@ -10,6 +10,9 @@ import type { CatalogEntry, StoreEvent } from '../../schemas/catalog.js';
 import { isTerminal, type Job } from '../../schemas/jobs.js';
 import { isTerminalGoal, type Goal } from '../../schemas/goals.js';
 import type { Feedback } from '../../schemas/feedback.js';
+import { summaryOf, type JobSummary, type WorkStore } from './work-store.js';
+
+export { summaryOf, type JobSummary } from './work-store.js';
 
 /** The tables of one environment, by name: what replay rebuilds and the checksum covers (src/store/replay.ts). */
 export interface Tables {
@@ -25,25 +28,10 @@ export interface Tables {
   feedback: Database<Feedback, string>;
 }
 
-/** What a scheduler reads of an active job: enough to order and claim it without decoding the record. */
-export interface JobSummary {
-  state: Job['state'];
-  priority: number;
-  queuedAt: number;
-  notBefore: number;
-  leaseExpiresAt: number;
-}
-export const summaryOf = (j: Job): JobSummary => ({
-  state: j.state,
-  priority: j.priority,
-  queuedAt: j.queuedAt,
-  notBefore: j.notBefore,
-  leaseExpiresAt: j.lease?.expiresAt ?? 0,
-});
-
 export const jobKey = (owner: string, requestId: string) => `${owner}\u0000${requestId}`;
 
-export class Store {
+/** The host's LMDB store: its model catalog and aliases, and (the embedded default) the fleet's work (WorkStore). */
+export class Store implements WorkStore {
   /**
    * Sequence numbers of the events this Store committed that jobChangesSince has not passed yet: this process knows
    * those changes already, so a reader of the log skips them without decoding them.

@@ -12,7 +12,7 @@
 import { statSync } from 'node:fs';
 import client from 'prom-client';
 import type { ModelView, DeviceView, InferResult } from '../../schemas/messages.js';
-import type { JobSummary } from '../store/store.js';
+import type { JobSummary } from '../store/work-store.js';
 import type { GoalState } from '../../schemas/goals.js';
 import { LoopLag } from './loop-lag.js';
 import { RequestStats } from './request-stats.js';
