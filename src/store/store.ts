@@ -11,8 +11,10 @@ import { isTerminal, type Job } from '../../schemas/jobs.js';
 import { isTerminalGoal, type Goal } from '../../schemas/goals.js';
 import type { Feedback } from '../../schemas/feedback.js';
 import { summaryOf, type JobSummary, type WorkStore } from './work-store.js';
+import { jobKey } from './keys.js';
 
 export { summaryOf, type JobSummary } from './work-store.js';
+export { jobKey } from './keys.js';
 
 /** The tables of one environment, by name: what replay rebuilds and the checksum covers (src/store/replay.ts). */
 export interface Tables {
@@ -27,8 +29,6 @@ export interface Tables {
   /** Feedback records, by id (time-ordered ids: a range read is in recording order). */
   feedback: Database<Feedback, string>;
 }
-
-export const jobKey = (owner: string, requestId: string) => `${owner}\u0000${requestId}`;
 
 /** The host's LMDB store: its model catalog and aliases, and (the embedded default) the fleet's work (WorkStore). */
 export class Store implements WorkStore {

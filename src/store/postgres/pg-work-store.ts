@@ -1,0 +1,378 @@
+/**
+ * The work store on PostgreSQL (store.kind: postgres): jobs, goals, feedback and their event log shared by every MOC
+ * host pointing at one database. Each write is one transaction — the record locked (FOR UPDATE), `change` applied to
+ * the committed record, the record and its event written — acknowledged after COMMIT (synchronous_commit on: after
+ * the WAL flush). Reads answer from this process's replica (replica.ts), which takes this process's commits as they
+ * are acknowledged and everyone's from the event log, read by a follower: on NOTIFY (a hint, never the data) and
+ * every `pollMs` whatever happens, so a lost notification or connection delays a change, never loses it.
+ */
+import pg from 'pg';
+import type { Feedback } from '../../../schemas/feedback.js';
+import { isTerminalGoal, type Goal } from '../../../schemas/goals.js';
+import { isTerminal, type Job } from '../../../schemas/jobs.js';
+import { errors, MocError } from '../../errors.js';
+import { jobKey } from '../keys.js';
+import type { JobSummary, WorkStore } from '../work-store.js';
+import { Replica } from './replica.js';
+import { DDL, FOLLOW } from './schema.js';
+
+export interface PgWorkStoreOptions {
+  /** postgres://user:password@host:port/db */
+  url: string;
+  /** Connections in the pool (writes in flight at once). */
+  poolSize?: number;
+  /** The follower reads the log at least this often (a NOTIFY makes it read at once). */
+  pollMs?: number;
+  /** Told when the follower cannot read (the database unreachable): once per outage, and when it is back. */
+  onFollowerError?: (err: Error | null) => void;
+}
+
+type EventKind = 'job' | 'goal' | 'feedback';
+const CHANNEL = 'moc_events';
+const FOLLOW_BATCH = 5000;
+
+/** The URL without its password, to name the database in errors and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
+export class PgWorkStore implements WorkStore {
+  private readonly replica = new Replica();
+  /** Other processes' job changes the follower applied, for jobChangesSince, by local position. */
+  private changes: { pos: number; job: Job }[] = [];
+  private pos = 0;
+  private cursor = { xid: '0', seq: '0' };
+  private following: Promise<void> | null = null;
+  private followAgain = false;
+  private timer: NodeJS.Timeout | undefined;
+  private listener: pg.Client | null = null;
+  private closed = false;
+  private failing = false;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly o: PgWorkStoreOptions,
+  ) {}
+
+  /**
+   * Connects, creates the tables if missing, loads the replica and starts following. Unreachable: a MocError naming
+   * the URL (password hidden) and the cause.
+   */
+  static async open(o: PgWorkStoreOptions): Promise<PgWorkStore> {
+    const pool = new pg.Pool({
+      connectionString: o.url,
+      max: o.poolSize ?? 10,
+      // Acknowledged means durable: commit waits for the WAL flush whatever the server's default.
+      options: '-c synchronous_commit=on',
+      connectionTimeoutMillis: 5000,
+    });
+    // An idle connection that breaks is dropped by the pool; the next query opens another.
+    pool.on('error', () => {});
+    const store = new PgWorkStore(pool, o);
+    try {
+      await store.pool.query(DDL);
+      await store.load();
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw unreachable(o.url, err);
+    }
+    store.timer = setInterval(() => store.follow(), o.pollMs ?? 1000);
+    store.timer.unref();
+    void store.listen();
+    return store;
+  }
+
+  /** Everything as of one snapshot, and the cursor from which the follower takes over. */
+  private async load(): Promise<void> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const snap = await c.query<{ xmin: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin');
+      for (const r of (await c.query('SELECT rev::text AS rev, body FROM moc_jobs')).rows)
+        this.replica.putJob(r.body as Job, Number(r.rev));
+      for (const r of (await c.query(`SELECT rev::text AS rev, body FROM moc_events WHERE kind = 'goal'`)).rows)
+        this.replica.putGoal(r.body as Goal, Number(r.rev));
+      for (const r of (await c.query('SELECT body FROM moc_feedback')).rows)
+        this.replica.putFeedback(r.body as Feedback);
+      await c.query('COMMIT');
+      // Transactions from xmin on may have committed after this snapshot's view of the tables: their events are read
+      // again by the follower (a version already here is kept, not told twice).
+      const xmin = BigInt(snap.rows[0]!.xmin);
+      this.cursor = { xid: String(xmin > 0n ? xmin - 1n : 0n), seq: '9223372036854775807' };
+    } finally {
+      c.release();
+    }
+  }
+
+  private async listen(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: this.o.url });
+    client.on('notification', () => this.follow());
+    client.on('error', () => {
+      // A listener that dies is replaced; the poll covers the gap (a NOTIFY is only a hint).
+      if (this.listener === client) this.listener = null;
+      client.end().catch(() => {});
+      if (!this.closed) setTimeout(() => void this.listen(), 1000).unref();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      if (this.closed) return void client.end().catch(() => {});
+      this.listener = client;
+    } catch {
+      client.end().catch(() => {});
+      if (!this.closed) setTimeout(() => void this.listen(), 1000).unref();
+    }
+  }
+
+  /** Read the log from the cursor (one read at a time; a call during one reads again after it). */
+  follow(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.following) {
+      this.followAgain = true;
+      return this.following;
+    }
+    this.following = (async () => {
+      try {
+        for (let more = true; more && !this.closed; ) {
+          const r = await this.pool.query(FOLLOW, [this.cursor.xid, this.cursor.seq, FOLLOW_BATCH]);
+          for (const e of r.rows) this.applyFollowed(e.kind as EventKind, e.body, Number(e.rev));
+          const last = r.rows.at(-1);
+          if (last) this.cursor = { xid: last.xid, seq: last.seq };
+          more = r.rows.length === FOLLOW_BATCH;
+        }
+        if (this.failing) {
+          this.failing = false;
+          this.o.onFollowerError?.(null);
+        }
+      } catch (err) {
+        if (!this.failing) {
+          this.failing = true;
+          this.o.onFollowerError?.(err as Error);
+        }
+      } finally {
+        this.following = null;
+        if (this.followAgain) {
+          this.followAgain = false;
+          void this.follow();
+        }
+      }
+    })();
+    return this.following;
+  }
+
+  private applyFollowed(kind: EventKind, body: unknown, rev: number): void {
+    if (kind === 'job') {
+      const job = body as Job;
+      if (this.replica.putJob(job, rev)) this.changes.push({ pos: ++this.pos, job });
+    } else if (kind === 'goal') this.replica.putGoal(body as Goal, rev);
+    else this.replica.putFeedback(body as Feedback);
+  }
+
+  // ---- jobs ----
+
+  getJob(id: string): Job | undefined {
+    return this.replica.jobs.get(id)?.value;
+  }
+  jobByRequestId(owner: string, requestId: string): Job | undefined {
+    const id = this.replica.keys.get(jobKey(owner, requestId));
+    return id === undefined ? undefined : this.getJob(id);
+  }
+  listJobs(): Job[] {
+    return [...this.replica.jobs.values()].map((v) => v.value).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+  activeJobs(): Map<string, JobSummary> {
+    return new Map(this.replica.active);
+  }
+
+  async submitJob(job: Job): Promise<{ job: Job; created: boolean }> {
+    const out = await this.tx(async (c) => {
+      const ins = await c.query(
+        `INSERT INTO moc_jobs (id, owner, request_id, rev, body) VALUES ($1, $2, $3, 1, $4)
+         ON CONFLICT (owner, request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING id`,
+        [job.id, job.owner, job.requestId ?? null, job],
+      );
+      if (ins.rowCount === 0) {
+        // The key is taken (by a commit this insert waited for, if it was concurrent): the first job is the answer.
+        const first = await c.query(
+          'SELECT rev::text AS rev, body FROM moc_jobs WHERE owner = $1 AND request_id = $2',
+          [job.owner, job.requestId],
+        );
+        return {
+          write: null,
+          result: { job: first.rows[0].body as Job, rev: Number(first.rows[0].rev), created: false },
+        };
+      }
+      return { write: { kind: 'job' as const, id: job.id, rev: 1, body: job }, result: { job, rev: 1, created: true } };
+    });
+    this.replica.putJob(out.job, out.rev);
+    return { job: out.job, created: out.created };
+  }
+
+  updateJob(id: string, change: (current: Job) => Job | null): Promise<Job | null> {
+    return this.update(
+      'moc_jobs',
+      'job',
+      id,
+      (j: Job) => isTerminal(j.state),
+      change,
+      (j, rev) => this.replica.putJob(j, rev),
+    );
+  }
+
+  noteOwnWrites(): void {
+    // Nothing to note: this process's commits are in the replica before the follower reads them, so the follower
+    // never tells them (a version it already has is not a change).
+  }
+  lastEventSeq(): number {
+    return this.pos;
+  }
+  jobChangesSince(seq: number): { seq: number; jobs: Job[] } {
+    const jobs = this.changes.filter((c) => c.pos > seq).map((c) => c.job);
+    this.changes = this.changes.filter((c) => c.pos > this.pos);
+    return { seq: this.pos, jobs };
+  }
+
+  // ---- goals ----
+
+  getGoal(id: string): Goal | undefined {
+    return this.replica.goals.get(id)?.value;
+  }
+  listGoals(): Goal[] {
+    return [...this.replica.goals.values()].map((v) => v.value).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+  async createGoal(goal: Goal): Promise<Goal> {
+    await this.tx(async (c) => {
+      await c.query('INSERT INTO moc_goals (id, rev, body) VALUES ($1, 1, $2)', [goal.id, goal]);
+      return { write: { kind: 'goal' as const, id: goal.id, rev: 1, body: goal }, result: null };
+    });
+    this.replica.putGoal(goal, 1);
+    return goal;
+  }
+  updateGoal(id: string, change: (current: Goal) => Goal | null): Promise<Goal | null> {
+    return this.update(
+      'moc_goals',
+      'goal',
+      id,
+      (g: Goal) => isTerminalGoal(g.state),
+      change,
+      (g, rev) => this.replica.putGoal(g, rev),
+    );
+  }
+  goalHistory(id: string): Goal[] {
+    return this.replica.goalHistory(id);
+  }
+
+  // ---- feedback ----
+
+  async recordFeedback(f: Feedback): Promise<Feedback> {
+    await this.tx(async (c) => {
+      await c.query('INSERT INTO moc_feedback (id, body) VALUES ($1, $2)', [f.id, f]);
+      return { write: { kind: 'feedback' as const, id: f.id, rev: 1, body: f }, result: null };
+    });
+    this.replica.putFeedback(f);
+    return f;
+  }
+  listFeedback(): Feedback[] {
+    return this.replica.feedbackInOrder();
+  }
+  feedbackCount(): number {
+    return this.replica.feedback.size;
+  }
+
+  // ---- transactions ----
+
+  /** One record changed in one transaction (locked, changed, its event appended); terminal records never change. */
+  private async update<T>(
+    table: 'moc_jobs' | 'moc_goals',
+    kind: EventKind,
+    id: string,
+    final: (t: T) => boolean,
+    change: (current: T) => T | null,
+    applied: (next: T, rev: number) => void,
+  ): Promise<T | null> {
+    const out = await this.tx(async (c) => {
+      const r = await c.query(`SELECT rev::text AS rev, body FROM ${table} WHERE id = $1 FOR UPDATE`, [id]);
+      const row = r.rows[0];
+      if (!row || final(row.body as T)) return { write: null, result: null };
+      const next = change(row.body as T);
+      if (next === null) return { write: null, result: null };
+      const rev = Number(row.rev) + 1;
+      await c.query(`UPDATE ${table} SET rev = $2, body = $3 WHERE id = $1`, [id, rev, next]);
+      return { write: { kind, id, rev, body: next }, result: { next, rev } };
+    });
+    if (!out) return null;
+    applied(out.next, out.rev);
+    return out.next;
+  }
+
+  /**
+   * BEGIN, `body` (which says what event to append, or null for none: then it rolls back), the event, NOTIFY,
+   * COMMIT. A connection error is a retryable MOC_ERR_UNAVAILABLE; a MocError from `body` passes as it is.
+   */
+  private async tx<R>(
+    body: (
+      c: pg.PoolClient,
+    ) => Promise<{ write: { kind: EventKind; id: string; rev: number; body: unknown } | null; result: R }>,
+  ): Promise<R> {
+    if (this.closed) throw errors.unavailable('the work store is closed');
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (err) {
+      throw unreachable(this.o.url, err);
+    }
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      const { write, result } = await body(c);
+      if (!write) {
+        await c.query('ROLLBACK');
+        return result;
+      }
+      await c.query('INSERT INTO moc_events (kind, id, rev, body) VALUES ($1, $2, $3, $4)', [
+        write.kind,
+        write.id,
+        write.rev,
+        write.body,
+      ]);
+      await c.query(`SELECT pg_notify('${CHANNEL}', '')`);
+      await c.query('COMMIT');
+      return result;
+    } catch (err) {
+      if (err instanceof MocError) {
+        await c.query('ROLLBACK').catch(() => {});
+        throw err;
+      }
+      broken = err as Error;
+      await c.query('ROLLBACK').catch(() => {});
+      throw unreachable(this.o.url, err);
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.following;
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.listener?.end().catch(() => {});
+    await this.pool.end().catch(() => {});
+  }
+}
+
+/**
+ * What a failed connection or query says to the client: retryable, naming the database without its password. (A
+ * query error that is not about the connection — a bug of ours — says so too: the write did not happen either way.)
+ */
+function unreachable(url: string, err: unknown): MocError {
+  const why = (err as Error)?.message ?? String(err);
+  return errors.unavailable(`the work store (PostgreSQL at ${redactUrl(url)}) did not answer: ${why}`);
+}

@@ -1,0 +1,46 @@
+/**
+ * The PostgreSQL tables of the work store. Records are whole JSON documents (the same records LMDB keeps) with the
+ * columns the store's transactions look up by; `rev` counts a record's writes. The event log is ordered by
+ * (xid, seq): xid is the writing transaction's id, and a follower reads only the events of transactions older than
+ * every transaction still running (pg_snapshot_xmin), so nothing can later commit before its cursor — sequences
+ * alone commit out of order and "seq > cursor" would skip an event for good (docs/fleet.md).
+ */
+export const SCHEMA_VERSION = 1;
+
+export const DDL = `
+CREATE TABLE IF NOT EXISTS moc_jobs (
+  id text PRIMARY KEY,
+  owner text NOT NULL,
+  request_id text,
+  rev bigint NOT NULL,
+  body jsonb NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS moc_jobs_request_key ON moc_jobs (owner, request_id) WHERE request_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS moc_goals (
+  id text PRIMARY KEY,
+  rev bigint NOT NULL,
+  body jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS moc_feedback (
+  id text PRIMARY KEY,
+  body jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS moc_events (
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  seq bigserial NOT NULL,
+  kind text NOT NULL,
+  id text NOT NULL,
+  rev bigint NOT NULL,
+  body jsonb NOT NULL,
+  PRIMARY KEY (xid, seq)
+);
+CREATE TABLE IF NOT EXISTS moc_meta (key text PRIMARY KEY, value text NOT NULL);
+INSERT INTO moc_meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
+`;
+
+/** The events after a cursor, of transactions that can no longer commit before it. */
+export const FOLLOW = `
+SELECT xid::text AS xid, seq::text AS seq, kind, rev::text AS rev, body FROM moc_events
+WHERE (xid, seq) > ($1::xid8, $2::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY xid, seq
+LIMIT $3`;
