@@ -125,7 +125,7 @@ t.test(
         const j = await job(a, id);
         return /^epoch \d+\/\d+, step/.test(j.progress.message) && j;
       },
-      30_000,
+      60_000,
     );
     const trainer = recordedProcess(data, id)!;
     t.ok(trainer, 'the job records its trainer process');
@@ -170,7 +170,7 @@ t.test(
         const j = await job(b, id);
         return ['succeeded', 'failed', 'cancelled'].includes(j.state) && j;
       },
-      40_000,
+      90_000,
       100,
     );
     t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? done.log_tail));

@@ -112,7 +112,7 @@ async function fineTune(t: Test, h: Harness, spec: Record<string, unknown>, name
     spec: { base_model: 'moc-demo', output_name: name, trainer: 'lora', ...spec },
   });
   t.equal(ft.status, 201, JSON.stringify(ft.body));
-  const done = await jobWhere(h, ft.body.id, ended, `the fine-tune of ${name} ended`, 50_000);
+  const done = await jobWhere(h, ft.body.id, ended, `the fine-tune of ${name} ended`, 120_000);
   const seconds = (Date.now() - started) / 1000;
   t.equal(done.state, 'succeeded', JSON.stringify(done.error ?? done.logTail));
   t.same(done.outputs.models, [name]);
