@@ -9,7 +9,7 @@
  * Skipped without torch (the SFT test covers the refusal at submit).
  */
 import t, { type Test } from 'tap';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnServer, type SpawnedServer } from '../../perf/lib/spawn-server.js';
 import { killOrphan, loraTrainerAvailable, processStart } from '../../actors/jobs/trainers.js';
@@ -83,6 +83,22 @@ function alive(p: { pid: number; start: string }): boolean {
   }
 }
 
+/** The live processes of a process group (a trainer's: it leads its own, and its engine checks run in it). */
+function group(pgid: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === pgid && state !== 'Z') pids.push(Number(name));
+    } catch {
+      /* exited while listed */
+    }
+  }
+  return pids;
+}
+
 t.test(
   'the lora trainer holds its memory_bytes in the ledger, and a kill -9 of its coordinator mid-run leaves no trainer: the job runs again and succeeds',
   { skip: !loraTrainerAvailable() && 'no torch' },
@@ -139,6 +155,7 @@ t.test(
     t.equal(training.attempts, 1);
 
     t.ok(alive(trainer), `the trainer (pid ${trainer.pid}) runs at the kill`);
+    const members = group(trainer.pid);
     a.server.proc.kill('SIGKILL');
     await a.server.exited;
 
@@ -155,6 +172,7 @@ t.test(
       30_000,
     );
     t.notOk(alive(trainer), `the killed coordinator's trainer (pid ${trainer.pid}) is gone`);
+    t.same(group(trainer.pid), [], `and so is every process of its group (${members.length} at the kill)`);
     t.equal(second.attempts, 2, 'the job runs again, as a second attempt');
     const during2 = await device(b);
     t.same(during2.reservations, [{ owner: `job:${id}`, bytes: JOB_BYTES }], 'holding its memory again');
@@ -196,7 +214,7 @@ t.test(
     const reloaded = await device(b);
     t.equal(reloaded.memory.reserved, demoBytes, 'the ledger holds it again');
     t.comment(
-      `killed at "${training.progress.message}"; ledger (bytes): before ${before.memory.reserved} (demo model), during ${during.memory.reserved} ` +
+      `killed at "${training.progress.message}" (${members.length} processes in the trainer's group); ledger (bytes): before ${before.memory.reserved} (demo model), during ${during.memory.reserved} ` +
         `(job ${JOB_BYTES}; soft limit ${before.memory.soft_limit}, hard ${before.memory.hard_limit}), ` +
         `second attempt ${during2.memory.reserved}, after ${after.memory.reserved}, reloaded ${reloaded.memory.reserved}; ` +
         `takeover: ${/stopped the previous attempt's process/.test(log) ? 'the orphan was killed' : 'the trainer was gone already (it stops when its stdin closes)'}`,
