@@ -4,8 +4,8 @@
  * - while the trainer runs, the device's ledger (GET /v1/devices) holds exactly the job's memory_bytes, the idle demo
  *   model evicted for it; after the job the ledger is empty and the model loads again on demand;
  * - the coordinator killed with SIGKILL while the trainer trains: the trainer's process (its pid, as recorded in the
- *   job) is gone once a coordinator restarted on the same data directory has taken the job over, and the job runs
- *   again from the start as a second attempt that succeeds and registers its adapter.
+ *   job) and every process of its group are gone once a coordinator restarted on the same data directory has taken
+ *   the job over, and the job runs again from the start as a second attempt that succeeds and registers its adapter.
  * Skipped without torch (the SFT test covers the refusal at submit).
  */
 import t, { type Test } from 'tap';
