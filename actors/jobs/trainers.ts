@@ -216,10 +216,15 @@ export function processStart(pid: number): string | undefined {
 
 /**
  * A job taken over from a process that died may have left its trainer running (it had its own process group):
- * that group is killed, if it is still the same process (pid and start time), before the job runs again.
+ * that group is killed before the job runs again. Its leader may have exited (a wrapper that ends on stdin's end)
+ * and left workers in the group: those are killed too. A pid held by another process now (another start time) is
+ * left alone: Linux reuses no pid still some process's group id, so the old group is empty then.
  */
 export function killOrphan(p: { pid: number; start: string } | undefined): boolean {
-  if (!p || p.pid <= 1 || processStart(p.pid) !== p.start) return false;
+  if (!p || p.pid <= 1) return false;
+  const start = processStart(p.pid);
+  if (start !== undefined && start !== p.start) return false;
+  if (start === undefined && processStart(process.pid) === undefined) return false; // no /proc: nothing is known
   try {
     process.kill(-p.pid, 'SIGKILL');
     return true;
