@@ -4,10 +4,7 @@
  *   on held-out sentences of the same kind gives a perplexity at least 30 % below the base's. The written adapter,
  *   applied by llama.cpp, gives the logits torch computes with it (check_forward's tolerance), and the Python
  *   tokenizer gives the engine's token ids.
- * - DPO: on generated pairs whose chosen answer is always " sure." and rejected " nope." after varied prompts, a
- *   fine-tune with `params.method: "dpo"` registers an adapter whose preference_accuracy on held-out pairs of the same
- *   pattern (`evaluate` scores each answer after its prompt as the trainer does) is ≥ 0.8, from the base's ≈ 0.5; the
- *   fine-tune promotes it under an alias by that criterion.
+ * - DPO learning is proven by the RLHF loop (test/jobs/rlhf-loop-reaches-its-goal.test.ts); here, its cancel.
  * - A cancel (SIGTERM) stops the trainer by itself, by either method, well inside graceMs, and leaves no file.
  * Without torch at /usr/bin/python3 a fine-tune naming `lora` is refused at submit, saying what to install.
  *
@@ -19,46 +16,20 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { startTrainer, type TrainerOutcome } from '../../actors/jobs/trainer-process.js';
 import { expandCommand, LORA_PYTHON, loraTrainer, loraTrainerAvailable } from '../../actors/jobs/trainers.js';
-import { DEMO_MODEL_FILE, prng } from '../../src/model/demo-model.js';
+import { DEMO_MODEL_FILE } from '../../src/model/demo-model.js';
 import { packageRoot } from '../../src/package-root.js';
 import { runChild } from '../helpers/child.js';
 import { startHarness, type Harness } from '../helpers/coordinator.js';
 import { ended, jobWhere, rest, writeDataset } from './helpers.js';
+import { preferencePairs, sentences } from './preference-pairs.js';
 
 const TRAINER = path.join(packageRoot(), 'src', 'trainers', 'lora');
 const ENGINE_LOGITS = path.join(packageRoot(), 'src', 'tools', 'engine-logits.ts');
-
-/** The 120 sentences of one small grammar ending in `end`, shuffled with a fixed seed. */
-function sentences(end: string): string[] {
-  const subjects = ['the cat', 'the dog', 'a bird', 'my friend', 'the old man', 'a child'];
-  const verbs = ['sees', 'likes', 'finds', 'wants', 'takes'];
-  const objects = ['the red ball', 'a green apple', 'the blue box', 'a small stone'];
-  const all = subjects.flatMap((s) => verbs.flatMap((v) => objects.map((o) => `${s} ${v} ${o}${end}`)));
-  const rand = prng(3);
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [all[i], all[j]] = [all[j]!, all[i]!];
-  }
-  return all;
-}
 
 /** SFT: 60 sentences to train on, 12 others held out. */
 function corpus(): { train: { text: string }[]; held: { text: string }[] } {
   const all = sentences('.');
   return { train: all.slice(0, 60).map((text) => ({ text })), held: all.slice(60, 72).map((text) => ({ text })) };
-}
-
-interface PairLine {
-  prompt: string;
-  chosen: string;
-  rejected: string;
-}
-
-/** DPO: 32 pairs to train on, 24 held out; questions of the grammar, the same two answers (of one length) for all. */
-function pairs(): { train: PairLine[]; held: PairLine[] } {
-  const line = (prompt: string) => ({ prompt, chosen: ' sure.', rejected: ' nope.' });
-  const all = sentences('?');
-  return { train: all.slice(0, 32).map(line), held: all.slice(32, 56).map(line) };
 }
 
 async function evaluate(t: Test, h: Harness, model: string, dataset: string): Promise<Record<string, number>> {
@@ -174,11 +145,10 @@ async function stopsOnSigterm(t: Test, h: Harness, data: string, params: Record<
 
 const h = await startHarness(t);
 const sft = corpus();
-const dpo = pairs();
+const dpo = preferencePairs();
 writeDataset(h, 'train.jsonl', sft.train);
 writeDataset(h, 'held.jsonl', sft.held);
 writeDataset(h, 'pairs.jsonl', dpo.train);
-writeDataset(h, 'held-pairs.jsonl', dpo.held);
 
 if (!loraTrainerAvailable()) {
   t.comment(
@@ -227,36 +197,8 @@ if (!loraTrainerAvailable()) {
     );
   });
 
-  t.test(
-    'DPO with the lora trainer raises held-out preference accuracy to 0.8 or more',
-    { buffered: true },
-    async (t) => {
-      const before = (await evaluate(t, h, 'moc-demo', 'held-pairs.jsonl')).preference_accuracy!;
-      const { done, m, seconds } = await fineTune(
-        t,
-        h,
-        {
-          dataset: 'pairs.jsonl',
-          params: { method: 'dpo', beta: 0.1, epochs: 2, lr: 0.01, batch: 8 },
-          promote_to: 'prefs',
-          eval_dataset: 'held-pairs.jsonl',
-          promote_if: { metric: 'preference_accuracy', op: '>=', value: 0.8 },
-        },
-        'demo:dpo',
-      );
-      t.ok(m.train_reward_accuracy !== undefined && m.train_reward_margin !== undefined, 'DPO figures per step');
-      t.equal(m.promoted, 1, `promoted: ${done.logTail.join('\n')}`);
-      const after = (await evaluate(t, h, 'prefs', 'held-pairs.jsonl')).preference_accuracy!;
-      t.comment(
-        `held-out preference_accuracy: base ${before.toFixed(3)}, after DPO ${after.toFixed(3)} (the fine-tune's own ` +
-          `evaluation ${m.eval_preference_accuracy?.toFixed(3)}, reward_margin ${m.eval_reward_margin?.toFixed(3)}); ` +
-          `fine-tune job ${seconds.toFixed(1)} s, last epoch loss ${m.train_epoch_loss?.toFixed(3)}, last batch reward ` +
-          `accuracy ${m.train_reward_accuracy}, margin ${m.train_reward_margin?.toFixed(3)}`,
-      );
-      t.ok(before < 0.8, `the base does not already prefer the chosen answers (${before.toFixed(3)})`);
-      t.ok(after >= 0.8, `preference_accuracy ${after.toFixed(3)} ≥ 0.8 through the alias`);
-    },
-  );
+  // DPO's learning (held-out preference_accuracy 0.458 → 1.000, promoted by promote_if) is proven by the RLHF
+  // loop's test, test/jobs/rlhf-loop-reaches-its-goal.test.ts, on these pairs: one DPO run in the suite, not two.
 
   t.test('a cancel stops the lora trainer on SIGTERM, within graceMs, writing nothing: SFT', { buffered: true }, (t) =>
     stopsOnSigterm(t, h, 'train.jsonl', {}),

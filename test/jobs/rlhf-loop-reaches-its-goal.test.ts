@@ -149,6 +149,9 @@ t.test(
     t.equal(m.promoted, 1, ft.logTail.join('\n'));
     t.ok(m.train_check_base_relative! <= 1e-3, `the trainer checked its forward: ${m.train_check_base_relative}`);
     t.ok(m.train_check_adapter_relative! <= 1e-3, `and its adapter: ${m.train_check_adapter_relative}`);
+    t.match(ft.logTail.join('\n'), /the adapter: torch matches llama\.cpp within/);
+    t.ok(m.train_reward_accuracy !== undefined && m.train_reward_margin !== undefined, 'DPO figures per step');
+    t.same(ft.outputs.models, ['assistant-dpo-1']);
     t.ok(m.baseline_preference_accuracy! < 0.8, `the base (the alias before) ${m.baseline_preference_accuracy}`);
     t.same(done.achieved_by.job, ev.id, 'achieved by the evaluate step of the plan');
     t.ok(done.achieved_by.value >= 0.8, `preference_accuracy of the alias ${done.achieved_by.value} ≥ 0.8`);
@@ -161,7 +164,8 @@ t.test(
     t.comment(
       `preference_accuracy base ${m.baseline_preference_accuracy?.toFixed(3)} → alias after ` +
         `${done.achieved_by.value.toFixed(3)} (fine-tune's own ${m.eval_preference_accuracy?.toFixed(3)}); ` +
-        `${load.seen.ok} agent requests answered during the loop, 0 failed; fine-tune ${((ft.endedAt - ft.startedAt) / 1000).toFixed(1)} s`,
+        `${load.seen.ok} agent requests answered during the loop, 0 failed; fine-tune ${((ft.endedAt - ft.startedAt) / 1000).toFixed(1)} s, ` +
+        `last epoch loss ${m.train_epoch_loss?.toFixed(3)}, last batch reward accuracy ${m.train_reward_accuracy}`,
     );
   },
 );
