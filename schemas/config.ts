@@ -268,6 +268,28 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     dataDir: Type.String({ default: './data' }),
+    /**
+     * Where jobs, goals, feedback and their event log live: `lmdb` (the default: in dataDir, one host) or `postgres`
+     * (many hosts sharing one database; docs/fleet.md). The model catalog and aliases stay in dataDir either way.
+     */
+    store: Type.Union(
+      [
+        Type.Object({ kind: Type.Literal('lmdb') }, { additionalProperties: false }),
+        Type.Object(
+          {
+            kind: Type.Literal('postgres'),
+            /** postgres://user:password@host:port/db (the password is never logged). */
+            url: Type.String({ pattern: '^postgres(ql)?://' }),
+            /** Connections in the pool: writes in flight at once. */
+            poolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+            /** Other hosts' changes are read at least this often (a NOTIFY makes it at once). */
+            pollMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000 }),
+          },
+          { additionalProperties: false },
+        ),
+      ],
+      { default: { kind: 'lmdb' } },
+    ),
     /** The only folder models are loaded from; paths that resolve outside it are refused. */
     modelsRoot: Type.String({ default: './models' }),
     devices: Type.Array(DeviceConfig, { minItems: 1, default: [{ id: 'cpu0', kind: 'cpu', memory: '2GiB' }] }),

@@ -2,7 +2,8 @@
  * Assembles the actor tree of one host and owns its lifetime. Its parts are data (src/kernel/assembly.ts), started
  * in this order and stopped in reverse:
  *
- *   store       LMDB: catalog, aliases, event log
+ *   store       LMDB: catalog, aliases, event log (and jobs, goals, feedback unless store.kind is postgres)
+ *   work-store  store.kind postgres: jobs, goals, feedback and their event log in PostgreSQL (src/store/postgres/)
  *   inspector   piscina pool: GGUF header validation + sha256 off the actor threads
  *   lifecycle   main thread, LocalActor: catalog, placement, eviction, aliases, RouteTable
  *   devices     Supervisor (one_for_one, intensity from config) of Device ×N (worker thread each, WorkerRef)
@@ -39,6 +40,8 @@ import { Quotas } from './auth/quotas.js';
 import type { Clock } from './kernel/clock.js';
 import { ModelInspector } from './model/inspector.js';
 import { Store } from './store/store.js';
+import type { WorkStore } from './store/work-store.js';
+import { PgWorkStore, redactUrl } from './store/postgres/pg-work-store.js';
 import type { LocalActor } from './kernel/local-actor.js';
 import { Metrics } from './telemetry/metrics.js';
 import { dropReporter } from './telemetry/dropped.js';
@@ -174,9 +177,28 @@ export class Coordinator {
       opts.onEscalate?.(reason);
     };
     const store = await assembly.add('store', () => Store.open(config.dataDir), { handle: closeOnly });
+    // Jobs, goals and feedback: in the host's LMDB store, or shared by a fleet in PostgreSQL.
+    const sc = config.store;
+    const work: WorkStore =
+      sc.kind === 'postgres'
+        ? await assembly.add(
+            'work-store',
+            () =>
+              PgWorkStore.open({
+                url: sc.url,
+                poolSize: sc.poolSize,
+                pollMs: sc.pollMs,
+                onFollowerError: (err) =>
+                  err
+                    ? log.log('warn', 'store.follow_failed', { url: redactUrl(sc.url), error: err.message })
+                    : log.log('info', 'store.follow_recovered', { url: redactUrl(sc.url) }),
+              }),
+            { handle: closeOnly },
+          )
+        : store;
     // Metrics first after the store: restarts and commits are counted from the start. What its scrape-time gauges
     // read is filled in as the parts start (a scrape can only arrive once a listener is up).
-    const scrape = new ScrapeSources(config, store, devices);
+    const scrape = new ScrapeSources(config, work, devices);
     const metrics = await assembly.add('metrics', () => new Metrics(scrape.sources()));
     store.onCommit = (s) => metrics.commitSeconds.observe(s);
     const dropped = dropReporter(log, metrics.droppedErrors);
@@ -194,7 +216,7 @@ export class Coordinator {
     routeDeviceNotices(devices, lifecycle.inbox, metrics, log);
     // A device that fails to start stops the others itself.
     await assembly.add('devices', () => superviseDevices(config, devices, models, metrics, log, escalate));
-    const feedback = await actors.add<FeedbackProtocol>('feedback', new FeedbackActor(config, store), {
+    const feedback = await actors.add<FeedbackProtocol>('feedback', new FeedbackActor(config, work), {
       capacity: 4096,
     });
     // Learning jobs: after the devices (their runs evaluate on them), before the router (which forwards to them).
@@ -204,7 +226,7 @@ export class Coordinator {
     if (config.jobs.enabled) {
       const datasets = await assembly.add('datasets', () => new DatasetPool());
       const port = new ActorModelsPort(config, lifecycle, models, devices);
-      jobsView = new Jobs(config, store, port, runners({ datasets, feedback: () => store.listFeedback() }), dropped);
+      jobsView = new Jobs(config, work, port, runners({ datasets, feedback: () => work.listFeedback() }), dropped);
       jobsView.onRunEnded = (type, state, seconds) => metrics.jobRunSeconds.observe({ type, state }, seconds);
       jobs = await actors.addShutdownFirst<JobsMessages>('jobs', jobsView, { capacity: 1024, internalCapacity: 4096 });
     }
@@ -216,7 +238,7 @@ export class Coordinator {
       submit: (request, owner) => jobsActor.ask({ kind: 'submit', request, owner }, { timeoutMs: PLAN_ASK_MS }),
       cancel: (id) => jobsActor.ask({ kind: 'cancel', id }, { timeoutMs: PLAN_ASK_MS }),
     };
-    const goals = await actors.addShutdownFirst<GoalsMessages>('goals', new Goals(store, jobsView, planPort), {
+    const goals = await actors.addShutdownFirst<GoalsMessages>('goals', new Goals(work, jobsView, planPort), {
       capacity: 1024,
       internalCapacity: 16_384,
     });

@@ -29,6 +29,9 @@ export const EVENTS = [
   'zmq.client_refused',
   'zmq.receive_failed',
   'zmq.reply_undeliverable',
+  // store.kind postgres: the follower of the shared event log could not read (once per outage) and read again
+  'store.follow_failed',
+  'store.follow_recovered',
   // device threads and engine processes (their lines carry `device`; the engine's also `engine_pid`)
   'device.inference',
   'engine.exited',

@@ -10,7 +10,7 @@ import type { Readiness } from '../../schemas/rest.js';
 import type { DeviceRef } from '../../actors/device/index.js';
 import type { Lifecycle } from '../../actors/lifecycle/lifecycle.js';
 import type { LocalActor } from '../kernel/local-actor.js';
-import type { Store } from '../store/store.js';
+import type { WorkStore } from '../store/work-store.js';
 import type { MetricsSources } from '../telemetry/metrics.js';
 import type { Mailboxes } from './main-actors.js';
 
@@ -28,7 +28,7 @@ export class ScrapeSources {
 
   constructor(
     private readonly config: Config,
-    private readonly store: Store,
+    private readonly store: WorkStore,
     devices: Map<string, DeviceRef>,
   ) {
     this.mailboxes = new Map([...devices].map(([id, ref]) => [`device:${id}`, ref]));

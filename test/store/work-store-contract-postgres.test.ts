@@ -1,0 +1,18 @@
+/**
+ * The WorkStore contract on PostgreSQL (store.kind: postgres), against a cluster of its own in a temp dir. Two
+ * PgWorkStore objects on one database are two hosts; caughtUp has the follower read the log now.
+ */
+import t from 'tap';
+import { PgWorkStore } from '../../src/store/postgres/pg-work-store.js';
+import { postgresSkip, startPostgres } from '../helpers/postgres.js';
+import { workStoreContract } from './work-store-contract.js';
+
+if (postgresSkip) {
+  t.skip(postgresSkip);
+} else {
+  const pg = await startPostgres(t);
+  workStoreContract(t, {
+    open: () => PgWorkStore.open({ url: pg.url, pollMs: 200 }),
+    caughtUp: (s) => (s as PgWorkStore).follow(),
+  });
+}
