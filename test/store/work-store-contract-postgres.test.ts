@@ -7,12 +7,10 @@ import { PgWorkStore } from '../../src/store/postgres/pg-work-store.js';
 import { postgresSkip, startPostgres } from '../helpers/postgres.js';
 import { workStoreContract } from './work-store-contract.js';
 
-if (postgresSkip) {
-  t.skip(postgresSkip);
-} else {
+t.test('the WorkStore contract on PostgreSQL', { skip: postgresSkip }, async (t) => {
   const pg = await startPostgres(t);
   workStoreContract(t, {
     open: () => PgWorkStore.open({ url: pg.url, pollMs: 200 }),
     caughtUp: (s) => (s as PgWorkStore).follow(),
   });
-}
+});
