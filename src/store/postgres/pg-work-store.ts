@@ -91,6 +91,8 @@ export class PgWorkStore implements WorkStore {
   /** Everything as of one snapshot, and the cursor from which the follower takes over. */
   private async load(): Promise<void> {
     const c = await this.pool.connect();
+    const onError = () => {};
+    c.on('error', onError);
     try {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const snap = await c.query<{ xmin: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin');
@@ -106,6 +108,7 @@ export class PgWorkStore implements WorkStore {
       const xmin = BigInt(snap.rows[0]!.xmin);
       this.cursor = { xid: String(xmin > 0n ? xmin - 1n : 0n), seq: '9223372036854775807' };
     } finally {
+      c.off('error', onError);
       c.release();
     }
   }
@@ -329,6 +332,12 @@ export class PgWorkStore implements WorkStore {
       throw unreachable(this.o.url, err);
     }
     let broken: Error | undefined;
+    // A connection cut while checked out emits 'error' on the client (the pool listens only to idle ones): the query
+    // in flight rejects with it, which is what we act on; unheard, the event would crash the process.
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    c.on('error', onError);
     try {
       await c.query('BEGIN');
       const { write, result } = await body(c);
@@ -354,6 +363,7 @@ export class PgWorkStore implements WorkStore {
       await c.query('ROLLBACK').catch(() => {});
       throw unreachable(this.o.url, err);
     } finally {
+      c.off('error', onError);
       c.release(broken);
     }
   }
