@@ -2,7 +2,8 @@
  * No container engine or registry is reachable where this was written, so the image is not built here. What can be
  * checked without one is: every base pinned to an exact tag, production dependencies only in what runs, a non-root
  * user, a health check on /health/live, the three ports and the two volumes, every file the build copies present in
- * the repository, and the container's config valid against the one config schema.
+ * the repository, the container's config valid against the one config schema, and the built-in `lora` trainer's
+ * files where the built code looks for them with Debian's torch installed by default.
  */
 import t from 'tap';
 import { Copy, DockerfileParser, type Instruction } from 'dockerfile-ast';
@@ -10,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
 import { loadConfig } from '../../src/config.js';
+import { LORA_PYTHON, loraTrainer } from '../../actors/jobs/trainers.js';
 
 const root = packageRoot();
 const DOCKERFILE = path.join(root, 'deploy', 'docker', 'Dockerfile');
@@ -111,4 +113,48 @@ t.test('the container config is valid, with its defaults and with what Compose/K
   t.equal(d.shutdown.drainMs, 5000, 'drains longer than the balancer takes to notice');
   const e = loadConfig(file, { MOC_REST_PORT: '9000', MOC_KEYS_FILE: '/k', MOC_DRAIN_MS: '7000' });
   t.same([e.rest.port, e.auth.keysFile, e.shutdown.drainMs], [9000, '/k', 7000]);
+});
+
+t.test('the image carries the lora trainer where the built code finds it, and Debian torch by default', async (t) => {
+  // Where trainers.ts runs train.py from, relative to the package root (the same from src/ and from dist/).
+  const script = loraTrainer().command.find((a) => a.endsWith('train.py'))!;
+  const dir = path.posix.dirname(path.relative(root, script).split(path.sep).join('/'));
+  t.equal(dir, 'src/trainers/lora');
+  // The image's package root: the directory the runtime copies package.json into.
+  let workdir = '/';
+  const at = new Map<Instruction, string>();
+  for (const i of runtime) {
+    if (i.getKeyword() === 'WORKDIR') workdir = path.posix.resolve(workdir, args0(i)[0]!);
+    at.set(i, workdir);
+  }
+  const copies = runtime.filter((i) => i.getKeyword() === 'COPY' && fromStage(i) === undefined);
+  const dest = (i: Instruction) => path.posix.resolve(at.get(i)!, args0(i).at(-1)!);
+  const pkg = copies.find((i) => args0(i).slice(0, -1).includes('package.json'));
+  t.ok(pkg, 'the runtime copies package.json');
+  const appRoot = dest(pkg!).endsWith('package.json') ? path.posix.dirname(dest(pkg!)) : dest(pkg!);
+  const trainer = copies.find((i) => args0(i).slice(0, -1).includes(dir));
+  t.ok(trainer, `the runtime copies ${dir}`);
+  t.equal(trainer && dest(trainer), path.posix.join(appRoot, dir), `to ${path.posix.join(appRoot, dir)}`);
+  t.ok(existsSync(path.join(root, dir, 'train.py')), 'with train.py in it');
+
+  // torch and numpy for Debian's python3 (the trainer's LORA_PYTHON), from apt, behind WITH_TRAINER (default on).
+  t.equal(LORA_PYTHON, '/usr/bin/python3', "the trainer runs Debian's python3, which apt's python3-torch serves");
+  const arg = runtime.find((i) => i.getKeyword() === 'ARG' && args0(i)[0]!.startsWith('WITH_TRAINER='));
+  t.equal(arg && args0(arg)[0], 'WITH_TRAINER=1', 'WITH_TRAINER is declared in the runtime stage, on by default');
+  const install = runtime.find(
+    (i) =>
+      i.getKeyword() === 'RUN' &&
+      /apt-get install/.test(args0(i).join(' ')) &&
+      /python3-torch/.test(args0(i).join(' ')),
+  );
+  t.ok(install, 'the runtime installs python3-torch with apt-get');
+  const line = install ? args0(install).join(' ') : '';
+  for (const p of ['python3-torch', 'python3-numpy', 'libopenblas0-pthread'])
+    t.match(line, new RegExp(`install[^&;]*\\s${p}(\\s|$)`), `${p} is installed`);
+  t.match(line, /--no-install-recommends/, 'without recommends');
+  t.match(line, /\$\{?WITH_TRAINER\}?"?\s*=\s*"?1/, 'only when WITH_TRAINER is 1');
+  t.match(line, /rm -rf \/var\/lib\/apt\/lists/, "apt's lists are not left in the image");
+  const user = runtime.findIndex((i) => i.getKeyword() === 'USER');
+  t.ok(install && runtime.indexOf(install) < user, 'installed as root, before USER');
+  t.ok(arg && runtime.indexOf(arg) < runtime.indexOf(install!), 'WITH_TRAINER declared before it is read');
 });

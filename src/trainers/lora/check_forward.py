@@ -47,7 +47,7 @@ def compare(model: LlamaModel, ref: dict, lora: Lora | None) -> dict:
     worst = {"diff": 0.0, "text": None, "position": None, "token": None}
     scale = 0.0
     positions = 0
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    # The caller's thread count stands (train.py's --threads): a compare mid-run must not change it.
     with torch.no_grad():
         for ti, t in enumerate(ref["texts"]):
             tokens = torch.tensor([t["tokens"]], dtype=torch.int64)
@@ -96,6 +96,7 @@ def main() -> int:
                 file=sys.stderr,
             )
             return 2
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
         model = LlamaModel.from_gguf(a.model)
         model.fault = a.fault
         # F16 weights: round the matmuls' inputs to F16 as ggml's CPU kernels do (the engine's rounding, not ours).
