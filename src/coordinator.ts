@@ -83,6 +83,7 @@ interface Parts extends Listeners {
   jobsView: Jobs | null;
   devices: Map<string, DeviceRef>;
   store: Store;
+  work: WorkStore;
   metrics: Metrics;
   /** Readiness turns false (health routes, gRPC health, ZMQ health) while everything still serves. */
   drain: () => void;
@@ -99,7 +100,10 @@ export class Coordinator {
   readonly jobs: LocalActor<JobsMessages> | null;
   readonly jobsView: Jobs | null;
   readonly devices: Map<string, DeviceRef>;
+  /** The host's LMDB store: model catalog and aliases (and, by default, the work). */
   readonly store: Store;
+  /** Jobs, goals, feedback and their event log: `store`, or PostgreSQL with store.kind postgres. */
+  readonly work: WorkStore;
   /** Every metric this server exports (GET /metrics). */
   readonly metrics: Metrics;
   private readonly drain: () => void;
@@ -127,6 +131,7 @@ export class Coordinator {
       jobsView: this.jobsView,
       devices: this.devices,
       store: this.store,
+      work: this.work,
       grpcPort: this.grpcPort,
       restPort: this.restPort,
       zmqPort: this.zmqPort,
@@ -274,6 +279,7 @@ export class Coordinator {
       jobsView,
       devices,
       store,
+      work,
       metrics,
       drain: () => {
         draining = true;

@@ -37,7 +37,7 @@ export function jobWhere(
         resolve(j);
       }
     });
-    const now = h.coordinator.store.getJob(id);
+    const now = h.coordinator.work.getJob(id);
     if (now && pred(now)) {
       off();
       return resolve(now);
@@ -46,7 +46,7 @@ export function jobWhere(
       off();
       reject(
         new Error(
-          `timed out waiting for job ${id}: ${what} (last: ${JSON.stringify(h.coordinator.store.getJob(id)?.state)})`,
+          `timed out waiting for job ${id}: ${what} (last: ${JSON.stringify(h.coordinator.work.getJob(id)?.state)})`,
         ),
       );
     }, timeoutMs);

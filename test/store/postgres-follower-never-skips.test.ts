@@ -26,7 +26,7 @@ t.test(
     // A writer that takes its sequence number first and commits last: a raw transaction holding its insert open.
     const slow = new pg.Client({ connectionString: cluster.url });
     slow.on('error', () => {});
-  await slow.connect();
+    await slow.connect();
     t.teardown(() => slow.end().catch(() => {}));
     const early = job('slow');
     await slow.query('BEGIN');
@@ -41,11 +41,11 @@ t.test(
     await reader.follow();
     t.same(reader.jobChangesSince(seq).jobs, [], 'nothing is read past the open transaction (it could commit before)');
     await slow.query('COMMIT');
-  const seqs = await cluster.psql('SELECT id, seq FROM moc_events WHERE id = ANY($1)', [[early.id, late.id]]);
+    const seqs = await cluster.psql('SELECT id, seq FROM moc_events WHERE id = ANY($1)', [[early.id, late.id]]);
     const seqOf = new Map(seqs.map((r) => [r.id as string, Number(r.seq)]));
     t.ok(seqOf.get(early.id)! < seqOf.get(late.id)!, 'the open transaction holds the lower sequence number');
 
-      await reader.follow();
+    await reader.follow();
     const got = reader.jobChangesSince(seq);
     seq = got.seq;
     t.same(
