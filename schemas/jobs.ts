@@ -187,7 +187,18 @@ export const Job = Type.Object({
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
   requestId: Type.Optional(Type.String()),
   /** Who runs it and until when, unless renewed: a process that dies holding a job loses it when this passes. */
-  lease: Type.Optional(Type.Object({ owner: Type.String(), expiresAt: Type.Number() })),
+  lease: Type.Optional(
+    Type.Object({
+      owner: Type.String(),
+      expiresAt: Type.Number(),
+      /**
+       * The fencing token: the attempt this lease runs (1, 2, …), set by the claim. Every later write of the run
+       * requires owner and epoch to be unchanged in the committed record, so a process that stalled past its lease and
+       * wakes after another took the job over writes nothing. Absent in records written before it existed.
+       */
+      epoch: Type.Optional(Type.Integer({ minimum: 1 })),
+    }),
+  ),
   cancelRequested: Type.Boolean(),
   /** A retrying job waits until then (backoff). */
   notBefore: Type.Number(),

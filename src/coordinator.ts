@@ -233,6 +233,13 @@ export class Coordinator {
       const port = new ActorModelsPort(config, lifecycle, models, devices);
       jobsView = new Jobs(config, work, port, runners({ datasets, feedback: () => work.listFeedback() }), dropped);
       jobsView.onRunEnded = (type, state, seconds) => metrics.jobRunSeconds.observe({ type, state }, seconds);
+      jobsView.onFenced = (job, epoch, holder) =>
+        log.log('warn', 'job.fenced', {
+          job,
+          epoch,
+          holder,
+          message: 'lost the lease while stalled: this run stops its trainer and writes nothing',
+        });
       jobs = await actors.addShutdownFirst<JobsMessages>('jobs', jobsView, { capacity: 1024, internalCapacity: 4096 });
     }
     // Goals follow the jobs (a subscription to the Jobs actor's published changes); after it, before the router.

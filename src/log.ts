@@ -29,6 +29,8 @@ export const EVENTS = [
   'zmq.client_refused',
   'zmq.receive_failed',
   'zmq.reply_undeliverable',
+  // a run that found its lease taken over (it stalled past it): it stops and writes nothing
+  'job.fenced',
   // store.kind postgres: the follower of the shared event log could not read (once per outage) and read again
   'store.follow_failed',
   'store.follow_recovered',

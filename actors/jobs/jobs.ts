@@ -87,6 +87,8 @@ const RETRYABLE = new Set(['MOC_ERR_UNAVAILABLE', 'MOC_ERR_BUSY', 'MOC_ERR_DEADL
 
 interface LocalRun {
   ac: AbortController;
+  /** The lease's epoch this run holds (the attempt it claimed): every write of the run requires it. */
+  epoch: number;
   /** Progress and log lines not yet written to the store (written with the next lease renewal, or at the end). */
   progress?: { fraction: number; message: string };
   log: string[];
@@ -117,6 +119,8 @@ export class Jobs implements Behavior<JobsMessages> {
   private readonly watchers = new Set<(j: Job) => void>();
   /** Told when a run of this process ends its job (succeeded, failed, cancelled): the metrics count and time it. */
   onRunEnded: ((type: JobType, state: Job['state'], seconds: number) => void) | null = null;
+  /** Told when a run of this process finds its lease taken over (it stalled past it): the run stops, writing nothing. */
+  onFenced: ((job: string, epoch: number, holder: string) => void) | null = null;
 
   private readonly runnable: JobType[];
 
@@ -426,7 +430,7 @@ export class Jobs implements Behavior<JobsMessages> {
       startedAt: now,
       updatedAt: now,
       notBefore: 0,
-      lease: { owner: this.owner, expiresAt: now + leaseMs },
+      lease: { owner: this.owner, expiresAt: now + leaseMs, epoch: j.attempts + 1 },
       progress: { fraction: 0, message: j.state === 'running' ? 'taken over after its process stopped' : 'started' },
     };
   }
@@ -441,7 +445,7 @@ export class Jobs implements Behavior<JobsMessages> {
     if (this.stopping) return this.requeue(id);
     // A process that died running it may have left its trainer behind: stop it before this attempt starts.
     if (killOrphan(job.process)) this.logLine(id, `stopped the previous attempt's process ${job.process!.pid}`);
-    const run: LocalRun = { ac: new AbortController(), log: [] };
+    const run: LocalRun = { ac: new AbortController(), epoch: job.lease.epoch ?? job.attempts, log: [] };
     this.runs.set(id, run);
     const runner = this.runners[job.type];
     const run_ = (): Promise<JobOutputs> =>
@@ -455,6 +459,7 @@ export class Jobs implements Behavior<JobsMessages> {
               this.post({ kind: 'report', id, progress: { fraction: Math.min(1, Math.max(0, fraction)), message } }),
             log: (line) => this.post({ kind: 'report', id, log: line }),
             process: (p) => this.post({ kind: 'report', id, process: p }),
+            fence: () => this.fence(id, run.epoch),
           })
         : Promise.reject(errors.jobTypeNotRunnable(job.type, this.runnable));
     // A job's memory is held in a device ledger while it runs, placed (and evicting) as a model's would be.
@@ -528,11 +533,11 @@ export class Jobs implements Behavior<JobsMessages> {
     const now = Date.now();
     this.store
       .updateJob(id, (j) =>
-        j.lease?.owner !== this.owner
+        !this.holds(j, run.epoch)
           ? null
           : {
               ...j,
-              lease: { owner: this.owner, expiresAt: now + this.config.jobs.leaseMs },
+              lease: { owner: this.owner, expiresAt: now + this.config.jobs.leaseMs, epoch: run.epoch },
               updatedAt: now,
               ...(progress ? { progress } : {}),
               logTail: this.tail(j.logTail, log),
@@ -548,8 +553,36 @@ export class Jobs implements Behavior<JobsMessages> {
   private renewed(id: string, job: Job | null): void {
     const run = this.runs.get(id);
     if (!run) return;
-    if (!job) return run.ac.abort(errors.unavailable("this process lost the job's lease"));
+    if (!job) return run.ac.abort(this.lost(id, run.epoch));
     if (job.cancelRequested) run.ac.abort(errors.cancelled('the job'));
+  }
+
+  /** Whether the committed record is still this run's: its lease's owner and epoch (the fencing token) unchanged. */
+  private holds(j: Job, epoch: number | undefined): boolean {
+    return j.lease?.owner === this.owner && (epoch === undefined || (j.lease.epoch ?? epoch) === epoch);
+  }
+
+  /** A renewal now, for a side effect outside the record: rejects when the run no longer holds the lease. */
+  private async fence(id: string, epoch: number): Promise<void> {
+    const now = Date.now();
+    const kept = await this.store.updateJob(id, (j) =>
+      this.holds(j, epoch)
+        ? { ...j, lease: { owner: this.owner, expiresAt: now + this.config.jobs.leaseMs, epoch }, updatedAt: now }
+        : null,
+    );
+    if (!kept) throw this.lost(id, epoch);
+  }
+
+  /** Why a run stops when its lease is gone: fenced (another process holds it now), or the job ended elsewhere. */
+  private lost(id: string, epoch: number): MocError {
+    const j = this.store.getJob(id);
+    if (j?.lease && !this.holds(j, epoch)) {
+      this.onFenced?.(id, epoch, `${j.lease.owner} (attempt ${j.lease.epoch ?? j.attempts})`);
+      return errors.unavailable(
+        `fenced: attempt ${epoch} of job ${id} lost its lease to ${j.lease.owner} (attempt ${j.lease.epoch ?? j.attempts}) while this process stalled; it stops and writes nothing`,
+      );
+    }
+    return errors.unavailable("this process lost the job's lease");
   }
 
   // ---- the end of a run ----
@@ -562,7 +595,7 @@ export class Jobs implements Behavior<JobsMessages> {
     this.writing++;
     this.store
       .updateJob(id, (j) => {
-        if (j.lease?.owner !== this.owner) return null; // taken over meanwhile: the new owner decides
+        if (!this.holds(j, run?.epoch)) return null; // taken over meanwhile: the new owner decides
         const base = {
           ...j,
           updatedAt: now,

@@ -35,7 +35,16 @@ export interface RunContext {
   log(line: string): void;
   /** The external process running the job, so a process taking it over after a crash can stop it. */
   process(p: { pid: number; start: string }): void;
+  /**
+   * Renews the lease now and rejects (MOC_ERR_UNAVAILABLE, "fenced") when this run no longer holds it: called before
+   * a side effect outside the job's record (registering a model, moving an alias, writing a dataset), so a process
+   * that stalled past its lease and woke after another took the job over does none of them.
+   */
+  fence(): Promise<void>;
 }
+
+/** The attempt a run holds (its lease's epoch): artifacts of attempts, and of hosts taking a job over, never mix. */
+const epochOf = (job: Job) => job.lease?.epoch ?? job.attempts;
 
 export type Runner = (ctx: RunContext) => Promise<JobOutputs>;
 
@@ -77,9 +86,10 @@ const fineTune: Runner = async (ctx) => {
     const bad = criterionMismatch(await datasetKind(evalFile, spec.eval_dataset!, ctx.signal), spec);
     if (bad) throw errors.invalidArgument(bad.field, bad.problem);
   }
-  const outDir = path.join(ctx.config.modelsRoot, 'trained', ctx.job.id);
+  const attempt = `a${epochOf(ctx.job)}`;
+  const outDir = path.join(ctx.config.modelsRoot, 'trained', ctx.job.id, attempt);
   const out = path.join(outDir, `${spec.output_name.replace(/[^A-Za-z0-9._-]/g, '_')}.gguf`);
-  const cwd = path.join(ctx.config.dataDir, 'jobs', ctx.job.id);
+  const cwd = path.join(ctx.config.dataDir, 'jobs', ctx.job.id, attempt);
   await mkdir(outDir, { recursive: true });
   await mkdir(cwd, { recursive: true });
   const command = expandCommand(
@@ -116,6 +126,7 @@ const fineTune: Runner = async (ctx) => {
   // the kind the trainer said (a model reported as an adapter, or the reverse), fails the job here and is never served.
   const file = path.relative(ctx.config.modelsRoot, out);
   const lora = outcome.outputKind === 'lora';
+  await ctx.fence();
   const model = await ctx.models
     .register(
       lora ? { name: spec.output_name, base: baseModel, adapter: file } : { name: spec.output_name, path: file },
@@ -150,6 +161,7 @@ const fineTune: Runner = async (ctx) => {
     const { passes, reason } = decide(r.metrics, spec, baseline);
     outputs.metrics.promoted = passes ? 1 : 0;
     if (passes) {
+      await ctx.fence();
       await ctx.models.setAlias(spec.promote_to, model.name);
       ctx.log(`promoted: alias ${spec.promote_to} → ${model.name} (${reason})`);
     } else {
@@ -185,6 +197,7 @@ function exportFeedback(feedback: () => Feedback[]): Runner {
             },
       );
     // Whole or not at all, and never over an existing file unless the spec says overwrite (dataset.ts).
+    await ctx.fence();
     await writeOutput(file, spec.output, `${pairs.map(line).join('\n')}\n`, { overwrite: spec.overwrite === true });
     ctx.progress(1, `exported ${pairs.length} pairs`);
     return {

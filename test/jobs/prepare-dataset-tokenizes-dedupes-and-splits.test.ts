@@ -74,6 +74,8 @@ function context(spec: Record<string, unknown>, onProgress?: (fraction: number, 
       logs.push(line);
     },
     process: () => undefined,
+    // One runner alone: its lease is never taken over.
+    fence: async () => {},
   };
   return { ctx, progress, logs, abort, job };
 }

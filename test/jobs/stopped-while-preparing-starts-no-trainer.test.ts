@@ -51,7 +51,16 @@ t.test('an aborted fine-tune run starts no trainer and ends with the abort reaso
   const started: number[] = [];
   const run = runners()['fine-tune']!;
   await t.rejects(
-    run({ job, config, models, signal: ac.signal, progress() {}, log() {}, process: (p) => started.push(p.pid) }),
+    run({
+      job,
+      config,
+      models,
+      signal: ac.signal,
+      progress() {},
+      log() {},
+      process: (p) => started.push(p.pid),
+      fence: async () => {},
+    }),
     { code: 'MOC_ERR_UNAVAILABLE' },
     'the run ends with why it was stopped',
   );
