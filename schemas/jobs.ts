@@ -203,6 +203,13 @@ export const Job = Type.Object({
   /** A retrying job waits until then (backoff). */
   notBefore: Type.Number(),
   /** The external process running it (a trainer's process group), so a process taking the job over can stop it. */
-  process: Type.Optional(Type.Object({ pid: Type.Integer(), start: Type.String() })),
+  process: Type.Optional(
+    Type.Object({
+      pid: Type.Integer(),
+      start: Type.String(),
+      /** The host it runs on (os.hostname()): a process taking the job over elsewhere must not signal that pid. */
+      host: Type.Optional(Type.String()),
+    }),
+  ),
 });
 export type Job = Static<typeof Job>;

@@ -10,6 +10,7 @@
  * dies loses its jobs when their lease passes and another process (or this one, restarted) takes them over.
  * A terminal state is never overwritten: the store refuses any change to a terminal job.
  */
+import { hostname } from 'node:os';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../../schemas/config.js';
 import {
@@ -92,7 +93,7 @@ interface LocalRun {
   /** Progress and log lines not yet written to the store (written with the next lease renewal, or at the end). */
   progress?: { fraction: number; message: string };
   log: string[];
-  process?: { pid: number; start: string };
+  process?: { pid: number; start: string; host?: string };
 }
 
 export class Jobs implements Behavior<JobsMessages> {
@@ -444,7 +445,10 @@ export class Jobs implements Behavior<JobsMessages> {
     if (this.stopped) return;
     if (this.stopping) return this.requeue(id);
     // A process that died running it may have left its trainer behind: stop it before this attempt starts.
-    if (killOrphan(job.process)) this.logLine(id, `stopped the previous attempt's process ${job.process!.pid}`);
+    // Only on the host it ran on: on another (a fleet on a shared store), that pid is some other process.
+    const orphan =
+      job.process && (job.process.host === undefined || job.process.host === hostname()) ? job.process : undefined;
+    if (killOrphan(orphan)) this.logLine(id, `stopped the previous attempt's process ${orphan!.pid}`);
     const run: LocalRun = { ac: new AbortController(), epoch: job.lease.epoch ?? job.attempts, log: [] };
     this.runs.set(id, run);
     const runner = this.runners[job.type];
@@ -497,7 +501,7 @@ export class Jobs implements Behavior<JobsMessages> {
     if (m.progress) run.progress = m.progress;
     if (m.log !== undefined) this.logLine(m.id, m.log);
     if (m.process) {
-      run.process = m.process;
+      run.process = { ...m.process, host: hostname() };
       this.flush(m.id); // written at once: a takeover must find it even if this process dies in the next second
     }
     const job = this.store.getJob(m.id);
