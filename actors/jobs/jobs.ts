@@ -651,7 +651,11 @@ export class Jobs implements Behavior<JobsMessages> {
             this.emit(job);
             this.post({ kind: 'submitted', job });
           } // retrying: a candidate again
-          else this.post({ kind: 'tick' });
+          else {
+            // Nothing written: the job ended elsewhere, or this run was fenced (which lost() reports).
+            if (run) this.lost(id, run.epoch);
+            this.post({ kind: 'tick' });
+          }
         },
         (err) => {
           this.dropped('jobs.end', err, { job: id });
