@@ -290,6 +290,26 @@ export const ConfigSchema = Type.Object(
       ],
       { default: { kind: 'lmdb' } },
     ),
+    /** This host in the fleet registry (docs/fleet.md): how it names itself, where it is reached, how often it says so. */
+    fleet: Type.Object(
+      {
+        /** Unique in the fleet. '' (default): the machine's hostname. */
+        hostId: Type.String({ default: '', maxLength: 128 }),
+        /** Addresses clients reach it at (host:port), published as they are; '' for none. */
+        advertise: Type.Object(
+          {
+            grpc: Type.String({ default: '' }),
+            rest: Type.String({ default: '' }),
+            zmq: Type.String({ default: '' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        heartbeatMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 3000 }),
+        /** The whole record at least this often even when nothing changed (between: only what changed). */
+        fullEveryMs: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     /** The only folder models are loaded from; paths that resolve outside it are refused. */
     modelsRoot: Type.String({ default: './models' }),
     devices: Type.Array(DeviceConfig, { minItems: 1, default: [{ id: 'cpu0', kind: 'cpu', memory: '2GiB' }] }),

@@ -3,6 +3,7 @@
  * request to its reply and events, so WorkerRef.ask and the device's receive() are typed from the same source.
  * The transport-facing request (InferRequest) is validated here too, so gRPC, REST and ZMQ share one set of rules.
  */
+import type { FleetHost } from './fleet.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { ModelName, DeviceId } from './config.js';
 import type { Job } from './jobs.js';
@@ -631,6 +632,8 @@ export type RouterProtocol = {
   pin: { req: { kind: 'pin'; request: unknown }; reply: ModelView };
   'list-models': { req: { kind: 'list-models'; request: unknown }; reply: ModelPage };
   devices: { req: { kind: 'devices' }; reply: DeviceView[] };
+  /** Every host of the fleet registry (this one alone with store.kind lmdb). */
+  fleet: { req: { kind: 'fleet' }; reply: FleetHost[] };
   /** Learning jobs (schemas/jobs.ts): `owner` is the caller's principal, set by the transport, never by the client. */
   'submit-job': { req: { kind: 'submit-job'; request: unknown; owner: string }; reply: Job };
   'get-job': { req: { kind: 'get-job'; request: unknown }; reply: Job };

@@ -21,7 +21,7 @@ import type { Coordinator as CoordinatorInstance } from './coordinator.js';
 import { modelsCommand } from './cli/models.js';
 import { inferCommand } from './cli/infer.js';
 import { goalsCommand, jobsCommand } from './cli/jobs.js';
-import { devicesCommand, healthCommand, keysCommand } from './cli/misc.js';
+import { devicesCommand, fleetCommand, healthCommand, keysCommand } from './cli/misc.js';
 import { checkOptions } from './cli/options.js';
 
 async function serve(file: string | undefined): Promise<void> {
@@ -112,6 +112,7 @@ function program(): Command {
   p.addCommand(modelsCommand(api));
   p.addCommand(inferCommand(api));
   p.addCommand(devicesCommand(api));
+  p.addCommand(fleetCommand(api));
   p.addCommand(jobsCommand(api));
   p.addCommand(goalsCommand(api));
   p.addCommand(healthCommand(api));

@@ -13,6 +13,7 @@
  *   jobs        main thread, LocalActor: learning jobs in LMDB (priorities, leases, trainer processes)
  *   goals       main thread, LocalActor: goals whose state follows their linked jobs
  *   router      main thread, LocalActor: validation, routing; the operation table's one entry point
+ *   fleet       the fleet registry: heartbeats into PostgreSQL (store.kind postgres), or this host alone
  *   grpc, rest, zmq   listeners (layer 'edge': drained first, within the shutdown grace)
  *
  * Zero config: no models configured → the demo GGUF is generated into the models root and preloaded.
@@ -57,6 +58,7 @@ import { MainActors } from './coordinator/main-actors.js';
 import { preload } from './coordinator/preload.js';
 import { modelReadiness, readiness } from './coordinator/readiness.js';
 import { ScrapeSources } from './coordinator/scrape-sources.js';
+import { LateFleet, startFleet } from './coordinator/fleet.js';
 
 export { DEMO_MODEL_NAME } from './coordinator/preload.js';
 
@@ -254,8 +256,13 @@ export class Coordinator {
       capacity: 1024,
       internalCapacity: 16_384,
     });
-    const routes = new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals });
+    const fleet = new LateFleet();
+    const routes = new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals, fleet });
     const router = await actors.add<RouterProtocol>('router', routes, { capacity: config.server.mailboxCapacity });
+    // The fleet registry publishes what the router sees of the devices: started once the router runs.
+    fleet.source = await assembly.add('fleet', () => startFleet(config, { router, store, work, log }), {
+      handle: closeOnly,
+    });
     scrape.router = router;
     scrape.waitingForLoad = () => routes.waitingForLoadByModel();
     await preload(config, models, router, log);

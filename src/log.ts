@@ -34,6 +34,8 @@ export const EVENTS = [
   // store.kind postgres: the follower of the shared event log could not read (once per outage) and read again
   'store.follow_failed',
   'store.follow_recovered',
+  'fleet.heartbeat_failed',
+  'fleet.heartbeat_recovered',
   // device threads and engine processes (their lines carry `device`; the engine's also `engine_pid`)
   'device.inference',
   'engine.exited',

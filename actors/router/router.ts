@@ -5,6 +5,7 @@
  * settles, with the caller's deadline and cancellation carried through. What it has admitted and not yet answered is
  * bounded (server.mailboxCapacity): past it, MOC_ERR_BUSY at once.
  */
+import type { FleetSource } from '../../src/fleet/registry.js';
 import path from 'node:path';
 import { errors, toMocError } from '../../src/errors.js';
 import { validate } from '../../src/validate.js';
@@ -49,6 +50,7 @@ export interface RouterRefs {
   feedback?: ActorRef<FeedbackProtocol> | null;
   jobs?: ActorRef<JobsProtocol> | null;
   goals?: ActorRef<GoalsProtocol> | null;
+  fleet?: FleetSource | null;
 }
 
 export class Router implements Behavior<RouterProtocol> {
@@ -56,6 +58,7 @@ export class Router implements Behavior<RouterProtocol> {
   private readonly feedback: ActorRef<FeedbackProtocol> | null;
   private readonly jobs: ActorRef<JobsProtocol> | null;
   private readonly goals: ActorRef<GoalsProtocol> | null;
+  private readonly fleet: FleetSource | null;
   /** Whether served inferences are told to the feedback actor (feedback.recordInferences). */
   private readonly recordInferences: boolean;
   private readonly promptLimit: number;
@@ -92,6 +95,7 @@ export class Router implements Behavior<RouterProtocol> {
     this.feedback = refs.feedback ?? null;
     this.jobs = refs.jobs ?? null;
     this.goals = refs.goals ?? null;
+    this.fleet = refs.fleet ?? null;
     this.recordInferences = !!refs.feedback && config.feedback.recordInferences;
     this.promptLimit = config.limits.maxPromptBytes;
     this.capacity = config.server.mailboxCapacity;
@@ -209,6 +213,9 @@ export class Router implements Behavior<RouterProtocol> {
         );
       case 'devices':
         return this.deviceViews(timeoutMs);
+      case 'fleet':
+        if (!this.fleet) throw errors.unavailable('the fleet registry is not running on this server');
+        return this.fleet.hosts();
       default:
         throw new Error(`router: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }

@@ -13,6 +13,7 @@ export const ROLE_OF_ACTION = {
   'get-model': 'infer',
   'watch-models': 'infer',
   devices: 'infer',
+  fleet: 'infer',
   'get-job': 'infer',
   'list-jobs': 'infer',
   'watch-job': 'infer',

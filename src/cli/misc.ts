@@ -4,6 +4,7 @@ import type { Static } from '@sinclair/typebox';
 import { Command, InvalidArgumentError } from 'commander';
 import { oneOf, parser } from './options.js';
 import type { DeviceList, Readiness } from '../../schemas/rest.js';
+import type { FleetList } from '../../schemas/fleet.js';
 import { type Api, CliError, EXIT } from './api.js';
 import { bytes, emit, table, type OutputOptions } from './output.js';
 
@@ -27,6 +28,33 @@ export function devicesCommand(api: () => Api): Command {
             d.engine_restarts,
             d.models.map((m) => m.name).join(',') || '-',
           ]),
+        ),
+      );
+    });
+}
+
+/** `moc fleet`: every host, alive or how long silent, each device's room and what is loaded where. */
+export function fleetCommand(api: () => Api): Command {
+  return new Command('fleet')
+    .description('every host of the fleet: alive or silent, devices, free memory, loaded models and their queues')
+    .option('--json', 'print JSON (for scripts) instead of a table')
+    .action(async (o: OutputOptions) => {
+      const r = await api().json<Static<typeof FleetList>>('GET', '/v1/fleet');
+      emit(o, r.hosts, () =>
+        table(
+          ['host', 'alive', 'silent', 'device', 'free', 'memory limit', 'loaded (queued)', 'catalog'],
+          r.hosts.flatMap((h) =>
+            (h.devices.length ? h.devices : [undefined]).map((d, i) => [
+              i === 0 ? h.host_id : '',
+              i === 0 ? h.alive : '',
+              i === 0 ? `${(h.silent_ms / 1000).toFixed(1)} s` : '',
+              d?.id ?? '-',
+              d ? bytes(d.memory.free) : '-',
+              d ? bytes(d.memory.hard_limit) : '-',
+              d?.models.map((m) => `${m.name}${m.queued ? ` (${m.queued})` : ''}`).join(',') || '-',
+              i === 0 ? h.catalog.length : '',
+            ]),
+          ),
         ),
       );
     });

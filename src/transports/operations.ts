@@ -26,6 +26,7 @@ import type {
   ModelPageResource,
 } from '../../schemas/rest.js';
 import type { Action } from '../auth/permissions.js';
+import type { FleetHost } from '../../schemas/fleet.js';
 import type { Principal } from '../auth/keys.js';
 import type { Quotas } from '../auth/quotas.js';
 import type { ActorRef, Reply, Req } from '../kernel/types.js';
@@ -180,6 +181,12 @@ export const OPERATIONS = {
     timeout: 'request',
     write: false,
     run: async (_input, c, opts) => (await c.router.ask({ kind: 'devices' }, opts)).map(deviceResource),
+  }),
+  fleet: spec<FleetHost[]>({
+    action: 'fleet',
+    timeout: 'request',
+    write: false,
+    run: (_input, c, opts) => c.router.ask({ kind: 'fleet' }, opts),
   }),
   'submit-job': spec<JobResource>({
     action: 'submit-job',

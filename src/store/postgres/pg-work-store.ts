@@ -368,6 +368,15 @@ export class PgWorkStore implements WorkStore {
     }
   }
 
+  /** A query on the store's pool (the fleet registry's): a failure is a retryable MOC_ERR_UNAVAILABLE naming the URL. */
+  async query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> {
+    try {
+      return await this.pool.query(sql, params);
+    } catch (err) {
+      throw unreachable(this.o.url, err);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     await this.following;

@@ -181,6 +181,18 @@ export class GrpcTransport implements Closeable {
         () => ({}),
         (devices) => ({ devices: devices.map(deviceToProto) }),
       ),
+      GetFleet: this.unary(
+        'fleet',
+        () => ({}),
+        (hosts) => ({
+          hosts: hosts.map(({ host_id, alive, silent_ms, ...record }) => ({
+            host_id,
+            alive,
+            silent_ms,
+            record_json: JSON.stringify(record),
+          })),
+        }),
+      ),
       WatchModels: (call) => this.watchModels(call),
       SubmitJob: this.unary('submit-job', submitJobFromProto, jobToProto),
       GetJob: this.unary('get-job', (r) => ({ id: r.id }), jobToProto),

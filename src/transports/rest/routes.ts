@@ -2,6 +2,7 @@
  * The REST routes, declared once: the server dispatches, authorizes and validates from this table, and the
  * OpenAPI document (openapi.ts) is generated from it. A route without an `action` is public (health, the spec).
  */
+import { FleetList } from '../../../schemas/fleet.js';
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { Action } from '../../auth/permissions.js';
 import { OPERATIONS, type OperationName } from '../operations.js';
@@ -146,6 +147,16 @@ const ROUTE_LIST: readonly RouteSpec[] = [
     status: 200,
     response: AliasResponse,
     errors: [404, 507],
+  },
+  {
+    method: 'get',
+    path: '/v1/fleet',
+    operation: 'fleet',
+    wrap: 'hosts',
+    operationId: 'getFleet',
+    summary: 'Every host of the fleet: alive or how long silent, its devices, ledgers and models (docs/fleet.md)',
+    status: 200,
+    response: FleetList,
   },
   {
     method: 'get',

@@ -74,6 +74,7 @@ export const ACTIONS: Record<string, ActionSpec> = {
   ),
   model_status: operation('get-model', named, as('model')),
   devices: operation('devices', () => ({}), as('devices')),
+  fleet: operation('fleet', () => ({}), as('hosts')),
   submit_job: operation('submit-job', same, as('job')),
   // Jobs and goals are new actions, no legacy client sends more: their fields are validated whole (unknown refused).
   get_job: operation('get-job', same, as('job')),

@@ -7,8 +7,11 @@ import type { CreateGoalRequest as _moc_v1_CreateGoalRequest, CreateGoalRequest_
 import type { Criterion as _moc_v1_Criterion, Criterion__Output as _moc_v1_Criterion__Output } from './moc/v1/Criterion.js';
 import type { DeviceInfo as _moc_v1_DeviceInfo, DeviceInfo__Output as _moc_v1_DeviceInfo__Output } from './moc/v1/DeviceInfo.js';
 import type { Feedback as _moc_v1_Feedback, Feedback__Output as _moc_v1_Feedback__Output } from './moc/v1/Feedback.js';
+import type { FleetHost as _moc_v1_FleetHost, FleetHost__Output as _moc_v1_FleetHost__Output } from './moc/v1/FleetHost.js';
 import type { GetDevicesRequest as _moc_v1_GetDevicesRequest, GetDevicesRequest__Output as _moc_v1_GetDevicesRequest__Output } from './moc/v1/GetDevicesRequest.js';
 import type { GetDevicesResponse as _moc_v1_GetDevicesResponse, GetDevicesResponse__Output as _moc_v1_GetDevicesResponse__Output } from './moc/v1/GetDevicesResponse.js';
+import type { GetFleetRequest as _moc_v1_GetFleetRequest, GetFleetRequest__Output as _moc_v1_GetFleetRequest__Output } from './moc/v1/GetFleetRequest.js';
+import type { GetFleetResponse as _moc_v1_GetFleetResponse, GetFleetResponse__Output as _moc_v1_GetFleetResponse__Output } from './moc/v1/GetFleetResponse.js';
 import type { GetGoalRequest as _moc_v1_GetGoalRequest, GetGoalRequest__Output as _moc_v1_GetGoalRequest__Output } from './moc/v1/GetGoalRequest.js';
 import type { GetJobRequest as _moc_v1_GetJobRequest, GetJobRequest__Output as _moc_v1_GetJobRequest__Output } from './moc/v1/GetJobRequest.js';
 import type { GetModelRequest as _moc_v1_GetModelRequest, GetModelRequest__Output as _moc_v1_GetModelRequest__Output } from './moc/v1/GetModelRequest.js';
@@ -62,8 +65,11 @@ export interface ProtoGrpcType {
       DeviceInfo: MessageTypeDefinition<_moc_v1_DeviceInfo, _moc_v1_DeviceInfo__Output>
       Feedback: MessageTypeDefinition<_moc_v1_Feedback, _moc_v1_Feedback__Output>
       FinishReason: EnumTypeDefinition
+      FleetHost: MessageTypeDefinition<_moc_v1_FleetHost, _moc_v1_FleetHost__Output>
       GetDevicesRequest: MessageTypeDefinition<_moc_v1_GetDevicesRequest, _moc_v1_GetDevicesRequest__Output>
       GetDevicesResponse: MessageTypeDefinition<_moc_v1_GetDevicesResponse, _moc_v1_GetDevicesResponse__Output>
+      GetFleetRequest: MessageTypeDefinition<_moc_v1_GetFleetRequest, _moc_v1_GetFleetRequest__Output>
+      GetFleetResponse: MessageTypeDefinition<_moc_v1_GetFleetResponse, _moc_v1_GetFleetResponse__Output>
       GetGoalRequest: MessageTypeDefinition<_moc_v1_GetGoalRequest, _moc_v1_GetGoalRequest__Output>
       GetJobRequest: MessageTypeDefinition<_moc_v1_GetJobRequest, _moc_v1_GetJobRequest__Output>
       GetModelRequest: MessageTypeDefinition<_moc_v1_GetModelRequest, _moc_v1_GetModelRequest__Output>

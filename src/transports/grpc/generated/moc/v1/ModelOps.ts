@@ -7,6 +7,8 @@ import type { CreateGoalRequest as _moc_v1_CreateGoalRequest, CreateGoalRequest_
 import type { Feedback as _moc_v1_Feedback, Feedback__Output as _moc_v1_Feedback__Output } from '../../moc/v1/Feedback.js';
 import type { GetDevicesRequest as _moc_v1_GetDevicesRequest, GetDevicesRequest__Output as _moc_v1_GetDevicesRequest__Output } from '../../moc/v1/GetDevicesRequest.js';
 import type { GetDevicesResponse as _moc_v1_GetDevicesResponse, GetDevicesResponse__Output as _moc_v1_GetDevicesResponse__Output } from '../../moc/v1/GetDevicesResponse.js';
+import type { GetFleetRequest as _moc_v1_GetFleetRequest, GetFleetRequest__Output as _moc_v1_GetFleetRequest__Output } from '../../moc/v1/GetFleetRequest.js';
+import type { GetFleetResponse as _moc_v1_GetFleetResponse, GetFleetResponse__Output as _moc_v1_GetFleetResponse__Output } from '../../moc/v1/GetFleetResponse.js';
 import type { GetGoalRequest as _moc_v1_GetGoalRequest, GetGoalRequest__Output as _moc_v1_GetGoalRequest__Output } from '../../moc/v1/GetGoalRequest.js';
 import type { GetJobRequest as _moc_v1_GetJobRequest, GetJobRequest__Output as _moc_v1_GetJobRequest__Output } from '../../moc/v1/GetJobRequest.js';
 import type { GetModelRequest as _moc_v1_GetModelRequest, GetModelRequest__Output as _moc_v1_GetModelRequest__Output } from '../../moc/v1/GetModelRequest.js';
@@ -88,6 +90,21 @@ export interface ModelOpsClient extends grpc.Client {
   getDevices(argument: _moc_v1_GetDevicesRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_moc_v1_GetDevicesResponse__Output>): grpc.ClientUnaryCall;
   getDevices(argument: _moc_v1_GetDevicesRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_moc_v1_GetDevicesResponse__Output>): grpc.ClientUnaryCall;
   getDevices(argument: _moc_v1_GetDevicesRequest, callback: grpc.requestCallback<_moc_v1_GetDevicesResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Every host of the fleet registry (docs/fleet.md); this host alone with the embedded store.
+   */
+  GetFleet(argument: _moc_v1_GetFleetRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_moc_v1_GetFleetResponse__Output>): grpc.ClientUnaryCall;
+  GetFleet(argument: _moc_v1_GetFleetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_moc_v1_GetFleetResponse__Output>): grpc.ClientUnaryCall;
+  GetFleet(argument: _moc_v1_GetFleetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_moc_v1_GetFleetResponse__Output>): grpc.ClientUnaryCall;
+  GetFleet(argument: _moc_v1_GetFleetRequest, callback: grpc.requestCallback<_moc_v1_GetFleetResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Every host of the fleet registry (docs/fleet.md); this host alone with the embedded store.
+   */
+  getFleet(argument: _moc_v1_GetFleetRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_moc_v1_GetFleetResponse__Output>): grpc.ClientUnaryCall;
+  getFleet(argument: _moc_v1_GetFleetRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_moc_v1_GetFleetResponse__Output>): grpc.ClientUnaryCall;
+  getFleet(argument: _moc_v1_GetFleetRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_moc_v1_GetFleetResponse__Output>): grpc.ClientUnaryCall;
+  getFleet(argument: _moc_v1_GetFleetRequest, callback: grpc.requestCallback<_moc_v1_GetFleetResponse__Output>): grpc.ClientUnaryCall;
   
   GetGoal(argument: _moc_v1_GetGoalRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_moc_v1_Goal__Output>): grpc.ClientUnaryCall;
   GetGoal(argument: _moc_v1_GetGoalRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_moc_v1_Goal__Output>): grpc.ClientUnaryCall;
@@ -346,6 +363,11 @@ export interface ModelOpsHandlers extends grpc.UntypedServiceImplementation {
    */
   GetDevices: grpc.handleUnaryCall<_moc_v1_GetDevicesRequest__Output, _moc_v1_GetDevicesResponse>;
   
+  /**
+   * Every host of the fleet registry (docs/fleet.md); this host alone with the embedded store.
+   */
+  GetFleet: grpc.handleUnaryCall<_moc_v1_GetFleetRequest__Output, _moc_v1_GetFleetResponse>;
+  
   GetGoal: grpc.handleUnaryCall<_moc_v1_GetGoalRequest__Output, _moc_v1_Goal>;
   
   GetJob: grpc.handleUnaryCall<_moc_v1_GetJobRequest__Output, _moc_v1_Job>;
@@ -430,6 +452,7 @@ export interface ModelOpsDefinition extends grpc.ServiceDefinition {
   CancelJob: MethodDefinition<_moc_v1_CancelJobRequest, _moc_v1_Job, _moc_v1_CancelJobRequest__Output, _moc_v1_Job__Output>
   CreateGoal: MethodDefinition<_moc_v1_CreateGoalRequest, _moc_v1_Goal, _moc_v1_CreateGoalRequest__Output, _moc_v1_Goal__Output>
   GetDevices: MethodDefinition<_moc_v1_GetDevicesRequest, _moc_v1_GetDevicesResponse, _moc_v1_GetDevicesRequest__Output, _moc_v1_GetDevicesResponse__Output>
+  GetFleet: MethodDefinition<_moc_v1_GetFleetRequest, _moc_v1_GetFleetResponse, _moc_v1_GetFleetRequest__Output, _moc_v1_GetFleetResponse__Output>
   GetGoal: MethodDefinition<_moc_v1_GetGoalRequest, _moc_v1_Goal, _moc_v1_GetGoalRequest__Output, _moc_v1_Goal__Output>
   GetJob: MethodDefinition<_moc_v1_GetJobRequest, _moc_v1_Job, _moc_v1_GetJobRequest__Output, _moc_v1_Job__Output>
   GetModel: MethodDefinition<_moc_v1_GetModelRequest, _moc_v1_ModelInfo, _moc_v1_GetModelRequest__Output, _moc_v1_ModelInfo__Output>

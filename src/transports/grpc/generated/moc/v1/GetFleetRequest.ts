@@ -1,0 +1,8 @@
+// Original file: proto/moc.proto
+
+
+export interface GetFleetRequest {
+}
+
+export interface GetFleetRequest__Output {
+}
