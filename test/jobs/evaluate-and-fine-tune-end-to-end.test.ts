@@ -4,6 +4,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { errorCode, startHarness, type Harness } from '../helpers/coordinator.js';
 import { ended, jobWhere, rest, TEXTS, toyTrainer, writeDataset } from './helpers.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // two coordinators' engines and a dozen trainers: no tap hook on each module they load
 
 /**
  * One coordinator for every subtest but the one that needs parallelism 1: a coordinator (its device worker and engine
