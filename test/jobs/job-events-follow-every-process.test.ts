@@ -10,6 +10,9 @@ import { spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { startHarness, until, type Harness } from '../helpers/coordinator.js';
 import { jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // engines, a server, trainers: no tap hook on each module they load
 
 interface SseEvent {
   event: string;
