@@ -13,6 +13,9 @@ import { resolveConfig } from '../../src/config.js';
 import { Coordinator } from '../../src/coordinator.js';
 import { createLogger } from '../../src/log.js';
 import { until } from '../helpers/coordinator.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // its engine: no tap hook on each module it loads
 
 interface Raw {
   out: string;
