@@ -7,6 +7,9 @@ import t from 'tap';
 import { startHarness } from '../helpers/coordinator.js';
 import { TEXTS, writeDataset } from '../jobs/helpers.js';
 import { runMoc } from '../helpers/cli.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // the coordinator's engine: no tap hook on each module it loads (runMoc's runs have none either)
 
 const KEY = 'cli-test-admin-key-0123456789';
 const INFER_KEY = 'cli-test-infer-key-0123456789';
