@@ -65,7 +65,7 @@ const CASES: [string[], RegExp][] = [
 
 t.test('a bad option exits 2 with one line naming it and the usage, before anything is sent', async (t) => {
   const env = { MOC_URL: `http://127.0.0.1:${await deadPort()}`, MOC_API_KEY: '' };
-  // Two at a time: each is a Node process with tsx on a two-core machine.
+  // Two at a time: each is a Node process, on a two-core machine.
   const results: Ran[] = [];
   for (let i = 0; i < CASES.length; i += 2)
     results.push(...(await Promise.all(CASES.slice(i, i + 2).map(([args]) => moc(args, env)))));

@@ -7,6 +7,9 @@ import { type ConfigError, loadConfig } from '../../src/config.js';
 import { packageRoot } from '../../src/package-root.js';
 import { createLogger, EVENTS, LEVELS, logLevel, redact, type LoggerOptions } from '../../src/log.js';
 import { spawnChild } from '../helpers/child.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // its servers, their engines and its CLI runs: no tap hook on each module they load
 
 /** A logger whose lines land in an array instead of on fd 2. */
 function captured(level: Parameters<typeof createLogger>[0], opts: LoggerOptions = {}) {

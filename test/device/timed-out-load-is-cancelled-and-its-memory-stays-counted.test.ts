@@ -1,5 +1,8 @@
 import t from 'tap';
 import { startHarness, until } from '../helpers/coordinator.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // its engine: no tap hook on each module it loads
 
 // Fault injection: the engine's first load of 'slow' finishes in llama.cpp, then holds on for 24 s ignoring its
 // cancellation, as a native load that does not honour its abort signal would. The load timeout (20 s: the device and its engine must start within it on a busy machine) passes first.

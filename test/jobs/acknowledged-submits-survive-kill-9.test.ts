@@ -18,6 +18,9 @@ import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { Store } from '../../src/store/store.js';
 import { replay } from '../../src/store/replay.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // its servers and their engines: no tap hook on each module they load
 
 const ROUNDS = Number(process.env.MOC_KILL_ROUNDS ?? 4);
 const CONCURRENCY = 16;

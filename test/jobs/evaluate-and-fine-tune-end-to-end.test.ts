@@ -2,11 +2,34 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { errorCode, startHarness } from '../helpers/coordinator.js';
+import { errorCode, startHarness, type Harness } from '../helpers/coordinator.js';
 import { ended, jobWhere, rest, TEXTS, toyTrainer, writeDataset } from './helpers.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // two coordinators' engines and a dozen trainers: no tap hook on each module they load
+
+/**
+ * One coordinator for every subtest but the one that needs parallelism 1: a coordinator (its device worker and engine
+ * process, the demo model loaded) costs seconds of CPU to start. Started by the first subtest, closed when the file
+ * ends. The subtests' names (datasets, outputs, aliases) do not collide, and the first one lists every evaluate job.
+ */
+let shared: Promise<Harness> | undefined;
+const sharedHarness = () =>
+  (shared ??= startHarness(t, {
+    jobs: {
+      trainers: {
+        failing: toyTrainer('--fail-at', '0.5'),
+        broken: toyTrainer('--broken-output'),
+        'broken-model': toyTrainer('--broken-output', '--full-model'),
+        // A whole model said to be an adapter, and an adapter said to be a model.
+        'model-as-lora': toyTrainer('--full-model', '--report-kind', 'lora'),
+        'lora-as-model': toyTrainer('--report-kind', 'model'),
+      },
+    },
+  }));
 
 t.test('evaluate: the same dataset and model give the same perplexity twice, through gRPC and REST', async (t) => {
-  const h = await startHarness(t);
+  const h = await sharedHarness();
   writeDataset(h, 'eval.jsonl', TEXTS);
   const a = await h.unary('SubmitJob', {
     type: 'evaluate',
@@ -38,9 +61,9 @@ t.test('evaluate: the same dataset and model give the same perplexity twice, thr
 t.test(
   'fine-tune: trainer runs, output registered, evaluated and promoted; a failing metric leaves the alias',
   async (t) => {
-    const h = await startHarness(t);
+    const h = await sharedHarness();
     writeDataset(h, 'train.jsonl', TEXTS);
-    writeDataset(h, 'eval.jsonl', TEXTS.slice(0, 2));
+    writeDataset(h, 'eval-half.jsonl', TEXTS.slice(0, 2));
     await h.unary('SetAlias', { alias: 'prod', target: 'moc-demo' });
     const ok = await rest(h, 'POST', '/v1/jobs', {
       type: 'fine-tune',
@@ -49,7 +72,7 @@ t.test(
         dataset: 'train.jsonl',
         output_name: 'demo:ft1',
         promote_to: 'prod',
-        eval_dataset: 'eval.jsonl',
+        eval_dataset: 'eval-half.jsonl',
         max_perplexity: 1e9,
       },
     });
@@ -75,7 +98,7 @@ t.test(
         dataset: 'train.jsonl',
         output_name: 'demo:ft2',
         promote_to: 'prod',
-        eval_dataset: 'eval.jsonl',
+        eval_dataset: 'eval-half.jsonl',
         max_perplexity: 1.0001,
       },
     });
@@ -90,18 +113,7 @@ t.test(
 t.test(
   'a trainer that fails, writes a broken GGUF or misreports its kind is a recorded failure; the server keeps serving',
   async (t) => {
-    const h = await startHarness(t, {
-      jobs: {
-        trainers: {
-          failing: toyTrainer('--fail-at', '0.5'),
-          broken: toyTrainer('--broken-output'),
-          'broken-model': toyTrainer('--broken-output', '--full-model'),
-          // A whole model said to be an adapter, and an adapter said to be a model.
-          'model-as-lora': toyTrainer('--full-model', '--report-kind', 'lora'),
-          'lora-as-model': toyTrainer('--report-kind', 'model'),
-        },
-      },
-    });
+    const h = await sharedHarness(); // its trainers: failing, broken, broken-model, model-as-lora, lora-as-model
     writeDataset(h, 'train.jsonl', TEXTS);
     const submit = (name: string, trainerName: string) =>
       h.unary('SubmitJob', {
@@ -235,7 +247,7 @@ t.test('idempotent submit, cancel, and bad input on every transport', async (t) 
 });
 
 t.test('prepare-dataset through the API: its split feeds a fine-tune', async (t) => {
-  const h = await startHarness(t);
+  const h = await sharedHarness();
   writeDataset(h, 'raw.jsonl', [...TEXTS, ...TEXTS, { text: 'one more distinct line for the split' }, { nope: 1 }]);
   const prep = await rest(h, 'POST', '/v1/jobs', {
     type: 'prepare-dataset',
@@ -261,7 +273,7 @@ t.test('prepare-dataset through the API: its split feeds a fine-tune', async (t)
 });
 
 t.test('WatchJob streams a job from queued to its end, progress included, then closes', async (t) => {
-  const h = await startHarness(t);
+  const h = await sharedHarness();
   writeDataset(h, 'train.jsonl', TEXTS);
   const job = await h.unary('SubmitJob', {
     type: 'fine-tune',

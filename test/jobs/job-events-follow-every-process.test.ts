@@ -10,6 +10,9 @@ import { spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { startHarness, until, type Harness } from '../helpers/coordinator.js';
 import { jobWhere, rest, TEXTS, writeDataset } from './helpers.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // engines, a server, trainers: no tap hook on each module they load
 
 interface SseEvent {
   event: string;
@@ -50,10 +53,18 @@ async function readEvents(res: Response, stopAfter?: (e: SseEvent) => boolean): 
 
 const follow = (h: Harness, id: string) => fetch(`${h.restUrl}/v1/jobs/${id}/events`);
 
+/**
+ * One coordinator for the first subtest and the last (its start costs seconds of CPU), with the last one's config: the
+ * first runs one job and is done with it before the last begins (parallelism 1 and a 3 s lease change nothing for it).
+ * The shutdown subtest has its own, which it closes. Closed when the file ends.
+ */
+let shared: Promise<Harness> | undefined;
+const sharedHarness = () => (shared ??= startHarness(t, { jobs: { pollMs: 100, parallelism: 1, leaseMs: 3000 } }));
+
 t.test(
   'REST job events: now, each change, then done with the final state; unknown job 404; ended job done at once',
   async (t) => {
-    const h = await startHarness(t, { jobs: { pollMs: 100 } });
+    const h = await sharedHarness();
     writeDataset(h, 'train.jsonl', TEXTS);
     const job = await rest(h, 'POST', '/v1/jobs', {
       type: 'fine-tune',
@@ -125,7 +136,7 @@ t.test('REST job events: a shutdown ends a follow with a retryable error event',
 
 t.test('a job run by another process is followed live: its event stream and a goal linking it here', async (t) => {
   // A (this process) runs one long job, so with parallelism 1 the next job is claimed by B (a separate process).
-  const h = await startHarness(t, { jobs: { pollMs: 100, parallelism: 1, leaseMs: 3000 } });
+  const h = await sharedHarness(); // jobs: { pollMs: 100, parallelism: 1, leaseMs: 3000 }
   writeDataset(h, 'train.jsonl', TEXTS);
   const blocker = await rest(h, 'POST', '/v1/jobs', {
     type: 'fine-tune',

@@ -2,6 +2,9 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { errorCode, startHarness, type Harness } from '../helpers/coordinator.js';
 import { longModel, startGeneration } from '../helpers/long-generation.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // four engines: no tap hook on each module they load
 
 // Demo-sized models take about 4.05 MiB each (8 sequences of 512 tokens); b has one sequence of 1536 tokens (3.8 MiB),
 // room for a generation that runs over a second. Soft limit 9 MiB: two fit; a third needs an eviction; the hard limit
@@ -9,6 +12,13 @@ import { longModel, startGeneration } from '../helpers/long-generation.js';
 const DEVICE = { id: 'cpu0', memory: '13MiB', softLimit: '9MiB' };
 const state = async (h: any) =>
   Object.fromEntries((await h.unary('ListModels', {})).models.map((m: any) => [m.name, m]));
+
+/**
+ * One coordinator with the default config for the keep-alive and the load-on-demand subtests (its start costs seconds
+ * of CPU): each uses models of its own (blink, lazy) and leaves the demo model as it found it. Closed when the file ends.
+ */
+let shared: Promise<Harness> | undefined;
+const defaultHarness = () => (shared ??= startHarness(t));
 
 /** The first WatchModels update (the current list comes first, then each change) for which `ok` holds. */
 function watchFor(h: Harness, what: string, ok: (m: any) => boolean, timeoutMs = 10_000): Promise<any> {
@@ -75,7 +85,7 @@ t.test('eviction by bytes: least recently used idle unpinned models go; pinned a
 t.test(
   'keep-alive: idle models unload when it expires; a request can set it; 0 unloads after the request',
   async (t) => {
-    const h = await startHarness(t);
+    const h = await defaultHarness();
     const loaded = await h.unary('LoadModel', {
       name: 'blink',
       path: 'moc-demo.gguf',
@@ -106,7 +116,7 @@ t.test(
 );
 
 t.test('load on demand, unless the request says not to; 32 concurrent loads are one load', async (t) => {
-  const h = await startHarness(t);
+  const h = await defaultHarness();
   await h.unary('RegisterModel', { name: 'lazy', path: 'moc-demo.gguf' });
   const e = await h
     .unary('Infer', { model: 'lazy', prompt: 'x', max_tokens: 2, require_loaded: true })

@@ -12,6 +12,9 @@ import type * as grpc from '@grpc/grpc-js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { errorCode, startHarness } from '../helpers/coordinator.js';
 import { ERRORS } from '../../src/errors.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // its engine: no tap hook on each module it loads
 
 const CYCLES = Number(process.env.MOC_CYCLES ?? 200);
 const WARMUP = 20;

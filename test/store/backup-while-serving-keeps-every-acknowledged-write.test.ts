@@ -14,6 +14,9 @@ import { replay } from '../../src/store/replay.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 import { spawnChild } from '../helpers/child.js';
 import { until } from '../helpers/coordinator.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // its servers, their engines and `moc backup`: no tap hook on each module they load
 
 const yamlFor = (dir: string, data: string) =>
   [

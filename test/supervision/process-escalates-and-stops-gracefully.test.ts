@@ -4,6 +4,9 @@ import { EPHEMERAL_PORTS, spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { until } from '../helpers/coordinator.js';
 import { longModel, startGeneration } from '../helpers/long-generation.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // its servers and their engines: no tap hook on each module they load
 
 const call = (client: any, method: string, req: object) =>
   new Promise<any>((resolve, reject) =>

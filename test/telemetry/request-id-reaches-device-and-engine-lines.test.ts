@@ -8,6 +8,9 @@ import * as grpc from '@grpc/grpc-js';
 import { EPHEMERAL_PORTS, spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { until } from '../helpers/coordinator.js';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // its servers and their engines: no tap hook on each module they load
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const SECRET_PROMPT = 'a prompt no log line may carry';
