@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Store } from '../../src/store/store.js';
 import { startHarness, type Harness } from '../helpers/coordinator.js';
 import { goalWhere } from '../helpers/goals.js';
+import { runMoc } from '../helpers/cli.js';
 import { rest, writeDataset } from './../jobs/helpers.js';
 
 const PAIRS = [1, 2, 3, 4].map((i) => ({ prompt: `question ${i}?`, chosen: ' yes.', rejected: ' no.' }));
@@ -98,17 +99,29 @@ t.test('a demand trigger runs when asked, within a budget of attempts; a refused
   t.match(bad.body.error, { code: 'MOC_ERR_INVALID_ARGUMENT', details: { field: /^plan\.steps\[0\]\.spec/ } });
   t.match(bad.body.error.message, /model/, bad.body.error.message);
 
-  const created = await rest(h, 'POST', '/v1/goals', {
-    title: 'unreachable',
-    criterion: { metric: 'preference_accuracy', op: 'gte', value: 2 },
-    plan: {
-      trigger: { on: 'demand' },
-      max_attempts: 2,
-      steps: [{ type: 'evaluate', spec: { model: 'moc-demo', dataset: 'held.jsonl' } }],
-    },
-  });
-  t.equal(created.status, 201, JSON.stringify(created.body));
-  const id = created.body.id;
+  // Created with the CLI, as an operator would.
+  const env = { MOC_URL: h.restUrl };
+  const plan = {
+    trigger: { on: 'demand' },
+    max_attempts: 2,
+    steps: [{ type: 'evaluate', spec: { model: 'moc-demo', dataset: 'held.jsonl' } }],
+  };
+  const created = await runMoc(
+    t,
+    [
+      'goals',
+      'create',
+      'unreachable',
+      '--criterion',
+      JSON.stringify({ metric: 'preference_accuracy', op: 'gte', value: 2 }),
+      '--plan',
+      JSON.stringify(plan),
+      '--json',
+    ],
+    env,
+  );
+  t.equal(created.code, 0, created.err);
+  const id = JSON.parse(created.out).id as string;
   const after1 = await goalWhere(h, id, (g) => g.plan_state.attempts[0]?.outcome === 'succeeded', 'attempt 1 ended');
   t.equal(after1.state, 'pending', 'attempt 1 did not meet the criterion; one attempt is left');
   t.match(after1.reason, /attempt 1 succeeded: its 1 step succeeded; attempt 2 of 2 starts when asked/);
@@ -116,7 +129,9 @@ t.test('a demand trigger runs when asked, within a budget of attempts; a refused
   const refused = await rest(h, 'PUT', `/v1/goals/${noPlan.body.id}`, { run: true });
   t.equal(refused.status, 400, 'run: true on a goal without a plan is refused');
 
-  t.equal((await rest(h, 'PUT', `/v1/goals/${id}`, { run: true })).status, 200);
+  const run = await runMoc(t, ['goals', 'run', id], env);
+  t.equal(run.code, 0, run.err);
+  t.match(run.out, new RegExp(`^${id}: (pending|active): `));
   const failed = await goalWhere(h, id, (g) => g.state === 'failed', 'failed');
   t.match(failed.reason, /its plan ended before a linked job met preference_accuracy ≥ 2 .*no attempt is left of 2/);
   t.same(
