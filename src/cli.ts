@@ -6,6 +6,7 @@
  *   `moc serve [--config moc.yaml]` (or MOC_CONFIG), also with no command at all. SIGTERM/SIGINT: graceful stop
  *   within shutdown.graceMs, exit 0; a second signal stops at once. Restart intensity exceeded at the root: exit 1, so
  *   systemd/Kubernetes restarts us.
+ *   `moc migrate <data-dir> <postgres-url>`: a host's work into a fleet's database (docs/fleet.md), checksums compared.
  *   `moc replay <data-dir> <out-dir>`: rebuild the store from its event log into an empty directory and compare
  *   checksums (one JSON line; exit 0 when equal, 1 when not). Run it on a stopped server's data directory.
  *   `moc backup <data-dir> <out-dir>`: a consistent copy of a data directory, taken while the server serves (one JSON
@@ -99,6 +100,16 @@ function program(): Command {
     .action(async (data: string, out: string) => {
       const { replay } = await import('./store/replay.js');
       const r = await replay(data, out);
+      console.log(JSON.stringify(r));
+      process.exit(r.equal ? 0 : 1);
+    });
+  p.command('migrate <data-dir> <postgres-url>')
+    .description(
+      "copy a stopped host's jobs, goals and feedback (its event log replayed) into an empty PostgreSQL, and compare checksums",
+    )
+    .action(async (data: string, url: string) => {
+      const { migrate } = await import('./store/postgres/migrate.js');
+      const r = await migrate(data, url);
       console.log(JSON.stringify(r));
       process.exit(r.equal ? 0 : 1);
     });

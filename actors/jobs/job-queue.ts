@@ -77,8 +77,17 @@ export class RunQueue {
     this.where.delete(id);
   }
 
-  /** Takes (removes) up to `n` jobs ready now, best first; `eligible` decides for the timed ones. */
-  take(n: number, now: number, agingMs: number, ready: (e: QueueEntry) => boolean): QueueEntry[] {
+  /**
+   * Takes (removes) up to `n` jobs ready now, best first; `ready` decides for the timed ones. `here` (default: all)
+   * leaves jobs this process cannot run where they are: a FIFO's first job it can run is considered, not its head.
+   */
+  take(
+    n: number,
+    now: number,
+    agingMs: number,
+    ready: (e: QueueEntry) => boolean,
+    here: (id: string) => boolean = () => true,
+  ): QueueEntry[] {
     const out: QueueEntry[] = [];
     while (out.length < n) {
       let best: QueueEntry | undefined;
@@ -95,10 +104,13 @@ export class RunQueue {
         }
       };
       for (const fifo of this.fifos.values()) {
-        const head = fifo.values().next().value as QueueEntry | undefined;
-        if (head) consider(head);
+        for (const e of fifo.values()) {
+          if (!here(e.id)) continue;
+          consider(e);
+          break;
+        }
       }
-      for (const e of this.timed.values()) if (ready(e)) consider(e);
+      for (const e of this.timed.values()) if (ready(e) && here(e.id)) consider(e);
       if (!best) break;
       out.push(best);
       this.delete((best as QueueEntry).id);

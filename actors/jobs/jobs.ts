@@ -392,7 +392,8 @@ export class Jobs implements Behavior<JobsMessages> {
     const free = this.config.jobs.parallelism - this.runs.size - this.claiming.size;
     if (free <= 0) return;
     const now = Date.now();
-    for (const job of this.candidates.take(free, now, this.config.jobs.agingMs, (e) => claimable(e, now))) {
+    const here = (id: string) => this.runsHere(id);
+    for (const job of this.candidates.take(free, now, this.config.jobs.agingMs, (e) => claimable(e, now), here)) {
       this.claiming.add(job.id);
       this.store
         .updateJob(job.id, (j) => this.claim(j, Date.now()))
@@ -404,6 +405,18 @@ export class Jobs implements Behavior<JobsMessages> {
           },
         );
     }
+  }
+
+  /**
+   * In a fleet (store.kind postgres) a host takes only jobs it can run: one whose model (evaluate, prepare-dataset:
+   * `model`; fine-tune: `base_model`) is in its catalog; the others wait for a host that has it. One host alone takes
+   * every job, and one naming a model it lacks fails saying so.
+   */
+  private runsHere(id: string): boolean {
+    if (this.config.store.kind !== 'postgres') return true;
+    const spec = this.store.getJob(id)?.spec;
+    const model = spec?.model ?? spec?.base_model;
+    return typeof model !== 'string' || this.models.resolve(model) !== undefined;
   }
 
   /** Inside the store's write transaction: the job as committed now, checked again (another process may have won). */

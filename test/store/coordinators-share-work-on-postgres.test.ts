@@ -6,7 +6,7 @@
  * retryable MOC_ERR_UNAVAILABLE (503 + Retry-After), and the same server takes writes again once it is back.
  */
 import t from 'tap';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startHarness, until } from '../helpers/coordinator.js';
 import { goalWhere } from '../helpers/goals.js';
@@ -49,6 +49,26 @@ t.test('two hosts on one PostgreSQL share jobs, goals and feedback', { skip: pos
     request_id: 'shared-1',
   });
   t.equal(again.body.id, ids[1], "a key submitted on B answers B's job on A");
+
+  // Jobs run where they fit: a model only B has; the job submitted on A runs on B, A never claims it.
+  copyFileSync(path.join(b.modelsRoot, 'moc-demo.gguf'), path.join(b.modelsRoot, 'only-on-b.gguf'));
+  t.equal((await rest(b, 'POST', '/v1/models', { name: 'only-on-b', path: 'only-on-b.gguf' })).status, 201);
+  const onB = await rest(a, 'POST', '/v1/jobs', {
+    type: 'evaluate',
+    spec: { model: 'only-on-b', dataset: 'eval.jsonl', max_lines: 1 },
+  });
+  t.equal(onB.status, 201, JSON.stringify(onB.body));
+  const ranOnB = await jobWhere(a, onB.body.id, ended, 'the job of a model only B has ended', 60_000);
+  t.equal(ranOnB.state, 'succeeded', JSON.stringify(ranOnB.error));
+  const owners = await cluster.psql<{ owner: string | null }>(
+    `SELECT DISTINCT body->'lease'->>'owner' AS owner FROM moc_events WHERE id = $1 AND body ? 'lease'`,
+    [onB.body.id],
+  );
+  t.same(
+    owners.map((o) => o.owner),
+    [b.coordinator.jobsView!.owner],
+    'only B ever held its lease',
+  );
 
   // A goal on A follows a job submitted on B.
   const job = await rest(b, 'POST', '/v1/jobs', {
