@@ -324,6 +324,18 @@ export const Readiness = Type.Object(
     models_loaded: Type.Integer(),
     /** Why it is not ready (empty when ready): each a sentence that says what to do or wait for. */
     reasons: Type.Array(Type.String()),
+    /**
+     * Where jobs, goals and feedback live, and whether it answers. It does not decide `status`: inference and model
+     * operations go on without it (store operations answer MOC_ERR_UNAVAILABLE meanwhile).
+     */
+    store: Type.Object(
+      {
+        kind: Type.Union([Type.Literal('lmdb'), Type.Literal('postgres')]),
+        reachable: Type.Boolean(),
+        reason: Type.String({ description: "why not reachable ('' when it is)" }),
+      },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

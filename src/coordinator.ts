@@ -269,7 +269,8 @@ export class Coordinator {
 
     // The listeners last: nothing is accepted before everything behind them runs.
     let draining = false;
-    const ready = (scrape.ready = () => readiness(config, devices, models, () => draining));
+    const storeHealth = () => (work instanceof PgWorkStore ? work.health() : { reachable: true, reason: '' });
+    const ready = (scrape.ready = () => readiness(config, devices, models, () => draining, storeHealth));
     const listeners = await startListeners(assembly, config, {
       router,
       models,

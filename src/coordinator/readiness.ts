@@ -17,6 +17,7 @@ export function readiness(
   devices: Map<string, DeviceRef>,
   lifecycle: Lifecycle,
   draining: () => boolean,
+  store: () => { reachable: boolean; reason: string } = () => ({ reachable: true, reason: '' }),
 ): Readiness {
   const devs = config.devices.map((d) => ({ id: d.id, available: devices.get(d.id)!.started }));
   const loaded = lifecycle.routes.loadedCount();
@@ -24,7 +25,13 @@ export function readiness(
   if (draining()) reasons.push('the server is shutting down: send requests to another replica');
   for (const d of devs) if (!d.available) reasons.push(`device ${d.id} is restarting`);
   if (loaded === 0) reasons.push('no model is loaded: load one (POST /v1/models/{name}/load) or wait for the preload');
-  return { status: reasons.length === 0 ? 'ready' : 'not-ready', devices: devs, models_loaded: loaded, reasons };
+  return {
+    status: reasons.length === 0 ? 'ready' : 'not-ready',
+    devices: devs,
+    models_loaded: loaded,
+    reasons,
+    store: { kind: config.store.kind, ...store() },
+  };
 }
 
 /** `GET /v1/models/{name}/ready`: loaded on a device that answers. Unknown names: MOC_ERR_MODEL_NOT_FOUND. */

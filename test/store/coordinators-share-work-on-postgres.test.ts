@@ -140,6 +140,14 @@ t.test(
     const infer = await h.unary('Infer', { model: 'moc-demo', prompt: 'still serving', max_tokens: 2 });
     t.ok(infer.text !== undefined, 'inference does not need the store');
     t.equal((await rest(h, 'GET', `/v1/goals/${before.body.id}`)).status, 200, 'reads answer from what it has');
+    const down = await fetch(`${h.restUrl}/health/ready`);
+    const downBody = (await down.json()) as any;
+    t.equal(downBody.status, 'ready', 'still ready: inference goes on');
+    t.match(downBody.store, {
+      kind: 'postgres',
+      reachable: false,
+      reason: /PostgreSQL at postgres:\/\/.* did not answer/,
+    });
 
     await cluster.start();
     const after = await until(
@@ -152,6 +160,7 @@ t.test(
       250,
     );
     t.equal(after.status, 201, 'the pool recovered without a restart');
+    t.match(((await (await fetch(`${h.restUrl}/health/ready`)).json()) as any).store, { reachable: true, reason: '' });
     const rows = await cluster.psql('SELECT id FROM moc_goals ORDER BY id');
     t.same(
       rows.map((r) => r.id).sort(),

@@ -54,6 +54,8 @@ export class PgWorkStore implements WorkStore {
   private listener: pg.Client | null = null;
   private closed = false;
   private failing = false;
+  /** Why the database did not answer last (a read of the log or a write), '' once one succeeded since. */
+  private lastFailure = '';
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -150,11 +152,13 @@ export class PgWorkStore implements WorkStore {
           if (last) this.cursor = { xid: last.xid, seq: last.seq };
           more = r.rows.length === FOLLOW_BATCH;
         }
+        this.lastFailure = '';
         if (this.failing) {
           this.failing = false;
           this.o.onFollowerError?.(null);
         }
       } catch (err) {
+        this.lastFailure = (err as Error).message;
         if (!this.failing) {
           this.failing = true;
           this.o.onFollowerError?.(err as Error);
@@ -329,6 +333,7 @@ export class PgWorkStore implements WorkStore {
     try {
       c = await this.pool.connect();
     } catch (err) {
+      this.lastFailure = (err as Error).message;
       throw unreachable(this.o.url, err);
     }
     let broken: Error | undefined;
@@ -353,6 +358,7 @@ export class PgWorkStore implements WorkStore {
       ]);
       await c.query(`SELECT pg_notify('${CHANNEL}', '')`);
       await c.query('COMMIT');
+      this.lastFailure = '';
       return result;
     } catch (err) {
       if (err instanceof MocError) {
@@ -360,12 +366,20 @@ export class PgWorkStore implements WorkStore {
         throw err;
       }
       broken = err as Error;
+      this.lastFailure = broken.message;
       await c.query('ROLLBACK').catch(() => {});
       throw unreachable(this.o.url, err);
     } finally {
       c.off('error', onError);
       c.release(broken);
     }
+  }
+
+  /** For readiness: whether the database answered the last read or write, and if not, why (password hidden). */
+  health(): { reachable: boolean; reason: string } {
+    return this.lastFailure
+      ? { reachable: false, reason: `PostgreSQL at ${redactUrl(this.o.url)} did not answer: ${this.lastFailure}` }
+      : { reachable: true, reason: '' };
   }
 
   /** A query on the store's pool (the fleet registry's): a failure is a retryable MOC_ERR_UNAVAILABLE naming the URL. */
