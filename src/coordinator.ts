@@ -64,6 +64,8 @@ export { DEMO_MODEL_NAME } from './coordinator/preload.js';
 
 /** How long a goal's plan waits for the Jobs actor to take a step's submit or cancel (then it retries in a second). */
 const PLAN_ASK_MS = 10_000;
+/** In a fleet, how often the Goals actor reads the goals again (to follow those other hosts created). */
+const GOALS_SWEEP_MS = 2000;
 
 export interface CoordinatorOptions {
   log?: Logger;
@@ -252,7 +254,7 @@ export class Coordinator {
       submit: (request, owner) => jobsActor.ask({ kind: 'submit', request, owner }, { timeoutMs: PLAN_ASK_MS }),
       cancel: (id) => jobsActor.ask({ kind: 'cancel', id }, { timeoutMs: PLAN_ASK_MS }),
     };
-    const goals = await actors.addShutdownFirst<GoalsMessages>('goals', new Goals(work, jobsView, planPort), {
+    const goals = await actors.addShutdownFirst<GoalsMessages>('goals', new Goals(work, jobsView, planPort, config.store.kind === 'postgres' ? GOALS_SWEEP_MS : 0), {
       capacity: 1024,
       internalCapacity: 16_384,
     });

@@ -116,10 +116,18 @@ export class Goals implements Behavior<GoalsMessages> {
   private readonly advancing = new Set<string>();
   private planTimer: NodeJS.Timeout | undefined;
 
+  private sweeper: NodeJS.Timeout | undefined;
+
+  /**
+   * `sweepMs` > 0 (a store shared by a fleet): every so often the goals are read again, so goals other hosts created
+   * are followed here too (their writes are conditional on the committed goal: a change is derived once, whoever sees
+   * it first).
+   */
   constructor(
     private readonly store: WorkStore,
     private readonly jobs: JobsSource | null,
     private readonly planPort: PlanPort | null = null,
+    private readonly sweepMs = 0,
   ) {}
 
   bind(self: ActorRef<GoalsMessages>): void {
@@ -128,6 +136,10 @@ export class Goals implements Behavior<GoalsMessages> {
     // Catch up first (jobs that ended while this process was down), then follow the changes.
     this.post({ kind: 'sweep' });
     this.unsubscribe = this.jobs?.watch((job) => this.post({ kind: 'job-changed', job })) ?? null;
+    if (this.sweepMs > 0) {
+      this.sweeper = setInterval(() => this.post({ kind: 'sweep' }), this.sweepMs);
+      this.sweeper.unref();
+    }
   }
 
   stop(): void {
@@ -138,6 +150,7 @@ export class Goals implements Behavior<GoalsMessages> {
     this.timers.clear();
     clearTimeout(this.sweepScheduled);
     clearInterval(this.planTimer);
+    clearInterval(this.sweeper);
   }
 
   /** Every change of a goal this process writes, as it happens. Returns the unsubscribe function. */
@@ -441,6 +454,7 @@ export class Goals implements Behavior<GoalsMessages> {
     this.timers.clear();
     clearInterval(this.planTimer);
     this.planTimer = undefined;
+    clearInterval(this.sweeper);
     this.settleShutdown();
   }
 
