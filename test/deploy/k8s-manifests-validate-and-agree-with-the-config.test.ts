@@ -3,12 +3,14 @@
  * schema would; the ServiceMonitor against the Prometheus Operator's CRD schema), and against MOC itself: the
  * ConfigMap's moc.yaml is a valid config, the probes hit the health routes and the gRPC health service on the ports
  * that config opens, the pod outlives its drain, readiness notices a stop before the drain ends, the data directory
- * is a claimed volume, the keys file is where the Secret is mounted.
+ * is a claimed volume, the keys file is where the Secret is mounted. The fleet overlay (deploy/k8s-fleet/, kustomize)
+ * built here as kustomize builds it: the patched StatefulSet valid, each pod's config valid with the environment its
+ * pod gets, naming itself by its pod name, advertising its DNS name under the headless Service, its URL from a Secret.
  */
 import t from 'tap';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { StatefulSet } from 'kubernetes-models/apps/v1';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -25,11 +27,10 @@ const models: Record<string, new (o: any) => { validate(): void }> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
 };
-const objects = readdirSync(dir)
-  .filter((f) => f.endsWith('.yaml'))
-  .flatMap((f) =>
-    parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => ({ file: f, o: d.toJS() as any })),
-  );
+const manifests = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+const objects = manifests.flatMap((f) =>
+  parseAllDocuments(readFileSync(path.join(dir, f), 'utf8')).map((d) => ({ file: f, o: d.toJS() as any })),
+);
 const one = (kind: string, name?: string) =>
   objects.map((x) => x.o).find((o) => o.kind === kind && (!name || o.metadata.name === name));
 
@@ -120,4 +121,95 @@ t.test('the manifests agree with MOC: config, ports, probes, drain, volumes, key
   );
   t.equal(monitor.spec.endpoints[0].path, '/metrics');
   t.ok(one('PodDisruptionBudget', 'moc'), 'a PodDisruptionBudget');
+});
+
+t.test('kustomization.yaml lists every manifest (the base of deploy/k8s-fleet/)', async (t) => {
+  const k = parse(readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8'));
+  t.same([...k.resources].sort(), [...manifests].sort());
+});
+
+/** The overlay as kustomize applies it: strategic-merge patches of ConfigMaps (data merged key by key) and JSON 6902
+ * `add` operations (the only kinds deploy/k8s-fleet/ uses; anything else fails the test). */
+function buildFleet() {
+  const fleetDir = path.join(packageRoot(), 'deploy', 'k8s-fleet');
+  const k = parse(readFileSync(path.join(fleetDir, 'kustomization.yaml'), 'utf8'));
+  if (JSON.stringify(k.resources) !== JSON.stringify(['../k8s/'])) throw new Error(`resources: ${k.resources}`);
+  const built = structuredClone(objects.map((x) => x.o));
+  for (const p of k.patches) {
+    const patch = parse(readFileSync(path.join(fleetDir, p.path), 'utf8'));
+    if (Array.isArray(patch)) {
+      const target = built.find((o) => o.kind === p.target.kind && o.metadata.name === p.target.name);
+      if (!target) throw new Error(`${p.path}: no ${p.target.kind} ${p.target.name}`);
+      for (const op of patch) {
+        if (op.op !== 'add') throw new Error(`${p.path}: op ${op.op} not built here`);
+        const keys = op.path.split('/').slice(1);
+        const last = keys.pop();
+        const parent = keys.reduce((node: any, key: string) => node[key], target);
+        if (last === '-') parent.push(op.value);
+        else parent[last] = op.value;
+      }
+    } else {
+      const target = built.find((o) => o.kind === patch.kind && o.metadata.name === patch.metadata.name);
+      if (patch.kind !== 'ConfigMap' || !target) throw new Error(`${p.path}: ${patch.kind} not built here`);
+      target.data = { ...target.data, ...patch.data };
+    }
+  }
+  return built;
+}
+
+t.test('deploy/k8s-fleet/: each pod in the fleet, on PostgreSQL, named and reached by its pod name', async (t) => {
+  const built = buildFleet();
+  const sts = built.find((o) => o.kind === 'StatefulSet');
+  t.doesNotThrow(() => new StatefulSet(sts).validate(), 'the patched StatefulSet validates');
+  const c = sts.spec.template.spec.containers[0];
+  const names = c.env.map((e: any) => e.name);
+  t.equal(new Set(names).size, names.length, 'no variable set twice');
+  const tmp = t.testdir(); // one per test: a second call would empty it
+  const fleetFile = path.join(tmp, 'moc.yaml');
+  writeFileSync(
+    fleetFile,
+    built.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'moc-config').data['moc.yaml'],
+  );
+  const baseFile = path.join(tmp, 'base.yaml');
+  writeFileSync(baseFile, one('ConfigMap', 'moc-config').data['moc.yaml']);
+
+  const url = 'postgres://moc:s3cret@pg-rw.db.svc:5432/moc';
+  const urlRef = c.env.find((e: any) => e.name === 'MOC_PG_URL')?.valueFrom?.secretKeyRef;
+  t.ok(urlRef?.name && urlRef?.key, 'the database URL comes from a Secret');
+  t.notOk(one('Secret', urlRef?.name), 'one the overlay leaves to the operator (never applied empty over theirs)');
+  const headless = one('Service', sts.spec.serviceName);
+  t.equal(headless?.spec.clusterIP, 'None', 'pods have DNS names under a headless Service');
+  const namespace = 'ml';
+  const hostIds = new Set<string>();
+  for (const pod of ['moc-0', 'moc-1']) {
+    const meta: Record<string, string> = { 'metadata.name': pod, 'metadata.namespace': namespace };
+    const env = Object.fromEntries(
+      c.env.map((e: any) => {
+        if ('value' in e) return [e.name, e.value];
+        if (e.valueFrom.fieldRef) return [e.name, meta[e.valueFrom.fieldRef.fieldPath]];
+        if (e.valueFrom.secretKeyRef === urlRef) return [e.name, url];
+        throw new Error(`${e.name}: no value here`);
+      }),
+    );
+    const cfg = loadConfig(fleetFile, env);
+    t.pass(`${pod}: the fleet moc.yaml is valid with its environment`);
+    t.same(cfg.store.kind === 'postgres' && cfg.store.url, url, `${pod}: the work store is the Secret's URL`);
+    t.equal(cfg.fleet.hostId, pod, `${pod}: its hostId is its pod name`);
+    hostIds.add(cfg.fleet.hostId);
+    const dns = `${pod}.${sts.spec.serviceName}.${namespace}.svc.cluster.local`;
+    const port = (name: string) => c.ports.find((p: any) => p.name === name)?.containerPort;
+    t.same(
+      cfg.fleet.advertise,
+      { grpc: `${dns}:${port('grpc')}`, rest: `${dns}:${port('rest')}`, zmq: `${dns}:${port('zmq')}` },
+      `${pod}: advertises its own DNS name and the container's ports`,
+    );
+    t.same(
+      [port('rest'), port('grpc'), port('zmq')],
+      [cfg.rest.port, cfg.server.grpcPort, cfg.zmq.port],
+      "which are the config's",
+    );
+    const strip = ({ store: _s, fleet: _f, source: _src, ...rest }: typeof cfg) => rest;
+    t.same(strip(cfg), strip(loadConfig(baseFile, env)), `${pod}: apart from store and fleet, the base config`);
+  }
+  t.equal(hostIds.size, 2, 'two pods, two hostIds');
 });
