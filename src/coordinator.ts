@@ -254,10 +254,14 @@ export class Coordinator {
       submit: (request, owner) => jobsActor.ask({ kind: 'submit', request, owner }, { timeoutMs: PLAN_ASK_MS }),
       cancel: (id) => jobsActor.ask({ kind: 'cancel', id }, { timeoutMs: PLAN_ASK_MS }),
     };
-    const goals = await actors.addShutdownFirst<GoalsMessages>('goals', new Goals(work, jobsView, planPort, config.store.kind === 'postgres' ? GOALS_SWEEP_MS : 0), {
-      capacity: 1024,
-      internalCapacity: 16_384,
-    });
+    const goals = await actors.addShutdownFirst<GoalsMessages>(
+      'goals',
+      new Goals(work, jobsView, planPort, config.store.kind === 'postgres' ? GOALS_SWEEP_MS : 0),
+      {
+        capacity: 1024,
+        internalCapacity: 16_384,
+      },
+    );
     const fleet = new LateFleet();
     const routes = new Router(config, models, models.routes, devices, { lifecycle, feedback, jobs, goals, fleet });
     const router = await actors.add<RouterProtocol>('router', routes, { capacity: config.server.mailboxCapacity });

@@ -6,6 +6,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { FleetHost, HostRecord } from '../../schemas/fleet.js';
+import { DDL_LOCK } from '../store/postgres/schema.js';
 
 export interface FleetSource {
   hosts(): Promise<FleetHost[]>;
@@ -16,12 +17,15 @@ export interface FleetSource {
 export type Query = (sql: string, params?: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
 
 export const HOSTS_DDL = `
+BEGIN;
+SELECT pg_advisory_xact_lock(${DDL_LOCK});
 CREATE TABLE IF NOT EXISTS moc_hosts (
   host_id text PRIMARY KEY,
   record jsonb NOT NULL,
   heartbeat_at timestamptz NOT NULL,
   record_at timestamptz NOT NULL
-);`;
+);
+COMMIT;`;
 
 const alive = (silentMs: number, r: HostRecord) => silentMs < 2 * r.heartbeat_ms;
 

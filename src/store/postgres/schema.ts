@@ -7,7 +7,15 @@
  */
 export const SCHEMA_VERSION = 1;
 
+/**
+ * Hosts starting together on an empty database would race on CREATE TABLE IF NOT EXISTS (two creators of one table:
+ * one fails on the catalog's unique index): one transaction under an advisory lock creates what is missing.
+ */
+export const DDL_LOCK = 0x6d6f63; // 'moc'
+
 export const DDL = `
+BEGIN;
+SELECT pg_advisory_xact_lock(${DDL_LOCK});
 CREATE TABLE IF NOT EXISTS moc_jobs (
   id text PRIMARY KEY,
   owner text NOT NULL,
@@ -36,6 +44,7 @@ CREATE TABLE IF NOT EXISTS moc_events (
 );
 CREATE TABLE IF NOT EXISTS moc_meta (key text PRIMARY KEY, value text NOT NULL);
 INSERT INTO moc_meta (key, value) VALUES ('schema_version', '${SCHEMA_VERSION}') ON CONFLICT (key) DO NOTHING;
+COMMIT;
 `;
 
 /** The events after a cursor, of transactions that can no longer commit before it. */
