@@ -15,11 +15,14 @@ export const isTerminalGoal = (s: GoalState) => TERMINAL_GOAL_STATES.includes(s)
 const JobId = Type.String({ pattern: '^job-[0-9a-z-]{1,64}$' });
 export const GoalId = Type.String({ pattern: '^goal-[0-9a-z-]{1,64}$' });
 
-/** Met by a linked job that succeeded with outputs.metrics[metric] `op` value (e.g. perplexity lte 20). */
+/**
+ * Met by a linked job that succeeded with outputs.metrics[metric] `op` value (e.g. perplexity lte 20). `<=` and `>=`
+ * are the same as lte and gte: what a fine-tune's promote_if says.
+ */
 export const Criterion = Type.Object(
   {
     metric: Type.String({ pattern: '^[A-Za-z0-9_]{1,64}$' }),
-    op: Type.Union([Type.Literal('lte'), Type.Literal('gte')]),
+    op: Type.Union([Type.Literal('lte'), Type.Literal('gte'), Type.Literal('<='), Type.Literal('>=')]),
     value: Type.Number(),
   },
   { additionalProperties: false },

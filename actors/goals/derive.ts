@@ -21,7 +21,7 @@ import { describePlan } from './plan.js';
 
 export type DerivedGoal = Pick<Goal, 'state' | 'reason' | 'achievedBy' | 'endedAt'>;
 
-const SYMBOL = { lte: '≤', gte: '≥' } as const;
+const SYMBOL = { lte: '≤', gte: '≥', '<=': '≤', '>=': '≥' } as const;
 /** How a criterion reads in a reason: `perplexity ≤ 20`. */
 export const describeCriterion = (c: Criterion) => `${c.metric} ${SYMBOL[c.op]} ${c.value}`;
 
@@ -36,7 +36,7 @@ export function meets(job: Job, c: Criterion): boolean {
   if (job.state !== 'succeeded') return false;
   const v = metricOf(job, c);
   if (v === undefined) return false;
-  return c.op === 'lte' ? v <= c.value : v >= c.value;
+  return c.op === 'lte' || c.op === '<=' ? v <= c.value : v >= c.value;
 }
 
 /** At most `max` items, then how many more: keeps a reason to one readable line. */

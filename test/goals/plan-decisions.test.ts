@@ -128,3 +128,17 @@ t.test('without a criterion, a goal with a plan is achieved by an attempt that s
     reason: 'attempt 1 of its plan succeeded',
   });
 });
+
+t.test("a criterion's op may be spelt as promote_if spells it: >= is gte, <= is lte", async (t) => {
+  const g = goalWith({ steps: [steps[1]!], trigger: { on: 'demand' } });
+  const j = { ...job('job-e', 'succeeded'), endedAt: T0, outputs: { files: [], models: [], metrics: { acc: 0.9 } } };
+  g.jobs = ['job-e'];
+  for (const [op, value, state] of [
+    ['>=', 0.8, 'achieved'],
+    ['<=', 0.8, 'pending'],
+    ['<=', 0.95, 'achieved'],
+  ] as const) {
+    const d = deriveGoal({ ...g, criterion: { metric: 'acc', op, value } }, [j], T0 + 1);
+    t.equal(d.state, state, `acc 0.9 ${op} ${value}: ${d.reason}`);
+  }
+});
