@@ -69,9 +69,22 @@ const PAIRS: {
     protoString: ['type'],
   },
   { proto: 'RecordFeedbackRequest', rest: 'FeedbackBody', schema: rest.FeedbackBody },
-  { proto: 'CreateGoalRequest', rest: 'CreateGoalBody', schema: rest.CreateGoalBody },
+  // A goal's plan (and its state) is a JSON object in REST and a JSON string in the proto, as a job's spec.
+  {
+    proto: 'CreateGoalRequest',
+    rest: 'CreateGoalBody',
+    schema: rest.CreateGoalBody,
+    restExtra: ['plan'],
+    protoExtra: ['plan_json'],
+  },
   { proto: 'UpdateGoalRequest', rest: 'UpdateGoalBody', schema: rest.UpdateGoalBody, protoExtra: ['id'] },
-  { proto: 'Goal', rest: 'GoalResource', schema: rest.GoalResource },
+  {
+    proto: 'Goal',
+    rest: 'GoalResource',
+    schema: rest.GoalResource,
+    restExtra: ['plan', 'plan_state'],
+    protoExtra: ['plan_json', 'plan_state_json'],
+  },
   { proto: 'Feedback', rest: 'FeedbackResource', schema: rest.FeedbackResource, protoString: ['kind'] },
 ];
 
