@@ -54,8 +54,11 @@ t.test('a host stopped past its lease wakes fenced: its writes change nothing', 
   const job = async (id: string): Promise<Job> =>
     (await cluster.psql<{ body: Job }>('SELECT body FROM moc_jobs WHERE id = $1', [id]))[0]!.body;
 
-  const a = await start();
-  const submitted = await call(a.c, 'SubmitJob', {
+  // Both hosts up before the job exists (a host starting under load can take longer than the job runs); A is then
+  // whichever claims it (a lease's owner begins with its process id).
+  const first_ = await start();
+  const second_ = await start();
+  const submitted = await call(first_.c, 'SubmitJob', {
     type: 'fine-tune',
     // 4 texts × 8 epochs × 250 ms: long enough to be stopped and taken over mid-run.
     spec_json: JSON.stringify({
@@ -79,8 +82,8 @@ t.test('a host stopped past its lease wakes fenced: its writes change nothing', 
   );
   t.equal(first.lease?.epoch, 1, 'the claim gave the lease epoch 1');
   const ownerA = first.lease!.owner;
-
-  const b = await start();
+  const [a, b] = ownerA.startsWith(`${first_.s.proc.pid}-`) ? [first_, second_] : [second_, first_];
+  t.ok(ownerA.startsWith(`${a.s.proc.pid}-`), 'the lease names the host that runs it');
   a.s.proc.kill('SIGSTOP');
   const second = await until(
     'B takes the job over as attempt 2',
