@@ -19,7 +19,7 @@ import { postgresSkip, startPostgres, type PostgresCluster } from '../helpers/po
 import { untrackChildren } from '../helpers/untracked-children.js';
 import { TEXTS } from '../jobs/helpers.js';
 
-untrackChildren(); // four servers, their engines and the trainers: each would load every module through tap's hook
+untrackChildren(); // three servers, their engines and the trainers: each would load every module through tap's hook
 
 const call = (client: any, method: string, req: object) =>
   new Promise<any>((resolve, reject) =>
