@@ -59,6 +59,7 @@ import { preload } from './coordinator/preload.js';
 import { modelReadiness, readiness } from './coordinator/readiness.js';
 import { ScrapeSources } from './coordinator/scrape-sources.js';
 import { LateFleet, startFleet } from './coordinator/fleet.js';
+import { followSharedOutputs } from './coordinator/shared-outputs.js';
 
 export { DEMO_MODEL_NAME } from './coordinator/preload.js';
 
@@ -237,6 +238,8 @@ export class Coordinator {
       const port = new ActorModelsPort(config, lifecycle, models, devices);
       jobsView = new Jobs(config, work, port, runners({ datasets, feedback: () => work.listFeedback() }), dropped);
       jobsView.onRunEnded = (type, state, seconds) => metrics.jobRunSeconds.observe({ type, state }, seconds);
+      // In a fleet, outputs of other hosts' fine-tunes found on this models root are registered here too.
+      if (config.store.kind === 'postgres') followSharedOutputs(config, jobsView, port, log);
       jobsView.onFenced = (job, epoch, holder) =>
         log.log('warn', 'job.fenced', {
           job,

@@ -35,6 +35,10 @@ export const EVENTS = [
   'store.follow_failed',
   'store.follow_recovered',
   'fleet.heartbeat_failed',
+  // another host's fine-tune output, found on this host's (shared) models root: registered, and promoted, here too
+  'fleet.output_registered',
+  'fleet.output_promoted',
+  'fleet.output_not_registered',
   'fleet.heartbeat_recovered',
   // device threads and engine processes (their lines carry `device`; the engine's also `engine_pid`)
   'device.inference',
