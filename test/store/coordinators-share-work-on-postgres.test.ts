@@ -1,107 +1,201 @@
 /**
- * store.kind postgres with real coordinators: two hosts (their own data dirs, devices, models) on one PostgreSQL share
- * one job queue, goals and feedback — jobs submitted on either run once each, on either; a goal created on one follows
- * a job the other runs; feedback recorded on one is exported by the other. PostgreSQL unreachable at start: a clear
- * error naming the database without its password. Lost while serving: inference goes on, store operations answer a
- * retryable MOC_ERR_UNAVAILABLE (503 + Retry-After), and the same server takes writes again once it is back.
+ * store.kind postgres with real coordinators: two hosts (their own data dirs and devices; one shared models root, as a
+ * shared volume on a GPU cluster) on one PostgreSQL share one job queue, goals and feedback — jobs submitted on either
+ * run once each, on either, and only where their model is in the catalog; a goal created on one follows a job the
+ * other runs; feedback recorded on one is exported by the other; a fine-tune's output is registered and promoted on
+ * both. The fleet registry: each sees both, an unload shows on the other within a heartbeat, a stopped host shows as
+ * silent within two. PostgreSQL unreachable at start: a clear error naming the database without its password. Lost
+ * while serving: inference goes on, store operations answer a retryable MOC_ERR_UNAVAILABLE (503 + Retry-After),
+ * readiness says why, and the same server takes writes again once it is back.
  */
 import t from 'tap';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startHarness, until } from '../helpers/coordinator.js';
+import { startHarness, until, type Harness } from '../helpers/coordinator.js';
 import { goalWhere } from '../helpers/goals.js';
 import { postgresSkip, startPostgres } from '../helpers/postgres.js';
 import { ended, jobWhere, rest, TEXTS, writeDataset } from '../jobs/helpers.js';
 
-t.test('two hosts on one PostgreSQL share jobs, goals and feedback', { skip: postgresSkip }, async (t) => {
-  const cluster = await startPostgres(t);
-  const store = { kind: 'postgres', url: cluster.url, pollMs: 200 };
-  // Two hosts: their own data dirs and models roots (only the work is shared).
-  const host = (name: string) => {
-    const dir = path.join(t.testdir(), name);
-    mkdirSync(dir, { recursive: true });
-    return startHarness(t, { store, jobs: { pollMs: 200 } }, { dir });
-  };
-  const a = await host('a');
-  const b = await host('b');
-  t.not(a.coordinator.config.dataDir, b.coordinator.config.dataDir);
-  for (const h of [a, b]) writeDataset(h, 'eval.jsonl', TEXTS);
+const fleetOf = async (h: Harness) => (await rest(h, 'GET', '/v1/fleet')).body.hosts as any[];
 
-  const ids: string[] = [];
-  for (let i = 0; i < 12; i++) {
-    const r = await rest(i % 2 ? b : a, 'POST', '/v1/jobs', {
+t.test(
+  'two hosts on one PostgreSQL share jobs, goals, feedback, outputs and a registry',
+  { skip: postgresSkip },
+  async (t) => {
+    const cluster = await startPostgres(t);
+    const store = { kind: 'postgres', url: cluster.url, pollMs: 200 };
+    const heartbeatMs = 300;
+    const models = path.join(t.testdir(), 'shared-models');
+    // Two hosts: their own data dirs (catalogs, datasets), one models root.
+    const host = (name: string) => {
+      const dir = path.join(t.testdir(), name);
+      mkdirSync(dir, { recursive: true });
+      return startHarness(
+        t,
+        { store, jobs: { pollMs: 200 }, modelsRoot: models, fleet: { hostId: `host-${name}`, heartbeatMs } },
+        { dir },
+      );
+    };
+    const a = await host('a');
+    const b = await host('b');
+    t.not(a.coordinator.config.dataDir, b.coordinator.config.dataDir);
+    for (const h of [a, b]) writeDataset(h, 'eval.jsonl', TEXTS);
+
+    const both = await until('A sees both hosts, each with the demo model loaded', async () => {
+      const hosts = await fleetOf(a);
+      return hosts.length === 2 && hosts.every((x) => x.alive && x.devices[0]?.models.length === 1) && hosts;
+    });
+    t.same(
+      both.map((x) => x.host_id),
+      ['host-a', 'host-b'],
+    );
+    t.match(both[1], {
+      heartbeat_ms: heartbeatMs,
+      catalog: ['moc-demo'],
+      devices: [{ models: [{ name: 'moc-demo' }] }],
+    });
+
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await rest(i % 2 ? b : a, 'POST', '/v1/jobs', {
+        type: 'evaluate',
+        spec: { model: 'moc-demo', dataset: 'eval.jsonl', max_lines: 1 },
+        request_id: `shared-${i}`,
+      });
+      t.equal(r.status, 201, JSON.stringify(r.body));
+      ids.push(r.body.id);
+    }
+    const done = await Promise.all(ids.map((id) => jobWhere(a, id, ended, 'ended', 60_000)));
+    t.same(
+      done.map((j) => [j.state, j.attempts]),
+      ids.map(() => ['succeeded', 1]),
+      'every job ran once, wherever it was submitted',
+    );
+    const again = await rest(a, 'POST', '/v1/jobs', {
       type: 'evaluate',
       spec: { model: 'moc-demo', dataset: 'eval.jsonl', max_lines: 1 },
-      request_id: `shared-${i}`,
+      request_id: 'shared-1',
     });
-    t.equal(r.status, 201, JSON.stringify(r.body));
-    ids.push(r.body.id);
-  }
-  const done = await Promise.all(ids.map((id) => jobWhere(a, id, ended, 'ended', 60_000)));
-  t.same(
-    done.map((j) => [j.state, j.attempts]),
-    ids.map(() => ['succeeded', 1]),
-    'every job ran once, wherever it was submitted',
-  );
-  const again = await rest(a, 'POST', '/v1/jobs', {
-    type: 'evaluate',
-    spec: { model: 'moc-demo', dataset: 'eval.jsonl', max_lines: 1 },
-    request_id: 'shared-1',
-  });
-  t.equal(again.body.id, ids[1], "a key submitted on B answers B's job on A");
+    t.equal(again.body.id, ids[1], "a key submitted on B answers B's job on A");
 
-  // Jobs run where they fit: a model only B has; the job submitted on A runs on B, A never claims it.
-  copyFileSync(path.join(b.modelsRoot, 'moc-demo.gguf'), path.join(b.modelsRoot, 'only-on-b.gguf'));
-  t.equal((await rest(b, 'POST', '/v1/models', { name: 'only-on-b', path: 'only-on-b.gguf' })).status, 201);
-  const onB = await rest(a, 'POST', '/v1/jobs', {
-    type: 'evaluate',
-    spec: { model: 'only-on-b', dataset: 'eval.jsonl', max_lines: 1 },
-  });
-  t.equal(onB.status, 201, JSON.stringify(onB.body));
-  const ranOnB = await jobWhere(a, onB.body.id, ended, 'the job of a model only B has ended', 60_000);
-  t.equal(ranOnB.state, 'succeeded', JSON.stringify(ranOnB.error));
-  const owners = await cluster.psql<{ owner: string | null }>(
-    `SELECT DISTINCT body->'lease'->>'owner' AS owner FROM moc_events WHERE id = $1 AND body ? 'lease'`,
-    [onB.body.id],
-  );
-  t.same(
-    owners.map((o) => o.owner),
-    [b.coordinator.jobsView!.owner],
-    'only B ever held its lease',
-  );
+    // Jobs run where they fit: a model only B's catalog has (the file is on the shared root, A never registered it);
+    // the job submitted on A runs on B, A never claims it.
+    copyFileSync(path.join(models, 'moc-demo.gguf'), path.join(models, 'only-on-b.gguf'));
+    t.equal((await rest(b, 'POST', '/v1/models', { name: 'only-on-b', path: 'only-on-b.gguf' })).status, 201);
+    const onB = await rest(a, 'POST', '/v1/jobs', {
+      type: 'evaluate',
+      spec: { model: 'only-on-b', dataset: 'eval.jsonl', max_lines: 1 },
+    });
+    t.equal(onB.status, 201, JSON.stringify(onB.body));
+    const ranOnB = await jobWhere(a, onB.body.id, ended, 'the job of a model only B has ended', 60_000);
+    t.equal(ranOnB.state, 'succeeded', JSON.stringify(ranOnB.error));
+    const owners = await cluster.psql<{ owner: string | null }>(
+      `SELECT DISTINCT body->'lease'->>'owner' AS owner FROM moc_events WHERE id = $1 AND body ? 'lease'`,
+      [onB.body.id],
+    );
+    t.same(
+      owners.map((o) => o.owner),
+      [b.coordinator.jobsView!.owner],
+      'only B ever held its lease',
+    );
 
-  // A goal on A follows a job submitted on B.
-  const job = await rest(b, 'POST', '/v1/jobs', {
-    type: 'evaluate',
-    spec: { model: 'moc-demo', dataset: 'eval.jsonl' },
-  });
-  await until('A sees the job B took', async () => a.coordinator.work.getJob(job.body.id) !== undefined, 10_000);
-  const goal = await rest(a, 'POST', '/v1/goals', {
-    title: 'followed across hosts',
-    jobs: [job.body.id],
-    criterion: { metric: 'perplexity', op: 'lte', value: 1e9 },
-  });
-  t.equal(goal.status, 201, JSON.stringify(goal.body));
-  const g = await goalWhere(a, goal.body.id, (x) => x.state === 'achieved', 'achieved', 60_000);
-  t.equal(g.achieved_by.job, job.body.id);
+    // A goal on A follows a job submitted on B.
+    const job = await rest(b, 'POST', '/v1/jobs', {
+      type: 'evaluate',
+      spec: { model: 'moc-demo', dataset: 'eval.jsonl' },
+    });
+    await until('A sees the job B took', async () => a.coordinator.work.getJob(job.body.id) !== undefined, 10_000);
+    const goal = await rest(a, 'POST', '/v1/goals', {
+      title: 'followed across hosts',
+      jobs: [job.body.id],
+      criterion: { metric: 'perplexity', op: 'lte', value: 1e9 },
+    });
+    t.equal(goal.status, 201, JSON.stringify(goal.body));
+    const g = await goalWhere(a, goal.body.id, (x) => x.state === 'achieved', 'achieved', 60_000);
+    t.equal(g.achieved_by.job, job.body.id);
 
-  // Feedback recorded on A, exported by B.
-  for (const i of [1, 2, 3])
-    t.equal((await rest(a, 'POST', '/v1/feedback', { prompt: `q${i}`, chosen: 'yes', rejected: 'no' })).status, 201);
-  await until('B has the feedback', async () => b.coordinator.work.feedbackCount() >= 3, 10_000);
-  const exp = await rest(b, 'POST', '/v1/jobs', {
-    type: 'export-feedback',
-    spec: { format: 'trl-preference', output: 'from-a.jsonl' },
-  });
-  const expDone = await jobWhere(b, exp.body.id, ended, 'export ended');
-  t.equal(expDone.state, 'succeeded', JSON.stringify(expDone.error));
-  // The export ran on whichever host claimed it: its file is in that host's datasets root.
-  const lines = [a, b].flatMap((h) => {
-    const f = path.join(h.coordinator.config.jobs.datasetsRoot, 'from-a.jsonl');
-    return existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n') : [];
-  });
-  t.equal(lines.length, 3, 'the three preferences recorded on A');
-});
+    // Feedback recorded on A, exported by B.
+    for (const i of [1, 2, 3])
+      t.equal((await rest(a, 'POST', '/v1/feedback', { prompt: `q${i}`, chosen: 'yes', rejected: 'no' })).status, 201);
+    await until('B has the feedback', async () => b.coordinator.work.feedbackCount() >= 3, 10_000);
+    const exp = await rest(b, 'POST', '/v1/jobs', {
+      type: 'export-feedback',
+      spec: { format: 'trl-preference', output: 'from-a.jsonl' },
+    });
+    const expDone = await jobWhere(b, exp.body.id, ended, 'export ended');
+    t.equal(expDone.state, 'succeeded', JSON.stringify(expDone.error));
+    // The export ran on whichever host claimed it: its file is in that host's datasets root.
+    const lines = [a, b].flatMap((h) => {
+      const f = path.join(h.coordinator.config.jobs.datasetsRoot, 'from-a.jsonl');
+      return existsSync(f) ? readFileSync(f, 'utf8').trim().split('\n') : [];
+    });
+    t.equal(lines.length, 3, 'the three preferences recorded on A');
+
+    // A fine-tune's output on the shared models root: registered and promoted on both hosts, with no other call.
+    const ft = await rest(a, 'POST', '/v1/jobs', {
+      type: 'fine-tune',
+      spec: {
+        base_model: 'moc-demo',
+        dataset: 'eval.jsonl',
+        output_name: 'tuned-everywhere',
+        trainer: 'demo',
+        promote_to: 'assistant',
+        eval_dataset: 'eval.jsonl',
+      },
+    });
+    t.equal(ft.status, 201, JSON.stringify(ft.body));
+    const tuned = await jobWhere(a, ft.body.id, ended, 'the fine-tune ended', 60_000);
+    t.equal(tuned.state, 'succeeded', JSON.stringify(tuned.error ?? tuned.logTail));
+    t.equal(tuned.outputs.metrics.promoted, 1);
+    for (const [name, h] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      const alias = await until(
+        `host ${name}: the adapter registered, the alias pointing at it`,
+        async () => {
+          const m = await rest(h, 'GET', '/v1/models/tuned-everywhere');
+          const r = await rest(h, 'GET', '/v1/models/assistant');
+          return m.status === 200 && m.body.base === 'moc-demo' && r.body.name === 'tuned-everywhere' && r.body;
+        },
+        15_000,
+        100,
+      );
+      t.equal(alias.name, 'tuned-everywhere', `host ${name}: assistant → tuned-everywhere, an adapter of moc-demo`);
+    }
+
+    // The registry: an unload on B on A's view within a heartbeat; B stopped, silent on A within two.
+    t.equal((await rest(b, 'POST', '/v1/models/moc-demo/unload', {})).status, 200);
+    const unloadedAt = Date.now();
+    await until(
+      "B's unload on A's view",
+      async () => {
+        const x = (await fleetOf(a)).find((h) => h.host_id === 'host-b');
+        return x && !x.devices[0].models.some((m: any) => m.name === 'moc-demo');
+      },
+      10_000,
+      50,
+    );
+    t.comment(`an unload on B was on A's view after ${Date.now() - unloadedAt} ms (heartbeat ${heartbeatMs} ms)`);
+    await b.close();
+    const closedAt = Date.now();
+    const silent = await until(
+      'B silent on A',
+      async () => {
+        const x = (await fleetOf(a)).find((h) => h.host_id === 'host-b');
+        return x && !x.alive && x;
+      },
+      10_000,
+      50,
+    );
+    t.ok(silent.silent_ms >= 2 * heartbeatMs, `silent for ${silent.silent_ms} ms, two heartbeats or more`);
+    t.comment(`B stopped; A saw it silent after ${Date.now() - closedAt} ms`);
+    t.match(
+      (await fleetOf(a)).find((x) => x.host_id === 'host-a'),
+      { alive: true },
+    );
+  },
+);
 
 t.test(
   'PostgreSQL unreachable at start: a clear error naming it, password hidden',
