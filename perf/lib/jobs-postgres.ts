@@ -3,7 +3,8 @@
  * once sharing one database, against the limit measured in the same run on the same cluster: bare `pg` writing the
  * same rows (the job row and its event row, one transaction each — one statement in autocommit, the fewest round
  * trips there are — synchronous_commit on) with the same requests in flight and as many connections as the hosts
- * have (bare_1: one host's pool; bare_3: three hosts' pools).
+ * have (bare_1: one host's pool; bare_3: three hosts' pools). store_1: PgWorkStore.submitJob called in this process
+ * (no transport, no actors), same pool and concurrency: the store's own share of the gap.
  *
  * Nothing runs during the measurement: the submits are fine-tunes whose (demo) trainer is slow, parallelism 1, so each
  * host claims one and the rest stay queued behind it, as on a busy fleet (the LMDB arm does the same). Each phase has
@@ -15,6 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
+import type { Job } from '../../schemas/jobs.js';
+import { PgWorkStore } from '../../src/store/postgres/pg-work-store.js';
 import { DDL } from '../../src/store/postgres/schema.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { launchPostgres, type PostgresCluster } from '../../test/helpers/postgres-cluster.js';
@@ -117,6 +120,22 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
         await p.end();
       }
     };
+    // The store alone, in this process: what submitJob costs without the transport and the actors in front of it.
+    const store = async (url: string): Promise<LoadResult> => {
+      const ws = await PgWorkStore.open({ url, poolSize: POOL });
+      try {
+        let b = 0;
+        return await closedLoop(async () => {
+          const id = `store-${b++}`;
+          const now = Date.now();
+          await ws.submitJob({ ...sample, id, requestId: id, createdAt: now, queuedAt: now, updatedAt: now } as Job);
+          return { tokens: 0 };
+        }, loop);
+      } finally {
+        await ws.close();
+      }
+    };
+    const store1 = await store(await urlOf('store_one'));
     const bare1 = await bare(POOL, await urlOf('bare_one'));
     const bare3 = await bare(3 * POOL, await urlOf('bare_three'));
     const three = await hosts(3, await urlOf('moc_three'));
@@ -130,10 +149,12 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       pool_per_host: POOL,
       one_host: { ...pick(one.r), stored: one.stored, running: one.running },
       three_hosts: { ...pick(three.r), stored: three.stored, running: three.running },
+      store_1: pick(store1),
       bare_1: pick(bare1),
       bare_3: pick(bare3),
       ratio_one_vs_bare: ratio(one.r, bare1),
       ratio_three_vs_bare: ratio(three.r, bare3),
+      ratio_store_vs_bare: ratio(store1, bare1),
     };
   } finally {
     await Promise.all(servers.map((s) => stopServer(s)));
