@@ -235,8 +235,8 @@ export class PgWorkStore implements WorkStore {
   }
 
   /**
-   * One statement in autocommit, one round trip: the job inserted unless its key is taken, its event only if it was,
-   * the NOTIFY likewise — atomic as any statement is. A taken key (by a commit this insert waited for, if it was
+   * One statement in autocommit, one round trip: the job inserted unless its key is taken, its event only if it was —
+   * atomic as any statement is; the NOTIFY after (notify()). A taken key (by a commit this insert waited for, if it was
    * concurrent) is answered with the first job, read after: a statement's own snapshot predates that commit.
    */
   async submitJob(job: Job): Promise<{ job: Job; created: boolean }> {
