@@ -85,7 +85,7 @@ t.test('a host stopped past its lease wakes fenced: its writes change nothing', 
   const [a, b] = ownerA.startsWith(`${first_.s.proc.pid}-`) ? [first_, second_] : [second_, first_];
   t.ok(ownerA.startsWith(`${a.s.proc.pid}-`), 'the lease names the host that runs it');
   a.s.proc.kill('SIGSTOP');
-  const second = await until(
+  await until(
     'B takes the job over as attempt 2',
     async () => {
       const j = await job(id);
@@ -134,5 +134,4 @@ t.test('a host stopped past its lease wakes fenced: its writes change nothing', 
   t.notOk(names(modelsA).includes('fenced-out'), 'A registered nothing');
   t.ok(names(modelsB).includes('fenced-out'), 'B registered its output');
   t.equal(a.s.proc.exitCode, null, 'A goes on serving');
-  t.ok(second.process === undefined || second.process.pid !== first.process!.pid);
 });

@@ -31,6 +31,21 @@ type EventKind = 'job' | 'goal' | 'feedback';
 const CHANNEL = 'moc_events';
 const FOLLOW_BATCH = 5000;
 
+/** submitJob's one statement: a row back when the job was inserted (and its event written). */
+const SUBMIT = `
+WITH job AS (
+  INSERT INTO moc_jobs (id, owner, request_id, rev, body) VALUES ($1, $2, $3, 1, $4)
+  ON CONFLICT (owner, request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING id
+)
+INSERT INTO moc_events (kind, id, rev, body) SELECT 'job', id, 1, $4 FROM job RETURNING id`;
+
+/**
+ * The hint, in a transaction of its own that commits without waiting for its flush (a lost hint costs a poll). Not
+ * in the write's transaction: PostgreSQL serialises the commits of every transaction that notifies (a database-wide
+ * lock held through the WAL flush), which capped a whole fleet's writes at one flush at a time.
+ */
+const NOTIFY = `SELECT set_config('synchronous_commit', 'off', true), pg_notify('${CHANNEL}', '')`;
+
 /** The URL without its password, to name the database in errors and logs. */
 export function redactUrl(url: string): string {
   try {
@@ -56,6 +71,8 @@ export class PgWorkStore implements WorkStore {
   private failing = false;
   /** Why the database did not answer last (a read of the log or a write), '' once one succeeded since. */
   private lastFailure = '';
+  private notifying = false;
+  private notifyAgain = false;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -182,6 +199,29 @@ export class PgWorkStore implements WorkStore {
     else this.replica.putFeedback(body as Feedback);
   }
 
+  /**
+   * Tells the other hosts' followers to read now, after a commit: one NOTIFY in flight at a time, and one more after it
+   * when commits were acknowledged meanwhile (sent after them, so it covers them). A hint only: the poll reads anyway.
+   */
+  private notify(): void {
+    if (this.closed) return;
+    if (this.notifying) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifying = true;
+    this.pool
+      .query(NOTIFY)
+      .catch(() => {})
+      .finally(() => {
+        this.notifying = false;
+        if (this.notifyAgain) {
+          this.notifyAgain = false;
+          this.notify();
+        }
+      });
+  }
+
   // ---- jobs ----
 
   getJob(id: string): Job | undefined {
@@ -198,28 +238,27 @@ export class PgWorkStore implements WorkStore {
     return new Map(this.replica.active);
   }
 
+  /**
+   * One statement in autocommit, one round trip: the job inserted unless its key is taken, its event only if it was —
+   * atomic as any statement is; the NOTIFY after (notify()). A taken key (by a commit this insert waited for, if it was
+   * concurrent) is answered with the first job, read after: a statement's own snapshot predates that commit.
+   */
   async submitJob(job: Job): Promise<{ job: Job; created: boolean }> {
-    const out = await this.tx(async (c) => {
-      const ins = await c.query(
-        `INSERT INTO moc_jobs (id, owner, request_id, rev, body) VALUES ($1, $2, $3, 1, $4)
-         ON CONFLICT (owner, request_id) WHERE request_id IS NOT NULL DO NOTHING RETURNING id`,
-        [job.id, job.owner, job.requestId ?? null, job],
-      );
-      if (ins.rowCount === 0) {
-        // The key is taken (by a commit this insert waited for, if it was concurrent): the first job is the answer.
-        const first = await c.query(
-          'SELECT rev::text AS rev, body FROM moc_jobs WHERE owner = $1 AND request_id = $2',
-          [job.owner, job.requestId],
-        );
-        return {
-          write: null,
-          result: { job: first.rows[0].body as Job, rev: Number(first.rows[0].rev), created: false },
-        };
-      }
-      return { write: { kind: 'job' as const, id: job.id, rev: 1, body: job }, result: { job, rev: 1, created: true } };
-    });
-    this.replica.putJob(out.job, out.rev);
-    return { job: out.job, created: out.created };
+    if (this.closed) throw errors.unavailable('the work store is closed');
+    const created = await this.query(SUBMIT, [job.id, job.owner, job.requestId ?? null, job]);
+    if (created.rows.length > 0) {
+      this.replica.putJob(job, 1);
+      this.notify();
+      return { job, created: true };
+    }
+    const first = await this.query('SELECT rev::text AS rev, body FROM moc_jobs WHERE owner = $1 AND request_id = $2', [
+      job.owner,
+      job.requestId,
+    ]);
+    const row = first.rows[0];
+    if (!row) throw errors.unavailable(`job ${job.id} was neither inserted nor found by its key: retry`);
+    this.replica.putJob(row.body as Job, Number(row.rev));
+    return { job: row.body as Job, created: false };
   }
 
   updateJob(id: string, change: (current: Job) => Job | null): Promise<Job | null> {
@@ -385,8 +424,11 @@ export class PgWorkStore implements WorkStore {
   /** A query on the store's pool (the fleet registry's): a failure is a retryable MOC_ERR_UNAVAILABLE naming the URL. */
   async query(sql: string, params?: unknown[]): Promise<{ rows: Record<string, unknown>[] }> {
     try {
-      return await this.pool.query(sql, params);
+      const r = await this.pool.query(sql, params);
+      this.lastFailure = '';
+      return r;
     } catch (err) {
+      this.lastFailure = (err as Error).message;
       throw unreachable(this.o.url, err);
     }
   }

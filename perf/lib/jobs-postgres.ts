@@ -1,0 +1,184 @@
+/**
+ * `perf/jobs-load.ts --store postgres`: acknowledged SubmitJob (gRPC, keyed) on one MOC host, then on three hosts at
+ * once sharing one database, against the limit measured in the same run on the same cluster: bare `pg` writing the
+ * same rows (the job row and its event row, one transaction each — one statement in autocommit, the fewest round
+ * trips there are — synchronous_commit on) with the same requests in flight and as many connections as the hosts
+ * have (bare_1: one host's pool; bare_3: three hosts' pools). store_1: PgWorkStore.submitJob called in this process
+ * (no transport, no actors), same pool and concurrency: the store's own share of the gap.
+ *
+ * Nothing runs during the measurement: the submits are fine-tunes whose (demo) trainer is slow, parallelism 1, so each
+ * host claims one and the rest stay queued behind it, as on a busy fleet (the LMDB arm does the same). Each phase has
+ * a fresh database. The cluster is started here (test/helpers/postgres-cluster.ts) and destroyed whatever happens.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type * as grpc from '@grpc/grpc-js';
+import pg from 'pg';
+import type { Job } from '../../schemas/jobs.js';
+import { PgWorkStore } from '../../src/store/postgres/pg-work-store.js';
+import { DDL } from '../../src/store/postgres/schema.js';
+import { modelOpsClient } from '../../src/transports/grpc/proto.js';
+import { launchPostgres, type PostgresCluster } from '../../test/helpers/postgres-cluster.js';
+import { closedLoop, type LoadResult } from './closed-loop.js';
+import { spawnServer, type SpawnedServer } from './spawn-server.js';
+
+const POOL = 10; // a host's store.poolSize (the default)
+
+export async function postgresArm(o: { concurrency: number; durationMs: number }): Promise<Record<string, unknown>> {
+  const loop = {
+    concurrency: o.concurrency,
+    durationMs: o.durationMs,
+    warmupMs: 1000,
+    codeOf: (e: unknown) => String((e as { code?: unknown }).code ?? e),
+  };
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'moc-jobs-pg-perf-'));
+  let cluster: PostgresCluster | undefined;
+  const servers: SpawnedServer[] = [];
+  try {
+    cluster = await launchPostgres({ settings: { max_connections: 200 } });
+    const c = cluster;
+    const datasets = path.join(tmp, 'datasets');
+    mkdirSync(datasets, { recursive: true });
+    writeFileSync(path.join(datasets, 'train.jsonl'), '{"text":"one example"}\n');
+    const urlOf = async (db: string) => {
+      await c.psql(`CREATE DATABASE ${db}`);
+      const u = new URL(c.url);
+      u.pathname = `/${db}`;
+      return u.toString();
+    };
+
+    let m = 0;
+    const spec = JSON.stringify({
+      base_model: 'moc-demo',
+      dataset: 'train.jsonl',
+      output_name: 'perf:out',
+      params: { step_ms: 600_000 },
+    });
+    const hosts = async (n: number, url: string): Promise<{ r: LoadResult; stored: number; running: number }> => {
+      const yaml = (i: number) =>
+        [
+          'server: { grpcPort: 0 }',
+          'rest: { enabled: false }',
+          'zmq: { enabled: false }',
+          'dataDir: ${DIR}/data',
+          'modelsRoot: ${DIR}/models',
+          `store: { kind: postgres, url: "${url}", poolSize: ${POOL} }`,
+          `fleet: { hostId: perf-${n}-${i} }`,
+          `jobs: { parallelism: 1, pollMs: 1000, datasetsRoot: ${datasets} }`,
+        ].join('\n');
+      const started = await Promise.all(
+        Array.from({ length: n }, (_, i) => spawnServer({ yaml: yaml(i), logFile: true })),
+      );
+      servers.push(...started);
+      const clients = started.map((s) => modelOpsClient(s.grpcAddress) as grpc.Client & Record<string, any>);
+      let k = 0;
+      const r = await closedLoop(
+        () =>
+          new Promise((resolve, reject) => {
+            const client = clients[k++ % clients.length]!;
+            client.SubmitJob(
+              { type: 'fine-tune', spec_json: spec, request_id: `c-${m++}` },
+              { deadline: Date.now() + 30_000 },
+              (err: grpc.ServiceError | null) => (err ? reject(err) : resolve({ tokens: 0 })),
+            );
+          }),
+        loop,
+      );
+      for (const cl of clients) cl.close();
+      const counts = await queryOne(
+        url,
+        `SELECT count(*)::int AS stored, count(*) FILTER (WHERE body->>'state' = 'running')::int AS running FROM moc_jobs`,
+      );
+      await Promise.all(started.map((s) => stopServer(s)));
+      servers.length = 0;
+      return { r, stored: Number(counts.stored), running: Number(counts.running) };
+    };
+
+    const oneUrl = await urlOf('moc_one');
+    const one = await hosts(1, oneUrl);
+    // The rows bare writes are the rows MOC wrote: a submitted job's body, as stored.
+    const sample = (await queryOne(oneUrl, 'SELECT body FROM moc_jobs LIMIT 1')).body as Record<string, unknown>;
+    const bare = async (pool: number, url: string): Promise<LoadResult> => {
+      const p = new pg.Pool({ connectionString: url, max: pool, options: '-c synchronous_commit=on' });
+      try {
+        await p.query(DDL);
+        let b = 0;
+        return await closedLoop(async () => {
+          const id = `bare-${b++}`;
+          const now = Date.now();
+          const body = { ...sample, id, requestId: id, createdAt: now, queuedAt: now, updatedAt: now };
+          await p.query(
+            `WITH j AS (INSERT INTO moc_jobs (id, owner, request_id, rev, body) VALUES ($1, $2, $3, 1, $4) RETURNING id)
+             INSERT INTO moc_events (kind, id, rev, body) SELECT 'job', id, 1, $4 FROM j`,
+            [id, 'open', id, body],
+          );
+          return { tokens: 0 };
+        }, loop);
+      } finally {
+        await p.end();
+      }
+    };
+    // The store alone, in this process: what submitJob costs without the transport and the actors in front of it.
+    const store = async (url: string): Promise<LoadResult> => {
+      const ws = await PgWorkStore.open({ url, poolSize: POOL });
+      try {
+        let b = 0;
+        return await closedLoop(async () => {
+          const id = `store-${b++}`;
+          const now = Date.now();
+          await ws.submitJob({ ...sample, id, requestId: id, createdAt: now, queuedAt: now, updatedAt: now } as Job);
+          return { tokens: 0 };
+        }, loop);
+      } finally {
+        await ws.close();
+      }
+    };
+    const store1 = await store(await urlOf('store_one'));
+    const bare1 = await bare(POOL, await urlOf('bare_one'));
+    const bare3 = await bare(3 * POOL, await urlOf('bare_three'));
+    const three = await hosts(3, await urlOf('moc_three'));
+    const pick = (r: LoadResult) => ({ rps: r.rps, p50: r.p50, p99: r.p99, ok: r.ok, errors: r.errors });
+    const ratio = (a: LoadResult, b: LoadResult) => Number((a.rps / b.rps).toFixed(3));
+    return {
+      script: 'perf/jobs-load',
+      store: 'postgres',
+      concurrency: o.concurrency,
+      durationMs: o.durationMs,
+      pool_per_host: POOL,
+      one_host: { ...pick(one.r), stored: one.stored, running: one.running },
+      three_hosts: { ...pick(three.r), stored: three.stored, running: three.running },
+      store_1: pick(store1),
+      bare_1: pick(bare1),
+      bare_3: pick(bare3),
+      ratio_one_vs_bare: ratio(one.r, bare1),
+      ratio_three_vs_bare: ratio(three.r, bare3),
+      ratio_store_vs_bare: ratio(store1, bare1),
+    };
+  } finally {
+    await Promise.all(servers.map((s) => stopServer(s)));
+    await cluster?.destroy();
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** SIGTERM (the server stops its trainer), SIGKILL if it is not gone within 15 s. */
+async function stopServer(s: SpawnedServer): Promise<void> {
+  const kill = setTimeout(() => s.proc.kill('SIGKILL'), 15_000);
+  try {
+    await s.stop('SIGTERM');
+  } finally {
+    clearTimeout(kill);
+  }
+}
+
+async function queryOne(url: string, sql: string): Promise<Record<string, unknown>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows[0] as Record<string, unknown>;
+  } finally {
+    await client.end();
+  }
+}
