@@ -60,13 +60,13 @@ t.test('a host stopped past its lease wakes fenced: its writes change nothing', 
   const second_ = await start();
   const submitted = await call(first_.c, 'SubmitJob', {
     type: 'fine-tune',
-    // 4 texts × 8 epochs × 250 ms: long enough to be stopped and taken over mid-run.
+    // 4 texts × 5 epochs × 250 ms: long enough to be stopped and taken over mid-run (A is stopped as soon as it runs).
     spec_json: JSON.stringify({
       base_model: 'moc-demo',
       dataset: 'train.jsonl',
       output_name: 'fenced-out',
       trainer: 'demo',
-      params: { epochs: 8, step_ms: 250 },
+      params: { epochs: 5, step_ms: 250 },
     }),
     max_attempts: 3,
   });
