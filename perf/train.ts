@@ -28,7 +28,7 @@ import { prng } from '../src/model/demo-model.js';
 import { packageRoot } from '../src/package-root.js';
 import { spawnDying, stopDying } from './lib/dying-child.js';
 import { ensurePeerModels } from './lib/peer-cache.js';
-import { type TrainerArm, trainerArm } from './lib/trainer-arm.js';
+import { type TrainerArm, type TrainWindow, trainerArm } from './lib/trainer-arm.js';
 
 const { values } = parseArgs({
   options: {
@@ -94,15 +94,7 @@ async function dataset(base: string, n: number, file: string): Promise<void> {
   await writeFile(file, texts.map((text) => `${JSON.stringify({ text })}\n`).join(''));
 }
 
-interface BareArm {
-  startup_s: number;
-  steps: number;
-  tokens: number;
-  wall_s: number;
-  cpu_s: number;
-  tokens_per_s: number;
-  tokens_per_cpu_s: number;
-}
+type BareArm = TrainWindow;
 
 async function bare(base: string, secs: number): Promise<BareArm> {
   const args = [BARE, '--base', base, '--batch', String(batch), '--seq', String(seq), '--rank', String(rank)];

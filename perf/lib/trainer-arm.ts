@@ -13,20 +13,25 @@ import { packageRoot } from '../../src/package-root.js';
 import { spawnDying, stopDying } from './dying-child.js';
 import { childrenOf, ownCpuMs } from './proc.js';
 
-export interface TrainerArm {
-  /** Spawn to the line saying what the run trains on: torch import, model read, dataset read and tokenized. */
-  ready_s: number;
-  /** Spawn to the base's check against llama.cpp read: the window's start. */
+/** What a timed window of training gives, the trainer's or the bare loop's. */
+export interface TrainWindow {
+  /** Spawn to the window's start. */
   startup_s: number;
-  /** Steps that ended before the window (they overlapped the check's engine). */
-  steps_before: number;
   steps: number;
   tokens: number;
   wall_s: number;
-  /** The trainer process's CPU (every thread) in the window. */
+  /** The process's CPU (every thread) in the window. */
   cpu_s: number;
   tokens_per_s: number;
   tokens_per_cpu_s: number;
+}
+
+export interface TrainerArm extends TrainWindow {
+  /** Spawn to the line saying what the run trains on: torch import, model read, dataset read and tokenized. */
+  ready_s: number;
+  /** Steps that ended before the window (they overlapped the check's engine); the window starts when the base's
+   * check against llama.cpp is read. */
+  steps_before: number;
   /** The libblas the trainer's torch loaded (from /proc/PID/maps): Debian's reference BLAS or OpenBLAS. */
   blas: string;
   check_base_relative?: number;

@@ -4,12 +4,12 @@
  * the store, and a goal whose job ended while the actor was down catches up when it starts.
  */
 import t from 'tap';
-import { randomUUID } from 'node:crypto';
 import { Goals, type GoalsMessages } from '../../actors/goals/goals.js';
 import type { CreateGoalRequest, Goal, UpdateGoalRequest } from '../../schemas/goals.js';
 import type { Job, JobState } from '../../schemas/jobs.js';
 import { MocError } from '../../src/errors.js';
 import { LocalActor } from '../../src/kernel/local-actor.js';
+import { jobRecord as newJob } from '../helpers/records.js';
 import { Store } from '../../src/store/store.js';
 
 /** A jobs source as the Jobs actor is one: watch(listener) → unsubscribe. */
@@ -27,31 +27,6 @@ class FakeJobs {
   get listening(): number {
     return this.listeners.size;
   }
-}
-
-function newJob(): Job {
-  const now = Date.now();
-  return {
-    id: `job-${now.toString(36)}-${randomUUID().slice(0, 13)}`,
-    type: 'evaluate',
-    spec: { model: 'm', dataset: 'd.jsonl' },
-    priority: 0,
-    owner: 'open',
-    memoryBytes: 0,
-    state: 'queued',
-    attempts: 0,
-    maxAttempts: 1,
-    progress: { fraction: 0, message: 'queued' },
-    createdAt: now,
-    queuedAt: now,
-    startedAt: 0,
-    endedAt: 0,
-    updatedAt: now,
-    logTail: [],
-    outputs: { files: [], metrics: {}, models: [] },
-    cancelRequested: false,
-    notBefore: 0,
-  };
 }
 
 interface Harness {

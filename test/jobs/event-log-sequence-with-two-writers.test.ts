@@ -5,34 +5,10 @@
  * And a reader that notes its own writes (noteOwnWrites) reads back exactly the other writer's (jobChangesSince).
  */
 import t from 'tap';
-import { randomUUID } from 'node:crypto';
 import { Store } from '../../src/store/store.js';
-import type { Job } from '../../schemas/jobs.js';
+import { jobRecord } from '../helpers/records.js';
 
-function job(owner: string): Job {
-  const now = Date.now();
-  return {
-    id: `job-${randomUUID()}`,
-    type: 'evaluate',
-    spec: { model: 'm', dataset: 'd.jsonl' } as Job['spec'],
-    priority: 0,
-    owner,
-    memoryBytes: 0,
-    state: 'queued',
-    attempts: 0,
-    maxAttempts: 1,
-    progress: { fraction: 0, message: 'queued' },
-    createdAt: now,
-    queuedAt: now,
-    startedAt: 0,
-    endedAt: 0,
-    updatedAt: now,
-    logTail: [],
-    outputs: { files: [], metrics: {}, models: [] },
-    cancelRequested: false,
-    notBefore: 0,
-  };
-}
+const job = (owner: string) => jobRecord({ owner });
 
 t.test(
   "two writers interleaving: every event kept, numbers contiguous; a reader of its own log sees only the other's",

@@ -5,11 +5,11 @@
  * and a leaked trainer in 1 of 3 closes right after a claim.
  */
 import t from 'tap';
+import { jobRecord } from '../helpers/records.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runners } from '../../actors/jobs/runners.js';
 import type { ModelsPort } from '../../actors/jobs/models-port.js';
-import type { Job } from '../../schemas/jobs.js';
 import { resolveConfig } from '../../src/config.js';
 import { errors } from '../../src/errors.js';
 
@@ -19,27 +19,15 @@ t.test('an aborted fine-tune run starts no trainer and ends with the abort reaso
   mkdirSync(config.jobs.datasetsRoot, { recursive: true });
   writeFileSync(path.join(config.jobs.datasetsRoot, 'train.jsonl'), '{"text":"one"}\n');
   const now = Date.now();
-  const job: Job = {
+  const job = jobRecord({
     id: 'job-prep',
     type: 'fine-tune',
-    spec: { base_model: 'm', dataset: 'train.jsonl', output_name: 'm:ft', params: { step_ms: 60_000 } } as Job['spec'],
-    priority: 0,
-    owner: 'open',
-    memoryBytes: 0,
+    spec: { base_model: 'm', dataset: 'train.jsonl', output_name: 'm:ft', params: { step_ms: 60_000 } },
     state: 'running',
     attempts: 1,
-    maxAttempts: 1,
     progress: { fraction: 0, message: '' },
-    createdAt: now,
-    queuedAt: now,
     startedAt: now,
-    endedAt: 0,
-    updatedAt: now,
-    logTail: [],
-    outputs: { files: [], metrics: {}, models: [] },
-    cancelRequested: false,
-    notBefore: 0,
-  };
+  });
   const ac = new AbortController();
   const models = {
     resolve: (name: string) => name,

@@ -5,60 +5,19 @@
  * what other processes committed (nothing to wait for on LMDB: it reads the shared file).
  */
 import type { Test } from 'tap';
-import { randomUUID } from 'node:crypto';
 import type { Feedback } from '../../schemas/feedback.js';
-import type { Goal } from '../../schemas/goals.js';
-import type { Job } from '../../schemas/jobs.js';
 import type { WorkStore } from '../../src/store/work-store.js';
+import { goalRecord, jobRecord } from '../helpers/records.js';
+
+/** A queued job of `owner`, keyed by `requestId` when given. */
+export const job = (owner = 'alice', requestId?: string) =>
+  jobRecord({ owner, ...(requestId !== undefined ? { requestId } : {}) });
+const goal = () => goalRecord({ owner: 'alice' });
 
 export type Closable = WorkStore & { close(): Promise<void> };
 export interface Backend {
   open(): Promise<Closable>;
   caughtUp(s: Closable): Promise<void>;
-}
-
-export function job(owner = 'alice', requestId?: string): Job {
-  const now = Date.now();
-  return {
-    id: `job-${randomUUID()}`,
-    type: 'evaluate',
-    spec: { model: 'm', dataset: 'd.jsonl' },
-    priority: 0,
-    owner,
-    memoryBytes: 0,
-    state: 'queued',
-    attempts: 0,
-    maxAttempts: 1,
-    progress: { fraction: 0, message: 'queued' },
-    createdAt: now,
-    queuedAt: now,
-    startedAt: 0,
-    endedAt: 0,
-    updatedAt: now,
-    logTail: [],
-    outputs: { files: [], metrics: {}, models: [] },
-    cancelRequested: false,
-    notBefore: 0,
-    ...(requestId !== undefined ? { requestId } : {}),
-  };
-}
-
-function goal(): Goal {
-  const now = Date.now();
-  return {
-    id: `goal-${randomUUID()}`,
-    title: 'g',
-    description: '',
-    priority: 0,
-    owner: 'alice',
-    state: 'pending',
-    jobs: [],
-    deadlineMs: 0,
-    createdAt: now,
-    updatedAt: now,
-    endedAt: 0,
-    reason: 'no jobs linked yet',
-  };
 }
 
 let fseq = 0;

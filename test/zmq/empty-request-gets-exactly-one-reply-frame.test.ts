@@ -24,22 +24,9 @@ s.connect(sys.argv[1])
 s.send(b"")
 print(json.dumps([f.decode("utf-8", "replace") for f in s.recv_multipart()]))
 `;
-import { spawnChild } from '../helpers/child.js';
+import { runChild } from '../helpers/child.js';
 
-function pyEmptyReq(endpoint: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawnChild(t, PY, ['-c', PY_EMPTY_REQ, endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-    });
-    p.stderr!.on('data', (d) => {
-      err += d;
-    });
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
-}
+const pyEmptyReq = (endpoint: string) => runChild(t, PY, ['-c', PY_EMPTY_REQ, endpoint]);
 
 t.test('an empty request gets one reply frame: the error', async (t) => {
   const h = await startHarness(t);

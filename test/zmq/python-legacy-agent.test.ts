@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHarness } from '../helpers/coordinator.js';
-import { spawnChild } from '../helpers/child.js';
+import { runChild } from '../helpers/child.js';
 
 const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'legacy_agent.py');
 
@@ -21,29 +21,14 @@ function pythonWithZmq(): string | null {
   return null;
 }
 
-function runAgent(py: string, endpoint: string): Promise<{ code: number | null; lines: any[]; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawnChild(t, py, [AGENT, endpoint], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout!.on('data', (d) => {
-      out += d;
-    });
-    p.stderr!.on('data', (d) => {
-      err += d;
-    });
-    p.on('close', (code) =>
-      resolve({
-        code,
-        lines: out
-          .trim()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l)),
-        stderr: err,
-      }),
-    );
-  });
+async function runAgent(py: string, endpoint: string): Promise<{ code: number | null; lines: any[]; stderr: string }> {
+  const r = await runChild(t, py, [AGENT, endpoint]);
+  const lines = r.out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  return { code: r.code, lines, stderr: r.err };
 }
 
 const py = pythonWithZmq();
