@@ -13,6 +13,7 @@
 import { hostname } from 'node:os';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../../schemas/config.js';
+import type { DeviceStatus } from '../../schemas/messages.js';
 import {
   isTerminal,
   JOB_SPECS,
@@ -34,6 +35,7 @@ import type { ModelsPort } from './models-port.js';
 import type { JobOutputs, Runners } from './runners.js';
 import { checkTrainerParams, killOrphan } from './trainers.js';
 import { replyAs } from '../../src/kernel/reply.js';
+import { planPlacement } from '../lifecycle/placement.js';
 
 export type JobsProtocol = {
   submit: { req: { kind: 'submit'; request: SubmitJobRequest; owner: string }; reply: Job };
@@ -63,6 +65,8 @@ export type JobsInbox = {
     };
     reply: void;
   };
+  /** A fleet host's devices as they are now (asked every poll): which jobs' memory fits here before claiming them. */
+  room: { req: { kind: 'room'; devices: DeviceStatus[] }; reply: void };
   /** A job this process stored: a candidate from now on. */
   submitted: { req: { kind: 'submitted'; job: Job }; reply: void };
   /** A write of an end or a requeue committed (see writing). */
@@ -110,6 +114,9 @@ export class Jobs implements Behavior<JobsMessages> {
   /** Ends and requeues being written: a shutdown answers only after them (the store closes next). */
   private writing = 0;
   private tickQueued = false;
+  /** A fleet host's devices at the last poll (askRoom); null until the first answer (no job with memory claimed). */
+  private room: DeviceStatus[] | null = null;
+  private asking = false;
   /**
    * Active jobs as last read from the store (every pollMs) or changed here since: the scheduler picks from this,
    * never from whole records. A claim re-checks the committed record, so a stale entry costs a refused claim at most.
@@ -186,6 +193,10 @@ export class Jobs implements Behavior<JobsMessages> {
         return this.tick();
       case 'poll':
         this.refresh();
+        this.askRoom();
+        return this.tick();
+      case 'room':
+        this.room = msg.devices;
         return this.tick();
       case 'claimed':
         return this.claimed(msg.id, msg.job);
@@ -409,14 +420,53 @@ export class Jobs implements Behavior<JobsMessages> {
 
   /**
    * In a fleet (store.kind postgres) a host takes only jobs it can run: one whose model (evaluate, prepare-dataset:
-   * `model`; fine-tune: `base_model`) is in its catalog; the others wait for a host that has it. One host alone takes
-   * every job, and one naming a model it lacks fails saying so.
+   * `model`; fine-tune: `base_model`) is in its catalog, and whose `memory_bytes` fits one of its devices now (placed
+   * as the reservation would be: free room, or idle models evicted); the others wait for a host that has it, or for
+   * room here. One host alone takes every job: one naming a model it lacks fails saying so, one whose memory is held
+   * by busy models waits for it (ended()).
    */
   private runsHere(id: string): boolean {
     if (this.config.store.kind !== 'postgres') return true;
-    const spec = this.store.getJob(id)?.spec;
-    const model = spec?.model ?? spec?.base_model;
-    return typeof model !== 'string' || this.models.resolve(model) !== undefined;
+    const job = this.store.getJob(id);
+    const model = job?.spec?.model ?? job?.spec?.base_model;
+    if (typeof model === 'string' && this.models.resolve(model) === undefined) return false;
+    return !job || this.fitsNow(job);
+  }
+
+  /**
+   * Whether the job's memory fits a device here, by the devices' state at the last poll less what the jobs claimed
+   * since then will hold (taken off the copy as each is judged). The reservation after the claim still decides: a
+   * view up to one poll old can be wrong, and then the job waits for memory as on one host.
+   */
+  private fitsNow(job: Job): boolean {
+    if (job.memoryBytes === 0) return true;
+    const devices = (this.room ?? []).filter((d) => job.device === undefined || d.id === job.device);
+    if (devices.length === 0) return false;
+    try {
+      const plan = planPlacement(`job:${job.id}`, job.memoryBytes, devices);
+      const d = devices.find((x) => x.id === plan.device)!;
+      const freed = plan.evict.reduce((sum, m) => sum + m.reservedBytes, 0);
+      d.memory = { ...d.memory, reserved: d.memory.reserved - freed + job.memoryBytes };
+      d.models = d.models.filter((m) => !plan.evict.includes(m));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A fleet host's devices, asked every poll (fitsNow() judges by them). */
+  private askRoom(): void {
+    if (this.config.store.kind !== 'postgres' || this.asking) return;
+    this.asking = true;
+    this.models
+      .room()
+      .then(
+        (devices) => this.post({ kind: 'room', devices }),
+        (err) => this.dropped('jobs.room', err, {}),
+      )
+      .finally(() => {
+        this.asking = false;
+      });
   }
 
   /** Inside the store's write transaction: the job as committed now, checked again (another process may have won). */

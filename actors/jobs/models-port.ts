@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Config } from '../../schemas/config.js';
 import type {
   AliasInfo,
+  DeviceStatus,
   EvaluateResult,
   LifecycleProtocol,
   ModelView,
@@ -29,6 +30,8 @@ export interface ModelsPort {
   /** Device memory for a running job (placement and eviction as for a model); release it when the job ends. */
   reserve(owner: string, bytes: number, device?: string): Promise<{ device: string; bytes: number }>;
   release(owner: string, device: string): Promise<void>;
+  /** The devices' ledgers and models now (those up), for a fleet host to judge which jobs fit before claiming. */
+  room(): Promise<DeviceStatus[]>;
 }
 
 export class ActorModelsPort implements ModelsPort {
@@ -91,5 +94,10 @@ export class ActorModelsPort implements ModelsPort {
 
   async release(owner: string, device: string): Promise<void> {
     await this.lifecycle.ask({ kind: 'release', owner, device }, { timeoutMs: this.config.limits.loadTimeoutMs });
+  }
+
+  async room(): Promise<DeviceStatus[]> {
+    const up = [...this.devices.values()].filter((d) => d.attached);
+    return Promise.all(up.map((d) => d.ask({ kind: 'status' }, { timeoutMs: this.config.limits.requestTimeoutMs })));
   }
 }

@@ -19,6 +19,8 @@ export const DROP_SITES = [
   'jobs.renew',
   /** The write of a run's end failed: the job's lease passes and it is taken over as if this process had died. */
   'jobs.end',
+  /** A fleet host could not read its devices' room: jobs needing memory wait for the next poll's read. */
+  'jobs.room',
   /** Putting a job back in the queue at shutdown failed: its lease passes, as above. */
   'jobs.requeue',
   /** An idle model's keep-alive unload failed: it stays loaded, and the timer re-arms with its next report. */

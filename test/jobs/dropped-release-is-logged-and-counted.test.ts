@@ -38,6 +38,7 @@ t.test('a failed release of a job memory is logged and counted; the job still su
       released.push(owner);
       throw errors.unavailable('device gpu0 is restarting');
     },
+    room: () => Promise.reject(new Error('not used')),
   };
   const outputs = { files: [], metrics: { lines: 1 }, models: [] };
   const jobs = new Jobs(

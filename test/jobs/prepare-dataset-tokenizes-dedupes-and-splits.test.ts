@@ -46,6 +46,7 @@ const models: ModelsPort = {
   setAlias: notUsed,
   reserve: notUsed,
   release: notUsed,
+  room: notUsed,
 };
 
 let jobs = 0;

@@ -1,7 +1,7 @@
 /**
  * store.kind postgres with real coordinators: two hosts (their own data dirs and devices; one shared models root, as a
  * shared volume on a GPU cluster) on one PostgreSQL share one job queue, goals and feedback — jobs submitted on either
- * run once each, on either, and only where their model is in the catalog; a goal created on one follows a job the
+ * run once each, on either, and only where their model is in the catalog and their memory fits; a goal created on one follows a job the
  * other runs; feedback recorded on one is exported by the other; a fine-tune's output is registered and promoted on
  * both. The fleet registry: each sees both, an unload shows on the other within a heartbeat, a stopped host shows as
  * silent within two. PostgreSQL unreachable at start: a clear error naming the database without its password. Lost
@@ -27,17 +27,23 @@ t.test(
     const heartbeatMs = 300;
     const models = path.join(t.testdir(), 'shared-models');
     // Two hosts: their own data dirs (catalogs, datasets), one models root.
-    const host = (name: string) => {
+    const host = (name: string, memory: string) => {
       const dir = path.join(t.testdir(), name);
       mkdirSync(dir, { recursive: true });
       return startHarness(
         t,
-        { store, jobs: { pollMs: 200 }, modelsRoot: models, fleet: { hostId: `host-${name}`, heartbeatMs } },
+        {
+          store,
+          jobs: { pollMs: 200 },
+          modelsRoot: models,
+          fleet: { hostId: `host-${name}`, heartbeatMs },
+          devices: [{ id: 'cpu0', kind: 'cpu', memory }],
+        },
         { dir },
       );
     };
-    const a = await host('a');
-    const b = await host('b');
+    const a = await host('a', '1GiB');
+    const b = await host('b', '2GiB');
     t.not(a.coordinator.config.dataDir, b.coordinator.config.dataDir);
     for (const h of [a, b]) writeDataset(h, 'eval.jsonl', TEXTS);
 
@@ -97,6 +103,28 @@ t.test(
       owners.map((o) => o.owner),
       [b.coordinator.jobsView!.owner],
       'only B ever held its lease',
+    );
+
+    // ... and whose memory fits: 1.5 GiB fits no device of A's (1 GiB), B's 2 GiB device holds it. A never claims it
+    // (one host alone would fail it as too big for any device).
+    const big = await rest(a, 'POST', '/v1/jobs', {
+      type: 'evaluate',
+      spec: { model: 'moc-demo', dataset: 'eval.jsonl', max_lines: 1 },
+      memory_bytes: 1536 * 1024 * 1024,
+    });
+    t.equal(big.status, 201, JSON.stringify(big.body));
+    const bigDone = await jobWhere(a, big.body.id, ended, 'the job too big for A ended', 60_000);
+    t.equal(bigDone.state, 'succeeded', JSON.stringify(bigDone.error));
+    t.equal(bigDone.attempts, 1);
+    t.match(bigDone.logTail.join('\n'), /holding 1610612736 bytes on cpu0/);
+    const bigOwners = await cluster.psql<{ owner: string | null }>(
+      `SELECT DISTINCT body->'lease'->>'owner' AS owner FROM moc_events WHERE id = $1 AND body ? 'lease'`,
+      [big.body.id],
+    );
+    t.same(
+      bigOwners.map((o) => o.owner),
+      [b.coordinator.jobsView!.owner],
+      'only B, where it fits, ever held its lease',
     );
 
     // A goal on A follows a job submitted on B.
