@@ -9,6 +9,11 @@
  * Nothing runs during the measurement: the submits are fine-tunes whose (demo) trainer is slow, parallelism 1, so each
  * host claims one and the rest stay queued behind it, as on a busy fleet (the LMDB arm does the same). Each phase has
  * a fresh database. The cluster is started here (test/helpers/postgres-cluster.ts) and destroyed whatever happens.
+ *
+ * Then an idle fleet, on a cluster of its own (perf/lib/fleet-idle.ts): at_rest_per_host, the statements each of three
+ * idle hosts sends PostgreSQL per second and the rows its registry writes to moc_hosts (pg_stat_statements, exact);
+ * claim_latency_ms, submit sent → job seen running, one cheap `evaluate` at a time round-robin over the three hosts,
+ * with which host claimed each.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +27,7 @@ import { DDL } from '../../src/store/postgres/schema.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { launchPostgres, type PostgresCluster } from '../../test/helpers/postgres-cluster.js';
 import { closedLoop, type LoadResult } from './closed-loop.js';
+import { idleFleet } from './fleet-idle.js';
 import { spawnServer, type SpawnedServer } from './spawn-server.js';
 
 const POOL = 10; // a host's store.poolSize (the default)
@@ -139,6 +145,9 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
     const bare1 = await bare(POOL, await urlOf('bare_one'));
     const bare3 = await bare(3 * POOL, await urlOf('bare_three'));
     const three = await hosts(3, await urlOf('moc_three'));
+    await cluster.destroy(); // the idle fleet's cluster is its own (pg_stat_statements loaded)
+    cluster = undefined;
+    const idle = await idleFleet({ datasets });
     const pick = (r: LoadResult) => ({ rps: r.rps, p50: r.p50, p99: r.p99, ok: r.ok, errors: r.errors });
     const ratio = (a: LoadResult, b: LoadResult) => Number((a.rps / b.rps).toFixed(3));
     return {
@@ -155,6 +164,7 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       ratio_one_vs_bare: ratio(one.r, bare1),
       ratio_three_vs_bare: ratio(three.r, bare3),
       ratio_store_vs_bare: ratio(store1, bare1),
+      ...idle,
     };
   } finally {
     await Promise.all(servers.map((s) => stopServer(s)));
