@@ -65,6 +65,8 @@ export type JobsInbox = {
     };
     reply: void;
   };
+  /** Other processes' job changes have arrived in the store (told by it, between polls): read them and tick. */
+  changed: { req: { kind: 'changed' }; reply: void };
   /** A fleet host's devices as they are now (asked every poll): which jobs' memory fits here before claiming them. */
   room: { req: { kind: 'room'; devices: DeviceStatus[] }; reply: void };
   /** A job this process stored: a candidate from now on. */
@@ -117,6 +119,8 @@ export class Jobs implements Behavior<JobsMessages> {
   /** A fleet host's devices at the last poll (askRoom); null until the first answer (no job with memory claimed). */
   private room: DeviceStatus[] | null = null;
   private asking = false;
+  private changeQueued = false;
+  private unsubscribe: (() => void) | undefined;
   /**
    * Active jobs as last read from the store (every pollMs) or changed here since: the scheduler picks from this,
    * never from whole records. A claim re-checks the committed record, so a stale entry costs a refused claim at most.
@@ -151,11 +155,15 @@ export class Jobs implements Behavior<JobsMessages> {
     this.renew = setInterval(() => this.post({ kind: 'renew' }), Math.max(100, Math.floor(c.leaseMs / 3)));
     this.poll.unref();
     this.renew.unref();
+    // Another host's submit or end reaches this host's replica by NOTIFY: looked at then, not at the next poll (a
+    // fleet's idle host takes a busy host's job at once). One message waiting is enough.
+    this.unsubscribe = this.store.onJobChanges(() => this.post({ kind: 'changed' }));
     this.post({ kind: 'poll' });
   }
 
   stop(): void {
     this.stopped = true;
+    this.unsubscribe?.();
     clearInterval(this.poll);
     clearInterval(this.renew);
     // Runs still going (a destroy, or a close past its grace) are stopped; their jobs keep their lease until it
@@ -192,6 +200,11 @@ export class Jobs implements Behavior<JobsMessages> {
       case 'tick':
         return this.tick();
       case 'poll':
+        this.refresh();
+        this.askRoom();
+        return this.tick();
+      case 'changed':
+        this.changeQueued = false;
         this.refresh();
         this.askRoom();
         return this.tick();
@@ -759,6 +772,10 @@ export class Jobs implements Behavior<JobsMessages> {
     if (msg.kind === 'tick') {
       if (this.tickQueued) return;
       this.tickQueued = true;
+    }
+    if (msg.kind === 'changed') {
+      if (this.changeQueued) return;
+      this.changeQueued = true;
     }
     try {
       this.self.tell(msg);

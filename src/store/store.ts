@@ -161,6 +161,11 @@ export class Store implements WorkStore {
     this.trackingOwn = true;
   }
 
+  /** Another process's commits to this LMDB environment are found only by reading the log (jobChangesSince). */
+  onJobChanges(_listener: () => void): () => void {
+    return () => {};
+  }
+
   /** The event log's last sequence number (0 when empty): where a reader of job changes starts (jobChangesSince). */
   lastEventSeq(): number {
     return [...this.events.getKeys({ reverse: true, limit: 1 })][0] ?? 0;

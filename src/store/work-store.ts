@@ -52,6 +52,12 @@ export interface WorkStore {
   lastEventSeq(): number;
   /** The job records changed after position `seq`, in the log's order, and the position read up to. */
   jobChangesSince(seq: number): { seq: number; jobs: Job[] };
+  /**
+   * Told when other processes' job changes have arrived (jobChangesSince has them now), if the store hears of them
+   * before its reader asks: PostgreSQL's follower does (NOTIFY); LMDB's readers find them only by asking. Returns
+   * the unsubscribe.
+   */
+  onJobChanges(listener: () => void): () => void;
 
   // ---- goals ----
   getGoal(id: string): Goal | undefined;

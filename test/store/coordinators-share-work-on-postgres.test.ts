@@ -27,14 +27,16 @@ t.test(
     const heartbeatMs = 300;
     const models = path.join(t.testdir(), 'shared-models');
     // Two hosts: their own data dirs (catalogs, datasets), one models root.
-    const host = (name: string, memory: string) => {
+    // B polls the store once a minute: every job submitted on A that B runs below, B took when A's commit reached its
+    // replica (NOTIFY), not at a poll.
+    const host = (name: string, memory: string, pollMs: number) => {
       const dir = path.join(t.testdir(), name);
       mkdirSync(dir, { recursive: true });
       return startHarness(
         t,
         {
           store,
-          jobs: { pollMs: 200 },
+          jobs: { pollMs },
           modelsRoot: models,
           fleet: { hostId: `host-${name}`, heartbeatMs },
           devices: [{ id: 'cpu0', kind: 'cpu', memory }],
@@ -42,8 +44,8 @@ t.test(
         { dir },
       );
     };
-    const a = await host('a', '1GiB');
-    const b = await host('b', '2GiB');
+    const a = await host('a', '1GiB', 200);
+    const b = await host('b', '2GiB', 60_000);
     t.not(a.coordinator.config.dataDir, b.coordinator.config.dataDir);
     for (const h of [a, b]) writeDataset(h, 'eval.jsonl', TEXTS);
 

@@ -61,6 +61,7 @@ export class PgWorkStore implements WorkStore {
   /** Other processes' job changes the follower applied, for jobChangesSince, by local position. */
   private changes: { pos: number; job: Job }[] = [];
   private pos = 0;
+  private readonly changeListeners = new Set<() => void>();
   private cursor = { xid: '0', seq: '0' };
   private following: Promise<void> | null = null;
   private followAgain = false;
@@ -168,6 +169,7 @@ export class PgWorkStore implements WorkStore {
     }
     this.following = (async () => {
       try {
+        const before = this.pos;
         for (let more = true; more && !this.closed; ) {
           const r = await this.pool.query(FOLLOW, [this.cursor.xid, this.cursor.seq, FOLLOW_BATCH]);
           for (const e of r.rows) this.applyFollowed(e.kind as EventKind, e.body, Number(e.rev));
@@ -175,6 +177,7 @@ export class PgWorkStore implements WorkStore {
           if (last) this.cursor = { xid: last.xid, seq: last.seq };
           more = r.rows.length === FOLLOW_BATCH;
         }
+        if (this.pos !== before) for (const l of this.changeListeners) l();
         this.lastFailure = '';
         if (this.failing) {
           this.failing = false;
@@ -288,6 +291,11 @@ export class PgWorkStore implements WorkStore {
     const jobs = this.changes.filter((c) => c.pos > seq).map((c) => c.job);
     this.changes = this.changes.filter((c) => c.pos > this.pos);
     return { seq: this.pos, jobs };
+  }
+
+  onJobChanges(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
   }
 
   // ---- goals ----
