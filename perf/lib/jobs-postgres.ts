@@ -6,6 +6,10 @@
  * have (bare_1: one host's pool; bare_3: three hosts' pools). store_1: PgWorkStore.submitJob called in this process
  * (no transport, no actors), same pool and concurrency: the store's own share of the gap.
  *
+ * The submits are sent by a lean HTTP/2 gRPC client (h2-unary.ts: ~half the CPU per call of grpc-js's client, which
+ * shares the two cores with the servers it measures), and each arm says where the CPU went: `cpu_ms_per_submit` of
+ * the hosts, PostgreSQL (postmaster and backends) and the load generator; `cpu_ms_per_insert` for bare.
+ *
  * Nothing runs during the measurement: the submits are fine-tunes whose (demo) trainer is slow, parallelism 1, so each
  * host claims one and the rest stay queued behind it, as on a busy fleet (the LMDB arm does the same). Each phase has
  * a fresh database. The cluster is started here (test/helpers/postgres-cluster.ts) and destroyed whatever happens.
@@ -19,15 +23,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import type { Job } from '../../schemas/jobs.js';
 import { PgWorkStore } from '../../src/store/postgres/pg-work-store.js';
 import { DDL } from '../../src/store/postgres/schema.js';
-import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { launchPostgres, type PostgresCluster } from '../../test/helpers/postgres-cluster.js';
 import { closedLoop, type LoadResult } from './closed-loop.js';
 import { idleFleet } from './fleet-idle.js';
+import { encodeStrings, unaryClient } from './h2-unary.js';
+import { cpuMs } from './proc.js';
 import { spawnServer, type SpawnedServer } from './spawn-server.js';
 
 const POOL = 10; // a host's store.poolSize (the default)
@@ -62,7 +66,21 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       output_name: 'perf:out',
       params: { step_ms: 600_000 },
     });
-    const hosts = async (n: number, url: string): Promise<{ r: LoadResult; stored: number; running: number }> => {
+    /** CPU ms per acknowledged submit, by who spent it, over a closed loop (process CPU read before and after). */
+    type Cpu = Record<string, number>;
+    const measured = async (pids: Record<string, number[]>, run: () => Promise<LoadResult>) => {
+      const read = () => Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, sum(ps.map(cpuMs))]));
+      const before = read();
+      const self = process.cpuUsage();
+      const r = await run();
+      const after = read();
+      const own = process.cpuUsage(self);
+      const per = (ms: number) => Number((ms / Math.max(1, r.ok)).toFixed(3));
+      const cpu: Cpu = Object.fromEntries(Object.keys(pids).map((k) => [k, per(after[k]! - before[k]!)]));
+      cpu.load_generator = per((own.user + own.system) / 1000);
+      return { r, cpu };
+    };
+    const hosts = async (n: number, url: string) => {
       const yaml = (i: number) =>
         [
           'server: { grpcPort: 0 }',
@@ -78,19 +96,14 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
         Array.from({ length: n }, (_, i) => spawnServer({ yaml: yaml(i), logFile: true })),
       );
       servers.push(...started);
-      const clients = started.map((s) => modelOpsClient(s.grpcAddress) as grpc.Client & Record<string, any>);
+      const clients = started.map((s) => unaryClient(s.grpcAddress));
       let k = 0;
-      const r = await closedLoop(
-        () =>
-          new Promise((resolve, reject) => {
-            const client = clients[k++ % clients.length]!;
-            client.SubmitJob(
-              { type: 'fine-tune', spec_json: spec, request_id: `c-${m++}` },
-              { deadline: Date.now() + 30_000 },
-              (err: grpc.ServiceError | null) => (err ? reject(err) : resolve({ tokens: 0 })),
-            );
-          }),
-        loop,
+      const { r, cpu } = await measured({ hosts: started.map((s) => s.proc.pid!), postgres: [c.pid!] }, () =>
+        closedLoop(async () => {
+          const client = clients[k++ % clients.length]!;
+          await client.call('/moc.v1.ModelOps/SubmitJob', encodeStrings({ 1: 'fine-tune', 2: spec, 6: `c-${m++}` }));
+          return { tokens: 0 };
+        }, loop),
       );
       for (const cl of clients) cl.close();
       const counts = await queryOne(
@@ -99,29 +112,31 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       );
       await Promise.all(started.map((s) => stopServer(s)));
       servers.length = 0;
-      return { r, stored: Number(counts.stored), running: Number(counts.running) };
+      return { r, cpu, stored: Number(counts.stored), running: Number(counts.running) };
     };
 
     const oneUrl = await urlOf('moc_one');
     const one = await hosts(1, oneUrl);
     // The rows bare writes are the rows MOC wrote: a submitted job's body, as stored.
     const sample = (await queryOne(oneUrl, 'SELECT body FROM moc_jobs LIMIT 1')).body as Record<string, unknown>;
-    const bare = async (pool: number, url: string): Promise<LoadResult> => {
+    const bare = async (pool: number, url: string) => {
       const p = new pg.Pool({ connectionString: url, max: pool, options: '-c synchronous_commit=on' });
       try {
         await p.query(DDL);
         let b = 0;
-        return await closedLoop(async () => {
-          const id = `bare-${b++}`;
-          const now = Date.now();
-          const body = { ...sample, id, requestId: id, createdAt: now, queuedAt: now, updatedAt: now };
-          await p.query(
-            `WITH j AS (INSERT INTO moc_jobs (id, owner, request_id, rev, body) VALUES ($1, $2, $3, 1, $4) RETURNING id)
+        return await measured({ postgres: [c.pid!] }, () =>
+          closedLoop(async () => {
+            const id = `bare-${b++}`;
+            const now = Date.now();
+            const body = { ...sample, id, requestId: id, createdAt: now, queuedAt: now, updatedAt: now };
+            await p.query(
+              `WITH j AS (INSERT INTO moc_jobs (id, owner, request_id, rev, body) VALUES ($1, $2, $3, 1, $4) RETURNING id)
              INSERT INTO moc_events (kind, id, rev, body) SELECT 'job', id, 1, $4 FROM j`,
-            [id, 'open', id, body],
-          );
-          return { tokens: 0 };
-        }, loop);
+              [id, 'open', id, body],
+            );
+            return { tokens: 0 };
+          }, loop),
+        );
       } finally {
         await p.end();
       }
@@ -156,14 +171,15 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       concurrency: o.concurrency,
       durationMs: o.durationMs,
       pool_per_host: POOL,
-      one_host: { ...pick(one.r), stored: one.stored, running: one.running },
-      three_hosts: { ...pick(three.r), stored: three.stored, running: three.running },
+      load_generator: 'h2-unary (perf/lib/h2-unary.ts)',
+      one_host: { ...pick(one.r), stored: one.stored, running: one.running, cpu_ms_per_submit: one.cpu },
+      three_hosts: { ...pick(three.r), stored: three.stored, running: three.running, cpu_ms_per_submit: three.cpu },
       store_1: pick(store1),
-      bare_1: pick(bare1),
-      bare_3: pick(bare3),
-      ratio_one_vs_bare: ratio(one.r, bare1),
-      ratio_three_vs_bare: ratio(three.r, bare3),
-      ratio_store_vs_bare: ratio(store1, bare1),
+      bare_1: { ...pick(bare1.r), cpu_ms_per_insert: bare1.cpu },
+      bare_3: { ...pick(bare3.r), cpu_ms_per_insert: bare3.cpu },
+      ratio_one_vs_bare: ratio(one.r, bare1.r),
+      ratio_three_vs_bare: ratio(three.r, bare3.r),
+      ratio_store_vs_bare: ratio(store1, bare1.r),
       ...idle,
     };
   } finally {
@@ -181,6 +197,10 @@ async function stopServer(s: SpawnedServer): Promise<void> {
   } finally {
     clearTimeout(kill);
   }
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
 }
 
 async function queryOne(url: string, sql: string): Promise<Record<string, unknown>> {
