@@ -67,6 +67,7 @@ t.test('job and goal requests refuse what they cannot honour', async (t) => {
       const create = { title: 'keyed goal', priority: 2, request_id: 'goal-key-1' };
       const a = await rest(h, 'POST', '/v1/goals', create);
       t.equal(a.status, 201);
+      t.equal(a.body.request_id, 'goal-key-1', 'the goal names its key');
       await rest(h, 'PUT', `/v1/goals/${a.body.id}`, { title: 'renamed since' });
       const retry = await rest(h, 'POST', '/v1/goals', { priority: 2, request_id: 'goal-key-1', title: 'keyed goal' });
       t.equal(retry.body.id, a.body.id, 'a retry (after an update) is the first goal');
@@ -79,7 +80,7 @@ t.test('job and goal requests refuse what they cannot honour', async (t) => {
       const g = await h.unary('CreateGoal', { ...create, priority: 3 }).catch((e) => e);
       t.equal(g.code, grpc.status.ALREADY_EXISTS, `gRPC: ALREADY_EXISTS (${g.details})`);
       t.match(g.details, /request_id 'goal-key-1' was used for goal .*priority differs/);
-      t.equal((await h.unary('CreateGoal', create)).id, a.body.id, 'gRPC: a retry is the first goal');
+      t.match(await h.unary('CreateGoal', create), { id: a.body.id, request_id: 'goal-key-1' }, 'gRPC: the first goal');
       const z = await zmqRequest(h.zmqUrl, {
         action: 'create_goal',
         request_id: 'goal-key-1',
@@ -94,13 +95,14 @@ t.test('job and goal requests refuse what they cannot honour', async (t) => {
       const fb = { prompt: 'p', chosen: 'a', rejected: 'b', idempotency_key: 'fb-key-1' };
       const f = await rest(h, 'POST', '/v1/feedback', fb);
       t.equal(f.status, 201);
+      t.equal(f.body.idempotency_key, 'fb-key-1', 'the record names its key');
       t.equal((await rest(h, 'POST', '/v1/feedback', fb)).body.id, f.body.id, 'a retry is the first record');
       const otherFb = await rest(h, 'POST', '/v1/feedback', { ...fb, chosen: 'c' });
       t.equal(otherFb.status, 409);
       t.equal(otherFb.body.error.code, 'MOC_ERR_REQUEST_ID_REUSED');
       t.match(otherFb.body.error.details, { field: 'idempotency_key', feedback: f.body.id, fields: ['chosen'] });
       t.match(otherFb.body.error.message, /idempotency_key 'fb-key-1' was used for feedback .*chosen differs/);
-      t.equal((await h.unary('RecordFeedback', fb)).id, f.body.id, 'gRPC: a retry is the first record');
+      t.match(await h.unary('RecordFeedback', fb), { id: f.body.id, idempotency_key: 'fb-key-1' }, 'gRPC: the first');
       const zf = await zmqRequest(h.zmqUrl, { action: 'record_feedback', request_id: 'message-7', ...fb });
       t.equal(zf.feedback?.id, f.body.id, `ZMQ: idempotency_key, not the envelope's request_id: ${JSON.stringify(zf)}`);
       t.equal(count(), countBefore + 1, 'one record stored');
