@@ -27,6 +27,12 @@ export const RecordFeedbackRequest = Type.Object(
     chosen: Type.Optional(Text),
     rejected: Type.Optional(Text),
     comment: Type.Optional(Type.String({ maxLength: 4000 })),
+    /**
+     * Idempotent recording, as SubmitJob's request_id (a name of its own: request_id is taken, the old name of
+     * answer_id): the same owner, key and fields return the record made first (other fields:
+     * MOC_ERR_REQUEST_ID_REUSED).
+     */
+    idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
   { additionalProperties: false },
 );
@@ -45,5 +51,9 @@ export const Feedback = Type.Object({
   rating: Type.Integer(),
   requestId: Type.String(),
   comment: Type.String(),
+  /** The record's idempotency key (RecordFeedbackRequest.idempotency_key): unique per owner. */
+  idempotencyKey: Type.Optional(Type.String()),
+  /** What the request asked for, as a digest per request field (as Goal.requestDigests). */
+  requestDigests: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 export type Feedback = Static<typeof Feedback>;

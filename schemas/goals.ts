@@ -119,6 +119,11 @@ export const CreateGoalRequest = Type.Object(
     jobs: Type.Optional(Type.Array(JobId, { maxItems: 1000 })),
     /** The jobs MOC runs to pursue the criterion; without one, the goal follows the jobs linked to it. */
     plan: Type.Optional(GoalPlan),
+    /**
+     * Idempotent creation, as SubmitJob's: the same owner, request_id and fields return the goal created first (other
+     * fields: MOC_ERR_REQUEST_ID_REUSED).
+     */
+    request_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
   },
   { additionalProperties: false },
 );
@@ -169,5 +174,12 @@ export const Goal = Type.Object({
   achievedBy: Type.Optional(Type.Object({ job: Type.String(), metric: Type.String(), value: Type.Number() })),
   plan: Type.Optional(GoalPlan),
   planState: Type.Optional(PlanState),
+  /** The creation's idempotency key (CreateGoalRequest.request_id): unique per owner, kept for good. */
+  requestId: Type.Optional(Type.String()),
+  /**
+   * What the creation asked for, as a digest per request field (src/canonical-json.ts fieldDigests): a retry under
+   * the same key is compared with the request, not with the goal as later updates left it.
+   */
+  requestDigests: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
 export type Goal = Static<typeof Goal>;

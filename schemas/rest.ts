@@ -191,6 +191,7 @@ export const GoalResource = Type.Object(
     ),
     plan: Type.Union([GoalPlan, Type.Null()], { description: 'the job chain MOC runs for it; null when none' }),
     plan_state: Type.Union([PlanStateResource, Type.Null()], { description: 'its attempts; null without a plan' }),
+    request_id: Type.String({ description: "the creation's idempotency key; '' when none" }),
   },
   { additionalProperties: false },
 );
@@ -214,6 +215,7 @@ export const FeedbackResource = Type.Object(
     request_id: Type.String({ description: "the rated (or chosen) answer's id; '' when the answers were sent" }),
     answer_id: Type.String({ description: 'the same as request_id, by the name RecordFeedback takes' }),
     comment: Type.String(),
+    idempotency_key: Type.String({ description: "the record's idempotency key; '' when none" }),
   },
   { additionalProperties: false },
 );

@@ -151,7 +151,7 @@ export const ERRORS = {
     http: 409,
     zmq: 'REQUEST_ID_REUSED',
     retryable: false,
-    when: 'A request reuses a request_id (idempotency key) of an earlier one of the same caller with other parameters: a job submit (details.job names that job) or a ZMQ write action within its idempotency window; details.fields says what differs. Use a new request_id for a new request.',
+    when: "A request reuses an idempotency key of an earlier one of the same caller with other parameters: a job submit's request_id (details.job names that job), a goal creation's request_id (details.goal), a feedback record's idempotency_key (details.feedback), or a ZMQ write action's request_id within its idempotency window; details.field names the key, details.fields what differs. Use a new key for a new request.",
   },
   MOC_ERR_JOB_FAILED: {
     grpc: 'FAILED_PRECONDITION',
@@ -499,13 +499,22 @@ export const errors = {
       `${field}: '${relative}' exists already and was left as it is; name another output, or set overwrite: true in the spec to replace it`,
       { field, path: relative },
     ),
-  /** `earlier` names what the key was used for ('job job-…', 'an earlier load_model'); `details` identify it. */
-  requestIdReused: (requestId: string, earlier: string, fields: string[], details: Record<string, unknown> = {}) =>
+  /**
+   * `earlier` names what the key was used for ('job job-…', 'an earlier load_model'); `details` identify it. `keyField`:
+   * the request field that carries the key (RecordFeedback's is idempotency_key: its request_id names an answer).
+   */
+  requestIdReused: (
+    requestId: string,
+    earlier: string,
+    fields: string[],
+    details: Record<string, unknown> = {},
+    keyField = 'request_id',
+  ) =>
     new MocError(
       'MOC_ERR_REQUEST_ID_REUSED',
-      `request_id '${requestId}' was used for ${earlier} with other parameters (${fields.join(', ')} ${fields.length === 1 ? 'differs' : 'differ'}); ` +
-        'a retry must repeat the request exactly: send a new request_id for a new request',
-      { field: 'request_id', request_id: requestId, ...details, fields },
+      `${keyField} '${requestId}' was used for ${earlier} with other parameters (${fields.join(', ')} ${fields.length === 1 ? 'differs' : 'differ'}); ` +
+        `a retry must repeat the request exactly: send a new ${keyField} for a new request`,
+      { field: keyField, [keyField]: requestId, ...details, fields },
     ),
   jobsDisabled: () =>
     new MocError('MOC_ERR_NOT_IMPLEMENTED', 'learning jobs are disabled on this server (jobs.enabled: false)'),

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../schemas/config.js';
 import type { Feedback, RecordFeedbackRequest } from '../../schemas/feedback.js';
+import { differingKeys, fieldDigests } from '../../src/canonical-json.js';
 import { errors } from '../../src/errors.js';
 import type { Behavior, Envelope } from '../../src/kernel/types.js';
 import type { WorkStore } from '../../src/store/work-store.js';
@@ -41,17 +42,35 @@ export class FeedbackActor implements Behavior<FeedbackProtocol> {
     switch (msg.kind) {
       case 'inferred':
         return this.remember(msg.requestId, { model: msg.model, prompt: msg.prompt, text: msg.text });
-      case 'record': {
-        const f = this.build(msg.request, msg.owner);
-        this.store.recordFeedback(f).then(
-          (r) => env.reply(r),
-          (err) => env.fail(err),
-        );
-        return;
-      }
+      case 'record':
+        return this.record(env as Envelope<FeedbackProtocol, 'record'>);
       default:
         throw new Error(`feedback: unknown message kind ${JSON.stringify((msg as { kind: unknown }).kind)}`);
     }
+  }
+
+  /**
+   * A record made, or, under an idempotency key an earlier request took, that record when this request is the same
+   * one (field by field) and MOC_ERR_REQUEST_ID_REUSED naming what differs otherwise. A retry is answered from the
+   * store before the record is built: the inference it names may have left the record since.
+   */
+  private record(env: Envelope<FeedbackProtocol, 'record'>): void {
+    const { request: r, owner } = env.msg;
+    const key = r.idempotency_key;
+    const digests = fieldDigests(requestedFields(r));
+    const answer = (first: Feedback) => {
+      const differ = differingKeys(first.requestDigests ?? {}, digests);
+      if (differ.length === 0) return env.reply(first);
+      env.fail(errors.requestIdReused(key!, `feedback ${first.id}`, differ, { feedback: first.id }, 'idempotency_key'));
+    };
+    const first = key === undefined ? undefined : this.store.feedbackByKey(owner, key);
+    if (first) return answer(first);
+    const f = this.build(r, owner);
+    const keyed: Feedback = key === undefined ? f : { ...f, idempotencyKey: key, requestDigests: digests };
+    this.store.recordFeedback(keyed).then(
+      ({ feedback, created }) => (created ? env.reply(feedback) : answer(feedback)),
+      (err) => env.fail(err),
+    );
   }
 
   private remember(id: string, inf: Inference): void {
@@ -163,6 +182,19 @@ function answerId(
   if (r[name] !== undefined) return { field: name, id: r[name] };
   if (r[old] !== undefined) return { field: old, id: r[old] };
   return undefined;
+}
+
+/** What a request asks for, by the names a client sends (an answer by either of its names): what a retry must repeat. */
+function requestedFields(r: RecordFeedbackRequest): Record<string, unknown> {
+  return {
+    answer_id: r.answer_id ?? r.request_id,
+    rejected_answer_id: r.rejected_answer_id ?? r.rejected_request_id,
+    rating: r.rating,
+    prompt: r.prompt,
+    chosen: r.chosen,
+    rejected: r.rejected,
+    comment: r.comment ?? '',
+  };
 }
 
 /**

@@ -27,6 +27,7 @@ import {
 import { isTerminal, JOB_SPECS, type Job, type SubmitJobRequest } from '../../schemas/jobs.js';
 import { errors, toMocError, type MocError } from '../../src/errors.js';
 import { validate } from '../../src/validate.js';
+import { differingKeys, fieldDigests } from '../../src/canonical-json.js';
 import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { WorkStore } from '../../src/store/work-store.js';
 import { deriveGoal, type DerivedGoal } from './derive.js';
@@ -201,6 +202,11 @@ export class Goals implements Behavior<GoalsMessages> {
 
   private create(env: Envelope<GoalsMessages, 'create'>): void {
     const { request: r, owner } = env.msg;
+    const key = r.request_id;
+    const digests = fieldDigests(createdFields(r));
+    // A retry is answered from the store before the checks: a job it linked may be gone since, its deadline passed.
+    const first = key === undefined ? undefined : this.store.goalByRequestId(owner, key);
+    if (key !== undefined && first) return answerRetry(env, key, first, digests);
     const jobs = this.checkJobs('jobs', r.jobs ?? []);
     if (r.plan) this.checkPlan(r);
     const now = Date.now();
@@ -219,9 +225,25 @@ export class Goals implements Behavior<GoalsMessages> {
       updatedAt: now,
       endedAt: 0,
       reason: '',
+      ...(key !== undefined ? { requestId: key, requestDigests: digests } : {}),
     };
     const goal = withDerived(base, this.derive(base, now), now);
-    this.write(goal.id, this.store.createGoal(goal), env);
+    // The key taken meanwhile (a concurrent creation, here or on another host): answered as a retry, nothing written.
+    let retried = false;
+    const write = this.store.createGoal(goal).then(({ goal: stored, created }) => {
+      if (created) return stored;
+      retried = true;
+      answerRetry(env, key!, stored, digests);
+      return null;
+    });
+    this.write(goal.id, write, {
+      reply: (g) => {
+        if (!retried) env.reply(g);
+      },
+      fail: (err) => {
+        if (!retried) env.fail(err);
+      },
+    });
   }
 
   private find(id: string): Goal {
@@ -601,4 +623,25 @@ function sameGoal(a: Goal, b: Goal): boolean {
 
 function unique(ids: string[]): string[] {
   return [...new Set(ids)];
+}
+
+/** What a creation asks for, by the names a client sends them (defaults filled in): what a keyed retry must repeat. */
+const createdFields = (r: CreateGoalRequest) => ({
+  title: r.title,
+  description: r.description ?? '',
+  priority: r.priority ?? 0,
+  criterion: r.criterion,
+  deadline_ms: r.deadline_ms ?? 0,
+  jobs: r.jobs ?? [],
+  plan: r.plan,
+});
+
+/**
+ * A creation whose key an earlier one took: that goal (as it is now) when this request is the same, field by field
+ * (its digests); another request otherwise, refused naming what differs — answering the first goal would hide it.
+ */
+function answerRetry(env: GoalAnswer, key: string, first: Goal, digests: Record<string, string>): void {
+  const differ = differingKeys(first.requestDigests ?? {}, digests);
+  if (differ.length > 0) return env.fail(errors.requestIdReused(key, `goal ${first.id}`, differ, { goal: first.id }));
+  env.reply(first);
 }

@@ -34,6 +34,7 @@ interface GoalOptions extends OutputOptions {
   job?: string[];
   criterion?: Record<string, unknown>;
   plan?: Record<string, unknown>;
+  requestId?: string;
 }
 
 /** GET /v1/jobs/{id}/events (docs/jobs.md): the job as it changes, the job at its end, or the error that ended it. */
@@ -210,6 +211,7 @@ export function goalsCommand(api: () => Api): Command {
     .option('--job <id...>', 'linked jobs')
     .option('--criterion <json|@file>', 'e.g. {"metric":"perplexity","op":"lte","value":20}', specOf)
     .option('--plan <json|@file>', 'the job chain MOC runs for it (docs/jobs.md "Goals that act")', specOf)
+    .option('--request-id <id>', 'makes the creation idempotent')
     .action(async (title: string, o: GoalOptions) => {
       const g = await api().json<GoalResource>('POST', '/v1/goals', {
         title,
@@ -218,6 +220,7 @@ export function goalsCommand(api: () => Api): Command {
         ...(o.job ? { jobs: o.job } : {}),
         ...(o.criterion ? { criterion: o.criterion } : {}),
         ...(o.plan ? { plan: o.plan } : {}),
+        ...(o.requestId ? { request_id: o.requestId } : {}),
       });
       emit(o, g, () => `created ${g.id} (${g.state}: ${g.reason})`);
     });

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import type { StoreEvent } from '../../schemas/catalog.js';
-import { appendEvent, jobKey, openTables, putJob, type Tables } from './store.js';
+import { appendEvent, jobKey, openTables, ownerKey, putJob, type Tables } from './store.js';
 
 const FILE = 'moc.lmdb';
 
@@ -42,9 +42,13 @@ export function applyEvent(t: Tables, e: StoreEvent): void {
       return;
     case 'goal.changed':
       t.goals.put(e.goal.id, e.goal);
+      // Every version carries its creation's key: put again, it names the same goal.
+      if (e.goal.requestId !== undefined) t.goalKeys.put(ownerKey(e.goal.owner, e.goal.requestId), e.goal.id);
       return;
     case 'feedback.recorded':
       t.feedback.put(e.feedback.id, e.feedback);
+      if (e.feedback.idempotencyKey !== undefined)
+        t.feedbackKeys.put(ownerKey(e.feedback.owner, e.feedback.idempotencyKey), e.feedback.id);
       return;
     default:
       throw new Error(`replay: unknown event ${JSON.stringify((e as { type: unknown }).type)}`);

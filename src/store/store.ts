@@ -11,10 +11,10 @@ import { isTerminal, type Job } from '../../schemas/jobs.js';
 import { isTerminalGoal, type Goal } from '../../schemas/goals.js';
 import type { Feedback } from '../../schemas/feedback.js';
 import { summaryOf, type JobSummary, type WorkStore } from './work-store.js';
-import { jobKey } from './keys.js';
+import { jobKey, ownerKey } from './keys.js';
 
 export { summaryOf, type JobSummary } from './work-store.js';
-export { jobKey } from './keys.js';
+export { jobKey, ownerKey } from './keys.js';
 
 /** The tables of one environment, by name: what replay rebuilds and the checksum covers (src/store/replay.ts). */
 export interface Tables {
@@ -26,8 +26,12 @@ export interface Tables {
   /** The jobs not in a terminal state, as the scheduler needs them (never the whole history, never whole records). */
   jobsActive: Database<JobSummary, string>;
   goals: Database<Goal, string>;
+  /** owner + NUL + request_id → goal id: an idempotent creation finds the first goal. */
+  goalKeys: Database<string, string>;
   /** Feedback records, by id (time-ordered ids: a range read is in recording order). */
   feedback: Database<Feedback, string>;
+  /** owner + NUL + idempotency_key → feedback id. */
+  feedbackKeys: Database<string, string>;
 }
 
 /** The host's LMDB store: its model catalog and aliases, and (the embedded default) the fleet's work (WorkStore). */
@@ -199,13 +203,26 @@ export class Store implements WorkStore {
     return [...this.tables.goals.getRange()].map((e) => e.value);
   }
 
-  /** A new goal, acknowledged once committed. */
-  async createGoal(goal: Goal): Promise<Goal> {
+  goalByRequestId(owner: string, requestId: string): Goal | undefined {
+    const id = this.tables.goalKeys.get(ownerKey(owner, requestId));
+    return id === undefined ? undefined : this.tables.goals.get(id);
+  }
+
+  /** A new goal, acknowledged once committed; a keyed one as submitJob (the key checked inside the transaction). */
+  async createGoal(goal: Goal): Promise<{ goal: Goal; created: boolean }> {
+    let found: Goal | undefined;
     await this.write(() => {
+      if (goal.requestId !== undefined) {
+        const key = ownerKey(goal.owner, goal.requestId);
+        const id = this.tables.goalKeys.get(key);
+        found = id === undefined ? undefined : this.tables.goals.get(id);
+        if (found) return null;
+        this.tables.goalKeys.put(key, goal.id);
+      }
       this.tables.goals.put(goal.id, goal);
       return { type: 'goal.changed', at: goal.createdAt, goal };
     });
-    return goal;
+    return found ? { goal: found, created: false } : { goal, created: true };
   }
 
   /** As updateJob: `change` sees the committed goal; a goal in a terminal state is never changed. */
@@ -232,12 +249,26 @@ export class Store implements WorkStore {
 
   // ---- feedback ----
 
-  async recordFeedback(f: Feedback): Promise<Feedback> {
+  feedbackByKey(owner: string, key: string): Feedback | undefined {
+    const id = this.tables.feedbackKeys.get(ownerKey(owner, key));
+    return id === undefined ? undefined : this.tables.feedback.get(id);
+  }
+
+  /** A feedback record, acknowledged once committed; a keyed one as submitJob (the key checked inside the transaction). */
+  async recordFeedback(f: Feedback): Promise<{ feedback: Feedback; created: boolean }> {
+    let found: Feedback | undefined;
     await this.write(() => {
+      if (f.idempotencyKey !== undefined) {
+        const key = ownerKey(f.owner, f.idempotencyKey);
+        const id = this.tables.feedbackKeys.get(key);
+        found = id === undefined ? undefined : this.tables.feedback.get(id);
+        if (found) return null;
+        this.tables.feedbackKeys.put(key, f.id);
+      }
       this.tables.feedback.put(f.id, f);
       return { type: 'feedback.recorded', at: f.at, feedback: f };
     });
-    return f;
+    return found ? { feedback: found, created: false } : { feedback: f, created: true };
   }
 
   /** How many feedback records there are (a goal plan's feedback trigger counts them). */
@@ -316,7 +347,9 @@ export function openTables(root: RootDatabase): Tables {
     jobKeys: root.openDB<string, string>({ name: 'job-keys' }),
     jobsActive: root.openDB<JobSummary, string>({ name: 'jobs-active' }),
     goals: root.openDB<Goal, string>({ name: 'goals' }),
+    goalKeys: root.openDB<string, string>({ name: 'goal-keys' }),
     feedback: root.openDB<Feedback, string>({ name: 'feedback' }),
+    feedbackKeys: root.openDB<string, string>({ name: 'feedback-keys' }),
   };
 }
 

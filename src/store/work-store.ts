@@ -1,6 +1,6 @@
 /**
- * The store of the work a fleet shares: jobs (with their idempotency keys, active index and leases), goals, feedback
- * and the event log of their changes. Two implementations with one contract (test/store/work-store-contract.ts):
+ * The store of the work a fleet shares: jobs (with their active index and leases), goals, feedback (each with their
+ * idempotency keys) and the event log of their changes. Two implementations with one contract (test/store/work-store-contract.ts):
  * LMDB (src/store/store.ts, the embedded default: one host) and PostgreSQL (src/store/postgres/, many hosts). The
  * model catalog and aliases describe one host's disk and devices: they stay in the host's LMDB store whatever this is.
  *
@@ -62,14 +62,24 @@ export interface WorkStore {
   // ---- goals ----
   getGoal(id: string): Goal | undefined;
   listGoals(): Goal[];
-  createGoal(goal: Goal): Promise<Goal>;
+  /** The goal an owner created under this request_id (idempotency key), if any. */
+  goalByRequestId(owner: string, requestId: string): Goal | undefined;
+  /**
+   * A new goal, acknowledged once committed. Keyed (goal.requestId) as submitJob is: the same owner and key as an
+   * earlier creation store nothing and return the first goal as it is now (`created: false`), decided inside the
+   * write transaction.
+   */
+  createGoal(goal: Goal): Promise<{ goal: Goal; created: boolean }>;
   /** As updateJob: a goal in a terminal state is never changed. */
   updateGoal(id: string, change: (current: Goal) => Goal | null): Promise<Goal | null>;
   /** Every committed version of a goal, oldest first. */
   goalHistory(id: string): Goal[];
 
   // ---- feedback ----
-  recordFeedback(f: Feedback): Promise<Feedback>;
+  /** The feedback an owner recorded under this idempotency key, if any. */
+  feedbackByKey(owner: string, key: string): Feedback | undefined;
+  /** As createGoal, keyed by f.idempotencyKey: the same owner and key return the first record (`created: false`). */
+  recordFeedback(f: Feedback): Promise<{ feedback: Feedback; created: boolean }>;
   /** Every feedback record, in recording order. */
   listFeedback(): Feedback[];
   feedbackCount(): number;

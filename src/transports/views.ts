@@ -155,6 +155,7 @@ export function feedbackResource(f: Feedback): FeedbackResource {
     request_id: f.requestId,
     answer_id: f.requestId,
     comment: f.comment,
+    idempotency_key: f.idempotencyKey ?? '',
   };
 }
 
@@ -175,6 +176,7 @@ export function goalResource(g: Goal): GoalResource {
     reason: g.reason,
     achieved_by: g.achievedBy ?? { job: '', metric: '', value: 0 },
     plan: g.plan ?? null,
+    request_id: g.requestId ?? '',
     plan_state: g.planState
       ? {
           attempts: g.planState.attempts.map((a) => ({

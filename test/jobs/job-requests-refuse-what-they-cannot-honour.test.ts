@@ -1,6 +1,7 @@
 /**
  * Job and goal requests refuse, with a coded error naming the field, what they would otherwise answer wrongly:
- * a request_id (idempotency key) reused with other parameters (409, not the first job with 201); a device no
+ * an idempotency key (a job's or goal's request_id, feedback's idempotency_key) reused with other parameters (409,
+ * not the first record with 201); a device no
  * configuration names; a body on a cancel route (its fields were dropped unread); a gRPC enum filter the proto does
  * not define (every job was listed); and evaluate reads a dataset's lines by prepare-dataset's rules (strict UTF-8).
  */
@@ -57,6 +58,56 @@ t.test('job and goal requests refuse what they cannot honour', async (t) => {
     await jobWhere(h, a.body.id, ended, 'the keyed evaluation');
     await jobWhere(h, z1.job.id, ended, 'the ZMQ keyed evaluation');
   });
+
+  t.test(
+    "goals' request_id and feedback's idempotency_key: a retry is the first record, other fields a conflict",
+    async (t) => {
+      const goals = () => h.coordinator.store.listGoals().length;
+      const goalsBefore = goals();
+      const create = { title: 'keyed goal', priority: 2, request_id: 'goal-key-1' };
+      const a = await rest(h, 'POST', '/v1/goals', create);
+      t.equal(a.status, 201);
+      t.equal(a.body.request_id, 'goal-key-1', 'the goal names its key');
+      await rest(h, 'PUT', `/v1/goals/${a.body.id}`, { title: 'renamed since' });
+      const retry = await rest(h, 'POST', '/v1/goals', { priority: 2, request_id: 'goal-key-1', title: 'keyed goal' });
+      t.equal(retry.body.id, a.body.id, 'a retry (after an update) is the first goal');
+      t.equal(retry.body.title, 'renamed since', 'as it is now');
+      const other = await rest(h, 'POST', '/v1/goals', { ...create, title: 'another goal' });
+      t.equal(other.status, 409, 'another title under the same key is refused');
+      t.equal(other.body.error.code, 'MOC_ERR_REQUEST_ID_REUSED');
+      t.equal(other.body.error.details.goal, a.body.id, 'it names the existing goal');
+      t.same(other.body.error.details.fields, ['title']);
+      const g = await h.unary('CreateGoal', { ...create, priority: 3 }).catch((e) => e);
+      t.equal(g.code, grpc.status.ALREADY_EXISTS, `gRPC: ALREADY_EXISTS (${g.details})`);
+      t.match(g.details, /request_id 'goal-key-1' was used for goal .*priority differs/);
+      t.match(await h.unary('CreateGoal', create), { id: a.body.id, request_id: 'goal-key-1' }, 'gRPC: the first goal');
+      const z = await zmqRequest(h.zmqUrl, {
+        action: 'create_goal',
+        request_id: 'goal-key-1',
+        title: 'keyed goal',
+        priority: 2,
+      });
+      t.equal(z.goal?.id, a.body.id, `ZMQ: the envelope's request_id is the key: ${JSON.stringify(z)}`);
+      t.equal(goals(), goalsBefore + 1, 'one goal stored');
+
+      const count = () => h.coordinator.store.feedbackCount();
+      const countBefore = count();
+      const fb = { prompt: 'p', chosen: 'a', rejected: 'b', idempotency_key: 'fb-key-1' };
+      const f = await rest(h, 'POST', '/v1/feedback', fb);
+      t.equal(f.status, 201);
+      t.equal(f.body.idempotency_key, 'fb-key-1', 'the record names its key');
+      t.equal((await rest(h, 'POST', '/v1/feedback', fb)).body.id, f.body.id, 'a retry is the first record');
+      const otherFb = await rest(h, 'POST', '/v1/feedback', { ...fb, chosen: 'c' });
+      t.equal(otherFb.status, 409);
+      t.equal(otherFb.body.error.code, 'MOC_ERR_REQUEST_ID_REUSED');
+      t.match(otherFb.body.error.details, { field: 'idempotency_key', feedback: f.body.id, fields: ['chosen'] });
+      t.match(otherFb.body.error.message, /idempotency_key 'fb-key-1' was used for feedback .*chosen differs/);
+      t.match(await h.unary('RecordFeedback', fb), { id: f.body.id, idempotency_key: 'fb-key-1' }, 'gRPC: the first');
+      const zf = await zmqRequest(h.zmqUrl, { action: 'record_feedback', request_id: 'message-7', ...fb });
+      t.equal(zf.feedback?.id, f.body.id, `ZMQ: idempotency_key, not the envelope's request_id: ${JSON.stringify(zf)}`);
+      t.equal(count(), countBefore + 1, 'one record stored');
+    },
+  );
 
   t.test('a device the configuration does not name is refused, with or without memory_bytes', async (t) => {
     const before = jobs();

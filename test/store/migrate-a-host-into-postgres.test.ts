@@ -1,7 +1,8 @@
 /**
  * Moving in: `moc migrate <data-dir> <postgres-url>` copies a host's jobs, goals and feedback (its event log replayed)
  * into an empty PostgreSQL and compares checksums (exit 0 when equal); the same host then serves from it with its
- * history intact (goal versions, idempotency keys). A database that already holds work is refused.
+ * history intact (goal versions, the idempotency keys of jobs, goals and feedback). A database that already holds
+ * work is refused.
  */
 import t from 'tap';
 import { runMoc } from '../helpers/cli.js';
@@ -20,13 +21,17 @@ t.test('a host migrated into PostgreSQL serves the same work and history', { ski
     request_id: 'keyed-1',
   });
   await jobWhere(h, job.body.id, ended, 'evaluate ended');
-  const goal = await rest(h, 'POST', '/v1/goals', {
+  const goalRequest = {
     title: 'carried over',
     jobs: [job.body.id],
     criterion: { metric: 'perplexity', op: 'lte', value: 1e9 },
-  });
+    request_id: 'goal-keyed-1',
+  };
+  const goal = await rest(h, 'POST', '/v1/goals', goalRequest);
   await goalWhere(h, goal.body.id, (g) => g.state === 'achieved', 'achieved');
-  for (const i of [1, 2]) await rest(h, 'POST', '/v1/feedback', { prompt: `p${i}`, chosen: 'a', rejected: 'b' });
+  const feedback = (i: number) => ({ prompt: `p${i}`, chosen: 'a', rejected: 'b', idempotency_key: `fb-keyed-${i}` });
+  const recorded = [];
+  for (const i of [1, 2]) recorded.push((await rest(h, 'POST', '/v1/feedback', feedback(i))).body.id);
   const history = (await rest(h, 'GET', `/v1/goals/${goal.body.id}/history`)).body.goals;
   const dataDir = h.coordinator.config.dataDir;
   await h.close();
@@ -55,6 +60,8 @@ t.test('a host migrated into PostgreSQL serves the same work and history', { ski
     request_id: 'keyed-1',
   });
   t.equal(same.body.id, job.body.id, 'an idempotency key from before the move answers the same job');
+  t.equal((await rest(served, 'POST', '/v1/goals', goalRequest)).body.id, goal.body.id, '… and the same goal');
+  t.equal((await rest(served, 'POST', '/v1/feedback', feedback(2))).body.id, recorded[1], '… and the same feedback');
   const exp = await rest(served, 'POST', '/v1/jobs', {
     type: 'export-feedback',
     spec: { format: 'trl-preference', output: 'moved.jsonl' },

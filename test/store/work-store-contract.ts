@@ -6,13 +6,16 @@
  */
 import type { Test } from 'tap';
 import type { Feedback } from '../../schemas/feedback.js';
+import type { Goal } from '../../schemas/goals.js';
 import type { WorkStore } from '../../src/store/work-store.js';
 import { goalRecord, jobRecord } from '../helpers/records.js';
 
 /** A queued job of `owner`, keyed by `requestId` when given. */
 export const job = (owner = 'alice', requestId?: string) =>
   jobRecord({ owner, ...(requestId !== undefined ? { requestId } : {}) });
-const goal = () => goalRecord({ owner: 'alice' });
+/** A pending goal of `owner`, keyed by `requestId` when given. */
+const goal = (owner = 'alice', requestId?: string, o: Partial<Goal> = {}) =>
+  goalRecord({ owner, ...(requestId !== undefined ? { requestId } : {}), ...o });
 
 export type Closable = WorkStore & { close(): Promise<void> };
 export interface Backend {
@@ -21,13 +24,14 @@ export interface Backend {
 }
 
 let fseq = 0;
-function feedback(): Feedback {
+/** A feedback record of `owner`, keyed by `idempotencyKey` when given. */
+function feedback(owner = 'alice', idempotencyKey?: string, o: Partial<Feedback> = {}): Feedback {
   const at = Date.now();
   // Time-ordered ids, as the Feedback actor makes them.
   return {
     id: `fb-${at.toString(36).padStart(10, '0')}-${String(++fseq).padStart(6, '0')}`,
     kind: 'preference',
-    owner: 'alice',
+    owner,
     at,
     model: 'm',
     prompt: 'p',
@@ -36,6 +40,8 @@ function feedback(): Feedback {
     rating: 0,
     requestId: '',
     comment: '',
+    ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+    ...o,
   };
 }
 
@@ -148,24 +154,80 @@ export function workStoreContract(t: Test, backend: Backend): void {
     const s = await opened(t);
     const before = s.feedbackCount();
     const written: Feedback[] = [];
-    for (let i = 0; i < 5; i++) written.push(await s.recordFeedback(feedback()));
+    for (let i = 0; i < 5; i++) written.push((await s.recordFeedback(feedback())).feedback);
     t.equal(s.feedbackCount(), before + 5);
     const other = await opened(t);
     await backend.caughtUp(other);
     t.same(other.listFeedback().slice(-5), written);
   });
 
+  t.test(
+    'a keyed goal or feedback is stored once: the same key returns the first, also when written at once',
+    async (t) => {
+      const s = await opened(t);
+      const other = await opened(t);
+
+      const g = goal('alice', 'g-1');
+      t.same(await s.createGoal(g), { goal: g, created: true });
+      const otherGoal = goal('alice', 'g-1', { title: 'another request' });
+      t.same(
+        await s.createGoal(otherGoal),
+        { goal: g, created: false },
+        'another request under the key: the first goal',
+      );
+      t.equal(s.getGoal(otherGoal.id), undefined, 'and nothing of it stored');
+      t.equal((await s.createGoal(goal('bob', 'g-1'))).created, true, 'keys are per owner');
+      const updated = await s.updateGoal(g.id, (cur) => ({ ...cur, priority: 5 }));
+      t.same(s.goalByRequestId('alice', 'g-1'), updated, 'a lookup gives the goal as it is now');
+      await backend.caughtUp(other);
+      t.same(other.goalByRequestId('alice', 'g-1'), updated, 'in another process too');
+      t.same(await other.createGoal(goal('alice', 'g-1')), { goal: updated, created: false }, 'which creates nothing');
+
+      const f = feedback('alice', 'f-1');
+      t.same(await s.recordFeedback(f), { feedback: f, created: true });
+      const before = s.feedbackCount();
+      const otherFeedback = feedback('alice', 'f-1', { chosen: 'another answer' });
+      t.same(await s.recordFeedback(otherFeedback), { feedback: f, created: false }, 'the first record');
+      t.equal(s.feedbackCount(), before, 'nothing of the second stored');
+      t.equal((await s.recordFeedback(feedback('bob', 'f-1'))).created, true, 'keys are per owner');
+      await backend.caughtUp(other);
+      t.same(other.feedbackByKey('alice', 'f-1'), f, 'another process finds it by its key');
+
+      const goals = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).createGoal(goal('carol', 'g-race'))),
+      );
+      t.equal(
+        goals.filter((r) => r.created).length,
+        1,
+        'ten concurrent creations of one key from two processes: one goal',
+      );
+      t.equal(new Set(goals.map((r) => r.goal.id)).size, 1, 'all answered with it');
+      const records = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? s : other).recordFeedback(feedback('carol', 'f-race'))),
+      );
+      t.equal(records.filter((r) => r.created).length, 1, 'ten concurrent records of one key from two processes: one');
+      t.equal(new Set(records.map((r) => r.feedback.id)).size, 1, 'all answered with it');
+      await backend.caughtUp(s);
+      t.equal(s.listFeedback().filter((x) => x.owner === 'carol').length, 1, 'one record in the store');
+    },
+  );
+
   t.test('everything acknowledged is there when the store is opened again', async (t) => {
     const s = await backend.open();
     const j = await s.submitJob(job('durable', 'k'));
     const g = goal();
     await s.createGoal(g);
-    const f = await s.recordFeedback(feedback());
+    const { feedback: f } = await s.recordFeedback(feedback());
+    const kg = goal('durable', 'k');
+    await s.createGoal(kg);
+    const { feedback: kf } = await s.recordFeedback(feedback('durable', 'k'));
     await s.close();
     const again = await opened(t);
     t.same(again.getJob(j.job.id), j.job);
     t.same(again.getGoal(g.id), g);
     t.ok(again.listFeedback().some((x) => x.id === f.id));
     t.same(again.jobByRequestId('durable', 'k'), j.job);
+    t.same(again.goalByRequestId('durable', 'k'), kg);
+    t.same(again.feedbackByKey('durable', 'k'), kf);
   });
 }

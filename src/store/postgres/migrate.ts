@@ -2,9 +2,10 @@
  * `moc migrate <lmdb-data-dir> <postgres-url>`: moving a host's work into a fleet's database. The LMDB event log is
  * replayed, in order, into PostgreSQL — every job, goal and feedback event becomes a row of `moc_events` with its
  * record's revision, and the record rows end as the last event left them — so goals' history and every follower see
- * the same past. Then a checksum of the work (jobs, idempotency keys, goals, feedback; canonical JSON, key order) is
- * computed on both sides and compared, as `moc replay` does. Only into an empty database: a fleet's work is never
- * merged with a host's by this. The model catalog and aliases stay in the host's LMDB (docs/fleet.md).
+ * the same past. Then a checksum of the work (jobs, goals, feedback and their idempotency keys; canonical JSON, key
+ * order) is computed on both sides and compared, as `moc replay` does; the keys of goals and feedback are read back
+ * from their columns, so a key lost on the way shows. Only into an empty database: a fleet's work is never merged
+ * with a host's by this. The model catalog and aliases stay in the host's LMDB (docs/fleet.md).
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import type { Feedback } from '../../../schemas/feedback.js';
 import type { Goal } from '../../../schemas/goals.js';
 import type { Job } from '../../../schemas/jobs.js';
 import { canonicalJson } from '../../canonical-json.js';
-import { jobKey } from '../keys.js';
+import { jobKey, ownerKey } from '../keys.js';
 import { openTables } from '../store.js';
 import { redactUrl } from './pg-work-store.js';
 import { DDL } from './schema.js';
@@ -30,12 +31,14 @@ export interface MigrateResult {
   equal: boolean;
 }
 
-/** The work as four sorted maps: what the checksum covers on either side. */
+/** The work as sorted maps: what the checksum covers on either side. */
 interface Work {
   jobs: Map<string, Job>;
   keys: Map<string, string>;
   goals: Map<string, Goal>;
+  goalKeys: Map<string, string>;
   feedback: Map<string, Feedback>;
+  feedbackKeys: Map<string, string>;
 }
 
 export function workChecksum(w: Work): string {
@@ -67,7 +70,9 @@ export async function migrate(dataDir: string, url: string): Promise<MigrateResu
       jobs: new Map([...t.jobs.getRange()].map((e) => [e.key, e.value])),
       keys: new Map([...t.jobKeys.getRange()].map((e) => [e.key, e.value])),
       goals: new Map([...t.goals.getRange()].map((e) => [e.key, e.value])),
+      goalKeys: new Map([...t.goalKeys.getRange()].map((e) => [e.key, e.value])),
       feedback: new Map([...t.feedback.getRange()].map((e) => [e.key, e.value])),
+      feedbackKeys: new Map([...t.feedbackKeys.getRange()].map((e) => [e.key, e.value])),
     };
 
     // The log, replayed: each record's revision counts its events; the rows end as the last event left them.
@@ -102,13 +107,20 @@ export async function migrate(dataDir: string, url: string): Promise<MigrateResu
         j,
       ]);
     for (const [id, g] of last.goal)
-      await client.query('INSERT INTO moc_goals (id, rev, body) VALUES ($1, $2, $3)', [
+      await client.query('INSERT INTO moc_goals (id, owner, request_id, rev, body) VALUES ($1, $2, $3, $4, $5)', [
         id,
+        g.owner,
+        g.requestId ?? null,
         revs.get(`goal\u0000${id}`),
         g,
       ]);
     for (const [id, f] of last.feedback)
-      await client.query('INSERT INTO moc_feedback (id, body) VALUES ($1, $2)', [id, f]);
+      await client.query('INSERT INTO moc_feedback (id, owner, idempotency_key, body) VALUES ($1, $2, $3, $4)', [
+        id,
+        f.owner,
+        f.idempotencyKey ?? null,
+        f,
+      ]);
     await client.query('COMMIT');
 
     const jobs = new Map((await client.query('SELECT id, body FROM moc_jobs')).rows.map((r) => [r.id, r.body as Job]));
@@ -118,9 +130,11 @@ export async function migrate(dataDir: string, url: string): Promise<MigrateResu
         [...jobs.values()].filter((j) => j.requestId !== undefined).map((j) => [jobKey(j.owner, j.requestId!), j.id]),
       ),
       goals: new Map((await client.query('SELECT id, body FROM moc_goals')).rows.map((r) => [r.id, r.body as Goal])),
+      goalKeys: await keysOf(client, 'moc_goals', 'request_id'),
       feedback: new Map(
         (await client.query('SELECT id, body FROM moc_feedback')).rows.map((r) => [r.id, r.body as Feedback]),
       ),
+      feedbackKeys: await keysOf(client, 'moc_feedback', 'idempotency_key'),
     };
     const a = workChecksum(source);
     const b = workChecksum(migrated);
@@ -140,4 +154,10 @@ export async function migrate(dataDir: string, url: string): Promise<MigrateResu
     await client.end().catch(() => {});
     await src.close();
   }
+}
+
+/** A table's idempotency keys as its key columns hold them: owner + NUL + key → id. */
+async function keysOf(client: pg.Client, table: string, column: string): Promise<Map<string, string>> {
+  const r = await client.query(`SELECT id, owner, ${column} AS key FROM ${table} WHERE ${column} IS NOT NULL`);
+  return new Map(r.rows.map((row) => [ownerKey(row.owner, row.key), row.id]));
 }

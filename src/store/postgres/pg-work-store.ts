@@ -11,7 +11,7 @@ import type { Feedback } from '../../../schemas/feedback.js';
 import { isTerminalGoal, type Goal } from '../../../schemas/goals.js';
 import { isTerminal, type Job } from '../../../schemas/jobs.js';
 import { errors, MocError } from '../../errors.js';
-import { jobKey } from '../keys.js';
+import { jobKey, ownerKey } from '../keys.js';
 import type { JobSummary, WorkStore } from '../work-store.js';
 import { Replica } from './replica.js';
 import { DDL, FOLLOW } from './schema.js';
@@ -306,13 +306,29 @@ export class PgWorkStore implements WorkStore {
   listGoals(): Goal[] {
     return [...this.replica.goals.values()].map((v) => v.value).sort((a, b) => (a.id < b.id ? -1 : 1));
   }
-  async createGoal(goal: Goal): Promise<Goal> {
-    await this.tx(async (c) => {
-      await c.query('INSERT INTO moc_goals (id, rev, body) VALUES ($1, 1, $2)', [goal.id, goal]);
+  goalByRequestId(owner: string, requestId: string): Goal | undefined {
+    const id = this.replica.goalKeys.get(ownerKey(owner, requestId));
+    return id === undefined ? undefined : this.getGoal(id);
+  }
+  /** Inserted with its event unless its key is taken (insertKeyed): then the first goal, nothing written. */
+  async createGoal(goal: Goal): Promise<{ goal: Goal; created: boolean }> {
+    const first = await this.tx(async (c) => {
+      const taken = await insertKeyed(
+        c,
+        'INSERT INTO moc_goals (id, owner, request_id, rev, body) VALUES ($1, $2, $3, 1, $4)',
+        'ON CONFLICT (owner, request_id) WHERE request_id IS NOT NULL DO NOTHING',
+        'SELECT rev::text AS rev, body FROM moc_goals WHERE owner = $1 AND request_id = $2',
+        [goal.id, goal.owner, goal.requestId ?? null, goal],
+      );
+      if (taken) return { write: null, result: taken };
       return { write: { kind: 'goal' as const, id: goal.id, rev: 1, body: goal }, result: null };
     });
+    if (first) {
+      this.replica.putGoal(first.body as Goal, Number(first.rev));
+      return { goal: first.body as Goal, created: false };
+    }
     this.replica.putGoal(goal, 1);
-    return goal;
+    return { goal, created: true };
   }
   updateGoal(id: string, change: (current: Goal) => Goal | null): Promise<Goal | null> {
     return this.update(
@@ -330,13 +346,29 @@ export class PgWorkStore implements WorkStore {
 
   // ---- feedback ----
 
-  async recordFeedback(f: Feedback): Promise<Feedback> {
-    await this.tx(async (c) => {
-      await c.query('INSERT INTO moc_feedback (id, body) VALUES ($1, $2)', [f.id, f]);
+  feedbackByKey(owner: string, key: string): Feedback | undefined {
+    const id = this.replica.feedbackKeys.get(ownerKey(owner, key));
+    return id === undefined ? undefined : this.replica.feedback.get(id);
+  }
+  /** As createGoal, keyed by idempotency_key. */
+  async recordFeedback(f: Feedback): Promise<{ feedback: Feedback; created: boolean }> {
+    const first = await this.tx(async (c) => {
+      const taken = await insertKeyed(
+        c,
+        'INSERT INTO moc_feedback (id, owner, idempotency_key, body) VALUES ($1, $2, $3, $4)',
+        'ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING',
+        'SELECT body FROM moc_feedback WHERE owner = $1 AND idempotency_key = $2',
+        [f.id, f.owner, f.idempotencyKey ?? null, f],
+      );
+      if (taken) return { write: null, result: taken };
       return { write: { kind: 'feedback' as const, id: f.id, rev: 1, body: f }, result: null };
     });
+    if (first) {
+      this.replica.putFeedback(first.body as Feedback);
+      return { feedback: first.body as Feedback, created: false };
+    }
     this.replica.putFeedback(f);
-    return f;
+    return { feedback: f, created: true };
   }
   listFeedback(): Feedback[] {
     return this.replica.feedbackInOrder();
@@ -455,6 +487,27 @@ export class PgWorkStore implements WorkStore {
     await this.listener?.end().catch(() => {});
     await this.pool.end().catch(() => {});
   }
+}
+
+/**
+ * Inside a write transaction: `insert` (params: id, owner, key, …) with `onConflict` on the (owner, key) unique index.
+ * Null when the row went in; when the key was taken, the row holding it, read by `select` (params: owner, key). The
+ * insert waits for a concurrent holder of the key to commit or roll back; the select, a statement of its own (READ
+ * COMMITTED), sees that commit. Found neither way (the holder gone since): a retryable MOC_ERR_UNAVAILABLE.
+ */
+async function insertKeyed(
+  c: pg.PoolClient,
+  insert: string,
+  onConflict: string,
+  select: string,
+  params: [id: string, owner: string, key: string | null, ...rest: unknown[]],
+): Promise<Record<string, unknown> | null> {
+  const [id, owner, key] = params;
+  const r = await c.query(`${insert} ${onConflict} RETURNING id`, params);
+  if (r.rows.length > 0) return null;
+  const first = (await c.query(select, [owner, key])).rows[0] as Record<string, unknown> | undefined;
+  if (!first) throw errors.unavailable(`${id} was neither inserted nor found by its key: retry`);
+  return first;
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { Feedback } from '../../../schemas/feedback.js';
 import type { Goal } from '../../../schemas/goals.js';
 import { isTerminal, type Job } from '../../../schemas/jobs.js';
-import { jobKey } from '../keys.js';
+import { jobKey, ownerKey } from '../keys.js';
 import { summaryOf, type JobSummary } from '../work-store.js';
 
 interface Versioned<T> {
@@ -20,10 +20,14 @@ export class Replica {
   readonly keys = new Map<string, string>();
   readonly active = new Map<string, JobSummary>();
   readonly goals = new Map<string, Versioned<Goal>>();
+  /** owner + NUL + request_id → goal id (every version carries its creation's key). */
+  readonly goalKeys = new Map<string, string>();
   /** Every version of each goal, by rev (its history). */
   readonly goalVersions = new Map<string, Map<number, Goal>>();
   /** By id: feedback ids are time-ordered, so id order is recording order. */
   readonly feedback = new Map<string, Feedback>();
+  /** owner + NUL + idempotency_key → feedback id. */
+  readonly feedbackKeys = new Map<string, string>();
 
   /** True when this version was newer than what was here (and is now the job's record). */
   putJob(job: Job, rev: number): boolean {
@@ -40,6 +44,7 @@ export class Replica {
     let versions = this.goalVersions.get(goal.id);
     if (!versions) this.goalVersions.set(goal.id, (versions = new Map()));
     versions.set(rev, goal);
+    if (goal.requestId !== undefined) this.goalKeys.set(ownerKey(goal.owner, goal.requestId), goal.id);
     const cur = this.goals.get(goal.id);
     if (cur && cur.rev >= rev) return false;
     this.goals.set(goal.id, { rev, value: goal });
@@ -49,6 +54,7 @@ export class Replica {
   putFeedback(f: Feedback): boolean {
     if (this.feedback.has(f.id)) return false;
     this.feedback.set(f.id, f);
+    if (f.idempotencyKey !== undefined) this.feedbackKeys.set(ownerKey(f.owner, f.idempotencyKey), f.id);
     return true;
   }
 

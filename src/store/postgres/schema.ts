@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS moc_feedback (
   id text PRIMARY KEY,
   body jsonb NOT NULL
 );
+-- The idempotency keys of goals and feedback (added after the first release: ADD COLUMN IF NOT EXISTS migrates a
+-- database made before them, whose rows have no key). A unique index per owner, as moc_jobs_request_key.
+ALTER TABLE moc_goals ADD COLUMN IF NOT EXISTS owner text, ADD COLUMN IF NOT EXISTS request_id text;
+CREATE UNIQUE INDEX IF NOT EXISTS moc_goals_request_key ON moc_goals (owner, request_id) WHERE request_id IS NOT NULL;
+ALTER TABLE moc_feedback ADD COLUMN IF NOT EXISTS owner text, ADD COLUMN IF NOT EXISTS idempotency_key text;
+CREATE UNIQUE INDEX IF NOT EXISTS moc_feedback_idempotency_key
+  ON moc_feedback (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS moc_events (
   xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
   seq bigserial NOT NULL,

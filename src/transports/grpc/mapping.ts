@@ -225,6 +225,7 @@ export function feedbackFromProto(r: RecordFeedbackRequest__Output): Input {
     'chosen',
     'rejected',
     'comment',
+    'idempotency_key',
   ] as const;
   for (const k of fields) if (r[k]) out[k] = r[k];
   if (given(r.rating)) out.rating = r.rating;
@@ -245,6 +246,7 @@ export function createGoalFromProto(r: CreateGoalRequest__Output): Input {
     ...(r.deadline_ms ? { deadline_ms: r.deadline_ms } : {}),
     ...(r.jobs?.length ? { jobs: r.jobs } : {}),
     ...(r.plan_json ? { plan: jsonField('plan_json', r.plan_json, 'the plan') } : {}),
+    ...(r.request_id ? { request_id: r.request_id } : {}),
   };
 }
 

@@ -251,10 +251,12 @@ const ROUTE_LIST: readonly RouteSpec[] = [
     path: '/v1/goals',
     operation: 'create-goal',
     operationId: 'createGoal',
-    summary: 'Create a goal, optionally linked to jobs and with a success criterion',
+    summary:
+      'Create a goal, optionally linked to jobs and with a success criterion (request_id makes it idempotent: reused with other fields, 409)',
     body: CreateGoalBody,
     status: 201,
     response: GoalResource,
+    errors: [409],
   },
   {
     method: 'get',
@@ -314,10 +316,12 @@ const ROUTE_LIST: readonly RouteSpec[] = [
     path: '/v1/feedback',
     operation: 'record-feedback',
     operationId: 'recordFeedback',
-    summary: 'Rate an answer or record a preference between two (RLHF)',
+    summary:
+      'Rate an answer or record a preference between two (RLHF; idempotency_key makes it idempotent: reused with other fields, 409)',
     body: FeedbackBody,
     status: 201,
     response: FeedbackResource,
+    errors: [409],
   },
   {
     method: 'get',

@@ -169,8 +169,11 @@ export class ZmqTransport implements Closeable {
         if (this.stats.inFlight >= this.config.server.mailboxCapacity) {
           throw errors.busy('the ZMQ listener', this.config.server.mailboxCapacity, 100);
         }
-        // Inference takes the client's request_id as its own (echoed in the answer and in logs).
-        if ((action === 'infer' || action === 'submit_job') && requestId !== undefined) fields.request_id = requestId;
+        // Inference takes the client's request_id as its own (echoed in the answer and in logs); a submit and a goal's
+        // creation as their durable idempotency key. record_feedback's key is a field (idempotency_key): its request
+        // fields already name answers by request ids.
+        if ((action === 'infer' || action === 'submit_job' || action === 'create_goal') && requestId !== undefined)
+          fields.request_id = requestId;
         const owner = principal?.name ?? 'open';
         const run = () =>
           this.execute(

@@ -17,6 +17,10 @@ export interface CreateGoalRequest {
    * The job chain MOC runs to pursue the criterion, as JSON (docs/jobs.md "Goals that act"); '' for none.
    */
   'plan_json'?: (string);
+  /**
+   * Idempotent creation, as SubmitJob's: the same key and request_id with the same fields return the first goal.
+   */
+  'request_id'?: (string);
 }
 
 export interface CreateGoalRequest__Output {
@@ -33,4 +37,8 @@ export interface CreateGoalRequest__Output {
    * The job chain MOC runs to pursue the criterion, as JSON (docs/jobs.md "Goals that act"); '' for none.
    */
   'plan_json': (string);
+  /**
+   * Idempotent creation, as SubmitJob's: the same key and request_id with the same fields return the first goal.
+   */
+  'request_id': (string);
 }

@@ -24,6 +24,10 @@ export interface Feedback {
    * the same as request_id, by the name RecordFeedbackRequest takes
    */
   'answer_id'?: (string);
+  /**
+   * the record's idempotency key; '' when none
+   */
+  'idempotency_key'?: (string);
 }
 
 export interface Feedback__Output {
@@ -48,4 +52,8 @@ export interface Feedback__Output {
    * the same as request_id, by the name RecordFeedbackRequest takes
    */
   'answer_id': (string);
+  /**
+   * the record's idempotency key; '' when none
+   */
+  'idempotency_key': (string);
 }

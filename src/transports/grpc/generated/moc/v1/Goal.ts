@@ -25,6 +25,10 @@ export interface Goal {
    */
   'plan_json'?: (string);
   'plan_state_json'?: (string);
+  /**
+   * the creation's idempotency key; '' when none
+   */
+  'request_id'?: (string);
 }
 
 export interface Goal__Output {
@@ -47,4 +51,8 @@ export interface Goal__Output {
    */
   'plan_json': (string);
   'plan_state_json': (string);
+  /**
+   * the creation's idempotency key; '' when none
+   */
+  'request_id': (string);
 }

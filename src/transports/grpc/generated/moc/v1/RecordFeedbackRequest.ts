@@ -26,6 +26,11 @@ export interface RecordFeedbackRequest {
   'comment'?: (string);
   'answer_id'?: (string);
   'rejected_answer_id'?: (string);
+  /**
+   * Idempotent recording: the same key and idempotency_key with the same fields return the first record (other
+   * fields: ALREADY_EXISTS, MOC_ERR_REQUEST_ID_REUSED). Not request_id: that is answer_id's old name.
+   */
+  'idempotency_key'?: (string);
   '_rating'?: "rating";
 }
 
@@ -54,5 +59,10 @@ export interface RecordFeedbackRequest__Output {
   'comment': (string);
   'answer_id': (string);
   'rejected_answer_id': (string);
+  /**
+   * Idempotent recording: the same key and idempotency_key with the same fields return the first record (other
+   * fields: ALREADY_EXISTS, MOC_ERR_REQUEST_ID_REUSED). Not request_id: that is answer_id's old name.
+   */
+  'idempotency_key': (string);
   '_rating'?: "rating";
 }
