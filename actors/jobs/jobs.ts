@@ -67,7 +67,7 @@ export type JobsInbox = {
   };
   /** Other processes' job changes have arrived in the store (told by it, between polls): read them and tick. */
   changed: { req: { kind: 'changed' }; reply: void };
-  /** A fleet host's devices as they are now (asked every poll): which jobs' memory fits here before claiming them. */
+  /** A fleet host's devices as they are now (read when stale): which jobs' memory fits here before claiming them. */
   room: { req: { kind: 'room'; devices: DeviceStatus[] }; reply: void };
   /** A job this process stored: a candidate from now on. */
   submitted: { req: { kind: 'submitted'; job: Job }; reply: void };
@@ -87,6 +87,8 @@ export type JobsMessages = JobsProtocol & JobsInbox;
 
 /** How long a job that found no memory waits before it tries again. */
 const MEMORY_WAIT_MS = 2000;
+/** How old a fleet host's read of its devices may be when it judges whether a job's memory fits (fitsNow()). */
+const ROOM_FRESH_MS = 1000;
 /** Retry backoff after a failed attempt: 1 s, 2 s, 4 s … at most a minute. */
 const backoffMs = (attempts: number) => Math.min(60_000, 1000 * 2 ** Math.max(0, attempts - 1));
 /** Error codes worth another attempt: the job's work did not fail, its circumstances did. */
@@ -116,8 +118,9 @@ export class Jobs implements Behavior<JobsMessages> {
   /** Ends and requeues being written: a shutdown answers only after them (the store closes next). */
   private writing = 0;
   private tickQueued = false;
-  /** A fleet host's devices at the last poll (askRoom); null until the first answer (no job with memory claimed). */
+  /** A fleet host's devices as last read (askRoom), and when; null until the first answer. */
   private room: DeviceStatus[] | null = null;
+  private roomAt = 0;
   private asking = false;
   private changeQueued = false;
   private unsubscribe: (() => void) | undefined;
@@ -201,15 +204,14 @@ export class Jobs implements Behavior<JobsMessages> {
         return this.tick();
       case 'poll':
         this.refresh();
-        this.askRoom();
         return this.tick();
       case 'changed':
         this.changeQueued = false;
         this.refresh();
-        this.askRoom();
         return this.tick();
       case 'room':
         this.room = msg.devices;
+        this.roomAt = Date.now();
         return this.tick();
       case 'claimed':
         return this.claimed(msg.id, msg.job);
@@ -447,12 +449,17 @@ export class Jobs implements Behavior<JobsMessages> {
   }
 
   /**
-   * Whether the job's memory fits a device here, by the devices' state at the last poll less what the jobs claimed
-   * since then will hold (taken off the copy as each is judged). The reservation after the claim still decides: a
-   * view up to one poll old can be wrong, and then the job waits for memory as on one host.
+   * Whether the job's memory fits a device here, by the devices' state read at most ROOM_FRESH_MS ago, less what the
+   * jobs claimed since then will hold (taken off the copy as each is judged). An older read is renewed (the answer
+   * ticks again) and the job waits for it. The reservation after the claim still decides: a view a second old can be
+   * wrong, and then the job waits for memory as on one host.
    */
   private fitsNow(job: Job): boolean {
     if (job.memoryBytes === 0) return true;
+    if (Date.now() - this.roomAt > ROOM_FRESH_MS) {
+      this.askRoom();
+      return false;
+    }
     const devices = (this.room ?? []).filter((d) => job.device === undefined || d.id === job.device);
     if (devices.length === 0) return false;
     try {
@@ -467,9 +474,9 @@ export class Jobs implements Behavior<JobsMessages> {
     }
   }
 
-  /** A fleet host's devices, asked every poll (fitsNow() judges by them). */
+  /** A fleet host's devices, read when a job with memory is judged and the last read is stale (fitsNow()). */
   private askRoom(): void {
-    if (this.config.store.kind !== 'postgres' || this.asking) return;
+    if (this.asking) return;
     this.asking = true;
     this.models
       .room()
