@@ -23,7 +23,6 @@ CREATE TABLE IF NOT EXISTS moc_jobs (
   rev bigint NOT NULL,
   body jsonb NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS moc_jobs_request_key ON moc_jobs (owner, request_id) WHERE request_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS moc_goals (
   id text PRIMARY KEY,
   rev bigint NOT NULL,
@@ -33,13 +32,33 @@ CREATE TABLE IF NOT EXISTS moc_feedback (
   id text PRIMARY KEY,
   body jsonb NOT NULL
 );
--- The idempotency keys of goals and feedback (added after the first release: ADD COLUMN IF NOT EXISTS migrates a
--- database made before them, whose rows have no key). A unique index per owner, as moc_jobs_request_key.
-ALTER TABLE moc_goals ADD COLUMN IF NOT EXISTS owner text, ADD COLUMN IF NOT EXISTS request_id text;
-CREATE UNIQUE INDEX IF NOT EXISTS moc_goals_request_key ON moc_goals (owner, request_id) WHERE request_id IS NOT NULL;
-ALTER TABLE moc_feedback ADD COLUMN IF NOT EXISTS owner text, ADD COLUMN IF NOT EXISTS idempotency_key text;
-CREATE UNIQUE INDEX IF NOT EXISTS moc_feedback_idempotency_key
-  ON moc_feedback (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- Indexes and added columns only where missing, checked first: CREATE INDEX IF NOT EXISTS and ALTER TABLE lock the
+-- table (against writes) before finding there is nothing to do, and a host starting would stall the fleet's writes.
+-- The idempotency keys of goals and feedback came after the first release: a database made before them gets them
+-- here (its rows have no key). A unique index per owner, as moc_jobs_request_key.
+DO $ddl$
+BEGIN
+  IF to_regclass('moc_jobs_request_key') IS NULL THEN
+    CREATE UNIQUE INDEX moc_jobs_request_key ON moc_jobs (owner, request_id) WHERE request_id IS NOT NULL;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = 'moc_goals' AND column_name = 'request_id') THEN
+    ALTER TABLE moc_goals ADD COLUMN IF NOT EXISTS owner text, ADD COLUMN IF NOT EXISTS request_id text;
+  END IF;
+  IF to_regclass('moc_goals_request_key') IS NULL THEN
+    CREATE UNIQUE INDEX moc_goals_request_key ON moc_goals (owner, request_id) WHERE request_id IS NOT NULL;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = 'moc_feedback'
+                   AND column_name = 'idempotency_key') THEN
+    ALTER TABLE moc_feedback ADD COLUMN IF NOT EXISTS owner text, ADD COLUMN IF NOT EXISTS idempotency_key text;
+  END IF;
+  IF to_regclass('moc_feedback_idempotency_key') IS NULL THEN
+    CREATE UNIQUE INDEX moc_feedback_idempotency_key
+      ON moc_feedback (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+  END IF;
+END
+$ddl$;
 CREATE TABLE IF NOT EXISTS moc_events (
   xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
   seq bigserial NOT NULL,
