@@ -201,11 +201,16 @@ export class PgWorkStore implements WorkStore {
   }
 
   private applyFollowed(kind: EventKind, body: unknown, rev: number): void {
-    if (kind === 'job') {
-      const job = body as Job;
-      if (this.replica.putJob(job, rev)) this.changes.push({ pos: ++this.pos, job });
-    } else if (kind === 'goal') this.replica.putGoal(body as Goal, rev);
+    if (kind === 'job') this.takeJob(body as Job, rev);
+    else if (kind === 'goal') this.replica.putGoal(body as Goal, rev);
     else this.replica.putFeedback(body as Feedback);
+  }
+
+  /** Another process's version of a job, if newer than the replica's: kept, and told to jobChangesSince's reader. */
+  private takeJob(job: Job, rev: number): boolean {
+    if (!this.replica.putJob(job, rev)) return false;
+    this.changes.push({ pos: ++this.pos, job });
+    return true;
   }
 
   /**
@@ -277,6 +282,9 @@ export class PgWorkStore implements WorkStore {
       (j: Job) => isTerminal(j.state),
       change,
       (j, rev) => this.replica.putJob(j, rev),
+      (j, rev) => {
+        if (this.takeJob(j, rev)) for (const l of this.changeListeners) l();
+      },
     );
   }
 
@@ -338,6 +346,7 @@ export class PgWorkStore implements WorkStore {
       (g: Goal) => isTerminalGoal(g.state),
       change,
       (g, rev) => this.replica.putGoal(g, rev),
+      (g, rev) => this.replica.putGoal(g, rev),
     );
   }
   goalHistory(id: string): Goal[] {
@@ -387,10 +396,17 @@ export class PgWorkStore implements WorkStore {
     final: (t: T) => boolean,
     change: (current: T) => T | null,
     applied: (next: T, rev: number) => void,
+    /** The committed version, read under the lock, when nothing was written (another process's, maybe newer). */
+    seenOnly: (current: T, rev: number) => void,
   ): Promise<T | null> {
+    // The committed version read under the lock is news too when nothing is written: the replica takes it (a newer
+    // rev only), so what this process answers next — "fenced: lost to B" — is said from the record it just saw, not
+    // from a version the follower has not replaced yet.
+    let seen: { body: T; rev: number } | undefined;
     const out = await this.tx(async (c) => {
       const r = await c.query(`SELECT rev::text AS rev, body FROM ${table} WHERE id = $1 FOR UPDATE`, [id]);
       const row = r.rows[0];
+      if (row) seen = { body: row.body as T, rev: Number(row.rev) };
       if (!row || final(row.body as T)) return { write: null, result: null };
       const next = change(row.body as T);
       if (next === null) return { write: null, result: null };
@@ -398,14 +414,17 @@ export class PgWorkStore implements WorkStore {
       await c.query(`UPDATE ${table} SET rev = $2, body = $3 WHERE id = $1`, [id, rev, next]);
       return { write: { kind, id, rev, body: next }, result: { next, rev } };
     });
-    if (!out) return null;
+    if (!out) {
+      if (seen) seenOnly(seen.body, seen.rev);
+      return null;
+    }
     applied(out.next, out.rev);
     return out.next;
   }
 
   /**
-   * BEGIN, `body` (which says what event to append, or null for none: then it rolls back), the event, NOTIFY,
-   * COMMIT. A connection error is a retryable MOC_ERR_UNAVAILABLE; a MocError from `body` passes as it is.
+   * BEGIN, `body` (which says what event to append, or null for none: then it rolls back), the event, COMMIT, then
+   * the NOTIFY (notify(): outside, or every notifying write of the fleet would commit one at a time). A connection error is a retryable MOC_ERR_UNAVAILABLE; a MocError from `body` passes as it is.
    */
   private async tx<R>(
     body: (
@@ -440,9 +459,9 @@ export class PgWorkStore implements WorkStore {
         write.rev,
         write.body,
       ]);
-      await c.query(`SELECT pg_notify('${CHANNEL}', '')`);
       await c.query('COMMIT');
       this.lastFailure = '';
+      this.notify();
       return result;
     } catch (err) {
       if (err instanceof MocError) {
