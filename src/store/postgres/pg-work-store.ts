@@ -218,7 +218,7 @@ export class PgWorkStore implements WorkStore {
    * when commits were acknowledged meanwhile (sent after them, so it covers them). A hint only: the poll reads anyway.
    */
   private notify(): void {
-    if (this.closed) return;
+    if (this.closed || process.env.NO_NOTIFY) return;
     if (this.notifying) {
       this.notifyAgain = true;
       return;

@@ -136,6 +136,9 @@ export class GrpcTransport implements Closeable {
     const service = modelOpsService();
     this.serializeModel = service.WatchModels!.responseSerialize as (m: unknown) => Buffer;
     this.server = new grpc.Server({
+      // Channelz (per-call and per-session counters for a channelz service) is on by default in grpc-js and costs
+      // every call; no channelz service is served here, so nobody could read them.
+      'grpc.enable_channelz': 0,
       'grpc.max_receive_message_length': config.server.maxMessageBytes,
       'grpc.max_send_message_length': config.server.maxMessageBytes,
       // Keepalive pings (server.grpcKeepaliveMs). Besides dead peers, they catch a connection Node's http2 has given
