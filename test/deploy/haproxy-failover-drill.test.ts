@@ -165,9 +165,9 @@ t.test('two replicas behind HAProxy: kill -9 one, then SIGTERM one, under 200 in
   );
   await until('HAProxy serving', () => readyThrough(lb.rest), 30_000);
 
-  // 1. kill -9 of replica A at second 4 of 12: HAProxy's checks (inter 2 s, fall 2) mark it down within 4 s of the
-  // kill; the 6 s after that show the balancer settled on one replica.
-  const { outcomes: run, actedAt: killedAt } = await drill(lb, client, 12_000, {
+  // 1. kill -9 of replica A at second 4 of 10: HAProxy's checks (inter 2 s, fall 2) mark it down within 4 s of the
+  // kill; the 2 s after that show the balancer settled on one replica (every request of the last 4 s must succeed).
+  const { outcomes: run, actedAt: killedAt } = await drill(lb, client, 10_000, {
     afterMs: 4_000,
     act: () => {
       a!.proc.kill('SIGKILL');
@@ -189,7 +189,7 @@ t.test('two replicas behind HAProxy: kill -9 one, then SIGTERM one, under 200 in
       .join(', ');
   };
   t.comment(`kill -9 at ${Math.round(killedAt)} ms; sent/failed by second: ${bySecond(run)}`);
-  t.ok(run.length >= 2_300, `${run.length} requests sent (200 a second for 12 s)`);
+  t.ok(run.length >= 1_900, `${run.length} requests sent (200 a second for 10 s)`);
   t.ok(
     failed.length <= run.length * 0.001,
     `at least 99.9 % succeeded: ${failed.length} of ${run.length} failed ${JSON.stringify(failed.slice(0, 5))}`,
@@ -258,9 +258,9 @@ t.test('two replicas behind HAProxy: kill -9 one, then SIGTERM one, under 200 in
     t.same(moved, [0, 20], `${tr}: the 20 requests naming moc-demo all went to one replica`);
   }
 
-  // 2. SIGTERM of replica B at second 2 of 10: it turns not-ready, HAProxy drains it (drainMs 5 s covers the checks'
-  // 4 s), nothing fails.
-  const { outcomes: graceful } = await drill(lb, client, 10_000, {
+  // 2. SIGTERM of replica B at second 2 of 8: it turns not-ready, HAProxy drains it (drainMs 5 s covers the checks'
+  // 4 s), it exits at about second 7, nothing fails.
+  const { outcomes: graceful } = await drill(lb, client, 8_000, {
     afterMs: 2_000,
     act: () => {
       b!.proc.kill('SIGTERM');

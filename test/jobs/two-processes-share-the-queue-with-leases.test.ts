@@ -14,7 +14,7 @@ import type { Job } from '../../schemas/jobs.js';
 import { TEXTS } from './helpers.js';
 import { untrackChildren } from '../helpers/untracked-children.js';
 
-untrackChildren(); // four servers, their engines and seven trainers: each would load every module through tap's hook
+untrackChildren(); // three servers, their engines and seven trainers: each would load every module through tap's hook
 
 const call = (client: any, method: string, req: object) =>
   new Promise<any>((resolve, reject) =>
@@ -24,16 +24,19 @@ const call = (client: any, method: string, req: object) =>
   );
 
 /**
- * leaseMs: 2 s where a lease must expire (the kill -9 takeover); 20 s where none may (exactly once): renewals come
- * every leaseMs/3, and on a loaded 2-core machine a 2 s lease once expired under a process that was still running.
+ * One data directory for both tests: process A runs in both (a server started costs ~2 s of CPU through tsx), B in
+ * the first, C (the one killed) in the second. leaseMs: 20 s where no lease may expire (A, B: exactly once; renewals
+ * come every leaseMs/3, and on a loaded 2-core machine a 2 s lease once expired under a process that was still
+ * running); 2 s on C, whose lease must expire for its jobs to be taken over (the lease a claim writes is its
+ * claimer's).
  */
-function setup(t: { testdir(): string }, leaseMs = 2000) {
-  const dir = t.testdir();
-  const data = path.join(dir, 'data');
-  mkdirSync(path.join(data, 'datasets'), { recursive: true });
-  writeFileSync(path.join(data, 'datasets', 'eval.jsonl'), TEXTS.map((x) => JSON.stringify(x)).join('\n'));
-  writeFileSync(path.join(data, 'datasets', 'train.jsonl'), TEXTS.map((x) => JSON.stringify(x)).join('\n'));
-  const yaml = [
+const dir = t.testdir();
+const data = path.join(dir, 'data');
+mkdirSync(path.join(data, 'datasets'), { recursive: true });
+writeFileSync(path.join(data, 'datasets', 'eval.jsonl'), TEXTS.map((x) => JSON.stringify(x)).join('\n'));
+writeFileSync(path.join(data, 'datasets', 'train.jsonl'), TEXTS.map((x) => JSON.stringify(x)).join('\n'));
+const yaml = (leaseMs: number) =>
+  [
     'server: { grpcPort: 0 }',
     'rest: { enabled: false }',
     'zmq: { enabled: false }',
@@ -41,8 +44,19 @@ function setup(t: { testdir(): string }, leaseMs = 2000) {
     `modelsRoot: ${path.join(dir, 'models')}`,
     `jobs: { parallelism: 2, pollMs: 50, leaseMs: ${leaseMs} }`,
   ].join('\n');
-  return { data, yaml };
-}
+const servers: SpawnedServer[] = [];
+const clients: (grpc.Client & Record<string, any>)[] = [];
+t.teardown(async () => {
+  for (const c of clients) c.close();
+  await Promise.all(servers.map((s) => s.stop('SIGKILL')));
+});
+const start = async (leaseMs: number) => {
+  const s = await spawnServer({ yaml: yaml(leaseMs) });
+  servers.push(s);
+  clients.push(modelOpsClient(s.grpcAddress));
+  return { s, c: clients.at(-1)! };
+};
+let a: Awaited<ReturnType<typeof start>> | undefined;
 
 /** Both processes write the store; the test reads it (LMDB allows readers in any process) until `done` holds. */
 async function storeUntil(data: string, done: (jobs: Job[]) => boolean, timeoutMs: number): Promise<Job[]> {
@@ -75,16 +89,12 @@ function claimsByJob(data: string): Map<string, { owners: string[]; terminal: nu
 }
 
 t.test('200 jobs, two processes: each job is claimed and run exactly once', async (t) => {
-  const { data, yaml } = setup(t, 20_000);
-  const servers: SpawnedServer[] = [await spawnServer({ yaml }), await spawnServer({ yaml })];
-  t.teardown(() => Promise.all(servers.map((s) => s.stop('SIGKILL'))));
-  const clients = servers.map((s) => modelOpsClient(s.grpcAddress));
-  t.teardown(() => {
-    for (const c of clients) c.close();
-  });
+  const [first, b] = await Promise.all([start(20_000), start(20_000)]);
+  a = first;
+  const both = [first.c, b.c];
   await Promise.all(
     Array.from({ length: 200 }, (_, i) =>
-      call(clients[i % 2], 'SubmitJob', {
+      call(both[i % 2], 'SubmitJob', {
         type: 'evaluate',
         spec_json: JSON.stringify({ model: 'moc-demo', dataset: 'eval.jsonl' }),
       }),
@@ -105,48 +115,47 @@ t.test('200 jobs, two processes: each job is claimed and run exactly once', asyn
   t.equal(owners.size, 2, 'both processes ran jobs');
   const perplexities = new Set(jobs.map((j) => j.outputs.metrics.perplexity!.toFixed(6)));
   t.equal(perplexities.size, 1, 'the same evaluation in either process gives the same number');
+  await b.s.stop('SIGKILL'); // idle now: the next test's takeover is A's alone
 });
 
 t.test(
   'kill -9 of one process mid-job: the other takes its jobs over after the lease and stops its trainers',
   async (t) => {
-    const { data, yaml } = setup(t);
-    const a = await spawnServer({ yaml });
-    const b = await spawnServer({ yaml });
-    t.teardown(() => Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]));
-    const ca = modelOpsClient(a.grpcAddress);
-    const cb = modelOpsClient(b.grpcAddress);
-    t.teardown(() => {
-      ca.close();
-      cb.close();
-    });
-    // Fine-tunes with the demo trainer, slow enough (8 steps × 300 ms) to be running when B dies. Six: two running in
-    // each process (parallelism 2) and two still queued when B dies.
+    // A from the first test (started here when this test runs alone; B is gone by then), and C, whose lease is short.
+    a ??= await start(20_000);
+    const survivor = a;
+    const c = await start(2000);
+    const byC = (j: Job) => j.lease?.owner.startsWith(`${c.s.proc.pid}-`) === true;
+    // Fine-tunes with the demo trainer, slow enough (4 steps × 300 ms after its start) to be running when C dies: it
+    // is killed as soon as the store shows it running one. Six: two running in each process (parallelism 2) and two
+    // still queued when C dies.
     const spec = (i: number) =>
       JSON.stringify({
         base_model: 'moc-demo',
         dataset: 'train.jsonl',
         output_name: `ft:${i}`,
-        params: { step_ms: 300, epochs: 2 },
+        params: { step_ms: 300, epochs: 1 },
       });
-    await Promise.all(
-      Array.from({ length: 6 }, (_, i) =>
-        call(i % 2 ? cb : ca, 'SubmitJob', { type: 'fine-tune', spec_json: spec(i) }),
-      ),
+    // Its own six, in the data directory the first test's 200 are in too.
+    const ids = new Set(
+      (
+        await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            call(i % 2 ? c.c : survivor.c, 'SubmitJob', { type: 'fine-tune', spec_json: spec(i) }),
+          ),
+        )
+      ).map((r) => r.id as string),
     );
-    // Wait until B runs a job whose trainer is recorded, then kill B.
-    const bOwned = await storeUntil(
+    // Wait until C runs a job whose trainer is recorded, then kill C.
+    const cOwned = await storeUntil(data, (js) => js.some((j) => j.state === 'running' && j.process && byC(j)), 60_000);
+    const victim = cOwned.find((j) => j.state === 'running' && j.process && byC(j))!;
+    c.s.proc.kill('SIGKILL');
+    await c.s.exited;
+    const jobs = await storeUntil(
       data,
-      (js) =>
-        js.some((j) => j.state === 'running' && j.process && j.lease && !j.lease.owner.startsWith(String(a.proc.pid))),
-      60_000,
+      (js) => js.filter((j) => ids.has(j.id)).every((j) => j.state === 'succeeded'),
+      120_000,
     );
-    const victim = bOwned.find(
-      (j) => j.state === 'running' && j.process && !j.lease!.owner.startsWith(String(a.proc.pid)),
-    )!;
-    b.proc.kill('SIGKILL');
-    await b.exited;
-    const jobs = await storeUntil(data, (js) => js.every((j) => j.state === 'succeeded'), 120_000);
     const taken = jobs.find((j) => j.id === victim.id)!;
     t.equal(taken.state, 'succeeded', "the killed process's job finished");
     t.equal(taken.attempts, 2, 'as a second attempt, by the survivor');
@@ -154,13 +163,11 @@ t.test(
     t.throws(() => process.kill(victim.process!.pid, 0), { code: 'ESRCH' }, "the dead process's trainer is gone");
     const claims = claimsByJob(data);
     t.ok(
-      [...claims.values()].every((c) => c.terminal === 1),
+      [...ids].every((id) => claims.get(id)?.terminal === 1),
       'each job ended exactly once',
     );
-    t.same(
-      claims.get(victim.id)!.owners.length,
-      2,
-      'the victim was claimed twice: by B, then by A after the lease expired',
-    );
+    const owners = claims.get(victim.id)!.owners;
+    t.same(owners.length, 2, 'the victim was claimed twice: by C, then by A after the lease expired');
+    t.ok(owners[1]?.startsWith(`${survivor.s.proc.pid}-`), "the second claim is A's");
   },
 );

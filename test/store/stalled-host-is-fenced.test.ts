@@ -54,19 +54,19 @@ t.test('a host stopped past its lease wakes fenced: its writes change nothing', 
   const job = async (id: string): Promise<Job> =>
     (await cluster.psql<{ body: Job }>('SELECT body FROM moc_jobs WHERE id = $1', [id]))[0]!.body;
 
-  // Both hosts up before the job exists (a host starting under load can take longer than the job runs); A is then
-  // whichever claims it (a lease's owner begins with its process id).
-  const first_ = await start();
-  const second_ = await start();
+  // Both hosts up before the job exists (a host starting under load can take longer than the job runs), started
+  // together; A is then whichever claims it (a lease's owner begins with its process id).
+  const [first_, second_] = await Promise.all([start(), start()]);
   const submitted = await call(first_.c, 'SubmitJob', {
     type: 'fine-tune',
-    // 4 texts × 5 epochs × 250 ms: long enough to be stopped and taken over mid-run (A is stopped as soon as it runs).
+    // 4 texts × 3 epochs × 250 ms: long enough to be stopped and taken over mid-run (A is stopped as soon as it runs),
+    // and for B's attempt 2 to be running still when A, continued, is fenced (~2 s after the takeover, under load).
     spec_json: JSON.stringify({
       base_model: 'moc-demo',
       dataset: 'train.jsonl',
       output_name: 'fenced-out',
       trainer: 'demo',
-      params: { epochs: 5, step_ms: 250 },
+      params: { epochs: 3, step_ms: 250 },
     }),
     max_attempts: 3,
   });
