@@ -66,15 +66,26 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       output_name: 'perf:out',
       params: { step_ms: 600_000 },
     });
-    /** CPU ms per acknowledged submit, by who spent it, over a closed loop (process CPU read before and after). */
+    /** CPU ms per acknowledged submit, by who spent it, over the closed loop's measured window (after its warm-up). */
     type Cpu = Record<string, number>;
-    const measured = async (pids: Record<string, number[]>, run: () => Promise<LoadResult>) => {
+    const measured = async (
+      pids: Record<string, number[]>,
+      run: (onWindow: (edge: 'start' | 'end') => void) => Promise<LoadResult>,
+    ) => {
       const read = () => Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, sum(ps.map(cpuMs))]));
-      const before = read();
-      const self = process.cpuUsage();
-      const r = await run();
-      const after = read();
-      const own = process.cpuUsage(self);
+      let before: Record<string, number> = {};
+      let after: Record<string, number> = {};
+      let self = process.cpuUsage();
+      let own = { user: 0, system: 0 };
+      const r = await run((edge) => {
+        if (edge === 'start') {
+          before = read();
+          self = process.cpuUsage();
+        } else {
+          own = process.cpuUsage(self);
+          after = read();
+        }
+      });
       const per = (ms: number) => Number((ms / Math.max(1, r.ok)).toFixed(3));
       const cpu: Cpu = Object.fromEntries(Object.keys(pids).map((k) => [k, per(after[k]! - before[k]!)]));
       cpu.load_generator = per((own.user + own.system) / 1000);
@@ -98,12 +109,15 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       servers.push(...started);
       const clients = started.map((s) => unaryClient(s.grpcAddress));
       let k = 0;
-      const { r, cpu } = await measured({ hosts: started.map((s) => s.proc.pid!), postgres: [c.pid!] }, () =>
-        closedLoop(async () => {
-          const client = clients[k++ % clients.length]!;
-          await client.call('/moc.v1.ModelOps/SubmitJob', encodeStrings({ 1: 'fine-tune', 2: spec, 6: `c-${m++}` }));
-          return { tokens: 0 };
-        }, loop),
+      const { r, cpu } = await measured({ hosts: started.map((s) => s.proc.pid!), postgres: [c.pid!] }, (onWindow) =>
+        closedLoop(
+          async () => {
+            const client = clients[k++ % clients.length]!;
+            await client.call('/moc.v1.ModelOps/SubmitJob', encodeStrings({ 1: 'fine-tune', 2: spec, 6: `c-${m++}` }));
+            return { tokens: 0 };
+          },
+          { ...loop, onWindow },
+        ),
       );
       for (const cl of clients) cl.close();
       const counts = await queryOne(
@@ -124,18 +138,21 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       try {
         await p.query(DDL);
         let b = 0;
-        return await measured({ postgres: [c.pid!] }, () =>
-          closedLoop(async () => {
-            const id = `bare-${b++}`;
-            const now = Date.now();
-            const body = { ...sample, id, requestId: id, createdAt: now, queuedAt: now, updatedAt: now };
-            await p.query(
-              `WITH j AS (INSERT INTO moc_jobs (id, owner, request_id, rev, body) VALUES ($1, $2, $3, 1, $4) RETURNING id)
+        return await measured({ postgres: [c.pid!] }, (onWindow) =>
+          closedLoop(
+            async () => {
+              const id = `bare-${b++}`;
+              const now = Date.now();
+              const body = { ...sample, id, requestId: id, createdAt: now, queuedAt: now, updatedAt: now };
+              await p.query(
+                `WITH j AS (INSERT INTO moc_jobs (id, owner, request_id, rev, body) VALUES ($1, $2, $3, 1, $4) RETURNING id)
              INSERT INTO moc_events (kind, id, rev, body) SELECT 'job', id, 1, $4 FROM j`,
-              [id, 'open', id, body],
-            );
-            return { tokens: 0 };
-          }, loop),
+                [id, 'open', id, body],
+              );
+              return { tokens: 0 };
+            },
+            { ...loop, onWindow },
+          ),
         );
       } finally {
         await p.end();
