@@ -10,6 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { untrackChildren } from '../helpers/untracked-children.js';
+
+untrackChildren(); // the fixture and all it starts: each would load every module through tap's hook
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/orphan-maker.ts', import.meta.url));
 
