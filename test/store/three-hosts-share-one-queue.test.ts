@@ -162,7 +162,7 @@ t.test(
         return Number(r[0]!.n) === 300;
       },
       45_000,
-      250,
+      100,
     );
     lap('300 ended');
     const states = await cluster.psql<{ state: string; attempts: number; n: string }>(
@@ -204,7 +204,8 @@ t.test(
       await call(h.c, 'RegisterModel', { name: 'ft-base', path: 'ft-base.gguf' });
     };
     await register(victim);
-    // Three fine-tunes, 4 texts × 3 epochs × 200 ms each: two run on the victim (parallelism 2), one waits.
+    // Three fine-tunes, 4 texts × 3 epochs × 100 ms each (the trainer's start takes longer: still running at the kill):
+    // two run on the victim (parallelism 2), one waits.
     const fts = await Promise.all(
       [0, 1, 2].map((i) =>
         call(victim.c, 'SubmitJob', {
@@ -214,7 +215,7 @@ t.test(
             dataset: 'train.jsonl',
             output_name: `drill-${i}`,
             trainer: 'demo',
-            params: { epochs: 3, step_ms: 200 },
+            params: { epochs: 3, step_ms: 100 },
           }),
           max_attempts: 3,
         }),
@@ -245,7 +246,7 @@ t.test(
         return js.every((j) => TERMINAL.has(j.state)) && js;
       },
       45_000,
-      200,
+      100,
     );
     lap('fine-tunes ended');
     t.same(
