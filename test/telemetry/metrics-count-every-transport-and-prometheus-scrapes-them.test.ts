@@ -7,6 +7,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { startHarness, until } from '../helpers/coordinator.js';
 import { scrape, sum } from '../helpers/metrics.js';
@@ -14,136 +15,153 @@ import { zmqRequest } from '../helpers/zmq.js';
 import { nextModelState } from '../helpers/events.js';
 import { spawnChild } from '../helpers/child.js';
 
-t.test(
-  'requests on every transport, inference figures and live gauges; promtool finds nothing wrong with ours',
-  async (t) => {
-    const h = await startHarness(t);
-    const grpcInfer = await h.unary('Infer', { model: 'moc-demo', prompt: 'hello', max_tokens: 4, temperature: 0 });
-    const restInfer = (await (
-      await fetch(`${h.restUrl}/v1/infer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'moc-demo', prompt: 'hi', max_tokens: 3 }),
-      })
-    ).json()) as { tokens_generated: number; prompt_tokens: number; text: string };
-    const bad = await fetch(`${h.restUrl}/v1/infer`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'moc-demo', prompt: 'x', max_tokens: -2 }),
+/** A port free on 127.0.0.1 now (the listener that found it is closed at once). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
     });
-    t.equal(bad.status, 400);
-    const z = await zmqRequest(h.zmqUrl, { action: 'list_models' });
-    t.equal(z.status, 'ok');
+  });
+}
 
-    const { text, samples, contentType } = await scrape(h);
-    t.match(contentType, /^text\/plain; version=0\.0\.4/, 'the Prometheus text format');
-    t.equal(
-      sum(samples, 'moc_requests_total', { transport: 'grpc', operation: 'infer', code: 'OK' }),
-      1,
-      'gRPC Infer counted',
-    );
-    t.equal(
-      sum(samples, 'moc_requests_total', { transport: 'rest', operation: 'infer', code: 'OK' }),
-      1,
-      'REST infer counted',
-    );
-    t.equal(
-      sum(samples, 'moc_requests_total', { transport: 'rest', operation: 'infer', code: 'MOC_ERR_INVALID_ARGUMENT' }),
-      1,
-      'a refused request counted by its code',
-    );
-    t.equal(
-      sum(samples, 'moc_requests_total', { transport: 'zmq', operation: 'list-models', code: 'OK' }),
-      1,
-      'ZMQ counted',
-    );
-    t.equal(
-      sum(samples, 'moc_request_duration_seconds_count', { operation: 'infer' }),
-      3,
-      'every infer timed, the refused one too',
-    );
-    t.equal(
-      sum(samples, 'moc_generated_tokens_total', { model: 'moc-demo' }),
-      grpcInfer.tokens_generated + restInfer.tokens_generated,
-      'generated tokens as the answers said',
-    );
-    t.equal(
-      sum(samples, 'moc_prompt_tokens_total', { model: 'moc-demo' }),
-      grpcInfer.prompt_tokens + restInfer.prompt_tokens,
-      'prompt tokens as the answers said',
-    );
-    // The engine sees a token when it completes text: the demo model's random bytes sometimes never do.
-    const withText = [grpcInfer.text, restInfer.text].filter((x) => x.length > 0).length;
-    t.equal(
-      sum(samples, 'moc_time_to_first_token_seconds_count', { model: 'moc-demo' }),
-      withText,
-      'time to first token of each inference that produced text',
-    );
-    t.ok(sum(samples, 'moc_infer_compute_duration_seconds_sum', { model: 'moc-demo' }) > 0, 'compute time observed');
-
-    const dev = (await h.unary('GetDevices', {})).devices[0];
-    t.equal(
-      sum(samples, 'moc_device_memory_bytes', { device: 'cpu0', kind: 'hard_limit' }),
-      dev.memory.hard_limit,
-      'the ledger as GetDevices shows it',
-    );
-    t.equal(sum(samples, 'moc_device_memory_bytes', { device: 'cpu0', kind: 'reserved' }), dev.memory.reserved);
-    t.equal(sum(samples, 'moc_device_up', { device: 'cpu0' }), 1);
-    t.equal(sum(samples, 'moc_models', { state: 'loaded' }), 1, 'models by state');
-    t.equal(
-      sum(samples, 'moc_model_memory_bytes', { model: 'moc-demo', kind: 'reserved' }),
-      dev.models[0].reserved_bytes,
-    );
-    t.ok(sum(samples, 'moc_store_file_bytes') > 0, "the store's size");
-    for (const actor of ['router', 'lifecycle', 'jobs', 'goals', 'feedback', 'device:cpu0']) {
-      t.ok(samples.has(`moc_actor_mailbox_depth{actor="${actor}"}`), `${actor}: mailbox depth`);
-      t.equal(samples.get(`moc_actor_busy_rejections_total{actor="${actor}"}`), 0, `${actor}: no refusal`);
-    }
-    t.ok(sum(samples, 'process_resident_memory_bytes') > 0, 'process defaults (prom-client)');
-    t.notOk(
-      [...samples.keys()].some((k) => /request_id|prompt=|key=/.test(k)),
-      'no request id, prompt or key in any label',
-    );
-
-    // promtool: exit 1 is a parse error; 3 is lint findings, allowed only for prom-client's own nodejs_* gauges.
-    const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    t.equal(check.error?.message, undefined, 'promtool runs (Debian prometheus, installed by .ci/run)');
-    t.not(check.status, 1, `promtool parses the exposition: ${check.stderr}`);
-    const findings = `${check.stdout}${check.stderr}`.split('\n').filter((l) => l.trim());
-    t.same(
-      findings.filter((l) => /^moc_/.test(l)),
-      [],
-      'no lint finding on a moc_ metric',
-    );
-  },
-);
-
-t.test('counters survive a device worker restart, which is counted', async (t) => {
+// One coordinator for the first two claims (a second start cost ~2 s): the restart comes after the first one's
+// counts, which it must not set back; fault injection and the restart limit change nothing before the crash.
+t.test('one coordinator, then its device worker restarted', async (t) => {
   const h = await startHarness(t, {
     debug: { faultInjection: true },
     supervisor: { maxRestarts: 3, periodMs: 60_000 },
   });
-  await h.unary('Infer', { model: 'moc-demo', prompt: 'before', max_tokens: 4, temperature: 0 });
-  const before = sum((await scrape(h)).samples, 'moc_generated_tokens_total');
-  t.ok(before > 0);
-  await h.coordinator.devices.get('cpu0')!.ask({ kind: 'crash', target: 'worker' }, { timeoutMs: 5000 });
-  const after = await until('the restart counted', async () => {
-    const s = (await scrape(h)).samples;
-    return sum(s, 'moc_actor_restarts_total', { actor: 'device:cpu0' }) >= 1 ? s : undefined;
-  });
-  t.match(
-    [...after.keys()].find((k) => k.startsWith('moc_actor_restarts_total')),
-    /reason="crashed"/,
-    'by reason',
+
+  await t.test(
+    'requests on every transport, inference figures and live gauges; promtool finds nothing wrong with ours',
+    async (t) => {
+      const grpcInfer = await h.unary('Infer', { model: 'moc-demo', prompt: 'hello', max_tokens: 4, temperature: 0 });
+      const restInfer = (await (
+        await fetch(`${h.restUrl}/v1/infer`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'moc-demo', prompt: 'hi', max_tokens: 3 }),
+        })
+      ).json()) as { tokens_generated: number; prompt_tokens: number; text: string };
+      const bad = await fetch(`${h.restUrl}/v1/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'moc-demo', prompt: 'x', max_tokens: -2 }),
+      });
+      t.equal(bad.status, 400);
+      const z = await zmqRequest(h.zmqUrl, { action: 'list_models' });
+      t.equal(z.status, 'ok');
+
+      const { text, samples, contentType } = await scrape(h);
+      t.match(contentType, /^text\/plain; version=0\.0\.4/, 'the Prometheus text format');
+      t.equal(
+        sum(samples, 'moc_requests_total', { transport: 'grpc', operation: 'infer', code: 'OK' }),
+        1,
+        'gRPC Infer counted',
+      );
+      t.equal(
+        sum(samples, 'moc_requests_total', { transport: 'rest', operation: 'infer', code: 'OK' }),
+        1,
+        'REST infer counted',
+      );
+      t.equal(
+        sum(samples, 'moc_requests_total', { transport: 'rest', operation: 'infer', code: 'MOC_ERR_INVALID_ARGUMENT' }),
+        1,
+        'a refused request counted by its code',
+      );
+      t.equal(
+        sum(samples, 'moc_requests_total', { transport: 'zmq', operation: 'list-models', code: 'OK' }),
+        1,
+        'ZMQ counted',
+      );
+      t.equal(
+        sum(samples, 'moc_request_duration_seconds_count', { operation: 'infer' }),
+        3,
+        'every infer timed, the refused one too',
+      );
+      t.equal(
+        sum(samples, 'moc_generated_tokens_total', { model: 'moc-demo' }),
+        grpcInfer.tokens_generated + restInfer.tokens_generated,
+        'generated tokens as the answers said',
+      );
+      t.equal(
+        sum(samples, 'moc_prompt_tokens_total', { model: 'moc-demo' }),
+        grpcInfer.prompt_tokens + restInfer.prompt_tokens,
+        'prompt tokens as the answers said',
+      );
+      // The engine sees a token when it completes text: the demo model's random bytes sometimes never do.
+      const withText = [grpcInfer.text, restInfer.text].filter((x) => x.length > 0).length;
+      t.equal(
+        sum(samples, 'moc_time_to_first_token_seconds_count', { model: 'moc-demo' }),
+        withText,
+        'time to first token of each inference that produced text',
+      );
+      t.ok(sum(samples, 'moc_infer_compute_duration_seconds_sum', { model: 'moc-demo' }) > 0, 'compute time observed');
+
+      const dev = (await h.unary('GetDevices', {})).devices[0];
+      t.equal(
+        sum(samples, 'moc_device_memory_bytes', { device: 'cpu0', kind: 'hard_limit' }),
+        dev.memory.hard_limit,
+        'the ledger as GetDevices shows it',
+      );
+      t.equal(sum(samples, 'moc_device_memory_bytes', { device: 'cpu0', kind: 'reserved' }), dev.memory.reserved);
+      t.equal(sum(samples, 'moc_device_up', { device: 'cpu0' }), 1);
+      t.equal(sum(samples, 'moc_models', { state: 'loaded' }), 1, 'models by state');
+      t.equal(
+        sum(samples, 'moc_model_memory_bytes', { model: 'moc-demo', kind: 'reserved' }),
+        dev.models[0].reserved_bytes,
+      );
+      t.ok(sum(samples, 'moc_store_file_bytes') > 0, "the store's size");
+      for (const actor of ['router', 'lifecycle', 'jobs', 'goals', 'feedback', 'device:cpu0']) {
+        t.ok(samples.has(`moc_actor_mailbox_depth{actor="${actor}"}`), `${actor}: mailbox depth`);
+        t.equal(samples.get(`moc_actor_busy_rejections_total{actor="${actor}"}`), 0, `${actor}: no refusal`);
+      }
+      t.ok(sum(samples, 'process_resident_memory_bytes') > 0, 'process defaults (prom-client)');
+      t.notOk(
+        [...samples.keys()].some((k) => /request_id|prompt=|key=/.test(k)),
+        'no request id, prompt or key in any label',
+      );
+
+      // promtool: exit 1 is a parse error; 3 is lint findings, allowed only for prom-client's own nodejs_* gauges.
+      const check = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      t.equal(check.error?.message, undefined, 'promtool runs (Debian prometheus, installed by .ci/run)');
+      t.not(check.status, 1, `promtool parses the exposition: ${check.stderr}`);
+      const findings = `${check.stdout}${check.stderr}`.split('\n').filter((l) => l.trim());
+      t.same(
+        findings.filter((l) => /^moc_/.test(l)),
+        [],
+        'no lint finding on a moc_ metric',
+      );
+    },
   );
-  t.ok(sum(after, 'moc_generated_tokens_total') >= before, 'counted tokens did not go backwards');
+
+  await t.test('counters survive a device worker restart, which is counted', async (t) => {
+    await h.unary('Infer', { model: 'moc-demo', prompt: 'before', max_tokens: 4, temperature: 0 });
+    const before = sum((await scrape(h)).samples, 'moc_generated_tokens_total');
+    t.ok(before > 0);
+    await h.coordinator.devices.get('cpu0')!.ask({ kind: 'crash', target: 'worker' }, { timeoutMs: 5000 });
+    const after = await until('the restart counted', async () => {
+      const s = (await scrape(h)).samples;
+      return sum(s, 'moc_actor_restarts_total', { actor: 'device:cpu0' }) >= 1 ? s : undefined;
+    });
+    t.match(
+      [...after.keys()].find((k) => k.startsWith('moc_actor_restarts_total')),
+      /reason="crashed"/,
+      'by reason',
+    );
+    t.ok(sum(after, 'moc_generated_tokens_total') >= before, 'counted tokens did not go backwards');
+  });
 });
 
 t.test('a real Prometheus scrapes /metrics', async (t) => {
-  const h = await startHarness(t);
-  await h.unary('Infer', { model: 'moc-demo', prompt: 'scraped', max_tokens: 2 });
+  // Prometheus 2.42 applies a new target list on a 5 s tick (not configurable): it is started first, on MOC's REST
+  // port chosen here, so that tick passes while the coordinator starts instead of after.
+  const restPort = await freePort();
   const dir = t.testdir();
-  const target = new URL(h.restUrl).host;
+  const target = `127.0.0.1:${restPort}`;
   writeFileSync(
     path.join(dir, 'prometheus.yml'),
     [
@@ -164,17 +182,21 @@ t.test('a real Prometheus scrapes /metrics', async (t) => {
     ],
     { stdio: 'ignore' },
   );
+  const h = await startHarness(t, { rest: { port: restPort } }, { dir }); // a second t.testdir() would wipe Prometheus's files
+  await h.unary('Infer', { model: 'moc-demo', prompt: 'scraped', max_tokens: 2 });
   const query = async (q: string) => {
     const r = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`);
     return (
       (await r.json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }
     ).data.result;
   };
+  // It may have scraped MOC before the Infer (or before MOC listened): wait for a scrape that came after it.
   const up = await until(
-    'Prometheus scraped MOC',
+    'Prometheus scraped MOC after the Infer',
     async () => {
       const r = await query('up{job="moc"}');
-      return r.length === 1 && r[0]!.value[1] === '1' ? r : undefined; // scrapes happen on Prometheus's clock: a poll is the only way
+      const after = await query('sum(moc_requests_total{operation="infer",code="OK"})');
+      return r.length === 1 && r[0]!.value[1] === '1' && after[0]?.value[1] === '1' ? r : undefined; // scrapes happen on Prometheus's clock: a poll is the only way
     },
     60_000,
   );
