@@ -186,8 +186,8 @@ export class PgWorkStore implements WorkStore {
       return this.following;
     }
     this.following = (async () => {
+      const before = this.pos;
       try {
-        const before = this.pos;
         for (let more = true; more && !this.closed; ) {
           const r = await this.pool.query(FOLLOW, [this.cursor.xid, this.cursor.seq, FOLLOW_BATCH]);
           for (const e of r.rows) this.applyFollowed(e.kind as EventKind, e.body, Number(e.rev));
@@ -195,7 +195,6 @@ export class PgWorkStore implements WorkStore {
           if (last) this.cursor = { xid: last.xid, seq: last.seq };
           more = r.rows.length === FOLLOW_BATCH;
         }
-        if (this.pos !== before) for (const l of this.changeListeners) l();
         this.lastFailure = '';
         if (this.failing) {
           this.failing = false;
@@ -208,6 +207,8 @@ export class PgWorkStore implements WorkStore {
           this.o.onFollowerError?.(err as Error);
         }
       }
+      // Told even when the read failed part way: what it applied is in the replica.
+      if (this.pos !== before) this.tellChanges();
       if (this.followAgain && !this.closed) await gap();
     })().finally(() => {
       this.following = null;
@@ -304,7 +305,7 @@ export class PgWorkStore implements WorkStore {
       change,
       (j, rev) => this.replica.putJob(j, rev),
       (j, rev) => {
-        if (this.takeJob(j, rev)) for (const l of this.changeListeners) l();
+        if (this.takeJob(j, rev)) this.tellChanges();
       },
     );
   }
@@ -320,6 +321,20 @@ export class PgWorkStore implements WorkStore {
     const jobs = this.changes.filter((c) => c.pos > seq).map((c) => c.job);
     this.changes = this.changes.filter((c) => c.pos > this.pos);
     return { seq: this.pos, jobs };
+  }
+
+  /**
+   * A listener only posts a message (the Jobs actor's); one that throws must not stop the follower, whose promise the
+   * poll timer does not await: its error would end the process.
+   */
+  private tellChanges(): void {
+    for (const l of this.changeListeners) {
+      try {
+        l();
+      } catch (err) {
+        this.o.onFollowerError?.(err as Error);
+      }
+    }
   }
 
   onJobChanges(listener: () => void): () => void {
