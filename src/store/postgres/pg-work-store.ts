@@ -178,12 +178,15 @@ export class PgWorkStore implements WorkStore {
   /**
    * Read the log from the cursor: one read at a time; calls during one make one more read after it, HINT_GAP_MS
    * later (on a busy fleet hints come hundreds a second, and one read takes everything committed since the last).
+   * Resolves once a read that started after the call has ended.
    */
   follow(): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (this.following) {
       this.followAgain = true;
-      return this.following;
+      // The read in progress may have started before this call's commits: the answer is the read after it, which its
+      // end starts (followAgain) and which sees everything committed before this call.
+      return this.following.then(() => this.following ?? undefined);
     }
     this.following = (async () => {
       const before = this.pos;
