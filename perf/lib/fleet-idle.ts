@@ -81,17 +81,7 @@ export async function idleFleet(o: { datasets: string }): Promise<IdleFleetResul
     const u = new URL(cluster.url);
     u.pathname = `/${DB}`;
     const url = u.toString();
-    const yaml = (i: number) =>
-      [
-        'server: { grpcPort: 0 }',
-        'rest: { enabled: false }',
-        'zmq: { enabled: false }',
-        'dataDir: ${DIR}/data',
-        'modelsRoot: ${DIR}/models',
-        `store: { kind: postgres, url: "${url}" }`,
-        `fleet: { hostId: idle-${i} }`,
-        `jobs: { parallelism: 4, datasetsRoot: ${o.datasets} }`,
-      ].join('\n');
+    const yaml = (i: number) => fleetHostYaml(url, `idle-${i}`, `parallelism: 4, datasetsRoot: ${o.datasets}`);
     const started = await Promise.allSettled(
       Array.from({ length: HOSTS }, (_, i) => spawnServer({ yaml: yaml(i), logFile: true })),
     );
@@ -259,4 +249,18 @@ function watchUntilEnd(client: Client, id: string, t0: number): Promise<{ claime
     call.on('error', reject);
     call.on('end', () => resolve({ claimedMs, final: last }));
   });
+}
+
+/** A perf fleet host's config: gRPC only, its own data dir, the shared database, `jobs` as given. */
+export function fleetHostYaml(url: string, hostId: string, jobs: string, store = ''): string {
+  return [
+    'server: { grpcPort: 0 }',
+    'rest: { enabled: false }',
+    'zmq: { enabled: false }',
+    'dataDir: ${DIR}/data',
+    'modelsRoot: ${DIR}/models',
+    `store: { kind: postgres, url: "${url}"${store} }`,
+    `fleet: { hostId: ${hostId} }`,
+    `jobs: { ${jobs} }`,
+  ].join('\n');
 }

@@ -29,7 +29,7 @@ import { PgWorkStore } from '../../src/store/postgres/pg-work-store.js';
 import { DDL } from '../../src/store/postgres/schema.js';
 import { launchPostgres, type PostgresCluster } from '../../test/helpers/postgres-cluster.js';
 import { closedLoop, type LoadResult } from './closed-loop.js';
-import { idleFleet } from './fleet-idle.js';
+import { fleetHostYaml, idleFleet } from './fleet-idle.js';
 import { encodeStrings, unaryClient } from './h2-unary.js';
 import { cpuMs } from './proc.js';
 import { spawnServer, type SpawnedServer } from './spawn-server.js';
@@ -93,16 +93,12 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
     };
     const hosts = async (n: number, url: string) => {
       const yaml = (i: number) =>
-        [
-          'server: { grpcPort: 0 }',
-          'rest: { enabled: false }',
-          'zmq: { enabled: false }',
-          'dataDir: ${DIR}/data',
-          'modelsRoot: ${DIR}/models',
-          `store: { kind: postgres, url: "${url}", poolSize: ${POOL} }`,
-          `fleet: { hostId: perf-${n}-${i} }`,
-          `jobs: { parallelism: 1, pollMs: 1000, datasetsRoot: ${datasets} }`,
-        ].join('\n');
+        fleetHostYaml(
+          url,
+          `perf-${n}-${i}`,
+          `parallelism: 1, pollMs: 1000, datasetsRoot: ${datasets}`,
+          `, poolSize: ${POOL}`,
+        );
       const started = await Promise.all(
         Array.from({ length: n }, (_, i) => spawnServer({ yaml: yaml(i), logFile: true })),
       );

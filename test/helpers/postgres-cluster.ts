@@ -29,10 +29,10 @@ import {
   renameSync,
   rmSync,
 } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './free-port.js';
 
 const SETPRIV = '/usr/bin/setpriv';
 const PG_LIB = '/usr/lib/postgresql';
@@ -303,17 +303,6 @@ function readIfExists(file: string): string {
 }
 
 const logTail = (logPath: string) => readIfExists(logPath).slice(-2000);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** true if `p` settled within `ms`. */
 async function within(p: Promise<void>, ms: number): Promise<boolean> {

@@ -7,25 +7,13 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { startHarness, until } from '../helpers/coordinator.js';
 import { scrape, sum } from '../helpers/metrics.js';
 import { zmqRequest } from '../helpers/zmq.js';
 import { nextModelState } from '../helpers/events.js';
 import { spawnChild } from '../helpers/child.js';
-
-/** A port free on 127.0.0.1 now (the listener that found it is closed at once). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../helpers/free-port.js';
 
 // One coordinator for the first two claims (a second start cost ~2 s): the restart comes after the first one's
 // counts, which it must not set back; fault injection and the restart limit change nothing before the crash.
