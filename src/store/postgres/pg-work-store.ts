@@ -36,15 +36,17 @@ const FOLLOW_BATCH = 5000;
  * Between back-to-back hints sent, and back-to-back reads of the log: a quiet fleet's change is told and read at once;
  * a busy one's are told and read together, one NOTIFY and one read per host at most every HINT_GAP_MS rather than one
  * per commit. Three hosts each NOTIFYing every commit spent more of PostgreSQL's CPU on hints and reads than on
- * submits; measured on two cores (perf:jobs --store postgres), 10 ms gave 1,000–1,360 submits/s on three hosts, 25 ms
- * 1,300–1,800, 50 ms 1,400–1,550: 25 ms, the most a busy host's change waits to be read elsewhere beyond the read.
+ * submits. Chosen on two cores with three hosts under perf:jobs --store postgres's load (re-measure by changing this
+ * and running it): 10 ms gave 1,000–1,360 submits/s, 25 ms 1,300–1,800, 50 ms 1,400–1,550, two or three runs each,
+ * noisy; 25 ms, the most a busy host's change waits to be read elsewhere beyond the read.
  */
 const HINT_GAP_MS = 25;
 const gap = () => new Promise<void>((r) => setTimeout(r, HINT_GAP_MS));
 /**
- * Submit statements in flight at once, per host. The submits that arrive while one commits form the next: measured
- * with three hosts on two cores (perf:jobs --store postgres), one at a time gave 5–20 % more submits/s than two and
- * 30 % more than four (fewer, larger commits cost PostgreSQL less); a lone submit waits at most for one commit ahead.
+ * Submit statements in flight at once, per host. The submits that arrive while one commits form the next. Chosen on
+ * two cores with three hosts under perf:jobs --store postgres's load (re-measure by changing this and running it): one
+ * at a time gave 5–20 % more submits/s than two and ~30 % more than four (fewer, larger commits cost PostgreSQL less);
+ * a lone submit waits at most for one commit ahead.
  */
 const SUBMIT_STATEMENTS = 1;
 
