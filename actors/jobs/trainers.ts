@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../schemas/config.js';
+import { builtTwin, siblingEntry } from '../../src/entry.js';
 import { errors } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
 
@@ -40,12 +41,13 @@ export function demoTrainer(): TrainerConfig {
 
 /**
  * Node's arguments to run one of our tools (`src/tools/NAME.ts`): from source through tsx, or from the build, as this
- * process runs.
+ * process runs (or its build under `npm test`: builtTwin).
  */
 function ourTool(name: string): string[] {
-  return fileURLToPath(import.meta.url).endsWith('.ts')
-    ? ['--import', import.meta.resolve('tsx'), path.join(packageRoot(), `src/tools/${name}.ts`)]
-    : [path.join(packageRoot(), `dist/src/tools/${name}.js`)];
+  const entry = builtTwin(siblingEntry(import.meta.url, `../../src/tools/${name}`));
+  return entry.pathname.endsWith('.ts')
+    ? ['--import', import.meta.resolve('tsx'), fileURLToPath(entry)]
+    : [fileURLToPath(entry)];
 }
 
 function buildDemoTrainer(): TrainerConfig {

@@ -12,6 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { builtTwin, workerExecArgv } from '../entry.js';
 import { errors, type MocError, toMocError } from '../errors.js';
 
 export interface TaskPoolOptions {
@@ -46,14 +47,21 @@ export class TaskPool<Task, Result> {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly opts: TaskPoolOptions) {
+    const entry = builtTwin(opts.entry);
+    const execArgv = workerExecArgv(entry);
     this.pool = new Piscina({
-      filename: fileURLToPath(opts.entry),
+      filename: fileURLToPath(entry),
       minThreads: 0,
       maxThreads: opts.maxThreads,
       maxQueue: opts.maxQueue,
       idleTimeout: opts.idleTimeoutMs,
       ...(opts.atomics ? { atomics: opts.atomics } : {}),
-      ...(opts.entry.pathname.endsWith('.ts') ? { execArgv: ['--import', import.meta.resolve('tsx')] } : {}),
+      // A .ts task needs tsx (piscina's own worker script imports it); a built one no loader of its parent's.
+      ...(entry.pathname.endsWith('.ts')
+        ? { execArgv: ['--import', import.meta.resolve('tsx')] }
+        : execArgv
+          ? { execArgv }
+          : {}),
     });
     // A worker dying between tasks loses nothing (piscina replaces it); without a listener it would crash the process.
     this.pool.on('error', (err: Error) => process.emitWarning(err));

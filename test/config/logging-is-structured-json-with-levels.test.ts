@@ -2,9 +2,8 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { EPHEMERAL_PORTS, spawnServer } from '../../perf/lib/spawn-server.js';
+import { EPHEMERAL_PORTS, mocCliArgs, spawnServer } from '../../perf/lib/spawn-server.js';
 import { type ConfigError, loadConfig } from '../../src/config.js';
-import { packageRoot } from '../../src/package-root.js';
 import { createLogger, EVENTS, LEVELS, logLevel, redact, type LoggerOptions } from '../../src/log.js';
 import { spawnChild } from '../helpers/child.js';
 import { untrackChildren } from '../helpers/untracked-children.js';
@@ -64,13 +63,7 @@ t.test(
     const port = (taken.address() as net.AddressInfo).port;
     const file = path.join(dir, 'moc.yaml');
     writeFileSync(file, `server:\n  grpcPort: 0\nrest:\n  port: ${port}\nzmq:\n  port: 0\nlog:\n  level: warn\n`);
-    const args = [
-      `--import=${import.meta.resolve('tsx')}`,
-      path.join(packageRoot(), 'src', 'cli.ts'),
-      'serve',
-      '--config',
-      file,
-    ];
+    const args = [...mocCliArgs(), 'serve', '--config', file];
     const proc = spawnChild(t, process.execPath, args, {
       cwd: dir,
       env: { ...process.env, MOC_LOG_LEVEL: '' },

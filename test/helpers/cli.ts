@@ -15,6 +15,8 @@ import { mkdtempSync, copyFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { builtTwin } from '../../src/entry.js';
 import { packageRoot } from '../../src/package-root.js';
 import { type Ran, runChild } from './child.js';
 
@@ -27,6 +29,9 @@ let built: Promise<string> | undefined;
 
 /** The transpiled tree's src/cli.js, built at the first run of this process; the tree is removed when it exits. */
 function builtCli(): Promise<string> {
+  // Under `npm test` dist/ was built from these sources just before (src/entry.ts, builtTwin): nothing to transpile.
+  const twin = builtTwin(new URL('../../src/cli.ts', import.meta.url));
+  if (!twin.pathname.endsWith('.ts')) return Promise.resolve(fileURLToPath(twin));
   built ??= (async () => {
     const root = packageRoot();
     const out = mkdtempSync(path.join(os.tmpdir(), 'moc-cli-'));

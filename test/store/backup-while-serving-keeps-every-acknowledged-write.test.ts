@@ -7,9 +7,8 @@
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import path from 'node:path';
-import { spawnServer } from '../../perf/lib/spawn-server.js';
+import { mocCliArgs, spawnServer } from '../../perf/lib/spawn-server.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
-import { packageRoot } from '../../src/package-root.js';
 import { replay } from '../../src/store/replay.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 import { spawnChild } from '../helpers/child.js';
@@ -89,18 +88,9 @@ t.test(
     const began = performance.now();
     const before = acked.filter((a) => a.at < began).map((a) => a.key);
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const p = spawnChild(
-        t,
-        process.execPath,
-        [
-          `--import=${import.meta.resolve('tsx')}`,
-          path.join(packageRoot(), 'src', 'cli.ts'),
-          'backup',
-          path.join(dir, 'data'),
-          copy,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const p = spawnChild(t, process.execPath, [...mocCliArgs(), 'backup', path.join(dir, 'data'), copy], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '',
         stderr = '';
       p.stdout!.on('data', (d) => {
