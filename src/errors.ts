@@ -186,7 +186,7 @@ export const ERRORS = {
     http: 507,
     zmq: 'NO_MEMORY',
     retryable: false,
-    when: 'A model does not fit in the device memory budget; details say what would have to be freed.',
+    when: "A model, or a job's memory_bytes, does not fit in device memory (in a fleet, at submit: in no live host's device); details say what would have to be freed, or the largest device.",
   },
   MOC_ERR_MODEL_WAIT_EXCEEDED: {
     grpc: 'UNAVAILABLE',
@@ -716,6 +716,22 @@ export const errors = {
           ? 'ask for less memory_bytes'
           : 'use a smaller quantization, context or sequence count'),
       { model, neededBytes, largestDevice: largest.id, largestBytes: largest.memory.hardLimit },
+    ),
+  /** In a fleet, at submit: no live host's device (named `device`, when given) can hold a job's memory_bytes. */
+  tooBigForFleet: (
+    neededBytes: number,
+    largest: { host: string; id: string; hardLimit: number } | null,
+    device?: string,
+  ) =>
+    new MocError(
+      'MOC_ERR_NO_MEMORY',
+      `the job's memory_bytes (${mib(neededBytes)}) is more than any device${device === undefined ? '' : ` named '${device}'`} ` +
+        `of the fleet's live hosts can hold (${largest ? `largest: ${largest.id} on ${largest.host}, ${mib(largest.hardLimit)}` : 'none has one'}); ` +
+        'ask for less memory_bytes, or start a host with such a device (GET /v1/fleet lists the hosts and their devices)',
+      {
+        neededBytes,
+        ...(largest ? { largestHost: largest.host, largestDevice: largest.id, largestBytes: largest.hardLimit } : {}),
+      },
     ),
   /** A request waited lifecycle.maxWaitMs for its model (a pending swap, a load); `holders`: what holds its device. */
   modelWaitExceeded: (model: string, waitedMs: number, holders: string) =>

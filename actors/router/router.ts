@@ -30,6 +30,7 @@ import type { ActorRef, Behavior, Envelope } from '../../src/kernel/types.js';
 import type { DeviceRef } from '../device/index.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { RouteTable } from '../lifecycle/route-table.js';
+import { FleetRoom } from './fleet-room.js';
 import { cursorName, modelCursor } from './model-cursor.js';
 import { checkToolUse, inputBytes } from './tool-use.js';
 import { JobIdRequest, ListJobsRequest, SubmitJobRequest } from '../../schemas/jobs.js';
@@ -59,6 +60,8 @@ export class Router implements Behavior<RouterProtocol> {
   private readonly jobs: ActorRef<JobsProtocol> | null;
   private readonly goals: ActorRef<GoalsProtocol> | null;
   private readonly fleet: FleetSource | null;
+  /** In a fleet: a job no live host's device can hold is refused at submit (fleet-room.ts). */
+  private readonly fleetRoom: FleetRoom | null;
   /** Whether served inferences are told to the feedback actor (feedback.recordInferences). */
   private readonly recordInferences: boolean;
   private readonly promptLimit: number;
@@ -96,6 +99,7 @@ export class Router implements Behavior<RouterProtocol> {
     this.jobs = refs.jobs ?? null;
     this.goals = refs.goals ?? null;
     this.fleet = refs.fleet ?? null;
+    this.fleetRoom = this.fleet && config.store.kind === 'postgres' ? new FleetRoom(this.fleet) : null;
     this.recordInferences = !!refs.feedback && config.feedback.recordInferences;
     this.promptLimit = config.limits.maxPromptBytes;
     this.capacity = config.server.mailboxCapacity;
@@ -180,11 +184,12 @@ export class Router implements Behavior<RouterProtocol> {
           )
           .then((page) => ({ models: page.models, nextCursor: page.nextCursor ? modelCursor(page.nextCursor) : '' }));
       }
-      case 'submit-job':
-        return this.jobsRef().ask(
-          { kind: 'submit', request: validate(SubmitJobRequest, msg.request), owner: msg.owner },
-          opts,
-        );
+      case 'submit-job': {
+        const request = validate(SubmitJobRequest, msg.request);
+        const submit = () => this.jobsRef().ask({ kind: 'submit', request, owner: msg.owner }, opts);
+        if (!this.fleetRoom || !request.memory_bytes) return submit();
+        return this.fleetRoom.check(request.memory_bytes, request.device).then(submit);
+      }
       case 'get-job':
         return this.jobsRef().ask({ kind: 'get', id: validate(JobIdRequest, msg.request).id }, opts);
       case 'list-jobs':

@@ -125,6 +125,24 @@ t.test(
       'only B, where it fits, ever held its lease',
     );
 
+    // More than any live host's device holds (B's 2 GiB is the largest): refused at submit, on either host, rather
+    // than queued for a host that does not exist; nothing stored.
+    const stored = a.coordinator.work.listJobs().length;
+    for (const h of [a, b]) {
+      const huge = await rest(h, 'POST', '/v1/jobs', {
+        type: 'evaluate',
+        spec: { model: 'moc-demo', dataset: 'eval.jsonl', max_lines: 1 },
+        memory_bytes: 3 * 1024 * 1024 * 1024,
+      });
+      t.equal(huge.status, 507, JSON.stringify(huge.body));
+      t.equal(huge.body.error?.code, 'MOC_ERR_NO_MEMORY');
+      t.match(
+        huge.body.error?.message,
+        /more than any device of the fleet's live hosts can hold \(largest: cpu0 on host-b, 2048\.0 MiB\)/,
+      );
+    }
+    t.equal(a.coordinator.work.listJobs().length, stored, 'nothing refused was stored');
+
     // A goal on A follows a job submitted on B.
     const job = await rest(b, 'POST', '/v1/jobs', {
       type: 'evaluate',
