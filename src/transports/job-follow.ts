@@ -1,6 +1,8 @@
 /**
  * Following one job for a client (gRPC WatchJob, REST `GET /v1/jobs/{id}/events`): the job now, then its changes, at
- * most one per `minIntervalMs` (the latest: a trainer may report every step), until it ends. Changes come from the
+ * most one per `minIntervalMs` (the latest: a trainer may report every step), until it ends. The first change, and a
+ * change after a quiet spell, goes at once (a client waiting for `running` sees it as soon as this process does); only
+ * changes that follow a sent change within the interval wait for its end. Changes come from the
  * Jobs actor's watch, which hears this process's changes as they happen and other processes' (on the same data
  * directory) from the store's event log every jobs.pollMs. One implementation, so both transports say the same.
  */
@@ -34,6 +36,8 @@ export function followJob(
     `${j.state}|${j.updated_at_ms}|${j.progress.fraction}|${j.progress.message}|${j.log_tail.length}`;
   let latest: JobResource | null = null;
   let timer: NodeJS.Timeout | undefined;
+  let sentAt = Number.NEGATIVE_INFINITY;
+  let read = false;
   let done = false;
   const stop = () => {
     if (done) return;
@@ -41,13 +45,16 @@ export function followJob(
     clearTimeout(timer);
     off?.();
   };
-  const flush = () => {
+  /** paced: counts toward the interval (a change); the first read does not: the first change after it goes at once. */
+  const flush = (paced = true) => {
+    clearTimeout(timer);
     timer = undefined;
     const job = latest;
     latest = null;
     if (done || !job || keyOf(job) === lastKey) return;
     lastUpdated = job.updated_at_ms;
     lastKey = keyOf(job);
+    if (paced) sentAt = performance.now();
     const final = TERMINAL.has(job.state);
     if (final) stop();
     out.send(job, final);
@@ -55,8 +62,12 @@ export function followJob(
   const offer = (job: JobResource) => {
     if (done || job.updated_at_ms < lastUpdated) return; // an older read than what was sent
     latest = job;
+    if (!read) return; // the first read sends the newer of it and this
     if (TERMINAL.has(job.state)) return flush();
-    timer ??= setTimeout(flush, deps.minIntervalMs);
+    if (timer) return; // the latest goes when the interval since the last send ends
+    const wait = sentAt + deps.minIntervalMs - performance.now();
+    if (wait <= 0) return flush();
+    timer = setTimeout(flush, wait);
   };
   // Subscribed before the first read: a change between the two is not lost (an older read is dropped by offer).
   const off = deps.jobs?.watch((j) => {
@@ -64,8 +75,9 @@ export function followJob(
   });
   deps.read().then(
     (job) => {
+      read = true;
       if (!done && (latest === null || job.updated_at_ms >= latest.updated_at_ms)) latest = job;
-      flush();
+      flush(false);
     },
     (err) => {
       if (done) return;

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { LORA_PYTHON } from '../../actors/jobs/trainers.js';
-import { startHarness, type Harness } from '../helpers/coordinator.js';
+import { startHarness, type Harness, until } from '../helpers/coordinator.js';
 import { goalWhere } from '../helpers/goals.js';
 import { rest, writeDataset } from './helpers.js';
 import { preferencePairs } from './preference-pairs.js';
@@ -136,6 +136,11 @@ t.test(
     }
 
     const done = await goalWhere(h, id, (g) => g.state !== 'pending' && g.state !== 'active', 'ended', 150_000);
+    // The alias moved before the plan's evaluate step, which can end before an agent's next request (one every
+    // ~300 ms): wait for one answered by the adapter (asserted below), then stop the agents.
+    await until('an agent answered by the adapter', async () => load.seen.models.has('assistant-dpo-1'), 10_000).catch(
+      () => {},
+    );
     await load.stop();
     t.equal(done.state, 'achieved', done.reason);
     const [exp, ft, ev] = done.jobs.map((j: string) => h.coordinator.store.getJob(j)!);
