@@ -33,6 +33,16 @@ export function builtTwin(entry: URL): URL {
   return pathToFileURL(path.join(packageRoot(), 'dist', rel.replace(/\.ts$/, '.js')));
 }
 
+/**
+ * Node's arguments that run one of our tools (`src/tools/NAME.ts`: the toy trainer, engine-logits, make-model): from
+ * the sources through tsx, or the build — when this process runs the build, or under `npm test` (builtTwin).
+ */
+export function toolArgs(name: string): string[] {
+  const entry = builtTwin(siblingEntry(import.meta.url, `./tools/${name}`));
+  const file = fileURLToPath(entry);
+  return entry.pathname.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), file] : [file];
+}
+
 /** This module runs from the source tree (tsx, or a test runner's loaders), not from dist/. */
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
 

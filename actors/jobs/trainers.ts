@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../schemas/config.js';
-import { builtTwin, siblingEntry } from '../../src/entry.js';
+import { toolArgs } from '../../src/entry.js';
 import { errors } from '../../src/errors.js';
 import { packageRoot } from '../../src/package-root.js';
 
@@ -39,22 +39,11 @@ export function demoTrainer(): TrainerConfig {
   return (demo ??= buildDemoTrainer());
 }
 
-/**
- * Node's arguments to run one of our tools (`src/tools/NAME.ts`): from source through tsx, or from the build, as this
- * process runs (or its build under `npm test`: builtTwin).
- */
-function ourTool(name: string): string[] {
-  const entry = builtTwin(siblingEntry(import.meta.url, `../../src/tools/${name}`));
-  return entry.pathname.endsWith('.ts')
-    ? ['--import', import.meta.resolve('tsx'), fileURLToPath(entry)]
-    : [fileURLToPath(entry)];
-}
-
 function buildDemoTrainer(): TrainerConfig {
   return {
     command: [
       '{node}',
-      ...ourTool('toy-trainer'),
+      ...toolArgs('toy-trainer'),
       '--base',
       '{base}',
       '--data',
@@ -99,7 +88,7 @@ export function loraTrainer(): TrainerConfig {
 }
 
 function buildLoraTrainer(): TrainerConfig {
-  const engineLogits = [process.execPath, ...ourTool('engine-logits')];
+  const engineLogits = [process.execPath, ...toolArgs('engine-logits')];
   const flag = (name: string, dflt: string) => [`--${name}`, `{param.${name}:${dflt}}`];
   return {
     command: [

@@ -10,6 +10,7 @@ import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { toolArgs } from '../../src/entry.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 import { readGgufContents } from '../../src/model/gguf-header.js';
 import { writeLoraAdapterGguf } from '../../src/model/lora-adapter.js';
@@ -18,11 +19,10 @@ import { runChild } from '../helpers/child.js';
 
 const PY = '/usr/bin/python3';
 const TRAINER = path.join(packageRoot(), 'src', 'trainers', 'lora');
-const ENGINE_LOGITS = path.join(packageRoot(), 'src', 'tools', 'engine-logits.ts');
 const TEXTS = ['Hello world', 'The quick brown fox jumps over the lazy dog.', 'x = [1, 2, 3]  # a list'];
 
 const engineLogits = (t: Test, args: string[]) =>
-  runChild(t, process.execPath, [`--import=${import.meta.resolve('tsx')}`, ENGINE_LOGITS, ...args]);
+  runChild(t, process.execPath, [...toolArgs('engine-logits'), ...args]);
 // -B: no __pycache__ written into the source tree.
 const python = (t: Test, script: string, args: string[]) =>
   runChild(t, PY, ['-B', path.join(TRAINER, script), ...args]);

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { startTrainer, type TrainerOutcome } from '../../actors/jobs/trainer-process.js';
 import { expandCommand, LORA_PYTHON, loraTrainer, loraTrainerAvailable } from '../../actors/jobs/trainers.js';
+import { toolArgs } from '../../src/entry.js';
 import { DEMO_MODEL_FILE } from '../../src/model/demo-model.js';
 import { packageRoot } from '../../src/package-root.js';
 import { runChild } from '../helpers/child.js';
@@ -24,7 +25,6 @@ import { ended, jobWhere, rest, writeDataset } from './helpers.js';
 import { preferencePairs, sentences } from './preference-pairs.js';
 
 const TRAINER = path.join(packageRoot(), 'src', 'trainers', 'lora');
-const ENGINE_LOGITS = path.join(packageRoot(), 'src', 'tools', 'engine-logits.ts');
 
 /** SFT: 60 sentences to train on, 12 others held out. */
 function corpus(): { train: { text: string }[]; held: { text: string }[] } {
@@ -46,8 +46,7 @@ async function adapterMatches(t: Test, h: Harness, adapter: string, heldText: st
   // Spaces (leading, doubled), a tab, a newline, UTF-8 bytes, the "▁" marker itself, special-token text, punctuation.
   const texts = [heldText, ' two  spaces,\ta tab\nand héllo € ▁x <s>', '~!@#$%^&*()_+{}|:"<>?'];
   const ref = await runChild(t, process.execPath, [
-    `--import=${import.meta.resolve('tsx')}`,
-    ENGINE_LOGITS,
+    ...toolArgs('engine-logits'),
     '--model',
     base,
     '--lora',

@@ -1,7 +1,6 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   startTrainer,
@@ -9,13 +8,13 @@ import {
   type TrainerOutcome,
   type TrainerRun,
 } from '../../actors/jobs/trainer-process.js';
+import { toolArgs } from '../../src/entry.js';
 import { writeTinyLlamaGguf } from '../../src/model/demo-model.js';
 import { parseGgufHeader } from '../../src/model/gguf-header.js';
 import { checkLoraAdapter } from '../../src/model/adapter-check.js';
 
-const TOY = fileURLToPath(new URL('../../src/tools/toy-trainer.ts', import.meta.url));
-// The loader by URL: the trainer's cwd is a test directory, from which a bare 'tsx' would not resolve.
-const TSX = import.meta.resolve('tsx');
+// The toy trainer (its build under `npm test`; through tsx, by URL, otherwise: the trainer's cwd is a test directory).
+const TOY = toolArgs('toy-trainer');
 
 const dir = t.testdir({
   'text.jsonl': `${[
@@ -41,7 +40,7 @@ function run(args: string[], o: { graceMs?: number; timeoutMs?: number; stderrTa
   const events: TrainerEvent[] = [];
   const waiters: { test: (e: TrainerEvent) => boolean; resolve: (e: TrainerEvent) => void }[] = [];
   const trainer: TrainerRun = startTrainer({
-    command: [process.execPath, '--import', TSX, TOY, '--base', BASE, ...args],
+    command: [process.execPath, ...TOY, '--base', BASE, ...args],
     cwd: dir,
     graceMs: o.graceMs ?? 5000,
     ...(o.timeoutMs !== undefined && { timeoutMs: o.timeoutMs }),

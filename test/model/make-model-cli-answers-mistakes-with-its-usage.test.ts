@@ -7,16 +7,12 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../../src/package-root.js';
+import { toolArgs } from '../../src/entry.js';
 import { parseGgufHeader } from '../../src/model/gguf-header.js';
 import { checkLoraAdapter } from '../../src/model/adapter-check.js';
 
 const run = (...args: string[]) =>
-  spawnSync(
-    process.execPath,
-    [`--import=${import.meta.resolve('tsx')}`, path.join(packageRoot(), 'src', 'tools', 'make-model.ts'), ...args],
-    { encoding: 'utf8' },
-  );
+  spawnSync(process.execPath, [...toolArgs('make-model'), ...args], { encoding: 'utf8' });
 
 t.test('mistakes get one line, the usage and exit 2', async (t) => {
   const out = path.join(t.testdir(), 'm.gguf');
