@@ -5,7 +5,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../../schemas/config.js';
 import { toolArgs } from '../../src/entry.js';
 import { errors } from '../../src/errors.js';
