@@ -8,29 +8,10 @@ import type { Job } from '../../schemas/jobs.js';
 import type { JobResource } from '../../schemas/rest.js';
 import { followJob } from '../../src/transports/job-follow.js';
 import { jobResource } from '../../src/transports/views.js';
+import { jobRecord } from '../helpers/records.js';
 
 const INTERVAL = 200;
-const base: Job = {
-  id: 'job-1',
-  type: 'evaluate',
-  spec: { model: 'm', dataset: 'd.jsonl' },
-  priority: 0,
-  owner: 'open',
-  memoryBytes: 0,
-  state: 'queued',
-  attempts: 0,
-  maxAttempts: 3,
-  progress: { fraction: 0, message: 'queued' },
-  createdAt: 1,
-  queuedAt: 1,
-  startedAt: 0,
-  endedAt: 0,
-  updatedAt: 1,
-  logTail: [],
-  outputs: { files: [], metrics: {}, models: [] },
-  cancelRequested: false,
-  notBefore: 0,
-};
+const base = jobRecord({ id: 'job-1', createdAt: 1, queuedAt: 1, updatedAt: 1 });
 
 function harness() {
   let listener: ((j: Job) => void) | null = null;
