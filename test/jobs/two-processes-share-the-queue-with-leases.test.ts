@@ -52,12 +52,12 @@ t.teardown(async () => {
   await Promise.all(servers.map((s) => s.stop('SIGKILL')));
 });
 const start = async (leaseMs: number) => {
-  // From the sources (tsx), not the build `npm test` runs other servers from: with built servers (faster jobs) the
-  // 200-job test stalled with 177-181 jobs unfinished after 120 s in 2 of ~6 runs (the processes idle, so not
-  // slowness); a helper saw the same under tsx with `max_lines: 1` (faster jobs again). A timing-dependent stall of
-  // two processes sharing one LMDB data directory, not yet found: this keeps the timing every earlier run passed with
-  // until it is (docs/jobs.md would say if two processes on one data dir were not supported).
-  const s = await spawnServer({ yaml: yaml(leaseMs), root: packageRoot() });
+  // Wholly from the sources (tsx, and MOC_RUN_BUILT=0 so its workers and engines too), not the build `npm test` runs
+  // other servers from: with built workers the 200-job test stalled (165-181 of 200 jobs unfinished after 120 s, the
+  // processes idle) in 3 of ~7 runs; a helper saw the same under tsx with `max_lines: 1` (faster jobs). A
+  // timing-dependent stall of two processes sharing one LMDB data directory, not yet found: this keeps the timing
+  // every earlier run passed with until it is.
+  const s = await spawnServer({ yaml: yaml(leaseMs), root: packageRoot(), env: { MOC_RUN_BUILT: '0' } });
   servers.push(s);
   clients.push(modelOpsClient(s.grpcAddress));
   return { s, c: clients.at(-1)! };
