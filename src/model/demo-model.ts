@@ -4,7 +4,7 @@
  * gibberish by design. Dimensions are parameters so tests can make models of different sizes.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeGguf, type GgufTensor, type GgufValue } from './gguf-writer.js';
 
@@ -152,9 +152,34 @@ export async function writeAtomically(filePath: string, buf: Buffer): Promise<{ 
   return { path: path.resolve(filePath), bytes: buf.length };
 }
 
-/** The demo model in the models root, generated on first start. */
+/**
+ * The demo model in the models root, generated on first start — and never replaced once there. Several servers may
+ * start at once on one models root (two processes on one data dir, fleet hosts on a shared volume): a replacing
+ * write would give the file a new modification time under a server that had just registered it, and that server's
+ * loads would then fail as "changed since registration" (it did: 180 of 200 jobs failed that way in a test).
+ */
 export async function ensureDemoModel(modelsRoot: string): Promise<string> {
   const file = path.resolve(modelsRoot, DEMO_MODEL_FILE);
-  if (!(await stat(file).catch(() => null))) await writeTinyLlamaGguf(file);
+  if (!(await stat(file).catch(() => null))) await createIfAbsent(file, buildTinyLlamaGguf());
   return file;
+}
+
+/**
+ * Whole or not at all, like writeAtomically, but the first writer wins: link(2) of a complete temp file fails with
+ * EEXIST where rename(2) would replace what another writer put there.
+ */
+export async function createIfAbsent(filePath: string, buf: Buffer): Promise<void> {
+  await mkdir(path.dirname(filePath), { recursive: true });
+  const tmp = `${filePath}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(tmp, buf);
+    await link(tmp, filePath).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return;
+      // A filesystem without hard links: replace as writeAtomically does (the race above comes back there only).
+      if (err.code === 'EPERM' || err.code === 'ENOTSUP' || err.code === 'EOPNOTSUPP') await rename(tmp, filePath);
+      else throw err;
+    });
+  } finally {
+    await rm(tmp, { force: true });
+  }
 }

@@ -8,7 +8,6 @@ import type * as grpc from '@grpc/grpc-js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { spawnServer, type SpawnedServer } from '../../perf/lib/spawn-server.js';
-import { packageRoot } from '../../src/package-root.js';
 import { modelOpsClient } from '../../src/transports/grpc/proto.js';
 import { Store } from '../../src/store/store.js';
 import type { Job } from '../../schemas/jobs.js';
@@ -52,12 +51,10 @@ t.teardown(async () => {
   await Promise.all(servers.map((s) => s.stop('SIGKILL')));
 });
 const start = async (leaseMs: number) => {
-  // Wholly from the sources (tsx, and MOC_RUN_BUILT=0 so its workers and engines too), not the build `npm test` runs
-  // other servers from: with built workers the 200-job test stalled (165-181 of 200 jobs unfinished after 120 s, the
-  // processes idle) in 3 of ~7 runs; a helper saw the same under tsx with `max_lines: 1` (faster jobs). A
-  // timing-dependent stall of two processes sharing one LMDB data directory, not yet found: this keeps the timing
-  // every earlier run passed with until it is.
-  const s = await spawnServer({ yaml: yaml(leaseMs), root: packageRoot(), env: { MOC_RUN_BUILT: '0' } });
+  // Built, as `npm test` runs servers. Both generate the demo model into the one models root as they start: a stall
+  // seen here (165-181 of 200 jobs "not succeeded") was one process's jobs failing because the other replaced the
+  // file it had registered (src/model/demo-model.ts, ensureDemoModel).
+  const s = await spawnServer({ yaml: yaml(leaseMs) });
   servers.push(s);
   clients.push(modelOpsClient(s.grpcAddress));
   return { s, c: clients.at(-1)! };
@@ -72,6 +69,9 @@ async function storeUntil(data: string, done: (jobs: Job[]) => boolean, timeoutM
     const jobs = store.listJobs(); // not the event log: thousands of events read at every poll, for nothing
     await store.close();
     if (done(jobs)) return jobs;
+    // No job here may fail: one that did says why at once, rather than as a timeout 2 minutes later.
+    const failed = jobs.find((j) => j.state === 'failed');
+    if (failed) throw new Error(`job ${failed.id} failed: ${failed.error?.code} ${failed.error?.message}`);
     if (Date.now() > end)
       throw new Error(`timed out: ${jobs.filter((j) => j.state !== 'succeeded').length} jobs not succeeded`);
     await new Promise((r) => setTimeout(r, 200)); // another process's writes: no event reaches this one

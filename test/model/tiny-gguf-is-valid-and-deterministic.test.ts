@@ -1,13 +1,43 @@
 import t from 'tap';
 import path from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
-import { buildTinyLlamaGguf, writeTinyLlamaGguf, DEMO_DIMS } from '../../src/model/demo-model.js';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import {
+  buildTinyLlamaGguf,
+  createIfAbsent,
+  ensureDemoModel,
+  writeTinyLlamaGguf,
+  DEMO_DIMS,
+} from '../../src/model/demo-model.js';
 import { EngineCore } from '../../actors/device/engine-core.js';
 
 t.test('the generator is deterministic per seed', async (t) => {
   t.ok(buildTinyLlamaGguf({ seed: 5 }).equals(buildTinyLlamaGguf({ seed: 5 })), 'same seed, same bytes');
   t.notOk(buildTinyLlamaGguf({ seed: 5 }).equals(buildTinyLlamaGguf({ seed: 6 })), 'another seed, other weights');
   t.throws(() => buildTinyLlamaGguf({ dims: { embd: 66, heads: 4 } }), /multiple of heads/);
+});
+
+t.test('servers starting at once on one models root: the first demo model written stays, never replaced', async (t) => {
+  // Each call checks, then writes: all four find no file and write one. A replacing write (rename) gives the file a new
+  // inode and modification time after an earlier call returned, under a server that had registered it by then.
+  const root = t.testdir();
+  const seen = await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      const file = await ensureDemoModel(root);
+      const { ino, mtimeMs } = await stat(file);
+      return `${ino}@${mtimeMs}`;
+    }),
+  );
+  const { ino, mtimeMs } = await stat(path.join(root, 'moc-demo.gguf'));
+  t.same(new Set(seen), new Set([`${ino}@${mtimeMs}`]), 'every caller saw the file that is there at the end');
+  t.ok(buildTinyLlamaGguf().equals(await readFile(path.join(root, 'moc-demo.gguf'))), 'and it is whole');
+  t.same(
+    (await readdir(root)).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temp file left behind',
+  );
+  await createIfAbsent(path.join(root, 'moc-demo.gguf'), Buffer.from('other'));
+  t.equal((await stat(path.join(root, 'moc-demo.gguf'))).ino, ino, 'a later write leaves it as it is');
 });
 
 t.test('the file is a GGUF llama.cpp reads back as written, and it generates', async (t) => {
