@@ -10,7 +10,16 @@ import t from 'tap';
 import path from 'node:path';
 import { demoPath, startHarness, until } from '../helpers/coordinator.js';
 import { scrape, sum } from '../helpers/metrics.js';
-import { LONG_MAX_TOKENS, startGeneration } from '../helpers/long-generation.js';
+import { startGeneration } from '../helpers/long-generation.js';
+
+/**
+ * a1's and x's generations must outlast every step and scrape up to the busy check, on a loaded CI machine too (with
+ * the helper's 4,000 tokens, ~4 s, x's once ended first, and x was gone before the check saw it draining). They are
+ * cancelled once checked, so a longer one costs nothing: 16,000 tokens in a 16,384-token sequence (8 MiB of KV cache
+ * on the demo model), four times the helper's and slower per token as the sequence fills.
+ */
+const CONTEXT = 16_384;
+const MAX_TOKENS = 16_000;
 import { writeLoraAdapterGguf } from '../../src/model/lora-adapter.js';
 
 const json = { 'content-type': 'application/json' };
@@ -41,7 +50,7 @@ t.test('waiting, running, KV cache and lora_requests_info count exactly the load
 
   await writeLoraAdapterGguf(path.join(h.modelsRoot, 'a1.gguf'), demoPath(h), { seed: 1 });
   await writeLoraAdapterGguf(path.join(h.modelsRoot, 'a2.gguf'), demoPath(h), { seed: 2 });
-  const long = { context_size: 4096, sequences: 1, keep_alive_ms: -1 };
+  const long = { context_size: CONTEXT, sequences: 1, keep_alive_ms: -1 };
   for (const body of [
     { name: 'base', path: 'moc-demo.gguf', ...long },
     { name: 'a1', base: 'base', adapter: 'a1.gguf', ...long },
@@ -81,7 +90,7 @@ t.test('waiting, running, KV cache and lora_requests_info count exactly the load
 
   // a1: a long generation runs on its one sequence, 2 requests wait in its queue.
   const startedAt = Date.now() / 1000;
-  const g1 = startGeneration(h.client, { model: 'a1', prompt: 'long', max_tokens: LONG_MAX_TOKENS, temperature: 0 });
+  const g1 = startGeneration(h.client, { model: 'a1', prompt: 'long', max_tokens: MAX_TOKENS, temperature: 0 });
   t.teardown(() => g1.cancel());
   await g1.started;
   const queued = [infer('a1', 2), infer('a1', 2)];
@@ -89,7 +98,7 @@ t.test('waiting, running, KV cache and lora_requests_info count exactly the load
 
   // x: a long generation runs, then x is unloaded: it drains; a request for x waits for its load, which waits for
   // x to be gone, holding the device's placement turn; a2's load waits for that turn.
-  const g2 = startGeneration(h.client, { model: 'x', prompt: 'long', max_tokens: LONG_MAX_TOKENS, temperature: 0 });
+  const g2 = startGeneration(h.client, { model: 'x', prompt: 'long', max_tokens: MAX_TOKENS, temperature: 0 });
   t.teardown(() => g2.cancel());
   await g2.started;
   const unload = post('/v1/models/x/unload', {});
