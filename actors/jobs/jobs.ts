@@ -42,6 +42,8 @@ export type JobsProtocol = {
   get: { req: { kind: 'get'; id: string }; reply: Job };
   list: { req: { kind: 'list'; request: ListJobsRequest }; reply: Job[] };
   cancel: { req: { kind: 'cancel'; id: string }; reply: Job };
+  /** Whether an owner's request_id (idempotency key) names a job already: a retry, answered by the store. */
+  known: { req: { kind: 'known'; owner: string; requestId: string }; reply: boolean };
 };
 
 type RunResult = { ok: true; outputs: JobOutputs } | { ok: false; error: MocError };
@@ -200,6 +202,8 @@ export class Jobs implements Behavior<JobsMessages> {
         return replyAs(env, 'list', this.list(msg.request));
       case 'cancel':
         return this.cancel(env as Envelope<JobsMessages, 'cancel'>);
+      case 'known':
+        return replyAs(env, 'known', this.store.jobByRequestId(msg.owner, msg.requestId) !== undefined);
       case 'tick':
         return this.tick();
       case 'poll':

@@ -21,8 +21,12 @@ export class FleetRoom {
 
   constructor(private readonly fleet: FleetSource) {}
 
-  /** Resolves if some live host has a device (named `device`, when given) whose hard limit holds `need` bytes. */
-  async check(need: number, device?: string): Promise<void> {
+  /**
+   * Resolves if some live host has a device (named `device`, when given) whose hard limit holds `need` bytes — or if
+   * `isRetry` says the submit's idempotency key names a job already: a retry is answered with that job (accepted when
+   * a host could hold it) even if that host has gone silent since.
+   */
+  async check(need: number, device?: string, isRetry?: () => Promise<boolean>): Promise<void> {
     if (!this.view || Date.now() - this.view.at > FRESH_MS) {
       this.view = { at: Date.now(), hosts: this.fleet.hosts().catch(() => null) };
     }
@@ -33,6 +37,7 @@ export class FleetRoom {
       .flatMap((h) => h.devices.map((d) => ({ host: h.host_id, id: d.id, hardLimit: d.memory.hard_limit })))
       .filter((d) => device === undefined || d.id === device);
     if (devices.some((d) => d.hardLimit >= need)) return;
+    if (isRetry && (await isRetry())) return;
     const largest = devices.reduce<(typeof devices)[number] | null>(
       (a, d) => (a === null || d.hardLimit > a.hardLimit ? d : a),
       null,

@@ -188,7 +188,12 @@ export class Router implements Behavior<RouterProtocol> {
         const request = validate(SubmitJobRequest, msg.request);
         const submit = () => this.jobsRef().ask({ kind: 'submit', request, owner: msg.owner }, opts);
         if (!this.fleetRoom || !request.memory_bytes) return submit();
-        return this.fleetRoom.check(request.memory_bytes, request.device).then(submit);
+        const key = request.request_id;
+        const isRetry =
+          key === undefined
+            ? undefined
+            : () => this.jobsRef().ask({ kind: 'known', owner: msg.owner, requestId: key }, opts);
+        return this.fleetRoom.check(request.memory_bytes, request.device, isRetry).then(submit);
       }
       case 'get-job':
         return this.jobsRef().ask({ kind: 'get', id: validate(JobIdRequest, msg.request).id }, opts);

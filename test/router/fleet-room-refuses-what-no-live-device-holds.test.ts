@@ -63,3 +63,23 @@ t.test('a registry that cannot be read refuses nothing', async (t) => {
   await room.check(1000 * GiB);
   t.pass('let through: the submit itself will say whether the database is there');
 });
+
+t.test('a keyed retry of a job accepted earlier is let through when no live host holds it any more', async (t) => {
+  // The job was accepted while b (2 GiB) was alive; b has gone silent since. The retry must be answered with that
+  // job (the store's answer to a taken key), not refused as if it were new.
+  const room = new FleetRoom({
+    hosts: async () => [host('a', true, [['cpu0', GiB]]), host('b', false, [['gpu0', 2 * GiB]])],
+    close: async () => {},
+  });
+  const asked: number[] = [];
+  const known = (answer: boolean) => async () => {
+    asked.push(1);
+    return answer;
+  };
+  await room.check(2 * GiB, undefined, known(true));
+  t.equal(asked.length, 1, 'its key names a job: let through');
+  const fresh = await room.check(2 * GiB, undefined, known(false)).catch((e) => e);
+  t.equal(fresh.code, 'MOC_ERR_NO_MEMORY', 'a key no job has: refused as before');
+  await room.check(GiB, undefined, known(false));
+  t.equal(asked.length, 2, 'not asked when a live device holds it');
+});

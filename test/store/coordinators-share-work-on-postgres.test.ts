@@ -113,6 +113,7 @@ t.test(
       type: 'evaluate',
       spec: { model: 'moc-demo', dataset: 'eval.jsonl', max_lines: 1 },
       memory_bytes: 1536 * 1024 * 1024,
+      request_id: 'big-1',
     });
     t.equal(big.status, 201, JSON.stringify(big.body));
     const bigDone = await jobWhere(a, big.body.id, ended, 'the job too big for A ended', 60_000);
@@ -238,6 +239,26 @@ t.test(
       (await fleetOf(a)).find((x) => x.host_id === 'host-a'),
       { alive: true },
     );
+    // B was the only host that could hold the 1.5 GiB job: a new submit of it is refused now, and a retry of the one
+    // accepted earlier (its key and body) is answered with that job, not refused as if it were new.
+    const bigAgain = {
+      type: 'evaluate',
+      spec: { model: 'moc-demo', dataset: 'eval.jsonl', max_lines: 1 },
+      memory_bytes: 1536 * 1024 * 1024,
+    };
+    const held = await until(
+      'a new 1.5 GiB job refused on A',
+      async () => {
+        const r = await rest(a, 'POST', '/v1/jobs', bigAgain);
+        return r.status === 507 && r; // the registry read is up to a second old
+      },
+      10_000,
+      100,
+    );
+    t.equal(held.body.error?.code, 'MOC_ERR_NO_MEMORY');
+    const retry = await rest(a, 'POST', '/v1/jobs', { ...bigAgain, request_id: 'big-1' });
+    t.equal(retry.status, 201, JSON.stringify(retry.body)); // as any keyed retry: the job submitted first
+    t.equal(retry.body.id, big.body.id, 'a keyed retry answers the job accepted while B was there');
   },
 );
 
