@@ -56,6 +56,8 @@ export interface Inspector {
 }
 
 const STATUS_TIMEOUT_MS = 5000;
+/** Between asks of a release its device did not answer (restarting): releaseOn. */
+const RELEASE_RETRY_MS = 500;
 /** Loads (of distinct models: loads of one model coalesce) that may wait for one device's placement turn. */
 const PLACEMENT_WAITERS_PER_DEVICE = 64;
 /** Loads of an adapter's base before its own load gives up (each time, another load took the base's memory first). */
@@ -287,9 +289,7 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
         const { owner, device } = msg;
         // Forgotten first: a device that restarts from now on starts without it, even if this release never reaches it.
         this.reservations.delete(owner);
-        return this.task(envelopeOf(env, 'release'), () =>
-          this.ref(device).ask({ kind: 'release', owner }, { timeoutMs: STATUS_TIMEOUT_MS }),
-        );
+        return this.task(envelopeOf(env, 'release'), () => this.releaseOn(device, owner));
       }
       case 'held':
         this.reservations.set(msg.owner, { device: msg.device, bytes: msg.bytes });
@@ -323,6 +323,25 @@ export class Lifecycle implements Behavior<LifecycleMessages> {
       (r) => env.reply(r),
       (e) => env.fail(this.withoutRoot(e)),
     );
+  }
+
+  /**
+   * The device's release of `owner`, asked again until it answers. A device that restarts is started with the
+   * reservations wanted when its new incarnation began; a release sent meanwhile was lost with the old incarnation, or
+   * waited past one ask's timeout for the new one, which then held a finished job's memory for good (seen: a job that
+   * ended while its device restarted, its 3 MiB still reserved). Bounded by a device's start (loadTimeoutMs); given
+   * up if the owner reserves again meanwhile (a release is idempotent: an owner the device does not hold frees 0).
+   */
+  private async releaseOn(device: string, owner: string): Promise<{ freedBytes: number }> {
+    const end = Date.now() + this.config.limits.loadTimeoutMs + STATUS_TIMEOUT_MS;
+    for (;;) {
+      try {
+        return await this.ref(device).ask({ kind: 'release', owner }, { timeoutMs: STATUS_TIMEOUT_MS });
+      } catch (err) {
+        if (Date.now() >= end || this.reservations.has(owner)) throw err;
+        await new Promise((r) => setTimeout(r, RELEASE_RETRY_MS).unref());
+      }
+    }
   }
 
   /** Asks itself through its internal queue: the step of a task that reads or changes state. */
