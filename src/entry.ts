@@ -24,12 +24,17 @@ const tsChildArgs = (entry: URL, preload: string[]) => [entry.href, import.meta.
  * same sources just before tap runs, and sets this for): as `npm start` runs it, without tsx's hooks transforming
  * every module it loads. Measured: `moc serve` from the sources 4.9 s of CPU to listening, from dist/ 2.65 s — most
  * of it the device worker and the engine process, which every coordinator a test starts has. Anything else (the
- * flag unset: a test run on its own with `npx tap`, tsx scripts, the built server itself) is unchanged.
+ * flag unset: a test run on its own with `npx tap`, tsx scripts, the built server itself) is unchanged — but a .ts
+ * named inside dist/ (by built code resolving `../../src/cli.ts` next to itself) is its .js, the only file there.
  */
 export function builtTwin(entry: URL): URL {
-  if (process.env.MOC_RUN_BUILT !== '1' || !entry.pathname.endsWith('.ts')) return entry;
+  if (!entry.pathname.endsWith('.ts')) return entry;
   const rel = path.relative(packageRoot(), fileURLToPath(entry));
-  if (rel.startsWith('..') || rel.startsWith(`dist${path.sep}`)) return entry;
+  if (rel.startsWith('..')) return entry;
+  // Built code naming a .ts next to itself (a test or perf helper run from dist/, as `npm test` runs the tests): only
+  // its build is there.
+  if (rel.startsWith(`dist${path.sep}`)) return pathToFileURL(path.join(packageRoot(), rel.replace(/\.ts$/, '.js')));
+  if (process.env.MOC_RUN_BUILT !== '1') return entry;
   return pathToFileURL(path.join(packageRoot(), 'dist', rel.replace(/\.ts$/, '.js')));
 }
 

@@ -4,6 +4,7 @@ import { Supervisor, type ChildSpec, type ExitInfo } from '../../src/kernel/supe
 import { WorkerRef } from '../../src/kernel/worker-ref.js';
 import { startWorkerChild } from '../../src/kernel/worker-child.js';
 import type { TestProtocol } from '../fixtures/test-actor.js';
+import { sourceUrl } from '../helpers/source-url.js';
 
 t.test("a crashed worker's stack reaches the supervisor's onRestart and the child's exit info", async (t) => {
   const ref = new WorkerRef<TestProtocol>('crashy', 100);
@@ -14,7 +15,7 @@ t.test("a crashed worker's stack reaches the supervisor's onRestart and the chil
     shutdownMs: 1000,
     start: async () => {
       const h = await startWorkerChild(ref, {
-        entry: new URL('../fixtures/test-actor-worker.ts', import.meta.url),
+        entry: sourceUrl('../fixtures/test-actor-worker.ts', import.meta.url),
         workerData: {},
         name: 'crashy',
         startTimeoutMs: 10_000,

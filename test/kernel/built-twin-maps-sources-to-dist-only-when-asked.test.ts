@@ -25,6 +25,12 @@ t.test('with MOC_RUN_BUILT=1: the .ts of this checkout → dist/…/.js; anythin
   t.equal(builtTwin(outside), outside, 'a file outside the checkout stays');
   process.env.MOC_RUN_BUILT = '0';
   t.equal(builtTwin(src), src, 'flag not 1: the sources');
+  const named = pathToFileURL(path.join(root, 'dist/src/cli.ts'));
+  t.equal(
+    builtTwin(named).href,
+    js.href,
+    'a .ts named inside dist/ (built code resolving a source path next to itself) is its .js, flag or not',
+  );
   delete process.env.MOC_RUN_BUILT;
   t.equal(builtTwin(src), src, 'flag unset: the sources');
 });

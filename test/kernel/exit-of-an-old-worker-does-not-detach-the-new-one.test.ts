@@ -7,8 +7,9 @@ import { once, EventEmitter } from 'node:events';
 import { WorkerRef } from '../../src/kernel/worker-ref.js';
 import { startWorkerChild } from '../../src/kernel/worker-child.js';
 import type { TestProtocol } from '../fixtures/test-actor.js';
+import { sourceUrl } from '../helpers/source-url.js';
 
-const entry = new URL('../fixtures/test-actor-worker.ts', import.meta.url);
+const entry = sourceUrl('../fixtures/test-actor-worker.ts', import.meta.url);
 
 t.test('the exit of a timed-out incarnation leaves the next one attached', async (t) => {
   const ref = new WorkerRef<TestProtocol>('test-worker', 100);

@@ -6,6 +6,7 @@ import { WorkerRef } from '../../src/kernel/worker-ref.js';
 import { startWorkerChild } from '../../src/kernel/worker-child.js';
 import type { MocError } from '../../src/errors.js';
 import { TestActor, type TestProtocol } from '../fixtures/test-actor.js';
+import { sourceUrl } from '../helpers/source-url.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -80,7 +81,7 @@ t.test(
   async (t) => {
     const ref = new WorkerRef<TestProtocol>('test-worker', 100);
     const child = await startWorkerChild(ref, {
-      entry: new URL('../fixtures/test-actor-worker.ts', import.meta.url),
+      entry: sourceUrl('../fixtures/test-actor-worker.ts', import.meta.url),
       workerData: { gated: true, window: 16 },
       name: 'test-worker',
       startTimeoutMs: 10_000,
@@ -119,7 +120,7 @@ t.test(
 t.test('ask across threads: reply, events, coded failure, timeout and cancel', async (t) => {
   const ref = new WorkerRef<TestProtocol>('w', 100);
   const child = await startWorkerChild(ref, {
-    entry: new URL('../fixtures/test-actor-worker.ts', import.meta.url),
+    entry: sourceUrl('../fixtures/test-actor-worker.ts', import.meta.url),
     workerData: {},
     name: 'w',
     startTimeoutMs: 10_000,

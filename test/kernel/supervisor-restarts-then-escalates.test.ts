@@ -6,6 +6,7 @@ import { WorkerRef } from '../../src/kernel/worker-ref.js';
 import { startWorkerChild } from '../../src/kernel/worker-child.js';
 import type { MocError } from '../../src/errors.js';
 import type { TestProtocol } from '../fixtures/test-actor.js';
+import { sourceUrl } from '../helpers/source-url.js';
 
 function workerSpec(ref: WorkerRef<TestProtocol>): ChildSpec {
   return {
@@ -14,7 +15,7 @@ function workerSpec(ref: WorkerRef<TestProtocol>): ChildSpec {
     shutdownMs: 1000,
     start: () =>
       startWorkerChild(ref, {
-        entry: new URL('../fixtures/test-actor-worker.ts', import.meta.url),
+        entry: sourceUrl('../fixtures/test-actor-worker.ts', import.meta.url),
         workerData: {},
         name: 'test-worker',
         startTimeoutMs: 10_000,

@@ -12,8 +12,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { postgresSkip, startPostgres } from '../helpers/postgres.js';
+import { sourceUrl } from '../helpers/source-url.js';
 
-const HOLDER = fileURLToPath(new URL('../fixtures/postgres-holder.ts', import.meta.url));
+const HOLDER = fileURLToPath(sourceUrl('../fixtures/postgres-holder.ts', import.meta.url));
 const ROWS = 200;
 
 /** State letter of a process (R, S, Z, …); undefined when there is no such process. */

@@ -11,10 +11,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { untrackChildren } from '../helpers/untracked-children.js';
+import { sourceUrl } from '../helpers/source-url.js';
 
 untrackChildren(); // the fixture and all it starts: each would load every module through tap's hook
 
-const FIXTURE = fileURLToPath(new URL('../fixtures/orphan-maker.ts', import.meta.url));
+const FIXTURE = fileURLToPath(sourceUrl('../fixtures/orphan-maker.ts', import.meta.url));
 
 /** pid → command line of every process whose environment carries MOC_ORPHAN_MARK=mark. */
 function marked(mark: string): Map<number, string> {

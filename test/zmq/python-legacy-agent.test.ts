@@ -6,12 +6,12 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHarness } from '../helpers/coordinator.js';
 import { runChild } from '../helpers/child.js';
+import { sourceUrl } from '../helpers/source-url.js';
 
-const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'legacy_agent.py');
+const AGENT = fileURLToPath(sourceUrl('legacy_agent.py', import.meta.url));
 
 function pythonWithZmq(): string | null {
   for (const py of ['/usr/bin/python3', 'python3']) {
