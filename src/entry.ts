@@ -48,8 +48,13 @@ export function toolArgs(name: string): string[] {
   return entry.pathname.endsWith('.ts') ? ['--import', import.meta.resolve('tsx'), file] : [file];
 }
 
-/** This module runs from the source tree (tsx, or a test runner's loaders), not from dist/. */
-const FROM_SOURCES = import.meta.url.endsWith('.ts');
+/**
+ * The loaders of this process are tsx's or a test runner's, for no worker or child of ours: it runs from the source
+ * tree, or it is a test run from the build (MOC_RUN_BUILT=1: `npm test` runs dist/test, whose processes carry tap's
+ * process tracking; inherited, it ran in every device worker and engine, and a test took ~1.7× the CPU). `npm start`
+ * (built, no flag) keeps Node's default: its workers and children get its options, an operator's --import included.
+ */
+const FROM_SOURCES = import.meta.url.endsWith('.ts') || process.env.MOC_RUN_BUILT === '1';
 
 /**
  * Node options of a worker thread (startWorker, piscina's TaskPool) for `entry` as builtTwin gives it: none given
