@@ -1,7 +1,8 @@
 // `npm test`'s runner: tap on the tests as built in dist/test (tsc just made them from the sources), not through tsx —
 // a test process then loads plain .js, as `npm start` does, instead of every module through tsx's hooks (~1.2 s of
 // CPU a test file run alone; less under tap: docs/development.md). A built test whose source is gone (renamed,
-// deleted: tsc never removes its output) is removed, not run. Arguments go to tap (`npm test -- --bail`). `npx tap test/x.test.ts` still runs one source file.
+// deleted: tsc never removes its output) is removed, not run. Arguments go to tap (`npm test -- --bail`).
+// `npx tap test/x.test.ts` still runs one source file.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
