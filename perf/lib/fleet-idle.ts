@@ -16,10 +16,10 @@
  * ended (parallelism 4: every host is idle when a job arrives). Seen by GetJob on the submitting host every
  * POLL_EVERY_MS (that host's replica takes its own claim at once and another host's through NOTIFY and its follower).
  * `watch` is the same seen by WatchJob on that host, opened as the submit is answered (the job now, then its first
- * change at once; src/transports/job-follow.ts paces only changes that follow a sent one within 100 ms). per_host: who claimed (the running version's lease owner, a
- * pid); claimed_by_submitter: how many the host that took the submit claimed itself. The submitting host claims at
- * once; the others' Jobs actors read the store's changes on their jobs.pollMs (1 s), even though their replicas have
- * them by NOTIFY sooner, so on an idle fleet the submitter wins.
+ * change at once; src/transports/job-follow.ts paces only changes that follow a sent one within 100 ms). per_host:
+ * who claimed (the running version's lease owner, a pid); claimed_by_submitter: how many the host that took the
+ * submit claimed itself. The submitting host claims at once; the others' Jobs actors read the store's changes on their
+ * jobs.pollMs (1 s), even though their replicas have them by NOTIFY sooner, so on an idle fleet the submitter wins.
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -3,7 +3,8 @@
  * once sharing one database, against the limit measured in the same run on the same cluster: bare `pg` writing the
  * same rows (the job row and its event row, one transaction each — one statement in autocommit, the fewest round
  * trips there are — synchronous_commit on) with the same requests in flight and as many connections as the hosts
- * have (bare_1: one host's pool; bare_3: three hosts' pools). store_1: PgWorkStore.submitJob called in this process
+ * have (bare_1: one host's pool; bare_3: three hosts' pools). three_hosts_one_target: the three-host fleet with every
+ * submit sent to one host (the others follow and claim as ever): the cost of spreading the requests over processes. store_1: PgWorkStore.submitJob called in this process
  * (no transport, no actors), same pool and concurrency: the store's own share of the gap.
  *
  * The submits are sent by a lean HTTP/2 gRPC client (h2-unary.ts: ~half the CPU per call of grpc-js's client, which
@@ -91,7 +92,8 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       cpu.load_generator = per((own.user + own.system) / 1000);
       return { r, cpu };
     };
-    const hosts = async (n: number, url: string) => {
+    /** n hosts on one database; the submits go to the first `targets` of them (all, unless said). */
+    const hosts = async (n: number, url: string, targets = n) => {
       const yaml = (i: number) =>
         fleetHostYaml(
           url,
@@ -108,7 +110,7 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       const { r, cpu } = await measured({ hosts: started.map((s) => s.proc.pid!), postgres: [c.pid!] }, (onWindow) =>
         closedLoop(
           async () => {
-            const client = clients[k++ % clients.length]!;
+            const client = clients[k++ % targets]!;
             await client.call('/moc.v1.ModelOps/SubmitJob', encodeStrings({ 1: 'fine-tune', 2: spec, 6: `c-${m++}` }));
             return { tokens: 0 };
           },
@@ -173,6 +175,9 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
     const bare1 = await bare(POOL, await urlOf('bare_one'));
     const bare3 = await bare(3 * POOL, await urlOf('bare_three'));
     const three = await hosts(3, await urlOf('moc_three'));
+    // The same three-host fleet with every submit sent to one of them: what spreading the load over three processes
+    // (on the machine's cores) costs, against a fleet that follows and claims all the same.
+    const threeOne = await hosts(3, await urlOf('moc_three_one'), 1);
     await cluster.destroy(); // the idle fleet's cluster is its own (pg_stat_statements loaded)
     cluster = undefined;
     const idle = await idleFleet({ datasets });
@@ -187,6 +192,7 @@ export async function postgresArm(o: { concurrency: number; durationMs: number }
       load_generator: 'h2-unary (perf/lib/h2-unary.ts)',
       one_host: { ...pick(one.r), stored: one.stored, running: one.running, cpu_ms_per_submit: one.cpu },
       three_hosts: { ...pick(three.r), stored: three.stored, running: three.running, cpu_ms_per_submit: three.cpu },
+      three_hosts_one_target: { ...pick(threeOne.r), cpu_ms_per_submit: threeOne.cpu },
       store_1: pick(store1),
       bare_1: { ...pick(bare1.r), cpu_ms_per_insert: bare1.cpu },
       bare_3: { ...pick(bare3.r), cpu_ms_per_insert: bare3.cpu },

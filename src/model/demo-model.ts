@@ -137,19 +137,33 @@ export async function writeTinyLlamaGguf(
   return writeAtomically(filePath, buildTinyLlamaGguf(opts));
 }
 
-/** Writes `buf` through a temp file and a rename; generated models and adapters both go through it. */
-export async function writeAtomically(filePath: string, buf: Buffer): Promise<{ path: string; bytes: number }> {
+/**
+ * Writes `buf` through a temp file and a rename; generated models and adapters both go through it. `replace: false`:
+ * the first writer wins — link(2) of the complete temp file fails with EEXIST where rename(2) would replace what
+ * another writer put there (a filesystem without hard links falls back to the rename).
+ */
+export async function writeAtomically(
+  filePath: string,
+  buf: Buffer,
+  o: { replace?: boolean } = {},
+): Promise<{ path: string; bytes: number }> {
   await mkdir(path.dirname(filePath), { recursive: true });
   // Unique per call: two concurrent writers of the same path (e.g. two ensureDemoModel calls) must not share a temp file.
   const tmp = `${filePath}.${process.pid}.${randomUUID()}.tmp`;
   try {
     await writeFile(tmp, buf);
-    await rename(tmp, filePath);
-  } catch (err) {
+    if (o.replace === false) await link(tmp, filePath).catch((err) => keepFirst(err, tmp, filePath));
+    else await rename(tmp, filePath);
+  } finally {
     await rm(tmp, { force: true });
-    throw err;
   }
   return { path: path.resolve(filePath), bytes: buf.length };
+}
+
+async function keepFirst(err: NodeJS.ErrnoException, tmp: string, filePath: string): Promise<void> {
+  if (err.code === 'EEXIST') return;
+  if (err.code === 'EPERM' || err.code === 'ENOTSUP' || err.code === 'EOPNOTSUPP') return rename(tmp, filePath);
+  throw err;
 }
 
 /**
@@ -160,26 +174,6 @@ export async function writeAtomically(filePath: string, buf: Buffer): Promise<{ 
  */
 export async function ensureDemoModel(modelsRoot: string): Promise<string> {
   const file = path.resolve(modelsRoot, DEMO_MODEL_FILE);
-  if (!(await stat(file).catch(() => null))) await createIfAbsent(file, buildTinyLlamaGguf());
+  if (!(await stat(file).catch(() => null))) await writeAtomically(file, buildTinyLlamaGguf(), { replace: false });
   return file;
-}
-
-/**
- * Whole or not at all, like writeAtomically, but the first writer wins: link(2) of a complete temp file fails with
- * EEXIST where rename(2) would replace what another writer put there.
- */
-export async function createIfAbsent(filePath: string, buf: Buffer): Promise<void> {
-  await mkdir(path.dirname(filePath), { recursive: true });
-  const tmp = `${filePath}.${process.pid}.${randomUUID()}.tmp`;
-  try {
-    await writeFile(tmp, buf);
-    await link(tmp, filePath).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EEXIST') return;
-      // A filesystem without hard links: replace as writeAtomically does (the race above comes back there only).
-      if (err.code === 'EPERM' || err.code === 'ENOTSUP' || err.code === 'EOPNOTSUPP') await rename(tmp, filePath);
-      else throw err;
-    });
-  } finally {
-    await rm(tmp, { force: true });
-  }
 }

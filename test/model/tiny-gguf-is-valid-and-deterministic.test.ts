@@ -4,8 +4,8 @@ import { readGgufFileInfo } from 'node-llama-cpp';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import {
   buildTinyLlamaGguf,
-  createIfAbsent,
   ensureDemoModel,
+  writeAtomically,
   writeTinyLlamaGguf,
   DEMO_DIMS,
 } from '../../src/model/demo-model.js';
@@ -36,7 +36,7 @@ t.test('servers starting at once on one models root: the first demo model writte
     [],
     'no temp file left behind',
   );
-  await createIfAbsent(path.join(root, 'moc-demo.gguf'), Buffer.from('other'));
+  await writeAtomically(path.join(root, 'moc-demo.gguf'), Buffer.from('other'), { replace: false });
   t.equal((await stat(path.join(root, 'moc-demo.gguf'))).ino, ino, 'a later write leaves it as it is');
 });
 
